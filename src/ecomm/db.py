@@ -1,0 +1,162 @@
+"""Connections to PostgreSQL: the server in DATABASE_URL, or the embedded one under ECOMM_HOME.
+
+The embedded server is pgserver's PostgreSQL 16, listening on a unix socket in its data
+directory. It is started on first use and keeps running after the starting process exits
+(``cleanup_mode=None``) so every later command reuses it; ``ecomm db down`` stops it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+from collections.abc import Iterator
+
+import psycopg2
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+
+from ecomm.settings import Settings
+
+# Tuned for bulk loads on a small machine; applied once with ALTER SYSTEM, then restarted.
+EMBEDDED_SERVER_SETTINGS = {
+    "max_connections": "200",  # Airflow, MLflow, the API and the dashboard share one server
+    "shared_buffers": "512MB",
+    "max_wal_size": "4GB",  # fewer checkpoints during bulk loads
+    "checkpoint_timeout": "15min",
+    "maintenance_work_mem": "256MB",
+    "work_mem": "32MB",
+}
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be reached or prepared; the message says what to do."""
+
+
+def _quiet_pgserver() -> None:
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    # platformdirs warns on every import when XDG_RUNTIME_DIR is unset (containers, CI); harmless
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+
+
+def _embedded_server(settings: Settings):
+    import pgserver  # imported lazily: only the embedded path needs it
+
+    _quiet_pgserver()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return pgserver.get_server(settings.pgdata.resolve(), cleanup_mode=None)
+
+
+def _embedded_running_uri(settings: Settings) -> str | None:
+    """The URI of an already running embedded server, without starting one."""
+    _quiet_pgserver()
+    from pgserver.utils import PostmasterInfo
+
+    pgdata = settings.pgdata.resolve()
+    if not (pgdata / "PG_VERSION").exists():
+        return None
+    info = PostmasterInfo.read_from_pgdata(pgdata)
+    if info is None or not info.is_running():
+        return None
+    return info.get_uri()
+
+
+def _tune_embedded(server) -> None:
+    with contextlib.closing(psycopg2.connect(server.get_uri())) as conn:
+        conn.autocommit = True
+        cur = conn.cursor()
+        stale = []
+        for name, value in EMBEDDED_SERVER_SETTINGS.items():
+            cur.execute(f"SHOW {name}")
+            if cur.fetchone()[0] != value:
+                stale.append(name)
+                cur.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+    if stale:
+        from pgserver._commands import pg_ctl
+        from pgserver.utils import PostmasterInfo
+
+        pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user)
+        server._postmaster_info = PostmasterInfo.read_from_pgdata(server.pgdata)  # pgserver caches it
+
+
+def start_embedded(settings: Settings) -> str:
+    """Start (or find) the embedded server and return its server URI."""
+    try:
+        server = _embedded_server(settings)
+        _tune_embedded(server)
+        return server.get_uri()
+    except Exception as exc:  # pgserver raises assorted errors; give the user one clear line
+        log = settings.pgdata / "log"
+        raise DatabaseError(
+            f"could not start the embedded PostgreSQL in {settings.pgdata} ({exc}); see {log}"
+        ) from exc
+
+
+def stop_embedded(settings: Settings) -> bool:
+    """Stop the embedded server; False if it was not running."""
+    if _embedded_running_uri(settings) is None:
+        return False
+    from pgserver._commands import pg_ctl
+
+    server = _embedded_server(settings)
+    pg_ctl(["-w", "stop"], pgdata=server.pgdata, user=server.system_user)
+    return True
+
+
+def server_url(settings: Settings, *, start: bool = True) -> URL:
+    """URL of the PostgreSQL server (database part: postgres)."""
+    if settings.database_url:
+        url = make_url(settings.database_url)
+    else:
+        uri = _embedded_running_uri(settings) or (start_embedded(settings) if start else None)
+        if uri is None:
+            raise DatabaseError("the embedded PostgreSQL is not running; start it with `ecomm db up`")
+        url = make_url(uri)
+    return url.set(drivername="postgresql+psycopg2")
+
+
+def database_url(settings: Settings, database: str | None = None, *, start: bool = True) -> URL:
+    return server_url(settings, start=start).set(database=database or settings.warehouse_db)
+
+
+def libpq_dsn(url: URL) -> str:
+    """A psycopg2/libpq connection string for a SQLAlchemy URL (socket hosts included)."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def ensure_databases(settings: Settings) -> list[str]:
+    """Create the three databases of DESIGN §4 if missing; return those created."""
+    created = []
+    with contextlib.closing(connect(settings, "postgres")) as conn:
+        conn.autocommit = True
+        cur = conn.cursor()
+        for name in settings.databases:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if cur.fetchone() is None:
+                cur.execute(f'CREATE DATABASE "{name}"')
+                created.append(name)
+    return created
+
+
+def connect(settings: Settings, database: str | None = None):
+    """A raw psycopg2 connection (COPY needs it)."""
+    url = database_url(settings, database)
+    try:
+        return psycopg2.connect(libpq_dsn(url), connect_timeout=10)
+    except psycopg2.OperationalError as exc:
+        where = "DATABASE_URL" if settings.database_url else f"the embedded server in {settings.pgdata}"
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatabaseError(f"cannot connect to {where}: {first_line}") from exc
+
+
+@contextlib.contextmanager
+def connection(settings: Settings, database: str | None = None) -> Iterator:
+    conn = connect(settings, database)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def engine(settings: Settings, database: str | None = None) -> Engine:
+    return sa.create_engine(database_url(settings, database), pool_pre_ping=True)

@@ -1,0 +1,58 @@
+"""One Settings object, read from the environment and `.env` (see `.env.example`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ECOMM_", env_file=".env", extra="ignore")
+
+    # --- database -------------------------------------------------------------------------------
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "ECOMM_DATABASE_URL"),
+        description="PostgreSQL server to use; unset = the embedded server under ECOMM_HOME. "
+        "Its database part is ignored: the three databases below live on that server.",
+    )
+    home: Path = Field(
+        default=Path(".ecomm"), description="Local state: embedded PostgreSQL, raw data, logs."
+    )
+    warehouse_db: str = "data_warehouse"
+    airflow_db: str = "airflow_metadata"
+    mlflow_db: str = "mlflow_tracking"
+
+    # --- the simulated shop -----------------------------------------------------------------------
+    seed: int = 42
+    customers: int = 5000
+    products: int = 500
+    history_days: int = 365
+
+    # --- loading ----------------------------------------------------------------------------------
+    bad_row_threshold: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="A batch whose share of bad rows (any entity) exceeds this is rejected whole.",
+    )
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.home / "raw"
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "pgdata"
+
+    @property
+    def databases(self) -> tuple[str, str, str]:
+        return (self.warehouse_db, self.airflow_db, self.mlflow_db)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
