@@ -1,0 +1,280 @@
+"""The `ecomm` command: wires subcommands to the package; no logic of its own."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ecomm.settings import Settings, get_settings
+
+app = typer.Typer(
+    help="E-commerce analytics & ML platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="The PostgreSQL server and the warehouse schema.", no_args_is_help=True)
+pipeline_app = typer.Typer(
+    help="The daily data pipeline (generate -> validate -> load -> check).", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")
+app.add_typer(pipeline_app, name="pipeline")
+
+out = Console()
+err = Console(stderr=True)
+
+
+class UserError(Exception):
+    """A mistake or an unavailable resource the user can fix: one line, exit 1."""
+
+
+def user_errors(func):
+    """Turn expected errors into one clear line and a non-zero exit, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from ecomm.db import DatabaseError
+        from ecomm.warehouse.raw import BatchError
+
+        try:
+            return func(*args, **kwargs)
+        except (UserError, DatabaseError, BatchError, ValueError, FileNotFoundError) as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+def _parse_date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{option}: {value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+# ------------------------------------------------------------------------------------------ db
+@db_app.command("up")
+@user_errors
+def db_up() -> None:
+    """Start the embedded PostgreSQL (unless DATABASE_URL is set) and create the databases."""
+    from ecomm import db
+
+    settings = _settings()
+    created = db.ensure_databases(settings)
+    where = "DATABASE_URL" if settings.database_url else f"embedded, data in {settings.pgdata}"
+    out.print(f"PostgreSQL up ({where}); databases created: {', '.join(created) or 'none (all present)'}")
+    out.print(db.libpq_dsn(db.database_url(settings)), highlight=False, soft_wrap=True)
+
+
+@db_app.command("down")
+@user_errors
+def db_down() -> None:
+    """Stop the embedded PostgreSQL (data is kept)."""
+    from ecomm import db
+
+    settings = _settings()
+    if settings.database_url:
+        raise UserError("DATABASE_URL is set: that server is not ours to stop")
+    out.print("stopped" if db.stop_embedded(settings) else "not running")
+
+
+@db_app.command("url")
+@user_errors
+def db_url(
+    database: Annotated[str | None, typer.Option(help="Database name (default: the warehouse).")] = None,
+) -> None:
+    """Print the connection URL (starts the embedded server if needed)."""
+    from ecomm import db
+
+    print(db.libpq_dsn(db.database_url(_settings(), database)))
+
+
+@db_app.command("migrate")
+@user_errors
+def db_migrate() -> None:
+    """Create or update the warehouse schemas and tables (Alembic; re-running is a no-op)."""
+    from ecomm.warehouse.migrate import migrate
+
+    before, after = migrate(_settings())
+    out.print(f"warehouse at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+
+
+# ------------------------------------------------------------------------------------ generate
+@app.command()
+@user_errors
+def generate(
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Where to write batches (default: ECOMM_HOME/raw).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: ECOMM_SEED).")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Last business date, YYYY-MM-DD (default: yesterday).")
+    ] = None,
+    days: Annotated[int | None, typer.Option(help="Days of history (default: ECOMM_HISTORY_DAYS).")] = None,
+    customers: Annotated[int | None, typer.Option(help="Customers by the end of history.")] = None,
+    products: Annotated[int | None, typer.Option(help="Products in the catalog.")] = None,
+    next_day: Annotated[
+        bool, typer.Option("--next", help="Continue an existing world by one business date.")
+    ] = False,
+) -> None:
+    """Simulate the shop: raw CSV batches per business date, plus the planted ground truth."""
+    from ecomm.datagen import GeneratorConfig, generate_history, generate_next_day
+
+    settings = _settings()
+    target = out_dir or settings.raw_dir
+    with _progress("simulating days") as tick:
+        if next_day:
+            summary = generate_next_day(target, progress=tick)
+        else:
+            config = GeneratorConfig(
+                seed=settings.seed if seed is None else seed,
+                as_of=_parse_date(as_of, "--as-of") or date.today() - timedelta(days=1),
+                days=days or settings.history_days,
+                customers=customers or settings.customers,
+                products=products or settings.products,
+            )
+            summary = generate_history(config, target, progress=tick)
+    out.print(
+        f"wrote {len(summary.dates)} batch(es) {summary.first_date} .. {summary.last_date} to {target} "
+        f"in {summary.seconds:.1f}s"
+    )
+    _print_counts(summary.rows)
+
+
+# ---------------------------------------------------------------------------------------- load
+@app.command()
+@user_errors
+def load(
+    path: Annotated[Path, typer.Argument(help="A batch directory (YYYY-MM-DD) or a directory of them.")],
+    force: Annotated[
+        bool, typer.Option(help="Re-process batches already loaded (still changes nothing).")
+    ] = False,
+) -> None:
+    """Validate and load raw batches into the warehouse, then check quality and refresh the marts."""
+    from ecomm.warehouse.load import batch_directories
+    from ecomm.warehouse.migrate import migrate
+    from ecomm.warehouse.run import load_path
+
+    settings = _settings()
+    total = len(batch_directories(path))  # fails early, clearly, on a wrong path
+    migrate(settings)
+    with _progress("loading batches", total=total) as tick:
+        report = load_path(settings, path, force=force, progress=lambda _r: tick("loading batches", 1, 0))
+    _report_load(report)
+
+
+@pipeline_app.command("run")
+@user_errors
+def pipeline_run(
+    day: Annotated[str, typer.Option("--date", help="Business date to produce and load, YYYY-MM-DD.")],
+    raw_dir: Annotated[
+        Path | None, typer.Option(help="The simulated world (default: ECOMM_HOME/raw).")
+    ] = None,
+) -> None:
+    """Generate the date's batch if needed (continuing the world), then load and check it."""
+    from ecomm.pipeline import run_for_date
+
+    settings = _settings()
+    report = run_for_date(settings, _parse_date(day, "--date"), raw_dir or settings.raw_dir)
+    _report_load(report)
+
+
+@app.command()
+@user_errors
+def status() -> None:
+    """What the warehouse holds: revision, batches, row counts, recent loads and failed checks."""
+    from ecomm.status import warehouse_status
+
+    info = warehouse_status(_settings())
+    for title, rows in info.items():
+        table = Table(title=title, title_justify="left")
+        if rows:
+            for column in rows[0]:
+                table.add_column(column)
+            for row in rows:
+                table.add_row(*(str(v) for v in row.values()))
+        out.print(table)
+
+
+# -------------------------------------------------------------------------------------- output
+def _progress(label: str, total: int | None = None):
+    """A Rich progress bar whose tick(stage, done, total) callback fits generator and loader."""
+    import contextlib
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    @contextlib.contextmanager
+    def bar():
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=not sys.stderr.isatty(),
+        ) as progress:
+            task = progress.add_task(label, total=total)
+
+            def tick(stage: str, done: int, of: int) -> None:
+                if of:
+                    progress.update(task, description=stage, completed=done, total=of)
+                else:
+                    progress.update(task, description=stage, advance=done)
+
+            yield tick
+
+    return bar()
+
+
+def _print_counts(rows: dict[str, int]) -> None:
+    table = Table("entity", "rows")
+    for name, count in rows.items():
+        table.add_row(name, f"{count:,}")
+    out.print(table)
+
+
+def _report_load(report) -> None:
+    table = Table("batch", "status", "read", "loaded", "unchanged", "quarantined", "seconds", title="batches")
+    shown = report.batches if len(report.batches) <= 12 else report.batches[:3] + report.batches[-8:]
+    for b in shown:
+        table.add_row(
+            str(b.batch_date),
+            b.status,
+            f"{b.total('read'):,}",
+            f"{b.total('loaded'):,}",
+            f"{b.total('unchanged'):,}",
+            f"{b.total('quarantined'):,}",
+            f"{b.seconds:.2f}",
+        )
+    out.print(table)
+    by_status = {s: sum(b.status == s for b in report.batches) for s in ("loaded", "skipped", "rejected")}
+    out.print(f"{len(report.batches)} batch(es): " + ", ".join(f"{n} {s}" for s, n in by_status.items()))
+    if report.truth_rows:
+        out.print("ground truth loaded: " + ", ".join(f"{k} {v:,}" for k, v in report.truth_rows.items()))
+    if report.checks:
+        out.print(f"quality checks: {sum(c.passed for c in report.checks)}/{len(report.checks)} passed")
+    for b in report.rejected:
+        err.print(f"[bold red]rejected[/] batch {b.batch_date}: {b.message}", highlight=False, soft_wrap=True)
+    for c in report.failed_checks:
+        err.print(
+            f"[bold red]failed check[/] {c.name} ({c.batch_date or 'all'}): {c.details}", highlight=False
+        )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""The warehouse: migrations, validated loads (COPY -> staging -> merge), quality checks, marts."""

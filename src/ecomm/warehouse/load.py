@@ -1,0 +1,240 @@
+"""Loading raw batches: validate -> COPY into staging -> SQL merge, one transaction per batch.
+
+A batch is one business date's directory. Bad rows go to quarantine with their reason and good
+rows load; a batch whose share of bad rows exceeds the threshold is rejected and nothing of it
+is loaded. Every attempt is recorded in audit.load_runs. A batch whose files were already loaded
+(same checksum) is skipped unless forced; a forced re-run changes nothing either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from psycopg2.extras import Json, execute_values
+
+from ecomm.entities import ENTITIES, ORDER_ITEMS, Entity
+from ecomm.warehouse.merge import MERGES, quarantine_sql
+from ecomm.warehouse.raw import BadRow, BatchError, read_raw_file
+from ecomm.warehouse.validate import DATE_COLUMNS, TS_COLUMNS, validate
+
+LOAD_LOCK_KEY = 7_301_001  # pg_advisory_xact_lock key: one loader at a time per warehouse
+
+
+class BatchRejected(BatchError):
+    """Too many bad rows: the batch is rejected whole."""
+
+
+@dataclass
+class EntityCounts:
+    read: int = 0
+    loaded: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+
+
+@dataclass
+class BatchResult:
+    batch_date: date
+    status: str  # loaded | skipped | rejected | failed
+    counts: dict[str, EntityCounts] = field(default_factory=dict)
+    message: str = ""
+    seconds: float = 0.0
+    good_revenue: float = 0.0  # revenue of the order lines that passed every rule
+
+    def total(self, attr: str) -> int:
+        return sum(getattr(c, attr) for c in self.counts.values())
+
+
+def batch_directories(path: Path) -> list[tuple[date, Path]]:
+    """The batches under `path` (a batch directory itself, or a directory of them), oldest first."""
+    if not path.is_dir():
+        raise BatchError(f"{path}: no such directory")
+    own = _as_date(path.name)
+    if own is not None:
+        return [(own, path)]
+    found = sorted((d, p) for p in path.iterdir() if p.is_dir() and (d := _as_date(p.name)) is not None)
+    if not found:
+        raise BatchError(f"{path}: no batch directories (named YYYY-MM-DD) inside")
+    return found
+
+
+def _as_date(name: str) -> date | None:
+    try:
+        return date.fromisoformat(name)
+    except ValueError:
+        return None
+
+
+def batch_checksum(batch_dir: Path) -> str:
+    digest = hashlib.sha256()
+    for entity in ENTITIES:
+        path = batch_dir / entity.file_name
+        digest.update(entity.name.encode())
+        if path.exists():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _already_loaded(conn, batch: date, checksum: str) -> bool:
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT 1 FROM audit.load_runs WHERE batch_date = %s AND status = 'loaded' "
+            "AND rows_by_entity->>'checksum' = %s LIMIT 1",
+            (batch, checksum),
+        )
+        found = cur.fetchone() is not None
+    conn.rollback()
+    return found
+
+
+def _copy_frame(cur, entity: Entity, frame: pd.DataFrame, batch: date) -> None:
+    table = pa.Table.from_pandas(frame[["row_no", *entity.columns]], preserve_index=False)
+    columns = []
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if name in DATE_COLUMNS:
+            column = pc.cast(column, pa.date32())
+        elif name in TS_COLUMNS:
+            column = pc.cast(column, pa.timestamp("s"), safe=False)
+        columns.append(column)
+    columns.append(pa.array([batch] * table.num_rows, pa.date32()))
+    table = pa.Table.from_arrays(columns, names=[*table.column_names, "batch_date"])
+    buffer = io.BytesIO()
+    pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
+    buffer.seek(0)
+    cur.execute(f"TRUNCATE staging.{entity.name}")
+    cur.copy_expert(
+        f"COPY staging.{entity.name} (row_no, {', '.join(entity.columns)}, batch_date) "
+        "FROM STDIN WITH (FORMAT csv)",
+        buffer,
+    )
+
+
+def _quarantine_rows(cur, entity: Entity, batch: date, rows: list[BadRow]) -> None:
+    if rows:
+        execute_values(
+            cur,
+            f"INSERT INTO quarantine.{entity.name} (batch_date, row_no, record, reason) VALUES %s "
+            "ON CONFLICT (batch_date, row_no) DO NOTHING",
+            [(batch, r.row_no, Json(r.record), r.reason) for r in rows],
+        )
+
+
+def _record_run(conn, result: BatchResult, source: Path, started: datetime, checksum: str) -> None:
+    by_entity = {name: vars(c) for name, c in result.counts.items()} | {"checksum": checksum}
+    with conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO audit.load_runs (batch_date, source_dir, status, rows_read, rows_loaded, "
+            "rows_quarantined, rows_unchanged, rows_by_entity, message, started_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                result.batch_date,
+                str(source),
+                result.status,
+                result.total("read"),
+                result.total("loaded"),
+                result.total("quarantined"),
+                result.total("unchanged"),
+                Json(by_entity),
+                result.message or None,
+                started,
+            ),
+        )
+
+
+def _validated(batch_dir: Path, batch: date) -> tuple[dict, dict, dict[str, EntityCounts]]:
+    goods, bads, counts = {}, {}, {}
+    for entity in ENTITIES:
+        raw = read_raw_file(batch_dir / entity.file_name, entity)
+        good, bad = validate(raw, batch)
+        goods[entity.name], bads[entity.name] = good, raw.bad_rows + bad
+        counts[entity.name] = EntityCounts(read=raw.rows_read, quarantined=len(raw.bad_rows) + len(bad))
+    return goods, bads, counts
+
+
+def load_batch(conn, batch_dir: Path, batch: date, *, threshold: float, force: bool = False) -> BatchResult:
+    """Load one batch in one transaction; returns what happened (never half of it)."""
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    checksum = batch_checksum(batch_dir)
+    if not force and _already_loaded(conn, batch, checksum):
+        return BatchResult(batch, "skipped", message="already loaded (same files)")
+
+    result = BatchResult(batch, "loaded")
+    try:
+        goods, bads, result.counts = _validated(batch_dir, batch)
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOAD_LOCK_KEY,))
+            for entity in ENTITIES:
+                counts = result.counts[entity.name]
+                _copy_frame(cur, entity, goods[entity.name], batch)
+                cur.execute(quarantine_sql(entity.name))
+                counts.quarantined += cur.fetchone()[0]
+                if entity is ORDER_ITEMS:
+                    cur.execute("SELECT coalesce(sum(revenue), 0) FROM staging.order_items")
+                    result.good_revenue = float(cur.fetchone()[0])
+                cur.execute(MERGES[entity.name])
+                counts.loaded = cur.rowcount
+                counts.unchanged = counts.read - counts.quarantined - counts.loaded
+                _quarantine_rows(cur, entity, batch, bads[entity.name])
+            bad, read = result.total("quarantined"), result.total("read")
+            if read and bad / read > threshold:
+                worst = max(result.counts.items(), key=lambda kv: kv[1].quarantined)[0]
+                raise BatchRejected(
+                    f"{bad} of {read} rows are bad ({bad / read:.1%} > threshold {threshold:.1%}; "
+                    f"most in {worst}.csv); nothing of this batch was loaded"
+                )
+            result.seconds = time.perf_counter() - clock
+            _record_run(conn, result, batch_dir, started, checksum)
+        conn.commit()
+        return result
+    except BatchError as exc:
+        conn.rollback()
+        result.status, result.message = "rejected", str(exc)
+    except Exception as exc:
+        conn.rollback()
+        result.status, result.message = "failed", f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
+        _record_failure(conn, result, batch_dir, started, checksum)
+        raise
+    _record_failure(conn, result, batch_dir, started, checksum)
+    return result
+
+
+def _record_failure(conn, result: BatchResult, batch_dir: Path, started: datetime, checksum: str) -> None:
+    for counts in result.counts.values():  # nothing was loaded
+        counts.loaded = counts.unchanged = 0
+    result.seconds = 0.0
+    try:
+        _record_run(conn, result, batch_dir, started, checksum)
+        conn.commit()
+    except Exception:  # the audit row is best effort when the database itself failed
+        conn.rollback()
+
+
+def load_directory(
+    conn,
+    path: Path,
+    *,
+    threshold: float,
+    force: bool = False,
+    progress: Callable[[BatchResult], None] | None = None,
+) -> list[BatchResult]:
+    """Load every batch under `path`, oldest first; stops at the first rejected batch."""
+    results = []
+    for batch, batch_dir in batch_directories(path):
+        result = load_batch(conn, batch_dir, batch, threshold=threshold, force=force)
+        results.append(result)
+        if progress:
+            progress(result)
+        if result.status == "rejected":
+            break  # later days depend on this one (customers, orders to return)
+    return results

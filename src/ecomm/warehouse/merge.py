@@ -1,0 +1,160 @@
+"""Set-based SQL from staging into the star schema: referential rules, then merges.
+
+Each entity has rules (a condition on staging row `s` that makes it bad, and the reason) and one
+merge statement. Merges are `ON CONFLICT DO NOTHING` inserts (or a guarded update for returns),
+so re-running a batch changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Rule:
+    condition: str
+    reason: str  # SQL text expression
+
+
+def _unknown(column: str, table: str, nullable: bool = False) -> Rule:
+    cond = f"NOT EXISTS (SELECT 1 FROM warehouse.{table} d WHERE d.{column} = s.{column})"
+    if nullable:
+        cond = f"s.{column} IS NOT NULL AND {cond}"
+    return Rule(cond, f"'{column}: unknown {column.removesuffix('_id')} ' || s.{column}")
+
+
+def _loaded_elsewhere(table: str, key: tuple[str, ...]) -> Rule:
+    match = " AND ".join(f"w.{k} = s.{k}" for k in key)
+    return Rule(
+        f"EXISTS (SELECT 1 FROM warehouse.{table} w WHERE {match} AND w.batch_date <> s.batch_date)",
+        f"'duplicate key ({', '.join(key)}): already loaded by batch ' || "
+        f"(SELECT w.batch_date FROM warehouse.{table} w WHERE {match} LIMIT 1)",
+    )
+
+
+RULES: dict[str, list[Rule]] = {
+    "customers": [_loaded_elsewhere("dim_customer", ("customer_id",))],
+    "products": [_loaded_elsewhere("dim_product", ("product_id",))],
+    "campaigns": [_loaded_elsewhere("dim_campaign", ("campaign_id",))],
+    "campaign_exposure": [
+        _unknown("customer_id", "dim_customer"),
+        _unknown("campaign_id", "dim_campaign"),
+        _loaded_elsewhere("fact_campaign_exposure", ("customer_id", "campaign_id")),
+    ],
+    "order_items": [
+        _unknown("customer_id", "dim_customer"),
+        _unknown("product_id", "dim_product"),
+        _unknown("campaign_id", "dim_campaign", nullable=True),
+        _loaded_elsewhere("fact_order_items", ("order_id", "line_no")),
+    ],
+    "returns": [
+        Rule(
+            "NOT EXISTS (SELECT 1 FROM warehouse.fact_order_items f "
+            "WHERE f.order_id = s.order_id AND f.line_no = s.line_no)",
+            "'order_id, line_no: unknown order line ' || s.order_id || '/' || s.line_no",
+        ),
+        Rule(
+            "EXISTS (SELECT 1 FROM warehouse.fact_order_items f WHERE f.order_id = s.order_id "
+            "AND f.line_no = s.line_no AND f.status = 'cancelled')",
+            "'order line was cancelled, it cannot be returned'",
+        ),
+        Rule(
+            "EXISTS (SELECT 1 FROM warehouse.fact_order_items f WHERE f.order_id = s.order_id "
+            "AND f.line_no = s.line_no AND f.order_date >= s.return_date)",
+            "'return_date: not after the order date'",
+        ),
+        Rule(
+            "EXISTS (SELECT 1 FROM warehouse.fact_order_items f WHERE f.order_id = s.order_id "
+            "AND f.line_no = s.line_no AND f.return_date <> s.return_date)",
+            "'order line already returned on another date'",
+        ),
+    ],
+    "web_events": [
+        _unknown("customer_id", "dim_customer"),
+        _unknown("product_id", "dim_product", nullable=True),
+        _loaded_elsewhere("fact_web_events", ("event_id",)),
+    ],
+    "reviews": [
+        _unknown("customer_id", "dim_customer"),
+        _unknown("product_id", "dim_product"),
+        _loaded_elsewhere("fact_reviews", ("review_id",)),
+        Rule(
+            "NOT EXISTS (SELECT 1 FROM warehouse.fact_order_items f WHERE f.order_id = s.order_id "
+            "AND f.customer_id = s.customer_id AND f.product_id = s.product_id "
+            "AND f.order_date <= s.review_date)",
+            "'review of an order line that does not exist (order, customer, product) before the review'",
+        ),
+    ],
+}
+
+MERGES: dict[str, str] = {
+    "customers": """
+        INSERT INTO warehouse.dim_customer (customer_id, first_name, last_name, email, age, gender, country,
+                                            city, acquisition_channel, signup_date, batch_date)
+        SELECT customer_id, first_name, last_name, email, age, gender, country, city, acquisition_channel,
+               signup_date, batch_date FROM staging.customers
+        ON CONFLICT (customer_id) DO NOTHING""",
+    "products": """
+        INSERT INTO warehouse.dim_product (product_id, product_name, category, subcategory, brand,
+                                           list_price, unit_cost, launch_date, batch_date)
+        SELECT product_id, product_name, category, subcategory, brand, list_price, unit_cost, launch_date,
+               batch_date FROM staging.products
+        ON CONFLICT (product_id) DO NOTHING""",
+    "campaigns": """
+        INSERT INTO warehouse.dim_campaign (campaign_id, campaign_name, channel, campaign_type, offer,
+                                            discount_pct, target_countries, start_date, end_date, batch_date)
+        SELECT campaign_id, campaign_name, channel, campaign_type, offer, discount_pct,
+               string_to_array(nullif(target_countries, ''), ';'), start_date, end_date, batch_date
+        FROM staging.campaigns
+        ON CONFLICT (campaign_id) DO NOTHING""",
+    "campaign_exposure": """
+        INSERT INTO warehouse.fact_campaign_exposure (customer_id, campaign_id, treated, exposure_date,
+                                                      batch_date)
+        SELECT customer_id, campaign_id, treated, exposure_date, batch_date FROM staging.campaign_exposure
+        ON CONFLICT (customer_id, campaign_id) DO NOTHING""",
+    "order_items": """
+        INSERT INTO warehouse.fact_order_items (order_id, line_no, order_ts, order_date, customer_id,
+            product_id, campaign_id, quantity, unit_price, discount, revenue, cost, status, delivery_days,
+            batch_date)
+        SELECT order_id, line_no, order_ts, order_ts::date, customer_id, product_id, campaign_id, quantity,
+               unit_price, discount, revenue, round(quantity * unit_cost, 2), status, delivery_days, batch_date
+        FROM staging.order_items
+        ON CONFLICT (order_id, line_no) DO NOTHING""",
+    "returns": """
+        UPDATE warehouse.fact_order_items f
+        SET status = 'returned', return_date = s.return_date, return_reason = s.reason
+        FROM staging.returns s
+        WHERE f.order_id = s.order_id AND f.line_no = s.line_no AND f.status = 'completed'""",
+    "web_events": """
+        INSERT INTO warehouse.fact_web_events (event_id, session_id, customer_id, product_id, event_type,
+                                               event_ts, event_date, batch_date)
+        SELECT event_id, session_id, customer_id, product_id, event_type, event_ts, event_ts::date, batch_date
+        FROM staging.web_events
+        ON CONFLICT (event_id) DO NOTHING""",
+    "reviews": """
+        INSERT INTO warehouse.fact_reviews (review_id, customer_id, product_id, order_id, rating, review_date,
+                                            batch_date)
+        SELECT review_id, customer_id, product_id, order_id, rating, review_date, batch_date
+        FROM staging.reviews
+        ON CONFLICT (review_id) DO NOTHING""",
+}
+
+
+def quarantine_sql(entity: str) -> str:
+    """Move staging rows that break a rule into quarantine (all their reasons joined); counts them."""
+    rules = RULES[entity]
+    reasons = ", ".join(f"CASE WHEN {r.condition} THEN {r.reason} END" for r in rules)
+    where = " OR ".join(f"({r.condition})" for r in rules)
+    return f"""
+        WITH bad AS (
+            SELECT s.batch_date, s.row_no, to_jsonb(s) - 'row_no' - 'batch_date' AS record,
+                   concat_ws('; ', {reasons}) AS reason
+            FROM staging.{entity} s WHERE {where}
+        ), moved AS (
+            DELETE FROM staging.{entity} s USING bad b WHERE s.row_no = b.row_no RETURNING s.row_no
+        ), kept AS (
+            INSERT INTO quarantine.{entity} (batch_date, row_no, record, reason)
+            SELECT batch_date, row_no, record, reason FROM bad
+            ON CONFLICT (batch_date, row_no) DO NOTHING RETURNING row_no
+        )
+        SELECT count(*) FROM bad"""

@@ -1,0 +1,92 @@
+"""Session fixtures: a real PostgreSQL (pgserver's embedded server on a temp dir, or
+TEST_DATABASE_URL), a migrated template warehouse, and a fresh warehouse database per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from ecomm import db
+from ecomm.settings import Settings
+
+TEMPLATE_DB = "warehouse_template"
+
+
+@pytest.fixture(scope="session")
+def pg_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("ecomm-home")
+
+
+@pytest.fixture(scope="session")
+def server_settings(pg_home) -> Settings:
+    """Settings pointing at a real server; the embedded one is stopped at the end of the session."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    settings = Settings(_env_file=None, home=pg_home, database_url=url, warehouse_db=TEMPLATE_DB)
+    if not url:
+        db.start_embedded(settings)
+    yield settings
+    if not url:
+        db.stop_embedded(settings)
+
+
+@pytest.fixture(scope="session")
+def template_warehouse(server_settings) -> Settings:
+    from ecomm.warehouse.migrate import migrate
+
+    with db.connection(server_settings, "postgres") as conn:
+        conn.autocommit = True
+        conn.cursor().execute(f"DROP DATABASE IF EXISTS {TEMPLATE_DB}")
+    migrate(server_settings)
+    return server_settings
+
+
+def _clone(settings: Settings, name: str) -> Settings:
+    with db.connection(settings, "postgres") as conn:
+        conn.autocommit = True
+        conn.cursor().execute(f'CREATE DATABASE "{name}" TEMPLATE {TEMPLATE_DB}')
+    return settings.model_copy(update={"warehouse_db": name})
+
+
+@pytest.fixture
+def warehouse(template_warehouse) -> Settings:
+    """Settings of a fresh, migrated, empty warehouse database (dropped after the test)."""
+    name = f"wh_{uuid.uuid4().hex[:10]}"
+    settings = _clone(template_warehouse, name)
+    yield settings
+    with db.connection(template_warehouse, "postgres") as conn:
+        conn.autocommit = True
+        conn.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sql(warehouse):
+    """Run a query on the test warehouse and get all rows (or a scalar with sql.one)."""
+
+    class Query:
+        def __init__(self) -> None:
+            self.conn = db.connect(warehouse)
+            self.conn.autocommit = True
+
+        def __call__(self, query: str, params=None) -> list[tuple]:
+            with self.conn.cursor() as cur:
+                cur.execute(query, params)
+                return cur.fetchall()
+
+        def one(self, query: str, params=None):
+            return self(query, params)[0][0]
+
+    q = Query()
+    yield q
+    q.conn.close()
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        path = str(item.fspath)
+        if f"{os.sep}integration{os.sep}" in path:
+            item.add_marker(pytest.mark.integration)
+        elif f"{os.sep}e2e{os.sep}" in path:
+            item.add_marker(pytest.mark.e2e)
