@@ -40,14 +40,20 @@ def user_errors(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        from ecomm.db import DatabaseError
+        import psycopg2
+        import sqlalchemy.exc
+
+        from ecomm.db import DatabaseError, connection_error
         from ecomm.warehouse.raw import BatchError
 
         try:
             return func(*args, **kwargs)
         except (UserError, DatabaseError, BatchError, ValueError, FileNotFoundError) as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
+            message = str(exc)
+        except (psycopg2.OperationalError, sqlalchemy.exc.OperationalError) as exc:
+            message = str(connection_error(_settings(), exc))
+        err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
 
     return wrapper
 

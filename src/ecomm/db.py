@@ -144,9 +144,16 @@ def connect(settings: Settings, database: str | None = None):
     try:
         return psycopg2.connect(libpq_dsn(url), connect_timeout=10)
     except psycopg2.OperationalError as exc:
-        where = "DATABASE_URL" if settings.database_url else f"the embedded server in {settings.pgdata}"
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DatabaseError(f"cannot connect to {where}: {first_line}") from exc
+        raise connection_error(settings, exc) from exc
+
+
+def connection_error(settings: Settings, exc: Exception) -> DatabaseError:
+    """One clear line for a failed connection (psycopg2's or SQLAlchemy's)."""
+    where = "DATABASE_URL" if settings.database_url else f"the embedded server in {settings.pgdata}"
+    cause = getattr(exc, "orig", None) or exc
+    text = str(cause).strip()
+    first_line = text.splitlines()[0] if text else type(cause).__name__
+    return DatabaseError(f"cannot connect to {where}: {first_line}")
 
 
 @contextlib.contextmanager

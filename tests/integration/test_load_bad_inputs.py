@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ecomm.warehouse.run import load_path
+
 from support.batches import DAY, customer, order_line, product, small_batch, write_batch
 
 

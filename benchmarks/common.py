@@ -1,0 +1,44 @@
+"""Shared helpers: run a measured step in a child process (so its peak memory is its own)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+WORK = Path(__file__).parent / ".work"
+RESULTS = Path(__file__).parent / "results"
+
+_CHILD_FOOTER = """
+import json as _json, resource as _resource
+print("__RESULT__" + _json.dumps({**(result if isinstance(result, dict) else {}),
+      "peak_rss_mib": _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def measure(code: str, env: dict | None = None) -> dict:
+    """Run `code` (which sets a dict `result`) in a fresh interpreter; add wall seconds and peak RSS."""
+    import os
+
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code) + _CHILD_FOOTER],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark step failed:\n{proc.stderr[-3000:]}")
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("__RESULT__"))
+    return {"wall_seconds": round(seconds, 2), **json.loads(line.removeprefix("__RESULT__"))}
+
+
+def write_result(name: str, payload: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    return path
