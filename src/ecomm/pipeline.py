@@ -1,7 +1,8 @@
-"""`ecomm pipeline run --date D`: one business date, end to end (the daily DAG calls this).
+"""The daily pipeline, one business date at a time, in steps the Airflow DAG runs as tasks.
 
-Generates the date's batch if the world has not reached it yet (continuing day after day), then
-loads it with the same path as `ecomm load`. Re-running a date reuses its batch and changes nothing.
+`ecomm pipeline run --date D` runs them all: generate the date's batch if the world has not reached
+it (continuing day after day) -> validate -> load -> quality checks -> refresh marts. Every step is
+idempotent: re-running a date reuses its batch and changes nothing.
 """
 
 from __future__ import annotations
@@ -9,11 +10,20 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from ecomm import db
 from ecomm.settings import Settings
-from ecomm.warehouse.load import batch_directories
+from ecomm.warehouse.load import BatchRejected, BatchResult, batch_directories, load_batch
+from ecomm.warehouse.marts import refresh_marts
 from ecomm.warehouse.migrate import migrate
-from ecomm.warehouse.raw import BatchError
-from ecomm.warehouse.run import LoadReport, load_path
+from ecomm.warehouse.quality import CheckResult, run_checks
+from ecomm.warehouse.raw import BatchError, read_raw_file
+from ecomm.warehouse.run import LoadReport
+from ecomm.warehouse.truth import load_truth, truth_dir_for
+from ecomm.warehouse.validate import validate
+
+
+class QualityCheckFailed(RuntimeError):
+    """At least one data-quality check failed; the message lists them."""
 
 
 def ensure_batch(raw_dir: Path, day: date, progress=None) -> Path:
@@ -37,7 +47,56 @@ def ensure_batch(raw_dir: Path, day: date, progress=None) -> Path:
     return batch_dir
 
 
-def run_for_date(settings: Settings, day: date, raw_dir: Path) -> LoadReport:
-    batch_dir = ensure_batch(raw_dir, day)
+def validate_batch(batch_dir: Path, day: date, threshold: float) -> dict[str, dict[str, int]]:
+    """Schema and rule validation of the raw files alone (no database); rejects a hopeless batch early."""
+    from ecomm.entities import ENTITIES
+
+    counts = {}
+    for entity in ENTITIES:
+        raw = read_raw_file(batch_dir / entity.file_name, entity)
+        _good, bad = validate(raw, day)
+        counts[entity.name] = {"read": raw.rows_read, "bad": len(raw.bad_rows) + len(bad)}
+    read = sum(c["read"] for c in counts.values())
+    bad = sum(c["bad"] for c in counts.values())
+    if read and bad / read > threshold:
+        raise BatchRejected(
+            f"{bad} of {read} rows fail validation ({bad / read:.1%} > threshold {threshold:.1%})"
+        )
+    return counts
+
+
+def load_date(settings: Settings, batch_dir: Path, day: date) -> BatchResult:
+    """Load one batch (and any changed ground truth); raises if the batch is rejected."""
     migrate(settings)
-    return load_path(settings, batch_dir)
+    with db.connection(settings) as conn:
+        result = load_batch(conn, batch_dir, day, threshold=settings.bad_row_threshold)
+        load_truth(conn, truth_dir_for(batch_dir))
+    if result.status == "rejected":
+        raise BatchRejected(f"batch {day} rejected: {result.message}")
+    return result
+
+
+def check_date(settings: Settings, day: date) -> list[CheckResult]:
+    """Run and record the quality checks of a loaded batch; raises listing every failed check."""
+    with db.connection(settings) as conn:
+        checks = run_checks(conn, [day])
+    failed = [c for c in checks if not c.passed]
+    if failed:
+        raise QualityCheckFailed("; ".join(f"{c.name}: {c.details}" for c in failed))
+    return checks
+
+
+def refresh(settings: Settings) -> dict[str, float]:
+    with db.connection(settings) as conn:
+        return refresh_marts(conn)
+
+
+def run_for_date(settings: Settings, day: date, raw_dir: Path) -> LoadReport:
+    """All steps for one date, reported like `ecomm load` (checks recorded, not raised)."""
+    batch_dir = ensure_batch(raw_dir, day)
+    validate_batch(batch_dir, day, settings.bad_row_threshold)
+    report = LoadReport([load_date(settings, batch_dir, day)])
+    with db.connection(settings) as conn:
+        report.checks = run_checks(conn, [day])
+    report.mart_seconds = refresh(settings)
+    return report

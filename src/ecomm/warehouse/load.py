@@ -130,7 +130,8 @@ def _quarantine_rows(cur, entity: Entity, batch: date, rows: list[BadRow]) -> No
 
 
 def _record_run(conn, result: BatchResult, source: Path, started: datetime, checksum: str) -> None:
-    by_entity = {name: vars(c) for name, c in result.counts.items()} | {"checksum": checksum}
+    by_entity = {name: vars(c) for name, c in result.counts.items()}
+    by_entity |= {"checksum": checksum, "good_revenue": result.good_revenue}
     with conn.cursor() as cur:
         cur.execute(
             "INSERT INTO audit.load_runs (batch_date, source_dir, status, rows_read, rows_loaded, "

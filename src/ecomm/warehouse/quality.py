@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from ecomm.warehouse.load import BatchResult
-
 # Warehouse rows of one batch, per raw entity (returns are counted by their return date).
 _BATCH_ROWS = {
     "customers": "SELECT count(*) FROM warehouse.dim_customer WHERE batch_date = %(d)s",
@@ -59,50 +57,58 @@ def _scalar(cur, sql: str, params: dict):
     return cur.fetchone()[0]
 
 
-def _reconcile(cur, result: BatchResult) -> list[CheckResult]:
+def _reconcile(cur, day: date) -> list[CheckResult]:
+    """Compare the raw good rows recorded by the batch's last successful load with the warehouse."""
+    cur.execute(
+        "SELECT rows_by_entity FROM audit.load_runs WHERE batch_date = %s AND status = 'loaded' "
+        "ORDER BY run_id DESC LIMIT 1",
+        (day,),
+    )
+    row = cur.fetchone()
+    if row is None:
+        return [CheckResult("batch_loaded", False, 0, f"no successful load of batch {day}", day)]
+    recorded = row[0]
     checks = []
-    d = result.batch_date
-    for entity, counts in result.counts.items():
-        expected = counts.read - counts.quarantined
-        actual = _scalar(cur, _BATCH_ROWS[entity], {"d": d})
+    for entity, sql in _BATCH_ROWS.items():
+        expected = recorded[entity]["read"] - recorded[entity]["quarantined"]
+        actual = _scalar(cur, sql, {"d": day})
         checks.append(
             CheckResult(
                 f"reconcile_{entity}_rows",
                 actual == expected,
                 actual,
                 f"raw good rows {expected}, warehouse rows {actual}",
-                d,
+                day,
             )
         )
+    good_revenue = float(recorded["good_revenue"])
     revenue = float(
         _scalar(
             cur,
             "SELECT coalesce(sum(revenue), 0) FROM warehouse.fact_order_items WHERE batch_date = %(d)s",
-            {"d": d},
+            {"d": day},
         )
     )
     checks.append(
         CheckResult(
             "reconcile_order_items_revenue",
-            abs(revenue - result.good_revenue) < 0.005,
+            abs(revenue - good_revenue) < 0.005,
             revenue,
-            f"raw good revenue {result.good_revenue:.2f}, warehouse revenue {revenue:.2f}",
-            d,
+            f"raw good revenue {good_revenue:.2f}, warehouse revenue {revenue:.2f}",
+            day,
         )
     )
     return checks
 
 
-def run_checks(conn, results: list[BatchResult]) -> list[CheckResult]:
-    """Check the batches just loaded (skipped ones were checked when they loaded); record all."""
-    loaded = [r for r in results if r.status == "loaded"]
-    if not loaded:
+def run_checks(conn, dates: list[date]) -> list[CheckResult]:
+    """Check the given batches against their last successful load, and record the results."""
+    if not dates:
         return []
-    dates = [r.batch_date for r in loaded]
     checks: list[CheckResult] = []
     with conn.cursor() as cur:
-        for result in loaded:
-            checks += _reconcile(cur, result)
+        for day in dates:
+            checks += _reconcile(cur, day)
         for name, sql in _ZERO_CHECKS.items():
             bad = _scalar(cur, sql, {"dates": dates})
             checks.append(CheckResult(name, bad == 0, bad, f"{bad} offending rows in the batches loaded"))

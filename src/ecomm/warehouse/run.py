@@ -46,7 +46,7 @@ def load_path(
             load_directory(conn, path, threshold=settings.bad_row_threshold, force=force, progress=progress)
         )
         report.truth_rows = load_truth(conn, truth_dir_for(path))
-        report.checks = run_checks(conn, report.batches)
+        report.checks = run_checks(conn, [b.batch_date for b in report.batches if b.status == "loaded"])
         if any(b.status == "loaded" for b in report.batches) or report.truth_rows:
             report.mart_seconds = refresh_marts(conn)
     return report
