@@ -12,6 +12,7 @@ import hashlib
 import io
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -85,18 +86,6 @@ def batch_checksum(batch_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def _already_loaded(conn, batch: date, checksum: str) -> bool:
-    with conn.cursor() as cur:
-        cur.execute(
-            "SELECT 1 FROM audit.load_runs WHERE batch_date = %s AND status = 'loaded' "
-            "AND rows_by_entity->>'checksum' = %s LIMIT 1",
-            (batch, checksum),
-        )
-        found = cur.fetchone() is not None
-    conn.rollback()
-    return found
-
-
 def _copy_frame(cur, entity: Entity, frame: pd.DataFrame, batch: date) -> None:
     table = pa.Table.from_pandas(frame[["row_no", *entity.columns]], preserve_index=False)
     columns = []
@@ -152,32 +141,78 @@ def _record_run(conn, result: BatchResult, source: Path, started: datetime, chec
         )
 
 
-def _validated(batch_dir: Path, batch: date) -> tuple[dict, dict, dict[str, EntityCounts]]:
-    goods, bads, counts = {}, {}, {}
-    for entity in ENTITIES:
-        raw = read_raw_file(batch_dir / entity.file_name, entity)
-        good, bad = validate(raw, batch)
-        goods[entity.name], bads[entity.name] = good, raw.bad_rows + bad
-        counts[entity.name] = EntityCounts(read=raw.rows_read, quarantined=len(raw.bad_rows) + len(bad))
-    return goods, bads, counts
+@dataclass
+class PreparedBatch:
+    """A batch read and validated in Python, ready for the database (or the error that stopped it)."""
+
+    batch: date
+    batch_dir: Path
+    checksum: str
+    skip: bool = False
+    goods: dict[str, pd.DataFrame] = field(default_factory=dict)
+    bads: dict[str, list[BadRow]] = field(default_factory=dict)
+    counts: dict[str, EntityCounts] = field(default_factory=dict)
+    error: BatchError | None = None
 
 
-def load_batch(conn, batch_dir: Path, batch: date, *, threshold: float, force: bool = False) -> BatchResult:
+def prepare_batch(batch_dir: Path, batch: date, loaded_checksum: str | None = None) -> PreparedBatch:
+    """Read and validate every file of a batch; skip it if its files were loaded already."""
+    prepared = PreparedBatch(batch, batch_dir, batch_checksum(batch_dir))
+    if prepared.checksum == loaded_checksum:
+        prepared.skip = True
+        return prepared
+    try:
+        for entity in ENTITIES:
+            raw = read_raw_file(batch_dir / entity.file_name, entity)
+            good, bad = validate(raw, batch)
+            prepared.goods[entity.name], prepared.bads[entity.name] = good, raw.bad_rows + bad
+            prepared.counts[entity.name] = EntityCounts(
+                read=raw.rows_read, quarantined=len(raw.bad_rows) + len(bad)
+            )
+    except BatchError as exc:
+        prepared.error = exc
+    return prepared
+
+
+def loaded_checksums(conn) -> dict[date, str]:
+    """The checksum of the files of each batch's last successful load."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT DISTINCT ON (batch_date) batch_date, rows_by_entity->>'checksum' FROM audit.load_runs "
+            "WHERE status = 'loaded' ORDER BY batch_date, run_id DESC"
+        )
+        found = dict(cur.fetchall())
+    conn.rollback()
+    return found
+
+
+def load_batch(
+    conn,
+    batch_dir: Path,
+    batch: date,
+    *,
+    threshold: float,
+    force: bool = False,
+    prepared: PreparedBatch | None = None,
+) -> BatchResult:
     """Load one batch in one transaction; returns what happened (never half of it)."""
     started = datetime.now(UTC)
     clock = time.perf_counter()
-    checksum = batch_checksum(batch_dir)
-    if not force and _already_loaded(conn, batch, checksum):
+    if prepared is None:
+        known = None if force else loaded_checksums(conn).get(batch)
+        prepared = prepare_batch(batch_dir, batch, known)
+    if prepared.skip:
         return BatchResult(batch, "skipped", message="already loaded (same files)")
 
-    result = BatchResult(batch, "loaded")
+    result = BatchResult(batch, "loaded", counts=prepared.counts)
     try:
-        goods, bads, result.counts = _validated(batch_dir, batch)
+        if prepared.error is not None:
+            raise prepared.error
         with conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOAD_LOCK_KEY,))
             for entity in ENTITIES:
                 counts = result.counts[entity.name]
-                _copy_frame(cur, entity, goods[entity.name], batch)
+                _copy_frame(cur, entity, prepared.goods[entity.name], batch)
                 cur.execute(quarantine_sql(entity.name))
                 counts.quarantined += cur.fetchone()[0]
                 if entity is ORDER_ITEMS:
@@ -186,7 +221,7 @@ def load_batch(conn, batch_dir: Path, batch: date, *, threshold: float, force: b
                 cur.execute(MERGES[entity.name])
                 counts.loaded = cur.rowcount
                 counts.unchanged = counts.read - counts.quarantined - counts.loaded
-                _quarantine_rows(cur, entity, batch, bads[entity.name])
+                _quarantine_rows(cur, entity, batch, prepared.bads[entity.name])
             bad, read = result.total("quarantined"), result.total("read")
             if read and bad / read > threshold:
                 worst = max(result.counts.items(), key=lambda kv: kv[1].quarantined)[0]
@@ -195,7 +230,7 @@ def load_batch(conn, batch_dir: Path, batch: date, *, threshold: float, force: b
                     f"most in {worst}.csv); nothing of this batch was loaded"
                 )
             result.seconds = time.perf_counter() - clock
-            _record_run(conn, result, batch_dir, started, checksum)
+            _record_run(conn, result, batch_dir, started, prepared.checksum)
         conn.commit()
         return result
     except BatchError as exc:
@@ -204,9 +239,9 @@ def load_batch(conn, batch_dir: Path, batch: date, *, threshold: float, force: b
     except Exception as exc:
         conn.rollback()
         result.status, result.message = "failed", f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
-        _record_failure(conn, result, batch_dir, started, checksum)
+        _record_failure(conn, result, batch_dir, started, prepared.checksum)
         raise
-    _record_failure(conn, result, batch_dir, started, checksum)
+    _record_failure(conn, result, batch_dir, started, prepared.checksum)
     return result
 
 
@@ -229,13 +264,26 @@ def load_directory(
     force: bool = False,
     progress: Callable[[BatchResult], None] | None = None,
 ) -> list[BatchResult]:
-    """Load every batch under `path`, oldest first; stops at the first rejected batch."""
-    results = []
-    for batch, batch_dir in batch_directories(path):
-        result = load_batch(conn, batch_dir, batch, threshold=threshold, force=force)
-        results.append(result)
-        if progress:
-            progress(result)
-        if result.status == "rejected":
-            break  # later days depend on this one (customers, orders to return)
+    """Load every batch under `path`, oldest first; stops at the first rejected batch.
+
+    The next batch is read and validated in a worker thread while the database merges the
+    current one, so Python and PostgreSQL each keep a core busy.
+    """
+    batches = batch_directories(path)
+    known = {} if force else loaded_checksums(conn)
+    results: list[BatchResult] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare") as pool:
+        upcoming = pool.submit(prepare_batch, batches[0][1], batches[0][0], known.get(batches[0][0]))
+        for i, (batch, batch_dir) in enumerate(batches):
+            prepared = upcoming.result()
+            if i + 1 < len(batches):
+                nxt, nxt_dir = batches[i + 1]
+                upcoming = pool.submit(prepare_batch, nxt_dir, nxt, known.get(nxt))
+            result = load_batch(conn, batch_dir, batch, threshold=threshold, force=force, prepared=prepared)
+            results.append(result)
+            if progress:
+                progress(result)
+            if result.status == "rejected":
+                upcoming.cancel()
+                break  # later days depend on this one (customers, orders to return)
     return results
