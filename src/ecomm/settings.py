@@ -40,6 +40,30 @@ class Settings(BaseSettings):
         description="A batch whose share of bad rows (any entity) exceeds this is rejected whole.",
     )
 
+    # --- services (fixed ports of DESIGN §4; the platform runner and the tests use them) ----------
+    airflow_port: int = 8080
+    airflow_admin_user: str = "admin"
+    airflow_admin_password: str = "admin"
+    mlflow_port: int = 5050
+    api_port: int = 8000
+    streamlit_port: int = 8501
+    jupyter_port: int = 8888
+
+    # --- ML ---------------------------------------------------------------------------------------
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        description="MLflow tracking server or store; unset = the mlflow_tracking database of our server "
+        "(artifacts under ECOMM_HOME/mlartifacts).",
+    )
+    churn_horizon_days: int = Field(default=90, ge=1, description="Churn = no completed order in this many days.")
+    promotion_margin: float = Field(
+        default=0.005, ge=0.0, description="A challenger must beat the champion's metric by this much."
+    )
+
+    @property
+    def mlflow_artifacts_dir(self) -> Path:
+        return self.home / "mlartifacts"
+
     @property
     def raw_dir(self) -> Path:
         return self.home / "raw"
