@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import warnings
 from collections.abc import Iterator
 
@@ -81,15 +82,22 @@ def _tune_embedded(server) -> None:
 
 def start_embedded(settings: Settings) -> str:
     """Start (or find) the embedded server and return its server URI."""
-    try:
-        server = _embedded_server(settings)
-        _tune_embedded(server)
-        return server.get_uri()
-    except Exception as exc:  # pgserver raises assorted errors; give the user one clear line
-        log = settings.pgdata / "log"
-        raise DatabaseError(
-            f"could not start the embedded PostgreSQL in {settings.pgdata} ({exc}); see {log}"
-        ) from exc
+    last_error: Exception | None = None
+    for attempt in range(3):  # pgserver gives pg_ctl 10 s; a busy machine can need a second try
+        try:
+            server = _embedded_server(settings)
+            _tune_embedded(server)
+            return server.get_uri()
+        except Exception as exc:  # pgserver raises assorted errors; give the user one clear line
+            last_error = exc
+            from pgserver.postgres_server import PostgresServer
+
+            PostgresServer._instances.pop(settings.pgdata.resolve(), None)  # drop the half-made handle
+            time.sleep(1 + attempt)
+    log = settings.pgdata / "log"
+    raise DatabaseError(
+        f"could not start the embedded PostgreSQL in {settings.pgdata} ({last_error}); see {log}"
+    ) from last_error
 
 
 def stop_embedded(settings: Settings) -> bool:

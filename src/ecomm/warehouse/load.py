@@ -100,7 +100,7 @@ def _copy_frame(cur, entity: Entity, frame: pd.DataFrame, batch: date) -> None:
     buffer = io.BytesIO()
     pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
     buffer.seek(0)
-    cur.execute(f"TRUNCATE staging.{entity.name}")
+    cur.execute(f"DELETE FROM staging.{entity.name}")  # TRUNCATE costs ~20 ms of file work per call
     cur.copy_expert(
         f"COPY staging.{entity.name} (row_no, {', '.join(entity.columns)}, batch_date) "
         "FROM STDIN WITH (FORMAT csv)",
@@ -212,6 +212,9 @@ def load_batch(
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOAD_LOCK_KEY,))
             for entity in ENTITIES:
                 counts = result.counts[entity.name]
+                _quarantine_rows(cur, entity, batch, prepared.bads[entity.name])
+                if prepared.goods[entity.name].empty:  # most days have no new products, campaigns...
+                    continue
                 _copy_frame(cur, entity, prepared.goods[entity.name], batch)
                 cur.execute(quarantine_sql(entity.name))
                 counts.quarantined += cur.fetchone()[0]
@@ -221,7 +224,6 @@ def load_batch(
                 cur.execute(MERGES[entity.name])
                 counts.loaded = cur.rowcount
                 counts.unchanged = counts.read - counts.quarantined - counts.loaded
-                _quarantine_rows(cur, entity, batch, prepared.bads[entity.name])
             bad, read = result.total("quarantined"), result.total("read")
             if read and bad / read > threshold:
                 worst = max(result.counts.items(), key=lambda kv: kv[1].quarantined)[0]

@@ -200,6 +200,8 @@ def validate(raw: RawFile, batch: date) -> tuple[pd.DataFrame, list[BadRow]]:
             reasons.setdefault(idx, []).append(f"{col}: {frame.at[idx, col]!r} is not {type_name}")
 
     candidates = typed.drop(index=list(reasons)) if reasons else typed
+    if candidates.empty:
+        return candidates.reset_index(drop=True), _bad_rows(frame, entity, reasons)
     try:
         _schema(entity, batch).validate(candidates, lazy=True)
     except SchemaErrors as exc:
@@ -214,9 +216,12 @@ def validate(raw: RawFile, batch: date) -> tuple[pd.DataFrame, list[BadRow]]:
             if msg not in bucket:
                 bucket.append(msg)
 
-    bad_rows = [
+    good = typed.drop(index=list(reasons)) if reasons else typed
+    return good.reset_index(drop=True), _bad_rows(frame, entity, reasons)
+
+
+def _bad_rows(frame: pd.DataFrame, entity: E.Entity, reasons: dict[int, list[str]]) -> list[BadRow]:
+    return [
         BadRow(int(frame.at[idx, "row_no"]), {c: frame.at[idx, c] for c in entity.columns}, "; ".join(msgs))
         for idx, msgs in sorted(reasons.items())
     ]
-    good = typed.drop(index=list(reasons)) if reasons else typed
-    return good.reset_index(drop=True), bad_rows
