@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     api_port: int = 8000
     streamlit_port: int = 8501
     jupyter_port: int = 8888
+    jupyter_token: str = Field(default="ecomm", description="JupyterLab login token (local default).")
 
     # --- ML ---------------------------------------------------------------------------------------
     mlflow_tracking_uri: str | None = Field(

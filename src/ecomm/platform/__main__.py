@@ -1,10 +1,15 @@
-"""`python -m ecomm.platform up|down|status` (what the Makefile calls)."""
+"""`python -m ecomm.platform up|down|status|supervise` (what the Makefile calls)."""
 
 from __future__ import annotations
 
+import time
+
 import typer
+from rich.table import Table
 
 from ecomm.cli import UserError, db_down, db_migrate, db_up, err, generate, load, out, status, user_errors
+from ecomm.platform import supervisor
+from ecomm.platform.services import planned_services
 from ecomm.settings import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
@@ -18,36 +23,66 @@ def _warehouse_is_empty() -> bool:
         return cur.fetchone()[0] == 0
 
 
+def _bootstrap() -> None:
+    """Simulate and load the history the first time (an empty warehouse)."""
+    settings = get_settings()
+    if not _warehouse_is_empty():
+        return
+    if not (settings.raw_dir / "_state").exists():
+        err.print(f"bootstrapping: simulating {settings.history_days} days of history into {settings.raw_dir}")
+        generate(out_dir=None, seed=None, as_of=None, days=None, customers=None, products=None, next_day=False)
+    try:
+        load(path=settings.raw_dir, force=False)
+    except typer.Exit as exc:
+        if exc.exit_code:
+            raise UserError("the history did not load cleanly; see the messages above") from None
+
+
+def _services_table(title: str) -> Table:
+    settings = get_settings()
+    paths = supervisor.Paths.of(settings)
+    state = supervisor.read_state(paths)
+    table = Table("service", "url", "login", "status", title=title, title_justify="left")
+    for service in planned_services(settings):
+        pid = state.get(service.name, {}).get("pid")
+        if supervisor.healthy(service):
+            health = "[green]healthy[/]"
+        elif supervisor.pid_alive(pid):
+            health = "[yellow]starting[/]"
+        else:
+            health = "[red]stopped[/]"
+        table.add_row(service.name, service.url, service.credentials or "-", health)
+    return table
+
+
 @app.command()
 @user_errors
 def up() -> None:
-    """Start PostgreSQL, migrate, and load a year of history when the warehouse is empty."""
+    """Start PostgreSQL, migrate, bootstrap an empty warehouse, then every service; wait until healthy."""
     settings = get_settings()
+    started = time.perf_counter()
     db_up()
     db_migrate()
-    if _warehouse_is_empty():
-        if not (settings.raw_dir / "_state").exists():
-            err.print(
-                f"bootstrapping: simulating {settings.history_days} days of history into {settings.raw_dir}"
-            )
-            generate(
-                out_dir=None, seed=None, as_of=None, days=None, customers=None, products=None, next_day=False
-            )
-        try:
-            load(path=settings.raw_dir, force=False)
-        except typer.Exit as exc:
-            if exc.exit_code:
-                raise UserError("the history did not load cleanly; see the messages above") from None
+    _bootstrap()
+    try:
+        supervisor.launch(settings)
+        supervisor.wait_healthy(settings, on_ready=lambda s: err.print(f"{s.name} is healthy at {s.url}"))
+    except supervisor.PlatformError as exc:
+        raise UserError(str(exc)) from None
     status()
-    out.print("platform up: the warehouse is ready (services join in later releases)")
+    out.print(_services_table("services"))
+    out.print(f"platform up in {time.perf_counter() - started:.0f}s; logs in {settings.home / 'logs'}; "
+              "stop with `make down`")
 
 
 @app.command()
 @user_errors
 def down() -> None:
-    """Stop what `up` started; the data stays in ECOMM_HOME."""
-    if get_settings().database_url:
-        out.print("DATABASE_URL is set: nothing of ours to stop")
+    """Stop every service and the embedded PostgreSQL; the data stays in ECOMM_HOME."""
+    settings = get_settings()
+    out.print("services stopped" if supervisor.shutdown(settings) else "services were not running")
+    if settings.database_url:
+        out.print("DATABASE_URL is set: that server is not ours to stop")
         return
     db_down()
 
@@ -58,12 +93,19 @@ def show_status() -> None:
     """What runs and what the warehouse holds."""
     from ecomm import db
 
+    out.print(_services_table("services"))
     try:
         db.server_url(get_settings(), start=False)  # does not start the embedded server
     except db.DatabaseError:
         out.print("embedded PostgreSQL: stopped (start everything with `make up`)")
         return
     status()
+
+
+@app.command(hidden=True)
+def supervise() -> None:
+    """Run the services in the foreground until SIGTERM (started detached by `up`)."""
+    supervisor.supervise(get_settings())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,89 @@
+"""`make up` / `make status` / `make down` on a temp data dir, with the real services."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import urllib.request
+
+import psutil
+import pytest
+
+PLATFORM = [sys.executable, "-m", "ecomm.platform"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def platform_env(tmp_path_factory) -> dict:
+    home = tmp_path_factory.mktemp("platform-home")
+    return {
+        **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+        "ECOMM_HOME": str(home),
+        "ECOMM_CUSTOMERS": "300",
+        "ECOMM_PRODUCTS": "60",
+        "ECOMM_HISTORY_DAYS": "70",
+        "ECOMM_MLFLOW_PORT": str(free_port()),
+        "ECOMM_JUPYTER_PORT": str(free_port()),
+    }
+
+
+def run(args, env, timeout=900):
+    return subprocess.run([*PLATFORM, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_port_in_use_is_named_with_its_setting(platform_env):
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        env = {**platform_env, "ECOMM_MLFLOW_PORT": str(port)}
+        result = run(["up"], env)
+    assert result.returncode == 1
+    assert (
+        f"error: port {port} for mlflow is already in use; stop what uses it or move mlflow with "
+        f"ECOMM_MLFLOW_PORT=<port> in .env"
+    ) in " ".join(result.stderr.split())
+
+
+def test_up_status_down(platform_env):
+    first = run(["up"], platform_env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "platform up in" in first.stdout
+    state_file = os.path.join(platform_env["ECOMM_HOME"], "run", "state.json")
+    state = json.load(open(state_file))
+    pids = [entry["pid"] for entry in state.values()]
+    assert set(state) == {"mlflow", "jupyterlab"}
+    with urllib.request.urlopen(f"http://127.0.0.1:{platform_env['ECOMM_MLFLOW_PORT']}/health") as resp:
+        assert resp.status == 200
+
+    second = run(["up"], platform_env)  # harmless: same processes, nothing reloaded
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "batch(es):" not in second.stdout  # no load ran: the warehouse was not empty
+    again = json.load(open(state_file))
+    assert [entry["pid"] for entry in again.values()] == pids
+
+    status = run(["status"], platform_env)
+    assert status.returncode == 0
+    assert status.stdout.count("healthy") == 2 and "fact_order_items" in status.stdout
+
+    down = run(["down"], platform_env)
+    assert down.returncode == 0, down.stderr
+    assert "services stopped" in down.stdout
+    ours = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if platform_env["ECOMM_HOME"] in " ".join(p.info["cmdline"] or [])
+    ]
+    assert ours == []
+    assert not any(
+        psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids
+    )
+    assert "stopped" in run(["status"], platform_env).stdout
