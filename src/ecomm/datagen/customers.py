@@ -1,0 +1,130 @@
+"""Customers: observed attributes, latent traits, and their customers.csv rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ecomm.datagen.catalog import CATEGORY_WEIGHTS, CatalogModel
+from ecomm.datagen.columns import Columns
+from ecomm.datagen.pools import COUNTRIES, COUNTRY_NAMES, COUNTRY_WEIGHTS, GENDERS, NamePools, city_weights
+from ecomm.datagen.writer import dates, ints, labels
+from ecomm.entities import ACQUISITION_CHANNELS
+
+CHANNEL_WEIGHTS = np.array([0.30, 0.22, 0.18, 0.10, 0.10, 0.10])  # order of ACQUISITION_CHANNELS
+# Referral and e-mail customers stay longer, paid and affiliate ones churn sooner: an observed
+# attribute that explains part of the unobserved churn frailty.
+CHANNEL_FRAILTY = np.array([0.0, 0.25, 0.35, -0.15, -0.35, 0.30])
+CHANNEL_ACTIVITY = np.array([1.0, 0.95, 0.90, 1.10, 1.10, 0.90])
+GENDER_UNKNOWN = 2
+ACTIVITY_SIGMA = 0.35  # lognormal spread of the baseline order rate
+FRAILTY_SIGMA = 0.3  # unobserved heterogeneity of the churn hazard (logit scale)
+
+CUSTOMER_DTYPES = dict(
+    signup=np.int32,
+    country=np.int16,
+    age=np.int16,
+    gender=np.int8,
+    channel=np.int8,
+    activity=np.float64,
+    price_sensitivity=np.float64,
+    frailty=np.float64,
+    responsiveness=np.float64,
+)
+
+
+def draw_customers(
+    rng: np.random.Generator, signup: np.ndarray, median_gap_days: float, model: CatalogModel
+) -> Columns:
+    """len(signup) new customers: attributes, latent traits and taste vectors."""
+    n = len(signup)
+    k = model.centroids.shape[1]
+    country = rng.choice(len(COUNTRIES), n, p=COUNTRY_WEIGHTS)
+    age = np.clip(np.round(18 + rng.gamma(3.0, 7.5, n)), 18, 80)
+    gender = rng.choice(3, n, p=[0.49, 0.47, 0.04])
+    channel = rng.choice(len(ACQUISITION_CHANNELS), n, p=CHANNEL_WEIGHTS)
+    young, senior = age < 30, age >= 55
+    activity = (
+        np.exp(rng.normal(0.0, ACTIVITY_SIGMA, n))
+        / median_gap_days
+        * CHANNEL_ACTIVITY[channel]
+        * np.where(senior, 0.9, 1.0)
+    )
+    price_sensitivity = np.exp(rng.normal(-0.08, 0.4, n)) * np.where(young, 1.15, 1.0)
+    frailty = rng.normal(0.0, FRAILTY_SIGMA, n) + CHANNEL_FRAILTY[channel] + 0.2 * young - 0.15 * senior
+    responsiveness = np.exp(rng.normal(-0.045, 0.3, n))  # mean 1
+    favourite = rng.choice(len(CATEGORY_WEIGHTS), n, p=CATEGORY_WEIGHTS)
+    taste = 1.1 * model.centroids[favourite] + rng.normal(0.0, 0.5, size=(n, k))
+    attrs = dict(
+        signup=signup,
+        country=country,
+        age=age,
+        gender=gender,
+        channel=channel,
+        activity=activity,
+        price_sensitivity=price_sensitivity,
+        frailty=frailty,
+        responsiveness=responsiveness,
+    )
+    return Columns(**{k_: np.asarray(v, dtype=CUSTOMER_DTYPES[k_]) for k_, v in attrs.items()}, taste=taste)
+
+
+def customer_table(
+    customers: Columns, rows: np.ndarray, pools: NamePools, rng: np.random.Generator
+) -> pa.Table:
+    """customers.csv rows for `rows` (customer_id = row + 1); names and cities drawn from the pools."""
+    n = len(rows)
+    country = customers.country[rows].astype(np.int64)
+    gender = customers.gender[rows].astype(np.int64)
+    female = (gender == 0) | ((gender == GENDER_UNKNOWN) & (rng.random(n) < 0.5))
+    first = np.empty(n, dtype=object)
+    last = np.empty(n, dtype=object)
+    first_slug = np.empty(n, dtype=object)
+    last_slug = np.empty(n, dtype=object)
+    city = np.empty(n, dtype=object)
+    domain = np.empty(n, dtype=object)
+    u_first, u_last, u_city, u_domain = rng.random((4, n))
+    for ci, c in enumerate(COUNTRIES):  # per country (9), not per customer
+        here = country == ci
+        for is_female, names, slugs in (
+            (True, pools.female[ci], pools.female_slug[ci]),
+            (False, pools.male[ci], pools.male_slug[ci]),
+        ):
+            sel = here & (female == is_female)
+            pick = (u_first[sel] * len(names)).astype(int)
+            first[sel], first_slug[sel] = names[pick], slugs[pick]
+        pick = (u_last[here] * len(pools.last[ci])).astype(int)
+        last[here], last_slug[here] = pools.last[ci][pick], pools.last_slug[ci][pick]
+        cum = np.cumsum(city_weights(len(c.cities)))
+        city_idx = np.minimum(np.searchsorted(cum, u_city[here]), len(c.cities) - 1)
+        city[here] = np.array(c.cities, dtype=object)[city_idx]
+        domain[here] = np.array(c.email_domains, dtype=object)[
+            (u_domain[here] * len(c.email_domains)).astype(int)
+        ]
+    ids = rows.astype(np.int64) + 1
+    # The customer id in the address keeps e-mails unique without remembering the ones used.
+    email = pc.binary_join_element_wise(
+        pa.array(first_slug, pa.string()),
+        ".",
+        pc.binary_join_element_wise(
+            pa.array(last_slug, pa.string()), pc.cast(pa.array(ids), pa.string()), ""
+        ),
+        "@",
+        pa.array(domain, pa.string()),
+        "",
+    )
+    return pa.table(
+        {
+            "customer_id": ints(ids),
+            "first_name": pa.array(first, pa.string()),
+            "last_name": pa.array(last, pa.string()),
+            "email": email,
+            "age": ints(customers.age[rows]),
+            "gender": labels(GENDERS + ("",), gender, mask=gender == GENDER_UNKNOWN),
+            "country": labels(COUNTRY_NAMES, country),
+            "city": pa.array(city, pa.string()),
+            "acquisition_channel": labels(ACQUISITION_CHANNELS, customers.channel[rows]),
+            "signup_date": dates(customers.signup[rows]),
+        }
+    )

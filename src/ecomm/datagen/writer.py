@@ -1,0 +1,192 @@
+"""Writing CSV files with pyarrow: typed columns, exact money, and atomic batch directories.
+
+Money is kept in integer cents everywhere and written as decimal(…, 2), so revenue = quantity x
+unit_price - discount holds to the cent in the files, with no float rounding.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from ecomm.entities import ENTITIES, Entity
+
+_EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
+_WRITE_OPTIONS = pacsv.WriteOptions(include_header=True, quoting_style="needed")
+
+MONEY = pa.decimal128(12, 2)
+SCHEMAS: dict[str, pa.Schema] = {
+    "customers": pa.schema(
+        [
+            ("customer_id", pa.int64()),
+            ("first_name", pa.string()),
+            ("last_name", pa.string()),
+            ("email", pa.string()),
+            ("age", pa.int64()),
+            ("gender", pa.string()),
+            ("country", pa.string()),
+            ("city", pa.string()),
+            ("acquisition_channel", pa.string()),
+            ("signup_date", pa.date32()),
+        ]
+    ),
+    "products": pa.schema(
+        [
+            ("product_id", pa.int64()),
+            ("product_name", pa.string()),
+            ("category", pa.string()),
+            ("subcategory", pa.string()),
+            ("brand", pa.string()),
+            ("list_price", MONEY),
+            ("unit_cost", MONEY),
+            ("launch_date", pa.date32()),
+        ]
+    ),
+    "campaigns": pa.schema(
+        [
+            ("campaign_id", pa.int64()),
+            ("campaign_name", pa.string()),
+            ("channel", pa.string()),
+            ("campaign_type", pa.string()),
+            ("offer", pa.string()),
+            ("discount_pct", pa.decimal128(5, 2)),
+            ("target_countries", pa.string()),
+            ("start_date", pa.date32()),
+            ("end_date", pa.date32()),
+        ]
+    ),
+    "campaign_exposure": pa.schema(
+        [
+            ("customer_id", pa.int64()),
+            ("campaign_id", pa.int64()),
+            ("treated", pa.bool_()),
+            ("exposure_date", pa.date32()),
+        ]
+    ),
+    "order_items": pa.schema(
+        [
+            ("order_id", pa.int64()),
+            ("line_no", pa.int64()),
+            ("order_ts", pa.timestamp("s")),
+            ("customer_id", pa.int64()),
+            ("product_id", pa.int64()),
+            ("campaign_id", pa.int64()),
+            ("quantity", pa.int64()),
+            ("unit_price", MONEY),
+            ("discount", MONEY),
+            ("revenue", MONEY),
+            ("unit_cost", MONEY),
+            ("status", pa.string()),
+            ("delivery_days", pa.int64()),
+        ]
+    ),
+    "returns": pa.schema(
+        [
+            ("order_id", pa.int64()),
+            ("line_no", pa.int64()),
+            ("return_date", pa.date32()),
+            ("reason", pa.string()),
+        ]
+    ),
+    "web_events": pa.schema(
+        [
+            ("event_id", pa.int64()),
+            ("session_id", pa.int64()),
+            ("customer_id", pa.int64()),
+            ("product_id", pa.int64()),
+            ("event_type", pa.string()),
+            ("event_ts", pa.timestamp("s")),
+        ]
+    ),
+    "reviews": pa.schema(
+        [
+            ("review_id", pa.int64()),
+            ("customer_id", pa.int64()),
+            ("product_id", pa.int64()),
+            ("order_id", pa.int64()),
+            ("rating", pa.int64()),
+            ("review_date", pa.date32()),
+        ]
+    ),
+}
+
+
+def money(cents: np.ndarray, type_: pa.DataType = MONEY) -> pa.Array:
+    """Integer cents -> decimal array, zero-copy (a decimal128 is its unscaled 128-bit integer)."""
+    cents = np.ascontiguousarray(cents, dtype=np.int64)
+    words = np.empty((len(cents), 2), dtype=np.int64)
+    words[:, 0] = cents
+    words[:, 1] = np.where(cents < 0, -1, 0)  # sign extension of the high word
+    return pa.Array.from_buffers(type_, len(cents), [None, pa.py_buffer(words)])
+
+
+def dates(ordinals: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
+    """Date ordinals -> date32 (mask True = NULL)."""
+    days = np.asarray(ordinals, dtype=np.int64) - _EPOCH_ORDINAL
+    return pa.array(days.astype(np.int32), pa.int32(), mask=mask).cast(pa.date32())
+
+
+def timestamps(ordinals: np.ndarray, seconds: np.ndarray) -> pa.Array:
+    secs = (np.asarray(ordinals, dtype=np.int64) - _EPOCH_ORDINAL) * 86400 + np.asarray(
+        seconds, dtype=np.int64
+    )
+    return pa.array(secs, pa.int64()).cast(pa.timestamp("s"))
+
+
+def ints(values: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
+    return pa.array(np.asarray(values, dtype=np.int64), pa.int64(), mask=mask)
+
+
+def labels(names: tuple[str, ...], codes: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
+    """Category codes -> strings (mask True = NULL)."""
+    values = np.array(names, dtype=object)[np.asarray(codes, dtype=np.int64)]
+    if mask is not None:
+        values[mask] = None
+    return pa.array(values, pa.string())
+
+
+def empty_table(entity: Entity) -> pa.Table:
+    return SCHEMAS[entity.name].empty_table()
+
+
+def write_csv(table: pa.Table, path: Path) -> None:
+    pacsv.write_csv(table, path, _WRITE_OPTIONS)
+
+
+def write_batch(out: Path, day_name: str, tables: dict[str, pa.Table]) -> None:
+    """Write every entity's CSV (header even if empty) into OUT/<day>, atomically.
+
+    Files go to a hidden temporary directory first, which is then renamed into place, so a killed
+    run never leaves a half-written batch (a re-run rewrites the same bytes).
+    """
+    final = out / day_name
+    tmp = out / f".tmp-{day_name}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    for entity in ENTITIES:
+        table = tables.get(entity.name)
+        if table is None:
+            table = empty_table(entity)
+        if tuple(table.column_names) != entity.columns:
+            raise AssertionError(f"{entity.name}: columns {table.column_names} != contract {entity.columns}")
+        write_csv(table.cast(SCHEMAS[entity.name]), tmp / entity.file_name)
+    replace_dir(tmp, final)
+
+
+def replace_dir(tmp: Path, final: Path) -> None:
+    """Move a finished directory into place, replacing an older one."""
+    if final.exists():
+        old = final.with_name(f".old-{final.name}")
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old)
+    else:
+        os.replace(tmp, final)
