@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -27,8 +26,8 @@ pipeline_app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(pipeline_app, name="pipeline")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)  # never break a path or a message in two
+err = Console(stderr=True, soft_wrap=True)
 
 
 class UserError(Exception):
@@ -230,7 +229,7 @@ def _progress(label: str, total: int | None = None):
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             console=err,
-            transient=not sys.stderr.isatty(),
+            disable=not err.is_terminal,  # a bar in a log file is noise
         ) as progress:
             task = progress.add_task(label, total=total)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ecomm import db
 from ecomm.settings import Settings
-from ecomm.warehouse.load import BatchRejected, BatchResult, batch_directories, load_batch
+from ecomm.warehouse.load import BatchRejected, BatchResult, batch_directories, load_directory
 from ecomm.warehouse.marts import refresh_marts
 from ecomm.warehouse.migrate import migrate
 from ecomm.warehouse.quality import CheckResult, run_checks
@@ -66,20 +66,34 @@ def validate_batch(batch_dir: Path, day: date, threshold: float) -> dict[str, di
 
 
 def load_date(settings: Settings, batch_dir: Path, day: date) -> BatchResult:
-    """Load one batch (and any changed ground truth); raises if the batch is rejected."""
+    """Load the date's batch, and first any earlier batch of the same world not loaded yet (a day the
+    platform was down), with changed ground truth; raises if a batch is rejected."""
     migrate(settings)
     with db.connection(settings) as conn:
-        result = load_batch(conn, batch_dir, day, threshold=settings.bad_row_threshold)
+        results = load_directory(conn, batch_dir.parent, threshold=settings.bad_row_threshold, until=day)
         load_truth(conn, truth_dir_for(batch_dir))
-    if result.status == "rejected":
-        raise BatchRejected(f"batch {day} rejected: {result.message}")
-    return result
+    rejected = [r for r in results if r.status == "rejected"]
+    if rejected:
+        raise BatchRejected(f"batch {rejected[0].batch_date} rejected: {rejected[0].message}")
+    return results[-1]
+
+
+def unchecked_dates(conn, day: date) -> list[date]:
+    """`day` and every loaded batch up to it that no quality check has looked at yet."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT DISTINCT batch_date FROM audit.load_runs r WHERE status = 'loaded' AND batch_date < %s "
+            "AND NOT EXISTS (SELECT 1 FROM audit.quality_checks q WHERE q.batch_date = r.batch_date)",
+            (day,),
+        )
+        return sorted(d for (d,) in cur.fetchall()) + [day]
 
 
 def check_date(settings: Settings, day: date) -> list[CheckResult]:
-    """Run and record the quality checks of a loaded batch; raises listing every failed check."""
+    """Run and record the quality checks of a loaded batch (and of earlier ones never checked);
+    raises listing every failed check."""
     with db.connection(settings) as conn:
-        checks = run_checks(conn, [day])
+        checks = run_checks(conn, unchecked_dates(conn, day))
     failed = [c for c in checks if not c.passed]
     if failed:
         raise QualityCheckFailed("; ".join(f"{c.name}: {c.details}" for c in failed))
@@ -97,6 +111,6 @@ def run_for_date(settings: Settings, day: date, raw_dir: Path) -> LoadReport:
     validate_batch(batch_dir, day, settings.bad_row_threshold)
     report = LoadReport([load_date(settings, batch_dir, day)])
     with db.connection(settings) as conn:
-        report.checks = run_checks(conn, [day])
+        report.checks = run_checks(conn, unchecked_dates(conn, day))
     report.mart_seconds = refresh(settings)
     return report

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import urllib.request
+from pathlib import Path
 
 import psutil
 import pytest
@@ -57,8 +58,8 @@ def test_up_status_down(platform_env):
     first = run(["up"], platform_env)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "platform up in" in first.stdout
-    state_file = os.path.join(platform_env["ECOMM_HOME"], "run", "state.json")
-    state = json.load(open(state_file))
+    state_file = Path(platform_env["ECOMM_HOME"], "run", "state.json")
+    state = json.loads(state_file.read_text())
     pids = [entry["pid"] for entry in state.values()]
     assert set(state) == {"mlflow", "jupyterlab"}
     with urllib.request.urlopen(f"http://127.0.0.1:{platform_env['ECOMM_MLFLOW_PORT']}/health") as resp:
@@ -67,7 +68,7 @@ def test_up_status_down(platform_env):
     second = run(["up"], platform_env)  # harmless: same processes, nothing reloaded
     assert second.returncode == 0, second.stderr[-3000:]
     assert "batch(es):" not in second.stdout  # no load ran: the warehouse was not empty
-    again = json.load(open(state_file))
+    again = json.loads(state_file.read_text())
     assert [entry["pid"] for entry in again.values()] == pids
 
     status = run(["status"], platform_env)

@@ -98,3 +98,43 @@ def test_rejected_batch_exits_non_zero_with_reason(env, tmp_path):
     assert f"rejected batch {batch.name}: {batch / 'reviews.csv'}: file is empty" in " ".join(
         result.stderr.split()
     )
+
+
+def test_generate_bad_config_is_one_line(env, tmp_path):
+    _one_line_error(
+        run("generate", "--out", str(tmp_path / "w"), "--days", "10", env=env),
+        "days must be >= 60 (the regional campaign needs 8 weeks of pre-period), got 10",
+    )
+
+
+def test_generate_next_without_a_world(env, tmp_path):
+    result = run("generate", "--out", str(tmp_path / "none"), "--next", env=env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: no generator state in {tmp_path / 'none' / '_state'}")
+
+
+def test_generate_then_pipeline_run_for_the_next_day(env, tmp_path):
+    out = tmp_path / "world"
+    generated = run(
+        "generate",
+        "--out",
+        str(out),
+        "--days",
+        "60",
+        "--customers",
+        "200",
+        "--products",
+        "30",
+        "--as-of",
+        "2025-05-31",
+        env=env,
+    )
+    assert generated.returncode == 0, generated.stderr
+    assert f"wrote 60 batch(es) 2025-04-02 .. 2025-05-31 to {out}" in generated.stdout
+    assert run("load", str(out), env=env).returncode == 0
+    result = run("pipeline", "run", "--date", "2025-06-01", "--raw-dir", str(out), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "1 batch(es): 1 loaded, 0 skipped, 0 rejected" in result.stdout
+    assert (out / "2025-06-01" / "order_items.csv").exists()
+    before = run("pipeline", "run", "--date", "2025-03-01", "--raw-dir", str(out), env=env)
+    _one_line_error(before, "2025-03-01 is before the first day of the simulated world (2025-04-02)")

@@ -14,16 +14,20 @@ import pandas as pd
 import pytest
 
 from ecomm import db
-from ecomm.datagen import GeneratorConfig, generate_history, generate_next_day
+from ecomm.datagen import GeneratorConfig, generate_history
 from ecomm.entities import ENTITIES
 from ecomm.pipeline import run_for_date
 from ecomm.warehouse.run import load_path
 
 AS_OF = date(2025, 3, 31)
 FACT_TABLES = {
-    "customers": "dim_customer", "products": "dim_product", "campaigns": "dim_campaign",
-    "campaign_exposure": "fact_campaign_exposure", "order_items": "fact_order_items",
-    "web_events": "fact_web_events", "reviews": "fact_reviews",
+    "customers": "dim_customer",
+    "products": "dim_product",
+    "campaigns": "dim_campaign",
+    "campaign_exposure": "fact_campaign_exposure",
+    "order_items": "fact_order_items",
+    "web_events": "fact_web_events",
+    "reviews": "fact_reviews",
 }
 
 
@@ -63,14 +67,18 @@ def test_world_loads_and_reconciles_with_raw_files(warehouse, sql, world_templat
     raw = raw_totals(world_template)
     for entity, table in FACT_TABLES.items():
         assert sql.one(f"SELECT count(*) FROM warehouse.{table}") == len(raw[entity]), entity
-    assert sql.one("SELECT count(*) FROM warehouse.fact_order_items WHERE status = 'returned'") == len(raw["returns"])
+    assert sql.one("SELECT count(*) FROM warehouse.fact_order_items WHERE status = 'returned'") == len(
+        raw["returns"]
+    )
     assert float(sql.one("SELECT sum(revenue) FROM warehouse.fact_order_items")) == pytest.approx(
-        raw["order_items"]["revenue"].sum(), abs=0.01)
+        raw["order_items"]["revenue"].sum(), abs=0.01
+    )
     assert sql.one("SELECT count(*) FROM quarantine.order_items") == 0
     assert report.truth_rows["customer_churn"] == sql.one("SELECT count(*) FROM truth.customer_churn") > 0
     # marts agree with the facts they summarise
     assert sql.one("SELECT sum(net_revenue) FROM marts.daily_sales") == sql.one(
-        "SELECT sum(revenue) FROM warehouse.fact_order_items WHERE status = 'completed'")
+        "SELECT sum(revenue) FROM warehouse.fact_order_items WHERE status = 'completed'"
+    )
     assert sql.one("SELECT count(*) FROM marts.customer_360") == len(raw["customers"])
 
 
@@ -97,17 +105,25 @@ def test_consecutive_dates_append_and_a_rerun_is_a_no_op(warehouse, sql, world):
     run_for_date(warehouse, day2, world)
     after2 = table_counts(sql)
     assert after2["fact_order_items"] == after1["fact_order_items"] + len(
-        pd.read_csv(world / day2.isoformat() / "order_items.csv"))
+        pd.read_csv(world / day2.isoformat() / "order_items.csv")
+    )
     report = run_for_date(warehouse, day1, world)
     assert report.batches[0].status == "skipped" and report.ok
     assert table_counts(sql) == after2
 
 
 def test_a_batch_killed_mid_load_leaves_no_trace(warehouse, sql, world_template):
-    env = {**os.environ, "DATABASE_URL": db.libpq_dsn(db.server_url(warehouse)),
-           "ECOMM_WAREHOUSE_DB": warehouse.warehouse_db}
-    proc = subprocess.Popen([sys.executable, "-m", "ecomm.cli", "load", str(world_template)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "DATABASE_URL": db.libpq_dsn(db.server_url(warehouse)),
+        "ECOMM_WAREHOUSE_DB": warehouse.warehouse_db,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ecomm.cli", "load", str(world_template)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     while sql.one("SELECT count(*) FROM audit.load_runs") < 5:
         assert proc.poll() is None and time.time() < deadline
@@ -120,7 +136,10 @@ def test_a_batch_killed_mid_load_leaves_no_trace(warehouse, sql, world_template)
     assert in_facts == set(loaded)  # no batch half-loaded, none loaded without its audit row
     for day, recorded in loaded.items():
         expected = recorded["order_items"]["read"] - recorded["order_items"]["quarantined"]
-        assert sql.one("SELECT count(*) FROM warehouse.fact_order_items WHERE batch_date = %s", (day,)) == expected
+        assert (
+            sql.one("SELECT count(*) FROM warehouse.fact_order_items WHERE batch_date = %s", (day,))
+            == expected
+        )
     # and the interrupted load simply resumes
     report = load_path(warehouse, world_template)
     assert report.ok and len([b for b in report.batches if b.status == "loaded"]) == 90 - len(loaded)
@@ -155,3 +174,22 @@ def test_keys_are_declared_like_dbt_tests(warehouse, sql):
                     WHERE n.nspname IN ('warehouse', 'marts') AND c.relkind IN ('r', 'm')
                     AND coalesce(obj_description(c.oid), '') NOT LIKE 'Grain: %'""")
     assert grains == []
+
+
+def test_a_skipped_day_is_caught_up_by_the_next_run(warehouse, sql, world):
+    load_path(warehouse, world)
+    day1, day2 = date(2025, 4, 1), date(2025, 4, 2)
+    report = run_for_date(warehouse, day2, world)  # the platform was down on day1
+    assert report.ok
+    loaded = {d for (d,) in sql("SELECT batch_date FROM audit.load_runs WHERE status = 'loaded'")}
+    assert {day1, day2} <= loaded
+    checked = {
+        d
+        for (d,) in sql(
+            "SELECT DISTINCT batch_date FROM audit.quality_checks WHERE batch_date > %s", (AS_OF,)
+        )
+    }
+    assert checked == {day1, day2}
+    assert sql.one("SELECT count(*) FROM warehouse.fact_order_items WHERE batch_date = %s", (day1,)) == len(
+        pd.read_csv(world / day1.isoformat() / "order_items.csv")
+    )

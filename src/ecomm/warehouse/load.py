@@ -56,8 +56,9 @@ class BatchResult:
         return sum(getattr(c, attr) for c in self.counts.values())
 
 
-def batch_directories(path: Path) -> list[tuple[date, Path]]:
-    """The batches under `path` (a batch directory itself, or a directory of them), oldest first."""
+def batch_directories(path: Path, until: date | None = None) -> list[tuple[date, Path]]:
+    """The batches under `path` (a batch directory itself, or a directory of them), oldest first,
+    up to `until` when given."""
     if not path.is_dir():
         raise BatchError(f"{path}: no such directory")
     own = _as_date(path.name)
@@ -66,7 +67,7 @@ def batch_directories(path: Path) -> list[tuple[date, Path]]:
     found = sorted((d, p) for p in path.iterdir() if p.is_dir() and (d := _as_date(p.name)) is not None)
     if not found:
         raise BatchError(f"{path}: no batch directories (named YYYY-MM-DD) inside")
-    return found
+    return [(d, p) for d, p in found if until is None or d <= until]
 
 
 def _as_date(name: str) -> date | None:
@@ -264,6 +265,7 @@ def load_directory(
     *,
     threshold: float,
     force: bool = False,
+    until: date | None = None,
     progress: Callable[[BatchResult], None] | None = None,
 ) -> list[BatchResult]:
     """Load every batch under `path`, oldest first; stops at the first rejected batch.
@@ -271,7 +273,7 @@ def load_directory(
     The next batch is read and validated in a worker thread while the database merges the
     current one, so Python and PostgreSQL each keep a core busy.
     """
-    batches = batch_directories(path)
+    batches = batch_directories(path, until)
     known = {} if force else loaded_checksums(conn)
     results: list[BatchResult] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare") as pool:
