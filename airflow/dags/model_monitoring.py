@@ -1,0 +1,56 @@
+"""Daily monitoring. Today: drift of the day's orders against the 28 days before (see doc_md)."""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
+
+from ecomm.orchestration.dag_support import business_date, default_args, task_settings
+
+DOC = """
+### Model monitoring
+
+One run per business date D (its logical date), at 06:00 UTC the day after, when
+`ecommerce_data_pipeline` has loaded D.
+
+**Today** it holds one task, `order_drift`: the distribution of D's **order value** and **basket size**
+against the orders of the 28 days before D, as PSI (quantile bins of the reference; < 0.1 stable,
+0.1–0.25 moderate, > 0.25 major) and the two-sample KS statistic and p-value
+(`ecomm.monitoring.drift`). The result is the task's XCom and is printed in its log; it fails when
+the warehouse has no orders for D.
+
+**Not yet here**: feature and prediction drift against the training snapshot, model performance
+over time, recording them in the warehouse, and triggering `ml_training_pipeline` past a drift
+threshold: they need the models and join when `ecomm.ml` lands.
+"""
+
+
+@dag(
+    dag_id="model_monitoring",
+    description="Daily drift monitoring (today: order value and basket size, PSI and KS)",
+    schedule=CronDataIntervalTimetable("0 6 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    tags=["ecomm", "ml", "monitoring"],
+    doc_md=DOC,
+)
+def model_monitoring():
+    @task(multiple_outputs=False)  # one JSON result, not one XCom per key
+    def order_drift() -> dict:
+        from ecomm.monitoring import orders
+
+        report = orders.order_drift(task_settings(), business_date(get_current_context()))
+        for feature in ("order_value", "basket_size"):
+            d = report[feature]
+            print(
+                f"{feature}: PSI {d['psi']:.4f} ({d['level']}), KS {d['ks_statistic']:.4f} "
+                f"(p={d['ks_pvalue']:.3g}); {d['n_current']} orders vs {d['n_reference']} in the reference"
+            )
+        return report
+
+    order_drift()
+
+
+model_monitoring()

@@ -1,0 +1,1 @@
+"""Monitoring: distribution drift (PSI, KS) of warehouse data; model performance joins with `ecomm.ml`."""

@@ -1,0 +1,90 @@
+"""Distribution drift between a reference sample and a current one: PSI and the two-sample KS test.
+
+Pure functions over 1-D numeric samples (no database, no models).
+
+PSI (population stability index) bins both samples on the reference's quantiles and sums
+(p_cur - p_ref) * ln(p_cur / p_ref) over the bins; shares are floored so an empty bin stays finite.
+Rule of thumb: < 0.1 stable, 0.1-0.25 moderate shift, > 0.25 major shift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import stats
+
+PSI_MODERATE = 0.1
+PSI_MAJOR = 0.25
+
+
+@dataclass(frozen=True)
+class Drift:
+    n_reference: int
+    n_current: int
+    psi: float
+    ks_statistic: float
+    ks_pvalue: float
+
+    @property
+    def level(self) -> str:
+        return psi_level(self.psi)
+
+    def to_json(self) -> dict:
+        return asdict(self) | {"level": self.level}
+
+
+def _sample(values, name: str) -> np.ndarray:
+    array = np.asarray(values, dtype=float).ravel()
+    if array.size == 0:
+        raise ValueError(f"the {name} sample is empty")
+    if not np.isfinite(array).all():
+        raise ValueError(f"the {name} sample holds NaN or infinite values")
+    return array
+
+
+def bin_edges(reference, bins: int = 10) -> np.ndarray:
+    """Inner edges at the reference's quantiles, taken as observed values (no interpolation) and
+    with ties merged, so discrete data (basket sizes) gets one bin per frequent value."""
+    if bins < 2:
+        raise ValueError(f"bins must be >= 2, got {bins}")
+    ref = _sample(reference, "reference")
+    return np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)[1:-1], method="inverted_cdf"))
+
+
+def bin_shares(values, edges: np.ndarray) -> np.ndarray:
+    """Share of `values` in each bin: (-inf, e1], (e1, e2], ..., (ek, inf)."""
+    sample = np.asarray(values, dtype=float).ravel()
+    counts = np.bincount(np.searchsorted(edges, sample, side="left"), minlength=len(edges) + 1)
+    return counts / sample.size
+
+
+def psi(reference, current, bins: int = 10, floor: float = 1e-4) -> float:
+    """Population stability index of `current` against `reference` (0 = same binned shares)."""
+    ref = _sample(reference, "reference")
+    cur = _sample(current, "current")
+    edges = bin_edges(ref, bins)
+    p_ref = np.clip(bin_shares(ref, edges), floor, None)
+    p_cur = np.clip(bin_shares(cur, edges), floor, None)
+    return float(np.sum((p_cur - p_ref) * np.log(p_cur / p_ref)))
+
+
+def ks(reference, current) -> tuple[float, float]:
+    """Two-sample Kolmogorov-Smirnov statistic (max ECDF gap) and its p-value."""
+    result = stats.ks_2samp(_sample(reference, "reference"), _sample(current, "current"))
+    return float(result.statistic), float(result.pvalue)
+
+
+def compare(reference, current, bins: int = 10) -> Drift:
+    ref = _sample(reference, "reference")
+    cur = _sample(current, "current")
+    statistic, pvalue = ks(ref, cur)
+    return Drift(int(ref.size), int(cur.size), psi(ref, cur, bins), statistic, pvalue)
+
+
+def psi_level(value: float) -> str:
+    if value > PSI_MAJOR:
+        return "major"
+    if value > PSI_MODERATE:
+        return "moderate"
+    return "stable"

@@ -1,0 +1,309 @@
+"""The DAGs in airflow/dags with real Airflow (`dag.test()`, metadata on our PostgreSQL server) on a
+small simulated world whose history is loaded in a fresh warehouse.
+
+Airflow is imported in this process only after the module fixture has put our configuration in
+the environment (Airflow reads its database URL when imported).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from ecomm import db
+from ecomm.datagen import GeneratorConfig, generate_history
+from ecomm.monitoring.drift import compare
+from ecomm.orchestration import config
+from ecomm.pipeline import ensure_batch
+from ecomm.warehouse.run import load_path
+
+AS_OF = date(2025, 5, 31)  # the history's last date
+D1, D2, D3 = (AS_OF + timedelta(days=n) for n in (1, 2, 3))
+WORLD = GeneratorConfig(seed=7, as_of=AS_OF, days=60, customers=300, products=60)
+PIPELINE_TASKS = ["generate", "validate", "load", "quality_checks", "refresh_marts"]
+
+
+def _create_database(settings, name: str, template: str | None = None) -> None:
+    with db.connection(settings, "postgres") as conn:
+        conn.autocommit = True
+        clause = f" TEMPLATE {template}" if template else ""
+        conn.cursor().execute(f'CREATE DATABASE "{name}"{clause}')
+
+
+def _drop_database(settings, name: str) -> None:
+    with db.connection(settings, "postgres") as conn:
+        conn.autocommit = True
+        conn.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _use_environment(monkeypatch, env: dict[str, str]) -> None:
+    """Make os.environ carry exactly our ECOMM_*/AIRFLOW* settings (and no stray DATABASE_URL)."""
+    ours = ("ECOMM_", "AIRFLOW_", "AIRFLOW__", "DATABASE_URL")
+    for key in [k for k in os.environ if k.startswith(ours) and k not in env]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        if key.startswith(ours):
+            monkeypatch.setenv(key, value)
+
+
+def _point_airflow_at_environment() -> None:
+    """Import Airflow, or re-point it if something imported it earlier with another database."""
+    import airflow.settings as af
+
+    if os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] != af.SQL_ALCHEMY_CONN:
+        af.dispose_orm()
+        af.configure_vars()
+        af.configure_orm()
+
+
+@pytest.fixture(scope="module")
+def airflow_world(template_warehouse, tmp_path_factory):
+    """Settings of a warehouse holding the world's history up to AS_OF, with Airflow configured
+    in this process (metadata database migrated with `airflow db migrate`)."""
+    home = tmp_path_factory.mktemp("dags-home")
+    generate_history(WORLD, home / "raw")
+    suffix = uuid.uuid4().hex[:8]
+    settings = template_warehouse.model_copy(
+        update={
+            "home": home,
+            "database_url": db.server_url(template_warehouse).render_as_string(hide_password=False),
+            "warehouse_db": f"wh_dags_{suffix}",
+            "airflow_db": f"af_dags_{suffix}",
+        }
+    )
+    _create_database(settings, settings.warehouse_db, template=template_warehouse.warehouse_db)
+    try:
+        assert load_path(settings, home / "raw").ok
+        config.migrate_metadata(settings)
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            _use_environment(monkeypatch, config.airflow_env(settings))
+            _point_airflow_at_environment()
+            yield settings
+            import airflow.settings as af
+
+            af.dispose_orm()
+    finally:
+        _drop_database(settings, settings.warehouse_db)
+        _drop_database(settings, settings.airflow_db)
+
+
+@pytest.fixture(scope="module")
+def dags(airflow_world):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(config.DAGS_FOLDER))
+
+
+@dataclass
+class Run:
+    state: str
+    tasks: dict[str, str]  # task_id -> state
+    tries: dict[str, int]  # task_id -> try number
+    results: dict[str, object]  # task_id -> return value (XCom)
+
+
+def run_dag(dags, dag_id: str, day: date) -> Run:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    dag_run = dags.dags[dag_id].test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC))
+    tis = dag_run.get_task_instances()
+    with create_session() as session:
+        xcoms = session.scalars(XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_id, key="return_value"))
+        results = {x.task_id: XComModel.deserialize_value(x) for x in xcoms}
+    return Run(
+        state=str(dag_run.state),
+        tasks={ti.task_id: str(ti.state) for ti in tis},
+        tries={ti.task_id: ti.try_number for ti in tis},
+        results=results,
+    )
+
+
+def warehouse_counts(settings) -> dict[str, int]:
+    """Rows of every table and materialized view of the warehouse, marts and quarantine schemas."""
+    with db.connection(settings) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT schemaname || '.' || tablename FROM pg_tables "
+            "WHERE schemaname IN ('warehouse', 'marts', 'quarantine', 'truth') "
+            "UNION ALL SELECT schemaname || '.' || matviewname FROM pg_matviews ORDER BY 1"
+        )
+        names = [r[0] for r in cur.fetchall()]
+        counts = {}
+        for name in names:
+            cur.execute(f"SELECT count(*) FROM {name}")
+            counts[name] = cur.fetchone()[0]
+        cur.execute("SELECT count(*) FROM audit.load_runs WHERE status = 'loaded'")
+        counts["audit.load_runs(loaded)"] = cur.fetchone()[0]
+        cur.execute("SELECT sum(revenue)::text FROM warehouse.fact_order_items")
+        counts["revenue"] = cur.fetchone()[0]
+    return counts
+
+
+def scalar(settings, sql: str, params=None):
+    with db.connection(settings) as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchone()[0]
+
+
+@dataclass
+class TwoDays:
+    first: Run
+    second: Run
+    rerun: Run
+    counts_before_rerun: dict[str, int]
+    counts_after_rerun: dict[str, int]
+    asset_events: list[tuple[str, dict]]  # (asset uri, extra) of each warehouse_marts event
+
+
+def asset_events() -> list[tuple[str, dict]]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(AssetModel.uri, AssetEvent.extra)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .order_by(AssetEvent.id)
+        ).all()
+    return [(uri, extra) for uri, extra in rows]
+
+
+@pytest.fixture(scope="module")
+def two_days(airflow_world, dags) -> TwoDays:
+    """D1 and D2 (after the history) through the pipeline, then D1 again."""
+    first = run_dag(dags, "ecommerce_data_pipeline", D1)
+    second = run_dag(dags, "ecommerce_data_pipeline", D2)
+    before = warehouse_counts(airflow_world)
+    rerun = run_dag(dags, "ecommerce_data_pipeline", D1)
+    return TwoDays(first, second, rerun, before, warehouse_counts(airflow_world), asset_events())
+
+
+def test_dag_bag_imports_cleanly_and_every_dag_is_documented(dags):
+    assert dags.import_errors == {}
+    assert sorted(dags.dag_ids) == ["ecommerce_data_pipeline", "ml_training_pipeline", "model_monitoring"]
+    for dag in dags.dags.values():
+        assert dag.tags, dag.dag_id
+        assert dag.doc_md and dag.doc_md.strip().startswith("###"), dag.dag_id
+        assert dag.owner == "data-platform", dag.dag_id
+        assert dag.catchup is False and dag.max_active_runs == 1, dag.dag_id
+        for task in dag.tasks:
+            assert task.retries == 2 and task.retry_exponential_backoff == 2.0, task.task_id
+
+
+def test_pipeline_shape_and_asset(dags):
+    from airflow.sdk import CronDataIntervalTimetable
+
+    from ecomm.orchestration.assets import WAREHOUSE_MARTS
+
+    pipeline = dags.dags["ecommerce_data_pipeline"]
+    downstream = {t.task_id: t.downstream_task_ids for t in pipeline.tasks}
+    assert downstream == {
+        "generate": {"validate", "load", "quality_checks", "refresh_marts"},  # its batch, via XCom
+        "validate": {"load"},
+        "load": {"quality_checks"},
+        "quality_checks": {"refresh_marts"},
+        "refresh_marts": set(),
+    }
+    assert pipeline.get_task("refresh_marts").outlets == [WAREHOUSE_MARTS]
+    assert pipeline.timetable == CronDataIntervalTimetable("@daily", timezone="UTC")
+    training = dags.dags["ml_training_pipeline"]
+    assert training.timetable.asset_condition == WAREHOUSE_MARTS
+    assert [t.task_id for t in training.tasks] == ["warehouse_snapshot"]
+
+
+def test_two_dates_and_a_rerun_all_succeed(two_days):
+    for run in (two_days.first, two_days.second, two_days.rerun):
+        assert run.state == "success"
+        assert run.tasks == dict.fromkeys(PIPELINE_TASKS, "success")
+    assert two_days.first.results["generate"]["business_date"] == D1.isoformat()
+    assert two_days.second.results["generate"]["business_date"] == D2.isoformat()
+    assert two_days.first.results["load"]["status"] == "loaded"
+    assert (
+        two_days.first.results["quality_checks"]["passed"]
+        == two_days.first.results["quality_checks"]["checks"]
+    )
+
+
+def test_each_successful_run_publishes_the_warehouse_asset(two_days):
+    from ecomm.orchestration.assets import WAREHOUSE_MARTS_URI
+
+    assert two_days.asset_events == [
+        (WAREHOUSE_MARTS_URI, {"business_date": D1.isoformat()}),
+        (WAREHOUSE_MARTS_URI, {"business_date": D2.isoformat()}),
+        (WAREHOUSE_MARTS_URI, {"business_date": D1.isoformat()}),
+    ]
+
+
+def test_rerunning_a_date_changes_nothing(two_days):
+    assert two_days.rerun.results["generate"] == two_days.first.results["generate"]  # same batch reused
+    assert two_days.rerun.results["load"]["status"] == "skipped"
+    assert two_days.counts_after_rerun == two_days.counts_before_rerun
+    assert two_days.counts_after_rerun["audit.load_runs(loaded)"] == WORLD.days + 2
+
+
+def test_day_without_orders_fails_the_run_with_the_reason(two_days, airflow_world, dags, capfd):
+    """An upstream outage: D3's batch arrives without orders (nor the purchase events of them)."""
+    batch = ensure_batch(airflow_world.raw_dir, D3)
+    orders = pd.read_csv(batch / "order_items.csv", dtype=str, keep_default_na=False)
+    assert len(orders) > 0
+    orders.head(0).to_csv(batch / "order_items.csv", index=False)
+    events = pd.read_csv(batch / "web_events.csv", dtype=str, keep_default_na=False)
+    events[events.event_type != "purchase"].to_csv(batch / "web_events.csv", index=False)
+
+    run = run_dag(dags, "ecommerce_data_pipeline", D3)
+
+    assert run.state == "failed"
+    assert run.tasks == {
+        "generate": "success",
+        "validate": "success",
+        "load": "success",
+        "quality_checks": "failed",
+        "refresh_marts": "upstream_failed",
+    }
+    assert run.tries["quality_checks"] == 1  # bad data is not retried
+    log = capfd.readouterr()
+    reason = f"QualityCheckFailed: freshness: 0 order lines dated on the latest batch {D3}"
+    assert reason in log.out + log.err
+
+
+def test_training_dag_records_the_warehouse_it_would_train_on(two_days, airflow_world, dags):
+    run = run_dag(dags, "ml_training_pipeline", D2)
+    assert run.state == "success"
+    snapshot = run.results["warehouse_snapshot"]
+    counts = warehouse_counts(airflow_world)
+    last = scalar(airflow_world, "SELECT max(batch_date) FROM audit.load_runs WHERE status = 'loaded'")
+    assert snapshot["last_batch"] == last.isoformat()
+    assert snapshot["first_batch"] == WORLD.start.isoformat()
+    assert snapshot["rows"]["fact_order_items"] == counts["warehouse.fact_order_items"]
+    assert snapshot["rows"]["dim_customer"] == counts["warehouse.dim_customer"]
+    assert snapshot["triggered_by_business_dates"] == []  # a manual run, not an Asset event
+
+
+def test_monitoring_compares_the_days_orders_with_the_28_days_before(two_days, airflow_world, dags):
+    run = run_dag(dags, "model_monitoring", D2)
+    assert run.state == "success"
+    report = run.results["order_drift"]
+    assert report["reference_window"] == [(D2 - timedelta(days=28)).isoformat(), D1.isoformat()]
+
+    # the same drift computed from the raw files (a different path than the warehouse SQL)
+    days = [D2 - timedelta(days=n) for n in range(29)]
+    lines = pd.concat(pd.read_csv(airflow_world.raw_dir / d.isoformat() / "order_items.csv") for d in days)
+    lines["day"] = pd.to_datetime(lines.order_ts).dt.date
+    orders = lines.groupby(["order_id", "day"]).agg(value=("revenue", "sum"), size=("quantity", "sum"))
+    orders = orders.reset_index().assign(value=lambda o: o.value.round(2))  # numeric(14,2) in the warehouse
+    current, reference = orders[orders.day == D2], orders[orders.day != D2]
+    for feature, column in (("order_value", "value"), ("basket_size", "size")):
+        expected = compare(reference[column], current[column]).to_json()
+        assert report[feature].pop("level") == expected.pop("level"), feature
+        assert report[feature] == pytest.approx(expected, rel=1e-9), feature
+    assert report["order_value"]["n_current"] == scalar(
+        airflow_world,
+        "SELECT count(DISTINCT order_id) FROM warehouse.fact_order_items WHERE order_date = %s",
+        (D2,),
+    )

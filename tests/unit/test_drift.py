@@ -1,0 +1,93 @@
+"""PSI and KS: exact values on small hand-checked samples, and the behaviour at the edges."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ecomm.monitoring.drift import bin_edges, bin_shares, compare, ks, psi, psi_level
+
+
+def test_identical_samples_do_not_drift():
+    sample = np.arange(1.0, 101.0)
+    drift = compare(sample, sample)
+    assert drift.psi == 0.0
+    assert drift.ks_statistic == 0.0
+    assert drift.ks_pvalue == 1.0
+    assert drift.level == "stable"
+    assert (drift.n_reference, drift.n_current) == (100, 100)
+
+
+def test_psi_matches_the_formula_on_two_bins():
+    reference = np.arange(1.0, 11.0)  # median 5: bins <= 5 and > 5, shares 0.5 / 0.5
+    current = [1.0] * 15 + [10.0] * 5  # shares 0.75 / 0.25
+    expected = (0.75 - 0.5) * math.log(0.75 / 0.5) + (0.25 - 0.5) * math.log(0.25 / 0.5)
+    assert psi(reference, current, bins=2) == pytest.approx(expected, abs=1e-12)
+    assert expected == pytest.approx(0.2746531, abs=1e-7)
+
+
+def test_empty_bins_are_floored_so_psi_stays_finite():
+    reference = np.arange(1.0, 11.0)
+    current = [1.0, 2.0, 3.0]  # nothing in the upper bin
+    floor = 1e-4
+    expected = (1 - 0.5) * math.log(1 / 0.5) + (floor - 0.5) * math.log(floor / 0.5)
+    assert psi(reference, current, bins=2, floor=floor) == pytest.approx(expected, abs=1e-12)
+
+
+def test_ties_in_discrete_data_merge_bins():
+    basket_sizes = [1] * 60 + [2] * 25 + [3] * 10 + [5] * 5
+    edges = bin_edges(basket_sizes, bins=10)
+    assert edges.tolist() == [1.0, 2.0, 3.0]  # deciles: 0.1..0.6 -> 1, 0.7/0.8 -> 2, 0.9 -> 3
+    assert bin_shares(basket_sizes, edges).tolist() == [0.6, 0.25, 0.1, 0.05]  # one bin per value
+
+
+def test_ks_of_disjoint_samples():
+    statistic, pvalue = ks([1, 2, 3], [4, 5, 6])
+    assert statistic == 1.0
+    assert pvalue == pytest.approx(0.1)  # exact: 2 of the C(6,3) = 20 orderings are as extreme
+
+
+def test_a_shifted_distribution_is_a_major_drift():
+    rng = np.random.default_rng(7)
+    drift = compare(rng.normal(0, 1, 5000), rng.normal(1, 1, 5000))
+    assert drift.level == "major"
+    assert drift.psi > 0.25
+    assert drift.ks_statistic == pytest.approx(0.38, abs=0.03)  # true value 2*Phi(0.5)-1 = 0.383
+    assert drift.ks_pvalue < 1e-100
+
+
+def test_levels():
+    assert [psi_level(v) for v in (0.0, 0.1, 0.1001, 0.25, 0.2501)] == [
+        "stable",
+        "stable",
+        "moderate",
+        "moderate",
+        "major",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("reference", "current", "message"),
+    [
+        ([], [1.0], "the reference sample is empty"),
+        ([1.0], [], "the current sample is empty"),
+        ([1.0, float("nan")], [1.0], "the reference sample holds NaN or infinite values"),
+    ],
+)
+def test_bad_samples_are_refused(reference, current, message):
+    with pytest.raises(ValueError, match=message):
+        compare(reference, current)
+
+
+def test_json_of_a_drift():
+    out = compare([1, 2, 3, 4], [1, 2, 3, 4]).to_json()
+    assert out == {
+        "n_reference": 4,
+        "n_current": 4,
+        "psi": 0.0,
+        "ks_statistic": 0.0,
+        "ks_pvalue": 1.0,
+        "level": "stable",
+    }
