@@ -187,3 +187,36 @@ def test_return_updates_the_order_line_once(warehouse, sql, tmp_path):
     assert [b.counts["returns"].unchanged for b in again.batches] == [0, 1]
     assert again.ok and again.batches[1].total("loaded") == 0
     assert sql.one("SELECT count(*) FROM warehouse.fact_order_items WHERE status = 'returned'") == 1
+
+
+def test_key_loaded_by_another_batch_is_quarantined(warehouse, sql, tmp_path):
+    from datetime import timedelta
+
+    later = DAY + timedelta(days=1)
+    write_batch(
+        tmp_path, customers=[customer(1)], products=[product(1)], order_items=[order_line(1, 1, 1, 1)]
+    )
+    write_batch(
+        tmp_path,
+        later,
+        order_items=[order_line(1, 1, 1, 1, day=later)]
+        + [order_line(10 + i, 1, 1, 1, day=later) for i in range(30)],
+    )
+    report = _load(warehouse, tmp_path)
+    assert [b.status for b in report.batches] == ["loaded", "loaded"]
+    assert sql("SELECT batch_date, row_no, reason FROM quarantine.order_items") == [
+        (later, 2, f"duplicate key (order_id, line_no): already loaded by batch {DAY}")
+    ]
+    assert sql.one("SELECT batch_date FROM warehouse.fact_order_items WHERE order_id = 1") == DAY
+    assert report.ok  # the reconciliation counts the quarantined row out
+
+
+def test_date_outside_the_calendar_is_quarantined(warehouse, sql, tmp_path):
+    products = [product(1), product(2, launch_date="1999-12-31")] + [product(10 + i) for i in range(30)]
+    batch = write_batch(
+        tmp_path, customers=[customer(1)], products=products, order_items=[order_line(1, 1, 1, 1)]
+    )
+    _load(warehouse, batch)
+    [(row_no, reason)] = _quarantine(sql, "products")
+    assert row_no == 3
+    assert reason.startswith("launch_date: launch_date must be between 2000-01-01 and the batch date")

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ecomm.entities import Entity
+from ecomm.warehouse.columns import arrow_type
 
 
 class BatchError(ValueError):
@@ -31,8 +32,9 @@ class BadRow:
 @dataclass
 class RawFile:
     entity: Entity
-    frame: pd.DataFrame  # all columns as strings (None = empty cell), plus `row_no`
+    frame: pd.DataFrame  # the entity's columns (None = empty cell), plus `row_no`
     bad_rows: list[BadRow] = field(default_factory=list)
+    typed: bool = False  # True: columns already have their types; False: all text, to be parsed
 
     @property
     def rows_read(self) -> int:
@@ -59,6 +61,36 @@ def _invalid_utf8_rows(data: bytes) -> tuple[bytes, dict[int, str]]:
     return data.decode("utf-8", errors="replace").encode("utf-8"), bad
 
 
+_PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+
+
+def _read_typed(data: bytes, entity: Entity, header: list[str]) -> RawFile | None:
+    """The fast path for a clean file: pyarrow parses every column to its type in C++.
+    None when any row is malformed or any value does not parse (the text path then says which)."""
+    malformed = []
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(use_threads=True),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: malformed.append(row) or "skip"),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: arrow_type(c) for c in header},
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+                include_columns=list(entity.columns),
+                true_values=["true"],
+                false_values=["false"],
+            ),
+        )
+    except pa.ArrowInvalid:
+        return None
+    if malformed:
+        return None
+    frame = table.to_pandas(types_mapper=_PANDAS_TYPES.get, date_as_object=False)
+    frame.insert(0, "row_no", range(2, len(frame) + 2))
+    return RawFile(entity, frame, [], typed=True)
+
+
 def read_raw_file(path: Path, entity: Entity) -> RawFile:
     if not path.exists():
         raise BatchError(f"{path}: file missing (every batch has one {entity.file_name})")
@@ -72,6 +104,11 @@ def read_raw_file(path: Path, entity: Entity) -> RawFile:
     missing = [c for c in entity.columns if c not in header]
     if missing:
         raise BatchError(f"{path}: missing column(s) {', '.join(missing)}")
+
+    if not utf8_bad:
+        typed = _read_typed(data, entity, header)
+        if typed is not None:
+            return typed
 
     malformed: list[BadRow] = []
 

@@ -13,37 +13,11 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from ecomm import entities as E
+from ecomm.warehouse.columns import BOOL_COLUMNS, DATE_COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, TS_COLUMNS
 from ecomm.warehouse.raw import BadRow, BatchError, RawFile
 
 EARLIEST_DATE = pd.Timestamp("2000-01-01")  # start of the warehouse calendar
 
-# Column types of the raw contract. Anything not listed is text.
-INT_COLUMNS = {
-    "customer_id",
-    "product_id",
-    "campaign_id",
-    "order_id",
-    "line_no",
-    "quantity",
-    "delivery_days",
-    "event_id",
-    "session_id",
-    "review_id",
-    "rating",
-    "age",
-}
-FLOAT_COLUMNS = {"list_price", "unit_cost", "discount_pct", "unit_price", "discount", "revenue"}
-DATE_COLUMNS = {
-    "signup_date",
-    "launch_date",
-    "start_date",
-    "end_date",
-    "exposure_date",
-    "return_date",
-    "review_date",
-}
-TS_COLUMNS = {"order_ts", "event_ts"}
-BOOL_COLUMNS = {"treated"}
 NULLABLE = {
     "customers": {"gender"},
     "campaigns": {"target_countries"},
@@ -191,13 +165,16 @@ def validate(raw: RawFile, batch: date) -> tuple[pd.DataFrame, list[BadRow]]:
     """Typed good rows (with `row_no`) and the bad rows with their reasons."""
     entity = raw.entity
     frame = raw.frame
-    typed = pd.DataFrame({"row_no": frame["row_no"]})
     reasons: dict[int, list[str]] = {}
-    for col in entity.columns:
-        values, bad, type_name = _parse_column(col, frame[col])
-        typed[col] = values
-        for idx in bad[bad].index:
-            reasons.setdefault(idx, []).append(f"{col}: {frame.at[idx, col]!r} is not {type_name}")
+    if raw.typed:  # pyarrow parsed every value already
+        typed = frame
+    else:
+        typed = pd.DataFrame({"row_no": frame["row_no"]})
+        for col in entity.columns:
+            values, bad, type_name = _parse_column(col, frame[col])
+            typed[col] = values
+            for idx in bad[bad].index:
+                reasons.setdefault(idx, []).append(f"{col}: {frame.at[idx, col]!r} is not {type_name}")
 
     candidates = typed.drop(index=list(reasons)) if reasons else typed
     if candidates.empty:
@@ -220,8 +197,21 @@ def validate(raw: RawFile, batch: date) -> tuple[pd.DataFrame, list[BadRow]]:
     return good.reset_index(drop=True), _bad_rows(frame, entity, reasons)
 
 
+def _jsonable(value):
+    """A cell as JSON can hold it (quarantine keeps the record as jsonb)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat(sep=" ")
+    return value.item() if hasattr(value, "item") else value
+
+
 def _bad_rows(frame: pd.DataFrame, entity: E.Entity, reasons: dict[int, list[str]]) -> list[BadRow]:
     return [
-        BadRow(int(frame.at[idx, "row_no"]), {c: frame.at[idx, c] for c in entity.columns}, "; ".join(msgs))
+        BadRow(
+            int(frame.at[idx, "row_no"]),
+            {c: _jsonable(frame.at[idx, c]) for c in entity.columns},
+            "; ".join(msgs),
+        )
         for idx, msgs in sorted(reasons.items())
     ]
