@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.common import WORK, measure
 from ecomm import db
 from ecomm.entities import ENTITIES
 from ecomm.settings import Settings
+
+from benchmarks.common import WORK, measure
 
 OURS = """
 from pathlib import Path
