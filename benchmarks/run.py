@@ -12,7 +12,7 @@ import platform
 from datetime import UTC, datetime
 
 from benchmarks import bench_generate, bench_load
-from benchmarks.common import write_result
+from benchmarks.common import RESULTS, write_result
 
 
 def main() -> None:
@@ -28,6 +28,8 @@ def main() -> None:
     parser.add_argument(
         "--to-sql-batches", type=int, default=10, help="batches loaded with to_sql (a sample)"
     )
+    parser.add_argument("--load-only", action="store_true",
+                        help="reuse the world of the last generation benchmark (results/generate.json)")
     args = parser.parse_args()
     meta = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -35,9 +37,12 @@ def main() -> None:
         "cpus": __import__("os").cpu_count(),
     }
 
-    generation = bench_generate.run(args.customers, args.products, args.days, args.baseline_rows)
-    print(json.dumps(generation, indent=2))
-    write_result("generate", meta | generation)
+    if args.load_only:
+        generation = json.loads((RESULTS / "generate.json").read_text())
+    else:
+        generation = bench_generate.run(args.customers, args.products, args.days, args.baseline_rows)
+        print(json.dumps(generation, indent=2))
+        write_result("generate", meta | generation)
 
     from pathlib import Path
 

@@ -271,6 +271,8 @@ def _report_load(report) -> None:
         out.print("ground truth loaded: " + ", ".join(f"{k} {v:,}" for k, v in report.truth_rows.items()))
     if report.checks:
         out.print(f"quality checks: {sum(c.passed for c in report.checks)}/{len(report.checks)} passed")
+    if report.phase_seconds:
+        out.print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in report.phase_seconds.items()))
     for b in report.rejected:
         err.print(f"[bold red]rejected[/] batch {b.batch_date}: {b.message}", highlight=False, soft_wrap=True)
     for c in report.failed_checks:

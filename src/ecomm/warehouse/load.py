@@ -231,6 +231,8 @@ def load_batch(
                 if good.empty:  # most days have no new products, campaigns...
                     continue
                 _copy_frame(cur, entity, good, batch)
+                if len(good) > 500:  # fresh statistics, or the planner hashes whole tables
+                    cur.execute(f"ANALYZE staging.{entity.name}")
                 cur.execute(quarantine_sql(entity.name))
                 rule_bad = cur.fetchone()[0]
                 cur.execute(MERGES[entity.name])

@@ -163,15 +163,22 @@ MERGES: dict[str, str] = {
 
 
 def quarantine_sql(entity: str, rules: list[Rule] | None = None) -> str:
-    """Move staging rows that break a rule into quarantine (all their reasons joined); counts them."""
+    """Move staging rows that break a rule into quarantine (all their reasons joined); counts them.
+
+    One query per rule, so PostgreSQL plans each as an anti-join (index probes for a small batch)
+    instead of a per-row OR of subplans that hashes whole dimension tables."""
     rules = RULES[entity] if rules is None else rules
-    reasons = ", ".join(f"CASE WHEN {r.condition} THEN {r.reason} END" for r in rules)
-    where = " OR ".join(f"({r.condition})" for r in rules)
+    hits = " UNION ALL ".join(
+        f"SELECT s.row_no, {i} AS rule_no, {r.reason} AS reason FROM staging.{entity} s WHERE {r.condition}"
+        for i, r in enumerate(rules)
+    )
     return f"""
-        WITH bad AS (
+        WITH hits AS ({hits}),
+        bad AS (
             SELECT s.batch_date, s.row_no, to_jsonb(s) - 'row_no' - 'batch_date' AS record,
-                   concat_ws('; ', {reasons}) AS reason
-            FROM staging.{entity} s WHERE {where}
+                   string_agg(h.reason, '; ' ORDER BY h.rule_no) AS reason
+            FROM hits h JOIN staging.{entity} s USING (row_no)
+            GROUP BY s.batch_date, s.row_no, to_jsonb(s)
         ), moved AS (
             DELETE FROM staging.{entity} s USING bad b WHERE s.row_no = b.row_no RETURNING s.row_no
         ), kept AS (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ class LoadReport:
     checks: list[CheckResult] = field(default_factory=list)
     truth_rows: dict[str, int] = field(default_factory=dict)
     mart_seconds: dict[str, float] = field(default_factory=dict)
+    phase_seconds: dict[str, float] = field(default_factory=dict)  # batches, truth, checks, marts
 
     @property
     def rejected(self) -> list[BatchResult]:
@@ -42,11 +44,18 @@ def load_path(
     progress: Callable[[BatchResult], None] | None = None,
 ) -> LoadReport:
     with db.connection(settings) as conn:
+        clock = time.perf_counter()
         report = LoadReport(
             load_directory(conn, path, threshold=settings.bad_row_threshold, force=force, progress=progress)
         )
+        report.phase_seconds["batches"] = time.perf_counter() - clock
+        clock = time.perf_counter()
         report.truth_rows = load_truth(conn, truth_dir_for(path))
+        report.phase_seconds["truth"] = time.perf_counter() - clock
+        clock = time.perf_counter()
         report.checks = run_checks(conn, [b.batch_date for b in report.batches if b.status == "loaded"])
+        report.phase_seconds["checks"] = time.perf_counter() - clock
         if any(b.status == "loaded" for b in report.batches) or report.truth_rows:
             report.mart_seconds = refresh_marts(conn)
+            report.phase_seconds["marts"] = sum(report.mart_seconds.values())
     return report

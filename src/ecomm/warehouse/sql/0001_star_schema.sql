@@ -107,6 +107,8 @@ CREATE INDEX fact_order_items_customer_idx ON warehouse.fact_order_items (custom
 CREATE INDEX fact_order_items_product_idx ON warehouse.fact_order_items (product_id);
 CREATE INDEX fact_order_items_date_idx ON warehouse.fact_order_items (order_date);
 CREATE INDEX fact_order_items_batch_idx ON warehouse.fact_order_items (batch_date);
+CREATE INDEX fact_order_items_returned_idx ON warehouse.fact_order_items (return_date)
+    WHERE status = 'returned';
 
 CREATE TABLE warehouse.fact_web_events (
     event_id     bigint PRIMARY KEY,
