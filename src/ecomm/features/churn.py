@@ -1,0 +1,217 @@
+"""Point-in-time churn features and labels, SQL over the warehouse, parameterised by a cutoff date.
+
+`churn_features(conn, cutoff)` reads only rows dated strictly before the cutoff (facts that become
+known later, returns and deliveries, count only once known before it), so the same call on a
+warehouse loaded through the day before the cutoff gives the same frame. `churn_labels` is the only
+query that looks at or after the cutoff: 1 = no completed (not cancelled) order in
+[cutoff, cutoff + horizon). `plan_cutoffs` picks monthly cutoffs: the evaluation cutoff is the latest
+one whose label window the warehouse fully holds, and training cutoffs are earlier ones whose label
+windows end before the evaluation cutoff (no label of the training set looks past it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import cache
+from importlib.resources import files
+
+import numpy as np
+import pandas as pd
+
+from ecomm.features import columns as C
+
+
+class FeatureError(ValueError):
+    """The warehouse cannot give the asked-for features or labels; the message says why."""
+
+
+@cache
+def read_sql(name: str) -> str:
+    return (files("ecomm.features") / "sql" / name).read_text(encoding="utf-8")
+
+
+def query_frame(conn, sql: str, params: dict | None = None) -> pd.DataFrame:
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return pd.DataFrame.from_records(cur.fetchall(), columns=names)
+
+
+# ------------------------------------------------------------------------------------- the span
+@dataclass(frozen=True)
+class WarehouseSpan:
+    first_day: date
+    last_day: date
+
+
+def warehouse_span(conn) -> WarehouseSpan:
+    """First and last business date with facts (orders or web events)."""
+    frame = query_frame(
+        conn,
+        """SELECT least(min(o.first), min(e.first)) AS first_day, greatest(max(o.last), max(e.last)) AS last_day
+           FROM (SELECT min(order_date) AS first, max(order_date) AS last FROM warehouse.fact_order_items) o,
+                (SELECT min(event_date) AS first, max(event_date) AS last FROM warehouse.fact_web_events) e""",
+    )
+    first, last = frame.iloc[0]
+    if first is None or pd.isna(first):
+        raise FeatureError("the warehouse holds no orders or web events: load some batches first")
+    return WarehouseSpan(first, last)
+
+
+# ---------------------------------------------------------------------------------- the cutoffs
+@dataclass(frozen=True)
+class CutoffPlan:
+    train: tuple[date, ...]  # oldest first
+    evaluation: date
+    horizon_days: int
+
+    def to_dict(self) -> dict:
+        return {
+            "train_cutoffs": [d.isoformat() for d in self.train],
+            "evaluation_cutoff": self.evaluation.isoformat(),
+            "horizon_days": self.horizon_days,
+        }
+
+
+def month_starts(first: date, last: date) -> list[date]:
+    """First days of months in [first, last]."""
+    day = date(first.year, first.month, 1)
+    if day < first:
+        day = date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+    out = []
+    while day <= last:
+        out.append(day)
+        day = date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+    return out
+
+
+def evaluation_cutoff(span: WarehouseSpan, horizon_days: int, *, min_history_days: int = 60) -> date:
+    """The latest first-of-month C with >= `min_history_days` of history before it and the whole label
+    window [C, C + horizon) loaded: the freshest labelled holdout of the warehouse."""
+    earliest = span.first_day + timedelta(days=min_history_days)
+    candidates = month_starts(earliest, span.last_day - timedelta(days=horizon_days - 1))
+    if not candidates:
+        raise FeatureError(
+            f"the warehouse holds {span.first_day} .. {span.last_day}: too short for a {horizon_days}-day "
+            f"churn label after {min_history_days} days of history"
+        )
+    return candidates[-1]
+
+
+def plan_cutoffs(
+    span: WarehouseSpan,
+    horizon_days: int,
+    *,
+    max_train_cutoffs: int = 6,
+    min_history_days: int = 60,
+    evaluation: date | None = None,
+) -> CutoffPlan:
+    """Monthly cutoffs: the latest labelable one evaluates, earlier non-overlapping ones train.
+
+    A cutoff C is labelable when the warehouse holds the whole window [C, C + horizon). Training
+    cutoffs satisfy C + horizon <= evaluation cutoff, and have at least `min_history_days` of history.
+    The generator's true churn probabilities are snapshotted on the first of each month, so monthly
+    cutoffs also give an oracle at the evaluation cutoff.
+    """
+    earliest = span.first_day + timedelta(days=min_history_days)
+    candidates = month_starts(earliest, span.last_day - timedelta(days=horizon_days - 1))
+    if evaluation is None:
+        evaluation = evaluation_cutoff(span, horizon_days, min_history_days=min_history_days)
+    elif evaluation + timedelta(days=horizon_days - 1) > span.last_day:
+        raise FeatureError(
+            f"evaluation cutoff {evaluation}: its {horizon_days}-day label window ends after the last "
+            f"loaded date {span.last_day}"
+        )
+    train = [c for c in candidates if c + timedelta(days=horizon_days) <= evaluation][-max_train_cutoffs:]
+    if not train:
+        need = min_history_days + 2 * horizon_days + 31
+        raise FeatureError(
+            f"no training cutoff: a {horizon_days}-day label needs cutoffs at least {horizon_days} days before "
+            f"the evaluation cutoff {evaluation}, after {min_history_days} days of history "
+            f"(the warehouse holds {span.first_day} .. {span.last_day}; about {need} days are needed)"
+        )
+    return CutoffPlan(tuple(train), evaluation, horizon_days)
+
+
+# --------------------------------------------------------------------------------- the features
+def churn_features(conn, cutoff: date, *, buyers_only: bool = True) -> pd.DataFrame:
+    """One row per customer signed up before `cutoff` (with >= 1 completed order if `buyers_only`).
+
+    Columns: customer_id, cutoff_date, the categorical and numeric features of `columns`, and one
+    category share column per category in the catalog before the cutoff.
+    """
+    params = {"cutoff": cutoff, "buyers_only": buyers_only, "late_days": C.LATE_DELIVERY_DAYS}
+    frame = query_frame(conn, read_sql("churn_features.sql"), params)
+    for name in C.NUMERIC_FEATURES:
+        if name not in C.INTEGER_FEATURES:
+            frame[name] = frame[name].astype("float64")
+        elif frame[name].isna().any():  # days_since_last_order of customers without an order
+            frame[name] = frame[name].astype("Int64")
+        else:
+            frame[name] = frame[name].astype("int64")
+    mix = query_frame(conn, read_sql("churn_category_mix.sql"), params)
+    categories = query_frame(
+        conn,
+        "SELECT DISTINCT category FROM warehouse.dim_product WHERE launch_date < %(cutoff)s ORDER BY 1",
+        params,
+    )["category"].tolist()
+    shares = category_shares(mix, categories)
+    frame = frame.join(shares, on=C.CUSTOMER_ID)
+    share_cols = list(shares.columns)
+    frame[share_cols] = frame[share_cols].fillna(0.0)
+    return frame.reset_index(drop=True)
+
+
+def category_shares(mix: pd.DataFrame, categories: list[str]) -> pd.DataFrame:
+    """Long (customer, category, lines) -> wide shares, one column per category (index customer_id)."""
+    cols = [C.category_share_column(c) for c in categories]
+    if mix.empty:
+        return pd.DataFrame(columns=cols, dtype="float64").rename_axis(C.CUSTOMER_ID)
+    wide = mix.pivot_table(
+        index=C.CUSTOMER_ID, columns=C.CATEGORY, values="lines", aggfunc="sum", fill_value=0.0
+    )
+    wide = wide.reindex(columns=categories, fill_value=0.0)
+    totals = wide.sum(axis=1).replace(0.0, np.nan)
+    wide = wide.div(totals, axis=0).fillna(0.0)
+    wide.columns = cols
+    return wide.astype("float64")
+
+
+def churn_labels(conn, cutoff: date, horizon_days: int, *, span: WarehouseSpan | None = None) -> pd.DataFrame:
+    """customer_id, churned (1/0) for every customer signed up before `cutoff`."""
+    span = span or warehouse_span(conn)
+    end = cutoff + timedelta(days=horizon_days - 1)
+    if end > span.last_day:
+        raise FeatureError(
+            f"cutoff {cutoff}: the {horizon_days}-day label window ends {end}, after the last loaded date "
+            f"{span.last_day}"
+        )
+    return query_frame(conn, read_sql("churn_labels.sql"), {"cutoff": cutoff, "horizon_days": horizon_days})
+
+
+def labelled_frame(
+    conn, cutoff: date, horizon_days: int, *, span: WarehouseSpan | None = None
+) -> pd.DataFrame:
+    """Features of the customers with a completed order before `cutoff`, with their label."""
+    features = churn_features(conn, cutoff, buyers_only=True)
+    labels = churn_labels(conn, cutoff, horizon_days, span=span)
+    return features.merge(labels, on=C.CUSTOMER_ID, how="inner", validate="one_to_one")
+
+
+def stack_cutoffs(conn, cutoffs: list[date] | tuple[date, ...], horizon_days: int) -> pd.DataFrame:
+    """Labelled frames of several cutoffs, stacked (category share columns aligned, missing = 0)."""
+    span = warehouse_span(conn)
+    frames = [labelled_frame(conn, c, horizon_days, span=span) for c in cutoffs]
+    out = pd.concat(frames, ignore_index=True, sort=False)
+    share_cols = [c for c in out.columns if c.startswith(C.CATEGORY_SHARE_PREFIX)]
+    out[share_cols] = out[share_cols].fillna(0.0)
+    return out
+
+
+def feature_columns(frame: pd.DataFrame) -> list[str]:
+    """The full model's features in a frame from `churn_features`: every feature but the cumulative
+    ones (see columns.CUMULATIVE_FEATURES), keys and label excluded."""
+    shares = sorted(c for c in frame.columns if c.startswith(C.CATEGORY_SHARE_PREFIX))
+    numeric = [c for c in C.NUMERIC_FEATURES if c not in C.CUMULATIVE_FEATURES]
+    return [*C.CATEGORICAL_FEATURES, *numeric, *shares]

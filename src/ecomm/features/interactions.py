@@ -1,0 +1,74 @@
+"""Point-in-time inputs of the recommender, SQL over the warehouse: every builder takes a date window
+[start, end) and reads only rows dated inside it (dimension rows: created before `end`)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from ecomm.features import columns as C
+from ecomm.features.churn import query_frame
+
+
+def web_interactions(conn, start: date | None, end: date) -> pd.DataFrame:
+    """customer_id, product_id, views, carts, purchases: web events on products in [start, end)."""
+    return query_frame(
+        conn,
+        """SELECT customer_id, product_id,
+                  count(*) FILTER (WHERE event_type = 'view')::float8        AS views,
+                  count(*) FILTER (WHERE event_type = 'add_to_cart')::float8 AS carts,
+                  count(*) FILTER (WHERE event_type = 'purchase')::float8    AS purchases
+           FROM warehouse.fact_web_events
+           WHERE product_id IS NOT NULL AND event_date < %(end)s
+             AND (%(start)s::date IS NULL OR event_date >= %(start)s::date)
+           GROUP BY customer_id, product_id
+           ORDER BY customer_id, product_id""",
+        {"start": start, "end": end},
+    )
+
+
+def purchases(conn, start: date | None, end: date) -> pd.DataFrame:
+    """customer_id, product_id, lines: completed (not cancelled) order lines in [start, end)."""
+    return query_frame(
+        conn,
+        """SELECT customer_id, product_id, count(*)::float8 AS lines
+           FROM warehouse.fact_order_items
+           WHERE status <> 'cancelled' AND order_date < %(end)s
+             AND (%(start)s::date IS NULL OR order_date >= %(start)s::date)
+           GROUP BY customer_id, product_id
+           ORDER BY customer_id, product_id""",
+        {"start": start, "end": end},
+    )
+
+
+def reviews(conn, start: date | None, end: date) -> pd.DataFrame:
+    """customer_id, product_id, rating (the latest review of the pair) written in [start, end)."""
+    return query_frame(
+        conn,
+        """SELECT DISTINCT ON (customer_id, product_id) customer_id, product_id, rating::float8 AS rating
+           FROM warehouse.fact_reviews
+           WHERE review_date < %(end)s AND (%(start)s::date IS NULL OR review_date >= %(start)s::date)
+           ORDER BY customer_id, product_id, review_date DESC, review_id DESC""",
+        {"start": start, "end": end},
+    )
+
+
+def catalog(conn, end: date) -> pd.DataFrame:
+    """product_id, category, launch_date of the products launched before `end`."""
+    return query_frame(
+        conn,
+        f"""SELECT product_id, category AS {C.CATEGORY}, launch_date AS {C.LAUNCH_DATE}
+            FROM warehouse.dim_product WHERE launch_date < %(end)s ORDER BY product_id""",
+        {"end": end},
+    )
+
+
+def customers(conn, end: date) -> pd.DataFrame:
+    """customer_id, country of the customers signed up before `end`."""
+    return query_frame(
+        conn,
+        f"""SELECT customer_id, country AS {C.COUNTRY} FROM warehouse.dim_customer
+            WHERE signup_date < %(end)s ORDER BY customer_id""",
+        {"end": end},
+    )

@@ -1,0 +1,8 @@
+-- Category mix before %(cutoff)s: completed (not cancelled) order lines per customer and category.
+SELECT f.customer_id, d.category, count(*)::float8 AS lines
+FROM warehouse.fact_order_items f
+JOIN warehouse.dim_product d USING (product_id)
+JOIN warehouse.dim_customer c USING (customer_id)
+WHERE f.order_date < %(cutoff)s::date AND f.status <> 'cancelled' AND c.signup_date < %(cutoff)s::date
+GROUP BY f.customer_id, d.category
+ORDER BY f.customer_id, d.category

@@ -1,0 +1,1 @@
+"""Churn: dataset (cutoffs, labels) -> model (pipelines, signature) -> train -> evaluate."""

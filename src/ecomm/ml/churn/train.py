@@ -1,0 +1,344 @@
+"""Churn training stage: tune (Optuna, bounded and seeded), fit, evaluate on the later cutoff, log to
+MLflow, register `churn_model` and run the promotion gate.
+
+Models, each an sklearn Pipeline with its preprocessing inside:
+  * logistic regression on the full feature set: the baseline (tuned C);
+  * XGBoost on the full feature set: the served "full" head;
+  * XGBoost on exactly the seed API's fields: the served "api_fields" head.
+The full feature set is every point-in-time feature except the cumulative ones (see
+features.columns.CUMULATIVE_FEATURES): windowed counts, rates, shares, recency, demographics.
+Tuning objective: ROC-AUC on the latest training cutoff, fitting on the training cutoffs whose label
+windows end before it - the same gap the final model has to its evaluation cutoff, so tuning favours
+models that survive the shift (fewer cutoffs: the earlier ones; one: a customer-grouped 75/25 split).
+The tuned models are refit on every training cutoff and evaluated on the evaluation cutoff, which no
+training label reaches.
+
+How the 10 API fields are scored: the registered model is a pyfunc with both XGBoost heads. A request
+carrying every full-model feature uses the full head; one carrying only the API fields (the POST
+/predict/churn body; user_id is ignored) uses the API head, a model trained on exactly those fields -
+nothing is imputed. The gate and the quality targets use the full head; the API head's metrics are
+logged beside it (api_fields_*).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+
+from ecomm import db
+from ecomm.features import columns as C
+from ecomm.ml import registry, tracking
+from ecomm.ml.churn import evaluate as ev
+from ecomm.ml.churn import model as M
+from ecomm.ml.churn.dataset import ChurnData, load_churn_data
+from ecomm.ml.serving import CHURN_PROBABILITY, ChurnPyfunc
+from ecomm.settings import Settings
+
+XGBOOST, LOGREG, API_HEAD, ORACLE = "xgboost", "logreg", "api_fields", "oracle"
+GATE_METRIC = "roc_auc"
+DEFAULT_XGB = {
+    "n_estimators": 300,
+    "learning_rate": 0.05,
+    "max_depth": 4,
+    "min_child_weight": 5.0,
+    "subsample": 0.8,
+    "colsample_bytree": 0.8,
+    "reg_lambda": 1.0,
+}
+
+
+@dataclass(frozen=True)
+class ChurnConfig:
+    horizon_days: int = 90
+    n_trials: int = 20  # XGBoost, full head
+    n_trials_api: int = 10  # XGBoost, API head
+    n_trials_logreg: int = 6
+    max_train_cutoffs: int = 6
+    min_history_days: int = 60
+    seed: int = 42
+    n_jobs: int = 2
+    features: tuple[str, ...] | None = None  # restrict the full head's features (ablations, tests)
+    margin: float = 0.005
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides) -> ChurnConfig:
+        base = {
+            "horizon_days": settings.churn_horizon_days,
+            "seed": settings.seed,
+            "margin": settings.promotion_margin,
+        }
+        return cls(**{**base, **overrides})
+
+
+@dataclass
+class ChurnResult:
+    run_id: str
+    version: str
+    metrics: dict[str, dict[str, float]]
+    gate: registry.GateDecision
+    plan: dict
+    seconds: float
+    features: list[str]
+    api_features: list[str]
+    params: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------- tuning
+def _validation_split(train: pd.DataFrame, horizon_days: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Validate on the latest training cutoff, fitting on the cutoffs whose label windows end before it:
+    the same gap the final model has to its evaluation cutoff, so tuning prefers models that survive it.
+    Fewer cutoffs: fit on the earlier ones; one cutoff: a customer-grouped 75/25 split."""
+    cutoffs = sorted(train[C.CUTOFF].unique())
+    if len(cutoffs) >= 2:
+        last = cutoffs[-1]
+        val = (train[C.CUTOFF] == last).to_numpy()
+        gap = [c for c in cutoffs if c + timedelta(days=horizon_days) <= last]
+        fit = train[C.CUTOFF].isin(gap).to_numpy() if gap else ~val
+        return np.flatnonzero(fit), np.flatnonzero(val)
+    from sklearn.model_selection import GroupShuffleSplit
+
+    split = GroupShuffleSplit(n_splits=1, test_size=0.25, random_state=seed)
+    fit_idx, val_idx = next(split.split(train, groups=train[C.CUSTOMER_ID]))
+    return fit_idx, val_idx
+
+
+def _auc(y, p) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, p))
+
+
+def _study(seed: int, n_trials: int):
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(1, min(8, n_trials // 2)))
+    return optuna.create_study(direction="maximize", sampler=sampler)
+
+
+def tune_xgb(
+    train: pd.DataFrame, features: list[str], *, horizon_days: int, n_trials: int, seed: int, n_jobs: int
+) -> tuple[dict, float]:
+    fit_idx, val_idx = _validation_split(train, horizon_days, seed)
+    x, y = train[features], train[C.LABEL].to_numpy()
+
+    def objective(trial) -> float:
+        params = {
+            "n_estimators": trial.suggest_int("n_estimators", 50, 500, step=50),
+            "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
+            "max_depth": trial.suggest_int("max_depth", 2, 6),
+            "min_child_weight": trial.suggest_float("min_child_weight", 1.0, 100.0, log=True),
+            "subsample": trial.suggest_float("subsample", 0.5, 1.0),
+            "colsample_bytree": trial.suggest_float("colsample_bytree", 0.3, 1.0),
+            "reg_lambda": trial.suggest_float("reg_lambda", 0.1, 50.0, log=True),
+        }
+        pipe = M.make_xgb(features, params=params, seed=seed, n_jobs=n_jobs)
+        pipe.fit(x.iloc[fit_idx], y[fit_idx])
+        return _auc(y[val_idx], pipe.predict_proba(x.iloc[val_idx])[:, 1])
+
+    study = _study(seed, n_trials)
+    study.enqueue_trial(DEFAULT_XGB)
+    study.optimize(objective, n_trials=max(1, n_trials))
+    return dict(study.best_params), float(study.best_value)
+
+
+def tune_logreg(
+    train: pd.DataFrame, features: list[str], *, horizon_days: int, n_trials: int, seed: int
+) -> tuple[float, float]:
+    fit_idx, val_idx = _validation_split(train, horizon_days, seed)
+    x, y = train[features], train[C.LABEL].to_numpy()
+
+    def objective(trial) -> float:
+        pipe = M.make_logreg(features, c=trial.suggest_float("C", 1e-4, 10.0, log=True), seed=seed)
+        pipe.fit(x.iloc[fit_idx], y[fit_idx])
+        return _auc(y[val_idx], pipe.predict_proba(x.iloc[val_idx])[:, 1])
+
+    study = _study(seed, n_trials)
+    study.enqueue_trial({"C": 1.0})
+    study.optimize(objective, n_trials=max(1, n_trials))
+    return float(study.best_params["C"]), float(study.best_value)
+
+
+# ---------------------------------------------------------------------------------------- fitting
+@dataclass
+class FittedChurn:
+    xgb: object
+    logreg: object
+    api: object
+    features: list[str]
+    api_features: list[str]
+    params: dict
+    validation: dict
+
+
+def fit_models(data: ChurnData, config: ChurnConfig) -> FittedChurn:
+    features = [f for f in data.features if config.features is None or f in config.features]
+    api_features = [f for f in C.API_FIELDS if f in features]
+    train, y = data.train, data.train[C.LABEL].to_numpy()
+    h = config.horizon_days
+    xgb_params, xgb_val = tune_xgb(
+        train, features, horizon_days=h, n_trials=config.n_trials, seed=config.seed, n_jobs=config.n_jobs
+    )
+    api_params, api_val = tune_xgb(
+        train,
+        api_features,
+        horizon_days=h,
+        n_trials=config.n_trials_api,
+        seed=config.seed,
+        n_jobs=config.n_jobs,
+    )
+    c, lr_val = tune_logreg(
+        train, features, horizon_days=h, n_trials=config.n_trials_logreg, seed=config.seed
+    )
+    xgb = M.make_xgb(features, params=xgb_params, seed=config.seed, n_jobs=config.n_jobs).fit(
+        train[features], y
+    )
+    api = M.make_xgb(api_features, params=api_params, seed=config.seed, n_jobs=config.n_jobs).fit(
+        train[api_features], y
+    )
+    logreg = M.make_logreg(features, c=c, seed=config.seed).fit(train[features], y)
+    params = {f"xgb_{k}": v for k, v in xgb_params.items()}
+    params |= {f"api_xgb_{k}": v for k, v in api_params.items()}
+    params["logreg_C"] = c
+    validation = {XGBOOST: xgb_val, API_HEAD: api_val, LOGREG: lr_val}
+    return FittedChurn(xgb, logreg, api, features, api_features, params, validation)
+
+
+def holdout_auc(model_uri: str, holdout: pd.DataFrame, features: list[str]) -> float:
+    """ROC-AUC of a registered churn model on a labelled holdout (full-feature rows)."""
+    import mlflow
+
+    model = mlflow.pyfunc.load_model(model_uri)
+    scores = model.predict(M.signature_columns(model, holdout[features]))[CHURN_PROBABILITY].to_numpy()
+    return _auc(holdout[C.LABEL].to_numpy(), scores)
+
+
+# ---------------------------------------------------------------------------------------- train
+def train_churn(settings: Settings, config: ChurnConfig | None = None) -> ChurnResult:
+    import matplotlib.pyplot as plt
+    import mlflow
+
+    config = config or ChurnConfig.from_settings(settings)
+    started = time.perf_counter()
+    with db.connection(settings) as conn:
+        data = load_churn_data(
+            conn,
+            config.horizon_days,
+            max_train_cutoffs=config.max_train_cutoffs,
+            min_history_days=config.min_history_days,
+        )
+        oracle = ev.oracle_scores(conn, data.evaluation, data.plan.evaluation, config.horizon_days).to_numpy()
+    data_seconds = time.perf_counter() - started
+    fitted = fit_models(data, config)
+    fit_seconds = time.perf_counter() - started - data_seconds
+
+    holdout, y = data.evaluation, data.evaluation[C.LABEL].to_numpy()
+    scores = {
+        XGBOOST: fitted.xgb.predict_proba(holdout[fitted.features])[:, 1],
+        LOGREG: fitted.logreg.predict_proba(holdout[fitted.features])[:, 1],
+        API_HEAD: fitted.api.predict_proba(holdout[fitted.api_features])[:, 1],
+    }
+    has_oracle = bool(np.isfinite(oracle).any())
+    if has_oracle:
+        scores[ORACLE] = oracle
+    table = ev.score_table(holdout[C.LABEL], scores)
+    importance = M.feature_importance(fitted.xgb)
+
+    client = tracking.configure(settings)
+    experiment_id = tracking.ensure_experiment(client, settings, tracking.CHURN_EXPERIMENT)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"churn-{data.plan.evaluation}") as run:
+        mlflow.log_params(
+            {
+                "horizon_days": config.horizon_days,
+                "train_cutoffs": ",".join(d.isoformat() for d in data.plan.train),
+                "evaluation_cutoff": data.plan.evaluation.isoformat(),
+                "train_rows": len(data.train),
+                "evaluation_rows": len(holdout),
+                "n_features": len(fitted.features),
+                "n_api_features": len(fitted.api_features),
+                "n_trials": config.n_trials,
+                "n_trials_api": config.n_trials_api,
+                "n_trials_logreg": config.n_trials_logreg,
+                "seed": config.seed,
+                **fitted.params,
+            }
+        )
+        flat = {f"{scorer}_{k}": v for scorer, m in table.items() for k, v in m.items() if np.isfinite(v)}
+        flat |= {f"validation_{k}_roc_auc": v for k, v in fitted.validation.items()}
+        if has_oracle:
+            flat["auc_to_oracle"] = table[XGBOOST]["roc_auc"] / table[ORACLE]["roc_auc"]
+        flat["train_rows_churn_rate"] = float(data.train[C.LABEL].mean())
+        flat["data_seconds"] = data_seconds
+        flat["fit_seconds"] = fit_seconds
+        mlflow.log_metrics(flat)
+        mlflow.log_dict(
+            {"plan": data.plan.to_dict(), "features": fitted.features, "api_features": fitted.api_features},
+            "evaluation/features.json",
+        )
+        mlflow.log_dict(table, "evaluation/metrics.json")
+        mlflow.log_dict(importance.round(6).to_dict(), "evaluation/feature_importance.json")
+        plots = {
+            "roc": ev.plot_roc(y, scores, table),
+            "pr": ev.plot_pr(y, scores, table),
+            "calibration": ev.plot_calibration(y, scores),
+            "feature_importance": ev.plot_importance(importance),
+        }
+        for name, fig in plots.items():
+            mlflow.log_figure(fig, f"plots/{name}.png")
+            plt.close(fig)
+
+        pyfunc = ChurnPyfunc(
+            fitted.xgb,
+            fitted.features,
+            fitted.api,
+            fitted.api_features,
+            info={
+                "horizon_days": config.horizon_days,
+                "evaluation_cutoff": data.plan.evaluation.isoformat(),
+                "train_cutoffs": [d.isoformat() for d in data.plan.train],
+            },
+        )
+        info = registry.log_pyfunc(
+            pyfunc,
+            name=registry.CHURN_MODEL,
+            signature=M.signature(fitted.features),
+            input_example=M.input_example(),
+            requirements=registry.pip_requirements("scikit-learn", "xgboost-cpu"),
+            metadata={
+                "evaluation_cutoff": data.plan.evaluation.isoformat(),
+                "horizon_days": config.horizon_days,
+                "heads": {"full": fitted.features, "api_fields": fitted.api_features},
+            },
+        )
+        version = str(info.registered_model_version)
+        # every feature column (API fields included): a registered model picks its head from them
+        all_features = [c for c in holdout.columns if c not in (C.CUSTOMER_ID, C.CUTOFF, C.LABEL)]
+        gate = registry.promotion_gate(
+            client,
+            registry.CHURN_MODEL,
+            version,
+            metric=GATE_METRIC,
+            score=lambda uri: holdout_auc(uri, holdout, all_features),
+            margin=config.margin,
+        )
+        mlflow.log_metric("gate_challenger_roc_auc", gate.challenger_score)
+        if gate.champion_score is not None:
+            mlflow.log_metric("gate_champion_roc_auc", gate.champion_score)
+        mlflow.set_tags({"registered_version": version, "promoted": str(gate.promoted).lower()})
+        seconds = time.perf_counter() - started
+        mlflow.log_metric("train_seconds", seconds)
+    return ChurnResult(
+        run.info.run_id,
+        version,
+        table,
+        gate,
+        data.plan.to_dict(),
+        seconds,
+        fitted.features,
+        fitted.api_features,
+        fitted.params,
+    )

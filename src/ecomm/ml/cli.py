@@ -1,0 +1,181 @@
+"""`ecomm train churn|recommender` and `ecomm evaluate [--report]`: a Typer app merged into `ecomm`
+(src/ecomm/cli.py: `app.add_typer(ml_app)`); thin callers of ecomm.ml, heavy imports inside commands."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+train_app = typer.Typer(
+    help="Train a model, register it in MLflow and run the promotion gate.", no_args_is_help=True
+)
+app.add_typer(train_app, name="train")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _settings():
+    from ecomm.settings import get_settings
+
+    return get_settings()
+
+
+def user_errors(func):
+    """Expected failures (no data, unreachable database, MLflow store errors) as one line, exit 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        import psycopg2
+        import sqlalchemy.exc
+        from mlflow.exceptions import MlflowException
+
+        from ecomm.db import DatabaseError, connection_error
+
+        try:
+            return func(*args, **kwargs)
+        except (DatabaseError, ValueError, FileNotFoundError, MlflowException) as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        except (psycopg2.OperationalError, sqlalchemy.exc.OperationalError) as exc:
+            message = str(connection_error(_settings(), exc))
+        err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+    return wrapper
+
+
+def _metrics_table(title: str, rows: dict[str, dict[str, float]], metrics) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("")
+    for m in metrics:
+        table.add_column(m, justify="right")
+    for entry, row in rows.items():
+        table.add_row(entry, *(f"{row[m]:.4f}" if m in row else "n/a" for m in metrics))
+    return table
+
+
+def _gate_line(gate) -> str:
+    verb = (
+        "promoted to champion" if gate.promoted else f"not promoted (champion stays v{gate.champion_after})"
+    )
+    return f"{gate.model_name} v{gate.challenger_version}: challenger, {verb} - {gate.reason}"
+
+
+@train_app.command("churn")
+@user_errors
+def train_churn(
+    trials: Annotated[
+        int | None, typer.Option(help="Optuna trials of the XGBoost model (default 20).")
+    ] = None,
+    horizon_days: Annotated[
+        int | None,
+        typer.Option(help="Churn = no completed order in this many days (default ECOMM_CHURN_HORIZON_DAYS)."),
+    ] = None,
+) -> None:
+    """Churn: logistic baseline + XGBoost (full features and API fields) on point-in-time features."""
+    from ecomm.ml.churn.train import ChurnConfig
+    from ecomm.ml.churn.train import train_churn as run
+
+    settings = _settings()
+    overrides = {}
+    if trials is not None:
+        overrides |= {"n_trials": trials, "n_trials_api": max(1, trials // 2)}
+    if horizon_days is not None:
+        overrides["horizon_days"] = horizon_days
+    with err.status("training churn models"):
+        result = run(settings, ChurnConfig.from_settings(settings, **overrides))
+    plan = result.plan
+    out.print(
+        f"training cutoffs {', '.join(plan['train_cutoffs'])}; evaluation cutoff {plan['evaluation_cutoff']} "
+        f"({plan['horizon_days']}-day label)"
+    )
+    out.print(
+        _metrics_table(
+            "churn, evaluation cutoff",
+            result.metrics,
+            ("roc_auc", "pr_auc", "brier", "log_loss", "top_decile_lift"),
+        )
+    )
+    out.print(_gate_line(result.gate))
+    out.print(f"run {result.run_id} in {result.seconds:.1f}s")
+
+
+@train_app.command("recommender")
+@user_errors
+def train_recommender(
+    trials: Annotated[int | None, typer.Option(help="Optuna trials (default 12).")] = None,
+    holdout_days: Annotated[
+        int | None, typer.Option(help="Days of the temporal holdout (default 28).")
+    ] = None,
+) -> None:
+    """Recommender: implicit ALS blended with Surprise SVD, vs popularity and the oracle."""
+    from ecomm.ml.recommend.train import RecConfig
+    from ecomm.ml.recommend.train import train_recommender as run
+
+    settings = _settings()
+    overrides = {}
+    if trials is not None:
+        overrides["n_trials"] = trials
+    if holdout_days is not None:
+        overrides["holdout_days"] = holdout_days
+    with err.status("training the recommender"):
+        result = run(settings, RecConfig.from_settings(settings, **overrides))
+    split = result.split
+    out.print(
+        f"trained before {split['train_end']}; holdout {split['holdout_start']} .. {split['holdout_last_day']}"
+    )
+    out.print(
+        _metrics_table(
+            "recommender, temporal holdout",
+            result.metrics,
+            ("precision_at_10", "recall_at_10", "ndcg_at_10", "map_at_10", "coverage_at_10"),
+        )
+    )
+    if result.ratings:
+        out.print("review stars: " + ", ".join(f"{k} {v:.4f}" for k, v in result.ratings.items()))
+    out.print(_gate_line(result.gate))
+    out.print(f"run {result.run_id} in {result.seconds:.1f}s")
+
+
+@app.command("evaluate")
+@user_errors
+def evaluate(
+    report: Annotated[bool, typer.Option("--report", help="Also write model_report.md and .json.")] = False,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Report directory (default: ECOMM_HOME/reports).")
+    ] = None,
+) -> None:
+    """Champion vs challenger of each registered model on the same fresh holdout, with baselines."""
+    from ecomm.ml.report import evaluate as run
+    from ecomm.ml.report import write_report
+
+    settings = _settings()
+    with err.status("scoring the registered models"):
+        result = run(settings)
+    for comp in result.comparisons:
+        if comp.message:
+            out.print(f"{comp.model}: {comp.message}")
+            continue
+        out.print(_metrics_table(f"{comp.model} - {comp.holdout}", comp.rows, comp.metrics))
+    targets = Table(
+        "target", "observed", "required", "met", "detail", title="quality targets", title_justify="left"
+    )
+    for t in result.targets:
+        met = "n/a" if t.met is None else ("[green]yes[/]" if t.met else "[red]no[/]")
+        targets.add_row(
+            t.name, "n/a" if t.observed is None else f"{t.observed:.4f}", t.required, met, t.detail
+        )
+    out.print(targets)
+    if report:
+        md, js = write_report(result, out_dir or settings.home / "reports")
+        out.print(f"report: {md} and {js}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,103 @@
+"""Evaluation metrics shared by every model: binary classification and top-k ranking.
+
+Ranking metrics use binary relevance. For one user with recommendations r_1..r_k and relevant set R:
+    precision@k = hits / k
+    recall@k    = hits / |R|
+    NDCG@k      = sum_{i: r_i in R} 1 / log2(i + 1)  /  sum_{i=1}^{min(|R|, k)} 1 / log2(i + 1)
+    AP@k        = sum_{i: r_i in R} precision@i  /  min(|R|, k)
+each averaged over the users with a non-empty R (MAP@k is the mean AP@k). A list shorter than k
+counts its missing slots as misses. Catalog coverage = distinct recommended items / catalog size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
+# ----------------------------------------------------------------------------- classification
+
+
+def top_fraction_lift(y_true: Sequence[int], y_score: Sequence[float], fraction: float = 0.1) -> float:
+    """Positive rate among the top `fraction` scored (ties broken by order) / overall positive rate."""
+    y = np.asarray(y_true, dtype=float)
+    s = np.asarray(y_score, dtype=float)
+    if len(y) == 0 or y.sum() == 0:
+        return float("nan")
+    n = max(1, int(round(fraction * len(y))))
+    top = np.argsort(-s, kind="stable")[:n]
+    return float(y[top].mean() / y.mean())
+
+
+def classification_metrics(y_true: Sequence[int], y_score: Sequence[float]) -> dict[str, float]:
+    """roc_auc, pr_auc, brier, log_loss, top_decile_lift, positive_rate, n."""
+    y = np.asarray(y_true, dtype=int)
+    s = np.clip(np.asarray(y_score, dtype=float), 1e-7, 1 - 1e-7)
+    return {
+        "roc_auc": float(roc_auc_score(y, s)),
+        "pr_auc": float(average_precision_score(y, s)),
+        "brier": float(brier_score_loss(y, s)),
+        "log_loss": float(log_loss(y, s, labels=[0, 1])),
+        "top_decile_lift": top_fraction_lift(y, s, 0.1),
+        "positive_rate": float(y.mean()),
+        "n": float(len(y)),
+    }
+
+
+# ------------------------------------------------------------------------------------ ranking
+def _discounts(k: int) -> np.ndarray:
+    return 1.0 / np.log2(np.arange(2, k + 2))
+
+
+def user_ranking_metrics(recommended: Sequence, relevant: set, k: int) -> tuple[float, float, float, float]:
+    """(precision, recall, ndcg, ap) at k for one user; `relevant` must be non-empty."""
+    recs = list(recommended)[:k]
+    hits = np.array([item in relevant for item in recs], dtype=float)
+    n_hits = hits.sum()
+    disc = _discounts(k)
+    ideal = disc[: min(len(relevant), k)].sum()
+    ndcg = float((hits * disc[: len(hits)]).sum() / ideal)
+    precision_at_i = np.cumsum(hits) / np.arange(1, len(hits) + 1) if len(hits) else np.zeros(0)
+    ap = float((precision_at_i * hits).sum() / min(len(relevant), k))
+    return float(n_hits / k), float(n_hits / len(relevant)), ndcg, ap
+
+
+def ranking_metrics(
+    recommendations: Mapping[object, Sequence],
+    relevant: Mapping[object, Iterable],
+    k: int = 10,
+    catalog_size: int | None = None,
+) -> dict[str, float]:
+    """Mean precision/recall/NDCG/MAP at k over users with relevant items, and catalog coverage.
+
+    A user with relevant items but no recommendations scores 0 on every metric. Coverage counts the
+    distinct items in the top k of every user in `recommendations` (evaluated or not).
+    """
+    rows = []
+    for user, items in relevant.items():
+        rel = set(items)
+        if rel:
+            rows.append(user_ranking_metrics(recommendations.get(user, ()), rel, k))
+    values = np.array(rows, dtype=float).reshape(-1, 4)
+    mean = values.mean(axis=0) if len(values) else np.full(4, np.nan)
+    out = {
+        f"precision_at_{k}": float(mean[0]),
+        f"recall_at_{k}": float(mean[1]),
+        f"ndcg_at_{k}": float(mean[2]),
+        f"map_at_{k}": float(mean[3]),
+        "users": float(len(values)),
+    }
+    if catalog_size:
+        out[f"coverage_at_{k}"] = catalog_coverage(recommendations, catalog_size, k)
+    return out
+
+
+def catalog_coverage(recommendations: Mapping[object, Sequence], catalog_size: int, k: int = 10) -> float:
+    distinct = {item for items in recommendations.values() for item in list(items)[:k]}
+    return len(distinct) / catalog_size
+
+
+def rmse(y_true: Sequence[float], y_pred: Sequence[float]) -> float:
+    a, b = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    return float(np.sqrt(np.mean((a - b) ** 2))) if len(a) else float("nan")

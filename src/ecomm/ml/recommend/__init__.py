@@ -1,0 +1,1 @@
+"""Recommender: dataset (temporal split) -> model (ALS, SVD, popularity) -> train -> evaluate."""

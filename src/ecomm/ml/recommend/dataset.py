@@ -1,0 +1,90 @@
+"""Recommender data stage: a temporal split (train before `train_end`, holdout [train_end, holdout_end)),
+the relevant items of the holdout, and (for evaluation only) the generator's true preferences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pandas as pd
+
+from ecomm.features import columns as C
+from ecomm.features import interactions as I
+from ecomm.features.churn import FeatureError, query_frame, warehouse_span
+
+HOLDOUT_DAYS = 28
+POPULARITY_DAYS = 56
+
+
+@dataclass
+class RecData:
+    train_end: date  # the first holdout day; training reads rows before it
+    holdout_end: date  # the day after the last holdout day
+    interactions: pd.DataFrame  # customer_id, product_id, views, carts, purchases (training window)
+    bought: pd.DataFrame  # customer_id, product_id, lines: completed lines (training window)
+    recent: pd.DataFrame  # the same over the last POPULARITY_DAYS of the training window
+    reviews: pd.DataFrame  # customer_id, product_id, rating (training window)
+    holdout_reviews: pd.DataFrame
+    holdout_bought: pd.DataFrame
+    catalog: pd.DataFrame  # product_id, category, launch_date: launched before train_end
+    train_customers: pd.DataFrame  # customer_id, country: signed up before train_end (the model's)
+    customers: pd.DataFrame  # customer_id, country: signed up before holdout_end (evaluation inputs)
+
+    def describe(self) -> dict:
+        return {
+            "train_end": self.train_end.isoformat(),
+            "holdout_start": self.train_end.isoformat(),
+            "holdout_last_day": (self.holdout_end - timedelta(days=1)).isoformat(),
+            "train_interaction_pairs": len(self.interactions),
+            "catalog_size": len(self.catalog),
+        }
+
+
+def load_rec_data(
+    conn, *, holdout_days: int = HOLDOUT_DAYS, train_end: date | None = None, holdout_end: date | None = None
+) -> RecData:
+    """The split of the warehouse: by default the last `holdout_days` loaded days are the holdout."""
+    span = warehouse_span(conn)
+    if train_end is None:
+        train_end = span.last_day - timedelta(days=holdout_days - 1)
+    holdout_end = holdout_end or min(
+        train_end + timedelta(days=holdout_days), span.last_day + timedelta(days=1)
+    )
+    if train_end - span.first_day < timedelta(days=holdout_days):
+        raise FeatureError(
+            f"the warehouse holds {span.first_day} .. {span.last_day}: too short for a {holdout_days}-day "
+            "recommender holdout after as many days of training history"
+        )
+    return RecData(
+        train_end=train_end,
+        holdout_end=holdout_end,
+        interactions=I.web_interactions(conn, None, train_end),
+        bought=I.purchases(conn, None, train_end),
+        recent=I.purchases(conn, train_end - timedelta(days=POPULARITY_DAYS), train_end),
+        reviews=I.reviews(conn, None, train_end),
+        holdout_reviews=I.reviews(conn, train_end, holdout_end),
+        holdout_bought=I.purchases(conn, train_end, holdout_end),
+        catalog=I.catalog(conn, train_end),
+        train_customers=I.customers(conn, train_end),
+        customers=I.customers(conn, holdout_end),
+    )
+
+
+def relevant_items(data: RecData) -> dict[int, set[int]]:
+    """Per customer: products bought in the holdout that are in the training catalog and that the
+    customer had not bought before (recommendations exclude those, so they cannot be hits)."""
+    hold = data.holdout_bought[data.holdout_bought[C.PRODUCT_ID].isin(data.catalog[C.PRODUCT_ID])]
+    before = data.bought[[C.CUSTOMER_ID, C.PRODUCT_ID]].assign(_seen=True)
+    hold = hold.merge(before, on=[C.CUSTOMER_ID, C.PRODUCT_ID], how="left")
+    hold = hold[hold["_seen"].isna()]
+    return {int(u): set(g[C.PRODUCT_ID].astype(int)) for u, g in hold.groupby(C.CUSTOMER_ID)}
+
+
+def true_preferences(conn, customer_ids: list[int]) -> pd.DataFrame:
+    """customer_id, product_id, true_score, true_rank (evaluation only, never features)."""
+    return query_frame(
+        conn,
+        """SELECT customer_id, product_id, true_score, true_rank FROM truth.customer_preference
+           WHERE customer_id = ANY(%(ids)s) ORDER BY customer_id, true_rank""",
+        {"ids": list(map(int, customer_ids))},
+    )

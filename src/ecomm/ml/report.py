@@ -1,0 +1,321 @@
+"""`ecomm evaluate`: the registered champion and challenger of each model scored on the same fresh
+holdout of the current warehouse, beside the baselines and the oracle; and the quality report.
+
+Churn holdout: the latest monthly cutoff whose label window the warehouse holds (full features).
+Recommender holdout: the last 28 loaded days. Quality targets (issue 4):
+  churn        ROC-AUC >= 0.95 x oracle, > the logistic baseline, < 0.99 (leakage sentinel)
+  recommender  NDCG@10 >= 1.5 x popularity and >= 0.6 x oracle; coverage@10 >= 3 x popularity's
+  time         both trainings <= 300 s
+Targets are checked on the champions: fresh scores, except the logistic baseline and the training
+time, which come from the champion's training run (baseline and model on that run's cutoff).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from ecomm import db
+from ecomm.features import columns as C
+from ecomm.ml import registry, tracking
+from ecomm.ml.churn import evaluate as churn_ev
+from ecomm.ml.churn.dataset import load_holdout
+from ecomm.ml.churn.model import signature_columns
+from ecomm.ml.recommend import evaluate as rec_ev
+from ecomm.ml.recommend.dataset import HOLDOUT_DAYS, load_rec_data
+from ecomm.ml.serving import CHURN_PROBABILITY
+from ecomm.settings import Settings
+
+CHURN_METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "top_decile_lift")
+REC_METRICS = ("precision_at_10", "recall_at_10", "ndcg_at_10", "map_at_10", "coverage_at_10")
+TRAIN_SECONDS_LIMIT = 300.0
+
+
+@dataclass
+class Comparison:
+    model: str
+    holdout: str
+    metrics: tuple[str, ...]
+    rows: dict[str, dict[str, float]] = field(default_factory=dict)  # entry -> metric -> value
+    versions: dict[str, str] = field(default_factory=dict)  # alias -> version
+    message: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "holdout": self.holdout,
+            "versions": self.versions,
+            "rows": self.rows,
+            "message": self.message,
+        }
+
+
+def _entries(client, name: str) -> dict[str, str]:
+    """Entry label -> version, champion first; a version holding both aliases appears once."""
+    found = registry.aliases(client, name)
+    out: dict[str, str] = {}
+    for alias in (registry.CHAMPION, registry.CHALLENGER):
+        if alias in found and found[alias] not in out.values():
+            out[f"{alias} v{found[alias]}"] = found[alias]
+        elif alias in found:
+            label = next(k for k, v in out.items() if v == found[alias])
+            out[f"{label} = {alias}"] = out.pop(label)
+    return out
+
+
+def compare_churn(settings: Settings, client) -> Comparison:
+    import mlflow
+
+    entries = _entries(client, registry.CHURN_MODEL)
+    if not entries:
+        return Comparison(
+            registry.CHURN_MODEL, "", CHURN_METRICS, message="not registered: run `ecomm train churn`"
+        )
+    # the champion's label horizon (it may differ from today's setting)
+    champion_run = _run_params(
+        client, registry.CHURN_MODEL, registry.alias_version(client, registry.CHURN_MODEL, registry.CHAMPION)
+    )
+    horizon = int(champion_run.get("horizon_days", settings.churn_horizon_days))
+    with db.connection(settings) as conn:
+        cutoff, holdout = load_holdout(conn, horizon)
+        oracle = churn_ev.oracle_scores(conn, holdout, cutoff, horizon).to_numpy()
+    features = [c for c in holdout.columns if c not in (C.CUSTOMER_ID, C.CUTOFF, C.LABEL)]
+    scores = {}
+    for label, version in entries.items():
+        model = mlflow.pyfunc.load_model(registry.model_uri(registry.CHURN_MODEL, version))
+        scores[label] = model.predict(signature_columns(model, holdout[features]))[
+            CHURN_PROBABILITY
+        ].to_numpy()
+    if np.isfinite(oracle).any():
+        scores[churn_ev.ORACLE] = oracle
+    table = churn_ev.score_table(holdout[C.LABEL], scores)
+    return Comparison(
+        registry.CHURN_MODEL,
+        f"cutoff {cutoff}, {horizon}-day label, {len(holdout)} customers, churn rate {holdout[C.LABEL].mean():.3f}",
+        CHURN_METRICS,
+        table,
+        registry.aliases(client, registry.CHURN_MODEL),
+    )
+
+
+def compare_recommender(settings: Settings, client, holdout_days: int = HOLDOUT_DAYS) -> Comparison:
+    import mlflow
+
+    entries = _entries(client, registry.RECOMMENDER_MODEL)
+    if not entries:
+        return Comparison(
+            registry.RECOMMENDER_MODEL,
+            "",
+            REC_METRICS,
+            message="not registered: run `ecomm train recommender`",
+        )
+    with db.connection(settings) as conn:
+        data = load_rec_data(conn, holdout_days=holdout_days)
+        users, relevant, countries = rec_ev.holdout_users(data)
+        lists = {}
+        for label, version in entries.items():
+            model = mlflow.pyfunc.load_model(registry.model_uri(registry.RECOMMENDER_MODEL, version))
+            lists[label] = rec_ev.model_lists(model, users, countries)
+        lists[rec_ev.POPULARITY] = rec_ev.popularity_lists(data, users)
+        lists[rec_ev.ORACLE] = rec_ev.oracle_lists(conn, data, users)
+    known = set(data.bought[C.CUSTOMER_ID].astype(int)) | set(data.interactions[C.CUSTOMER_ID].astype(int))
+    table = rec_ev.evaluate_lists(lists, relevant, {u for u in users if u in known}, len(data.catalog))
+    split = data.describe()
+    return Comparison(
+        registry.RECOMMENDER_MODEL,
+        f"{split['holdout_start']} .. {split['holdout_last_day']}, {len(users)} customers with new purchases",
+        REC_METRICS,
+        table,
+        registry.aliases(client, registry.RECOMMENDER_MODEL),
+    )
+
+
+def _run_params(client, name: str, version: str | None) -> dict[str, str]:
+    if version is None:
+        return {}
+    run_id = client.get_model_version(name, version).run_id
+    return dict(client.get_run(run_id).data.params) if run_id else {}
+
+
+def _run_metrics(client, name: str, version: str | None) -> dict[str, float]:
+    if version is None:
+        return {}
+    run_id = client.get_model_version(name, version).run_id
+    return dict(client.get_run(run_id).data.metrics) if run_id else {}
+
+
+@dataclass
+class Target:
+    name: str
+    observed: float | None
+    required: str
+    met: bool | None  # None = could not be measured
+    detail: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "target": self.name,
+            "observed": self.observed,
+            "required": self.required,
+            "met": self.met,
+            "detail": self.detail,
+        }
+
+
+def _champion_row(comp: Comparison) -> dict[str, float] | None:
+    champion = comp.versions.get(registry.CHAMPION)
+    for label, row in comp.rows.items():
+        if label.startswith(f"{registry.CHAMPION} v{champion}"):
+            return row
+    return None
+
+
+def quality_targets(churn: Comparison, rec: Comparison, churn_run: dict, rec_run: dict) -> list[Target]:
+    out = []
+    row, oracle = _champion_row(churn), churn.rows.get(churn_ev.ORACLE)
+    if row and oracle:
+        ratio = row["roc_auc"] / oracle["roc_auc"]
+        out.append(
+            Target(
+                "churn ROC-AUC / oracle ROC-AUC",
+                ratio,
+                ">= 0.95",
+                ratio >= 0.95,
+                f"{row['roc_auc']:.4f} / {oracle['roc_auc']:.4f}",
+            )
+        )
+    else:
+        out.append(Target("churn ROC-AUC / oracle ROC-AUC", None, ">= 0.95", None, "no champion or no truth"))
+    if "xgboost_roc_auc" in churn_run and "logreg_roc_auc" in churn_run:
+        gain = churn_run["xgboost_roc_auc"] - churn_run["logreg_roc_auc"]
+        out.append(
+            Target(
+                "churn ROC-AUC - logistic baseline (training run)",
+                gain,
+                "> 0",
+                gain > 0,
+                f"{churn_run['xgboost_roc_auc']:.4f} - {churn_run['logreg_roc_auc']:.4f}",
+            )
+        )
+    else:
+        out.append(
+            Target("churn ROC-AUC - logistic baseline (training run)", None, "> 0", None, "no run metrics")
+        )
+    if row:
+        out.append(
+            Target("churn ROC-AUC (leakage sentinel)", row["roc_auc"], "< 0.99", row["roc_auc"] < 0.99)
+        )
+    rrow, pop, orc = _champion_row(rec), rec.rows.get(rec_ev.POPULARITY), rec.rows.get(rec_ev.ORACLE)
+    for label, base, factor, metric in (
+        ("recommender NDCG@10 / popularity", pop, 1.5, "ndcg_at_10"),
+        ("recommender NDCG@10 / oracle", orc, 0.6, "ndcg_at_10"),
+        ("recommender coverage@10 / popularity", pop, 3.0, "coverage_at_10"),
+    ):
+        if rrow and base and base[metric] > 0:
+            ratio = rrow[metric] / base[metric]
+            out.append(
+                Target(
+                    label, ratio, f">= {factor}", ratio >= factor, f"{rrow[metric]:.4f} / {base[metric]:.4f}"
+                )
+            )
+        else:
+            out.append(Target(label, None, f">= {factor}", None, "no champion or empty baseline"))
+    if "train_seconds" in churn_run and "train_seconds" in rec_run:
+        total = churn_run["train_seconds"] + rec_run["train_seconds"]
+        out.append(
+            Target(
+                "training time, both models (s)",
+                total,
+                f"<= {TRAIN_SECONDS_LIMIT:.0f}",
+                total <= TRAIN_SECONDS_LIMIT,
+                f"churn {churn_run['train_seconds']:.1f} + recommender {rec_run['train_seconds']:.1f}",
+            )
+        )
+    else:
+        out.append(
+            Target(
+                "training time, both models (s)",
+                None,
+                f"<= {TRAIN_SECONDS_LIMIT:.0f}",
+                None,
+                "no run metrics",
+            )
+        )
+    return out
+
+
+@dataclass
+class Evaluation:
+    comparisons: list[Comparison]
+    targets: list[Target]
+    runs: dict[str, dict[str, float]]
+
+    def to_dict(self) -> dict:
+        return {
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "comparisons": [c.to_dict() for c in self.comparisons],
+            "targets": [t.to_dict() for t in self.targets],
+            "champion_runs": self.runs,
+        }
+
+
+def evaluate(settings: Settings) -> Evaluation:
+    client = tracking.configure(settings)
+    churn = compare_churn(settings, client)
+    rec = compare_recommender(settings, client)
+    churn_run = _run_metrics(client, registry.CHURN_MODEL, churn.versions.get(registry.CHAMPION))
+    rec_run = _run_metrics(client, registry.RECOMMENDER_MODEL, rec.versions.get(registry.CHAMPION))
+    targets = quality_targets(churn, rec, churn_run, rec_run)
+    return Evaluation(
+        [churn, rec], targets, {registry.CHURN_MODEL: churn_run, registry.RECOMMENDER_MODEL: rec_run}
+    )
+
+
+# ---------------------------------------------------------------------------------------- output
+def _fmt(value) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def markdown(result: Evaluation) -> str:
+    lines = ["# Model evaluation", "", f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.", ""]
+    for comp in result.comparisons:
+        lines += [f"## {comp.model}", ""]
+        if comp.message:
+            lines += [comp.message, ""]
+            continue
+        lines += [
+            f"Holdout: {comp.holdout}. Aliases: "
+            + ", ".join(f"{k} = v{v}" for k, v in comp.versions.items())
+            + ".",
+            "",
+        ]
+        lines.append("| | " + " | ".join(comp.metrics) + " |")
+        lines.append("|---|" + "---|" * len(comp.metrics))
+        for entry, row in comp.rows.items():
+            lines.append(f"| {entry} | " + " | ".join(_fmt(row.get(m)) for m in comp.metrics) + " |")
+        lines.append("")
+    lines += [
+        "## Quality targets",
+        "",
+        "| target | observed | required | met | detail |",
+        "|---|---|---|---|---|",
+    ]
+    for t in result.targets:
+        met = "n/a" if t.met is None else ("yes" if t.met else "**no**")
+        lines.append(f"| {t.name} | {_fmt(t.observed)} | {t.required} | {met} | {t.detail} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def write_report(result: Evaluation, out_dir: Path) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md, js = out_dir / "model_report.md", out_dir / "model_report.json"
+    md.write_text(markdown(result), encoding="utf-8")
+    js.write_text(json.dumps(result.to_dict(), indent=2, default=str), encoding="utf-8")
+    return md, js

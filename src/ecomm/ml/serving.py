@@ -1,0 +1,188 @@
+"""The MLflow pyfunc models we register: self-contained, importing only numpy, pandas and mlflow.
+
+This module must not import `ecomm`: training registers it with cloudpickle *by value*
+(`cloudpickle.register_pickle_by_value`), so a logged model carries these classes and its fitted
+state (sklearn/xgboost pipelines, numpy arrays) and loads in any process that has the model's
+pip requirements, without this repository.
+
+ChurnPyfunc - two heads, chosen per request by the columns it carries:
+  * "full": every feature of the full model is a column -> the full pipeline (XGBoost on
+    RFM, trend, returns, deliveries, discounts, sessions, reviews, campaigns, category mix).
+    The API's GET /predict/churn/{customer_id} builds this row from the warehouse.
+  * "api_fields": only the seed API's fields (POST /predict/churn body, DESIGN §4) -> a second
+    pipeline trained on exactly those fields at the same cutoffs. Nothing is imputed for the
+    features the request does not carry.
+  Output: churn_probability, model_variant (one row per input row, same index).
+
+RecommenderPyfunc - input rows customer_id [, k, country, categories]; output one row per
+recommendation: customer_id, rank, product_id, score, source. Known customers: implicit-feedback ALS
+scores (z-scored per customer) + blend_weight x the Surprise SVD predicted stars (centred), their
+purchased products excluded; products without interactions get their category's mean factor
+(source "model_cold_item"). Unknown customers: the products most bought lately in their country
+(shrunk toward the whole shop), those in the given categories first (source
+"cold_start_country_category", "cold_start_country"; without a known country "cold_start_category"
+or "cold_start_global").
+"""
+
+from __future__ import annotations
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+CHURN_PROBABILITY = "churn_probability"
+MODEL_VARIANT = "model_variant"
+FULL, API_FIELDS = "full", "api_fields"
+
+RANK, SCORE, SOURCE = "rank", "score", "source"
+MODEL, MODEL_COLD_ITEM = "model", "model_cold_item"
+COLD_COUNTRY_CATEGORY, COLD_COUNTRY, COLD_CATEGORY, COLD_GLOBAL = (
+    "cold_start_country_category",
+    "cold_start_country",
+    "cold_start_category",
+    "cold_start_global",
+)
+DEFAULT_K = 10
+MAX_K = 100
+
+
+class ChurnPyfunc(mlflow.pyfunc.PythonModel):
+    def __init__(
+        self, full_pipeline, full_columns: list[str], api_pipeline, api_columns: list[str], info: dict
+    ) -> None:
+        self.full_pipeline = full_pipeline
+        self.full_columns = list(full_columns)
+        self.api_pipeline = api_pipeline
+        self.api_columns = list(api_columns)
+        self.info = dict(info)
+
+    def variant_for(self, columns) -> str:
+        return FULL if set(self.full_columns) <= set(columns) else API_FIELDS
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        variant = self.variant_for(frame.columns)
+        if variant == FULL:
+            pipeline, cols = self.full_pipeline, self.full_columns
+        else:
+            missing = [c for c in self.api_columns if c not in frame.columns]
+            if missing:
+                raise ValueError(f"churn model: missing input columns {missing}")
+            pipeline, cols = self.api_pipeline, self.api_columns
+        proba = pipeline.predict_proba(frame[cols])[:, 1] if len(frame) else np.zeros(0)
+        return pd.DataFrame(
+            {CHURN_PROBABILITY: proba.astype("float64"), MODEL_VARIANT: variant}, index=frame.index
+        )
+
+
+class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
+    def __init__(self, state: dict) -> None:
+        # arrays aligned to user_ids / item_ids (both sorted); see recommend.model.build_state
+        self.state = state
+        self.info = state["info"]
+
+    # ----------------------------------------------------------------------------- helpers
+    def _user_rows(self, customer_ids: np.ndarray) -> np.ndarray:
+        users = self.state["user_ids"]
+        pos = np.searchsorted(users, customer_ids)
+        pos = np.minimum(pos, len(users) - 1)
+        return np.where(users[pos] == customer_ids, pos, -1)
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        """(len(rows), n_items) blended scores of known users (rows into user_ids)."""
+        s = self.state
+        raw = s["user_factors"][rows] @ s["item_factors"].T
+        mean = raw.mean(axis=1, keepdims=True)
+        std = raw.std(axis=1, keepdims=True)
+        z = (raw - mean) / np.where(std > 0, std, 1.0)
+        w = s["blend_weight"]
+        if w:
+            svd = s["svd_bu"][rows, None] + s["svd_bi"][None, :] + s["svd_pu"][rows] @ s["svd_qi"].T
+            z = z + w * svd
+        return z
+
+    def _top(self, scores: np.ndarray, exclude: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+        scores = scores.copy()
+        if exclude is not None and len(exclude):
+            scores[exclude] = -np.inf
+        k = min(k, int(np.isfinite(scores).sum()))
+        if k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return top, scores[top]
+
+    def _bought(self, row: int) -> np.ndarray:
+        s = self.state
+        return s["bought_indices"][s["bought_indptr"][row] : s["bought_indptr"][row + 1]]
+
+    def cold_start(self, country, categories: list[str], k: int) -> tuple[np.ndarray, np.ndarray, str]:
+        s = self.state
+        by_country = s["country_popularity"]
+        if country is not None and country in by_country:
+            pop, source = by_country[country], COLD_COUNTRY
+        else:
+            pop, source = s["global_popularity"], COLD_GLOBAL
+        score = pop / max(float(pop.max()), 1e-12)
+        if categories:
+            wanted = np.isin(s["item_category"], categories)
+            if wanted.any():
+                score = score + wanted.astype(float)  # the customer's categories first
+                source = COLD_COUNTRY_CATEGORY if source == COLD_COUNTRY else COLD_CATEGORY
+        top, vals = self._top(score, None, k)
+        return top, vals, source
+
+    # ----------------------------------------------------------------------------- predict
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        s = self.state
+        ids = frame["customer_id"].to_numpy(dtype=np.int64)
+        ks = (
+            frame["k"].fillna(DEFAULT_K).to_numpy(dtype=np.int64)
+            if "k" in frame
+            else np.full(len(frame), DEFAULT_K)
+        )
+        ks = np.clip(ks, 1, MAX_K)
+        countries = frame["country"].tolist() if "country" in frame else [None] * len(frame)
+        cats = frame["categories"].tolist() if "categories" in frame else [None] * len(frame)
+        rows = self._user_rows(ids)
+        parts: list[tuple] = [()] * len(frame)  # (items, scores, sources) per input row, in input order
+        known = np.flatnonzero(rows >= 0)
+        for lo in range(0, len(known), 512):
+            chunk = known[lo : lo + 512]
+            block = self.scores(rows[chunk])
+            for j, i in enumerate(chunk):
+                top, vals = self._top(block[j], self._bought(rows[i]), int(ks[i]))
+                parts[i] = (top, vals, np.where(s["item_cold"][top], MODEL_COLD_ITEM, MODEL).astype(object))
+        for i in np.flatnonzero(rows < 0):
+            country = countries[i]
+            if not isinstance(country, str) or not country:
+                country = s["customer_country"].get(int(ids[i]))
+            wanted = cats[i]
+            wanted = [c.strip() for c in wanted.split(",") if c.strip()] if isinstance(wanted, str) else []
+            top, vals, source = self.cold_start(country, wanted, int(ks[i]))
+            parts[i] = (top, vals, np.full(len(top), source, dtype=object))
+        out_cust = [np.full(len(p[0]), ids[i]) for i, p in enumerate(parts)]
+        out_rank = [np.arange(1, len(p[0]) + 1) for p in parts]
+        out_item = [s["item_ids"][p[0]] for p in parts]
+        out_score = [p[1] for p in parts]
+        out_source = [p[2] for p in parts]
+        if len(frame) == 0:
+            return pd.DataFrame(
+                {
+                    "customer_id": pd.Series(dtype="int64"),
+                    RANK: pd.Series(dtype="int64"),
+                    "product_id": pd.Series(dtype="int64"),
+                    SCORE: pd.Series(dtype="float64"),
+                    SOURCE: pd.Series(dtype="object"),
+                }
+            )
+        return pd.DataFrame(
+            {
+                "customer_id": np.concatenate(out_cust).astype("int64"),
+                RANK: np.concatenate(out_rank).astype("int64"),
+                "product_id": np.concatenate(out_item).astype("int64"),
+                SCORE: np.concatenate(out_score).astype("float64"),
+                SOURCE: np.concatenate(out_source).astype(object),
+            }
+        )

@@ -1,0 +1,92 @@
+"""Where MLflow tracks and registers: Settings.mlflow_tracking_uri, or the mlflow_tracking database.
+
+With `mlflow_tracking_uri` unset, MLflow's SQLAlchemy store lives in the `mlflow_tracking` database of
+our PostgreSQL server (created if missing) and each experiment keeps its artifacts under
+`Settings.mlflow_artifacts_dir/<experiment>` (a file: URI, so the MLflow UI server on the same
+machine or volume reads them). With an http(s) URI the tracking server owns artifact storage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import warnings
+
+from ecomm import db
+from ecomm.settings import Settings
+
+CHURN_EXPERIMENT = "churn"
+RECOMMENDER_EXPERIMENT = "recommender"
+
+
+def _quiet() -> None:
+    for name in (
+        "alembic",
+        "mlflow.store.db.utils",
+        "mlflow.store.db",
+        "mlflow.tracking",
+        "mlflow.models",
+        "mlflow.utils.requirements_utils",
+        "mlflow.store.model_registry",
+        "mlflow.tracking._tracking_service.client",
+    ):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    # "Passing a Python object as python_model ... CloudPickle": we do, on purpose (see serving.py)
+    logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    warnings.filterwarnings("ignore", message=".*Found extra inputs in the model input.*")
+    warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method.*")
+
+
+def ensure_database(settings: Settings, name: str) -> bool:
+    """Create database `name` on our server if missing; True if created."""
+    with contextlib.closing(db.connect(settings, "postgres")) as conn:
+        conn.autocommit = True
+        cur = conn.cursor()
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if cur.fetchone() is not None:
+            return False
+        cur.execute(f'CREATE DATABASE "{name}"')
+        return True
+
+
+def tracking_uri(settings: Settings) -> str:
+    if settings.mlflow_tracking_uri:
+        return settings.mlflow_tracking_uri
+    ensure_database(settings, settings.mlflow_db)
+    return db.database_url(settings, settings.mlflow_db).render_as_string(hide_password=False)
+
+
+def is_remote(uri: str) -> bool:
+    return uri.startswith(("http://", "https://", "databricks"))
+
+
+def configure(settings: Settings):
+    """Point this process's MLflow at our store; returns an MlflowClient."""
+    _quiet()
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri = tracking_uri(settings)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def ensure_experiment(client, settings: Settings, name: str) -> str:
+    """The experiment's id, creating it (with our artifact location) if missing."""
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        if experiment.lifecycle_stage == "deleted":
+            client.restore_experiment(experiment.experiment_id)
+        return experiment.experiment_id
+    import mlflow
+
+    location = None
+    if not is_remote(mlflow.get_tracking_uri()):
+        path = (settings.mlflow_artifacts_dir / name).resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        location = path.as_uri()
+    return client.create_experiment(name, artifact_location=location)

@@ -1,0 +1,128 @@
+"""The served pyfunc classes on small, hand-built state: head routing, exclusions, cold start."""
+
+from __future__ import annotations
+
+import ast
+from importlib.resources import files
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from ecomm.ml import serving
+from ecomm.ml.serving import ChurnPyfunc, RecommenderPyfunc
+
+
+def test_serving_imports_nothing_from_ecomm():
+    tree = ast.parse((files("ecomm.ml") / "serving.py").read_text(encoding="utf-8"))
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert imported == {"__future__", "mlflow.pyfunc", "numpy", "pandas"}
+
+
+# ----------------------------------------------------------------------------------------- churn
+@pytest.fixture(scope="module")
+def churn_model() -> ChurnPyfunc:
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    y = (x["a"] + x["b"] > 0).astype(int)
+    full = LogisticRegression().fit(x[["a", "b"]], y)
+    api = LogisticRegression().fit(x[["a"]], y)
+    return ChurnPyfunc(full, ["a", "b"], api, ["a"], info={})
+
+
+def test_rows_with_every_full_feature_use_the_full_head(churn_model):
+    frame = pd.DataFrame({"a": [1.0, -1.0], "b": [2.0, -2.0], "customer_id": [5, 6]})
+    out = churn_model.predict(None, frame)
+    assert out[serving.MODEL_VARIANT].tolist() == [serving.FULL, serving.FULL]
+    expected = churn_model.full_pipeline.predict_proba(frame[["a", "b"]])[:, 1]
+    np.testing.assert_allclose(out[serving.CHURN_PROBABILITY], expected)
+
+
+def test_api_fields_alone_use_the_api_head(churn_model):
+    out = churn_model.predict(None, pd.DataFrame({"a": [1.0]}, index=[7]))
+    assert out.index.tolist() == [7]
+    assert out[serving.MODEL_VARIANT].tolist() == [serving.API_FIELDS]
+    assert out[serving.CHURN_PROBABILITY].iloc[0] == pytest.approx(
+        churn_model.api_pipeline.predict_proba(pd.DataFrame({"a": [1.0]}))[0, 1]
+    )
+
+
+def test_missing_api_fields_are_an_error(churn_model):
+    with pytest.raises(ValueError, match=r"missing input columns \['a'\]"):
+        churn_model.predict(None, pd.DataFrame({"b": [1.0]}))
+
+
+# ----------------------------------------------------------------------------------- recommender
+def recommender_state() -> dict:
+    """Users 10 and 20, items 1..4 with 2-d factors: user 10 likes items 1 > 2 > 3 > 4."""
+    return {
+        "user_ids": np.array([10, 20]),
+        "item_ids": np.array([1, 2, 3, 4]),
+        "user_factors": np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32),
+        "item_factors": np.array([[4.0, 0.0], [3.0, 1.0], [2.0, 2.0], [1.0, 3.0]], dtype=np.float32),
+        "item_cold": np.array([False, False, False, True]),
+        "item_category": np.array(["Books", "Books", "Toys", "Toys"]),
+        "blend_weight": 0.0,
+        "svd_bu": np.zeros(2),
+        "svd_bi": np.zeros(4),
+        "svd_pu": np.zeros((2, 1)),
+        "svd_qi": np.zeros((4, 1)),
+        "bought_indptr": np.array([0, 1, 1]),  # user 10 bought item 1; user 20 nothing
+        "bought_indices": np.array([0]),
+        "global_popularity": np.array([5.0, 1.0, 3.0, 2.0]),
+        "country_popularity": {"Germany": np.array([0.1, 1.0, 0.2, 0.3])},
+        "customer_country": {30: "Germany"},
+        "info": {},
+    }
+
+
+def recs(model, **columns) -> pd.DataFrame:
+    return model.predict(None, pd.DataFrame(columns))
+
+
+def test_known_customers_get_model_scores_without_their_purchases():
+    out = recs(RecommenderPyfunc(recommender_state()), customer_id=[10, 20], k=[2, 4])
+    mine = out[out.customer_id == 10]
+    assert mine["product_id"].tolist() == [2, 3]  # item 1 was bought
+    assert mine["rank"].tolist() == [1, 2]
+    assert set(mine["source"]) == {serving.MODEL}
+    theirs = out[out.customer_id == 20]
+    assert theirs["product_id"].tolist() == [4, 3, 2, 1]
+    assert theirs["source"].tolist() == [serving.MODEL_COLD_ITEM, serving.MODEL, serving.MODEL, serving.MODEL]
+
+
+def test_the_blend_adds_svd_stars():
+    state = recommender_state() | {"blend_weight": 1.0, "svd_bi": np.array([0.0, -5.0, 5.0, 0.0])}
+    out = recs(RecommenderPyfunc(state), customer_id=[10], k=[1])
+    assert out["product_id"].tolist() == [3]
+
+
+def test_unknown_customers_get_the_labelled_cold_start():
+    model = RecommenderPyfunc(recommender_state())
+    out = recs(
+        model,
+        customer_id=[99, 98, 97, 96, 30],
+        k=[2, 2, 2, 2, 1],
+        country=["Germany", "Germany", None, "", None],
+        categories=["Toys", None, None, "Books", None],
+    )
+    by = {c: g for c, g in out.groupby("customer_id")}
+    assert by[99]["product_id"].tolist() == [4, 3]  # Toys first, then by German popularity
+    assert set(by[99]["source"]) == {serving.COLD_COUNTRY_CATEGORY}
+    assert by[98]["product_id"].tolist() == [2, 4]
+    assert set(by[98]["source"]) == {serving.COLD_COUNTRY}
+    assert by[97]["product_id"].tolist() == [1, 3]
+    assert set(by[97]["source"]) == {serving.COLD_GLOBAL}
+    assert by[96]["product_id"].tolist() == [1, 2]  # Books first, then by the shop's popularity
+    assert set(by[96]["source"]) == {serving.COLD_CATEGORY}
+    assert by[30]["product_id"].tolist() == [2]  # the model knows this customer's country
+    assert out["customer_id"].tolist() == [99, 99, 98, 98, 97, 97, 96, 96, 30]  # input order
+
+
+def test_k_is_bounded_and_defaults_to_ten():
+    model = RecommenderPyfunc(recommender_state())
+    assert len(recs(model, customer_id=[20], k=[0])) == 1
+    assert len(recs(model, customer_id=[20])) == 4  # only four items
+    assert recs(model, customer_id=[]).empty
