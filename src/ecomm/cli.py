@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ecomm.causal.cli import app as causal_app
 from ecomm.ml.cli import app as ml_app
 from ecomm.settings import Settings, get_settings
 
@@ -27,6 +28,7 @@ pipeline_app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(ml_app)  # `train churn|recommender` and `evaluate`
+app.add_typer(causal_app, name="causal")
 
 out = Console(soft_wrap=True)  # never break a path or a message in two
 err = Console(stderr=True, soft_wrap=True)
