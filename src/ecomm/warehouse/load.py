@@ -102,7 +102,9 @@ def _copy_frame(cur, entity: Entity, frame: pd.DataFrame, batch: date) -> None:
     buffer = io.BytesIO()
     pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
     buffer.seek(0)
-    cur.execute(f"DELETE FROM staging.{entity.name}")  # TRUNCATE costs ~20 ms of file work per call
+    # TRUNCATE, not DELETE: deleted rows stay behind as dead tuples that every later scan of the
+    # staging table reads (a year of batches made each batch 3x slower)
+    cur.execute(f"TRUNCATE staging.{entity.name}")
     cur.copy_expert(
         f"COPY staging.{entity.name} (row_no, {', '.join(entity.columns)}, batch_date) "
         "FROM STDIN WITH (FORMAT csv)",
