@@ -61,7 +61,9 @@ def test_up_status_down(platform_env):
     state_file = Path(platform_env["ECOMM_HOME"], "run", "state.json")
     state = json.loads(state_file.read_text())
     pids = [entry["pid"] for entry in state.values()]
-    assert set(state) == {"mlflow", "jupyterlab"}
+    assert set(state) == {"mlflow", "jupyterlab", "airflow-api-server", "airflow-scheduler",
+                          "airflow-dag-processor", "airflow-triggerer"}
+    assert "ecommerce_data_pipeline: run " in first.stderr and " succeeded" in first.stderr
     with urllib.request.urlopen(f"http://127.0.0.1:{platform_env['ECOMM_MLFLOW_PORT']}/health") as resp:
         assert resp.status == 200
 
@@ -73,7 +75,7 @@ def test_up_status_down(platform_env):
 
     status = run(["status"], platform_env)
     assert status.returncode == 0
-    assert status.stdout.count("healthy") == 2 and "fact_order_items" in status.stdout
+    assert status.stdout.count("healthy") == 6 and "fact_order_items" in status.stdout
 
     down = run(["down"], platform_env)
     assert down.returncode == 0, down.stderr

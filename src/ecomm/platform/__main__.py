@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from ecomm.cli import UserError, db_down, db_migrate, db_up, err, generate, load, out, status, user_errors
+from ecomm.orchestration.config import OrchestrationError, migrate_metadata
 from ecomm.platform import supervisor
 from ecomm.platform.services import planned_services
 from ecomm.settings import get_settings
@@ -29,8 +30,12 @@ def _bootstrap() -> None:
     if not _warehouse_is_empty():
         return
     if not (settings.raw_dir / "_state").exists():
-        err.print(f"bootstrapping: simulating {settings.history_days} days of history into {settings.raw_dir}")
-        generate(out_dir=None, seed=None, as_of=None, days=None, customers=None, products=None, next_day=False)
+        err.print(
+            f"bootstrapping: simulating {settings.history_days} days of history into {settings.raw_dir}"
+        )
+        generate(
+            out_dir=None, seed=None, as_of=None, days=None, customers=None, products=None, next_day=False
+        )
     try:
         load(path=settings.raw_dir, force=False)
     except typer.Exit as exc:
@@ -51,8 +56,21 @@ def _services_table(title: str) -> Table:
             health = "[yellow]starting[/]"
         else:
             health = "[red]stopped[/]"
-        table.add_row(service.name, service.url, service.credentials or "-", health)
+        table.add_row(service.name, service.url or "(background)", service.credentials or "-", health)
     return table
+
+
+def _first_pipeline_run(settings) -> None:
+    """Unpause the DAGs; the scheduler then runs the data pipeline for the latest day (catchup is
+    off), which the bootstrap already loaded, so it succeeds quickly. Wait for that success."""
+    from ecomm.orchestration.rest import DAG_IDS, AirflowClient
+
+    client = AirflowClient(settings)
+    client.wait_for_dags()
+    for dag_id in DAG_IDS:
+        client.unpause(dag_id)
+    run = client.wait_for_success("ecommerce_data_pipeline")
+    err.print(f"ecommerce_data_pipeline: run {run['dag_run_id']} succeeded")
 
 
 @app.command()
@@ -65,14 +83,18 @@ def up() -> None:
     db_migrate()
     _bootstrap()
     try:
+        migrate_metadata(settings)
         supervisor.launch(settings)
-        supervisor.wait_healthy(settings, on_ready=lambda s: err.print(f"{s.name} is healthy at {s.url}"))
-    except supervisor.PlatformError as exc:
+        supervisor.wait_healthy(settings, on_ready=lambda s: err.print(f"{s.name} is healthy"))
+        _first_pipeline_run(settings)
+    except (supervisor.PlatformError, OrchestrationError, TimeoutError, RuntimeError) as exc:
         raise UserError(str(exc)) from None
     status()
     out.print(_services_table("services"))
-    out.print(f"platform up in {time.perf_counter() - started:.0f}s; logs in {settings.home / 'logs'}; "
-              "stop with `make down`")
+    out.print(
+        f"platform up in {time.perf_counter() - started:.0f}s; logs in {settings.home / 'logs'}; "
+        "stop with `make down`"
+    )
 
 
 @app.command()

@@ -6,7 +6,11 @@ exist yet is simply not here, never a placeholder.
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,17 +24,24 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 class Service:
     name: str
     command: list[str]
-    port: int
-    port_setting: str  # the .env setting that moves the port, named in port-in-use errors
-    health_path: str
-    url: str
+    health_url: str  # GET must answer 200 (and pass `health_ok` when given)
+    url: str = ""  # what a person opens; empty for background processes
+    port: int | None = None  # checked free before start
+    port_setting: str = ""  # the .env setting that moves the port, named in port-in-use errors
     credentials: str = ""
-    env: dict[str, str] = field(default_factory=dict)
-    startup_seconds: float = 180.0
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))  # the whole environment
+    health_ok: Callable[[dict], bool] | None = None  # judge the health URL's JSON body
+    startup_seconds: float = 240.0
 
-    @property
-    def health_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{self.health_path}"
+
+def check_health(service: Service, timeout: float = 3.0) -> bool:
+    try:
+        with urllib.request.urlopen(service.health_url, timeout=timeout) as response:
+            if response.status != 200:
+                return False
+            return service.health_ok is None or service.health_ok(json.loads(response.read()))
+    except (OSError, ValueError):
+        return False
 
 
 def _bin(name: str) -> str:
@@ -42,33 +53,89 @@ def mlflow_backend_uri(settings: Settings) -> str:
 
 
 def planned_services(settings: Settings) -> list[Service]:
+    return [_mlflow(settings), _jupyter(settings), *_airflow(settings)]
+
+
+def _mlflow(settings: Settings) -> Service:
     settings.mlflow_artifacts_dir.mkdir(parents=True, exist_ok=True)
-    mlflow = Service(
+    port = settings.mlflow_port
+    return Service(
         name="mlflow",
         command=[
-            _bin("mlflow"), "server",
-            "--backend-store-uri", mlflow_backend_uri(settings),
-            "--serve-artifacts", "--artifacts-destination", str(settings.mlflow_artifacts_dir.resolve()),
-            "--host", "127.0.0.1", "--port", str(settings.mlflow_port), "--workers", "1",
+            _bin("mlflow"),
+            "server",
+            "--backend-store-uri",
+            mlflow_backend_uri(settings),
+            "--serve-artifacts",
+            "--artifacts-destination",
+            str(settings.mlflow_artifacts_dir.resolve()),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
         ],
-        port=settings.mlflow_port,
+        health_url=f"http://127.0.0.1:{port}/health",
+        url=f"http://localhost:{port}",
+        port=port,
         port_setting="ECOMM_MLFLOW_PORT",
-        health_path="/health",
-        url=f"http://localhost:{settings.mlflow_port}",
     )
+
+
+def _jupyter(settings: Settings) -> Service:
     notebooks = REPO_ROOT / "notebooks"
     notebooks.mkdir(exist_ok=True)
-    jupyter = Service(
+    port, token = settings.jupyter_port, settings.jupyter_token
+    return Service(
         name="jupyterlab",
         command=[
-            _bin("jupyter"), "lab", "--no-browser", "--allow-root", "--ip", "127.0.0.1",
-            "--port", str(settings.jupyter_port), "--ServerApp.port_retries=0",
-            f"--ServerApp.token={settings.jupyter_token}", f"--ServerApp.root_dir={notebooks}",
+            _bin("jupyter"),
+            "lab",
+            "--no-browser",
+            "--allow-root",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--ServerApp.port_retries=0",
+            f"--ServerApp.token={token}",
+            f"--ServerApp.root_dir={notebooks}",
         ],
-        port=settings.jupyter_port,
+        health_url=f"http://127.0.0.1:{port}/api",
+        url=f"http://localhost:{port}/lab?token={token}",
+        port=port,
         port_setting="ECOMM_JUPYTER_PORT",
-        health_path="/api",
-        url=f"http://localhost:{settings.jupyter_port}/lab?token={settings.jupyter_token}",
-        credentials=f"token {settings.jupyter_token}",
+        credentials=f"token {token}",
     )
-    return [mlflow, jupyter]
+
+
+def _airflow(settings: Settings) -> list[Service]:
+    """api-server (the UI), scheduler, dag-processor and triggerer; the api-server reports the
+    health of the other three, so each is healthy when the api-server says so."""
+    from ecomm.orchestration.config import airflow_env, airflow_login, service_commands
+
+    env = airflow_env(settings)
+    port = settings.airflow_port
+    health_url = f"http://127.0.0.1:{port}/api/v2/monitor/health"
+    login = airflow_login(settings)
+    services = []
+    for component, command in service_commands().items():
+        key = component.replace("-", "_")
+        is_ui = component == "api-server"
+        services.append(
+            Service(
+                name=f"airflow-{component}",
+                command=command,
+                health_url=health_url,
+                url=f"http://localhost:{port}" if is_ui else "",
+                port=port if is_ui else None,
+                port_setting="ECOMM_AIRFLOW_PORT" if is_ui else "",
+                credentials=f"{login.username} / {login.password}" if is_ui else "",
+                env=env,
+                health_ok=None
+                if is_ui
+                else (lambda body, key=key: body.get(key, {}).get("status") == "healthy"),
+            )
+        )
+    return services

@@ -15,11 +15,10 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecomm.platform.services import Service, planned_services
+from ecomm.platform.services import Service, check_health, planned_services
 from ecomm.settings import Settings
 
 RESTART_BACKOFF_SECONDS = (2, 5, 15, 30, 60)
@@ -85,18 +84,14 @@ def port_in_use(port: int) -> bool:
     return False
 
 
-def healthy(service: Service, timeout: float = 3.0) -> bool:
-    try:
-        with urllib.request.urlopen(service.health_url, timeout=timeout) as response:
-            return response.status == 200
-    except OSError:
-        return False
+def healthy(service: Service) -> bool:
+    return check_health(service)
 
 
 def check_ports(services: list[Service]) -> None:
     """Fail clearly if a port we need is taken by something that is not ours."""
     for service in services:
-        if port_in_use(service.port):
+        if service.port is not None and port_in_use(service.port):
             raise PlatformError(
                 f"port {service.port} for {service.name} is already in use; stop what uses it or move "
                 f"{service.name} with {service.port_setting}=<port> in .env"
@@ -120,8 +115,14 @@ def _start(service: Service, paths: Paths) -> subprocess.Popen:
     log = (paths.logs / f"{service.name}.log").open("ab")
     log.write(f"\n--- starting {service.name} at {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
     log.flush()
-    return subprocess.Popen(service.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            env={**os.environ, **service.env}, start_new_session=True)
+    return subprocess.Popen(
+        service.command,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=service.env,
+        start_new_session=True,
+    )
 
 
 def stop_group(pid: int, grace: float = STOP_GRACE_SECONDS) -> None:
@@ -163,15 +164,21 @@ def supervise(settings: Settings) -> None:
                     continue
                 due = next_try.get(service.name)
                 if due is None:
-                    delay = RESTART_BACKOFF_SECONDS[min(restarts[service.name], len(RESTART_BACKOFF_SECONDS) - 1)]
+                    delay = RESTART_BACKOFF_SECONDS[
+                        min(restarts[service.name], len(RESTART_BACKOFF_SECONDS) - 1)
+                    ]
                     next_try[service.name] = time.time() + delay
-                    print(f"{service.name} exited ({proc.returncode if proc else '?'}); restart in {delay}s",
-                          flush=True)
+                    print(
+                        f"{service.name} exited ({proc.returncode if proc else '?'}); restart in {delay}s",
+                        flush=True,
+                    )
                 elif time.time() >= due:
                     del next_try[service.name]
                     restarts[service.name] += 1
                     procs[service.name] = _start(service, paths)
-            _write_state(paths, {name: {"pid": p.pid, "restarts": restarts[name]} for name, p in procs.items()})
+            _write_state(
+                paths, {name: {"pid": p.pid, "restarts": restarts[name]} for name, p in procs.items()}
+            )
             time.sleep(1)
     finally:
         for proc in procs.values():
@@ -189,8 +196,13 @@ def launch(settings: Settings) -> int:
         return pid
     check_ports(planned_services(settings))
     log = (paths.logs / "supervisor.log").open("ab")
-    proc = subprocess.Popen([sys.executable, "-m", "ecomm.platform", "supervise"], stdout=log,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ecomm.platform", "supervise"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 10
     while time.time() < deadline and supervisor_pid(paths) != proc.pid:
         if proc.poll() is not None:
@@ -211,8 +223,10 @@ def wait_healthy(settings: Settings, on_ready=None) -> None:
                 if on_ready:
                     on_ready(service)
             elif time.time() - started > service.startup_seconds:
-                raise PlatformError(f"{name} did not become healthy at {service.health_url} within "
-                                    f"{service.startup_seconds:.0f}s:\n{log_tail(paths, name)}")
+                raise PlatformError(
+                    f"{name} did not become healthy at {service.health_url} within "
+                    f"{service.startup_seconds:.0f}s:\n{log_tail(paths, name)}"
+                )
         if supervisor_pid(paths) is None:
             raise PlatformError(f"the supervisor stopped; see {paths.logs / 'supervisor.log'}")
         time.sleep(1)
