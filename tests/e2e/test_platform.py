@@ -33,6 +33,10 @@ def platform_env(tmp_path_factory) -> dict:
         "ECOMM_HISTORY_DAYS": "70",
         "ECOMM_MLFLOW_PORT": str(free_port()),
         "ECOMM_JUPYTER_PORT": str(free_port()),
+        "ECOMM_AIRFLOW_PORT": str(free_port()),
+        # the scheduler's and triggerer's log servers, off their fixed defaults
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
     }
 
 
