@@ -58,7 +58,13 @@ def test_port_in_use_is_named_with_its_setting(platform_env):
     ) in " ".join(result.stderr.split())
 
 
-def test_up_status_down(platform_env):
+@pytest.fixture
+def always_down(platform_env):
+    yield
+    run(["down"], platform_env)  # whatever happened, leave no process behind
+
+
+def test_up_status_down(platform_env, always_down):
     first = run(["up"], platform_env)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "platform up in" in first.stdout
@@ -93,4 +99,6 @@ def test_up_status_down(platform_env):
     assert not any(
         psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids
     )
-    assert "stopped" in run(["status"], platform_env).stdout
+    assert "platform stopped" in run(["status"], platform_env).stdout
+    assert [p for p in psutil.process_iter(["cmdline"])  # status started nothing
+            if platform_env["ECOMM_HOME"] in " ".join(p.info["cmdline"] or [])] == []

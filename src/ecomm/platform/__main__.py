@@ -112,15 +112,15 @@ def down() -> None:
 @app.command("status")
 @user_errors
 def show_status() -> None:
-    """What runs and what the warehouse holds."""
+    """What runs and what the warehouse holds (starts nothing)."""
     from ecomm import db
 
-    out.print(_services_table("services"))
     try:
-        db.server_url(get_settings(), start=False)  # does not start the embedded server
-    except db.DatabaseError:
-        out.print("embedded PostgreSQL: stopped (start everything with `make up`)")
+        db.server_url(get_settings(), start=False)
+    except db.DatabaseError:  # checked first: building the service list needs the database
+        out.print("platform stopped: embedded PostgreSQL is not running (start everything with `make up`)")
         return
+    out.print(_services_table("services"))
     status()
 
 
