@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, our path and its baseline in the same run; JSON in results/.
 
-python -m benchmarks.run                 # full size: ~1M orders (about 2.5M order lines)
+python -m benchmarks.run                 # full size: ~1M orders (about 1.9M order lines, 8.7M events)
 python -m benchmarks.run --customers 20000 --products 800   # a quicker look
 """
 
@@ -19,7 +19,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--customers", type=int, default=120_000)
+    parser.add_argument("--customers", type=int, default=208_000)  # ~1M orders
     parser.add_argument("--products", type=int, default=2_000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument(
@@ -28,8 +28,11 @@ def main() -> None:
     parser.add_argument(
         "--to-sql-batches", type=int, default=10, help="batches loaded with to_sql (a sample)"
     )
-    parser.add_argument("--load-only", action="store_true",
-                        help="reuse the world of the last generation benchmark (results/generate.json)")
+    parser.add_argument(
+        "--load-only",
+        action="store_true",
+        help="reuse the world of the last generation benchmark (results/generate.json)",
+    )
     args = parser.parse_args()
     meta = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -56,7 +56,9 @@ class Settings(BaseSettings):
         description="MLflow tracking server or store; unset = the mlflow_tracking database of our server "
         "(artifacts under ECOMM_HOME/mlartifacts).",
     )
-    churn_horizon_days: int = Field(default=90, ge=1, description="Churn = no completed order in this many days.")
+    churn_horizon_days: int = Field(
+        default=90, ge=1, description="Churn = no completed order in this many days."
+    )
     promotion_margin: float = Field(
         default=0.005, ge=0.0, description="A challenger must beat the champion's metric by this much."
     )

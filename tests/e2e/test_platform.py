@@ -71,8 +71,14 @@ def test_up_status_down(platform_env, always_down):
     state_file = Path(platform_env["ECOMM_HOME"], "run", "state.json")
     state = json.loads(state_file.read_text())
     pids = [entry["pid"] for entry in state.values()]
-    assert set(state) == {"mlflow", "jupyterlab", "airflow-api-server", "airflow-scheduler",
-                          "airflow-dag-processor", "airflow-triggerer"}
+    assert set(state) == {
+        "mlflow",
+        "jupyterlab",
+        "airflow-api-server",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-triggerer",
+    }
     assert "ecommerce_data_pipeline: run " in first.stderr and " succeeded" in first.stderr
     with urllib.request.urlopen(f"http://127.0.0.1:{platform_env['ECOMM_MLFLOW_PORT']}/health") as resp:
         assert resp.status == 200
@@ -100,5 +106,8 @@ def test_up_status_down(platform_env, always_down):
         psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids
     )
     assert "platform stopped" in run(["status"], platform_env).stdout
-    assert [p for p in psutil.process_iter(["cmdline"])  # status started nothing
-            if platform_env["ECOMM_HOME"] in " ".join(p.info["cmdline"] or [])] == []
+    assert [
+        p
+        for p in psutil.process_iter(["cmdline"])  # status started nothing
+        if platform_env["ECOMM_HOME"] in " ".join(p.info["cmdline"] or [])
+    ] == []

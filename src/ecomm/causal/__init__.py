@@ -11,15 +11,27 @@ import importlib
 # name -> module: imported on first use, so `import ecomm.causal.cli` (every `ecomm` command) does
 # not pay for sklearn, statsmodels and matplotlib.
 _EXPORTS = {
-    "balance_table": "balance", "love_plot": "balance",
-    "naive_difference": "basic", "regression_adjustment": "basic",
-    "PreTrendTest": "did", "difference_in_differences": "did", "event_study": "did",
-    "event_study_plot": "did", "pre_trend_test": "did",
-    "FittedDML": "dml", "cate_by_segment": "dml", "dml_ate": "dml", "fit_dml": "dml",
-    "dowhy_estimate": "dowhy_wrappers", "dowhy_refute": "dowhy_wrappers",
-    "inverse_propensity_weighting": "propensity", "propensity_model": "propensity",
-    "propensity_score_matching": "propensity", "propensity_scores": "propensity",
-    "Estimate": "results", "estimates_frame": "results",
+    "balance_table": "balance",
+    "love_plot": "balance",
+    "naive_difference": "basic",
+    "regression_adjustment": "basic",
+    "PreTrendTest": "did",
+    "difference_in_differences": "did",
+    "event_study": "did",
+    "event_study_plot": "did",
+    "pre_trend_test": "did",
+    "FittedDML": "dml",
+    "cate_by_segment": "dml",
+    "dml_ate": "dml",
+    "fit_dml": "dml",
+    "dowhy_estimate": "dowhy_wrappers",
+    "dowhy_refute": "dowhy_wrappers",
+    "inverse_propensity_weighting": "propensity",
+    "propensity_model": "propensity",
+    "propensity_score_matching": "propensity",
+    "propensity_scores": "propensity",
+    "Estimate": "results",
+    "estimates_frame": "results",
 }
 
 
