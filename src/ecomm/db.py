@@ -175,3 +175,20 @@ def connection(settings: Settings, database: str | None = None) -> Iterator:
 
 def engine(settings: Settings, database: str | None = None) -> Engine:
     return sa.create_engine(database_url(settings, database), pool_pre_ping=True)
+
+
+def query_frame(conn, sql: str, params: dict | None = None):
+    """Run a parameterised query on a psycopg2 connection; the rows as a pandas DataFrame."""
+    import pandas as pd  # lazily: most users of this module never build frames
+
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return pd.DataFrame.from_records(cur.fetchall(), columns=names)
+
+
+def package_sql(package: str, name: str) -> str:
+    """A SQL file shipped in `package`'s `sql/` folder."""
+    from importlib.resources import files
+
+    return (files(package) / "sql" / name).read_text(encoding="utf-8")

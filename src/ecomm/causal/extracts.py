@@ -21,10 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
-from importlib.resources import files
 
 import numpy as np
 import pandas as pd
+
+from ecomm.db import package_sql, query_frame
 
 TREATMENT = "treated"
 LATE_DELIVERY_DAYS = 6  # the shop promises delivery within 5 days; later is late (as ecomm.features)
@@ -58,14 +59,7 @@ class ExtractError(ValueError):
 
 @cache
 def read_sql(name: str) -> str:
-    return (files("ecomm.causal") / "sql" / name).read_text(encoding="utf-8")
-
-
-def query_frame(conn, sql: str, params: dict | None = None) -> pd.DataFrame:
-    with conn.cursor() as cur:
-        cur.execute(sql, params)
-        names = [d[0] for d in cur.description]
-        return pd.DataFrame.from_records(cur.fetchall(), columns=names)
+    return package_sql("ecomm.causal", name)
 
 
 # ------------------------------------------------------------------------------------- campaigns

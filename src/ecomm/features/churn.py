@@ -14,11 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
-from importlib.resources import files
 
 import numpy as np
 import pandas as pd
 
+from ecomm.db import package_sql, query_frame
 from ecomm.features import columns as C
 
 
@@ -28,14 +28,7 @@ class FeatureError(ValueError):
 
 @cache
 def read_sql(name: str) -> str:
-    return (files("ecomm.features") / "sql" / name).read_text(encoding="utf-8")
-
-
-def query_frame(conn, sql: str, params: dict | None = None) -> pd.DataFrame:
-    with conn.cursor() as cur:
-        cur.execute(sql, params)
-        names = [d[0] for d in cur.description]
-        return pd.DataFrame.from_records(cur.fetchall(), columns=names)
+    return package_sql("ecomm.features", name)
 
 
 # ------------------------------------------------------------------------------------- the span

@@ -7,8 +7,8 @@ from datetime import date
 
 import pandas as pd
 
+from ecomm.db import query_frame
 from ecomm.features import columns as C
-from ecomm.features.churn import query_frame
 
 
 def web_interactions(conn, start: date | None, end: date) -> pd.DataFrame:

@@ -1,7 +1,7 @@
-"""SQL files shipped inside the package."""
+"""SQL files shipped inside the warehouse package."""
 
-from importlib.resources import files
+from ecomm.db import package_sql
 
 
 def read_sql(name: str) -> str:
-    return (files("ecomm.warehouse") / "sql" / name).read_text(encoding="utf-8")
+    return package_sql("ecomm.warehouse", name)

@@ -8,6 +8,7 @@ from datetime import date
 
 import pandas as pd
 
+from ecomm.db import query_frame
 from ecomm.features import columns as C
 from ecomm.features.churn import (
     CutoffPlan,
@@ -15,7 +16,6 @@ from ecomm.features.churn import (
     feature_columns,
     labelled_frame,
     plan_cutoffs,
-    query_frame,
     stack_cutoffs,
     warehouse_span,
 )

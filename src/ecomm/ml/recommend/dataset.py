@@ -8,9 +8,10 @@ from datetime import date, timedelta
 
 import pandas as pd
 
+from ecomm.db import query_frame
 from ecomm.features import columns as C
 from ecomm.features import interactions as I
-from ecomm.features.churn import FeatureError, query_frame, warehouse_span
+from ecomm.features.churn import FeatureError, warehouse_span
 
 HOLDOUT_DAYS = 28
 POPULARITY_DAYS = 56
