@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ecomm.db import package_sql, query_frame
+from ecomm.features.churn import FeatureError, WarehouseSpan, warehouse_span
 
 TREATMENT = "treated"
 LATE_DELIVERY_DAYS = 6  # the shop promises delivery within 5 days; later is late (as ecomm.features)
@@ -105,24 +106,12 @@ def find_campaign(conn, campaign_type: str, campaign_id: int | None = None) -> C
     return found[0]
 
 
-@dataclass(frozen=True)
-class Span:
-    first_day: date
-    last_day: date
-
-
-def loaded_span(conn) -> Span:
-    """First and last business date with facts (orders or web events)."""
-    frame = query_frame(
-        conn,
-        """SELECT least(o.first, e.first) AS first_day, greatest(o.last, e.last) AS last_day
-           FROM (SELECT min(order_date) AS first, max(order_date) AS last FROM warehouse.fact_order_items) o,
-                (SELECT min(event_date) AS first, max(event_date) AS last FROM warehouse.fact_web_events) e""",
-    )
-    first, last = frame.iloc[0]
-    if first is None or pd.isna(first):
-        raise ExtractError("the warehouse holds no orders or web events: load some batches first")
-    return Span(first, last)
+def loaded_span(conn) -> WarehouseSpan:
+    """First and last business date with facts (the features' span; our error type)."""
+    try:
+        return warehouse_span(conn)
+    except FeatureError as exc:
+        raise ExtractError(str(exc)) from None
 
 
 # ------------------------------------------------------------------------------ targeted campaign
