@@ -22,20 +22,12 @@ from ecomm.entities import (
     TRUTH_DIR,
     TRUTH_FILES,
 )
+from ecomm.warehouse.columns import DATE_COLUMNS
 
 CONFIG = GeneratorConfig(seed=11, as_of=date(2024, 6, 30), days=150, customers=1500, products=200)
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 MONEY = re.compile(r"^\d+\.\d{2}$")
-DATE_COLUMNS = {
-    "signup_date",
-    "launch_date",
-    "start_date",
-    "end_date",
-    "exposure_date",
-    "return_date",
-    "review_date",
-}
 MONEY_COLUMNS = {"list_price", "unit_cost", "unit_price", "discount", "revenue", "discount_pct"}
 
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from ecomm.cli import UserError, db_down, db_migrate, db_up, err, generate, load, out, status, user_errors
 from ecomm.orchestration.config import OrchestrationError, migrate_metadata
 from ecomm.platform import supervisor
-from ecomm.platform.services import planned_services
+from ecomm.platform.services import check_health, planned_services
 from ecomm.settings import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
@@ -50,7 +50,7 @@ def _services_table(title: str) -> Table:
     table = Table("service", "url", "login", "status", title=title, title_justify="left")
     for service in planned_services(settings):
         pid = state.get(service.name, {}).get("pid")
-        if supervisor.healthy(service):
+        if check_health(service):
             health = "[green]healthy[/]"
         elif supervisor.pid_alive(pid):
             health = "[yellow]starting[/]"

@@ -84,10 +84,6 @@ def port_in_use(port: int) -> bool:
     return False
 
 
-def healthy(service: Service) -> bool:
-    return check_health(service)
-
-
 def check_ports(services: list[Service]) -> None:
     """Fail clearly if a port we need is taken by something that is not ours."""
     for service in services:
@@ -218,7 +214,7 @@ def wait_healthy(settings: Settings, on_ready=None) -> None:
     started = time.time()
     while pending:
         for name, service in list(pending.items()):
-            if healthy(service):
+            if check_health(service):
                 pending.pop(name)
                 if on_ready:
                     on_ready(service)
