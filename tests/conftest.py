@@ -14,6 +14,8 @@ from ecomm.settings import Settings
 
 TEMPLATE_DB = "warehouse_template"
 
+pytest_plugins = ["support.trained_world"]
+
 
 @pytest.fixture(scope="session")
 def pg_home(tmp_path_factory) -> Path:

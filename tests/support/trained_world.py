@@ -1,0 +1,69 @@
+"""A session-wide loaded warehouse with champion models in a real MLflow registry, shared by the API
+and dashboard tests (a pytest plugin: conftest lists it in `pytest_plugins`).
+
+World: 900 customers, 120 products, 210 days to 2025-03-01, 60-day churn horizon, seed 11. Churn and
+recommender are trained once with few tuning trials (version 1 of each, both champions). The MLflow
+store is its own database on the session's PostgreSQL, artifacts under the session's tmp home.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import pytest
+
+from ecomm import db
+from ecomm.datagen import GeneratorConfig, generate_history
+from ecomm.ml import tracking
+from ecomm.ml.churn.train import ChurnConfig, train_churn
+from ecomm.ml.recommend.train import RecConfig, train_recommender
+from ecomm.warehouse.run import load_path
+
+WORLD_AS_OF = date(2025, 3, 1)
+WORLD_HORIZON = 60
+WORLD_FAST_CHURN = {"n_trials": 4, "n_trials_api": 2, "n_trials_logreg": 2, "min_history_days": 45}
+
+
+def _admin(settings, statement: str) -> None:
+    with db.connection(settings, "postgres") as conn:
+        conn.autocommit = True
+        conn.cursor().execute(statement)
+
+
+@pytest.fixture(scope="session")
+def loaded_world(template_warehouse, tmp_path_factory):
+    """Settings of a loaded warehouse (own database) and an empty MLflow database; both dropped at the end."""
+    raw = tmp_path_factory.mktemp("shared-world")
+    generate_history(
+        GeneratorConfig(
+            seed=11, as_of=WORLD_AS_OF, days=210, customers=900, products=120, churn_horizon_days=WORLD_HORIZON
+        ),
+        raw,
+    )
+    suffix = uuid.uuid4().hex[:8]
+    warehouse, mlflow_db = f"world_{suffix}", f"world_mlflow_{suffix}"
+    _admin(template_warehouse, f'CREATE DATABASE "{warehouse}" TEMPLATE "{template_warehouse.warehouse_db}"')
+    settings = template_warehouse.model_copy(
+        update={
+            "warehouse_db": warehouse,
+            "mlflow_db": mlflow_db,
+            "churn_horizon_days": WORLD_HORIZON,
+            "seed": 11,
+        }
+    )
+    report = load_path(settings, raw)
+    assert {b.status for b in report.batches} == {"loaded"}
+    yield settings
+    _admin(template_warehouse, f'DROP DATABASE IF EXISTS "{warehouse}" WITH (FORCE)')
+    _admin(template_warehouse, f'DROP DATABASE IF EXISTS "{mlflow_db}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def trained_world(loaded_world):
+    """`loaded_world` with churn_model v1 and recommender_model v1, both champions."""
+    tracking.configure(loaded_world)
+    churn = train_churn(loaded_world, ChurnConfig.from_settings(loaded_world, **WORLD_FAST_CHURN))
+    rec = train_recommender(loaded_world, RecConfig.from_settings(loaded_world, n_trials=2))
+    assert churn.gate.promoted and rec.gate.promoted
+    return loaded_world
