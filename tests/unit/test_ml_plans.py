@@ -1,10 +1,12 @@
-"""Cutoff planning, category columns, the promotion rule, and the feature SQL's isolation from truth."""
+"""Cutoff planning, the tuning folds, category columns, the promotion rule, and the feature SQL's
+isolation from truth."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from importlib.resources import files
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -17,6 +19,7 @@ from ecomm.features.churn import (
     month_starts,
     plan_cutoffs,
 )
+from ecomm.ml.churn.train import validation_folds
 from ecomm.ml.registry import better_by
 
 YEAR = WarehouseSpan(date(2024, 4, 1), date(2025, 3, 31))
@@ -60,6 +63,53 @@ def test_too_short_a_history_is_a_clear_error():
 def test_an_evaluation_cutoff_without_a_full_label_window_is_refused():
     with pytest.raises(FeatureError, match="label window ends after the last loaded date"):
         plan_cutoffs(YEAR, 90, evaluation=date(2025, 2, 1))
+
+
+def _stacked(cutoffs: list[date], customers: int = 60) -> pd.DataFrame:
+    """Every customer at every cutoff, as `stack_cutoffs` gives them (keys and label only)."""
+    return pd.DataFrame(
+        [{C.CUSTOMER_ID: i, C.CUTOFF: c, C.LABEL: i % 2} for c in cutoffs for i in range(1, customers + 1)]
+    )
+
+
+def _check_folds(train: pd.DataFrame, folds, fit_cutoffs: set[date]) -> None:
+    last = train[C.CUTOFF].max()
+    validated = []
+    for fit_idx, val_idx in folds:
+        fit, val = train.iloc[fit_idx], train.iloc[val_idx]
+        assert len(fit) and len(val)
+        assert set(val[C.CUTOFF]) == {last}
+        assert set(fit[C.CUTOFF]) == fit_cutoffs
+        # no customer on both sides: its rows at neighbouring cutoffs share most of the label window
+        assert not set(fit[C.CUSTOMER_ID]) & set(val[C.CUSTOMER_ID])
+        validated += val[C.CUSTOMER_ID].tolist()
+    # every customer of the latest cutoff is validated exactly once
+    assert sorted(validated) == sorted(train.loc[train[C.CUTOFF] == last, C.CUSTOMER_ID])
+
+
+def test_tuning_folds_keep_a_customer_out_of_its_own_validation():
+    # four monthly cutoffs, 90-day labels: every earlier label window overlaps the latest cutoff's
+    cutoffs = [date(2026, 2, 1), date(2026, 3, 1), date(2026, 4, 1), date(2026, 5, 1)]
+    train = _stacked(cutoffs)
+    folds = validation_folds(train, 90, seed=42)
+    assert len(folds) == 3
+    _check_folds(train, folds, set(cutoffs[:-1]))
+    assert [v.tolist() for _, v in folds] == [v.tolist() for _, v in validation_folds(train, 90, seed=42)]
+
+
+def test_tuning_folds_fit_on_cutoffs_whose_labels_end_before_the_validation_cutoff():
+    cutoffs = [date(2025, 9, 1) + timedelta(days=30 * i) for i in range(5)]
+    train = _stacked(cutoffs)
+    gap = {c for c in cutoffs if c + timedelta(days=90) <= cutoffs[-1]}
+    assert gap == set(cutoffs[:2])
+    _check_folds(train, validation_folds(train, 90, seed=1), gap)
+
+
+def test_tuning_folds_of_a_single_cutoff_split_its_customers():
+    train = _stacked([date(2025, 1, 1)])
+    folds = validation_folds(train, 60, seed=3)
+    _check_folds(train, folds, {date(2025, 1, 1)})
+    assert np.array_equal(np.sort(np.concatenate([v for _, v in folds])), np.arange(len(train)))
 
 
 def test_category_columns():
