@@ -37,8 +37,8 @@ def measure(code: str, env: dict | None = None) -> dict:
     return {"wall_seconds": round(seconds, 2), **json.loads(line.removeprefix("__RESULT__"))}
 
 
-def write_result(name: str, payload: dict) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+def write_result(name: str, payload: dict, directory: Path = RESULTS) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     return path

@@ -1,8 +1,6 @@
-"""Model training, scheduled on the warehouse Asset and weekly.
-
-Today it records the warehouse state a training run would use; the trainers join when `ecomm.ml`
-lands (see doc_md).
-"""
+"""Model training, scheduled on the warehouse Asset and weekly: plan the point-in-time features ->
+train churn -> train the recommender (each registers a challenger and runs the promotion gate) ->
+evaluate champion against challenger on the same fresh holdout. A thin caller of `ecomm.ml`."""
 
 from __future__ import annotations
 
@@ -10,26 +8,60 @@ import pendulum
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, get_current_context, task
 
 from ecomm.orchestration.assets import WAREHOUSE_MARTS
-from ecomm.orchestration.dag_support import default_args, task_settings
+from ecomm.orchestration.dag_support import (
+    default_args,
+    json_safe,
+    no_training_data_fails_at_once,
+    task_settings,
+)
 
 DOC = """
 ### ML training pipeline
 
-Runs when `ecommerce_data_pipeline` publishes the `warehouse_marts` Asset, and every Sunday 04:00 UTC.
+Runs when `ecommerce_data_pipeline` publishes the `warehouse_marts` Asset, every Sunday 04:00 UTC,
+and when `model_monitoring` sees drift past `ECOMM_DRIFT_RETRAIN_PSI`. One run at a time.
 
-**Today** it holds one task, `warehouse_snapshot`: it records (as its XCom result and in its log)
-the warehouse a training run would train on: the loaded batches (first, last, count) and the rows
-of every dimension and fact table. It fails if no batch has been loaded.
+| task | does |
+|---|---|
+| `feature_plan` | the warehouse it trains on (batches, rows per table) and the point-in-time feature plan: the churn training cutoffs and the later evaluation cutoff (`ECOMM_CHURN_HORIZON_DAYS` label), the recommender's temporal split. Fails at once if the warehouse is too short to train |
+| `train_churn` | features and labels (SQL, rows dated before each cutoff) → logistic baseline + Optuna-tuned XGBoost (`ECOMM_CHURN_TRIALS`) → logged to MLflow, registered as `churn_model` with alias `challenger` → **promotion gate**: challenger and champion scored on the same holdout; `champion` moves only when the challenger wins by `ECOMM_PROMOTION_MARGIN`, otherwise the champion is kept |
+| `train_recommender` | the same for `recommender_model`: ALS + SVD blend (`ECOMM_RECOMMENDER_TRIALS`), 4-week temporal holdout, gate on NDCG@10 |
+| `evaluate` | `ecomm evaluate --report`: champion and challenger of both models re-scored on the same fresh holdout beside the baselines and the oracle, the quality targets; report in `ECOMM_HOME/reports/` |
 
-**Not yet here**: the training tasks (build features → train churn → train recommender → evaluate
-the challenger against the champion on the same holdout → promote or keep) join this DAG when
-`ecomm.ml` lands. Until then this DAG trains nothing and registers nothing.
+Each task's XCom is small JSON: registered version, gate decision (promoted or kept, scores, reason),
+metrics. The first version of a model becomes champion without a contest; the API serves `@champion`.
+
+Train by hand: `ecomm train churn`, `ecomm train recommender`, `ecomm evaluate --report`.
 """
+
+
+def _train(model: str) -> dict:
+    """Train one registered model; its result as the task's XCom: version, the gate's decision,
+    metrics, the churn cutoffs or the recommender split (JSON-safe)."""
+    from ecomm.ml.training_plan import train_model
+
+    with no_training_data_fails_at_once():
+        result = train_model(task_settings(), model)
+    details = {"plan": result.plan} if model == "churn_model" else {"split": result.split}
+    gate = result.gate
+    decision = "promoted" if gate.promoted else "kept"
+    print(f"{model} v{result.version}: {decision} - {gate.reason}")
+    return json_safe(
+        {
+            "model": model,
+            "version": result.version,
+            "run_id": result.run_id,
+            "seconds": result.seconds,
+            **details,
+            "metrics": result.metrics,
+            "gate": {"decision": decision, **gate.to_dict()},
+        }
+    )
 
 
 @dag(
     dag_id="ml_training_pipeline",
-    description="Train, evaluate and promote models (today: records the warehouse snapshot)",
+    description="Train churn and recommender, register challengers, promote or keep the champions",
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable("0 4 * * 0", timezone="UTC"), assets=WAREHOUSE_MARTS
     ),
@@ -42,32 +74,56 @@ the challenger against the champion on the same holdout → promote or keep) joi
 )
 def ml_training_pipeline():
     @task(multiple_outputs=False)  # one JSON result, not one XCom per key
-    def warehouse_snapshot() -> dict:
-        from ecomm.status import warehouse_status
+    def feature_plan() -> dict:
+        from ecomm.ml.training_plan import training_plan
 
         context = get_current_context()
-        # the business dates whose load triggered this run (none for the weekly run)
+        # the business dates whose load triggered this run (none for weekly or triggered runs)
         triggered_by = sorted(
             str(event.extra.get("business_date"))
             for events in context["triggering_asset_events"].values()
             for event in events
         )
-        info = warehouse_status(task_settings())
-        batches = (info.get("batches") or [{}])[0]
-        if not batches.get("loaded"):
-            raise RuntimeError("the warehouse holds no loaded batch: nothing to train on")
-        snapshot = {
-            "schema_revision": info["warehouse"][0]["schema revision"],
-            "batches_loaded": batches["loaded"],
-            "first_batch": batches["first"].isoformat(),
-            "last_batch": batches["last"].isoformat(),
-            "rows": {t["table"]: int(t["rows"].replace(",", "")) for t in info["tables"]},
-            "triggered_by_business_dates": triggered_by,
-        }
-        print(f"training data snapshot: {snapshot}")
-        return snapshot
+        with no_training_data_fails_at_once():
+            plan = training_plan(task_settings())
+        plan |= {"triggered_by_business_dates": triggered_by, "conf": dict(context["dag_run"].conf or {})}
+        print(f"training plan: {plan}")
+        return json_safe(plan)
 
-    warehouse_snapshot()
+    @task(multiple_outputs=False)
+    def train_churn(plan: dict) -> dict:
+        return _train("churn_model")
+
+    @task(multiple_outputs=False)
+    def train_recommender(plan: dict) -> dict:
+        return _train("recommender_model")
+
+    @task(multiple_outputs=False)
+    def evaluate(churn: dict, recommender: dict) -> dict:
+        from ecomm.ml.report import evaluate as run
+        from ecomm.ml.report import write_report
+
+        settings = task_settings()
+        result = run(settings)
+        markdown, _ = write_report(result, settings.home / "reports")
+        for comp in result.comparisons:
+            print(f"{comp.model} on {comp.holdout}: {comp.rows}")
+        for target in result.targets:
+            print(f"target {target.name}: {target.observed} (required {target.required}, met {target.met})")
+        return json_safe(
+            {
+                "decisions": {g["model"]: g["gate"]["decision"] for g in (churn, recommender)},
+                "comparisons": [c.to_dict() for c in result.comparisons],
+                "targets": [t.to_dict() for t in result.targets],
+                "report": str(markdown),
+            }
+        )
+
+    plan = feature_plan()
+    churn = train_churn(plan)
+    recommender = train_recommender(plan)
+    churn >> recommender  # one training at a time: each uses both cores
+    evaluate(churn, recommender)
 
 
 ml_training_pipeline()

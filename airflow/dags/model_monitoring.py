@@ -1,8 +1,10 @@
-"""Daily monitoring. Today: drift of the day's orders against the 28 days before (see doc_md)."""
+"""Daily monitoring: drift of the day's orders against the 28 days before; past the configured PSI
+threshold it triggers `ml_training_pipeline` (see doc_md)."""
 
 from __future__ import annotations
 
 import pendulum
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
 
 from ecomm.orchestration.dag_support import business_date, default_args, task_settings
@@ -19,15 +21,20 @@ against the orders of the 28 days before D, as PSI (quantile bins of the referen
 (`ecomm.monitoring.drift`). The result is the task's XCom and is printed in its log; it fails when
 the warehouse has no orders for D.
 
+`drift_past_threshold` compares the larger PSI with `ECOMM_DRIFT_RETRAIN_PSI` (default 0.25, a
+major shift). Below it, the run ends there (`trigger_retraining` is skipped); at or above it,
+`trigger_retraining` starts `ml_training_pipeline` (run id `drift__D`, so re-running D triggers
+nothing twice; conf names the business date), which retrains and lets the promotion gate
+decide.
+
 **Not yet here**: feature and prediction drift against the training snapshot, model performance
-over time, recording them in the warehouse, and triggering `ml_training_pipeline` past a drift
-threshold: they need the models and join when `ecomm.ml` lands.
+over time, and recording them in the warehouse.
 """
 
 
 @dag(
     dag_id="model_monitoring",
-    description="Daily drift monitoring (today: order value and basket size, PSI and KS)",
+    description="Daily drift of order value and basket size (PSI, KS); retrains past a PSI threshold",
     schedule=CronDataIntervalTimetable("0 6 * * *", timezone="UTC"),
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
@@ -50,7 +57,24 @@ def model_monitoring():
             )
         return report
 
-    order_drift()
+    @task.short_circuit
+    def drift_past_threshold(report: dict) -> bool:
+        from ecomm.monitoring.orders import FEATURES
+
+        threshold = task_settings().drift_retrain_psi
+        worst = max(report[feature]["psi"] for feature in FEATURES)
+        verdict = "retrain" if worst >= threshold else "no retraining"
+        print(f"largest PSI {worst:.4f} vs ECOMM_DRIFT_RETRAIN_PSI {threshold}: {verdict}")
+        return worst >= threshold
+
+    retrain = TriggerDagRunOperator(
+        task_id="trigger_retraining",
+        trigger_dag_id="ml_training_pipeline",
+        trigger_run_id="drift__{{ ds }}",
+        conf={"triggered_by": "model_monitoring", "reason": "drift", "business_date": "{{ ds }}"},
+        skip_when_already_exists=True,
+    )
+    drift_past_threshold(order_drift()) >> retrain
 
 
 model_monitoring()

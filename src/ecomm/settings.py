@@ -50,6 +50,22 @@ class Settings(BaseSettings):
     jupyter_port: int = 8888
     jupyter_token: str = Field(default="ecomm", description="JupyterLab login token (local default).")
 
+    # --- prediction API (FastAPI) --------------------------------------------------------------------
+    api_keys: list[str] = Field(
+        default_factory=list,
+        description="Accepted X-API-Key values (JSON list); empty = no key needed (the local default; "
+        "the AWS profile sets keys).",
+    )
+    api_cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://localhost:8501"],
+        description="Browser origins allowed to call the API (JSON list); the dashboard's by default.",
+    )
+    api_max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger request bodies get 413.")
+    api_workers: int = Field(default=1, ge=1, description="uvicorn worker processes of `ecomm serve api`.")
+    api_model_poll_seconds: float = Field(
+        default=30.0, gt=0, description="How often the API asks the registry for a new champion."
+    )
+
     # --- ML ---------------------------------------------------------------------------------------
     mlflow_tracking_uri: str | None = Field(
         default=None,
@@ -61,6 +77,22 @@ class Settings(BaseSettings):
     )
     promotion_margin: float = Field(
         default=0.005, ge=0.0, description="A challenger must beat the champion's metric by this much."
+    )
+    churn_trials: int = Field(
+        default=20,
+        ge=1,
+        description="Optuna trials of the churn XGBoost; its API-fields head gets half, the logistic "
+        "baseline a third (at most 6).",
+    )
+    recommender_trials: int = Field(
+        default=12, ge=0, description="Optuna trials of the recommender (0 = its default parameters)."
+    )
+
+    # --- monitoring -------------------------------------------------------------------------------
+    drift_retrain_psi: float = Field(
+        default=0.25,
+        ge=0.0,
+        description="model_monitoring triggers ml_training_pipeline when a monitored PSI reaches this.",
     )
 
     @property

@@ -7,6 +7,7 @@ the environment (Airflow reads its database URL when imported).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from ecomm.monitoring.drift import compare
 from ecomm.orchestration import config
 from ecomm.pipeline import ensure_batch
 from ecomm.warehouse.run import load_path
+
+from support.trained_world import WORLD_AS_OF, WORLD_HORIZON
 
 AS_OF = date(2025, 5, 31)  # the history's last date
 D1, D2, D3 = (AS_OF + timedelta(days=n) for n in (1, 2, 3))
@@ -214,7 +217,19 @@ def test_pipeline_shape_and_asset(dags):
     assert pipeline.timetable == CronDataIntervalTimetable("@daily", timezone="UTC")
     training = dags.dags["ml_training_pipeline"]
     assert training.timetable.asset_condition == WAREHOUSE_MARTS
-    assert [t.task_id for t in training.tasks] == ["warehouse_snapshot"]
+    assert {t.task_id: t.downstream_task_ids for t in training.tasks} == {
+        "feature_plan": {"train_churn", "train_recommender"},
+        "train_churn": {"train_recommender", "evaluate"},
+        "train_recommender": {"evaluate"},
+        "evaluate": set(),
+    }
+    monitoring = dags.dags["model_monitoring"]
+    assert {t.task_id: t.downstream_task_ids for t in monitoring.tasks} == {
+        "order_drift": {"drift_past_threshold"},
+        "drift_past_threshold": {"trigger_retraining"},
+        "trigger_retraining": set(),
+    }
+    assert monitoring.get_task("trigger_retraining").trigger_dag_id == "ml_training_pipeline"
 
 
 def test_two_dates_and_a_rerun_all_succeed(two_days):
@@ -272,22 +287,130 @@ def test_day_without_orders_fails_the_run_with_the_reason(two_days, airflow_worl
     assert reason in log.out + log.err
 
 
-def test_training_dag_records_the_warehouse_it_would_train_on(two_days, airflow_world, dags):
-    run = run_dag(dags, "ml_training_pipeline", D2)
+@contextlib.contextmanager
+def task_settings_of(settings):
+    """Tasks build Settings from ECOMM_* variables: point them at `settings` (Airflow's stay)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for key, value in config.settings_env(settings).items():
+            if key.startswith(("AIRFLOW_", "AIRFLOW__")):
+                continue
+            if value is None:
+                monkeypatch.delenv(key, raising=False)
+            else:
+                monkeypatch.setenv(key, value)
+        yield
+
+
+@dataclass
+class Trainings:
+    first: Run
+    second: Run
+    versions: dict[str, list[str]]  # model -> registered versions
+    aliases: dict[str, dict[str, str]]  # model -> alias -> version
+    counts: dict[str, int]  # warehouse counts of the trained world
+
+
+@pytest.fixture(scope="module")
+def trainings(airflow_world, dags, loaded_world) -> Trainings:
+    """ml_training_pipeline twice on the loaded 900-customer world with tiny tuning and an MLflow
+    store of its own; a margin of 1.0 makes the second version lose the gate whatever its score."""
+    from ecomm.ml import registry, tracking
+
+    settings = loaded_world.model_copy(
+        update={
+            "home": airflow_world.home,
+            "database_url": airflow_world.database_url,
+            "airflow_db": airflow_world.airflow_db,
+            "mlflow_db": f"mlflow_dags_{uuid.uuid4().hex[:8]}",
+            "churn_trials": 2,
+            "recommender_trials": 1,
+            "promotion_margin": 1.0,
+        }
+    )
+    try:
+        with task_settings_of(settings):
+            first = run_dag(dags, "ml_training_pipeline", D1)
+            second = run_dag(dags, "ml_training_pipeline", D2)
+        client = tracking.configure(settings)
+        versions = {
+            name: sorted(str(v.version) for v in client.search_model_versions(f"name = '{name}'"))
+            for name in registry.MODEL_NAMES
+        }
+        aliases = {name: registry.aliases(client, name) for name in registry.MODEL_NAMES}
+        yield Trainings(first, second, versions, aliases, warehouse_counts(loaded_world))
+    finally:
+        _drop_database(settings, settings.mlflow_db)
+
+
+TRAINING_TASKS = ["feature_plan", "train_churn", "train_recommender", "evaluate"]
+
+
+def test_training_dag_trains_registers_and_promotes_the_first_versions(trainings):
+    run = trainings.first
     assert run.state == "success"
-    snapshot = run.results["warehouse_snapshot"]
-    counts = warehouse_counts(airflow_world)
-    last = scalar(airflow_world, "SELECT max(batch_date) FROM audit.load_runs WHERE status = 'loaded'")
-    assert snapshot["last_batch"] == last.isoformat()
-    assert snapshot["first_batch"] == WORLD.start.isoformat()
-    assert snapshot["rows"]["fact_order_items"] == counts["warehouse.fact_order_items"]
-    assert snapshot["rows"]["dim_customer"] == counts["warehouse.dim_customer"]
-    assert snapshot["triggered_by_business_dates"] == []  # a manual run, not an Asset event
+    assert run.tasks == dict.fromkeys(TRAINING_TASKS, "success")
+    plan = run.results["feature_plan"]
+    assert plan["rows"]["dim_customer"] == trainings.counts["warehouse.dim_customer"]
+    assert plan["rows"]["fact_order_items"] == trainings.counts["warehouse.fact_order_items"]
+    assert plan["last_batch"] == WORLD_AS_OF.isoformat()
+    assert plan["churn"] == {
+        "train_cutoffs": ["2024-11-01"],
+        "evaluation_cutoff": "2025-01-01",
+        "horizon_days": WORLD_HORIZON,
+        "n_trials": 2,
+    }
+    assert plan["recommender"] == {"train_end": "2025-02-02", "holdout_last_day": "2025-03-01", "n_trials": 1}
+    assert plan["triggered_by_business_dates"] == [] and plan["conf"] == {}
+    churn, rec = run.results["train_churn"], run.results["train_recommender"]
+    assert churn["plan"]["evaluation_cutoff"] == plan["churn"]["evaluation_cutoff"]  # the trainer's plan
+    assert rec["split"]["train_end"] == plan["recommender"]["train_end"]
+    for result, name in ((churn, "churn_model"), (rec, "recommender_model")):
+        assert result["model"] == name and result["version"] == "1"
+        assert result["gate"]["decision"] == "promoted"
+        assert result["gate"]["champion_before"] is None and result["gate"]["champion_after"] == "1"
+        assert result["gate"]["reason"] == "first version of the model"
+    assert 0.5 < churn["metrics"]["xgboost"]["roc_auc"] < 0.99
+    assert churn["gate"]["challenger_score"] == pytest.approx(
+        churn["metrics"]["xgboost"]["roc_auc"], abs=1e-6
+    )
+    assert rec["gate"]["challenger_score"] == pytest.approx(rec["metrics"]["model"]["ndcg_at_10"], abs=1e-6)
+    assert run.results["evaluate"]["decisions"] == {
+        "churn_model": "promoted",
+        "recommender_model": "promoted",
+    }
+
+
+def test_training_dag_keeps_the_champion_when_the_challenger_does_not_win(trainings):
+    run = trainings.second
+    assert run.state == "success"
+    assert run.tasks == dict.fromkeys(TRAINING_TASKS, "success")
+    for name in ("churn", "recommender"):
+        gate = run.results[f"train_{name}"]["gate"]
+        assert run.results[f"train_{name}"]["version"] == "2"
+        assert (gate["decision"], gate["champion_before"], gate["champion_after"]) == ("kept", "1", "1")
+        assert gate["reason"].startswith(f"challenger {gate['metric']} ")
+        assert gate["reason"].endswith(" by the margin 1.0")
+    assert trainings.versions == {"churn_model": ["1", "2"], "recommender_model": ["1", "2"]}
+    assert trainings.aliases == {
+        "churn_model": {"champion": "1", "challenger": "2"},
+        "recommender_model": {"champion": "1", "challenger": "2"},
+    }
+    evaluation = run.results["evaluate"]
+    assert evaluation["decisions"] == {"churn_model": "kept", "recommender_model": "kept"}
+    assert [c["versions"] for c in evaluation["comparisons"]] == [{"champion": "1", "challenger": "2"}] * 2
+    assert all(set(c["rows"]) >= {"champion v1", "challenger v2"} for c in evaluation["comparisons"])
 
 
 def test_monitoring_compares_the_days_orders_with_the_28_days_before(two_days, airflow_world, dags):
-    run = run_dag(dags, "model_monitoring", D2)
+    with task_settings_of(airflow_world.model_copy(update={"drift_retrain_psi": 1e6})):
+        run = run_dag(dags, "model_monitoring", D2)
     assert run.state == "success"
+    assert run.tasks == {
+        "order_drift": "success",
+        "drift_past_threshold": "success",
+        "trigger_retraining": "skipped",  # below the threshold: no retraining
+    }
+    assert training_runs_triggered_by_monitoring() == []
     report = run.results["order_drift"]
     assert report["reference_window"] == [(D2 - timedelta(days=28)).isoformat(), D1.isoformat()]
 
@@ -307,3 +430,37 @@ def test_monitoring_compares_the_days_orders_with_the_28_days_before(two_days, a
         "SELECT count(DISTINCT order_id) FROM warehouse.fact_order_items WHERE order_date = %s",
         (D2,),
     )
+
+
+def training_runs_triggered_by_monitoring() -> list[tuple[str, str, dict]]:
+    """(run id, run type, conf) of every ml_training_pipeline run whose run id says drift."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        runs = session.scalars(
+            select(DagRun)
+            .where(DagRun.dag_id == "ml_training_pipeline", DagRun.run_id.like("drift__%"))
+            .order_by(DagRun.id)
+        ).all()
+        return [(r.run_id, str(r.run_type), dict(r.conf or {})) for r in runs]
+
+
+def test_drift_past_the_threshold_triggers_training_once_per_date(two_days, airflow_world, dags):
+    with task_settings_of(airflow_world.model_copy(update={"drift_retrain_psi": 0.0})):
+        run = run_dag(dags, "model_monitoring", D1)
+        rerun = run_dag(dags, "model_monitoring", D1)
+    assert run.state == "success"
+    assert run.tasks == dict.fromkeys(
+        ["order_drift", "drift_past_threshold", "trigger_retraining"], "success"
+    )
+    assert rerun.state == "success"
+    assert rerun.tasks["trigger_retraining"] == "skipped"  # the date's retraining run exists already
+    assert training_runs_triggered_by_monitoring() == [
+        (
+            f"drift__{D1.isoformat()}",
+            "operator_triggered",
+            {"triggered_by": "model_monitoring", "reason": "drift", "business_date": D1.isoformat()},
+        )
+    ]

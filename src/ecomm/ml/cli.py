@@ -71,7 +71,7 @@ def _gate_line(gate) -> str:
 @user_errors
 def train_churn(
     trials: Annotated[
-        int | None, typer.Option(help="Optuna trials of the XGBoost model (default 20).")
+        int | None, typer.Option(help="Optuna trials of the XGBoost model (default ECOMM_CHURN_TRIALS, 20).")
     ] = None,
     horizon_days: Annotated[
         int | None,
@@ -109,7 +109,9 @@ def train_churn(
 @train_app.command("recommender")
 @user_errors
 def train_recommender(
-    trials: Annotated[int | None, typer.Option(help="Optuna trials (default 12).")] = None,
+    trials: Annotated[
+        int | None, typer.Option(help="Optuna trials (default ECOMM_RECOMMENDER_TRIALS, 12).")
+    ] = None,
     holdout_days: Annotated[
         int | None, typer.Option(help="Days of the temporal holdout (default 28).")
     ] = None,

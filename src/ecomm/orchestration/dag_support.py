@@ -46,13 +46,46 @@ def task_settings() -> Settings:
 
 
 @contextlib.contextmanager
-def bad_data_fails_at_once() -> Iterator[None]:
-    """Retrying cannot fix bad data: a failed quality check or a rejected batch fails the task
-    without retries, with the reason as its message. Other errors (a lost connection) retry."""
+def fails_at_once(*errors: type[Exception]) -> Iterator[None]:
+    """Errors a retry cannot fix fail the task without retries, with the reason as its message.
+    Other errors (a lost connection) retry."""
+    try:
+        yield
+    except errors as exc:
+        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+
+
+def bad_data_fails_at_once():
+    """A failed quality check or a rejected batch: retrying cannot fix bad data."""
     from ecomm.pipeline import QualityCheckFailed
     from ecomm.warehouse.raw import BatchError
 
-    try:
-        yield
-    except (QualityCheckFailed, BatchError) as exc:
-        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+    return fails_at_once(QualityCheckFailed, BatchError)
+
+
+def no_training_data_fails_at_once():
+    """A warehouse too short to train on (FeatureError): a retry minutes later cannot fix it."""
+    from ecomm.features.churn import FeatureError
+
+    return fails_at_once(FeatureError)
+
+
+def json_safe(value):
+    """A task result as JSON Airflow can store: floats rounded to 6 places, NaN and inf as None,
+    dates as ISO strings, tuples as lists."""
+    import math
+    from datetime import date
+
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str | int):
+        return value
+    if isinstance(value, float):
+        return round(value, 6) if math.isfinite(value) else None
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return json_safe(value.item())
+    return str(value)

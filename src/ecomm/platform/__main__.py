@@ -7,40 +7,13 @@ import time
 import typer
 from rich.table import Table
 
-from ecomm.cli import UserError, db_down, db_migrate, db_up, err, generate, load, out, status, user_errors
+from ecomm.cli import UserError, db_down, db_migrate, db_up, err, out, pipeline_bootstrap, status, user_errors
 from ecomm.orchestration.config import OrchestrationError, migrate_metadata
 from ecomm.platform import supervisor
 from ecomm.platform.services import check_health, planned_services
 from ecomm.settings import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
-
-
-def _warehouse_is_empty() -> bool:
-    from ecomm import db
-
-    with db.connection(get_settings()) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM audit.load_runs WHERE status = 'loaded'")
-        return cur.fetchone()[0] == 0
-
-
-def _bootstrap() -> None:
-    """Simulate and load the history the first time (an empty warehouse)."""
-    settings = get_settings()
-    if not _warehouse_is_empty():
-        return
-    if not (settings.raw_dir / "_state").exists():
-        err.print(
-            f"bootstrapping: simulating {settings.history_days} days of history into {settings.raw_dir}"
-        )
-        generate(
-            out_dir=None, seed=None, as_of=None, days=None, customers=None, products=None, next_day=False
-        )
-    try:
-        load(path=settings.raw_dir, force=False)
-    except typer.Exit as exc:
-        if exc.exit_code:
-            raise UserError("the history did not load cleanly; see the messages above") from None
 
 
 def _services_table(title: str) -> Table:
@@ -76,24 +49,35 @@ def _first_pipeline_run(settings) -> None:
 @app.command()
 @user_errors
 def up() -> None:
-    """Start PostgreSQL, migrate, bootstrap an empty warehouse, then every service; wait until healthy."""
+    """Start PostgreSQL, migrate, bootstrap (history, first models), then every service; wait until healthy."""
     settings = get_settings()
-    started = time.perf_counter()
+    phases: dict[str, float] = {}
+    clock = started = time.perf_counter()
+
+    def phase(name: str) -> None:  # seconds since the previous phase ended
+        nonlocal clock
+        phases[name], clock = time.perf_counter() - clock, time.perf_counter()
+
     db_up()
     db_migrate()
-    _bootstrap()
+    phase("database")
+    pipeline_bootstrap()  # history and first models when missing (also a one-shot job in compose)
+    phase("bootstrap")
     try:
         migrate_metadata(settings)
         supervisor.launch(settings)
         supervisor.wait_healthy(settings, on_ready=lambda s: err.print(f"{s.name} is healthy"))
+        phase("services healthy")
         _first_pipeline_run(settings)
+        phase("first pipeline run")
     except (supervisor.PlatformError, OrchestrationError, TimeoutError, RuntimeError) as exc:
         raise UserError(str(exc)) from None
     status()
     out.print(_services_table("services"))
     out.print(
-        f"platform up in {time.perf_counter() - started:.0f}s; logs in {settings.home / 'logs'}; "
-        "stop with `make down`"
+        f"platform up in {time.perf_counter() - started:.0f}s "
+        f"({', '.join(f'{name} {seconds:.0f}s' for name, seconds in phases.items())}); "
+        f"logs in {settings.home / 'logs'}; stop with `make down`"
     )
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 from ecomm.db import query_frame
 from ecomm.features import columns as C
 from ecomm.features import interactions as I
-from ecomm.features.churn import FeatureError, warehouse_span
+from ecomm.features.churn import FeatureError, WarehouseSpan, warehouse_span
 
 HOLDOUT_DAYS = 28
 POPULARITY_DAYS = 56
@@ -41,11 +41,11 @@ class RecData:
         }
 
 
-def load_rec_data(
-    conn, *, holdout_days: int = HOLDOUT_DAYS, train_end: date | None = None, holdout_end: date | None = None
-) -> RecData:
-    """The split of the warehouse: by default the last `holdout_days` loaded days are the holdout."""
-    span = warehouse_span(conn)
+def split_dates(
+    span: WarehouseSpan, holdout_days: int, train_end: date | None = None, holdout_end: date | None = None
+) -> tuple[date, date]:
+    """(train_end, holdout_end) of the temporal split; by default the last `holdout_days` loaded
+    days are the holdout. Raises FeatureError when the span is too short."""
     if train_end is None:
         train_end = span.last_day - timedelta(days=holdout_days - 1)
     holdout_end = holdout_end or min(
@@ -56,6 +56,14 @@ def load_rec_data(
             f"the warehouse holds {span.first_day} .. {span.last_day}: too short for a {holdout_days}-day "
             "recommender holdout after as many days of training history"
         )
+    return train_end, holdout_end
+
+
+def load_rec_data(
+    conn, *, holdout_days: int = HOLDOUT_DAYS, train_end: date | None = None, holdout_end: date | None = None
+) -> RecData:
+    """The split of the warehouse: by default the last `holdout_days` loaded days are the holdout."""
+    train_end, holdout_end = split_dates(warehouse_span(conn), holdout_days, train_end, holdout_end)
     return RecData(
         train_end=train_end,
         holdout_end=holdout_end,

@@ -39,7 +39,12 @@ class RecConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides) -> RecConfig:
-        return cls(**{"seed": settings.seed, "margin": settings.promotion_margin, **overrides})
+        base = {
+            "seed": settings.seed,
+            "margin": settings.promotion_margin,
+            "n_trials": settings.recommender_trials,
+        }
+        return cls(**{**base, **overrides})
 
 
 @dataclass

@@ -1,0 +1,121 @@
+"""`ecomm pipeline bootstrap` (run by `make up` and by the compose stack's one-shot job): bring a
+fresh platform to a usable one. Idempotent, step by step:
+
+1. the warehouse holds no loaded batch -> simulate `ECOMM_HISTORY_DAYS` of history up to yesterday
+   into ECOMM_HOME/raw (unless a simulated world is already there) and load it;
+2. each registered model (`churn_model`, `recommender_model`) without a `champion` -> train it; the
+   promotion gate makes a first version champion.
+
+A second run finds the history loaded and both champions registered, and does nothing. A model that
+the warehouse is still too short to train is reported and skipped (the ML DAG trains it once the
+daily pipeline has loaded enough days); any other failure raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+from ecomm import db
+from ecomm.settings import Settings
+
+if TYPE_CHECKING:
+    from ecomm.datagen.api import GenerationSummary
+    from ecomm.warehouse.run import LoadReport
+
+# tick(stage, done, total): the progress callback of the generator, used for every step here
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class BootstrapResult:
+    generated: GenerationSummary | None = None  # when a world was simulated
+    load: LoadReport | None = None  # when the history was loaded
+    batches_before: int = 0  # batches the warehouse held before
+    champions_before: dict[str, str] = field(default_factory=dict)  # model -> champion version
+    trained: dict[str, object] = field(default_factory=dict)  # model -> ChurnResult / RecResult
+    not_trained: dict[str, str] = field(default_factory=dict)  # model -> why (history too short)
+
+    @property
+    def did_nothing(self) -> bool:
+        return self.load is None and not self.trained
+
+    @property
+    def ok(self) -> bool:
+        return self.load is None or self.load.ok
+
+
+def loaded_batches(settings: Settings) -> int:
+    with db.connection(settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM audit.load_runs WHERE status = 'loaded'")
+        return cur.fetchone()[0]
+
+
+def champions(settings: Settings) -> dict[str, str | None]:
+    """Each registered model name -> its champion version (None: no champion yet)."""
+    from ecomm.ml import registry, tracking
+
+    client = tracking.configure(settings)
+    return {name: registry.alias_version(client, name, registry.CHAMPION) for name in registry.MODEL_NAMES}
+
+
+def load_history(settings: Settings, result: BootstrapResult, progress: Progress, say) -> None:
+    """Simulate the history (unless ECOMM_HOME/raw holds a world already) and load it."""
+    from ecomm.datagen import GeneratorConfig, generate_history
+    from ecomm.warehouse.load import batch_directories
+    from ecomm.warehouse.run import load_path
+
+    raw = settings.raw_dir
+    if not (raw / "_state").exists():
+        config = GeneratorConfig(
+            seed=settings.seed,
+            as_of=date.today() - timedelta(days=1),
+            days=settings.history_days,
+            customers=settings.customers,
+            products=settings.products,
+            churn_horizon_days=settings.churn_horizon_days,
+        )
+        say(
+            f"simulating {config.days} days of history to {config.as_of} "
+            f"({config.customers:,} customers, {config.products:,} products) into {raw}"
+        )
+        result.generated = generate_history(config, raw, progress=progress)
+    total = len(batch_directories(raw))
+    say(f"loading {total} batches from {raw}")
+    done = iter(range(1, total + 1))
+    result.load = load_path(
+        settings, raw, progress=lambda _batch: progress("loading batches", next(done), total)
+    )
+
+
+def bootstrap(settings: Settings, progress: Progress | None = None, say=None) -> BootstrapResult:
+    """Load the history into an empty warehouse, then train every model without a champion.
+
+    `progress(stage, done, total)` follows long steps; `say(message)` announces each step.
+    """
+    from ecomm.features.churn import FeatureError
+    from ecomm.ml.training_plan import train_model
+    from ecomm.warehouse.migrate import migrate
+
+    progress = progress or (lambda *_: None)
+    say = say or (lambda _message: None)
+    result = BootstrapResult()
+    migrate(settings)
+    result.batches_before = loaded_batches(settings)
+    if result.batches_before == 0:
+        load_history(settings, result, progress, say)
+        if not result.ok:
+            return result  # the caller reports the rejected batches and failed checks; nothing trains
+    found = champions(settings)
+    result.champions_before = {name: v for name, v in found.items() if v is not None}
+    for name in (n for n, v in found.items() if v is None):
+        say(f"training {name} (no champion registered yet)")
+        progress(f"training {name}", 0, 1)
+        try:
+            result.trained[name] = train_model(settings, name)
+        except FeatureError as exc:
+            result.not_trained[name] = str(exc)
+        progress(f"training {name}", 1, 1)
+    return result

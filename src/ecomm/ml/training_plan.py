@@ -1,0 +1,61 @@
+"""A training run of the registered models, as the ML DAG and `ecomm pipeline bootstrap` run it:
+first what it will train on, decided before any model is fitted (the loaded warehouse and the
+point-in-time plan of both models, from the settings the trainers use; FeatureError when the
+warehouse is too short), then each model trained with the configured trials."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from ecomm import db
+from ecomm.features.churn import FeatureError, plan_cutoffs, warehouse_span
+from ecomm.ml.churn.train import ChurnConfig
+from ecomm.ml.recommend.dataset import split_dates
+from ecomm.ml.recommend.train import RecConfig
+from ecomm.settings import Settings
+
+
+def training_plan(settings: Settings) -> dict:
+    from ecomm.status import warehouse_status
+
+    info = warehouse_status(settings)
+    batches = (info.get("batches") or [{}])[0]
+    if not batches.get("loaded"):
+        raise FeatureError("the warehouse holds no loaded batch: nothing to train on")
+    churn, rec = ChurnConfig.from_settings(settings), RecConfig.from_settings(settings)
+    with db.connection(settings) as conn:
+        span = warehouse_span(conn)
+    cutoffs = plan_cutoffs(
+        span,
+        churn.horizon_days,
+        max_train_cutoffs=churn.max_train_cutoffs,
+        min_history_days=churn.min_history_days,
+    )
+    train_end, holdout_end = split_dates(span, rec.holdout_days)
+    return {
+        "schema_revision": info["warehouse"][0]["schema revision"],
+        "batches_loaded": batches["loaded"],
+        "first_batch": batches["first"].isoformat(),
+        "last_batch": batches["last"].isoformat(),
+        "rows": {t["table"]: int(t["rows"].replace(",", "")) for t in info["tables"]},
+        "churn": cutoffs.to_dict() | {"n_trials": churn.n_trials},
+        "recommender": {
+            "train_end": train_end.isoformat(),
+            "holdout_last_day": (holdout_end - timedelta(days=1)).isoformat(),
+            "n_trials": rec.n_trials,
+        },
+    }
+
+
+def train_model(settings: Settings, name: str):
+    """Train registered model `name` with the configured trials: it is logged, registered as
+    challenger and the promotion gate decides (ChurnResult or RecResult)."""
+    from ecomm.ml import registry
+    from ecomm.ml.churn.train import train_churn
+    from ecomm.ml.recommend.train import train_recommender
+
+    if name == registry.CHURN_MODEL:
+        return train_churn(settings, ChurnConfig.from_settings(settings))
+    if name == registry.RECOMMENDER_MODEL:
+        return train_recommender(settings, RecConfig.from_settings(settings))
+    raise ValueError(f"unknown model {name!r}; expected one of {', '.join(registry.MODEL_NAMES)}")

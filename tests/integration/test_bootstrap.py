@@ -1,0 +1,121 @@
+"""`ecomm pipeline bootstrap` as `make up` and the compose job run it: an empty warehouse gets a
+simulated history and both models get a champion; a second run does nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from ecomm import db
+from ecomm.ml import registry, tracking
+
+ECOMM = [sys.executable, "-m", "ecomm.cli"]
+DAYS = 210  # enough for a 60-day churn label with a training cutoff before the evaluation one
+
+
+def bootstrap(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*ECOMM, "pipeline", "bootstrap"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("ECOMM_")}, **env},
+    )
+
+
+def settings_env(settings, home, **sizes) -> dict:
+    return {
+        "DATABASE_URL": db.libpq_dsn(db.server_url(settings)),
+        "ECOMM_HOME": str(home),
+        "ECOMM_WAREHOUSE_DB": settings.warehouse_db,
+        "ECOMM_MLFLOW_DB": settings.mlflow_db,
+        "ECOMM_SEED": "5",
+        "ECOMM_PRODUCTS": "60",
+        "ECOMM_CHURN_HORIZON_DAYS": "60",
+        "ECOMM_CHURN_TRIALS": "2",
+        "ECOMM_RECOMMENDER_TRIALS": "1",
+        **{f"ECOMM_{k.upper()}": str(v) for k, v in sizes.items()},
+    }
+
+
+@pytest.fixture
+def empty(warehouse):
+    """A fresh migrated warehouse with no batch and an MLflow database that does not exist yet."""
+    settings = warehouse.model_copy(update={"mlflow_db": f"mlflow_boot_{uuid.uuid4().hex[:8]}"})
+    yield settings
+    with db.connection(settings, "postgres") as conn:
+        conn.autocommit = True
+        conn.cursor().execute(f'DROP DATABASE IF EXISTS "{settings.mlflow_db}" WITH (FORCE)')
+
+
+def loaded_batches(settings) -> int:
+    with db.connection(settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM audit.load_runs WHERE status = 'loaded'")
+        return cur.fetchone()[0]
+
+
+def registry_state(settings) -> dict:
+    client = tracking.configure(settings)
+    return {
+        name: (
+            sorted(str(v.version) for v in client.search_model_versions(f"name = '{name}'")),
+            registry.aliases(client, name),
+        )
+        for name in registry.MODEL_NAMES
+    }
+
+
+def test_bootstrap_loads_history_and_trains_then_does_nothing(empty, tmp_path):
+    env = settings_env(empty, tmp_path, customers=300, history_days=DAYS)
+
+    first = bootstrap(env)
+
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert f"simulating {DAYS} days of history" in first.stderr
+    assert f"{DAYS} batch(es): {DAYS} loaded, 0 skipped, 0 rejected" in first.stdout
+    for name in registry.MODEL_NAMES:
+        assert f"training {name} (no champion registered yet)" in first.stderr
+        line = next(ln for ln in first.stdout.splitlines() if ln.startswith(f"{name}: "))
+        assert line.startswith(f"{name}: trained v1 in ") and line.endswith("s, champion v1"), line
+    assert loaded_batches(empty) == DAYS
+    once = {
+        "churn_model": (["1"], {"champion": "1", "challenger": "1"}),
+        "recommender_model": (["1"], {"champion": "1", "challenger": "1"}),
+    }
+    assert registry_state(empty) == once
+
+    second = bootstrap(env)
+
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert second.stdout.splitlines() == [
+        f"warehouse: {DAYS} batch(es) loaded already; no history loaded",
+        "churn_model: champion v1 registered already; not trained",
+        "recommender_model: champion v1 registered already; not trained",
+        "bootstrap: nothing to do",
+    ]
+    assert second.stderr == ""
+    assert loaded_batches(empty) == DAYS
+    assert registry_state(empty) == once
+
+
+def test_history_too_short_to_train_loads_and_says_why(empty, tmp_path):
+    """60 days (the generator's minimum): no 60-day churn label after 60 days of history, and no
+    4-week recommender holdout after 4 weeks of tuning history."""
+    result = bootstrap(settings_env(empty, tmp_path, customers=100, history_days=60))
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "60 batch(es): 60 loaded, 0 skipped, 0 rejected" in result.stdout
+    warnings = [ln for ln in result.stderr.splitlines() if " not trained: " in ln]
+    assert [w.split(": ")[0] for w in warnings] == [
+        "churn_model not trained",
+        "recommender_model not trained",
+    ]
+    assert warnings[0].endswith("too short for a 60-day churn label after 60 days of history")
+    assert warnings[1].endswith(
+        "too short for a 28-day recommender holdout after as many days of training history"
+    )
+    assert registry_state(empty) == {name: ([], {}) for name in registry.MODEL_NAMES}
