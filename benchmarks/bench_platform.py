@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,18 +24,13 @@ from pathlib import Path
 
 from ecomm import db
 from ecomm.orchestration import config
+from ecomm.platform.supervisor import free_port
 from ecomm.settings import Settings
 
 from benchmarks.common import WORK, measure
 
 PLATFORM = [sys.executable, "-m", "ecomm.platform"]
 PHASES = re.compile(r"platform up in \d+s \(([^)]*)\)")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _platform_env(home: Path, customers: int | None) -> dict[str, str]:
@@ -47,9 +41,9 @@ def _platform_env(home: Path, customers: int | None) -> dict[str, str]:
     if customers:
         env["ECOMM_CUSTOMERS"] = str(customers)
     for setting in ("AIRFLOW", "MLFLOW", "API", "STREAMLIT", "JUPYTER"):
-        env[f"ECOMM_{setting}_PORT"] = str(_free_port())
+        env[f"ECOMM_{setting}_PORT"] = str(free_port())
     for server in ("WORKER", "TRIGGER"):  # the scheduler's and triggerer's log servers
-        env[f"AIRFLOW__LOGGING__{server}_LOG_SERVER_PORT"] = str(_free_port())
+        env[f"AIRFLOW__LOGGING__{server}_LOG_SERVER_PORT"] = str(free_port())
     return env
 
 

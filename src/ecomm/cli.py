@@ -29,6 +29,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(ml_app)  # `train churn|recommender` and `evaluate`
 app.add_typer(causal_app, name="causal")
+serve_app = typer.Typer(help="Run a service in the foreground.", no_args_is_help=True)
+app.add_typer(serve_app, name="serve")
 
 out = Console(soft_wrap=True)  # never break a path or a message in two
 err = Console(stderr=True, soft_wrap=True)
@@ -201,6 +203,35 @@ def pipeline_run(
     _report_load(report)
 
 
+@pipeline_app.command("bootstrap")
+@user_errors
+def pipeline_bootstrap() -> None:
+    """First start (idempotent): simulate and load the history if the warehouse is empty, then
+    train each model that has no champion. A second run does nothing."""
+    from ecomm.bootstrap import bootstrap
+
+    settings = _settings()
+    with _progress("bootstrapping") as tick:
+        result = bootstrap(settings, progress=tick, say=lambda message: err.print(message, highlight=False))
+    if result.generated is not None:
+        _print_counts(result.generated.rows)
+    if result.load is not None:
+        _report_load(result.load)  # exits 1 naming the rejected batches or failed checks
+    else:
+        out.print(f"warehouse: {result.batches_before} batch(es) loaded already; no history loaded")
+    for name, version in result.champions_before.items():
+        out.print(f"{name}: champion v{version} registered already; not trained")
+    for name, trained in result.trained.items():
+        gate = trained.gate
+        out.print(
+            f"{name}: trained v{trained.version} in {trained.seconds:.0f}s, champion v{gate.champion_after}"
+        )
+    for name, reason in result.not_trained.items():
+        err.print(f"[yellow]{name} not trained:[/] {reason}", highlight=False)
+    if result.did_nothing:
+        out.print("bootstrap: nothing to do")
+
+
 @app.command()
 @user_errors
 def status() -> None:
@@ -285,6 +316,27 @@ def _report_load(report) -> None:
         )
     if not report.ok:
         raise typer.Exit(1)
+
+
+@serve_app.command("api")
+@user_errors
+def serve_api(
+    host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0 in containers).")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="Default: ECOMM_API_PORT (8000).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Default: ECOMM_API_WORKERS (1).")] = None,
+    access_log: Annotated[bool, typer.Option(help="Log every request (off: /metrics counts them).")] = False,
+) -> None:
+    """The prediction API (FastAPI under uvicorn): serves the MLflow champions."""
+    from ecomm.api.serve import serve_api as run
+
+    settings = _settings()
+    run(
+        settings,
+        host=host,
+        port=port or settings.api_port,
+        workers=workers or settings.api_workers,
+        access_log=access_log,
+    )
 
 
 if __name__ == "__main__":

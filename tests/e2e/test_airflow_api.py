@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -21,6 +20,7 @@ import pytest
 from ecomm import db
 from ecomm.datagen import GeneratorConfig, generate_history
 from ecomm.orchestration import config
+from ecomm.platform.supervisor import free_port
 from ecomm.warehouse.run import load_path
 
 DAG_ID = "ecommerce_data_pipeline"
@@ -34,12 +34,6 @@ RUN_TIMEOUT_S = 360
 # the DAG's next logical date, with that date in the message.)
 D = datetime.now(UTC).date() - timedelta(days=1)
 WORLD = GeneratorConfig(seed=5, as_of=D - timedelta(days=1), days=60, customers=300, products=60)
-
-
-def _free_port() -> int:
-    with contextlib.closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _sql(settings, database: str, statement: str) -> None:
@@ -59,7 +53,7 @@ class Services:
     def start(self) -> None:
         env = config.airflow_env(self.settings)
         # the scheduler serves task logs on 8793 by default: a running platform may hold it
-        env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] = str(_free_port())
+        env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] = str(free_port())
         commands = config.service_commands()
         for name in SERVICES:
             with (self.log_dir / f"{name}.log").open("wb") as log:
@@ -129,7 +123,7 @@ def airflow_settings(template_warehouse, tmp_path_factory):
             "database_url": db.server_url(template_warehouse).render_as_string(hide_password=False),
             "warehouse_db": f"wh_e2e_{suffix}",
             "airflow_db": f"af_e2e_{suffix}",
-            "airflow_port": _free_port(),
+            "airflow_port": free_port(),
             "airflow_admin_user": "ops",
             "airflow_admin_password": f"pw-{suffix}",
         }

@@ -34,22 +34,12 @@ from ecomm.ml.recommend.train import RecConfig, train_recommender
 from ecomm.ml.serving import CHURN_PROBABILITY, MODEL_VARIANT
 from ecomm.warehouse.run import load_path
 
+from support.api import SEED_USER
+
 AS_OF = date(2025, 4, 1)
 HORIZON = 60
 MIN_HISTORY = 45
 FAST = {"n_trials": 6, "n_trials_api": 3, "n_trials_logreg": 3, "min_history_days": MIN_HISTORY}
-API_BODY = {
-    "user_id": 1,
-    "age": 35,
-    "country": "United States",
-    "total_orders": 10,
-    "total_spent": 500.0,
-    "days_since_last_order": 15,
-    "avg_order_value": 50.0,
-    "customer_duration_days": 365,
-    "order_frequency": 0.0274,
-    "daily_spend": 1.37,
-}
 
 
 def _create(settings, name: str, template: str | None = None) -> None:
@@ -275,7 +265,7 @@ def new_process(world, churn_runs, rec_run, holdout):
     """Both champions loaded and scored in a fresh interpreter that cannot import ecomm."""
     full_rows = _features(holdout.head(5))
     payload = {
-        "api": [API_BODY],
+        "api": [SEED_USER],
         "full": json.loads(full_rows.to_json(orient="records")),
         "rec": {"customer_id": [known_customer(world), 987654], "k": [5, 5], "country": ["", "Germany"]},
     }
@@ -352,7 +342,7 @@ def test_more_recent_activity_lowers_churn_probability(champion, holdout):
     )
     assert recent.mean() + 0.02 < stale.mean() < gone.mean()
     assert (stale >= recent).mean() > 0.75
-    api = pd.DataFrame([API_BODY | {"days_since_last_order": 5}, API_BODY | {"days_since_last_order": 120}])
+    api = pd.DataFrame([SEED_USER | {"days_since_last_order": 5}, SEED_USER | {"days_since_last_order": 120}])
     p_recent, p_stale = champion.predict(api)[CHURN_PROBABILITY]
     assert p_stale > p_recent
 

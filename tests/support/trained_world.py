@@ -37,7 +37,12 @@ def loaded_world(template_warehouse, tmp_path_factory):
     raw = tmp_path_factory.mktemp("shared-world")
     generate_history(
         GeneratorConfig(
-            seed=11, as_of=WORLD_AS_OF, days=210, customers=900, products=120, churn_horizon_days=WORLD_HORIZON
+            seed=11,
+            as_of=WORLD_AS_OF,
+            days=210,
+            customers=900,
+            products=120,
+            churn_horizon_days=WORLD_HORIZON,
         ),
         raw,
     )

@@ -128,13 +128,29 @@ def plan_cutoffs(
 
 
 # --------------------------------------------------------------------------------- the features
-def churn_features(conn, cutoff: date, *, buyers_only: bool = True) -> pd.DataFrame:
-    """One row per customer signed up before `cutoff` (with >= 1 completed order if `buyers_only`).
+def churn_features(
+    conn,
+    cutoff: date,
+    *,
+    buyers_only: bool = True,
+    customer_ids: list[int] | None = None,
+    first_day: date | None = None,
+) -> pd.DataFrame:
+    """One row per customer signed up before `cutoff` (with >= 1 completed order if `buyers_only`),
+    only those in `customer_ids` when given (the same features, computed for fewer customers).
+    `first_day`: the warehouse's first business date before the cutoff if the caller knows it
+    (`warehouse_span(conn).first_day`); None = found by the query.
 
     Columns: customer_id, cutoff_date, the categorical and numeric features of `columns`, and one
     category share column per category in the catalog before the cutoff.
     """
-    params = {"cutoff": cutoff, "buyers_only": buyers_only, "late_days": C.LATE_DELIVERY_DAYS}
+    params = {
+        "cutoff": cutoff,
+        "buyers_only": buyers_only,
+        "late_days": C.LATE_DELIVERY_DAYS,
+        "customer_ids": None if customer_ids is None else [int(c) for c in customer_ids],
+        "first_day": first_day,
+    }
     frame = query_frame(conn, read_sql("churn_features.sql"), params)
     for name in C.NUMERIC_FEATURES:
         if name not in C.INTEGER_FEATURES:

@@ -28,13 +28,16 @@ def alias_uri(name: str, alias: str) -> str:
 
 
 def alias_version(client, name: str, alias: str) -> str | None:
-    """The version an alias points to, None if the model or the alias does not exist."""
+    """The version an alias points to, None if the model or the alias does not exist. Any other
+    failure (registry unreachable, timeout) is raised: it must not read as "no champion"."""
     from mlflow.exceptions import MlflowException
 
     try:
         return str(client.get_model_version_by_alias(name, alias).version)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
 
 
 def aliases(client, name: str) -> dict[str, str]:

@@ -69,6 +69,18 @@ def metadata_url(settings: Settings, *, start: bool = True) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def child_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """os.environ with every setting of `settings` applied (unset where None) plus `extra`: the
+    environment of a child process whose Settings must equal `settings`."""
+    env = dict(os.environ)
+    for name, value in {**settings_env(settings), **extra}.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
 def settings_env(settings: Settings) -> dict[str, str | None]:
     """Every setting as the environment variable Settings reads it from (None = unset it).
 

@@ -74,6 +74,13 @@ def supervisor_pid(paths: Paths) -> int | None:
     return pid if pid_alive(pid) else None
 
 
+def free_port() -> int:
+    """A TCP port nobody listens on right now (tests and benchmarks run services on it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -4,5 +4,6 @@ FROM warehouse.fact_order_items f
 JOIN warehouse.dim_product d USING (product_id)
 JOIN warehouse.dim_customer c USING (customer_id)
 WHERE f.order_date < %(cutoff)s::date AND f.status <> 'cancelled' AND c.signup_date < %(cutoff)s::date
+  AND (%(customer_ids)s::bigint[] IS NULL OR f.customer_id = ANY(%(customer_ids)s::bigint[]))
 GROUP BY f.customer_id, d.category
 ORDER BY f.customer_id, d.category

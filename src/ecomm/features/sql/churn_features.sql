@@ -3,20 +3,22 @@
 -- once known before it: a line is "returned" only if return_date < cutoff, an order "delivered"
 -- only if order_date + delivery_days < cutoff. (status = 'cancelled' is set at order time.)
 -- Windows: [cutoff - N, cutoff). Column names: ecomm.features.columns.
+-- %(customer_ids)s: NULL = every customer, or an array restricting every fact read (the API scores one).
 WITH params AS (
     SELECT %(cutoff)s::date AS cutoff
 ), first_day AS (
     -- the first day the warehouse holds: customers older than that have an unobserved past
-    SELECT least(
+    -- (%(first_day)s: that day when the caller knows it, which spares a scan of the web events)
+    SELECT coalesce(%(first_day)s::date, least(
         (SELECT min(order_date) FROM warehouse.fact_order_items, params WHERE order_date < cutoff),
         (SELECT min(event_date) FROM warehouse.fact_web_events, params WHERE event_date < cutoff),
         (SELECT cutoff FROM params)
-    ) AS day
+    )) AS day
 ), customers AS (
     SELECT c.customer_id, c.age, c.country, coalesce(c.gender, 'unknown') AS gender,
            c.acquisition_channel, c.signup_date
     FROM warehouse.dim_customer c, params p
-    WHERE c.signup_date < p.cutoff
+    WHERE c.signup_date < p.cutoff AND (%(customer_ids)s::bigint[] IS NULL OR c.customer_id = ANY(%(customer_ids)s::bigint[]))
 ), lines AS (
     SELECT f.customer_id, f.order_id, f.order_date, f.campaign_id, f.quantity, f.unit_price,
            f.discount, f.revenue, f.delivery_days, f.return_date,
@@ -24,7 +26,7 @@ WITH params AS (
            f.return_date IS NOT NULL AND f.return_date < p.cutoff AS returned,
            f.delivery_days IS NOT NULL AND f.order_date + f.delivery_days < p.cutoff AS delivered
     FROM warehouse.fact_order_items f, params p
-    WHERE f.order_date < p.cutoff
+    WHERE f.order_date < p.cutoff AND (%(customer_ids)s::bigint[] IS NULL OR f.customer_id = ANY(%(customer_ids)s::bigint[]))
 ), orders AS (
     SELECT customer_id, order_id,
            min(order_date) AS order_date,
@@ -75,7 +77,7 @@ WITH params AS (
            bool_or(e.event_type = 'add_to_cart') AS carted,
            bool_or(e.event_type = 'purchase') AS purchased
     FROM warehouse.fact_web_events e, params p
-    WHERE e.event_date < p.cutoff
+    WHERE e.event_date < p.cutoff AND (%(customer_ids)s::bigint[] IS NULL OR e.customer_id = ANY(%(customer_ids)s::bigint[]))
     GROUP BY e.customer_id, e.session_id
 ), session_stats AS (
     SELECT s.customer_id,
@@ -95,7 +97,7 @@ WITH params AS (
            avg(r.rating)                  AS avg_rating,
            avg((r.rating <= 2)::int)      AS low_rating_share
     FROM warehouse.fact_reviews r, params p
-    WHERE r.review_date < p.cutoff
+    WHERE r.review_date < p.cutoff AND (%(customer_ids)s::bigint[] IS NULL OR r.customer_id = ANY(%(customer_ids)s::bigint[]))
     GROUP BY r.customer_id
 ), campaign_stats AS (
     SELECT x.customer_id,
@@ -103,7 +105,7 @@ WITH params AS (
            count(*) FILTER (WHERE x.treated)                  AS campaigns_treated,
            max(x.exposure_date) FILTER (WHERE x.treated)      AS last_treated_date
     FROM warehouse.fact_campaign_exposure x, params p
-    WHERE x.exposure_date < p.cutoff
+    WHERE x.exposure_date < p.cutoff AND (%(customer_ids)s::bigint[] IS NULL OR x.customer_id = ANY(%(customer_ids)s::bigint[]))
     GROUP BY x.customer_id
 ), category_counts AS (
     SELECT f.customer_id, d.category, count(*) AS n
@@ -111,6 +113,7 @@ WITH params AS (
     JOIN warehouse.dim_product d USING (product_id)
     CROSS JOIN params p
     WHERE f.order_date < p.cutoff AND f.status <> 'cancelled'
+      AND (%(customer_ids)s::bigint[] IS NULL OR f.customer_id = ANY(%(customer_ids)s::bigint[]))
     GROUP BY f.customer_id, d.category
 ), category_lines AS (
     SELECT customer_id, sum(n) AS lines, count(*) AS categories, max(n) AS top_lines

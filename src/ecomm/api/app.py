@@ -1,0 +1,120 @@
+"""The FastAPI application: `create_app()` (uvicorn factory) wires the model store, the warehouse
+reader, middleware, error handlers and the routes. Operational routes live here; predictions in
+`predictions.py`."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+
+from ecomm.api import errors, predictions
+from ecomm.api import schemas as S
+from ecomm.api.model_store import ModelStore
+from ecomm.api.observability import MODEL_LOADS, RequestMiddleware, render_metrics
+from ecomm.api.security import require_api_key
+from ecomm.api.warehouse import WarehouseReader
+from ecomm.settings import Settings, get_settings
+
+log = logging.getLogger("ecomm.api")
+
+DESCRIPTION = """Serves the MLflow champions of `churn_model` and `recommender_model`.
+Every prediction names the model and version that made it. Errors are JSON
+`{error, message, details, request_id}`."""
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def create_app(settings: Settings | None = None, *, store: ModelStore | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    store = store or ModelStore(
+        settings, on_load=lambda name, version, outcome: MODEL_LOADS.labels(name, version, outcome).inc()
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await anyio.to_thread.run_sync(store.start, settings.api_model_poll_seconds)
+        yield
+        await anyio.to_thread.run_sync(store.stop)
+        app.state.warehouse.engine.dispose()
+
+    app = FastAPI(title="ecomm prediction API", version="1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.models = store
+    app.state.warehouse = WarehouseReader(settings)
+    errors.install(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.api_cors_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type", "X-API-Key", "X-Request-ID"],
+    )
+    app.add_middleware(RequestMiddleware, max_body_bytes=settings.api_max_body_bytes)
+    app.include_router(predictions.router)
+
+    @app.get("/health", response_model=S.Health, tags=["operations"])
+    async def health() -> S.Health:
+        """The process is alive (says nothing about models or the database: see /ready)."""
+        return S.Health()
+
+    @app.get("/ready", response_model=S.Ready, responses={503: {"model": S.Ready}}, tags=["operations"])
+    def ready():
+        """Ready = every model loaded and the warehouse reachable; 503 with the reasons otherwise."""
+        checks: dict[str, str] = {}
+        for name in store.names:
+            state = store.state[name]
+            checks[name] = (
+                f"v{state.served.version}" if state.served else f"not loaded: {state.last_error or 'pending'}"
+            )
+        try:
+            app.state.warehouse.ping()
+            checks["warehouse"] = "ok"
+        except Exception as exc:
+            log.warning("warehouse unreachable: %s", exc)
+            checks["warehouse"] = "unreachable"
+        # the registry is reported, not required: loaded models keep serving while it is down
+        checks["registry"] = "ok" if store.registry_error is None else f"unreachable: {store.registry_error}"
+        ok = checks["warehouse"] == "ok" and all(store.state[n].served for n in store.names)
+        body = S.Ready(status="ready" if ok else "not ready", checks=checks)
+        return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+
+    @app.get(
+        "/models",
+        response_model=S.ModelsResponse,
+        dependencies=[Depends(require_api_key)],
+        tags=["operations"],
+    )
+    def models() -> S.ModelsResponse:
+        """What is loaded: versions, the registry's aliases, the training run's metrics."""
+        out = []
+        for name in store.names:
+            state, served = store.state[name], store.state[name].served
+            out.append(
+                S.LoadedModelInfo(
+                    name=name,
+                    loaded=served is not None,
+                    version=served.version if served else None,
+                    run_id=served.run_id if served else None,
+                    loaded_at=_iso(served.loaded_at) if served else None,
+                    registry_aliases=state.aliases,
+                    metrics=served.metrics if served else {},
+                    metadata=served.metadata if served else {},
+                    last_error=state.last_error,
+                )
+            )
+        registry = "reachable" if store.registry_error is None else store.registry_error
+        return S.ModelsResponse(registry=registry, last_poll=_iso(store.last_poll), models=out)
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    def metrics() -> Response:
+        """Prometheus metrics: requests and latency by route, predictions by model version, model loads."""
+        body, content_type = render_metrics()
+        return Response(body, media_type=content_type)
+
+    return app

@@ -1,0 +1,177 @@
+"""Prediction routes: churn (seed body or a warehouse customer) and recommendations.
+
+Handlers are plain `def`: model calls are CPU-bound and SQL is blocking, so they run in the
+threadpool and the event loop stays free for other requests.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from ecomm.api import schemas as S
+from ecomm.api.errors import ApiError
+from ecomm.api.observability import PREDICTIONS
+from ecomm.api.security import require_api_key
+from ecomm.features import columns as C
+from ecomm.ml.registry import CHURN_MODEL, RECOMMENDER_MODEL
+from ecomm.ml.serving import CHURN_PROBABILITY, SOURCE
+
+DEFAULT_THRESHOLD = 0.5  # for churn models registered before the threshold was recorded in metadata
+ERRORS = {
+    code: {"model": S.ErrorResponse, "description": text}
+    for code, text in {
+        400: "Body is not valid JSON",
+        401: "Missing or wrong X-API-Key (when keys are configured)",
+        404: "Unknown customer",
+        413: "Body over the size limit",
+        422: "A field is missing, of the wrong type or out of range (named in details)",
+        503: "No model loaded or the warehouse is unreachable",
+    }.items()
+}
+
+router = APIRouter(dependencies=[Depends(require_api_key)], responses=ERRORS)
+
+
+def _threshold(served) -> float:
+    return float(served.metadata.get("threshold", DEFAULT_THRESHOLD))
+
+
+def _api_frame(users: list[S.ChurnUser]) -> pd.DataFrame:
+    """The users as model input, built column by column (no per-user dict): the API head's fields."""
+    data = {}
+    for name in C.API_FIELDS:
+        values = [getattr(u, name) for u in users]
+        data[name] = np.asarray(values, dtype=np.int64) if name in C.INTEGER_FEATURES else values
+    frame = pd.DataFrame(data)
+    for name in C.API_FIELDS:
+        if name not in C.INTEGER_FEATURES and name != C.COUNTRY:
+            frame[name] = frame[name].astype("float64")
+    return frame
+
+
+def _score_users(served, users: list[S.ChurnUser]) -> np.ndarray:
+    if served.fast is not None:  # the compiled API head: same numbers, no pandas (see compiled.py)
+        return served.fast.predict_proba(
+            {c: [getattr(u, c) for u in users] for c in served.python_model.api_columns}
+        )
+    return served.python_model.predict(None, _api_frame(users))[CHURN_PROBABILITY].to_numpy()
+
+
+@router.post("/predict/churn", response_model=S.ChurnResponse, tags=["churn"])
+async def predict_churn(body: S.ChurnRequest, request: Request) -> S.ChurnResponse:
+    """Churn probability of 1-1000 users described by the seed fields (DESIGN §4)."""
+    # async: scoring takes well under a millisecond per user, less than a hop to the threadpool
+    served = request.app.state.models.get(CHURN_MODEL)
+    probabilities = _score_users(served, body.users)
+    threshold = _threshold(served)
+    PREDICTIONS.labels(CHURN_MODEL, served.version).inc(len(probabilities))
+    return S.ChurnResponse(
+        model=S.ModelRef(name=CHURN_MODEL, version=served.version),
+        threshold=threshold,
+        predictions=[
+            S.ChurnPrediction(user_id=u.user_id, churn_probability=float(p), will_churn=bool(p >= threshold))
+            for u, p in zip(body.users, probabilities, strict=True)
+        ],
+    )
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return None if value is pd.NA else value
+
+
+@router.get("/predict/churn/{customer_id}", response_model=S.CustomerChurnResponse, tags=["churn"])
+def predict_customer_churn(
+    request: Request, customer_id: int = Path(ge=1, le=S.ID_MAX)
+) -> S.CustomerChurnResponse:
+    """Churn probability of a warehouse customer, from features computed now (point in time)."""
+    served = request.app.state.models.get(CHURN_MODEL)
+    reader = request.app.state.warehouse
+    as_of = reader.as_of()
+    if as_of is None:
+        raise ApiError(503, "warehouse_empty", "the warehouse holds no loaded batch yet (run `make up`)")
+    frame = reader.churn_features(customer_id, as_of)
+    if frame.empty:
+        raise ApiError(404, "not_found", f"customer {customer_id} is not in the warehouse before {as_of}")
+    if int(frame[C.TOTAL_ORDERS].iloc[0]) == 0:
+        raise ApiError(
+            422,
+            "not_scorable",
+            f"customer {customer_id} has no completed order yet; churn is defined for customers who bought",
+        )
+    inputs = frame.drop(columns=[C.CUSTOMER_ID, C.CUTOFF])
+    scored = served.python_model.predict(None, inputs)
+    p = float(scored[CHURN_PROBABILITY].iloc[0])
+    PREDICTIONS.labels(CHURN_MODEL, served.version).inc()
+    model = served.python_model
+    used = model.full_columns if model.variant_for(inputs.columns) == "full" else model.api_columns
+    return S.CustomerChurnResponse(
+        model=S.ModelRef(name=CHURN_MODEL, version=served.version),
+        threshold=_threshold(served),
+        customer_id=customer_id,
+        as_of=as_of.isoformat(),
+        churn_probability=p,
+        will_churn=p >= _threshold(served),
+        features={c: _plain(inputs[c].iloc[0]) for c in used},
+    )
+
+
+def _recommend(request: Request, customer_id: int, k: int) -> S.RecommendationsResponse:
+    served = request.app.state.models.get(RECOMMENDER_MODEL)
+    reader = request.app.state.warehouse
+    customer = reader.customer(customer_id)
+    frame = pd.DataFrame(
+        {
+            C.CUSTOMER_ID: np.asarray([customer_id], dtype=np.int64),
+            "k": np.asarray([k], dtype=np.int64),
+            C.COUNTRY: [customer.country if customer else None],
+            "categories": [",".join(customer.categories) if customer and customer.categories else None],
+        }
+    )
+    recs = served.python_model.predict(None, frame)
+    products = reader.products(recs[C.PRODUCT_ID].tolist())
+    PREDICTIONS.labels(RECOMMENDER_MODEL, served.version).inc()
+    items = []
+    for rank, pid, score, source in recs[["rank", C.PRODUCT_ID, "score", SOURCE]].itertuples(index=False):
+        product = products.get(int(pid))
+        items.append(
+            S.Recommendation(
+                rank=int(rank),
+                product_id=int(pid),
+                name=product.name if product else None,
+                category=product.category if product else None,
+                price=product.price if product else None,
+                score=float(score),
+                cold_start=source.startswith("cold_start"),
+                source=source,
+            )
+        )
+    return S.RecommendationsResponse(
+        model=S.ModelRef(name=RECOMMENDER_MODEL, version=served.version),
+        customer_id=customer_id,
+        cold_start=bool(items) and all(i.cold_start for i in items),
+        items=items,
+    )
+
+
+@router.get(
+    "/recommendations/{customer_id}", response_model=S.RecommendationsResponse, tags=["recommendations"]
+)
+def recommendations(
+    request: Request, customer_id: int = Path(ge=1, le=S.ID_MAX), k: int = Query(default=10, ge=1, le=S.MAX_K)
+) -> S.RecommendationsResponse:
+    """Top-k products for a customer; an unknown customer gets the labelled popularity fallback."""
+    return _recommend(request, customer_id, k)
+
+
+@router.post("/recommend/products", response_model=S.RecommendationsResponse, tags=["recommendations"])
+def recommend_products(body: S.RecommendRequest, request: Request) -> S.RecommendationsResponse:
+    """The seed body `{user_id, max_recommendations}`: the same answer as GET /recommendations/{id}."""
+    return _recommend(request, body.user_id, body.max_recommendations)

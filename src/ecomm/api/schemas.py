@@ -1,0 +1,145 @@
+"""Request and response bodies of the prediction API (they are also its OpenAPI documentation).
+
+The churn request is the seed body of DESIGN §4, accepted verbatim: `{"users": [{user_id, age, …}]}`.
+Unknown fields are refused (a typo in a field name is named in the 422, not silently ignored).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ecomm.ml.churn.model import API_EXAMPLE
+
+MAX_USERS = 1000
+MAX_K = 100
+ID_MAX = 2**63 - 1  # ids are PostgreSQL bigints
+DAYS_MAX = 36_500  # a century: beyond it a day count is a mistake
+MONEY_MAX = 1e9
+
+CHURN_EXAMPLE = {"user_id": 1, **API_EXAMPLE}  # the seed body of DESIGN §4 (one user)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class ChurnUser(Strict):
+    model_config = ConfigDict(
+        extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [CHURN_EXAMPLE]}
+    )
+
+    user_id: int = Field(
+        ge=-ID_MAX, le=ID_MAX, description="Your id for this user; echoed back, never used by the model."
+    )
+    age: int = Field(ge=0, le=120)
+    country: str = Field(min_length=1, max_length=100)
+    total_orders: int = Field(
+        ge=1, le=1_000_000, description="Completed orders so far (churn is defined for buyers)."
+    )
+    total_spent: float = Field(ge=0, le=MONEY_MAX)
+    days_since_last_order: int = Field(ge=0, le=DAYS_MAX)
+    avg_order_value: float = Field(ge=0, le=MONEY_MAX)
+    customer_duration_days: int = Field(ge=0, le=DAYS_MAX, description="Days since sign-up.")
+    order_frequency: float = Field(ge=0, le=1000, description="total_orders / customer_duration_days.")
+    daily_spend: float = Field(ge=0, le=MONEY_MAX, description="total_spent / customer_duration_days.")
+
+
+class ChurnRequest(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"users": [CHURN_EXAMPLE]}]})
+
+    users: list[ChurnUser] = Field(min_length=1, max_length=MAX_USERS)
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+
+
+class ChurnPrediction(BaseModel):
+    user_id: int
+    churn_probability: float = Field(ge=0, le=1)
+    will_churn: bool
+
+
+class ChurnResponse(BaseModel):
+    model: ModelRef
+    threshold: float = Field(description="will_churn = churn_probability >= threshold (model metadata).")
+    predictions: list[ChurnPrediction]
+
+
+class CustomerChurnResponse(BaseModel):
+    model: ModelRef
+    threshold: float
+    customer_id: int
+    as_of: str = Field(description="Features use the warehouse's rows before this date (its 'now').")
+    churn_probability: float = Field(ge=0, le=1)
+    will_churn: bool
+    features: dict[str, float | int | str | None] = Field(description="The inputs the model scored.")
+
+
+class RecommendRequest(Strict):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"user_id": 1, "max_recommendations": 5}]}
+    )
+
+    user_id: int = Field(ge=1, le=ID_MAX)
+    max_recommendations: int = Field(default=10, ge=1, le=MAX_K)
+
+
+class Recommendation(BaseModel):
+    rank: int
+    product_id: int
+    name: str | None
+    category: str | None
+    price: float | None
+    score: float
+    cold_start: bool = Field(description="True when this item comes from the popularity fallback.")
+    source: str
+
+
+class RecommendationsResponse(BaseModel):
+    model: ModelRef
+    customer_id: int
+    cold_start: bool = Field(description="The customer is unknown to the model: a labelled fallback.")
+    items: list[Recommendation]
+
+
+class LoadedModelInfo(BaseModel):
+    name: str
+    loaded: bool
+    version: str | None = None
+    run_id: str | None = None
+    loaded_at: str | None = None
+    registry_aliases: dict[str, str] = Field(default_factory=dict)
+    metrics: dict[str, float] = Field(default_factory=dict)
+    metadata: dict = Field(default_factory=dict)
+    last_error: str | None = None
+
+
+class ModelsResponse(BaseModel):
+    registry: str = Field(description="'reachable', or why the last poll failed.")
+    last_poll: str | None
+    models: list[LoadedModelInfo]
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Ready(BaseModel):
+    status: Literal["ready", "not ready"]
+    checks: dict[str, str]
+
+
+class ErrorDetail(BaseModel):
+    field: str | None = None
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: str = Field(description="A short code: validation_error, not_found, unauthorized, …")
+    message: str
+    details: list[ErrorDetail] = Field(default_factory=list)
+    request_id: str

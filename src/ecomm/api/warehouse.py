@@ -1,0 +1,130 @@
+"""What the API reads from the warehouse: parameterised SQL on a small connection pool.
+
+"Now" for a customer's churn features is the day after the last loaded business date, so the
+features of a request equal the training features of a cutoff on that day (point in time).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pandas as pd
+
+from ecomm import db
+from ecomm.features.churn import churn_features, warehouse_span
+from ecomm.settings import Settings
+
+CATALOG_TTL_SECONDS = 300.0
+SPAN_TTL_SECONDS = 30.0
+TOP_CATEGORIES = 3
+
+
+@dataclass(frozen=True)
+class Product:
+    name: str
+    category: str
+    price: float
+
+
+@dataclass(frozen=True)
+class Customer:
+    customer_id: int
+    country: str
+    categories: tuple[str, ...]  # most bought first
+
+
+class _Cached:
+    """A value recomputed after `ttl` seconds (or on demand); readers never block on each other."""
+
+    def __init__(self, compute, ttl: float) -> None:
+        self.compute, self.ttl = compute, ttl
+        self.value, self.at = None, -float("inf")
+        self.lock = threading.Lock()
+
+    def get(self, *, force: bool = False):
+        if force or time.monotonic() - self.at > self.ttl:
+            with self.lock:
+                if force or time.monotonic() - self.at > self.ttl:
+                    self.value, self.at = self.compute(), time.monotonic()
+        return self.value
+
+
+class WarehouseReader:
+    def __init__(self, settings: Settings) -> None:
+        self.engine = db.engine(settings).execution_options(postgresql_readonly=True)
+        self._catalog = _Cached(self._read_catalog, CATALOG_TTL_SECONDS)
+        self._last_loaded = _Cached(self._read_last_loaded, SPAN_TTL_SECONDS)
+        self._first_day = _Cached(self._read_first_day, CATALOG_TTL_SECONDS)
+
+    def _rows(self, sql: str, params: dict | None = None) -> list[tuple]:
+        conn = self.engine.raw_connection()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, params)
+                rows = cur.fetchall()
+            conn.rollback()  # read-only: end the transaction before the connection goes back
+            return rows
+        finally:
+            conn.close()
+
+    def ping(self) -> None:
+        self._rows("SELECT 1")
+
+    # ------------------------------------------------------------------------------ catalog
+    def _read_catalog(self) -> dict[int, Product]:
+        rows = self._rows("SELECT product_id, product_name, category, list_price FROM warehouse.dim_product")
+        return {int(pid): Product(name, cat, float(price)) for pid, name, cat, price in rows}
+
+    def products(self, ids) -> dict[int, Product]:
+        catalog = self._catalog.get()
+        if any(int(i) not in catalog for i in ids):  # launched since the last read
+            catalog = self._catalog.get(force=True)
+        return catalog
+
+    # ------------------------------------------------------------------------------ customers
+    def customer(self, customer_id: int) -> Customer | None:
+        rows = self._rows(
+            """SELECT c.country, d.category
+               FROM warehouse.dim_customer c
+               LEFT JOIN warehouse.fact_order_items f
+                      ON f.customer_id = c.customer_id AND f.status <> 'cancelled'
+               LEFT JOIN warehouse.dim_product d ON d.product_id = f.product_id
+               WHERE c.customer_id = %(id)s""",
+            {"id": customer_id},
+        )
+        if not rows:
+            return None
+        counts = pd.Series([cat for _, cat in rows if cat is not None], dtype="object").value_counts()
+        return Customer(customer_id, rows[0][0], tuple(counts.index[:TOP_CATEGORIES]))
+
+    # ------------------------------------------------------------------------------ churn features
+    def _read_last_loaded(self) -> date | None:
+        return self._rows("SELECT max(batch_date) FROM audit.load_runs WHERE status = 'loaded'")[0][0]
+
+    def _read_first_day(self) -> date:
+        conn = self.engine.raw_connection()
+        try:
+            return warehouse_span(conn).first_day
+        finally:
+            conn.rollback()
+            conn.close()
+
+    def as_of(self) -> date | None:
+        """The warehouse's "now": the day after its last loaded business date (None: nothing loaded)."""
+        last = self._last_loaded.get()
+        return None if last is None else last + timedelta(days=1)
+
+    def churn_features(self, customer_id: int, cutoff: date) -> pd.DataFrame:
+        """The customer's point-in-time features at `cutoff` (one row; none if unknown or not yet signed up)."""
+        first_day = self._first_day.get()
+        conn = self.engine.raw_connection()
+        try:
+            return churn_features(
+                conn, cutoff, buyers_only=False, customer_ids=[customer_id], first_day=first_day
+            )
+        finally:
+            conn.rollback()
+            conn.close()

@@ -1,0 +1,284 @@
+"""The prediction API served by real uvicorn (`ecomm serve api`) on a free port, reading the session's
+trained world: a real warehouse and a real MLflow registry with churn_model v1 and recommender_model v1
+as champions. The README's curl commands, the contract, every bad input, Prometheus, schemathesis."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ecomm import db
+
+from support.api import SEED_USER, assert_error, start_api
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def api(trained_world, tmp_path_factory):
+    server, base = start_api(trained_world, tmp_path_factory)
+    with httpx.Client(base_url=base, timeout=30) as client:
+        assert client.get("/ready").status_code == 200, server.tail()
+        client.base = base
+        yield client
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def customers(trained_world) -> dict[str, int]:
+    """A buyer, a customer with no completed order, and an id the warehouse does not have."""
+    with db.connection(trained_world) as conn, conn.cursor() as cur:
+        cur.execute(
+            """SELECT min(c.customer_id) FILTER (WHERE o.n > 0), min(c.customer_id) FILTER (WHERE o.n IS NULL),
+                      max(c.customer_id) + 1000
+               FROM warehouse.dim_customer c
+               LEFT JOIN (SELECT customer_id, count(*) AS n FROM warehouse.fact_order_items
+                          WHERE status <> 'cancelled' GROUP BY 1) o USING (customer_id)"""
+        )
+        buyer, no_orders, unknown = cur.fetchone()
+    return {"buyer": buyer, "no_orders": no_orders, "unknown": unknown}
+
+
+# ------------------------------------------------------------------------------------------ README
+def readme_curls() -> list[str]:
+    """The curl lines of the README's API examples block (between the api-examples markers)."""
+    text = (REPO / "README.md").read_text()
+    block = re.search(r"<!-- api-examples -->(.*?)<!-- /api-examples -->", text, re.S).group(1)
+    return [line for line in block.splitlines() if line.startswith("curl ")]
+
+
+def test_the_readme_curl_commands_work_as_written(api):
+    commands = readme_curls()
+    assert len(commands) >= 7
+    for command in commands:
+        assert "localhost:8000" in command
+        argv = shlex.split(command.replace("localhost:8000", api.base.removeprefix("http://")))
+        argv[1:1] = ["--fail-with-body", "--show-error"]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, (command, done.stdout, done.stderr)
+        if "/metrics" in command:
+            assert (
+                'ecomm_api_requests_total{method="POST",route="/predict/churn",status="200"}' in done.stdout
+            )
+            continue
+        body = json.loads(done.stdout)
+        if "/predict/" in command or "/recommend" in command:
+            assert set(body["model"]) == {"name", "version"} and body["model"]["version"] == "1"
+
+
+# -------------------------------------------------------------------------------------- the contract
+def test_churn_accepts_the_seed_body_verbatim(api):
+    response = api.post("/predict/churn", json={"users": [SEED_USER]})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model"] == {"name": "churn_model", "version": "1"}
+    assert body["threshold"] == 0.5
+    [prediction] = body["predictions"]
+    assert prediction["user_id"] == 1
+    assert 0.0 < prediction["churn_probability"] < 1.0
+    assert prediction["will_churn"] == (prediction["churn_probability"] >= 0.5)
+
+
+def test_churn_scores_a_thousand_users_in_order(api):
+    users = [SEED_USER | {"user_id": i, "days_since_last_order": i % 200} for i in range(1000)]
+    body = api.post("/predict/churn", json={"users": users}).json()
+    assert [p["user_id"] for p in body["predictions"]] == list(range(1000))
+    # the same user scored alone gets the same probability as inside the batch
+    alone = api.post("/predict/churn", json={"users": [users[17]]}).json()["predictions"][0]
+    assert alone["churn_probability"] == pytest.approx(body["predictions"][17]["churn_probability"], abs=1e-7)
+
+
+def test_churn_of_a_warehouse_customer_uses_the_full_feature_set(api, customers):
+    response = api.get(f"/predict/churn/{customers['buyer']}")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["customer_id"] == customers["buyer"]
+    assert body["as_of"] == "2025-03-02"  # the day after the last loaded batch (2025-03-01)
+    assert body["features"]["days_since_last_order"] >= 0
+    assert "sessions_30d" in body["features"] and "age" in body["features"]
+    assert body["will_churn"] == (body["churn_probability"] >= body["threshold"])
+
+
+def test_churn_of_an_unknown_or_orderless_customer_is_a_clear_4xx(api, customers):
+    body = assert_error(api.get(f"/predict/churn/{customers['unknown']}"), 404, "not_found")
+    assert f"customer {customers['unknown']}" in body["message"]
+    body = assert_error(api.get(f"/predict/churn/{customers['no_orders']}"), 422, "not_scorable")
+    assert "no completed order" in body["message"]
+
+
+def test_recommendations_for_a_known_customer(api, customers, trained_world):
+    body = api.get(f"/recommendations/{customers['buyer']}", params={"k": 7}).json()
+    assert body["model"] == {"name": "recommender_model", "version": "1"}
+    assert body["cold_start"] is False
+    assert [i["rank"] for i in body["items"]] == list(range(1, 8))
+    assert len({i["product_id"] for i in body["items"]}) == 7
+    with db.connection(trained_world) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT product_id, product_name, category, list_price::float8 FROM warehouse.dim_product"
+        )
+        catalog = {pid: (name, cat, price) for pid, name, cat, price in cur.fetchall()}
+    for item in body["items"]:
+        assert (item["name"], item["category"], item["price"]) == catalog[item["product_id"]]
+    scores = [i["score"] for i in body["items"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_an_unknown_customer_gets_the_labelled_fallback(api, customers):
+    body = api.get(f"/recommendations/{customers['unknown']}").json()
+    assert body["cold_start"] is True and len(body["items"]) == 10
+    assert {i["source"] for i in body["items"]} == {"cold_start_global"}
+    post = api.post(
+        "/recommend/products", json={"user_id": customers["unknown"], "max_recommendations": 3}
+    ).json()
+    assert [i["product_id"] for i in post["items"]] == [i["product_id"] for i in body["items"][:3]]
+
+
+def test_operations_routes(api):
+    assert api.get("/health").json() == {"status": "ok"}
+    ready = api.get("/ready").json()
+    assert ready == {
+        "status": "ready",
+        "checks": {"churn_model": "v1", "recommender_model": "v1", "warehouse": "ok", "registry": "ok"},
+    }
+    models = api.get("/models").json()
+    assert models["registry"] == "reachable"
+    by_name = {m["name"]: m for m in models["models"]}
+    assert by_name["churn_model"]["version"] == "1" and by_name["churn_model"]["loaded"] is True
+    assert by_name["churn_model"]["registry_aliases"]["champion"] == "1"
+    assert 0.5 < by_name["churn_model"]["metrics"]["xgboost_roc_auc"] < 1.0
+    assert by_name["recommender_model"]["metrics"]["model_ndcg_at_10"] > 0
+    assert "/predict/churn" in api.get("/openapi.json").json()["paths"]
+    assert api.get("/docs").status_code == 200
+
+
+def _counter(text: str, name: str, labels: str) -> float:
+    match = re.search(rf"^{name}{{{re.escape(labels)}}} (\S+)$", text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_metrics_count_predictions_per_model_version_and_requests_per_route(api):
+    labels = 'model="churn_model",version="1"'
+    before = _counter(api.get("/metrics").text, "ecomm_api_predictions_total", labels)
+    api.post("/predict/churn", json={"users": [SEED_USER] * 25})
+    text = api.get("/metrics").text
+    assert _counter(text, "ecomm_api_predictions_total", labels) == before + 25
+    assert 'ecomm_api_request_seconds_bucket{le="0.005",method="POST",route="/predict/churn"}' in text
+    assert (
+        _counter(text, "ecomm_api_model_loads_total", 'model="churn_model",outcome="loaded",version="1"') == 1
+    )
+
+
+# -------------------------------------------------------------------------------------- bad inputs
+def test_bad_churn_bodies_name_the_field(api):
+    no_age = {k: v for k, v in SEED_USER.items() if k != "age"}
+    assert_error(
+        api.post("/predict/churn", json={"users": [no_age]}), 422, "validation_error", "users[0].age"
+    )
+    wrong_type = SEED_USER | {"total_orders": "ten"}
+    assert_error(
+        api.post("/predict/churn", json={"users": [wrong_type]}),
+        422,
+        "validation_error",
+        "users[0].total_orders",
+    )
+    negative = SEED_USER | {"age": -3}
+    body = assert_error(
+        api.post("/predict/churn", json={"users": [SEED_USER, negative]}),
+        422,
+        "validation_error",
+        "users[1].age",
+    )
+    assert "greater than or equal to 0" in body["details"][0]["message"]
+    assert_error(api.post("/predict/churn", json={"users": []}), 422, "validation_error", "users")
+    assert_error(
+        api.post("/predict/churn", json={"users": [SEED_USER] * 1001}), 422, "validation_error", "users"
+    )
+    typo = SEED_USER | {"agee": 3}
+    assert_error(api.post("/predict/churn", json={"users": [typo]}), 422, "validation_error", "users[0].agee")
+    assert_error(api.post("/predict/churn", json=[SEED_USER]), 422, "validation_error")
+
+
+def test_invalid_json_and_huge_bodies(api):
+    body = assert_error(
+        api.post("/predict/churn", content=b'{"users": [', headers={"content-type": "application/json"}),
+        400,
+        "invalid_json",
+    )
+    assert "not valid JSON" in body["message"]
+    huge = b'{"users": [' + b" " * 2_000_000 + b"]}"
+    body = assert_error(
+        api.post("/predict/churn", content=huge, headers={"content-type": "application/json"}),
+        413,
+        "payload_too_large",
+    )
+    assert "1048576 bytes" in body["message"]
+
+    def chunks():  # no Content-Length: the limit still holds
+        for _ in range(40):
+            yield b" " * 50_000
+
+    assert_error(
+        api.post("/predict/churn", content=chunks(), headers={"content-type": "application/json"}),
+        413,
+        "payload_too_large",
+    )
+
+
+def test_bad_paths_and_queries(api):
+    assert_error(api.get("/recommendations/abc"), 422, "validation_error", "customer_id")
+    assert_error(api.get("/recommendations/5", params={"k": 0}), 422, "validation_error", "k")
+    assert_error(api.get("/recommendations/5", params={"k": 101}), 422, "validation_error", "k")
+    assert_error(api.get("/predict/churn/-4"), 422, "validation_error", "customer_id")
+    assert_error(api.get("/nope"), 404, "not_found")
+    assert_error(api.delete("/predict/churn"), 405, "method_not_allowed")
+    assert_error(
+        api.post("/recommend/products", json={"user_id": 1, "max_recommendations": "many"}),
+        422,
+        "validation_error",
+        "max_recommendations",
+    )
+
+
+def test_cors_allows_the_dashboard_origin_only(api):
+    headers = {"Origin": "http://localhost:8501", "Access-Control-Request-Method": "POST"}
+    allowed = api.options("/predict/churn", headers=headers)
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "http://localhost:8501"
+    denied = api.options("/predict/churn", headers=headers | {"Origin": "http://evil.example"})
+    assert denied.status_code == 400 and "access-control-allow-origin" not in denied.headers
+
+
+def test_schemathesis_finds_no_server_error(api, tmp_path):
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("schemathesis")),
+            "run",
+            f"{api.base}/openapi.json",
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "40",
+            "--seed",
+            "7",
+            "--workers",
+            "1",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--no-shrink",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert "No issues found" in done.stdout
+    generated, passed = map(int, re.search(r"(\d+) generated, (\d+) passed", done.stdout).groups())
+    assert generated == passed > 300  # every operation was exercised, none answered 5xx
