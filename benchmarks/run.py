@@ -1,7 +1,20 @@
 """`make bench`: every benchmark, our path and its baseline in the same run; JSON in results/.
 
 python -m benchmarks.run                 # full size: ~1M orders (about 1.9M order lines, 8.7M events)
-python -m benchmarks.run --customers 20000 --products 800   # a quicker look
+python -m benchmarks.run --customers 20000 --products 800 --results /tmp/bench   # a quicker look
+python -m benchmarks.run --only platform # `make up` from scratch vs the services' start alone
+python -m benchmarks.run --only daily --load-only   # a daily DAG run on the last loaded world
+
+Benchmarks: generate, load, platform (`make up`, at --platform-customers, default the Settings
+default), daily (a daily `ecommerce_data_pipeline` run on the warehouse the load benchmark filled;
+runs after `load`, or alone with the database of an earlier load run), dashboard (every page's
+render time in headless chromium, cold and warm, on the load benchmark's warehouse), api (wrk against
+the prediction API and a bare FastAPI ceiling, on the same warehouse; runs last).
+
+python -m benchmarks.run --only api --dashboard-warehouse bench_api_5k --customers 5000 --products 500
+python -m benchmarks.run --only dashboard   # reuse the 1M-order warehouse of an earlier load run
+python -m benchmarks.run --only dashboard --dashboard-warehouse bench_dash_2k --customers 2000 \
+    --products 200 --results /tmp/bench   # a small warehouse of its own (built once, then reused)
 """
 
 from __future__ import annotations
@@ -10,9 +23,12 @@ import argparse
 import json
 import platform
 from datetime import UTC, datetime
+from pathlib import Path
 
-from benchmarks import bench_generate, bench_load
+from benchmarks import bench_api, bench_dashboard, bench_generate, bench_load, bench_platform
 from benchmarks.common import RESULTS, write_result
+
+BENCHMARKS = ("generate", "load", "platform", "daily", "dashboard", "api")
 
 
 def main() -> None:
@@ -33,25 +49,81 @@ def main() -> None:
         action="store_true",
         help="reuse the world of the last generation benchmark (results/generate.json)",
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=BENCHMARKS,
+        help="run only these benchmarks (repeatable; default: all)",
+    )
+    parser.add_argument(
+        "--platform-customers",
+        type=int,
+        default=None,
+        help="customers of the `make up` world (default: ECOMM_CUSTOMERS' default, 5000)",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="where to write (and read generate.json from); a quick look should not overwrite results/",
+    )
+    parser.add_argument(
+        "--dashboard-warehouse",
+        default="bench_ours",
+        help="warehouse database of the dashboard benchmark (default: the load benchmark's, reused); "
+        "a name that holds no data gets a world of --customers/--products/--days",
+    )
+    parser.add_argument(
+        "--dashboard-trials", type=int, default=2, help="tuning trials when champions must be trained"
+    )
     args = parser.parse_args()
+    only = set(args.only or BENCHMARKS)
+    if args.load_only:
+        only.discard("generate")
     meta = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": platform.machine(),
         "cpus": __import__("os").cpu_count(),
     }
 
-    if args.load_only:
-        generation = json.loads((RESULTS / "generate.json").read_text())
-    else:
+    if "platform" in only:
+        result = bench_platform.run_make_up(args.platform_customers)
+        _report("platform", meta | result, args.results)
+    if not only & {"generate", "load", "daily"}:
+        _dashboard(args, only, meta)
+        return
+    if "generate" in only:
         generation = bench_generate.run(args.customers, args.products, args.days, args.baseline_rows)
-        print(json.dumps(generation, indent=2))
-        write_result("generate", meta | generation)
+        _report("generate", meta | generation, args.results)
+    else:
+        generation = json.loads((args.results / "generate.json").read_text())
+    world = Path(generation["world_dir"])
+    if "load" in only:
+        loading = bench_load.run(world, args.to_sql_batches)
+        _report("load", meta | {"config": generation["config"]} | loading, args.results)
+    if "daily" in only:
+        daily = bench_platform.run_daily(world)
+        _report("daily", meta | {"config": generation["config"]} | daily, args.results)
+    _dashboard(args, only, meta)
 
-    from pathlib import Path
 
-    loading = bench_load.run(Path(generation["world_dir"]), args.to_sql_batches)
-    print(json.dumps(loading, indent=2))
-    write_result("load", meta | {"config": generation["config"]} | loading)
+def _dashboard(args, only: set[str], meta: dict) -> None:
+    """The serving benchmarks (dashboard, then API) on the same warehouse with champions."""
+    if "dashboard" in only:
+        result = bench_dashboard.run(
+            args.dashboard_warehouse, args.customers, args.products, args.days, trials=args.dashboard_trials
+        )
+        _report("dashboard", meta | result, args.results)
+    if "api" in only:
+        result = bench_api.run_on_world(
+            args.dashboard_warehouse, args.customers, args.products, args.days, trials=args.dashboard_trials
+        )
+        _report("api", meta | result, args.results)
+
+
+def _report(name: str, payload: dict, directory: Path) -> None:
+    print(json.dumps(payload, indent=2, default=str))
+    write_result(name, payload, directory)
 
 
 if __name__ == "__main__":

@@ -13,13 +13,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from support.servers import free_port
+
 PLATFORM = [sys.executable, "-m", "ecomm.platform"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +26,16 @@ def platform_env(tmp_path_factory) -> dict:
         "ECOMM_HOME": str(home),
         "ECOMM_CUSTOMERS": "300",
         "ECOMM_PRODUCTS": "60",
-        "ECOMM_HISTORY_DAYS": "70",
+        # long enough for a first training (a 60-day churn label after a training cutoff), tiny tuning
+        "ECOMM_HISTORY_DAYS": "210",
+        "ECOMM_CHURN_HORIZON_DAYS": "60",
+        "ECOMM_CHURN_TRIALS": "2",
+        "ECOMM_RECOMMENDER_TRIALS": "1",
         "ECOMM_MLFLOW_PORT": str(free_port()),
         "ECOMM_JUPYTER_PORT": str(free_port()),
         "ECOMM_AIRFLOW_PORT": str(free_port()),
+        "ECOMM_API_PORT": str(free_port()),
+        "ECOMM_STREAMLIT_PORT": str(free_port()),
         # the scheduler's and triggerer's log servers, off their fixed defaults
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
@@ -68,6 +70,8 @@ def test_up_status_down(platform_env, always_down):
     first = run(["up"], platform_env)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "platform up in" in first.stdout
+    for model in ("churn_model", "recommender_model"):  # the bootstrap trained the first champions
+        assert f"{model}: trained v1 in " in first.stdout
     state_file = Path(platform_env["ECOMM_HOME"], "run", "state.json")
     state = json.loads(state_file.read_text())
     pids = [entry["pid"] for entry in state.values()]
@@ -78,20 +82,26 @@ def test_up_status_down(platform_env, always_down):
         "airflow-scheduler",
         "airflow-dag-processor",
         "airflow-triggerer",
+        "api",
+        "streamlit",
     }
     assert "ecommerce_data_pipeline: run " in first.stderr and " succeeded" in first.stderr
     with urllib.request.urlopen(f"http://127.0.0.1:{platform_env['ECOMM_MLFLOW_PORT']}/health") as resp:
         assert resp.status == 200
+    with urllib.request.urlopen(f"http://127.0.0.1:{platform_env['ECOMM_API_PORT']}/ready") as resp:
+        checks = json.loads(resp.read())["checks"]  # the API serves the champions the bootstrap trained
+        assert (checks["churn_model"], checks["recommender_model"], checks["warehouse"]) == ("v1", "v1", "ok")
 
     second = run(["up"], platform_env)  # harmless: same processes, nothing reloaded
     assert second.returncode == 0, second.stderr[-3000:]
     assert "batch(es):" not in second.stdout  # no load ran: the warehouse was not empty
+    assert "bootstrap: nothing to do" in second.stdout  # and no training: both champions exist
     again = json.loads(state_file.read_text())
     assert [entry["pid"] for entry in again.values()] == pids
 
     status = run(["status"], platform_env)
     assert status.returncode == 0
-    assert status.stdout.count("healthy") == 6 and "fact_order_items" in status.stdout
+    assert status.stdout.count("healthy") == 8 and "fact_order_items" in status.stdout
 
     down = run(["down"], platform_env)
     assert down.returncode == 0, down.stderr

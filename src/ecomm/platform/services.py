@@ -53,10 +53,16 @@ def mlflow_backend_uri(settings: Settings) -> str:
 
 
 def planned_services(settings: Settings) -> list[Service]:
-    return [_mlflow(settings), _jupyter(settings), *_airflow(settings)]
+    return [
+        mlflow_service(settings),
+        _jupyter(settings),
+        *_airflow(settings),
+        _api(settings),
+        _streamlit(settings),
+    ]
 
 
-def _mlflow(settings: Settings) -> Service:
+def mlflow_service(settings: Settings) -> Service:
     settings.mlflow_artifacts_dir.mkdir(parents=True, exist_ok=True)
     port = settings.mlflow_port
     return Service(
@@ -80,6 +86,20 @@ def _mlflow(settings: Settings) -> Service:
         url=f"http://localhost:{port}",
         port=port,
         port_setting="ECOMM_MLFLOW_PORT",
+    )
+
+
+def _api(settings: Settings) -> Service:
+    """Healthy = /ready: both champions loaded (the bootstrap trained them) and the warehouse up."""
+    port = settings.api_port
+    return Service(
+        name="api",
+        command=[_bin("ecomm"), "serve", "api", "--host", "127.0.0.1", "--port", str(port)],
+        health_url=f"http://127.0.0.1:{port}/ready",
+        url=f"http://localhost:{port}/docs",
+        port=port,
+        port_setting="ECOMM_API_PORT",
+        credentials="X-API-Key if ECOMM_API_KEYS is set",
     )
 
 
@@ -107,6 +127,35 @@ def _jupyter(settings: Settings) -> Service:
         port=port,
         port_setting="ECOMM_JUPYTER_PORT",
         credentials=f"token {token}",
+    )
+
+
+def _streamlit(settings: Settings) -> Service:
+    """The dashboard; its maps' outlines are served from streamlit/static/ (no CDN needed)."""
+    port = settings.streamlit_port
+    return Service(
+        name="streamlit",
+        command=[
+            _bin("streamlit"),
+            "run",
+            str(REPO_ROOT / "streamlit" / "app.py"),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.enableStaticServing",
+            "true",
+            "--client.toolbarMode",
+            "viewer",
+        ],
+        health_url=f"http://127.0.0.1:{port}/_stcore/health",
+        url=f"http://localhost:{port}",
+        port=port,
+        port_setting="ECOMM_STREAMLIT_PORT",
     )
 
 

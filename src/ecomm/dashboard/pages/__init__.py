@@ -1,0 +1,13 @@
+"""One module per dashboard page (TITLE, APPLIES, `render(context)`), each run by its view script in
+streamlit/views/ through `ecomm.dashboard.layout.show`."""
+
+# (view script in streamlit/views/, title, icon); the first is the default page
+PAGES = (
+    ("overview", "Overview", ":material/dashboard:"),
+    ("sales", "Sales", ":material/payments:"),
+    ("customers", "Customers", ":material/groups:"),
+    ("churn_risk", "Churn risk", ":material/person_remove:"),
+    ("recommendations", "Recommendations", ":material/recommend:"),
+    ("campaigns", "Campaigns", ":material/campaign:"),
+    ("models", "Models", ":material/model_training:"),
+)

@@ -1,0 +1,102 @@
+"""Churn risk: the champion model's scores of today's customers, the most at risk with their reasons,
+and a CSV export."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from ecomm.dashboard import charts
+from ecomm.dashboard import layout as L
+from ecomm.dashboard import queries as Q
+from ecomm.dashboard.churn import ScoringError, explain, score_customers
+from ecomm.features import columns as C
+from ecomm.ml import registry
+from ecomm.ml.serving import CHURN_PROBABILITY
+
+TITLE = "Churn risk"
+APPLIES = (
+    "customers of the chosen countries with an order in the date range and categories, scored as of today"
+)
+
+TABLE_COLUMNS = {
+    C.CUSTOMER_ID: "customer",
+    "name": "name",
+    C.COUNTRY: "country",
+    CHURN_PROBABILITY: "churn probability",
+    C.DAYS_SINCE_LAST_ORDER: "days since last order",
+    C.TOTAL_ORDERS: "orders",
+    C.TOTAL_SPENT: "spent ($)",
+    "reasons": "what raises the risk most",
+}
+
+
+def render(ctx: L.PageContext) -> None:
+    model = L.champion_or_explain(ctx.settings, registry.CHURN_MODEL, "ecomm train churn")
+    if model is None:
+        return
+    try:
+        scores = score_customers(ctx.warehouse, model)
+    except ScoringError as exc:
+        st.warning(f"The champion churn model v{model.version} cannot score today's customers: {exc}.")
+        return
+
+    in_scope = set(Q.scoped_customer_ids(ctx.warehouse, ctx.filters))
+    frame = scores.frame[scores.frame[C.CUSTOMER_ID].isin(in_scope)]
+    horizon = ctx.settings.churn_horizon_days
+    st.caption(
+        f"Champion `{registry.CHURN_MODEL}` v{model.version} (registered {model.registered_at:%Y-%m-%d}). "
+        f"Churn = no completed order in the {horizon} days from {scores.cutoff:%d %b %Y}; features use "
+        f"the data before that day."
+    )
+    if frame.empty:
+        st.info("No scored customer matches the filters: widen the date range or the selection.")
+        return
+
+    cols = st.columns(3)
+    cols[0].metric("Customers scored", L.count(len(frame)))
+    cols[1].metric(
+        "Expected to churn",
+        L.count(frame[CHURN_PROBABILITY].sum()),
+        help="The sum of the churn probabilities: how many of these customers the model expects to lose.",
+    )
+    cols[2].metric("Probability ≥ 50%", L.percent((frame[CHURN_PROBABILITY] >= 0.5).mean()))
+
+    st.subheader("Score distribution")
+    fig = go.Figure(go.Histogram(x=frame[CHURN_PROBABILITY], xbins={"start": 0, "end": 1, "size": 0.05}))
+    fig.update_layout(xaxis_title="churn probability", yaxis_title="customers", xaxis_range=[0, 1])
+    charts.show(fig, height=300)
+
+    st.subheader("Most at risk")
+    top_n = st.number_input(
+        "Customers to list", min_value=10, max_value=1000, value=50, step=10, key="churn_top_n"
+    )
+    table = at_risk_table(ctx, model, frame, int(top_n))
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config={
+            "churn probability": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
+            "spent ($)": st.column_config.NumberColumn(format="dollar"),
+        },
+    )
+    st.caption(
+        "Reasons: the customer's features that push this score up the most (their SHAP contributions in "
+        "the champion's XGBoost). They describe what the model saw, not proven causes."
+    )
+    st.download_button(
+        "Download CSV",
+        table.to_csv(index=False).encode(),
+        file_name=f"churn_risk_{scores.cutoff:%Y-%m-%d}.csv",
+        mime="text/csv",
+        key="churn_csv",
+    )
+
+
+def at_risk_table(ctx: L.PageContext, model, frame, top_n: int):
+    top = frame.nlargest(top_n, CHURN_PROBABILITY)
+    ids = tuple(int(i) for i in top[C.CUSTOMER_ID])
+    names = Q.customer_names(ctx.warehouse, ids)
+    reasons = explain(ctx.warehouse, model, ids)
+    table = top.merge(names, on=C.CUSTOMER_ID).merge(reasons, on=C.CUSTOMER_ID)
+    return table[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)

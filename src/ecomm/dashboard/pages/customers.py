@@ -1,0 +1,104 @@
+"""Customers: cohort retention, value distribution, RFM segments, new vs returning customers."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from ecomm.dashboard import charts
+from ecomm.dashboard import layout as L
+from ecomm.dashboard import queries as Q
+
+TITLE = "Customers"
+APPLIES = (
+    "customers of the chosen countries who ordered in the chosen categories; cohorts start "
+    "in the date range and are followed up to its end; value and segments are of the customers who "
+    "ordered in the range"
+)
+
+
+def retention_grid(activity: pd.DataFrame, first_cohort) -> pd.DataFrame:
+    """cohort month x months since first order -> share of the cohort active, cohorts from `first_cohort`."""
+    sizes = activity[activity["months_since_first_order"] == 0].set_index("cohort_month")["active_customers"]
+    shown = activity[activity["cohort_month"] >= first_cohort]
+    grid = shown.pivot_table(
+        index="cohort_month", columns="months_since_first_order", values="active_customers", aggfunc="sum"
+    )
+    return grid.div(sizes.reindex(grid.index), axis=0)
+
+
+def new_and_returning(activity: pd.DataFrame, first_month) -> pd.DataFrame:
+    """month, new (first order that month), returning (ordered that month, first order earlier)."""
+    months = activity.assign(
+        month=[
+            (pd.Timestamp(c) + pd.DateOffset(months=int(m))).date()
+            for c, m in zip(activity["cohort_month"], activity["months_since_first_order"], strict=True)
+        ]
+    )
+    months["kind"] = months["months_since_first_order"].map(lambda m: "new" if m == 0 else "returning")
+    out = months.pivot_table(index="month", columns="kind", values="active_customers", aggfunc="sum")
+    out = out.reindex(columns=["new", "returning"], fill_value=0).fillna(0).astype("int64")
+    return out[out.index >= first_month].reset_index()
+
+
+def render(ctx: L.PageContext) -> None:
+    wh, flt = ctx.warehouse, ctx.filters
+    first_month = flt.start.replace(day=1)
+    activity = Q.cohort_activity(wh, flt)
+
+    st.subheader("Cohort retention")
+    grid = retention_grid(activity, first_month)
+    if grid.empty:
+        st.info("No customer placed a first order in the date range.")
+    else:
+        fig = go.Figure(
+            go.Heatmap(
+                z=grid.to_numpy(),
+                x=[str(c) for c in grid.columns],
+                y=[f"{m:%b %Y}" for m in grid.index],
+                colorscale="Blues",
+                zmin=0,
+                zmax=1,
+                text=[[f"{v:.0%}" if pd.notna(v) else "" for v in row] for row in grid.to_numpy()],
+                texttemplate="%{text}",
+                hovertemplate="cohort %{y}, month %{x}: %{z:.1%}<extra></extra>",
+            )
+        )
+        fig.update_layout(
+            yaxis={"autorange": "reversed"}, xaxis={"title": "months since first order", "type": "category"}
+        )
+        charts.show(fig, height=80 + 28 * len(grid))
+        st.caption(
+            "Share of each first-order month's customers who ordered again n months later (whole "
+            "calendar months, up to the range's end)."
+        )
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Customer value (12-month run rate)")
+        bins = Q.clv_histogram(wh, flt)
+        fig = go.Figure(
+            go.Bar(
+                x=(bins["bin_low"] + bins["bin_high"]) / 2,
+                y=bins["customers"],
+                width=(bins["bin_high"] - bins["bin_low"]) * 0.95,
+            )
+        )
+        fig.update_layout(xaxis_title="net revenue per year of tenure ($)", yaxis_title="customers")
+        charts.show(fig)
+        st.caption(
+            "The top 1% are in the last bar. A naive run-rate value (marts.customer_360), not a model."
+        )
+    with right:
+        st.subheader("RFM segments")
+        segments = Q.segments(wh, flt)
+        charts.show(charts.hbar(segments, "customers", "rfm_segment", title="customers"))
+
+    st.subheader("New and returning customers per month")
+    months = new_and_returning(activity, first_month)
+    fig = go.Figure()
+    for kind in ("new", "returning"):
+        fig.add_bar(x=[f"{m:%b %Y}" for m in months["month"]], y=months[kind], name=kind)
+    fig.update_layout(barmode="stack", yaxis_title="customers with an order", legend={"orientation": "h"})
+    charts.show(fig)

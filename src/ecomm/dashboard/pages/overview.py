@@ -1,0 +1,114 @@
+"""Overview: the headline KPIs of the filtered period, each against the period just before it."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from ecomm.dashboard import charts
+from ecomm.dashboard import layout as L
+from ecomm.dashboard import queries as Q
+
+TITLE = "Overview"
+APPLIES = (
+    "every figure honours the dates, countries and categories; deltas compare with the "
+    "same number of days just before"
+)
+
+# (KPI, label, format, help, a rise is good)
+CARDS = (
+    (
+        "net_revenue",
+        "Net revenue",
+        L.money,
+        "Revenue of completed order lines (returns and cancellations excluded).",
+        True,
+    ),
+    ("orders", "Orders", L.count, "Orders with at least one line that was not cancelled.", True),
+    (
+        "avg_order_value",
+        "Average order value",
+        L.money_cents,
+        "Net revenue / orders with a completed line.",
+        True,
+    ),
+    (
+        "active_customers",
+        "Active customers",
+        L.count,
+        "Customers with an order that was not cancelled.",
+        True,
+    ),
+    (
+        "returns_rate",
+        "Returns rate",
+        L.percent,
+        "Returned lines / lines not cancelled (returns still arriving for recent orders).",
+        False,
+    ),
+)
+
+
+def delta_text(name: str, current, previous) -> str | None:
+    if previous is None or current is None or previous.get(name) in (None, 0):
+        return None
+    now, before = current[name], previous[name]
+    if name == "returns_rate":  # a rate: the change in percentage points
+        return f"{(now - before) * 100:+.1f} pp"
+    return f"{(now - before) / before:+.1%}"
+
+
+def render(ctx: L.PageContext) -> None:
+    values = Q.kpis(ctx.warehouse, ctx.filters)
+    current, previous = values["current"], values["previous"]
+    for column, (name, label, fmt, help_text, rise_is_good) in zip(
+        st.columns(len(CARDS)), CARDS, strict=True
+    ):
+        column.metric(
+            label,
+            fmt(current[name]),
+            delta=delta_text(name, current, previous),
+            delta_color="normal" if rise_is_good else "inverse",
+            help=help_text,
+        )
+    prev = ctx.filters.previous
+    if previous is None:
+        st.caption(
+            f"No delta: the warehouse does not hold the whole previous period ({prev.start} – {prev.end})."
+        )
+    else:
+        st.caption(f"Deltas against {prev.start:%d %b %Y} – {prev.end:%d %b %Y}.")
+
+    left, right = st.columns([2, 1])
+    with left:
+        st.subheader("Net revenue per day")
+        charts.show(trend_figure(ctx))
+    with right:
+        st.subheader("By category")
+        by_category = Q.revenue_by(ctx.warehouse, ctx.filters, "category")
+        charts.show(charts.hbar(by_category, "net_revenue", "category", title="net revenue ($)"))
+
+
+def trend_figure(ctx: L.PageContext) -> go.Figure:
+    """This period's daily net revenue, and the previous period's laid over it (same day offsets)."""
+    flt = ctx.filters
+    days = pd.date_range(flt.start, flt.end, freq="D")
+    current = Q.daily_revenue(ctx.warehouse, flt).set_index("order_date")["net_revenue"]
+    fig = go.Figure()
+    fig.add_scatter(x=days, y=[current.get(d.date(), 0.0) for d in days], name="this period", mode="lines")
+    prev = flt.previous
+    if ctx.warehouse.first_day is not None and prev.start >= ctx.warehouse.first_day:
+        before = Q.daily_revenue(ctx.warehouse, prev).set_index("order_date")["net_revenue"]
+        prev_days = pd.date_range(prev.start, prev.end, freq="D")
+        fig.add_scatter(
+            x=days,
+            y=[before.get(d.date(), 0.0) for d in prev_days],
+            name="previous period",
+            mode="lines",
+            line={"dash": "dot"},
+            customdata=[d.strftime("%Y-%m-%d") for d in prev_days],
+            hovertemplate="%{customdata}: $%{y:,.0f}<extra>previous period</extra>",
+        )
+    fig.update_layout(yaxis_title="net revenue ($)", legend={"orientation": "h"})
+    return fig

@@ -1,0 +1,93 @@
+"""The dashboard as users see it: the platform's `streamlit run` command served on a free port against
+the session's trained world, opened in headless Debian chromium (Playwright; no browser download).
+Every page renders with no Streamlit exception or error, a screenshot of each lands in
+tests/artifacts/dashboard/, the map's outlines come from our server and the churn CSV downloads.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from ecomm.dashboard import browser
+from ecomm.dashboard.pages import PAGES
+from ecomm.platform.supervisor import free_port
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "dashboard"
+
+
+@pytest.fixture(scope="module")
+def dashboard(trained_world, tmp_path_factory):
+    settings = trained_world.model_copy(update={"streamlit_port": free_port()})
+    log = tmp_path_factory.mktemp("dashboard") / "streamlit.log"
+    with browser.serving(settings, log) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def page():
+    with browser.open_browser() as opened:
+        yield opened
+
+
+def url_of(base: str, name: str) -> str:
+    return base + ("/" if name == PAGES[0][0] else f"/{name}")  # the default page lives at the root
+
+
+@pytest.mark.parametrize("name,title", [(name, title) for name, title, _ in PAGES])
+def test_every_page_renders_without_an_error(dashboard, page, name, title):
+    requested: list[str] = []
+
+    def record(request) -> None:
+        requested.append(request.url)
+
+    page.on("request", record)
+    try:
+        browser.render(page, url_of(dashboard, name), title)
+    finally:
+        page.remove_listener("request", record)
+    assert browser.errors(page) == []
+    assert page.locator('[data-testid="stMain"] h1').first.inner_text() == title
+    assert page.get_by_text("Data last loaded").count() == 1
+    browser.screenshot(page, ARTIFACTS / f"{name}.png")
+    assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000
+    # nothing is fetched from elsewhere (scripts, fonts and the map's outlines come from our server)
+    assert [u for u in requested if not u.startswith((dashboard, "data:", "blob:"))] == []
+
+
+def test_the_sales_map_draws_every_country_with_sales(dashboard, page, trained_world):
+    from ecomm import db
+
+    browser.render(page, url_of(dashboard, "sales"), "Sales")
+    with db.connection(trained_world) as conn, conn.cursor() as cur:
+        cur.execute(
+            """SELECT count(DISTINCT country) FROM marts.daily_sales
+               WHERE order_date > (SELECT max(order_date) - 90 FROM marts.daily_sales)"""
+        )
+        countries = cur.fetchone()[0]
+    assert page.locator(".choroplethlocation").count() == countries
+
+
+def test_the_churn_table_downloads_as_csv(dashboard, page):
+    browser.render(page, url_of(dashboard, "churn_risk"), "Churn risk")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").click()
+    saved = download.value
+    assert saved.suggested_filename.startswith("churn_risk_") and saved.suggested_filename.endswith(".csv")
+    rows = list(csv.DictReader(io.StringIO(Path(saved.path()).read_text())))
+    assert len(rows) == 50
+    assert list(rows[0]) == [
+        "customer",
+        "name",
+        "country",
+        "churn probability",
+        "days since last order",
+        "orders",
+        "spent ($)",
+        "what raises the risk most",
+    ]
+    probabilities = [float(r["churn probability"]) for r in rows]
+    assert probabilities == sorted(probabilities, reverse=True)

@@ -1,0 +1,407 @@
+"""The Streamlit dashboard through streamlit.testing's AppTest, on the session's trained world (a loaded
+warehouse, 900 customers, and champion churn and recommender models in a real MLflow store): every
+page runs, the figures equal the same figures computed directly in SQL, the filters change them, and
+an empty warehouse or a registry without champions gets a friendly message naming the command.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import math
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ecomm import db
+from ecomm.dashboard.churn import contributions
+from ecomm.dashboard.models import champion, load_model
+from ecomm.features import columns as C
+from ecomm.ml import registry
+from ecomm.orchestration.config import settings_env
+
+APP = Path(__file__).resolve().parents[2] / "streamlit" / "app.py"
+PAGES = ("overview", "sales", "customers", "churn_risk", "recommendations", "campaigns", "models")
+TITLES = ("Overview", "Sales", "Customers", "Churn risk", "Recommendations", "Campaigns", "Models")
+
+
+# ------------------------------------------------------------------------------------------ helpers
+@pytest.fixture
+def open_app(monkeypatch):
+    """An AppTest of the dashboard whose Settings (read from the environment) equal `settings`."""
+
+    def open_(settings, page: str = "overview", *, whole_history: bool = False) -> AppTest:
+        for name, value in settings_env(settings).items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        app = AppTest.from_file(str(APP), default_timeout=300).run()
+        if whole_history:  # the date filter from the first to the last loaded day
+            app.date_input(key="filter_dates").set_value(span(settings)).run()
+        if page != "overview":
+            app.switch_page(f"views/{page}.py").run()
+        assert not app.exception, [e.value for e in app.exception]
+        return app
+
+    return open_
+
+
+def rows(settings, sql: str, params: dict | None = None) -> list[tuple]:
+    with db.connection(settings) as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
+def one(settings, sql: str, params: dict | None = None):
+    return rows(settings, sql, params)[0][0]
+
+
+def span(settings) -> tuple[dt.date, dt.date]:
+    return rows(settings, "SELECT min(order_date), max(order_date) FROM warehouse.fact_order_items")[0]
+
+
+def charts(app: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+
+
+def array(value) -> list:
+    """A plotly JSON array: a list, or numpy data plotly encoded as base64 ("bdata")."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        if "shape" in value:  # "rows, columns"
+            flat = flat.reshape([int(n) for n in str(value["shape"]).split(",")])
+        return flat.tolist()
+    return value
+
+
+def metrics(app: AppTest) -> dict[str, tuple[str, str]]:
+    return {m.label: (m.value, m.delta) for m in app.metric}
+
+
+def scope(countries=(), categories=()) -> str:
+    """The filters as SQL, written independently of the dashboard's queries."""
+    out = ""
+    if countries:
+        out += " AND c.country IN (" + ", ".join(f"'{x}'" for x in countries) + ")"
+    if categories:
+        out += " AND p.category IN (" + ", ".join(f"'{x}'" for x in categories) + ")"
+    return out
+
+
+def expected_kpis(settings, start, end, countries=(), categories=()) -> dict[str, str]:
+    """The Overview's five KPIs as displayed, from the mart (revenue) and per-order SQL (the rest)."""
+    mart_scope = (
+        scope(countries, categories).replace("c.country", "country").replace("p.category", "category")
+    )
+    revenue = one(
+        settings,
+        f"SELECT coalesce(sum(net_revenue), 0) FROM marts.daily_sales "
+        f"WHERE order_date BETWEEN %(s)s AND %(e)s {mart_scope}",
+        {"s": start, "e": end},
+    )
+    lines = f"""FROM warehouse.fact_order_items f JOIN warehouse.dim_customer c USING (customer_id)
+                JOIN warehouse.dim_product p USING (product_id)
+                WHERE f.order_date BETWEEN %(s)s AND %(e)s {scope(countries, categories)}"""
+    orders, completed = rows(
+        settings,
+        f"""SELECT count(*) FILTER (WHERE live), count(*) FILTER (WHERE done) FROM (
+                SELECT f.order_id, bool_or(f.status <> 'cancelled') AS live, bool_or(f.status = 'completed') AS done
+                {lines} GROUP BY f.order_id) o""",
+        {"s": start, "e": end},
+    )[0]
+    customers = one(
+        settings,
+        f"SELECT count(*) FROM (SELECT f.customer_id {lines} AND f.status <> 'cancelled' GROUP BY 1) x",
+        {"s": start, "e": end},
+    )
+    returned, kept = rows(
+        settings,
+        f"SELECT count(*) FILTER (WHERE f.status = 'returned'), count(*) FILTER (WHERE f.status <> 'cancelled') {lines}",
+        {"s": start, "e": end},
+    )[0]
+    return {
+        "Net revenue": float(revenue),
+        "Orders": orders,
+        "Average order value": float(revenue) / completed,
+        "Active customers": customers,
+        "Returns rate": returned / kept,
+    }
+
+
+def shown(values: dict[str, float]) -> dict[str, str]:
+    return {
+        "Net revenue": f"${values['Net revenue']:,.0f}",
+        "Orders": f"{values['Orders']:,}",
+        "Average order value": f"${values['Average order value']:,.2f}",
+        "Active customers": f"{values['Active customers']:,}",
+        "Returns rate": f"{values['Returns rate']:.1%}",
+    }
+
+
+def deltas(now: dict[str, float], before: dict[str, float]) -> dict[str, str]:
+    out = {k: f"{(now[k] - before[k]) / before[k]:+.1%}" for k in now if k != "Returns rate"}
+    out["Returns rate"] = f"{(now['Returns rate'] - before['Returns rate']) * 100:+.1f} pp"
+    return out
+
+
+# ----------------------------------------------------------------------------------- every page
+@pytest.mark.parametrize("page,title", list(zip(PAGES, TITLES, strict=True)))
+def test_every_page_renders_with_the_time_of_the_last_load(trained_world, open_app, page, title):
+    app = open_app(trained_world, page)
+    finished, batches = rows(
+        trained_world,
+        "SELECT max(finished_at), count(DISTINCT batch_date) FROM audit.load_runs WHERE status = 'loaded'",
+    )[0]
+    first, last = span(trained_world)
+    assert [t.value for t in app.title] == [title]
+    assert app.caption[0].value.startswith(
+        f"Data last loaded {finished.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC ({batches:,} business dates, "
+        f"{first:%d %b %Y} – {last:%d %b %Y})"
+    )
+    assert not app.error and not app.warning
+
+
+# ------------------------------------------------------------------------------------ overview
+def test_kpis_equal_the_same_figures_in_sql_with_deltas(trained_world, open_app):
+    app = open_app(trained_world)
+    first, last = span(trained_world)
+    start = last - dt.timedelta(days=89)  # the default range: the last 90 days
+    previous = (start - dt.timedelta(days=90), start - dt.timedelta(days=1))
+    assert previous[0] >= first
+    now = expected_kpis(trained_world, start, last)
+    before = expected_kpis(trained_world, *previous)
+    expected = shown(now)
+    expected_deltas = deltas(now, before)
+    assert metrics(app) == {k: (expected[k], expected_deltas[k]) for k in expected}
+
+
+def test_the_filters_change_every_figure(trained_world, open_app):
+    app = open_app(trained_world)
+    unfiltered = metrics(app)
+    first, last = span(trained_world)
+    start = last - dt.timedelta(days=29)
+    country, category = "Germany", "Electronics"
+    app.date_input(key="filter_dates").set_value((start, last)).run()
+    app.multiselect(key="filter_countries").set_value([country]).run()
+    app.multiselect(key="filter_categories").set_value([category]).run()
+    assert not app.exception
+    expected = shown(expected_kpis(trained_world, start, last, [country], [category]))
+    assert {k: v for k, (v, _) in metrics(app).items()} == expected
+    assert expected != {k: v for k, (v, _) in unfiltered.items()}
+    by_category = charts(app)[1]["data"][0]
+    assert by_category["y"] == [category]
+
+    # the same filters on another page: the sales map and the top products
+    app.switch_page("views/sales.py").run()
+    sales_map = next(c for c in charts(app) if c["data"][0]["type"] == "choropleth")["data"][0]
+    assert sales_map["locations"] == [country]
+    assert array(sales_map["z"])[0] == pytest.approx(
+        float(
+            one(
+                trained_world,
+                "SELECT sum(net_revenue) FROM marts.daily_sales WHERE order_date BETWEEN %s AND %s "
+                "AND country = %s AND category = %s",
+                (start, last, country, category),
+            )
+        )
+    )
+    top = app.dataframe[0].value
+    assert set(top["category"]) == {category}
+    assert top["product_id"].tolist() == [
+        r[0]
+        for r in rows(
+            trained_world,
+            """SELECT f.product_id FROM warehouse.fact_order_items f
+               JOIN warehouse.dim_customer c USING (customer_id) JOIN warehouse.dim_product p USING (product_id)
+               WHERE f.order_date BETWEEN %s AND %s AND c.country = %s AND p.category = %s
+               GROUP BY 1 ORDER BY sum(f.revenue) FILTER (WHERE f.status = 'completed') DESC NULLS LAST, 1
+               LIMIT 10""",
+            (start, last, country, category),
+        )
+    ]
+
+
+# ------------------------------------------------------------------------------------ customers
+def test_cohort_retention_without_category_filter_is_the_mart(trained_world, open_app):
+    app = open_app(trained_world, "customers", whole_history=True)
+    heatmap = charts(app)[0]["data"][0]
+    sizes = dict(
+        rows(
+            trained_world,
+            "SELECT cohort_month, sum(active_customers) FROM marts.cohort_retention "
+            "WHERE months_since_first_order = 0 GROUP BY 1",
+        )
+    )
+    actives = rows(
+        trained_world,
+        "SELECT cohort_month, months_since_first_order, sum(active_customers) FROM marts.cohort_retention GROUP BY 1, 2",
+    )
+    expected = {(f"{c:%b %Y}", str(m)): float(a / sizes[c]) for c, m, a in actives}
+    got = {
+        (y, x): v
+        for y, row in zip(heatmap["y"], array(heatmap["z"]), strict=True)
+        for x, v in zip(heatmap["x"], row, strict=True)
+        if v is not None and not math.isnan(v)
+    }
+    assert got == pytest.approx(expected)
+    segments = next(c for c in charts(app) if c["data"][0].get("orientation") == "h")["data"][0]
+    assert sum(array(segments["x"])) == one(
+        trained_world,
+        "SELECT count(DISTINCT customer_id) FROM warehouse.fact_order_items WHERE status <> 'cancelled'",
+    )
+
+
+# ------------------------------------------------------------------------------------ churn risk
+def test_churn_page_scores_the_customers_in_scope_with_honest_reasons(trained_world, open_app):
+    app = open_app(trained_world, "churn_risk")
+    first, last = span(trained_world)
+    start = last - dt.timedelta(days=89)
+    # scored: every customer with an order not cancelled before today; in scope: one in the range
+    scored_in_scope = one(
+        trained_world,
+        """SELECT count(DISTINCT customer_id) FROM warehouse.fact_order_items
+           WHERE status <> 'cancelled' AND order_date BETWEEN %s AND %s""",
+        (start, last),
+    )
+    values = metrics(app)
+    assert values["Customers scored"][0] == f"{scored_in_scope:,}"
+    table = app.dataframe[0].value
+    assert len(table) == 50
+    assert table["churn probability"].is_monotonic_decreasing
+    assert table["what raises the risk most"].str.len().gt(0).all()
+    assert [b.label for b in app.get("download_button")] == ["Download CSV"]
+
+    # the reasons explain exactly the score shown: contributions + bias = the log-odds
+    model = champion(trained_world, registry.CHURN_MODEL)
+    full = load_model(model).unwrap_python_model()
+    with db.connection(trained_world) as conn:
+        from ecomm.features.churn import churn_features
+
+        features = churn_features(conn, last + dt.timedelta(days=1))
+    top = features[features[C.CUSTOMER_ID].isin(table["customer"])].set_index(C.CUSTOMER_ID)
+    top = top.loc[table["customer"]].reset_index()
+    logits = contributions(model, top).sum(axis=1)
+    direct = full.full_pipeline.predict_proba(top[full.full_columns])[:, 1]
+    assert (1 / (1 + (-logits).map(math.exp))).to_numpy() == pytest.approx(direct, abs=1e-5)
+    assert table["churn probability"].to_numpy() == pytest.approx(direct, abs=1e-6)
+
+
+def test_churn_page_filters_narrow_the_customers(trained_world, open_app):
+    app = open_app(trained_world, "churn_risk")
+    first, last = span(trained_world)
+    app.multiselect(key="filter_countries").set_value(["France"]).run()
+    assert not app.exception
+    assert set(app.dataframe[0].value["country"]) == {"France"}
+    in_scope = one(
+        trained_world,
+        """SELECT count(DISTINCT f.customer_id) FROM warehouse.fact_order_items f
+           JOIN warehouse.dim_customer c USING (customer_id)
+           WHERE c.country = 'France' AND f.status <> 'cancelled' AND f.order_date BETWEEN %s AND %s""",
+        (last - dt.timedelta(days=89), last),
+    )
+    assert metrics(app)["Customers scored"][0] == f"{in_scope:,}"
+
+
+def test_without_a_champion_the_model_pages_name_the_training_command(loaded_world, open_app):
+    empty_registry = loaded_world.model_copy(update={"mlflow_db": f"mlflow_empty_{uuid.uuid4().hex[:8]}"})
+    try:
+        churn = open_app(empty_registry, "churn_risk")
+        assert "`ecomm train churn`" in churn.info[0].value
+        assert not churn.dataframe
+        recommendations = open_app(empty_registry, "recommendations")
+        assert "`ecomm train recommender`" in recommendations.info[0].value
+        models = open_app(empty_registry, "models")
+        assert [i.value for i in models.info] == [
+            "No version registered yet: train one with `ecomm train churn`.",
+            "No version registered yet: train one with `ecomm train recommender`.",
+        ]
+    finally:
+        with db.connection(loaded_world, "postgres") as conn:
+            conn.autocommit = True
+            conn.cursor().execute(f'DROP DATABASE IF EXISTS "{empty_registry.mlflow_db}" WITH (FORCE)')
+
+
+# ------------------------------------------------------------------------------- recommendations
+def test_recommendations_are_the_champions_for_the_picked_customer(trained_world, open_app):
+    app = open_app(trained_world, "recommendations")
+    first, last = span(trained_world)
+    top_customer = one(
+        trained_world,
+        """SELECT customer_id FROM warehouse.fact_order_items WHERE order_date BETWEEN %s AND %s
+           GROUP BY 1 ORDER BY coalesce(sum(revenue) FILTER (WHERE status = 'completed'), 0) DESC, 1 LIMIT 1""",
+        (last - dt.timedelta(days=89), last),
+    )
+    assert app.selectbox(key="rec_customer").value == top_customer
+    history = app.dataframe[0].value
+    assert len(history) == one(
+        trained_world,
+        "SELECT count(*) FROM warehouse.fact_order_items WHERE customer_id = %s",
+        (top_customer,),
+    )
+    model = load_model(champion(trained_world, registry.RECOMMENDER_MODEL))
+    country = one(
+        trained_world, "SELECT country FROM warehouse.dim_customer WHERE customer_id = %s", (top_customer,)
+    )
+    served = model.predict(pd.DataFrame({"customer_id": [top_customer], "k": [10], "country": [country]}))
+    recommended = app.dataframe[1].value
+    assert recommended["product_id"].tolist() == served["product_id"].tolist()
+    assert set(recommended["source"]) <= {"personal (model)", "personal, new product (no interactions yet)"}
+
+
+def test_a_customer_unknown_to_the_model_gets_the_labelled_cold_start(trained_world, open_app):
+    app = open_app(trained_world, "recommendations", whole_history=True)
+    app.radio(key="rec_newest").set_value(True).run()
+    newest = one(
+        trained_world,
+        "SELECT customer_id FROM warehouse.dim_customer ORDER BY signup_date DESC, customer_id DESC LIMIT 1",
+    )
+    assert app.selectbox(key="rec_customer").value == newest
+    assert app.info[-1].value.startswith(
+        f"Cold start: customer #{newest} is unknown to `recommender_model` v1"
+    )
+    assert set(app.dataframe[-1].value["source"]) == {"cold start: popular in their country"}
+
+
+# ------------------------------------------------------------------------------------ campaigns
+def test_campaigns_page_counts_exposures_and_asks_for_the_causal_report(trained_world, open_app):
+    app = open_app(trained_world, "campaigns", whole_history=True)
+    assert len(app.dataframe[0].value) == one(trained_world, "SELECT count(*) FROM warehouse.dim_campaign")
+    exposure = charts(app)[0]["data"]
+    expected = rows(
+        trained_world,
+        """SELECT k.campaign_name, count(*) FILTER (WHERE e.treated), count(*) FILTER (WHERE NOT e.treated)
+           FROM warehouse.fact_campaign_exposure e JOIN warehouse.dim_campaign k USING (campaign_id)
+           GROUP BY k.campaign_id, 1 ORDER BY k.campaign_id""",
+    )
+    counts = zip(exposure[0]["x"], array(exposure[0]["y"]), array(exposure[1]["y"]), strict=True)
+    assert [(n, int(t), int(c)) for n, t, c in counts] == [tuple(r) for r in expected]
+    assert app.info[-1].value == (
+        "No causal estimate has been computed yet. Run `ecomm causal report` to estimate each campaign's effect."
+    )
+
+
+# ------------------------------------------------------------------------------------ models
+def test_models_page_shows_champion_and_challenger_with_their_metrics(trained_world, open_app):
+    app = open_app(trained_world, "models")
+    values = [(m.label, m.value) for m in app.metric]
+    assert values == [("champion", "v1"), ("challenger", "v1"), ("versions", "1")] * 2
+    churn_table = app.dataframe[0].value
+    assert churn_table["version"].tolist() == [1]
+    assert churn_table["aliases"].tolist() == ["champion, challenger"]
+
+
+# ------------------------------------------------------------------------------- empty warehouse
+@pytest.mark.parametrize("page", PAGES)
+def test_an_empty_warehouse_gets_the_command_that_fills_it(warehouse, open_app, page):
+    app = open_app(warehouse, page)
+    assert [i.value for i in app.info] == [
+        "The warehouse is empty: no business date has been loaded yet. Fill it with `make up` (simulates "
+        "and loads a year of history) or `ecomm pipeline run --date YYYY-MM-DD`."
+    ]
+    assert not app.metric and not app.get("plotly_chart")

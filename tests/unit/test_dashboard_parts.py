@@ -1,0 +1,68 @@
+"""The dashboard's pure parts: the previous period of a filter, churn reasons in words, and the map
+from a fitted pipeline's columns back to its input features."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.preprocessing import OneHotEncoder
+
+from ecomm.dashboard.churn import input_names
+from ecomm.dashboard.filters import Filters
+from ecomm.dashboard.reasons import phrase
+from ecomm.features import columns as C
+
+
+def test_the_previous_period_has_the_same_length_just_before():
+    flt = Filters(dt.date(2025, 3, 1), dt.date(2025, 3, 31), ("Germany",), ("Books",))
+    assert flt.days == 31
+    assert flt.previous == Filters(dt.date(2025, 1, 29), dt.date(2025, 2, 28), ("Germany",), ("Books",))
+    assert flt.params() == {
+        "start": dt.date(2025, 3, 1),
+        "end": dt.date(2025, 3, 31),
+        "countries": ["Germany"],
+        "categories": ["Books"],
+    }
+
+
+def test_reasons_read_as_plain_words():
+    categories = {C.category_share_column("Home & Kitchen"): "Home & Kitchen"}
+    assert phrase(C.DAYS_SINCE_LAST_ORDER, 84) == "no order for 84 days"
+    assert phrase(C.ORDERS_30D, 0) == "no orders in the last 30 days"
+    assert phrase(C.ORDERS_30D, 1) == "1 order in the last 30 days"
+    assert phrase(C.RETURN_RATE, 0.3) == "returned 30% of items"
+    assert phrase(C.ORDER_TREND, -1.5) == "ordering less often than before"
+    assert phrase(C.DAYS_SINCE_LAST_SESSION, float("nan")) == "never visited the shop"
+    assert phrase(C.COUNTRY, "France") == "lives in France"
+    assert phrase("cat_share_home_kitchen", 0.5, categories) == "50% of items from Home & Kitchen"
+    assert phrase("some_new_feature", 2) == "some new feature 2.00"
+
+
+def test_pipeline_columns_map_back_to_their_inputs():
+    frame = pd.DataFrame(
+        {
+            "age": [30, 40, 50, 60],
+            "country": ["France", "Germany", "France", "Spain"],
+            "country_code": [1, 2, 1, 3],  # named like a one-hot output of country
+            "gender": ["f", "m", "f", "m"],
+        }
+    )
+    prepare = ColumnTransformer(
+        [
+            ("numeric", "passthrough", ["age", "country_code"]),
+            ("categorical", OneHotEncoder(sparse_output=False), ["country", "gender"]),
+        ]
+    ).fit(frame)
+    assert np.asarray(prepare.transform(frame)).shape[1] == 7
+    assert input_names(prepare) == [
+        "age",
+        "country_code",
+        "country",
+        "country",
+        "country",
+        "gender",
+        "gender",
+    ]
