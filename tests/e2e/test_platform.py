@@ -58,6 +58,7 @@ def test_port_in_use_is_named_with_its_setting(platform_env):
         f"error: port {port} for mlflow is already in use; stop what uses it or move mlflow with "
         f"ECOMM_MLFLOW_PORT=<port> in .env"
     ) in " ".join(result.stderr.split())
+    assert not Path(platform_env["ECOMM_HOME"], "raw").exists()  # said before any bootstrap work
 
 
 @pytest.fixture

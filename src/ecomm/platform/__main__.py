@@ -59,6 +59,10 @@ def up() -> None:
         phases[name], clock = time.perf_counter() - clock, time.perf_counter()
 
     db_up()
+    try:
+        supervisor.preflight(settings)
+    except supervisor.PlatformError as exc:
+        raise UserError(str(exc)) from None
     db_migrate()
     phase("database")
     pipeline_bootstrap()  # history and first models when missing (also a one-shot job in compose)

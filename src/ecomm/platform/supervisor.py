@@ -101,6 +101,12 @@ def check_ports(services: list[Service]) -> None:
             )
 
 
+def preflight(settings: Settings) -> None:
+    """Before a long bootstrap: a port taken by something that is not ours stops `up` at once."""
+    if not supervisor_pid(Paths.of(settings)):
+        check_ports(planned_services(settings))
+
+
 def read_state(paths: Paths) -> dict:
     try:
         return json.loads(paths.state.read_text())
