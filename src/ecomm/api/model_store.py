@@ -9,6 +9,7 @@ model loaded a request gets `ModelUnavailable` (the API answers 503), never a st
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -154,6 +155,7 @@ class ModelStore:
                     continue
                 try:
                     state.served = self._load(client, name, champion)  # the atomic swap
+                    gc.freeze()  # the new model's objects join the long-lived ones (see app.py)
                     state.last_error = None
                     outcome[name] = f"loaded v{champion}"
                     self._on_load(name, champion, "loaded")
