@@ -146,9 +146,10 @@ def ensure_databases(settings: Settings) -> list[str]:
     return created
 
 
-def connect(settings: Settings, database: str | None = None):
-    """A raw psycopg2 connection (COPY needs it)."""
-    url = database_url(settings, database)
+def connect(settings: Settings, database: str | None = None, *, start: bool = True):
+    """A raw psycopg2 connection (COPY needs it); `start=False`: never start the embedded server
+    (DatabaseError if it is not running)."""
+    url = database_url(settings, database, start=start)
     try:
         return psycopg2.connect(libpq_dsn(url), connect_timeout=10)
     except psycopg2.OperationalError as exc:
@@ -165,8 +166,8 @@ def connection_error(settings: Settings, exc: Exception) -> DatabaseError:
 
 
 @contextlib.contextmanager
-def connection(settings: Settings, database: str | None = None) -> Iterator:
-    conn = connect(settings, database)
+def connection(settings: Settings, database: str | None = None, *, start: bool = True) -> Iterator:
+    conn = connect(settings, database, start=start)
     try:
         yield conn
     finally:

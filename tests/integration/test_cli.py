@@ -72,6 +72,15 @@ def test_unreachable_database(tmp_path):
     assert result.stderr.startswith("error: cannot connect to DATABASE_URL: ")
 
 
+def test_a_connection_that_may_not_start_the_server_never_does(tmp_path):
+    from ecomm.settings import Settings
+
+    settings = Settings(_env_file=None, home=tmp_path, database_url=None)
+    with pytest.raises(db.DatabaseError, match="the embedded PostgreSQL is not running"):
+        db.connect(settings, "postgres", start=False)
+    assert not settings.pgdata.exists()  # nothing was initialised, nothing started
+
+
 def test_migrate_twice_is_a_no_op(env):
     first, second = run("db", "migrate", env=env), run("db", "migrate", env=env)
     assert first.returncode == second.returncode == 0

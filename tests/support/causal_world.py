@@ -42,8 +42,8 @@ class CausalWorld:
 _WORLDS: dict[GeneratorConfig, CausalWorld] = {}
 
 
-def _execute(settings: Settings, statement: str) -> None:
-    with db.connection(settings, "postgres") as conn:
+def _execute(settings: Settings, statement: str, *, start: bool = True) -> None:
+    with db.connection(settings, "postgres", start=start) as conn:
         conn.autocommit = True
         conn.cursor().execute(statement)
 
@@ -56,8 +56,10 @@ def clone_database(settings: Settings, source: str, name: str | None = None) -> 
 
 
 def drop_database(settings: Settings) -> None:
-    with contextlib.suppress(Exception):  # the embedded server may already be gone at the very end
-        _execute(settings, f'DROP DATABASE IF EXISTS "{settings.warehouse_db}" WITH (FORCE)')
+    # A config cleanup runs after the session's fixtures: the embedded server is usually stopped by
+    # then (its data goes with the temp dir). Never start it again: it would outlive the test run.
+    with contextlib.suppress(db.DatabaseError):
+        _execute(settings, f'DROP DATABASE IF EXISTS "{settings.warehouse_db}" WITH (FORCE)', start=False)
 
 
 def causal_world(
