@@ -1,6 +1,7 @@
 """Model training, scheduled on the warehouse Asset and weekly: plan the point-in-time features ->
 train churn -> train the recommender (each registers a challenger and runs the promotion gate) ->
-evaluate champion against challenger on the same fresh holdout. A thin caller of `ecomm.ml`."""
+evaluate champion against challenger on the same fresh holdout -> score today's customers with the
+churn champion. A thin caller of `ecomm.ml`."""
 
 from __future__ import annotations
 
@@ -27,11 +28,13 @@ and when `model_monitoring` sees drift past `ECOMM_DRIFT_RETRAIN_PSI`. One run a
 | `train_churn` | features and labels (SQL, rows dated before each cutoff) → logistic baseline + Optuna-tuned XGBoost (`ECOMM_CHURN_TRIALS`) → logged to MLflow, registered as `churn_model` with alias `challenger` → **promotion gate**: challenger and champion scored on the same holdout; `champion` moves only when the challenger wins by `ECOMM_PROMOTION_MARGIN`, otherwise the champion is kept |
 | `train_recommender` | the same for `recommender_model`: ALS + SVD blend (`ECOMM_RECOMMENDER_TRIALS`), 4-week temporal holdout, gate on NDCG@10 |
 | `evaluate` | `ecomm evaluate --report`: champion and challenger of both models re-scored on the same fresh holdout beside the baselines and the oracle, the quality targets; report in `ECOMM_HOME/reports/` |
+| `score_churn` | `ecomm predict churn`: every customer scored as of the day after the last load by the churn champion, into `marts.churn_scores` (the dashboard's Churn risk page); nothing to do when it holds that day and version already |
 
 Each task's XCom is small JSON: registered version, gate decision (promoted or kept, scores, reason),
 metrics. The first version of a model becomes champion without a contest; the API serves `@champion`.
 
-Train by hand: `ecomm train churn`, `ecomm train recommender`, `ecomm evaluate --report`.
+Train by hand: `ecomm train churn`, `ecomm train recommender`, `ecomm evaluate --report`,
+`ecomm predict churn`.
 """
 
 
@@ -119,11 +122,20 @@ def ml_training_pipeline():
             }
         )
 
+    @task(multiple_outputs=False)
+    def score_churn(evaluation: dict) -> dict:
+        from ecomm.ml.churn.scoring import score_with_champion
+
+        result = score_with_champion(task_settings())
+        verb = "stored" if result.stored else "already stored"
+        print(f"churn scores of {result.customers} customers as of {result.cutoff}: {verb}")
+        return json_safe(result.to_dict())
+
     plan = feature_plan()
     churn = train_churn(plan)
     recommender = train_recommender(plan)
     churn >> recommender  # one training at a time: each uses both cores
-    evaluate(churn, recommender)
+    score_churn(evaluate(churn, recommender))
 
 
 ml_training_pipeline()

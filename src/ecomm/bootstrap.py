@@ -4,7 +4,9 @@ fresh platform to a usable one. Idempotent, step by step:
 1. the warehouse holds no loaded batch -> simulate `ECOMM_HISTORY_DAYS` of history up to yesterday
    into ECOMM_HOME/raw (unless a simulated world is already there) and load it;
 2. each registered model (`churn_model`, `recommender_model`) without a `champion` -> train it; the
-   promotion gate makes a first version champion.
+   promotion gate makes a first version champion;
+3. a churn champion trained in step 2, or one whose scores were never stored -> score today's
+   customers into `marts.churn_scores` (what the dashboard's Churn risk page reads).
 
 A second run finds the history loaded and both champions registered, and does nothing. A model that
 the warehouse is still too short to train is reported and skipped (the ML DAG trains it once the
@@ -23,6 +25,7 @@ from ecomm.settings import Settings
 
 if TYPE_CHECKING:
     from ecomm.datagen.api import GenerationSummary
+    from ecomm.ml.churn.scoring import ScoringResult
     from ecomm.warehouse.run import LoadReport
 
 # tick(stage, done, total): the progress callback of the generator, used for every step here
@@ -37,10 +40,11 @@ class BootstrapResult:
     champions_before: dict[str, str] = field(default_factory=dict)  # model -> champion version
     trained: dict[str, object] = field(default_factory=dict)  # model -> ChurnResult / RecResult
     not_trained: dict[str, str] = field(default_factory=dict)  # model -> why (history too short)
+    scored: ScoringResult | None = None  # when today's churn scores were computed
 
     @property
     def did_nothing(self) -> bool:
-        return self.load is None and not self.trained
+        return self.load is None and not self.trained and self.scored is None
 
     @property
     def ok(self) -> bool:
@@ -96,6 +100,8 @@ def bootstrap(settings: Settings, progress: Progress | None = None, say=None) ->
     `progress(stage, done, total)` follows long steps; `say(message)` announces each step.
     """
     from ecomm.features.churn import FeatureError
+    from ecomm.ml import registry
+    from ecomm.ml.churn.scoring import score_with_champion
     from ecomm.ml.training_plan import train_model
     from ecomm.warehouse.migrate import migrate
 
@@ -118,4 +124,17 @@ def bootstrap(settings: Settings, progress: Progress | None = None, say=None) ->
         except FeatureError as exc:
             result.not_trained[name] = str(exc)
         progress(f"training {name}", 1, 1)
+    if registry.CHURN_MODEL in result.trained or (
+        registry.CHURN_MODEL in result.champions_before and not scores_stored(settings)
+    ):
+        result.scored = score_with_champion(settings)
     return result
+
+
+def scores_stored(settings: Settings) -> bool:
+    """marts.churn_scores holds a scoring (of any day: refreshing stale scores after a daily load is
+    the ML DAG's job, so a second bootstrap stays a no-op)."""
+    from ecomm.ml.churn.scoring import stored_scoring
+
+    with db.connection(settings) as conn:
+        return stored_scoring(conn) is not None

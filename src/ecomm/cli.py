@@ -228,6 +228,9 @@ def pipeline_bootstrap() -> None:
         )
     for name, reason in result.not_trained.items():
         err.print(f"[yellow]{name} not trained:[/] {reason}", highlight=False)
+    if result.scored is not None:
+        s = result.scored
+        out.print(f"churn scores: {s.customers:,} customers as of {s.cutoff} by v{s.model.version}")
     if result.did_nothing:
         out.print("bootstrap: nothing to do")
 

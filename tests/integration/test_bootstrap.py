@@ -82,6 +82,11 @@ def test_bootstrap_loads_history_and_trains_then_does_nothing(empty, tmp_path):
         line = next(ln for ln in first.stdout.splitlines() if ln.startswith(f"{name}: "))
         assert line.startswith(f"{name}: trained v1 in ") and line.endswith("s, champion v1"), line
     assert loaded_batches(empty) == DAYS
+    with db.connection(empty) as conn, conn.cursor() as cur:  # the dashboard's churn scores, stored
+        cur.execute("SELECT count(*), min(model_version), max(model_version) FROM marts.churn_scores")
+        scored, low, high = cur.fetchone()
+    assert scored > 0 and low == high == "1"
+    assert f"churn scores: {scored:,} customers as of " in first.stdout
     once = {
         "churn_model": (["1"], {"champion": "1", "challenger": "1"}),
         "recommender_model": (["1"], {"champion": "1", "challenger": "1"}),

@@ -221,7 +221,8 @@ def test_pipeline_shape_and_asset(dags):
         "feature_plan": {"train_churn", "train_recommender"},
         "train_churn": {"train_recommender", "evaluate"},
         "train_recommender": {"evaluate"},
-        "evaluate": set(),
+        "evaluate": {"score_churn"},
+        "score_churn": set(),
     }
     monitoring = dags.dags["model_monitoring"]
     assert {t.task_id: t.downstream_task_ids for t in monitoring.tasks} == {
@@ -342,7 +343,7 @@ def trainings(airflow_world, dags, loaded_world) -> Trainings:
         _drop_database(settings, settings.mlflow_db)
 
 
-TRAINING_TASKS = ["feature_plan", "train_churn", "train_recommender", "evaluate"]
+TRAINING_TASKS = ["feature_plan", "train_churn", "train_recommender", "evaluate", "score_churn"]
 
 
 def test_training_dag_trains_registers_and_promotes_the_first_versions(trainings):

@@ -1,67 +1,94 @@
 """Churn risk of today's customers from the champion churn model, and the reasons behind each score.
 
-"Today" is the day after the last loaded business date: the features of every customer with an
-order (not cancelled) are built as for a training cutoff on that day, and the served pyfunc scores them
-with its full head. The reasons are the XGBoost contributions (SHAP values, `pred_contribs`) of the
-same full pipeline, summed back from its one-hot columns to the input features: they add up, with
-the bias, to exactly the log-odds of the score shown.
+The scores are `marts.churn_scores` (ecomm.ml.churn.scoring): every customer with a completed order,
+scored as of the day after the last load. The ML DAG and `ecomm predict churn` store them after each
+load and promotion; when the table is stale for the current load or champion, the page scores first
+(once; the same function) and stores them. The page's figures are SQL over that table, filtered.
+The reasons are the XGBoost contributions (SHAP values, `pred_contribs`) of the same full pipeline,
+computed for the listed customers only and summed back from its one-hot columns to the input
+features: they add up, with the bias, to exactly the log-odds of the score shown.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
+import psycopg2
 import streamlit as st
 
 from ecomm.dashboard import reasons
+from ecomm.dashboard.filters import Filters
 from ecomm.dashboard.models import Champion, load_model
-from ecomm.dashboard.queries import choices
-from ecomm.dashboard.source import CACHE_TTL_SECONDS, Warehouse, cached, connection
+from ecomm.dashboard.queries import SCOPED_CUSTOMERS, choices
+from ecomm.dashboard.source import CACHE_TTL_SECONDS, Warehouse, cached, connection, read
 from ecomm.features import columns as C
-from ecomm.features.churn import churn_features, warehouse_span
-from ecomm.ml.churn.model import signature_columns
-from ecomm.ml.serving import CHURN_PROBABILITY, FULL, MODEL_VARIANT
+from ecomm.features.churn import churn_features
+from ecomm.ml.churn.scoring import (
+    SCORES_TABLE,
+    ModelRef,
+    ScoringError,
+    StoredScoring,
+    is_current,
+    score_warehouse,
+    scoring_cutoff,
+    stored_scoring,
+    with_model_categories,
+)
 
 REASONS_PER_CUSTOMER = 3
+HISTOGRAM_BINS = 20
 
 
-class ScoringError(RuntimeError):
-    """The champion cannot score today's customers; the message says why."""
-
-
-@dataclass(frozen=True)
-class Scores:
-    cutoff: dt.date  # features use the data before this day
-    frame: pd.DataFrame  # the features, churn_probability, model_variant; one row per customer
-
-
-# A resource, not data: shared as is (never mutated), not copied on every page view (208k rows at 1M orders).
-@st.cache_resource(ttl=CACHE_TTL_SECONDS, max_entries=2, show_spinner=False)
-def score_customers(wh: Warehouse, champion: Champion) -> Scores:
-    """Every customer with an order not cancelled before the day after the last load, scored by the
-    champion as of that day."""
-    model = load_model(champion)
+# A resource: the check (and, when stale, the scoring) runs once per load and champion, not per view.
+@st.cache_resource(ttl=CACHE_TTL_SECONDS, max_entries=4, show_spinner=False)
+def current_scores(wh: Warehouse, champion: Champion) -> StoredScoring:
+    """The stored scores of today's customers by this champion, scoring and storing them first when
+    the table holds another load's or another version's."""
     with connection(wh.url) as conn:
-        cutoff = warehouse_span(conn).last_day + dt.timedelta(days=1)
-        features = churn_features(conn, cutoff)
-    full = model.unwrap_python_model()
-    for column in full.full_columns:  # a category the model knows but the catalog lost: nobody buys it
-        if column.startswith(C.CATEGORY_SHARE_PREFIX) and column not in features:
-            features[column] = 0.0
-    predicted = model.predict(signature_columns(model, features))
-    frame = features.assign(
-        **{
-            CHURN_PROBABILITY: predicted[CHURN_PROBABILITY].to_numpy(),
-            MODEL_VARIANT: predicted[MODEL_VARIANT],
-        }
+        try:
+            cutoff = scoring_cutoff(conn)
+            stored = stored_scoring(conn)
+        except psycopg2.errors.UndefinedTable as exc:
+            raise ScoringError(f"the warehouse has no {SCORES_TABLE}: run `ecomm db migrate`") from exc
+        ref = ModelRef(champion.name, champion.version, champion.download_uri)
+        if not is_current(stored, cutoff, ref):
+            with st.spinner(f"Scoring today's customers with {champion.name} v{champion.version} …"):
+                score_warehouse(conn, lambda: load_model(champion), ref)
+            stored = stored_scoring(conn)
+    return stored
+
+
+SCORED_IN_SCOPE = f"""
+SELECT s.* FROM {SCORES_TABLE} s WHERE s.customer_id IN ({SCOPED_CUSTOMERS})
+"""
+
+
+@cached
+def score_summary(wh: Warehouse, scoring: StoredScoring, flt: Filters) -> pd.DataFrame:
+    """bin (0 .. HISTOGRAM_BINS - 1), customers, expected (sum of probabilities), at_least_half of
+    the scored customers in the filters, per probability bin."""
+    return read(
+        wh.url,
+        f"""WITH s AS ({SCORED_IN_SCOPE})
+            SELECT least(floor(churn_probability * %(bins)s)::int, %(bins)s - 1) AS bin,
+                   count(*) AS customers, sum(churn_probability) AS expected,
+                   count(*) FILTER (WHERE churn_probability >= 0.5) AS at_least_half
+            FROM s GROUP BY 1 ORDER BY 1""",
+        flt.params() | {"bins": HISTOGRAM_BINS},
     )
-    if len(frame) and set(frame[MODEL_VARIANT]) != {FULL}:
-        missing = sorted(set(full.full_columns) - set(features.columns))
-        raise ScoringError(f"the warehouse's features lack the champion's inputs {missing[:5]}")
-    return Scores(cutoff, frame)
+
+
+@cached
+def at_risk(wh: Warehouse, scoring: StoredScoring, flt: Filters, limit: int) -> pd.DataFrame:
+    """The `limit` scored customers in the filters most likely to churn, most likely first."""
+    return read(
+        wh.url,
+        f"""SELECT s.customer_id, cu.first_name || ' ' || cu.last_name AS name, cu.country,
+                   s.churn_probability, s.days_since_last_order, s.total_orders, s.total_spent
+            FROM ({SCORED_IN_SCOPE}) s JOIN warehouse.dim_customer cu USING (customer_id)
+            ORDER BY s.churn_probability DESC, s.customer_id LIMIT %(limit)s""",
+        flt.params() | {"limit": limit},
+    )
 
 
 def input_names(prepare) -> list[str]:
@@ -105,10 +132,15 @@ def top_reasons(
 
 
 @cached
-def explain(wh: Warehouse, champion: Champion, customer_ids: tuple[int, ...]) -> pd.DataFrame:
-    """customer_id, reasons for these customers of `score_customers` (in the given order)."""
-    scored = score_customers(wh, champion).frame
-    rows = scored.set_index(C.CUSTOMER_ID).loc[list(customer_ids)].reset_index()
+def explain(
+    wh: Warehouse, scoring: StoredScoring, champion: Champion, customer_ids: tuple[int, ...]
+) -> pd.DataFrame:
+    """customer_id, reasons for these customers (in the given order), from their features as of the
+    scoring cutoff."""
+    with connection(wh.url) as conn:
+        features = churn_features(conn, scoring.cutoff, customer_ids=list(customer_ids))
+    rows = features.set_index(C.CUSTOMER_ID).loc[list(customer_ids)].reset_index()
+    rows = with_model_categories(load_model(champion).unwrap_python_model(), rows)
     categories = {C.category_share_column(c): c for c in choices(wh)["categories"]}
     contribs = contributions(champion, rows)
     return pd.DataFrame(

@@ -1,4 +1,4 @@
-"""`ecomm train churn|recommender` and `ecomm evaluate [--report]`: a Typer app merged into `ecomm`
+"""`ecomm train churn|recommender`, `ecomm predict churn` and `ecomm evaluate [--report]`: a Typer app merged into `ecomm`
 (src/ecomm/cli.py: `app.add_typer(ml_app)`); thin callers of ecomm.ml, heavy imports inside commands."""
 
 from __future__ import annotations
@@ -16,9 +16,13 @@ train_app = typer.Typer(
     help="Train a model, register it in MLflow and run the promotion gate.", no_args_is_help=True
 )
 app.add_typer(train_app, name="train")
+predict_app = typer.Typer(
+    help="Batch predictions of a registered champion, stored in the marts.", no_args_is_help=True
+)
+app.add_typer(predict_app, name="predict")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)  # never break a message in two
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _settings():
@@ -143,6 +147,31 @@ def train_recommender(
         out.print("review stars: " + ", ".join(f"{k} {v:.4f}" for k, v in result.ratings.items()))
     out.print(_gate_line(result.gate))
     out.print(f"run {result.run_id} in {result.seconds:.1f}s")
+
+
+@predict_app.command("churn")
+@user_errors
+def predict_churn(
+    force: Annotated[
+        bool, typer.Option("--force", help="Score again even if the scores are current.")
+    ] = False,
+) -> None:
+    """Score every customer as of today with the churn champion into marts.churn_scores (the
+    dashboard's Churn risk page reads it)."""
+    from ecomm.ml.churn.scoring import score_with_champion
+
+    with err.status("scoring today's customers with the churn champion"):
+        result = score_with_champion(_settings(), force=force)
+    if result.stored:
+        out.print(
+            f"scored {result.customers:,} customers as of {result.cutoff} with {result.model.name} "
+            f"v{result.model.version} into marts.churn_scores in {result.seconds:.1f}s"
+        )
+    else:
+        out.print(
+            f"marts.churn_scores already holds {result.model.name} v{result.model.version}'s scores of "
+            f"{result.customers:,} customers as of {result.cutoff}: nothing to do (--force scores again)"
+        )
 
 
 @app.command("evaluate")

@@ -8,8 +8,14 @@ import streamlit as st
 
 from ecomm.dashboard import charts
 from ecomm.dashboard import layout as L
-from ecomm.dashboard import queries as Q
-from ecomm.dashboard.churn import ScoringError, explain, score_customers
+from ecomm.dashboard.churn import (
+    HISTOGRAM_BINS,
+    ScoringError,
+    at_risk,
+    current_scores,
+    explain,
+    score_summary,
+)
 from ecomm.features import columns as C
 from ecomm.ml import registry
 from ecomm.ml.serving import CHURN_PROBABILITY
@@ -36,34 +42,38 @@ def render(ctx: L.PageContext) -> None:
     if model is None:
         return
     try:
-        scores = score_customers(ctx.warehouse, model)
+        scoring = current_scores(ctx.warehouse, model)
     except ScoringError as exc:
         st.warning(f"The champion churn model v{model.version} cannot score today's customers: {exc}.")
         return
 
-    in_scope = set(Q.scoped_customer_ids(ctx.warehouse, ctx.filters))
-    frame = scores.frame[scores.frame[C.CUSTOMER_ID].isin(in_scope)]
+    bins = score_summary(ctx.warehouse, scoring, ctx.filters)
     horizon = ctx.settings.churn_horizon_days
     st.caption(
-        f"Champion `{registry.CHURN_MODEL}` v{model.version} (registered {model.registered_at:%Y-%m-%d}). "
-        f"Churn = no completed order in the {horizon} days from {scores.cutoff:%d %b %Y}; features use "
-        f"the data before that day."
+        f"Champion `{registry.CHURN_MODEL}` v{model.version} (registered {model.registered_at:%Y-%m-%d}), "
+        f"scores stored {scoring.scored_at:%Y-%m-%d %H:%M %Z} in `marts.churn_scores`. Churn = no "
+        f"completed order in the {horizon} days from {scoring.cutoff:%d %b %Y}; features use the data "
+        f"before that day."
     )
-    if frame.empty:
+    customers = int(bins["customers"].sum()) if len(bins) else 0
+    if customers == 0:
         st.info("No scored customer matches the filters: widen the date range or the selection.")
         return
 
     cols = st.columns(3)
-    cols[0].metric("Customers scored", L.count(len(frame)))
+    cols[0].metric("Customers scored", L.count(customers))
     cols[1].metric(
         "Expected to churn",
-        L.count(frame[CHURN_PROBABILITY].sum()),
+        L.count(bins["expected"].sum()),
         help="The sum of the churn probabilities: how many of these customers the model expects to lose.",
     )
-    cols[2].metric("Probability ≥ 50%", L.percent((frame[CHURN_PROBABILITY] >= 0.5).mean()))
+    cols[2].metric("Probability ≥ 50%", L.percent(bins["at_least_half"].sum() / customers))
 
     st.subheader("Score distribution")
-    fig = go.Figure(go.Histogram(x=frame[CHURN_PROBABILITY], xbins={"start": 0, "end": 1, "size": 0.05}))
+    width = 1 / HISTOGRAM_BINS
+    fig = go.Figure(
+        go.Bar(x=(bins["bin"] + 0.5) * width, y=bins["customers"], width=width * 0.95, name="customers")
+    )
     fig.update_layout(xaxis_title="churn probability", yaxis_title="customers", xaxis_range=[0, 1])
     charts.show(fig, height=300)
 
@@ -71,7 +81,7 @@ def render(ctx: L.PageContext) -> None:
     top_n = st.number_input(
         "Customers to list", min_value=10, max_value=1000, value=50, step=10, key="churn_top_n"
     )
-    table = at_risk_table(ctx, model, frame, int(top_n))
+    table = at_risk_table(ctx, model, scoring, int(top_n))
     st.dataframe(
         table,
         hide_index=True,
@@ -87,16 +97,14 @@ def render(ctx: L.PageContext) -> None:
     st.download_button(
         "Download CSV",
         table.to_csv(index=False).encode(),
-        file_name=f"churn_risk_{scores.cutoff:%Y-%m-%d}.csv",
+        file_name=f"churn_risk_{scoring.cutoff:%Y-%m-%d}.csv",
         mime="text/csv",
         key="churn_csv",
     )
 
 
-def at_risk_table(ctx: L.PageContext, model, frame, top_n: int):
-    top = frame.nlargest(top_n, CHURN_PROBABILITY)
+def at_risk_table(ctx: L.PageContext, model, scoring, top_n: int):
+    top = at_risk(ctx.warehouse, scoring, ctx.filters, top_n)
     ids = tuple(int(i) for i in top[C.CUSTOMER_ID])
-    names = Q.customer_names(ctx.warehouse, ids)
-    reasons = explain(ctx.warehouse, model, ids)
-    table = top.merge(names, on=C.CUSTOMER_ID).merge(reasons, on=C.CUSTOMER_ID)
+    table = top.merge(explain(ctx.warehouse, scoring, model, ids), on=C.CUSTOMER_ID)
     return table[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)
