@@ -228,6 +228,31 @@ def test_the_filters_change_every_figure(trained_world, open_app):
 
 
 # ------------------------------------------------------------------------------------ customers
+def test_cohort_activity_read_from_the_mart_equals_the_order_lines(trained_world):
+    from ecomm.dashboard import queries as Q
+    from ecomm.dashboard.filters import Filters
+    from ecomm.dashboard.source import open_warehouse
+
+    wh = open_warehouse(trained_world)
+    first, last = span(trained_world)
+    month_end = last.replace(day=1) - dt.timedelta(days=1)
+    country = one(
+        trained_world, "SELECT country FROM warehouse.dim_customer GROUP BY 1 ORDER BY count(*) DESC"
+    )
+    for flt in (
+        Filters(last - dt.timedelta(days=89), last),  # the default range
+        Filters(first, last, countries=(country,)),
+        Filters(first, month_end),  # an earlier month's end: whole months too
+    ):
+        mart = Q.cohort_activity_from_mart(wh, flt)
+        assert len(mart) > 10
+        pd.testing.assert_frame_equal(mart, Q.cohort_activity_from_lines(wh, flt))
+    # a range ending mid-month, or a category filter: only the order lines can answer
+    assert Q.cohort_activity(wh, Filters(first, month_end - dt.timedelta(days=3))).equals(
+        Q.cohort_activity_from_lines(wh, Filters(first, month_end - dt.timedelta(days=3)))
+    )
+
+
 def test_cohort_retention_without_category_filter_is_the_mart(trained_world, open_app):
     app = open_app(trained_world, "customers", whole_history=True)
     heatmap = charts(app)[0]["data"][0]
@@ -290,6 +315,21 @@ def test_churn_page_scores_the_customers_in_scope_with_honest_reasons(trained_wo
     direct = full.full_pipeline.predict_proba(top[full.full_columns])[:, 1]
     assert (1 / (1 + (-logits).map(math.exp))).to_numpy() == pytest.approx(direct, abs=1e-5)
     assert table["churn probability"].to_numpy() == pytest.approx(direct, abs=1e-6)
+
+
+def test_churn_page_scores_first_when_the_stored_scores_are_stale(trained_world, open_app):
+    model = champion(trained_world, registry.CHURN_MODEL)
+    with db.connection(trained_world) as conn, conn.cursor() as cur:  # another version's scores
+        cur.execute("UPDATE marts.churn_scores SET model_version = 'elsewhere'")
+        conn.commit()
+
+    app = open_app(trained_world, "churn_risk")
+
+    versions = rows(trained_world, "SELECT DISTINCT model_version, model_source FROM marts.churn_scores")
+    assert versions == [(model.version, model.download_uri)]
+    caption = next(c.value for c in app.caption if c.value.startswith("Champion `churn_model`"))
+    assert caption.startswith(f"Champion `churn_model` v{model.version} ") and "scores stored " in caption
+    assert len(app.dataframe[0].value) == 50
 
 
 def test_churn_page_filters_narrow_the_customers(trained_world, open_app):
