@@ -19,7 +19,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ecomm import db
-from ecomm.dashboard.churn import contributions
+from ecomm.dashboard.churn import contributions, current_scores
 from ecomm.dashboard.models import champion, load_model
 from ecomm.features import columns as C
 from ecomm.ml import registry
@@ -322,6 +322,8 @@ def test_churn_page_scores_first_when_the_stored_scores_are_stale(trained_world,
     with db.connection(trained_world) as conn, conn.cursor() as cur:  # another version's scores
         cur.execute("UPDATE marts.churn_scores SET model_version = 'elsewhere'")
         conn.commit()
+    current_scores.clear()  # a dashboard process that has not looked yet (a load or promotion would
+    # give new cache keys; this out-of-band change does not)
 
     app = open_app(trained_world, "churn_risk")
 

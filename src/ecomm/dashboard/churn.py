@@ -19,7 +19,7 @@ import streamlit as st
 from ecomm.dashboard import reasons
 from ecomm.dashboard.filters import Filters
 from ecomm.dashboard.models import Champion, load_model
-from ecomm.dashboard.queries import SCOPED_CUSTOMERS, choices
+from ecomm.dashboard.queries import choices
 from ecomm.dashboard.source import CACHE_TTL_SECONDS, Warehouse, cached, connection, read
 from ecomm.features import columns as C
 from ecomm.features.churn import churn_features
@@ -58,8 +58,18 @@ def current_scores(wh: Warehouse, champion: Champion) -> StoredScoring:
     return stored
 
 
+# The scored customers of the filters' countries with a (not cancelled) line in the dates and
+# categories: queries.SCOPED_CUSTOMERS as a semi-join, so the most-at-risk list walks the probability
+# index and probes each customer's lines by index instead of collecting every customer in scope.
 SCORED_IN_SCOPE = f"""
-SELECT s.* FROM {SCORES_TABLE} s WHERE s.customer_id IN ({SCOPED_CUSTOMERS})
+SELECT s.*, cu.first_name || ' ' || cu.last_name AS name, cu.country
+FROM {SCORES_TABLE} s JOIN warehouse.dim_customer cu USING (customer_id)
+WHERE (cardinality(%(countries)s::text[]) = 0 OR cu.country = ANY(%(countries)s::text[]))
+  AND EXISTS (
+      SELECT 1 FROM warehouse.fact_order_items f JOIN warehouse.dim_product p USING (product_id)
+      WHERE f.customer_id = s.customer_id AND f.status <> 'cancelled'
+        AND f.order_date BETWEEN %(start)s AND %(end)s
+        AND (cardinality(%(categories)s::text[]) = 0 OR p.category = ANY(%(categories)s::text[])))
 """
 
 
@@ -83,10 +93,9 @@ def at_risk(wh: Warehouse, scoring: StoredScoring, flt: Filters, limit: int) -> 
     """The `limit` scored customers in the filters most likely to churn, most likely first."""
     return read(
         wh.url,
-        f"""SELECT s.customer_id, cu.first_name || ' ' || cu.last_name AS name, cu.country,
-                   s.churn_probability, s.days_since_last_order, s.total_orders, s.total_spent
-            FROM ({SCORED_IN_SCOPE}) s JOIN warehouse.dim_customer cu USING (customer_id)
-            ORDER BY s.churn_probability DESC, s.customer_id LIMIT %(limit)s""",
+        f"""SELECT customer_id, name, country, churn_probability, days_since_last_order, total_orders,
+                   total_spent
+            FROM ({SCORED_IN_SCOPE}) s ORDER BY churn_probability DESC, customer_id LIMIT %(limit)s""",
         flt.params() | {"limit": limit},
     )
 

@@ -39,12 +39,16 @@ class WarehouseSpan:
 
 
 def warehouse_span(conn) -> WarehouseSpan:
-    """First and last business date with facts (orders or web events)."""
+    """First and last business date with facts (orders or web events).
+
+    Read from `batch_date`: an order's order_date and an event's event_date are its batch's date (the
+    loader rejects any other), and the batch_date indexes answer at once where min/max(event_date)
+    would scan every web event (0.4 s at 1M orders, on every dashboard view and API call)."""
     frame = query_frame(
         conn,
         """SELECT least(min(o.first), min(e.first)) AS first_day, greatest(max(o.last), max(e.last)) AS last_day
-           FROM (SELECT min(order_date) AS first, max(order_date) AS last FROM warehouse.fact_order_items) o,
-                (SELECT min(event_date) AS first, max(event_date) AS last FROM warehouse.fact_web_events) e""",
+           FROM (SELECT min(batch_date) AS first, max(batch_date) AS last FROM warehouse.fact_order_items) o,
+                (SELECT min(batch_date) AS first, max(batch_date) AS last FROM warehouse.fact_web_events) e""",
     )
     first, last = frame.iloc[0]
     if first is None or pd.isna(first):
@@ -138,18 +142,23 @@ def churn_features(
 ) -> pd.DataFrame:
     """One row per customer signed up before `cutoff` (with >= 1 completed order if `buyers_only`),
     only those in `customer_ids` when given (the same features, computed for fewer customers).
-    `first_day`: the warehouse's first business date before the cutoff if the caller knows it
-    (`warehouse_span(conn).first_day`); None = found by the query.
+    `first_day`: the warehouse's first business date (`warehouse_span(conn).first_day`) if the
+    caller knows it; None = read here.
 
     Columns: customer_id, cutoff_date, the categorical and numeric features of `columns`, and one
     category share column per category in the catalog before the cutoff.
     """
+    if first_day is None:
+        try:
+            first_day = warehouse_span(conn).first_day
+        except FeatureError:  # no facts at all: every customer is new
+            first_day = cutoff
     params = {
         "cutoff": cutoff,
         "buyers_only": buyers_only,
         "late_days": C.LATE_DELIVERY_DAYS,
         "customer_ids": None if customer_ids is None else [int(c) for c in customer_ids],
-        "first_day": first_day,
+        "first_day": min(first_day, cutoff),  # no row before the cutoff: the history starts at it
     }
     frame = query_frame(conn, read_sql("churn_features.sql"), params)
     for name in C.NUMERIC_FEATURES:

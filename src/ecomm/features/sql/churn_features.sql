@@ -7,13 +7,9 @@
 WITH params AS (
     SELECT %(cutoff)s::date AS cutoff
 ), first_day AS (
-    -- the first day the warehouse holds: customers older than that have an unobserved past
-    -- (%(first_day)s: that day when the caller knows it, which spares a scan of the web events)
-    SELECT coalesce(%(first_day)s::date, least(
-        (SELECT min(order_date) FROM warehouse.fact_order_items, params WHERE order_date < cutoff),
-        (SELECT min(event_date) FROM warehouse.fact_web_events, params WHERE event_date < cutoff),
-        (SELECT cutoff FROM params)
-    )) AS day
+    -- the first day the warehouse holds before the cutoff (the cutoff if none): customers older than
+    -- that have an unobserved past. Given by the caller (features.churn.churn_features).
+    SELECT %(first_day)s::date AS day
 ), customers AS (
     SELECT c.customer_id, c.age, c.country, coalesce(c.gender, 'unknown') AS gender,
            c.acquisition_channel, c.signup_date
