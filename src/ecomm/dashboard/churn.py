@@ -17,7 +17,7 @@ import psycopg2
 import streamlit as st
 
 from ecomm.dashboard import reasons
-from ecomm.dashboard.filters import Filters
+from ecomm.dashboard.filters import Filters, scope_sql
 from ecomm.dashboard.models import Champion, load_model
 from ecomm.dashboard.queries import choices
 from ecomm.dashboard.source import CACHE_TTL_SECONDS, Warehouse, cached, connection, read
@@ -28,9 +28,7 @@ from ecomm.ml.churn.scoring import (
     ModelRef,
     ScoringError,
     StoredScoring,
-    is_current,
     score_warehouse,
-    scoring_cutoff,
     stored_scoring,
     with_model_categories,
 )
@@ -44,32 +42,26 @@ HISTOGRAM_BINS = 20
 def current_scores(wh: Warehouse, champion: Champion) -> StoredScoring:
     """The stored scores of today's customers by this champion, scoring and storing them first when
     the table holds another load's or another version's."""
+    ref = ModelRef(champion.name, champion.version, champion.download_uri)
     with connection(wh.url) as conn:
-        try:
-            cutoff = scoring_cutoff(conn)
-            stored = stored_scoring(conn)
-        except psycopg2.errors.UndefinedTable as exc:
-            raise ScoringError(f"the warehouse has no {SCORES_TABLE}: run `ecomm db migrate`") from exc
-        ref = ModelRef(champion.name, champion.version, champion.download_uri)
-        if not is_current(stored, cutoff, ref):
+        try:  # the spinner shows only when this takes long: when it scores
             with st.spinner(f"Scoring today's customers with {champion.name} v{champion.version} …"):
                 score_warehouse(conn, lambda: load_model(champion), ref)
-            stored = stored_scoring(conn)
-    return stored
+        except psycopg2.errors.UndefinedTable as exc:
+            raise ScoringError(f"the warehouse has no {SCORES_TABLE}: run `ecomm db migrate`") from exc
+        return stored_scoring(conn)
 
 
-# The scored customers of the filters' countries with a (not cancelled) line in the dates and
-# categories: queries.SCOPED_CUSTOMERS as a semi-join, so the most-at-risk list walks the probability
-# index and probes each customer's lines by index instead of collecting every customer in scope.
+# The scored customers of the filters with a (not cancelled) line in them: queries.SCOPED_CUSTOMERS as
+# a semi-join, so the most-at-risk list walks the probability index and probes each customer's lines
+# by index instead of collecting every customer in scope.
 SCORED_IN_SCOPE = f"""
 SELECT s.*, cu.first_name || ' ' || cu.last_name AS name, cu.country
 FROM {SCORES_TABLE} s JOIN warehouse.dim_customer cu USING (customer_id)
-WHERE (cardinality(%(countries)s::text[]) = 0 OR cu.country = ANY(%(countries)s::text[]))
-  AND EXISTS (
-      SELECT 1 FROM warehouse.fact_order_items f JOIN warehouse.dim_product p USING (product_id)
-      WHERE f.customer_id = s.customer_id AND f.status <> 'cancelled'
-        AND f.order_date BETWEEN %(start)s AND %(end)s
-        AND (cardinality(%(categories)s::text[]) = 0 OR p.category = ANY(%(categories)s::text[])))
+WHERE EXISTS (
+    SELECT 1 FROM warehouse.fact_order_items f JOIN warehouse.dim_product p USING (product_id)
+    WHERE f.customer_id = s.customer_id AND f.status <> 'cancelled'
+      AND {scope_sql("f.order_date", "cu.country", "p.category")})
 """
 
 

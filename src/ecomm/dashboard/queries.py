@@ -246,12 +246,6 @@ def clv_histogram(wh: Warehouse, flt: Filters) -> pd.DataFrame:
     )
 
 
-@cached
-def scoped_customer_ids(wh: Warehouse, flt: Filters) -> list[int]:
-    """Customers with a (not cancelled) order line in the filters."""
-    return read(wh.url, SCOPED_CUSTOMERS, flt.params())["customer_id"].astype("int64").tolist()
-
-
 # -------------------------------------------------------------------------------------- campaigns
 @cached
 def campaigns(wh: Warehouse) -> pd.DataFrame:
@@ -358,14 +352,4 @@ def products(wh: Warehouse, product_ids: tuple[int, ...]) -> pd.DataFrame:
         """SELECT product_id, product_name, category, brand, list_price FROM warehouse.dim_product
            WHERE product_id = ANY(%(ids)s)""",
         {"ids": list(product_ids)},
-    )
-
-
-@cached
-def customer_names(wh: Warehouse, customer_ids: tuple[int, ...]) -> pd.DataFrame:
-    return read(
-        wh.url,
-        """SELECT customer_id, first_name || ' ' || last_name AS name FROM warehouse.dim_customer
-           WHERE customer_id = ANY(%(ids)s)""",
-        {"ids": list(customer_ids)},
     )

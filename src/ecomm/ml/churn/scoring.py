@@ -67,11 +67,6 @@ class ScoringResult:
         }
 
 
-def scoring_cutoff(conn) -> dt.date:
-    """The day after the last loaded business date."""
-    return warehouse_span(conn).last_day + dt.timedelta(days=1)
-
-
 def with_model_categories(full, features: pd.DataFrame) -> pd.DataFrame:
     """`features` with a zero share for each category the model (a ChurnPyfunc) knows but the
     catalog before the cutoff lacks: nobody bought it."""
@@ -144,11 +139,12 @@ def score_warehouse(
     when needed) and store the scores, unless the table already holds this cutoff and version
     (`force` scores again)."""
     start = time.perf_counter()
-    cutoff = scoring_cutoff(conn)
+    span = warehouse_span(conn)
+    cutoff = span.last_day + dt.timedelta(days=1)  # the day after the last loaded business date
     stored = stored_scoring(conn)
     if not force and is_current(stored, cutoff, ref):
         return ScoringResult(cutoff, ref, stored.customers, time.perf_counter() - start, False)
-    features = churn_features(conn, cutoff, first_day=warehouse_span(conn).first_day)
+    features = churn_features(conn, cutoff, first_day=span.first_day)
     scores = score_features(load_model(), features)
     count = store_scores(conn, scores, cutoff, ref)
     conn.commit()
