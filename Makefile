@@ -10,7 +10,7 @@ CHECKOV_STAMP := $(TOOLS)/.checkov-$(shell cat requirements-tools.lock | sha1sum
 NPM_STAMP := $(TOOLS)/.npm-$(shell cat tools/package-lock.json | sha1sum | cut -c1-12)
 COMPOSE ?= docker-compose
 
-.PHONY: setup tools browser wrk up down status test test-unit test-integration bench lint lock lock-tools clean \
+.PHONY: setup tools browser wrk up down status test test-unit test-integration bench figures lint lock lock-tools clean \
 	compose-build compose-up compose-down compose-smoke
 
 $(STAMP): requirements.lock pyproject.toml
@@ -75,6 +75,10 @@ test-integration: setup
 
 bench: setup browser wrk  ## speed and memory benchmarks; results in benchmarks/results/
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.figures
+
+figures: setup  ## re-render the README's figures from benchmarks/results/ and docs/results/
+	$(BIN)/python -m benchmarks.figures
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -6,7 +6,7 @@
    project name and volumes), then waits until every service is healthy and every one-shot job
    exited 0;
 4. triggers `ecommerce_data_pipeline` through Airflow's REST API v2 and waits for that run;
-5. asks the API for a churn prediction (DESIGN §4's body) and 5 recommendations for customer 1;
+5. asks the API for a churn prediction (the body of docs/architecture.md#rest-api) and 5 recommendations for customer 1;
 6. `docker-compose down -v` (also on failure; `--keep` leaves the stack up).
 
 Prints each step with its duration; exit 1 with the reason (and the failing service's last log
@@ -39,7 +39,7 @@ PROJECT = "ecomm-smoke"
 ONE_SHOT = ("db-migrate", "bootstrap", "airflow-init")
 PORT_SETTINGS = ("ECOMM_POSTGRES_PORT", "ECOMM_AIRFLOW_PORT", "ECOMM_MLFLOW_PORT", "ECOMM_API_PORT",
                  "ECOMM_STREAMLIT_PORT", "ECOMM_JUPYTER_PORT")  # fmt: skip
-CHURN_BODY = {"users": [CHURN_EXAMPLE]}  # DESIGN §4's request body, verbatim
+CHURN_BODY = {"users": [CHURN_EXAMPLE]}  # docs/architecture.md#rest-api's request body, verbatim
 
 
 class SmokeError(RuntimeError):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run once by the postgres container on first start (an empty data volume), as POSTGRES_USER.
-# DESIGN §4: one server, three databases, each owned by its own login role:
+# docs/architecture.md#databases-and-schemas: one server, three databases, each owned by its own login role:
 #   data_warehouse   <- ECOMM_DB_USER   (the ecomm package: loads, features, API, dashboard)
 #   airflow_metadata <- AIRFLOW_DB_USER (Airflow's metadata)
 #   mlflow_tracking  <- MLFLOW_DB_USER  (the MLflow tracking server's backend store)

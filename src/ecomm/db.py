@@ -133,7 +133,7 @@ def libpq_dsn(url: URL) -> str:
 
 
 def ensure_databases(settings: Settings) -> list[str]:
-    """Create the three databases of DESIGN §4 if missing; return those created."""
+    """Create the three databases (docs/architecture.md#databases-and-schemas) if missing; return those created."""
     created = []
     with contextlib.closing(connect(settings, "postgres")) as conn:
         conn.autocommit = True

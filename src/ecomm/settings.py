@@ -40,7 +40,7 @@ class Settings(BaseSettings):
         description="A batch whose share of bad rows (any entity) exceeds this is rejected whole.",
     )
 
-    # --- services (fixed ports of DESIGN §4; the platform runner and the tests use them) ----------
+    # --- services (docs/architecture.md#ports; the platform runner and the tests use them) ---------
     airflow_port: int = 8080
     airflow_admin_user: str = "admin"
     airflow_admin_password: str = "admin"

@@ -1,4 +1,4 @@
-"""docker-compose.yml: valid Compose, healthy by construction, documented, on DESIGN §4's ports, and
+"""docker-compose.yml: valid Compose, healthy by construction, documented, on the contract's ports (docs/architecture.md#ports), and
 every command it runs exists in the image that runs it."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ SERVICES = {
     "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker", "fastapi",
     "streamlit", "jupyter",
 }  # fmt: skip
-# service -> (the .env setting that moves the host port, DESIGN §4's port = the container's port)
+# service -> (the .env setting that moves the host port, the contract's port = the container's port)
 PORTS = {
     "postgres": ("ECOMM_POSTGRES_PORT", 5432),
     "airflow-api-server": ("ECOMM_AIRFLOW_PORT", 8080),

@@ -1,4 +1,4 @@
-"""The simulated shop: raw CSV batches per business date plus planted ground truth (DESIGN section 6).
+"""The simulated shop: raw CSV batches per business date plus planted ground truth (docs/architecture.md#ground-truth).
 
 generate_history(GeneratorConfig(...), out)   # OUT/<date>/*.csv, OUT/truth/, OUT/ground_truth.json, OUT/_state/
 generate_next_day(out)                         # one more business date, continuing OUT/_state

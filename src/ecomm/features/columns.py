@@ -1,6 +1,6 @@
 """Column names of the feature and label frames: the one place they are spelled.
 
-The churn feature set is a superset of the seed API's fields (DESIGN §4), with the same names and
+The churn feature set is a superset of the seed API's fields (docs/architecture.md#rest-api), with the same names and
 definitions, so a model trained on exactly ``API_FIELDS`` can score a ``POST /predict/churn`` body.
 """
 
@@ -84,7 +84,7 @@ CATEGORY_SHARE_PREFIX = "cat_share_"  # + slug of the category: share of complet
 LATE_DELIVERY_DAYS = 6  # the shop's delivery promise is 5 days; later is late
 
 CATEGORICAL_FEATURES: tuple[str, ...] = (COUNTRY, GENDER, ACQUISITION_CHANNEL)
-# Whole numbers in the API body (DESIGN §4): int64 in frames, "long" in the model signature. The rest
+# Whole numbers in the API body (docs/architecture.md#rest-api): int64 in frames, "long" in the model signature. The rest
 # of the numeric features are float64 ("double").
 INTEGER_FEATURES: tuple[str, ...] = (AGE, TOTAL_ORDERS, DAYS_SINCE_LAST_ORDER, CUSTOMER_DURATION_DAYS)
 

@@ -9,7 +9,7 @@ ChurnPyfunc - two heads, chosen per request by the columns it carries:
   * "full": every feature of the full model is a column -> the full pipeline (XGBoost on
     RFM, trend, returns, deliveries, discounts, sessions, reviews, campaigns, category mix).
     The API's GET /predict/churn/{customer_id} builds this row from the warehouse.
-  * "api_fields": only the seed API's fields (POST /predict/churn body, DESIGN §4) -> a second
+  * "api_fields": only the seed API's fields (POST /predict/churn body, docs/architecture.md#rest-api) -> a second
     pipeline trained on exactly those fields at the same cutoffs. Nothing is imputed for the
     features the request does not carry.
   Output: churn_probability, model_variant (one row per input row, same index).

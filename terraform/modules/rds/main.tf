@@ -1,6 +1,6 @@
 # PostgreSQL 16 on RDS in the private subnets: encrypted with the platform key, automated backups,
 # Multi-AZ, deletion protection, logs to CloudWatch, reachable only from the ECS tasks.
-# One server holds the three databases of DESIGN §4 (created by the db-migrate task, `ecomm db up`).
+# One server holds the three databases of docs/architecture.md#databases-and-schemas (created by the db-migrate task, `ecomm db up`).
 # The master password is generated here (URL-safe, so it can sit in a connection URL) and kept
 # with the connection URLs the services read in Secrets Manager; Terraform state holds it too, so
 # the state backend must be encrypted (environments/prod: S3 backend with encrypt = true).

@@ -24,7 +24,7 @@ variable "kms_key_arn" {
 }
 
 variable "engine_version" {
-  description = "PostgreSQL version (DESIGN: 16)."
+  description = "PostgreSQL major version (16, the version the platform embeds)."
   type        = string
   default     = "16"
 }

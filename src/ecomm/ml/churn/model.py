@@ -20,7 +20,7 @@ from xgboost import XGBClassifier
 from ecomm.features import columns as C
 from ecomm.ml.serving import CHURN_PROBABILITY, MODEL_VARIANT
 
-# The seed API's example user (DESIGN §4), as the model's input example.
+# The seed API's example user (docs/architecture.md#rest-api), as the model's input example.
 API_EXAMPLE = {
     C.AGE: 35,
     C.COUNTRY: "United States",

@@ -1,4 +1,4 @@
--- Star schema of DESIGN §5. Natural ids from the shop are the keys (they are stable integers).
+-- Star schema (docs/architecture.md#databases-and-schemas). Natural ids from the shop are the keys (they are stable integers).
 -- Every table states its grain in a COMMENT, which \d+ and the dashboard show.
 
 CREATE SCHEMA IF NOT EXISTS staging;

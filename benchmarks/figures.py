@@ -1,0 +1,285 @@
+"""The README's measured figures, rendered from the stored results (never typed by hand).
+
+Each block of README.md between `<!-- figures:NAME -->` and `<!-- /figures:NAME -->` is rendered
+from stored files:
+  benchmarks, platform  benchmarks/results/{generate,load,platform,daily}.json (`make bench`)
+  models                docs/results/model_report.json (`ecomm evaluate --report`) + world.json
+  causal                docs/results/causal_estimates.csv (`ecomm causal report`) + world.json
+
+python -m benchmarks.figures           # rewrite the blocks from the stored files
+python -m benchmarks.figures --check   # exit 1 naming each block that differs (tests/unit runs it)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+BENCHMARK_RESULTS = REPO / "benchmarks" / "results"
+DOCS_RESULTS = REPO / "docs" / "results"
+
+# The targets the benchmarks are judged against (the figures come from the stored results).
+GENERATE_SECONDS_MAX = 60
+GENERATE_RATIO_MIN = 20  # our order lines per second against row-wise Faker rows per second
+LOAD_SECONDS_MAX = 90
+LOAD_RATIO_TO_SQL_MIN = 10
+LOAD_RATIO_COPY_MIN = 0.5
+
+# (method, estimand) of the causal report quoted in the README, in this order, with a short name.
+QUOTED_ESTIMATES = (
+    ("naive_difference", "ATE", "naive difference"),
+    ("propensity_score_matching", "ATT", "PSM ATT"),
+    ("inverse_propensity_weighting", "ATE", "IPW ATE"),
+    ("dml_linear", "ATE", "LinearDML ATE"),
+    ("difference_in_differences", "ATT", "DiD ATT"),
+)
+
+
+class FiguresError(ValueError):
+    """A block marker is missing or a stored result lacks a field."""
+
+
+def _load_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FiguresError(f"{path}: missing (the stored result this block is rendered from)") from None
+
+
+def _mark(met: bool) -> str:
+    return "✅" if met else "❌"
+
+
+def _gib(mib: float) -> str:
+    return f"{mib / 1024:.1f} GiB"
+
+
+def _day(iso_timestamp: str) -> str:
+    return iso_timestamp[:10]
+
+
+def _durations(seconds_by_phase: dict[str, float]) -> str:
+    return ", ".join(f"{name} {seconds:.0f} s" for name, seconds in seconds_by_phase.items())
+
+
+def _link(path: Path) -> str:
+    try:
+        target = path.resolve().relative_to(REPO).as_posix()
+    except ValueError:  # results kept out of the repository (a trial run)
+        target = path.as_posix()
+    return f"[`{path.name}`]({target})"
+
+
+# ------------------------------------------------------------------------------------ benchmarks
+def render_benchmarks(results: Path) -> str:
+    gen, load = _load_json(results / "generate.json"), _load_json(results / "load.json")
+    ours, faker, cfg = gen["ours"], gen["row_wise_faker"], gen["config"]
+    rows, total = ours["rows"], ours["total_rows"]
+    lines_ratio = gen["ratio_order_lines_vs_row_wise"]
+    web_share = rows["web_events"] / total
+    lo, to_sql, copy = load["ours"], load["to_sql_sample"], load["bare_copy"]
+    phases = _durations(lo["phase_seconds"])
+    to_sql_ratio, copy_ratio = load["ratio_vs_to_sql"], load["ratio_vs_bare_copy"]
+    return "\n".join(
+        [
+            f"Measured {_day(gen['when'])} on this project's machine ({gen['cpus']} cores) at "
+            f"{cfg['customers']:,} customers, {cfg['products']:,} products, {cfg['days']} days → "
+            f"{ours['orders']:,} orders, {rows['order_items'] / 1e6:.2f}M order lines, "
+            f"{rows['web_events'] / 1e6:.2f}M web events, {total / 1e6:.1f}M raw rows in all "
+            f"({_link(results / 'generate.json')}, {_link(results / 'load.json')}):",
+            "",
+            "| benchmark | ours | baseline | ratio | target |",
+            "|---|---|---|---|---|",
+            f"| generate | **{ours['seconds']:.1f} s**, {ours['order_lines_per_s']:,} order lines/s "
+            f"({ours['rows_per_s']:,} raw rows/s of every entity), peak {_gib(ours['peak_rss_mib'])} "
+            f"| row-wise Faker (one call per field per row, 11-field order rows): "
+            f"{faker['rows_per_s']:,} rows/s "
+            f"| **{lines_ratio:.1f}×** (our order lines/s vs its rows/s; {gen['ratio_all_rows_vs_row_wise']:.0f}× "
+            f"counting every raw row, {web_share:.0%} of them narrow web events) "
+            f"| ≤ {GENERATE_SECONDS_MAX} s {_mark(ours['seconds'] <= GENERATE_SECONDS_MAX)}, "
+            f"≥ {GENERATE_RATIO_MIN}× {_mark(lines_ratio >= GENERATE_RATIO_MIN)} |",
+            f"| load raw CSV → star schema ({lo['batches']} batches, validation, quarantine, merges, "
+            f"checks, marts) | **{lo['seconds']:.0f} s**, {lo['rows_per_s'] / 1000:.0f}k rows/s, "
+            f"peak {_gib(lo['peak_rss_mib'])} ({phases}) "
+            f"| `DataFrame.to_sql` on a {to_sql['batches']}-batch sample: {to_sql['rows_per_s'] / 1000:.0f}k rows/s "
+            f"| **{to_sql_ratio:.1f}×** `to_sql` "
+            f"| ≤ {LOAD_SECONDS_MAX} s {_mark(lo['seconds'] <= LOAD_SECONDS_MAX)}, "
+            f"≥ {LOAD_RATIO_TO_SQL_MIN}× {_mark(to_sql_ratio >= LOAD_RATIO_TO_SQL_MIN)} |",
+            f"| same load vs the ceiling | | bare `COPY` of the same files into unconstrained tables: "
+            f"{copy['seconds']:.1f} s, {copy['rows_per_s'] / 1000:.0f}k rows/s "
+            f"| **{copy_ratio:.2f}×** COPY | ≥ {LOAD_RATIO_COPY_MIN}× {_mark(copy_ratio >= LOAD_RATIO_COPY_MIN)} |",
+            "",
+            f"A business date of the load holds {lo['rows'] / lo['batches'] / 1000:.0f}k rows on average "
+            f"and costs {lo['phase_seconds']['batches'] / lo['batches']:.2f} s.",
+        ]
+    )
+
+
+def render_platform(results: Path) -> str:
+    plat, daily = _load_json(results / "platform.json"), _load_json(results / "daily.json")
+    cfg, fresh, again = plat["config"], plat["fresh_make_up"], plat["make_up_without_bootstrap"]
+    phases = _durations(fresh["phases"])
+    run, bare = daily["dag_run"], daily["bare_pipeline_run"]
+    return "\n".join(
+        [
+            f"Measured {_day(plat['when'])} at the default size ({cfg['customers']:,} customers, "
+            f"{cfg['history_days']} days, {cfg['churn_trials']} + {cfg['recommender_trials']} tuning "
+            f"trials; {_link(results / 'platform.json')}): a fresh `make up` reaches every service healthy "
+            f"plus the first pipeline run in **{fresh['seconds']:.0f} s** (target ≤ {plat['target_seconds']} s "
+            f"{_mark(plat['target_met'])}): {phases}; `make up` again after `make down`, with nothing to "
+            f"bootstrap, takes {again['seconds']:.0f} s (the fresh start is "
+            f"{plat['ratio_fresh_vs_services_only']:.1f}× that).",
+            f"A daily `ecommerce_data_pipeline` run through Airflow on the {daily['config']['customers']:,}-customer "
+            f"warehouse of the load benchmark (business date {daily['business_date']}: "
+            f"{daily['day_orders']:,} orders, {daily['day_rows_read']:,} raw rows, generated, validated, "
+            f"loaded, checked, marts refreshed; {_link(results / 'daily.json')}) takes "
+            f"**{run['seconds']:.1f} s** (target ≤ {daily['target_seconds']} s {_mark(daily['target_met'])}) "
+            f"against {bare['seconds']:.1f} s for the bare `ecomm pipeline run` of the same date on a clone "
+            f"of the same warehouse (Airflow's overhead {daily['ratio_dag_vs_bare']:.2f}×).",
+        ]
+    )
+
+
+# ---------------------------------------------------------------------------------- model report
+def _world_sentence(docs: Path, command: str) -> str:
+    """How and on which world a report was measured (docs/results/world.json)."""
+    world = _load_json(docs / "world.json")
+    w = world["world"]
+    return (
+        f"`ecomm pipeline bootstrap` then `{command}` on a fresh default world, {world['measured_on']} (seed {w['seed']}, "
+        f"{w['customers']:,} customers, {w['products']:,} products, history {world['first_date']} to "
+        f"{world['last_date']}; {_link(docs / 'world.json')})"
+    )
+
+
+def _target_value(target: dict) -> str:
+    observed = target["observed"]
+    if observed is None:
+        return "n/a"
+    name = target["target"]
+    if "time" in name:
+        return f"{observed:.0f} s"
+    if " - " in name:
+        return f"{observed:+.4f}"
+    if " / " in name:
+        return f"{observed:.3g}×"
+    return f"{observed:.4f}"
+
+
+def render_models(docs: Path) -> str:
+    report = _load_json(docs / "model_report.json")
+    lines = [
+        f"Measured by {_world_sentence(docs, 'ecomm evaluate --report')}, stored in "
+        f"{_link(docs / 'model_report.json')}. "
+        + " ".join(f"Holdout of `{c['model']}`: {c['holdout']}." for c in report["comparisons"]),
+        "",
+        "| quality target | measured | required | met | from |",
+        "|---|---|---|---|---|",
+    ]
+    for target in report["targets"]:
+        met = "n/a" if target["met"] is None else _mark(target["met"])
+        lines.append(
+            f"| {target['target']} | {_target_value(target)} | {target['required']} | {met} | {target['detail']} |"
+        )
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------- causal report
+def render_causal(docs: Path) -> str:
+    path = docs / "causal_estimates.csv"
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except FileNotFoundError:
+        raise FiguresError(f"{path}: missing (the stored result this block is rendered from)") from None
+    by_key = {
+        (r["method"], r["estimand"]): r
+        for r in rows
+        if r["segment"] in ("all_eligible", "treated", "treated_countries")
+    }
+    quoted = []
+    for method, estimand, label in QUOTED_ESTIMATES:
+        row = by_key.get((method, estimand))
+        if row is None:
+            raise FiguresError(f"{path}: no {method} {estimand} row")
+        covers = (
+            "truth inside its 95% interval"
+            if row["covers_truth"] == "True"
+            else "truth outside its 95% interval"
+        )
+        quoted.append(f"{label} {float(row['relative_error']):+.0%} ({covers})".replace("-", "−"))
+    return (
+        f"Measured by {_world_sentence(docs, 'ecomm causal report')}, stored in {_link(path)}; each estimate's "
+        f"error relative to the planted truth: {', '.join(quoted)}."
+    )
+
+
+# ------------------------------------------------------------------------------------ the README
+def renderers(benchmark_results: Path, docs_results: Path) -> dict[str, Callable[[], str]]:
+    return {
+        "benchmarks": lambda: render_benchmarks(benchmark_results),
+        "platform": lambda: render_platform(benchmark_results),
+        "models": lambda: render_models(docs_results),
+        "causal": lambda: render_causal(docs_results),
+    }
+
+
+def _block(name: str) -> re.Pattern:
+    return re.compile(rf"(<!-- figures:{name} -->\n)(.*?)(<!-- /figures:{name} -->)", re.DOTALL)
+
+
+def apply(text: str, blocks: dict[str, str]) -> tuple[str, list[str]]:
+    """The README with each block replaced by its rendering, and the names of the blocks that changed."""
+    changed = []
+    for name, rendering in blocks.items():
+        body = rendering + "\n"
+        pattern = _block(name)
+        match = pattern.search(text)
+        if match is None:
+            raise FiguresError(f"README has no block <!-- figures:{name} --> ... <!-- /figures:{name} -->")
+        if match.group(2) != body:
+            changed.append(name)
+        text = text[: match.start(2)] + body + text[match.end(2) :]
+    return text, changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.figures", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a block differs")
+    parser.add_argument("--readme", type=Path, default=README)
+    parser.add_argument("--benchmark-results", type=Path, default=BENCHMARK_RESULTS)
+    parser.add_argument("--docs-results", type=Path, default=DOCS_RESULTS)
+    args = parser.parse_args(argv)
+    try:
+        rendered = {
+            name: render() for name, render in renderers(args.benchmark_results, args.docs_results).items()
+        }
+        text, changed = apply(args.readme.read_text(encoding="utf-8"), rendered)
+    except FiguresError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyError as exc:
+        print(f"error: a stored result lacks the field {exc}", file=sys.stderr)
+        return 1
+    if args.check:
+        for name in changed:
+            print(
+                f"error: {args.readme}: block figures:{name} differs from its stored results; "
+                "run `python -m benchmarks.figures`",
+                file=sys.stderr,
+            )
+        return 1 if changed else 0
+    args.readme.write_text(text, encoding="utf-8")
+    print(f"{args.readme}: " + (f"rewrote {', '.join(changed)}" if changed else "up to date"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The README's measured figures are rendered from the stored results (benchmarks/results/*.json,
+docs/results/): a hand edit of a generated block, or a stored result the README does not show, fails."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BLOCKS = ("benchmarks", "platform", "models", "causal")
+
+
+def figures(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks.figures", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def readme_copy(tmp_path: Path) -> Path:
+    copy = tmp_path / "README.md"
+    shutil.copy(REPO / "README.md", copy)
+    return copy
+
+
+def test_readme_blocks_equal_what_the_stored_results_render():
+    done = figures("--check")
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_every_block_is_in_the_readme():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for name in BLOCKS:
+        assert readme.count(f"<!-- figures:{name} -->") == 1
+        assert readme.count(f"<!-- /figures:{name} -->") == 1
+
+
+def test_a_hand_edited_figure_fails_the_check(tmp_path: Path):
+    readme = readme_copy(tmp_path)
+    text = readme.read_text(encoding="utf-8")
+    start = text.index("<!-- figures:models -->")
+    edited = text[:start] + text[start:].replace(
+        "| churn ROC-AUC (leakage sentinel) | 0.", "| churn ROC-AUC (leakage sentinel) | 1.", 1
+    )
+    assert edited != text
+    readme.write_text(edited, encoding="utf-8")
+    done = figures("--check", "--readme", str(readme))
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"error: {readme}: block figures:models differs from its stored results; run `python -m benchmarks.figures`"
+    ]
+    assert readme.read_text(encoding="utf-8") == edited  # --check changes nothing
+
+
+def test_a_missing_block_is_named(tmp_path: Path):
+    readme = readme_copy(tmp_path)
+    readme.write_text(
+        readme.read_text(encoding="utf-8").replace("<!-- /figures:causal -->", ""), encoding="utf-8"
+    )
+    done = figures("--check", "--readme", str(readme))
+    assert done.returncode == 1
+    assert "README has no block <!-- figures:causal -->" in done.stderr
+
+
+def test_a_missing_stored_result_is_named(tmp_path: Path):
+    results = tmp_path / "results"
+    shutil.copytree(REPO / "benchmarks" / "results", results)
+    (results / "load.json").unlink()
+    done = figures("--check", "--benchmark-results", str(results))
+    assert done.returncode == 1
+    assert (
+        done.stderr
+        == f"error: {results / 'load.json'}: missing (the stored result this block is rendered from)\n"
+    )
+
+
+def test_generation_target_is_judged_on_the_like_for_like_ratio(tmp_path: Path):
+    """The headline ratio is order lines vs the baseline's order rows, and the ✅/❌ follows it."""
+    stored = json.loads((REPO / "benchmarks" / "results" / "generate.json").read_text())
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert f"**{stored['ratio_order_lines_vs_row_wise']:.1f}×** (our order lines/s vs its rows/s" in readme
+    assert "≥ 20× ❌ |" in readme  # 12.3 < 20
+
+    results = tmp_path / "results"
+    shutil.copytree(REPO / "benchmarks" / "results", results)
+    stored["ratio_order_lines_vs_row_wise"] = 21.0
+    (results / "generate.json").write_text(json.dumps(stored), encoding="utf-8")
+    copy = readme_copy(tmp_path)
+    done = figures("--readme", str(copy), "--benchmark-results", str(results))
+    assert done.returncode == 0, done.stderr
+    rendered = copy.read_text(encoding="utf-8")
+    assert "**21.0×** (our order lines/s vs its rows/s" in rendered
+    assert "≥ 20× ✅ |" in rendered
+
+
+def test_stored_generation_ratio_follows_from_the_measured_numbers():
+    stored = json.loads((REPO / "benchmarks" / "results" / "generate.json").read_text())
+    ours, faker = stored["ours"], stored["row_wise_faker"]
+    lines_per_s = ours["rows"]["order_items"] / ours["seconds"]
+    assert abs(stored["ratio_order_lines_vs_row_wise"] - lines_per_s / faker["rows_per_s"]) < 0.05
