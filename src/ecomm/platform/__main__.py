@@ -7,7 +7,8 @@ import time
 import typer
 from rich.table import Table
 
-from ecomm.cli import UserError, db_down, db_migrate, db_up, err, out, pipeline_bootstrap, status, user_errors
+from ecomm.cli import db_down, db_migrate, db_up, pipeline_bootstrap, status
+from ecomm.console import UserError, err, out, user_errors
 from ecomm.orchestration.config import OrchestrationError, migrate_metadata
 from ecomm.platform import supervisor
 from ecomm.platform.services import check_health, planned_services
