@@ -120,7 +120,9 @@ def server_url(settings: Settings, *, start: bool = True) -> URL:
     else:
         uri = _embedded_running_uri(settings) or (start_embedded(settings) if start else None)
         if uri is None:
-            raise DatabaseError("the embedded PostgreSQL is not running; start it with `ecomm db up`")
+            raise DatabaseError(
+                f"the embedded PostgreSQL in {settings.pgdata} is not running; start it with `ecomm db up`"
+            )
         url = make_url(uri)
     return url.set(drivername="postgresql+psycopg2")
 
