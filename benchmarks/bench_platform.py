@@ -73,6 +73,7 @@ def run_make_up(customers: int | None) -> dict:
         again = _up(env)
     finally:
         subprocess.run([*PLATFORM, "down"], env=env, capture_output=True, timeout=300)
+        db.stop_embedded(settings)  # this home is the benchmark's own: whatever `down` left, stops
     return {
         "config": {
             "customers": settings.customers,
