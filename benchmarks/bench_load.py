@@ -75,11 +75,8 @@ def _bare_tables_ddl() -> list[str]:
 
 
 def _fresh_database(settings: Settings, name: str, template: str | None = None) -> None:
-    with db.connection(settings, "postgres") as conn:
-        conn.autocommit = True
-        cur = conn.cursor()
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    db.drop_database(settings, name)
+    db.create_database(settings, name, template=template)
 
 
 def run(world: Path, to_sql_batches: int) -> dict:

@@ -73,6 +73,7 @@ def run_make_up(customers: int | None) -> dict:
         again = _up(env)
     finally:
         subprocess.run([*PLATFORM, "down"], env=env, capture_output=True, timeout=300)
+        db.stop_embedded(settings)  # this home is the benchmark's own: whatever `down` left, stops
     return {
         "config": {
             "customers": settings.customers,
@@ -139,11 +140,8 @@ def _world_copy(world: Path, target: Path) -> Path:
 
 
 def _clone(settings: Settings, name: str, template: str) -> None:
-    with db.connection(settings, "postgres") as conn:
-        conn.autocommit = True
-        cur = conn.cursor()
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    db.drop_database(settings, name)
+    db.create_database(settings, name, template=template)
 
 
 def _orders_of(settings: Settings, day: date) -> int:
@@ -177,9 +175,7 @@ def run_daily(world: Path, loaded_db: str = "bench_ours") -> dict:
     for settings in (dag_settings, bare_settings):
         _clone(base, settings.warehouse_db, loaded_db)
         _world_copy(world, settings.raw_dir)
-    with db.connection(base, "postgres") as conn:
-        conn.autocommit = True
-        conn.cursor().execute(f'DROP DATABASE IF EXISTS "{dag_settings.airflow_db}" WITH (FORCE)')
+    db.drop_database(base, dag_settings.airflow_db)
     clock = time.perf_counter()
     config.migrate_metadata(dag_settings)
     airflow_migrate = time.perf_counter() - clock

@@ -1,16 +1,41 @@
-"""Shared helpers: run a measured step in a child process (so its peak memory is its own)."""
+"""Shared helpers: run a measured step in a child process (so its peak memory is its own), and stop
+at the end the embedded PostgreSQL a run started."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-WORK = Path(__file__).parent / ".work"
+from ecomm import db
+from ecomm.settings import Settings
+
+# worlds, the embedded server's home and scratch files; ECOMM_BENCH_WORK moves them (a trial run)
+WORK = Path(os.environ.get("ECOMM_BENCH_WORK") or Path(__file__).parent / ".work").resolve()
 RESULTS = Path(__file__).parent / "results"
+
+
+@contextlib.contextmanager
+def stops_what_it_starts(settings: Settings) -> Iterator[None]:
+    """The embedded PostgreSQL of `settings` is stopped when the block ends (also on failure) if the
+    block started it; a server that was already running, or DATABASE_URL's, is left running."""
+    try:
+        db.server_url(settings, start=False)
+        was_running = True
+    except db.DatabaseError:
+        was_running = False
+    try:
+        yield
+    finally:
+        if not was_running:
+            db.stop_embedded(settings)
+
 
 _CHILD_FOOTER = """
 import json as _json, resource as _resource

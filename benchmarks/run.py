@@ -25,13 +25,21 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ecomm.settings import Settings
+
 from benchmarks import bench_api, bench_dashboard, bench_generate, bench_load, bench_platform
-from benchmarks.common import RESULTS, write_result
+from benchmarks.common import RESULTS, WORK, stops_what_it_starts, write_result
 
 BENCHMARKS = ("generate", "load", "platform", "daily", "dashboard", "api")
 
 
 def main() -> None:
+    """The benchmarks share the embedded PostgreSQL in WORK/home: stopped at the end if they started it."""
+    with stops_what_it_starts(Settings(_env_file=None, home=WORK / "home")):
+        _run()
+
+
+def _run() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -44,10 +44,8 @@ def _build_world(settings: Settings, customers: int, products: int, days: int) -
     from ecomm.warehouse.run import load_path
 
     raw = WORK / f"world-{settings.warehouse_db}"
-    with db.connection(settings, "postgres") as conn:  # what an interrupted build left goes
-        conn.autocommit = True
-        for name in (settings.warehouse_db, settings.mlflow_db):
-            conn.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for name in (settings.warehouse_db, settings.mlflow_db):  # what an interrupted build left goes
+        db.drop_database(settings, name)
     start = time.perf_counter()
     shutil.rmtree(raw, ignore_errors=True)
     generate_history(

@@ -38,17 +38,13 @@ def server_settings(pg_home) -> Settings:
 def template_warehouse(server_settings) -> Settings:
     from ecomm.warehouse.migrate import migrate
 
-    with db.connection(server_settings, "postgres") as conn:
-        conn.autocommit = True
-        conn.cursor().execute(f"DROP DATABASE IF EXISTS {TEMPLATE_DB}")
+    db.drop_database(server_settings, TEMPLATE_DB)
     migrate(server_settings)
     return server_settings
 
 
 def _clone(settings: Settings, name: str) -> Settings:
-    with db.connection(settings, "postgres") as conn:
-        conn.autocommit = True
-        conn.cursor().execute(f'CREATE DATABASE "{name}" TEMPLATE {TEMPLATE_DB}')
+    db.create_database(settings, name, template=TEMPLATE_DB)
     return settings.model_copy(update={"warehouse_db": name})
 
 
@@ -58,9 +54,7 @@ def warehouse(template_warehouse) -> Settings:
     name = f"wh_{uuid.uuid4().hex[:10]}"
     settings = _clone(template_warehouse, name)
     yield settings
-    with db.connection(template_warehouse, "postgres") as conn:
-        conn.autocommit = True
-        conn.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    db.drop_database(template_warehouse, name)
 
 
 @pytest.fixture

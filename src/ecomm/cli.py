@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from ecomm.causal.cli import app as causal_app
+from ecomm.console import UserError, err, out, user_errors
 from ecomm.ml.cli import app as ml_app
 from ecomm.settings import Settings, get_settings
 
@@ -31,36 +30,6 @@ app.add_typer(ml_app)  # `train churn|recommender` and `evaluate`
 app.add_typer(causal_app, name="causal")
 serve_app = typer.Typer(help="Run a service in the foreground.", no_args_is_help=True)
 app.add_typer(serve_app, name="serve")
-
-out = Console(soft_wrap=True)  # never break a path or a message in two
-err = Console(stderr=True, soft_wrap=True)
-
-
-class UserError(Exception):
-    """A mistake or an unavailable resource the user can fix: one line, exit 1."""
-
-
-def user_errors(func):
-    """Turn expected errors into one clear line and a non-zero exit, never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        import psycopg2
-        import sqlalchemy.exc
-
-        from ecomm.db import DatabaseError, connection_error
-        from ecomm.warehouse.raw import BatchError
-
-        try:
-            return func(*args, **kwargs)
-        except (UserError, DatabaseError, BatchError, ValueError, FileNotFoundError) as exc:
-            message = str(exc)
-        except (psycopg2.OperationalError, sqlalchemy.exc.OperationalError) as exc:
-            message = str(connection_error(_settings(), exc))
-        err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1)
-
-    return wrapper
 
 
 def _settings() -> Settings:
@@ -107,10 +76,10 @@ def db_down() -> None:
 def db_url(
     database: Annotated[str | None, typer.Option(help="Database name (default: the warehouse).")] = None,
 ) -> None:
-    """Print the connection URL (starts the embedded server if needed)."""
+    """Print the connection URL (starts nothing: a stopped embedded server is an error)."""
     from ecomm import db
 
-    print(db.libpq_dsn(db.database_url(_settings(), database)))
+    print(db.libpq_dsn(db.database_url(_settings(), database, start=False)))
 
 
 @db_app.command("migrate")
@@ -238,10 +207,14 @@ def pipeline_bootstrap() -> None:
 @app.command()
 @user_errors
 def status() -> None:
-    """What the warehouse holds: revision, batches, row counts, recent loads and failed checks."""
+    """What the warehouse holds: revision, batches, row counts, recent loads and failed checks
+    (starts nothing: a stopped embedded server is an error)."""
+    from ecomm import db
     from ecomm.status import warehouse_status
 
-    info = warehouse_status(_settings())
+    settings = _settings()
+    db.server_url(settings, start=False)  # a look must not start a server
+    info = warehouse_status(settings)
     for title, rows in info.items():
         table = Table(title=title, title_justify="left")
         if rows:

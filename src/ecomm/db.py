@@ -14,7 +14,9 @@ import warnings
 from collections.abc import Iterator
 
 import psycopg2
+import psycopg2.errors
 import sqlalchemy as sa
+from psycopg2 import sql
 from sqlalchemy.engine import URL, Engine, make_url
 
 from ecomm.settings import Settings
@@ -118,7 +120,9 @@ def server_url(settings: Settings, *, start: bool = True) -> URL:
     else:
         uri = _embedded_running_uri(settings) or (start_embedded(settings) if start else None)
         if uri is None:
-            raise DatabaseError("the embedded PostgreSQL is not running; start it with `ecomm db up`")
+            raise DatabaseError(
+                f"the embedded PostgreSQL in {settings.pgdata} is not running; start it with `ecomm db up`"
+            )
         url = make_url(uri)
     return url.set(drivername="postgresql+psycopg2")
 
@@ -134,16 +138,35 @@ def libpq_dsn(url: URL) -> str:
 
 def ensure_databases(settings: Settings) -> list[str]:
     """Create the three databases (docs/architecture.md#databases-and-schemas) if missing; return those created."""
-    created = []
-    with contextlib.closing(connect(settings, "postgres")) as conn:
-        conn.autocommit = True
-        cur = conn.cursor()
-        for name in settings.databases:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-            if cur.fetchone() is None:
-                cur.execute(f'CREATE DATABASE "{name}"')
-                created.append(name)
-    return created
+    return [name for name in settings.databases if create_database(settings, name, if_missing=True)]
+
+
+def create_database(
+    settings: Settings, name: str, *, template: str | None = None, if_missing: bool = False
+) -> bool:
+    """Create database `name` on the server, a copy of `template` when given; True if created.
+    `if_missing`: an existing database (even one created concurrently) is left as it is."""
+    statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template:
+        statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+    with connection(settings, "postgres") as conn:
+        conn.autocommit = True  # CREATE DATABASE cannot run inside a transaction
+        try:
+            conn.cursor().execute(statement)
+        except psycopg2.errors.DuplicateDatabase:
+            if not if_missing:
+                raise
+            return False
+    return True
+
+
+def drop_database(settings: Settings, name: str, *, start: bool = True) -> None:
+    """Drop database `name` if it exists, ending the sessions connected to it (`WITH (FORCE)`).
+    `start=False`: never start the embedded server for it (DatabaseError if it is not running)."""
+    statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    with connection(settings, "postgres", start=start) as conn:
+        conn.autocommit = True  # DROP DATABASE cannot run inside a transaction
+        conn.cursor().execute(statement)
 
 
 def connect(settings: Settings, database: str | None = None, *, start: bool = True):

@@ -1,16 +1,32 @@
-"""One Settings object, read from the environment and `.env` (see `.env.example`)."""
+"""One Settings object, read from the environment and the project's `.env` (see `.env.example`).
+
+The project is the checkout the package is installed from (`make setup` and the Docker image install
+it in editable mode): its `.env` and its `.ecomm/` are used wherever a command runs, so `ecomm db url`
+in another folder reaches the project's server instead of starting a new one there.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def _project_root() -> Path | None:
+    """The checkout of src/ecomm (its pyproject.toml beside src/); None for an install elsewhere."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() and (root / "src" / "ecomm").is_dir() else None
+
+
+PROJECT_ROOT = _project_root()
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ECOMM_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="ECOMM_", env_file=PROJECT_ROOT / ".env" if PROJECT_ROOT else None, extra="ignore"
+    )
 
     # --- database -------------------------------------------------------------------------------
     database_url: str | None = Field(
@@ -20,7 +36,10 @@ class Settings(BaseSettings):
         "Its database part is ignored: the three databases below live on that server.",
     )
     home: Path = Field(
-        default=Path(".ecomm"), description="Local state: embedded PostgreSQL, raw data, logs."
+        default=Path(".ecomm"),
+        validate_default=True,
+        description="Local state: embedded PostgreSQL, raw data, logs. A relative path is relative to "
+        "the project folder, wherever a command runs.",
     )
     warehouse_db: str = "data_warehouse"
     airflow_db: str = "airflow_metadata"
@@ -94,6 +113,18 @@ class Settings(BaseSettings):
         ge=0.0,
         description="model_monitoring triggers ml_training_pipeline when a monitored PSI reaches this.",
     )
+
+    @field_validator("home")
+    @classmethod
+    def _home_in_the_project(cls, home: Path) -> Path:
+        if home.is_absolute():
+            return home
+        if PROJECT_ROOT is None:
+            raise ValueError(
+                f"{home} is relative and ecomm is not installed from a project checkout: "
+                "set ECOMM_HOME to an absolute path"
+            )
+        return PROJECT_ROOT / home
 
     @property
     def mlflow_artifacts_dir(self) -> Path:

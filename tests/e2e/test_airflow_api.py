@@ -36,12 +36,6 @@ D = datetime.now(UTC).date() - timedelta(days=1)
 WORLD = GeneratorConfig(seed=5, as_of=D - timedelta(days=1), days=60, customers=300, products=60)
 
 
-def _sql(settings, database: str, statement: str) -> None:
-    with db.connection(settings, database) as conn:
-        conn.autocommit = True
-        conn.cursor().execute(statement)
-
-
 class Services:
     """The Airflow processes, each in its own process group, logging to a file."""
 
@@ -128,18 +122,14 @@ def airflow_settings(template_warehouse, tmp_path_factory):
             "airflow_admin_password": f"pw-{suffix}",
         }
     )
-    _sql(
-        settings,
-        "postgres",
-        f'CREATE DATABASE "{settings.warehouse_db}" TEMPLATE {template_warehouse.warehouse_db}',
-    )
+    db.create_database(settings, settings.warehouse_db, template=template_warehouse.warehouse_db)
     try:
         assert load_path(settings, home / "raw").ok
         config.migrate_metadata(settings)
         yield settings
     finally:
         for name in (settings.warehouse_db, settings.airflow_db):
-            _sql(settings, "postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            db.drop_database(settings, name)
 
 
 @pytest.fixture(scope="module")

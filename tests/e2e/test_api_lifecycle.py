@@ -39,10 +39,10 @@ def mlflow_copy(trained_world):
     _admin(
         trained_world,
         f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{source}'",
-        f'CREATE DATABASE "{name}" TEMPLATE "{source}"',
     )
+    db.create_database(trained_world, name, template=source)
     yield trained_world.model_copy(update={"mlflow_db": name})
-    _admin(trained_world, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    db.drop_database(trained_world, name)
 
 
 @pytest.fixture(scope="module")
@@ -145,13 +145,13 @@ def test_with_mlflow_stopped_the_loaded_models_keep_serving(swap_api, mlflow_ser
 def keyed_empty_api(trained_world, tmp_path_factory):
     """API keys on, and a registry without any model."""
     name = f"mlflow_empty_{uuid.uuid4().hex[:8]}"
-    _admin(trained_world, f'CREATE DATABASE "{name}"')
+    db.create_database(trained_world, name)
     settings = trained_world.model_copy(update={"mlflow_db": name})
     server, base = start_api(settings, tmp_path_factory, ECOMM_API_KEYS='["key-one", "key-two"]')
     with httpx.Client(base_url=base, timeout=30) as client:
         yield client
     server.stop()
-    _admin(trained_world, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    db.drop_database(trained_world, name)
 
 
 def test_api_keys_are_checked_before_anything_else(keyed_empty_api):

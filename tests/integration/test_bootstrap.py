@@ -47,9 +47,7 @@ def empty(warehouse):
     """A fresh migrated warehouse with no batch and an MLflow database that does not exist yet."""
     settings = warehouse.model_copy(update={"mlflow_db": f"mlflow_boot_{uuid.uuid4().hex[:8]}"})
     yield settings
-    with db.connection(settings, "postgres") as conn:
-        conn.autocommit = True
-        conn.cursor().execute(f'DROP DATABASE IF EXISTS "{settings.mlflow_db}" WITH (FORCE)')
+    db.drop_database(settings, settings.mlflow_db)
 
 
 def loaded_batches(settings) -> int:

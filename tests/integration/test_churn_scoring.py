@@ -101,9 +101,7 @@ def test_predict_churn_without_a_champion_is_a_one_line_error(loaded_world):
     try:
         result = ecomm(empty, "predict", "churn")
     finally:
-        with db.connection(loaded_world, "postgres") as conn:
-            conn.autocommit = True
-            conn.cursor().execute(f'DROP DATABASE IF EXISTS "{empty.mlflow_db}" WITH (FORCE)')
+        db.drop_database(loaded_world, empty.mlflow_db)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.strip() == (

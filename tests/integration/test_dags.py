@@ -32,16 +32,11 @@ PIPELINE_TASKS = ["generate", "validate", "load", "quality_checks", "refresh_mar
 
 
 def _create_database(settings, name: str, template: str | None = None) -> None:
-    with db.connection(settings, "postgres") as conn:
-        conn.autocommit = True
-        clause = f" TEMPLATE {template}" if template else ""
-        conn.cursor().execute(f'CREATE DATABASE "{name}"{clause}')
+    db.create_database(settings, name, template=template)
 
 
 def _drop_database(settings, name: str) -> None:
-    with db.connection(settings, "postgres") as conn:
-        conn.autocommit = True
-        conn.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    db.drop_database(settings, name)
 
 
 def _use_environment(monkeypatch, env: dict[str, str]) -> None:

@@ -364,9 +364,7 @@ def test_without_a_champion_the_model_pages_name_the_training_command(loaded_wor
             "No version registered yet: train one with `ecomm train recommender`.",
         ]
     finally:
-        with db.connection(loaded_world, "postgres") as conn:
-            conn.autocommit = True
-            conn.cursor().execute(f'DROP DATABASE IF EXISTS "{empty_registry.mlflow_db}" WITH (FORCE)')
+        db.drop_database(loaded_world, empty_registry.mlflow_db)
 
 
 # ------------------------------------------------------------------------------- recommendations

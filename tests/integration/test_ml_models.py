@@ -43,15 +43,11 @@ FAST = {"n_trials": 6, "n_trials_api": 3, "n_trials_logreg": 3, "min_history_day
 
 
 def _create(settings, name: str, template: str | None = None) -> None:
-    with db.connection(settings, "postgres") as conn:
-        conn.autocommit = True
-        conn.cursor().execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    db.create_database(settings, name, template=template)
 
 
 def _drop(settings, name: str) -> None:
-    with db.connection(settings, "postgres") as conn:
-        conn.autocommit = True
-        conn.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    db.drop_database(settings, name)
 
 
 @pytest.fixture(scope="module")

@@ -42,16 +42,10 @@ class CausalWorld:
 _WORLDS: dict[GeneratorConfig, CausalWorld] = {}
 
 
-def _execute(settings: Settings, statement: str, *, start: bool = True) -> None:
-    with db.connection(settings, "postgres", start=start) as conn:
-        conn.autocommit = True
-        conn.cursor().execute(statement)
-
-
 def clone_database(settings: Settings, source: str, name: str | None = None) -> Settings:
     """A copy of database `source` (no one may be connected to it) on the same server."""
     name = name or f"{source}_{uuid.uuid4().hex[:6]}"
-    _execute(settings, f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+    db.create_database(settings, name, template=source)
     return settings.model_copy(update={"warehouse_db": name})
 
 
@@ -59,7 +53,7 @@ def drop_database(settings: Settings) -> None:
     # A config cleanup runs after the session's fixtures: the embedded server is usually stopped by
     # then (its data goes with the temp dir). Never start it again: it would outlive the test run.
     with contextlib.suppress(db.DatabaseError):
-        _execute(settings, f'DROP DATABASE IF EXISTS "{settings.warehouse_db}" WITH (FORCE)', start=False)
+        db.drop_database(settings, settings.warehouse_db, start=False)
 
 
 def causal_world(

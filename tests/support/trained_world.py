@@ -25,12 +25,6 @@ WORLD_HORIZON = 60
 WORLD_FAST_CHURN = {"n_trials": 4, "n_trials_api": 2, "n_trials_logreg": 2, "min_history_days": 45}
 
 
-def _admin(settings, statement: str) -> None:
-    with db.connection(settings, "postgres") as conn:
-        conn.autocommit = True
-        conn.cursor().execute(statement)
-
-
 @pytest.fixture(scope="session")
 def loaded_world(template_warehouse, tmp_path_factory):
     """Settings of a loaded warehouse (own database) and an empty MLflow database; both dropped at the end."""
@@ -48,7 +42,7 @@ def loaded_world(template_warehouse, tmp_path_factory):
     )
     suffix = uuid.uuid4().hex[:8]
     warehouse, mlflow_db = f"world_{suffix}", f"world_mlflow_{suffix}"
-    _admin(template_warehouse, f'CREATE DATABASE "{warehouse}" TEMPLATE "{template_warehouse.warehouse_db}"')
+    db.create_database(template_warehouse, warehouse, template=template_warehouse.warehouse_db)
     settings = template_warehouse.model_copy(
         update={
             "warehouse_db": warehouse,
@@ -60,8 +54,8 @@ def loaded_world(template_warehouse, tmp_path_factory):
     report = load_path(settings, raw)
     assert {b.status for b in report.batches} == {"loaded"}
     yield settings
-    _admin(template_warehouse, f'DROP DATABASE IF EXISTS "{warehouse}" WITH (FORCE)')
-    _admin(template_warehouse, f'DROP DATABASE IF EXISTS "{mlflow_db}" WITH (FORCE)')
+    db.drop_database(template_warehouse, warehouse)
+    db.drop_database(template_warehouse, mlflow_db)
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from ecomm.console import err, out, user_errors
+
 app = typer.Typer(no_args_is_help=True, add_completion=False)
-out = Console()
-err = Console(stderr=True)
 
 
 @app.callback()
@@ -22,6 +22,7 @@ def causal() -> None:
 
 
 @app.command("report")
+@user_errors
 def report(
     out_dir: Annotated[
         Path | None,
@@ -38,34 +39,28 @@ def report(
 
     Writes causal_estimates.csv, causal_estimates.md and causal_refutations.csv, and (unless --no-store)
     replaces marts.causal_estimates."""
-    from ecomm.cli import user_errors
+    from ecomm.causal.report import ReportOptions, run_report
     from ecomm.settings import get_settings
 
-    @user_errors
-    def run() -> None:
-        from ecomm.causal.report import ReportOptions, run_report
-
-        options = (
-            ReportOptions(
-                n_bootstrap=50,
-                dowhy_bootstrap=30,
-                nuisance_estimators=50,
-                forest_trees=100,
-                refute_simulations=5,
-            )
-            if quick
-            else ReportOptions()
+    options = (
+        ReportOptions(
+            n_bootstrap=50,
+            dowhy_bootstrap=30,
+            nuisance_estimators=50,
+            forest_trees=100,
+            refute_simulations=5,
         )
-        result, paths = run_report(get_settings(), out_dir, store=store, options=options)
-        _print(result)
-        for note in result.notes:
-            err.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
-        for kind, path in paths.items():
-            out.print(f"wrote {kind}: {path}", highlight=False, soft_wrap=True)
-        if store:
-            out.print(f"stored {len(result.table)} row(s) in marts.causal_estimates")
-
-    run()
+        if quick
+        else ReportOptions()
+    )
+    result, paths = run_report(get_settings(), out_dir, store=store, options=options)
+    _print(result)
+    for note in result.notes:
+        err.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
+    for kind, path in paths.items():
+        out.print(f"wrote {kind}: {path}", highlight=False, soft_wrap=True)
+    if store:
+        out.print(f"stored {len(result.table)} row(s) in marts.causal_estimates")
 
 
 SHORT_NAMES = {

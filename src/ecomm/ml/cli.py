@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from ecomm.console import err, out, user_errors
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 train_app = typer.Typer(
@@ -21,37 +21,11 @@ predict_app = typer.Typer(
 )
 app.add_typer(predict_app, name="predict")
 
-out = Console(soft_wrap=True)  # never break a message in two
-err = Console(stderr=True, soft_wrap=True)
-
 
 def _settings():
     from ecomm.settings import get_settings
 
     return get_settings()
-
-
-def user_errors(func):
-    """Expected failures (no data, unreachable database, MLflow store errors) as one line, exit 1."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        import psycopg2
-        import sqlalchemy.exc
-        from mlflow.exceptions import MlflowException
-
-        from ecomm.db import DatabaseError, connection_error
-
-        try:
-            return func(*args, **kwargs)
-        except (DatabaseError, ValueError, FileNotFoundError, MlflowException) as exc:
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        except (psycopg2.OperationalError, sqlalchemy.exc.OperationalError) as exc:
-            message = str(connection_error(_settings(), exc))
-        err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1)
-
-    return wrapper
 
 
 def _metrics_table(title: str, rows: dict[str, dict[str, float]], metrics) -> Table:

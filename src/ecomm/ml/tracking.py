@@ -8,7 +8,6 @@ machine or volume reads them). With an http(s) URI the tracking server owns arti
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import warnings
@@ -42,14 +41,7 @@ def _quiet() -> None:
 
 def ensure_database(settings: Settings, name: str) -> bool:
     """Create database `name` on our server if missing; True if created."""
-    with contextlib.closing(db.connect(settings, "postgres")) as conn:
-        conn.autocommit = True
-        cur = conn.cursor()
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-        if cur.fetchone() is not None:
-            return False
-        cur.execute(f'CREATE DATABASE "{name}"')
-        return True
+    return db.create_database(settings, name, if_missing=True)
 
 
 def tracking_uri(settings: Settings) -> str:

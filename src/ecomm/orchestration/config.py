@@ -14,7 +14,6 @@ This module does not import Airflow: the platform runner and the tests use it to
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
@@ -218,14 +217,7 @@ def run_airflow(settings: Settings, *args: str, timeout: float = 600) -> subproc
 
 def ensure_metadata_database(settings: Settings) -> bool:
     """Create the Airflow metadata database on our server if missing; True if created."""
-    with contextlib.closing(db.connect(settings, "postgres")) as conn:
-        conn.autocommit = True
-        cur = conn.cursor()
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (settings.airflow_db,))
-        if cur.fetchone() is not None:
-            return False
-        cur.execute(f'CREATE DATABASE "{settings.airflow_db}"')
-        return True
+    return db.create_database(settings, settings.airflow_db, if_missing=True)
 
 
 def migrate_metadata(settings: Settings) -> None:

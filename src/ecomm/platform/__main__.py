@@ -5,22 +5,22 @@ from __future__ import annotations
 import time
 
 import typer
-from rich.table import Table
 
-from ecomm.cli import UserError, db_down, db_migrate, db_up, err, out, pipeline_bootstrap, status, user_errors
+from ecomm.cli import db_down, db_migrate, db_up, pipeline_bootstrap, status
+from ecomm.console import UserError, err, out, user_errors
 from ecomm.orchestration.config import OrchestrationError, migrate_metadata
 from ecomm.platform import supervisor
-from ecomm.platform.services import check_health, planned_services
+from ecomm.platform.services import Service, check_health, planned_services, print_services
 from ecomm.settings import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
 
 
-def _services_table(title: str) -> Table:
+def _service_rows() -> list[tuple[Service, str]]:
     settings = get_settings()
     paths = supervisor.Paths.of(settings)
     state = supervisor.read_state(paths)
-    table = Table("service", "url", "login", "status", title=title, title_justify="left")
+    rows = []
     for service in planned_services(settings):
         pid = state.get(service.name, {}).get("pid")
         if check_health(service):
@@ -29,8 +29,8 @@ def _services_table(title: str) -> Table:
             health = "[yellow]starting[/]"
         else:
             health = "[red]stopped[/]"
-        table.add_row(service.name, service.url or "(background)", service.credentials or "-", health)
-    return table
+        rows.append((service, health))
+    return rows
 
 
 def _first_pipeline_run(settings) -> None:
@@ -77,7 +77,7 @@ def up() -> None:
     except (supervisor.PlatformError, OrchestrationError, TimeoutError, RuntimeError) as exc:
         raise UserError(str(exc)) from None
     status()
-    out.print(_services_table("services"))
+    print_services(out, "services", _service_rows())
     out.print(
         f"platform up in {time.perf_counter() - started:.0f}s "
         f"({', '.join(f'{name} {seconds:.0f}s' for name, seconds in phases.items())}); "
@@ -108,7 +108,7 @@ def show_status() -> None:
     except db.DatabaseError:  # checked first: building the service list needs the database
         out.print("platform stopped: embedded PostgreSQL is not running (start everything with `make up`)")
         return
-    out.print(_services_table("services"))
+    print_services(out, "services", _service_rows())
     status()
 
 

@@ -14,6 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
+from rich.text import Text
+
 from ecomm import db
 from ecomm.settings import Settings
 
@@ -42,6 +47,39 @@ def check_health(service: Service, timeout: float = 3.0) -> bool:
             return service.health_ok is None or service.health_ok(json.loads(response.read()))
     except (OSError, ValueError):
         return False
+
+
+def print_services(console: Console, title: str, rows: list[tuple[Service, str]]) -> None:
+    """The services beside their status (Rich markup), every URL whole so it can be opened or copied:
+    a table when it fits the terminal (the default URLs do in 80 columns), else one line per service."""
+    table = services_table(title, rows)
+    if Measurement.get(console, console.options.update_width(10_000), table).minimum <= console.width:
+        console.print(table)
+        return
+    console.print(title, highlight=False)
+    for service, status in rows:  # long lines: the terminal wraps them, nothing is cut
+        login = f"  ({service.credentials})" if service.credentials else ""
+        console.print(
+            f"  {service.name}  {status}  {service.url or '(background)'}{login}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def services_table(title: str, rows: list[tuple[Service, str]]) -> Table:
+    """The services' table: the URL column is at least as wide as the longest URL (never cut or
+    folded), and the login goes under the URL rather than in a column of its own."""
+    longest = max((len(service.url) for service, _ in rows), default=0)
+    table = Table(title=title, title_justify="left")
+    table.add_column("service", overflow="fold")
+    table.add_column("url / login", min_width=longest)
+    table.add_column("status", no_wrap=True)
+    for service, status in rows:
+        where = Text(service.url or "(background)")
+        if service.credentials:
+            where.append("\n" + service.credentials, style="dim")
+        table.add_row(service.name, where, status)
+    return table
 
 
 def _bin(name: str) -> str:

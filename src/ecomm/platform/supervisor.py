@@ -135,16 +135,25 @@ def _start(service: Service, paths: Paths) -> subprocess.Popen:
 
 
 def stop_group(pid: int, grace: float = STOP_GRACE_SECONDS) -> None:
-    """SIGTERM a service's process group, then SIGKILL what is left after the grace period."""
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
+    """SIGTERM a process group, then SIGKILL what is left after the grace period."""
+    stop_groups([pid], grace)
+
+
+def stop_groups(pids: list[int], grace: float = STOP_GRACE_SECONDS) -> None:
+    """SIGTERM the services' process groups all at once, then SIGKILL what is left after one grace
+    period: stopping them one by one could outlast `shutdown`'s wait and leave services running,
+    and a service left running starts the embedded PostgreSQL again on its next query."""
+    signalled = []
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+            signalled.append(pid)
     deadline = time.time() + grace
-    while time.time() < deadline and pid_alive(pid):
+    while time.time() < deadline and any(pid_alive(pid) for pid in signalled):
         time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
+    for pid in signalled:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
 
 
 def supervise(settings: Settings) -> None:
@@ -190,8 +199,8 @@ def supervise(settings: Settings) -> None:
             )
             time.sleep(1)
     finally:
+        stop_groups([proc.pid for proc in procs.values()])
         for proc in procs.values():
-            stop_group(proc.pid)
             proc.wait()
         paths.state.unlink(missing_ok=True)
         paths.pidfile.unlink(missing_ok=True)
@@ -252,16 +261,14 @@ def shutdown(settings: Settings, timeout: float = 60) -> bool:
     """Stop the supervisor (and so every service); False if it was not running."""
     paths = Paths.of(settings)
     pid = supervisor_pid(paths)
-    if pid is None:
-        for entry in read_state(paths).values():  # a supervisor killed hard may leave services behind
-            if pid_alive(entry.get("pid")):
-                stop_group(entry["pid"])
-        paths.state.unlink(missing_ok=True)
-        return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.time() + timeout
-    while time.time() < deadline and pid_alive(pid):
-        time.sleep(0.2)
-    if pid_alive(pid):
-        os.killpg(pid, signal.SIGKILL)
-    return True
+    if pid is not None:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.time() + timeout
+        while time.time() < deadline and pid_alive(pid):
+            time.sleep(0.2)
+        if pid_alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+    # a supervisor killed hard (here or before) leaves its services behind, in their own groups
+    stop_groups([entry["pid"] for entry in read_state(paths).values() if pid_alive(entry.get("pid"))])
+    paths.state.unlink(missing_ok=True)
+    return pid is not None
