@@ -184,7 +184,9 @@ def test_report_writes_the_table_beside_the_truth(report, world, data):
         (1, "inverse_propensity_weighting", "ATT"),
         (1, "dowhy:backdoor.propensity_score_weighting", "ATE"),
         (1, "dml_linear", "ATE"),
+        (1, "dml_linear", "ATT"),
         (1, "dml_forest", "ATE"),
+        (1, "dml_forest", "ATT"),
         (2, "naive_post_difference", "ATT"),
         (2, "difference_in_differences", "ATT"),
     }
@@ -239,6 +241,7 @@ def test_the_naive_estimate_is_biased_away_from_the_truth(report):
         ("propensity_score_matching", "ATT", "treated"),
         ("inverse_propensity_weighting", "ATE", "all_eligible"),
         ("dml_linear", "ATE", "all_eligible"),
+        ("dml_linear", "ATT", "treated"),
         ("difference_in_differences", "ATT", "treated_countries"),
     ],
 )
@@ -249,7 +252,11 @@ def test_adjusted_estimates_land_within_15_percent_of_the_planted_effect(report,
 
 @pytest.mark.parametrize(
     ("method", "estimand", "segment"),
-    [("dml_linear", "ATE", "all_eligible"), ("difference_in_differences", "ATT", "treated_countries")],
+    [
+        ("dml_linear", "ATE", "all_eligible"),
+        ("dml_linear", "ATT", "treated"),
+        ("difference_in_differences", "ATT", "treated_countries"),
+    ],
 )
 def test_the_truth_is_inside_the_95_percent_interval(report, method, estimand, segment):
     row = estimate(report[2], method, estimand, segment)

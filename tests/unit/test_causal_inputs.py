@@ -9,7 +9,6 @@ import pytest
 from ecomm.causal import (
     Estimate,
     balance_table,
-    cate_by_segment,
     dml_ate,
     dowhy_estimate,
     estimates_frame,
@@ -139,11 +138,11 @@ def test_dml_model_name_is_checked(small):
         fit_dml(small, "t", "y", COVARIATES, model="boosting")
 
 
-def test_cate_by_segment_needs_effect_modifiers(small):
-    fitted = fit_dml(small, "t", "y", COVARIATES, model="linear", nuisance_estimators=10)
-    assert fitted.effect_modifiers == ()
-    with pytest.raises(ValueError, match="fitted without effect modifiers"):
-        cate_by_segment(fitted, small, "region")
+@pytest.mark.parametrize("model", ["linear", "forest"])
+def test_dml_needs_effect_modifiers(small, model):
+    # A constant effect would be a variance-weighted average, neither the ATE nor the ATT.
+    with pytest.raises(ValueError, match=r"effect_modifiers \(the ATE and ATT average over them\) must name"):
+        fit_dml(small, "t", "y", COVARIATES, effect_modifiers=[], model=model)
 
 
 def test_balance_weights_must_cover_rows(small):

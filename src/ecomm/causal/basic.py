@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import statsmodels.api as sm
@@ -20,6 +22,23 @@ from ecomm.causal._checks import (
     require_numeric,
 )
 from ecomm.causal.results import Estimate, t_interval
+
+# 1 - h below this is rounding, not data: the row is fitted exactly (its residual is ~1e-15).
+LEVERAGE_ONE_TOLERANCE = 1e-8
+
+
+def _hc2_without_exact_fits(fit, leverage: np.ndarray, exact_rows: np.ndarray) -> float:
+    """HC2 standard error of the treatment coefficient, leaving out the rows fitted exactly.
+
+    HC2 weighs a squared residual by 1 / (1 - h); at h = 1 the residual is 0 and the ratio 0 / 0,
+    rounding to anything (HC3 squares the denominator and blows up further). Those rows carry no
+    information about the error variance, so their weight is 0."""
+    scale = np.zeros_like(leverage)
+    kept = np.ones(len(leverage), dtype=bool)
+    kept[exact_rows] = False
+    scale[kept] = fit.resid[kept] ** 2 / (1 - leverage[kept])
+    bread = fit.model.pinv_wexog  # (X'X)^-1 X'
+    return float(np.sqrt(bread[1] ** 2 @ scale))
 
 
 def naive_difference(df, treatment: str, outcome: str, *, alpha: float = 0.05) -> Estimate:
@@ -78,7 +97,11 @@ def regression_adjustment(
     y ~ T + Xc + T:Xc with covariates centred at their sample means: the coefficient on T is then
     the ATE even when the effect varies with X (a plain y ~ T + X coefficient is a variance-weighted
     average that is *not* the ATE under heterogeneity). interactions=False fits the plain model.
-    Categorical covariates are dummy-encoded (first level dropped)."""
+    Categorical covariates are dummy-encoded (first level dropped).
+
+    A row with leverage 1 (fitted exactly, e.g. the only treated row of a covariate level) leaves HC3
+    undefined: then the standard error is HC2 without those rows, with a RuntimeWarning and
+    details["warning"] naming them (details["covariance"] says which was used)."""
     require_frame(df)
     check_alpha(alpha)
     covariates = column_list(covariates, "covariates")
@@ -101,9 +124,28 @@ def regression_adjustment(
             "the regression design is rank-deficient (collinear covariates, or a covariate level seen in only "
             "one arm); drop or merge the offending covariates"
         )
-    fit = sm.OLS(y, exog).fit(cov_type="HC3", use_t=True)
-    coef, se = float(fit.params[1]), float(fit.bse[1])
-    low, high = fit.conf_int(alpha=alpha)[1]
+    fit = sm.OLS(y, exog).fit()
+    coef = float(fit.params[1])
+    leverage = fit.get_influence().hat_matrix_diag
+    leverage_one = np.flatnonzero(leverage > 1 - LEVERAGE_ONE_TOLERANCE)
+    notes: dict[str, Any] = {}
+    if len(leverage_one):
+        se = _hc2_without_exact_fits(fit, leverage, leverage_one)
+        shown = [df.index[i] for i in leverage_one[:10]]
+        notes = {
+            "leverage_one_rows": shown,
+            "warning": (
+                f"regression_adjustment: {len(leverage_one)} row(s) have leverage 1 (index {shown}"
+                f"{' ...' if len(leverage_one) > 10 else ''}): a covariate level, or combination of "
+                "levels, that only they have within their arm fits them exactly, so HC3 standard errors "
+                "are undefined; using HC2, to which those rows add nothing. Merge or drop rare covariate "
+                "levels for a standard error that accounts for them."
+            ),
+        }
+        warnings.warn(notes["warning"], RuntimeWarning, stacklevel=2)
+    else:
+        se = float(fit.get_robustcov_results(cov_type="HC3").bse[1])
+    low, high = t_interval(coef, se, fit.df_resid, alpha)
     n1 = int(t.sum())
     return Estimate(
         method="regression_adjustment",
@@ -119,7 +161,9 @@ def regression_adjustment(
             "interactions": interactions,
             "n_parameters": exog.shape[1],
             "r_squared": float(fit.rsquared),
-            "p_value": float(fit.pvalues[1]),
+            "p_value": float(2 * stats.t.sf(abs(coef / se), fit.df_resid)) if se > 0 else 0.0,
             "terms": list(parts),
+            "covariance": "HC2" if len(leverage_one) else "HC3",
+            **notes,
         },
     )

@@ -117,13 +117,16 @@ def targeted_analysis(extract: TargetedExtract, options: ReportOptions = ReportO
         )
     )
     dml_options = {"nuisance_estimators": options.nuisance_estimators, "random_state": rs}
-    linear = timed("dml_linear", lambda: fit_dml(f, t, y, x, segments, "linear", **dml_options))
+    # The effect may vary with any covariate (fitting it with fewer would make the ATE and ATT
+    # variance-weighted within equal values); the segments give each segment's step its own term.
+    modifiers = [*x, *segments]
+    linear = timed("dml_linear", lambda: fit_dml(f, t, y, x, modifiers, "linear", **dml_options))
     forest = timed(
         "dml_forest",
-        lambda: fit_dml(f, t, y, x, segments, "forest", n_estimators=options.forest_trees, **dml_options),
+        lambda: fit_dml(f, t, y, x, modifiers, "forest", n_estimators=options.forest_trees, **dml_options),
     )
     for fitted in (linear, forest):
-        estimates.append(fitted.ate())
+        estimates += [fitted.ate(), fitted.att()]
         for segment in segments:
             estimates.extend(cate_by_segment(fitted, f, segment))
     refutations = None
