@@ -26,7 +26,7 @@ from ecomm.features import columns as C
 from ecomm.features import interactions as I
 from ecomm.features.churn import churn_features, plan_cutoffs, warehouse_span
 from ecomm.ml import registry, tracking
-from ecomm.ml.churn.dataset import load_holdout
+from ecomm.ml.churn.dataset import load_churn_data, load_holdout
 from ecomm.ml.churn.train import API_HEAD, LOGREG, ORACLE, XGBOOST, ChurnConfig, train_churn
 from ecomm.ml.recommend import evaluate as rec_ev
 from ecomm.ml.recommend.dataset import load_rec_data
@@ -345,6 +345,70 @@ def test_more_recent_activity_lowers_churn_probability(champion, holdout):
     api = pd.DataFrame([SEED_USER | {"days_since_last_order": 5}, SEED_USER | {"days_since_last_order": 120}])
     p_recent, p_stale = champion.predict(api)[CHURN_PROBABILITY]
     assert p_stale > p_recent
+
+
+@pytest.fixture(scope="module")
+def training_rows(world) -> pd.DataFrame:
+    """The rows the churn models were fitted on (the same cutoffs train_churn stacks)."""
+    with db.connection(world) as conn:
+        return load_churn_data(conn, HORIZON, min_history_days=MIN_HISTORY).train
+
+
+def test_the_api_head_is_trained_on_the_nine_body_fields(world, churn_runs, champion):
+    for run in churn_runs:  # the weak run too: `features` restricts the full head only
+        assert run.api_features == list(C.API_FIELDS)
+    assert champion.metadata.metadata["heads"]["api_fields"] == list(C.API_FIELDS)
+    assert len(C.API_FIELDS) == 9 and C.API_USER_ID not in C.API_FIELDS
+
+
+NUMERIC_API_FIELDS = [f for f in C.API_FIELDS if f not in C.CATEGORICAL_FEATURES]
+
+
+@pytest.mark.parametrize("field", NUMERIC_API_FIELDS)
+def test_each_numeric_body_field_moves_churn_probability_the_way_the_training_rows_do(
+    champion, training_rows, holdout, field
+):
+    """Directional, per field of the POST body: the holdout's customers (body fields only, so the
+    api_fields head) with `field` at the training rows' 10th vs 90th percentile, the rest unchanged.
+    Expected direction: the sign of the field's rank correlation with churn in the training rows."""
+    rho = training_rows[field].corr(training_rows[C.LABEL], method="spearman")
+    low, high = training_rows[field].quantile([0.1, 0.9])
+    if field in C.INTEGER_FEATURES:
+        low, high = round(low), round(high)
+    assert low < high
+    rows = holdout[list(C.API_FIELDS)]
+    p_low, p_high = (
+        champion.predict(rows.assign(**{field: value}))[CHURN_PROBABILITY].to_numpy() for value in (low, high)
+    )
+    shift = np.sign(rho) * (p_high - p_low)
+    print(f"{field}: rho {rho:+.3f}, {low} -> {high}: mean shift {shift.mean():+.4f}, min {shift.min():+.4f}")
+    assert np.sign(rho) != 0
+    assert (shift >= -1e-7).all()  # no customer moves against the data (float32 sums aside)
+    assert shift.mean() > 0.002  # and the field matters
+
+
+def test_country_moves_churn_probability_the_way_the_training_rows_do(champion, training_rows, holdout):
+    """Directional for the categorical field: every holdout customer placed in the training rows'
+    country with the highest churn rate vs the lowest (countries with >= 50 training rows)."""
+    rates = training_rows.groupby(C.COUNTRY)[C.LABEL].agg(["mean", "size"])
+    rates = rates[rates["size"] >= 50].sort_values("mean")
+    safest, riskiest = rates.index[0], rates.index[-1]
+    assert rates["mean"].iloc[-1] > rates["mean"].iloc[0] + 0.05
+    rows = holdout[list(C.API_FIELDS)]
+    p_safe, p_risky = (
+        champion.predict(rows.assign(country=c))[CHURN_PROBABILITY].to_numpy() for c in (safest, riskiest)
+    )
+    print(f"{safest} {p_safe.mean():.4f} vs {riskiest} {p_risky.mean():.4f}")
+    assert p_risky.mean() > p_safe.mean() + 0.002
+
+
+def test_user_id_does_not_change_the_api_heads_probability(champion, holdout):
+    """Invariance: user_id is the body's key, not a feature."""
+    rows = holdout[list(C.API_FIELDS)].head(50)
+    first = champion.predict(rows.assign(user_id=1))
+    other = champion.predict(rows.assign(user_id=np.arange(50) + 9_000))
+    assert first[MODEL_VARIANT].eq("api_fields").all()
+    np.testing.assert_array_equal(first[CHURN_PROBABILITY], other[CHURN_PROBABILITY])
 
 
 def test_customer_id_does_not_change_churn_probability(champion, holdout):
