@@ -210,13 +210,25 @@ def test_churn_metrics_against_the_baseline_and_the_oracle(churn_runs, client):
     assert set(m) == {XGBOOST, LOGREG, API_HEAD, ORACLE}
     for name in (XGBOOST, LOGREG, API_HEAD, ORACLE):
         assert m[name]["coverage"] == 1.0  # the oracle covers the same customers
-        assert m[name]["n"] == m[XGBOOST]["n"] > 800
-    assert 0.62 < m[XGBOOST]["roc_auc"] < 0.99  # learns something, and no leakage
-    assert 0.62 < m[LOGREG]["roc_auc"] < 0.99
-    assert 0.55 < m[API_HEAD]["roc_auc"] < m[ORACLE]["roc_auc"]
-    assert m[XGBOOST]["roc_auc"] < m[ORACLE]["roc_auc"] < 0.95
-    assert m[XGBOOST]["top_decile_lift"] > 1.5
-    assert m[XGBOOST]["brier"] < 0.25
+        assert m[name]["n"] == 930
+    auc = {name: m[name]["roc_auc"] for name in m}
+    # Pinned to what this world gives (seed 7: XGBoost 0.6745, logistic 0.6855, API head 0.6864,
+    # oracle 0.7504), each band about the spread over tuning seeds 1-5 (XGBoost 0.657-0.685, logistic
+    # 0.684-0.686, API head 0.683-0.687; the oracle is the generator's, fixed): losing a feature
+    # group, a leak or a broken tuning moves them out.
+    assert auc[ORACLE] == pytest.approx(0.7504, abs=0.001)
+    assert auc[XGBOOST] == pytest.approx(0.6745, abs=0.015)
+    assert auc[LOGREG] == pytest.approx(0.6855, abs=0.005)
+    assert auc[API_HEAD] == pytest.approx(0.6864, abs=0.006)
+    # relative: about 0.90x the oracle (0.875-0.913 over seeds); the logistic baseline is level with
+    # XGBoost here (XGBoost - logistic: -0.029 .. 0.000 over seeds), both well below the oracle
+    assert 0.87 < auc[XGBOOST] / auc[ORACLE] < 0.93
+    assert -0.035 < auc[XGBOOST] - auc[LOGREG] < 0.01
+    assert auc[ORACLE] - max(auc[XGBOOST], auc[LOGREG], auc[API_HEAD]) > 0.05
+    assert m[XGBOOST]["top_decile_lift"] == pytest.approx(2.05, abs=0.1)  # seeds: 1.99-2.11
+    assert m[ORACLE]["top_decile_lift"] == pytest.approx(2.768, abs=0.01)
+    assert m[XGBOOST]["brier"] == pytest.approx(0.219, abs=0.01)  # seeds: 0.213-0.226
+    assert m[LOGREG]["brier"] == pytest.approx(0.2113, abs=0.003)  # seeds: 0.210-0.212
     run = client.get_run(full.run_id)
     assert run.data.metrics["xgboost_roc_auc"] == pytest.approx(m[XGBOOST]["roc_auc"])
     assert run.data.metrics["oracle_roc_auc"] == pytest.approx(m[ORACLE]["roc_auc"])
@@ -427,11 +439,18 @@ def test_recommender_registered_and_better_than_popularity(rec_run, client):
     assert rec_run.gate.promoted and rec_run.gate.reason == "first version of the model"
     assert registry.aliases(client, registry.RECOMMENDER_MODEL) == {"champion": "1", "challenger": "1"}
     model, pop, oracle = (rec_run.metrics[k] for k in (rec_ev.MODEL, rec_ev.POPULARITY, rec_ev.ORACLE))
-    assert model["users"] == pop["users"] == oracle["users"] > 200
-    assert model["ndcg_at_10"] > 1.5 * pop["ndcg_at_10"]
-    assert 0.5 * oracle["ndcg_at_10"] < model["ndcg_at_10"] < oracle["ndcg_at_10"]
-    assert model["coverage_at_10"] > 3 * pop["coverage_at_10"]
-    assert rec_run.ratings["svd_rmse"] < rec_run.ratings["mean_rating_rmse"]
+    assert model["users"] == pop["users"] == oracle["users"] == 341
+    # Pinned to this world (seed 7: NDCG@10 0.306, coverage@10 0.926; tuning seeds 1-3: NDCG
+    # 0.292-0.328, coverage 0.839-0.966; popularity and the oracle do not depend on the seed)
+    assert pop["ndcg_at_10"] == pytest.approx(0.1357, abs=0.001)
+    assert oracle["ndcg_at_10"] == pytest.approx(0.508, abs=0.001)
+    assert model["ndcg_at_10"] == pytest.approx(0.306, abs=0.025)
+    assert model["ndcg_at_10"] > 2.0 * pop["ndcg_at_10"]  # seeds: 2.15-2.42x
+    assert 0.55 * oracle["ndcg_at_10"] < model["ndcg_at_10"] < 0.67 * oracle["ndcg_at_10"]  # 0.58-0.65x
+    assert pop["coverage_at_10"] == pytest.approx(0.1208, abs=0.001)
+    assert model["coverage_at_10"] == pytest.approx(0.926, abs=0.07)
+    assert rec_run.ratings["svd_rmse"] == pytest.approx(1.125, abs=0.01)  # seeds: 1.124-1.128
+    assert rec_run.ratings["mean_rating_rmse"] == pytest.approx(1.2327, abs=0.001)
     assert rec_run.gate.challenger_score == pytest.approx(model["ndcg_at_10"])
     assert (
         rec_run.split["holdout_start"] == "2025-03-05" and rec_run.split["holdout_last_day"] == "2025-04-01"
