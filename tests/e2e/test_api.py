@@ -86,6 +86,30 @@ def test_churn_accepts_the_seed_body_verbatim(api):
     assert prediction["will_churn"] == (prediction["churn_probability"] >= 0.5)
 
 
+def test_churn_of_the_seed_body_depends_on_every_field_it_sends(api):
+    """The README body with 1 vs 50 orders: the api_fields head is trained on all nine body fields,
+    and the answer moves the way the training rows did (the direction the model's metadata records)."""
+    churn = {m["name"]: m for m in api.get("/models").json()["models"]}["churn_model"]
+    assert churn["metadata"]["heads"]["api_fields"] == [
+        "age",
+        "country",
+        "total_orders",
+        "total_spent",
+        "days_since_last_order",
+        "avg_order_value",
+        "customer_duration_days",
+        "order_frequency",
+        "daily_spend",
+    ]
+    direction = churn["metadata"]["api_fields_directions"]["total_orders"]
+    assert direction in (-1, 1)
+    users = [SEED_USER | {"user_id": 1, "total_orders": 1}, SEED_USER | {"user_id": 2, "total_orders": 50}]
+    response = api.post("/predict/churn", json={"users": users})
+    assert response.status_code == 200, response.text
+    one, fifty = (p["churn_probability"] for p in response.json()["predictions"])
+    assert direction * (fifty - one) > 0.001, (one, fifty)
+
+
 def test_churn_scores_a_thousand_users_in_order(api):
     users = [SEED_USER | {"user_id": i, "days_since_last_order": i % 200} for i in range(1000)]
     body = api.post("/predict/churn", json={"users": users}).json()

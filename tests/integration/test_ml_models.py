@@ -26,7 +26,7 @@ from ecomm.features import columns as C
 from ecomm.features import interactions as I
 from ecomm.features.churn import churn_features, plan_cutoffs, warehouse_span
 from ecomm.ml import registry, tracking
-from ecomm.ml.churn.dataset import load_holdout
+from ecomm.ml.churn.dataset import load_churn_data, load_holdout
 from ecomm.ml.churn.train import API_HEAD, LOGREG, ORACLE, XGBOOST, ChurnConfig, train_churn
 from ecomm.ml.recommend import evaluate as rec_ev
 from ecomm.ml.recommend.dataset import load_rec_data
@@ -206,13 +206,25 @@ def test_churn_metrics_against_the_baseline_and_the_oracle(churn_runs, client):
     assert set(m) == {XGBOOST, LOGREG, API_HEAD, ORACLE}
     for name in (XGBOOST, LOGREG, API_HEAD, ORACLE):
         assert m[name]["coverage"] == 1.0  # the oracle covers the same customers
-        assert m[name]["n"] == m[XGBOOST]["n"] > 800
-    assert 0.62 < m[XGBOOST]["roc_auc"] < 0.99  # learns something, and no leakage
-    assert 0.62 < m[LOGREG]["roc_auc"] < 0.99
-    assert 0.55 < m[API_HEAD]["roc_auc"] < m[ORACLE]["roc_auc"]
-    assert m[XGBOOST]["roc_auc"] < m[ORACLE]["roc_auc"] < 0.95
-    assert m[XGBOOST]["top_decile_lift"] > 1.5
-    assert m[XGBOOST]["brier"] < 0.25
+        assert m[name]["n"] == 930
+    auc = {name: m[name]["roc_auc"] for name in m}
+    # Pinned to what this world gives (seed 7: XGBoost 0.6745, logistic 0.6855, API head 0.6864,
+    # oracle 0.7504), each band about the spread over tuning seeds 1-5 (XGBoost 0.657-0.685, logistic
+    # 0.684-0.686, API head 0.683-0.687; the oracle is the generator's, fixed): losing a feature
+    # group, a leak or a broken tuning moves them out.
+    assert auc[ORACLE] == pytest.approx(0.7504, abs=0.001)
+    assert auc[XGBOOST] == pytest.approx(0.6745, abs=0.015)
+    assert auc[LOGREG] == pytest.approx(0.6855, abs=0.005)
+    assert auc[API_HEAD] == pytest.approx(0.6864, abs=0.006)
+    # relative: about 0.90x the oracle (0.875-0.913 over seeds); the logistic baseline is level with
+    # XGBoost here (XGBoost - logistic: -0.029 .. 0.000 over seeds), both well below the oracle
+    assert 0.87 < auc[XGBOOST] / auc[ORACLE] < 0.93
+    assert -0.035 < auc[XGBOOST] - auc[LOGREG] < 0.01
+    assert auc[ORACLE] - max(auc[XGBOOST], auc[LOGREG], auc[API_HEAD]) > 0.05
+    assert m[XGBOOST]["top_decile_lift"] == pytest.approx(2.05, abs=0.1)  # seeds: 1.99-2.11
+    assert m[ORACLE]["top_decile_lift"] == pytest.approx(2.768, abs=0.01)
+    assert m[XGBOOST]["brier"] == pytest.approx(0.219, abs=0.01)  # seeds: 0.213-0.226
+    assert m[LOGREG]["brier"] == pytest.approx(0.2113, abs=0.003)  # seeds: 0.210-0.212
     run = client.get_run(full.run_id)
     assert run.data.metrics["xgboost_roc_auc"] == pytest.approx(m[XGBOOST]["roc_auc"])
     assert run.data.metrics["oracle_roc_auc"] == pytest.approx(m[ORACLE]["roc_auc"])
@@ -343,6 +355,70 @@ def test_more_recent_activity_lowers_churn_probability(champion, holdout):
     assert p_stale > p_recent
 
 
+@pytest.fixture(scope="module")
+def training_rows(world) -> pd.DataFrame:
+    """The rows the churn models were fitted on (the same cutoffs train_churn stacks)."""
+    with db.connection(world) as conn:
+        return load_churn_data(conn, HORIZON, min_history_days=MIN_HISTORY).train
+
+
+def test_the_api_head_is_trained_on_the_nine_body_fields(world, churn_runs, champion):
+    for run in churn_runs:  # the weak run too: `features` restricts the full head only
+        assert run.api_features == list(C.API_FIELDS)
+    assert champion.metadata.metadata["heads"]["api_fields"] == list(C.API_FIELDS)
+    assert len(C.API_FIELDS) == 9 and C.API_USER_ID not in C.API_FIELDS
+
+
+NUMERIC_API_FIELDS = [f for f in C.API_FIELDS if f not in C.CATEGORICAL_FEATURES]
+
+
+@pytest.mark.parametrize("field", NUMERIC_API_FIELDS)
+def test_each_numeric_body_field_moves_churn_probability_the_way_the_training_rows_do(
+    champion, training_rows, holdout, field
+):
+    """Directional, per field of the POST body: the holdout's customers (body fields only, so the
+    api_fields head) with `field` at the training rows' 10th vs 90th percentile, the rest unchanged.
+    Expected direction: the sign of the field's rank correlation with churn in the training rows."""
+    rho = training_rows[field].corr(training_rows[C.LABEL], method="spearman")
+    low, high = training_rows[field].quantile([0.1, 0.9])
+    if field in C.INTEGER_FEATURES:
+        low, high = round(low), round(high)
+    assert low < high
+    rows = holdout[list(C.API_FIELDS)]
+    p_low, p_high = (
+        champion.predict(rows.assign(**{field: value}))[CHURN_PROBABILITY].to_numpy() for value in (low, high)
+    )
+    shift = np.sign(rho) * (p_high - p_low)
+    print(f"{field}: rho {rho:+.3f}, {low} -> {high}: mean shift {shift.mean():+.4f}, min {shift.min():+.4f}")
+    assert np.sign(rho) != 0
+    assert (shift >= -1e-7).all()  # no customer moves against the data (float32 sums aside)
+    assert shift.mean() > 0.002  # and the field matters
+
+
+def test_country_moves_churn_probability_the_way_the_training_rows_do(champion, training_rows, holdout):
+    """Directional for the categorical field: every holdout customer placed in the training rows'
+    country with the highest churn rate vs the lowest (countries with >= 50 training rows)."""
+    rates = training_rows.groupby(C.COUNTRY)[C.LABEL].agg(["mean", "size"])
+    rates = rates[rates["size"] >= 50].sort_values("mean")
+    safest, riskiest = rates.index[0], rates.index[-1]
+    assert rates["mean"].iloc[-1] > rates["mean"].iloc[0] + 0.05
+    rows = holdout[list(C.API_FIELDS)]
+    p_safe, p_risky = (
+        champion.predict(rows.assign(country=c))[CHURN_PROBABILITY].to_numpy() for c in (safest, riskiest)
+    )
+    print(f"{safest} {p_safe.mean():.4f} vs {riskiest} {p_risky.mean():.4f}")
+    assert p_risky.mean() > p_safe.mean() + 0.002
+
+
+def test_user_id_does_not_change_the_api_heads_probability(champion, holdout):
+    """Invariance: user_id is the body's key, not a feature."""
+    rows = holdout[list(C.API_FIELDS)].head(50)
+    first = champion.predict(rows.assign(user_id=1))
+    other = champion.predict(rows.assign(user_id=np.arange(50) + 9_000))
+    assert first[MODEL_VARIANT].eq("api_fields").all()
+    np.testing.assert_array_equal(first[CHURN_PROBABILITY], other[CHURN_PROBABILITY])
+
+
 def test_customer_id_does_not_change_churn_probability(champion, holdout):
     """Invariance: ids are not features; the same rows under other ids score the same."""
     rows = holdout.drop(columns=[C.CUTOFF, C.LABEL]).head(50)
@@ -359,11 +435,18 @@ def test_recommender_registered_and_better_than_popularity(rec_run, client):
     assert rec_run.gate.promoted and rec_run.gate.reason == "first version of the model"
     assert registry.aliases(client, registry.RECOMMENDER_MODEL) == {"champion": "1", "challenger": "1"}
     model, pop, oracle = (rec_run.metrics[k] for k in (rec_ev.MODEL, rec_ev.POPULARITY, rec_ev.ORACLE))
-    assert model["users"] == pop["users"] == oracle["users"] > 200
-    assert model["ndcg_at_10"] > 1.5 * pop["ndcg_at_10"]
-    assert 0.5 * oracle["ndcg_at_10"] < model["ndcg_at_10"] < oracle["ndcg_at_10"]
-    assert model["coverage_at_10"] > 3 * pop["coverage_at_10"]
-    assert rec_run.ratings["svd_rmse"] < rec_run.ratings["mean_rating_rmse"]
+    assert model["users"] == pop["users"] == oracle["users"] == 341
+    # Pinned to this world (seed 7: NDCG@10 0.306, coverage@10 0.926; tuning seeds 1-3: NDCG
+    # 0.292-0.328, coverage 0.839-0.966; popularity and the oracle do not depend on the seed)
+    assert pop["ndcg_at_10"] == pytest.approx(0.1357, abs=0.001)
+    assert oracle["ndcg_at_10"] == pytest.approx(0.508, abs=0.001)
+    assert model["ndcg_at_10"] == pytest.approx(0.306, abs=0.025)
+    assert model["ndcg_at_10"] > 2.0 * pop["ndcg_at_10"]  # seeds: 2.15-2.42x
+    assert 0.55 * oracle["ndcg_at_10"] < model["ndcg_at_10"] < 0.67 * oracle["ndcg_at_10"]  # 0.58-0.65x
+    assert pop["coverage_at_10"] == pytest.approx(0.1208, abs=0.001)
+    assert model["coverage_at_10"] == pytest.approx(0.926, abs=0.07)
+    assert rec_run.ratings["svd_rmse"] == pytest.approx(1.125, abs=0.01)  # seeds: 1.124-1.128
+    assert rec_run.ratings["mean_rating_rmse"] == pytest.approx(1.2327, abs=0.001)
     assert rec_run.gate.challenger_score == pytest.approx(model["ndcg_at_10"])
     assert (
         rec_run.split["holdout_start"] == "2025-03-05" and rec_run.split["holdout_last_day"] == "2025-04-01"

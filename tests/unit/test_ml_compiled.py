@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ecomm.ml.churn.compiled import compile_head, probe_rows
-from ecomm.ml.churn.model import make_logreg, make_xgb
+from ecomm.ml.churn.model import churn_directions, make_logreg, make_xgb
 
 COLUMNS = ["age", "country", "days_since_last_order", "total_spent"]
 
@@ -45,3 +45,25 @@ def test_a_pipeline_of_another_shape_is_not_compiled():
     assert compile_head(logreg, COLUMNS) is None
     xgb = make_xgb(COLUMNS, params={"n_estimators": 5}, seed=1, n_jobs=1).fit(frame, y)
     assert compile_head(xgb, COLUMNS[:3]) is None  # columns that are not the pipeline's
+
+
+def test_a_monotone_head_compiles_and_never_moves_against_its_directions():
+    """The API head's shape: XGBoost constrained to the direction of each numeric field in the data."""
+    frame, y = _data()
+    numeric = ["age", "days_since_last_order", "total_spent"]
+    directions = churn_directions(frame.assign(churned=y), numeric)
+    assert directions["days_since_last_order"] == 1  # _data's churn rises with it
+    assert set(directions.values()) <= {-1, 1}
+    pipeline = make_xgb(
+        COLUMNS, params={"n_estimators": 40, "max_depth": 3}, seed=1, n_jobs=1, directions=directions
+    ).fit(frame, y)
+    head = compile_head(pipeline, COLUMNS)
+    assert head is not None
+    rows = probe_rows(COLUMNS, {"country": ["US", "DE", "Rare"]}, n=100, seed=4)
+    shifts = {}
+    for column in numeric:
+        low = head.predict_proba({c: rows[c].tolist() for c in COLUMNS} | {column: [0.0] * 100})
+        high = head.predict_proba({c: rows[c].tolist() for c in COLUMNS} | {column: [1e4] * 100})
+        shifts[column] = directions[column] * (high - low)
+        assert (shifts[column] >= 0).all(), column
+    assert shifts["days_since_last_order"].mean() > 0.3  # the field that drives _data's churn

@@ -1,6 +1,6 @@
 """Column names of the feature and label frames: the one place they are spelled.
 
-The churn feature set is a superset of the seed API's fields (docs/architecture.md#rest-api), with the same names and
+The churn feature frame holds the seed API's nine feature fields (docs/architecture.md#rest-api) with the same names and
 definitions, so a model trained on exactly ``API_FIELDS`` can score a ``POST /predict/churn`` body.
 """
 
@@ -143,7 +143,8 @@ NUMERIC_FEATURES: tuple[str, ...] = (
 # how much history the warehouse holds (it grows cutoff by cutoff, and customers who signed up before
 # the first loaded day have an unobserved past), so a model trained on earlier cutoffs would read
 # them wrongly at a later one: the full model uses windowed counts, rates and shares instead.
-# (The API fields among them stay: the API head is defined by the seed API's contract.)
+# The API head keeps the API fields among them (total_orders, total_spent, order_frequency,
+# daily_spend): it is trained on all nine fields of the seed API's body, its contract.
 CUMULATIVE_FEATURES: tuple[str, ...] = (
     TOTAL_ORDERS,
     TOTAL_SPENT,

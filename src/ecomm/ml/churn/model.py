@@ -94,18 +94,40 @@ def make_logreg(features: list[str], *, c: float, seed: int) -> Pipeline:
     )
 
 
-def make_xgb(features: list[str], *, params: dict, seed: int, n_jobs: int) -> Pipeline:
-    """One-hot categoricals, numeric as is (XGBoost routes missing values itself); XGBoost."""
+def churn_directions(frame: pd.DataFrame, numeric: list[str]) -> dict[str, int]:
+    """Per numeric feature, the sign (+1, -1; 0 = none) of its rank correlation with the churn label
+    in `frame`: the direction the data supports for a monotone model."""
+    label = frame[C.LABEL]
+    out = {}
+    for name in numeric:
+        rho = frame[name].corr(label, method="spearman")
+        out[name] = 0 if not np.isfinite(rho) else int(np.sign(rho))
+    return out
+
+
+def make_xgb(
+    features: list[str], *, params: dict, seed: int, n_jobs: int, directions: dict[str, int] | None = None
+) -> Pipeline:
+    """One-hot categoricals, numeric as is (XGBoost routes missing values itself); XGBoost.
+
+    `directions`: numeric feature -> +1/-1 to make the churn probability non-decreasing/non-increasing
+    in it (XGBoost monotone constraints); unnamed features and categoricals are unconstrained."""
     categorical, numeric = split_columns(features)
     transformers = [("numeric", "passthrough", numeric)]
     if categorical:
         transformers.append(("categorical", _one_hot(), categorical))
+    constraints = {}
+    if directions:
+        # the numeric columns come first in the transformed matrix; XGBoost leaves the rest (the
+        # one-hot columns, whose count the encoder decides at fit time) unconstrained
+        constraints["monotone_constraints"] = tuple(int(directions.get(c, 0)) for c in numeric)
     model = XGBClassifier(
         tree_method="hist",
         objective="binary:logistic",
         eval_metric="logloss",
         n_jobs=n_jobs,
         random_state=seed,
+        **constraints,
         **params,
     )
     return Pipeline([("prepare", ColumnTransformer(transformers, remainder="drop")), ("model", model)])

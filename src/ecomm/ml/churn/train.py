@@ -4,9 +4,12 @@ MLflow, register `churn_model` and run the promotion gate.
 Models, each an sklearn Pipeline with its preprocessing inside:
   * logistic regression on the full feature set: the baseline (tuned C);
   * XGBoost on the full feature set: the served "full" head;
-  * XGBoost on exactly the seed API's fields: the served "api_fields" head.
+  * XGBoost on the nine features of the seed API's body: the served "api_fields" head, monotone in
+    each numeric field in the direction of its rank correlation with churn in the training rows (a
+    body may set any field alone, so the answer must move the way the data does, not by accident).
 The full feature set is every point-in-time feature except the cumulative ones (see
-features.columns.CUMULATIVE_FEATURES): windowed counts, rates, shares, recency, demographics.
+features.columns.CUMULATIVE_FEATURES): windowed counts, rates, shares, recency, demographics. The
+API head has all nine body fields, cumulative ones included: they are the seed API's contract.
 Tuning objective: mean ROC-AUC over `VALIDATION_FOLDS` customer folds of the latest training cutoff,
 each scored by a model fitted on earlier cutoffs *of the other customers* (the earlier cutoffs whose
 label windows end before the latest one when there are any, else all earlier ones; one cutoff: the
@@ -18,10 +21,10 @@ validation score of deep, barely regularised trees (0.85 against 0.79 on the eva
 the `make up` world) and made tuning pick them. The tuned models are refit on every training cutoff
 and evaluated on the evaluation cutoff, which no training label reaches.
 
-How the 10 API fields are scored: the registered model is a pyfunc with both XGBoost heads. A request
+How the API body is scored: the registered model is a pyfunc with both XGBoost heads. A request
 carrying every full-model feature uses the full head; one carrying only the API fields (the POST
-/predict/churn body; user_id is ignored) uses the API head, a model trained on exactly those fields -
-nothing is imputed. The gate and the quality targets use the full head; the API head's metrics are
+/predict/churn body; user_id is its key, not a feature) uses the API head, a model trained on exactly
+those nine fields - nothing is imputed. The gate and the quality targets use the full head; the API head's metrics are
 logged beside it (api_fields_*).
 """
 
@@ -122,10 +125,10 @@ def validation_folds(train: pd.DataFrame, horizon_days: int, seed: int, k: int =
 
 
 def _cv_auc(make, x: pd.DataFrame, y: np.ndarray, folds: Folds) -> float:
-    """Mean validation ROC-AUC of the pipeline `make()` over the folds."""
+    """Mean validation ROC-AUC over the folds of the pipeline `make(fold)` (the fold's index)."""
     scores = []
-    for fit_idx, val_idx in folds:
-        pipe = make().fit(x.iloc[fit_idx], y[fit_idx])
+    for fold, (fit_idx, val_idx) in enumerate(folds):
+        pipe = make(fold).fit(x.iloc[fit_idx], y[fit_idx])
         scores.append(_auc(y[val_idx], pipe.predict_proba(x.iloc[val_idx])[:, 1]))
     return float(np.mean(scores))
 
@@ -145,10 +148,23 @@ def _study(seed: int, n_trials: int):
 
 
 def tune_xgb(
-    train: pd.DataFrame, features: list[str], *, horizon_days: int, n_trials: int, seed: int, n_jobs: int
+    train: pd.DataFrame,
+    features: list[str],
+    *,
+    horizon_days: int,
+    n_trials: int,
+    seed: int,
+    n_jobs: int,
+    monotone: bool = False,
 ) -> tuple[dict, float]:
+    """Best XGBoost parameters and their validation AUC. `monotone`: constrain each numeric feature to
+    its direction in the fit rows of each fold (M.churn_directions), as the final fit does."""
     folds = validation_folds(train, horizon_days, seed)
     x, y = train[features], train[C.LABEL].to_numpy()
+    numeric = M.split_columns(features)[1]
+    directions = [
+        M.churn_directions(train.iloc[fit_idx], numeric) if monotone else None for fit_idx, _ in folds
+    ]
 
     def objective(trial) -> float:
         params = {
@@ -160,7 +176,14 @@ def tune_xgb(
             "colsample_bytree": trial.suggest_float("colsample_bytree", 0.3, 1.0),
             "reg_lambda": trial.suggest_float("reg_lambda", 0.1, 50.0, log=True),
         }
-        return _cv_auc(lambda: M.make_xgb(features, params=params, seed=seed, n_jobs=n_jobs), x, y, folds)
+        return _cv_auc(
+            lambda fold: M.make_xgb(
+                features, params=params, seed=seed, n_jobs=n_jobs, directions=directions[fold]
+            ),
+            x,
+            y,
+            folds,
+        )
 
     study = _study(seed, n_trials)
     study.enqueue_trial(DEFAULT_XGB)
@@ -176,7 +199,7 @@ def tune_logreg(
 
     def objective(trial) -> float:
         c = trial.suggest_float("C", 1e-4, 10.0, log=True)
-        return _cv_auc(lambda: M.make_logreg(features, c=c, seed=seed), x, y, folds)
+        return _cv_auc(lambda _fold: M.make_logreg(features, c=c, seed=seed), x, y, folds)
 
     study = _study(seed, n_trials)
     study.enqueue_trial({"C": 1.0})
@@ -192,14 +215,16 @@ class FittedChurn:
     api: object
     features: list[str]
     api_features: list[str]
+    api_directions: dict[str, int]
     params: dict
     validation: dict
 
 
 def fit_models(data: ChurnData, config: ChurnConfig) -> FittedChurn:
     features = [f for f in data.features if config.features is None or f in config.features]
-    api_features = [f for f in C.API_FIELDS if f in features]
+    api_features = list(C.API_FIELDS)  # all nine, whatever `config.features` keeps for the full head
     train, y = data.train, data.train[C.LABEL].to_numpy()
+    api_directions = M.churn_directions(train, M.split_columns(api_features)[1])
     h = config.horizon_days
     xgb_params, xgb_val = tune_xgb(
         train, features, horizon_days=h, n_trials=config.n_trials, seed=config.seed, n_jobs=config.n_jobs
@@ -211,6 +236,7 @@ def fit_models(data: ChurnData, config: ChurnConfig) -> FittedChurn:
         n_trials=config.n_trials_api,
         seed=config.seed,
         n_jobs=config.n_jobs,
+        monotone=True,
     )
     c, lr_val = tune_logreg(
         train, features, horizon_days=h, n_trials=config.n_trials_logreg, seed=config.seed
@@ -218,15 +244,15 @@ def fit_models(data: ChurnData, config: ChurnConfig) -> FittedChurn:
     xgb = M.make_xgb(features, params=xgb_params, seed=config.seed, n_jobs=config.n_jobs).fit(
         train[features], y
     )
-    api = M.make_xgb(api_features, params=api_params, seed=config.seed, n_jobs=config.n_jobs).fit(
-        train[api_features], y
-    )
+    api = M.make_xgb(
+        api_features, params=api_params, seed=config.seed, n_jobs=config.n_jobs, directions=api_directions
+    ).fit(train[api_features], y)
     logreg = M.make_logreg(features, c=c, seed=config.seed).fit(train[features], y)
     params = {f"xgb_{k}": v for k, v in xgb_params.items()}
     params |= {f"api_xgb_{k}": v for k, v in api_params.items()}
     params["logreg_C"] = c
     validation = {XGBOOST: xgb_val, API_HEAD: api_val, LOGREG: lr_val}
-    return FittedChurn(xgb, logreg, api, features, api_features, params, validation)
+    return FittedChurn(xgb, logreg, api, features, api_features, api_directions, params, validation)
 
 
 def holdout_auc(model_uri: str, holdout: pd.DataFrame, features: list[str]) -> float:
@@ -333,6 +359,8 @@ def train_churn(settings: Settings, config: ChurnConfig | None = None) -> ChurnR
                 "evaluation_cutoff": data.plan.evaluation.isoformat(),
                 "horizon_days": config.horizon_days,
                 "heads": {"full": fitted.features, "api_fields": fitted.api_features},
+                # +1: the probability does not fall as the field grows; -1: it does not rise
+                "api_fields_directions": fitted.api_directions,
                 # will_churn in the API: the probability is calibrated (logloss), so 0.5 = "more likely
                 # to churn than not"; a business that prices a lost customer differently moves it here
                 "threshold": DECISION_THRESHOLD,
