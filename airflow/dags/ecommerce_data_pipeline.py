@@ -1,4 +1,4 @@
-"""The daily data pipeline: generate -> validate -> load -> quality checks -> refresh marts.
+"""The daily data pipeline: generate -> validate -> load -> quality checks -> refresh marts -> publish.
 
 A thin caller of `ecomm.pipeline`; every step is idempotent for its business date.
 """
@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from ecomm.orchestration.assets import WAREHOUSE_MARTS
-from ecomm.orchestration.dag_support import bad_data_fails_at_once, business_date, default_args, task_settings
+from ecomm.orchestration.dag_support import bad_data_fails_at_once, business_date, dag_args, task_settings
 
 DOC = """
 ### E-commerce data pipeline
@@ -26,10 +27,12 @@ closed (data interval D 00:00 → D+1 00:00).
 | `validate` | schema and rule validation of the raw files alone; rejects a batch whose share of bad rows exceeds `ECOMM_BAD_ROW_THRESHOLD` |
 | `load` | COPY into staging → SQL merge into the star schema, one transaction; bad rows go to `quarantine` with their reason |
 | `quality_checks` | reconciliation with the raw files, orphan events, inconsistent orders, duplicate e-mails, freshness; recorded in `audit.quality_checks` |
-| `refresh_marts` | refreshes the marts and publishes the `warehouse_marts` Asset (`ml_training_pipeline` runs on it) |
+| `refresh_marts` | refreshes the marts |
+| `publish_warehouse` | publishes the `warehouse_marts` Asset (`ml_training_pipeline` runs on it) when the run loaded a batch; **skipped** when it loaded none, so a re-run of a loaded date triggers nothing |
 
 **Idempotent and backfill-safe**: re-running a date reuses its batch, skips a load of identical files,
-and changes no row. One run at a time (`max_active_runs=1`): the loader holds a lock anyway.
+changes no row and publishes no Asset event. One run at a time (`max_active_runs=1`): the loader holds
+a lock anyway.
 
 **Failures**: a failed quality check or a rejected batch fails at once (retrying cannot fix data), with
 the reason in the task log; anything else (a lost connection) retries twice with exponential backoff.
@@ -43,9 +46,7 @@ Run one date by hand: `ecomm pipeline run --date YYYY-MM-DD`.
     description="Daily batch of the simulated shop: generate, validate, load, check, refresh marts",
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args(),
+    **dag_args(),
     tags=["ecomm", "data", "warehouse"],
     doc_md=DOC,
 )
@@ -83,12 +84,15 @@ def ecommerce_data_pipeline():
         from ecomm.pipeline import load_date
 
         with bad_data_fails_at_once():
-            result = load_date(
+            loaded = load_date(
                 task_settings(), Path(batch["batch_dir"]), date.fromisoformat(batch["business_date"])
             )
+        result = loaded.batch
         print(f"batch {result.batch_date}: {result.status} {result.message}".rstrip())
         return {
             "status": result.status,
+            # every batch this run loaded (earlier days the platform missed too): empty = no change
+            "loaded_dates": [d.isoformat() for d in loaded.loaded_dates],
             "rows_read": result.total("read"),
             "rows_loaded": result.total("loaded"),
             "rows_unchanged": result.total("unchanged"),
@@ -106,25 +110,36 @@ def ecommerce_data_pipeline():
             print(f"{'PASS' if check.passed else 'FAIL'} {check.name}: {check.details}")
         return {"checks": len(checks), "passed": sum(c.passed for c in checks)}
 
-    @task(outlets=[WAREHOUSE_MARTS], multiple_outputs=False)
+    @task(multiple_outputs=False)
     def refresh_marts(batch: dict) -> dict:
+        # also on a re-run that loaded nothing: it repairs marts a failed refresh left stale
         from ecomm.pipeline import refresh
 
         seconds = refresh(task_settings())
-        # the Asset event says which business date made the warehouse new (the ML DAG records it)
-        get_current_context()["outlet_events"][WAREHOUSE_MARTS].extra = {
-            "business_date": batch["business_date"]
-        }
         return {
             "business_date": batch["business_date"],
             "mart_seconds": {k: round(v, 3) for k, v in seconds.items()},
         }
 
+    @task(outlets=[WAREHOUSE_MARTS], multiple_outputs=False)
+    def publish_warehouse(batch: dict, loaded: dict) -> dict:
+        # Airflow records an outlet's Asset event only when the task succeeds: a skip publishes none
+        if not loaded["loaded_dates"]:
+            raise AirflowSkipException(
+                f"no batch loaded ({loaded['status']}: {loaded['message']}): the warehouse did not "
+                "change, no Asset event"
+            )
+        # the event says which business date made the warehouse new (the ML DAG records it)
+        get_current_context()["outlet_events"][WAREHOUSE_MARTS].extra = {
+            "business_date": batch["business_date"]
+        }
+        return {"business_date": batch["business_date"], "loaded_dates": loaded["loaded_dates"]}
+
     batch = generate()
     validated = validate(batch)
     loaded = load(batch)
     checked = quality_checks(batch)
-    validated >> loaded >> checked >> refresh_marts(batch)
+    validated >> loaded >> checked >> refresh_marts(batch) >> publish_warehouse(batch, loaded)
 
 
 ecommerce_data_pipeline()

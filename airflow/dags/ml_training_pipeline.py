@@ -5,12 +5,13 @@ churn champion. A thin caller of `ecomm.ml`."""
 
 from __future__ import annotations
 
-import pendulum
-from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, get_current_context, task
+from airflow.sdk import AssetOrTimeSchedule, TriggerRule, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from ecomm.orchestration.assets import WAREHOUSE_MARTS
 from ecomm.orchestration.dag_support import (
-    default_args,
+    dag_args,
+    every_sunday,
     json_safe,
     no_training_data_fails_at_once,
     task_settings,
@@ -19,8 +20,18 @@ from ecomm.orchestration.dag_support import (
 DOC = """
 ### ML training pipeline
 
-Runs when `ecommerce_data_pipeline` publishes the `warehouse_marts` Asset, every Sunday 04:00 UTC,
-and when `model_monitoring` sees drift past `ECOMM_DRIFT_RETRAIN_PSI`. One run at a time.
+Runs when `ecommerce_data_pipeline` publishes the `warehouse_marts` Asset (a run that loaded a batch),
+every Sunday 04:00 UTC (the next Sunday after the DAG appears, never one already past: no start
+date, no catch-up), and when `model_monitoring` sees drift past `ECOMM_DRIFT_RETRAIN_PSI`. One run at
+a time.
+
+**Nothing changed, nothing trained**: each version records what it learnt from (tags
+`trained_on.warehouse`, a fingerprint of the loaded batches' files; `trained_on.settings`, of the
+trainer's configuration; `trained_on.last_batch`). A training task whose model's latest version
+learnt from the very same warehouse and settings is **skipped**, whatever triggered the run (so the
+first weekly run after `make up` does not retrain what the bootstrap trained); `evaluate` and
+`score_churn` are skipped when both trainings are. Trigger with conf `{"force": true}` to retrain
+anyway.
 
 | task | does |
 |---|---|
@@ -39,12 +50,20 @@ Train by hand: `ecomm train churn`, `ecomm train recommender`, `ecomm evaluate -
 
 
 def _train(model: str) -> dict:
-    """Train one registered model; its result as the task's XCom: version, the gate's decision,
-    metrics, the churn cutoffs or the recommender split (JSON-safe)."""
-    from ecomm.ml.training_plan import train_model
+    """Train one registered model unless nothing changed since its latest version (the task is then
+    skipped); its result as the task's XCom: version, the gate's decision, metrics, the churn
+    cutoffs or the recommender split (JSON-safe)."""
+    from ecomm.ml.training_plan import train_model, unchanged_since
 
+    settings = task_settings()
+    forced = bool((get_current_context()["dag_run"].conf or {}).get("force"))
+    if not forced and (version := unchanged_since(settings, model)) is not None:
+        raise AirflowSkipException(
+            f"{model} v{version} learnt from this very warehouse with these settings: nothing changed, "
+            'nothing to train (trigger with conf {"force": true} to retrain anyway)'
+        )
     with no_training_data_fails_at_once():
-        result = train_model(task_settings(), model)
+        result = train_model(settings, model)
     details = {"plan": result.plan} if model == "churn_model" else {"split": result.split}
     gate = result.gate
     decision = "promoted" if gate.promoted else "kept"
@@ -66,12 +85,10 @@ def _train(model: str) -> dict:
     dag_id="ml_training_pipeline",
     description="Train churn and recommender, register challengers, promote or keep the champions",
     schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable("0 4 * * 0", timezone="UTC"), assets=WAREHOUSE_MARTS
+        timetable=every_sunday(4),
+        assets=WAREHOUSE_MARTS,
     ),
-    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args(),
+    **dag_args(),
     tags=["ecomm", "ml"],
     doc_md=DOC,
 )
@@ -97,12 +114,13 @@ def ml_training_pipeline():
     def train_churn(plan: dict) -> dict:
         return _train("churn_model")
 
-    @task(multiple_outputs=False)
+    @task(multiple_outputs=False, trigger_rule=TriggerRule.NONE_FAILED)  # also after churn skipped
     def train_recommender(plan: dict) -> dict:
         return _train("recommender_model")
 
-    @task(multiple_outputs=False)
-    def evaluate(churn: dict, recommender: dict) -> dict:
+    # runs when at least one model trained; a skipped training's XCom arrives as None
+    @task(multiple_outputs=False, trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
+    def evaluate(churn: dict | None, recommender: dict | None) -> dict:
         from ecomm.ml.report import evaluate as run
         from ecomm.ml.report import write_report
 
@@ -115,7 +133,7 @@ def ml_training_pipeline():
             print(f"target {target.name}: {target.observed} (required {target.required}, met {target.met})")
         return json_safe(
             {
-                "decisions": {g["model"]: g["gate"]["decision"] for g in (churn, recommender)},
+                "decisions": {g["model"]: g["gate"]["decision"] for g in (churn, recommender) if g},
                 "comparisons": [c.to_dict() for c in result.comparisons],
                 "targets": [t.to_dict() for t in result.targets],
                 "report": str(markdown),

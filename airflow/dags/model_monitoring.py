@@ -7,7 +7,7 @@ import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
 
-from ecomm.orchestration.dag_support import business_date, default_args, task_settings
+from ecomm.orchestration.dag_support import business_date, dag_args, task_settings
 
 DOC = """
 ### Model monitoring
@@ -37,9 +37,7 @@ over time, and recording them in the warehouse.
     description="Daily drift of order value and basket size (PSI, KS); retrains past a PSI threshold",
     schedule=CronDataIntervalTimetable("0 6 * * *", timezone="UTC"),
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args(),
+    **dag_args(),
     tags=["ecomm", "ml", "monitoring"],
     doc_md=DOC,
 )

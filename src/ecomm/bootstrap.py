@@ -6,11 +6,15 @@ fresh platform to a usable one. Idempotent, step by step:
 2. each registered model (`churn_model`, `recommender_model`) without a `champion` -> train it; the
    promotion gate makes a first version champion;
 3. a churn champion trained in step 2, or one whose scores were never stored -> score today's
-   customers into `marts.churn_scores` (what the dashboard's Churn risk page reads).
+   customers into `marts.churn_scores` (what the dashboard's Churn risk page reads);
+4. no causal estimate stored -> `ecomm causal report` into `marts.causal_estimates` (the dashboard's
+   Campaigns page; the weekly `causal_report` DAG keeps it current);
+and on the way, MLflow experiments created before they were tagged as classic ML get the tag.
 
-A second run finds the history loaded and both champions registered, and does nothing. A model that
-the warehouse is still too short to train is reported and skipped (the ML DAG trains it once the
-daily pipeline has loaded enough days); any other failure raises.
+A second run finds the history loaded, both champions registered and the estimates stored, and does
+nothing. A model that the warehouse is still too short to train, or campaigns its data cannot yet
+support an estimate of (an estimator's ValueError), are reported and skipped (the DAGs catch up once the daily pipeline has loaded enough days); any
+other failure raises.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from ecomm import db
 from ecomm.settings import Settings
 
 if TYPE_CHECKING:
+    from ecomm.causal.report import CausalReport
     from ecomm.datagen.api import GenerationSummary
     from ecomm.ml.churn.scoring import ScoringResult
     from ecomm.warehouse.run import LoadReport
@@ -41,10 +46,20 @@ class BootstrapResult:
     trained: dict[str, object] = field(default_factory=dict)  # model -> ChurnResult / RecResult
     not_trained: dict[str, str] = field(default_factory=dict)  # model -> why (history too short)
     scored: ScoringResult | None = None  # when today's churn scores were computed
+    causal_stored: int = 0  # rows marts.causal_estimates held before
+    causal: CausalReport | None = None  # when the causal report was computed
+    causal_not_computed: str | None = None  # why not (the data does not support an estimate yet)
+    experiments_tagged: list[str] = field(default_factory=list)  # MLflow experiments given their kind
 
     @property
     def did_nothing(self) -> bool:
-        return self.load is None and not self.trained and self.scored is None
+        return (
+            self.load is None
+            and not self.trained
+            and self.scored is None
+            and self.causal is None
+            and not self.experiments_tagged
+        )
 
     @property
     def ok(self) -> bool:
@@ -57,11 +72,10 @@ def loaded_batches(settings: Settings) -> int:
         return cur.fetchone()[0]
 
 
-def champions(settings: Settings) -> dict[str, str | None]:
+def champions(client) -> dict[str, str | None]:
     """Each registered model name -> its champion version (None: no champion yet)."""
-    from ecomm.ml import registry, tracking
+    from ecomm.ml import registry
 
-    client = tracking.configure(settings)
     return {name: registry.alias_version(client, name, registry.CHAMPION) for name in registry.MODEL_NAMES}
 
 
@@ -100,7 +114,7 @@ def bootstrap(settings: Settings, progress: Progress | None = None, say=None) ->
     `progress(stage, done, total)` follows long steps; `say(message)` announces each step.
     """
     from ecomm.features.churn import FeatureError
-    from ecomm.ml import registry
+    from ecomm.ml import registry, tracking
     from ecomm.ml.churn.scoring import score_with_champion
     from ecomm.ml.training_plan import train_model
     from ecomm.warehouse.migrate import migrate
@@ -114,7 +128,9 @@ def bootstrap(settings: Settings, progress: Progress | None = None, say=None) ->
         load_history(settings, result, progress, say)
         if not result.ok:
             return result  # the caller reports the rejected batches and failed checks; nothing trains
-    found = champions(settings)
+    client = tracking.configure(settings)
+    result.experiments_tagged = tracking.mark_existing_experiments(client)
+    found = champions(client)
     result.champions_before = {name: v for name, v in found.items() if v is not None}
     for name in (n for n, v in found.items() if v is None):
         say(f"training {name} (no champion registered yet)")
@@ -128,7 +144,26 @@ def bootstrap(settings: Settings, progress: Progress | None = None, say=None) ->
         registry.CHURN_MODEL in result.champions_before and not scores_stored(settings)
     ):
         result.scored = score_with_champion(settings)
+    compute_causal_estimates(settings, result, progress, say)
     return result
+
+
+def compute_causal_estimates(settings: Settings, result: BootstrapResult, progress: Progress, say) -> None:
+    """The causal report when marts.causal_estimates is empty (whatever its age otherwise: refreshing
+    it after daily loads is the weekly DAG's job, so a second bootstrap stays a no-op)."""
+    from ecomm import campaign_report
+
+    state = campaign_report.estimates_state(settings)
+    result.causal_stored = state.rows
+    if state.stored:
+        return
+    say("computing the causal report (no causal estimate stored yet)")
+    progress("causal report", 0, 1)
+    try:
+        result.causal, _paths = campaign_report.compute(settings)
+    except ValueError as exc:  # no campaign to analyse, or too few customers for an estimator
+        result.causal_not_computed = str(exc)
+    progress("causal report", 1, 1)
 
 
 def scores_stored(settings: Settings) -> bool:

@@ -175,8 +175,9 @@ def pipeline_run(
 @pipeline_app.command("bootstrap")
 @user_errors
 def pipeline_bootstrap() -> None:
-    """First start (idempotent): simulate and load the history if the warehouse is empty, then
-    train each model that has no champion. A second run does nothing."""
+    """First start (idempotent): simulate and load the history if the warehouse is empty, train
+    each model that has no champion, compute the causal report if none is stored. A second run
+    does nothing."""
     from ecomm.bootstrap import bootstrap
 
     settings = _settings()
@@ -200,6 +201,15 @@ def pipeline_bootstrap() -> None:
     if result.scored is not None:
         s = result.scored
         out.print(f"churn scores: {s.customers:,} customers as of {s.cutoff} by v{s.model.version}")
+    if result.causal_stored:
+        out.print(f"causal estimates: {result.causal_stored} stored already; not computed")
+    if result.causal is not None:
+        out.print(f"causal estimates: {len(result.causal.table)} computed into marts.causal_estimates")
+    if result.causal_not_computed is not None:
+        err.print(f"[yellow]causal estimates not computed:[/] {result.causal_not_computed}", highlight=False)
+    if result.experiments_tagged:
+        names = ", ".join(result.experiments_tagged)
+        out.print(f"MLflow experiments {names}: tagged to open in the classic ML view")
     if result.did_nothing:
         out.print("bootstrap: nothing to do")
 

@@ -7,6 +7,7 @@ idempotent: re-running a date reuses its batch and changes nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -65,7 +66,20 @@ def validate_batch(batch_dir: Path, day: date, threshold: float) -> dict[str, di
     return counts
 
 
-def load_date(settings: Settings, batch_dir: Path, day: date) -> BatchResult:
+@dataclass
+class DateLoad:
+    """What loading a business date did: the date's own batch, and every batch the call loaded."""
+
+    batch: BatchResult
+    loaded_dates: list[date]
+
+    @property
+    def changed(self) -> bool:
+        """The warehouse holds data it did not before (a re-run of a loaded date changes nothing)."""
+        return bool(self.loaded_dates)
+
+
+def load_date(settings: Settings, batch_dir: Path, day: date) -> DateLoad:
     """Load the date's batch, and first any earlier batch of the same world not loaded yet (a day the
     platform was down), with changed ground truth; raises if a batch is rejected."""
     migrate(settings)
@@ -75,7 +89,7 @@ def load_date(settings: Settings, batch_dir: Path, day: date) -> BatchResult:
     rejected = [r for r in results if r.status == "rejected"]
     if rejected:
         raise BatchRejected(f"batch {rejected[0].batch_date} rejected: {rejected[0].message}")
-    return results[-1]
+    return DateLoad(results[-1], [r.batch_date for r in results if r.status == "loaded"])
 
 
 def unchecked_dates(conn, day: date) -> list[date]:
@@ -109,7 +123,7 @@ def run_for_date(settings: Settings, day: date, raw_dir: Path) -> LoadReport:
     """All steps for one date, reported like `ecomm load` (checks recorded, not raised)."""
     batch_dir = ensure_batch(raw_dir, day)
     validate_batch(batch_dir, day, settings.bad_row_threshold)
-    report = LoadReport([load_date(settings, batch_dir, day)])
+    report = LoadReport([load_date(settings, batch_dir, day).batch])
     with db.connection(settings) as conn:
         report.checks = run_checks(conn, unchecked_dates(conn, day))
     report.mart_seconds = refresh(settings)

@@ -25,7 +25,7 @@ from ecomm.warehouse.run import load_path
 
 DAG_ID = "ecommerce_data_pipeline"
 SERVICES = ("api-server", "scheduler", "dag-processor")  # no deferrable tasks: no triggerer needed
-TASKS = ["generate", "validate", "load", "quality_checks", "refresh_marts"]
+TASKS = ["generate", "validate", "load", "quality_checks", "refresh_marts", "publish_warehouse"]
 RUN_TIMEOUT_S = 360
 
 # A scheduled run of the @daily pipeline (catchup off) is due for the last closed day: D = yesterday
@@ -232,3 +232,50 @@ def test_pipeline_triggered_through_the_rest_api_succeeds(airflow, airflow_setti
         assert cur.fetchall() == [("loaded", 1)]
         cur.execute("SELECT max(batch_date) FROM audit.load_runs WHERE status = 'loaded'")
         assert cur.fetchone()[0] == D
+
+
+def test_a_run_for_a_loaded_date_triggers_no_training(airflow, airflow_settings):
+    """After the run above loaded D: with ml_training_pipeline unpaused, a run for a date already
+    loaded (the history's last day: its load is skipped) publishes no warehouse Asset event, queues
+    nothing and starts no training; no weekly training is due either (the next is a Sunday ahead)."""
+    client = httpx.Client(base_url=config.base_url(airflow_settings), timeout=30)
+    login = config.airflow_login(airflow_settings)
+    r = client.post("/auth/token", json={"username": login.username, "password": login.password})
+    client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+    training, loaded_day = "ml_training_pipeline", WORLD.as_of
+
+    def asset_events() -> list[tuple[str, str, dict]]:
+        events = client.get("/api/v2/assets/events", params={"order_by": "timestamp"}).json()["asset_events"]
+        return [(e["uri"], e["source_run_id"], e["extra"]) for e in events]
+
+    first_event = ("ecomm://warehouse/marts", f"e2e_{D}", {"business_date": D.isoformat()})
+    assert asset_events() == [first_event]
+    r = client.patch(f"/api/v2/dags/{training}", json={"is_paused": False})
+    assert r.status_code == 200 and r.json()["is_paused"] is False, r.text
+
+    run_id = f"e2e_loaded_{loaded_day}"
+    r = client.post(
+        f"/api/v2/dags/{DAG_ID}/dagRuns",
+        json={"dag_run_id": run_id, "logical_date": f"{loaded_day}T00:00:00Z"},
+    )
+    assert r.status_code == 200, r.text
+
+    def finished():
+        state = client.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}").json()["state"]
+        return state if state in ("success", "failed") else None
+
+    state = wait_for(f"run {run_id} to finish", finished, airflow, timeout=RUN_TIMEOUT_S, every=2)
+    tis = client.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances").json()["task_instances"]
+    tasks = {t["task_id"]: t["state"] for t in tis}
+    assert state == "success", f"{tasks}\n{airflow.logs()}"
+    assert tasks == dict.fromkeys(TASKS, "success") | {"publish_warehouse": "skipped"}
+    xcom = client.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/load/xcomEntries/return_value")
+    assert (xcom.json()["value"]["status"], xcom.json()["value"]["loaded_dates"]) == ("skipped", [])
+
+    assert asset_events() == [first_event]  # none from this run
+    queued = client.get(f"/api/v2/dags/{training}/assets/queuedEvents")
+    assert queued.status_code == 200 and queued.json()["queued_events"] == [], queued.text
+    dag = client.get(f"/api/v2/dags/{training}").json()
+    next_run = datetime.fromisoformat(dag["next_dagrun_run_after"])
+    assert next_run > datetime.now(UTC) and (next_run.weekday(), next_run.hour) == (6, 4), next_run
+    assert client.get(f"/api/v2/dags/{training}/dagRuns").json()["dag_runs"] == []

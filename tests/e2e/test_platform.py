@@ -7,9 +7,12 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -61,6 +64,47 @@ def test_port_in_use_is_named_with_its_setting(platform_env):
     assert not Path(platform_env["ECOMM_HOME"], "raw").exists()  # said before any bootstrap work
 
 
+def airflow_api(env) -> httpx.Client:
+    client = httpx.Client(base_url=f"http://127.0.0.1:{env['ECOMM_AIRFLOW_PORT']}", timeout=30)
+    token = client.post("/auth/token", json={"username": "admin", "password": "admin"}).json()["access_token"]
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client
+
+
+def nothing_retrained_after_start(env) -> None:
+    """The first pipeline run found its date loaded by the bootstrap: no warehouse Asset event, so no
+    asset-triggered training; no weekly run caught up at start either. A drift-triggered training
+    (model_monitoring's first run) may start; it must find nothing new to learn from. Each model
+    keeps exactly the version the bootstrap trained."""
+    from mlflow import MlflowClient
+
+    airflow = airflow_api(env)
+    assert airflow.get("/api/v2/assets/events").json()["asset_events"] == []
+    for dag_id in ("ml_training_pipeline", "causal_report"):
+        dag = airflow.get(f"/api/v2/dags/{dag_id}").json()
+        assert dag["is_paused"] is False, dag_id
+        next_run = datetime.fromisoformat(dag["next_dagrun_run_after"])
+        assert next_run > datetime.now(UTC) and next_run.weekday() == 6, (dag_id, next_run)  # a Sunday ahead
+    assert airflow.get("/api/v2/dags/causal_report/dagRuns").json()["dag_runs"] == []
+
+    def training_runs() -> list[dict]:
+        return airflow.get("/api/v2/dags/ml_training_pipeline/dagRuns").json()["dag_runs"]
+
+    deadline = time.monotonic() + 300
+    while any(r["state"] not in ("success", "failed") for r in training_runs()):
+        assert time.monotonic() < deadline, training_runs()
+        time.sleep(3)
+    runs = training_runs()
+    assert [r["run_id"] for r in runs if r["run_type"] in ("scheduled", "asset_triggered")] == []
+    for run in runs:  # drift only: trained nothing
+        tis = airflow.get(f"/api/v2/dags/ml_training_pipeline/dagRuns/{run['dag_run_id']}/taskInstances")
+        states = {t["task_id"]: t["state"] for t in tis.json()["task_instances"]}
+        assert (states["train_churn"], states["train_recommender"]) == ("skipped", "skipped"), run
+    mlflow = MlflowClient(tracking_uri=f"http://127.0.0.1:{env['ECOMM_MLFLOW_PORT']}")
+    for model in ("churn_model", "recommender_model"):
+        assert [v.version for v in mlflow.search_model_versions(f"name = '{model}'")] == ["1"], model
+
+
 @pytest.fixture
 def always_down(platform_env):
     yield
@@ -92,6 +136,8 @@ def test_up_status_down(platform_env, always_down):
     with urllib.request.urlopen(f"http://127.0.0.1:{platform_env['ECOMM_API_PORT']}/ready") as resp:
         checks = json.loads(resp.read())["checks"]  # the API serves the champions the bootstrap trained
         assert (checks["churn_model"], checks["recommender_model"], checks["warehouse"]) == ("v1", "v1", "ok")
+    assert "causal estimates: " in first.stdout and " computed into marts.causal_estimates" in first.stdout
+    nothing_retrained_after_start(platform_env)
 
     second = run(["up"], platform_env)  # harmless: same processes, nothing reloaded
     assert second.returncode == 0, second.stderr[-3000:]

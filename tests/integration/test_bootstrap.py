@@ -56,6 +56,22 @@ def loaded_batches(settings) -> int:
         return cur.fetchone()[0]
 
 
+def causal_estimates(settings) -> tuple[int, object]:
+    """Rows of marts.causal_estimates and when they were computed."""
+    with db.connection(settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*), max(computed_at) FROM marts.causal_estimates")
+        return cur.fetchone()
+
+
+def experiment_kinds(settings) -> dict[str, str | None]:
+    client = tracking.configure(settings)
+    return {
+        e.name: e.tags.get("mlflow.experimentKind")
+        for e in client.search_experiments()
+        if e.name != "Default"
+    }
+
+
 def registry_state(settings) -> dict:
     client = tracking.configure(settings)
     return {
@@ -90,6 +106,13 @@ def test_bootstrap_loads_history_and_trains_then_does_nothing(empty, tmp_path):
         "recommender_model": (["1"], {"champion": "1", "challenger": "1"}),
     }
     assert registry_state(empty) == once
+    # the dashboard's Campaigns page: the causal report, computed and stored
+    assert "computing the causal report (no causal estimate stored yet)" in first.stderr
+    estimates, computed_at = causal_estimates(empty)
+    assert estimates > 0
+    assert f"causal estimates: {estimates} computed into marts.causal_estimates" in first.stdout.splitlines()
+    assert (tmp_path / "reports" / "causal" / "causal_estimates.md").is_file()
+    assert experiment_kinds(empty) == dict.fromkeys(("churn", "recommender"), "custom_model_development")
 
     second = bootstrap(env)
 
@@ -98,16 +121,22 @@ def test_bootstrap_loads_history_and_trains_then_does_nothing(empty, tmp_path):
         f"warehouse: {DAYS} batch(es) loaded already; no history loaded",
         "churn_model: champion v1 registered already; not trained",
         "recommender_model: champion v1 registered already; not trained",
+        f"causal estimates: {estimates} stored already; not computed",
         "bootstrap: nothing to do",
     ]
     assert second.stderr == ""
     assert loaded_batches(empty) == DAYS
     assert registry_state(empty) == once
+    assert causal_estimates(empty) == (estimates, computed_at)  # not recomputed
 
 
 def test_history_too_short_to_train_loads_and_says_why(empty, tmp_path):
     """60 days (the generator's minimum): no 60-day churn label after 60 days of history, and no
-    4-week recommender holdout after 4 weeks of tuning history."""
+    4-week recommender holdout after 4 weeks of tuning history. An experiment an earlier version
+    created without its kind gets it."""
+    client = tracking.configure(empty)
+    client.create_experiment("churn")
+
     result = bootstrap(settings_env(empty, tmp_path, customers=100, history_days=60))
 
     assert result.returncode == 0, result.stderr[-3000:]
@@ -122,3 +151,9 @@ def test_history_too_short_to_train_loads_and_says_why(empty, tmp_path):
         "too short for a 28-day recommender holdout after as many days of training history"
     )
     assert registry_state(empty) == {name: ([], {}) for name in registry.MODEL_NAMES}
+    # 100 customers over 60 days support no causal estimate yet: said, nothing stored, exit 0
+    causal = [ln for ln in result.stderr.splitlines() if ln.startswith("causal estimates not computed: ")]
+    assert len(causal) == 1, result.stderr
+    assert causal_estimates(empty) == (0, None)
+    assert "MLflow experiments churn: tagged to open in the classic ML view" in result.stdout.splitlines()
+    assert experiment_kinds(empty) == {"churn": "custom_model_development"}

@@ -23,12 +23,13 @@ from ecomm.orchestration import config
 from ecomm.pipeline import ensure_batch
 from ecomm.warehouse.run import load_path
 
+from support.causal_world import clone_database, drop_database
 from support.trained_world import WORLD_AS_OF, WORLD_HORIZON
 
 AS_OF = date(2025, 5, 31)  # the history's last date
 D1, D2, D3 = (AS_OF + timedelta(days=n) for n in (1, 2, 3))
 WORLD = GeneratorConfig(seed=7, as_of=AS_OF, days=60, customers=300, products=60)
-PIPELINE_TASKS = ["generate", "validate", "load", "quality_checks", "refresh_marts"]
+PIPELINE_TASKS = ["generate", "validate", "load", "quality_checks", "refresh_marts", "publish_warehouse"]
 
 
 def _create_database(settings, name: str, template: str | None = None) -> None:
@@ -105,11 +106,13 @@ class Run:
     results: dict[str, object]  # task_id -> return value (XCom)
 
 
-def run_dag(dags, dag_id: str, day: date) -> Run:
+def run_dag(dags, dag_id: str, day: date, conf: dict | None = None) -> Run:
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
-    dag_run = dags.dags[dag_id].test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC))
+    dag_run = dags.dags[dag_id].test(
+        logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC), run_conf=conf
+    )
     tis = dag_run.get_task_instances()
     with create_session() as session:
         xcoms = session.scalars(XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_id, key="return_value"))
@@ -142,6 +145,12 @@ def warehouse_counts(settings) -> dict[str, int]:
     return counts
 
 
+def sql_rows(settings, sql: str, params=None) -> list[tuple]:
+    with db.connection(settings) as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
 def scalar(settings, sql: str, params=None):
     with db.connection(settings) as conn, conn.cursor() as cur:
         cur.execute(sql, params)
@@ -156,6 +165,8 @@ class TwoDays:
     counts_before_rerun: dict[str, int]
     counts_after_rerun: dict[str, int]
     asset_events: list[tuple[str, dict]]  # (asset uri, extra) of each warehouse_marts event
+    queued_after_second: list[tuple[str, str]]  # (DAG, asset uri) waiting for an asset-triggered run
+    queued_after_rerun: list[tuple[str, str]]
 
 
 def asset_events() -> list[tuple[str, dict]]:
@@ -172,19 +183,75 @@ def asset_events() -> list[tuple[str, dict]]:
     return [(uri, extra) for uri, extra in rows]
 
 
+def asset_run_queue() -> list[tuple[str, str]]:
+    """(target DAG, asset uri) of the asset events the scheduler will turn into DagRuns."""
+    from airflow.models.asset import AssetDagRunQueue, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(AssetDagRunQueue.target_dag_id, AssetModel.uri).join(
+                AssetModel, AssetModel.id == AssetDagRunQueue.asset_id
+            )
+        ).all()
+    return sorted((dag_id, uri) for dag_id, uri in rows)
+
+
+def clear_asset_run_queue() -> None:
+    """What the scheduler does when it creates the queued runs."""
+    from airflow.models.asset import AssetDagRunQueue
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete
+
+    with create_session() as session:
+        session.execute(delete(AssetDagRunQueue))
+
+
+def set_paused(dag_id: str, paused: bool) -> None:
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    with create_session() as session:
+        session.execute(update(DagModel).where(DagModel.dag_id == dag_id).values(is_paused=paused))
+
+
 @pytest.fixture(scope="module")
 def two_days(airflow_world, dags) -> TwoDays:
-    """D1 and D2 (after the history) through the pipeline, then D1 again."""
-    first = run_dag(dags, "ecommerce_data_pipeline", D1)
-    second = run_dag(dags, "ecommerce_data_pipeline", D2)
-    before = warehouse_counts(airflow_world)
-    rerun = run_dag(dags, "ecommerce_data_pipeline", D1)
-    return TwoDays(first, second, rerun, before, warehouse_counts(airflow_world), asset_events())
+    """D1 and D2 (after the history) through the pipeline, then D1 again; ml_training_pipeline
+    unpaused from D2 on (Airflow queues asset-triggered runs of unpaused DAGs only)."""
+    first = run_dag(dags, "ecommerce_data_pipeline", D1)  # dag.test() writes every DAG to the database
+    set_paused("ml_training_pipeline", False)
+    try:
+        second = run_dag(dags, "ecommerce_data_pipeline", D2)
+        queued_after_second = asset_run_queue()
+        clear_asset_run_queue()
+        before = warehouse_counts(airflow_world)
+        rerun = run_dag(dags, "ecommerce_data_pipeline", D1)
+        queued_after_rerun = asset_run_queue()
+    finally:
+        set_paused("ml_training_pipeline", True)
+    return TwoDays(
+        first,
+        second,
+        rerun,
+        before,
+        warehouse_counts(airflow_world),
+        asset_events(),
+        queued_after_second,
+        queued_after_rerun,
+    )
 
 
 def test_dag_bag_imports_cleanly_and_every_dag_is_documented(dags):
     assert dags.import_errors == {}
-    assert sorted(dags.dag_ids) == ["ecommerce_data_pipeline", "ml_training_pipeline", "model_monitoring"]
+    assert sorted(dags.dag_ids) == [
+        "causal_report",
+        "ecommerce_data_pipeline",
+        "ml_training_pipeline",
+        "model_monitoring",
+    ]
     for dag in dags.dags.values():
         assert dag.tags, dag.dag_id
         assert dag.doc_md and dag.doc_md.strip().startswith("###"), dag.dag_id
@@ -202,13 +269,16 @@ def test_pipeline_shape_and_asset(dags):
     pipeline = dags.dags["ecommerce_data_pipeline"]
     downstream = {t.task_id: t.downstream_task_ids for t in pipeline.tasks}
     assert downstream == {
-        "generate": {"validate", "load", "quality_checks", "refresh_marts"},  # its batch, via XCom
+        # its batch, via XCom
+        "generate": {"validate", "load", "quality_checks", "refresh_marts", "publish_warehouse"},
         "validate": {"load"},
-        "load": {"quality_checks"},
+        "load": {"quality_checks", "publish_warehouse"},  # publish reads what the load loaded
         "quality_checks": {"refresh_marts"},
-        "refresh_marts": set(),
+        "refresh_marts": {"publish_warehouse"},
+        "publish_warehouse": set(),
     }
-    assert pipeline.get_task("refresh_marts").outlets == [WAREHOUSE_MARTS]
+    assert [t.task_id for t in pipeline.tasks if t.outlets] == ["publish_warehouse"]
+    assert pipeline.get_task("publish_warehouse").outlets == [WAREHOUSE_MARTS]
     assert pipeline.timetable == CronDataIntervalTimetable("@daily", timezone="UTC")
     training = dags.dags["ml_training_pipeline"]
     assert training.timetable.asset_condition == WAREHOUSE_MARTS
@@ -228,27 +298,51 @@ def test_pipeline_shape_and_asset(dags):
     assert monitoring.get_task("trigger_retraining").trigger_dag_id == "ml_training_pipeline"
 
 
+def test_weekly_dags_wait_for_the_next_sunday(dags):
+    """When the platform starts (right after the bootstrap trained and computed everything) no weekly
+    run is due: the first one is the next Sunday, not the last one caught up at once."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    now = datetime.now(UTC)
+    for dag_id, hour in (("ml_training_pipeline", 4), ("causal_report", 5)):
+        scheduler_dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dags.dags[dag_id]))
+        first = scheduler_dag.next_dagrun_info(last_automated_run_info=None).run_after
+        assert now < first <= now + timedelta(days=7), dag_id
+        assert (first.weekday(), first.hour, first.minute) == (6, hour, 0), dag_id  # a Sunday
+
+
 def test_two_dates_and_a_rerun_all_succeed(two_days):
-    for run in (two_days.first, two_days.second, two_days.rerun):
+    for run in (two_days.first, two_days.second):
         assert run.state == "success"
         assert run.tasks == dict.fromkeys(PIPELINE_TASKS, "success")
+    assert two_days.rerun.state == "success"
+    assert two_days.rerun.tasks == dict.fromkeys(PIPELINE_TASKS, "success") | {"publish_warehouse": "skipped"}
     assert two_days.first.results["generate"]["business_date"] == D1.isoformat()
     assert two_days.second.results["generate"]["business_date"] == D2.isoformat()
     assert two_days.first.results["load"]["status"] == "loaded"
+    assert two_days.first.results["load"]["loaded_dates"] == [D1.isoformat()]
     assert (
         two_days.first.results["quality_checks"]["passed"]
         == two_days.first.results["quality_checks"]["checks"]
     )
 
 
-def test_each_successful_run_publishes_the_warehouse_asset(two_days):
+def test_a_run_that_loads_publishes_the_warehouse_asset_and_a_rerun_publishes_nothing(two_days):
     from ecomm.orchestration.assets import WAREHOUSE_MARTS_URI
 
     assert two_days.asset_events == [
         (WAREHOUSE_MARTS_URI, {"business_date": D1.isoformat()}),
         (WAREHOUSE_MARTS_URI, {"business_date": D2.isoformat()}),
-        (WAREHOUSE_MARTS_URI, {"business_date": D1.isoformat()}),
     ]
+    assert two_days.first.results["publish_warehouse"] == {
+        "business_date": D1.isoformat(),
+        "loaded_dates": [D1.isoformat()],
+    }
+    assert "publish_warehouse" not in two_days.rerun.results  # skipped: no XCom, no event
+    assert two_days.rerun.results["load"]["loaded_dates"] == []
+    # the scheduler starts asset-triggered runs from this queue only: D2 queued one, the rerun none
+    assert two_days.queued_after_second == [("ml_training_pipeline", WAREHOUSE_MARTS_URI)]
+    assert two_days.queued_after_rerun == []
 
 
 def test_rerunning_a_date_changes_nothing(two_days):
@@ -276,6 +370,7 @@ def test_day_without_orders_fails_the_run_with_the_reason(two_days, airflow_worl
         "load": "success",
         "quality_checks": "failed",
         "refresh_marts": "upstream_failed",
+        "publish_warehouse": "upstream_failed",  # no Asset event for data that failed its checks
     }
     assert run.tries["quality_checks"] == 1  # bad data is not retried
     log = capfd.readouterr()
@@ -300,16 +395,30 @@ def task_settings_of(settings):
 @dataclass
 class Trainings:
     first: Run
-    second: Run
+    unchanged: Run  # the same warehouse and settings again
+    second: Run  # the same, forced
+    versions_before_forced: dict[str, list[str]]
     versions: dict[str, list[str]]  # model -> registered versions
     aliases: dict[str, dict[str, str]]  # model -> alias -> version
+    tags: dict[str, dict[str, str]]  # model -> trained_on.* tags of version 1
     counts: dict[str, int]  # warehouse counts of the trained world
+    settings: object
+
+
+def registered_versions(client) -> dict[str, list[str]]:
+    from ecomm.ml import registry
+
+    return {
+        name: sorted(str(v.version) for v in client.search_model_versions(f"name = '{name}'"))
+        for name in registry.MODEL_NAMES
+    }
 
 
 @pytest.fixture(scope="module")
 def trainings(airflow_world, dags, loaded_world) -> Trainings:
-    """ml_training_pipeline twice on the loaded 900-customer world with tiny tuning and an MLflow
-    store of its own; a margin of 1.0 makes the second version lose the gate whatever its score."""
+    """ml_training_pipeline three times on the loaded 900-customer world with tiny tuning and an
+    MLflow store of its own: trained, then nothing changed, then forced; a margin of 1.0 makes the
+    forced second version lose the gate whatever its score."""
     from ecomm.ml import registry, tracking
 
     settings = loaded_world.model_copy(
@@ -324,16 +433,32 @@ def trainings(airflow_world, dags, loaded_world) -> Trainings:
         }
     )
     try:
+        client = tracking.configure(settings)
         with task_settings_of(settings):
             first = run_dag(dags, "ml_training_pipeline", D1)
-            second = run_dag(dags, "ml_training_pipeline", D2)
-        client = tracking.configure(settings)
-        versions = {
-            name: sorted(str(v.version) for v in client.search_model_versions(f"name = '{name}'"))
+            unchanged = run_dag(dags, "ml_training_pipeline", D2)
+            before_forced = registered_versions(client)
+            second = run_dag(dags, "ml_training_pipeline", D3, conf={"force": True})
+        aliases = {name: registry.aliases(client, name) for name in registry.MODEL_NAMES}
+        tags = {
+            name: {
+                k: v
+                for k, v in client.get_model_version(name, "1").tags.items()
+                if k.startswith("trained_on.")
+            }
             for name in registry.MODEL_NAMES
         }
-        aliases = {name: registry.aliases(client, name) for name in registry.MODEL_NAMES}
-        yield Trainings(first, second, versions, aliases, warehouse_counts(loaded_world))
+        yield Trainings(
+            first,
+            unchanged,
+            second,
+            before_forced,
+            registered_versions(client),
+            aliases,
+            tags,
+            warehouse_counts(loaded_world),
+            settings,
+        )
     finally:
         _drop_database(settings, settings.mlflow_db)
 
@@ -376,10 +501,69 @@ def test_training_dag_trains_registers_and_promotes_the_first_versions(trainings
     }
 
 
+def test_training_dag_trains_nothing_when_nothing_changed(trainings):
+    run = trainings.unchanged
+    assert run.state == "success"
+    assert run.tasks == {"feature_plan": "success"} | dict.fromkeys(TRAINING_TASKS[1:], "skipped")
+    assert trainings.versions_before_forced == {"churn_model": ["1"], "recommender_model": ["1"]}
+
+
+def test_each_version_records_what_it_learnt_from(trainings):
+    from ecomm import db
+    from ecomm.warehouse.load import loaded_checksums
+
+    with db.connection(trainings.settings) as conn:
+        checksums = loaded_checksums(conn)
+    for name, tags in trainings.tags.items():
+        assert set(tags) == {"trained_on.warehouse", "trained_on.last_batch", "trained_on.settings"}, name
+        assert tags["trained_on.last_batch"] == max(checksums).isoformat() == WORLD_AS_OF.isoformat()
+        assert len(tags["trained_on.warehouse"]) == 16
+    # the two models learn from the same warehouse with different settings
+    assert (
+        trainings.tags["churn_model"]["trained_on.warehouse"]
+        == (trainings.tags["recommender_model"]["trained_on.warehouse"])
+    )
+    assert (
+        trainings.tags["churn_model"]["trained_on.settings"]
+        != (trainings.tags["recommender_model"]["trained_on.settings"])
+    )
+
+
+def test_new_data_or_other_settings_count_as_a_change(trainings):
+    """`unchanged_since` (the training tasks' test) names the latest version only for the very same
+    warehouse and settings: another trial count, or one more loaded batch, means train again."""
+    from ecomm import db
+    from ecomm.ml.training_plan import unchanged_since
+
+    settings = trainings.settings
+    assert unchanged_since(settings, "churn_model") == "2"  # the forced version learnt from the same
+    assert unchanged_since(settings, "recommender_model") == "2"
+    more_trials = settings.model_copy(update={"churn_trials": settings.churn_trials + 1})
+    assert unchanged_since(more_trials, "churn_model") is None
+    assert unchanged_since(more_trials, "recommender_model") == "2"  # its settings did not change
+    new_batch = WORLD_AS_OF + timedelta(days=1)
+    record = (
+        "INSERT INTO audit.load_runs (batch_date, source_dir, status, rows_by_entity, started_at) "
+        "VALUES (%s, 'test', 'loaded', '{\"checksum\": \"new\"}', now())"
+    )
+    with db.connection(settings) as conn, conn.cursor() as cur:  # one more batch recorded as loaded
+        cur.execute(record, (new_batch,))
+        conn.commit()
+    try:
+        assert unchanged_since(settings, "churn_model") is None
+        assert unchanged_since(settings, "recommender_model") is None
+    finally:
+        with db.connection(settings) as conn, conn.cursor() as cur:
+            cur.execute("DELETE FROM audit.load_runs WHERE batch_date = %s", (new_batch,))
+            conn.commit()
+    assert unchanged_since(settings, "churn_model") == "2"
+
+
 def test_training_dag_keeps_the_champion_when_the_challenger_does_not_win(trainings):
     run = trainings.second
     assert run.state == "success"
-    assert run.tasks == dict.fromkeys(TRAINING_TASKS, "success")
+    assert run.tasks == dict.fromkeys(TRAINING_TASKS, "success")  # forced: trained on the same again
+    assert run.results["feature_plan"]["conf"] == {"force": True}
     for name in ("churn", "recommender"):
         gate = run.results[f"train_{name}"]["gate"]
         assert run.results[f"train_{name}"]["version"] == "2"
@@ -460,3 +644,68 @@ def test_drift_past_the_threshold_triggers_training_once_per_date(two_days, airf
             {"triggered_by": "model_monitoring", "reason": "drift", "business_date": D1.isoformat()},
         )
     ]
+
+
+@dataclass
+class CausalRuns:
+    first: Run
+    second: Run  # no batch loaded since the first
+    stored: tuple[int, datetime]  # rows of marts.causal_estimates and their computed_at
+    settings: object
+
+
+@pytest.fixture(scope="module")
+def causal_runs(airflow_world, dags, loaded_world) -> CausalRuns:
+    """causal_report twice on a copy of the loaded 900-customer world (its campaigns lie inside the
+    210 days of history), the second time with nothing loaded in between."""
+    settings = clone_database(loaded_world, loaded_world.warehouse_db).model_copy(
+        update={
+            "home": airflow_world.home,
+            "database_url": airflow_world.database_url,
+            "airflow_db": airflow_world.airflow_db,
+        }
+    )
+    try:
+        with task_settings_of(settings):
+            first = run_dag(dags, "causal_report", D1)
+            second = run_dag(dags, "causal_report", D2)
+        stored = (
+            scalar(settings, "SELECT count(*) FROM marts.causal_estimates"),
+            scalar(settings, "SELECT max(computed_at) FROM marts.causal_estimates"),
+        )
+        yield CausalRuns(first, second, stored, settings)
+    finally:
+        drop_database(settings)
+
+
+def test_causal_dag_stores_the_report_then_skips_while_nothing_is_loaded(causal_runs):
+    first, second = causal_runs.first, causal_runs.second
+    assert (first.state, first.tasks) == ("success", {"campaign_effects": "success"})
+    rows, computed_at = causal_runs.stored
+    result = first.results["campaign_effects"]
+    assert result["estimates"] == rows > 0
+    assert result["campaigns"] == sorted(
+        r[0]
+        for r in sql_rows(causal_runs.settings, "SELECT DISTINCT campaign_id FROM marts.causal_estimates")
+    )
+    assert datetime.fromisoformat(result["computed_at"]) == computed_at
+    assert result["report"] == str(causal_runs.settings.home / "reports" / "causal" / "causal_estimates.md")
+    assert (second.state, second.tasks) == ("success", {"campaign_effects": "skipped"})
+    assert "campaign_effects" not in second.results
+
+
+def test_a_batch_loaded_after_the_estimates_makes_them_stale(causal_runs):
+    from ecomm.campaign_report import estimates_state
+
+    settings = causal_runs.settings
+    assert not estimates_state(settings).stale
+    with db.connection(settings) as conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO audit.load_runs (batch_date, source_dir, status, started_at) "
+            "VALUES (%s, 'test', 'loaded', now())",
+            (WORLD_AS_OF + timedelta(days=1),),
+        )
+        conn.commit()
+    state = estimates_state(settings)
+    assert state.stale and state.rows == causal_runs.stored[0]
+    assert state.last_load_at > state.computed_at == causal_runs.stored[1]

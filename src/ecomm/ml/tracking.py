@@ -17,6 +17,11 @@ from ecomm.settings import Settings
 
 CHURN_EXPERIMENT = "churn"
 RECOMMENDER_EXPERIMENT = "recommender"
+EXPERIMENTS = (CHURN_EXPERIMENT, RECOMMENDER_EXPERIMENT)
+# MLflow 3's UI opens an experiment without this tag in its GenAI view (traces, "No data
+# available"); this kind opens the classic view of runs, metrics and models.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+CLASSIC_ML_KIND = "custom_model_development"
 
 
 def _quiet() -> None:
@@ -67,12 +72,31 @@ def configure(settings: Settings):
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+def mark_classic_ml(client, experiment) -> bool:
+    """Tag an experiment as classic ML (see EXPERIMENT_KIND_TAG); True if the tag was missing or other."""
+    if experiment.tags.get(EXPERIMENT_KIND_TAG) == CLASSIC_ML_KIND:
+        return False
+    client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, CLASSIC_ML_KIND)
+    return True
+
+
+def mark_existing_experiments(client) -> list[str]:
+    """Tag our experiments that exist already (made before the tag was set) as classic ML; the
+    names of those it changed."""
+    found = [(name, client.get_experiment_by_name(name)) for name in EXPERIMENTS]
+    return [
+        name for name, experiment in found if experiment is not None and mark_classic_ml(client, experiment)
+    ]
+
+
 def ensure_experiment(client, settings: Settings, name: str) -> str:
-    """The experiment's id, creating it (with our artifact location) if missing."""
+    """The experiment's id, creating it (with our artifact location) if missing; either way tagged
+    as classic ML."""
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         if experiment.lifecycle_stage == "deleted":
             client.restore_experiment(experiment.experiment_id)
+        mark_classic_ml(client, experiment)
         return experiment.experiment_id
     import mlflow
 
@@ -81,4 +105,6 @@ def ensure_experiment(client, settings: Settings, name: str) -> str:
         path = (settings.mlflow_artifacts_dir / name).resolve()
         path.mkdir(parents=True, exist_ok=True)
         location = path.as_uri()
-    return client.create_experiment(name, artifact_location=location)
+    return client.create_experiment(
+        name, artifact_location=location, tags={EXPERIMENT_KIND_TAG: CLASSIC_ML_KIND}
+    )

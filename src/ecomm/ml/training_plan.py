@@ -1,7 +1,8 @@
 """A training run of the registered models, as the ML DAG and `ecomm pipeline bootstrap` run it:
 first what it will train on, decided before any model is fitted (the loaded warehouse and the
 point-in-time plan of both models, from the settings the trainers use; FeatureError when the
-warehouse is too short), then each model trained with the configured trials."""
+warehouse is too short), then each model trained with the configured trials and tagged with what it
+learnt from, unless its latest version learnt from the very same (`unchanged_since`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ecomm.features.churn import FeatureError, plan_cutoffs, warehouse_span
 from ecomm.ml.churn.train import ChurnConfig
 from ecomm.ml.recommend.dataset import split_dates
 from ecomm.ml.recommend.train import RecConfig
+from ecomm.ml.training_input import record, training_input, version_trained_on
 from ecomm.settings import Settings
 
 
@@ -47,15 +49,37 @@ def training_plan(settings: Settings) -> dict:
     }
 
 
+def model_config(settings: Settings, name: str) -> ChurnConfig | RecConfig:
+    """The configuration model `name` trains with, from the settings."""
+    from ecomm.ml import registry
+
+    if name == registry.CHURN_MODEL:
+        return ChurnConfig.from_settings(settings)
+    if name == registry.RECOMMENDER_MODEL:
+        return RecConfig.from_settings(settings)
+    raise ValueError(f"unknown model {name!r}; expected one of {', '.join(registry.MODEL_NAMES)}")
+
+
+def unchanged_since(settings: Settings, name: str) -> str | None:
+    """The latest version of model `name` if it was trained on the warehouse as it is now with the
+    current settings (nothing new to learn from), else None (see ecomm.ml.training_input)."""
+    from ecomm.ml import tracking
+
+    current = training_input(settings, model_config(settings, name))
+    return version_trained_on(tracking.configure(settings), name, current)
+
+
 def train_model(settings: Settings, name: str):
     """Train registered model `name` with the configured trials: it is logged, registered as
-    challenger and the promotion gate decides (ChurnResult or RecResult)."""
-    from ecomm.ml import registry
+    challenger and the promotion gate decides (ChurnResult or RecResult); the version records what
+    it was trained on."""
+    from ecomm.ml import registry, tracking
     from ecomm.ml.churn.train import train_churn
     from ecomm.ml.recommend.train import train_recommender
 
-    if name == registry.CHURN_MODEL:
-        return train_churn(settings, ChurnConfig.from_settings(settings))
-    if name == registry.RECOMMENDER_MODEL:
-        return train_recommender(settings, RecConfig.from_settings(settings))
-    raise ValueError(f"unknown model {name!r}; expected one of {', '.join(registry.MODEL_NAMES)}")
+    config = model_config(settings, name)
+    used = training_input(settings, config)  # before training: a load landing meanwhile is new data
+    trainer = train_churn if name == registry.CHURN_MODEL else train_recommender
+    result = trainer(settings, config)
+    record(tracking.configure(settings), name, result.version, used)
+    return result
