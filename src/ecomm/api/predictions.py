@@ -63,7 +63,8 @@ def _score_users(served, users: list[S.ChurnUser]) -> np.ndarray:
 
 @router.post("/predict/churn", response_model=S.ChurnResponse, tags=["churn"])
 async def predict_churn(body: S.ChurnRequest, request: Request) -> S.ChurnResponse:
-    """Churn probability of 1-1000 users described by the seed fields (DESIGN §4)."""
+    """Churn probability of 1-1000 users described by the seed fields (docs/architecture.md, REST
+    contract)."""
     # async: scoring takes well under a millisecond per user, less than a hop to the threadpool
     served = request.app.state.models.get(CHURN_MODEL)
     probabilities = _score_users(served, body.users)

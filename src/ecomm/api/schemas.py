@@ -1,6 +1,7 @@
 """Request and response bodies of the prediction API (they are also its OpenAPI documentation).
 
-The churn request is the seed body of DESIGN §4, accepted verbatim: `{"users": [{user_id, age, …}]}`.
+The churn request is the seed body of the REST contract (docs/architecture.md), accepted verbatim:
+`{"users": [{user_id, age, …}]}`.
 Unknown fields are refused (a typo in a field name is named in the 422, not silently ignored).
 """
 
@@ -18,7 +19,7 @@ ID_MAX = 2**63 - 1  # ids are PostgreSQL bigints
 DAYS_MAX = 36_500  # a century: beyond it a day count is a mistake
 MONEY_MAX = 1e9
 
-CHURN_EXAMPLE = {"user_id": 1, **API_EXAMPLE}  # the seed body of DESIGN §4 (one user)
+CHURN_EXAMPLE = {"user_id": 1, **API_EXAMPLE}  # the seed body of one user (docs/architecture.md)
 
 
 class Strict(BaseModel):
