@@ -11,24 +11,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
 from ecomm import db
 
-from support.api import SEED_USER, assert_error, start_api
+from support.api import SEED_USER, assert_error, ready_api
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def api(trained_world, tmp_path_factory):
-    server, base = start_api(trained_world, tmp_path_factory)
-    with httpx.Client(base_url=base, timeout=30) as client:
-        assert client.get("/ready").status_code == 200, server.tail()
-        client.base = base
+    with ready_api(trained_world, tmp_path_factory) as client:
         yield client
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +35,8 @@ def customers(trained_world) -> dict[str, int]:
                       max(c.customer_id) + 1000
                FROM warehouse.dim_customer c
                LEFT JOIN (SELECT customer_id, count(*) AS n FROM warehouse.fact_order_items
-                          WHERE status <> 'cancelled' GROUP BY 1) o USING (customer_id)"""
+                          WHERE warehouse.is_completed_line(status, return_date) GROUP BY 1) o
+                      USING (customer_id)"""
         )
         buyer, no_orders, unknown = cur.fetchone()
     return {"buyer": buyer, "no_orders": no_orders, "unknown": unknown}

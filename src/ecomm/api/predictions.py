@@ -17,6 +17,7 @@ from ecomm.api.errors import ApiError
 from ecomm.api.observability import PREDICTIONS
 from ecomm.api.security import require_api_key
 from ecomm.features import columns as C
+from ecomm.ml.churn.scoring import with_model_categories
 from ecomm.ml.registry import CHURN_MODEL, RECOMMENDER_MODEL
 from ecomm.ml.serving import CHURN_PROBABILITY, SOURCE
 
@@ -124,15 +125,17 @@ def predict_customer_churn(
     if as_of is None:
         raise ApiError(503, "warehouse_empty", "the warehouse holds no loaded batch yet (run `make up`)")
     frame = reader.churn_features(customer_id, as_of)
-    if frame.empty:
+    if frame.empty and not reader.signed_up(customer_id, as_of):
         raise ApiError(404, "not_found", f"customer {customer_id} is not in the warehouse before {as_of}")
-    if int(frame[C.TOTAL_ORDERS].iloc[0]) == 0:
+    if frame.empty:
         raise ApiError(
             422,
             "not_scorable",
-            f"customer {customer_id} has no completed order yet; churn is defined for customers who bought",
+            f"customer {customer_id} has no completed order (one not cancelled or returned) before {as_of}; "
+            "churn is defined for customers who bought",
         )
-    inputs = frame.drop(columns=[C.CUSTOMER_ID, C.CUTOFF])
+    # a category the model knows but this warehouse's catalog lacks is a zero share, as in batch scoring
+    inputs = with_model_categories(served.python_model, frame.drop(columns=[C.CUSTOMER_ID, C.CUTOFF]))
     scored = served.python_model.predict(None, inputs)
     p = float(scored[CHURN_PROBABILITY].iloc[0])
     PREDICTIONS.labels(CHURN_MODEL, served.version).inc()
