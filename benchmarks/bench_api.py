@@ -136,7 +136,9 @@ def run(settings_env: dict, customer_id: int, port: int, ceiling_port: int, *, s
         _wait(f"{base}/ready")
         _wait(f"{hello}/hello")
         one = _post_script(work / "churn_1.lua", {"users": [CHURN_EXAMPLE]})
-        hundred = _post_script(work / "churn_100.lua", {"users": [CHURN_EXAMPLE] * 100})
+        hundred = _post_script(
+            work / "churn_100.lua", {"users": [CHURN_EXAMPLE | {"user_id": i} for i in range(1, 101)]}
+        )
         scenarios = {
             "ceiling_hello": (f"{hello}/hello", None),
             "health": (f"{base}/health", None),

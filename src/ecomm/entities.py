@@ -128,6 +128,7 @@ ENTITIES: tuple[Entity, ...] = (
 )
 BY_NAME = {e.name: e for e in ENTITIES}
 
+CUSTOMER_AGES = (16, 110)  # the youngest and oldest age a customer row may have (inclusive)
 ORDER_STATUSES = ("completed", "cancelled")  # "returned" is set later by a returns row
 EVENT_TYPES = ("view", "add_to_cart", "purchase")
 CAMPAIGN_TYPES = ("targeted", "regional", "sitewide")

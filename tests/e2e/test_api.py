@@ -11,24 +11,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
 from ecomm import db
 
-from support.api import SEED_USER, assert_error, start_api
+from support.api import SEED_USER, assert_error, ready_api
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def api(trained_world, tmp_path_factory):
-    server, base = start_api(trained_world, tmp_path_factory)
-    with httpx.Client(base_url=base, timeout=30) as client:
-        assert client.get("/ready").status_code == 200, server.tail()
-        client.base = base
+    with ready_api(trained_world, tmp_path_factory) as client:
         yield client
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +35,8 @@ def customers(trained_world) -> dict[str, int]:
                       max(c.customer_id) + 1000
                FROM warehouse.dim_customer c
                LEFT JOIN (SELECT customer_id, count(*) AS n FROM warehouse.fact_order_items
-                          WHERE status <> 'cancelled' GROUP BY 1) o USING (customer_id)"""
+                          WHERE warehouse.is_completed_line(status, return_date) GROUP BY 1) o
+                      USING (customer_id)"""
         )
         buyer, no_orders, unknown = cur.fetchone()
     return {"buyer": buyer, "no_orders": no_orders, "unknown": unknown}
@@ -111,9 +107,9 @@ def test_churn_of_the_seed_body_depends_on_every_field_it_sends(api):
 
 
 def test_churn_scores_a_thousand_users_in_order(api):
-    users = [SEED_USER | {"user_id": i, "days_since_last_order": i % 200} for i in range(1000)]
+    users = [SEED_USER | {"user_id": i, "days_since_last_order": i % 200} for i in range(1, 1001)]
     body = api.post("/predict/churn", json={"users": users}).json()
-    assert [p["user_id"] for p in body["predictions"]] == list(range(1000))
+    assert [p["user_id"] for p in body["predictions"]] == list(range(1, 1001))
     # the same user scored alone gets the same probability as inside the batch
     alone = api.post("/predict/churn", json={"users": [users[17]]}).json()["predictions"][0]
     assert alone["churn_probability"] == pytest.approx(body["predictions"][17]["churn_probability"], abs=1e-7)
@@ -190,7 +186,7 @@ def _counter(text: str, name: str, labels: str) -> float:
 def test_metrics_count_predictions_per_model_version_and_requests_per_route(api):
     labels = 'model="churn_model",version="1"'
     before = _counter(api.get("/metrics").text, "ecomm_api_predictions_total", labels)
-    api.post("/predict/churn", json={"users": [SEED_USER] * 25})
+    api.post("/predict/churn", json={"users": [SEED_USER | {"user_id": i} for i in range(1, 26)]})
     text = api.get("/metrics").text
     assert _counter(text, "ecomm_api_predictions_total", labels) == before + 25
     assert 'ecomm_api_request_seconds_bucket{le="0.005",method="POST",route="/predict/churn"}' in text
@@ -219,7 +215,7 @@ def test_bad_churn_bodies_name_the_field(api):
         "validation_error",
         "users[1].age",
     )
-    assert "greater than or equal to 0" in body["details"][0]["message"]
+    assert "greater than or equal to 16" in body["details"][0]["message"]
     assert_error(api.post("/predict/churn", json={"users": []}), 422, "validation_error", "users")
     assert_error(
         api.post("/predict/churn", json={"users": [SEED_USER] * 1001}), 422, "validation_error", "users"
@@ -227,6 +223,106 @@ def test_bad_churn_bodies_name_the_field(api):
     typo = SEED_USER | {"agee": 3}
     assert_error(api.post("/predict/churn", json={"users": [typo]}), 422, "validation_error", "users[0].agee")
     assert_error(api.post("/predict/churn", json=[SEED_USER]), 422, "validation_error")
+
+
+def _churn(api, *users: dict):
+    return api.post("/predict/churn", json={"users": list(users)})
+
+
+@pytest.mark.parametrize("age", [0, 15, 111])
+def test_an_age_outside_the_warehouses_16_to_110_is_refused(api, age):
+    body = assert_error(_churn(api, SEED_USER | {"age": age}), 422, "validation_error", "users[0].age")
+    assert (
+        f"{'greater' if age < 16 else 'less'} than or equal to {16 if age < 16 else 110}" in body["message"]
+    )
+
+
+def test_the_youngest_and_oldest_customer_ages_are_scored(api):
+    response = _churn(api, SEED_USER | {"age": 16}, SEED_USER | {"user_id": 2, "age": 110})
+    assert response.status_code == 200, response.text
+    assert [p["user_id"] for p in response.json()["predictions"]] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [("total_orders", True), ("total_spent", False), ("total_spent", "500"), ("age", "35"), ("age", 35.0)],
+)
+def test_numbers_are_strict_json_numbers(api, field, value):
+    body = assert_error(_churn(api, SEED_USER | {field: value}), 422, "validation_error", f"users[0].{field}")
+    assert body["details"][0]["message"] in (
+        "Input should be a valid integer",
+        "Input should be a valid number",
+    )
+
+
+def test_countries_are_read_as_names_or_iso_codes_in_any_case(api):
+    spellings = ["United States", "US", "us", "united states", "USA", "United States of America"]
+    users = [SEED_USER | {"user_id": i + 1, "country": c} for i, c in enumerate(spellings)]
+    predictions = _churn(api, *users).json()["predictions"]
+    assert {p["churn_probability"] for p in predictions} == {predictions[0]["churn_probability"]}
+    assert [p["warnings"] for p in predictions] == [[]] * len(spellings)
+    uk = _churn(api, SEED_USER | {"country": "GB"}, SEED_USER | {"user_id": 2, "country": "united kingdom"})
+    assert [p["warnings"] for p in uk.json()["predictions"]] == [[], []]
+
+
+def test_a_country_the_model_does_not_know_is_scored_as_unknown_and_said_so(api):
+    users = [
+        SEED_USER | {"user_id": 1, "country": "Atlantis"},
+        SEED_USER | {"user_id": 2, "country": "JP"},
+        SEED_USER | {"user_id": 3, "country": "United States"},
+    ]
+    atlantis, japan, known = _churn(api, *users).json()["predictions"]
+    [warning] = atlantis["warnings"]
+    assert warning.startswith(
+        "country 'Atlantis' is not a country name or ISO 3166 code; scored as an unknown"
+    )
+    assert "United States" in warning  # the countries the model knows are listed
+    [warning] = japan["warnings"]
+    assert warning.startswith("country 'JP' (Japan) is not one the model was trained on")
+    assert atlantis["churn_probability"] == japan["churn_probability"]  # both: the unknown category
+    assert known["warnings"] == []
+
+
+def test_a_user_id_twice_in_one_request_is_refused_naming_it(api):
+    users = [SEED_USER, SEED_USER | {"user_id": 2}, SEED_USER | {"age": 50}, SEED_USER | {"user_id": 2}]
+    body = assert_error(_churn(api, *users), 422, "validation_error", "users")
+    assert body["details"] == [
+        {
+            "field": "users",
+            "message": "user_id appears more than once: 1 (users[0], users[2]); 2 (users[1], users[3])",
+        }
+    ]
+
+
+@pytest.mark.parametrize("user_id", [0, -1])
+def test_ids_are_positive_in_a_body_as_in_a_path(api, user_id):
+    assert_error(_churn(api, SEED_USER | {"user_id": user_id}), 422, "validation_error", "users[0].user_id")
+    assert_error(
+        api.post("/recommend/products", json={"user_id": user_id}), 422, "validation_error", "user_id"
+    )
+    assert_error(api.get(f"/predict/churn/{user_id}"), 422, "validation_error", "customer_id")
+
+
+@pytest.mark.parametrize(
+    "path,body", [("/predict/churn", {"users": [SEED_USER]}), ("/recommend/products", {"user_id": 1})]
+)
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_that_is_not_json_is_415(api, path, body, content_type):
+    response = api.post(path, content=json.dumps(body), headers={"content-type": content_type})
+    body = assert_error(response, 415, "unsupported_media_type")
+    assert body["message"] == f"the body must be JSON (Content-Type: application/json), not '{content_type}'"
+
+
+@pytest.mark.parametrize("k", [0, 21, 100])
+def test_max_recommendations_is_1_to_20(api, k):
+    response = api.post("/recommend/products", json={"user_id": 1, "max_recommendations": k})
+    body = assert_error(response, 422, "validation_error", "max_recommendations")
+    assert f"than or equal to {1 if k < 1 else 20}" in body["message"]
+
+
+def test_twenty_recommendations_is_the_most(api):
+    body = api.post("/recommend/products", json={"user_id": 1, "max_recommendations": 20}).json()
+    assert [i["rank"] for i in body["items"]] == list(range(1, 21))
 
 
 def test_invalid_json_and_huge_bodies(api):

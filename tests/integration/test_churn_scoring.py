@@ -55,7 +55,7 @@ def test_scores_every_buyer_with_the_champion_once_per_load_and_version(trained_
         buyers = db.query_frame(
             conn,
             """SELECT customer_id FROM warehouse.fact_order_items WHERE order_date < %s
-               GROUP BY customer_id HAVING bool_or(status <> 'cancelled') ORDER BY 1""",
+               GROUP BY customer_id HAVING bool_or(warehouse.is_completed_line(status, return_date)) ORDER BY 1""",
             (cutoff,),
         )
     assert first.customers == len(table) == len(buyers)

@@ -287,11 +287,14 @@ def test_churn_page_scores_the_customers_in_scope_with_honest_reasons(trained_wo
     app = open_app(trained_world, "churn_risk")
     first, last = span(trained_world)
     start = last - dt.timedelta(days=89)
-    # scored: every customer with an order not cancelled before today; in scope: one in the range
+    # scored: every customer with a completed order before today; in scope: an order not cancelled in
+    # the range
     scored_in_scope = one(
         trained_world,
         """SELECT count(DISTINCT customer_id) FROM warehouse.fact_order_items
-           WHERE status <> 'cancelled' AND order_date BETWEEN %s AND %s""",
+           WHERE status <> 'cancelled' AND order_date BETWEEN %s AND %s
+             AND customer_id IN (SELECT customer_id FROM warehouse.fact_order_items
+                                 WHERE warehouse.is_completed_line(status, return_date))""",
         (start, last),
     )
     values = metrics(app)

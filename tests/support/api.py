@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
 
 from support.servers import ServerProcess, free_port, settings_env
 
@@ -30,6 +34,19 @@ def start_api(settings, tmp_path_factory, **env) -> tuple[ServerProcess, str]:
         log,
     ).start()
     return server, f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def ready_api(settings, tmp_path_factory) -> Iterator[httpx.Client]:
+    """A client of `ecomm serve api` on `settings`, once /ready says 200 (its URL in `client.base`)."""
+    server, base = start_api(settings, tmp_path_factory)
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            assert client.get("/ready").status_code == 200, server.tail()
+            client.base = base
+            yield client
+    finally:
+        server.stop()
 
 
 def assert_error(response, status: int, error: str, field: str | None = None) -> dict:

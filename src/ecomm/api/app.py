@@ -12,6 +12,7 @@ import anyio
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 
 from ecomm.api import errors, predictions
 from ecomm.api import schemas as S
@@ -48,7 +49,15 @@ def create_app(settings: Settings | None = None, *, store: ModelStore | None = N
         await anyio.to_thread.run_sync(store.stop)
         app.state.warehouse.engine.dispose()
 
-    app = FastAPI(title="ecomm prediction API", version="1.0", description=DESCRIPTION, lifespan=lifespan)
+    # /docs: Swagger UI with its script, style and favicon served by this process, not a CDN, so it works
+    # on a host without internet. No /redoc: ReDoc's sidebar always loads its logo from cdn.redoc.ly.
+    app = FastAPIOffline(
+        redoc_url=None,
+        title="ecomm prediction API",
+        version="1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
     app.state.settings = settings
     app.state.models = store
     app.state.warehouse = WarehouseReader(settings)

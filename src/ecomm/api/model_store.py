@@ -16,6 +16,8 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from ecomm.api.countries import CountryNames, fitted_categories
+from ecomm.features import columns as C
 from ecomm.ml import registry, tracking
 from ecomm.settings import Settings
 
@@ -36,6 +38,7 @@ class ServedModel:
     metrics: dict[str, float]
     loaded_at: datetime
     fast: object | None = None  # churn: the API head compiled (ecomm.ml.churn.compiled), if it verified
+    country_names: CountryNames | None = None  # churn: the countries its API head was trained on
 
 
 @dataclass
@@ -107,13 +110,17 @@ class ModelStore:
         model_version = client.get_model_version(name, version)
         model = mlflow.pyfunc.load_model(registry.model_uri(name, version))
         python_model = single_threaded(model.unwrap_python_model())
-        fast = None
+        fast = country_names = None
         if name == registry.CHURN_MODEL:
             from ecomm.ml.churn.compiled import compile_head
 
             fast = compile_head(python_model.api_pipeline, python_model.api_columns)
             if fast is None:
                 log.warning("%s v%s: API head not compilable; scoring through its pipeline", name, version)
+            countries = fitted_categories(python_model.api_pipeline, C.COUNTRY)
+            if countries is None:
+                log.warning("%s v%s: its API head's countries are unknown; none is flagged", name, version)
+            country_names = CountryNames(countries)
         metrics: dict[str, float] = {}
         if model_version.run_id:
             metrics = dict(client.get_run(model_version.run_id).data.metrics)
@@ -126,6 +133,7 @@ class ModelStore:
             metrics=metrics,
             loaded_at=_now(),
             fast=fast,
+            country_names=country_names,
         )
 
     def refresh(self) -> dict[str, str]:

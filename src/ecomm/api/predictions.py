@@ -17,6 +17,7 @@ from ecomm.api.errors import ApiError
 from ecomm.api.observability import PREDICTIONS
 from ecomm.api.security import require_api_key
 from ecomm.features import columns as C
+from ecomm.ml.churn.scoring import with_model_categories
 from ecomm.ml.registry import CHURN_MODEL, RECOMMENDER_MODEL
 from ecomm.ml.serving import CHURN_PROBABILITY, SOURCE
 
@@ -28,6 +29,7 @@ ERRORS = {
         401: "Missing or wrong X-API-Key (when keys are configured)",
         404: "Unknown customer",
         413: "Body over the size limit",
+        415: "A body that is not JSON (Content-Type)",
         422: "A field is missing, of the wrong type or out of range (named in details)",
         503: "No model loaded or the warehouse is unreachable",
     }.items()
@@ -36,15 +38,28 @@ ERRORS = {
 router = APIRouter(dependencies=[Depends(require_api_key)], responses=ERRORS)
 
 
+def json_body(request: Request) -> None:
+    """A body sent as another media type is refused as such (415), not as a shape error (422). No
+    Content-Type at all is read as JSON."""
+    sent = request.headers.get("content-type")
+    media_type = (sent or "").split(";")[0].strip().lower()
+    if sent is not None and media_type != "application/json" and not media_type.endswith("+json"):
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"the body must be JSON (Content-Type: application/json), not {sent!r}",
+        )
+
+
 def _threshold(served) -> float:
     return float(served.metadata.get("threshold", DEFAULT_THRESHOLD))
 
 
-def _api_frame(users: list[S.ChurnUser]) -> pd.DataFrame:
-    """The users as model input, built column by column (no per-user dict): the API head's fields."""
+def _api_frame(columns: dict[str, list]) -> pd.DataFrame:
+    """The users as model input (one list per field): the API head's fields."""
     data = {}
     for name in C.API_FIELDS:
-        values = [getattr(u, name) for u in users]
+        values = columns[name]
         data[name] = np.asarray(values, dtype=np.int64) if name in C.INTEGER_FEATURES else values
     frame = pd.DataFrame(data)
     for name in C.API_FIELDS:
@@ -53,28 +68,40 @@ def _api_frame(users: list[S.ChurnUser]) -> pd.DataFrame:
     return frame
 
 
-def _score_users(served, users: list[S.ChurnUser]) -> np.ndarray:
+def _model_inputs(served, users: list[S.ChurnUser]) -> tuple[dict[str, list], list[list[str]]]:
+    """The users' fields column by column (no per-user dict), countries in the model's spelling, and
+    each user's warnings."""
+    columns = {c: [getattr(u, c) for u in users] for c in C.API_FIELDS}
+    resolved = [served.country_names.resolve(country) for country in columns[C.COUNTRY]]
+    columns[C.COUNTRY] = [name for name, _ in resolved]
+    return columns, [[warning] if warning else [] for _, warning in resolved]
+
+
+def _score_users(served, columns: dict[str, list]) -> np.ndarray:
     if served.fast is not None:  # the compiled API head: same numbers, no pandas (see compiled.py)
-        return served.fast.predict_proba(
-            {c: [getattr(u, c) for u in users] for c in served.python_model.api_columns}
-        )
-    return served.python_model.predict(None, _api_frame(users))[CHURN_PROBABILITY].to_numpy()
+        return served.fast.predict_proba({c: columns[c] for c in served.python_model.api_columns})
+    return served.python_model.predict(None, _api_frame(columns))[CHURN_PROBABILITY].to_numpy()
 
 
-@router.post("/predict/churn", response_model=S.ChurnResponse, tags=["churn"])
+@router.post(
+    "/predict/churn", response_model=S.ChurnResponse, tags=["churn"], dependencies=[Depends(json_body)]
+)
 async def predict_churn(body: S.ChurnRequest, request: Request) -> S.ChurnResponse:
-    """Churn probability of 1-1000 users described by the seed fields (DESIGN §4)."""
+    """Churn probability of 1-1000 users described by the seed fields (docs/architecture.md#rest-api)."""
     # async: scoring takes well under a millisecond per user, less than a hop to the threadpool
     served = request.app.state.models.get(CHURN_MODEL)
-    probabilities = _score_users(served, body.users)
+    columns, warnings = _model_inputs(served, body.users)
+    probabilities = _score_users(served, columns)
     threshold = _threshold(served)
     PREDICTIONS.labels(CHURN_MODEL, served.version).inc(len(probabilities))
     return S.ChurnResponse(
         model=S.ModelRef(name=CHURN_MODEL, version=served.version),
         threshold=threshold,
         predictions=[
-            S.ChurnPrediction(user_id=u.user_id, churn_probability=float(p), will_churn=bool(p >= threshold))
-            for u, p in zip(body.users, probabilities, strict=True)
+            S.ChurnPrediction(
+                user_id=u.user_id, churn_probability=float(p), will_churn=bool(p >= threshold), warnings=w
+            )
+            for u, p, w in zip(body.users, probabilities, warnings, strict=True)
         ],
     )
 
@@ -89,7 +116,7 @@ def _plain(value):
 
 @router.get("/predict/churn/{customer_id}", response_model=S.CustomerChurnResponse, tags=["churn"])
 def predict_customer_churn(
-    request: Request, customer_id: int = Path(ge=1, le=S.ID_MAX)
+    request: Request, customer_id: int = Path(ge=S.ID_MIN, le=S.ID_MAX)
 ) -> S.CustomerChurnResponse:
     """Churn probability of a warehouse customer, from features computed now (point in time)."""
     served = request.app.state.models.get(CHURN_MODEL)
@@ -98,15 +125,17 @@ def predict_customer_churn(
     if as_of is None:
         raise ApiError(503, "warehouse_empty", "the warehouse holds no loaded batch yet (run `make up`)")
     frame = reader.churn_features(customer_id, as_of)
-    if frame.empty:
+    if frame.empty and not reader.signed_up(customer_id, as_of):
         raise ApiError(404, "not_found", f"customer {customer_id} is not in the warehouse before {as_of}")
-    if int(frame[C.TOTAL_ORDERS].iloc[0]) == 0:
+    if frame.empty:
         raise ApiError(
             422,
             "not_scorable",
-            f"customer {customer_id} has no completed order yet; churn is defined for customers who bought",
+            f"customer {customer_id} has no completed order (one not cancelled or returned) before {as_of}; "
+            "churn is defined for customers who bought",
         )
-    inputs = frame.drop(columns=[C.CUSTOMER_ID, C.CUTOFF])
+    # a category the model knows but this warehouse's catalog lacks is a zero share, as in batch scoring
+    inputs = with_model_categories(served.python_model, frame.drop(columns=[C.CUSTOMER_ID, C.CUTOFF]))
     scored = served.python_model.predict(None, inputs)
     p = float(scored[CHURN_PROBABILITY].iloc[0])
     PREDICTIONS.labels(CHURN_MODEL, served.version).inc()
@@ -165,13 +194,20 @@ def _recommend(request: Request, customer_id: int, k: int) -> S.RecommendationsR
     "/recommendations/{customer_id}", response_model=S.RecommendationsResponse, tags=["recommendations"]
 )
 def recommendations(
-    request: Request, customer_id: int = Path(ge=1, le=S.ID_MAX), k: int = Query(default=10, ge=1, le=S.MAX_K)
+    request: Request,
+    customer_id: int = Path(ge=S.ID_MIN, le=S.ID_MAX),
+    k: int = Query(default=10, ge=1, le=S.MAX_K),
 ) -> S.RecommendationsResponse:
     """Top-k products for a customer; an unknown customer gets the labelled popularity fallback."""
     return _recommend(request, customer_id, k)
 
 
-@router.post("/recommend/products", response_model=S.RecommendationsResponse, tags=["recommendations"])
+@router.post(
+    "/recommend/products",
+    response_model=S.RecommendationsResponse,
+    tags=["recommendations"],
+    dependencies=[Depends(json_body)],
+)
 def recommend_products(body: S.RecommendRequest, request: Request) -> S.RecommendationsResponse:
     """The seed body `{user_id, max_recommendations}`: the same answer as GET /recommendations/{id}."""
     return _recommend(request, body.user_id, body.max_recommendations)

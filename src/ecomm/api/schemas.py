@@ -1,40 +1,47 @@
 """Request and response bodies of the prediction API (they are also its OpenAPI documentation).
 
-The churn request is the seed body of DESIGN §4, accepted verbatim: `{"users": [{user_id, age, …}]}`.
-Unknown fields are refused (a typo in a field name is named in the 422, not silently ignored).
+The churn request is the seed body of the REST contract (docs/architecture.md#rest-api), accepted
+verbatim: `{"users": [{user_id, age, …}]}`.
+Unknown fields are refused (a typo in a field name is named in the 422, not silently ignored), and
+types are strict: a boolean or a string is not a number, 35.0 is not an integer.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
+from ecomm.entities import CUSTOMER_AGES
 from ecomm.ml.churn.model import API_EXAMPLE
 
 MAX_USERS = 1000
 MAX_K = 100
-ID_MAX = 2**63 - 1  # ids are PostgreSQL bigints
+MAX_RECOMMENDATIONS = 20  # POST /recommend/products, as in the seed contract
+ID_MIN, ID_MAX = 1, 2**63 - 1  # ids are positive PostgreSQL bigints, in a body as in a path
 DAYS_MAX = 36_500  # a century: beyond it a day count is a mistake
 MONEY_MAX = 1e9
 
-CHURN_EXAMPLE = {"user_id": 1, **API_EXAMPLE}  # the seed body of DESIGN §4 (one user)
+CHURN_EXAMPLE = {"user_id": 1, **API_EXAMPLE}  # the seed body of one user (docs/architecture.md#rest-api)
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 
-class ChurnUser(Strict):
-    model_config = ConfigDict(
-        extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [CHURN_EXAMPLE]}
-    )
+class ChurnUser(BaseModel):
+    model_config = STRICT | ConfigDict(json_schema_extra={"examples": [CHURN_EXAMPLE]})
 
     user_id: int = Field(
-        ge=-ID_MAX, le=ID_MAX, description="Your id for this user; echoed back, never used by the model."
+        ge=ID_MIN, le=ID_MAX, description="Your id for this user; echoed back, never used by the model."
     )
-    age: int = Field(ge=0, le=120)
-    country: str = Field(min_length=1, max_length=100)
+    age: int = Field(ge=CUSTOMER_AGES[0], le=CUSTOMER_AGES[1])
+    country: str = Field(
+        min_length=1,
+        max_length=100,
+        description="A name or ISO 3166 code, any case ('United States', 'us', 'USA'); one the model does "
+        "not know is scored as an unknown country, with a warning in the prediction.",
+    )
     total_orders: int = Field(
         ge=1, le=1_000_000, description="Completed orders so far (churn is defined for buyers)."
     )
@@ -46,10 +53,27 @@ class ChurnUser(Strict):
     daily_spend: float = Field(ge=0, le=MONEY_MAX, description="total_spent / customer_duration_days.")
 
 
-class ChurnRequest(Strict):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"users": [CHURN_EXAMPLE]}]})
+class ChurnRequest(BaseModel):
+    model_config = STRICT | ConfigDict(json_schema_extra={"examples": [{"users": [CHURN_EXAMPLE]}]})
 
-    users: list[ChurnUser] = Field(min_length=1, max_length=MAX_USERS)
+    users: list[ChurnUser] = Field(min_length=1, max_length=MAX_USERS, description="user_ids are unique.")
+
+    @field_validator("users")
+    @classmethod
+    def unique_user_ids(cls, users: list[ChurnUser]) -> list[ChurnUser]:
+        """Each user once: two predictions under one id could not be told apart."""
+        positions: dict[int, list[int]] = {}
+        for i, user in enumerate(users):
+            positions.setdefault(user.user_id, []).append(i)
+        repeated = {uid: at for uid, at in positions.items() if len(at) > 1}
+        if repeated:
+            named = "; ".join(
+                f"{uid} ({', '.join(f'users[{i}]' for i in at)})" for uid, at in list(repeated.items())[:5]
+            )
+            raise PydanticCustomError(
+                "duplicate_user_id", "user_id appears more than once: {named}", {"named": named}
+            )
+        return users
 
 
 class ModelRef(BaseModel):
@@ -61,6 +85,9 @@ class ChurnPrediction(BaseModel):
     user_id: int
     churn_probability: float = Field(ge=0, le=1)
     will_churn: bool
+    warnings: list[str] = Field(
+        default_factory=list, description="Inputs scored but not recognised (e.g. an unknown country)."
+    )
 
 
 class ChurnResponse(BaseModel):
@@ -79,13 +106,13 @@ class CustomerChurnResponse(BaseModel):
     features: dict[str, float | int | str | None] = Field(description="The inputs the model scored.")
 
 
-class RecommendRequest(Strict):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"user_id": 1, "max_recommendations": 5}]}
+class RecommendRequest(BaseModel):
+    model_config = STRICT | ConfigDict(
+        json_schema_extra={"examples": [{"user_id": 1, "max_recommendations": 5}]}
     )
 
-    user_id: int = Field(ge=1, le=ID_MAX)
-    max_recommendations: int = Field(default=10, ge=1, le=MAX_K)
+    user_id: int = Field(ge=ID_MIN, le=ID_MAX)
+    max_recommendations: int = Field(default=10, ge=1, le=MAX_RECOMMENDATIONS)
 
 
 class Recommendation(BaseModel):

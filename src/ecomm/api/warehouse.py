@@ -118,13 +118,20 @@ class WarehouseReader:
         return None if last is None else last + timedelta(days=1)
 
     def churn_features(self, customer_id: int, cutoff: date) -> pd.DataFrame:
-        """The customer's point-in-time features at `cutoff` (one row; none if unknown or not yet signed up)."""
+        """The customer's point-in-time features at `cutoff`: one row if the customer is in the churn
+        population (signed up and with a completed order before it, as in training and batch scoring),
+        none otherwise."""
         first_day = self._first_day.get()
         conn = self.engine.raw_connection()
         try:
-            return churn_features(
-                conn, cutoff, buyers_only=False, customer_ids=[customer_id], first_day=first_day
-            )
+            return churn_features(conn, cutoff, customer_ids=[customer_id], first_day=first_day)
         finally:
             conn.rollback()
             conn.close()
+
+    def signed_up(self, customer_id: int, before: date) -> bool:
+        rows = self._rows(
+            "SELECT 1 FROM warehouse.dim_customer WHERE customer_id = %(id)s AND signup_date < %(before)s",
+            {"id": customer_id, "before": before},
+        )
+        return bool(rows)

@@ -3,8 +3,10 @@
 `churn_features(conn, cutoff)` reads only rows dated strictly before the cutoff (facts that become
 known later, returns and deliveries, count only once known before it), so the same call on a
 warehouse loaded through the day before the cutoff gives the same frame. `churn_labels` is the only
-query that looks at or after the cutoff: 1 = no completed (not cancelled) order in
-[cutoff, cutoff + horizon). `plan_cutoffs` picks monthly cutoffs: the evaluation cutoff is the latest
+query that looks at or after the cutoff: 1 = no order (not cancelled) in [cutoff, cutoff + horizon),
+i.e. the customer did not come back, whatever became of the order. The population is the customers
+with a completed order before the cutoff (warehouse.is_completed_line: not cancelled, not returned
+before it). `plan_cutoffs` picks monthly cutoffs: the evaluation cutoff is the latest
 one whose label window the warehouse fully holds, and training cutoffs are earlier ones whose label
 windows end before the evaluation cutoff (no label of the training set looks past it).
 """

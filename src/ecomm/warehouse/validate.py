@@ -82,7 +82,12 @@ def _rules(entity: E.Entity, batch: date) -> tuple[dict[str, list[pa.Check]], li
         return {
             "customer_id": [_positive("customer_id")],
             "email": [pa.Check.str_matches(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", error="not an email address")],
-            "age": [pa.Check.in_range(16, 110, error="age must be between 16 and 110")],
+            "age": [
+                pa.Check.in_range(
+                    *E.CUSTOMER_AGES,
+                    error=f"age must be between {E.CUSTOMER_AGES[0]} and {E.CUSTOMER_AGES[1]}",
+                )
+            ],
             "acquisition_channel": [_one_of(E.ACQUISITION_CHANNELS)],
             "signup_date": [_not_after(batch, "signup_date")],
         }, []

@@ -4,6 +4,8 @@
 -- only if order_date + delivery_days < cutoff. (status = 'cancelled' is set at order time.)
 -- Windows: [cutoff - N, cutoff). Column names: ecomm.features.columns.
 -- %(customer_ids)s: NULL = every customer, or an array restricting every fact read (the API scores one).
+-- %(buyers_only)s: only customers with a completed order before the cutoff (warehouse.is_completed_line,
+-- the one definition; total_orders also counts orders returned since).
 WITH params AS (
     SELECT %(cutoff)s::date AS cutoff
 ), first_day AS (
@@ -20,6 +22,7 @@ WITH params AS (
            f.discount, f.revenue, f.delivery_days, f.return_date,
            f.status = 'cancelled' AS cancelled,
            f.return_date IS NOT NULL AND f.return_date < p.cutoff AS returned,
+           warehouse.is_completed_line(f.status, f.return_date, p.cutoff) AS completed,
            f.delivery_days IS NOT NULL AND f.order_date + f.delivery_days < p.cutoff AS delivered
     FROM warehouse.fact_order_items f, params p
     WHERE f.order_date < p.cutoff AND (%(customer_ids)s::bigint[] IS NULL OR f.customer_id = ANY(%(customer_ids)s::bigint[]))
@@ -27,6 +30,7 @@ WITH params AS (
     SELECT customer_id, order_id,
            min(order_date) AS order_date,
            bool_and(cancelled) AS cancelled,
+           bool_or(completed) AS completed,
            coalesce(sum(revenue) FILTER (WHERE NOT returned), 0) AS net_revenue,
            sum(discount) > 0 AS discounted,
            count(*) AS n_lines,
@@ -39,6 +43,7 @@ WITH params AS (
     SELECT o.customer_id,
            count(*) FILTER (WHERE NOT cancelled)                                          AS total_orders,
            count(*) FILTER (WHERE cancelled)                                              AS cancelled_orders,
+           count(*) FILTER (WHERE completed)                                              AS completed_orders,
            coalesce(sum(net_revenue) FILTER (WHERE NOT cancelled), 0)                     AS total_spent,
            max(order_date) FILTER (WHERE NOT cancelled)                                   AS last_order_date,
            min(order_date) FILTER (WHERE NOT cancelled)                                   AS first_order_date,
@@ -118,6 +123,7 @@ WITH params AS (
 ), base AS (
     SELECT c.customer_id, p.cutoff, c.age, c.country, c.gender, c.acquisition_channel,
            coalesce(o.total_orders, 0)                         AS total_orders,
+           coalesce(o.completed_orders, 0)                     AS completed_orders,
            coalesce(o.total_spent, 0)                          AS total_spent,
            p.cutoff - o.last_order_date                        AS days_since_last_order,
            o.total_spent / nullif(o.total_orders, 0)           AS avg_order_value,
@@ -216,5 +222,5 @@ SELECT customer_id,
        category_count::float8                                          AS category_count,
        top_category_share::float8                                      AS top_category_share
 FROM base
-WHERE NOT %(buyers_only)s OR total_orders > 0
+WHERE NOT %(buyers_only)s OR completed_orders > 0  -- the churn population: customers who bought
 ORDER BY customer_id

@@ -1,4 +1,5 @@
--- Churn label at %(cutoff)s: 1 = no completed (not cancelled) order in [cutoff, cutoff + horizon).
+-- Churn label at %(cutoff)s: 1 = no order (not cancelled) in [cutoff, cutoff + horizon): the customer
+-- did not come back (an order returned later still shows they did).
 -- The only query of the feature package that reads rows at or after the cutoff.
 SELECT c.customer_id,
        (NOT EXISTS (

@@ -2,8 +2,8 @@
 `marts.churn_scores` (`ecomm predict churn`, the ML DAG after training, `make up`'s bootstrap).
 
 "Today" is the scoring cutoff: the day after the last loaded business date. Every customer with a
-completed order before it gets the features of a training cutoff on that day and is scored by the
-champion's full head. Scoring every customer costs tens of seconds on a large warehouse (the
+completed order before it (warehouse.is_completed_line: not cancelled, not returned) gets the
+features of a training cutoff on that day and is scored by the champion's full head. Scoring every customer costs tens of seconds on a large warehouse (the
 point-in-time features read every fact table), so it runs once per load and per champion, not per
 page view: the dashboard reads the stored table and scores only when it is stale.
 """
