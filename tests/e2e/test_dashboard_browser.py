@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from ecomm.dashboard import browser
 from ecomm.dashboard.pages import PAGES
 from ecomm.platform.supervisor import free_port
+
+from support import browser
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "dashboard"
 
