@@ -21,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 from ecomm import db
 from ecomm.dashboard.churn import contributions, current_scores
 from ecomm.dashboard.models import champion, load_model
+from ecomm.entities import RETURN_WINDOW_DAYS
 from ecomm.features import columns as C
 from ecomm.ml import registry
 from ecomm.orchestration.config import settings_env
@@ -94,8 +95,14 @@ def scope(countries=(), categories=()) -> str:
     return out
 
 
+def matured_end(settings) -> dt.date:
+    """The last order date whose returns have all arrived: the return window before the last load."""
+    return span(settings)[1] - dt.timedelta(days=RETURN_WINDOW_DAYS)
+
+
 def expected_kpis(settings, start, end, countries=(), categories=()) -> dict[str, str]:
-    """The Overview's five KPIs as displayed, from the mart (revenue) and per-order SQL (the rest)."""
+    """The Overview's five KPIs as displayed, from the mart (revenue) and per-order SQL (the rest);
+    the returns rate over the orders old enough for their returns to have arrived."""
     mart_scope = (
         scope(countries, categories).replace("c.country", "country").replace("p.category", "category")
     )
@@ -122,15 +129,16 @@ def expected_kpis(settings, start, end, countries=(), categories=()) -> dict[str
     )
     returned, kept = rows(
         settings,
-        f"SELECT count(*) FILTER (WHERE f.status = 'returned'), count(*) FILTER (WHERE f.status <> 'cancelled') {lines}",
-        {"s": start, "e": end},
+        f"SELECT count(*) FILTER (WHERE f.status = 'returned'), count(*) FILTER (WHERE f.status <> 'cancelled') "
+        f"{lines} AND f.order_date <= %(matured)s",
+        {"s": start, "e": end, "matured": matured_end(settings)},
     )[0]
     return {
         "Net revenue": float(revenue),
         "Orders": orders,
         "Average order value": float(revenue) / completed,
         "Active customers": customers,
-        "Returns rate": returned / kept,
+        "Returns rate": returned / kept if kept else None,  # None: no order of the range has matured
     }
 
 
@@ -140,7 +148,9 @@ def shown(values: dict[str, float]) -> dict[str, str]:
         "Orders": f"{values['Orders']:,}",
         "Average order value": f"${values['Average order value']:,.2f}",
         "Active customers": f"{values['Active customers']:,}",
-        "Returns rate": f"{values['Returns rate']:.1%}",
+        "Returns rate": "not yet matured"
+        if values["Returns rate"] is None
+        else f"{values['Returns rate']:.1%}",
     }
 
 
@@ -179,6 +189,63 @@ def test_kpis_equal_the_same_figures_in_sql_with_deltas(trained_world, open_app)
     expected = shown(now)
     expected_deltas = deltas(now, before)
     assert metrics(app) == {k: (expected[k], expected_deltas[k]) for k in expected}
+    matured = matured_end(trained_world)
+    assert start < matured < last
+    assert app.caption[2].value == (
+        f"Returns arrive up to {RETURN_WINDOW_DAYS} days after the order: the returns rate and its delta "
+        f"count orders up to {matured:%d %b %Y}; net revenue of later orders (shaded) will still fall as "
+        "their returns arrive."
+    )
+    trend = charts(app)[0]["layout"]
+    assert [(s["x0"][:10], s["x1"][:10]) for s in trend["shapes"]] == [
+        (f"{matured + dt.timedelta(days=1)}", f"{last}")
+    ]
+    assert trend["yaxis"]["rangemode"] == "tozero"
+
+
+def test_returns_arrive_within_the_return_window(loaded_world):
+    """The window the dashboard waits for is the one the data has: every return within it, the
+    latest at its end."""
+    assert (
+        one(
+            loaded_world,
+            "SELECT max(return_date - order_date) FROM warehouse.fact_order_items WHERE status = 'returned'",
+        )
+        == RETURN_WINDOW_DAYS
+    )
+
+
+@pytest.mark.parametrize("days", [1, 10, RETURN_WINDOW_DAYS])
+def test_a_range_of_recent_orders_has_no_returns_rate_yet(loaded_world, open_app, days):
+    app = open_app(loaded_world)
+    last = span(loaded_world)[1]
+    start = last - dt.timedelta(days=days - 1)
+    app.date_input(key="filter_dates").set_value((start, last)).run()
+    assert not app.exception
+    values = metrics(app)
+    assert values["Returns rate"] == ("not yet matured", "")
+    # the previous period's rate is matured, but there is nothing to compare it with
+    assert values["Orders"][0] == f"{expected_kpis(loaded_world, start, last)['Orders']:,}"
+    assert app.caption[2].value == (
+        f"Returns arrive up to {RETURN_WINDOW_DAYS} days after the order: no order of the range is "
+        f"{RETURN_WINDOW_DAYS} days old yet, so its returns rate is not yet matured (orders up to "
+        f"{matured_end(loaded_world):%d %b %Y} are); its net revenue will still fall as returns arrive."
+    )
+
+
+def test_a_matured_range_compares_matured_returns(loaded_world, open_app):
+    app = open_app(loaded_world)
+    end = matured_end(loaded_world)
+    start = end - dt.timedelta(days=59)
+    app.date_input(key="filter_dates").set_value((start, end)).run()
+    now = expected_kpis(loaded_world, start, end)
+    before = expected_kpis(loaded_world, start - dt.timedelta(days=60), start - dt.timedelta(days=1))
+    assert metrics(app)["Returns rate"] == (shown(now)["Returns rate"], deltas(now, before)["Returns rate"])
+    assert app.caption[2].value == (
+        f"Returns arrive up to {RETURN_WINDOW_DAYS} days after the order: every order of the range is old "
+        "enough for its returns to have arrived."
+    )
+    assert "shapes" not in charts(app)[0]["layout"]
 
 
 def test_the_filters_change_every_figure(trained_world, open_app):
