@@ -495,6 +495,52 @@ def test_campaigns_page_counts_exposures_and_asks_for_the_causal_report(trained_
     )
 
 
+def test_campaigns_live_in_the_range_show_their_exposures(loaded_world, open_app):
+    """A campaign assigns its customers on its first day: a range that starts after that day, while
+    the campaign is still running, shows its exposures."""
+    first, last = span(loaded_world)
+    # the day after every campaign but the ones running to the last day has ended
+    start = one(
+        loaded_world, "SELECT max(end_date) + 1 FROM warehouse.dim_campaign WHERE end_date < %s", (last,)
+    )
+    assert (
+        one(
+            loaded_world,
+            "SELECT count(*) FROM warehouse.fact_campaign_exposure WHERE exposure_date BETWEEN %s AND %s",
+            (start, last),
+        )
+        == 0
+    )  # no exposure is dated in the range, yet a campaign runs through it
+    app = open_app(loaded_world, "campaigns")
+    app.date_input(key="filter_dates").set_value((start, last)).run()
+    app.multiselect(key="filter_countries").set_value(["Germany", "France"]).run()
+    assert not app.exception
+    exposure = charts(app)[0]["data"]
+    expected = rows(
+        loaded_world,
+        """SELECT k.campaign_name, count(*) FILTER (WHERE e.treated), count(*) FILTER (WHERE NOT e.treated)
+           FROM warehouse.fact_campaign_exposure e JOIN warehouse.dim_campaign k USING (campaign_id)
+           JOIN warehouse.dim_customer c USING (customer_id)
+           WHERE NOT (k.end_date < %s OR k.start_date > %s) AND c.country IN ('Germany', 'France')
+           GROUP BY k.campaign_id, 1 ORDER BY k.campaign_id""",
+        (start, last),
+    )
+    assert len(expected) == 1
+    counts = zip(exposure[0]["x"], array(exposure[0]["y"]), array(exposure[1]["y"]), strict=True)
+    assert [(n, int(t), int(c)) for n, t, c in counts] == [tuple(r) for r in expected]
+
+
+def test_a_range_before_every_campaign_says_none_is_live(loaded_world, open_app):
+    first, _ = span(loaded_world)
+    before = one(loaded_world, "SELECT min(start_date) FROM warehouse.dim_campaign") - dt.timedelta(days=1)
+    app = open_app(loaded_world, "campaigns")
+    app.date_input(key="filter_dates").set_value((first, before)).run()
+    assert app.info[0].value == (
+        "No campaign with exposed customers in the chosen countries is live during the range (the "
+        "campaigns' dates are in the table above)."
+    )
+
+
 # ------------------------------------------------------------------------------------ models
 def test_models_page_shows_champion_and_challenger_with_their_metrics(trained_world, open_app):
     app = open_app(trained_world, "models")

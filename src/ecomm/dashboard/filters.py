@@ -47,9 +47,10 @@ class Filters:
         return f"{self.start:%d %b %Y} – {self.end:%d %b %Y} · {countries} · {categories}"
 
 
-def scope_sql(date_col: str, country_col: str | None, category_col: str | None) -> str:
-    """A WHERE condition on the filter parameters (empty arrays = no restriction)."""
-    parts = [f"{date_col} BETWEEN %(start)s AND %(end)s"]
+def scope_sql(date_col: str | None, country_col: str | None, category_col: str | None) -> str:
+    """A WHERE condition on the filter parameters (empty arrays = no restriction; a None column: that
+    filter does not apply)."""
+    parts = [f"{date_col} BETWEEN %(start)s AND %(end)s"] if date_col else []
     if country_col:
         parts.append(
             f"(cardinality(%(countries)s::text[]) = 0 OR {country_col} = ANY(%(countries)s::text[]))"
@@ -58,7 +59,7 @@ def scope_sql(date_col: str, country_col: str | None, category_col: str | None) 
         parts.append(
             f"(cardinality(%(categories)s::text[]) = 0 OR {category_col} = ANY(%(categories)s::text[]))"
         )
-    return " AND ".join(parts)
+    return " AND ".join(parts) or "TRUE"
 
 
 def default_range(first_day: dt.date, last_day: dt.date) -> tuple[dt.date, dt.date]:

@@ -273,8 +273,10 @@ def campaigns(wh: Warehouse) -> pd.DataFrame:
 
 @cached
 def exposures(wh: Warehouse, flt: Filters) -> pd.DataFrame:
-    """campaign_id, campaign_name, treated, control: exposures dated in the range, customers of the
-    filtered countries (exposure is per customer, so categories do not apply)."""
+    """campaign_id, campaign_name, treated, control: every exposure of the campaigns live during the
+    range (from start to end date; a campaign assigns its customers on its first day, so the live
+    campaigns' exposures are mostly dated before a recent range), customers of the filtered countries
+    (exposure is per customer, so categories do not apply)."""
     return read(
         wh.url,
         f"""SELECT e.campaign_id, k.campaign_name, count(*) FILTER (WHERE e.treated) AS treated,
@@ -282,7 +284,8 @@ def exposures(wh: Warehouse, flt: Filters) -> pd.DataFrame:
             FROM warehouse.fact_campaign_exposure e
             JOIN warehouse.dim_customer c USING (customer_id)
             JOIN warehouse.dim_campaign k USING (campaign_id)
-            WHERE {scope_sql("e.exposure_date", "c.country", None)}
+            WHERE k.start_date <= %(end)s AND k.end_date >= %(start)s
+              AND {scope_sql(None, "c.country", None)}
             GROUP BY 1, 2 ORDER BY 1""",
         flt.params(),
     )
