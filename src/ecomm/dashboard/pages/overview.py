@@ -74,10 +74,12 @@ def render(ctx: L.PageContext) -> None:
     for column, (name, label, fmt, help_text, rise_is_good) in zip(
         st.columns(len(CARDS)), CARDS, strict=True
     ):
-        immature = name == "returns_rate" and ctx.filters.start > matured_end
+        if name == "returns_rate" and ctx.filters.start > matured_end:
+            column.metric(label, "–", delta=NOT_MATURED, delta_color="off", delta_arrow="off", help=help_text)
+            continue
         column.metric(
             label,
-            NOT_MATURED if immature else fmt(current[name]),
+            fmt(current[name]),
             delta=delta_text(name, current, previous),
             delta_color="normal" if rise_is_good else "inverse",
             help=help_text,
