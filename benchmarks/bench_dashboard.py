@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import statistics
 
-from ecomm.dashboard import browser
+from tests.support import browser
+
 from ecomm.dashboard.pages import PAGES
 from ecomm.ml.churn.scoring import score_with_champion
 from ecomm.platform.supervisor import free_port

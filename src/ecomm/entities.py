@@ -130,6 +130,9 @@ BY_NAME = {e.name: e for e in ENTITIES}
 
 CUSTOMER_AGES = (16, 110)  # the youngest and oldest age a customer row may have (inclusive)
 ORDER_STATUSES = ("completed", "cancelled")  # "returned" is set later by a returns row
+# A returns row comes at most this many days after its order date: an order line's status is final
+# (matured) once its order is this old.
+RETURN_WINDOW_DAYS = 30
 EVENT_TYPES = ("view", "add_to_cart", "purchase")
 CAMPAIGN_TYPES = ("targeted", "regional", "sitewide")
 ACQUISITION_CHANNELS = ("organic", "paid_search", "social", "email", "referral", "affiliate")

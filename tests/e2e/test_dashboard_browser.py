@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from ecomm.dashboard import browser
 from ecomm.dashboard.pages import PAGES
 from ecomm.platform.supervisor import free_port
+
+from support import browser
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "dashboard"
 
@@ -58,6 +59,29 @@ def test_every_page_renders_without_an_error(dashboard, page, name, title):
     assert [u for u in requested if not u.startswith((dashboard, "data:", "blob:"))] == []
 
 
+def test_a_typed_date_and_one_click_on_apply_change_the_filters(dashboard, page, trained_world):
+    """A date typed into the sidebar applies with the one click on Apply: no blur-triggered rerun
+    swallows the click."""
+    from ecomm import db
+
+    with db.connection(trained_world) as conn, conn.cursor() as cur:
+        cur.execute("SELECT max(order_date) FROM warehouse.fact_order_items")
+        last = cur.fetchone()[0]
+    start = last.replace(day=1)
+    browser.render(page, url_of(dashboard, "overview"), "Overview")
+    sidebar = page.get_by_test_id("stSidebar")
+    for part, value in (("year", f"{start:%Y}"), ("month", f"{start:%m}"), ("day", f"{start:%d}")):
+        sidebar.get_by_role("spinbutton", name=f"{part}, Dates start date").click()
+        page.keyboard.type(value)
+    page.keyboard.press("Escape")  # close the calendar the typing opened over the sidebar
+    sidebar.get_by_role("button", name="Apply").click()  # the one click: it also blurs the date
+    page.get_by_text(f"Filters: {start:%d %b %Y} – {last:%d %b %Y} · all countries").wait_for(timeout=60_000)
+    page.wait_for_function(browser.RENDERED_JS, arg="Overview", timeout=60_000, polling=50)
+    assert browser.errors(page) == []
+    assert page.get_by_text("not yet matured", exact=True).count() == 1  # a month of recent orders
+    browser.screenshot(page, ARTIFACTS / "overview_recent_month.png")
+
+
 def test_the_sales_map_draws_every_country_with_sales(dashboard, page, trained_world):
     from ecomm import db
 
@@ -73,6 +97,9 @@ def test_the_sales_map_draws_every_country_with_sales(dashboard, page, trained_w
 
 def test_the_churn_table_downloads_as_csv(dashboard, page):
     browser.render(page, url_of(dashboard, "churn_risk"), "Churn risk")
+    # every column, the reasons too, fits the table's width: nothing is cut off or scrolled to
+    scroller = page.get_by_test_id("stDataFrame").locator(".dvn-scroller").first
+    assert scroller.evaluate("e => e.scrollWidth - e.clientWidth") <= 0
     with page.expect_download() as download:
         page.get_by_role("button", name="Download CSV").click()
     saved = download.value

@@ -21,12 +21,17 @@ from streamlit.testing.v1 import AppTest
 from ecomm import db
 from ecomm.dashboard.churn import contributions, current_scores
 from ecomm.dashboard.models import champion, load_model
+from ecomm.entities import RETURN_WINDOW_DAYS
 from ecomm.features import columns as C
 from ecomm.ml import registry
 from ecomm.orchestration.config import settings_env
 
 APP = Path(__file__).resolve().parents[2] / "streamlit" / "app.py"
 PAGES = ("overview", "sales", "customers", "churn_risk", "recommendations", "campaigns", "models")
+OVERVIEW_APPLIES = (
+    "every figure honours the dates, countries and categories; deltas compare with the same number of "
+    "days just before"
+)
 TITLES = ("Overview", "Sales", "Customers", "Churn risk", "Recommendations", "Campaigns", "Models")
 
 
@@ -43,13 +48,26 @@ def open_app(monkeypatch):
                 monkeypatch.setenv(name, value)
         app = AppTest.from_file(str(APP), default_timeout=300).run()
         if whole_history:  # the date filter from the first to the last loaded day
-            app.date_input(key="filter_dates").set_value(span(settings)).run()
+            apply_filters(app, dates=span(settings))
         if page != "overview":
             app.switch_page(f"views/{page}.py").run()
         assert not app.exception, [e.value for e in app.exception]
         return app
 
     return open_
+
+
+def apply_filters(app: AppTest, dates=None, countries=None, categories=None) -> AppTest:
+    """Edit the sidebar's filters and press Apply (the filters are a form: edits wait for it)."""
+    if dates is not None:
+        app.date_input(key="filter_dates").set_value(dates)
+    if countries is not None:
+        app.multiselect(key="filter_countries").set_value(countries)
+    if categories is not None:
+        app.multiselect(key="filter_categories").set_value(categories)
+    app.button(key="FormSubmitter:filters-Apply").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
 
 
 def rows(settings, sql: str, params: dict | None = None) -> list[tuple]:
@@ -80,6 +98,16 @@ def array(value) -> list:
     return value
 
 
+def heatmap_cells(heatmap: dict) -> dict[tuple[str, str], float]:
+    """(row label, column label) -> value of each filled cell of a plotly heatmap."""
+    return {
+        (y, x): v
+        for y, row in zip(heatmap["y"], array(heatmap["z"]), strict=True)
+        for x, v in zip(heatmap["x"], row, strict=True)
+        if v is not None and not math.isnan(v)
+    }
+
+
 def metrics(app: AppTest) -> dict[str, tuple[str, str]]:
     return {m.label: (m.value, m.delta) for m in app.metric}
 
@@ -94,8 +122,14 @@ def scope(countries=(), categories=()) -> str:
     return out
 
 
+def matured_end(settings) -> dt.date:
+    """The last order date whose returns have all arrived: the return window before the last load."""
+    return span(settings)[1] - dt.timedelta(days=RETURN_WINDOW_DAYS)
+
+
 def expected_kpis(settings, start, end, countries=(), categories=()) -> dict[str, str]:
-    """The Overview's five KPIs as displayed, from the mart (revenue) and per-order SQL (the rest)."""
+    """The Overview's five KPIs as displayed, from the mart (revenue) and per-order SQL (the rest);
+    the returns rate over the orders old enough for their returns to have arrived."""
     mart_scope = (
         scope(countries, categories).replace("c.country", "country").replace("p.category", "category")
     )
@@ -122,15 +156,16 @@ def expected_kpis(settings, start, end, countries=(), categories=()) -> dict[str
     )
     returned, kept = rows(
         settings,
-        f"SELECT count(*) FILTER (WHERE f.status = 'returned'), count(*) FILTER (WHERE f.status <> 'cancelled') {lines}",
-        {"s": start, "e": end},
+        f"SELECT count(*) FILTER (WHERE f.status = 'returned'), count(*) FILTER (WHERE f.status <> 'cancelled') "
+        f"{lines} AND f.order_date <= %(matured)s",
+        {"s": start, "e": end, "matured": matured_end(settings)},
     )[0]
     return {
         "Net revenue": float(revenue),
         "Orders": orders,
         "Average order value": float(revenue) / completed,
         "Active customers": customers,
-        "Returns rate": returned / kept,
+        "Returns rate": returned / kept if kept else None,  # None: no order of the range has matured
     }
 
 
@@ -140,7 +175,7 @@ def shown(values: dict[str, float]) -> dict[str, str]:
         "Orders": f"{values['Orders']:,}",
         "Average order value": f"${values['Average order value']:,.2f}",
         "Active customers": f"{values['Active customers']:,}",
-        "Returns rate": f"{values['Returns rate']:.1%}",
+        "Returns rate": "–" if values["Returns rate"] is None else f"{values['Returns rate']:.1%}",
     }
 
 
@@ -179,6 +214,63 @@ def test_kpis_equal_the_same_figures_in_sql_with_deltas(trained_world, open_app)
     expected = shown(now)
     expected_deltas = deltas(now, before)
     assert metrics(app) == {k: (expected[k], expected_deltas[k]) for k in expected}
+    matured = matured_end(trained_world)
+    assert start < matured < last
+    assert app.caption[2].value == (
+        f"Returns arrive up to {RETURN_WINDOW_DAYS} days after the order: the returns rate and its delta "
+        f"count orders up to {matured:%d %b %Y}; net revenue of later orders (shaded) will still fall as "
+        "their returns arrive."
+    )
+    trend = charts(app)[0]["layout"]
+    assert [(s["x0"][:10], s["x1"][:10]) for s in trend["shapes"]] == [
+        (f"{matured + dt.timedelta(days=1)}", f"{last}")
+    ]
+    assert trend["yaxis"]["rangemode"] == "tozero"
+
+
+def test_returns_arrive_within_the_return_window(loaded_world):
+    """The window the dashboard waits for is the one the data has: every return within it, the
+    latest at its end."""
+    assert (
+        one(
+            loaded_world,
+            "SELECT max(return_date - order_date) FROM warehouse.fact_order_items WHERE status = 'returned'",
+        )
+        == RETURN_WINDOW_DAYS
+    )
+
+
+@pytest.mark.parametrize("days", [1, 10, RETURN_WINDOW_DAYS])
+def test_a_range_of_recent_orders_has_no_returns_rate_yet(loaded_world, open_app, days):
+    app = open_app(loaded_world)
+    last = span(loaded_world)[1]
+    start = last - dt.timedelta(days=days - 1)
+    apply_filters(app, dates=(start, last))
+    assert not app.exception
+    values = metrics(app)
+    assert values["Returns rate"] == ("–", "not yet matured")
+    # the previous period's rate is matured, but there is nothing to compare it with
+    assert values["Orders"][0] == f"{expected_kpis(loaded_world, start, last)['Orders']:,}"
+    assert app.caption[2].value == (
+        f"Returns arrive up to {RETURN_WINDOW_DAYS} days after the order: no order of the range is "
+        f"{RETURN_WINDOW_DAYS} days old yet, so its returns rate is not yet matured (orders up to "
+        f"{matured_end(loaded_world):%d %b %Y} are); its net revenue will still fall as returns arrive."
+    )
+
+
+def test_a_matured_range_compares_matured_returns(loaded_world, open_app):
+    app = open_app(loaded_world)
+    end = matured_end(loaded_world)
+    start = end - dt.timedelta(days=59)
+    apply_filters(app, dates=(start, end))
+    now = expected_kpis(loaded_world, start, end)
+    before = expected_kpis(loaded_world, start - dt.timedelta(days=60), start - dt.timedelta(days=1))
+    assert metrics(app)["Returns rate"] == (shown(now)["Returns rate"], deltas(now, before)["Returns rate"])
+    assert app.caption[2].value == (
+        f"Returns arrive up to {RETURN_WINDOW_DAYS} days after the order: every order of the range is old "
+        "enough for its returns to have arrived."
+    )
+    assert "shapes" not in charts(app)[0]["layout"]
 
 
 def test_the_filters_change_every_figure(trained_world, open_app):
@@ -187,9 +279,7 @@ def test_the_filters_change_every_figure(trained_world, open_app):
     first, last = span(trained_world)
     start = last - dt.timedelta(days=29)
     country, category = "Germany", "Electronics"
-    app.date_input(key="filter_dates").set_value((start, last)).run()
-    app.multiselect(key="filter_countries").set_value([country]).run()
-    app.multiselect(key="filter_categories").set_value([category]).run()
+    apply_filters(app, dates=(start, last), countries=[country], categories=[category])
     assert not app.exception
     expected = shown(expected_kpis(trained_world, start, last, [country], [category]))
     assert {k: v for k, (v, _) in metrics(app).items()} == expected
@@ -227,7 +317,91 @@ def test_the_filters_change_every_figure(trained_world, open_app):
     ]
 
 
+def test_filter_edits_wait_for_apply(loaded_world, open_app):
+    """The filters are one form: an edit changes nothing until Apply (a typed date then needs no blur
+    and no rerun that would swallow the next click)."""
+    app = open_app(loaded_world)
+    before = metrics(app)
+    widgets = [
+        app.date_input(key="filter_dates"),
+        app.multiselect(key="filter_countries"),
+        app.multiselect(key="filter_categories"),
+    ]
+    assert [w.form_id for w in widgets] == ["filters"] * 3
+    last = span(loaded_world)[1]
+    start = last - dt.timedelta(days=44)
+    app.date_input(key="filter_dates").set_value((start, last))
+    app.multiselect(key="filter_countries").set_value(["Italy"])
+    app.run()  # another widget's rerun: the form's edits are not sent
+    assert metrics(app) == before
+    apply_filters(app, dates=(start, last), countries=["Italy"])
+    assert app.caption[0].value.endswith(
+        f"Filters: {start:%d %b %Y} – {last:%d %b %Y} · Italy · all categories — {OVERVIEW_APPLIES}."
+    )
+    assert {k: v for k, (v, _) in metrics(app).items()} == shown(
+        expected_kpis(loaded_world, start, last, ["Italy"])
+    )
+
+
+def test_sales_revenue_starts_at_zero_and_the_map_zooms_to_a_region(loaded_world, open_app):
+    app = open_app(loaded_world, "sales")
+    over_time, _, country_map, _, _ = charts(app)
+    assert over_time["layout"]["yaxis"]["rangemode"] == "tozero"
+    assert country_map["data"][0]["type"] == "choropleth"
+    assert country_map["layout"]["height"] == 560
+    assert country_map["layout"]["geo"]["fitbounds"] == "locations"
+    countries = country_map["data"][0]["locations"]
+    regions = app.get("button_group")[1]
+    assert regions.label == "Map" and regions.value == "World"
+    regions.set_value("Europe").run()
+    zoomed = charts(app)[2]
+    geo = zoomed["layout"]["geo"]
+    assert (geo["lonaxis"]["range"], geo["lataxis"]["range"]) == ([-12, 32], [35, 62])
+    assert "fitbounds" not in geo and "scope" not in geo  # the world outlines we serve, zoomed
+    assert zoomed["data"][0]["locations"] == countries
+    assert zoomed["layout"]["height"] == 560
+
+
 # ------------------------------------------------------------------------------------ customers
+def test_a_one_month_range_follows_the_cohorts_of_the_months_before(loaded_world, open_app):
+    last = span(loaded_world)[1]
+    end = last.replace(day=1) - dt.timedelta(days=1)  # the last whole month
+    start = end.replace(day=1)
+    app = open_app(loaded_world, "customers")
+    apply_filters(app, dates=(start, end))
+    heatmap = charts(app)[0]["data"][0]
+    months = rows(
+        loaded_world,
+        """SELECT DISTINCT cohort_month FROM marts.cohort_retention
+           WHERE cohort_month BETWEEN %s::date - interval '5 months' AND %s ORDER BY 1""",
+        (start, start),
+    )
+    assert heatmap["y"] == [f"{m:%b %Y}" for (m,) in months] and len(months) == 6
+    sizes = dict(
+        rows(
+            loaded_world,
+            "SELECT cohort_month, sum(active_customers) FROM marts.cohort_retention "
+            "WHERE months_since_first_order = 0 GROUP BY 1",
+        )
+    )
+    expected = {
+        (f"{c:%b %Y}", str(m)): float(a / sizes[c])
+        for c, m, a in rows(
+            loaded_world,
+            """SELECT cohort_month, months_since_first_order, sum(active_customers)
+               FROM marts.cohort_retention
+               WHERE cohort_month >= %s::date - interval '5 months'
+                 AND cohort_month + make_interval(months => months_since_first_order) <= %s
+               GROUP BY 1, 2""",
+            (start, end),
+        )
+    }
+    assert heatmap_cells(heatmap) == pytest.approx(expected)
+    assert app.caption[1].value.endswith(
+        f"The range covers fewer than 6 months: the cohorts from {months[0][0]:%b %Y} are shown."
+    )
+
+
 def test_cohort_activity_read_from_the_mart_equals_the_order_lines(trained_world):
     from ecomm.dashboard import queries as Q
     from ecomm.dashboard.filters import Filters
@@ -268,13 +442,7 @@ def test_cohort_retention_without_category_filter_is_the_mart(trained_world, ope
         "SELECT cohort_month, months_since_first_order, sum(active_customers) FROM marts.cohort_retention GROUP BY 1, 2",
     )
     expected = {(f"{c:%b %Y}", str(m)): float(a / sizes[c]) for c, m, a in actives}
-    got = {
-        (y, x): v
-        for y, row in zip(heatmap["y"], array(heatmap["z"]), strict=True)
-        for x, v in zip(heatmap["x"], row, strict=True)
-        if v is not None and not math.isnan(v)
-    }
-    assert got == pytest.approx(expected)
+    assert heatmap_cells(heatmap) == pytest.approx(expected)
     segments = next(c for c in charts(app) if c["data"][0].get("orientation") == "h")["data"][0]
     assert sum(array(segments["x"])) == one(
         trained_world,
@@ -303,6 +471,14 @@ def test_churn_page_scores_the_customers_in_scope_with_honest_reasons(trained_wo
     assert len(table) == 50
     assert table["churn probability"].is_monotonic_decreasing
     assert table["what raises the risk most"].str.len().gt(0).all()
+    # the reasons show whole: a wide column, rows tall enough that Streamlit wraps text (above 4rem)
+    frame = app.dataframe[0].proto
+    assert frame.row_height > 64
+    columns = json.loads(frame.columns)
+    assert columns.pop("_index") == {"hidden": True}
+    widths = {name: config["width"] for name, config in columns.items()}
+    assert widths["what raises the risk most"] == 300
+    assert len(widths) == 8 and sum(widths.values()) <= 940  # the main column beside the sidebar
     assert [b.label for b in app.get("download_button")] == ["Download CSV"]
 
     # the reasons explain exactly the score shown: contributions + bias = the log-odds
@@ -340,7 +516,7 @@ def test_churn_page_scores_first_when_the_stored_scores_are_stale(trained_world,
 def test_churn_page_filters_narrow_the_customers(trained_world, open_app):
     app = open_app(trained_world, "churn_risk")
     first, last = span(trained_world)
-    app.multiselect(key="filter_countries").set_value(["France"]).run()
+    apply_filters(app, countries=["France"])
     assert not app.exception
     assert set(app.dataframe[0].value["country"]) == {"France"}
     in_scope = one(
@@ -426,6 +602,51 @@ def test_campaigns_page_counts_exposures_and_asks_for_the_causal_report(trained_
     assert [(n, int(t), int(c)) for n, t, c in counts] == [tuple(r) for r in expected]
     assert app.info[-1].value == (
         "No causal estimate has been computed yet. Run `ecomm causal report` to estimate each campaign's effect."
+    )
+
+
+def test_campaigns_live_in_the_range_show_their_exposures(loaded_world, open_app):
+    """A campaign assigns its customers on its first day: a range that starts after that day, while
+    the campaign is still running, shows its exposures."""
+    first, last = span(loaded_world)
+    # the day after every campaign but the ones running to the last day has ended
+    start = one(
+        loaded_world, "SELECT max(end_date) + 1 FROM warehouse.dim_campaign WHERE end_date < %s", (last,)
+    )
+    assert (
+        one(
+            loaded_world,
+            "SELECT count(*) FROM warehouse.fact_campaign_exposure WHERE exposure_date BETWEEN %s AND %s",
+            (start, last),
+        )
+        == 0
+    )  # no exposure is dated in the range, yet a campaign runs through it
+    app = open_app(loaded_world, "campaigns")
+    apply_filters(app, dates=(start, last), countries=["Germany", "France"])
+    assert not app.exception
+    exposure = charts(app)[0]["data"]
+    expected = rows(
+        loaded_world,
+        """SELECT k.campaign_name, count(*) FILTER (WHERE e.treated), count(*) FILTER (WHERE NOT e.treated)
+           FROM warehouse.fact_campaign_exposure e JOIN warehouse.dim_campaign k USING (campaign_id)
+           JOIN warehouse.dim_customer c USING (customer_id)
+           WHERE NOT (k.end_date < %s OR k.start_date > %s) AND c.country IN ('Germany', 'France')
+           GROUP BY k.campaign_id, 1 ORDER BY k.campaign_id""",
+        (start, last),
+    )
+    assert len(expected) == 1
+    counts = zip(exposure[0]["x"], array(exposure[0]["y"]), array(exposure[1]["y"]), strict=True)
+    assert [(n, int(t), int(c)) for n, t, c in counts] == [tuple(r) for r in expected]
+
+
+def test_a_range_before_every_campaign_says_none_is_live(loaded_world, open_app):
+    first, _ = span(loaded_world)
+    before = one(loaded_world, "SELECT min(start_date) FROM warehouse.dim_campaign") - dt.timedelta(days=1)
+    app = open_app(loaded_world, "campaigns")
+    apply_filters(app, dates=(first, before))
+    assert app.info[0].value == (
+        "No campaign with exposed customers in the chosen countries is live during the range (the "
+        "campaigns' dates are in the table above)."
     )
 
 

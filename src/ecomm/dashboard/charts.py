@@ -23,7 +23,20 @@ def hbar(frame: pd.DataFrame, value: str, label: str, *, title: str) -> go.Figur
     return fig
 
 
-def country_map(frame: pd.DataFrame, value: str, *, title: str) -> go.Figure:
+# The map's choice of region (label: the longitude and latitude ranges it shows; None: the whole
+# world, fitted to the countries with data). A region zooms in, so small neighbours (Europe's) can be
+# read; it stays on the world outlines we serve (plotly's regional scopes would fetch other files).
+MAP_REGIONS: dict[str, tuple[tuple[int, int], tuple[int, int]] | None] = {
+    "World": None,
+    "Europe": ((-12, 32), (35, 62)),
+    "North America": ((-130, -55), (22, 62)),
+}
+MAP_HEIGHT = 560
+
+
+def country_map(frame: pd.DataFrame, value: str, *, title: str, region: str = "World") -> go.Figure:
+    if region not in MAP_REGIONS:
+        raise ValueError(f"region must be one of {list(MAP_REGIONS)}, not {region!r}")
     fig = go.Figure(
         go.Choropleth(
             locations=frame["country"],
@@ -33,5 +46,10 @@ def country_map(frame: pd.DataFrame, value: str, *, title: str) -> go.Figure:
             colorbar_title=title,
         )
     )
-    fig.update_geos(projection_type="natural earth", showcountries=True, fitbounds="locations")
+    fig.update_geos(projection_type="natural earth", showcountries=True)
+    if MAP_REGIONS[region] is None:
+        fig.update_geos(fitbounds="locations")
+    else:
+        lon, lat = MAP_REGIONS[region]
+        fig.update_geos(lonaxis_range=list(lon), lataxis_range=list(lat))
     return fig

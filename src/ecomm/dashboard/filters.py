@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 DATES_KEY, COUNTRIES_KEY, CATEGORIES_KEY = "filter_dates", "filter_countries", "filter_categories"
+FORM_KEY, APPLY_LABEL = "filters", "Apply"
 DEFAULT_DAYS = 90  # the default range: the last quarter of the data, so there is a previous period
 
 
@@ -47,9 +48,10 @@ class Filters:
         return f"{self.start:%d %b %Y} – {self.end:%d %b %Y} · {countries} · {categories}"
 
 
-def scope_sql(date_col: str, country_col: str | None, category_col: str | None) -> str:
-    """A WHERE condition on the filter parameters (empty arrays = no restriction)."""
-    parts = [f"{date_col} BETWEEN %(start)s AND %(end)s"]
+def scope_sql(date_col: str | None, country_col: str | None, category_col: str | None) -> str:
+    """A WHERE condition on the filter parameters (empty arrays = no restriction; a None column: that
+    filter does not apply)."""
+    parts = [f"{date_col} BETWEEN %(start)s AND %(end)s"] if date_col else []
     if country_col:
         parts.append(
             f"(cardinality(%(countries)s::text[]) = 0 OR {country_col} = ANY(%(countries)s::text[]))"
@@ -58,7 +60,7 @@ def scope_sql(date_col: str, country_col: str | None, category_col: str | None) 
         parts.append(
             f"(cardinality(%(categories)s::text[]) = 0 OR {category_col} = ANY(%(categories)s::text[]))"
         )
-    return " AND ".join(parts)
+    return " AND ".join(parts) or "TRUE"
 
 
 def default_range(first_day: dt.date, last_day: dt.date) -> tuple[dt.date, dt.date]:
@@ -66,19 +68,22 @@ def default_range(first_day: dt.date, last_day: dt.date) -> tuple[dt.date, dt.da
 
 
 def sidebar(first_day: dt.date, last_day: dt.date, countries: list[str], categories: list[str]) -> None:
-    """The filter widgets (values in session state under the keys above)."""
-    bar = st.sidebar
-    bar.header("Filters")
-    bar.date_input(
-        "Dates",
-        value=default_range(first_day, last_day),
-        min_value=first_day,
-        max_value=last_day,
-        key=DATES_KEY,
-        help="Order dates (inclusive). KPI deltas compare with the same number of days just before.",
-    )
-    bar.multiselect("Countries", countries, key=COUNTRIES_KEY, placeholder="All countries")
-    bar.multiselect("Categories", categories, key=CATEGORIES_KEY, placeholder="All categories")
+    """The filter widgets (values in session state under the keys above), in a form: edits apply
+    together on Apply. Outside a form a typed date applies on blur, and the rerun it starts swallows
+    the click that caused the blur."""
+    st.sidebar.header("Filters")
+    with st.sidebar.form(FORM_KEY, border=False):
+        st.date_input(
+            "Dates",
+            value=default_range(first_day, last_day),
+            min_value=first_day,
+            max_value=last_day,
+            key=DATES_KEY,
+            help="Order dates (inclusive). KPI deltas compare with the same number of days just before.",
+        )
+        st.multiselect("Countries", countries, key=COUNTRIES_KEY, placeholder="All countries")
+        st.multiselect("Categories", categories, key=CATEGORIES_KEY, placeholder="All categories")
+        st.form_submit_button(APPLY_LABEL, type="primary")
 
 
 def current(first_day: dt.date, last_day: dt.date) -> Filters:

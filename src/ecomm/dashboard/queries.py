@@ -13,6 +13,7 @@ import pandas as pd
 
 from ecomm.dashboard.filters import Filters, scope_sql
 from ecomm.dashboard.source import Warehouse, cached, read
+from ecomm.entities import RETURN_WINDOW_DAYS
 
 GRAINS = ("day", "week", "month")
 
@@ -42,8 +43,10 @@ SELECT f.order_date >= %(current_start)s AS is_current,
        count(DISTINCT f.order_id) FILTER (WHERE f.status <> 'cancelled')   AS orders,
        count(DISTINCT f.order_id) FILTER (WHERE f.status = 'completed')    AS completed_orders,
        count(DISTINCT f.customer_id) FILTER (WHERE f.status <> 'cancelled') AS active_customers,
-       count(*) FILTER (WHERE f.status = 'returned')                      AS returned_lines,
-       count(*) FILTER (WHERE f.status <> 'cancelled')                    AS lines
+       count(*) FILTER (WHERE f.status = 'returned' AND f.order_date <= %(matured_end)s)
+                                                                          AS matured_returned_lines,
+       count(*) FILTER (WHERE f.status <> 'cancelled' AND f.order_date <= %(matured_end)s)
+                                                                          AS matured_lines
 {LINES_FROM}
 WHERE {LINES_SCOPE}
 GROUP BY 1
@@ -61,18 +64,29 @@ def _kpi_values(row: pd.Series | None) -> dict[str, float]:
         if row["completed_orders"]
         else None,
         "active_customers": int(row["active_customers"]),
-        "returns_rate": row["returned_lines"] / row["lines"] if row["lines"] else None,
+        "returns_rate": row["matured_returned_lines"] / row["matured_lines"]
+        if row["matured_lines"]
+        else None,
     }
+
+
+def matured_end(wh: Warehouse) -> dt.date:
+    """The last order date whose returns have all arrived: RETURN_WINDOW_DAYS before the last load.
+    Later orders' lines may still be returned (their returns rate is low, their net revenue high)."""
+    return wh.last_day - dt.timedelta(days=RETURN_WINDOW_DAYS)
 
 
 @cached
 def kpis(wh: Warehouse, flt: Filters) -> dict[str, dict]:
     """{"current": ..., "previous": ...} KPI values; "previous" is None when the warehouse does not
-    hold the whole previous period (a partial period would give a false delta)."""
+    hold the whole previous period (a partial period would give a false delta). The returns rate
+    counts matured orders only (`matured_end`): None when the period has none."""
     previous = flt.previous
     has_previous = wh.first_day is not None and previous.start >= wh.first_day
     span = Filters(previous.start if has_previous else flt.start, flt.end, flt.countries, flt.categories)
-    frame = read(wh.url, KPI_SQL, span.params() | {"current_start": flt.start})
+    frame = read(
+        wh.url, KPI_SQL, span.params() | {"current_start": flt.start, "matured_end": matured_end(wh)}
+    )
     rows = {bool(r["is_current"]): r for _, r in frame.iterrows()}
     return {
         "current": _kpi_values(rows.get(True)),
@@ -259,8 +273,10 @@ def campaigns(wh: Warehouse) -> pd.DataFrame:
 
 @cached
 def exposures(wh: Warehouse, flt: Filters) -> pd.DataFrame:
-    """campaign_id, campaign_name, treated, control: exposures dated in the range, customers of the
-    filtered countries (exposure is per customer, so categories do not apply)."""
+    """campaign_id, campaign_name, treated, control: every exposure of the campaigns live during the
+    range (from start to end date; a campaign assigns its customers on its first day, so the live
+    campaigns' exposures are mostly dated before a recent range), customers of the filtered countries
+    (exposure is per customer, so categories do not apply)."""
     return read(
         wh.url,
         f"""SELECT e.campaign_id, k.campaign_name, count(*) FILTER (WHERE e.treated) AS treated,
@@ -268,7 +284,8 @@ def exposures(wh: Warehouse, flt: Filters) -> pd.DataFrame:
             FROM warehouse.fact_campaign_exposure e
             JOIN warehouse.dim_customer c USING (customer_id)
             JOIN warehouse.dim_campaign k USING (campaign_id)
-            WHERE {scope_sql("e.exposure_date", "c.country", None)}
+            WHERE k.start_date <= %(end)s AND k.end_date >= %(start)s
+              AND {scope_sql(None, "c.country", None)}
             GROUP BY 1, 2 ORDER BY 1""",
         flt.params(),
     )

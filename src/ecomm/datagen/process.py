@@ -36,6 +36,7 @@ from ecomm.datagen.columns import Agenda, Columns
 from ecomm.datagen.pools import IN_REGIONAL_TARGET, LATE_RATE
 from ecomm.datagen.preferences import pair_scores
 from ecomm.datagen.randomness import Stream, uniforms
+from ecomm.entities import RETURN_WINDOW_DAYS
 
 
 @dataclass(frozen=True)
@@ -284,8 +285,10 @@ def step_process(world, ps: ProcessState, day: int, arm: Arm) -> Decisions:
         + r.price_sensitivity * (cust.price_sensitivity[line_g] - 1.0)
     )
     returned = ~cancelled[order_idx] & (ud[order_idx, 2 * MAX_LINES + slot] < 1.0 / (1.0 + np.exp(-z)))
-    earliest = np.maximum(3, delivery[order_idx] + 1)  # after delivery, 3..30 days after the order
-    return_day = day + earliest + (ud[order_idx, 3 * MAX_LINES + slot] * (31 - earliest)).astype(np.int64)
+    # after delivery, 3..RETURN_WINDOW_DAYS days after the order
+    earliest = np.maximum(3, delivery[order_idx] + 1)
+    latest = RETURN_WINDOW_DAYS + 1 - earliest
+    return_day = day + earliest + (ud[order_idx, 3 * MAX_LINES + slot] * latest).astype(np.int64)
 
     # counters of completed orders; delivery, returns and the 180-day window land later
     done = ~cancelled

@@ -96,7 +96,7 @@ def planned_services(settings: Settings) -> list[Service]:
         _jupyter(settings),
         *_airflow(settings),
         _api(settings),
-        _streamlit(settings),
+        streamlit_service(settings),
     ]
 
 
@@ -168,7 +168,7 @@ def _jupyter(settings: Settings) -> Service:
     )
 
 
-def _streamlit(settings: Settings) -> Service:
+def streamlit_service(settings: Settings) -> Service:
     """The dashboard; its maps' outlines are served from streamlit/static/ (no CDN needed)."""
     port = settings.streamlit_port
     return Service(

@@ -13,7 +13,7 @@ from ecomm.dashboard import queries as Q
 
 TITLE = "Campaigns"
 APPLIES = (
-    "exposures dated in the range, of customers in the chosen countries; campaign orders "
+    "exposures of the campaigns live during the range, of customers in the chosen countries; campaign orders "
     "honour every filter; the causal estimates cover each campaign's whole population"
 )
 
@@ -30,7 +30,8 @@ def render(ctx: L.PageContext) -> None:
         exposed = Q.exposures(wh, flt)
         if exposed.empty:
             st.info(
-                "No campaign exposure is dated in the range (the campaigns' dates are in the table above)."
+                "No campaign with exposed customers in the chosen countries is live during the range "
+                "(the campaigns' dates are in the table above)."
             )
         else:
             fig = go.Figure()
@@ -38,7 +39,10 @@ def render(ctx: L.PageContext) -> None:
                 fig.add_bar(x=exposed["campaign_name"], y=exposed[group], name=group)
             fig.update_layout(barmode="group", yaxis_title="customers", legend={"orientation": "h"})
             charts.show(fig)
-            st.caption("Treated: exposed to the campaign; control: eligible but not exposed.")
+            st.caption(
+                "The campaigns live during the range, all their customers (each campaign assigns them "
+                "when it starts). Treated: exposed to the campaign; control: eligible but not exposed."
+            )
     with right:
         st.subheader("Campaign orders")
         orders = Q.campaign_orders(wh, flt)

@@ -35,6 +35,21 @@ TABLE_COLUMNS = {
     C.TOTAL_SPENT: "spent ($)",
     "reasons": "what raises the risk most",
 }
+# Rows tall enough that Streamlit wraps a cell's text (it does above 4rem), and columns narrow enough
+# that the reasons (three short phrases, up to three lines) fit beside them in the main column of a
+# 1400-pixel window instead of being cut off: pixels per column, short labels on screen (the CSV keeps
+# the long names).
+TABLE_ROW_HEIGHT = 80
+COLUMN_LAYOUT = {  # column of TABLE_COLUMNS: (label on screen, width in pixels)
+    C.CUSTOMER_ID: ("id", 60),
+    "name": ("name", 130),
+    C.COUNTRY: ("country", 110),
+    CHURN_PROBABILITY: ("churn risk", 120),
+    C.DAYS_SINCE_LAST_ORDER: ("idle days", 75),
+    C.TOTAL_ORDERS: ("orders", 60),
+    C.TOTAL_SPENT: ("spent", 80),
+    "reasons": ("what raises the risk most", 300),
+}
 
 
 def render(ctx: L.PageContext) -> None:
@@ -85,10 +100,8 @@ def render(ctx: L.PageContext) -> None:
     st.dataframe(
         table,
         hide_index=True,
-        column_config={
-            "churn probability": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
-            "spent ($)": st.column_config.NumberColumn(format="dollar"),
-        },
+        row_height=TABLE_ROW_HEIGHT,
+        column_config=table_columns(),
     )
     st.caption(
         "Reasons: the customer's features that push this score up the most (their SHAP contributions in "
@@ -101,6 +114,22 @@ def render(ctx: L.PageContext) -> None:
         mime="text/csv",
         key="churn_csv",
     )
+
+
+def table_columns() -> dict:
+    """Streamlit column configs of the at-risk table: short labels, widths that leave the reasons room."""
+    config = {}
+    for column, (label, width) in COLUMN_LAYOUT.items():
+        if column == CHURN_PROBABILITY:
+            kind = st.column_config.ProgressColumn(
+                label, width=width, format="percent", min_value=0, max_value=1
+            )
+        elif column == C.TOTAL_SPENT:
+            kind = st.column_config.NumberColumn(label, width=width, format="dollar")
+        else:
+            kind = st.column_config.Column(label, width=width)
+        config[TABLE_COLUMNS[column]] = kind
+    return config
 
 
 def at_risk_table(ctx: L.PageContext, model, scoring, top_n: int):

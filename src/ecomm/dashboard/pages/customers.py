@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -9,12 +11,17 @@ import streamlit as st
 from ecomm.dashboard import charts
 from ecomm.dashboard import layout as L
 from ecomm.dashboard import queries as Q
+from ecomm.dashboard.filters import Filters
+
+# Fewer cohorts than this say little about retention (one month: a single 100% cell), so a shorter
+# range shows the cohorts of this many months up to its end.
+MIN_COHORT_MONTHS = 6
 
 TITLE = "Customers"
 APPLIES = (
     "customers of the chosen countries who ordered in the chosen categories; cohorts start "
-    "in the date range and are followed up to its end; value and segments are of the customers who "
-    "ordered in the range"
+    f"in the date range (or in the {MIN_COHORT_MONTHS} months up to its end, when it is shorter) and are "
+    "followed up to its end; value and segments are of the customers who ordered in the range"
 )
 
 
@@ -26,6 +33,12 @@ def retention_grid(activity: pd.DataFrame, first_cohort) -> pd.DataFrame:
         index="cohort_month", columns="months_since_first_order", values="active_customers", aggfunc="sum"
     )
     return grid.div(sizes.reindex(grid.index), axis=0)
+
+
+def first_cohort_month(flt: Filters) -> dt.date:
+    """The first cohort shown: the range's first month, or MIN_COHORT_MONTHS before its last month."""
+    widened = (pd.Timestamp(flt.end.replace(day=1)) - pd.DateOffset(months=MIN_COHORT_MONTHS - 1)).date()
+    return min(flt.start.replace(day=1), widened)
 
 
 def new_and_returning(activity: pd.DataFrame, first_month) -> pd.DataFrame:
@@ -45,10 +58,11 @@ def new_and_returning(activity: pd.DataFrame, first_month) -> pd.DataFrame:
 def render(ctx: L.PageContext) -> None:
     wh, flt = ctx.warehouse, ctx.filters
     first_month = flt.start.replace(day=1)
+    first_cohort = first_cohort_month(flt)
     activity = Q.cohort_activity(wh, flt)
 
     st.subheader("Cohort retention")
-    grid = retention_grid(activity, first_month)
+    grid = retention_grid(activity, first_cohort)
     if grid.empty:
         st.info("No customer placed a first order in the date range.")
     else:
@@ -69,9 +83,15 @@ def render(ctx: L.PageContext) -> None:
             yaxis={"autorange": "reversed"}, xaxis={"title": "months since first order", "type": "category"}
         )
         charts.show(fig, height=80 + 28 * len(grid))
+        widened = (
+            f" The range covers fewer than {MIN_COHORT_MONTHS} months: the cohorts from {first_cohort:%b %Y} "
+            "are shown."
+            if first_cohort < first_month
+            else ""
+        )
         st.caption(
             "Share of each first-order month's customers who ordered again n months later (whole "
-            "calendar months, up to the range's end)."
+            f"calendar months, up to the range's end).{widened}"
         )
 
     left, right = st.columns(2)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -9,6 +11,8 @@ import streamlit as st
 from ecomm.dashboard import charts
 from ecomm.dashboard import layout as L
 from ecomm.dashboard import queries as Q
+from ecomm.dashboard.filters import Filters
+from ecomm.entities import RETURN_WINDOW_DAYS
 
 TITLE = "Overview"
 APPLIES = (
@@ -22,7 +26,8 @@ CARDS = (
         "net_revenue",
         "Net revenue",
         L.money,
-        "Revenue of completed order lines (returns and cancellations excluded).",
+        f"Revenue of completed order lines (returns and cancellations excluded); lines of orders younger "
+        f"than {RETURN_WINDOW_DAYS} days may still be returned.",
         True,
     ),
     ("orders", "Orders", L.count, "Orders with at least one line that was not cancelled.", True),
@@ -44,14 +49,17 @@ CARDS = (
         "returns_rate",
         "Returns rate",
         L.percent,
-        "Returned lines / lines not cancelled (returns still arriving for recent orders).",
+        f"Returned lines / lines not cancelled, of orders at least {RETURN_WINDOW_DAYS} days old: returns "
+        f"arrive up to {RETURN_WINDOW_DAYS} days after the order, so newer orders would look better than "
+        "they are.",
         False,
     ),
 )
+NOT_MATURED = "not yet matured"
 
 
 def delta_text(name: str, current, previous) -> str | None:
-    if previous is None or current is None or previous.get(name) in (None, 0):
+    if previous is None or current.get(name) is None or previous.get(name) in (None, 0):
         return None
     now, before = current[name], previous[name]
     if name == "returns_rate":  # a rate: the change in percentage points
@@ -62,9 +70,13 @@ def delta_text(name: str, current, previous) -> str | None:
 def render(ctx: L.PageContext) -> None:
     values = Q.kpis(ctx.warehouse, ctx.filters)
     current, previous = values["current"], values["previous"]
+    matured_end = Q.matured_end(ctx.warehouse)
     for column, (name, label, fmt, help_text, rise_is_good) in zip(
         st.columns(len(CARDS)), CARDS, strict=True
     ):
+        if name == "returns_rate" and ctx.filters.start > matured_end:
+            column.metric(label, "–", delta=NOT_MATURED, delta_color="off", delta_arrow="off", help=help_text)
+            continue
         column.metric(
             label,
             fmt(current[name]),
@@ -79,6 +91,7 @@ def render(ctx: L.PageContext) -> None:
         )
     else:
         st.caption(f"Deltas against {prev.start:%d %b %Y} – {prev.end:%d %b %Y}.")
+    st.caption(maturity_note(ctx.filters, matured_end))
 
     left, right = st.columns([2, 1])
     with left:
@@ -88,6 +101,23 @@ def render(ctx: L.PageContext) -> None:
         st.subheader("By category")
         by_category = Q.revenue_by(ctx.warehouse, ctx.filters, "category")
         charts.show(charts.hbar(by_category, "net_revenue", "category", title="net revenue ($)"))
+
+
+def maturity_note(flt: Filters, matured_end: dt.date) -> str:
+    """What the returns still to come do to the figures of this range."""
+    window = f"Returns arrive up to {RETURN_WINDOW_DAYS} days after the order"
+    if flt.end <= matured_end:
+        return f"{window}: every order of the range is old enough for its returns to have arrived."
+    if flt.start > matured_end:
+        return (
+            f"{window}: no order of the range is {RETURN_WINDOW_DAYS} days old yet, so its returns rate is "
+            f"{NOT_MATURED} (orders up to {matured_end:%d %b %Y} are); its net revenue will still fall as "
+            "returns arrive."
+        )
+    return (
+        f"{window}: the returns rate and its delta count orders up to {matured_end:%d %b %Y}; net revenue "
+        f"of later orders (shaded) will still fall as their returns arrive."
+    )
 
 
 def trend_figure(ctx: L.PageContext) -> go.Figure:
@@ -110,5 +140,16 @@ def trend_figure(ctx: L.PageContext) -> go.Figure:
             customdata=[d.strftime("%Y-%m-%d") for d in prev_days],
             hovertemplate="%{customdata}: $%{y:,.0f}<extra>previous period</extra>",
         )
-    fig.update_layout(yaxis_title="net revenue ($)", legend={"orientation": "h"})
+    immature_from = max(flt.start, Q.matured_end(ctx.warehouse) + dt.timedelta(days=1))
+    if immature_from <= flt.end:
+        fig.add_vrect(
+            x0=immature_from,
+            x1=flt.end,
+            fillcolor="#9e9e9e",
+            opacity=0.15,
+            line_width=0,
+            annotation_text="returns still arriving",
+            annotation_position="top left",
+        )
+    fig.update_layout(yaxis_title="net revenue ($)", yaxis_rangemode="tozero", legend={"orientation": "h"})
     return fig

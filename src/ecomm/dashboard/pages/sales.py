@@ -21,24 +21,27 @@ def render(ctx: L.PageContext) -> None:
     grain = st.segmented_control("Revenue per", Q.GRAINS, default="week", key="sales_grain") or "week"
     over_time = Q.revenue_over_time(wh, flt, grain)
     fig = go.Figure(go.Scatter(x=over_time["period"], y=over_time["net_revenue"], mode="lines+markers"))
-    fig.update_layout(yaxis_title="net revenue ($)", xaxis_title=f"{grain} starting")
+    fig.update_layout(
+        yaxis_title="net revenue ($)", yaxis_rangemode="tozero", xaxis_title=f"{grain} starting"
+    )
     charts.show(fig)
     st.caption(f"The first and last {grain} may be partly outside the date range.")
 
-    left, right = st.columns(2)
-    with left:
-        st.subheader("By category")
-        by_category = Q.revenue_by(wh, flt, "category")
-        charts.show(charts.hbar(by_category, "net_revenue", "category", title="net revenue ($)"))
-    with right:
-        st.subheader("By country")
-        by_country = Q.revenue_by(wh, flt, "country")
-        charts.show(charts.country_map(by_country, "net_revenue", title="net revenue ($)"))
+    st.subheader("By category")
+    by_category = Q.revenue_by(wh, flt, "category")
+    charts.show(charts.hbar(by_category, "net_revenue", "category", title="net revenue ($)"), height=300)
+
+    st.subheader("By country")
+    region = (
+        st.segmented_control("Map", list(charts.MAP_REGIONS), default="World", key="sales_map") or "World"
+    )
+    by_country = Q.revenue_by(wh, flt, "country")
+    fig = charts.country_map(by_country, "net_revenue", title="net revenue ($)", region=region)
+    charts.show(fig, height=charts.MAP_HEIGHT)
 
     st.subheader("Top products")
-    top = Q.top_products(wh, flt)
     st.dataframe(
-        top,
+        Q.top_products(wh, flt),
         hide_index=True,
         column_config={
             "product_id": "product",

@@ -1,4 +1,5 @@
-"""The dashboard in a real browser, for its browser test and its benchmark (not used by the app).
+"""The dashboard in a real browser, for its browser test (tests/e2e) and its benchmark (benchmarks/,
+which imports it as `tests.support.browser`).
 
 `serving` runs the platform's own dashboard service (`streamlit run ...`) for some settings; `open_browser`
 launches Debian's chromium (Playwright drives it; no browser is ever downloaded); `render` opens a page
@@ -48,10 +49,10 @@ def serving(
     ends; yields its base URL once its health check answers. `script` serves another Streamlit script
     the same way (a benchmark's baseline); toolbar "developer" allows clearing the caches ("c" key)."""
     from ecomm.orchestration.config import child_env
-    from ecomm.platform.services import _streamlit, check_health
+    from ecomm.platform.services import check_health, streamlit_service
     from ecomm.platform.supervisor import stop_group
 
-    service = _streamlit(settings)
+    service = streamlit_service(settings)
     command = list(service.command)
     if script is not None:
         command[command.index("run") + 1] = str(script)
