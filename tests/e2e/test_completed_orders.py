@@ -68,13 +68,7 @@ def shop(trained_world, tmp_path_factory):
     report = load_path(settings, root)
     assert [b.status for b in report.batches] == ["loaded"] * 4
     yield settings
-    _drop(trained_world, name)
-
-
-def _drop(settings, name: str) -> None:
-    with db.connection(settings, "postgres") as conn:
-        conn.autocommit = True
-        conn.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    db.drop_database(trained_world, name)
 
 
 def _ids(settings, query: str) -> set[int]:

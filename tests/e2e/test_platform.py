@@ -102,7 +102,7 @@ def nothing_retrained_after_start(env) -> None:
         assert (states["train_churn"], states["train_recommender"]) == ("skipped", "skipped"), run
     mlflow = MlflowClient(tracking_uri=f"http://127.0.0.1:{env['ECOMM_MLFLOW_PORT']}")
     for model in ("churn_model", "recommender_model"):
-        assert [v.version for v in mlflow.search_model_versions(f"name = '{model}'")] == ["1"], model
+        assert [str(v.version) for v in mlflow.search_model_versions(f"name = '{model}'")] == ["1"], model
 
 
 @pytest.fixture

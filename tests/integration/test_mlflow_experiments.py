@@ -20,9 +20,7 @@ def store(server_settings, tmp_path):
         update={"home": tmp_path, "mlflow_db": f"mlflow_kind_{uuid.uuid4().hex[:8]}"}
     )
     yield settings, tracking.configure(settings)
-    with db.connection(settings, "postgres") as conn:
-        conn.autocommit = True
-        conn.cursor().execute(f'DROP DATABASE IF EXISTS "{settings.mlflow_db}" WITH (FORCE)')
+    db.drop_database(settings, settings.mlflow_db)
 
 
 def kind_of(client, name: str) -> str | None:
