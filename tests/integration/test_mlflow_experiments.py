@@ -14,11 +14,10 @@ KIND = "mlflow.experimentKind"
 
 
 @pytest.fixture
-def store(server_settings, tmp_path):
-    """Settings of an MLflow store that does not exist yet (dropped afterwards) and its client."""
-    settings = server_settings.model_copy(
-        update={"home": tmp_path, "mlflow_db": f"mlflow_kind_{uuid.uuid4().hex[:8]}"}
-    )
+def store(server_settings):
+    """Settings of an MLflow store that does not exist yet (dropped afterwards) and its client. The
+    session's home, so the session's server: another home would start a server of its own."""
+    settings = server_settings.model_copy(update={"mlflow_db": f"mlflow_kind_{uuid.uuid4().hex[:8]}"})
     yield settings, tracking.configure(settings)
     db.drop_database(settings, settings.mlflow_db)
 
