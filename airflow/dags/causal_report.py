@@ -44,6 +44,7 @@ def causal_report():
     @task(multiple_outputs=False)  # one JSON result, not one XCom per key
     def campaign_effects() -> dict:
         from ecomm import campaign_report
+        from ecomm.causal.report import run_report
 
         settings = task_settings()
         state = campaign_report.estimates_state(settings)
@@ -54,7 +55,7 @@ def causal_report():
             )
         # no campaign to analyse, or data an estimator rejects (ValueError): a retry cannot fix it
         with fails_at_once(ValueError):
-            report, paths = campaign_report.compute(settings)
+            report, paths = run_report(settings, store=True)
         for note in report.notes:
             print(f"note: {note}")
         print(f"stored {len(report.table)} estimates in marts.causal_estimates; report {paths['markdown']}")

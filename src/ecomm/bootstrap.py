@@ -152,6 +152,7 @@ def compute_causal_estimates(settings: Settings, result: BootstrapResult, progre
     """The causal report when marts.causal_estimates is empty (whatever its age otherwise: refreshing
     it after daily loads is the weekly DAG's job, so a second bootstrap stays a no-op)."""
     from ecomm import campaign_report
+    from ecomm.causal.report import run_report  # heavy: only when the estimates are computed
 
     state = campaign_report.estimates_state(settings)
     result.causal_stored = state.rows
@@ -160,7 +161,7 @@ def compute_causal_estimates(settings: Settings, result: BootstrapResult, progre
     say("computing the causal report (no causal estimate stored yet)")
     progress("causal report", 0, 1)
     try:
-        result.causal, _paths = campaign_report.compute(settings)
+        result.causal, _paths = run_report(settings, store=True)
     except ValueError as exc:  # no campaign to analyse, or too few customers for an estimator
         result.causal_not_computed = str(exc)
     progress("causal report", 1, 1)

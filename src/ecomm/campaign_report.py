@@ -1,20 +1,16 @@
 """`marts.causal_estimates` kept filled (the dashboard's Campaigns page): the bootstrap computes the
 causal report when the table is empty, the weekly `causal_report` DAG when a batch was loaded after
-the stored estimates were computed. The report itself is `ecomm causal report`'s (ecomm.causal.report).
+the stored estimates were computed. The report itself is `ecomm causal report`'s:
+`ecomm.causal.report.run_report(settings, store=True)`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ecomm import db
 from ecomm.settings import Settings
-
-if TYPE_CHECKING:
-    from ecomm.causal.report import CausalReport
 
 
 @dataclass(frozen=True)
@@ -46,12 +42,3 @@ def estimates_state(settings: Settings) -> EstimatesState:
         )
         rows, computed_at, last_load_at = cur.fetchone()
     return EstimatesState(rows, computed_at, last_load_at)
-
-
-def compute(settings: Settings) -> tuple[CausalReport, dict[str, Path]]:
-    """`ecomm causal report` with its default options: written to ECOMM_HOME/reports/causal and
-    stored in marts.causal_estimates. ValueError (ExtractError among them) when the data cannot
-    support an estimate: no campaign to analyse, or an estimator rejecting its inputs."""
-    from ecomm.causal.report import run_report
-
-    return run_report(settings, store=True)
