@@ -145,7 +145,10 @@ def _reason(row, entity: E.Entity, batch: date) -> str:
         return f"duplicate key ({', '.join(entity.key)}) within the file"
     if row.schema_context == "DataFrameSchema":
         return check
-    return f"{row.column}: {check} (got {row.failure_case!r})"
+    value = row.failure_case
+    if isinstance(value, np.generic):  # numpy's repr is np.int64(5): name the value as written
+        value = value.item()
+    return f"{row.column}: {check} (got {value!r})"
 
 
 def parse_frame(entity: E.Entity, frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, list[str]]]:
