@@ -259,8 +259,6 @@ def _rules_text(column: Column) -> str:
     elif column.batch_date == "not_after":
         lead = f" + {column.lead_days} days" if column.lead_days else ""
         parts.append(f"{EARLIEST_DATE} … batch date{lead}")
-    if kind(column) == "boolean":
-        parts.append(f"{'/'.join(TRUE_VALUES)} or {'/'.join(FALSE_VALUES)}")
     return "; ".join(parts)
 
 
@@ -278,10 +276,18 @@ def contract_markdown() -> str:
                 f"| {label} | `{column.name}` | {column.type} | {'yes' if column.nullable else ''} "
                 f"| {_rules_text(column)} | {ref} |"
             )
-    lines += ["", "Row rules (numbers compared at their column's scale, as stored):", ""]
+    ranges = ", ".join(f"{name} {low}…{high}" for name, (low, high) in INTEGER_RANGES.items())
+    lines += [
+        "",
+        f"Each type's own bounds apply on top of the rule column: {ranges}; numeric(p,s) finite, "
+        "below 10^(p−s) in absolute value, at most s decimals. Booleans are "
+        f"{'/'.join(TRUE_VALUES)} or {'/'.join(FALSE_VALUES)}. Row rules (numbers compared at their "
+        "columns' scale, as stored) and references of several columns:",
+        "",
+    ]
     for entity in ENTITIES:
         for rule in entity.rules:
-            lines.append(f"- `{entity.name}`: `{rule}`")
+            lines.append(f"- `{entity.name}`: `{rule}` ({rule.message})")
         for ref in entity.row_references:
             lines.append(f"- `{entity.name}`: `{ref}`")
     return "\n".join(lines)
