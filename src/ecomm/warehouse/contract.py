@@ -14,8 +14,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -26,50 +24,13 @@ from ecomm.entities import (
     EARLIEST_DATE,
     ENTITIES,
     FALSE_VALUES,
+    INTEGER_RANGES,
     TRUE_VALUES,
     Column,
     Entity,
     RowRule,
+    sql_type,
 )
-
-INTEGER_RANGES = {
-    "smallint": (-(2**15), 2**15 - 1),
-    "integer": (-(2**31), 2**31 - 1),
-    "bigint": (-(2**63), 2**63 - 1),
-}
-_NUMERIC = re.compile(r"numeric\((\d+),\s*(\d+)\)")
-
-
-@dataclass(frozen=True)
-class SqlType:
-    """A declared SQL type and what it admits."""
-
-    sql: str  # as PostgreSQL spells it: bigint, numeric(12, 2), timestamp without time zone...
-    kind: str  # integer | numeric | date | timestamp | boolean | text
-    low: int | None = None  # integer range (inclusive)
-    high: int | None = None
-    precision: int | None = None  # numeric(precision, scale): |x| < 10^(precision - scale)
-    scale: int | None = None
-
-    @property
-    def limit(self) -> int:
-        """Numerics: the absolute value every stored value is below."""
-        return 10 ** (self.precision - self.scale)
-
-
-@cache
-def sql_type(declared: str) -> SqlType:
-    if declared in INTEGER_RANGES:
-        return SqlType(declared, "integer", *INTEGER_RANGES[declared])
-    if m := _NUMERIC.fullmatch(declared):
-        precision, scale = int(m.group(1)), int(m.group(2))
-        return SqlType(f"numeric({precision}, {scale})", "numeric", precision=precision, scale=scale)
-    if declared in ("date", "boolean", "text"):
-        return SqlType(declared, declared)
-    if declared == "timestamp":
-        return SqlType("timestamp without time zone", "timestamp")
-    raise ValueError(f"unknown SQL type in the raw contract: {declared!r}")
-
 
 ARROW_TYPES = {
     "integer": pa.int64(),
