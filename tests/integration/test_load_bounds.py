@@ -171,3 +171,12 @@ def test_cost_beyond_numeric_14_2_is_quarantined(load, sql, tmp_path):
     load(_orders_with(tmp_path, bad | {"unit_cost": "9999999.99"}))
     reason = _loaded_with_one_quarantined(sql, "order_items", "fact_order_items", 30)
     assert reason == "quantity * unit_cost (the line's cost) must be below 10^12 (numeric(14,2))"
+
+
+def test_nul_character_in_text_is_quarantined(load, sql, tmp_path):
+    """PostgreSQL text cannot hold a NUL character: COPY would fail the batch."""
+    customers = [customer(2, city="Bos\x00ton"), customer(1)] + [customer(10 + i) for i in range(20)]
+    load(write_batch(tmp_path, customers=customers, products=[product(1)], order_items=GOOD_ORDERS))
+    reason = _loaded_with_one_quarantined(sql, "customers", "dim_customer", 21)
+    assert reason == "city: city must not contain a NUL character (got 'Bos\\x00ton')"
+    assert sql.one("SELECT record->>'city' FROM quarantine.customers") == "Bos\\x00ton"

@@ -241,7 +241,7 @@ def contract_markdown() -> str:
     lines += [
         "",
         f"Each type's own bounds apply on top of the rule column: {ranges}; numeric(p,s) finite, "
-        "below 10^(p−s) in absolute value, at most s decimals. Booleans are "
+        "below 10^(p−s) in absolute value, at most s decimals; text without NUL characters. Booleans are "
         f"{'/'.join(TRUE_VALUES)} or {'/'.join(FALSE_VALUES)}. Row rules (numbers compared at their "
         "columns' scale, as stored) and references of several columns:",
         "",

@@ -113,6 +113,13 @@ def column_checks(c: E.Column) -> list[pa.Check]:
         checks = _numeric_bounds(c) + checks
     if c.one_of:
         checks.append(pa.Check.isin(list(c.one_of), error=f"must be one of {', '.join(c.one_of)}"))
+    elif k == "text":  # PostgreSQL text cannot hold NUL: COPY would fail the batch
+        checks.append(
+            pa.Check(
+                lambda s: ~s.str.contains("\x00", regex=False),
+                error=f"{c.name} must not contain a NUL character",
+            )
+        )
     if c.pattern:
         checks.append(pa.Check.str_matches(c.pattern, error=f"not {c.pattern_name}"))
     return checks + _batch_date(c)
@@ -208,6 +215,8 @@ def _jsonable(value):
         return str(value)  # JSON has no infinity
     if isinstance(value, pd.Timestamp):
         return value.isoformat(sep=" ")
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "\\x00")  # jsonb cannot hold NUL either: keep it visible
     return value.item() if hasattr(value, "item") else value
 
 
