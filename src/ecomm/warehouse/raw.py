@@ -35,6 +35,7 @@ class RawFile:
     frame: pd.DataFrame  # the entity's columns (None = empty cell), plus `row_no`
     bad_rows: list[BadRow] = field(default_factory=list)
     typed: bool = False  # True: columns already have their types; False: all text, to be parsed
+    has_nul: bool = True  # the file holds a NUL byte (False: no text cell can hold one; no need to look)
 
     @property
     def rows_read(self) -> int:
@@ -86,7 +87,7 @@ def _read_typed(data: bytes, entity: Entity, header: list[str]) -> RawFile | Non
         return None
     frame = to_pandas(table)
     frame.insert(0, "row_no", range(2, len(frame) + 2))
-    return RawFile(entity, frame, [], typed=True)
+    return RawFile(entity, frame, [], typed=True, has_nul=b"\x00" in data)
 
 
 def read_raw_file(path: Path, entity: Entity, *, typed: bool = True) -> RawFile:
@@ -151,4 +152,4 @@ def read_raw_file(path: Path, entity: Entity, *, typed: bool = True) -> RawFile:
             row_no = rec.pop("row_no")
             bad_rows.append(BadRow(row_no, rec, utf8_bad[row_no]))
         frame = frame[~is_bad]
-    return RawFile(entity, frame.reset_index(drop=True), bad_rows)
+    return RawFile(entity, frame.reset_index(drop=True), bad_rows, has_nul=b"\x00" in data)

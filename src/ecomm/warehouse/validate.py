@@ -103,8 +103,9 @@ def _batch_date(c: E.Column) -> list[pa.Check]:
     return []
 
 
-def column_checks(c: E.Column) -> list[pa.Check]:
-    """Every check of one column, derived from its declaration."""
+def column_checks(c: E.Column, nul: bool = True) -> list[pa.Check]:
+    """Every check of one column, derived from its declaration (nul=False: without the NUL check of
+    text, for a file with no NUL byte)."""
     k = kind(c)
     checks = _declared_range(c)
     if k == "integer":
@@ -113,7 +114,7 @@ def column_checks(c: E.Column) -> list[pa.Check]:
         checks = _numeric_bounds(c) + checks
     if c.one_of:
         checks.append(pa.Check.isin(list(c.one_of), error=f"must be one of {', '.join(c.one_of)}"))
-    elif k == "text":  # PostgreSQL text cannot hold NUL: COPY would fail the batch
+    elif k == "text" and nul:  # PostgreSQL text cannot hold NUL: COPY would fail the batch
         checks.append(
             pa.Check(
                 lambda s: ~s.str.contains("\x00", regex=False),
@@ -130,11 +131,12 @@ def _row_check(entity: E.Entity, rule: E.RowRule) -> pa.Check:
 
 
 @cache
-def schema(entity: E.Entity) -> pa.DataFrameSchema:
+def schema(entity: E.Entity, nul: bool = True) -> pa.DataFrameSchema:
     """The pandera schema of an entity's file, derived from the declarations (built once; the
     batch-date rules read the date being validated)."""
     columns = {
-        c.name: pa.Column(checks=column_checks(c), nullable=c.nullable, coerce=False) for c in entity.fields
+        c.name: pa.Column(checks=column_checks(c, nul), nullable=c.nullable, coerce=False)
+        for c in entity.fields
     }
     return pa.DataFrameSchema(
         columns,
@@ -188,7 +190,7 @@ def validate(raw: RawFile, batch: date) -> tuple[pd.DataFrame, list[BadRow]]:
         return candidates.reset_index(drop=True), _bad_rows(frame, entity, reasons)
     token = _BATCH.set(batch)
     try:
-        schema(entity).validate(candidates, lazy=True)
+        schema(entity, raw.has_nul).validate(candidates, lazy=True, inplace=True)
     except SchemaErrors as exc:
         cases = exc.failure_cases
         row_cases = cases[cases["index"].notna()]
