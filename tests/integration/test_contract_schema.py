@@ -99,3 +99,28 @@ def _described_sql(spelled: str) -> tuple[str, int | None, int | None]:
     if spelled.startswith("numeric("):
         return _described(spelled.replace(" ", ""))
     return spelled, None, None
+
+
+def test_staging_migration_downgrades_and_upgrades(warehouse, sql):
+    """Revision 0006 re-creates staging from the contract; one step down leaves the same types with
+    every file column nullable (0002's staging), and up again restores NOT NULL."""
+    from alembic import command
+
+    from ecomm import db
+    from ecomm.warehouse.migrate import _config
+
+    def step(move, target):
+        cfg = _config()
+        engine = db.engine(warehouse)
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            move(cfg, target)
+        engine.dispose()
+
+    required = "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'staging' AND is_nullable = 'NO'"
+    declared = sum(not c.nullable for e in ENTITIES for c in e.fields)
+    assert sql.one(required) == 2 * len(ENTITIES) + declared  # row_no, batch_date and the contract's
+    step(command.downgrade, "-1")
+    assert sql.one(required) == 2 * len(ENTITIES)
+    step(command.upgrade, "head")
+    assert sql.one(required) == 2 * len(ENTITIES) + declared
