@@ -104,9 +104,11 @@ class Reference:
     table: str  # schema.table
     target: tuple[str, ...]
     nullable: bool = False  # a NULL value references nothing (and is allowed)
+    cast: str | None = None  # SQL type the columns are cast to first: a timestamp's day is "date"
 
     def __str__(self) -> str:
-        return f"({', '.join(self.columns)}) -> {self.table} ({', '.join(self.target)})"
+        cast = f"::{self.cast}" if self.cast else ""
+        return f"({', '.join(c + cast for c in self.columns)}) -> {self.table} ({', '.join(self.target)})"
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,11 @@ class Entity:
         """Every reference to the warehouse: each column's, then the multi-column ones."""
         own = tuple(
             Reference(
-                (c.name,), c.references.rsplit(".", 1)[0], (c.references.rsplit(".", 1)[1],), c.nullable
+                (c.name,),
+                c.references.rsplit(".", 1)[0],
+                (c.references.rsplit(".", 1)[1],),
+                c.nullable,
+                "date" if c.type == "timestamp" else None,  # a timestamp references its day
             )
             for c in self.fields
             if c.references
@@ -248,7 +254,7 @@ ORDER_ITEMS = Entity(
     (
         _col("order_id", "bigint", **_ID),
         _col("line_no", "smallint", gt=0),
-        _col("order_ts", "timestamp", batch_date="on"),
+        _col("order_ts", "timestamp", batch_date="on", references=_CALENDAR),
         _col("customer_id", "bigint", **_ref(_CUSTOMER)),
         _col("product_id", "bigint", **_ref(_PRODUCT)),
         _col("campaign_id", "bigint", **_ref(_CAMPAIGN, nullable=True)),
@@ -300,7 +306,7 @@ WEB_EVENTS = Entity(
         _col("customer_id", "bigint", **_ref(_CUSTOMER)),
         _col("product_id", "bigint", **_ref(_PRODUCT, nullable=True)),
         _col("event_type", "text", one_of=EVENT_TYPES),
-        _col("event_ts", "timestamp", batch_date="on"),
+        _col("event_ts", "timestamp", batch_date="on", references=_CALENDAR),
     ),
     ("event_id",),
     "one row per web event (view, add_to_cart, purchase), in the batch of its date",

@@ -124,3 +124,27 @@ def test_staging_migration_downgrades_and_upgrades(warehouse, sql):
     assert sql.one(required) == 2 * len(ENTITIES)
     step(command.upgrade, "head")
     assert sql.one(required) == 2 * len(ENTITIES) + declared
+
+
+FOREIGN_KEYS = """
+    SELECT c.conrelid::regclass::text, a.attname, c.confrelid::regclass::text, fa.attname
+    FROM pg_constraint c
+    JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+    JOIN pg_attribute fa ON fa.attrelid = c.confrelid AND fa.attnum = c.confkey[1]
+    WHERE c.contype = 'f' AND c.connamespace = 'warehouse'::regnamespace AND cardinality(c.conkey) = 1"""
+# A timestamp's day is stored in its own column, which holds the foreign key to the calendar.
+DAY_COLUMNS = {("order_items", "order_ts"): "order_date", ("web_events", "event_ts"): "event_date"}
+
+
+def test_every_declared_reference_to_a_dimension_is_a_foreign_key(sql):
+    """The warehouse declares each single-column reference of the contract as a foreign key (the
+    references of several columns, to order lines, are rules of the merge)."""
+    keys = set(sql(FOREIGN_KEYS))
+    expected = set()
+    for entity in ENTITIES:
+        for ref in entity.references:
+            if len(ref.columns) == 1:
+                column = DAY_COLUMNS.get((entity.name, ref.columns[0]), ref.columns[0])
+                expected.add((entity.loads_into, column, ref.table, ref.target[0]))
+    assert len(expected) == 17
+    assert expected <= keys, sorted(expected - keys)
