@@ -5,6 +5,7 @@ from stored files:
   benchmarks, platform  benchmarks/results/{generate,load,platform,daily}.json (`make bench`)
   models                docs/results/model_report.json (`ecomm evaluate --report`) + world.json
   causal                docs/results/causal_estimates.csv (`ecomm causal report`) + world.json
+  contract              the raw contract's declarations (src/ecomm/entities.py), not a measurement
 
 python -m benchmarks.figures           # rewrite the blocks from the stored files
 python -m benchmarks.figures --check   # exit 1 naming each block that differs (tests/unit runs it)
@@ -221,6 +222,13 @@ def render_causal(docs: Path) -> str:
     )
 
 
+# --------------------------------------------------------------------------------- raw contract
+def render_contract() -> str:
+    from ecomm.warehouse.contract import contract_markdown
+
+    return contract_markdown()
+
+
 # ------------------------------------------------------------------------------------ the README
 def renderers(benchmark_results: Path, docs_results: Path) -> dict[str, Callable[[], str]]:
     return {
@@ -228,6 +236,7 @@ def renderers(benchmark_results: Path, docs_results: Path) -> dict[str, Callable
         "platform": lambda: render_platform(benchmark_results),
         "models": lambda: render_models(docs_results),
         "causal": lambda: render_causal(docs_results),
+        "contract": render_contract,
     }
 
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-BLOCKS = ("benchmarks", "platform", "models", "causal")
+BLOCKS = ("benchmarks", "platform", "models", "causal", "contract")
 
 
 def figures(*args: str) -> subprocess.CompletedProcess:
@@ -104,3 +104,16 @@ def test_stored_generation_ratio_follows_from_the_measured_numbers():
     ours, faker = stored["ours"], stored["row_wise_faker"]
     lines_per_s = ours["rows"]["order_items"] / ours["seconds"]
     assert abs(stored["ratio_order_lines_vs_row_wise"] - lines_per_s / faker["rows_per_s"]) < 0.05
+
+
+def test_the_contract_table_lists_every_declared_column():
+    from ecomm.entities import ENTITIES
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme[readme.index("<!-- figures:contract -->") : readme.index("<!-- /figures:contract -->")]
+    for entity in ENTITIES:
+        assert f"| `{entity.name}` ({', '.join(entity.key)}) |" in block
+        for column in entity.fields:
+            assert f"| `{column.name}` | {column.type} |" in block
+        for rule in entity.rules:
+            assert f"`{rule}` ({rule.message})" in block

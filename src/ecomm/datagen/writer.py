@@ -14,105 +14,29 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from ecomm.entities import ENTITIES, Entity
+from ecomm.entities import ENTITIES, Entity, sql_type
 
 _EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
 _WRITE_OPTIONS = pacsv.WriteOptions(include_header=True, quoting_style="needed")
 
 MONEY = pa.decimal128(12, 2)
+# The files' column types, from the contract's SQL types (money as exact decimals).
+_WRITE_TYPES = {
+    "integer": pa.int64(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("s"),
+    "boolean": pa.bool_(),
+    "text": pa.string(),
+}
+
+
+def _write_type(declared: str) -> pa.DataType:
+    t = sql_type(declared)
+    return pa.decimal128(t.precision, t.scale) if t.kind == "numeric" else _WRITE_TYPES[t.kind]
+
+
 SCHEMAS: dict[str, pa.Schema] = {
-    "customers": pa.schema(
-        [
-            ("customer_id", pa.int64()),
-            ("first_name", pa.string()),
-            ("last_name", pa.string()),
-            ("email", pa.string()),
-            ("age", pa.int64()),
-            ("gender", pa.string()),
-            ("country", pa.string()),
-            ("city", pa.string()),
-            ("acquisition_channel", pa.string()),
-            ("signup_date", pa.date32()),
-        ]
-    ),
-    "products": pa.schema(
-        [
-            ("product_id", pa.int64()),
-            ("product_name", pa.string()),
-            ("category", pa.string()),
-            ("subcategory", pa.string()),
-            ("brand", pa.string()),
-            ("list_price", MONEY),
-            ("unit_cost", MONEY),
-            ("launch_date", pa.date32()),
-        ]
-    ),
-    "campaigns": pa.schema(
-        [
-            ("campaign_id", pa.int64()),
-            ("campaign_name", pa.string()),
-            ("channel", pa.string()),
-            ("campaign_type", pa.string()),
-            ("offer", pa.string()),
-            ("discount_pct", pa.decimal128(5, 2)),
-            ("target_countries", pa.string()),
-            ("start_date", pa.date32()),
-            ("end_date", pa.date32()),
-        ]
-    ),
-    "campaign_exposure": pa.schema(
-        [
-            ("customer_id", pa.int64()),
-            ("campaign_id", pa.int64()),
-            ("treated", pa.bool_()),
-            ("exposure_date", pa.date32()),
-        ]
-    ),
-    "order_items": pa.schema(
-        [
-            ("order_id", pa.int64()),
-            ("line_no", pa.int64()),
-            ("order_ts", pa.timestamp("s")),
-            ("customer_id", pa.int64()),
-            ("product_id", pa.int64()),
-            ("campaign_id", pa.int64()),
-            ("quantity", pa.int64()),
-            ("unit_price", MONEY),
-            ("discount", MONEY),
-            ("revenue", MONEY),
-            ("unit_cost", MONEY),
-            ("status", pa.string()),
-            ("delivery_days", pa.int64()),
-        ]
-    ),
-    "returns": pa.schema(
-        [
-            ("order_id", pa.int64()),
-            ("line_no", pa.int64()),
-            ("return_date", pa.date32()),
-            ("reason", pa.string()),
-        ]
-    ),
-    "web_events": pa.schema(
-        [
-            ("event_id", pa.int64()),
-            ("session_id", pa.int64()),
-            ("customer_id", pa.int64()),
-            ("product_id", pa.int64()),
-            ("event_type", pa.string()),
-            ("event_ts", pa.timestamp("s")),
-        ]
-    ),
-    "reviews": pa.schema(
-        [
-            ("review_id", pa.int64()),
-            ("customer_id", pa.int64()),
-            ("product_id", pa.int64()),
-            ("order_id", pa.int64()),
-            ("rating", pa.int64()),
-            ("review_date", pa.date32()),
-        ]
-    ),
+    e.name: pa.schema([(c.name, _write_type(c.type)) for c in e.fields]) for e in ENTITIES
 }
 
 

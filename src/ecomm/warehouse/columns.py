@@ -1,46 +1,25 @@
-"""Types of the raw contract's columns (anything not listed is text)."""
+"""Column-name sets by type, derived from the raw contract (`ecomm.entities`); kept for callers that
+look a column up by its bare name (the loader's COPY). The declarations are the source."""
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-INT_COLUMNS = {
-    "customer_id",
-    "product_id",
-    "campaign_id",
-    "order_id",
-    "line_no",
-    "quantity",
-    "delivery_days",
-    "event_id",
-    "session_id",
-    "review_id",
-    "rating",
-    "age",
-}
-FLOAT_COLUMNS = {"list_price", "unit_cost", "discount_pct", "unit_price", "discount", "revenue"}
-DATE_COLUMNS = {
-    "signup_date",
-    "launch_date",
-    "start_date",
-    "end_date",
-    "exposure_date",
-    "return_date",
-    "review_date",
-}
-TS_COLUMNS = {"order_ts", "event_ts"}
-BOOL_COLUMNS = {"treated"}
+from ecomm.entities import ENTITIES
+from ecomm.warehouse.contract import ARROW_TYPES, kind
+
+
+def _named(*kinds: str) -> frozenset[str]:
+    return frozenset(c.name for e in ENTITIES for c in e.fields if kind(c) in kinds)
+
+
+INT_COLUMNS = _named("integer")
+FLOAT_COLUMNS = _named("numeric")
+DATE_COLUMNS = _named("date")
+TS_COLUMNS = _named("timestamp")
+BOOL_COLUMNS = _named("boolean")
+_KINDS = {c.name: kind(c) for e in ENTITIES for c in e.fields}
 
 
 def arrow_type(column: str) -> pa.DataType:
-    if column in INT_COLUMNS:
-        return pa.int64()
-    if column in FLOAT_COLUMNS:
-        return pa.float64()
-    if column in DATE_COLUMNS:
-        return pa.date32()
-    if column in TS_COLUMNS:
-        return pa.timestamp("s")
-    if column in BOOL_COLUMNS:
-        return pa.bool_()
-    return pa.string()
+    return ARROW_TYPES[_KINDS.get(column, "text")]

@@ -14,8 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from ecomm.entities import Entity
-from ecomm.warehouse.columns import arrow_type
+from ecomm.entities import FALSE_VALUES, TRUE_VALUES, Entity
+from ecomm.warehouse.contract import arrow_types, to_pandas
 
 
 class BatchError(ValueError):
@@ -35,6 +35,7 @@ class RawFile:
     frame: pd.DataFrame  # the entity's columns (None = empty cell), plus `row_no`
     bad_rows: list[BadRow] = field(default_factory=list)
     typed: bool = False  # True: columns already have their types; False: all text, to be parsed
+    has_nul: bool = True  # the file holds a NUL byte (False: no text cell can hold one; no need to look)
 
     @property
     def rows_read(self) -> int:
@@ -61,12 +62,10 @@ def _invalid_utf8_rows(data: bytes) -> tuple[bytes, dict[int, str]]:
     return data.decode("utf-8", errors="replace").encode("utf-8"), bad
 
 
-_PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
-
-
 def _read_typed(data: bytes, entity: Entity, header: list[str]) -> RawFile | None:
-    """The fast path for a clean file: pyarrow parses every column to its type in C++.
-    None when any row is malformed or any value does not parse (the text path then says which)."""
+    """The fast path for a clean file: pyarrow parses every column to the contract's type in C++.
+    None when any row is malformed or any value does not parse (the text path then says which;
+    it parses with the same value parser, `contract.parse`, so both accept the same values)."""
     malformed = []
     try:
         table = pacsv.read_csv(
@@ -74,24 +73,26 @@ def _read_typed(data: bytes, entity: Entity, header: list[str]) -> RawFile | Non
             read_options=pacsv.ReadOptions(use_threads=True),
             parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: malformed.append(row) or "skip"),
             convert_options=pacsv.ConvertOptions(
-                column_types={c: arrow_type(c) for c in header},
+                column_types={c: t for c, t in arrow_types(entity).items() if c in header},
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=False,
                 include_columns=list(entity.columns),
-                true_values=["true"],
-                false_values=["false"],
+                true_values=list(TRUE_VALUES),
+                false_values=list(FALSE_VALUES),
             ),
         )
     except pa.ArrowInvalid:
         return None
     if malformed:
         return None
-    frame = table.to_pandas(types_mapper=_PANDAS_TYPES.get, date_as_object=False)
+    frame = to_pandas(table)
     frame.insert(0, "row_no", range(2, len(frame) + 2))
-    return RawFile(entity, frame, [], typed=True)
+    return RawFile(entity, frame, [], typed=True, has_nul=b"\x00" in data)
 
 
-def read_raw_file(path: Path, entity: Entity) -> RawFile:
+def read_raw_file(path: Path, entity: Entity, *, typed: bool = True) -> RawFile:
+    """The file's rows: parsed to their types when every value parses (pyarrow's CSV reader),
+    else as text for `validate` to parse and name each bad cell. typed=False: always as text."""
     if not path.exists():
         raise BatchError(f"{path}: file missing (every batch has one {entity.file_name})")
     data = path.read_bytes()
@@ -105,10 +106,10 @@ def read_raw_file(path: Path, entity: Entity) -> RawFile:
     if missing:
         raise BatchError(f"{path}: missing column(s) {', '.join(missing)}")
 
-    if not utf8_bad:
-        typed = _read_typed(data, entity, header)
-        if typed is not None:
-            return typed
+    if typed and not utf8_bad:
+        parsed = _read_typed(data, entity, header)
+        if parsed is not None:
+            return parsed
 
     malformed: list[BadRow] = []
 
@@ -151,4 +152,4 @@ def read_raw_file(path: Path, entity: Entity) -> RawFile:
             row_no = rec.pop("row_no")
             bad_rows.append(BadRow(row_no, rec, utf8_bad[row_no]))
         frame = frame[~is_bad]
-    return RawFile(entity, frame.reset_index(drop=True), bad_rows)
+    return RawFile(entity, frame.reset_index(drop=True), bad_rows, has_nul=b"\x00" in data)

@@ -1,191 +1,196 @@
-"""Validation of one raw file: parse each column to its type, then the entity's rules (pandera).
+"""Validation of one raw file against the contract (`ecomm.entities`): parse, then a pandera schema.
 
-Rows that fail go to quarantine with a reason naming the field and the value; referential checks
-against the warehouse are SQL, in `merge.py`, because they need the warehouse.
+The file is parsed once, by pyarrow (`contract.parse`; a clean file arrives parsed by pyarrow's CSV
+reader with the same value parser). The pandera schema is derived from the declarations: each
+column's dtype, nullability, declared range, accepted values, pattern and batch-date rule, plus the
+bounds of its SQL type (integer range; numerics finite, below 10^(precision - scale), at most
+`scale` decimals), so a value that passes fits its column and never fails COPY or a CHECK; and the
+entity's row rules, evaluated at the columns' precision. Rows that fail go to quarantine with a
+reason naming the field and the value; references to the warehouse are SQL, in `merge.py`.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from contextvars import ContextVar
+from datetime import date
+from functools import cache
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 from pandera.errors import SchemaErrors
 
 from ecomm import entities as E
-from ecomm.warehouse.columns import BOOL_COLUMNS, DATE_COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, TS_COLUMNS
+from ecomm.warehouse.contract import kind, parse, parse_failure, rule_holds, sql_type, to_pandas
 from ecomm.warehouse.raw import BadRow, BatchError, RawFile
 
-EARLIEST_DATE = pd.Timestamp("2000-01-01")  # start of the warehouse calendar
+EARLIEST_DATE = pd.Timestamp(E.EARLIEST_DATE)  # start of the warehouse calendar
 
-NULLABLE = {
-    "customers": {"gender"},
-    "campaigns": {"target_countries"},
-    "order_items": {"campaign_id", "delivery_days"},
-    "web_events": {"product_id"},
-}
-_TRUE, _FALSE = {"true", "t", "1", "yes"}, {"false", "f", "0", "no"}
+_BATCH: ContextVar[date] = ContextVar("batch_date")  # the batch date being validated
 
 
-def _parse_column(name: str, raw: pd.Series) -> tuple[pd.Series, pd.Series, str]:
-    """Typed values, a mask of unparseable non-empty cells, and what the type is called."""
-    present = raw.notna()
-    if name in INT_COLUMNS:
-        num = pd.to_numeric(raw, errors="coerce")
-        bad = present & (num.isna() | (num % 1 != 0))
-        return num.where(~bad).astype("Int64"), bad, "an integer"
-    if name in FLOAT_COLUMNS:
-        num = pd.to_numeric(raw, errors="coerce")
-        return num.astype("float64"), present & num.isna(), "a number"
-    if name in DATE_COLUMNS:
-        parsed = pd.to_datetime(raw, format="%Y-%m-%d", errors="coerce")
-        return parsed, present & parsed.isna(), "a date (YYYY-MM-DD)"
-    if name in TS_COLUMNS:
-        parsed = pd.to_datetime(raw, format="ISO8601", errors="coerce")
-        return parsed, present & parsed.isna(), "a timestamp (YYYY-MM-DD HH:MM:SS)"
-    if name in BOOL_COLUMNS:
-        low = raw.str.strip().str.lower()
-        parsed = low.map(lambda v: True if v in _TRUE else (False if v in _FALSE else None))
-        return parsed.astype("boolean"), present & parsed.isna(), "true or false"
-    return raw, pd.Series(False, index=raw.index), "text"
+def _declared_range(c: E.Column) -> list[pa.Check]:
+    checks = []
+    if c.gt is not None:
+        checks.append(pa.Check.gt(c.gt, error=f"{c.name} must be > {c.gt}"))
+    if c.ge is not None and c.le is not None:
+        checks.append(pa.Check.in_range(c.ge, c.le, error=f"{c.name} must be between {c.ge} and {c.le}"))
+    elif c.ge is not None:
+        checks.append(pa.Check.ge(c.ge, error=f"{c.name} must be >= {c.ge}"))
+    elif c.le is not None:
+        checks.append(pa.Check.le(c.le, error=f"{c.name} must be <= {c.le}"))
+    return checks
 
 
-def _not_after(batch: date, what: str) -> pa.Check:
-    limit = pd.Timestamp(batch) + pd.Timedelta(days=1)
-    return pa.Check(
-        lambda s: (s >= EARLIEST_DATE) & (s < limit),
-        error=f"{what} must be between 2000-01-01 and the batch date {batch}",
+def _integer_bounds(c: E.Column) -> list[pa.Check]:
+    """The SQL type's range, where the declared range does not already keep the value inside it."""
+    t = sql_type(c.type)
+    if t.sql == "bigint":  # parsed as int64: the same range
+        return []
+    lower = max(v for v in (c.gt, c.ge, t.low - 1) if v is not None) >= t.low
+    upper = c.le is not None and c.le <= t.high
+    if lower and upper:
+        return []
+    if lower:
+        return [pa.Check.le(t.high, error=f"{c.name} must be <= {t.high} ({t.sql})")]
+    if upper:
+        return [pa.Check.ge(t.low, error=f"{c.name} must be >= {t.low} ({t.sql})")]
+    return [
+        pa.Check.in_range(t.low, t.high, error=f"{c.name} must be between {t.low} and {t.high} ({t.sql})")
+    ]
+
+
+def _numeric_bounds(c: E.Column) -> list[pa.Check]:
+    """What numeric(p, s) stores: finite, below 10^(p - s) in absolute value, at most s decimals."""
+    t = sql_type(c.type)
+    limit, factor = float(t.limit), 10.0**t.scale
+
+    def fits(s: pd.Series) -> pd.Series:
+        values = s.to_numpy()
+        scaled = values * factor
+        with np.errstate(invalid="ignore"):
+            exact = np.abs(scaled - np.rint(scaled)) <= np.abs(scaled) * 1e-14 + 1e-9
+            return pd.Series((np.abs(values) < limit) & exact, index=s.index)
+
+    return [
+        pa.Check(
+            fits,
+            error=f"{c.name} must be finite, below 10^{t.precision - t.scale} in absolute value "
+            f"and have at most {t.scale} decimals ({t.sql})",
+        )
+    ]
+
+
+def _batch_date(c: E.Column) -> list[pa.Check]:
+    """The date rule relative to the batch date (validate() sets `_BATCH`; the reason names the date)."""
+    if c.batch_date == "on":
+        return [
+            pa.Check(
+                lambda s: s.dt.normalize() == pd.Timestamp(_BATCH.get()),
+                error=f"{c.name} must fall on the batch date {{batch}}",
+            )
+        ]
+    if c.batch_date == "not_after":
+        lead = pd.Timedelta(days=c.lead_days + 1)
+        after = f"{c.lead_days} days after " if c.lead_days else ""
+        return [
+            pa.Check(
+                lambda s: (s >= EARLIEST_DATE) & (s < pd.Timestamp(_BATCH.get()) + lead),
+                error=f"{c.name} must be between {E.EARLIEST_DATE} and {after}the batch date {{batch}}",
+            )
+        ]
+    return []
+
+
+def column_checks(c: E.Column, nul: bool = True) -> list[pa.Check]:
+    """Every check of one column, derived from its declaration (nul=False: without the NUL check of
+    text, for a file with no NUL byte)."""
+    k = kind(c)
+    checks = _declared_range(c)
+    if k == "integer":
+        checks += _integer_bounds(c)
+    elif k == "numeric":
+        checks = _numeric_bounds(c) + checks
+    if c.one_of:
+        checks.append(pa.Check.isin(list(c.one_of), error=f"must be one of {', '.join(c.one_of)}"))
+    elif k == "text" and nul:  # PostgreSQL text cannot hold NUL: COPY would fail the batch
+        checks.append(
+            pa.Check(
+                lambda s: ~s.str.contains("\x00", regex=False),
+                error=f"{c.name} must not contain a NUL character",
+            )
+        )
+    if c.pattern:
+        checks.append(pa.Check.str_matches(c.pattern, error=f"not {c.pattern_name}"))
+    return checks + _batch_date(c)
+
+
+def _row_check(entity: E.Entity, rule: E.RowRule) -> pa.Check:
+    return pa.Check(lambda frame: rule_holds(entity, rule, frame), error=rule.message)
+
+
+@cache
+def schema(entity: E.Entity, nul: bool = True) -> pa.DataFrameSchema:
+    """The pandera schema of an entity's file, derived from the declarations (built once; the
+    batch-date rules read the date being validated)."""
+    columns = {
+        c.name: pa.Column(checks=column_checks(c, nul), nullable=c.nullable, coerce=False)
+        for c in entity.fields
+    }
+    return pa.DataFrameSchema(
+        columns,
+        checks=[_row_check(entity, r) for r in entity.rules],
+        unique=list(entity.key),
+        report_duplicates="all",
     )
 
 
-def _on_batch_date(batch: date, what: str) -> pa.Check:
-    day = pd.Timestamp(batch)
-    return pa.Check(lambda s: s.dt.normalize() == day, error=f"{what} must fall on the batch date {batch}")
-
-
-def _positive(what: str) -> pa.Check:
-    return pa.Check.gt(0, error=f"{what} must be > 0")
-
-
-def _non_negative(what: str) -> pa.Check:
-    return pa.Check.ge(0, error=f"{what} must be >= 0")
-
-
-def _one_of(values) -> pa.Check:
-    return pa.Check.isin(list(values), error=f"must be one of {', '.join(values)}")
-
-
-def _rules(entity: E.Entity, batch: date) -> tuple[dict[str, list[pa.Check]], list[pa.Check]]:
-    """Column checks and row checks of an entity, for a batch date."""
-    name = entity.name
-    if name == "customers":
-        return {
-            "customer_id": [_positive("customer_id")],
-            "email": [pa.Check.str_matches(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", error="not an email address")],
-            "age": [
-                pa.Check.in_range(
-                    *E.CUSTOMER_AGES,
-                    error=f"age must be between {E.CUSTOMER_AGES[0]} and {E.CUSTOMER_AGES[1]}",
-                )
-            ],
-            "acquisition_channel": [_one_of(E.ACQUISITION_CHANNELS)],
-            "signup_date": [_not_after(batch, "signup_date")],
-        }, []
-    if name == "products":
-        return {
-            "product_id": [_positive("product_id")],
-            "list_price": [_positive("list_price")],
-            "unit_cost": [_non_negative("unit_cost")],
-            "launch_date": [_not_after(batch, "launch_date")],
-        }, [pa.Check(lambda d: d["unit_cost"] <= d["list_price"], error="unit_cost exceeds list_price")]
-    if name == "campaigns":
-        return {
-            "campaign_id": [_positive("campaign_id")],
-            "campaign_type": [_one_of(E.CAMPAIGN_TYPES)],
-            "discount_pct": [pa.Check.in_range(0, 100, error="discount_pct must be between 0 and 100")],
-            "start_date": [_not_after(batch + timedelta(days=366), "start_date")],
-        }, [pa.Check(lambda d: d["end_date"] >= d["start_date"], error="end_date before start_date")]
-    if name == "campaign_exposure":
-        return {"exposure_date": [_on_batch_date(batch, "exposure_date")]}, []
-    if name == "order_items":
-        return {
-            "order_id": [_positive("order_id")],
-            "line_no": [_positive("line_no")],
-            "order_ts": [_on_batch_date(batch, "order_ts")],
-            "quantity": [_positive("quantity")],
-            "unit_price": [_non_negative("unit_price")],
-            "discount": [_non_negative("discount")],
-            "unit_cost": [_non_negative("unit_cost")],
-            "status": [_one_of(E.ORDER_STATUSES)],
-            "delivery_days": [_non_negative("delivery_days")],
-        }, [
-            pa.Check(
-                lambda d: (d["revenue"] - (d["quantity"] * d["unit_price"] - d["discount"])).abs() < 0.005,
-                error="revenue != quantity * unit_price - discount",
-            ),
-            pa.Check(
-                lambda d: d["discount"] <= d["quantity"] * d["unit_price"] + 0.005,
-                error="discount exceeds quantity * unit_price",
-            ),
-        ]
-    if name == "returns":
-        return {"line_no": [_positive("line_no")], "return_date": [_on_batch_date(batch, "return_date")]}, []
-    if name == "web_events":
-        return {
-            "event_id": [_positive("event_id")],
-            "event_type": [_one_of(E.EVENT_TYPES)],
-            "event_ts": [_on_batch_date(batch, "event_ts")],
-        }, []
-    if name == "reviews":
-        return {
-            "review_id": [_positive("review_id")],
-            "rating": [pa.Check.in_range(1, 5, error="rating must be between 1 and 5")],
-            "review_date": [_on_batch_date(batch, "review_date")],
-        }, []
-    raise KeyError(name)
-
-
-def _schema(entity: E.Entity, batch: date) -> pa.DataFrameSchema:
-    column_checks, row_checks = _rules(entity, batch)
-    nullable = NULLABLE.get(entity.name, set())
-    columns = {
-        col: pa.Column(checks=column_checks.get(col, []), nullable=col in nullable, coerce=False)
-        for col in entity.columns
-    }
-    return pa.DataFrameSchema(columns, checks=row_checks, unique=list(entity.key), report_duplicates="all")
-
-
-def _reason(row, entity: E.Entity) -> str:
-    check = str(row.check)
+def _reason(row, entity: E.Entity, batch: date) -> str:
+    check = str(row.check).replace("{batch}", str(batch))
     if check == "not_nullable":
         return f"{row.column}: required value missing"
     if check in ("multiple_fields_uniqueness", "field_uniqueness"):
         return f"duplicate key ({', '.join(entity.key)}) within the file"
     if row.schema_context == "DataFrameSchema":
         return check
-    return f"{row.column}: {check} (got {row.failure_case!r})"
+    value = row.failure_case
+    if isinstance(value, np.generic):  # numpy's repr is np.int64(5): name the value as written
+        value = value.item()
+    return f"{row.column}: {check} (got {value!r})"
+
+
+def parse_frame(entity: E.Entity, frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, list[str]]]:
+    """A frame of text cells (None = empty) as typed columns, and the reasons of the cells that do
+    not parse, by row index (those cells are NULL in the result)."""
+    arrays, reasons = {}, {}
+    for c in entity.fields:
+        cells = pyarrow.array(frame[c.name], type=pyarrow.string(), from_pandas=True)
+        arrays[c.name], bad = parse(cells, c)
+        for pos in np.flatnonzero(bad):
+            idx = frame.index[pos]
+            reasons.setdefault(idx, []).append(parse_failure(c, frame.at[idx, c.name]))
+    typed = to_pandas(pyarrow.table(arrays))
+    typed.index = frame.index
+    typed.insert(0, "row_no", frame["row_no"])
+    return typed, reasons
 
 
 def validate(raw: RawFile, batch: date) -> tuple[pd.DataFrame, list[BadRow]]:
     """Typed good rows (with `row_no`) and the bad rows with their reasons."""
     entity = raw.entity
     frame = raw.frame
-    reasons: dict[int, list[str]] = {}
-    if raw.typed:  # pyarrow parsed every value already
-        typed = frame
+    if raw.typed:  # pyarrow's CSV reader parsed every value already
+        typed, reasons = frame, {}
     else:
-        typed = pd.DataFrame({"row_no": frame["row_no"]})
-        for col in entity.columns:
-            values, bad, type_name = _parse_column(col, frame[col])
-            typed[col] = values
-            for idx in bad[bad].index:
-                reasons.setdefault(idx, []).append(f"{col}: {frame.at[idx, col]!r} is not {type_name}")
+        typed, reasons = parse_frame(entity, frame)
 
     candidates = typed.drop(index=list(reasons)) if reasons else typed
     if candidates.empty:
         return candidates.reset_index(drop=True), _bad_rows(frame, entity, reasons)
+    token = _BATCH.set(batch)
     try:
-        _schema(entity, batch).validate(candidates, lazy=True)
+        schema(entity, raw.has_nul).validate(candidates, lazy=True, inplace=True)
     except SchemaErrors as exc:
         cases = exc.failure_cases
         row_cases = cases[cases["index"].notna()]
@@ -193,10 +198,12 @@ def validate(raw: RawFile, batch: date) -> tuple[pd.DataFrame, list[BadRow]]:
             first = cases[cases["index"].isna()].iloc[0]
             raise BatchError(f"{entity.file_name}: {first['column']}: {first['check']}") from exc
         for row in row_cases.itertuples(index=False):
-            msg = _reason(row, entity)
+            msg = _reason(row, entity, batch)
             bucket = reasons.setdefault(int(row.index), [])
             if msg not in bucket:
                 bucket.append(msg)
+    finally:
+        _BATCH.reset(token)
 
     good = typed.drop(index=list(reasons)) if reasons else typed
     return good.reset_index(drop=True), _bad_rows(frame, entity, reasons)
@@ -206,8 +213,12 @@ def _jsonable(value):
     """A cell as JSON can hold it (quarantine keeps the record as jsonb)."""
     if value is None or value is pd.NA or (isinstance(value, float) and value != value):
         return None
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return str(value)  # JSON has no infinity
     if isinstance(value, pd.Timestamp):
         return value.isoformat(sep=" ")
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "\\x00")  # jsonb cannot hold NUL either: keep it visible
     return value.item() if hasattr(value, "item") else value
 
 
