@@ -65,6 +65,7 @@ def load_date(settings: Settings, batch_dir: Path, day: date) -> DateLoad:
     """Load the date's batch, and first any earlier batch of the same world not loaded yet (a day the
     platform was down), with changed ground truth; raises if a batch is rejected."""
     migrate(settings)
+    batch_dir = batch_dir.absolute()  # audit.load_runs.source_dir: the checks read the raw files again
     with db.connection(settings) as conn:
         results = load_directory(conn, batch_dir.parent, threshold=settings.bad_row_threshold, until=day)
         load_truth(conn, truth_dir_for(batch_dir))

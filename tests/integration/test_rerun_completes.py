@@ -29,8 +29,10 @@ def env(warehouse, tmp_path) -> dict:
     }
 
 
-def ecomm_load(path, env) -> subprocess.CompletedProcess:
-    return subprocess.run([*ECOMM, "load", str(path)], capture_output=True, text=True, timeout=300, env=env)
+def ecomm_load(path, env, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*ECOMM, "load", str(path)], capture_output=True, text=True, timeout=300, env=env, cwd=cwd
+    )
 
 
 def test_kill_after_commit_before_checks_rerun_checks(warehouse, sql, env, tmp_path):
@@ -111,3 +113,10 @@ def test_failed_check_not_hidden_by_rerun(warehouse, sql, env, tmp_path):
     assert sql("SELECT checks_passed FROM audit.load_runs") == [(True,)]
     after = ecomm_load(batch, env)
     assert after.returncode == 0 and "checked again" not in after.stdout
+
+
+def test_a_relative_path_is_recorded_absolute_for_later_checks(sql, env, tmp_path):
+    """The checks of a later run (from another directory) read the raw files again from source_dir."""
+    batch = small_batch(tmp_path / "raw")
+    assert ecomm_load("raw", env, cwd=tmp_path).returncode == 0
+    assert sql.one("SELECT source_dir FROM audit.load_runs") == str(batch)

@@ -151,10 +151,12 @@ def _count_many(jobs: list[tuple[Path, str | None, frozenset[int]]]) -> list[Raw
     workers = min(os.cpu_count() or 1, len(jobs))
     if sum(sizes) < _PARALLEL_BYTES or workers < 2:
         return [count_raw_file(*job) for job in jobs]
-    # biggest first, so no worker is left alone with the largest file at the end; forkserver, not
-    # fork: the caller may have threads (pyarrow's, Airflow's) whose locks a fork would copy
+    # biggest first, so no worker is left alone with the largest file at the end. fork, not spawn
+    # or forkserver: those re-import the caller's __main__ (Airflow's task runner, a script on
+    # stdin); the forked workers run only the csv module and Decimal, taking no lock a parent
+    # thread could hold
     order = sorted(range(len(jobs)), key=lambda i: -sizes[i])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver")) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
         counted = dict(zip(order, pool.map(_count_job, [jobs[i] for i in order]), strict=True))
     return [counted[i] for i in range(len(jobs))]
 

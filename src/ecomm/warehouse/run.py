@@ -61,6 +61,7 @@ def load_path(
     force: bool = False,
     progress: Callable[[BatchResult], None] | None = None,
 ) -> LoadReport:
+    path = path.absolute()  # audit.load_runs.source_dir: the checks read the raw files again from it
     with db.connection(settings) as conn:
         clock = time.perf_counter()
         report = LoadReport(
