@@ -54,17 +54,17 @@ _ZERO_CHECKS = {
             SELECT 1 FROM warehouse.fact_order_items f WHERE f.customer_id = e.customer_id
             AND f.order_date = e.event_date AND (e.product_id IS NULL OR f.product_id = e.product_id))
         GROUP BY 1""",
-    # an order whose lines (in any batch) disagree on the customer or the time
+    # an order of the batch whose lines (in any batch) disagree on the customer or the time: one
+    # aggregate over the batch's orders joined to their lines (primary key probes)
     "inconsistent_orders": """
-        WITH batch_orders AS (
-            SELECT DISTINCT batch_date, order_id FROM warehouse.fact_order_items
-            WHERE batch_date = ANY(%(dates)s)
-        ), bad AS (
-            SELECT f.order_id FROM warehouse.fact_order_items f
-            WHERE f.order_id IN (SELECT order_id FROM batch_orders)
-            GROUP BY f.order_id HAVING count(DISTINCT f.customer_id) > 1 OR count(DISTINCT f.order_ts) > 1
-        )
-        SELECT o.batch_date, count(*) FROM batch_orders o JOIN bad USING (order_id) GROUP BY 1""",
+        SELECT batch_date, count(*) FROM (
+            SELECT o.batch_date FROM (
+                SELECT DISTINCT batch_date, order_id FROM warehouse.fact_order_items
+                WHERE batch_date = ANY(%(dates)s)) o
+            JOIN warehouse.fact_order_items f ON f.order_id = o.order_id
+            GROUP BY o.batch_date, o.order_id
+            HAVING count(DISTINCT f.customer_id) > 1 OR count(DISTINCT f.order_ts) > 1) bad
+        GROUP BY 1""",
     # e-mails of the batch's customers that another customer (of any batch) has too: index probes
     # on dim_customer (batch_date) and (lower(email))
     "duplicate_customer_emails": """
