@@ -182,3 +182,23 @@ def test_a_raw_file_gone_fails_reconciliation_and_says_so(warehouse, sql, tmp_pa
     failed = {c.name: c.details for c in _recheck(warehouse) if not c.passed}
     gone = f"raw file {batch / 'order_items.csv'} is gone: cannot reconcile the batch with it"
     assert failed == {"reconcile_order_items_rows": gone, "reconcile_order_items_revenue": gone}
+
+
+def test_malformed_and_undecodable_rows_reconcile_as_quarantined(warehouse, tmp_path):
+    """The independent count numbers rows as the loader does: a truncated line and a line with a
+    latin-1 byte are counted on the raw side and found in quarantine."""
+    batch = small_batch(tmp_path, n_orders=60)
+    path = batch / "order_items.csv"
+    lines = path.read_text().splitlines()
+    lines[5] = "1004,1,2025-03-03 10:15:00,2"  # truncated row (line 6 of the file)
+    path.write_text("\n".join(lines) + "\n")
+    customers = batch / "customers.csv"  # a customer without orders, with a latin-1 byte
+    customers.write_bytes(
+        customers.read_bytes() + b"99,Ada,L,c99@example.com,35,,Germany,M\xfcnchen,organic,2024-01-15\n"
+    )
+    report = load_path(warehouse, batch)
+    details = {c.name: c.details for c in report.checks}
+    assert report.ok, _failed(report)
+    assert details["reconcile_order_items_rows"] == "raw file rows 60, warehouse rows 59 + quarantined 1"
+    assert details["reconcile_order_items_revenue"] == "raw good revenue 2065.00, warehouse revenue 2065.00"
+    assert details["reconcile_customers_rows"] == "raw file rows 4, warehouse rows 3 + quarantined 1"
