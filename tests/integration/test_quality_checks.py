@@ -202,3 +202,21 @@ def test_malformed_and_undecodable_rows_reconcile_as_quarantined(warehouse, tmp_
     assert details["reconcile_order_items_rows"] == "raw file rows 60, warehouse rows 59 + quarantined 1"
     assert details["reconcile_order_items_revenue"] == "raw good revenue 2065.00, warehouse revenue 2065.00"
     assert details["reconcile_customers_rows"] == "raw file rows 4, warehouse rows 3 + quarantined 1"
+
+
+def test_a_failed_freshness_stands_when_a_later_day_loads(warehouse, tmp_path):
+    from datetime import timedelta
+
+    write_batch(tmp_path, customers=[customer(1)], products=[product(1)])  # a day without orders
+    assert _failed(load_path(warehouse, tmp_path)) == {
+        "freshness": f"0 order lines dated on the latest batch {DAY}"
+    }
+    later = DAY + timedelta(days=1)
+    write_batch(tmp_path, later, order_items=[order_line(1, 1, 1, 1, day=later)])
+    report = load_path(warehouse, tmp_path)
+    assert [b.status for b in report.batches] == ["skipped", "loaded"]
+    assert report.checked_dates == [DAY, later]
+    assert [(c.batch_date, c.passed, c.details) for c in report.checks if c.name == "freshness"] == [
+        (DAY, False, f"0 order lines dated on batch {DAY} (its freshness failed before)"),
+        (later, True, f"1 order lines dated on the latest batch {later}"),
+    ]
