@@ -62,6 +62,9 @@ def test_kill_after_commit_before_checks_rerun_checks(warehouse, sql, env, tmp_p
     assert sql.one("SELECT count(*) FROM warehouse.fact_order_items") == 20
     assert sql.one("SELECT count(*) FROM audit.quality_checks") == 0
     assert sql.one("SELECT count(*) FROM marts.daily_sales") == 0
+    status = subprocess.run([*ECOMM, "status"], capture_output=True, text=True, timeout=120, env=env)
+    assert "batches to check again" in status.stdout
+    assert f"│ {DAY} │ never checked │ missing │" in status.stdout
 
     rerun = ecomm_load(batch, env)
 
@@ -120,3 +123,21 @@ def test_a_relative_path_is_recorded_absolute_for_later_checks(sql, env, tmp_pat
     batch = small_batch(tmp_path / "raw")
     assert ecomm_load("raw", env, cwd=tmp_path).returncode == 0
     assert sql.one("SELECT source_dir FROM audit.load_runs") == str(batch)
+
+
+def test_pipeline_run_after_a_crash_checks_the_batch_and_builds_the_marts(warehouse, sql, tmp_path):
+    """`ecomm pipeline run` (and the DAG's steps) complete a load whose process died after its commit."""
+    from ecomm.pipeline import run_for_date
+    from ecomm.warehouse.load import load_directory
+
+    batch = small_batch(tmp_path / "raw")
+    with db.connection(warehouse) as conn:  # the state a kill -9 after the commit leaves
+        assert [r.status for r in load_directory(conn, batch, threshold=0.05)] == ["loaded"]
+    assert sql("SELECT checks_passed, marts_at FROM audit.load_runs") == [(None, None)]
+
+    report = run_for_date(warehouse, DAY, tmp_path / "raw")
+
+    assert [b.status for b in report.batches] == ["skipped"] and report.ok
+    assert report.rechecked_dates == [DAY] and report.marts_pending == [DAY]
+    assert sql("SELECT checks_passed, marts_at IS NOT NULL FROM audit.load_runs") == [(True, True)]
+    assert sql("SELECT order_date, orders, net_revenue FROM marts.daily_sales") == [(DAY, 20, 700)]
