@@ -272,6 +272,14 @@ def _print_counts(rows: dict[str, int]) -> None:
     out.print(table)
 
 
+def _dates(dates) -> str:
+    """Dates for a report line: all of a few, the first and last of many."""
+    dates = sorted(dates)
+    if len(dates) <= 6:
+        return ", ".join(map(str, dates))
+    return f"{len(dates)} batches {dates[0]} .. {dates[-1]}"
+
+
 def _report_load(report) -> None:
     table = Table("batch", "status", "read", "loaded", "unchanged", "quarantined", "seconds", title="batches")
     shown = report.batches if len(report.batches) <= 12 else report.batches[:3] + report.batches[-8:]
@@ -291,7 +299,14 @@ def _report_load(report) -> None:
     if report.truth_rows:
         out.print("ground truth loaded: " + ", ".join(f"{k} {v:,}" for k, v in report.truth_rows.items()))
     if report.checks:
-        out.print(f"quality checks: {sum(c.passed for c in report.checks)}/{len(report.checks)} passed")
+        out.print(
+            f"quality checks: {sum(c.passed for c in report.checks)}/{len(report.checks)} passed "
+            f"over {len(report.checked_dates)} batch(es)"
+        )
+    if report.rechecked_dates:  # left unchecked by a killed run, or failed before: never hidden
+        out.print("checked again (unchecked or failed before): " + _dates(report.rechecked_dates))
+    if report.marts_pending and not any(b.status == "loaded" for b in report.batches):
+        out.print("marts built for batch(es) an earlier run left out: " + _dates(report.marts_pending))
     if report.phase_seconds:
         out.print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in report.phase_seconds.items()))
     for b in report.rejected:

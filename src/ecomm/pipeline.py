@@ -1,8 +1,10 @@
 """The daily pipeline, one business date at a time, in steps the Airflow DAG runs as tasks.
 
 `ecomm pipeline run --date D` runs them all: generate the date's batch if the world has not reached
-it (continuing day after day) -> validate -> load -> quality checks -> refresh marts. Every step is
-idempotent: re-running a date reuses its batch and changes nothing.
+it (continuing day after day) -> load (whose first phase validates each file, parsed once) -> quality
+checks -> refresh marts. Every step is idempotent: re-running a date reuses its batch and changes
+nothing, and completes what a crashed or failed run left (unchecked or failed batches are checked,
+marts missing a batch are built).
 """
 
 from __future__ import annotations
@@ -14,13 +16,11 @@ from pathlib import Path
 from ecomm import db
 from ecomm.settings import Settings
 from ecomm.warehouse.load import BatchRejected, BatchResult, batch_directories, load_directory
-from ecomm.warehouse.marts import refresh_marts
 from ecomm.warehouse.migrate import migrate
-from ecomm.warehouse.quality import CheckResult, run_checks
-from ecomm.warehouse.raw import BatchError, read_raw_file
-from ecomm.warehouse.run import LoadReport
+from ecomm.warehouse.quality import CheckResult, batches_to_check, run_checks
+from ecomm.warehouse.raw import BatchError
+from ecomm.warehouse.run import LoadReport, build_marts, complete_checks
 from ecomm.warehouse.truth import load_truth, truth_dir_for
-from ecomm.warehouse.validate import validate
 
 
 class QualityCheckFailed(RuntimeError):
@@ -48,24 +48,6 @@ def ensure_batch(raw_dir: Path, day: date, progress=None) -> Path:
     return batch_dir
 
 
-def validate_batch(batch_dir: Path, day: date, threshold: float) -> dict[str, dict[str, int]]:
-    """Schema and rule validation of the raw files alone (no database); rejects a hopeless batch early."""
-    from ecomm.entities import ENTITIES
-
-    counts = {}
-    for entity in ENTITIES:
-        raw = read_raw_file(batch_dir / entity.file_name, entity)
-        _good, bad = validate(raw, day)
-        counts[entity.name] = {"read": raw.rows_read, "bad": len(raw.bad_rows) + len(bad)}
-    read = sum(c["read"] for c in counts.values())
-    bad = sum(c["bad"] for c in counts.values())
-    if read and bad / read > threshold:
-        raise BatchRejected(
-            f"{bad} of {read} rows fail validation ({bad / read:.1%} > threshold {threshold:.1%})"
-        )
-    return counts
-
-
 @dataclass
 class DateLoad:
     """What loading a business date did: the date's own batch, and every batch the call loaded."""
@@ -83,6 +65,7 @@ def load_date(settings: Settings, batch_dir: Path, day: date) -> DateLoad:
     """Load the date's batch, and first any earlier batch of the same world not loaded yet (a day the
     platform was down), with changed ground truth; raises if a batch is rejected."""
     migrate(settings)
+    batch_dir = batch_dir.absolute()  # audit.load_runs.source_dir: the checks read the raw files again
     with db.connection(settings) as conn:
         results = load_directory(conn, batch_dir.parent, threshold=settings.bad_row_threshold, until=day)
         load_truth(conn, truth_dir_for(batch_dir))
@@ -92,22 +75,12 @@ def load_date(settings: Settings, batch_dir: Path, day: date) -> DateLoad:
     return DateLoad(results[-1], [r.batch_date for r in results if r.status == "loaded"])
 
 
-def unchecked_dates(conn, day: date) -> list[date]:
-    """`day` and every loaded batch up to it that no quality check has looked at yet."""
-    with conn.cursor() as cur:
-        cur.execute(
-            "SELECT DISTINCT batch_date FROM audit.load_runs r WHERE status = 'loaded' AND batch_date < %s "
-            "AND NOT EXISTS (SELECT 1 FROM audit.quality_checks q WHERE q.batch_date = r.batch_date)",
-            (day,),
-        )
-        return sorted(d for (d,) in cur.fetchall()) + [day]
-
-
 def check_date(settings: Settings, day: date) -> list[CheckResult]:
-    """Run and record the quality checks of a loaded batch (and of earlier ones never checked);
-    raises listing every failed check."""
+    """Run and record the quality checks of every batch up to `day` that needs them (loaded and
+    never checked, or failed: a failure stands until a check passes); raises listing every failed
+    check. Checks nothing when nothing up to `day` needs it (a re-run of a checked date)."""
     with db.connection(settings) as conn:
-        checks = run_checks(conn, unchecked_dates(conn, day))
+        checks = run_checks(conn, batches_to_check(conn, until=day))
     failed = [c for c in checks if not c.passed]
     if failed:
         raise QualityCheckFailed("; ".join(f"{c.name}: {c.details}" for c in failed))
@@ -115,16 +88,16 @@ def check_date(settings: Settings, day: date) -> list[CheckResult]:
 
 
 def refresh(settings: Settings) -> dict[str, float]:
+    """Build the marts, and record that they hold every batch loaded so far."""
     with db.connection(settings) as conn:
-        return refresh_marts(conn)
+        return build_marts(conn)
 
 
 def run_for_date(settings: Settings, day: date, raw_dir: Path) -> LoadReport:
     """All steps for one date, reported like `ecomm load` (checks recorded, not raised)."""
     batch_dir = ensure_batch(raw_dir, day)
-    validate_batch(batch_dir, day, settings.bad_row_threshold)
-    report = LoadReport([load_date(settings, batch_dir, day).batch])
+    report = LoadReport([load_date(settings, batch_dir, day).batch])  # validation is its first phase
     with db.connection(settings) as conn:
-        report.checks = run_checks(conn, unchecked_dates(conn, day))
+        complete_checks(conn, report, until=day)
     report.mart_seconds = refresh(settings)
     return report

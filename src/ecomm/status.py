@@ -65,4 +65,22 @@ def warehouse_status(settings: Settings) -> dict[str, list[dict]]:
             FROM audit.quality_checks WHERE NOT passed AND checked_at > now() - interval '7 days'
             ORDER BY check_id DESC LIMIT 10""",
         )
+        # what the next load or pipeline run completes: checks a killed run never ran or that failed
+        cur.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = 'audit' "
+            "AND table_name = 'load_runs' AND column_name = 'checks_passed'"
+        )
+        if cur.fetchone() is None:  # a warehouse not migrated yet
+            return info
+        info["batches to check again (never checked, or failed)"] = _rows(
+            cur,
+            """
+            SELECT r.batch_date, CASE WHEN r.checks_passed IS NULL THEN 'never checked' ELSE 'failed' END
+                   AS checks, CASE WHEN r.marts_at IS NULL THEN 'missing' ELSE 'built' END AS marts
+            FROM audit.load_runs r
+            WHERE r.status = 'loaded' AND (r.checks_passed IS NOT TRUE OR r.marts_at IS NULL)
+              AND NOT EXISTS (SELECT 1 FROM audit.load_runs n WHERE n.batch_date = r.batch_date
+                              AND n.status = 'loaded' AND n.run_id > r.run_id)
+            ORDER BY r.batch_date LIMIT 10""",
+        )
     return info

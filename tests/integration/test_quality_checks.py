@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from ecomm import db
+from ecomm.warehouse import load as load_module
+from ecomm.warehouse.quality import batches_to_check, run_checks
 from ecomm.warehouse.run import load_path
 
 from support.batches import DAY, customer, order_line, product, small_batch, write_batch
@@ -48,9 +51,7 @@ def test_order_lines_of_two_customers_fail_consistency(warehouse, tmp_path):
     batch = write_batch(
         tmp_path, customers=[customer(1), customer(2)], products=[product(1)], order_items=orders
     )
-    assert _failed(load_path(warehouse, batch)) == {
-        "inconsistent_orders": "1 offending rows in the batches loaded"
-    }
+    assert _failed(load_path(warehouse, batch)) == {"inconsistent_orders": f"1 offending rows in batch {DAY}"}
 
 
 def test_purchase_event_without_order_fails(warehouse, tmp_path):
@@ -80,7 +81,7 @@ def test_purchase_event_without_order_fails(warehouse, tmp_path):
         web_events=events,
     )
     assert _failed(load_path(warehouse, batch)) == {
-        "orphan_purchase_events": "1 offending rows in the batches loaded"
+        "orphan_purchase_events": f"1 offending rows in batch {DAY}"
     }
 
 
@@ -92,7 +93,7 @@ def test_duplicate_emails_fail(warehouse, tmp_path):
         order_items=[order_line(1, 1, 1, 1)],
     )
     assert _failed(load_path(warehouse, batch)) == {
-        "duplicate_customer_emails": "1 offending rows in the batches loaded"
+        "duplicate_customer_emails": f"1 offending rows in batch {DAY}"
     }
 
 
@@ -103,3 +104,119 @@ def test_marts_are_refreshed_after_load(warehouse, sql, tmp_path):
     ]
     assert sql.one("SELECT count(*) FROM marts.customer_360") == 3
     assert sql.one("SELECT sum(units) FROM marts.product_performance") == 40
+
+
+def _recheck(settings) -> list:
+    """Check again every batch the audit says needs it."""
+    with db.connection(settings) as conn:
+        return run_checks(conn, batches_to_check(conn))
+
+
+def test_a_row_lost_or_altered_between_file_and_warehouse_fails_reconciliation(
+    warehouse, sql, tmp_path, monkeypatch
+):
+    """A fault in the loader's round trip (its parser loses the last order line and reads one
+    price wrong) leaves the loader's own figures consistent with the warehouse, so a check that
+    trusts them passes; the raw files, counted independently, do not agree."""
+    real_read = load_module.read_raw_file
+
+    def faulty_read(path, entity):
+        raw = real_read(path, entity)
+        if entity.name == "order_items":
+            raw.frame = raw.frame.iloc[:-1].copy()  # the last line silently lost
+            raw.frame.loc[raw.frame.index[0], ["unit_price", "revenue"]] = [25.0, 45.0]  # 35.00 read as 45.00
+        return raw
+
+    monkeypatch.setattr(load_module, "read_raw_file", faulty_read)
+    report = load_path(warehouse, small_batch(tmp_path))
+    # what the old check compared: the loader's read - quarantined and staging revenue: they agree
+    recorded = sql.one("SELECT rows_by_entity FROM audit.load_runs")
+    lines, revenue = sql("SELECT count(*), sum(revenue) FROM warehouse.fact_order_items")[0]
+    assert recorded["order_items"]["read"] - recorded["order_items"]["quarantined"] == lines == 19
+    assert recorded["good_revenue"] == float(revenue) == 19 * 35 + 10
+    assert _failed(report) == {
+        "reconcile_order_items_rows": "raw file rows 20, warehouse rows 19 + quarantined 0",
+        "reconcile_order_items_revenue": "raw good revenue 700.00, warehouse revenue 675.00",
+    }
+    assert sql("SELECT checks_passed FROM audit.load_runs") == [(False,)]
+
+
+def test_quarantined_rows_returns_and_reruns_reconcile(warehouse, sql, tmp_path):
+    """Quarantined rows count on the raw side and their revenue does not; a skipped and a forced
+    re-run of the same files reconcile again (their unchanged rows are the batch's own rows)."""
+    from datetime import timedelta
+
+    later = DAY + timedelta(days=5)
+    lines = [order_line(i, 1, 1, 1) for i in range(1, 40)]
+    lines[4]["quantity"] = -1  # row 6: quarantined
+    write_batch(tmp_path, customers=[customer(1)], products=[product(1)], order_items=lines)
+    returned = {"order_id": 1, "line_no": 1, "return_date": str(later), "reason": "too small"}
+    write_batch(tmp_path, later, returns=[returned], order_items=[order_line(100, 1, 1, 1, day=later)])
+    first = load_path(warehouse, tmp_path)
+    assert first.ok, _failed(first)
+    assert sql("SELECT row_no FROM quarantine.order_items") == [(6,)]
+    details = {(c.batch_date, c.name): c.details for c in first.checks}
+    assert (
+        details[(DAY, "reconcile_order_items_rows")] == "raw file rows 39, warehouse rows 38 + quarantined 1"
+    )
+    assert details[(DAY, "reconcile_order_items_revenue")] == (
+        "raw good revenue 1330.00, warehouse revenue 1330.00"
+    )
+    assert details[(later, "reconcile_returns_rows")] == "raw file rows 1, warehouse rows 1 + quarantined 0"
+
+    skipped = load_path(warehouse, tmp_path)  # nothing to load, nothing left to check
+    assert skipped.ok and skipped.checks == [] and skipped.checked_dates == []
+    forced = load_path(warehouse, tmp_path, force=True)
+    assert forced.ok, _failed(forced)
+    assert forced.checked_dates == [DAY, later]
+    assert {(c.batch_date, c.name): c.details for c in forced.checks} == details
+
+
+def test_a_raw_file_gone_fails_reconciliation_and_says_so(warehouse, sql, tmp_path):
+    batch = small_batch(tmp_path)
+    assert load_path(warehouse, batch).ok
+    (batch / "order_items.csv").unlink()
+    sql(
+        "UPDATE audit.load_runs SET checks_passed = NULL RETURNING run_id"
+    )  # as a run killed before its checks leaves it
+    failed = {c.name: c.details for c in _recheck(warehouse) if not c.passed}
+    gone = f"raw file {batch / 'order_items.csv'} is gone: cannot reconcile the batch with it"
+    assert failed == {"reconcile_order_items_rows": gone, "reconcile_order_items_revenue": gone}
+
+
+def test_malformed_and_undecodable_rows_reconcile_as_quarantined(warehouse, tmp_path):
+    """The independent count numbers rows as the loader does: a truncated line and a line with a
+    latin-1 byte are counted on the raw side and found in quarantine."""
+    batch = small_batch(tmp_path, n_orders=60)
+    path = batch / "order_items.csv"
+    lines = path.read_text().splitlines()
+    lines[5] = "1004,1,2025-03-03 10:15:00,2"  # truncated row (line 6 of the file)
+    path.write_text("\n".join(lines) + "\n")
+    customers = batch / "customers.csv"  # a customer without orders, with a latin-1 byte
+    customers.write_bytes(
+        customers.read_bytes() + b"99,Ada,L,c99@example.com,35,,Germany,M\xfcnchen,organic,2024-01-15\n"
+    )
+    report = load_path(warehouse, batch)
+    details = {c.name: c.details for c in report.checks}
+    assert report.ok, _failed(report)
+    assert details["reconcile_order_items_rows"] == "raw file rows 60, warehouse rows 59 + quarantined 1"
+    assert details["reconcile_order_items_revenue"] == "raw good revenue 2065.00, warehouse revenue 2065.00"
+    assert details["reconcile_customers_rows"] == "raw file rows 4, warehouse rows 3 + quarantined 1"
+
+
+def test_a_failed_freshness_stands_when_a_later_day_loads(warehouse, tmp_path):
+    from datetime import timedelta
+
+    write_batch(tmp_path, customers=[customer(1)], products=[product(1)])  # a day without orders
+    assert _failed(load_path(warehouse, tmp_path)) == {
+        "freshness": f"0 order lines dated on the latest batch {DAY}"
+    }
+    later = DAY + timedelta(days=1)
+    write_batch(tmp_path, later, order_items=[order_line(1, 1, 1, 1, day=later)])
+    report = load_path(warehouse, tmp_path)
+    assert [b.status for b in report.batches] == ["skipped", "loaded"]
+    assert report.checked_dates == [DAY, later]
+    assert [(c.batch_date, c.passed, c.details) for c in report.checks if c.name == "freshness"] == [
+        (DAY, False, f"0 order lines dated on batch {DAY} (its freshness failed before)"),
+        (later, True, f"1 order lines dated on the latest batch {later}"),
+    ]

@@ -201,6 +201,16 @@ def loaded_checksums(conn) -> dict[date, str]:
     return found
 
 
+def _reject_if_over(result: BatchResult, threshold: float) -> None:
+    bad, read = result.total("quarantined"), result.total("read")
+    if read and bad / read > threshold:
+        worst = max(result.counts.items(), key=lambda kv: kv[1].quarantined)[0]
+        raise BatchRejected(
+            f"{bad} of {read} rows are bad ({bad / read:.1%} > threshold {threshold:.1%}; "
+            f"most in {worst}.csv); nothing of this batch was loaded"
+        )
+
+
 def load_batch(
     conn,
     batch_dir: Path,
@@ -223,6 +233,7 @@ def load_batch(
     try:
         if prepared.error is not None:
             raise prepared.error
+        _reject_if_over(result, threshold)  # validation alone rejects it early: no database work
         with conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOAD_LOCK_KEY,))
             _skip_fk_triggers_if_allowed(cur)
@@ -247,13 +258,7 @@ def load_batch(
                 if entity is ORDER_ITEMS:
                     cur.execute("SELECT coalesce(sum(revenue), 0) FROM staging.order_items")
                     result.good_revenue = float(cur.fetchone()[0])
-            bad, read = result.total("quarantined"), result.total("read")
-            if read and bad / read > threshold:
-                worst = max(result.counts.items(), key=lambda kv: kv[1].quarantined)[0]
-                raise BatchRejected(
-                    f"{bad} of {read} rows are bad ({bad / read:.1%} > threshold {threshold:.1%}; "
-                    f"most in {worst}.csv); nothing of this batch was loaded"
-                )
+            _reject_if_over(result, threshold)  # with the rows the database rules quarantined
             result.seconds = time.perf_counter() - clock
             _record_run(conn, result, batch_dir, started, prepared.checksum)
         conn.commit()

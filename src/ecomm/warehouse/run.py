@@ -5,13 +5,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from ecomm import db
 from ecomm.settings import Settings
 from ecomm.warehouse.load import BatchResult, load_directory
 from ecomm.warehouse.marts import refresh_marts
-from ecomm.warehouse.quality import CheckResult, run_checks
+from ecomm.warehouse.quality import (
+    CheckResult,
+    batches_to_check,
+    last_load_run,
+    mark_marts_built,
+    marts_pending,
+    run_checks,
+)
 from ecomm.warehouse.truth import load_truth, truth_dir_for
 
 
@@ -22,6 +30,16 @@ class LoadReport:
     truth_rows: dict[str, int] = field(default_factory=dict)
     mart_seconds: dict[str, float] = field(default_factory=dict)
     phase_seconds: dict[str, float] = field(default_factory=dict)  # batches, truth, checks, marts
+    # the batches checked: those loaded now, and any an earlier run left unchecked (killed before
+    # its checks) or failed (a failure stands until a check passes)
+    checked_dates: list[date] = field(default_factory=list)
+    marts_pending: list[date] = field(default_factory=list)  # batches the marts did not hold yet
+
+    @property
+    def rechecked_dates(self) -> list[date]:
+        """Checked batches this run did not load: left unchecked or failed by an earlier run."""
+        loaded = {b.batch_date for b in self.batches if b.status == "loaded"}
+        return [d for d in self.checked_dates if d not in loaded]
 
     @property
     def rejected(self) -> list[BatchResult]:
@@ -43,6 +61,7 @@ def load_path(
     force: bool = False,
     progress: Callable[[BatchResult], None] | None = None,
 ) -> LoadReport:
+    path = path.absolute()  # audit.load_runs.source_dir: the checks read the raw files again from it
     with db.connection(settings) as conn:
         clock = time.perf_counter()
         report = LoadReport(
@@ -52,10 +71,28 @@ def load_path(
         clock = time.perf_counter()
         report.truth_rows = load_truth(conn, truth_dir_for(path))
         report.phase_seconds["truth"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        report.checks = run_checks(conn, [b.batch_date for b in report.batches if b.status == "loaded"])
-        report.phase_seconds["checks"] = time.perf_counter() - clock
-        if any(b.status == "loaded" for b in report.batches) or report.truth_rows:
-            report.mart_seconds = refresh_marts(conn)
+        complete_checks(conn, report)
+        if report.marts_pending or report.truth_rows:  # loaded now, or left by a killed run
+            report.mart_seconds = build_marts(conn)
             report.phase_seconds["marts"] = sum(report.mart_seconds.values())
     return report
+
+
+def complete_checks(conn, report: LoadReport, until: date | None = None) -> None:
+    """Check every batch (up to `until`) that needs it: loaded by this run, left unchecked by a run
+    killed before its checks, or failed (a failure stands until a check passes); and note the
+    batches the marts do not hold yet."""
+    clock = time.perf_counter()
+    to_check = batches_to_check(conn, until)
+    report.checked_dates = [b.batch_date for b in to_check]
+    report.checks = run_checks(conn, to_check)
+    report.phase_seconds["checks"] = time.perf_counter() - clock
+    report.marts_pending = marts_pending(conn)
+
+
+def build_marts(conn) -> dict[str, float]:
+    """Build the marts, and record that they hold every batch loaded until now."""
+    through = last_load_run(conn)
+    seconds = refresh_marts(conn)
+    mark_marts_built(conn, through)
+    return seconds
