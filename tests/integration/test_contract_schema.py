@@ -102,7 +102,7 @@ def _described_sql(spelled: str) -> tuple[str, int | None, int | None]:
 
 
 def test_staging_migration_downgrades_and_upgrades(warehouse, sql):
-    """Revision 0006 re-creates staging from the contract; one step down leaves the same types with
+    """Revision 0006 re-creates staging from the contract; down to 0005 leaves the same types with
     every file column nullable (0002's staging), and up again restores NOT NULL."""
     from alembic import command
 
@@ -120,7 +120,7 @@ def test_staging_migration_downgrades_and_upgrades(warehouse, sql):
     required = "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'staging' AND is_nullable = 'NO'"
     declared = sum(not c.nullable for e in ENTITIES for c in e.fields)
     assert sql.one(required) == 2 * len(ENTITIES) + declared  # row_no, batch_date and the contract's
-    step(command.downgrade, "-1")
+    step(command.downgrade, "0005")  # below 0006, through every later revision
     assert sql.one(required) == 2 * len(ENTITIES)
     step(command.upgrade, "head")
     assert sql.one(required) == 2 * len(ENTITIES) + declared

@@ -15,7 +15,7 @@ Revision ID: 0009
 from alembic import op
 
 revision = "0009"
-down_revision = "0005"
+down_revision = "0006"
 
 UPGRADE = """
 ALTER TABLE audit.load_runs
