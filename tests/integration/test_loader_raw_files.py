@@ -118,6 +118,7 @@ def test_empty_last_field_without_final_newline_is_null(warehouse, sql, tmp_path
     ]
     assert sql.one("SELECT count(*) FROM warehouse.fact_order_items") == 21
     assert sql.one("SELECT count(*) FROM quarantine.order_items") == 0
+    assert sql("SELECT status, rows_read, rows_quarantined FROM audit.load_runs") == [("loaded", 23, 0)]
 
 
 def _customers_with_a_line_break_at(offset: int, bad_row: bool) -> tuple[list[dict], str]:
@@ -171,6 +172,9 @@ def test_quoted_newline_on_the_block_boundary_keeps_its_row(warehouse, sql, tmp_
     )
     expected = [(len(customers) + 1, "age: 'old' is not an integer")] if bad_row else []
     assert sql("SELECT row_no, reason FROM quarantine.customers") == expected
+    assert sql("SELECT status, rows_read, rows_quarantined FROM audit.load_runs") == [
+        ("loaded", len(customers) + 2, int(bad_row))
+    ]
 
 
 def test_ten_mib_field_is_one_bad_row(warehouse, sql, tmp_path):
@@ -187,6 +191,7 @@ def test_ten_mib_field_is_one_bad_row(warehouse, sql, tmp_path):
     assert record["customer_id"] == "31" and record["email"] == "c31@example.com"
     assert record["last_name"] == "x" * 200 + "… (10,485,760 bytes)"
     assert sql.one("SELECT count(*) FROM warehouse.dim_customer") == 30
+    assert sql("SELECT status, rows_read, rows_quarantined FROM audit.load_runs") == [("loaded", 33, 1)]
 
 
 def test_returns_csv_directory_rejects_the_batch(warehouse, sql, tmp_path):
@@ -215,3 +220,4 @@ def test_quoted_empty_required_text_is_missing(warehouse, sql, tmp_path):
     ]
     assert sql.one("SELECT gender FROM warehouse.dim_customer WHERE customer_id = 32") is None
     assert sql.one("SELECT count(*) FROM warehouse.dim_customer") == 31
+    assert sql("SELECT status, rows_read, rows_quarantined FROM audit.load_runs") == [("loaded", 34, 1)]
