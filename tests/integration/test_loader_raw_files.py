@@ -5,12 +5,16 @@ block boundary, an oversized field, a directory in place of a file, a quoted "" 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from datetime import date
 
 import pytest
 
 from ecomm import db
+from ecomm.datagen import GeneratorConfig, generate_history
+from ecomm.entities import MANIFEST_FILE
 from ecomm.warehouse.raw import MAX_FIELD_BYTES
 from ecomm.warehouse.run import load_path
 
@@ -94,7 +98,7 @@ def test_truncated_file_rejects_the_batch(warehouse, sql, tmp_path, case):
 
 
 def test_file_cut_at_a_line_end_loads_what_it_has(warehouse, sql, tmp_path):
-    """Not detectable without a manifest: a file cut exactly after a whole line is a shorter file."""
+    """Without a manifest, a file cut exactly after a whole line is just a shorter file."""
     batch = _events_batch(tmp_path)
     path = batch / "web_events.csv"
     text = path.read_text()
@@ -102,6 +106,35 @@ def test_file_cut_at_a_line_end_loads_what_it_has(warehouse, sql, tmp_path):
     report = load_path(warehouse, batch)
     assert report.ok, [(c.name, c.details) for c in report.failed_checks]
     assert sql.one("SELECT count(*) FROM warehouse.fact_web_events") == 20
+
+
+@pytest.fixture(scope="module")
+def generated_world(tmp_path_factory):
+    out = tmp_path_factory.mktemp("world")
+    generate_history(
+        GeneratorConfig(seed=5, as_of=date(2025, 3, 31), days=60, customers=300, products=40), out
+    )
+    return out
+
+
+def test_file_cut_at_a_line_end_is_caught_by_the_manifest(warehouse, sql, tmp_path, generated_world):
+    first = sorted(p for p in generated_world.iterdir() if p.name.startswith("20"))[0]
+    batch = shutil.copytree(first, tmp_path / first.name)
+    assert (batch / MANIFEST_FILE).is_file()
+    path = batch / "web_events.csv"
+    data = path.read_bytes()
+    lines = data.count(b"\n") - 1
+    path.write_bytes(data[: data.index(b"\n", len(data) // 2) + 1])  # whole lines: a clean shorter file
+    report = load_path(warehouse, batch)
+    [result] = report.batches
+    message = (
+        f"{path}: {path.stat().st_size:,} bytes where the batch's {MANIFEST_FILE} says {len(data):,}: "
+        "the file is truncated or incomplete (or was changed after it was written)"
+    )
+    assert result.status == "rejected" and result.message == message
+    _nothing_loaded(sql)
+    assert sql("SELECT status, message FROM audit.load_runs") == [("rejected", message)]
+    assert lines > 20  # the cut dropped rows of a real day, not an empty file's header
 
 
 def test_empty_last_field_without_final_newline_is_null(warehouse, sql, tmp_path):

@@ -15,7 +15,9 @@ What is one bad row: a malformed line (wrong number of fields), invalid UTF-8, a
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from ecomm.entities import FALSE_VALUES, TRUE_VALUES, Entity
+from ecomm.entities import FALSE_VALUES, MANIFEST_FILE, TRUE_VALUES, Entity
 from ecomm.warehouse.contract import arrow_types, kind, parse, parse_failure, to_pandas
 
 MAX_FIELD_BYTES = 1 << 20  # a larger cell makes its row a bad row ("field too large")
@@ -192,10 +194,49 @@ def _preview(text: str) -> str:
     return f"{text[:_PREVIEW_CHARS]}… ({len(text.encode('utf-8')):,} bytes)"
 
 
+def _manifest_entry(path: Path) -> dict[str, int] | None:
+    """The file's bytes and rows as the batch's manifest records them (None: no manifest, or the
+    manifest does not list the file)."""
+    manifest = path.parent / MANIFEST_FILE
+    try:
+        stat = manifest.stat()
+    except FileNotFoundError:
+        return None
+    return _manifest(manifest, stat.st_mtime_ns, stat.st_size).get(path.name)
+
+
+@lru_cache(maxsize=16)
+def _manifest(manifest: Path, _mtime_ns: int, _size: int) -> dict[str, dict[str, int]]:
+    """A manifest's files (read once per version of it: a batch's eight files share one)."""
+    try:
+        files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+        return {name: {"bytes": int(e["bytes"]), "rows": int(e["rows"])} for name, e in files.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise BatchError(f"{manifest}: unreadable manifest ({type(exc).__name__}: {exc})") from None
+
+
+def _differs(path: Path, what: str, found: int, expected: int) -> BatchError:
+    return BatchError(
+        f"{path}: {found:,} {what} where the batch's {MANIFEST_FILE} says {expected:,}: the file is "
+        "truncated or incomplete (or was changed after it was written)"
+    )
+
+
 def read_raw_file(path: Path, entity: Entity, *, typed: bool = True) -> RawFile:
     """The file's rows: parsed to their types when every value parses (pyarrow's CSV reader),
-    else as text for `validate` to parse and name each bad cell. typed=False: always as text."""
+    else as text for `validate` to parse and name each bad cell. typed=False: always as text.
+    When the batch has a manifest, the file's bytes and rows must be the ones it records."""
     data = _read_bytes(path, entity)
+    expected = _manifest_entry(path)
+    if expected is not None and len(data) != expected["bytes"]:
+        raise _differs(path, "bytes", len(data), expected["bytes"])
+    raw = _read(path, entity, data, typed)
+    if expected is not None and raw.rows_read != expected["rows"]:
+        raise _differs(path, "rows", raw.rows_read, expected["rows"])
+    return raw
+
+
+def _read(path: Path, entity: Entity, data: bytes, typed: bool) -> RawFile:
     data, utf8_bad = _invalid_utf8_rows(data)
     unterminated = not data.endswith(b"\n")
     if unterminated:
