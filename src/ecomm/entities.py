@@ -372,3 +372,6 @@ TRUTH_FILES = {
 }
 GROUND_TRUTH_SUMMARY = "ground_truth.json"
 STATE_DIR = "_state"  # the world's state after the last generated day, for incremental mode
+# In each batch directory: {"files": {"<entity>.csv": {"bytes": n, "rows": n}}} as the writer wrote
+# them; the loader rejects a batch whose file differs (a truncated or partial copy). Optional.
+MANIFEST_FILE = "manifest.json"

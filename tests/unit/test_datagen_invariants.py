@@ -18,6 +18,7 @@ from ecomm.entities import (
     ENTITIES,
     EVENT_TYPES,
     GROUND_TRUTH_SUMMARY,
+    MANIFEST_FILE,
     STATE_DIR,
     TRUTH_DIR,
     TRUTH_FILES,
@@ -58,7 +59,9 @@ def test_one_directory_per_business_date_with_every_file_and_exact_header(world)
     expected = [(CONFIG.start + timedelta(days=i)).isoformat() for i in range(CONFIG.days)]
     assert batches == expected
     for name in batches:
-        assert sorted(p.name for p in (world / name).iterdir()) == sorted(e.file_name for e in ENTITIES)
+        assert sorted(p.name for p in (world / name).iterdir()) == sorted(
+            [MANIFEST_FILE] + [e.file_name for e in ENTITIES]
+        )
         for e in ENTITIES:
             with open(world / name / e.file_name, newline="", encoding="utf-8") as fh:
                 assert tuple(next(csv.reader(fh))) == e.columns

@@ -6,6 +6,7 @@ unit_price - discount holds to the cent in the files, with no float rounding.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -14,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from ecomm.entities import ENTITIES, Entity, sql_type
+from ecomm.entities import ENTITIES, MANIFEST_FILE, Entity, sql_type
 
 _EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
 _WRITE_OPTIONS = pacsv.WriteOptions(include_header=True, quoting_style="needed")
@@ -86,13 +87,15 @@ def write_batch(out: Path, day_name: str, tables: dict[str, pa.Table]) -> None:
     """Write every entity's CSV (header even if empty) into OUT/<day>, atomically.
 
     Files go to a hidden temporary directory first, which is then renamed into place, so a killed
-    run never leaves a half-written batch (a re-run rewrites the same bytes).
+    run never leaves a half-written batch (a re-run rewrites the same bytes). The batch's manifest
+    records each file's bytes and rows, so the loader can tell a truncated copy from a short file.
     """
     final = out / day_name
     tmp = out / f".tmp-{day_name}"
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
+    files: dict[str, dict[str, int]] = {}
     for entity in ENTITIES:
         table = tables.get(entity.name)
         if table is None:
@@ -100,6 +103,8 @@ def write_batch(out: Path, day_name: str, tables: dict[str, pa.Table]) -> None:
         if tuple(table.column_names) != entity.columns:
             raise AssertionError(f"{entity.name}: columns {table.column_names} != contract {entity.columns}")
         write_csv(table.cast(SCHEMAS[entity.name]), tmp / entity.file_name)
+        files[entity.file_name] = {"bytes": (tmp / entity.file_name).stat().st_size, "rows": table.num_rows}
+    (tmp / MANIFEST_FILE).write_text(json.dumps({"files": files}, indent=1, sort_keys=True) + "\n")
     replace_dir(tmp, final)
 
 

@@ -83,7 +83,7 @@ def batch_checksum(batch_dir: Path) -> str:
     for entity in ENTITIES:
         path = batch_dir / entity.file_name
         digest.update(entity.name.encode())
-        if path.exists():
+        if path.is_file():  # a missing file or a directory: read_raw_file rejects the batch
             digest.update(path.read_bytes())
     return digest.hexdigest()
 

@@ -114,6 +114,8 @@ def count_raw_file(path: Path, revenue_column: str | None, quarantined: frozense
 
     row_no numbers records as the loader does: header = 1, blank lines are not rows."""
     count = RawCount()
+    # a cell of any size is counted (the loader quarantines oversized ones as bad rows)
+    csv.field_size_limit(2**31 - 1)
     try:
         with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
             reader = csv.reader(fh)
