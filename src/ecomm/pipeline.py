@@ -1,7 +1,7 @@
 """The daily pipeline, one business date at a time, in steps the Airflow DAG runs as tasks.
 
 `ecomm pipeline run --date D` runs them all: generate the date's batch if the world has not reached
-it (continuing day after day) -> validate -> load -> quality checks -> refresh marts. Every step is
+it (continuing day after day) -> validate -> load -> quality checks -> build the marts (dbt). Every step is
 idempotent: re-running a date reuses its batch and changes nothing.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from ecomm import db
 from ecomm.settings import Settings
 from ecomm.warehouse.load import BatchRejected, BatchResult, batch_directories, load_directory
-from ecomm.warehouse.marts import refresh_marts
+from ecomm.warehouse.marts import build_marts
 from ecomm.warehouse.migrate import migrate
 from ecomm.warehouse.quality import CheckResult, run_checks
 from ecomm.warehouse.raw import BatchError, read_raw_file
@@ -114,9 +114,10 @@ def check_date(settings: Settings, day: date) -> list[CheckResult]:
     return checks
 
 
-def refresh(settings: Settings) -> dict[str, float]:
-    with db.connection(settings) as conn:
-        return refresh_marts(conn)
+def build(settings: Settings, day: date) -> dict[str, float]:
+    """`dbt build` of the marts for the date's batch and any loaded batch not built yet (a day whose
+    build failed); a re-run that loaded nothing rebuilds only the table marts and re-runs the tests."""
+    return build_marts(settings, [day])
 
 
 def run_for_date(settings: Settings, day: date, raw_dir: Path) -> LoadReport:
@@ -126,5 +127,5 @@ def run_for_date(settings: Settings, day: date, raw_dir: Path) -> LoadReport:
     report = LoadReport([load_date(settings, batch_dir, day).batch])
     with db.connection(settings) as conn:
         report.checks = run_checks(conn, unchecked_dates(conn, day))
-    report.mart_seconds = refresh(settings)
+    report.mart_seconds = build(settings, day)
     return report

@@ -10,9 +10,13 @@ from pathlib import Path
 from ecomm import db
 from ecomm.settings import Settings
 from ecomm.warehouse.load import BatchResult, load_directory
-from ecomm.warehouse.marts import refresh_marts
+from ecomm.warehouse.marts import build_marts
 from ecomm.warehouse.quality import CheckResult, run_checks
 from ecomm.warehouse.truth import load_truth, truth_dir_for
+
+# Loading more business dates than this at once (a bootstrap, a backfill): the marts are rebuilt from
+# all of history, cheaper than reprocessing most of it date by date.
+FULL_REFRESH_DATES = 31
 
 
 @dataclass
@@ -55,7 +59,8 @@ def load_path(
         clock = time.perf_counter()
         report.checks = run_checks(conn, [b.batch_date for b in report.batches if b.status == "loaded"])
         report.phase_seconds["checks"] = time.perf_counter() - clock
-        if any(b.status == "loaded" for b in report.batches) or report.truth_rows:
-            report.mart_seconds = refresh_marts(conn)
+        loaded = [b.batch_date for b in report.batches if b.status == "loaded"]
+        if loaded:  # dbt build of the marts for the loaded batches (a first build: from all of history)
+            report.mart_seconds = build_marts(settings, loaded, full_refresh=len(loaded) > FULL_REFRESH_DATES)
             report.phase_seconds["marts"] = sum(report.mart_seconds.values())
     return report
