@@ -155,3 +155,28 @@ def test_a_bad_batch_date_var_is_refused(warehouse):
                 '{"batch_dates": ["2025-13"]}',
             ],
         )
+
+
+def test_the_cli_reports_a_missing_dbt_in_one_line(warehouse, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from ecomm import db
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": db.libpq_dsn(db.server_url(warehouse)),
+        "ECOMM_HOME": str(warehouse.home),
+        "ECOMM_WAREHOUSE_DB": warehouse.warehouse_db,
+        "ECOMM_DBT_EXECUTABLE": str(tmp_path / "no-dbt"),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "ecomm.cli", "marts", "build", "--date", "2025-03-01"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (
+        f"error: dbt is not installed at {tmp_path / 'no-dbt'}: run `make setup` (it installs "
+        "requirements-dbt.lock into .tools/dbt-venv) or set ECOMM_DBT_EXECUTABLE"
+    )
