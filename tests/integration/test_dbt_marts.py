@@ -10,7 +10,7 @@ import pytest
 
 from ecomm.datagen import GeneratorConfig, generate_history
 from ecomm.pipeline import load_date
-from ecomm.warehouse.marts import MARTS, MartsError, build_marts, dbt_run_dir, generate_docs
+from ecomm.warehouse.marts import MARTS, MartsError, MartsTestFailed, build_marts, dbt_run_dir, generate_docs
 
 AS_OF = date(2025, 3, 31)
 DAYS = 60
@@ -112,6 +112,7 @@ def test_a_broken_key_fails_the_build_naming_the_test(warehouse, sql, world):
     with pytest.raises(MartsError) as failed:
         build_marts(warehouse, [day])
     message = str(failed.value)
+    assert type(failed.value) is MartsTestFailed  # the DAG fails it at once: a retry cannot fix data
     assert "\n" not in message
     assert message.startswith(
         "dbt build failed: test relationships_daily_sales_country__country__source_warehouse_dim_customer_ failed: "
@@ -137,8 +138,9 @@ def test_a_broken_key_fails_the_build_naming_the_test(warehouse, sql, world):
 
 def test_a_missing_dbt_is_one_clear_line(warehouse, tmp_path):
     settings = warehouse.model_copy(update={"dbt_executable": tmp_path / "no-dbt"})
-    with pytest.raises(MartsError, match=r"^dbt is not installed at .*no-dbt: run `make setup`"):
+    with pytest.raises(MartsError, match=r"^dbt is not installed at .*no-dbt: run `make setup`") as failed:
         build_marts(settings, [FIRST])
+    assert type(failed.value) is MartsError
 
 
 def test_a_bad_batch_date_var_is_refused(warehouse):
