@@ -218,6 +218,8 @@ def pipeline_bootstrap() -> None:
         _report_load(result.load)  # exits 1 naming the rejected batches or failed checks
     else:
         out.print(f"warehouse: {result.batches_before} batch(es) loaded already; no history loaded")
+    if result.marts_built is not None:
+        out.print(f"marts built (dbt build) in {sum(result.marts_built.values()):.1f}s")
     for name, version in result.champions_before.items():
         out.print(f"{name}: champion v{version} registered already; not trained")
     for name, trained in result.trained.items():
