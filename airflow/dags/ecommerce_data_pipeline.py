@@ -1,4 +1,4 @@
-"""The daily data pipeline: generate -> load (validation first) -> quality checks -> refresh marts -> publish.
+"""The daily data pipeline: generate -> load (validation first) -> quality checks -> build marts (dbt) -> publish.
 
 A thin caller of `ecomm.pipeline`; every step is idempotent for its business date.
 """
@@ -13,7 +13,13 @@ from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, tas
 from airflow.sdk.exceptions import AirflowSkipException
 
 from ecomm.orchestration.assets import WAREHOUSE_MARTS
-from ecomm.orchestration.dag_support import bad_data_fails_at_once, business_date, dag_args, task_settings
+from ecomm.orchestration.dag_support import (
+    bad_data_fails_at_once,
+    business_date,
+    dag_args,
+    fails_at_once,
+    task_settings,
+)
 
 DOC = """
 ### E-commerce data pipeline
@@ -26,7 +32,7 @@ closed (data interval D 00:00 → D+1 00:00).
 | `generate` | the simulated shop's raw batch of D (`ECOMM_HOME/raw/D/`); continues the world day by day if it has not reached D, reuses the batch if it has |
 | `load` | validation first (each raw file parsed once: schema and rules; a batch whose share of bad rows exceeds `ECOMM_BAD_ROW_THRESHOLD` is rejected before any database work), then COPY into staging → SQL merge into the star schema, one transaction; bad rows go to `quarantine` with their reason |
 | `quality_checks` | every batch up to D never checked (a run killed after its load) or whose checks failed (a failure stands until fixed): reconciliation of the raw files, counted by an independent parser, with warehouse + quarantine (rows, revenue), orphan events, inconsistent orders, duplicate e-mails, freshness; recorded in `audit.quality_checks` |
-| `refresh_marts` | refreshes the marts |
+| `build_marts` | `dbt build` of the marts (the dbt project in `dbt/`: models, unit test, key tests) for the batches this run loaded (`--vars batch_dates`) and any loaded batch not built yet; the incremental models reprocess only the order dates, customers and products those batches touched, so the cost follows the day, not the history. Fails naming the failing dbt test. The marts' docs and lineage: `dbt docs` on port 8081 |
 | `publish_warehouse` | publishes the `warehouse_marts` Asset (`ml_training_pipeline` runs on it) when the run loaded a batch; **skipped** when it loaded none, so a re-run of a loaded date triggers nothing |
 
 **Idempotent and backfill-safe**: re-running a date reuses its batch, skips a load of identical files,
@@ -34,16 +40,21 @@ changes no row and publishes no Asset event; it checks again only batches left u
 killed after its load) or failed. One run at a time (`max_active_runs=1`): the loader holds a lock
 anyway.
 
-**Failures**: a failed quality check or a rejected batch fails at once (retrying cannot fix data), with
+**Failures**: a failed quality check, a rejected batch or a failed dbt test fails at once (retrying cannot fix data), with
 the reason in the task log; anything else (a lost connection) retries twice with exponential backoff.
 
-Run one date by hand: `ecomm pipeline run --date YYYY-MM-DD`.
+Run one date by hand: `ecomm pipeline run --date YYYY-MM-DD`; the marts alone: `ecomm marts build`.
+
+**Why one `build_marts` task and not astronomer-cosmos**: dbt runs in its own locked environment
+(`.tools/dbt-venv`: dbt-common pins protobuf below 7, the platform's lock has 7.x), which this task
+calls as a subprocess. Cosmos would render one Airflow task per model and test: nothing here needs
+per-model retries, and the dag-processor would parse the dbt project on every DAG parse.
 """
 
 
 @dag(
     dag_id="ecommerce_data_pipeline",
-    description="Daily batch of the simulated shop: generate, load (validated), check, refresh marts",
+    description="Daily batch of the simulated shop: generate, load (validated), check, build marts (dbt)",
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     **dag_args(),
@@ -100,13 +111,18 @@ def ecommerce_data_pipeline():
         }
 
     @task(multiple_outputs=False)
-    def refresh_marts(batch: dict) -> dict:
-        # also on a re-run that loaded nothing: it repairs marts a failed refresh left stale
-        from ecomm.pipeline import refresh
+    def build_marts(batch: dict, loaded: dict) -> dict:
+        # also on a re-run that loaded nothing: build_marts takes every loaded batch not built yet, so
+        # it repairs marts a failed build left stale
+        from ecomm.warehouse.marts import MartsTestFailed
+        from ecomm.warehouse.marts import build_marts as dbt_build
 
-        seconds = refresh(task_settings())
+        dates = [date.fromisoformat(d) for d in loaded["loaded_dates"]]
+        with fails_at_once(MartsTestFailed):  # a failed dbt test is data: retrying cannot fix it
+            seconds = dbt_build(task_settings(), dates)
         return {
             "business_date": batch["business_date"],
+            "batch_dates": loaded["loaded_dates"],
             "mart_seconds": {k: round(v, 3) for k, v in seconds.items()},
         }
 
@@ -127,7 +143,7 @@ def ecommerce_data_pipeline():
     batch = generate()
     loaded = load(batch)
     checked = quality_checks(batch)
-    loaded >> checked >> refresh_marts(batch) >> publish_warehouse(batch, loaded)
+    loaded >> checked >> build_marts(batch, loaded) >> publish_warehouse(batch, loaded)
 
 
 ecommerce_data_pipeline()

@@ -9,7 +9,8 @@ fresh platform to a usable one. Idempotent, step by step:
    customers into `marts.churn_scores` (what the dashboard's Churn risk page reads);
 4. no causal estimate stored -> `ecomm causal report` into `marts.causal_estimates` (the dashboard's
    Campaigns page; the weekly `causal_report` DAG keeps it current);
-and on the way, MLflow experiments created before they were tagged as classic ML get the tag.
+and on the way, a warehouse loaded before the marts were a dbt project (migration 0007 dropped the old
+views), or whose last marts build failed, gets its marts built (`dbt build`); MLflow experiments created before they were tagged as classic ML get the tag.
 
 A second run finds the history loaded, both champions registered and the estimates stored, and does
 nothing. A model that the warehouse is still too short to train, or campaigns its data cannot yet
@@ -50,11 +51,13 @@ class BootstrapResult:
     causal: CausalReport | None = None  # when the causal report was computed
     causal_not_computed: str | None = None  # why not (the data does not support an estimate yet)
     experiments_tagged: list[str] = field(default_factory=list)  # MLflow experiments given their kind
+    marts_built: dict[str, float] | None = None  # seconds, when missing or stale marts were built
 
     @property
     def did_nothing(self) -> bool:
         return (
             self.load is None
+            and self.marts_built is None
             and not self.trained
             and self.scored is None
             and self.causal is None
@@ -128,6 +131,12 @@ def bootstrap(settings: Settings, progress: Progress | None = None, say=None) ->
         load_history(settings, result, progress, say)
         if not result.ok:
             return result  # the caller reports the rejected batches and failed checks; nothing trains
+    else:
+        from ecomm.warehouse.marts import build_marts, marts_pending
+
+        if marts_pending(settings):
+            say("building the marts (dbt build)")
+            result.marts_built = build_marts(settings)
     client = tracking.configure(settings)
     result.experiments_tagged = tracking.mark_existing_experiments(client)
     found = champions(client)

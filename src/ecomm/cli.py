@@ -26,6 +26,8 @@ pipeline_app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(pipeline_app, name="pipeline")
+marts_app = typer.Typer(help="The marts: the dbt project in dbt/ (incremental models).", no_args_is_help=True)
+app.add_typer(marts_app, name="marts")
 app.add_typer(ml_app)  # `train churn|recommender` and `evaluate`
 app.add_typer(causal_app, name="causal")
 serve_app = typer.Typer(help="Run a service in the foreground.", no_args_is_help=True)
@@ -172,6 +174,33 @@ def pipeline_run(
     _report_load(report)
 
 
+@marts_app.command("build")
+@user_errors
+def marts_build(
+    day: Annotated[
+        list[str] | None, typer.Option("--date", help="A loaded batch to process (repeatable), YYYY-MM-DD.")
+    ] = None,
+    full_refresh: Annotated[bool, typer.Option(help="Rebuild every mart from all of history.")] = False,
+) -> None:
+    """`dbt build` of the marts (models, unit tests, key tests) for the given batches and every loaded
+    batch not built yet; the first build, or --full-refresh, rebuilds from all of history."""
+    from ecomm.warehouse.marts import build_marts
+
+    dates = [_parse_date(d, "--date") for d in day or []]
+    seconds = build_marts(_settings(), dates, full_refresh=full_refresh)
+    parts = ", ".join(f"{name} {s:.1f}s" for name, s in seconds.items())
+    out.print(f"marts built in {sum(seconds.values()):.1f}s ({parts})", highlight=False)
+
+
+@marts_app.command("docs")
+@user_errors
+def marts_docs() -> None:
+    """`dbt docs generate`: the catalog and lineage `ecomm serve dbt-docs` serves."""
+    from ecomm.warehouse.marts import generate_docs
+
+    out.print(f"dbt docs generated in {generate_docs(_settings())}", highlight=False)
+
+
 @pipeline_app.command("bootstrap")
 @user_errors
 def pipeline_bootstrap() -> None:
@@ -189,6 +218,8 @@ def pipeline_bootstrap() -> None:
         _report_load(result.load)  # exits 1 naming the rejected batches or failed checks
     else:
         out.print(f"warehouse: {result.batches_before} batch(es) loaded already; no history loaded")
+    if result.marts_built is not None:
+        out.print(f"marts built (dbt build) in {sum(result.marts_built.values()):.1f}s")
     for name, version in result.champions_before.items():
         out.print(f"{name}: champion v{version} registered already; not trained")
     for name, trained in result.trained.items():
@@ -338,6 +369,23 @@ def serve_api(
         workers=workers or settings.api_workers,
         access_log=access_log,
     )
+
+
+@serve_app.command("dbt-docs")
+@user_errors
+def serve_dbt_docs(
+    host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0 in containers).")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="Default: ECOMM_DBT_DOCS_PORT (8081).")] = None,
+) -> None:
+    """The marts' dbt docs (models, tests, lineage): `dbt docs generate`, then `dbt docs serve`."""
+    import os
+
+    from ecomm.warehouse.marts import dbt_env, docs_serve_command, generate_docs
+
+    settings = _settings()
+    generate_docs(settings)
+    command = docs_serve_command(settings, port or settings.dbt_docs_port, host=host)
+    os.execve(command[0], command, dbt_env(settings))
 
 
 if __name__ == "__main__":

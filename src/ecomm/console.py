@@ -19,7 +19,11 @@ class UserError(Exception):
 
 # Expected failures as (module, class), looked up only once one is raised: a module that was never
 # imported raised nothing, so no command imports pandas or mlflow just to be able to catch their errors.
-OWN_ERRORS = (("ecomm.db", "DatabaseError"), ("ecomm.warehouse.raw", "BatchError"))
+OWN_ERRORS = (
+    ("ecomm.db", "DatabaseError"),
+    ("ecomm.warehouse.raw", "BatchError"),
+    ("ecomm.warehouse.marts", "MartsError"),
+)
 CONNECTION_ERRORS = (("psycopg2", "OperationalError"), ("sqlalchemy.exc", "OperationalError"))
 FOREIGN_ERRORS = (("mlflow.exceptions", "MlflowException"),)
 

@@ -2,7 +2,7 @@
 
 `ecomm pipeline run --date D` runs them all: generate the date's batch if the world has not reached
 it (continuing day after day) -> load (whose first phase validates each file, parsed once) -> quality
-checks -> refresh marts. Every step is idempotent: re-running a date reuses its batch and changes
+checks -> build the marts (dbt). Every step is idempotent: re-running a date reuses its batch and changes
 nothing, and completes what a crashed or failed run left (unchecked or failed batches are checked,
 marts missing a batch are built).
 """
@@ -16,10 +16,11 @@ from pathlib import Path
 from ecomm import db
 from ecomm.settings import Settings
 from ecomm.warehouse.load import BatchRejected, BatchResult, batch_directories, load_directory
+from ecomm.warehouse.marts import build_marts
 from ecomm.warehouse.migrate import migrate
 from ecomm.warehouse.quality import CheckResult, batches_to_check, run_checks
 from ecomm.warehouse.raw import BatchError
-from ecomm.warehouse.run import LoadReport, build_marts, complete_checks
+from ecomm.warehouse.run import LoadReport, complete_checks
 from ecomm.warehouse.truth import load_truth, truth_dir_for
 
 
@@ -87,10 +88,10 @@ def check_date(settings: Settings, day: date) -> list[CheckResult]:
     return checks
 
 
-def refresh(settings: Settings) -> dict[str, float]:
-    """Build the marts, and record that they hold every batch loaded so far."""
-    with db.connection(settings) as conn:
-        return build_marts(conn)
+def build(settings: Settings, day: date) -> dict[str, float]:
+    """`dbt build` of the marts for the date's batch and any loaded batch not built yet (a day whose
+    build failed); a re-run that loaded nothing rebuilds only the table marts and re-runs the tests."""
+    return build_marts(settings, [day])
 
 
 def run_for_date(settings: Settings, day: date, raw_dir: Path) -> LoadReport:
@@ -99,5 +100,5 @@ def run_for_date(settings: Settings, day: date, raw_dir: Path) -> LoadReport:
     report = LoadReport([load_date(settings, batch_dir, day).batch])  # validation is its first phase
     with db.connection(settings) as conn:
         complete_checks(conn, report, until=day)
-    report.mart_seconds = refresh(settings)
+    report.mart_seconds = build(settings, day)
     return report

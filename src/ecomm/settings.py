@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -67,7 +67,18 @@ class Settings(BaseSettings):
     api_port: int = 8000
     streamlit_port: int = 8501
     jupyter_port: int = 8888
+    dbt_docs_port: int = 8081
     jupyter_token: str = Field(default="ecomm", description="JupyterLab login token (local default).")
+
+    # --- marts (the dbt project in dbt/, its own locked environment) -------------------------------
+    dbt_executable: Path = Field(
+        default=Path(".tools/dbt-venv/bin/dbt"),
+        validate_default=True,
+        description="dbt of requirements-dbt.lock (`make setup` installs it); relative = to the project.",
+    )
+    dbt_project_dir: Path = Field(
+        default=Path("dbt"), validate_default=True, description="The dbt project of the marts."
+    )
 
     # --- prediction API (FastAPI) --------------------------------------------------------------------
     api_keys: list[str] = Field(
@@ -114,15 +125,15 @@ class Settings(BaseSettings):
         description="model_monitoring triggers ml_training_pipeline when a monitored PSI reaches this.",
     )
 
-    @field_validator("home")
+    @field_validator("home", "dbt_executable", "dbt_project_dir")
     @classmethod
-    def _home_in_the_project(cls, home: Path) -> Path:
+    def _home_in_the_project(cls, home: Path, info: ValidationInfo) -> Path:
         if home.is_absolute():
             return home
         if PROJECT_ROOT is None:
             raise ValueError(
                 f"{home} is relative and ecomm is not installed from a project checkout: "
-                "set ECOMM_HOME to an absolute path"
+                f"set ECOMM_{info.field_name.upper()} to an absolute path"
             )
         return PROJECT_ROOT / home
 

@@ -76,9 +76,9 @@ def warehouse_status(settings: Settings) -> dict[str, list[dict]]:
             cur,
             """
             SELECT r.batch_date, CASE WHEN r.checks_passed IS NULL THEN 'never checked' ELSE 'failed' END
-                   AS checks, CASE WHEN r.marts_at IS NULL THEN 'missing' ELSE 'built' END AS marts
-            FROM audit.load_runs r
-            WHERE r.status = 'loaded' AND (r.checks_passed IS NOT TRUE OR r.marts_at IS NULL)
+                   AS checks, CASE WHEN b.batch_date IS NULL THEN 'missing' ELSE 'built' END AS marts
+            FROM audit.load_runs r LEFT JOIN audit.mart_builds b USING (batch_date)
+            WHERE r.status = 'loaded' AND (r.checks_passed IS NOT TRUE OR b.batch_date IS NULL)
               AND NOT EXISTS (SELECT 1 FROM audit.load_runs n WHERE n.batch_date = r.batch_date
                               AND n.status = 'loaded' AND n.run_id > r.run_id)
             ORDER BY r.batch_date LIMIT 10""",

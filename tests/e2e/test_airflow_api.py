@@ -25,7 +25,7 @@ from ecomm.warehouse.run import load_path
 
 DAG_ID = "ecommerce_data_pipeline"
 SERVICES = ("api-server", "scheduler", "dag-processor")  # no deferrable tasks: no triggerer needed
-TASKS = ["generate", "load", "quality_checks", "refresh_marts", "publish_warehouse"]
+TASKS = ["generate", "load", "quality_checks", "build_marts", "publish_warehouse"]
 RUN_TIMEOUT_S = 360
 
 # A scheduled run of the @daily pipeline (catchup off) is due for the last closed day: D = yesterday

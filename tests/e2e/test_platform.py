@@ -39,6 +39,7 @@ def platform_env(tmp_path_factory) -> dict:
         "ECOMM_AIRFLOW_PORT": str(free_port()),
         "ECOMM_API_PORT": str(free_port()),
         "ECOMM_STREAMLIT_PORT": str(free_port()),
+        "ECOMM_DBT_DOCS_PORT": str(free_port()),
         # the scheduler's and triggerer's log servers, off their fixed defaults
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
@@ -129,6 +130,7 @@ def test_up_status_down(platform_env, always_down):
         "airflow-triggerer",
         "api",
         "streamlit",
+        "dbt-docs",
     }
     assert "ecommerce_data_pipeline: run " in first.stderr and " succeeded" in first.stderr
     with urllib.request.urlopen(f"http://127.0.0.1:{platform_env['ECOMM_MLFLOW_PORT']}/health") as resp:
@@ -136,6 +138,11 @@ def test_up_status_down(platform_env, always_down):
     with urllib.request.urlopen(f"http://127.0.0.1:{platform_env['ECOMM_API_PORT']}/ready") as resp:
         checks = json.loads(resp.read())["checks"]  # the API serves the champions the bootstrap trained
         assert (checks["churn_model"], checks["recommender_model"], checks["warehouse"]) == ("v1", "v1", "ok")
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{platform_env['ECOMM_DBT_DOCS_PORT']}/catalog.json"
+    ) as resp:
+        catalog = json.loads(resp.read())  # dbt docs of the marts the bootstrap built
+        assert {"model.ecomm.daily_sales", "model.ecomm.customer_360"} <= set(catalog["nodes"])
     assert "causal estimates: " in first.stdout and " computed into marts.causal_estimates" in first.stdout
     nothing_retrained_after_start(platform_env)
 
@@ -148,7 +155,7 @@ def test_up_status_down(platform_env, always_down):
 
     status = run(["status"], platform_env)
     assert status.returncode == 0
-    assert status.stdout.count("healthy") == 8 and "fact_order_items" in status.stdout
+    assert status.stdout.count("healthy") == 9 and "fact_order_items" in status.stdout
 
     down = run(["down"], platform_env)
     assert down.returncode == 0, down.stderr

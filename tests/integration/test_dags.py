@@ -30,7 +30,7 @@ from support.trained_world import WORLD_AS_OF, WORLD_HORIZON
 AS_OF = date(2025, 5, 31)  # the history's last date
 D1, D2, D3 = (AS_OF + timedelta(days=n) for n in (1, 2, 3))
 WORLD = GeneratorConfig(seed=7, as_of=AS_OF, days=60, customers=300, products=60)
-PIPELINE_TASKS = ["generate", "load", "quality_checks", "refresh_marts", "publish_warehouse"]
+PIPELINE_TASKS = ["generate", "load", "quality_checks", "build_marts", "publish_warehouse"]
 
 
 def _create_database(settings, name: str, template: str | None = None) -> None:
@@ -271,10 +271,11 @@ def test_pipeline_shape_and_asset(dags):
     downstream = {t.task_id: t.downstream_task_ids for t in pipeline.tasks}
     assert downstream == {
         # its batch, via XCom
-        "generate": {"load", "quality_checks", "refresh_marts", "publish_warehouse"},
-        "load": {"quality_checks", "publish_warehouse"},  # publish reads what the load loaded
-        "quality_checks": {"refresh_marts"},
-        "refresh_marts": {"publish_warehouse"},
+        "generate": {"load", "quality_checks", "build_marts", "publish_warehouse"},
+        # build_marts gets the loaded batch dates (dbt vars), publish what the load loaded
+        "load": {"quality_checks", "build_marts", "publish_warehouse"},
+        "quality_checks": {"build_marts"},
+        "build_marts": {"publish_warehouse"},
         "publish_warehouse": set(),
     }
     assert [t.task_id for t in pipeline.tasks if t.outlets] == ["publish_warehouse"]
@@ -369,7 +370,7 @@ def test_day_without_orders_fails_the_run_with_the_reason(two_days, airflow_worl
         "generate": "success",
         "load": "success",
         "quality_checks": "failed",
-        "refresh_marts": "upstream_failed",
+        "build_marts": "upstream_failed",
         "publish_warehouse": "upstream_failed",  # no Asset event for data that failed its checks
     }
     assert run.tries["quality_checks"] == 1  # bad data is not retried

@@ -30,7 +30,7 @@ ONE_SHOT = {"db-migrate", "bootstrap", "airflow-init"}
 SERVICES = {
     "postgres", "redis", "mlflow", "db-migrate", "bootstrap", "airflow-init", "airflow-api-server",
     "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker", "fastapi",
-    "streamlit", "jupyter",
+    "streamlit", "jupyter", "dbt-docs",
 }  # fmt: skip
 # service -> (the .env setting that moves the host port, the contract's port = the container's port)
 PORTS = {
@@ -40,6 +40,7 @@ PORTS = {
     "fastapi": ("ECOMM_API_PORT", 8000),
     "streamlit": ("ECOMM_STREAMLIT_PORT", 8501),
     "jupyter": ("ECOMM_JUPYTER_PORT", 8888),
+    "dbt-docs": ("ECOMM_DBT_DOCS_PORT", 8081),
 }
 
 
@@ -105,6 +106,7 @@ def test_ports_are_design_section_4s_and_match_settings():
         "ECOMM_API_PORT": "api_port",
         "ECOMM_STREAMLIT_PORT": "streamlit_port",
         "ECOMM_JUPYTER_PORT": "jupyter_port",
+        "ECOMM_DBT_DOCS_PORT": "dbt_docs_port",
     }
     published = {name: s["ports"] for name, s in compose_raw()["services"].items() if "ports" in s}
     assert set(published) == set(PORTS)
@@ -133,7 +135,7 @@ def test_the_package_gets_a_server_url_and_the_tracking_server():
         f"postgresql://ecomm:{compose_env()['ECOMM_DB_PASSWORD']}@postgres:5432/data_warehouse"
     )
     assert env["ECOMM_MLFLOW_TRACKING_URI"] == "http://mlflow:5050"
-    for name in ("db-migrate", "bootstrap", "airflow-scheduler", "streamlit", "jupyter"):
+    for name in ("db-migrate", "bootstrap", "airflow-scheduler", "streamlit", "jupyter", "dbt-docs"):
         assert services()[name]["environment"]["DATABASE_URL"] == env["DATABASE_URL"], name
 
 
@@ -188,7 +190,7 @@ def assert_airflow_command(argv: list[str]) -> None:
     cli_parser.get_parser().parse_args(argv[1:])  # SystemExit on an unknown command
 
 
-@pytest.mark.parametrize("name", ["db-migrate", "bootstrap", "fastapi"])
+@pytest.mark.parametrize("name", ["db-migrate", "bootstrap", "fastapi", "dbt-docs"])
 def test_ecomm_commands_exist(name):
     assert_ecomm_command(command_of(name))
 

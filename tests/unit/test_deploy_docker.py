@@ -97,3 +97,15 @@ def test_postgres_init_creates_the_three_databases_of_settings():
         assert f'-v {variable}="${{{env}:-{database}}}"' in script
         assert f'CREATE DATABASE :"{variable}" OWNER' in script
     assert "SUPERUSER" not in script
+
+
+def test_the_base_image_holds_dbt_and_the_project_the_loads_build_the_marts_with():
+    text = (REPO / "Dockerfile").read_text()
+    assert "COPY requirements-dbt.lock /tmp/locks/" in text
+    assert "uv pip sync --python /opt/dbt-venv/bin/python /tmp/locks/requirements-dbt.lock" in text
+    assert "COPY dbt /opt/ecomm/dbt" in text
+    assert "COPY --from=build /opt/dbt-venv /opt/dbt-venv" in text
+    assert "ECOMM_DBT_EXECUTABLE=/opt/dbt-venv/bin/dbt" in text
+    lock = (REPO / "requirements-dbt.lock").read_text()
+    assert re.search(r"^dbt-core==1\.11\.", lock, re.M) and re.search(r"^dbt-postgres==1\.10\.", lock, re.M)
+    assert re.search(r"^protobuf==6\.", lock, re.M)  # what dbt-common allows; requirements.lock has 7.x

@@ -17,6 +17,7 @@ MODULES = {"network", "kms", "rds", "s3", "ecr", "ecs"}
 NOT_ON_AWS = {
     "postgres": "RDS PostgreSQL (modules/rds) replaces it",
     "jupyter": "a developer's notebook server, run locally",
+    "dbt-docs": "the dbt docs site for developers, served locally; dbt itself runs inside the Airflow tasks",
     "redis": "the scale profile's Celery broker; ECS runs the LocalExecutor in the scheduler",
     "airflow-worker": "the scale profile's Celery worker (same)",
 }

@@ -97,6 +97,7 @@ def planned_services(settings: Settings) -> list[Service]:
         *_airflow(settings),
         _api(settings),
         streamlit_service(settings),
+        dbt_docs_service(settings),
     ]
 
 
@@ -194,6 +195,21 @@ def streamlit_service(settings: Settings) -> Service:
         url=f"http://localhost:{port}",
         port=port,
         port_setting="ECOMM_STREAMLIT_PORT",
+    )
+
+
+def dbt_docs_service(settings: Settings) -> Service:
+    """The marts' dbt docs (lineage, tests): `ecomm serve dbt-docs` generates them from the warehouse
+    (the bootstrap built the marts), then serves them with `dbt docs serve`."""
+    port = settings.dbt_docs_port
+    return Service(
+        name="dbt-docs",
+        command=[_bin("ecomm"), "serve", "dbt-docs", "--host", "127.0.0.1", "--port", str(port)],
+        health_url=f"http://127.0.0.1:{port}/",
+        url=f"http://localhost:{port}",
+        port=port,
+        port_setting="ECOMM_DBT_DOCS_PORT",
+        startup_seconds=180.0,
     )
 
 

@@ -271,36 +271,6 @@ def batches_to_check(conn, until: date | None = None) -> list[Batch]:
         return [Batch(d, run_id, Path(source), passed) for d, run_id, source, passed in cur.fetchall()]
 
 
-def marts_pending(conn) -> list[date]:
-    """The batches loaded since the marts were last built (a run killed before its marts, or a
-    failed build): a run that finds any must build the marts even if it loads nothing."""
-    with conn.cursor() as cur:
-        cur.execute(
-            "SELECT DISTINCT batch_date FROM audit.load_runs WHERE status = 'loaded' AND marts_at IS NULL "
-            "ORDER BY 1"
-        )
-        return [d for (d,) in cur.fetchall()]
-
-
-def last_load_run(conn) -> int:
-    """The newest load run id (0 if none): take it before building the marts, pass it to
-    `mark_marts_built` after."""
-    with conn.cursor() as cur:
-        cur.execute("SELECT coalesce(max(run_id), 0) FROM audit.load_runs")
-        return cur.fetchone()[0]
-
-
-def mark_marts_built(conn, through_run_id: int) -> None:
-    """Record that the marts now hold every batch loaded up to `through_run_id`."""
-    with conn.cursor() as cur:
-        cur.execute(
-            "UPDATE audit.load_runs SET marts_at = now() "
-            "WHERE status = 'loaded' AND marts_at IS NULL AND run_id <= %s",
-            (through_run_id,),
-        )
-    conn.commit()
-
-
 def _failed_freshness(cur, batches: list[Batch]) -> set[date]:
     """Failed batches whose freshness check failed (re-checked like any failure)."""
     cur.execute(

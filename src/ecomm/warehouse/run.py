@@ -11,16 +11,13 @@ from pathlib import Path
 from ecomm import db
 from ecomm.settings import Settings
 from ecomm.warehouse.load import BatchResult, load_directory
-from ecomm.warehouse.marts import refresh_marts
-from ecomm.warehouse.quality import (
-    CheckResult,
-    batches_to_check,
-    last_load_run,
-    mark_marts_built,
-    marts_pending,
-    run_checks,
-)
+from ecomm.warehouse.marts import build_marts, pending_dates
+from ecomm.warehouse.quality import CheckResult, batches_to_check, run_checks
 from ecomm.warehouse.truth import load_truth, truth_dir_for
+
+# Loading more business dates than this at once (a bootstrap, a backfill): the marts are rebuilt from
+# all of history, cheaper than reprocessing most of it date by date.
+FULL_REFRESH_DATES = 31
 
 
 @dataclass
@@ -72,9 +69,12 @@ def load_path(
         report.truth_rows = load_truth(conn, truth_dir_for(path))
         report.phase_seconds["truth"] = time.perf_counter() - clock
         complete_checks(conn, report)
-        if report.marts_pending or report.truth_rows:  # loaded now, or left by a killed run
-            report.mart_seconds = build_marts(conn)
-            report.phase_seconds["marts"] = sum(report.mart_seconds.values())
+    if report.marts_pending:  # loaded now, or left out by a killed run or a failed build
+        # dbt build for the batches not in the marts yet (many at once: rebuilt from all of history)
+        report.mart_seconds = build_marts(
+            settings, report.marts_pending, full_refresh=len(report.marts_pending) > FULL_REFRESH_DATES
+        )
+        report.phase_seconds["marts"] = sum(report.mart_seconds.values())
     return report
 
 
@@ -87,12 +87,4 @@ def complete_checks(conn, report: LoadReport, until: date | None = None) -> None
     report.checked_dates = [b.batch_date for b in to_check]
     report.checks = run_checks(conn, to_check)
     report.phase_seconds["checks"] = time.perf_counter() - clock
-    report.marts_pending = marts_pending(conn)
-
-
-def build_marts(conn) -> dict[str, float]:
-    """Build the marts, and record that they hold every batch loaded until now."""
-    through = last_load_run(conn)
-    seconds = refresh_marts(conn)
-    mark_marts_built(conn, through)
-    return seconds
+    report.marts_pending = pending_dates(conn)

@@ -1,18 +1,18 @@
-"""Marts as materialized views (created empty; the first load refreshes them).
+"""Marts (historical): this revision created them as materialized views. Since 0007 the marts are the
+dbt project's tables (dbt/, built by the first load), so a new warehouse gets nothing here; a warehouse
+migrated before has the views, which 0007 drops.
 
 Revision ID: 0002
 """
 
 from alembic import op
 
-from ecomm.warehouse.sqlfiles import read_sql
-
 revision = "0002"
 down_revision = "0001"
 
 
 def upgrade() -> None:
-    op.execute(read_sql("0003_marts.sql"))
+    pass
 
 
 def downgrade() -> None:

@@ -1,4 +1,4 @@
-"""One definition of a completed order (warehouse.is_completed_line); marts.customer_360 reads it.
+"""One definition of a completed order (warehouse.is_completed_line); the marts (dbt/) read it.
 
 Revision ID: 0005
 """
@@ -13,13 +13,10 @@ down_revision = "0004"
 
 def upgrade() -> None:
     op.execute(read_sql("completed_orders.sql"))
-    # a warehouse migrated before this revision has the mart with its own definition: built anew (and
-    # filled, from what is loaded)
-    op.execute("DROP MATERIALIZED VIEW IF EXISTS marts.customer_360")
-    op.execute(read_sql("customer_360.sql"))
+    # this revision rebuilt the customer_360 view on the function; since 0007 the mart is a dbt model
+    # (dbt/models/marts/customer_360.sql) and 0007 drops the views
 
 
 def downgrade() -> None:
-    op.execute("DROP MATERIALIZED VIEW IF EXISTS marts.customer_360")
     op.execute("DROP FUNCTION IF EXISTS warehouse.is_completed_line(text, date)")
     op.execute("DROP FUNCTION IF EXISTS warehouse.is_completed_line(text, date, date)")
