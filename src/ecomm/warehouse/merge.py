@@ -15,8 +15,12 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Rule:
-    condition: str
+    condition: str | tuple[str, ...]  # a tuple: alternatives, each its own query (no OR of subplans)
     reason: str  # SQL text expression
+
+    @property
+    def alternatives(self) -> tuple[str, ...]:
+        return (self.condition,) if isinstance(self.condition, str) else self.condition
 
 
 def _unknown(column: str, table: str, staged: str, nullable: bool = False) -> Rule:
@@ -63,7 +67,7 @@ def _order_line(extra: str = "") -> tuple[str, str]:
 
 def _order_line_is(extra: str, reason: str) -> Rule:
     held, staged = _order_line(extra)
-    return Rule(f"(EXISTS ({held}) OR EXISTS ({staged}))", reason)
+    return Rule((f"EXISTS ({held})", f"EXISTS ({staged})"), reason)
 
 
 _HELD, _STAGED = _order_line()
@@ -93,10 +97,12 @@ RULES: dict[str, list[Rule]] = {
         _order_line_is("{t}.status = 'cancelled'", "'order line was cancelled, it cannot be returned'"),
         _order_line_is("{date} >= s.return_date", "'return_date: not after the order date'"),
         Rule(
-            "EXISTS (SELECT 1 FROM warehouse.fact_order_items f WHERE f.order_id = s.order_id "
-            "AND f.line_no = s.line_no AND f.return_date <> s.return_date) OR EXISTS (SELECT 1 FROM "
-            "staging.returns r WHERE r.order_id = s.order_id AND r.line_no = s.line_no "
-            "AND r.batch_date < s.batch_date)",
+            (
+                "EXISTS (SELECT 1 FROM warehouse.fact_order_items f WHERE f.order_id = s.order_id "
+                "AND f.line_no = s.line_no AND f.return_date <> s.return_date)",
+                "EXISTS (SELECT 1 FROM staging.returns r WHERE r.order_id = s.order_id "
+                "AND r.line_no = s.line_no AND r.batch_date < s.batch_date)",
+            ),
             "'order line already returned on another date'",
         ),
     ],
@@ -216,8 +222,9 @@ def hits_sql(entity: str, rules: list[Rule] | None = None) -> str:
     hash joins for a range) instead of a per-row OR of subplans that hashes whole dimension tables."""
     rules = RULES[entity] if rules is None else rules
     return "INSERT INTO rule_hits " + " UNION ALL ".join(
-        f"SELECT s.batch_date, s.row_no, {i}, {r.reason} FROM staging.{entity} s WHERE {r.condition}"
+        f"SELECT s.batch_date, s.row_no, {i}, {r.reason} FROM staging.{entity} s WHERE {condition}"
         for i, r in enumerate(rules)
+        for condition in r.alternatives
     )
 
 
@@ -228,7 +235,7 @@ def move_hits_sql(entity: str) -> str:
         WITH bad AS (
             SELECT s.batch_date, s.row_no, to_jsonb(s) - 'row_no' - 'batch_date' AS record,
                    string_agg(h.reason, '; ' ORDER BY h.rule_no) AS reason
-            FROM rule_hits h JOIN staging.{entity} s USING (batch_date, row_no)
+            FROM (SELECT DISTINCT * FROM rule_hits) h JOIN staging.{entity} s USING (batch_date, row_no)
             GROUP BY s.batch_date, s.row_no, to_jsonb(s)
         ), moved AS (
             DELETE FROM staging.{entity} s USING bad b

@@ -22,6 +22,7 @@ class LoadReport:
     truth_rows: dict[str, int] = field(default_factory=dict)
     mart_seconds: dict[str, float] = field(default_factory=dict)
     phase_seconds: dict[str, float] = field(default_factory=dict)  # batches, truth, checks, marts
+    load_phases: dict[str, float] = field(default_factory=dict)  # the batches phase: read_and_stage, rules...
 
     @property
     def rejected(self) -> list[BatchResult]:
@@ -45,8 +46,17 @@ def load_path(
 ) -> LoadReport:
     with db.connection(settings) as conn:
         clock = time.perf_counter()
+        phases: dict[str, float] = {}
         report = LoadReport(
-            load_directory(conn, path, threshold=settings.bad_row_threshold, force=force, progress=progress)
+            load_directory(
+                conn,
+                path,
+                threshold=settings.bad_row_threshold,
+                force=force,
+                progress=progress,
+                phases=phases,
+            ),
+            load_phases=phases,
         )
         report.phase_seconds["batches"] = time.perf_counter() - clock
         clock = time.perf_counter()
