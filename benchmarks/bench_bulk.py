@@ -24,7 +24,8 @@ from ecomm import db
 from ecomm.entities import ENTITIES
 from ecomm.settings import Settings
 
-from benchmarks.bench_load import BARE_COPY, _bare_tables_ddl, _fresh_database
+from benchmarks.bench_load import _fresh_database, bare_copy
+from benchmarks.bench_platform import _orders_of, _world_copy
 from benchmarks.common import WORK, measure
 
 MONTH_DAYS = 30
@@ -71,6 +72,7 @@ seconds = time.perf_counter() - start
 batch = report.batches[-1]
 assert batch.status == "loaded", batch.message
 result = {{"seconds": seconds, "rows_read": batch.total("read"), "rows_loaded": batch.total("loaded"),
+          "load_seconds": batch.seconds, "marts_seconds": sum(report.mart_seconds.values()),
           "failed_checks": [c.name for c in report.failed_checks]}}
 """
 
@@ -105,19 +107,9 @@ def _month_world(world: Path, target: Path) -> Path:
     return target
 
 
-def _orders_of(settings: Settings, day: date) -> int:
-    with db.connection(settings) as conn, conn.cursor() as cur:
-        cur.execute(
-            "SELECT count(DISTINCT order_id) FROM warehouse.fact_order_items WHERE order_date = %s", (day,)
-        )
-        return cur.fetchone()[0]
-
-
 def run_daily_history(world: Path, loaded_db: str = "bench_ours") -> dict:
     """The day after the world, on the full warehouse and on a one-month warehouse (same raw files)."""
     from ecomm.datagen import generate_next_day
-
-    from benchmarks.bench_platform import _world_copy
 
     home = WORK / "home"
     base = Settings(_env_file=None, home=home, warehouse_db=loaded_db)
@@ -157,6 +149,9 @@ def run_daily_history(world: Path, loaded_db: str = "bench_ours") -> dict:
             f"{label}_warehouse": history[label]
             | {
                 "seconds": round(runs[label]["seconds"], 2),
+                # of which the load of the day's batch, and the marts (the rest: validate, checks)
+                "load_seconds": round(runs[label]["load_seconds"], 2),
+                "marts_seconds": round(runs[label]["marts_seconds"], 2),
                 "failed_checks": runs[label]["failed_checks"],
                 "peak_rss_mib": round(runs[label]["peak_rss_mib"]),
             }
@@ -234,14 +229,7 @@ def run_big_day(world: Path, orders: int) -> dict:
     _fresh_database(settings, "bench_big_day")
     ours = measure(BIG_DAY_LOAD.format(home=str(home), db="bench_big_day", raw=str(raw)))
 
-    _fresh_database(settings, "bench_big_day_copy", template="bench_big_day")
-    with db.connection(settings, "bench_big_day_copy") as conn, conn.cursor() as cur:
-        for schema in ("warehouse", "marts", "quarantine", "truth"):
-            cur.execute(f"DROP SCHEMA {schema} CASCADE")
-        conn.commit()
-    dsn = db.libpq_dsn(db.database_url(settings, "bench_big_day_copy"))
-    names = [e.name for e in ENTITIES]
-    copy = measure(BARE_COPY.format(dsn=dsn, ddl=_bare_tables_ddl(), world=str(raw), names=names))
+    copy = bare_copy(settings, "bench_big_day", "bench_big_day_copy", raw)
     assert copy["rows"] == ours["rows_read"], (copy["rows"], ours["rows_read"])
     ratio = copy["seconds"] / ours["seconds"]
     return {

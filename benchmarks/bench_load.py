@@ -82,6 +82,19 @@ def _fresh_database(settings: Settings, name: str, template: str | None = None) 
     db.create_database(settings, name, template=template)
 
 
+def bare_copy(settings: Settings, migrated_db: str, copy_db: str, world: Path) -> dict:
+    """COPY of every raw file under `world` into bare tables of a fresh database `copy_db`. The
+    ceiling gets the staging column types (from `migrated_db`), so it parses exactly what we parse."""
+    _fresh_database(settings, copy_db, template=migrated_db)
+    with db.connection(settings, copy_db) as conn, conn.cursor() as cur:
+        for schema in ("warehouse", "marts", "quarantine", "truth"):
+            cur.execute(f"DROP SCHEMA {schema} CASCADE")
+        conn.commit()
+    dsn = db.libpq_dsn(db.database_url(settings, copy_db))
+    names = [e.name for e in ENTITIES]
+    return measure(BARE_COPY.format(dsn=dsn, ddl=_bare_tables_ddl(), world=str(world), names=names))
+
+
 def run(world: Path, to_sql_batches: int) -> dict:
     home = WORK / "home"
     home.mkdir(parents=True, exist_ok=True)
@@ -92,14 +105,7 @@ def run(world: Path, to_sql_batches: int) -> dict:
     _fresh_database(settings, "bench_ours")
     ours = measure(OURS.format(home=str(home), world=str(world)))
 
-    # The ceiling gets the staging column types, so it parses exactly what we parse.
-    _fresh_database(settings, "bench_copy", template="bench_ours")
-    with db.connection(settings, "bench_copy") as conn, conn.cursor() as cur:
-        for schema in ("warehouse", "marts", "quarantine", "truth"):
-            cur.execute(f"DROP SCHEMA {schema} CASCADE")
-        conn.commit()
-    dsn = db.libpq_dsn(db.database_url(settings, "bench_copy"))
-    copy = measure(BARE_COPY.format(dsn=dsn, ddl=_bare_tables_ddl(), world=str(world), names=names))
+    copy = bare_copy(settings, "bench_ours", "bench_copy", world)
 
     _fresh_database(settings, "bench_to_sql")
     url = db.database_url(settings, "bench_to_sql").render_as_string(hide_password=False)
