@@ -125,3 +125,53 @@ def test_references_inside_a_range_follow_the_dates(warehouse, sql, tmp_path):
         (41, 1),
     ]
     assert results[1].counts["returns"].loaded == 1
+
+
+KILLED_LOADER = """
+import sys
+from pathlib import Path
+from ecomm import db
+from ecomm.settings import Settings
+from ecomm.warehouse.load import load_directory
+settings = Settings(_env_file=None, database_url=sys.argv[1], warehouse_db=sys.argv[2])
+with db.connection(settings) as conn:
+    load_directory(conn, Path(sys.argv[3]), threshold=0.05, workers=2)
+"""
+
+
+def test_worker_processes_die_with_a_killed_loader(warehouse, sql, tmp_path):
+    """kill -9 of a loader reading with worker processes: its workers end too, nothing is visible."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    from ecomm.datagen import GeneratorConfig, generate_history
+
+    world = tmp_path / "world"
+    generate_history(GeneratorConfig(seed=5, as_of=DAY, days=60, customers=300, products=40), world)
+    url = db.server_url(warehouse).render_as_string(hide_password=False)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_LOADER, url, warehouse.warehouse_db, str(world)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    while len(workers := psutil.Process(proc.pid).children()) < 2 or not sql.one(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    ):
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert alive == []
+    while sql.one("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"):
+        assert time.time() < deadline
+        time.sleep(0.05)
+    assert sql.one("SELECT count(*) FROM audit.load_runs") == 0
+    assert sql.one("SELECT count(*) FROM warehouse.dim_customer") == 0
+    results = _load(warehouse, world, workers=2)
+    assert [r.status for r in results] == ["loaded"] * 60

@@ -18,10 +18,13 @@ times cheaper than maintaining them row by row); statistics are gathered once pe
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import io
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -222,7 +225,15 @@ def _pool(batches: list[tuple[date, Path]], workers: int | None) -> Executor:
     # fork: the workers start in milliseconds with everything imported, and never re-run the
     # caller's __main__ (spawn and forkserver do: a script without a main guard would run again).
     # They only read files and return bytes; the parent's connection is never used by them.
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("fork"), initializer=_die_with_parent
+    )
+
+
+def _die_with_parent() -> None:
+    """A worker is killed with the loader (kill -9 included) instead of waiting forever for work."""
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: no such call
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 # ------------------------------------------------------------------------- the database side
