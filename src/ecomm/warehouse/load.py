@@ -333,11 +333,24 @@ def _apply(cur, staged: dict[str, dict[date, int]], empty: set[str], phases: dic
 
 
 def _insert_plain(cur, entity: str) -> bool:
-    """Into a table that was empty: a plain INSERT (no ON CONFLICT arbiter, no RETURNING), 40% cheaper.
+    """Into a table that was empty: a plain INSERT (no ON CONFLICT arbiter, no RETURNING), 40% cheaper,
+    and without its primary key when no foreign key references it (one sorted build afterwards).
     False (and nothing done) when two dates of the range stage the same key: the merge then sorts it out."""
+    table = f"warehouse.{TARGETS[entity]}"
+    cur.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint p WHERE conrelid = %s::regclass "
+        "AND contype = 'p' AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' "
+        "AND f.confrelid = p.conrelid)",
+        (table,),
+    )
+    key = cur.fetchone()
     cur.execute("SAVEPOINT plain_insert")
     try:
+        if key:
+            cur.execute(f"ALTER TABLE {table} DROP CONSTRAINT {key[0]}")
         cur.execute(MERGES[entity].split("ON CONFLICT")[0])
+        if key:
+            cur.execute(f"ALTER TABLE {table} ADD CONSTRAINT {key[0]} {key[1]}")
     except psycopg2.errors.UniqueViolation:
         cur.execute("ROLLBACK TO SAVEPOINT plain_insert")
         return False
