@@ -258,11 +258,11 @@ def _stage(cur, prepared: PreparedBatch) -> None:
             )
 
 
-def _secondary_indexes_of_empty_targets(cur) -> dict[str, list[str]]:
+def _secondary_indexes_of_empty_targets(cur, entities: set[str]) -> dict[str, list[str]]:
     """CREATE statements of the secondary (non-unique, non-key) indexes of every warehouse table the
-    load fills that is empty now."""
+    staged `entities` fill that is empty now (tables the load does not fill stay untouched)."""
     found = {}
-    for table in sorted(set(TARGETS.values())):
+    for table in sorted({TARGETS[e] for e in entities}):
         cur.execute(f"SELECT NOT EXISTS (SELECT 1 FROM warehouse.{table})")
         if not cur.fetchone()[0]:
             continue
@@ -540,7 +540,8 @@ def _load_staged(
     tick = time.perf_counter()
     for entity in ENTITIES:  # statistics once per range: the rules' plans depend on them
         cur.execute(f"ANALYZE staging.{entity.name}")
-    dropped = _secondary_indexes_of_empty_targets(cur)
+    filled = {name for prepared, _ in staged for name, file in prepared.files.items() if file.good}
+    dropped = _secondary_indexes_of_empty_targets(cur, filled)
     for definitions in dropped.values():
         for definition in definitions:
             name = definition.split(" INDEX ", 1)[1].split(" ON ", 1)[0]
