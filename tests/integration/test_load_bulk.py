@@ -175,3 +175,31 @@ def test_worker_processes_die_with_a_killed_loader(warehouse, sql, tmp_path):
     assert sql.one("SELECT count(*) FROM warehouse.dim_customer") == 0
     results = _load(warehouse, world, workers=2)
     assert [r.status for r in results] == ["loaded"] * 60
+
+
+def test_a_large_file_read_in_parts_gives_the_same_rows_and_reasons(warehouse, sql, tmp_path, monkeypatch):
+    """A file over PART_BYTES is validated in parts in parallel: row numbers, reasons and keys
+    duplicated across parts come out as for the whole file."""
+    from ecomm.warehouse import load
+
+    orders = [order_line(i, 1, 1, 1) for i in range(1, 101)]  # file lines 2..101
+    orders[53] = order_line(1, 1, 1, 1)  # line 55 repeats the key of line 2 (another part)
+    orders[48] = order_line(49, 1, 1, 1, quantity="two")  # line 50
+    batch = write_batch(tmp_path, customers=[customer(1)], products=[product(1)], order_items=orders)
+    path = batch / "order_items.csv"
+    lines = path.read_text().splitlines()
+    lines[39] = "1039,1,2025-03-03 10:15:00,2"  # line 40: truncated
+    path.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(load, "PART_BYTES", 1000)
+    assert len(load._parts(path, 10)) > 5
+    [result] = _load(warehouse, batch)
+    assert result.status == "loaded"
+    assert sql("SELECT row_no, reason FROM quarantine.order_items ORDER BY row_no") == [
+        (2, "duplicate key (order_id, line_no) within the file"),
+        (40, "malformed CSV row: 4 fields, expected 13"),
+        (50, "quantity: 'two' is not an integer"),
+        (55, "duplicate key (order_id, line_no) within the file"),
+    ]
+    assert result.counts["order_items"].read == 100 and result.counts["order_items"].quarantined == 4
+    assert sql.one("SELECT count(*) FROM warehouse.fact_order_items") == 96
+    assert sql.one("SELECT min(order_id) FROM warehouse.fact_order_items") == 2

@@ -25,6 +25,7 @@ import io
 import multiprocessing
 import os
 import signal
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -40,13 +41,24 @@ import pyarrow.csv as pacsv
 from psycopg2.extras import Json, execute_values
 
 from ecomm.entities import ENTITIES, ORDER_ITEMS, Entity
-from ecomm.warehouse.merge import CONFLICT_RULES, MERGES, TARGETS, hits_sql, merge_sql, move_hits_sql
+from ecomm.warehouse.merge import (
+    CONFLICT_RULES,
+    MERGES,
+    RULES,
+    TARGETS,
+    duplicate_in_file,
+    hits_sql,
+    merge_sql,
+    move_hits_sql,
+)
 from ecomm.warehouse.raw import BadRow, BatchError, read_raw_file
 from ecomm.warehouse.validate import validate
 
 LOAD_LOCK_KEY = 7_301_001  # pg_advisory_xact_lock key: one loader at a time per warehouse
 # Below this many bytes of raw files a load is read in-process (a worker pool's start costs more).
 PROCESS_POOL_MIN_BYTES = 32 * 2**20
+# A file larger than this (a business date of a million orders) is validated in parts, in parallel.
+PART_BYTES = 64 * 2**20
 # From this many staged rows the set-based phase plans for bulk (hash joins, no nested loops).
 BULK_ROWS = 100_000
 
@@ -146,12 +158,59 @@ def _copy_payload(entity: Entity, frame: pd.DataFrame, batch: date) -> bytes:
     return buffer.getvalue()
 
 
-def prepare_file(batch_dir: Path, batch: date, entity: Entity) -> PreparedFile:
-    """Read and validate one file of a batch (raises BatchError when the file cannot be loaded)."""
-    raw = read_raw_file(batch_dir / entity.file_name, entity)
+def _parts(path: Path, parts: int) -> list[tuple[int, int, int]] | None:
+    """(start, end, row_no of its first row) of line-aligned parts of a large file; None when it
+    cannot be split safely (quotes may hide line breaks; blank lines and CR would shift row numbers)."""
+    data = path.read_bytes()
+    if b'"' in data or b"\r" in data or b"\n\n" in data or not data.endswith(b"\n"):
+        return None
+    start = data.index(b"\n") + 1
+    step = max(1, (len(data) - start) // parts)
+    found, row_no = [], 2
+    while start < len(data):
+        end = data.find(b"\n", min(start + step, len(data) - 1)) + 1 or len(data)
+        found.append((start, end, row_no))
+        row_no += data.count(b"\n", start, end)
+        start = end
+    return found
+
+
+def prepare_part(
+    path: Path, start: int, end: int, first_row_no: int, batch: date, entity: Entity
+) -> PreparedFile:
+    """Read and validate the rows of one part of a large file (bytes start..end), numbered as in the
+    whole file. Keys duplicated across parts are found in SQL (merge.duplicate_in_file)."""
+    with path.open("rb") as fh:
+        header = fh.readline()
+        fh.seek(start)
+        body = fh.read(end - start)
+    fd, name = tempfile.mkstemp(suffix=f"-{entity.file_name}")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(header)
+            out.write(body)
+        del body
+        return prepare_file(Path(name).parent, batch, entity, Path(name), row_shift=first_row_no - 2)
+    except BatchError as exc:
+        raise BatchError(str(exc).replace(name, str(path))) from None
+    finally:
+        os.unlink(name)
+
+
+def prepare_file(
+    batch_dir: Path, batch: date, entity: Entity, path: Path | None = None, row_shift: int = 0
+) -> PreparedFile:
+    """Read and validate one file of a batch (raises BatchError when the file cannot be loaded);
+    `path` and `row_shift`: a part of the file, its rows numbered `row_shift` further."""
+    raw = read_raw_file(path or batch_dir / entity.file_name, entity)
     good, bad = validate(raw, batch)
+    if row_shift:
+        good = good.assign(row_no=good["row_no"] + row_shift)
+        bad = [BadRow(b.row_no + row_shift, b.record, b.reason) for b in raw.bad_rows + bad]
+    else:
+        bad = raw.bad_rows + bad
     payload = _copy_payload(entity, good, batch) if len(good) else b""
-    return PreparedFile(entity.name, raw.rows_read, raw.bad_rows + bad, payload, len(good))
+    return PreparedFile(entity.name, raw.rows_read, bad, payload, len(good))
 
 
 @dataclass
@@ -164,6 +223,8 @@ class PreparedBatch:
     skip: bool = False
     files: dict[str, PreparedFile] = field(default_factory=dict)
     error: BatchError | None = None
+    parts: dict[str, list[PreparedFile]] = field(default_factory=dict)  # what to COPY, file by file
+    split: list[str] = field(default_factory=list)  # the entities whose file was read in parts
 
     def counts(self) -> dict[str, EntityCounts]:
         return {name: EntityCounts(read=f.read, quarantined=len(f.bad)) for name, f in self.files.items()}
@@ -186,8 +247,22 @@ class _Reader:
         checksum = self.pool.submit(batch_checksum, batch_dir)
         files = {}
         if batch not in self.known:  # never loaded: no need to wait for the checksum to read it
-            files = {e.name: self.pool.submit(prepare_file, batch_dir, batch, e) for e in ENTITIES}
+            files = self._files(batch_dir, batch)
         self.flight.append((batch, batch_dir, checksum, files))
+
+    def _files(self, batch_dir: Path, batch: date) -> dict[str, list[Future]]:
+        """One task per file; a file over PART_BYTES is read in parts, one task each."""
+        tasks = {}
+        for e in ENTITIES:
+            path = batch_dir / e.file_name
+            parts = None
+            if path.exists() and path.stat().st_size > PART_BYTES:
+                parts = _parts(path, -(-path.stat().st_size // PART_BYTES))
+            if parts and len(parts) > 1:
+                tasks[e.name] = [self.pool.submit(prepare_part, path, *part, batch, e) for part in parts]
+            else:
+                tasks[e.name] = [self.pool.submit(prepare_file, batch_dir, batch, e)]
+        return tasks
 
     def __iter__(self) -> Iterator[PreparedBatch]:
         for _ in range(self.ahead):
@@ -199,10 +274,17 @@ class _Reader:
                 prepared.skip = True
             else:
                 if not files:
-                    files = {e.name: self.pool.submit(prepare_file, batch_dir, batch, e) for e in ENTITIES}
+                    files = self._files(batch_dir, batch)
                 try:
-                    for name, future in files.items():
-                        prepared.files[name] = future.result()
+                    for name, futures in files.items():
+                        done = [f.result() for f in futures]
+                        prepared.files[name] = PreparedFile(
+                            name, sum(f.read for f in done), [b for f in done for b in f.bad], b"", 0
+                        )
+                        prepared.files[name].good = sum(f.good for f in done)
+                        prepared.parts[name] = done
+                        if len(done) > 1:
+                            prepared.split.append(name)
                 except BatchError as exc:
                     prepared.error = exc
             self._submit()
@@ -211,7 +293,7 @@ class _Reader:
 
     def cancel(self) -> None:
         for _, _, checksum, files in self.flight:
-            for future in (checksum, *files.values()):
+            for future in (checksum, *(f for futures in files.values() for f in futures)):
                 future.cancel()
 
 
@@ -249,13 +331,15 @@ def _skip_fk_triggers_if_allowed(cur) -> None:
 
 
 def _stage(cur, prepared: PreparedBatch) -> None:
-    for name, file in prepared.files.items():
-        if file.good:  # most days have no new products, campaigns...
-            cols = ", ".join(next(e for e in ENTITIES if e.name == name).columns)
-            cur.copy_expert(
-                f"COPY staging.{name} (row_no, {cols}, batch_date) FROM STDIN WITH (FORMAT csv)",
-                io.BytesIO(file.payload),
-            )
+    for name, parts in prepared.parts.items():
+        cols = ", ".join(next(e for e in ENTITIES if e.name == name).columns)
+        for part in parts:
+            if part.good:  # most days have no new products, campaigns...
+                cur.copy_expert(
+                    f"COPY staging.{name} (row_no, {cols}, batch_date) FROM STDIN WITH (FORMAT csv)",
+                    io.BytesIO(part.payload),
+                )
+    prepared.parts = {}
 
 
 def _secondary_indexes_of_empty_targets(cur, entities: set[str]) -> dict[str, list[str]]:
@@ -288,9 +372,16 @@ class _Outcome:
     revenue: dict[date, float] = field(default_factory=dict)
 
 
-def _apply(cur, staged: dict[str, dict[date, int]], empty: set[str], phases: dict[str, float]) -> _Outcome:
+def _apply(
+    cur,
+    staged: dict[str, dict[date, int]],
+    empty: set[str],
+    split: dict[str, list[date]],
+    phases: dict[str, float],
+) -> _Outcome:
     """Rules, then merges, over everything staged (`staged`: rows per entity and date, every date of
-    the range at once). `empty`: the warehouse tables that held nothing when the range started."""
+    the range at once). `empty`: the warehouse tables that held nothing when the range started;
+    `split`: the dates whose file of an entity was read in parts (its keys are checked across them)."""
     out = _Outcome()
     tick = time.perf_counter()
     staged_rows = {name: sum(by_date.values()) for name, by_date in staged.items()}
@@ -302,7 +393,10 @@ def _apply(cur, staged: dict[str, dict[date, int]], empty: set[str], phases: dic
     for entity in ENTITIES:  # dimensions first: the rules of a fact see only good dimension rows
         if not staged_rows.get(entity.name):
             continue
-        cur.execute(hits_sql(entity.name))
+        rules = RULES[entity.name]
+        if entity.name in split:
+            rules = [duplicate_in_file(entity.name, entity.key, split[entity.name]), *rules]
+        cur.execute(hits_sql(entity.name, rules))
         if cur.rowcount:
             cur.execute(move_hits_sql(entity.name))
             out.quarantined[entity.name] = _by_date(cur.fetchall())
@@ -487,10 +581,7 @@ def load_directory(
                 elif (message := _over_threshold(result, threshold)) is not None:
                     result.status, result.message = "rejected", message
                 else:
-                    _stage(cur, prepared)
-                    prepared.files = {  # the payloads are in staging: keep the bad rows only
-                        n: PreparedFile(n, f.read, f.bad, b"", f.good) for n, f in prepared.files.items()
-                    }
+                    _stage(cur, prepared)  # the payloads are in staging: only the bad rows are kept
                     staged.append((prepared, result))
                 result.seconds = time.perf_counter() - tick
                 if progress:
@@ -555,8 +646,12 @@ def _load_staged(
         for prepared, _ in staged:
             for name, file in prepared.files.items():
                 by_entity.setdefault(name, {})[prepared.batch] = file.good
+        split: dict[str, list[date]] = {}
+        for prepared, _ in staged:
+            for name in prepared.split:
+                split.setdefault(name, []).append(prepared.batch)
         cur.execute("SAVEPOINT range_merge")
-        out = _apply(cur, by_entity, set(dropped), phases)
+        out = _apply(cur, by_entity, set(dropped), split, phases)
         cut = None
         for prepared, result in staged:
             _settle(result, prepared, out)

@@ -54,6 +54,18 @@ def _loaded_elsewhere(table: str, key: tuple[str, ...]) -> Rule:
     )
 
 
+def duplicate_in_file(entity: str, key: tuple[str, ...], dates: list) -> Rule:
+    """For a file read in parts (load.PART_BYTES): a key two of its rows share, found across the
+    parts (validation sees one part at a time)."""
+    match = " AND ".join(f"o.{k} = s.{k}" for k in key)
+    listed = ", ".join(f"'{d.isoformat()}'::date" for d in dates)
+    return Rule(
+        f"s.batch_date IN ({listed}) AND EXISTS (SELECT 1 FROM staging.{entity} o WHERE {match} "
+        "AND o.batch_date = s.batch_date AND o.row_no <> s.row_no)",
+        f"'duplicate key ({', '.join(key)}) within the file'",
+    )
+
+
 def _order_line(extra: str = "") -> tuple[str, str]:
     """The order line a return names: in the warehouse, or staged for an earlier or the same date."""
     return (
