@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import psycopg2.errors
 import pyarrow as pa
@@ -158,11 +159,25 @@ def _copy_payload(entity: Entity, frame: pd.DataFrame, batch: date) -> bytes:
     return buffer.getvalue()
 
 
+def _no_line_break_quoted(data: bytes, block: int = 2**26) -> bool:
+    """True when no quoted field holds a line break: before every newline, an even number of quotes
+    (escaped quotes come in pairs). Vectorised, a block at a time."""
+    quotes_before = 0
+    for offset in range(0, len(data), block):
+        chunk = np.frombuffer(data, np.uint8, count=min(block, len(data) - offset), offset=offset)
+        quotes = np.flatnonzero(chunk == 34)
+        newlines = np.flatnonzero(chunk == 10)
+        if ((np.searchsorted(quotes, newlines) + quotes_before) % 2).any():
+            return False
+        quotes_before += len(quotes)
+    return True
+
+
 def _parts(path: Path, parts: int) -> list[tuple[int, int, int]] | None:
     """(start, end, row_no of its first row) of line-aligned parts of a large file; None when it
-    cannot be split safely (quotes may hide line breaks; blank lines and CR would shift row numbers)."""
+    cannot be split safely (a quoted line break, blank lines or CR would shift row numbers)."""
     data = path.read_bytes()
-    if b'"' in data or b"\r" in data or b"\n\n" in data or not data.endswith(b"\n"):
+    if b"\r" in data or b"\n\n" in data or not data.endswith(b"\n") or not _no_line_break_quoted(data):
         return None
     start = data.index(b"\n") + 1
     step = max(1, (len(data) - start) // parts)
