@@ -3,6 +3,7 @@ vs the ceiling of a bare `COPY` of the same files into tables without keys or ch
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ecomm import db
@@ -23,10 +24,12 @@ start = time.perf_counter()
 report = load_path(settings, Path({world!r}))
 seconds = time.perf_counter() - start
 assert report.ok, [c for c in report.failed_checks] + [b.message for b in report.rejected]
+import resource
 result = {{"seconds": seconds, "rows_read": sum(b.total("read") for b in report.batches),
           "rows_loaded": sum(b.total("loaded") for b in report.batches),
           "batches": len(report.batches), "mart_seconds": report.mart_seconds,
-          "phase_seconds": report.phase_seconds}}
+          "phase_seconds": report.phase_seconds, "load_phases": report.load_phases,
+          "workers_peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}}
 """
 
 BARE_COPY = """
@@ -79,6 +82,19 @@ def _fresh_database(settings: Settings, name: str, template: str | None = None) 
     db.create_database(settings, name, template=template)
 
 
+def bare_copy(settings: Settings, migrated_db: str, copy_db: str, world: Path) -> dict:
+    """COPY of every raw file under `world` into bare tables of a fresh database `copy_db`. The
+    ceiling gets the staging column types (from `migrated_db`), so it parses exactly what we parse."""
+    _fresh_database(settings, copy_db, template=migrated_db)
+    with db.connection(settings, copy_db) as conn, conn.cursor() as cur:
+        for schema in ("warehouse", "marts", "quarantine", "truth"):
+            cur.execute(f"DROP SCHEMA {schema} CASCADE")
+        conn.commit()
+    dsn = db.libpq_dsn(db.database_url(settings, copy_db))
+    names = [e.name for e in ENTITIES]
+    return measure(BARE_COPY.format(dsn=dsn, ddl=_bare_tables_ddl(), world=str(world), names=names))
+
+
 def run(world: Path, to_sql_batches: int) -> dict:
     home = WORK / "home"
     home.mkdir(parents=True, exist_ok=True)
@@ -89,14 +105,7 @@ def run(world: Path, to_sql_batches: int) -> dict:
     _fresh_database(settings, "bench_ours")
     ours = measure(OURS.format(home=str(home), world=str(world)))
 
-    # The ceiling gets the staging column types, so it parses exactly what we parse.
-    _fresh_database(settings, "bench_copy", template="bench_ours")
-    with db.connection(settings, "bench_copy") as conn, conn.cursor() as cur:
-        for schema in ("warehouse", "marts", "quarantine", "truth"):
-            cur.execute(f"DROP SCHEMA {schema} CASCADE")
-        conn.commit()
-    dsn = db.libpq_dsn(db.database_url(settings, "bench_copy"))
-    copy = measure(BARE_COPY.format(dsn=dsn, ddl=_bare_tables_ddl(), world=str(world), names=names))
+    copy = bare_copy(settings, "bench_ours", "bench_copy", world)
 
     _fresh_database(settings, "bench_to_sql")
     url = db.database_url(settings, "bench_to_sql").render_as_string(hide_password=False)
@@ -112,7 +121,11 @@ def run(world: Path, to_sql_batches: int) -> dict:
             "batches": ours["batches"],
             "rows_per_s": round(ours_rps),
             "phase_seconds": {k: round(v, 1) for k, v in ours["phase_seconds"].items()},
+            "batches_phases": {k: round(v, 1) for k, v in ours["load_phases"].items()},
             "peak_rss_mib": round(ours["peak_rss_mib"]),
+            # the largest worker process (read + validate); the load holds at most this many at once
+            "workers_peak_rss_mib": round(ours["workers_peak_rss_mib"]),
+            "workers": os.cpu_count(),
         },
         "bare_copy": {
             "seconds": round(copy["seconds"], 2),
@@ -128,4 +141,8 @@ def run(world: Path, to_sql_batches: int) -> dict:
         },
         "ratio_vs_to_sql": round(ours_rps / to_sql_rps, 1),
         "ratio_vs_bare_copy": round(ours_rps / copy_rps, 2),
+        # raw CSV -> star schema alone (the batches phase), against the same COPY
+        "ratio_batches_vs_bare_copy": round(copy["seconds"] / ours["phase_seconds"]["batches"], 2),
+        # every process of the load at once: the main one and each worker at its peak
+        "peak_total_mib": round(ours["peak_rss_mib"] + (os.cpu_count() or 1) * ours["workers_peak_rss_mib"]),
     }

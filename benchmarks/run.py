@@ -4,10 +4,14 @@ python -m benchmarks.run                 # full size: ~1M orders (about 1.9M ord
 python -m benchmarks.run --customers 20000 --products 800 --results /tmp/bench   # a quicker look
 python -m benchmarks.run --only platform # `make up` from scratch vs the services' start alone
 python -m benchmarks.run --only daily --load-only   # a daily DAG run on the last loaded world
+python -m benchmarks.run --only big_day --load-only --big-day-orders 100000 --results /tmp/bench
 
 Benchmarks: generate, load, platform (`make up`, at --platform-customers, default the Settings
 default), daily (a daily `ecommerce_data_pipeline` run on the warehouse the load benchmark filled;
-runs after `load`, or alone with the database of an earlier load run), dashboard (every page's
+runs after `load`, or alone with the database of an earlier load run), daily_history (the same kind
+of daily run on the load benchmark's warehouse vs on a warehouse of one month; after `load`),
+big_day (one business date of --big-day-orders orders built from the world, validated and loaded vs a
+bare COPY of the same files), dashboard (every page's
 render time in headless chromium, cold and warm, on the load benchmark's warehouse), api (wrk against
 the prediction API and a bare FastAPI ceiling, on the same warehouse; runs last).
 
@@ -27,10 +31,10 @@ from pathlib import Path
 
 from ecomm.settings import Settings
 
-from benchmarks import bench_api, bench_dashboard, bench_generate, bench_load, bench_platform
+from benchmarks import bench_api, bench_bulk, bench_dashboard, bench_generate, bench_load, bench_platform
 from benchmarks.common import RESULTS, WORK, stops_what_it_starts, write_result
 
-BENCHMARKS = ("generate", "load", "platform", "daily", "dashboard", "api")
+BENCHMARKS = ("generate", "load", "platform", "daily", "daily_history", "big_day", "dashboard", "api")
 
 
 def main() -> None:
@@ -51,6 +55,12 @@ def _run() -> None:
     )
     parser.add_argument(
         "--to-sql-batches", type=int, default=10, help="batches loaded with to_sql (a sample)"
+    )
+    parser.add_argument(
+        "--big-day-orders",
+        type=int,
+        default=1_000_000,
+        help="orders of the one business date of the big_day benchmark (from the generated world)",
     )
     parser.add_argument(
         "--load-only",
@@ -97,7 +107,7 @@ def _run() -> None:
     if "platform" in only:
         result = bench_platform.run_make_up(args.platform_customers)
         _report("platform", meta | result, args.results)
-    if not only & {"generate", "load", "daily"}:
+    if not only & {"generate", "load", "daily", "daily_history", "big_day"}:
         _dashboard(args, only, meta)
         return
     if "generate" in only:
@@ -112,6 +122,12 @@ def _run() -> None:
     if "daily" in only:
         daily = bench_platform.run_daily(world)
         _report("daily", meta | {"config": generation["config"]} | daily, args.results)
+    if "daily_history" in only:
+        history = bench_bulk.run_daily_history(world)
+        _report("daily_history", meta | {"config": generation["config"]} | history, args.results)
+    if "big_day" in only:
+        big = bench_bulk.run_big_day(world, args.big_day_orders)
+        _report("big_day", meta | {"config": generation["config"]} | big, args.results)
     _dashboard(args, only, meta)
 
 

@@ -112,37 +112,69 @@ def test_consecutive_dates_append_and_a_rerun_is_a_no_op(warehouse, sql, world):
     assert table_counts(sql) == after2
 
 
-def test_a_batch_killed_mid_load_leaves_no_trace(warehouse, sql, world_template):
+def _ecomm_load(warehouse, world) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": db.libpq_dsn(db.server_url(warehouse)),
         "ECOMM_WAREHOUSE_DB": warehouse.warehouse_db,
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ecomm.cli", "load", str(world_template)],
+    return subprocess.Popen(
+        [sys.executable, "-m", "ecomm.cli", "load", str(world)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def _wait_for(sql, proc, query: str) -> None:
     deadline = time.time() + 120
-    while sql.one("SELECT count(*) FROM audit.load_runs") < 5:
+    while not sql.one(query):
         assert proc.poll() is None and time.time() < deadline
-        time.sleep(0.05)
+        time.sleep(0.01)
+
+
+def _load_lock_held() -> str:
+    from ecomm.warehouse.load import LOAD_LOCK_KEY
+
+    return f"""SELECT count(*) FROM pg_locks l JOIN pg_locks s ON s.pid = l.pid
+               WHERE l.locktype = 'advisory' AND l.objid = {LOAD_LOCK_KEY} AND l.granted
+               AND s.relation = 'staging.web_events'::regclass AND s.mode = 'AccessExclusiveLock'"""
+
+
+@pytest.mark.parametrize("point", ["staging", "audit"])
+def test_a_range_killed_midway_leaves_no_date_visible(warehouse, sql, world_template, point):
+    """`ecomm load` of 90 dates is one transaction: killed while staging (early) or while writing
+    the audit rows (every date merged, indexes rebuilt), nothing of it is visible; a rerun loads all."""
+    if point == "audit":  # the loader blocks on its last statement: kill it there
+        holder = db.connect(warehouse)
+        holder.cursor().execute("LOCK TABLE audit.load_runs IN SHARE MODE")
+    proc = _ecomm_load(warehouse, world_template)
+    if point == "staging":
+        _wait_for(sql, proc, _load_lock_held())
+    else:
+        _wait_for(
+            sql,
+            proc,
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE 'INSERT INTO audit.load_runs%'",
+        )
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    loaded = dict(sql("SELECT batch_date, rows_by_entity FROM audit.load_runs WHERE status = 'loaded'"))
-    assert 5 <= len(loaded) < 90
-    in_facts = {d for (d,) in sql("SELECT DISTINCT batch_date FROM warehouse.fact_order_items")}
-    assert in_facts == set(loaded)  # no batch half-loaded, none loaded without its audit row
-    for day, recorded in loaded.items():
-        expected = recorded["order_items"]["read"] - recorded["order_items"]["quarantined"]
-        assert (
-            sql.one("SELECT count(*) FROM warehouse.fact_order_items WHERE batch_date = %s", (day,))
-            == expected
-        )
-    # and the interrupted load simply resumes
+    if point == "audit":
+        holder.rollback()
+        holder.close()
+    deadline = time.time() + 30  # the server notices the dead client and rolls its transaction back
+    while sql.one("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"):
+        assert time.time() < deadline
+        time.sleep(0.05)
+    assert sql.one("SELECT count(*) FROM audit.load_runs") == 0
+    for table in [*FACT_TABLES.values(), "dim_customer"]:
+        assert sql.one(f"SELECT count(*) FROM warehouse.{table}") == 0, table
+    assert sql.one("SELECT count(*) FROM quarantine.order_items") == 0
+    # the dropped secondary indexes are back (DDL is transactional too)
+    assert sql.one("SELECT count(*) FROM pg_indexes WHERE indexname = 'fact_web_events_customer_idx'") == 1
     report = load_path(warehouse, world_template)
-    assert report.ok and len([b for b in report.batches if b.status == "loaded"]) == 90 - len(loaded)
+    assert report.ok and [b.status for b in report.batches] == ["loaded"] * 90
 
 
 def test_keys_are_declared_like_dbt_tests(warehouse, sql):

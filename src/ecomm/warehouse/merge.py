@@ -1,8 +1,11 @@
 """Set-based SQL from staging into the star schema: referential rules, then merges.
 
-Each entity has rules (a condition on staging row `s` that makes it bad, and the reason) and one
-merge statement. Merges are `ON CONFLICT DO NOTHING` inserts (or a guarded update for returns),
-so re-running a batch changes nothing.
+Staging holds every business date of a load (one date for a daily run, a whole range for a bulk
+load), each row tagged with its `batch_date`. Each entity has rules (a condition on staging row `s`
+that makes it bad, and the reason) and one merge statement. The rules are range-aware: a row of date
+d may reference a row the warehouse held before the load, or a good row staged for a date <= d (so a
+range gives the same outcome as its dates loaded one by one). Merges are `ON CONFLICT DO NOTHING`
+inserts (or a guarded update for returns), so re-running a batch changes nothing.
 """
 
 from __future__ import annotations
@@ -12,12 +15,21 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Rule:
-    condition: str
+    condition: str | tuple[str, ...]  # a tuple: alternatives, each its own query (no OR of subplans)
     reason: str  # SQL text expression
 
+    @property
+    def alternatives(self) -> tuple[str, ...]:
+        return (self.condition,) if isinstance(self.condition, str) else self.condition
 
-def _unknown(column: str, table: str, nullable: bool = False) -> Rule:
-    cond = f"NOT EXISTS (SELECT 1 FROM warehouse.{table} d WHERE d.{column} = s.{column})"
+
+def _unknown(column: str, table: str, staged: str, nullable: bool = False) -> Rule:
+    """`column` names a row of warehouse.`table` held before this load, or one staged in
+    staging.`staged` for this row's date or an earlier one."""
+    cond = (
+        f"NOT EXISTS (SELECT 1 FROM warehouse.{table} d WHERE d.{column} = s.{column}) AND NOT EXISTS "
+        f"(SELECT 1 FROM staging.{staged} d WHERE d.{column} = s.{column} AND d.batch_date <= s.batch_date)"
+    )
     if nullable:
         cond = f"s.{column} IS NOT NULL AND {cond}"
     return Rule(cond, f"'{column}: unknown {column.removesuffix('_id')} ' || s.{column}")
@@ -32,6 +44,8 @@ def _off_calendar(expression: str, what: str) -> Rule:
 
 
 def _loaded_elsewhere(table: str, key: tuple[str, ...]) -> Rule:
+    """Checked after the merge: the warehouse row of this key came from another date (loaded before,
+    or an earlier date of the same range: staging is inserted in date order)."""
     match = " AND ".join(f"w.{k} = s.{k}" for k in key)
     return Rule(
         f"EXISTS (SELECT 1 FROM warehouse.{table} w WHERE {match} AND w.batch_date <> s.batch_date)",
@@ -40,6 +54,36 @@ def _loaded_elsewhere(table: str, key: tuple[str, ...]) -> Rule:
     )
 
 
+def duplicate_in_file(entity: str, key: tuple[str, ...], dates: list) -> Rule:
+    """For a file read in parts (load.PART_BYTES): a key two of its rows share, found across the
+    parts (validation sees one part at a time)."""
+    match = " AND ".join(f"o.{k} = s.{k}" for k in key)
+    listed = ", ".join(f"'{d.isoformat()}'::date" for d in dates)
+    return Rule(
+        f"s.batch_date IN ({listed}) AND EXISTS (SELECT 1 FROM staging.{entity} o WHERE {match} "
+        "AND o.batch_date = s.batch_date AND o.row_no <> s.row_no)",
+        f"'duplicate key ({', '.join(key)}) within the file'",
+    )
+
+
+def _order_line(extra: str = "") -> tuple[str, str]:
+    """The order line a return names: in the warehouse, or staged for an earlier or the same date."""
+    return (
+        "SELECT 1 FROM warehouse.fact_order_items f WHERE f.order_id = s.order_id AND f.line_no = s.line_no"
+        + (f" AND {extra.format(t='f', date='f.order_date')}" if extra else ""),
+        "SELECT 1 FROM staging.order_items o WHERE o.order_id = s.order_id AND o.line_no = s.line_no "
+        "AND o.batch_date <= s.batch_date"
+        + (f" AND {extra.format(t='o', date='o.order_ts::date')}" if extra else ""),
+    )
+
+
+def _order_line_is(extra: str, reason: str) -> Rule:
+    held, staged = _order_line(extra)
+    return Rule((f"EXISTS ({held})", f"EXISTS ({staged})"), reason)
+
+
+_HELD, _STAGED = _order_line()
+
 # Rules checked before the merge: every relationship a foreign key declares, set-based, so the
 # merge may skip the row-by-row FK triggers (see load.py), plus rules no constraint can express.
 RULES: dict[str, list[Rule]] = {
@@ -47,51 +91,49 @@ RULES: dict[str, list[Rule]] = {
     "products": [_off_calendar("s.launch_date", "launch_date")],
     "campaigns": [_off_calendar("s.start_date", "start_date"), _off_calendar("s.end_date", "end_date")],
     "campaign_exposure": [
-        _unknown("customer_id", "dim_customer"),
-        _unknown("campaign_id", "dim_campaign"),
+        _unknown("customer_id", "dim_customer", "customers"),
+        _unknown("campaign_id", "dim_campaign", "campaigns"),
         _off_calendar("s.exposure_date", "exposure_date"),
     ],
     "order_items": [
-        _unknown("customer_id", "dim_customer"),
-        _unknown("product_id", "dim_product"),
-        _unknown("campaign_id", "dim_campaign", nullable=True),
+        _unknown("customer_id", "dim_customer", "customers"),
+        _unknown("product_id", "dim_product", "products"),
+        _unknown("campaign_id", "dim_campaign", "campaigns", nullable=True),
         _off_calendar("s.order_ts::date", "order_ts"),
     ],
     "returns": [
         Rule(
-            "NOT EXISTS (SELECT 1 FROM warehouse.fact_order_items f "
-            "WHERE f.order_id = s.order_id AND f.line_no = s.line_no)",
+            f"NOT EXISTS ({_HELD}) AND NOT EXISTS ({_STAGED})",
             "'order_id, line_no: unknown order line ' || s.order_id || '/' || s.line_no",
         ),
+        _order_line_is("{t}.status = 'cancelled'", "'order line was cancelled, it cannot be returned'"),
+        _order_line_is("{date} >= s.return_date", "'return_date: not after the order date'"),
         Rule(
-            "EXISTS (SELECT 1 FROM warehouse.fact_order_items f WHERE f.order_id = s.order_id "
-            "AND f.line_no = s.line_no AND f.status = 'cancelled')",
-            "'order line was cancelled, it cannot be returned'",
-        ),
-        Rule(
-            "EXISTS (SELECT 1 FROM warehouse.fact_order_items f WHERE f.order_id = s.order_id "
-            "AND f.line_no = s.line_no AND f.order_date >= s.return_date)",
-            "'return_date: not after the order date'",
-        ),
-        Rule(
-            "EXISTS (SELECT 1 FROM warehouse.fact_order_items f WHERE f.order_id = s.order_id "
-            "AND f.line_no = s.line_no AND f.return_date <> s.return_date)",
+            (
+                "EXISTS (SELECT 1 FROM warehouse.fact_order_items f WHERE f.order_id = s.order_id "
+                "AND f.line_no = s.line_no AND f.return_date <> s.return_date)",
+                "EXISTS (SELECT 1 FROM staging.returns r WHERE r.order_id = s.order_id "
+                "AND r.line_no = s.line_no AND r.batch_date < s.batch_date)",
+            ),
             "'order line already returned on another date'",
         ),
     ],
     "web_events": [
-        _unknown("customer_id", "dim_customer"),
-        _unknown("product_id", "dim_product", nullable=True),
+        _unknown("customer_id", "dim_customer", "customers"),
+        _unknown("product_id", "dim_product", "products", nullable=True),
         _off_calendar("s.event_ts::date", "event_ts"),
     ],
     "reviews": [
-        _unknown("customer_id", "dim_customer"),
-        _unknown("product_id", "dim_product"),
+        _unknown("customer_id", "dim_customer", "customers"),
+        _unknown("product_id", "dim_product", "products"),
         _off_calendar("s.review_date", "review_date"),
         Rule(
             "NOT EXISTS (SELECT 1 FROM warehouse.fact_order_items f WHERE f.order_id = s.order_id "
             "AND f.customer_id = s.customer_id AND f.product_id = s.product_id "
-            "AND f.order_date <= s.review_date)",
+            "AND f.order_date <= s.review_date) AND NOT EXISTS (SELECT 1 FROM staging.order_items o "
+            "WHERE o.order_id = s.order_id AND o.customer_id = s.customer_id "
+            "AND o.product_id = s.product_id AND o.order_ts::date <= s.review_date "
+            "AND o.batch_date <= s.batch_date)",
             "'review of an order line that does not exist (order, customer, product) before the review'",
         ),
     ],
@@ -109,6 +151,21 @@ CONFLICT_RULES: dict[str, Rule] = {
     "reviews": _loaded_elsewhere("fact_reviews", ("review_id",)),
 }
 
+# The warehouse table each staged entity merges into (returns update fact_order_items).
+TARGETS: dict[str, str] = {
+    "customers": "dim_customer",
+    "products": "dim_product",
+    "campaigns": "dim_campaign",
+    "campaign_exposure": "fact_campaign_exposure",
+    "order_items": "fact_order_items",
+    "returns": "fact_order_items",
+    "web_events": "fact_web_events",
+    "reviews": "fact_reviews",
+}
+
+# Staging is read in physical order, which is date order (COPY appends date after date, nothing
+# updates it, synchronized scans are off and INSERT ... SELECT never runs in parallel): of two dates
+# of a range staging the same key, the earlier one is inserted and the later one is the conflict.
 MERGES: dict[str, str] = {
     "customers": """
         INSERT INTO warehouse.dim_customer (customer_id, first_name, last_name, email, age, gender, country,
@@ -162,28 +219,42 @@ MERGES: dict[str, str] = {
 }
 
 
-def quarantine_sql(entity: str, rules: list[Rule] | None = None) -> str:
-    """Move staging rows that break a rule into quarantine (all their reasons joined); counts them.
-
-    One query per rule, so PostgreSQL plans each as an anti-join (index probes for a small batch)
-    instead of a per-row OR of subplans that hashes whole dimension tables."""
-    rules = RULES[entity] if rules is None else rules
-    hits = " UNION ALL ".join(
-        f"SELECT s.row_no, {i} AS rule_no, {r.reason} AS reason FROM staging.{entity} s WHERE {r.condition}"
-        for i, r in enumerate(rules)
+def merge_sql(entity: str) -> str:
+    """The entity's merge, answering (batch_date, rows written) per date of the range."""
+    date = "s.batch_date" if entity == "returns" else "batch_date"
+    return (
+        f"WITH written AS ({MERGES[entity]} RETURNING {date} AS d) SELECT d, count(*) FROM written GROUP BY d"
     )
+
+
+def hits_sql(entity: str, rules: list[Rule] | None = None) -> str:
+    """Staging rows breaking a rule, one row per (row, rule), into the temporary table `rule_hits`.
+
+    One query per rule, so PostgreSQL plans each as an anti-join (index probes for a small batch,
+    hash joins for a range) instead of a per-row OR of subplans that hashes whole dimension tables."""
+    rules = RULES[entity] if rules is None else rules
+    return "INSERT INTO rule_hits " + " UNION ALL ".join(
+        f"SELECT s.batch_date, s.row_no, {i}, {r.reason} FROM staging.{entity} s WHERE {condition}"
+        for i, r in enumerate(rules)
+        for condition in r.alternatives
+    )
+
+
+def move_hits_sql(entity: str) -> str:
+    """Move the staging rows of `rule_hits` into quarantine (all their reasons joined); answers
+    (batch_date, rows moved) per date."""
     return f"""
-        WITH hits AS ({hits}),
-        bad AS (
+        WITH bad AS (
             SELECT s.batch_date, s.row_no, to_jsonb(s) - 'row_no' - 'batch_date' AS record,
                    string_agg(h.reason, '; ' ORDER BY h.rule_no) AS reason
-            FROM hits h JOIN staging.{entity} s USING (row_no)
+            FROM (SELECT DISTINCT * FROM rule_hits) h JOIN staging.{entity} s USING (batch_date, row_no)
             GROUP BY s.batch_date, s.row_no, to_jsonb(s)
         ), moved AS (
-            DELETE FROM staging.{entity} s USING bad b WHERE s.row_no = b.row_no RETURNING s.row_no
+            DELETE FROM staging.{entity} s USING bad b
+            WHERE s.batch_date = b.batch_date AND s.row_no = b.row_no RETURNING s.row_no
         ), kept AS (
             INSERT INTO quarantine.{entity} (batch_date, row_no, record, reason)
             SELECT batch_date, row_no, record, reason FROM bad
             ON CONFLICT (batch_date, row_no) DO NOTHING RETURNING row_no
         )
-        SELECT count(*) FROM bad"""
+        SELECT batch_date, count(*) FROM bad GROUP BY batch_date"""

@@ -20,9 +20,17 @@ def _config() -> Config:
 
 
 def current_revision(settings: Settings) -> str | None:
-    with db.engine(settings).connect() as conn:
-        conn.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS audit")
-        return MigrationContext.configure(conn, opts={"version_table_schema": "audit"}).get_current_revision()
+    engine = db.engine(settings)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS audit")
+            return MigrationContext.configure(
+                conn, opts={"version_table_schema": "audit"}
+            ).get_current_revision()
+    finally:
+        # no pooled connection may outlive the call: a database with a session left open cannot
+        # serve as a template (CREATE DATABASE ... TEMPLATE) or be dropped
+        engine.dispose()
 
 
 def head_revision() -> str:

@@ -38,6 +38,8 @@ class LoadReport:
         loaded = {b.batch_date for b in self.batches if b.status == "loaded"}
         return [d for d in self.checked_dates if d not in loaded]
 
+    load_phases: dict[str, float] = field(default_factory=dict)  # the batches phase: read_and_stage, rules...
+
     @property
     def rejected(self) -> list[BatchResult]:
         return [b for b in self.batches if b.status == "rejected"]
@@ -61,8 +63,17 @@ def load_path(
     path = path.absolute()  # audit.load_runs.source_dir: the checks read the raw files again from it
     with db.connection(settings) as conn:
         clock = time.perf_counter()
+        phases: dict[str, float] = {}
         report = LoadReport(
-            load_directory(conn, path, threshold=settings.bad_row_threshold, force=force, progress=progress)
+            load_directory(
+                conn,
+                path,
+                threshold=settings.bad_row_threshold,
+                force=force,
+                progress=progress,
+                phases=phases,
+            ),
+            load_phases=phases,
         )
         report.phase_seconds["batches"] = time.perf_counter() - clock
         clock = time.perf_counter()
