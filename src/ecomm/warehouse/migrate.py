@@ -29,7 +29,7 @@ def current_revision(settings: Settings) -> str | None:
             ).get_current_revision()
     finally:
         # no pooled connection may outlive the call: a database with a session left open cannot
-        # serve as a template (CREATE DATABASE ... TEMPLATE) or be dropped
+        # serve as a template for a new database or be dropped
         engine.dispose()
 
 
