@@ -12,20 +12,23 @@
     ARRAY[{%- for d in dates -%}'{{ (d | string).strip() }}'{{ ", " if not loop.last }}{%- endfor -%}]::date[]
 {%- endmacro %}
 
-{# Order dates whose lines the batches changed: the lines they added, and the lines they returned
-   (a return arrives in the batch of its return_date, up to 30 days after the order). Index-backed:
-   fact_order_items (batch_date) and the partial index on return_date of returned lines. #}
-{% macro touched_order_dates() -%}
-    SELECT order_date FROM {{ ref("stg_order_lines") }} WHERE batch_date = ANY({{ batch_dates_array() }})
+{# The `column` (order_date, customer_id...) of the order lines the batches changed: the lines they
+   added, and the lines they returned (a return arrives in the batch of its return_date, up to 30 days
+   after the order). Index-backed: fact_order_items (batch_date) and the partial index on return_date
+   of returned lines. #}
+{% macro touched_order_lines(column) -%}
+    SELECT {{ column }} FROM {{ ref("stg_order_lines") }} WHERE batch_date = ANY({{ batch_dates_array() }})
     UNION
-    SELECT order_date FROM {{ ref("stg_order_lines") }}
+    SELECT {{ column }} FROM {{ ref("stg_order_lines") }}
     WHERE status = 'returned' AND return_date = ANY({{ batch_dates_array() }})
+{%- endmacro %}
+
+{# Order dates whose lines the batches changed. #}
+{% macro touched_order_dates() -%}
+    {{ touched_order_lines("order_date") }}
 {%- endmacro %}
 
 {# Customers whose order lines the batches changed (new lines, returns). #}
 {% macro touched_order_customers() -%}
-    SELECT customer_id FROM {{ ref('stg_order_lines') }} WHERE batch_date = ANY({{ batch_dates_array() }})
-    UNION
-    SELECT customer_id FROM {{ ref('stg_order_lines') }}
-    WHERE status = 'returned' AND return_date = ANY({{ batch_dates_array() }})
+    {{ touched_order_lines("customer_id") }}
 {%- endmacro %}
