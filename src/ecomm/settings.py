@@ -112,7 +112,7 @@ class Settings(BaseSettings):
         default=20,
         ge=1,
         description="Optuna trials of the churn XGBoost; its API-fields head gets half, the logistic "
-        "baseline a third (at most 6).",
+        "regression a third (at most 6).",
     )
     recommender_trials: int = Field(
         default=12, ge=0, description="Optuna trials of the recommender (0 = its default parameters)."

@@ -10,10 +10,11 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder
 
-from ecomm.dashboard.churn import input_names
+from ecomm.dashboard.churn import input_names, log_odds_terms
 from ecomm.dashboard.filters import Filters
 from ecomm.dashboard.reasons import phrase
 from ecomm.features import columns as C
+from ecomm.ml.builders import infer_spec, make_logreg, make_xgb
 
 
 def test_the_previous_period_has_the_same_length_just_before():
@@ -66,3 +67,28 @@ def test_pipeline_columns_map_back_to_their_inputs():
         "gender",
         "gender",
     ]
+
+
+def test_both_families_reasons_add_up_to_the_log_odds():
+    """Logistic (coefficient x standardised value, missing indicators mapped back) and XGBoost (SHAP):
+    the terms plus the bias are each row's log-odds, and every term has its input feature."""
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(
+        {
+            "days_since_last_order": rng.gamma(1.0, 40.0, 300),
+            "country": rng.choice(["France", "Germany", "Spain"], 300),
+            "age": rng.integers(18, 80, 300).astype(float),
+        }
+    )
+    frame.loc[[2, 9], "days_since_last_order"] = np.nan
+    y = (rng.random(300) < 0.4).astype(int)
+    spec = infer_spec(frame)
+    for pipeline in (make_logreg(spec), make_xgb(spec, params={"n_estimators": 20})):
+        pipeline.fit(frame, y)
+        prepare = pipeline.named_steps["prepare"]
+        matrix = np.asarray(prepare.transform(frame), dtype="float64")
+        terms, bias = log_odds_terms(pipeline, matrix)
+        p = pipeline.predict_proba(frame)[:, 1]
+        np.testing.assert_allclose(1 / (1 + np.exp(-(terms.sum(axis=1) + bias))), p, atol=1e-5)
+        assert set(input_names(prepare)) == {"days_since_last_order", "country", "age"}
+        assert len(input_names(prepare)) == terms.shape[1]

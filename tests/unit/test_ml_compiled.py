@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ecomm.ml.builders import infer_spec, make_logreg, make_xgb
 from ecomm.ml.churn.compiled import compile_head, probe_rows
-from ecomm.ml.churn.model import churn_directions, make_logreg, make_xgb
+from ecomm.ml.churn.model import churn_directions
 
 COLUMNS = ["age", "country", "days_since_last_order", "total_spent"]
 
@@ -28,7 +29,9 @@ def _data(n: int = 600, seed: int = 3) -> tuple[pd.DataFrame, np.ndarray]:
 
 def test_compiled_xgboost_head_equals_the_pipeline_on_unseen_rows():
     frame, y = _data()
-    pipeline = make_xgb(COLUMNS, params={"n_estimators": 40, "max_depth": 3}, seed=1, n_jobs=1).fit(frame, y)
+    pipeline = make_xgb(
+        infer_spec(frame, COLUMNS), params={"n_estimators": 40, "max_depth": 3}, seed=1, n_jobs=1
+    ).fit(frame, y)
     head = compile_head(pipeline, COLUMNS)
     assert head is not None
     rows = probe_rows(COLUMNS, {"country": ["US", "DE", "Rare", "Atlantis"]}, n=200, seed=9)
@@ -41,9 +44,9 @@ def test_compiled_xgboost_head_equals_the_pipeline_on_unseen_rows():
 
 def test_a_pipeline_of_another_shape_is_not_compiled():
     frame, y = _data()
-    logreg = make_logreg(COLUMNS, c=1.0, seed=1).fit(frame, y)
+    logreg = make_logreg(infer_spec(frame, COLUMNS), c=1.0, seed=1).fit(frame, y)
     assert compile_head(logreg, COLUMNS) is None
-    xgb = make_xgb(COLUMNS, params={"n_estimators": 5}, seed=1, n_jobs=1).fit(frame, y)
+    xgb = make_xgb(infer_spec(frame, COLUMNS), params={"n_estimators": 5}, seed=1, n_jobs=1).fit(frame, y)
     assert compile_head(xgb, COLUMNS[:3]) is None  # columns that are not the pipeline's
 
 
@@ -55,7 +58,11 @@ def test_a_monotone_head_compiles_and_never_moves_against_its_directions():
     assert directions["days_since_last_order"] == 1  # _data's churn rises with it
     assert set(directions.values()) <= {-1, 1}
     pipeline = make_xgb(
-        COLUMNS, params={"n_estimators": 40, "max_depth": 3}, seed=1, n_jobs=1, directions=directions
+        infer_spec(frame, COLUMNS),
+        params={"n_estimators": 40, "max_depth": 3},
+        seed=1,
+        n_jobs=1,
+        directions=directions,
     ).fit(frame, y)
     head = compile_head(pipeline, COLUMNS)
     assert head is not None

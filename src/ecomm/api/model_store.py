@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from ecomm.api.countries import CountryNames, fitted_categories
 from ecomm.features import columns as C
 from ecomm.ml import registry, tracking
+from ecomm.ml.builders import FeatureSpec
 from ecomm.settings import Settings
 
 log = logging.getLogger("ecomm.api.models")
@@ -39,6 +40,7 @@ class ServedModel:
     loaded_at: datetime
     fast: object | None = None  # churn: the API head compiled (ecomm.ml.churn.compiled), if it verified
     country_names: CountryNames | None = None  # churn: the countries its API head was trained on
+    api_spec: FeatureSpec | None = None  # churn: its API head's fields and their roles
 
 
 @dataclass
@@ -57,6 +59,29 @@ def single_threaded(python_model) -> object:
             if jobs:
                 value.set_params(**jobs)
     return python_model
+
+
+def api_head_spec(python_model) -> FeatureSpec:
+    """The churn API head's fields by role, as stored with the model; a model registered before the
+    specs were stored has the shop's nine fields, typed as the shop's lists say."""
+    stored = getattr(python_model, "specs", {}).get("api_fields")
+    if stored:
+        return FeatureSpec.from_dict(stored)
+    columns = tuple(python_model.api_columns)
+    return FeatureSpec(
+        order=columns,
+        numeric=tuple(c for c in columns if c not in C.CATEGORICAL_FEATURES),
+        categorical=tuple(c for c in columns if c in C.CATEGORICAL_FEATURES),
+        integer=tuple(c for c in columns if c in C.INTEGER_FEATURES),
+    )
+
+
+def body_fields_missing(spec: FeatureSpec) -> list[str]:
+    """The API head's fields the POST /predict/churn body cannot carry (a model trained on other
+    columns): such a champion is refused, the one loaded keeps serving."""
+    from ecomm.api.schemas import ChurnUser
+
+    return [c for c in spec.columns if c not in ChurnUser.model_fields or c == C.API_USER_ID]
 
 
 def _now() -> datetime:
@@ -110,17 +135,24 @@ class ModelStore:
         model_version = client.get_model_version(name, version)
         model = mlflow.pyfunc.load_model(registry.model_uri(name, version))
         python_model = single_threaded(model.unwrap_python_model())
-        fast = country_names = None
+        fast = country_names = api_spec = None
         if name == registry.CHURN_MODEL:
             from ecomm.ml.churn.compiled import compile_head
 
+            api_spec = api_head_spec(python_model)
+            missing = body_fields_missing(api_spec)
+            if missing:
+                raise ValueError(f"its API head needs fields the request body does not have: {missing}")
             fast = compile_head(python_model.api_pipeline, python_model.api_columns)
             if fast is None:
                 log.warning("%s v%s: API head not compilable; scoring through its pipeline", name, version)
-            countries = fitted_categories(python_model.api_pipeline, C.COUNTRY)
-            if countries is None:
-                log.warning("%s v%s: its API head's countries are unknown; none is flagged", name, version)
-            country_names = CountryNames(countries)
+            if C.COUNTRY in api_spec.categorical:
+                countries = fitted_categories(python_model.api_pipeline, C.COUNTRY)
+                if countries is None:
+                    log.warning(
+                        "%s v%s: its API head's countries are unknown; none is flagged", name, version
+                    )
+                country_names = CountryNames(countries)
         metrics: dict[str, float] = {}
         if model_version.run_id:
             metrics = dict(client.get_run(model_version.run_id).data.metrics)
@@ -134,6 +166,7 @@ class ModelStore:
             loaded_at=_now(),
             fast=fast,
             country_names=country_names,
+            api_spec=api_spec,
         )
 
     def refresh(self) -> dict[str, str]:

@@ -17,6 +17,7 @@ from ecomm.api.errors import ApiError
 from ecomm.api.observability import PREDICTIONS
 from ecomm.api.security import require_api_key
 from ecomm.features import columns as C
+from ecomm.ml.builders import FeatureSpec
 from ecomm.ml.churn.scoring import with_model_categories
 from ecomm.ml.registry import CHURN_MODEL, RECOMMENDER_MODEL
 from ecomm.ml.serving import CHURN_PROBABILITY, SOURCE
@@ -55,23 +56,26 @@ def _threshold(served) -> float:
     return float(served.metadata.get("threshold", DEFAULT_THRESHOLD))
 
 
-def _api_frame(columns: dict[str, list]) -> pd.DataFrame:
-    """The users as model input (one list per field): the API head's fields."""
+def _api_frame(spec: FeatureSpec, columns: dict[str, list]) -> pd.DataFrame:
+    """The users as model input (one list per field), typed by the API head's stored spec: whole
+    numbers int64, other numbers float64, categories and booleans as sent."""
     data = {}
-    for name in C.API_FIELDS:
+    for name in spec.columns:
         values = columns[name]
-        data[name] = np.asarray(values, dtype=np.int64) if name in C.INTEGER_FEATURES else values
-    frame = pd.DataFrame(data)
-    for name in C.API_FIELDS:
-        if name not in C.INTEGER_FEATURES and name != C.COUNTRY:
-            frame[name] = frame[name].astype("float64")
-    return frame
+        if name in spec.integer:
+            values = np.asarray(values, dtype=np.int64)
+        elif name in spec.numeric or name in spec.skewed:
+            values = np.asarray(values, dtype=np.float64)
+        data[name] = values
+    return pd.DataFrame(data)
 
 
 def _model_inputs(served, users: list[S.ChurnUser]) -> tuple[dict[str, list], list[list[str]]]:
-    """The users' fields column by column (no per-user dict), countries in the model's spelling, and
-    each user's warnings."""
-    columns = {c: [getattr(u, c) for u in users] for c in C.API_FIELDS}
+    """The fields the model's API head reads (its stored spec), column by column (no per-user dict),
+    countries in the model's spelling, and each user's warnings."""
+    columns = {c: [getattr(u, c) for u in users] for c in served.api_spec.columns}
+    if served.country_names is None or C.COUNTRY not in columns:
+        return columns, [[] for _ in users]
     resolved = [served.country_names.resolve(country) for country in columns[C.COUNTRY]]
     columns[C.COUNTRY] = [name for name, _ in resolved]
     return columns, [[warning] if warning else [] for _, warning in resolved]
@@ -80,7 +84,8 @@ def _model_inputs(served, users: list[S.ChurnUser]) -> tuple[dict[str, list], li
 def _score_users(served, columns: dict[str, list]) -> np.ndarray:
     if served.fast is not None:  # the compiled API head: same numbers, no pandas (see compiled.py)
         return served.fast.predict_proba({c: columns[c] for c in served.python_model.api_columns})
-    return served.python_model.predict(None, _api_frame(columns))[CHURN_PROBABILITY].to_numpy()
+    frame = _api_frame(served.api_spec, columns)
+    return served.python_model.predict(None, frame)[CHURN_PROBABILITY].to_numpy()
 
 
 @router.post(

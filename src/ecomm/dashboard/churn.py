@@ -4,9 +4,10 @@ The scores are `marts.churn_scores` (ecomm.ml.churn.scoring): every customer wit
 scored as of the day after the last load. The ML DAG and `ecomm predict churn` store them after each
 load and promotion; when the table is stale for the current load or champion, the page scores first
 (once; the same function) and stores them. The page's figures are SQL over that table, filtered.
-The reasons are the XGBoost contributions (SHAP values, `pred_contribs`) of the same full pipeline,
-computed for the listed customers only and summed back from its one-hot columns to the input
-features: they add up, with the bias, to exactly the log-odds of the score shown.
+The reasons are the log-odds contributions of the same full pipeline - XGBoost's SHAP values
+(`pred_contribs`), or coefficient x standardised value when the champion's full head is the logistic
+regression - computed for the listed customers only and summed back from its one-hot and indicator
+columns to the input features: they add up, with the bias, to exactly the log-odds of the score shown.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ecomm.dashboard.queries import choices
 from ecomm.dashboard.source import CACHE_TTL_SECONDS, Warehouse, cached, connection, read
 from ecomm.features import columns as C
 from ecomm.features.churn import churn_features
+from ecomm.ml.builders import input_of
 from ecomm.ml.churn.scoring import (
     SCORES_TABLE,
     ModelRef,
@@ -93,32 +95,40 @@ def at_risk(wh: Warehouse, scoring: StoredScoring, flt: Filters, limit: int) -> 
 
 
 def input_names(prepare) -> list[str]:
-    """The input feature behind each output column of a fitted ColumnTransformer (passthrough or
-    one-hot encoded columns)."""
+    """The input feature behind each output column of a fitted ColumnTransformer (passthrough,
+    scaled, log-scaled, one-hot encoded columns and missing indicators)."""
     names: list[str] = []
     for _, transformer, columns in prepare.transformers_:
         if isinstance(transformer, str):  # "drop" (a fitted "passthrough" is a FunctionTransformer)
             continue
-        for output in transformer.get_feature_names_out():
-            names.append(max((c for c in columns if output == c or output.startswith(f"{c}_")), key=len))
+        names += [input_of(out, columns, prefixed=False) for out in transformer.get_feature_names_out()]
     return names
+
+
+def log_odds_terms(pipeline, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(per output column, bias) terms of each row's log-odds: XGBoost's SHAP contributions, or a
+    linear model's coefficient x value (its standardised numerics are 0 at the training mean)."""
+    import xgboost
+
+    model = pipeline.named_steps["model"]
+    if hasattr(model, "get_booster"):
+        raw = model.get_booster().predict(xgboost.DMatrix(matrix), pred_contribs=True)
+        return raw[:, :-1], raw[:, -1]
+    return matrix * model.coef_.ravel(), np.full(len(matrix), float(model.intercept_[0]))
 
 
 def contributions(champion: Champion, features: pd.DataFrame) -> pd.DataFrame:
     """Log-odds contribution of each input feature to each row's score, plus a `bias` column."""
-    import xgboost
-
     full = load_model(champion).unwrap_python_model()
     prepare = full.full_pipeline.named_steps["prepare"]
-    booster = full.full_pipeline.named_steps["model"].get_booster()
     matrix = np.asarray(prepare.transform(features[full.full_columns]), dtype="float64")
-    raw = booster.predict(xgboost.DMatrix(matrix), pred_contribs=True)
+    terms, bias = log_odds_terms(full.full_pipeline, matrix)
     names = input_names(prepare)
-    if len(names) != raw.shape[1] - 1:
-        raise ScoringError(f"cannot map {raw.shape[1] - 1} model columns back to {len(names)} inputs")
-    per_column = pd.DataFrame(raw[:, :-1], columns=names, index=features.index)
+    if len(names) != terms.shape[1]:
+        raise ScoringError(f"cannot map {terms.shape[1]} model columns back to {len(names)} inputs")
+    per_column = pd.DataFrame(terms, columns=names, index=features.index)
     per_input = per_column.T.groupby(level=0, sort=False).sum().T
-    return per_input.assign(bias=raw[:, -1])
+    return per_input.assign(bias=bias)
 
 
 def top_reasons(

@@ -1,7 +1,7 @@
 """A churn model's input features as plain words: "no order for 84 days", "returned 30% of items".
 
 Each phrase states the customer's value of one feature; the churn page lists the features that push
-this customer's score up the most (their XGBoost contributions), so a phrase says what the model
+this customer's score up the most (their log-odds contributions), so a phrase says what the model
 saw, never a cause it did not.
 """
 

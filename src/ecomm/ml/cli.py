@@ -56,7 +56,8 @@ def train_churn(
         typer.Option(help="Churn = no completed order in this many days (default ECOMM_CHURN_HORIZON_DAYS)."),
     ] = None,
 ) -> None:
-    """Churn: logistic baseline + XGBoost (full features and API fields) on point-in-time features."""
+    """Churn: logistic regression and XGBoost compete on point-in-time features (the best on validation
+    is served), plus an XGBoost on the API fields."""
     from ecomm.ml.churn.train import ChurnConfig
     from ecomm.ml.churn.train import train_churn as run
 

@@ -3,11 +3,12 @@ holdout of the current warehouse, beside the baselines and the oracle; and the q
 
 Churn holdout: the latest monthly cutoff whose label window the warehouse holds (full features).
 Recommender holdout: the last 28 loaded days. Quality targets (issue 4):
-  churn        ROC-AUC >= 0.95 x oracle, > the logistic baseline, < 0.99 (leakage sentinel)
+  churn        ROC-AUC >= 0.95 x oracle, < 0.99 (leakage sentinel); the family served (logistic or
+               XGBoost, chosen on validation) within 0.01 of the best family on the run's cutoff
   recommender  NDCG@10 >= 1.5 x popularity and >= 0.6 x oracle; coverage@10 >= 3 x popularity's
   time         both trainings <= 300 s
-Targets are checked on the champions: fresh scores, except the logistic baseline and the training
-time, which come from the champion's training run (baseline and model on that run's cutoff).
+Targets are checked on the champions: fresh scores, except the family comparison and the training
+time, which come from the champion's training run (every family on that run's cutoff).
 """
 
 from __future__ import annotations
@@ -190,21 +191,22 @@ def quality_targets(churn: Comparison, rec: Comparison, churn_run: dict, rec_run
         )
     else:
         out.append(Target("churn ROC-AUC / oracle ROC-AUC", None, ">= 0.95", None, "no champion or no truth"))
-    if "xgboost_roc_auc" in churn_run and "logreg_roc_auc" in churn_run:
-        gain = churn_run["xgboost_roc_auc"] - churn_run["logreg_roc_auc"]
+    name = "churn served family ROC-AUC - best family's (training run)"
+    if "served_roc_auc" in churn_run and "best_family_roc_auc" in churn_run:
+        # the full head's family is chosen on validation; on the run's evaluation cutoff it should
+        # not trail the family that is best there by more than noise
+        gap = churn_run["served_roc_auc"] - churn_run["best_family_roc_auc"]
         out.append(
             Target(
-                "churn ROC-AUC - logistic baseline (training run)",
-                gain,
-                "> 0",
-                gain > 0,
-                f"{churn_run['xgboost_roc_auc']:.4f} - {churn_run['logreg_roc_auc']:.4f}",
+                name,
+                gap,
+                ">= -0.01",
+                gap >= -0.01,
+                f"{churn_run['served_roc_auc']:.4f} - {churn_run['best_family_roc_auc']:.4f}",
             )
         )
     else:
-        out.append(
-            Target("churn ROC-AUC - logistic baseline (training run)", None, "> 0", None, "no run metrics")
-        )
+        out.append(Target(name, None, ">= -0.01", None, "no run metrics"))
     if row:
         out.append(
             Target("churn ROC-AUC (leakage sentinel)", row["roc_auc"], "< 0.99", row["roc_auc"] < 0.99)

@@ -6,13 +6,16 @@ state (sklearn/xgboost pipelines, numpy arrays) and loads in any process that ha
 pip requirements, without this repository.
 
 ChurnPyfunc - two heads, chosen per request by the columns it carries:
-  * "full": every feature of the full model is a column -> the full pipeline (XGBoost on
-    RFM, trend, returns, deliveries, discounts, sessions, reviews, campaigns, category mix).
+  * "full": every feature of the full model is a column -> the full pipeline (the family that won
+    the training run's validation: logistic regression or XGBoost, on RFM, trend, returns,
+    deliveries, discounts, sessions, reviews, campaigns, category mix).
     The API's GET /predict/churn/{customer_id} builds this row from the warehouse.
   * "api_fields": only the seed API's fields (POST /predict/churn body, docs/architecture.md#rest-api) -> a second
     pipeline trained on exactly those fields at the same cutoffs. Nothing is imputed for the
     features the request does not carry.
   Output: churn_probability, model_variant (one row per input row, same index).
+  `specs` holds each head's columns by role (ecomm.ml.builders.FeatureSpec.to_dict, plain lists):
+  the API reads its body's fields and their types from it.
 
 RecommenderPyfunc - input rows customer_id [, k, country, categories]; output one row per
 recommendation: customer_id, rank, product_id, score, source. Known customers: implicit-feedback ALS
@@ -48,13 +51,20 @@ MAX_K = 100
 
 class ChurnPyfunc(mlflow.pyfunc.PythonModel):
     def __init__(
-        self, full_pipeline, full_columns: list[str], api_pipeline, api_columns: list[str], info: dict
+        self,
+        full_pipeline,
+        full_columns: list[str],
+        api_pipeline,
+        api_columns: list[str],
+        info: dict,
+        specs: dict | None = None,
     ) -> None:
         self.full_pipeline = full_pipeline
         self.full_columns = list(full_columns)
         self.api_pipeline = api_pipeline
         self.api_columns = list(api_columns)
         self.info = dict(info)
+        self.specs = dict(specs or {})  # {"full": {...}, "api_fields": {...}}; {} before specs were kept
 
     def variant_for(self, columns) -> str:
         return FULL if set(self.full_columns) <= set(columns) else API_FIELDS

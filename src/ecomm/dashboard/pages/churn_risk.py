@@ -104,8 +104,9 @@ def render(ctx: L.PageContext) -> None:
         column_config=table_columns(),
     )
     st.caption(
-        "Reasons: the customer's features that push this score up the most (their SHAP contributions in "
-        "the champion's XGBoost). They describe what the model saw, not proven causes."
+        "Reasons: the customer's features that push this score up the most (their log-odds contributions "
+        "in the champion: SHAP values of XGBoost, or coefficient x value of the logistic regression). They "
+        "describe what the model saw, not proven causes."
     )
     st.download_button(
         "Download CSV",

@@ -1,23 +1,22 @@
-"""Churn pipelines (preprocessing inside), the served pyfunc's signature and input example.
+"""The churn model's feature spec, importances, the served pyfunc's signature and input example.
 
-Every step is a scikit-learn or XGBoost class or a numpy ufunc, so a pickled pipeline needs no
-`ecomm` code to load.
+The pipelines are the general builders of ecomm.ml.builders (make_logreg, make_xgb), driven by
+the spec: the shop's column lists are the spec's explicit roles, never a rule
+inside a builder.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.types.schema import ColSpec, Schema
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
-from xgboost import XGBClassifier
 
 from ecomm.features import columns as C
+from ecomm.ml.builders import FeatureSpec, directions, infer_spec, input_of
 from ecomm.ml.serving import CHURN_PROBABILITY, MODEL_VARIANT
 
 # The seed API's example user (docs/architecture.md#rest-api), as the model's input example.
@@ -34,143 +33,78 @@ API_EXAMPLE = {
 }
 
 
-def split_columns(features: list[str]) -> tuple[list[str], list[str]]:
-    """(categorical, numeric) columns of a feature list."""
-    categorical = [c for c in features if c in C.CATEGORICAL_FEATURES]
-    numeric = [c for c in features if c not in C.CATEGORICAL_FEATURES]
-    return categorical, numeric
+def is_shop_feature(column: str) -> bool:
+    return (
+        column in C.NUMERIC_FEATURES
+        or column in C.CATEGORICAL_FEATURES
+        or column.startswith(C.CATEGORY_SHARE_PREFIX)
+    )
 
 
-def _one_hot() -> OneHotEncoder:
-    return OneHotEncoder(handle_unknown="ignore", sparse_output=False, min_frequency=10)
-
-
-def make_logreg(features: list[str], *, c: float, seed: int) -> Pipeline:
-    """Median-impute (+ missing indicators), log1p heavy tails, scale; one-hot categoricals; LR."""
-    categorical, numeric = split_columns(features)
-    skewed = [f for f in numeric if f in C.SKEWED_FEATURES]
-    plain = [f for f in numeric if f not in C.SKEWED_FEATURES]
-    transformers = []
-    if skewed:
-        transformers.append(
-            (
-                "skewed",
-                Pipeline(
-                    [
-                        (
-                            "impute",
-                            SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-                        ),
-                        ("log", FunctionTransformer(np.log1p, feature_names_out="one-to-one")),
-                        ("scale", StandardScaler()),
-                    ]
-                ),
-                skewed,
-            )
-        )
-    if plain:
-        transformers.append(
-            (
-                "plain",
-                Pipeline(
-                    [
-                        (
-                            "impute",
-                            SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-                        ),
-                        ("scale", StandardScaler()),
-                    ]
-                ),
-                plain,
-            )
-        )
-    if categorical:
-        transformers.append(("categorical", _one_hot(), categorical))
-    return Pipeline(
-        [
-            ("prepare", ColumnTransformer(transformers, remainder="drop")),
-            ("model", LogisticRegression(C=c, max_iter=2000, random_state=seed)),
-        ]
+def shop_spec(frame: pd.DataFrame, features: list[str]) -> FeatureSpec:
+    """The churn features' roles: the shop's own columns by the shop's categorical and heavy-tailed
+    lists (its knowledge of them, chosen when the features were designed), any other column by its
+    dtype and values. The signature's integers are the API body's whole numbers when the frame is
+    the shop's (a count can be a float column at one cutoff and whole at another)."""
+    foreign = infer_spec(frame, [f for f in features if not is_shop_feature(f)])
+    ours = [f for f in features if is_shop_feature(f)]
+    spec = infer_spec(
+        frame,
+        features,
+        skewed=[f for f in ours if f in C.SKEWED_FEATURES] + list(foreign.skewed),
+        categorical=[f for f in ours if f in C.CATEGORICAL_FEATURES] + list(foreign.categorical),
+    )
+    if not ours:
+        return spec
+    return replace(
+        spec, integer=tuple(c for c in spec.numbers if c in C.INTEGER_FEATURES or c in foreign.integer)
     )
 
 
 def churn_directions(frame: pd.DataFrame, numeric: list[str]) -> dict[str, int]:
-    """Per numeric feature, the sign (+1, -1; 0 = none) of its rank correlation with the churn label
-    in `frame`: the direction the data supports for a monotone model."""
-    label = frame[C.LABEL]
-    out = {}
-    for name in numeric:
-        rho = frame[name].corr(label, method="spearman")
-        out[name] = 0 if not np.isfinite(rho) else int(np.sign(rho))
-    return out
+    """Per numeric feature, the sign (+1, -1; 0 = none) of its rank correlation with the churn label."""
+    return directions(frame, numeric, C.LABEL)
 
 
-def make_xgb(
-    features: list[str], *, params: dict, seed: int, n_jobs: int, directions: dict[str, int] | None = None
-) -> Pipeline:
-    """One-hot categoricals, numeric as is (XGBoost routes missing values itself); XGBoost.
-
-    `directions`: numeric feature -> +1/-1 to make the churn probability non-decreasing/non-increasing
-    in it (XGBoost monotone constraints); unnamed features and categoricals are unconstrained."""
-    categorical, numeric = split_columns(features)
-    transformers = [("numeric", "passthrough", numeric)]
-    if categorical:
-        transformers.append(("categorical", _one_hot(), categorical))
-    constraints = {}
-    if directions:
-        # the numeric columns come first in the transformed matrix; XGBoost leaves the rest (the
-        # one-hot columns, whose count the encoder decides at fit time) unconstrained
-        constraints["monotone_constraints"] = tuple(int(directions.get(c, 0)) for c in numeric)
-    model = XGBClassifier(
-        tree_method="hist",
-        objective="binary:logistic",
-        eval_metric="logloss",
-        n_jobs=n_jobs,
-        random_state=seed,
-        **constraints,
-        **params,
-    )
-    return Pipeline([("prepare", ColumnTransformer(transformers, remainder="drop")), ("model", model)])
-
-
-def feature_importance(pipeline: Pipeline) -> pd.Series:
-    """Importance per input feature (one-hot columns summed back to their feature), largest first."""
-    prepare = pipeline.named_steps["prepare"]
-    names = prepare.get_feature_names_out()
+def feature_importance(pipeline: Pipeline, spec: FeatureSpec) -> pd.Series:
+    """Importance per input feature (one-hot columns and missing indicators summed back to their
+    feature), largest first: the trees' importances or the absolute coefficients of a linear model."""
+    names = pipeline.named_steps["prepare"].get_feature_names_out()
     model = pipeline.named_steps["model"]
     if hasattr(model, "feature_importances_"):
         values = np.asarray(model.feature_importances_, dtype=float)
     else:
         values = np.abs(np.asarray(model.coef_, dtype=float).ravel())
-    inputs = []
-    for name in names:
-        _, _, raw = name.partition("__")
-        if raw.startswith("missingindicator_"):
-            raw = raw.removeprefix("missingindicator_")
-        for cat in C.CATEGORICAL_FEATURES:
-            if raw.startswith(cat + "_"):
-                raw = cat
-        inputs.append(raw)
+    inputs = [input_of(name, spec.columns) for name in names]
     return pd.Series(values, index=inputs).groupby(level=0).sum().sort_values(ascending=False)
 
 
-def signature(full_columns: list[str]) -> ModelSignature:
-    """API fields required; the full model's other features optional (their presence picks the head)."""
+def signature(full: FeatureSpec, api: FeatureSpec) -> ModelSignature:
+    """The API head's fields required; the full head's other features optional (their presence picks
+    the head). Types from the specs: categorical and boolean strings, integers long, the rest double."""
 
     def spec(name: str, required: bool) -> ColSpec:
+        roles = api if name in api.columns else full
         kind = (
-            "string" if name in C.CATEGORICAL_FEATURES else "long" if name in C.INTEGER_FEATURES else "double"
+            "string"
+            if name in roles.categorical or name in roles.boolean
+            else "long"
+            if name in roles.integer
+            else "double"
         )
         return ColSpec(kind, name, required=required)
 
-    inputs = [spec(c, True) for c in C.API_FIELDS]
-    inputs += [spec(c, False) for c in full_columns if c not in C.API_FIELDS]
+    inputs = [spec(c, True) for c in api.columns]
+    inputs += [spec(c, False) for c in full.columns if c not in api.columns]
     outputs = [ColSpec("double", CHURN_PROBABILITY), ColSpec("string", MODEL_VARIANT)]
     return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
 
 
-def input_example() -> pd.DataFrame:
-    return pd.DataFrame([API_EXAMPLE])
+def input_example(api: FeatureSpec, train: pd.DataFrame) -> pd.DataFrame:
+    """The seed API's example user for the shop's API head, else the first training row's fields."""
+    if api.columns == list(C.API_FIELDS):
+        return pd.DataFrame([API_EXAMPLE])
+    return train[api.columns].head(1).reset_index(drop=True)
 
 
 def signature_columns(model, frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,12 +1,15 @@
 """Churn training stage: tune (Optuna, bounded and seeded), fit, evaluate on the later cutoff, log to
 MLflow, register `churn_model` and run the promotion gate.
 
-Models, each an sklearn Pipeline with its preprocessing inside:
-  * logistic regression on the full feature set: the baseline (tuned C);
-  * XGBoost on the full feature set: the served "full" head;
+Models, each an sklearn Pipeline of ecomm.ml.builders with its preprocessing inside, driven by the
+feature spec (each column's role: the shop's lists, else its dtype; stored with the model):
+  * the full-feature families compete - logistic regression (tuned C) and XGBoost (tuned) - and the
+    one with the best validation ROC-AUC is the served "full" head (no family wins by decree: on a
+    churn process log-linear in observable behaviour the two tie, and either may lead);
   * XGBoost on the nine features of the seed API's body: the served "api_fields" head, monotone in
     each numeric field in the direction of its rank correlation with churn in the training rows (a
     body may set any field alone, so the answer must move the way the data does, not by accident).
+    Frames without those fields (another data set) get an API head on every feature.
 The full feature set is every point-in-time feature except the cumulative ones (see
 features.columns.CUMULATIVE_FEATURES): windowed counts, rates, shares, recency, demographics. The
 API head has all nine body fields, cumulative ones included: they are the seed API's contract.
@@ -21,7 +24,7 @@ validation score of deep, barely regularised trees (0.85 against 0.79 on the eva
 the `make up` world) and made tuning pick them. The tuned models are refit on every training cutoff
 and evaluated on the evaluation cutoff, which no training label reaches.
 
-How the API body is scored: the registered model is a pyfunc with both XGBoost heads. A request
+How the API body is scored: the registered model is a pyfunc with both heads. A request
 carrying every full-model feature uses the full head; one carrying only the API fields (the POST
 /predict/churn body; user_id is its key, not a feature) uses the API head, a model trained on exactly
 those nine fields - nothing is imputed. The gate and the quality targets use the full head; the API head's metrics are
@@ -40,6 +43,7 @@ import pandas as pd
 from ecomm import db
 from ecomm.features import columns as C
 from ecomm.ml import registry, tracking
+from ecomm.ml.builders import FeatureSpec, make_logreg, make_xgb
 from ecomm.ml.churn import evaluate as ev
 from ecomm.ml.churn import model as M
 from ecomm.ml.churn.dataset import ChurnData, load_churn_data
@@ -47,6 +51,7 @@ from ecomm.ml.serving import CHURN_PROBABILITY, ChurnPyfunc
 from ecomm.settings import Settings
 
 XGBOOST, LOGREG, API_HEAD, ORACLE = "xgboost", "logreg", "api_fields", "oracle"
+FAMILIES = (LOGREG, XGBOOST)  # the full head's candidates, in the order that wins a tie
 GATE_METRIC = "roc_auc"
 DECISION_THRESHOLD = 0.5
 DEFAULT_XGB = {
@@ -71,6 +76,7 @@ class ChurnConfig:
     seed: int = 42
     n_jobs: int = 2
     features: tuple[str, ...] | None = None  # restrict the full head's features (ablations, tests)
+    api_fields: tuple[str, ...] = C.API_FIELDS  # the API head's features (those the data has)
     margin: float = 0.005
 
     @classmethod
@@ -97,6 +103,7 @@ class ChurnResult:
     features: list[str]
     api_features: list[str]
     params: dict = field(default_factory=dict)
+    family: str = XGBOOST  # the full head's family: the candidate with the best validation ROC-AUC
 
 
 # ---------------------------------------------------------------------------------------- tuning
@@ -149,7 +156,7 @@ def _study(seed: int, n_trials: int):
 
 def tune_xgb(
     train: pd.DataFrame,
-    features: list[str],
+    spec: FeatureSpec,
     *,
     horizon_days: int,
     n_trials: int,
@@ -160,10 +167,9 @@ def tune_xgb(
     """Best XGBoost parameters and their validation AUC. `monotone`: constrain each numeric feature to
     its direction in the fit rows of each fold (M.churn_directions), as the final fit does."""
     folds = validation_folds(train, horizon_days, seed)
-    x, y = train[features], train[C.LABEL].to_numpy()
-    numeric = M.split_columns(features)[1]
+    x, y = train[spec.columns], train[C.LABEL].to_numpy()
     directions = [
-        M.churn_directions(train.iloc[fit_idx], numeric) if monotone else None for fit_idx, _ in folds
+        M.churn_directions(train.iloc[fit_idx], spec.numbers) if monotone else None for fit_idx, _ in folds
     ]
 
     def objective(trial) -> float:
@@ -177,9 +183,7 @@ def tune_xgb(
             "reg_lambda": trial.suggest_float("reg_lambda", 0.1, 50.0, log=True),
         }
         return _cv_auc(
-            lambda fold: M.make_xgb(
-                features, params=params, seed=seed, n_jobs=n_jobs, directions=directions[fold]
-            ),
+            lambda fold: make_xgb(spec, params=params, seed=seed, n_jobs=n_jobs, directions=directions[fold]),
             x,
             y,
             folds,
@@ -192,14 +196,14 @@ def tune_xgb(
 
 
 def tune_logreg(
-    train: pd.DataFrame, features: list[str], *, horizon_days: int, n_trials: int, seed: int
+    train: pd.DataFrame, spec: FeatureSpec, *, horizon_days: int, n_trials: int, seed: int
 ) -> tuple[float, float]:
     folds = validation_folds(train, horizon_days, seed)
-    x, y = train[features], train[C.LABEL].to_numpy()
+    x, y = train[spec.columns], train[C.LABEL].to_numpy()
 
     def objective(trial) -> float:
         c = trial.suggest_float("C", 1e-4, 10.0, log=True)
-        return _cv_auc(lambda _fold: M.make_logreg(features, c=c, seed=seed), x, y, folds)
+        return _cv_auc(lambda _fold: make_logreg(spec, c=c, seed=seed), x, y, folds)
 
     study = _study(seed, n_trials)
     study.enqueue_trial({"C": 1.0})
@@ -210,49 +214,71 @@ def tune_logreg(
 # ---------------------------------------------------------------------------------------- fitting
 @dataclass
 class FittedChurn:
-    xgb: object
-    logreg: object
+    candidates: dict[str, object]  # family -> its fitted full-feature pipeline
+    family: str  # the served full head's family
     api: object
-    features: list[str]
-    api_features: list[str]
+    spec: FeatureSpec  # the full head's columns and their roles
+    api_spec: FeatureSpec
     api_directions: dict[str, int]
     params: dict
     validation: dict
 
+    @property
+    def full(self):
+        return self.candidates[self.family]
+
+    @property
+    def features(self) -> list[str]:
+        return self.spec.columns
+
+    @property
+    def api_features(self) -> list[str]:
+        return self.api_spec.columns
+
+
+def best_family(validation: dict[str, float]) -> str:
+    """The candidate family with the highest validation ROC-AUC (the earlier in FAMILIES on a tie)."""
+    return max(FAMILIES, key=lambda family: (validation[family], -FAMILIES.index(family)))
+
 
 def fit_models(data: ChurnData, config: ChurnConfig) -> FittedChurn:
     features = [f for f in data.features if config.features is None or f in config.features]
-    api_features = list(C.API_FIELDS)  # all nine, whatever `config.features` keeps for the full head
     train, y = data.train, data.train[C.LABEL].to_numpy()
-    api_directions = M.churn_directions(train, M.split_columns(api_features)[1])
+    spec = M.shop_spec(train, features)
+    # the API body's fields, whatever `config.features` keeps for the full head; a frame without
+    # them (another data set) is served on all of its features
+    api_features = [f for f in config.api_fields if f in train.columns] or features
+    api_spec = M.shop_spec(train, api_features)
+    api_directions = M.churn_directions(train, api_spec.numbers)
     h = config.horizon_days
     xgb_params, xgb_val = tune_xgb(
-        train, features, horizon_days=h, n_trials=config.n_trials, seed=config.seed, n_jobs=config.n_jobs
+        train, spec, horizon_days=h, n_trials=config.n_trials, seed=config.seed, n_jobs=config.n_jobs
     )
     api_params, api_val = tune_xgb(
         train,
-        api_features,
+        api_spec,
         horizon_days=h,
         n_trials=config.n_trials_api,
         seed=config.seed,
         n_jobs=config.n_jobs,
         monotone=True,
     )
-    c, lr_val = tune_logreg(
-        train, features, horizon_days=h, n_trials=config.n_trials_logreg, seed=config.seed
-    )
-    xgb = M.make_xgb(features, params=xgb_params, seed=config.seed, n_jobs=config.n_jobs).fit(
-        train[features], y
-    )
-    api = M.make_xgb(
-        api_features, params=api_params, seed=config.seed, n_jobs=config.n_jobs, directions=api_directions
-    ).fit(train[api_features], y)
-    logreg = M.make_logreg(features, c=c, seed=config.seed).fit(train[features], y)
+    c, lr_val = tune_logreg(train, spec, horizon_days=h, n_trials=config.n_trials_logreg, seed=config.seed)
+    x = train[spec.columns]
+    candidates = {
+        LOGREG: make_logreg(spec, c=c, seed=config.seed).fit(x, y),
+        XGBOOST: make_xgb(spec, params=xgb_params, seed=config.seed, n_jobs=config.n_jobs).fit(x, y),
+    }
+    api = make_xgb(
+        api_spec, params=api_params, seed=config.seed, n_jobs=config.n_jobs, directions=api_directions
+    ).fit(train[api_spec.columns], y)
     params = {f"xgb_{k}": v for k, v in xgb_params.items()}
     params |= {f"api_xgb_{k}": v for k, v in api_params.items()}
     params["logreg_C"] = c
-    validation = {XGBOOST: xgb_val, API_HEAD: api_val, LOGREG: lr_val}
-    return FittedChurn(xgb, logreg, api, features, api_features, api_directions, params, validation)
+    validation = {XGBOOST: xgb_val, LOGREG: lr_val}
+    family = best_family(validation)
+    validation[API_HEAD] = api_val
+    return FittedChurn(candidates, family, api, spec, api_spec, api_directions, params, validation)
 
 
 def holdout_auc(model_uri: str, holdout: pd.DataFrame, features: list[str]) -> float:
@@ -285,15 +311,15 @@ def train_churn(settings: Settings, config: ChurnConfig | None = None) -> ChurnR
 
     holdout, y = data.evaluation, data.evaluation[C.LABEL].to_numpy()
     scores = {
-        XGBOOST: fitted.xgb.predict_proba(holdout[fitted.features])[:, 1],
-        LOGREG: fitted.logreg.predict_proba(holdout[fitted.features])[:, 1],
-        API_HEAD: fitted.api.predict_proba(holdout[fitted.api_features])[:, 1],
+        family: pipeline.predict_proba(holdout[fitted.features])[:, 1]
+        for family, pipeline in fitted.candidates.items()
     }
+    scores[API_HEAD] = fitted.api.predict_proba(holdout[fitted.api_features])[:, 1]
     has_oracle = bool(np.isfinite(oracle).any())
     if has_oracle:
         scores[ORACLE] = oracle
     table = ev.score_table(holdout[C.LABEL], scores)
-    importance = M.feature_importance(fitted.xgb)
+    importance = M.feature_importance(fitted.full, fitted.spec)
 
     client = tracking.configure(settings)
     experiment_id = tracking.ensure_experiment(client, settings, tracking.CHURN_EXPERIMENT)
@@ -311,19 +337,28 @@ def train_churn(settings: Settings, config: ChurnConfig | None = None) -> ChurnR
                 "n_trials_api": config.n_trials_api,
                 "n_trials_logreg": config.n_trials_logreg,
                 "seed": config.seed,
+                "full_head_family": fitted.family,
                 **fitted.params,
             }
         )
         flat = {f"{scorer}_{k}": v for scorer, m in table.items() for k, v in m.items() if np.isfinite(v)}
         flat |= {f"validation_{k}_roc_auc": v for k, v in fitted.validation.items()}
         if has_oracle:
-            flat["auc_to_oracle"] = table[XGBOOST]["roc_auc"] / table[ORACLE]["roc_auc"]
+            flat["auc_to_oracle"] = table[fitted.family]["roc_auc"] / table[ORACLE]["roc_auc"]
+        # the served full head on the evaluation cutoff, and what the best family there would give
+        flat["served_roc_auc"] = table[fitted.family]["roc_auc"]
+        flat["best_family_roc_auc"] = max(table[family]["roc_auc"] for family in FAMILIES)
         flat["train_rows_churn_rate"] = float(data.train[C.LABEL].mean())
         flat["data_seconds"] = data_seconds
         flat["fit_seconds"] = fit_seconds
         mlflow.log_metrics(flat)
         mlflow.log_dict(
-            {"plan": data.plan.to_dict(), "features": fitted.features, "api_features": fitted.api_features},
+            {
+                "plan": data.plan.to_dict(),
+                "features": fitted.features,
+                "api_features": fitted.api_features,
+                "feature_spec": {"full": fitted.spec.to_dict(), "api_fields": fitted.api_spec.to_dict()},
+            },
             "evaluation/features.json",
         )
         mlflow.log_dict(table, "evaluation/metrics.json")
@@ -339,11 +374,13 @@ def train_churn(settings: Settings, config: ChurnConfig | None = None) -> ChurnR
             plt.close(fig)
 
         pyfunc = ChurnPyfunc(
-            fitted.xgb,
+            fitted.full,
             fitted.features,
             fitted.api,
             fitted.api_features,
+            specs={"full": fitted.spec.to_dict(), "api_fields": fitted.api_spec.to_dict()},
             info={
+                "full_head_family": fitted.family,
                 "horizon_days": config.horizon_days,
                 "evaluation_cutoff": data.plan.evaluation.isoformat(),
                 "train_cutoffs": [d.isoformat() for d in data.plan.train],
@@ -352,13 +389,16 @@ def train_churn(settings: Settings, config: ChurnConfig | None = None) -> ChurnR
         info = registry.log_pyfunc(
             pyfunc,
             name=registry.CHURN_MODEL,
-            signature=M.signature(fitted.features),
-            input_example=M.input_example(),
+            signature=M.signature(fitted.spec, fitted.api_spec),
+            input_example=M.input_example(fitted.api_spec, data.train),
             requirements=registry.pip_requirements("scikit-learn", "xgboost-cpu"),
             metadata={
                 "evaluation_cutoff": data.plan.evaluation.isoformat(),
                 "horizon_days": config.horizon_days,
                 "heads": {"full": fitted.features, "api_fields": fitted.api_features},
+                "full_head_family": fitted.family,
+                # each head's columns by role (ecomm.ml.builders.FeatureSpec): what the API serves
+                "feature_spec": {"full": fitted.spec.to_dict(), "api_fields": fitted.api_spec.to_dict()},
                 # +1: the probability does not fall as the field grows; -1: it does not rise
                 "api_fields_directions": fitted.api_directions,
                 # will_churn in the API: the probability is calibrated (logloss), so 0.5 = "more likely
@@ -380,7 +420,13 @@ def train_churn(settings: Settings, config: ChurnConfig | None = None) -> ChurnR
         mlflow.log_metric("gate_challenger_roc_auc", gate.challenger_score)
         if gate.champion_score is not None:
             mlflow.log_metric("gate_champion_roc_auc", gate.champion_score)
-        mlflow.set_tags({"registered_version": version, "promoted": str(gate.promoted).lower()})
+        mlflow.set_tags(
+            {
+                "registered_version": version,
+                "promoted": str(gate.promoted).lower(),
+                "full_head_family": fitted.family,
+            }
+        )
         seconds = time.perf_counter() - started
         mlflow.log_metric("train_seconds", seconds)
     return ChurnResult(
@@ -393,4 +439,5 @@ def train_churn(settings: Settings, config: ChurnConfig | None = None) -> ChurnR
         fitted.features,
         fitted.api_features,
         fitted.params,
+        fitted.family,
     )
