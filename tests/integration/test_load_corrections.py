@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from ecomm.cli import _report_load
+from ecomm.console import out
 from ecomm.warehouse.marts import pending_dates
 from ecomm.warehouse.run import load_path
 
@@ -46,7 +48,7 @@ def test_corrected_redelivery_updates_the_customer(warehouse, sql, tmp_path):
     assert batch.status == "loaded"
     counts = batch.counts["customers"]
     assert (counts.loaded, counts.corrected, counts.unchanged, counts.kept) == (0, 1, 2, 0)
-    assert batch.message == "1 rows corrected (SCD type 1, overwritten in place): customers 1"
+    assert batch.message == "1 row corrected (SCD type 1, overwritten in place): customers 1"
     loaded, corrected, unchanged, quarantined, by_entity, message = _run(sql)
     assert (loaded, corrected, unchanged, quarantined) == (0, 1, 25, 0)
     assert by_entity["customers"]["corrected"] == 1 and message == batch.message
@@ -58,6 +60,9 @@ def test_corrected_redelivery_updates_the_customer(warehouse, sql, tmp_path):
         (7, 245)
     ]
     assert pending_dates(sql.conn) == []
+    with out.capture() as printed:  # what `ecomm load` prints
+        _report_load(report)
+    assert f"batch {DAY}: 1 row corrected (SCD type 1, overwritten in place): customers 1\n" in printed.get()
 
 
 def test_corrected_order_line_updates_the_fact_and_daily_sales(warehouse, sql, tmp_path):
@@ -119,7 +124,7 @@ def test_a_correction_cannot_cancel_a_returned_line(warehouse, sql, tmp_path):
     ]
     assert sql.one("SELECT status FROM warehouse.fact_order_items WHERE order_id = 1005") == "returned"
     assert report.batches[0].message == (
-        "1 rows kept from the earlier delivery, absent from this one or quarantined: order_items 1"
+        "1 row kept from the earlier delivery, absent from this one or quarantined: order_items 1"
     )
     # the warehouse holds a version of the line the latest file replaced: the reconciliation says so
     assert [(c.name, c.details) for c in report.failed_checks] == [
@@ -170,7 +175,7 @@ def test_rows_absent_from_a_redelivery_are_kept_and_reported(warehouse, sql, tmp
     assert batch.counts["order_items"].kept == 1
     assert (
         batch.message
-        == "1 rows kept from the earlier delivery, absent from this one or quarantined: order_items 1"
+        == "1 row kept from the earlier delivery, absent from this one or quarantined: order_items 1"
     )
     assert sql.one("SELECT count(*) FROM warehouse.fact_order_items") == 20
     assert [(c.name, c.details) for c in report.failed_checks] == [
@@ -262,3 +267,15 @@ def test_the_same_files_again_correct_nothing(warehouse, sql, tmp_path):
     assert sql("SELECT * FROM warehouse.dim_customer ORDER BY 1") == before
     assert sql("SELECT row_no FROM quarantine.order_items") == [(2,)]
     assert report.marts_pending == []  # nothing changed: no rebuild
+
+
+def test_a_corrected_email_another_customer_has_fails_the_duplicate_email_check(warehouse, sql, tmp_path):
+    # dim_customer has no unique key on e-mails (the index on lower(email) serves the check): the
+    # correction loads, as a first delivery with that e-mail would, and the check names the batch
+    assert load_path(warehouse, small_batch(tmp_path)).ok
+    fixed = [customer(1), customer(2, email="C1@example.com"), customer(3)]
+    report = load_path(warehouse, _redeliver(tmp_path, customers=fixed))
+    assert report.batches[0].counts["customers"].corrected == 1
+    assert [(c.name, c.details) for c in report.failed_checks] == [
+        ("duplicate_customer_emails", f"1 offending rows in batch {DAY}")
+    ]

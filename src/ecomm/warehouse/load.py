@@ -3,7 +3,10 @@
 A batch is one business date's directory. Bad rows go to quarantine with their reason and good
 rows load; a batch whose share of bad rows exceeds the threshold is rejected and nothing of it
 is loaded. Every attempt is recorded in audit.load_runs, one row per date. A batch whose files were
-already loaded (same checksum) is skipped unless forced; a forced re-run changes nothing either.
+already loaded (same checksum) is skipped unless forced; a forced re-run changes nothing either. A date loaded before and
+delivered again with other files corrects the rows it loaded (SCD type 1, merge.CORRECTIONS),
+replaces its quarantine rows, and reports per entity what it corrected and what it kept (rows the
+new delivery no longer holds).
 
 One code path serves a daily run and a bulk load (bootstrap, backfill, import): the dates to load
 form a range that is ONE transaction. Files are read and validated in worker processes (one task
@@ -49,6 +52,7 @@ from ecomm.warehouse.merge import (
     RULES,
     TARGETS,
     correct_sql,
+    correction_rules,
     duplicate_in_file,
     hits_sql,
     kept_sql,
@@ -401,7 +405,7 @@ def _apply(
     empty: set[str],
     split: dict[str, list[date]],
     phases: dict[str, float],
-    reloaded: list[date] = (),
+    reloaded: list[date] | None = None,
 ) -> _Outcome:
     """Rules, then merges, over everything staged (`staged`: rows per entity and date, every date of
     the range at once). `empty`: the warehouse tables that held nothing when the range started;
@@ -409,7 +413,7 @@ def _apply(
     `reloaded`: the dates loaded before (a re-delivery: corrected, its quarantine replaced)."""
     out = _Outcome()
     tick = time.perf_counter()
-    reloaded = list(reloaded)
+    reloaded = reloaded or []
     if reloaded:  # the earlier delivery's quarantine goes: this one's bad rows replace it
         for entity in ENTITIES:
             cur.execute(f"DELETE FROM quarantine.{entity.name} WHERE batch_date = ANY(%s)", (reloaded,))
@@ -425,6 +429,7 @@ def _apply(
         rules = RULES[entity.name]
         if entity.name in split:
             rules = [duplicate_in_file(entity.name, entity.key, split[entity.name]), *rules]
+        rules = [*rules, *correction_rules(entity.name, reloaded)]
         cur.execute(hits_sql(entity.name, rules))
         if cur.rowcount:
             cur.execute(move_hits_sql(entity.name))
@@ -512,7 +517,8 @@ def redelivery_message(result: BatchResult) -> str:
             by_entity = ", ".join(
                 f"{n} {getattr(c, attr)}" for n, c in result.counts.items() if getattr(c, attr)
             )
-            parts.append(f"{result.total(attr)} rows {what}: {by_entity}")
+            total = result.total(attr)
+            parts.append(f"{total} row{'s' * (total != 1)} {what}: {by_entity}")
     return "; ".join(parts)
 
 

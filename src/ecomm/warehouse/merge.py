@@ -120,14 +120,6 @@ RULES: dict[str, list[Rule]] = {
         _unknown("product_id", "dim_product", "products"),
         _unknown("campaign_id", "dim_campaign", "campaigns", nullable=True),
         _off_calendar("s.order_ts::date", "order_ts"),
-        # a correction keeps a later return (see CORRECTIONS); a line returned cannot become cancelled
-        Rule(
-            "s.status = 'cancelled' AND EXISTS (SELECT 1 FROM warehouse.fact_order_items f "
-            "WHERE f.order_id = s.order_id AND f.line_no = s.line_no AND f.batch_date = s.batch_date "
-            "AND f.status = 'returned')",
-            "'status: cancelled, but the order line was returned on ' || (SELECT f.return_date "
-            "FROM warehouse.fact_order_items f WHERE f.order_id = s.order_id AND f.line_no = s.line_no)",
-        ),
     ],
     "returns": [
         Rule(
@@ -316,6 +308,23 @@ CORRECTIONS: dict[str, Correction] = {
         "fact_reviews", ("review_id",), _same("customer_id product_id order_id rating review_date")
     ),
 }
+
+
+def correction_rules(entity: str, dates: list) -> list[Rule]:
+    """Rules only a re-delivery of `dates` can break (checked for those dates only): a correction keeps
+    a later return (CORRECTIONS), so a returned line cannot become cancelled."""
+    if entity != "order_items" or not dates:
+        return []
+    listed = ", ".join(f"'{d.isoformat()}'::date" for d in dates)
+    return [
+        Rule(
+            f"s.batch_date IN ({listed}) AND s.status = 'cancelled' AND EXISTS (SELECT 1 FROM "
+            "warehouse.fact_order_items f WHERE f.order_id = s.order_id AND f.line_no = s.line_no "
+            "AND f.batch_date = s.batch_date AND f.status = 'returned')",
+            "'status: cancelled, but the order line was returned on ' || (SELECT f.return_date "
+            "FROM warehouse.fact_order_items f WHERE f.order_id = s.order_id AND f.line_no = s.line_no)",
+        )
+    ]
 
 
 def correct_sql(entity: str) -> str:
