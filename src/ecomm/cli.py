@@ -312,7 +312,17 @@ def _dates(dates) -> str:
 
 
 def _report_load(report) -> None:
-    table = Table("batch", "status", "read", "loaded", "unchanged", "quarantined", "seconds", title="batches")
+    table = Table(
+        "batch",
+        "status",
+        "read",
+        "loaded",
+        "corrected",
+        "unchanged",
+        "quarantined",
+        "seconds",
+        title="batches",
+    )
     shown = report.batches if len(report.batches) <= 12 else report.batches[:3] + report.batches[-8:]
     for b in shown:
         table.add_row(
@@ -320,6 +330,7 @@ def _report_load(report) -> None:
             b.status,
             f"{b.total('read'):,}",
             f"{b.total('loaded'):,}",
+            f"{b.total('corrected'):,}",
             f"{b.total('unchanged'):,}",
             f"{b.total('quarantined'):,}",
             f"{b.seconds:.2f}",
@@ -338,6 +349,9 @@ def _report_load(report) -> None:
         out.print("checked again (unchecked or failed before): " + _dates(report.rechecked_dates))
     if report.marts_pending and not any(b.status == "loaded" for b in report.batches):
         out.print("marts built for batch(es) an earlier run left out: " + _dates(report.marts_pending))
+    for b in report.batches:  # a re-delivery: what it corrected, what it lacked (never silent)
+        if b.status == "loaded" and b.message:
+            out.print(f"batch {b.batch_date}: {b.message}", highlight=False, soft_wrap=True)
     if report.phase_seconds:
         out.print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in report.phase_seconds.items()))
     for b in report.rejected:

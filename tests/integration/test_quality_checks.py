@@ -29,15 +29,19 @@ def test_clean_load_passes_every_check_and_records_them(warehouse, sql, tmp_path
     assert sql.one("SELECT count(*) FROM audit.quality_checks WHERE passed") == len(report.checks)
 
 
-def test_changed_files_rerun_fails_reconciliation(warehouse, tmp_path):
+def test_changed_files_rerun_is_corrected_and_reconciles(warehouse, tmp_path):
+    """A changed file of a loaded date is a correction (SCD type 1, test_load_corrections.py): the
+    warehouse takes its values, so its raw revenue reconciles (it used to keep the old ones)."""
     batch = small_batch(tmp_path)
     assert load_path(warehouse, batch).ok
     path = batch / "order_items.csv"
     path.write_text(path.read_text().replace(",2,20.00,5.00,35.00,", ",3,20.00,5.00,55.00,", 1))
     report = load_path(warehouse, batch, force=True)
-    assert _failed(report) == {
-        "reconcile_order_items_revenue": "raw good revenue 720.00, warehouse revenue 700.00"
-    }
+    assert report.batches[0].counts["order_items"].corrected == 1
+    assert _failed(report) == {}
+    assert [c.details for c in report.checks if c.name == "reconcile_order_items_revenue"] == [
+        "raw good revenue 720.00, warehouse revenue 720.00"
+    ]
 
 
 def test_day_without_orders_fails_freshness(warehouse, tmp_path):

@@ -3,7 +3,10 @@
 A batch is one business date's directory. Bad rows go to quarantine with their reason and good
 rows load; a batch whose share of bad rows exceeds the threshold is rejected and nothing of it
 is loaded. Every attempt is recorded in audit.load_runs, one row per date. A batch whose files were
-already loaded (same checksum) is skipped unless forced; a forced re-run changes nothing either.
+already loaded (same checksum) is skipped unless forced; a forced re-run changes nothing either. A date loaded before and
+delivered again with other files corrects the rows it loaded (SCD type 1, merge.CORRECTIONS),
+replaces its quarantine rows, and reports per entity what it corrected and what it kept (rows the
+new delivery no longer holds).
 
 One code path serves a daily run and a bulk load (bootstrap, backfill, import): the dates to load
 form a range that is ONE transaction. Files are read and validated in worker processes (one task
@@ -44,11 +47,15 @@ from psycopg2.extras import Json, execute_values
 from ecomm.entities import ENTITIES, ORDER_ITEMS, Entity
 from ecomm.warehouse.merge import (
     CONFLICT_RULES,
+    CORRECTIONS,
     MERGES,
     RULES,
     TARGETS,
+    correct_sql,
+    correction_rules,
     duplicate_in_file,
     hits_sql,
+    kept_sql,
     merge_sql,
     move_hits_sql,
 )
@@ -74,6 +81,8 @@ class EntityCounts:
     loaded: int = 0
     unchanged: int = 0
     quarantined: int = 0
+    corrected: int = 0  # a re-delivered date: rows it loaded before, overwritten (SCD type 1)
+    kept: int = 0  # a re-delivered date: rows it loaded before that this delivery lacks or quarantined
 
 
 @dataclass
@@ -380,10 +389,13 @@ def _by_date(rows) -> dict[date, int]:
 
 @dataclass
 class _Outcome:
-    """What the set-based phase did, per date: rows quarantined by rules, written, and revenue."""
+    """What the set-based phase did, per date: rows quarantined by rules, written (inserted), corrected
+    and kept (re-delivered dates), and revenue."""
 
     quarantined: dict[str, dict[date, int]] = field(default_factory=dict)
     written: dict[str, dict[date, int]] = field(default_factory=dict)
+    corrected: dict[str, dict[date, int]] = field(default_factory=dict)
+    kept: dict[str, dict[date, int]] = field(default_factory=dict)
     revenue: dict[date, float] = field(default_factory=dict)
 
 
@@ -393,12 +405,18 @@ def _apply(
     empty: set[str],
     split: dict[str, list[date]],
     phases: dict[str, float],
+    reloaded: list[date] | None = None,
 ) -> _Outcome:
     """Rules, then merges, over everything staged (`staged`: rows per entity and date, every date of
     the range at once). `empty`: the warehouse tables that held nothing when the range started;
-    `split`: the dates whose file of an entity was read in parts (its keys are checked across them)."""
+    `split`: the dates whose file of an entity was read in parts (its keys are checked across them);
+    `reloaded`: the dates loaded before (a re-delivery: corrected, its quarantine replaced)."""
     out = _Outcome()
     tick = time.perf_counter()
+    reloaded = reloaded or []
+    if reloaded:  # the earlier delivery's quarantine goes: this one's bad rows replace it
+        for entity in ENTITIES:
+            cur.execute(f"DELETE FROM quarantine.{entity.name} WHERE batch_date = ANY(%s)", (reloaded,))
     staged_rows = {name: sum(by_date.values()) for name, by_date in staged.items()}
     # A range's rules join hundreds of thousands of staged rows: hash joins are always right, and a
     # misestimated anti-join (a dimension emptied by this very range) must not turn into a nested loop.
@@ -411,6 +429,7 @@ def _apply(
         rules = RULES[entity.name]
         if entity.name in split:
             rules = [duplicate_in_file(entity.name, entity.key, split[entity.name]), *rules]
+        rules = [*rules, *correction_rules(entity.name, reloaded)]
         cur.execute(hits_sql(entity.name, rules))
         if cur.rowcount:
             cur.execute(move_hits_sql(entity.name))
@@ -422,6 +441,9 @@ def _apply(
         if not staged_rows.get(name):
             continue
         bad = out.quarantined.get(name, {})
+        if reloaded:  # before the insert, whose conflicts then skip the corrected rows
+            cur.execute(correct_sql(name), {"dates": reloaded})
+            out.corrected[name] = _by_date(cur.fetchall())
         if TARGETS[name] in empty and name in CONFLICT_RULES and _insert_plain(cur, name):
             out.written[name] = {d: n - bad.get(d, 0) for d, n in staged[name].items()}
             continue
@@ -434,6 +456,9 @@ def _apply(
             for d, n in cur.fetchall():
                 out.quarantined.setdefault(name, {})[d] = bad.get(d, 0) + n
             cur.execute("TRUNCATE rule_hits")
+    for entity in CORRECTIONS if reloaded else ():  # staging holds only the rows merged now
+        cur.execute(kept_sql(entity), {"dates": reloaded})
+        out.kept[entity] = _by_date(cur.fetchall())
     if staged_rows.get(ORDER_ITEMS.name):
         cur.execute("SELECT batch_date, coalesce(sum(revenue), 0) FROM staging.order_items GROUP BY 1")
         out.revenue = {d: float(v) for d, v in cur.fetchall()}
@@ -474,8 +499,27 @@ def _settle(result: BatchResult, prepared: PreparedBatch, out: _Outcome) -> None
     for name, counts in result.counts.items():
         counts.quarantined += out.quarantined.get(name, {}).get(day, 0)
         counts.loaded = out.written.get(name, {}).get(day, 0)
-        counts.unchanged = counts.read - counts.quarantined - counts.loaded
+        counts.corrected = out.corrected.get(name, {}).get(day, 0)
+        counts.kept = out.kept.get(name, {}).get(day, 0)
+        counts.unchanged = counts.read - counts.quarantined - counts.loaded - counts.corrected
     result.good_revenue = out.revenue.get(day, 0.0)
+    result.message = redelivery_message(result)
+
+
+def redelivery_message(result: BatchResult) -> str:
+    """What a re-delivery changed, by entity: never silent (the CLI prints it, audit keeps it)."""
+    parts = []
+    for attr, what in (
+        ("corrected", "corrected (SCD type 1, overwritten in place)"),
+        ("kept", "kept from the earlier delivery, absent from this one or quarantined"),
+    ):
+        if result.total(attr):
+            by_entity = ", ".join(
+                f"{n} {getattr(c, attr)}" for n, c in result.counts.items() if getattr(c, attr)
+            )
+            total = result.total(attr)
+            parts.append(f"{total} row{'s' * (total != 1)} {what}: {by_entity}")
+    return "; ".join(parts)
 
 
 def _over_threshold(result: BatchResult, threshold: float) -> str | None:
@@ -509,8 +553,8 @@ def _record_run(cur, result: BatchResult, source: Path, started: datetime, check
     by_entity |= {"checksum": checksum, "good_revenue": result.good_revenue}
     cur.execute(
         "INSERT INTO audit.load_runs (batch_date, source_dir, status, rows_read, rows_loaded, "
-        "rows_quarantined, rows_unchanged, rows_by_entity, message, started_at) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        "rows_quarantined, rows_unchanged, rows_corrected, rows_by_entity, message, started_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
             result.batch_date,
             str(source),
@@ -519,6 +563,7 @@ def _record_run(cur, result: BatchResult, source: Path, started: datetime, check
             result.total("loaded"),
             result.total("quarantined"),
             result.total("unchanged"),
+            result.total("corrected"),
             Json(by_entity),
             result.message or None,
             started,
@@ -532,7 +577,7 @@ def _record_outside(conn, rows: list[tuple[BatchResult, Path, str]], started: da
         with conn.cursor() as cur:
             for result, source, checksum in rows:
                 for counts in result.counts.values():  # nothing was loaded
-                    counts.loaded = counts.unchanged = 0
+                    counts.loaded = counts.unchanged = counts.corrected = counts.kept = 0
                 result.seconds = 0.0
                 _record_run(cur, result, source, started, checksum)
         conn.commit()
@@ -654,6 +699,11 @@ def _load_staged(
             cur.execute(f"DROP INDEX warehouse.{name}")
     cur.execute("SELECT relname, reltuples FROM pg_class WHERE relnamespace = 'warehouse'::regnamespace")
     before = dict(cur.fetchall())
+    cur.execute(  # the dates loaded before: a re-delivery corrects what they loaded
+        "SELECT DISTINCT batch_date FROM audit.load_runs WHERE status = 'loaded' AND batch_date = ANY(%s)",
+        ([p.batch for p, _ in staged],),
+    )
+    reloaded = sorted(d for (d,) in cur.fetchall())
     tick = _phase(phases, "analyze_staging", tick)
     new_rejection = None
     while True:
@@ -666,7 +716,8 @@ def _load_staged(
             for name in prepared.split:
                 split.setdefault(name, []).append(prepared.batch)
         cur.execute("SAVEPOINT range_merge")
-        out = _apply(cur, by_entity, set(dropped), split, phases)
+        dates = {prepared.batch for prepared, _ in staged}
+        out = _apply(cur, by_entity, set(dropped), split, phases, [d for d in reloaded if d in dates])
         cut = None
         for prepared, result in staged:
             _settle(result, prepared, out)

@@ -6,6 +6,13 @@ that makes it bad, and the reason) and one merge statement. The rules are range-
 d may reference a row the warehouse held before the load, or a good row staged for a date <= d (so a
 range gives the same outcome as its dates loaded one by one). Merges are `ON CONFLICT DO NOTHING`
 inserts (or a guarded update for returns), so re-running a batch changes nothing.
+
+A re-delivered date (one loaded before) is corrected first, as a slowly changing dimension of type 1
+(CORRECTIONS): each warehouse row that date loaded is overwritten in place with the re-delivery's
+values where they differ, before the insert (whose conflicts then skip it). A key another date loaded
+is never overwritten: it stays a conflict (CONFLICT_RULES). Corrections are an UPDATE before the
+insert rather than `ON CONFLICT DO UPDATE`, which fails a whole range whose two dates stage one key
+("cannot affect row a second time", even when its WHERE would skip the row).
 """
 
 from __future__ import annotations
@@ -89,7 +96,20 @@ _HELD, _STAGED = _order_line()
 RULES: dict[str, list[Rule]] = {
     "customers": [_off_calendar("s.signup_date", "signup_date")],
     "products": [_off_calendar("s.launch_date", "launch_date")],
-    "campaigns": [_off_calendar("s.start_date", "start_date"), _off_calendar("s.end_date", "end_date")],
+    "campaigns": [
+        _off_calendar("s.start_date", "start_date"),
+        _off_calendar("s.end_date", "end_date"),
+        # campaign_name is UNIQUE: a name another campaign holds (a corrected one too) would fail the range
+        Rule(
+            (
+                "EXISTS (SELECT 1 FROM warehouse.dim_campaign d WHERE d.campaign_name = s.campaign_name "
+                "AND d.campaign_id <> s.campaign_id)",
+                "EXISTS (SELECT 1 FROM staging.campaigns d WHERE d.campaign_name = s.campaign_name "
+                "AND d.campaign_id <> s.campaign_id AND d.batch_date <= s.batch_date)",
+            ),
+            "'campaign_name: ' || s.campaign_name || ' is the name of another campaign'",
+        ),
+    ],
     "campaign_exposure": [
         _unknown("customer_id", "dim_customer", "customers"),
         _unknown("campaign_id", "dim_campaign", "campaigns"),
@@ -217,6 +237,125 @@ MERGES: dict[str, str] = {
         FROM staging.reviews
         ON CONFLICT (review_id) DO NOTHING""",
 }
+
+
+@dataclass(frozen=True)
+class Correction:
+    """How a re-delivered date overwrites the rows it loaded before (SCD type 1)."""
+
+    table: str
+    key: tuple[str, ...]
+    columns: dict[str, str]  # warehouse column -> its value from staged row `s` (target row `t`)
+    same_date: str = "t.batch_date = s.batch_date"  # the warehouse row came from this very date
+    touch: str = ""  # SET clause recording when the row changed
+
+
+def _same(columns: str) -> dict[str, str]:
+    return {c: f"s.{c}" for c in columns.split()}
+
+
+_TOUCH = ", loaded_at = now()"
+
+CORRECTIONS: dict[str, Correction] = {
+    "customers": Correction(
+        "dim_customer",
+        ("customer_id",),
+        _same("first_name last_name email age gender country city acquisition_channel signup_date"),
+        touch=_TOUCH,
+    ),
+    "products": Correction(
+        "dim_product",
+        ("product_id",),
+        _same("product_name category subcategory brand list_price unit_cost launch_date"),
+        touch=_TOUCH,
+    ),
+    "campaigns": Correction(
+        "dim_campaign",
+        ("campaign_id",),
+        _same("campaign_name channel campaign_type offer discount_pct start_date end_date")
+        | {"target_countries": "string_to_array(nullif(s.target_countries, ''), ';')"},
+        touch=_TOUCH,
+    ),
+    "campaign_exposure": Correction(
+        "fact_campaign_exposure", ("customer_id", "campaign_id"), _same("treated exposure_date")
+    ),
+    # derived columns follow the corrected values; a return (a later date's returns.csv) is kept
+    "order_items": Correction(
+        "fact_order_items",
+        ("order_id", "line_no"),
+        _same(
+            "order_ts customer_id product_id campaign_id quantity unit_price discount revenue delivery_days"
+        )
+        | {
+            "order_date": "s.order_ts::date",
+            "cost": "round(s.quantity * s.unit_cost, 2)",
+            "status": "CASE WHEN t.status = 'returned' THEN t.status ELSE s.status END",
+        },
+    ),
+    # a return belongs to the date of its return_date (the line itself to its order date)
+    "returns": Correction(
+        "fact_order_items",
+        ("order_id", "line_no"),
+        {"return_reason": "s.reason"},
+        same_date="t.status = 'returned' AND t.return_date = s.batch_date",
+    ),
+    "web_events": Correction(
+        "fact_web_events",
+        ("event_id",),
+        _same("session_id customer_id product_id event_type event_ts") | {"event_date": "s.event_ts::date"},
+    ),
+    "reviews": Correction(
+        "fact_reviews", ("review_id",), _same("customer_id product_id order_id rating review_date")
+    ),
+}
+
+
+def correction_rules(entity: str, dates: list) -> list[Rule]:
+    """Rules only a re-delivery of `dates` can break (checked for those dates only): a correction keeps
+    a later return (CORRECTIONS), so a returned line cannot become cancelled."""
+    if entity != "order_items" or not dates:
+        return []
+    listed = ", ".join(f"'{d.isoformat()}'::date" for d in dates)
+    return [
+        Rule(
+            f"s.batch_date IN ({listed}) AND s.status = 'cancelled' AND EXISTS (SELECT 1 FROM "
+            "warehouse.fact_order_items f WHERE f.order_id = s.order_id AND f.line_no = s.line_no "
+            "AND f.batch_date = s.batch_date AND f.status = 'returned')",
+            "'status: cancelled, but the order line was returned on ' || (SELECT f.return_date "
+            "FROM warehouse.fact_order_items f WHERE f.order_id = s.order_id AND f.line_no = s.line_no)",
+        )
+    ]
+
+
+def correct_sql(entity: str) -> str:
+    """Overwrite the rows the re-delivered dates (%(dates)s) loaded before where the staged values
+    differ; answers (batch_date, rows corrected) per date. Runs before the entity's merge."""
+    c = CORRECTIONS[entity]
+    targets = ", ".join(c.columns)
+    values = ", ".join(c.columns.values())
+    held = ", ".join(f"t.{column}" for column in c.columns)
+    match = " AND ".join(f"t.{k} = s.{k}" for k in c.key)
+    return f"""
+        WITH corrected AS (
+            UPDATE warehouse.{c.table} t SET ({targets}) = ROW({values}){c.touch}
+            FROM staging.{entity} s
+            WHERE {match} AND {c.same_date} AND s.batch_date = ANY(%(dates)s)
+              AND ROW({held}) IS DISTINCT FROM ROW({values})
+            RETURNING s.batch_date AS d)
+        SELECT d, count(*) FROM corrected GROUP BY d"""
+
+
+def kept_sql(entity: str) -> str:
+    """Rows the re-delivered dates (%(dates)s) loaded before that their new delivery no longer holds
+    (absent, or quarantined this time: staging keeps only the good rows); answers (batch_date, rows)."""
+    c = CORRECTIONS[entity]
+    date = "t.return_date" if entity == "returns" else "t.batch_date"
+    held = "t.status = 'returned' AND t.return_date" if entity == "returns" else "t.batch_date"
+    match = " AND ".join(f"s.{k} = t.{k}" for k in c.key)
+    return (
+        f"SELECT {date}, count(*) FROM warehouse.{c.table} t WHERE {held} = ANY(%(dates)s) AND NOT EXISTS "
+        f"(SELECT 1 FROM staging.{entity} s WHERE s.batch_date = {date} AND {match}) GROUP BY 1"
+    )
 
 
 def merge_sql(entity: str) -> str:

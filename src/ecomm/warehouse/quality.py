@@ -6,7 +6,8 @@ of the batch; the revenue of the file's order lines that were not quarantined = 
 revenue of the batch, in exact decimals. A loader that loses or alters a row between the file and
 the warehouse therefore fails it, whatever the loader's own figures say. A re-run of the same files
 (skipped, or forced) passes again: the rows it reports "unchanged" are the rows the batch already
-holds in the warehouse, counted once there.
+holds in the warehouse, counted once there. A corrected re-delivery passes (its rows are overwritten in
+place); one lacking rows the earlier delivery loaded fails it (the loader keeps them: merge.py).
 
 The other checks look for problems no constraint or load rule prevents (purchase events without
 the order they record, orders whose lines disagree, duplicate e-mails, a day without orders). Every
