@@ -11,9 +11,13 @@ per date and file, a bounded number of dates ahead) while the main process COPYs
 rows into the UNLOGGED staging tables; then the referential rules run set-based over the whole
 range (merge.py), the first date over the bad-row threshold is cut off with every later date (the
 earlier ones load), the merges insert the range, and one audit row per date commits with it. A kill
-at any point leaves nothing of the range visible. A warehouse table that is empty when the range
-starts gets its secondary indexes dropped and rebuilt after the insert (a bulk build is several
-times cheaper than maintaining them row by row); statistics are gathered once per range.
+at any point leaves nothing of the range visible. A date never loaded that comes after a day never
+loaded is rejected before it is read (its rows could reference what that day brings; see
+first_gap). After the merges, quarantined rows that only waited for a reference are re-tried
+(retry_quarantined): those this load resolved load into their own batch. A warehouse table that
+is empty when the range starts gets its secondary indexes dropped and rebuilt after the insert (a
+bulk build is several times cheaper than maintaining them row by row); statistics are gathered once
+per range.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from ecomm.entities import ENTITIES, ORDER_ITEMS, Entity
 from ecomm.warehouse.merge import (
     CONFLICT_RULES,
     MERGES,
+    RETRY_RULES,
     RULES,
     TARGETS,
     duplicate_in_file,
@@ -785,6 +790,11 @@ def retry_quarantined(cur, phases: dict[str, float]) -> dict[date, dict[str, int
             "q.record || jsonb_build_object('row_no', q.row_no, 'batch_date', q.batch_date))).* "
             f"FROM quarantine.{name} q WHERE q.retry AND q.resolved_at IS NULL ORDER BY q.batch_date, q.row_no"
         )
+    for name in waiting:
+        if name in RETRY_RULES:  # those stay as they are (the quarantine row is kept)
+            cur.execute(hits_sql(name, RETRY_RULES[name]))
+            cur.execute(move_hits_sql(name, RETRY_RULES[name]))
+            cur.execute("TRUNCATE rule_hits")
     _phase(phases, "retry", tick)
     _apply(cur, waiting, set(), {}, phases)
     resolved: dict[date, dict[str, int]] = {}
