@@ -345,6 +345,13 @@ def _report_load(report) -> None:
             f"quality checks: {sum(c.passed for c in report.checks)}/{len(report.checks)} passed "
             f"over {len(report.checked_dates)} batch(es)"
         )
+    if report.resolved:  # their references arrived with this load
+        rows = sum(n for by_entity in report.resolved.values() for n in by_entity.values())
+        where = "; ".join(
+            f"{day} " + ", ".join(f"{name} {n}" for name, n in by_entity.items())
+            for day, by_entity in report.resolved.items()
+        )
+        out.print(f"{rows} row(s) quarantined earlier now loaded ({where})", highlight=False)
     if report.rechecked_dates:  # left unchecked by a killed run, or failed before: never hidden
         out.print("checked again (unchecked or failed before): " + _dates(report.rechecked_dates))
     if report.marts_pending and not any(b.status == "loaded" for b in report.batches):

@@ -155,7 +155,7 @@ def test_return_of_unknown_or_cancelled_line_is_quarantined(warehouse, sql, tmp_
 
     orders = [order_line(1, 1, 1, 1), order_line(2, 1, 1, 1, status="cancelled", delivery_days="")]
     write_batch(tmp_path, customers=[customer(1)], products=[product(1)], order_items=orders)
-    later = DAY + timedelta(days=5)
+    later = DAY + timedelta(days=1)
     returns = [
         {"order_id": 1, "line_no": 1, "return_date": str(later), "reason": "too small"},
         {"order_id": 2, "line_no": 1, "return_date": str(later), "reason": "changed mind"},
@@ -172,7 +172,7 @@ def test_return_updates_the_order_line_once(warehouse, sql, tmp_path):
 
     orders = [order_line(i, 1, 1, 1) for i in range(1, 40)]
     write_batch(tmp_path, customers=[customer(1)], products=[product(1)], order_items=orders)
-    later = DAY + timedelta(days=5)
+    later = DAY + timedelta(days=1)
     write_batch(
         tmp_path,
         later,

@@ -150,7 +150,7 @@ def test_quarantined_rows_returns_and_reruns_reconcile(warehouse, sql, tmp_path)
     re-run of the same files reconcile again (their unchanged rows are the batch's own rows)."""
     from datetime import timedelta
 
-    later = DAY + timedelta(days=5)
+    later = DAY + timedelta(days=1)
     lines = [order_line(i, 1, 1, 1) for i in range(1, 40)]
     lines[4]["quantity"] = -1  # row 6: quarantined
     write_batch(tmp_path, customers=[customer(1)], products=[product(1)], order_items=lines)

@@ -14,13 +14,18 @@ per date and file, a bounded number of dates ahead) while the main process COPYs
 rows into the UNLOGGED staging tables; then the referential rules run set-based over the whole
 range (merge.py), the first date over the bad-row threshold is cut off with every later date (the
 earlier ones load), the merges insert the range, and one audit row per date commits with it. A kill
-at any point leaves nothing of the range visible. A warehouse table that is empty when the range
-starts gets its secondary indexes dropped and rebuilt after the insert (a bulk build is several
-times cheaper than maintaining them row by row); statistics are gathered once per range.
+at any point leaves nothing of the range visible. A date never loaded that comes after a day never
+loaded is rejected before it is read (its rows could reference what that day brings; see
+first_gap). After the merges, quarantined rows that only waited for a reference are re-tried
+(retry_quarantined): those this load resolved load into their own batch. A warehouse table that
+is empty when the range starts gets its secondary indexes dropped and rebuilt after the insert (a
+bulk build is several times cheaper than maintaining them row by row); statistics are gathered once
+per range.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import ctypes
 import hashlib
@@ -49,6 +54,7 @@ from ecomm.warehouse.merge import (
     CONFLICT_RULES,
     CORRECTIONS,
     MERGES,
+    RETRY_RULES,
     RULES,
     TARGETS,
     correct_sql,
@@ -93,6 +99,9 @@ class BatchResult:
     message: str = ""
     seconds: float = 0.0
     good_revenue: float = 0.0  # revenue of the order lines that passed every rule
+    # rows quarantined by earlier loads that this load's data resolved and loaded: date -> entity -> rows
+    # (on the last date of the range, whose audit row records them)
+    resolved: dict[date, dict[str, int]] = field(default_factory=dict)
 
     def total(self, attr: str) -> int:
         return sum(getattr(c, attr) for c in self.counts.values())
@@ -139,6 +148,30 @@ def loaded_checksums(conn) -> dict[date, str]:
         found = dict(cur.fetchall())
     conn.rollback()
     return found
+
+
+def first_gap(dates: list[date], loaded: set[date]) -> tuple[date, list[date]] | None:
+    """The first of `dates` (oldest first) never loaded that comes after a day never loaded, with the
+    days missing before it: its rows could reference what that day brings (a customer who signs up).
+    Only the days since the latest date held below it count (an old hole does not block every load);
+    a date below everything held (the first load, a backfill) may come at any time."""
+    held = sorted(loaded)
+    for day in dates:
+        if day in loaded:
+            continue  # a re-run: nothing new
+        at = bisect.bisect_left(held, day)
+        if at and (day - held[at - 1]).days > 1:
+            return day, [date.fromordinal(n) for n in range(held[at - 1].toordinal() + 1, day.toordinal())]
+        held.insert(at, day)
+    return None
+
+
+def gap_message(missing: list[date]) -> str:
+    shown = ", ".join(map(str, missing[:3])) + (f", … {missing[-1]}" if len(missing) > 3 else "")
+    return (
+        f"{len(missing)} earlier date(s) never loaded ({shown}): load them first (a day without data is "
+        "a batch of header-only files); nothing of this batch was loaded"
+    )
 
 
 # ------------------------------------------------------------------ reading (in worker processes)
@@ -410,13 +443,10 @@ def _apply(
     """Rules, then merges, over everything staged (`staged`: rows per entity and date, every date of
     the range at once). `empty`: the warehouse tables that held nothing when the range started;
     `split`: the dates whose file of an entity was read in parts (its keys are checked across them);
-    `reloaded`: the dates loaded before (a re-delivery: corrected, its quarantine replaced)."""
+    `reloaded`: the dates loaded before (a re-delivery: corrected; the caller replaced its quarantine)."""
     out = _Outcome()
     tick = time.perf_counter()
     reloaded = reloaded or []
-    if reloaded:  # the earlier delivery's quarantine goes: this one's bad rows replace it
-        for entity in ENTITIES:
-            cur.execute(f"DELETE FROM quarantine.{entity.name} WHERE batch_date = ANY(%s)", (reloaded,))
     staged_rows = {name: sum(by_date.values()) for name, by_date in staged.items()}
     # A range's rules join hundreds of thousands of staged rows: hash joins are always right, and a
     # misestimated anti-join (a dimension emptied by this very range) must not turn into a nested loop.
@@ -432,7 +462,7 @@ def _apply(
         rules = [*rules, *correction_rules(entity.name, reloaded)]
         cur.execute(hits_sql(entity.name, rules))
         if cur.rowcount:
-            cur.execute(move_hits_sql(entity.name))
+            cur.execute(move_hits_sql(entity.name, rules))
             out.quarantined[entity.name] = _by_date(cur.fetchall())
             cur.execute("TRUNCATE rule_hits")
     tick = _phase(phases, "rules", tick)
@@ -452,7 +482,7 @@ def _apply(
         if name in CONFLICT_RULES and sum(out.written[name].values()) < staged_rows[name] - sum(bad.values()):
             # a key of another date (first loads never pay for this probe)
             cur.execute(hits_sql(name, [CONFLICT_RULES[name]]))
-            cur.execute(move_hits_sql(name))
+            cur.execute(move_hits_sql(name, [CONFLICT_RULES[name]]))
             for d, n in cur.fetchall():
                 out.quarantined.setdefault(name, {})[d] = bad.get(d, 0) + n
             cur.execute("TRUNCATE rule_hits")
@@ -548,13 +578,16 @@ def _quarantine_rows(cur, prepared: list[PreparedBatch]) -> None:
             )
 
 
-def _record_run(cur, result: BatchResult, source: Path, started: datetime, checksum: str) -> None:
+def _record_run(cur, result: BatchResult, source: Path, started: datetime, checksum: str) -> int:
+    """The audit row of one date's attempt; returns its run_id."""
     by_entity = {name: vars(c) for name, c in result.counts.items()}
     by_entity |= {"checksum": checksum, "good_revenue": result.good_revenue}
+    if result.resolved:
+        by_entity["resolved"] = {d.isoformat(): n for d, n in sorted(result.resolved.items())}
     cur.execute(
         "INSERT INTO audit.load_runs (batch_date, source_dir, status, rows_read, rows_loaded, "
         "rows_quarantined, rows_unchanged, rows_corrected, rows_by_entity, message, started_at) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING run_id",
         (
             result.batch_date,
             str(source),
@@ -569,6 +602,7 @@ def _record_run(cur, result: BatchResult, source: Path, started: datetime, check
             started,
         ),
     )
+    return cur.fetchone()[0]
 
 
 def _record_outside(conn, rows: list[tuple[BatchResult, Path, str]], started: datetime) -> None:
@@ -613,14 +647,18 @@ def load_directory(
     """
     phases = {} if phases is None else phases
     batches = batch_directories(path, until)
-    known = {} if force else loaded_checksums(conn)
+    loaded = loaded_checksums(conn)
+    known = {} if force else loaded
+    gap = first_gap([d for d, _ in batches], set(loaded))
+    # the date after a gap is refused, and so are the later ones: only the dates before it are read
+    batches_to_read = [(d, p) for d, p in batches if gap is None or d < gap[0]]
     started = datetime.now(UTC)
     clock = time.perf_counter()
     results: list[BatchResult] = []
     staged: list[tuple[PreparedBatch, BatchResult]] = []
     rejected: tuple[BatchResult, PreparedBatch] | None = None
     try:
-        with _pool(batches, workers) as pool, conn.cursor() as cur:
+        with _pool(batches_to_read, workers) as pool, conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOAD_LOCK_KEY,))
             _skip_fk_triggers_if_allowed(cur)
             cur.execute("SET LOCAL synchronize_seqscans = off")  # staging is read in date order
@@ -629,7 +667,7 @@ def load_directory(
                 "rule_no int, reason text) ON COMMIT DELETE ROWS"
             )
             cur.execute("TRUNCATE " + ", ".join(f"staging.{e.name}" for e in ENTITIES))
-            reader = _Reader(pool, batches, known, ahead=max(2, 2 * getattr(pool, "_max_workers", 1)))
+            reader = _Reader(pool, batches_to_read, known, ahead=max(2, 2 * getattr(pool, "_max_workers", 1)))
             for prepared in reader:
                 tick = time.perf_counter()
                 result = BatchResult(prepared.batch, "staged", prepared.counts())
@@ -650,6 +688,8 @@ def load_directory(
                     rejected = (result, prepared)
                     reader.cancel()
                     break
+            if rejected is None and gap is not None:
+                rejected = _refuse_gap(dict(batches)[gap[0]], gap[0], gap[1], progress)
         _phase(phases, "read_and_stage", clock)
         with conn.cursor() as cur:
             if staged:
@@ -677,6 +717,16 @@ def load_directory(
     for r in loaded:  # each date's own staging time plus its share of the set-based phase
         r.seconds += max(0.0, spent - sum(x.seconds for x in results)) / len(loaded)
     return results
+
+
+def _refuse_gap(
+    batch_dir: Path, day: date, missing: list[date], progress: Callable[[BatchResult], None] | None
+) -> tuple[BatchResult, PreparedBatch]:
+    """The date after a day never loaded, refused before it is read (see first_gap)."""
+    result = BatchResult(day, "rejected", message=gap_message(missing))
+    if progress:
+        progress(result)
+    return result, PreparedBatch(day, batch_dir, batch_checksum(batch_dir))
 
 
 def _load_staged(
@@ -717,7 +767,16 @@ def _load_staged(
                 split.setdefault(name, []).append(prepared.batch)
         cur.execute("SAVEPOINT range_merge")
         dates = {prepared.batch for prepared, _ in staged}
-        out = _apply(cur, by_entity, set(dropped), split, phases, [d for d in reloaded if d in dates])
+        redelivered = [d for d in reloaded if d in dates]
+        if redelivered:  # the earlier delivery's quarantine goes: this one's bad rows replace it
+            for entity in ENTITIES:
+                cur.execute(
+                    f"DELETE FROM quarantine.{entity.name} WHERE batch_date = ANY(%s)", (redelivered,)
+                )
+        # validation's bad rows first: a rule quarantines the rows that depend on them (the purchase
+        # event of an order line that failed validation)
+        _quarantine_rows(cur, [p for p, _ in staged])
+        out = _apply(cur, by_entity, set(dropped), split, phases, redelivered)
         cut = None
         for prepared, result in staged:
             _settle(result, prepared, out)
@@ -736,8 +795,7 @@ def _load_staged(
         if not staged:
             break
     tick = time.perf_counter()
-    if staged:
-        _quarantine_rows(cur, [p for p, _ in staged])
+    resolved = retry_quarantined(cur, phases) if staged else {}
     for definitions in dropped.values():
         for definition in definitions:
             cur.execute(definition)
@@ -749,9 +807,80 @@ def _load_staged(
                 written[TARGETS[entity]] = sum(by_date.values())
         _analyze(cur, set(written), before, written)
     tick = _phase(phases, "analyze", tick)
+    if resolved:
+        staged[-1][1].resolved = resolved
+    run_id = None
     for prepared, result in staged:
-        _record_run(cur, result, prepared.batch_dir, started, prepared.checksum)
+        run_id = _record_run(cur, result, prepared.batch_dir, started, prepared.checksum)
+    if resolved:
+        _reopen(cur, resolved, run_id, {r.batch_date for _, r in staged})
     return new_rejection
+
+
+def retry_quarantined(cur, phases: dict[str, float]) -> dict[date, dict[str, int]]:
+    """Quarantined rows waiting only for a reference (quarantine.<entity>.retry) that the warehouse may
+    hold now: staged again with their own batch_date and row_no, through the same rules and merges
+    (the range's data is merged by now, staging is free); those that pass load and are marked
+    resolved, the others stay as they were. Rows of this very range are included, so a range ends as
+    its dates loaded one by one would. Returns the rows resolved per date and entity."""
+    cur.execute(
+        " UNION ALL ".join(
+            f"SELECT '{e.name}', batch_date, count(*) FROM quarantine.{e.name} "
+            "WHERE retry AND resolved_at IS NULL GROUP BY batch_date"
+            for e in ENTITIES
+        )
+    )
+    waiting: dict[str, dict[date, int]] = {}
+    for name, day, rows in cur.fetchall():
+        waiting.setdefault(name, {})[day] = rows
+    if not waiting:
+        return {}
+    tick = time.perf_counter()
+    cur.execute("TRUNCATE " + ", ".join(f"staging.{e.name}" for e in ENTITIES))
+    for name in waiting:
+        # ordered by date: of two dates staging one key the earlier is merged (see merge.MERGES)
+        cur.execute(
+            f"INSERT INTO staging.{name} SELECT (jsonb_populate_record(NULL::staging.{name}, "
+            "q.record || jsonb_build_object('row_no', q.row_no, 'batch_date', q.batch_date))).* "
+            f"FROM quarantine.{name} q WHERE q.retry AND q.resolved_at IS NULL ORDER BY q.batch_date, q.row_no"
+        )
+    for name in waiting:
+        if name in RETRY_RULES:  # those stay as they are (the quarantine row is kept)
+            cur.execute(hits_sql(name, RETRY_RULES[name]))
+            cur.execute(move_hits_sql(name, RETRY_RULES[name]))
+            cur.execute("TRUNCATE rule_hits")
+    _phase(phases, "retry", tick)
+    _apply(cur, waiting, set(), {}, phases)
+    resolved: dict[date, dict[str, int]] = {}
+    for name in waiting:  # what is still staged passed every rule: it is in the warehouse now
+        cur.execute(
+            f"UPDATE quarantine.{name} q SET resolved_at = now() FROM staging.{name} s "
+            "WHERE q.batch_date = s.batch_date AND q.row_no = s.row_no AND q.resolved_at IS NULL "
+            "RETURNING q.batch_date"
+        )
+        for (day,) in cur.fetchall():
+            by_entity = resolved.setdefault(day, {})
+            by_entity[name] = by_entity.get(name, 0) + 1
+    return resolved
+
+
+def _reopen(cur, resolved: dict[date, dict[str, int]], run_id: int, range_dates: set[date]) -> None:
+    """Rows resolved for batches loaded before: their quarantine rows name this run, and the batches
+    are checked again and rebuilt in the marts (their warehouse rows changed)."""
+    for name in {name for by_entity in resolved.values() for name in by_entity}:
+        cur.execute(
+            f"UPDATE quarantine.{name} SET resolved_by_run = %s WHERE resolved_at = now() AND resolved_by_run IS NULL",
+            (run_id,),
+        )
+    earlier = sorted(set(resolved) - range_dates)
+    if earlier:
+        cur.execute(
+            "UPDATE audit.load_runs r SET checks_passed = NULL, checked_at = NULL WHERE r.batch_date = ANY(%s) "
+            "AND r.status = 'loaded' AND NOT EXISTS (SELECT 1 FROM audit.load_runs n "
+            "WHERE n.batch_date = r.batch_date AND n.status = 'loaded' AND n.run_id > r.run_id)",
+            (earlier,),
+        )
+        cur.execute("DELETE FROM audit.mart_builds WHERE batch_date = ANY(%s)", (earlier,))
 
 
 def _phase(phases: dict[str, float], name: str, since: float) -> float:

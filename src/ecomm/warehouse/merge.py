@@ -24,6 +24,9 @@ from dataclasses import dataclass
 class Rule:
     condition: str | tuple[str, ...]  # a tuple: alternatives, each its own query (no OR of subplans)
     reason: str  # SQL text expression
+    # referential: the row names something a later batch may bring (a customer, an order line), so
+    # a row quarantined only by such rules is re-tried by later loads (load.py, retry_quarantined)
+    retry: bool = False
 
     @property
     def alternatives(self) -> tuple[str, ...]:
@@ -39,7 +42,7 @@ def _unknown(column: str, table: str, staged: str, nullable: bool = False) -> Ru
     )
     if nullable:
         cond = f"s.{column} IS NOT NULL AND {cond}"
-    return Rule(cond, f"'{column}: unknown {column.removesuffix('_id')} ' || s.{column}")
+    return Rule(cond, f"'{column}: unknown {column.removesuffix('_id')} ' || s.{column}", retry=True)
 
 
 def _off_calendar(expression: str, what: str) -> Rule:
@@ -91,6 +94,33 @@ def _order_line_is(extra: str, reason: str) -> Rule:
 
 _HELD, _STAGED = _order_line()
 
+
+def _quarantined_line(match: str) -> str:
+    """'order_id/line_no' of the first unresolved quarantined order line matching `match` (a condition
+    on the quarantined record `q.record`, its raw or staged values as text), NULL when none."""
+    return (
+        "(SELECT (q.record->>'order_id') || '/' || (q.record->>'line_no') FROM quarantine.order_items q "
+        f"WHERE q.resolved_at IS NULL AND {match} ORDER BY q.batch_date, q.row_no LIMIT 1)"
+    )
+
+
+# The order line of a purchase event (as the orphan_purchase_events check matches it): same customer,
+# order date = event date, same product or an event without one. Events and lines of a date are in
+# its batch, so a quarantined line is looked up by the event's batch_date (the primary key).
+_PURCHASED = "{t}.customer_id = s.customer_id AND (s.product_id IS NULL OR {t}.product_id = s.product_id)"
+_QUARANTINED_PURCHASED_LINE = _quarantined_line(
+    "q.batch_date = s.batch_date AND q.record->>'customer_id' = s.customer_id::text "
+    "AND left(q.record->>'order_ts', 10) = s.event_ts::date::text "
+    "AND (s.product_id IS NULL OR q.record->>'product_id' = s.product_id::text)"
+)
+_QUARANTINED_RETURNED_LINE = _quarantined_line(
+    "q.record->>'order_id' = s.order_id::text AND q.record->>'line_no' = s.line_no::text"
+)
+_QUARANTINED_REVIEWED_LINE = _quarantined_line(
+    "q.record->>'order_id' = s.order_id::text AND q.record->>'customer_id' = s.customer_id::text "
+    "AND q.record->>'product_id' = s.product_id::text"
+)
+
 # Rules checked before the merge: every relationship a foreign key declares, set-based, so the
 # merge may skip the row-by-row FK triggers (see load.py), plus rules no constraint can express.
 RULES: dict[str, list[Rule]] = {
@@ -124,7 +154,9 @@ RULES: dict[str, list[Rule]] = {
     "returns": [
         Rule(
             f"NOT EXISTS ({_HELD}) AND NOT EXISTS ({_STAGED})",
-            "'order_id, line_no: unknown order line ' || s.order_id || '/' || s.line_no",
+            f"coalesce('order_id, line_no: return of quarantined order line ' || {_QUARANTINED_RETURNED_LINE}, "
+            "'order_id, line_no: unknown order line ' || s.order_id || '/' || s.line_no)",
+            retry=True,
         ),
         _order_line_is("{t}.status = 'cancelled'", "'order line was cancelled, it cannot be returned'"),
         _order_line_is("{date} >= s.return_date", "'return_date: not after the order date'"),
@@ -142,6 +174,17 @@ RULES: dict[str, list[Rule]] = {
         _unknown("customer_id", "dim_customer", "customers"),
         _unknown("product_id", "dim_product", "products", nullable=True),
         _off_calendar("s.event_ts::date", "event_ts"),
+        # its order line was quarantined (by validation or a rule): the event goes with it, instead
+        # of loading as an orphan that fails the orphan_purchase_events check
+        Rule(
+            "s.event_type = 'purchase' AND NOT EXISTS (SELECT 1 FROM warehouse.fact_order_items f "
+            f"WHERE {_PURCHASED.format(t='f')} AND f.order_date = s.event_ts::date) "
+            f"AND NOT EXISTS (SELECT 1 FROM staging.order_items o WHERE {_PURCHASED.format(t='o')} "
+            "AND o.order_ts::date = s.event_ts::date AND o.batch_date <= s.batch_date) "
+            f"AND {_QUARANTINED_PURCHASED_LINE} IS NOT NULL",
+            f"'purchase event of quarantined order line ' || {_QUARANTINED_PURCHASED_LINE}",
+            retry=True,
+        ),
     ],
     "reviews": [
         _unknown("customer_id", "dim_customer", "customers"),
@@ -154,9 +197,39 @@ RULES: dict[str, list[Rule]] = {
             "WHERE o.order_id = s.order_id AND o.customer_id = s.customer_id "
             "AND o.product_id = s.product_id AND o.order_ts::date <= s.review_date "
             "AND o.batch_date <= s.batch_date)",
-            "'review of an order line that does not exist (order, customer, product) before the review'",
+            f"coalesce('review of quarantined order line ' || {_QUARANTINED_REVIEWED_LINE}, "
+            "'review of an order line that does not exist (order, customer, product) before the review')",
+            retry=True,
         ),
     ],
+}
+
+
+def _arrives_later(column: str, table: str) -> Rule:
+    """`column` names a row a later batch than this row's brought: the row stays quarantined."""
+    return Rule(
+        f"EXISTS (SELECT 1 FROM warehouse.{table} d WHERE d.{column} = s.{column} AND d.batch_date > s.batch_date)",
+        f"'{column}: {column.removesuffix('_id')} ' || s.{column} || ' arrives in a later batch'",
+    )
+
+
+# Checked first when quarantined rows are re-tried (load.retry_quarantined): a row of date d is
+# resolved by what a batch of a date <= d brought, never by a later date's row (as in a range).
+RETRY_RULES: dict[str, list[Rule]] = {
+    "campaign_exposure": [
+        _arrives_later("customer_id", "dim_customer"),
+        _arrives_later("campaign_id", "dim_campaign"),
+    ],
+    "order_items": [
+        _arrives_later("customer_id", "dim_customer"),
+        _arrives_later("product_id", "dim_product"),
+        _arrives_later("campaign_id", "dim_campaign"),
+    ],
+    "web_events": [
+        _arrives_later("customer_id", "dim_customer"),
+        _arrives_later("product_id", "dim_product"),
+    ],
+    "reviews": [_arrives_later("customer_id", "dim_customer"), _arrives_later("product_id", "dim_product")],
 }
 
 # Checked only when the merge skipped rows (ON CONFLICT): a key loaded by another batch is bad data,
@@ -379,21 +452,25 @@ def hits_sql(entity: str, rules: list[Rule] | None = None) -> str:
     )
 
 
-def move_hits_sql(entity: str) -> str:
-    """Move the staging rows of `rule_hits` into quarantine (all their reasons joined); answers
-    (batch_date, rows moved) per date."""
+def move_hits_sql(entity: str, rules: list[Rule] | None = None) -> str:
+    """Move the staging rows of `rule_hits` into quarantine (all their reasons joined; `rules` as given
+    to hits_sql); answers (batch_date, rows moved) per date. A row every reason of which is a
+    referential rule is marked `retry`: a later load may bring what it references."""
+    rules = RULES[entity] if rules is None else rules
+    retry = ", ".join(str(i) for i, r in enumerate(rules) if r.retry) or "NULL"
     return f"""
         WITH bad AS (
             SELECT s.batch_date, s.row_no, to_jsonb(s) - 'row_no' - 'batch_date' AS record,
-                   string_agg(h.reason, '; ' ORDER BY h.rule_no) AS reason
+                   string_agg(h.reason, '; ' ORDER BY h.rule_no) AS reason,
+                   bool_and(h.rule_no IN ({retry})) IS TRUE AS retry
             FROM (SELECT DISTINCT * FROM rule_hits) h JOIN staging.{entity} s USING (batch_date, row_no)
             GROUP BY s.batch_date, s.row_no, to_jsonb(s)
         ), moved AS (
             DELETE FROM staging.{entity} s USING bad b
             WHERE s.batch_date = b.batch_date AND s.row_no = b.row_no RETURNING s.row_no
         ), kept AS (
-            INSERT INTO quarantine.{entity} (batch_date, row_no, record, reason)
-            SELECT batch_date, row_no, record, reason FROM bad
+            INSERT INTO quarantine.{entity} (batch_date, row_no, record, reason, retry)
+            SELECT batch_date, row_no, record, reason, retry FROM bad
             ON CONFLICT (batch_date, row_no) DO NOTHING RETURNING row_no
         )
         SELECT batch_date, count(*) FROM bad GROUP BY batch_date"""

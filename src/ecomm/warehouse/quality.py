@@ -2,8 +2,9 @@
 
 Reconciliation counts the raw files of each checked batch itself, with Python's csv module (not
 the loader's parser): per entity, rows in the file = warehouse rows of the batch + quarantined rows
-of the batch; the revenue of the file's order lines that were not quarantined = the warehouse
-revenue of the batch, in exact decimals. A loader that loses or alters a row between the file and
+of the batch still unresolved (a row a later load resolved is in the warehouse, with this batch's
+date); the revenue of the file's order lines that are not quarantined = the warehouse revenue of the
+batch, in exact decimals. A loader that loses or alters a row between the file and
 the warehouse therefore fails it, whatever the loader's own figures say. A re-run of the same files
 (skipped, or forced) passes again: the rows it reports "unchanged" are the rows the batch already
 holds in the warehouse, counted once there. A corrected re-delivery passes (its rows are overwritten in
@@ -187,7 +188,8 @@ def _reconcile(cur, batches: list[Batch]) -> list[CheckResult]:
     quarantined = {
         e.name: _by_batch(
             cur,
-            f"SELECT batch_date, count(*) FROM quarantine.{e.name} WHERE batch_date = ANY(%(dates)s) GROUP BY 1",
+            f"SELECT batch_date, count(*) FROM quarantine.{e.name} WHERE batch_date = ANY(%(dates)s) "
+            "AND resolved_at IS NULL GROUP BY 1",
             dates,
         )
         for e in ENTITIES
@@ -195,7 +197,7 @@ def _reconcile(cur, batches: list[Batch]) -> list[CheckResult]:
     bad_lines = _by_batch(
         cur,
         "SELECT batch_date, array_agg(row_no) FROM quarantine.order_items "
-        "WHERE batch_date = ANY(%(dates)s) GROUP BY 1",
+        "WHERE batch_date = ANY(%(dates)s) AND resolved_at IS NULL GROUP BY 1",
         dates,
     )
     revenue = _by_batch(

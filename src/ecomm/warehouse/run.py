@@ -41,6 +41,16 @@ class LoadReport:
     load_phases: dict[str, float] = field(default_factory=dict)  # the batches phase: read_and_stage, rules...
 
     @property
+    def resolved(self) -> dict[date, dict[str, int]]:
+        """Rows quarantined by earlier loads that this load resolved and loaded, per batch and entity."""
+        found: dict[date, dict[str, int]] = {}
+        for b in self.batches:
+            for day, by_entity in b.resolved.items():
+                for name, rows in by_entity.items():
+                    found.setdefault(day, {})[name] = found.get(day, {}).get(name, 0) + rows
+        return dict(sorted(found.items()))
+
+    @property
     def rejected(self) -> list[BatchResult]:
         return [b for b in self.batches if b.status == "rejected"]
 
