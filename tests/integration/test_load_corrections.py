@@ -12,7 +12,7 @@ from ecomm.warehouse.run import load_path
 
 from support.batches import DAY, customer, order_line, product, small_batch, write_batch
 
-LATER = DAY + timedelta(days=5)
+LATER = DAY + timedelta(days=1)  # the next day: a date after a gap is refused
 
 
 def _orders(n: int = 20, changed: dict[int, dict] | None = None) -> list[dict]:
