@@ -42,6 +42,7 @@ import pyarrow.csv as pacsv
 from psycopg2.extras import Json, execute_values
 
 from ecomm.entities import ENTITIES, ORDER_ITEMS, Entity
+from ecomm.warehouse.contract import check_zone
 from ecomm.warehouse.merge import (
     CONFLICT_RULES,
     MERGES,
@@ -191,7 +192,7 @@ def _parts(path: Path, parts: int) -> list[tuple[int, int, int]] | None:
 
 
 def prepare_part(
-    path: Path, start: int, end: int, first_row_no: int, batch: date, entity: Entity
+    path: Path, start: int, end: int, first_row_no: int, batch: date, entity: Entity, zone: str = "UTC"
 ) -> PreparedFile:
     """Read and validate the rows of one part of a large file (bytes start..end), numbered as in the
     whole file. Keys duplicated across parts are found in SQL (merge.duplicate_in_file)."""
@@ -205,7 +206,9 @@ def prepare_part(
             out.write(header)
             out.write(body)
         del body
-        return prepare_file(Path(name).parent, batch, entity, Path(name), row_shift=first_row_no - 2)
+        return prepare_file(
+            Path(name).parent, batch, entity, Path(name), row_shift=first_row_no - 2, zone=zone
+        )
     except BatchError as exc:
         raise BatchError(str(exc).replace(name, str(path))) from None
     finally:
@@ -213,11 +216,17 @@ def prepare_part(
 
 
 def prepare_file(
-    batch_dir: Path, batch: date, entity: Entity, path: Path | None = None, row_shift: int = 0
+    batch_dir: Path,
+    batch: date,
+    entity: Entity,
+    path: Path | None = None,
+    row_shift: int = 0,
+    zone: str = "UTC",
 ) -> PreparedFile:
     """Read and validate one file of a batch (raises BatchError when the file cannot be loaded);
-    `path` and `row_shift`: a part of the file, its rows numbered `row_shift` further."""
-    raw = read_raw_file(path or batch_dir / entity.file_name, entity)
+    `path` and `row_shift`: a part of the file, its rows numbered `row_shift` further; `zone`: the
+    shop's time zone (an argument, not a setting read here: this runs in worker processes)."""
+    raw = read_raw_file(path or batch_dir / entity.file_name, entity, zone=zone)
     good, bad = validate(raw, batch)
     if row_shift:
         good = good.assign(row_no=good["row_no"] + row_shift)
@@ -249,8 +258,10 @@ class _Reader:
     """Batches read and validated ahead of the database, in date order, at most `ahead` dates in
     flight (bounded memory): one task per file, so the files of one large date also run in parallel."""
 
-    def __init__(self, pool: Executor, batches: list[tuple[date, Path]], known: dict[date, str], ahead: int):
-        self.pool, self.known, self.ahead = pool, known, ahead
+    def __init__(
+        self, pool: Executor, batches: list[tuple[date, Path]], known: dict[date, str], ahead: int, zone: str
+    ):
+        self.pool, self.known, self.ahead, self.zone = pool, known, ahead, zone
         self.todo = iter(batches)
         self.flight: list[tuple[date, Path, Future, dict[str, Future]]] = []
 
@@ -274,9 +285,11 @@ class _Reader:
             if path.exists() and path.stat().st_size > PART_BYTES:
                 parts = _parts(path, -(-path.stat().st_size // PART_BYTES))
             if parts and len(parts) > 1:
-                tasks[e.name] = [self.pool.submit(prepare_part, path, *part, batch, e) for part in parts]
+                tasks[e.name] = [
+                    self.pool.submit(prepare_part, path, *part, batch, e, self.zone) for part in parts
+                ]
             else:
-                tasks[e.name] = [self.pool.submit(prepare_file, batch_dir, batch, e)]
+                tasks[e.name] = [self.pool.submit(prepare_file, batch_dir, batch, e, zone=self.zone)]
         return tasks
 
     def __iter__(self) -> Iterator[PreparedBatch]:
@@ -557,6 +570,7 @@ def load_directory(
     progress: Callable[[BatchResult], None] | None = None,
     workers: int | None = None,
     phases: dict[str, float] | None = None,
+    zone: str = "UTC",
 ) -> list[BatchResult]:
     """Load every batch under `path` (up to `until`), oldest first, as one atomic range.
 
@@ -564,9 +578,11 @@ def load_directory(
     dates before it load, it and the later ones do not (later days depend on it: customers, orders
     to return). `progress` is called once per date as it is staged (status "staged") or skipped,
     `workers` = worker processes (None: the machine's cores for a bulk load, none for a small one);
-    `phases` gets the seconds of each phase (read+stage, rules, merge, indexes, ...) added to it.
+    `phases` gets the seconds of each phase (read+stage, rules, merge, indexes, ...) added to it;
+    `zone`: the shop's time zone, which timestamps with a zone offset are converted to.
     """
     phases = {} if phases is None else phases
+    check_zone(zone)
     batches = batch_directories(path, until)
     known = {} if force else loaded_checksums(conn)
     started = datetime.now(UTC)
@@ -584,7 +600,8 @@ def load_directory(
                 "rule_no int, reason text) ON COMMIT DELETE ROWS"
             )
             cur.execute("TRUNCATE " + ", ".join(f"staging.{e.name}" for e in ENTITIES))
-            reader = _Reader(pool, batches, known, ahead=max(2, 2 * getattr(pool, "_max_workers", 1)))
+            ahead = max(2, 2 * getattr(pool, "_max_workers", 1))
+            reader = _Reader(pool, batches, known, ahead, zone)
             for prepared in reader:
                 tick = time.perf_counter()
                 result = BatchResult(prepared.batch, "staged", prepared.counts())
