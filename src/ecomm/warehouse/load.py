@@ -41,6 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from psycopg2.extras import Json, execute_values
 
+from ecomm.db import DatabaseError
 from ecomm.entities import ENTITIES, ORDER_ITEMS, Entity
 from ecomm.warehouse.contract import check_zone
 from ecomm.warehouse.merge import (
@@ -67,6 +68,11 @@ BULK_ROWS = 100_000
 
 class BatchRejected(BatchError):
     """Too many bad rows: the batch is rejected whole."""
+
+
+class ConnectionLost(DatabaseError):
+    """The server went away during a load (killed, restarted, network): the message says what of
+    the range was committed and to run the load again."""
 
 
 @dataclass
@@ -549,8 +555,8 @@ def _record_outside(conn, rows: list[tuple[BatchResult, Path, str]], started: da
                 result.seconds = 0.0
                 _record_run(cur, result, source, started, checksum)
         conn.commit()
-    except Exception:  # the audit row is best effort when the database itself failed
-        conn.rollback()
+    except Exception:  # the audit row is best effort when the database itself failed (or is gone)
+        _rolled_back(conn)
 
 
 def _analyze(cur, tables: set[str], before: dict[str, float], written: dict[str, int]) -> None:
@@ -590,6 +596,7 @@ def load_directory(
     results: list[BatchResult] = []
     staged: list[tuple[PreparedBatch, BatchResult]] = []
     rejected: tuple[BatchResult, PreparedBatch] | None = None
+    committing = False
     try:
         with _pool(batches, workers) as pool, conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOAD_LOCK_KEY,))
@@ -628,10 +635,12 @@ def load_directory(
                 rejected = _load_staged(cur, staged, threshold, started, phases) or rejected
             results += [r for _, r in staged]
             tick = time.perf_counter()
+            committing = True
             conn.commit()
             _phase(phases, "commit", tick)
     except Exception as exc:
-        conn.rollback()
+        if not _rolled_back(conn):  # nothing to roll back or record on: the real error is `exc`
+            raise ConnectionLost(_lost_message(exc, batches, committing)) from exc
         message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         failed = []
         for prepared, result in staged:
@@ -649,6 +658,33 @@ def load_directory(
     for r in loaded:  # each date's own staging time plus its share of the set-based phase
         r.seconds += max(0.0, spent - sum(x.seconds for x in results)) / len(loaded)
     return results
+
+
+def _rolled_back(conn) -> bool:
+    """Roll back; False when the connection is gone (the server was killed or restarted)."""
+    if conn.closed:
+        return False
+    try:
+        conn.rollback()
+    except (psycopg2.OperationalError, psycopg2.InterfaceError):
+        return False
+    return True
+
+
+def _lost_message(exc: Exception, batches: list[tuple[date, Path]], committing: bool) -> str:
+    """One line for a load whose connection went away: the server's own words, and what stands."""
+    cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    first, last = batches[0][0], batches[-1][0]
+    span = str(first) if first == last else f"{first}..{last}"
+    if committing:  # the COMMIT may have reached the server before it went away
+        return (
+            f"the database connection was lost during the commit ({cause}): {span} may or may not have "
+            "been committed; run the load again once the server is back (dates loaded are skipped)"
+        )
+    return (
+        f"the database connection was lost during the load ({cause}); nothing of {span} was "
+        "committed: run the load again once the server is back"
+    )
 
 
 def _load_staged(
