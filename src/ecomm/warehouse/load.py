@@ -49,7 +49,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from psycopg2.extras import Json, execute_values
 
+from ecomm.db import DatabaseError
 from ecomm.entities import ENTITIES, ORDER_ITEMS, Entity
+from ecomm.warehouse.contract import check_zone
 from ecomm.warehouse.merge import (
     CONFLICT_RULES,
     CORRECTIONS,
@@ -79,6 +81,11 @@ BULK_ROWS = 100_000
 
 class BatchRejected(BatchError):
     """Too many bad rows: the batch is rejected whole."""
+
+
+class ConnectionLost(DatabaseError):
+    """The server went away during a load (killed, restarted, network): the message says what of
+    the range was committed and to run the load again."""
 
 
 @dataclass
@@ -233,7 +240,7 @@ def _parts(path: Path, parts: int) -> list[tuple[int, int, int]] | None:
 
 
 def prepare_part(
-    path: Path, start: int, end: int, first_row_no: int, batch: date, entity: Entity
+    path: Path, start: int, end: int, first_row_no: int, batch: date, entity: Entity, zone: str = "UTC"
 ) -> PreparedFile:
     """Read and validate the rows of one part of a large file (bytes start..end), numbered as in the
     whole file. Keys duplicated across parts are found in SQL (merge.duplicate_in_file)."""
@@ -247,7 +254,9 @@ def prepare_part(
             out.write(header)
             out.write(body)
         del body
-        return prepare_file(Path(name).parent, batch, entity, Path(name), row_shift=first_row_no - 2)
+        return prepare_file(
+            Path(name).parent, batch, entity, Path(name), row_shift=first_row_no - 2, zone=zone
+        )
     except BatchError as exc:
         raise BatchError(str(exc).replace(name, str(path))) from None
     finally:
@@ -255,11 +264,17 @@ def prepare_part(
 
 
 def prepare_file(
-    batch_dir: Path, batch: date, entity: Entity, path: Path | None = None, row_shift: int = 0
+    batch_dir: Path,
+    batch: date,
+    entity: Entity,
+    path: Path | None = None,
+    row_shift: int = 0,
+    zone: str = "UTC",
 ) -> PreparedFile:
     """Read and validate one file of a batch (raises BatchError when the file cannot be loaded);
-    `path` and `row_shift`: a part of the file, its rows numbered `row_shift` further."""
-    raw = read_raw_file(path or batch_dir / entity.file_name, entity)
+    `path` and `row_shift`: a part of the file, its rows numbered `row_shift` further; `zone`: the
+    shop's time zone (an argument, not a setting read here: this runs in worker processes)."""
+    raw = read_raw_file(path or batch_dir / entity.file_name, entity, zone=zone)
     good, bad = validate(raw, batch)
     if row_shift:
         good = good.assign(row_no=good["row_no"] + row_shift)
@@ -291,8 +306,10 @@ class _Reader:
     """Batches read and validated ahead of the database, in date order, at most `ahead` dates in
     flight (bounded memory): one task per file, so the files of one large date also run in parallel."""
 
-    def __init__(self, pool: Executor, batches: list[tuple[date, Path]], known: dict[date, str], ahead: int):
-        self.pool, self.known, self.ahead = pool, known, ahead
+    def __init__(
+        self, pool: Executor, batches: list[tuple[date, Path]], known: dict[date, str], ahead: int, zone: str
+    ):
+        self.pool, self.known, self.ahead, self.zone = pool, known, ahead, zone
         self.todo = iter(batches)
         self.flight: list[tuple[date, Path, Future, dict[str, Future]]] = []
 
@@ -316,9 +333,11 @@ class _Reader:
             if path.exists() and path.stat().st_size > PART_BYTES:
                 parts = _parts(path, -(-path.stat().st_size // PART_BYTES))
             if parts and len(parts) > 1:
-                tasks[e.name] = [self.pool.submit(prepare_part, path, *part, batch, e) for part in parts]
+                tasks[e.name] = [
+                    self.pool.submit(prepare_part, path, *part, batch, e, self.zone) for part in parts
+                ]
             else:
-                tasks[e.name] = [self.pool.submit(prepare_file, batch_dir, batch, e)]
+                tasks[e.name] = [self.pool.submit(prepare_file, batch_dir, batch, e, zone=self.zone)]
         return tasks
 
     def __iter__(self) -> Iterator[PreparedBatch]:
@@ -615,8 +634,8 @@ def _record_outside(conn, rows: list[tuple[BatchResult, Path, str]], started: da
                 result.seconds = 0.0
                 _record_run(cur, result, source, started, checksum)
         conn.commit()
-    except Exception:  # the audit row is best effort when the database itself failed
-        conn.rollback()
+    except Exception:  # the audit row is best effort when the database itself failed (or is gone)
+        _rolled_back(conn)
 
 
 def _analyze(cur, tables: set[str], before: dict[str, float], written: dict[str, int]) -> None:
@@ -636,6 +655,7 @@ def load_directory(
     progress: Callable[[BatchResult], None] | None = None,
     workers: int | None = None,
     phases: dict[str, float] | None = None,
+    zone: str = "UTC",
 ) -> list[BatchResult]:
     """Load every batch under `path` (up to `until`), oldest first, as one atomic range.
 
@@ -643,9 +663,11 @@ def load_directory(
     dates before it load, it and the later ones do not (later days depend on it: customers, orders
     to return). `progress` is called once per date as it is staged (status "staged") or skipped,
     `workers` = worker processes (None: the machine's cores for a bulk load, none for a small one);
-    `phases` gets the seconds of each phase (read+stage, rules, merge, indexes, ...) added to it.
+    `phases` gets the seconds of each phase (read+stage, rules, merge, indexes, ...) added to it;
+    `zone`: the shop's time zone, which timestamps with a zone offset are converted to.
     """
     phases = {} if phases is None else phases
+    check_zone(zone)
     batches = batch_directories(path, until)
     loaded = loaded_checksums(conn)
     known = {} if force else loaded
@@ -657,6 +679,7 @@ def load_directory(
     results: list[BatchResult] = []
     staged: list[tuple[PreparedBatch, BatchResult]] = []
     rejected: tuple[BatchResult, PreparedBatch] | None = None
+    committing = False
     try:
         with _pool(batches_to_read, workers) as pool, conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOAD_LOCK_KEY,))
@@ -667,7 +690,8 @@ def load_directory(
                 "rule_no int, reason text) ON COMMIT DELETE ROWS"
             )
             cur.execute("TRUNCATE " + ", ".join(f"staging.{e.name}" for e in ENTITIES))
-            reader = _Reader(pool, batches_to_read, known, ahead=max(2, 2 * getattr(pool, "_max_workers", 1)))
+            ahead = max(2, 2 * getattr(pool, "_max_workers", 1))
+            reader = _Reader(pool, batches_to_read, known, ahead, zone)
             for prepared in reader:
                 tick = time.perf_counter()
                 result = BatchResult(prepared.batch, "staged", prepared.counts())
@@ -696,10 +720,12 @@ def load_directory(
                 rejected = _load_staged(cur, staged, threshold, started, phases) or rejected
             results += [r for _, r in staged]
             tick = time.perf_counter()
+            committing = True
             conn.commit()
             _phase(phases, "commit", tick)
     except Exception as exc:
-        conn.rollback()
+        if not _rolled_back(conn):  # nothing to roll back or record on: the real error is `exc`
+            raise ConnectionLost(_lost_message(exc, batches, committing)) from exc
         message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         failed = []
         for prepared, result in staged:
@@ -727,6 +753,33 @@ def _refuse_gap(
     if progress:
         progress(result)
     return result, PreparedBatch(day, batch_dir, batch_checksum(batch_dir))
+
+
+def _rolled_back(conn) -> bool:
+    """Roll back; False when the connection is gone (the server was killed or restarted)."""
+    if conn.closed:
+        return False
+    try:
+        conn.rollback()
+    except (psycopg2.OperationalError, psycopg2.InterfaceError):
+        return False
+    return True
+
+
+def _lost_message(exc: Exception, batches: list[tuple[date, Path]], committing: bool) -> str:
+    """One line for a load whose connection went away: the server's own words, and what stands."""
+    cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    first, last = batches[0][0], batches[-1][0]
+    span = str(first) if first == last else f"{first}..{last}"
+    if committing:  # the COMMIT may have reached the server before it went away
+        return (
+            f"the database connection was lost during the commit ({cause}): {span} may or may not have "
+            "been committed; run the load again once the server is back (dates loaded are skipped)"
+        )
+    return (
+        f"the database connection was lost during the load ({cause}); nothing of {span} was "
+        "committed: run the load again once the server is back"
+    )
 
 
 def _load_staged(
