@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ecomm import db
-from ecomm.warehouse import load as load_module
+from ecomm.warehouse import prepare as load_module
 from ecomm.warehouse.quality import batches_to_check, run_checks
 from ecomm.warehouse.run import load_path
 
