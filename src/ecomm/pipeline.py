@@ -68,7 +68,13 @@ def load_date(settings: Settings, batch_dir: Path, day: date) -> DateLoad:
     migrate(settings)
     batch_dir = batch_dir.absolute()  # audit.load_runs.source_dir: the checks read the raw files again
     with db.connection(settings) as conn:
-        results = load_directory(conn, batch_dir.parent, threshold=settings.bad_row_threshold, until=day)
+        results = load_directory(
+            conn,
+            batch_dir.parent,
+            threshold=settings.bad_row_threshold,
+            until=day,
+            zone=settings.shop_timezone,
+        )
         load_truth(conn, truth_dir_for(batch_dir))
     rejected = [r for r in results if r.status == "rejected"]
     if rejected:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -57,6 +58,11 @@ class Settings(BaseSettings):
         ge=0.0,
         le=1.0,
         description="A batch whose share of bad rows (any entity) exceeds this is rejected whole.",
+    )
+    shop_timezone: str = Field(
+        default="UTC",
+        description="The shop's time zone (IANA name): raw timestamps with a zone offset are converted "
+        "to it; naive ones are already shop time.",
     )
 
     # --- services (docs/architecture.md#ports; the platform runner and the tests use them) ---------
@@ -124,6 +130,17 @@ class Settings(BaseSettings):
         ge=0.0,
         description="model_monitoring triggers ml_training_pipeline when a monitored PSI reaches this.",
     )
+
+    @field_validator("shop_timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise ValueError(
+                f"unknown time zone {zone!r}: use an IANA name such as Europe/Berlin or UTC"
+            ) from None
+        return zone
 
     @field_validator("home", "dbt_executable", "dbt_project_dir")
     @classmethod

@@ -180,7 +180,7 @@ def test_worker_processes_die_with_a_killed_loader(warehouse, sql, tmp_path):
 def test_a_large_file_read_in_parts_gives_the_same_rows_and_reasons(warehouse, sql, tmp_path, monkeypatch):
     """A file over PART_BYTES is validated in parts in parallel: row numbers, reasons and keys
     duplicated across parts come out as for the whole file."""
-    from ecomm.warehouse import load
+    from ecomm.warehouse import prepare
 
     orders = [order_line(i, 1, 1, 1) for i in range(1, 101)]  # file lines 2..101
     orders[53] = order_line(1, 1, 1, 1)  # line 55 repeats the key of line 2 (another part)
@@ -190,8 +190,8 @@ def test_a_large_file_read_in_parts_gives_the_same_rows_and_reasons(warehouse, s
     lines = path.read_text().splitlines()
     lines[39] = "1039,1,2025-03-03 10:15:00,2"  # line 40: truncated
     path.write_text("\n".join(lines) + "\n")
-    monkeypatch.setattr(load, "PART_BYTES", 1000)
-    assert len(load._parts(path, 10)) > 5
+    monkeypatch.setattr(prepare, "PART_BYTES", 1000)
+    assert len(prepare._parts(path, 10)) > 5
     [result] = _load(warehouse, batch)
     assert result.status == "loaded"
     assert sql("SELECT row_no, reason FROM quarantine.order_items ORDER BY row_no") == [
@@ -206,6 +206,6 @@ def test_a_large_file_read_in_parts_gives_the_same_rows_and_reasons(warehouse, s
     # a quoted line break would shift the row numbers of the later parts: such a file is read whole
     quoted = tmp_path / "quoted.csv"
     quoted.write_text('a,b\n1,"x\ny"\n' + "2,z\n" * 500)
-    assert load._parts(quoted, 4) is None
+    assert prepare._parts(quoted, 4) is None
     quoted.write_text('a,b\n1,"x ""y"""\n' + "2,z\n" * 500)
-    assert len(load._parts(quoted, 4)) == 4
+    assert len(prepare._parts(quoted, 4)) == 4

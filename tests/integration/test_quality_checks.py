@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ecomm import db
-from ecomm.warehouse import load as load_module
+from ecomm.warehouse import prepare as load_module
 from ecomm.warehouse.quality import batches_to_check, run_checks
 from ecomm.warehouse.run import load_path
 
@@ -124,8 +124,8 @@ def test_a_row_lost_or_altered_between_file_and_warehouse_fails_reconciliation(
     trusts them passes; the raw files, counted independently, do not agree."""
     real_read = load_module.read_raw_file
 
-    def faulty_read(path, entity):
-        raw = real_read(path, entity)
+    def faulty_read(path, entity, **options):
+        raw = real_read(path, entity, **options)
         if entity.name == "order_items":
             raw.frame = raw.frame.iloc[:-1].copy()  # the last line silently lost
             raw.frame.loc[raw.frame.index[0], ["unit_price", "revenue"]] = [25.0, 45.0]  # 35.00 read as 45.00

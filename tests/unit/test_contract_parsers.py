@@ -103,18 +103,33 @@ EDGES = {
         ("2025-03-03T00:00:00", BAD),
         ("03/03/2025", BAD),
     ],
-    ("web_events", "event_ts"): [  # timestamps
+    ("web_events", "event_ts"): [  # timestamps (shop zone UTC; a zone offset is converted to it)
         ("2025-03-03 10:15:00", datetime(2025, 3, 3, 10, 15)),
         ("2025-03-03T10:15:00", datetime(2025, 3, 3, 10, 15)),
         ("2025-03-03 10:15", datetime(2025, 3, 3, 10, 15)),
         ("2025-03-03", datetime(2025, 3, 3)),
         ("", None),
+        ("2025-03-03 10:15:00Z", datetime(2025, 3, 3, 10, 15)),
+        ("2025-03-03T10:15:00Z", datetime(2025, 3, 3, 10, 15)),
+        ("2025-03-03 10:15:00+02:00", datetime(2025, 3, 3, 8, 15)),
+        ("2025-03-03T10:15:00-0500", datetime(2025, 3, 3, 15, 15)),
+        ("2025-03-03 10:15:00+05", datetime(2025, 3, 3, 5, 15)),
+        ("2025-03-03 10:15:00-00:00", datetime(2025, 3, 3, 10, 15)),
+        ("2025-03-03 10:15+02:00", datetime(2025, 3, 3, 8, 15)),
+        ("2025-03-03 23:30:00-05:00", datetime(2025, 3, 4, 4, 30)),  # the next day in UTC
         ("2025-03-03 10:15:00.5", BAD),
-        ("2025-03-03 10:15:00Z", BAD),
-        ("2025-03-03 10:15:00+02:00", BAD),
+        ("2025-03-03 10:15:00.5Z", BAD),
+        ("2025-03-03 10:15:00z", BAD),
+        ("2025-03-03 10:15:00 +02:00", BAD),
+        ("2025-03-03 10:15:00+2", BAD),
+        ("2025-03-03 10:15:00+99:00", BAD),
+        ("2025-03-03+02:00", BAD),
+        ("2025-03-03 10:15:00 Europe/Berlin", BAD),
         (" 2025-03-03 10:15:00", BAD),
+        (" 2025-03-03 10:15:00Z", BAD),
         ("2025-03-03 10:15:00 ", BAD),
         ("2025-03-03 24:00:00", BAD),
+        ('""', BAD),
     ],
     ("campaign_exposure", "treated"): [  # booleans: the contract's spellings, exactly
         ("true", True),
@@ -177,6 +192,51 @@ def test_both_read_paths_agree(tmp_path, entity, column, cell, value):
         pd.testing.assert_frame_equal(fast.frame, parsed)
         got = _plain(parsed.at[0, column])
         assert got == value and type(got) is type(value)
+
+
+# In the shop's zone, Europe/Berlin: UTC+1 in March, UTC+2 from the last Sunday of March (30 March 2025).
+IN_BERLIN = [
+    ("2025-03-03 10:15:00", datetime(2025, 3, 3, 10, 15)),  # naive: already shop time
+    ("2025-03-03 10:15:00Z", datetime(2025, 3, 3, 11, 15)),
+    ("2025-03-03 10:15:00+01:00", datetime(2025, 3, 3, 10, 15)),
+    ("2025-03-03 23:30:00Z", datetime(2025, 3, 4, 0, 30)),
+    ("2025-03-30 01:30:00Z", datetime(2025, 3, 30, 3, 30)),  # summer time began at 01:00 UTC
+    ("2025-03-03 10:15:00+2", BAD),
+]
+
+
+@pytest.mark.parametrize(("cell", "value"), IN_BERLIN, ids=[c for c, _ in IN_BERLIN])
+def test_both_read_paths_convert_a_zone_offset_to_the_shops_zone(tmp_path, cell, value):
+    e = BY_NAME["web_events"]
+    path = _write(tmp_path, "web_events", "event_ts", cell)
+    fast = read_raw_file(path, e, zone="Europe/Berlin")
+    text = read_raw_file(path, e, typed=False, zone="Europe/Berlin")
+    parsed, reasons = parse_frame(e, text.frame, "Europe/Berlin")
+    if value == BAD:
+        assert not fast.typed and reasons == {
+            0: [f"event_ts: {cell!r} is not a timestamp (YYYY-MM-DD HH:MM:SS)"]
+        }
+    else:
+        assert fast.typed and reasons == {}
+        pd.testing.assert_frame_equal(fast.frame, parsed)
+        assert _plain(parsed.at[0, "event_ts"]) == value
+
+
+def test_a_file_of_mixed_naive_and_zoned_timestamps_takes_the_fast_path(tmp_path):
+    e = BY_NAME["web_events"]
+    rows = [
+        BASE_ROWS["web_events"] | {"event_id": str(i), "event_ts": ts}
+        for i, ts in enumerate(
+            ["2025-03-03 10:15:00", "2025-03-03T08:15:00Z", "2025-03-03 10:15:00+02:00", ""]
+        )
+    ]
+    path = tmp_path / "web_events.csv"
+    path.write_text("\n".join([",".join(e.columns), *(",".join(r.values()) for r in rows)]) + "\n")
+    fast = read_raw_file(path, e)
+    assert fast.typed
+    assert [_plain(v) for v in fast.frame["event_ts"]] == [datetime(2025, 3, 3, 10, 15)] + [
+        datetime(2025, 3, 3, 8, 15)
+    ] * 2 + [None]
 
 
 def test_every_cell_of_a_clean_file_takes_the_fast_path(tmp_path):

@@ -5,7 +5,9 @@
 - `parse`: the one parser of a column of text cells. It is pyarrow's own value parser (`cast`), with
   the CSV reader's trimming and boolean spellings, so a file read with its types by pyarrow's CSV
   reader (the fast path for clean files) and a file read as text and parsed here (the path that
-  names each bad cell) accept and reject exactly the same values.
+  names each bad cell) accept and reject exactly the same values. Timestamps are parsed here on both
+  paths (the CSV reader reads them as text): one with an ISO 8601 zone offset is converted to the
+  shop's time zone, so every stored timestamp is naive shop time.
 - `staging_ddl`: the staging tables (migration 0006 re-creates them from it).
 - `rule_holds`: a row rule evaluated at the precision the columns are stored at.
 - `contract_markdown`: the README's table of the contract.
@@ -14,6 +16,7 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -53,6 +56,11 @@ TYPE_NAMES = {
 # booleans or text) before parsing them; the text path does the same.
 _TRIMMED_KINDS = ("integer", "numeric", "date")
 _PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+# A cell with something after its date that only a zone offset has (Z, + or -) is parsed as an
+# instant (pyarrow: Z, +HH, +HHMM, +HH:MM); any other as a naive timestamp. A cell sent the wrong
+# way fails there just as it would have failed the other way.
+_ZONED = r"^.{10}.*[Z+-]"
+_INSTANT = pa.timestamp("s", tz="UTC")
 
 
 def kind(column: Column) -> str:
@@ -64,7 +72,21 @@ def arrow_type(column: Column) -> pa.DataType:
 
 
 def arrow_types(entity: Entity) -> dict[str, pa.DataType]:
-    return {c.name: arrow_type(c) for c in entity.fields}
+    """The types the CSV reader gives a file's columns: timestamps stay text, for `parse`."""
+    return {c.name: pa.string() if kind(c) == "timestamp" else arrow_type(c) for c in entity.fields}
+
+
+@cache
+def check_zone(zone: str) -> str:
+    """`zone` if pyarrow knows it (an IANA name such as Europe/Berlin, or UTC), else ValueError."""
+    try:
+        pc.local_timestamp(pa.array([0], pa.timestamp("s", tz=zone)))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise ValueError(
+            f"unknown time zone {zone!r} (ECOMM_SHOP_TIMEZONE): use an IANA name such as "
+            "Europe/Berlin or America/New_York, or UTC"
+        ) from None
+    return zone
 
 
 def to_pandas(table: pa.Table) -> pd.DataFrame:
@@ -94,29 +116,52 @@ def _bad_positions(cells: pa.Array, target: pa.DataType, offset: int = 0) -> lis
     )
 
 
-def parse(cells: pa.Array, column: Column) -> tuple[pa.Array, np.ndarray]:
+def _cast(cells: pa.Array, target: pa.DataType) -> tuple[pa.Array, np.ndarray]:
+    """The cells cast to `target`, and the mask of those that do not cast (null in the result)."""
+    bad = np.zeros(len(cells), dtype=bool)
+    try:
+        return pc.cast(cells, target), bad  # a clean column: one cast
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    bad[_bad_positions(cells, target)] = True
+    cleaned = pc.if_else(pa.array(bad), pa.scalar(None, pa.string()), cells)
+    return pc.cast(cleaned, target), bad
+
+
+def _timestamps(cells: pa.Array, zone: str) -> tuple[pa.Array, np.ndarray]:
+    """Naive cells as written (already shop time); cells with a zone offset as the same instant in
+    the shop's zone, naive."""
+    try:
+        return pc.cast(cells, pa.timestamp("s")), np.zeros(len(cells), dtype=bool)  # the usual file
+    except pa.ArrowInvalid:
+        pass
+    zoned = pc.fill_null(pc.match_substring_regex(cells, _ZONED), False)
+    none = pa.scalar(None, pa.string())
+    naive, naive_bad = _cast(pc.if_else(zoned, none, cells), pa.timestamp("s"))
+    instants, zoned_bad = _cast(pc.if_else(zoned, cells, none), _INSTANT)
+    local = pc.local_timestamp(instants.cast(pa.timestamp("s", tz=zone)))
+    return pc.if_else(zoned, local, naive), naive_bad | zoned_bad
+
+
+def parse(cells: pa.Array, column: Column, zone: str = "UTC") -> tuple[pa.Array, np.ndarray]:
     """A column of text cells (null = empty cell) as its type, and a mask of the non-empty cells
-    that are not of the type (they are null in the result)."""
+    that are not of the type (they are null in the result). `zone`: the shop's time zone, which
+    timestamps with a zone offset are converted to."""
     k = kind(column)
     none_bad = np.zeros(len(cells), dtype=bool)
     if k == "text":
         return cells, none_bad
+    if k == "timestamp":
+        return _timestamps(cells, zone)
     if k == "boolean":
         is_true = pc.fill_null(pc.is_in(cells, value_set=pa.array(TRUE_VALUES)), False)
         is_false = pc.fill_null(pc.is_in(cells, value_set=pa.array(FALSE_VALUES)), False)
         values = pc.if_else(is_true, True, pc.if_else(is_false, False, pa.scalar(None, pa.bool_())))
         bad = pc.and_(cells.is_valid(), pc.invert(pc.or_(is_true, is_false)))
         return values, bad.to_numpy(zero_copy_only=False)
-    target = ARROW_TYPES[k]
     if k in _TRIMMED_KINDS:
         cells = pc.utf8_trim(cells, " \t")
-    positions = _bad_positions(cells, target)
-    if not positions:
-        return pc.cast(cells, target), none_bad
-    bad = none_bad.copy()
-    bad[positions] = True
-    cleaned = pc.if_else(pa.array(bad), pa.scalar(None, pa.string()), cells)
-    return pc.cast(cleaned, target), bad
+    return _cast(cells, ARROW_TYPES[k])
 
 
 def parse_failure(column: Column, cell: str) -> str:

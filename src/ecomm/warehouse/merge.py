@@ -65,7 +65,7 @@ def _loaded_elsewhere(table: str, key: tuple[str, ...]) -> Rule:
 
 
 def duplicate_in_file(entity: str, key: tuple[str, ...], dates: list) -> Rule:
-    """For a file read in parts (load.PART_BYTES): a key two of its rows share, found across the
+    """For a file read in parts (prepare.PART_BYTES): a key two of its rows share, found across the
     parts (validation sees one part at a time)."""
     match = " AND ".join(f"o.{k} = s.{k}" for k in key)
     listed = ", ".join(f"'{d.isoformat()}'::date" for d in dates)

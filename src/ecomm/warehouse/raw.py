@@ -53,6 +53,7 @@ class RawFile:
     bad_rows: list[BadRow] = field(default_factory=list)
     typed: bool = False  # True: columns already have their types; False: all text, to be parsed
     has_nul: bool = True  # the file holds a NUL byte (False: no text cell can hold one; no need to look)
+    zone: str = "UTC"  # the shop's time zone: timestamps with a zone offset are converted to it
 
     @property
     def rows_read(self) -> int:
@@ -147,9 +148,22 @@ def _typed_table(data: bytes, entity: Entity, header: list[str], newlines_in_val
     return "malformed" if malformed else table
 
 
-def _read_typed(data: bytes, entity: Entity, header: list[str]) -> RawFile | None:
+def _timestamps_parsed(table: pa.Table, entity: Entity, zone: str) -> pa.Table | None:
+    """The timestamp columns (read as text) parsed by `contract.parse`; None if a cell does not parse."""
+    for column in entity.fields:
+        if kind(column) != "timestamp":
+            continue
+        values, bad = parse(table.column(column.name).combine_chunks(), column, zone)
+        if bad.any():
+            return None
+        table = table.set_column(table.schema.get_field_index(column.name), column.name, values)
+    return table
+
+
+def _read_typed(data: bytes, entity: Entity, header: list[str], zone: str) -> RawFile | None:
     """The fast path for a clean file: pyarrow parses every column to the contract's type in C++,
-    in parallel blocks. None when any row is malformed, a row does not fit a block, a text cell
+    in parallel blocks (timestamps by `contract.parse`, which converts zone offsets to the shop's
+    `zone`). None when any row is malformed, a row does not fit a block, a text cell
     is larger than MAX_FIELD_BYTES or any value does not parse (the text path then says which;
     it parses with the same value parser, `contract.parse`, so both accept the same values).
 
@@ -160,6 +174,9 @@ def _read_typed(data: bytes, entity: Entity, header: list[str]) -> RawFile | Non
     if table == "malformed":
         table = _typed_table(data, entity, header, newlines_in_values=True)
     if isinstance(table, str):
+        return None
+    table = _timestamps_parsed(table, entity, zone)
+    if table is None:
         return None
     for name in _text_columns(entity):
         column = table.column(name)
@@ -172,7 +189,7 @@ def _read_typed(data: bytes, entity: Entity, header: list[str]) -> RawFile | Non
             table = table.set_column(table.schema.get_field_index(name), name, _empty_as_null(column))
     frame = to_pandas(table)
     frame.insert(0, "row_no", range(2, len(frame) + 2))
-    return RawFile(entity, frame, [], typed=True, has_nul=b"\x00" in data)
+    return RawFile(entity, frame, [], typed=True, has_nul=b"\x00" in data, zone=zone)
 
 
 def _read_bytes(path: Path, entity: Entity) -> bytes:
@@ -223,21 +240,22 @@ def _differs(path: Path, what: str, found: int, expected: int) -> BatchError:
     )
 
 
-def read_raw_file(path: Path, entity: Entity, *, typed: bool = True) -> RawFile:
+def read_raw_file(path: Path, entity: Entity, *, typed: bool = True, zone: str = "UTC") -> RawFile:
     """The file's rows: parsed to their types when every value parses (pyarrow's CSV reader),
     else as text for `validate` to parse and name each bad cell. typed=False: always as text.
+    `zone`: the shop's time zone (timestamps with a zone offset are converted to it).
     When the batch has a manifest, the file's bytes and rows must be the ones it records."""
     data = _read_bytes(path, entity)
     expected = _manifest_entry(path)
     if expected is not None and len(data) != expected["bytes"]:
         raise _differs(path, "bytes", len(data), expected["bytes"])
-    raw = _read(path, entity, data, typed)
+    raw = _read(path, entity, data, typed, zone)
     if expected is not None and raw.rows_read != expected["rows"]:
         raise _differs(path, "rows", raw.rows_read, expected["rows"])
     return raw
 
 
-def _read(path: Path, entity: Entity, data: bytes, typed: bool) -> RawFile:
+def _read(path: Path, entity: Entity, data: bytes, typed: bool, zone: str) -> RawFile:
     data, utf8_bad = _invalid_utf8_rows(data)
     unterminated = not data.endswith(b"\n")
     if unterminated:
@@ -253,7 +271,7 @@ def _read(path: Path, entity: Entity, data: bytes, typed: bool) -> RawFile:
         raise BatchError(f"{path}: missing column(s) {', '.join(missing)}")
 
     if typed and not utf8_bad:
-        parsed = _read_typed(data, entity, header)
+        parsed = _read_typed(data, entity, header, zone)
         if parsed is not None:
             return parsed
 
@@ -291,7 +309,7 @@ def _read(path: Path, entity: Entity, data: bytes, typed: bool) -> RawFile:
 
     last_row_no = table.num_rows + len(malformed) + 1
     if unterminated:
-        _check_last_line(path, entity, data, table, malformed, last_row_no)
+        _check_last_line(path, entity, data, table, malformed, last_row_no, zone)
     for name in _text_columns(entity):
         table = table.set_column(table.schema.get_field_index(name), name, _empty_as_null(table.column(name)))
     oversized = _oversized(table)
@@ -320,6 +338,7 @@ def _read(path: Path, entity: Entity, data: bytes, typed: bool) -> RawFile:
         frame.reset_index(drop=True),
         sorted(bad_rows, key=lambda b: b.row_no),
         has_nul=b"\x00" in data,
+        zone=zone,
     )
 
 
@@ -341,7 +360,13 @@ def _oversized(table: pa.Table) -> dict[int, str]:
 
 
 def _check_last_line(
-    path: Path, entity: Entity, data: bytes, table: pa.Table, malformed: list[BadRow], last_row_no: int
+    path: Path,
+    entity: Entity,
+    data: bytes,
+    table: pa.Table,
+    malformed: list[BadRow],
+    last_row_no: int,
+    zone: str,
 ) -> None:
     """A last line without a line end that does not parse is where the file was cut."""
     line = data.count(b"\n")  # the data has one more line end than the file: its last line's number
@@ -354,5 +379,5 @@ def _check_last_line(
     last = table.slice(table.num_rows - 1)
     for column in entity.fields:
         cells = last.column(column.name).combine_chunks()
-        if parse(cells, column)[1].any():
+        if parse(cells, column, zone)[1].any():
             raise BatchError(cut + parse_failure(column, cells[0].as_py()))

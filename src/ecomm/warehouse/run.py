@@ -82,6 +82,7 @@ def load_path(
                 force=force,
                 progress=progress,
                 phases=phases,
+                zone=settings.shop_timezone,
             ),
             load_phases=phases,
         )

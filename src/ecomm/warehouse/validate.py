@@ -160,13 +160,15 @@ def _reason(row, entity: E.Entity, batch: date) -> str:
     return f"{row.column}: {check} (got {value!r})"
 
 
-def parse_frame(entity: E.Entity, frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, list[str]]]:
+def parse_frame(
+    entity: E.Entity, frame: pd.DataFrame, zone: str = "UTC"
+) -> tuple[pd.DataFrame, dict[int, list[str]]]:
     """A frame of text cells (None = empty) as typed columns, and the reasons of the cells that do
-    not parse, by row index (those cells are NULL in the result)."""
+    not parse, by row index (those cells are NULL in the result). `zone`: the shop's time zone."""
     arrays, reasons = {}, {}
     for c in entity.fields:
         cells = pyarrow.array(frame[c.name], type=pyarrow.string(), from_pandas=True)
-        arrays[c.name], bad = parse(cells, c)
+        arrays[c.name], bad = parse(cells, c, zone)
         for pos in np.flatnonzero(bad):
             idx = frame.index[pos]
             reasons.setdefault(idx, []).append(parse_failure(c, frame.at[idx, c.name]))
@@ -177,13 +179,14 @@ def parse_frame(entity: E.Entity, frame: pd.DataFrame) -> tuple[pd.DataFrame, di
 
 
 def validate(raw: RawFile, batch: date) -> tuple[pd.DataFrame, list[BadRow]]:
-    """Typed good rows (with `row_no`) and the bad rows with their reasons."""
+    """Typed good rows (with `row_no`) and the bad rows with their reasons. Timestamps with a zone
+    offset are converted to the shop's zone (`raw.zone`) before the batch-date rule."""
     entity = raw.entity
     frame = raw.frame
     if raw.typed:  # pyarrow's CSV reader parsed every value already
         typed, reasons = frame, {}
     else:
-        typed, reasons = parse_frame(entity, frame)
+        typed, reasons = parse_frame(entity, frame, raw.zone)
 
     candidates = typed.drop(index=list(reasons)) if reasons else typed
     if candidates.empty:
