@@ -144,6 +144,12 @@ def load(
     force: Annotated[
         bool, typer.Option(help="Re-process batches already loaded (still changes nothing).")
     ] = False,
+    marts: Annotated[
+        bool,
+        typer.Option(
+            help="Build the marts of the dates loaded (--no-marts: the next load or `ecomm marts build` does)."
+        ),
+    ] = True,
 ) -> None:
     """Validate and load raw batches into the warehouse, then check quality and refresh the marts."""
     from ecomm.warehouse.load import batch_directories
@@ -154,7 +160,9 @@ def load(
     total = len(batch_directories(path))  # fails early, clearly, on a wrong path
     migrate(settings)
     with _progress("loading batches", total=total) as tick:
-        report = load_path(settings, path, force=force, progress=lambda _r: tick("loading batches", 1, 0))
+        report = load_path(
+            settings, path, force=force, marts=marts, progress=lambda _r: tick("loading batches", 1, 0)
+        )
     _report_load(report)
 
 
@@ -354,7 +362,13 @@ def _report_load(report) -> None:
         out.print(f"{rows} row(s) quarantined earlier now loaded ({where})", highlight=False)
     if report.rechecked_dates:  # left unchecked by a killed run, or failed before: never hidden
         out.print("checked again (unchecked or failed before): " + _dates(report.rechecked_dates))
-    if report.marts_pending and not any(b.status == "loaded" for b in report.batches):
+    if report.marts_pending and not report.mart_seconds:  # --no-marts
+        out.print(
+            f"marts not built: {len(report.marts_pending)} batch(es) pending for the next load "
+            "or `ecomm marts build`",
+            highlight=False,
+        )
+    elif report.marts_pending and not any(b.status == "loaded" for b in report.batches):
         out.print("marts built for batch(es) an earlier run left out: " + _dates(report.marts_pending))
     for b in report.batches:  # a re-delivery: what it corrected, what it lacked (never silent)
         if b.status == "loaded" and b.message:

@@ -15,6 +15,11 @@ from support.batches import DAY, customer, order_line, product, small_batch, wri
 LATER = DAY + timedelta(days=1)  # the next day: a date after a gap is refused
 
 
+def load_without_marts(settings, path, **options):
+    """A load whose marts this test does not look at (the dbt build is most of a small load's time)."""
+    return load_path(settings, path, marts=False, **options)
+
+
 def _orders(n: int = 20, changed: dict[int, dict] | None = None) -> list[dict]:
     """small_batch's order lines (order 1000 + i of customer and product 1 + i % 3), some `changed`."""
     changed = changed or {}
@@ -115,9 +120,9 @@ def test_a_correction_cannot_cancel_a_returned_line(warehouse, sql, tmp_path):
     small_batch(tmp_path)
     returned = {"order_id": 1005, "line_no": 1, "return_date": str(LATER), "reason": "too small"}
     write_batch(tmp_path, LATER, returns=[returned], order_items=[order_line(2000, 1, 1, 1, day=LATER)])
-    assert load_path(warehouse, tmp_path).ok
+    assert load_without_marts(warehouse, tmp_path).ok
     _redeliver(tmp_path, orders=_orders(changed={1005: {"status": "cancelled", "delivery_days": ""}}))
-    report = load_path(warehouse, tmp_path)
+    report = load_without_marts(warehouse, tmp_path)
     assert report.batches[0].status == "loaded"
     assert sql("SELECT row_no, reason FROM quarantine.order_items") == [
         (7, f"status: cancelled, but the order line was returned on {LATER}")
@@ -135,7 +140,7 @@ def test_a_correction_cannot_cancel_a_returned_line(warehouse, sql, tmp_path):
 
 def test_a_redelivery_replaces_the_dates_quarantine(warehouse, sql, tmp_path):
     first = _orders(changed={1000: {"customer_id": 99}}) + [order_line(1100 + i, 1, 1, 1) for i in range(20)]
-    load_path(warehouse, _redeliver(tmp_path, orders=first))
+    load_without_marts(warehouse, _redeliver(tmp_path, orders=first))
     assert sql("SELECT row_no, reason FROM quarantine.order_items") == [
         (2, "customer_id: unknown customer 99")
     ]
@@ -144,7 +149,7 @@ def test_a_redelivery_replaces_the_dates_quarantine(warehouse, sql, tmp_path):
         + [order_line(1100 + i, 1, 1, 1) for i in range(20)]
         + [order_line(1200, 1, 1, 1, quantity="two")]
     )
-    report = load_path(warehouse, _redeliver(tmp_path, orders=fixed))
+    report = load_without_marts(warehouse, _redeliver(tmp_path, orders=fixed))
     [batch] = report.batches
     assert (batch.counts["order_items"].loaded, batch.counts["order_items"].quarantined) == (1, 1)
     assert sql("SELECT row_no, reason FROM quarantine.order_items") == [
@@ -156,9 +161,9 @@ def test_a_redelivery_replaces_the_dates_quarantine(warehouse, sql, tmp_path):
 
 def test_a_rejected_redelivery_changes_nothing(warehouse, sql, tmp_path):
     first = _orders(changed={1000: {"customer_id": 99}}) + [order_line(1100 + i, 1, 1, 1) for i in range(20)]
-    load_path(warehouse, _redeliver(tmp_path, orders=first))
+    load_without_marts(warehouse, _redeliver(tmp_path, orders=first))
     bad = [order_line(1100 + i, 1, 1, 1, status="shipped") for i in range(5)]
-    report = load_path(
+    report = load_without_marts(
         warehouse, _redeliver(tmp_path, [customer(1), customer(2, age=50), customer(3)], _orders() + bad)
     )
     assert report.batches[0].status == "rejected"
@@ -169,8 +174,8 @@ def test_a_rejected_redelivery_changes_nothing(warehouse, sql, tmp_path):
 
 
 def test_rows_absent_from_a_redelivery_are_kept_and_reported(warehouse, sql, tmp_path):
-    assert load_path(warehouse, small_batch(tmp_path)).ok
-    report = load_path(warehouse, _redeliver(tmp_path, orders=_orders(19)))
+    assert load_without_marts(warehouse, small_batch(tmp_path)).ok
+    report = load_without_marts(warehouse, _redeliver(tmp_path, orders=_orders(19)))
     [batch] = report.batches
     assert batch.counts["order_items"].kept == 1
     assert (
@@ -193,11 +198,11 @@ def test_a_key_loaded_by_another_date_is_still_quarantined(warehouse, sql, tmp_p
     write_batch(
         tmp_path, nxt, order_items=[order_line(1, 1, 1, 1, day=nxt, quantity=3, revenue="55.00")] + others
     )
-    assert load_path(warehouse, tmp_path).ok
+    assert load_without_marts(warehouse, tmp_path).ok
     write_batch(
         tmp_path, nxt, order_items=[order_line(1, 1, 1, 1, day=nxt, quantity=4, revenue="75.00")] + others
     )
-    report = load_path(warehouse, tmp_path)
+    report = load_without_marts(warehouse, tmp_path)
     assert [b.status for b in report.batches] == ["skipped", "loaded"]
     assert report.batches[1].counts["order_items"].corrected == 0
     assert sql("SELECT batch_date, quantity FROM warehouse.fact_order_items WHERE order_id = 1") == [(DAY, 2)]
@@ -230,10 +235,10 @@ def test_a_corrected_campaign_keeps_names_unique(warehouse, sql, tmp_path):
         campaigns=[campaign(3, start_date=str(nxt))],
         order_items=[order_line(9, 1, 1, 1, day=nxt)],
     )
-    assert load_path(warehouse, tmp_path).ok
+    assert load_without_marts(warehouse, tmp_path).ok
     fixed = [campaign(1, target_countries="United States;Mexico"), campaign(2, campaign_name="spring 3")]
     _redeliver(tmp_path, campaigns=fixed)
-    report = load_path(warehouse, tmp_path)
+    report = load_without_marts(warehouse, tmp_path)
     assert [b.status for b in report.batches] == ["loaded", "skipped"]
     counts = report.batches[0].counts["campaigns"]
     assert (counts.corrected, counts.quarantined) == (1, 1)
@@ -272,9 +277,9 @@ def test_the_same_files_again_correct_nothing(warehouse, sql, tmp_path):
 def test_a_corrected_email_another_customer_has_fails_the_duplicate_email_check(warehouse, sql, tmp_path):
     # dim_customer has no unique key on e-mails (the index on lower(email) serves the check): the
     # correction loads, as a first delivery with that e-mail would, and the check names the batch
-    assert load_path(warehouse, small_batch(tmp_path)).ok
+    assert load_without_marts(warehouse, small_batch(tmp_path)).ok
     fixed = [customer(1), customer(2, email="C1@example.com"), customer(3)]
-    report = load_path(warehouse, _redeliver(tmp_path, customers=fixed))
+    report = load_without_marts(warehouse, _redeliver(tmp_path, customers=fixed))
     assert report.batches[0].counts["customers"].corrected == 1
     assert [(c.name, c.details) for c in report.failed_checks] == [
         ("duplicate_customer_emails", f"1 offending rows in batch {DAY}")

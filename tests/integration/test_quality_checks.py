@@ -10,12 +10,17 @@ from ecomm.warehouse.run import load_path
 from support.batches import DAY, customer, order_line, product, small_batch, write_batch
 
 
+def load_without_marts(settings, path, **options):
+    """A load whose marts this test does not look at (the dbt build is most of a small load's time)."""
+    return load_path(settings, path, marts=False, **options)
+
+
 def _failed(report) -> dict[str, str]:
     return {c.name: c.details for c in report.failed_checks}
 
 
 def test_clean_load_passes_every_check_and_records_them(warehouse, sql, tmp_path):
-    report = load_path(warehouse, small_batch(tmp_path))
+    report = load_without_marts(warehouse, small_batch(tmp_path))
     assert report.ok
     names = {c.name for c in report.checks}
     assert {
@@ -33,10 +38,10 @@ def test_changed_files_rerun_is_corrected_and_reconciles(warehouse, tmp_path):
     """A changed file of a loaded date is a correction (SCD type 1, test_load_corrections.py): the
     warehouse takes its values, so its raw revenue reconciles (it used to keep the old ones)."""
     batch = small_batch(tmp_path)
-    assert load_path(warehouse, batch).ok
+    assert load_without_marts(warehouse, batch).ok
     path = batch / "order_items.csv"
     path.write_text(path.read_text().replace(",2,20.00,5.00,35.00,", ",3,20.00,5.00,55.00,", 1))
-    report = load_path(warehouse, batch, force=True)
+    report = load_without_marts(warehouse, batch, force=True)
     assert report.batches[0].counts["order_items"].corrected == 1
     assert _failed(report) == {}
     assert [c.details for c in report.checks if c.name == "reconcile_order_items_revenue"] == [
@@ -46,7 +51,7 @@ def test_changed_files_rerun_is_corrected_and_reconciles(warehouse, tmp_path):
 
 def test_day_without_orders_fails_freshness(warehouse, tmp_path):
     batch = write_batch(tmp_path, customers=[customer(1)], products=[product(1)])
-    report = load_path(warehouse, batch)
+    report = load_without_marts(warehouse, batch)
     assert _failed(report) == {"freshness": f"0 order lines dated on the latest batch {DAY}"}
 
 
@@ -55,7 +60,9 @@ def test_order_lines_of_two_customers_fail_consistency(warehouse, tmp_path):
     batch = write_batch(
         tmp_path, customers=[customer(1), customer(2)], products=[product(1)], order_items=orders
     )
-    assert _failed(load_path(warehouse, batch)) == {"inconsistent_orders": f"1 offending rows in batch {DAY}"}
+    assert _failed(load_without_marts(warehouse, batch)) == {
+        "inconsistent_orders": f"1 offending rows in batch {DAY}"
+    }
 
 
 def test_purchase_event_without_order_fails(warehouse, tmp_path):
@@ -84,7 +91,7 @@ def test_purchase_event_without_order_fails(warehouse, tmp_path):
         order_items=[order_line(1, 1, 1, 1)],
         web_events=events,
     )
-    assert _failed(load_path(warehouse, batch)) == {
+    assert _failed(load_without_marts(warehouse, batch)) == {
         "orphan_purchase_events": f"1 offending rows in batch {DAY}"
     }
 
@@ -96,7 +103,7 @@ def test_duplicate_emails_fail(warehouse, tmp_path):
         products=[product(1)],
         order_items=[order_line(1, 1, 1, 1)],
     )
-    assert _failed(load_path(warehouse, batch)) == {
+    assert _failed(load_without_marts(warehouse, batch)) == {
         "duplicate_customer_emails": f"1 offending rows in batch {DAY}"
     }
 
@@ -132,7 +139,7 @@ def test_a_row_lost_or_altered_between_file_and_warehouse_fails_reconciliation(
         return raw
 
     monkeypatch.setattr(load_module, "read_raw_file", faulty_read)
-    report = load_path(warehouse, small_batch(tmp_path))
+    report = load_without_marts(warehouse, small_batch(tmp_path))
     # what the old check compared: the loader's read - quarantined and staging revenue: they agree
     recorded = sql.one("SELECT rows_by_entity FROM audit.load_runs")
     lines, revenue = sql("SELECT count(*), sum(revenue) FROM warehouse.fact_order_items")[0]
@@ -156,7 +163,7 @@ def test_quarantined_rows_returns_and_reruns_reconcile(warehouse, sql, tmp_path)
     write_batch(tmp_path, customers=[customer(1)], products=[product(1)], order_items=lines)
     returned = {"order_id": 1, "line_no": 1, "return_date": str(later), "reason": "too small"}
     write_batch(tmp_path, later, returns=[returned], order_items=[order_line(100, 1, 1, 1, day=later)])
-    first = load_path(warehouse, tmp_path)
+    first = load_without_marts(warehouse, tmp_path)
     assert first.ok, _failed(first)
     assert sql("SELECT row_no FROM quarantine.order_items") == [(6,)]
     details = {(c.batch_date, c.name): c.details for c in first.checks}
@@ -168,9 +175,9 @@ def test_quarantined_rows_returns_and_reruns_reconcile(warehouse, sql, tmp_path)
     )
     assert details[(later, "reconcile_returns_rows")] == "raw file rows 1, warehouse rows 1 + quarantined 0"
 
-    skipped = load_path(warehouse, tmp_path)  # nothing to load, nothing left to check
+    skipped = load_without_marts(warehouse, tmp_path)  # nothing to load, nothing left to check
     assert skipped.ok and skipped.checks == [] and skipped.checked_dates == []
-    forced = load_path(warehouse, tmp_path, force=True)
+    forced = load_without_marts(warehouse, tmp_path, force=True)
     assert forced.ok, _failed(forced)
     assert forced.checked_dates == [DAY, later]
     assert {(c.batch_date, c.name): c.details for c in forced.checks} == details
@@ -178,7 +185,7 @@ def test_quarantined_rows_returns_and_reruns_reconcile(warehouse, sql, tmp_path)
 
 def test_a_raw_file_gone_fails_reconciliation_and_says_so(warehouse, sql, tmp_path):
     batch = small_batch(tmp_path)
-    assert load_path(warehouse, batch).ok
+    assert load_without_marts(warehouse, batch).ok
     (batch / "order_items.csv").unlink()
     sql(
         "UPDATE audit.load_runs SET checks_passed = NULL RETURNING run_id"
@@ -200,7 +207,7 @@ def test_malformed_and_undecodable_rows_reconcile_as_quarantined(warehouse, tmp_
     customers.write_bytes(
         customers.read_bytes() + b"99,Ada,L,c99@example.com,35,,Germany,M\xfcnchen,organic,2024-01-15\n"
     )
-    report = load_path(warehouse, batch)
+    report = load_without_marts(warehouse, batch)
     details = {c.name: c.details for c in report.checks}
     assert report.ok, _failed(report)
     assert details["reconcile_order_items_rows"] == "raw file rows 60, warehouse rows 59 + quarantined 1"
@@ -212,15 +219,29 @@ def test_a_failed_freshness_stands_when_a_later_day_loads(warehouse, tmp_path):
     from datetime import timedelta
 
     write_batch(tmp_path, customers=[customer(1)], products=[product(1)])  # a day without orders
-    assert _failed(load_path(warehouse, tmp_path)) == {
+    assert _failed(load_without_marts(warehouse, tmp_path)) == {
         "freshness": f"0 order lines dated on the latest batch {DAY}"
     }
     later = DAY + timedelta(days=1)
     write_batch(tmp_path, later, order_items=[order_line(1, 1, 1, 1, day=later)])
-    report = load_path(warehouse, tmp_path)
+    report = load_without_marts(warehouse, tmp_path)
     assert [b.status for b in report.batches] == ["skipped", "loaded"]
     assert report.checked_dates == [DAY, later]
     assert [(c.batch_date, c.passed, c.details) for c in report.checks if c.name == "freshness"] == [
         (DAY, False, f"0 order lines dated on batch {DAY} (its freshness failed before)"),
         (later, True, f"1 order lines dated on the latest batch {later}"),
     ]
+
+
+def test_no_marts_leaves_the_batch_pending_for_the_next_load(warehouse, tmp_path):
+    from ecomm.warehouse.marts import pending_dates
+
+    batch = small_batch(tmp_path)
+    first = load_path(warehouse, batch, marts=False)
+    assert first.ok and first.marts_pending == [DAY] and first.mart_seconds == {}
+    with db.connection(warehouse) as conn:
+        assert pending_dates(conn) == [DAY]
+    again = load_path(warehouse, batch)  # skipped, but it builds what the first left pending
+    assert [b.status for b in again.batches] == ["skipped"] and again.mart_seconds
+    with db.connection(warehouse) as conn:
+        assert pending_dates(conn) == []

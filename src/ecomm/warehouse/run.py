@@ -69,7 +69,11 @@ def load_path(
     *,
     force: bool = False,
     progress: Callable[[BatchResult], None] | None = None,
+    marts: bool = True,
 ) -> LoadReport:
+    """Load the batches under `path`, its truth, check what needs checking, and build the marts of
+    the dates they do not hold yet (`marts=False`: left pending for the next load or
+    `ecomm marts build`, e.g. between the directories of a long backfill)."""
     path = path.absolute()  # audit.load_runs.source_dir: the checks read the raw files again from it
     with db.connection(settings) as conn:
         clock = time.perf_counter()
@@ -91,7 +95,7 @@ def load_path(
         report.truth_rows = load_truth(conn, truth_dir_for(path))
         report.phase_seconds["truth"] = time.perf_counter() - clock
         complete_checks(conn, report)
-    if report.marts_pending:  # loaded now, or left out by a killed run or a failed build
+    if marts and report.marts_pending:  # loaded now, or left out by a killed run or a failed build
         # dbt build for the batches not in the marts yet (many at once: rebuilt from all of history)
         report.mart_seconds = build_marts(
             settings, report.marts_pending, full_refresh=len(report.marts_pending) > FULL_REFRESH_DATES
