@@ -181,6 +181,94 @@ def test_the_champion_assigns_every_customer_its_named_segment(world, cli_run):
     assert len(set(names.values())) == len(names) and all(s["profile"] for s in segments)
 
 
+# -------------------------------------------------------------------------- the mart and the route
+def test_the_champion_stores_every_month_start_in_the_mart(world, cli_run):
+    assert cli_run.returncode == 0, cli_run.stderr
+    assert "customer x month rows of v1 in marts.customer_segments" in cli_run.stdout
+    with db.connection(world) as conn:
+        stored = db.query_frame(
+            conn,
+            """SELECT as_of_date, count(*) AS customers, min(model_version) AS version
+               FROM marts.customer_segments GROUP BY 1 ORDER BY 1""",
+        )
+        latest = db.query_frame(
+            conn,
+            "SELECT customer_id, segment_id FROM marts.customer_segments WHERE as_of_date = %(d)s ORDER BY 1",
+            {"d": AS_OF},
+        )
+        actives = {m: len(segment_features(conn, m)) for m in stored["as_of_date"]}
+    # the world starts 2024-10-02: the first month start with 28 days of history is 2024-11-01
+    assert stored["as_of_date"].tolist() == [
+        date(2024, 11, 1),
+        date(2024, 12, 1),
+        date(2025, 1, 1),
+        date(2025, 2, 1),
+        AS_OF,
+    ]
+    assert stored["customers"].tolist() == [actives[m] for m in stored["as_of_date"]]
+    assert set(stored["version"]) == {"1"}
+    tracking.configure(world)
+    sizes = latest["segment_id"].value_counts().sort_index().tolist()
+    import mlflow
+
+    meta = mlflow.pyfunc.load_model(registry.model_uri(registry.SEGMENT_MODEL, "1")).metadata.metadata
+    assert sizes == [s["size"] for s in meta["segments"]]  # the training assignment
+
+
+@pytest.fixture(scope="module")
+def api(world, cli_run):
+    from fastapi.testclient import TestClient
+
+    from ecomm.api.app import create_app
+
+    assert cli_run.returncode == 0, cli_run.stderr
+    return TestClient(create_app(world))  # no lifespan: this route reads the warehouse, not the registry
+
+
+def test_get_segment_of_a_customer(world, api):
+    with db.connection(world) as conn:
+        customer_id, segment_id, version = db.query_frame(
+            conn,
+            """SELECT customer_id, segment_id, model_version FROM marts.customer_segments
+               WHERE as_of_date = %(d)s ORDER BY customer_id LIMIT 1""",
+            {"d": AS_OF},
+        ).iloc[0]
+        name, profile = db.query_frame(
+            conn,
+            "SELECT segment_name, profile FROM marts.segment_profiles WHERE segment_id = %(s)s",
+            {"s": int(segment_id)},
+        ).iloc[0]
+    response = api.get(f"/segments/{customer_id}")
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "model": {"name": "segment_model", "version": version},
+        "customer_id": int(customer_id),
+        "as_of": "2025-03-01",
+        "segment_id": int(segment_id),
+        "segment_name": name,
+        "profile": profile,
+    }
+    assert 1 <= len(profile) <= 5 and {"feature", "z", "mean", "overall_mean"} == set(profile[0])
+
+
+def test_get_segment_bad_inputs(world, api):
+    with db.connection(world) as conn:
+        never = db.query_frame(
+            conn,
+            """SELECT customer_id FROM warehouse.dim_customer c WHERE NOT EXISTS
+               (SELECT 1 FROM marts.customer_segments s WHERE s.customer_id = c.customer_id) ORDER BY 1 LIMIT 1""",
+        )["customer_id"].iloc[0]
+    unknown = api.get("/segments/99999999")
+    assert unknown.status_code == 404 and unknown.json()["error"] == "not_found"
+    assert unknown.json()["message"] == "customer 99999999 is not in the warehouse"
+    unsegmented = api.get(f"/segments/{never}")
+    assert unsegmented.status_code == 422 and unsegmented.json()["error"] == "not_segmented"
+    for bad in ("0", "abc"):
+        response = api.get(f"/segments/{bad}")
+        assert response.status_code == 422 and response.json()["error"] == "validation_error"
+
+
+# --------------------------------------------------------- the gate (last: it registers v2 and v3)
 def test_the_gate_keeps_a_worse_challenger_out_and_lets_an_equal_one_in(world, cli_run):
     assert cli_run.returncode == 0, cli_run.stderr
     client = tracking.configure(world)
@@ -198,3 +286,7 @@ def test_the_gate_keeps_a_worse_challenger_out_and_lets_an_equal_one_in(world, c
     assert same.gate.promoted, same.gate.reason
     assert same.gate.challenger_silhouette == pytest.approx(same.gate.champion_silhouette)
     assert registry.aliases(client, registry.SEGMENT_MODEL) == {"champion": "3", "challenger": "3"}
+    with db.connection(world) as conn:  # the new champion assigned the mart again
+        assert db.query_frame(conn, "SELECT DISTINCT model_version FROM marts.customer_segments")[
+            "model_version"
+        ].tolist() == ["3"]

@@ -155,6 +155,9 @@ def train_segments(
         segments.add_row(str(s.segment_id), s.name, f"{s.size:,}", f"{s.share:.1%}")
     out.print(segments)
     out.print(_gate_line(result.gate))
+    out.print(
+        f"{result.stored_rows:,} customer x month rows of v{result.gate.champion_after} in marts.customer_segments"
+    )
     out.print(f"run {result.run_id} in {result.seconds:.1f}s")
 
 

@@ -8,7 +8,8 @@ is a pyfunc (ecomm.ml.serving.SegmentPyfunc) holding the scaling + K-Means pipel
 segment to any row of the features. Logged: the k range, the chosen k, every k's indices as metric
 histories (step = k: `k_silhouette`, `k_calinski_harabasz`, `k_davies_bouldin`, `k_stability`), the
 chosen k's values, the segments (evaluation/segments.json) and the ARI between the segments and the
-RFM-quintile cells. Given a labelling of the customers (the planted personas, later), also the ARI of
+RFM-quintile cells. After the gate, the champion (the new version or the one it did not beat)
+assigns every month start to marts.customer_segments (ecomm.ml.segment.assign). Given a labelling of the customers (the planted personas, later), also the ARI of
 the segments and of the RFM cells against it (ecomm.ml.segment.evaluate.agreement).
 """
 
@@ -63,6 +64,7 @@ class SegmentResult:
     customers: int
     features: list[str]
     metrics: dict[str, float] = field(default_factory=dict)
+    stored_rows: int = 0  # marts.customer_segments rows written by the champion
 
 
 def default_as_of(last_day: date) -> date:
@@ -106,6 +108,22 @@ def model_silhouette(uri: str, frame: pd.DataFrame, seed: int) -> float:
     if len(np.unique(labels)) < 2:
         return -1.0  # one segment for everyone: the worst separation
     return kselect.silhouette(np.asarray(x, dtype="float64"), labels, seed)
+
+
+def store_champion_segments(settings: Settings, client, version: str, as_of: date) -> int:
+    """The champion's assignment of every month start up to `as_of`, into marts.customer_segments."""
+    import mlflow
+
+    from ecomm.ml.churn.scoring import ModelRef
+    from ecomm.ml.segment.assign import assign_and_store
+    from ecomm.warehouse.migrate import migrate
+
+    migrate(settings)
+    name = registry.SEGMENT_MODEL
+    ref = ModelRef(name, version, client.get_model_version_download_uri(name, version))
+    pyfunc = mlflow.pyfunc.load_model(ref.source).unwrap_python_model()
+    with db.connection(settings) as conn:
+        return assign_and_store(conn, pyfunc, ref, as_of)
 
 
 def train_segments(
@@ -179,6 +197,7 @@ def train_segments(
         mlflow.set_tags({"registered_version": version, "promoted": str(gate.promoted).lower()})
         seconds = time.perf_counter() - started
         mlflow.log_metric("train_seconds", seconds)
+    stored = store_champion_segments(settings, client, gate.champion_after, as_of)
     return SegmentResult(
         run.info.run_id,
         version,
@@ -191,4 +210,5 @@ def train_segments(
         len(frame),
         fitted.columns,
         metrics,
+        stored,
     )
