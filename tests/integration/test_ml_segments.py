@@ -145,7 +145,7 @@ def cli_run(world):
 def test_train_segments_command_logs_registers_and_promotes(world, cli_run):
     assert cli_run.returncode == 0, cli_run.stderr
     assert "customers as of 2025-03-01" in cli_run.stdout
-    assert "(chosen)" in cli_run.stdout
+    assert "(chosen)" in cli_run.stdout and "restart stability" in cli_run.stdout
     assert "segment_model v1: challenger, promoted to champion - first version of the model" in cli_run.stdout
     client = tracking.configure(world)
     assert registry.aliases(client, registry.SEGMENT_MODEL) == {"champion": "1", "challenger": "1"}
@@ -155,6 +155,7 @@ def test_train_segments_command_logs_registers_and_promotes(world, cli_run):
     assert 3 <= k <= 10 and run.data.params["as_of"] == "2025-03-01"
     for metric in ("k_silhouette", "k_calinski_harabasz", "k_davies_bouldin", "k_stability"):
         assert [m.step for m in client.get_metric_history(run.info.run_id, metric)] == list(range(3, 11))
+    assert 0 < run.data.metrics["restart_stability"] <= 1
     assert float(version.tags[STABILITY_TAG]) == pytest.approx(run.data.metrics["stability"], abs=1e-6)
     assert version.tags["gate.promoted"] == "true"
 

@@ -61,6 +61,7 @@ def test_stability_is_high_on_blobs_and_low_on_structureless_noise():
         assert kselect.bootstrap_stability(x, labels, 4, n_boot=4, seed=0) == pytest.approx(1.0)
         noise_labels = kselect.fit_kmeans(noise, 8, seed=0).labels_
         assert kselect.bootstrap_stability(noise, noise_labels, 8, n_boot=4, seed=0) < 0.8
+    assert kselect.restart_stability(x, labels, 4, n_restarts=3, seed=0) == pytest.approx(1.0)
 
 
 def test_too_few_rows_for_any_k_is_an_error():

@@ -154,6 +154,10 @@ def train_segments(
     for s in result.segments:
         segments.add_row(str(s.segment_id), s.name, f"{s.size:,}", f"{s.share:.1%}")
     out.print(segments)
+    out.print(
+        f"chosen k={result.k}: bootstrap stability {result.metrics['stability']:.3f}, "
+        f"restart stability {result.metrics['restart_stability']:.3f}"
+    )
     out.print(_gate_line(result.gate))
     out.print(
         f"{result.stored_rows:,} customer x month rows of v{result.gate.champion_after} in marts.customer_segments"

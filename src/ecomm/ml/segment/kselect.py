@@ -70,6 +70,14 @@ def bootstrap_stability(x: np.ndarray, labels: np.ndarray, k: int, *, n_boot: in
     return float(np.mean(scores))
 
 
+def restart_stability(x: np.ndarray, labels: np.ndarray, k: int, *, n_restarts: int, seed: int) -> float:
+    """Mean ARI between `labels` and K-Means refitted on the same rows with other seeds: the issue's
+    "ARI between restarts" (the bootstrap's resampling makes `bootstrap_stability` the stricter one)."""
+    with threadpool_limits(1):
+        fits = [fit_kmeans(x, k, seed + 100 + r).labels_ for r in range(n_restarts)]
+    return float(np.mean([adjusted_rand_score(labels, f) for f in fits]))
+
+
 def score_k(x: np.ndarray, k: int, *, n_boot: int, seed: int) -> tuple[KScore, KMeans]:
     model = fit_kmeans(x, k, seed)
     labels = model.labels_

@@ -7,7 +7,8 @@ ecomm.ml.segment.kselect; ids, names and profiles by ecomm.ml.segment.naming. Th
 is a pyfunc (ecomm.ml.serving.SegmentPyfunc) holding the scaling + K-Means pipeline: it assigns a
 segment to any row of the features. Logged: the k range, the chosen k, every k's indices as metric
 histories (step = k: `k_silhouette`, `k_calinski_harabasz`, `k_davies_bouldin`, `k_stability`), the
-chosen k's values, the segments (evaluation/segments.json) and the ARI between the segments and the
+chosen k's values and its restart stability (ARI between K-Means restarts with other seeds on
+the same rows), the segments (evaluation/segments.json) and the ARI between the segments and the
 RFM-quintile cells. After the gate, the champion (the new version or the one it did not beat)
 assigns every month start to marts.customer_segments (ecomm.ml.segment.assign). Given a labelling of the customers (the planted personas, later), also the ARI of
 the segments and of the RFM cells against it (ecomm.ml.segment.evaluate.agreement).
@@ -145,6 +146,10 @@ def train_segments(
     segments = pd.Series(fitted.labels, index=by_customer.index)
     chosen = table.loc[k]
     metrics = {m: float(chosen[m]) for m in K_METRICS}
+    x = fitted.pipeline[:-1].transform(frame[fitted.columns])
+    metrics["restart_stability"] = kselect.restart_stability(
+        np.asarray(x, dtype="float64"), fitted.labels, k, n_restarts=config.n_boot, seed=config.seed
+    )
     metrics["ari_vs_rfm_cells"] = ev.ari_against(segments, ev.rfm_segments(by_customer))
     if labels is not None:
         metrics |= {f"labels_{n}": v for n, v in ev.agreement(segments, by_customer, labels).items()}
