@@ -111,5 +111,5 @@ def describe(
             }
             for f in distinctive(z)[:PROFILE_FEATURES]
         ]
-        out.append(Segment(s, names[s], int(len(members)), round(len(members) / len(features), 4), profile))
+        out.append(Segment(s, names[s], int(len(members)), len(members) / len(features), profile))
     return out
