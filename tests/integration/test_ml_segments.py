@@ -287,7 +287,15 @@ def test_the_gate_keeps_a_worse_challenger_out_and_lets_an_equal_one_in(world, c
     assert worse.version == "2" and worse.k == worse_k
     assert not worse.gate.promoted and worse.gate.champion_after == "1"
     assert worse.gate.challenger_silhouette < worse.gate.champion_silhouette
-    same = train_segments(world, SegmentConfig.from_settings(world, n_boot=3))
+    with db.connection(world) as conn:  # v1's segments as a labelling (the personas' stand-in)
+        v1 = db.query_frame(
+            conn,
+            "SELECT customer_id, segment_id FROM marts.customer_segments WHERE as_of_date = %(d)s",
+            {"d": AS_OF},
+        ).set_index("customer_id")["segment_id"]
+    same = train_segments(world, SegmentConfig.from_settings(world, n_boot=3), labels=v1)
+    assert same.metrics["labels_ari"] == pytest.approx(1.0)  # same data and seed: the same segments
+    assert 0 < same.metrics["labels_rfm_ari"] < 1
     assert same.version == "3" and same.k == k
     assert same.gate.promoted, same.gate.reason
     assert same.gate.challenger_silhouette == pytest.approx(same.gate.champion_silhouette)
