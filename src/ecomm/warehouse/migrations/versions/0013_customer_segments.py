@@ -7,7 +7,7 @@ Revision ID: 0013
 from alembic import op
 
 revision = "0013"
-down_revision = "0009"
+down_revision = "0011"
 
 CUSTOMER_SEGMENTS = """
 CREATE TABLE marts.segment_profiles (
