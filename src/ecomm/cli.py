@@ -28,7 +28,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(pipeline_app, name="pipeline")
 marts_app = typer.Typer(help="The marts: the dbt project in dbt/ (incremental models).", no_args_is_help=True)
 app.add_typer(marts_app, name="marts")
-app.add_typer(ml_app)  # `train churn|recommender` and `evaluate`
+app.add_typer(ml_app)  # `train churn|recommender|segments` and `evaluate`
 app.add_typer(causal_app, name="causal")
 serve_app = typer.Typer(help="Run a service in the foreground.", no_args_is_help=True)
 app.add_typer(serve_app, name="serve")

@@ -1,4 +1,4 @@
-"""Prediction routes: churn (seed body or a warehouse customer) and recommendations.
+"""Prediction routes: churn (seed body or a warehouse customer), recommendations and segments.
 
 Handlers are plain `def`: model calls are CPU-bound and SQL is blocking, so they run in the
 threadpool and the event loop stays free for other requests.
@@ -216,3 +216,31 @@ def recommendations(
 def recommend_products(body: S.RecommendRequest, request: Request) -> S.RecommendationsResponse:
     """The seed body `{user_id, max_recommendations}`: the same answer as GET /recommendations/{id}."""
     return _recommend(request, body.user_id, body.max_recommendations)
+
+
+@router.get("/segments/{customer_id}", response_model=S.SegmentResponse, tags=["segments"])
+def customer_segment(
+    request: Request, customer_id: int = Path(ge=S.ID_MIN, le=S.ID_MAX)
+) -> S.SegmentResponse:
+    """The customer's segment at the latest month start, as the segment champion stored it in
+    marts.customer_segments (`ecomm train segments`), with the segment's name and profile."""
+    reader = request.app.state.warehouse
+    row = reader.segment(customer_id)
+    if row is None and not reader.known(customer_id):
+        raise ApiError(404, "not_found", f"customer {customer_id} is not in the warehouse")
+    if row is None:
+        raise ApiError(
+            422,
+            "not_segmented",
+            f"customer {customer_id} has no stored segment: segments are assigned at month starts to "
+            "customers with an order or a web session before them (`ecomm train segments` stores them)",
+        )
+    as_of, segment_id, name, model_name, version, profile = row
+    return S.SegmentResponse(
+        model=S.ModelRef(name=model_name, version=version),
+        customer_id=customer_id,
+        as_of=as_of.isoformat(),
+        segment_id=segment_id,
+        segment_name=name,
+        profile=profile,
+    )

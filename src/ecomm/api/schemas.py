@@ -145,6 +145,24 @@ class LoadedModelInfo(BaseModel):
     last_error: str | None = None
 
 
+class ProfileFeature(BaseModel):
+    feature: str
+    z: float = Field(
+        description="The segment centroid's distance from the average customer, in standard deviations."
+    )
+    mean: float = Field(description="The segment's mean of the feature at training.")
+    overall_mean: float = Field(description="Every customer's mean of the feature at training.")
+
+
+class SegmentResponse(BaseModel):
+    model: ModelRef
+    customer_id: int
+    as_of: str = Field(description="The month start the segment was assigned at (features before it).")
+    segment_id: int
+    segment_name: str = Field(description="Derived from the centroid: its most distinctive features.")
+    profile: list[ProfileFeature]
+
+
 class ModelsResponse(BaseModel):
     registry: str = Field(description="'reachable', or why the last poll failed.")
     last_poll: str | None

@@ -129,6 +129,25 @@ class WarehouseReader:
             conn.rollback()
             conn.close()
 
+    # ------------------------------------------------------------------------------ segments
+    def segment(self, customer_id: int) -> tuple | None:
+        """The customer's latest stored segment (marts.customer_segments): as_of_date, segment_id,
+        segment_name, model_name, model_version, profile; None if the customer has none."""
+        rows = self._rows(
+            """SELECT s.as_of_date, s.segment_id, p.segment_name, s.model_name, s.model_version, p.profile
+               FROM marts.customer_segments s
+               JOIN marts.segment_profiles p USING (model_version, segment_id)
+               WHERE s.customer_id = %(id)s
+               ORDER BY s.as_of_date DESC LIMIT 1""",
+            {"id": customer_id},
+        )
+        return rows[0] if rows else None
+
+    def known(self, customer_id: int) -> bool:
+        return bool(
+            self._rows("SELECT 1 FROM warehouse.dim_customer WHERE customer_id = %(id)s", {"id": customer_id})
+        )
+
     def signed_up(self, customer_id: int, before: date) -> bool:
         rows = self._rows(
             "SELECT 1 FROM warehouse.dim_customer WHERE customer_id = %(id)s AND signup_date < %(before)s",

@@ -1,4 +1,4 @@
-"""`ecomm train churn|recommender`, `ecomm predict churn` and `ecomm evaluate [--report]`: a Typer app merged into `ecomm`
+"""`ecomm train churn|recommender|segments`, `ecomm predict churn` and `ecomm evaluate [--report]`: a Typer app merged into `ecomm`
 (src/ecomm/cli.py: `app.add_typer(ml_app)`); thin callers of ecomm.ml, heavy imports inside commands."""
 
 from __future__ import annotations
@@ -121,6 +121,47 @@ def train_recommender(
     if result.ratings:
         out.print("review stars: " + ", ".join(f"{k} {v:.4f}" for k, v in result.ratings.items()))
     out.print(_gate_line(result.gate))
+    out.print(f"run {result.run_id} in {result.seconds:.1f}s")
+
+
+@train_app.command("segments")
+@user_errors
+def train_segments(
+    boot: Annotated[
+        int | None, typer.Option(help="Bootstrap refits per k for the stability (default 5).")
+    ] = None,
+) -> None:
+    """Segments: K-Means on point-in-time behavioural features, k over 3..10 by silhouette,
+    Calinski-Harabasz, Davies-Bouldin and bootstrap stability; names derived from the centroids."""
+    from ecomm.ml.segment.train import SegmentConfig
+    from ecomm.ml.segment.train import train_segments as run
+
+    settings = _settings()
+    overrides = {} if boot is None else {"n_boot": boot}
+    with err.status("training the segment model"):
+        result = run(settings, SegmentConfig.from_settings(settings, **overrides))
+    out.print(f"{result.customers:,} customers as of {result.as_of}, {len(result.features)} features")
+    table = result.table
+    rows = {f"k={k}" + (" (chosen)" if k == result.k else ""): table.loc[k].to_dict() for k in table.index}
+    out.print(
+        _metrics_table(
+            "k selection",
+            rows,
+            ("silhouette", "calinski_harabasz", "davies_bouldin", "stability", "mean_rank"),
+        )
+    )
+    segments = Table("segment", "name", "customers", "share", title="segments", title_justify="left")
+    for s in result.segments:
+        segments.add_row(str(s.segment_id), s.name, f"{s.size:,}", f"{s.share:.1%}")
+    out.print(segments)
+    out.print(
+        f"chosen k={result.k}: bootstrap stability {result.metrics['stability']:.3f}, "
+        f"restart stability {result.metrics['restart_stability']:.3f}"
+    )
+    out.print(_gate_line(result.gate))
+    out.print(
+        f"{result.stored_rows:,} customer x month rows of v{result.gate.champion_after} in marts.customer_segments"
+    )
     out.print(f"run {result.run_id} in {result.seconds:.1f}s")
 
 

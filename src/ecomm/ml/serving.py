@@ -17,6 +17,11 @@ ChurnPyfunc - two heads, chosen per request by the columns it carries:
   `specs` holds each head's columns by role (ecomm.ml.builders.FeatureSpec.to_dict, plain lists):
   the API reads its body's fields and their types from it.
 
+SegmentPyfunc - input rows of the segmentation features (ecomm.features.segments; a category share
+the row lacks counts as 0); output segment_id, segment_name per row (same index): the scaling +
+K-Means pipeline's cluster, whose id, name and profile were derived from its centroid at training
+(`segments`, also in the model's metadata).
+
 RecommenderPyfunc - input rows customer_id [, k, country, categories]; output one row per
 recommendation: customer_id, rank, product_id, score, source. Known customers: implicit-feedback ALS
 scores (z-scored per customer) + blend_weight x the Surprise SVD predicted stars (centred), their
@@ -45,6 +50,7 @@ COLD_COUNTRY_CATEGORY, COLD_COUNTRY, COLD_CATEGORY, COLD_GLOBAL = (
     "cold_start_category",
     "cold_start_global",
 )
+SEGMENT_ID, SEGMENT_NAME = "segment_id", "segment_name"
 DEFAULT_K = 10
 MAX_K = 100
 
@@ -82,6 +88,30 @@ class ChurnPyfunc(mlflow.pyfunc.PythonModel):
         proba = pipeline.predict_proba(frame[cols])[:, 1] if len(frame) else np.zeros(0)
         return pd.DataFrame(
             {CHURN_PROBABILITY: proba.astype("float64"), MODEL_VARIANT: variant}, index=frame.index
+        )
+
+
+class SegmentPyfunc(mlflow.pyfunc.PythonModel):
+    def __init__(self, pipeline, columns: list[str], segments: list[dict], info: dict) -> None:
+        self.pipeline = pipeline  # ColumnTransformer ("scale") + KMeans ("kmeans"), labels = segment ids
+        self.columns = list(columns)
+        self.segments = list(segments)  # segment_id, name, size, share, profile
+        self.info = dict(info)
+
+    def inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The model's columns; category shares a row lacks are 0 (a category launched later)."""
+        shares = [c for c in self.columns if c.startswith("cat_share_") and c not in frame.columns]
+        missing = [c for c in self.columns if c not in frame.columns and c not in shares]
+        if missing:
+            raise ValueError(f"segment model: missing input columns {missing}")
+        return frame.assign(**dict.fromkeys(shares, 0.0))[self.columns].astype("float64")
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        ids = self.pipeline.predict(self.inputs(frame)) if len(frame) else np.zeros(0, dtype=np.int64)
+        names = np.array([s["name"] for s in self.segments], dtype=object)
+        return pd.DataFrame(
+            {SEGMENT_ID: ids.astype("int64"), SEGMENT_NAME: names[ids] if len(ids) else []}, index=frame.index
         )
 
 
