@@ -48,7 +48,7 @@ def world(world_template, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def loaded_world(template_warehouse, world_template):
+def world_loaded_once(template_warehouse, world_template):
     """The world loaded once into a database of its own, with the load's report. A load of the 90
     dates (marts and all) is most of this module's time: the tests that start from a loaded world
     work on copies of this database (`loaded_warehouse`) instead of loading it again."""
@@ -61,9 +61,9 @@ def loaded_world(template_warehouse, world_template):
 
 
 @pytest.fixture
-def loaded_warehouse(loaded_world, template_warehouse):
+def loaded_warehouse(world_loaded_once, template_warehouse):
     """Settings of a private copy of the loaded world's database (dropped after the test)."""
-    source, _ = loaded_world
+    source, _ = world_loaded_once
     name = f"wh_{uuid.uuid4().hex[:10]}"
     db.create_database(template_warehouse, name, template=source.warehouse_db)
     yield template_warehouse.model_copy(update={"warehouse_db": name})
@@ -94,8 +94,8 @@ def table_counts(sql) -> dict[str, int]:
     return counts
 
 
-def test_world_loads_and_reconciles_with_raw_files(loaded_world, loaded_sql, world_template):
-    _, report = loaded_world
+def test_world_loads_and_reconciles_with_raw_files(world_loaded_once, loaded_sql, world_template):
+    _, report = world_loaded_once
     sql = loaded_sql
     assert report.ok, [c.details for c in report.failed_checks]
     assert {b.status for b in report.batches} == {"loaded"} and len(report.batches) == 90
