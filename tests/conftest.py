@@ -12,6 +12,8 @@ import pytest
 from ecomm import db
 from ecomm.settings import Settings
 
+from support.query import Query
+
 TEMPLATE_DB = "warehouse_template"
 
 pytest_plugins = ["support.trained_world"]
@@ -60,23 +62,9 @@ def warehouse(template_warehouse) -> Settings:
 @pytest.fixture
 def sql(warehouse):
     """Run a query on the test warehouse and get all rows (or a scalar with sql.one)."""
-
-    class Query:
-        def __init__(self) -> None:
-            self.conn = db.connect(warehouse)
-            self.conn.autocommit = True
-
-        def __call__(self, query: str, params=None) -> list[tuple]:
-            with self.conn.cursor() as cur:
-                cur.execute(query, params)
-                return cur.fetchall()
-
-        def one(self, query: str, params=None):
-            return self(query, params)[0][0]
-
-    q = Query()
+    q = Query(warehouse)
     yield q
-    q.conn.close()
+    q.close()
 
 
 def pytest_collection_modifyitems(items):

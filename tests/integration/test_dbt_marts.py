@@ -160,23 +160,17 @@ def test_a_bad_batch_date_var_is_refused(warehouse):
 
 
 def test_the_cli_reports_a_missing_dbt_in_one_line(warehouse, tmp_path):
-    import os
-    import subprocess
-    import sys
-
     from ecomm import db
 
+    from support.cli import ecomm
+
     env = {
-        **os.environ,
         "DATABASE_URL": db.libpq_dsn(db.server_url(warehouse)),
         "ECOMM_HOME": str(warehouse.home),
         "ECOMM_WAREHOUSE_DB": warehouse.warehouse_db,
         "ECOMM_DBT_EXECUTABLE": str(tmp_path / "no-dbt"),
     }
-    proc = subprocess.run(
-        [sys.executable, "-m", "ecomm.cli", "marts", "build", "--date", "2025-03-01"],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    proc = ecomm("marts", "build", "--date", "2025-03-01", env=env)
     assert proc.returncode == 1
     assert proc.stderr.strip() == (
         f"error: dbt is not installed at {tmp_path / 'no-dbt'}: run `make setup` (it installs "

@@ -6,9 +6,7 @@ lost)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from decimal import Decimal
 
 import pytest
@@ -16,28 +14,22 @@ import pytest
 from ecomm import db
 
 from support.batches import DAY, customer, order_line, product, write_batch
+from support.cli import ecomm
 
 GOOD_ORDERS = [order_line(100 + i, 1, 1, 1) for i in range(30)]
 
 
 @pytest.fixture
 def load(warehouse, tmp_path):
-    """`ecomm load DIR` as a user runs it, against the test warehouse."""
+    """`ecomm load DIR` against the test warehouse (in this process: support.cli)."""
     env = {
-        **os.environ,
         "DATABASE_URL": db.libpq_dsn(db.server_url(warehouse)),
         "ECOMM_WAREHOUSE_DB": warehouse.warehouse_db,
         "ECOMM_HOME": str(tmp_path / "home"),
     }
 
     def run(batch) -> subprocess.CompletedProcess:
-        done = subprocess.run(
-            [sys.executable, "-m", "ecomm.cli", "load", str(batch)],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env=env,
-        )
+        done = ecomm("load", str(batch), env=env)
         assert "Traceback" not in done.stderr
         assert done.returncode == 0, done.stdout + done.stderr
         return done

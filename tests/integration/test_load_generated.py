@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from datetime import date
 
 import pandas as pd
@@ -18,6 +19,8 @@ from ecomm.datagen import GeneratorConfig, generate_history
 from ecomm.entities import ENTITIES
 from ecomm.pipeline import run_for_date
 from ecomm.warehouse.run import load_path
+
+from support.query import Query
 
 AS_OF = date(2025, 3, 31)
 FACT_TABLES = {
@@ -44,6 +47,37 @@ def world(world_template, tmp_path):
     return shutil.copytree(world_template, tmp_path / "world")
 
 
+@pytest.fixture(scope="module")
+def world_loaded_once(template_warehouse, world_template):
+    """The world loaded once into a database of its own, with the load's report. A load of the 90
+    dates (marts and all) is most of this module's time: the tests that start from a loaded world
+    work on copies of this database (`loaded_warehouse`) instead of loading it again."""
+    name = f"world_loaded_{uuid.uuid4().hex[:8]}"
+    db.create_database(template_warehouse, name, template=template_warehouse.warehouse_db)
+    settings = template_warehouse.model_copy(update={"warehouse_db": name})
+    report = load_path(settings, world_template)
+    yield settings, report
+    db.drop_database(template_warehouse, name)
+
+
+@pytest.fixture
+def loaded_warehouse(world_loaded_once, template_warehouse):
+    """Settings of a private copy of the loaded world's database (dropped after the test)."""
+    source, _ = world_loaded_once
+    name = f"wh_{uuid.uuid4().hex[:10]}"
+    db.create_database(template_warehouse, name, template=source.warehouse_db)
+    yield template_warehouse.model_copy(update={"warehouse_db": name})
+    db.drop_database(template_warehouse, name)
+
+
+@pytest.fixture
+def loaded_sql(loaded_warehouse):
+    """Queries on `loaded_warehouse`, like the `sql` fixture's on `warehouse`."""
+    query = Query(loaded_warehouse)
+    yield query
+    query.close()
+
+
 def raw_totals(world) -> dict[str, tuple[int, float]]:
     """Rows per entity over every batch, and the revenue of all order lines."""
     totals = {}
@@ -60,8 +94,9 @@ def table_counts(sql) -> dict[str, int]:
     return counts
 
 
-def test_world_loads_and_reconciles_with_raw_files(warehouse, sql, world_template):
-    report = load_path(warehouse, world_template)
+def test_world_loads_and_reconciles_with_raw_files(world_loaded_once, loaded_sql, world_template):
+    _, report = world_loaded_once
+    sql = loaded_sql
     assert report.ok, [c.details for c in report.failed_checks]
     assert {b.status for b in report.batches} == {"loaded"} and len(report.batches) == 90
     raw = raw_totals(world_template)
@@ -82,8 +117,8 @@ def test_world_loads_and_reconciles_with_raw_files(warehouse, sql, world_templat
     assert sql.one("SELECT count(*) FROM marts.customer_360") == len(raw["customers"])
 
 
-def test_rerunning_every_batch_changes_nothing(warehouse, sql, world_template):
-    load_path(warehouse, world_template)
+def test_rerunning_every_batch_changes_nothing(loaded_warehouse, loaded_sql, world_template):
+    warehouse, sql = loaded_warehouse, loaded_sql  # the world loaded once
     before = table_counts(sql)
     skipped = load_path(warehouse, world_template)
     assert {b.status for b in skipped.batches} == {"skipped"}
@@ -93,8 +128,8 @@ def test_rerunning_every_batch_changes_nothing(warehouse, sql, world_template):
     assert table_counts(sql) == before
 
 
-def test_consecutive_dates_append_and_a_rerun_is_a_no_op(warehouse, sql, world):
-    load_path(warehouse, world)
+def test_consecutive_dates_append_and_a_rerun_is_a_no_op(loaded_warehouse, loaded_sql, world):
+    warehouse, sql = loaded_warehouse, loaded_sql  # the world loaded once
     before = table_counts(sql)
     day1, day2 = date(2025, 4, 1), date(2025, 4, 2)
     run_for_date(warehouse, day1, world)
@@ -208,8 +243,8 @@ def test_keys_are_declared_like_dbt_tests(warehouse, sql):
     assert grains == []
 
 
-def test_a_skipped_day_is_caught_up_by_the_next_run(warehouse, sql, world):
-    load_path(warehouse, world)
+def test_a_skipped_day_is_caught_up_by_the_next_run(loaded_warehouse, loaded_sql, world):
+    warehouse, sql = loaded_warehouse, loaded_sql  # the world loaded once
     day1, day2 = date(2025, 4, 1), date(2025, 4, 2)
     report = run_for_date(warehouse, day2, world)  # the platform was down on day1
     assert report.ok
@@ -227,9 +262,9 @@ def test_a_skipped_day_is_caught_up_by_the_next_run(warehouse, sql, world):
     )
 
 
-def test_every_foreign_key_holds_after_a_load(warehouse, sql, world_template):
+def test_every_foreign_key_holds_after_a_load(loaded_sql):
     """The loader checks relationships set-based and may skip the FK triggers: prove none broke."""
-    load_path(warehouse, world_template)
+    sql = loaded_sql  # the world loaded once
     fks = sql("""
         SELECT c.conrelid::regclass::text, a.attname, c.confrelid::regclass::text, af.attname
         FROM pg_constraint c

@@ -4,10 +4,8 @@ block boundary, an oversized field, a directory in place of a file, a quoted "" 
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from datetime import date
 
 import pytest
@@ -19,25 +17,20 @@ from ecomm.warehouse.raw import MAX_FIELD_BYTES
 from ecomm.warehouse.run import load_path
 
 from support.batches import DAY, customer, order_line, product, small_batch, write_batch
+from support.cli import ecomm
 
 BLOCK = 1 << 20  # pyarrow's CSV block size
 ONE_ORDER = [order_line(1, 1, 1, 1)]  # the freshness check wants order lines on the latest date
 
 
 def _ecomm_load(warehouse, path, home) -> subprocess.CompletedProcess:
-    """`ecomm load PATH` as a user runs it, against the test warehouse."""
-    env = os.environ | {
+    """`ecomm load PATH` against the test warehouse (in this process: support.cli)."""
+    env = {
         "DATABASE_URL": db.libpq_dsn(db.server_url(warehouse)),
         "ECOMM_WAREHOUSE_DB": warehouse.warehouse_db,
         "ECOMM_HOME": str(home),
     }
-    return subprocess.run(
-        [sys.executable, "-m", "ecomm.cli", "load", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
+    return ecomm("load", str(path), env=env)
 
 
 def _nothing_loaded(sql) -> None:

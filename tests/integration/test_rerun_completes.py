@@ -14,6 +14,7 @@ import pytest
 from ecomm import db
 
 from support.batches import DAY, customer, order_line, product, small_batch, write_batch
+from support.cli import ecomm
 
 ECOMM = [sys.executable, "-m", "ecomm.cli"]
 
@@ -30,9 +31,8 @@ def env(warehouse, tmp_path) -> dict:
 
 
 def ecomm_load(path, env, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*ECOMM, "load", str(path)], capture_output=True, text=True, timeout=300, env=env, cwd=cwd
-    )
+    """`ecomm load PATH` (in this process: support.cli; the kill test below runs a real process)."""
+    return ecomm("load", str(path), env=env, cwd=cwd)
 
 
 def test_kill_after_commit_before_checks_rerun_checks(warehouse, sql, env, tmp_path):
@@ -64,7 +64,7 @@ def test_kill_after_commit_before_checks_rerun_checks(warehouse, sql, env, tmp_p
     assert sql.one("SELECT count(*) FROM warehouse.fact_order_items") == 20
     assert sql.one("SELECT count(*) FROM audit.quality_checks") == 0
     assert sql.one("SELECT to_regclass('marts.daily_sales') IS NULL")  # never built
-    status = subprocess.run([*ECOMM, "status"], capture_output=True, text=True, timeout=120, env=env)
+    status = ecomm("status", env=env)
     assert "batches to check again" in status.stdout
     assert f"│ {DAY} │ never checked │ missing │" in status.stdout
 

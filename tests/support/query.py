@@ -1,0 +1,26 @@
+"""Queries on one test database, for the `sql` fixture (tests/conftest.py) and tests with databases of
+their own."""
+
+from __future__ import annotations
+
+from ecomm import db
+from ecomm.settings import Settings
+
+
+class Query:
+    """Queries on one database: all rows with query(sql, params), a scalar with query.one(...)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.conn = db.connect(settings)
+        self.conn.autocommit = True
+
+    def __call__(self, query: str, params=None) -> list[tuple]:
+        with self.conn.cursor() as cur:
+            cur.execute(query, params)
+            return cur.fetchall()
+
+    def one(self, query: str, params=None):
+        return self(query, params)[0][0]
+
+    def close(self) -> None:
+        self.conn.close()
