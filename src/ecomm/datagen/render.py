@@ -28,7 +28,6 @@ HOUR_CUM = np.cumsum(HOUR_WEIGHTS / HOUR_WEIGHTS.sum())
 QUANTITY_PROBS = np.array([0.78, 0.16, 0.06])
 PRICE_JITTER = 0.03  # unit price = list price x (1 + N(0, 3%)), within +-8%
 EXTRA_VIEW_RATE = 0.5  # ordering sessions that also view one more product
-BROWSE_RATIO = 0.9  # browsing sessions of an alive customer per expected order
 CHURNED_BROWSE_RATE = 0.002  # a churned customer still drops by, rarely
 BROWSE_STOP = 0.45  # views per browsing session ~ geometric(BROWSE_STOP), at most 8
 BROWSE_CART_RATE = 0.1  # a viewed product is added to a cart (then abandoned)
@@ -79,7 +78,8 @@ def render_day(world, dec: Decisions, day: int) -> dict[str, pa.Table]:
     c = world.main.cols
     existing = np.flatnonzero(cust.signup <= day)
     base_rate = cust.activity[existing] * world.demand.factors(day)[cust.country[existing]]
-    rate = np.where(c.alive[existing], BROWSE_RATIO * base_rate, CHURNED_BROWSE_RATE)
+    # browsing sessions of an alive customer per expected order: a persona's session habit
+    rate = np.where(c.alive[existing], cust.browse_ratio[existing] * base_rate, CHURNED_BROWSE_RATE)
     browsers = existing[rng.random(len(existing)) < rate]
     n_browse = len(browsers)
 
@@ -97,7 +97,7 @@ def render_day(world, dec: Decisions, day: int) -> dict[str, pa.Table]:
     cum_w = np.cumsum(np.exp(prefs.logw[view_g]), axis=1)
     slot = np.minimum((cum_w < rng.random(len(view_g))[:, None] * cum_w[:, -1:]).sum(axis=1), m - 1)
     view_product = prefs.items[view_g, slot].astype(np.int64)
-    explore = rng.random(len(view_g)) < world.config.exploration
+    explore = rng.random(len(view_g)) < cust.exploration[view_g]
     view_product[explore] = rng.integers(0, len(products), explore.sum())
     carted = rng.random(len(view_g)) < BROWSE_CART_RATE
     landing = np.flatnonzero(rng.random(n_browse) < LANDING_RATE)
