@@ -35,6 +35,7 @@ class Persona:
     taste_strength: float  # x the favourite category's centroid in the taste vector (focus)
     exploration: float  # x config.exploration (lines and views of random products)
     browse_ratio: float  # browsing sessions per expected order
+    daytime_share: float  # share of sessions in the daytime profile (the others peak in the evening)
     line_count_probs: tuple[float, ...]  # P(1..5 lines) of an order
     channel_weights: tuple[float, ...]  # acquisition channel
     category_weights: tuple[float, ...]  # favourite category
@@ -42,35 +43,30 @@ class Persona:
 
 # fmt: off
 DEFAULT_PERSONAS: tuple[Persona, ...] = (
-    Persona("loyal_high_value", 0.14, activity=2.4, price_sensitivity=0.6, churn_frailty=-0.8,
-            taste_strength=1.1, exploration=0.7, browse_ratio=0.5,
-            line_count_probs=(0.30, 0.30, 0.20, 0.12, 0.08),
+    Persona("loyal_high_value", 0.16, activity=3.0, price_sensitivity=0.5, churn_frailty=-0.8,
+            taste_strength=1.1, exploration=0.7, browse_ratio=0.4, daytime_share=0.2,
+            line_count_probs=(0.25, 0.30, 0.22, 0.14, 0.09),
             channel_weights=(0.30, 0.10, 0.05, 0.25, 0.25, 0.05),
-            category_weights=(0.25, 0.15, 0.25, 0.10, 0.10, 0.08, 0.02, 0.05)),
-    Persona("bargain_hunter", 0.22, activity=1.1, price_sensitivity=1.9, churn_frailty=0.2,
-            taste_strength=1.1, exploration=1.0, browse_ratio=1.2,
+            category_weights=(0.30, 0.12, 0.30, 0.08, 0.10, 0.05, 0.02, 0.03)),
+    Persona("bargain_hunter", 0.26, activity=1.1, price_sensitivity=2.5, churn_frailty=0.2,
+            taste_strength=1.6, exploration=0.8, browse_ratio=1.0, daytime_share=0.85,
             line_count_probs=(0.45, 0.30, 0.15, 0.07, 0.03),
             channel_weights=(0.15, 0.30, 0.15, 0.10, 0.05, 0.25),
-            category_weights=(0.04, 0.20, 0.08, 0.18, 0.06, 0.04, 0.05, 0.35)),
-    Persona("window_shopper", 0.20, activity=0.35, price_sensitivity=1.0, churn_frailty=0.3,
-            taste_strength=1.1, exploration=1.0, browse_ratio=5.0,
+            category_weights=(0.02, 0.15, 0.05, 0.23, 0.05, 0.05, 0.05, 0.40)),
+    Persona("window_shopper", 0.22, activity=0.3, price_sensitivity=1.0, churn_frailty=0.3,
+            taste_strength=1.3, exploration=1.0, browse_ratio=4.0, daytime_share=0.5,
             line_count_probs=(0.70, 0.20, 0.07, 0.02, 0.01),
             channel_weights=(0.30, 0.15, 0.40, 0.05, 0.05, 0.05),
-            category_weights=(0.30, 0.35, 0.10, 0.08, 0.07, 0.03, 0.04, 0.03)),
-    Persona("occasional_gift_buyer", 0.16, activity=0.45, price_sensitivity=0.8, churn_frailty=0.0,
-            taste_strength=1.4, exploration=0.8, browse_ratio=0.7,
+            category_weights=(0.30, 0.45, 0.08, 0.05, 0.06, 0.02, 0.02, 0.02)),
+    Persona("occasional_gift_buyer", 0.18, activity=0.45, price_sensitivity=0.8, churn_frailty=0.0,
+            taste_strength=2.2, exploration=0.8, browse_ratio=0.6, daytime_share=0.35,
             line_count_probs=(0.80, 0.15, 0.04, 0.01, 0.00),
             channel_weights=(0.40, 0.25, 0.10, 0.10, 0.10, 0.05),
-            category_weights=(0.05, 0.05, 0.10, 0.20, 0.05, 0.25, 0.28, 0.02)),
-    Persona("new_explorer", 0.13, activity=0.9, price_sensitivity=1.0, churn_frailty=0.5,
-            taste_strength=0.3, exploration=3.5, browse_ratio=1.5,
-            line_count_probs=(0.40, 0.30, 0.17, 0.09, 0.04),
+            category_weights=(0.04, 0.04, 0.06, 0.20, 0.04, 0.28, 0.32, 0.02)),
+    Persona("new_explorer", 0.18, activity=1.2, price_sensitivity=0.9, churn_frailty=0.7,
+            taste_strength=0.2, exploration=4.0, browse_ratio=1.2, daytime_share=0.05,
+            line_count_probs=(0.35, 0.30, 0.18, 0.11, 0.06),
             channel_weights=(0.20, 0.20, 0.35, 0.05, 0.05, 0.15),
-            category_weights=(0.12, 0.20, 0.16, 0.12, 0.10, 0.12, 0.08, 0.10)),
-    Persona("steady_regular", 0.15, activity=1.0, price_sensitivity=1.0, churn_frailty=-0.2,
-            taste_strength=1.1, exploration=1.0, browse_ratio=0.9,
-            line_count_probs=(0.50, 0.27, 0.13, 0.07, 0.03),
-            channel_weights=(0.30, 0.22, 0.18, 0.10, 0.10, 0.10),
             category_weights=(0.12, 0.20, 0.16, 0.12, 0.10, 0.12, 0.08, 0.10)),
 )
 # fmt: on
@@ -101,7 +97,7 @@ class GeneratorConfig:
     churn_horizon_days: int = 90
     purchase_horizon_days: int = 30
     value_horizon_days: int = 365
-    value_replications: int = 2  # Monte Carlo paths per customer of the value truth (see value.py)
+    value_replications: int = 1  # Monte Carlo paths per customer of the value truth (see value.py)
     personas: tuple[Persona, ...] = DEFAULT_PERSONAS
 
     @property
@@ -230,6 +226,10 @@ def _validate_personas(personas, need) -> None:
         for name in ("activity", "price_sensitivity", "taste_strength", "browse_ratio"):
             need(getattr(p, name) > 0, f"persona {p.name}: {name} must be > 0, got {getattr(p, name)}")
         need(p.exploration >= 0, f"persona {p.name}: exploration must be >= 0, got {p.exploration}")
+        need(
+            0 <= p.daytime_share <= 1,
+            f"persona {p.name}: daytime_share must be in [0, 1], got {p.daytime_share}",
+        )
         for name, size in (("line_count_probs", 5), ("channel_weights", 6), ("category_weights", 8)):
             w = getattr(p, name)
             need(

@@ -43,6 +43,7 @@ CUSTOMER_DTYPES = dict(
     responsiveness=np.float64,
     exploration=np.float64,
     browse_ratio=np.float64,
+    daytime_share=np.float64,
 )
 
 
@@ -113,6 +114,7 @@ def draw_customers(
             exploration * persona_column(personas, "exploration")[persona], MAX_EXPLORATION
         ),
         browse_ratio=persona_column(personas, "browse_ratio")[persona],
+        daytime_share=persona_column(personas, "daytime_share")[persona],
     )
     return Columns(**{k_: np.asarray(v, dtype=CUSTOMER_DTYPES[k_]) for k_, v in attrs.items()}, taste=taste)
 

@@ -256,12 +256,13 @@ def order_step(
     rows: np.ndarray,
     draw_ids: np.ndarray | None = None,
     flags: tuple[np.ndarray | None, np.ndarray | None] | None = None,
+    q: np.ndarray | None = None,
 ) -> Decisions:
     """The ordering half of a day for process `rows` that survived the day's churn draw.
 
     draw_ids: the counters of the random draws (default customer id; replicas of one customer in the
     value truth's Monte Carlo use others); flags: (treated, tau) of the rows instead of the world's
-    winback assignment.
+    winback assignment; q: the rows' order probabilities, when the caller has computed them.
     """
     cfg = world.config
     seed = cfg.seed
@@ -270,7 +271,8 @@ def order_step(
     ids = gidx + 1 if draw_ids is None else draw_ids
 
     treated, tau = targeted_flags(world, gidx, day, arm) if flags is None else flags
-    q = order_probability(world, gidx, day, treated, tau, arm.regional)
+    if q is None:
+        q = order_probability(world, gidx, day, treated, tau, arm.regional)
     buy = uniforms(seed, Stream.ORDER, day, ids) < q
     rows, gidx, ids = rows[buy], gidx[buy], ids[buy]
     treated = None if treated is None else treated[buy]

@@ -20,7 +20,10 @@ truth). At a snapshot S, for a customer alive at the start of S:
   process is re-run from S `value_replications` times with replica seeds for the counter-based
   streams, with churn switched off and each path weighted by its survival prod(1 - h_t) instead
   (unbiased, and with far less variance than counting churn draws). A winback assignment still ahead
-  of S is drawn in each replica from the replica's state, as the world draws it.
+  of S is drawn in each replica from the replica's state, as the world draws it. With one path (the
+  default) a customer's value has a relative standard error of about 15% (median; 38% at the 90th
+  percentile; measured on a 3,000-customer world): small beside the spread of realised revenue.
+  The cost is one pass of the customer process over the horizon per month start and path.
 
 A customer who has already churned has expected value 0. Orders placed on S itself count.
 """
@@ -136,20 +139,24 @@ def survival_weighted_rates(world, rows: np.ndarray, day: int, coupon: np.ndarra
     window = range(plan.targeted_day, plan.targeted_day + plan.targeted_window_days)
     assigned = world.targeted.flags(g, REALISED) if world.targeted is not None else None
     survival = np.ones(len(g))
-    rate = np.zeros(len(g))
+    plain = np.zeros(len(g))  # days without an offer: the discount share is the coupon's, every day
+    offers = np.zeros(len(g))
     for t in range(day, day + cfg.value_horizon_days):
         if t == plan.targeted_day and assigned is None:
             assigned = _assignment_in_replicas(world, ps, seed, t, draw_ids)
         ps.apply_due(t)
         survival *= 1.0 - hazard(world, ps, everyone, g, t)
         treated, tau = assigned if t in window and assigned is not None else (None, None)
-        sale = sale_on(plan, t)
-        other = np.full(len(g), sale.pct if sale is not None else 0, dtype=np.float64)
-        if treated is not None:
-            other = np.where(treated, np.maximum(other, TARGETED_PCT), other)
         q = order_probability(world, g, t, treated, tau, regional_on=True)
-        rate += survival * q * keep_share(coupon, other)
-        dec = order_step(replica_world, ps, t, REALISED, everyone, draw_ids, (treated, tau))
+        sale = sale_on(plan, t)
+        if sale is None and treated is None:
+            plain += survival * q
+        else:
+            other = np.full(len(g), sale.pct if sale is not None else 0, dtype=np.float64)
+            if treated is not None:
+                other = np.where(treated, np.maximum(other, TARGETED_PCT), other)
+            offers += survival * q * keep_share(coupon, other)
+        dec = order_step(replica_world, ps, t, REALISED, everyone, draw_ids, (treated, tau), q)
         # the spend counter (a covariate of the winback assignment), at expected line prices
         done = ~dec.cancelled
         line_value = (
@@ -157,6 +164,7 @@ def survival_weighted_rates(world, rows: np.ndarray, day: int, coupon: np.ndarra
         )
         spend = np.bincount(dec.line_order, weights=line_value, minlength=len(dec.rows))
         ps.cols.hist_spend[dec.rows[done]] += np.round(spend[done]).astype(np.int64)
+    rate = plain * keep_share(coupon, np.zeros(len(g))) + offers
     return rate.reshape(copies, len(rows))
 
 
