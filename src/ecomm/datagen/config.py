@@ -43,12 +43,12 @@ class Persona:
 
 # fmt: off
 DEFAULT_PERSONAS: tuple[Persona, ...] = (
-    Persona("loyal_high_value", 0.16, activity=3.0, price_sensitivity=0.5, churn_frailty=-0.8,
+    Persona("loyal_high_value", 0.16, activity=2.2, price_sensitivity=0.5, churn_frailty=-0.8,
             taste_strength=1.1, exploration=0.7, browse_ratio=0.4, daytime_share=0.2,
             line_count_probs=(0.25, 0.30, 0.22, 0.14, 0.09),
             channel_weights=(0.30, 0.10, 0.05, 0.25, 0.25, 0.05),
             category_weights=(0.30, 0.12, 0.30, 0.08, 0.10, 0.05, 0.02, 0.03)),
-    Persona("bargain_hunter", 0.26, activity=1.1, price_sensitivity=2.5, churn_frailty=0.2,
+    Persona("bargain_hunter", 0.26, activity=1.2, price_sensitivity=2.5, churn_frailty=0.2,
             taste_strength=1.6, exploration=0.8, browse_ratio=1.0, daytime_share=0.85,
             line_count_probs=(0.45, 0.30, 0.15, 0.07, 0.03),
             channel_weights=(0.15, 0.30, 0.15, 0.10, 0.05, 0.25),
@@ -63,7 +63,7 @@ DEFAULT_PERSONAS: tuple[Persona, ...] = (
             line_count_probs=(0.80, 0.15, 0.04, 0.01, 0.00),
             channel_weights=(0.40, 0.25, 0.10, 0.10, 0.10, 0.05),
             category_weights=(0.04, 0.04, 0.06, 0.20, 0.04, 0.28, 0.32, 0.02)),
-    Persona("new_explorer", 0.18, activity=1.2, price_sensitivity=0.9, churn_frailty=0.7,
+    Persona("new_explorer", 0.18, activity=1.0, price_sensitivity=0.9, churn_frailty=0.7,
             taste_strength=0.2, exploration=4.0, browse_ratio=1.2, daytime_share=0.05,
             line_count_probs=(0.35, 0.30, 0.18, 0.11, 0.06),
             channel_weights=(0.20, 0.20, 0.35, 0.05, 0.05, 0.15),

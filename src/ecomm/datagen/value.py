@@ -12,8 +12,8 @@ truth). At a snapshot S, for a customer alive at the start of S:
 * v, the expected pre-discount revenue of an order, is exact for the order step's line draw
   (line count by persona, Gumbel-top-k = Plackett-Luce picks from the consideration set, exploration
   of a uniformly random product, mean quantity and mean price jitter), with two simplifications: the
-  4th and 5th lines (about 7% of lines) take the 3rd pick's expected price, and the rare line dropped
-  as a duplicate of an explored product is counted. Sets and prices are those at S (later launches,
+  4th and 5th lines (1-13% of a persona's lines) take the 3rd pick's expected price, and the rare line
+  dropped as a duplicate of an explored product is counted. Sets and prices are those at S (later launches,
   which replace a set's worst item, are not foreseen).
 * P(alive) depends on the path (the hazard rises with recency, returns, late deliveries...), so it
   is estimated by **common-random-number Monte Carlo of the simulator's own step**: the customer
@@ -106,6 +106,7 @@ def keep_share(coupon: np.ndarray, other_pct: np.ndarray) -> np.ndarray:
 
 
 REPLICA_STRIDE = 1 << 34  # replica k of customer id i draws with counter i + k * stride
+ALL_ROWS = slice(None)  # every replica row: views of the counters instead of gathered copies
 
 
 def _assignment_in_replicas(world, ps: ProcessState, seed: int, day: int, draw_ids: np.ndarray):
@@ -145,7 +146,7 @@ def survival_weighted_rates(world, rows: np.ndarray, day: int, coupon: np.ndarra
         if t == plan.targeted_day and assigned is None:
             assigned = _assignment_in_replicas(world, ps, seed, t, draw_ids)
         ps.apply_due(t)
-        survival *= 1.0 - hazard(world, ps, everyone, g, t)
+        survival *= 1.0 - hazard(world, ps, ALL_ROWS, g, t)
         treated, tau = assigned if t in window and assigned is not None else (None, None)
         q = order_probability(world, g, t, treated, tau, regional_on=True)
         sale = sale_on(plan, t)
