@@ -96,8 +96,16 @@ def pick_prices(w: np.ndarray, price: np.ndarray) -> np.ndarray:
     return out
 
 
-class PickPriceCache:
-    """`pick_prices` of every customer's set, kept between snapshots.
+def set_summaries(world, g: np.ndarray) -> np.ndarray:
+    """(rows x 6) per customer's set: the 3 `pick_prices`, then `return_marginals` (see there)."""
+    prefs, products = world.prefs, world.products
+    list_price = products.list_cents.astype(np.float64)
+    picks = pick_prices(np.exp(prefs.logw[g]), list_price[prefs.items[g]])
+    return np.concatenate([picks, np.stack(return_marginals(world, g), axis=1)], axis=1)
+
+
+class SetCache:
+    """`set_summaries` of every customer, kept between snapshots.
 
     A set (or its weights) changes only when a launch enters it: a fifth of the customers in a busy
     month, a handful in most. Only those rows are recomputed; a row's result does not depend on the
@@ -108,24 +116,22 @@ class PickPriceCache:
     def __init__(self) -> None:
         self.items = np.zeros((0, 0), dtype=np.int64)
         self.logw = np.zeros((0, 0))
-        self.prices = np.zeros((0, 3))
+        self.summary = np.zeros((0, 6))
 
-    def prices_of(self, world, g: np.ndarray) -> np.ndarray:
-        prefs, products = world.prefs, world.products
-        items, logw = prefs.items, prefs.logw
+    def of(self, world, g: np.ndarray) -> np.ndarray:
+        items, logw = world.prefs.items, world.prefs.logw
         if len(self.items) < len(items) or self.items.shape[1:] != items.shape[1:]:
             keep = len(self.items) if self.items.shape[1:] == items.shape[1:] else 0
             size = len(items) + len(items) // 4  # room for a few months of signups
             self.items = _grown(self.items[:keep], size, items.shape[1:], -1)
             self.logw = _grown(self.logw[:keep], size, items.shape[1:], 0.0)
-            self.prices = _grown(self.prices[:keep], size, (3,), 0.0)
+            self.summary = _grown(self.summary[:keep], size, (6,), 0.0)
         stale = g[(self.items[g] != items[g]).any(axis=1) | (self.logw[g] != logw[g]).any(axis=1)]
         if len(stale):
-            list_price = products.list_cents.astype(np.float64)
-            self.prices[stale] = pick_prices(np.exp(logw[stale]), list_price[items[stale]])
+            self.summary[stale] = set_summaries(world, stale)
             self.items[stale] = items[stale]
             self.logw[stale] = logw[stale]
-        return self.prices[g]
+        return self.summary[g]
 
 
 def _grown(a: np.ndarray, size: int, shape: tuple, fill) -> np.ndarray:
@@ -135,15 +141,13 @@ def _grown(a: np.ndarray, size: int, shape: tuple, fill) -> np.ndarray:
     return out
 
 
-def order_value(world, gidx: np.ndarray) -> np.ndarray:
-    """Expected revenue of an order before discounts (cents), by the order step's line draw."""
-    cust, prefs, products = world.customers, world.prefs, world.products
+def order_value(world, gidx: np.ndarray, picks: np.ndarray) -> np.ndarray:
+    """Expected revenue of an order before discounts (cents), by the order step's line draw.
+
+    picks: the customers' `pick_prices`.
+    """
+    cust, products = world.customers, world.products
     list_price = products.list_cents.astype(np.float64)
-    cache = getattr(world, "pick_price_cache", None)
-    if cache is None:
-        picks = pick_prices(np.exp(prefs.logw[gidx]), list_price[prefs.items[gidx]])
-    else:
-        picks = cache.prices_of(world, gidx)
     picks = np.concatenate([picks, np.repeat(picks[:, 2:], MAX_LINES - 3, axis=1)], axis=1)
     e = cust.exploration[gidx][:, None]
     line_price = (1.0 - e) * picks + e * list_price.mean()
@@ -190,7 +194,7 @@ class Horizon:
         w0 = plan.targeted_day - day
         return cls(
             day=day,
-            factors=np.stack([world.demand.factors(t) for t in days], axis=1),
+            factors=np.stack([world.demand.factors(t) for t in days], axis=1).astype(np.float32),
             sale_days=np.flatnonzero([s is not None for s in sales]),
             sale_pct=np.array([s.pct if s is not None else 0 for s in sales], dtype=np.int64),
             regional_days=np.flatnonzero([regional_active(plan, t) for t in days]),
@@ -199,18 +203,29 @@ class Horizon:
         )
 
 
+def _columns(offsets: np.ndarray) -> slice | np.ndarray:
+    """A slice for a run of consecutive days (a view: no gather and scatter of the columns)."""
+    if offsets[-1] - offsets[0] == len(offsets) - 1:
+        return slice(int(offsets[0]), int(offsets[-1]) + 1)
+    return offsets
+
+
 def order_probabilities(world, g: np.ndarray, hz: Horizon, treated: np.ndarray | None, tau) -> np.ndarray:
-    """(customers x days) `order_probability` over the horizon, in the same arithmetic order."""
+    """(customers x days) `order_probability` over the horizon, in the same arithmetic order.
+
+    The dense (customers x days) matrices are single precision: ample for probabilities summed over
+    a year, and half the memory traffic.
+    """
     cust = world.customers
-    q = cust.activity[g][:, None] * hz.factors[cust.country[g]]
+    q = cust.activity[g].astype(np.float32)[:, None] * hz.factors[cust.country[g]]
     if len(hz.sale_days):
-        q[:, hz.sale_days] *= (1.0 + SALE_BOOST * cust.price_sensitivity[g])[:, None]
+        q[:, _columns(hz.sale_days)] *= (1.0 + SALE_BOOST * cust.price_sensitivity[g])[:, None]
     if treated is not None and len(hz.window):
         tr = np.flatnonzero(treated)
-        q[np.ix_(tr, hz.window)] *= (1.0 + tau[tr])[:, None]
+        q[tr, hz.window[0] : hz.window[-1] + 1] *= (1.0 + tau[tr])[:, None]  # consecutive days
     if len(hz.regional_days):
         uplift_by_row = np.where(IN_REGIONAL_TARGET[cust.country[g]], world.config.regional_uplift, 1.0)
-        q[:, hz.regional_days] *= uplift_by_row[:, None]
+        q[:, _columns(hz.regional_days)] *= uplift_by_row[:, None]
     return np.minimum(q, MAX_ORDER_PROB, out=q)
 
 
@@ -222,7 +237,7 @@ def discounted_sums(
     Every day but the few offer days keeps the coupon-only share, so only those columns are read again.
     """
     plain = keep_share(coupon, np.zeros(len(coupon)))
-    total = plain * sq.sum(axis=1)
+    total = plain * sq.sum(axis=1, dtype=np.float64)
     window = hz.window if treated is not None else np.zeros(0, dtype=np.int64)
     offer_days = np.union1d(hz.sale_days, window)
     if len(offer_days):
@@ -342,42 +357,41 @@ def _assign_in_replicas(world, g, ids, hz: Horizon, seed, start: dict, o: Orders
 
 
 def _counter_events(o: Orders, returns: tuple[np.ndarray, np.ndarray], pending, horizon: int):
-    """(row, day offset, counter, change) of every counter change inside the horizon."""
+    """(row, day offset, (N_COUNTS x changes) amounts) of the counter changes inside the horizon.
+
+    A completed order changes four counters the next day, its delivery two: one change each.
+    """
     done = np.flatnonzero(o.completed)
     row, d = o.row[done], o.d[done]
-    late = done[o.late[done]]
     ret_order, ret_day = returns
-    parts = [
-        (row, d + 1, ORDERS, 1),
-        (row, d + 1, LINES, o.lines[done]),
-        (row, d + 1, DISCOUNTED, o.discounted[done]),
-        (row, d + 1, RECENT, 1),
-        (row, d + 1 + RECENT_WINDOW, RECENT, -1),
-        (row, d + o.delivery[done], DELIVERIES, 1),
-        (o.row[late], o.d[late] + o.delivery[late], LATES, 1),
-        (o.row[ret_order], ret_day, RETURNED_LINES, 1),
-    ]
     p_row, p_d, p_counter = pending
-    rows = np.concatenate([p[0] for p in parts] + [p_row])
-    days = np.concatenate([p[1] for p in parts] + [p_d])
-    counters = np.concatenate([np.full(len(p[0]), p[2]) for p in parts] + [p_counter])
-    change = np.concatenate(
-        [np.broadcast_to(p[3], len(p[0])) for p in parts] + [np.where(p_counter == RECENT, -1, 1)]
-    )
+    k, n_ret = len(done), len(ret_order)
+    rows = np.concatenate([row, row, row, o.row[ret_order], p_row])
+    days = np.concatenate([d + 1, d + 1 + RECENT_WINDOW, d + o.delivery[done], ret_day, p_d])
+    amount = np.zeros((N_COUNTS, len(rows)))
+    amount[ORDERS, :k] = 1
+    amount[LINES, :k] = o.lines[done]
+    amount[DISCOUNTED, :k] = o.discounted[done]
+    amount[RECENT, :k] = 1
+    amount[RECENT, k : 2 * k] = -1  # out of the 180-day window
+    amount[DELIVERIES, 2 * k : 3 * k] = 1
+    amount[LATES, 2 * k : 3 * k] = o.late[done]
+    amount[RETURNED_LINES, 3 * k : 3 * k + n_ret] = 1
+    amount[p_counter, 3 * k + n_ret + np.arange(len(p_row))] = np.where(p_counter == RECENT, -1, 1)
     keep = days < horizon
-    return rows[keep], days[keep], counters[keep], change[keep]
+    return rows[keep], days[keep], amount[:, keep]
 
 
 def _hazard_offsets(world, g, counts: np.ndarray) -> np.ndarray:
-    """The hazard's logit without its recency term, from (rows x N_COUNTS) counters."""
+    """The hazard's logit without its recency term, from (N_COUNTS x rows) counters."""
     m = CHURN
     return (
         m.intercept
         + world.customers.frailty[g]
-        + m.return_share * counts[:, RETURNED_LINES] / np.maximum(counts[:, LINES], 1)
-        + m.late_share * counts[:, LATES] / np.maximum(counts[:, DELIVERIES], 1)
-        + m.discount_dependence * counts[:, DISCOUNTED] / np.maximum(counts[:, ORDERS], 1)
-        - m.recent_orders * np.log1p(counts[:, RECENT])
+        + m.return_share * counts[RETURNED_LINES] / np.maximum(counts[LINES], 1)
+        + m.late_share * counts[LATES] / np.maximum(counts[DELIVERIES], 1)
+        + m.discount_dependence * counts[DISCOUNTED] / np.maximum(counts[ORDERS], 1)
+        - m.recent_orders * np.log1p(counts[RECENT])
     )
 
 
@@ -389,26 +403,24 @@ def _hazard_odds(world, g, hz: Horizon, start: dict, events, o: Orders, horizon:
     (1 + days since the last completed order)^recency comes from a table.
     """
     n = len(g)
-    rows, days, counters, change = events
-    order = np.lexsort((days, rows))
-    rows, days, counters, change = rows[order], days[order], counters[order], change[order]
-    counts0 = np.stack([start[k] for k in COUNT_FIELDS], axis=1).astype(np.float64)
-    delta = np.zeros((len(rows), N_COUNTS))
-    delta[np.arange(len(rows)), counters] = change
-    running = np.cumsum(delta, axis=0)
+    rows, days, amount = events
+    key = rows * horizon + days
+    order = np.argsort(key)  # by row, then day (the order within a day does not matter: sums)
+    key, rows = key[order], rows[order]
+    counts0 = np.stack([start[k] for k in COUNT_FIELDS]).astype(np.float64)  # (counters x rows)
+    running = np.cumsum(amount[:, order], axis=1)
     first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else np.zeros(0, np.int64)
-    before_row = np.zeros((len(first), N_COUNTS))
-    before_row[1:] = running[first[1:] - 1]
-    running -= np.repeat(before_row, np.diff(np.r_[first, len(rows)]), axis=0)
-    running += counts0[rows]
+    before_row = np.zeros((N_COUNTS, len(first)))
+    before_row[:, 1:] = running[:, first[1:] - 1]
+    running += np.repeat(counts0[:, rows[first]] - before_row, np.diff(np.r_[first, len(rows)]), axis=1)
     a0 = np.exp(_hazard_offsets(world, g, counts0))
     a = np.exp(_hazard_offsets(world, g[rows], running))
     previous = np.r_[0.0, a[:-1]]
     previous[first] = a0[rows[first]]
-    # several changes of a day telescope to the day's last value
-    step = np.bincount(rows * horizon + days, a - previous, minlength=n * horizon).reshape(n, horizon)
-    odds = np.cumsum(step, axis=1, out=step)
-    odds += a0[:, None]
+    # several changes of a day telescope to the day's last value; day 0 starts from the snapshot's
+    step = np.bincount(key, a - previous, minlength=n * horizon).reshape(n, horizon)
+    step[:, 0] += a0
+    odds = np.cumsum(step, axis=1, dtype=np.float32)
     # recency: days since the last completed order (or signup), the replica's orders included
     last = np.full((n, horizon + 1), np.iinfo(np.int32).min, dtype=np.int32)  # offsets: day - snapshot
     last0 = start["last_completed"].astype(np.int64)
@@ -426,7 +438,7 @@ COUNT_FIELDS = ("n_orders", "n_lines", "n_discounted", "orders180", "n_delivered
 
 @cache
 def _recency_factor_table(size: int) -> np.ndarray:
-    return np.exp(CHURN.recency * np.log1p(np.arange(size, dtype=np.float64)))
+    return np.exp(CHURN.recency * np.log1p(np.arange(size, dtype=np.float64))).astype(np.float32)
 
 
 def _recency_factor(size: int) -> np.ndarray:
@@ -441,7 +453,9 @@ def _block_rates(world, hz: Horizon, seed: int, g, ids, start: dict, pending, co
         treated, tau = world.targeted.flags(g, REALISED)
     else:
         treated, tau = None, None
-    u = uniforms(seed, VALUE_STREAMS + Stream.ORDER, hz.day, ids, slots=horizon)
+    # the block's (rows x days) order draws: a generator keyed by the snapshot and the block's first
+    # row (a few times cheaper than counter-based draws, which only the sparse draws below use)
+    u = np.random.default_rng([seed, int(ids[0])]).random((len(ids), horizon), dtype=np.float32)
     q = order_probabilities(world, g, hz, treated, tau)
     if hz.assign_at >= 0:  # the winback assignment, from the replica's history up to its day
         row, d = np.nonzero(u[:, : hz.assign_at] < q[:, : hz.assign_at])
@@ -461,8 +475,12 @@ def _block_rates(world, hz: Horizon, seed: int, g, ids, start: dict, pending, co
     return discounted_sums(np.multiply(x, q, out=x), coupon, hz, treated)
 
 
-def survival_weighted_rates(world, rows: np.ndarray, day: int, coupon: np.ndarray, line_value) -> np.ndarray:
+def survival_weighted_rates(
+    world, rows: np.ndarray, day: int, coupon: np.ndarray, line_value: np.ndarray, returns: np.ndarray
+) -> np.ndarray:
     """(replicas x customers) sum_t S_t * q_t * d_t along immortal replica paths of the process.
+
+    returns: (customers x 3) the `return_marginals` of the rows.
 
     Each block of customers is simulated over the whole horizon at once: a replica's order draws do
     not depend on its path (only its winback assignment does), so its orders, their details and the
@@ -496,7 +514,7 @@ def survival_weighted_rates(world, rows: np.ndarray, day: int, coupon: np.ndarra
             np.tile(p_d[a:b], copies),
             np.tile(p_counter[a:b], copies),
         )
-        marginals = tuple(np.tile(m, copies) for m in return_marginals(world, c.gidx[base]))
+        marginals = tuple(np.tile(m, copies) for m in returns[lo:hi].T)
         rates = _block_rates(
             world,
             hz,
@@ -523,11 +541,13 @@ def expected_values(world, day: int) -> tuple[np.ndarray, np.ndarray]:
     if len(alive):
         g = c.gidx[alive]
         coupon = np.minimum(COUPON_BASE + COUPON_SLOPE * cust.price_sensitivity[g], 1.0)
-        value_cents = order_value(world, g)
+        cache = getattr(world, "set_cache", None)
+        summary = cache.of(world, g) if cache is not None else set_summaries(world, g)
+        value_cents = order_value(world, g, summary[:, :3])
         line_value = (
             value_cents / (line_count_probs(cfg.personas) @ np.arange(1, MAX_LINES + 1))[cust.persona[g]]
         )
-        rate = survival_weighted_rates(world, alive, day, coupon, line_value).mean(axis=0)
+        rate = survival_weighted_rates(world, alive, day, coupon, line_value, summary[:, 3:]).mean(axis=0)
         per_order = (1.0 - cfg.cancel_rate) * value_cents / 100.0
         value[c.alive[existing]] = per_order * rate
     return c.gidx[existing] + 1, value

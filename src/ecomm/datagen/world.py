@@ -40,7 +40,7 @@ from ecomm.datagen.process import ProcessState, step_process
 from ecomm.datagen.randomness import Stream, day_rng, uniforms
 from ecomm.datagen.render import Ids, agendas, render_day
 from ecomm.datagen.truth import is_snapshot_day, no_order_probabilities
-from ecomm.datagen.value import PickPriceCache, expected_values
+from ecomm.datagen.value import SetCache, expected_values
 from ecomm.datagen.writer import dates, ints, money
 
 Progress = Callable[[str, int, int], None] | None
@@ -116,7 +116,7 @@ class World:
             snapshot=np.zeros(0, np.int32),
             value=np.zeros(0, np.float64),
         )
-        self.pick_price_cache = PickPriceCache()  # derived, not saved: a loaded world rebuilds it
+        self.set_cache = SetCache()  # derived, not saved: a loaded world rebuilds it
         self.provisional_snapshot = -1  # last-date snapshot that is not a first-of-month one
         self.snapshot_stats: dict[str, dict] = {}
         self.last_day = plan.start - 1
