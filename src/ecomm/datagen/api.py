@@ -208,8 +208,8 @@ def ground_truth_summary(world: World, effects: dict) -> dict:
             "label": f"revenue of completed (not cancelled) order lines in the {cfg.value_horizon_days} days "
             "from the snapshot date, before returns",
             "truth": "truth/customer_value.csv at every month start: exact order rate and expected order "
-            f"value times a survival curve from {cfg.value_replications} common-random-number Monte Carlo "
-            "paths of the simulator's own step (see ecomm.datagen.value)",
+            f"value times a survival curve from {cfg.value_replications} Monte Carlo paths of lean "
+            "replicas of the customer process (see ecomm.datagen.value)",
             "horizon_days": cfg.value_horizon_days,
             "replications": cfg.value_replications,
         },

@@ -16,14 +16,22 @@ truth). At a snapshot S, for a customer alive at the start of S:
   dropped as a duplicate of an explored product is counted. Sets and prices are those at S (later launches,
   which replace a set's worst item, are not foreseen).
 * P(alive) depends on the path (the hazard rises with recency, returns, late deliveries...), so it
-  is estimated by **common-random-number Monte Carlo of the simulator's own step**: the customer
-  process is re-run from S `value_replications` times with replica seeds for the counter-based
-  streams, with churn switched off and each path weighted by its survival prod(1 - h_t) instead
-  (unbiased, and with far less variance than counting churn draws). A winback assignment still ahead
-  of S is drawn in each replica from the replica's state, as the world draws it. With one path (the
+  is estimated by **Monte Carlo of lean replicas of the customer process**: from S,
+  `value_replications` paths per customer with churn switched off, each weighted by its survival
+  prod(1 - h_t) instead (unbiased, and with far less variance than counting churn draws). A replica
+  draws only what feeds revenue and survival, with the order step's probabilities: each day's order
+  (`order_probability`), and per order its cancellation, line count, lateness, delivery days,
+  discount and returned lines. One simplification: a line's return probability is the marginal one
+  of its Plackett-Luce pick (the 1st pick's, the 2nd's for every later line; an explored product's
+  from its true score) instead of the joint draw of the order's products. A replica's orders do not
+  depend on its path (only a winback assignment still ahead of S does, drawn in each replica from
+  its own history as the world draws it), so a block of customers runs over the whole horizon at
+  once: orders and their details first, then the hazard's counters at their sparse changes, and the
+  hazard and survival as (customers x days) matrices. Draws: a generator per block for the dense
+  daily order draws, counter-based replica streams for the per-order ones. With one path (the
   default) a customer's value has a relative standard error of about 17% (median; 40% at the 90th
   percentile; measured on a 3,000-customer world): small beside the spread of realised revenue.
-  The cost is one pass of the customer process over the horizon per month start and path.
+  The cost is about 0.15 s of CPU per month start and 10,000 alive customers.
 
 A customer who has already churned has expected value 0. Orders placed on S itself count.
 """
@@ -164,7 +172,8 @@ def keep_share(coupon: np.ndarray, other_pct: np.ndarray) -> np.ndarray:
 
 
 REPLICA_STRIDE = 1 << 34  # replica k of customer id i draws with counter i + k * stride
-ROW_CHUNK = 256  # customers per dense (customers x days) block: arrays that stay in the CPU cache
+ROW_CHUNK = 512  # customers per dense (customers x days) block: arrays that stay in the CPU cache
+# (the fastest size measured; it also keys the blocks' generators, so it is part of the truth)
 ORDER_KEYS = 1024  # > value_horizon_days: an order's counter is replica counter * ORDER_KEYS + day offset
 LINE_KEYS = 8  # > MAX_LINES: a line's counter is order counter * LINE_KEYS + slot
 VALUE_STREAMS = 1000  # a replica draws from stream VALUE_STREAMS + the process stream it mirrors
@@ -210,10 +219,14 @@ def _columns(offsets: np.ndarray) -> slice | np.ndarray:
     return offsets
 
 
-def order_probabilities(world, g: np.ndarray, hz: Horizon, treated: np.ndarray | None, tau) -> np.ndarray:
+def order_probabilities(
+    world, g: np.ndarray, hz: Horizon, treated: np.ndarray | None, tau, cap: bool = True
+) -> np.ndarray:
     """(customers x days) `order_probability` over the horizon, in the same arithmetic order.
 
-    The dense (customers x days) matrices are single precision: ample for probabilities summed over
+    cap=False: before the cap at MAX_ORDER_PROB (for a winback uplift applied later; its product
+    then comes last instead of before the regional one). The dense (customers x days) matrices are
+    single precision: ample for probabilities summed over
     a year, and half the memory traffic.
     """
     cust = world.customers
@@ -226,7 +239,7 @@ def order_probabilities(world, g: np.ndarray, hz: Horizon, treated: np.ndarray |
     if len(hz.regional_days):
         uplift_by_row = np.where(IN_REGIONAL_TARGET[cust.country[g]], world.config.regional_uplift, 1.0)
         q[:, _columns(hz.regional_days)] *= uplift_by_row[:, None]
-    return np.minimum(q, MAX_ORDER_PROB, out=q)
+    return np.minimum(q, MAX_ORDER_PROB, out=q) if cap else q
 
 
 def discounted_sums(
@@ -456,12 +469,16 @@ def _block_rates(world, hz: Horizon, seed: int, g, ids, start: dict, pending, co
     # the block's (rows x days) order draws: a generator keyed by the snapshot and the block's first
     # row (a few times cheaper than counter-based draws, which only the sparse draws below use)
     u = np.random.default_rng([seed, int(ids[0])]).random((len(ids), horizon), dtype=np.float32)
-    q = order_probabilities(world, g, hz, treated, tau)
-    if hz.assign_at >= 0:  # the winback assignment, from the replica's history up to its day
+    if hz.assign_at < 0:
+        q = order_probabilities(world, g, hz, treated, tau)
+    else:  # the winback assignment, from the replica's history up to its day, then its uplift
+        uncapped = order_probabilities(world, g, hz, None, None, cap=False)
+        q = np.minimum(uncapped, MAX_ORDER_PROB)
         row, d = np.nonzero(u[:, : hz.assign_at] < q[:, : hz.assign_at])
         early = order_details(world, g, ids, hz, seed, row, d, None)
         treated, tau = _assign_in_replicas(world, g, ids, hz, seed, start, early, line_value)
-        q = order_probabilities(world, g, hz, treated, tau)
+        tr, window = np.flatnonzero(treated), slice(hz.window[0], hz.window[-1] + 1)
+        q[tr, window] = np.minimum(uncapped[tr, window] * (1.0 + tau[tr])[:, None], MAX_ORDER_PROB)
     row, d = np.nonzero(u < q)
     o = order_details(world, g, ids, hz, seed, row, d, treated)
     returns = returned_lines(world, g, hz, seed, ids[row] * ORDER_KEYS + d, o, marginals)
