@@ -78,7 +78,7 @@ from ecomm.datagen.render import QUANTITY_PROBS
 from ecomm.entities import RETURN_WINDOW_DAYS
 
 MEAN_QUANTITY = float(np.dot(np.arange(1, len(QUANTITY_PROBS) + 1), QUANTITY_PROBS))
-_CHUNK = 1024
+_CHUNK = 128  # rows per pick_prices pass: its (rows x m x m) temporaries stay in the CPU cache
 
 
 def pick_prices(w: np.ndarray, price: np.ndarray) -> np.ndarray:
@@ -442,7 +442,7 @@ def _hazard_odds(world, g, hz: Horizon, start: dict, events, o: Orders, horizon:
     last[o.row[done], o.d[done] + 1] = o.d[done]
     np.maximum.accumulate(last, axis=1, out=last)
     gap = np.subtract(np.arange(horizon, dtype=np.int32)[None, :], last[:, :horizon])
-    odds *= _recency_factor(int(gap.max()) + 1)[gap]
+    odds *= np.take(_recency_factor(int(gap.max()) + 1), gap)
     return odds
 
 
