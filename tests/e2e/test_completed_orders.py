@@ -25,7 +25,7 @@ from ecomm.warehouse.migrate import migrate
 from ecomm.warehouse.run import load_path
 
 from support.api import assert_error, ready_api
-from support.batches import customer, order_line, product, write_batch
+from support.batches import customer, fill_days, order_line, product, write_batch
 
 D = {d: date(2025, 3, d) for d in range(1, 11)}
 BUYERS = {1, 4, 5}
@@ -65,8 +65,9 @@ def shop(trained_world, tmp_path_factory):
     # the last business date has an order: the scoring cutoff (last fact + 1) and the API's (last batch
     # + 1) are the same day, 03-11
     write_batch(root, D[10], order_items=[order_line(102, 1, 1, 2, D[10])])
+    fill_days(root)  # the days between are days without data
     report = load_path(settings, root)
-    assert [b.status for b in report.batches] == ["loaded"] * 4
+    assert [b.status for b in report.batches] == ["loaded"] * 10
     yield settings
     db.drop_database(trained_world, name)
 

@@ -96,7 +96,7 @@ def test_file_cut_at_a_line_end_loads_what_it_has(warehouse, sql, tmp_path):
     path = batch / "web_events.csv"
     text = path.read_text()
     path.write_text(text[: text.index("\n21,") + 1])
-    report = load_path(warehouse, batch)
+    report = load_path(warehouse, batch, marts=False)
     assert report.ok, [(c.name, c.details) for c in report.failed_checks]
     assert sql.one("SELECT count(*) FROM warehouse.fact_web_events") == 20
 
@@ -118,7 +118,7 @@ def test_file_cut_at_a_line_end_is_caught_by_the_manifest(warehouse, sql, tmp_pa
     data = path.read_bytes()
     lines = data.count(b"\n") - 1
     path.write_bytes(data[: data.index(b"\n", len(data) // 2) + 1])  # whole lines: a clean shorter file
-    report = load_path(warehouse, batch)
+    report = load_path(warehouse, batch, marts=False)
     [result] = report.batches
     message = (
         f"{path}: {path.stat().st_size:,} bytes where the batch's {MANIFEST_FILE} says {len(data):,}: "
@@ -137,7 +137,7 @@ def test_empty_last_field_without_final_newline_is_null(warehouse, sql, tmp_path
     last = order_line(2000, 1, 1, 1, status='"cancelled"', delivery_days="")
     path.write_text(path.read_text() + _line(last))
     assert path.read_text().endswith(',"cancelled",')
-    report = load_path(warehouse, batch)
+    report = load_path(warehouse, batch, marts=False)
     assert report.ok and report.batches[0].status == "loaded"
     assert sql("SELECT status, delivery_days FROM warehouse.fact_order_items WHERE order_id = 2000") == [
         ("cancelled", None)
@@ -189,7 +189,7 @@ def test_quoted_newline_on_the_block_boundary_keeps_its_row(warehouse, sql, tmp_
     (batch / "customers.csv").write_text(text)
     assert text.encode().index(b"\nZ") == offset
     cid = next(c["customer_id"] for c in customers if "\n" in c["city"])
-    report = load_path(warehouse, batch)
+    report = load_path(warehouse, batch, marts=False)
     assert report.ok and report.batches[0].status == "loaded"
     assert sql.one("SELECT count(*) FROM warehouse.dim_customer") == len(customers) - bad_row
     assert (
@@ -207,7 +207,7 @@ def test_ten_mib_field_is_one_bad_row(warehouse, sql, tmp_path):
     huge = "x" * (10 << 20)
     customers = [customer(i) for i in range(1, 31)] + [customer(31, last_name=huge)]
     batch = write_batch(tmp_path, customers=customers, products=[product(1)], order_items=ONE_ORDER)
-    report = load_path(warehouse, batch)
+    report = load_path(warehouse, batch, marts=False)
     assert report.ok and report.batches[0].status == "loaded"
     assert report.batches[0].counts["customers"].read == 31
     assert sql("SELECT row_no, reason FROM quarantine.customers") == [
@@ -239,7 +239,7 @@ def test_quoted_empty_required_text_is_missing(warehouse, sql, tmp_path):
     path = batch / "customers.csv"
     quoted = [customer(31, first_name='""', city='""'), customer(32, gender='""')]
     path.write_text(path.read_text() + "\n".join(_line(c) for c in quoted) + "\n")
-    report = load_path(warehouse, batch)
+    report = load_path(warehouse, batch, marts=False)
     assert report.ok and report.batches[0].status == "loaded"
     assert sql("SELECT row_no, reason FROM quarantine.customers") == [
         (32, "first_name: required value missing; city: required value missing")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from ecomm.entities import BY_NAME, ENTITIES
@@ -72,6 +72,17 @@ def write_batch(root: Path, day: date = DAY, **rows_by_entity: list[dict]) -> Pa
             writer.writeheader()
             writer.writerows(rows_by_entity.get(entity.name, []))
     return batch
+
+
+def fill_days(root: Path) -> None:
+    """Header-only batches for the days between the first and the last batch under `root` that have
+    none: a day without data, as the generator writes it (a date after a missing day is refused)."""
+    days = sorted(date.fromisoformat(p.name) for p in root.iterdir() if p.is_dir())
+    day = days[0]
+    while day < days[-1]:
+        if day not in days:
+            write_batch(root, day)
+        day += timedelta(days=1)
 
 
 def small_batch(root: Path, day: date = DAY, n_customers: int = 3, n_orders: int = 20) -> Path:

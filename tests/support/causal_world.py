@@ -69,7 +69,7 @@ def causal_world(
     settings = clone_database(template_warehouse, TEMPLATE_DB, f"causal_{uuid.uuid4().hex[:8]}")
     request.config.add_cleanup(lambda: drop_database(settings))
     start = time.perf_counter()
-    report = load_path(settings, raw)
+    report = load_path(settings, raw, marts=False)  # causal analysis reads the warehouse
     loaded = time.perf_counter() - start
     assert report.ok, [b.message for b in report.rejected] + [c.details for c in report.failed_checks]
     world = _WORLDS[config] = CausalWorld(settings, raw, generated, loaded)
