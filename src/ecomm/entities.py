@@ -359,6 +359,9 @@ TRUTH_FILES = {
         "churned_on",
     ),
     "customer_churn": ("customer_id", "snapshot_date", "horizon_days", "churn_probability"),
+    "customer_persona": ("customer_id", "persona", "signup_date", "exploration", "browse_ratio"),
+    "customer_purchase": ("customer_id", "snapshot_date", "horizon_days", "purchase_probability"),
+    "customer_value": ("customer_id", "snapshot_date", "horizon_days", "expected_revenue"),
     "customer_preference": ("customer_id", "product_id", "true_score", "true_rank"),
     "campaign_effect": (
         "campaign_id",

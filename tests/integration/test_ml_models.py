@@ -22,6 +22,7 @@ import pytest
 
 from ecomm import db
 from ecomm.datagen import GeneratorConfig, generate_history
+from ecomm.entities import TRUTH_FILES
 from ecomm.features import columns as C
 from ecomm.features import interactions as I
 from ecomm.features.churn import churn_features, plan_cutoffs, warehouse_span
@@ -154,7 +155,7 @@ def test_features_do_not_read_rows_at_or_after_the_cutoff(world, template_wareho
                 cur.execute("DELETE FROM warehouse.dim_campaign WHERE batch_date >= %(c)s", p)
                 cur.execute("DELETE FROM warehouse.dim_customer WHERE signup_date >= %(c)s", p)
                 cur.execute("DELETE FROM warehouse.dim_product WHERE launch_date >= %(c)s", p)
-                for table in ("customer_churn", "customer_preference", "customer_traits", "campaign_effect"):
+                for table in TRUTH_FILES:  # every truth table
                     cur.execute(f"TRUNCATE truth.{table}")
                 cur.execute("SELECT count(*) FROM warehouse.fact_order_items WHERE return_date IS NOT NULL")
                 assert cur.fetchone()[0] > 0

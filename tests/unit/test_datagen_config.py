@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date
 
 import pytest
 
 from ecomm.datagen import GeneratorConfig, GeneratorError, generate_history, generate_next_day
-from ecomm.datagen.config import Plan
+from ecomm.datagen.config import DEFAULT_PERSONAS, Plan
 
 AS_OF = date(2024, 6, 30)
 
@@ -28,6 +29,19 @@ AS_OF = date(2024, 6, 30)
         ({"existing_share": 1.0}, "existing_share must be in (0, 1), got 1.0"),
         ({"consideration_size": 101}, "consideration_size must be in 5..100, got 101"),
         ({"regional_uplift": 3.0}, "regional_uplift must be in [1, 2], got 3.0"),
+        ({"value_replications": 0}, "value_replications must be in 1..64, got 0"),
+        (
+            {"personas": (replace(DEFAULT_PERSONAS[0], share=0.0),) + DEFAULT_PERSONAS[1:]},
+            f"persona shares must sum to 1, got {sum(p.share for p in DEFAULT_PERSONAS[1:])}",
+        ),
+        (
+            {"personas": (replace(DEFAULT_PERSONAS[0], daytime_share=1.5),) + DEFAULT_PERSONAS[1:]},
+            "persona loyal_high_value: daytime_share must be in [0, 1], got 1.5",
+        ),
+        (
+            {"personas": (replace(DEFAULT_PERSONAS[0], channel_weights=(1.0,)),) + DEFAULT_PERSONAS[1:]},
+            "persona loyal_high_value: channel_weights must be 6 non-negative weights, got (1.0,)",
+        ),
         (
             {"as_of": date(2002, 6, 30)},
             "history would start on 2002-04-02; the warehouse calendar starts in 2000 and the base signs up "

@@ -23,8 +23,11 @@ from ecomm.datagen.truth import (
     campaign_effect_table,
     campaign_effects,
     churn_table,
+    persona_table,
     preference_table,
+    purchase_table,
     traits_table,
+    value_table,
 )
 from ecomm.datagen.world import World
 from ecomm.datagen.writer import replace_dir, write_batch, write_csv
@@ -134,6 +137,9 @@ def _finish(world: World, out: Path, progress: Progress) -> None:
     tmp.mkdir()
     write_csv(traits_table(world), tmp / "customer_traits.csv")
     write_csv(churn_table(world), tmp / "customer_churn.csv")
+    write_csv(persona_table(world), tmp / "customer_persona.csv")
+    write_csv(purchase_table(world), tmp / "customer_purchase.csv")
+    write_csv(value_table(world), tmp / "customer_value.csv")
     write_csv(preference_table(world), tmp / "customer_preference.csv")
     write_csv(campaign_effect_table(effect_rows), tmp / "campaign_effect.csv")
     replace_dir(tmp, out / TRUTH_DIR)
@@ -182,6 +188,30 @@ def ground_truth_summary(world: World, effects: dict) -> dict:
             "horizon_days": cfg.churn_horizon_days,
             "snapshots": world.snapshot_stats,
             "absorbing": True,
+        },
+        "personas": {
+            "truth": "truth/customer_persona.csv: the persona drawn at signup; its parameters are in "
+            "config.personas (multipliers of the population's trait draws, channel, category and line-count "
+            "weights, session habits)",
+            "customers": {
+                p.name: int((world.customers.persona == i).sum()) for i, p in enumerate(cfg.personas)
+            },
+        },
+        "purchase": {
+            "label": f"at least one completed order in the {cfg.purchase_horizon_days} days from the "
+            "snapshot date (snapshot date included)",
+            "truth": "truth/customer_purchase.csv at every month start: 1 - the churn recursion's exact "
+            "P(no completed order) over the purchase horizon",
+            "horizon_days": cfg.purchase_horizon_days,
+        },
+        "value": {
+            "label": f"revenue of completed (not cancelled) order lines in the {cfg.value_horizon_days} days "
+            "from the snapshot date, before returns",
+            "truth": "truth/customer_value.csv at every month start: exact order rate and expected order "
+            f"value times a survival curve from {cfg.value_replications} Monte Carlo paths of lean "
+            "replicas of the customer process (see ecomm.datagen.value)",
+            "horizon_days": cfg.value_horizon_days,
+            "replications": cfg.value_replications,
         },
         "campaigns": effects,
         "planted_parameters": {

@@ -114,3 +114,14 @@ class Agenda:
                     moved[column] = new[keep].astype(self.dtypes[column])
                     out._due.setdefault(day, []).append(moved)
         return out
+
+    def tiled(self, column: str, copies: int, stride: int) -> Agenda:
+        """A copy holding every record `copies` times, `column` shifted by k * stride in copy k."""
+        out = Agenda(self.dtypes)
+        for day, chunks in self._due.items():
+            for chunk in chunks:
+                for k in range(copies):
+                    moved = dict(chunk)
+                    moved[column] = (chunk[column] + k * stride).astype(self.dtypes[column])
+                    out._due.setdefault(day, []).append(moved)
+        return out

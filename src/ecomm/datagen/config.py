@@ -19,6 +19,60 @@ def _yesterday() -> date:
 
 
 @dataclass(frozen=True)
+class Persona:
+    """A kind of customer, drawn at signup: it sets the distribution of the latent traits.
+
+    Multipliers apply to the population-wide draws in `customers.draw_customers` (activity and price
+    sensitivity stay lognormal around persona-scaled medians, so personas overlap); weights are
+    relative (normalised when drawn), in the order of ACQUISITION_CHANNELS / catalog CATEGORIES.
+    """
+
+    name: str
+    share: float  # probability at signup
+    activity: float  # x the baseline order rate (1 = median_days_between_orders)
+    price_sensitivity: float  # x the price sensitivity (coupons, sale response, cheaper choices)
+    churn_frailty: float  # + the churn frailty (logit scale)
+    taste_strength: float  # x the favourite category's centroid in the taste vector (focus)
+    exploration: float  # x config.exploration (lines and views of random products)
+    browse_ratio: float  # browsing sessions per expected order
+    daytime_share: float  # share of sessions in the daytime profile (the others peak in the evening)
+    line_count_probs: tuple[float, ...]  # P(1..5 lines) of an order
+    channel_weights: tuple[float, ...]  # acquisition channel
+    category_weights: tuple[float, ...]  # favourite category
+
+
+# fmt: off
+DEFAULT_PERSONAS: tuple[Persona, ...] = (
+    Persona("loyal_high_value", 0.16, activity=2.2, price_sensitivity=0.5, churn_frailty=-0.8,
+            taste_strength=1.1, exploration=0.7, browse_ratio=0.4, daytime_share=0.2,
+            line_count_probs=(0.25, 0.30, 0.22, 0.14, 0.09),
+            channel_weights=(0.30, 0.10, 0.05, 0.25, 0.25, 0.05),
+            category_weights=(0.30, 0.12, 0.30, 0.08, 0.10, 0.05, 0.02, 0.03)),
+    Persona("bargain_hunter", 0.26, activity=1.2, price_sensitivity=2.5, churn_frailty=0.2,
+            taste_strength=1.6, exploration=0.8, browse_ratio=1.0, daytime_share=0.85,
+            line_count_probs=(0.45, 0.30, 0.15, 0.07, 0.03),
+            channel_weights=(0.15, 0.30, 0.15, 0.10, 0.05, 0.25),
+            category_weights=(0.02, 0.15, 0.05, 0.23, 0.05, 0.05, 0.05, 0.40)),
+    Persona("window_shopper", 0.22, activity=0.3, price_sensitivity=1.0, churn_frailty=0.3,
+            taste_strength=1.3, exploration=1.0, browse_ratio=4.0, daytime_share=0.5,
+            line_count_probs=(0.70, 0.20, 0.07, 0.02, 0.01),
+            channel_weights=(0.30, 0.15, 0.40, 0.05, 0.05, 0.05),
+            category_weights=(0.30, 0.45, 0.08, 0.05, 0.06, 0.02, 0.02, 0.02)),
+    Persona("occasional_gift_buyer", 0.18, activity=0.45, price_sensitivity=0.8, churn_frailty=0.0,
+            taste_strength=2.2, exploration=0.8, browse_ratio=0.6, daytime_share=0.35,
+            line_count_probs=(0.80, 0.15, 0.04, 0.01, 0.00),
+            channel_weights=(0.40, 0.25, 0.10, 0.10, 0.10, 0.05),
+            category_weights=(0.04, 0.04, 0.06, 0.20, 0.04, 0.28, 0.32, 0.02)),
+    Persona("new_explorer", 0.18, activity=1.0, price_sensitivity=0.9, churn_frailty=0.7,
+            taste_strength=0.2, exploration=4.0, browse_ratio=1.2, daytime_share=0.05,
+            line_count_probs=(0.35, 0.30, 0.18, 0.11, 0.06),
+            channel_weights=(0.20, 0.20, 0.35, 0.05, 0.05, 0.15),
+            category_weights=(0.12, 0.20, 0.16, 0.12, 0.10, 0.12, 0.08, 0.10)),
+)
+# fmt: on
+
+
+@dataclass(frozen=True)
 class GeneratorConfig:
     seed: int = 42
     as_of: date = field(default_factory=_yesterday)  # last business date generated, inclusive
@@ -41,6 +95,10 @@ class GeneratorConfig:
     regional_at: float = 0.65  # express shipping launch, as a share of plan_days
     regional_uplift: float = 1.2
     churn_horizon_days: int = 90
+    purchase_horizon_days: int = 30
+    value_horizon_days: int = 365
+    value_replications: int = 1  # Monte Carlo paths per customer of the value truth (see value.py)
+    personas: tuple[Persona, ...] = DEFAULT_PERSONAS
 
     @property
     def start(self) -> date:
@@ -53,11 +111,16 @@ class GeneratorConfig:
     def to_json(self) -> dict:
         out = asdict(self)
         out["as_of"] = self.as_of.isoformat()
+        out["personas"] = [asdict(p) for p in self.personas]
         return out
 
     @classmethod
     def from_json(cls, data: dict) -> GeneratorConfig:
-        return cls(**{**data, "as_of": date.fromisoformat(data["as_of"])})
+        personas = tuple(
+            Persona(**{k: tuple(v) if isinstance(v, list) else v for k, v in p.items()})
+            for p in data.get("personas", [asdict(p) for p in DEFAULT_PERSONAS])
+        )
+        return cls(**{**data, "as_of": date.fromisoformat(data["as_of"]), "personas": personas})
 
     def validate(self) -> None:
         def need(ok: bool, message: str) -> None:
@@ -74,6 +137,9 @@ class GeneratorConfig:
             "consideration_size",
             "targeted_window_days",
             "churn_horizon_days",
+            "purchase_horizon_days",
+            "value_horizon_days",
+            "value_replications",
         ):
             value = getattr(self, name)
             need(
@@ -129,6 +195,47 @@ class GeneratorConfig:
             7 <= self.churn_horizon_days <= 365,
             f"churn_horizon_days must be in 7..365, got {self.churn_horizon_days}",
         )
+        need(
+            7 <= self.purchase_horizon_days <= 365,
+            f"purchase_horizon_days must be in 7..365, got {self.purchase_horizon_days}",
+        )
+        need(
+            7 <= self.value_horizon_days <= 730,
+            f"value_horizon_days must be in 7..730, got {self.value_horizon_days}",
+        )
+        need(
+            1 <= self.value_replications <= 64,
+            f"value_replications must be in 1..64, got {self.value_replications}",
+        )
+        _validate_personas(self.personas, need)
+
+
+def _validate_personas(personas, need) -> None:
+    need(
+        isinstance(personas, tuple) and 1 <= len(personas) <= 16,
+        f"personas must be a tuple of 1..16 Persona, got {personas!r}",
+    )
+    need(
+        len({p.name for p in personas}) == len(personas),
+        f"persona names must be distinct, got {[p.name for p in personas]}",
+    )
+    total = sum(p.share for p in personas)
+    need(abs(total - 1.0) < 1e-9, f"persona shares must sum to 1, got {total}")
+    for p in personas:
+        need(p.share > 0, f"persona {p.name}: share must be > 0, got {p.share}")
+        for name in ("activity", "price_sensitivity", "taste_strength", "browse_ratio"):
+            need(getattr(p, name) > 0, f"persona {p.name}: {name} must be > 0, got {getattr(p, name)}")
+        need(p.exploration >= 0, f"persona {p.name}: exploration must be >= 0, got {p.exploration}")
+        need(
+            0 <= p.daytime_share <= 1,
+            f"persona {p.name}: daytime_share must be in [0, 1], got {p.daytime_share}",
+        )
+        for name, size in (("line_count_probs", 5), ("channel_weights", 6), ("category_weights", 8)):
+            w = getattr(p, name)
+            need(
+                len(w) == size and min(w) >= 0 and sum(w) > 0,
+                f"persona {p.name}: {name} must be {size} non-negative weights, got {w!r}",
+            )
 
 
 MIN_PRE_PERIOD_DAYS = 56  # the regional launch keeps >= 8 weeks of history before it

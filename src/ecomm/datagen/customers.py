@@ -1,4 +1,11 @@
-"""Customers: observed attributes, latent traits, and their customers.csv rows."""
+"""Customers: a persona drawn at signup, observed attributes, latent traits, and customers.csv rows.
+
+The persona (config.Persona) sets the distribution of the traits: the acquisition channel and the
+favourite category are drawn from its weights, activity and price sensitivity are the population's
+lognormal draws times its multipliers, churn frailty is shifted; so personas overlap, as real
+segments do, but differ in what the shop can observe (frequency, basket, prices, discounts,
+categories, sessions).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +13,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ecomm.datagen.catalog import CATEGORY_WEIGHTS, CatalogModel
+from ecomm.datagen.catalog import CatalogModel
 from ecomm.datagen.columns import Columns
+from ecomm.datagen.config import Persona
 from ecomm.datagen.pools import COUNTRIES, COUNTRY_NAMES, COUNTRY_WEIGHTS, GENDERS, NamePools, city_weights
 from ecomm.datagen.writer import dates, ints, labels
 from ecomm.entities import ACQUISITION_CHANNELS
 
-CHANNEL_WEIGHTS = np.array([0.30, 0.22, 0.18, 0.10, 0.10, 0.10])  # order of ACQUISITION_CHANNELS
 # Referral and e-mail customers stay longer, paid and affiliate ones churn sooner: an observed
 # attribute that explains part of the unobserved churn frailty.
 CHANNEL_FRAILTY = np.array([0.0, 0.25, 0.35, -0.15, -0.35, 0.30])
@@ -21,7 +28,10 @@ GENDER_UNKNOWN = 2
 ACTIVITY_SIGMA = 0.35  # lognormal spread of the baseline order rate
 FRAILTY_SIGMA = 0.3  # unobserved heterogeneity of the churn hazard (logit scale)
 
+MAX_EXPLORATION = 0.9
+
 CUSTOMER_DTYPES = dict(
+    persona=np.int8,
     signup=np.int32,
     country=np.int16,
     age=np.int16,
@@ -31,32 +41,66 @@ CUSTOMER_DTYPES = dict(
     price_sensitivity=np.float64,
     frailty=np.float64,
     responsiveness=np.float64,
+    exploration=np.float64,
+    browse_ratio=np.float64,
+    daytime_share=np.float64,
 )
 
 
+def persona_column(personas: tuple[Persona, ...], name: str) -> np.ndarray:
+    """One value per persona (rows of weights are normalised to probabilities)."""
+    values = np.array([getattr(p, name) for p in personas], dtype=np.float64)
+    return values / values.sum(axis=1, keepdims=True) if values.ndim == 2 else values
+
+
+def _categorical(u: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Inverse-CDF draw: row i picks from probs[i] with uniform u[i]."""
+    cum = np.cumsum(probs, axis=1)[:, :-1]
+    return (cum <= u[:, None]).sum(axis=1)
+
+
 def draw_customers(
-    rng: np.random.Generator, signup: np.ndarray, median_gap_days: float, model: CatalogModel
+    rng: np.random.Generator,
+    signup: np.ndarray,
+    median_gap_days: float,
+    model: CatalogModel,
+    personas: tuple[Persona, ...],
+    exploration: float,
 ) -> Columns:
-    """len(signup) new customers: attributes, latent traits and taste vectors."""
+    """len(signup) new customers: persona, attributes, latent traits and taste vectors."""
     n = len(signup)
     k = model.centroids.shape[1]
+    persona = _categorical(rng.random(n), persona_column(personas, "share")[None, :].repeat(n, axis=0))
     country = rng.choice(len(COUNTRIES), n, p=COUNTRY_WEIGHTS)
     age = np.clip(np.round(18 + rng.gamma(3.0, 7.5, n)), 18, 80)
     gender = rng.choice(3, n, p=[0.49, 0.47, 0.04])
-    channel = rng.choice(len(ACQUISITION_CHANNELS), n, p=CHANNEL_WEIGHTS)
+    channel = _categorical(rng.random(n), persona_column(personas, "channel_weights")[persona])
     young, senior = age < 30, age >= 55
     activity = (
         np.exp(rng.normal(0.0, ACTIVITY_SIGMA, n))
         / median_gap_days
+        * persona_column(personas, "activity")[persona]
         * CHANNEL_ACTIVITY[channel]
         * np.where(senior, 0.9, 1.0)
     )
-    price_sensitivity = np.exp(rng.normal(-0.08, 0.4, n)) * np.where(young, 1.15, 1.0)
-    frailty = rng.normal(0.0, FRAILTY_SIGMA, n) + CHANNEL_FRAILTY[channel] + 0.2 * young - 0.15 * senior
+    price_sensitivity = (
+        np.exp(rng.normal(-0.08, 0.4, n))
+        * persona_column(personas, "price_sensitivity")[persona]
+        * np.where(young, 1.15, 1.0)
+    )
+    frailty = (
+        rng.normal(0.0, FRAILTY_SIGMA, n)
+        + persona_column(personas, "churn_frailty")[persona]
+        + CHANNEL_FRAILTY[channel]
+        + 0.2 * young
+        - 0.15 * senior
+    )
     responsiveness = np.exp(rng.normal(-0.045, 0.3, n))  # mean 1
-    favourite = rng.choice(len(CATEGORY_WEIGHTS), n, p=CATEGORY_WEIGHTS)
-    taste = 1.1 * model.centroids[favourite] + rng.normal(0.0, 0.5, size=(n, k))
+    favourite = _categorical(rng.random(n), persona_column(personas, "category_weights")[persona])
+    strength = persona_column(personas, "taste_strength")[persona]
+    taste = strength[:, None] * model.centroids[favourite] + rng.normal(0.0, 0.5, size=(n, k))
     attrs = dict(
+        persona=persona,
         signup=signup,
         country=country,
         age=age,
@@ -66,6 +110,11 @@ def draw_customers(
         price_sensitivity=price_sensitivity,
         frailty=frailty,
         responsiveness=responsiveness,
+        exploration=np.minimum(
+            exploration * persona_column(personas, "exploration")[persona], MAX_EXPLORATION
+        ),
+        browse_ratio=persona_column(personas, "browse_ratio")[persona],
+        daytime_share=persona_column(personas, "daytime_share")[persona],
     )
     return Columns(**{k_: np.asarray(v, dtype=CUSTOMER_DTYPES[k_]) for k_, v in attrs.items()}, taste=taste)
 

@@ -19,6 +19,7 @@ Churn is absorbing. Order probability:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import cache
 
 import numpy as np
 
@@ -62,9 +63,7 @@ class ReturnModel:
 
 CHURN = ChurnModel()
 RETURNS = ReturnModel()
-LINE_COUNT_PROBS = np.array([0.50, 0.27, 0.13, 0.07, 0.03])  # 1..5 lines
-MAX_LINES = len(LINE_COUNT_PROBS)
-_LINE_CUM = np.cumsum(LINE_COUNT_PROBS)[:-1]
+MAX_LINES = 5  # lines of an order: 1..5, with the customer's persona's probabilities
 COUPON_BASE, COUPON_SLOPE = 0.02, 0.10  # P(coupon) = base + slope * price_sensitivity
 RECENT_WINDOW = 180
 MAX_ORDER_PROB = 0.95
@@ -98,7 +97,6 @@ def planted_parameters() -> dict:
     return {
         "churn_hazard": asdict(CHURN),
         "returns": asdict(RETURNS),
-        "line_count_probs": LINE_COUNT_PROBS.tolist(),
         "coupon": {"base": COUPON_BASE, "slope": COUPON_SLOPE},
         "recent_orders_window_days": RECENT_WINDOW,
     }
@@ -123,6 +121,12 @@ class ProcessState:
         mapping[rows] = np.arange(len(rows))
         return ProcessState(self.cols.take(rows), self.pending.remapped("row", mapping))
 
+    def tiled(self, rows: np.ndarray, copies: int) -> ProcessState:
+        """`copies` independent copies of the subset `rows`, one after the other."""
+        part = self.subset(rows)
+        cols = Columns(**{k: np.concatenate([v] * copies) for k, v in part.cols.to_arrays().items()})
+        return ProcessState(cols, part.pending.tiled("row", copies, len(rows)))
+
     def apply_due(self, day: int) -> None:
         due = self.pending.pop(day)
         c = self.cols
@@ -146,6 +150,19 @@ def _fresh(gidx: np.ndarray, last_completed: np.ndarray | None) -> dict:
     out["last_completed"][:] = -1 if last_completed is None else last_completed
     out["hist_last"][:] = -1
     return out
+
+
+@cache
+def line_count_cum(personas: tuple) -> np.ndarray:
+    """(personas x 4) cumulative P(1..4 lines), for inverse-CDF draws of an order's line count."""
+    probs = np.array([p.line_count_probs for p in personas], dtype=np.float64)
+    return np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)[:, :-1]
+
+
+def line_count_probs(personas: tuple) -> np.ndarray:
+    """(personas x MAX_LINES) P(1..5 lines)."""
+    probs = np.array([p.line_count_probs for p in personas], dtype=np.float64)
+    return probs / probs.sum(axis=1, keepdims=True)
 
 
 def hazard(world, ps: ProcessState, rows: np.ndarray, gidx: np.ndarray, day: int) -> np.ndarray:
@@ -214,23 +231,48 @@ class Decisions:
         return self.rows[~self.cancelled]
 
 
+def active_rows(world, ps: ProcessState, day: int) -> np.ndarray:
+    """Process rows of the customers who are alive and signed up by `day`."""
+    return np.flatnonzero(ps.cols.alive & (world.customers.signup[ps.cols.gidx] <= day))
+
+
 def step_process(world, ps: ProcessState, day: int, arm: Arm) -> Decisions:
     """Advance `ps` by one day: land pending changes, churn, order, update counters."""
-    cfg = world.config
-    seed = cfg.seed
     ps.apply_due(day)
-    c, cust, prefs, products = ps.cols, world.customers, world.prefs, world.products
-    active = np.flatnonzero(c.alive & (cust.signup[c.gidx] <= day))
+    c = ps.cols
+    active = active_rows(world, ps, day)
     gidx = c.gidx[active]
-    ids = gidx + 1
-
-    churn = uniforms(seed, Stream.CHURN, day, ids) < hazard(world, ps, active, gidx, day)
+    churn = uniforms(world.config.seed, Stream.CHURN, day, gidx + 1) < hazard(world, ps, active, gidx, day)
     c.alive[active[churn]] = False
     c.churned_on[active[churn]] = day
-    rows, gidx, ids = active[~churn], gidx[~churn], ids[~churn]
+    return order_step(world, ps, day, arm, active[~churn])
 
-    treated, tau = targeted_flags(world, gidx, day, arm)
-    q = order_probability(world, gidx, day, treated, tau, arm.regional)
+
+def order_step(
+    world,
+    ps: ProcessState,
+    day: int,
+    arm: Arm,
+    rows: np.ndarray,
+    draw_ids: np.ndarray | None = None,
+    flags: tuple[np.ndarray | None, np.ndarray | None] | None = None,
+    q: np.ndarray | None = None,
+) -> Decisions:
+    """The ordering half of a day for process `rows` that survived the day's churn draw.
+
+    draw_ids: the counters of the random draws (default customer id; replicas of one customer in the
+    value truth's Monte Carlo use others); flags: (treated, tau) of the rows instead of the world's
+    winback assignment; q: the rows' order probabilities, when the caller has computed them.
+    """
+    cfg = world.config
+    seed = cfg.seed
+    c, cust, prefs, products = ps.cols, world.customers, world.prefs, world.products
+    gidx = c.gidx[rows]
+    ids = gidx + 1 if draw_ids is None else draw_ids
+
+    treated, tau = targeted_flags(world, gidx, day, arm) if flags is None else flags
+    if q is None:
+        q = order_probability(world, gidx, day, treated, tau, arm.regional)
     buy = uniforms(seed, Stream.ORDER, day, ids) < q
     rows, gidx, ids = rows[buy], gidx[buy], ids[buy]
     treated = None if treated is None else treated[buy]
@@ -238,7 +280,7 @@ def step_process(world, ps: ProcessState, day: int, arm: Arm) -> Decisions:
     # order level: cancel, line count, late?, delivery days, coupon
     u = uniforms(seed, Stream.ORDER_DETAIL, day, ids, slots=5)
     cancelled = u[:, 0] < cfg.cancel_rate
-    n_lines = 1 + np.searchsorted(_LINE_CUM, u[:, 1], side="right")
+    n_lines = 1 + (line_count_cum(cfg.personas)[cust.persona[gidx]] <= u[:, 1, None]).sum(axis=1)
     late = u[:, 2] < LATE_RATE[cust.country[gidx]]
     delivery = np.where(late, 6 + (u[:, 3] * 7).astype(np.int64), 1 + (u[:, 3] * 5).astype(np.int64))
     coupon = u[:, 4] < COUPON_BASE + COUPON_SLOPE * cust.price_sensitivity[gidx]
@@ -259,7 +301,7 @@ def step_process(world, ps: ProcessState, day: int, arm: Arm) -> Decisions:
     top = np.argsort(-keys, axis=1, kind="stable")[:, :MAX_LINES]
     product = np.take_along_axis(prefs.items[gidx], top, axis=1).astype(np.int64)
     ud = uniforms(seed, Stream.LINE_DETAIL, day, ids, slots=4 * MAX_LINES)
-    explore = ud[:, :MAX_LINES] < cfg.exploration
+    explore = ud[:, :MAX_LINES] < cust.exploration[gidx, None]
     product = np.where(explore, (ud[:, MAX_LINES : 2 * MAX_LINES] * len(products)).astype(np.int64), product)
     valid = np.arange(MAX_LINES)[None, :] < n_lines[:, None]
     for j in range(1, MAX_LINES):  # an explored product may repeat one already in the order: drop it

@@ -28,6 +28,7 @@ class Stream(IntEnum):
     CHOICE = 4  # one Gumbel key per consideration-set slot
     LINE_DETAIL = 5  # slots: explore?, explored product, return?, return delay (x5 lines)
     ASSIGN = 6  # targeted campaign assignment
+    VALUE = 7  # replica seeds of the value truth's Monte Carlo (see value.py)
     # per-day generators (never feed back into behaviour)
     INIT_CATALOG = 100
     INIT_CUSTOMERS = 101
@@ -63,14 +64,28 @@ def uniforms(seed: int, stream: int, ordinal: int, ids: np.ndarray, slots: int |
     if slots is None:
         x = ids * np.uint64(_GOLDEN) + np.uint64(stream_key(seed, stream, ordinal))
     else:
-        keys = np.array([stream_key(seed, stream, ordinal, s) for s in range(slots)], dtype=np.uint64)
-        x = ids[:, None] * np.uint64(_GOLDEN) + keys[None, :]
+        x = ids[:, None] * np.uint64(_GOLDEN) + slot_keys(seed, stream, ordinal, slots)[None, :]
+    x = _mix_array(x)
+    return ((x >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / (1 << 53))
+
+
+def _mix_array(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser on uint64 arrays (wrapping arithmetic = the Python version's masking)."""
     x ^= x >> np.uint64(30)
     x *= np.uint64(_M1)
     x ^= x >> np.uint64(27)
     x *= np.uint64(_M2)
     x ^= x >> np.uint64(31)
-    return ((x >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / (1 << 53))
+    return x
+
+
+def slot_keys(seed: int, stream: int, ordinal: int, slots: int) -> np.ndarray:
+    """stream_key(seed, stream, ordinal, s) for s in range(slots), the last mix vectorised."""
+    key = _mix(seed + _GOLDEN)
+    for part in (int(stream), int(ordinal)):
+        key = _mix(key + (part + 1) * _GOLDEN)
+    x = np.uint64(key) + np.arange(1, slots + 1, dtype=np.uint64) * np.uint64(_GOLDEN)
+    return _mix_array(x)
 
 
 def day_rng(seed: int, stream: int, ordinal: int) -> np.random.Generator:

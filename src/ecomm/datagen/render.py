@@ -23,12 +23,15 @@ VIEW, CART, PURCHASE = 0, 1, 2
 # fmt: off
 HOUR_WEIGHTS = np.array([1.2, 0.7, 0.4, 0.3, 0.3, 0.4, 0.8, 1.5, 2.5, 3.2, 3.6, 3.8,
                          4.2, 4.0, 3.6, 3.5, 3.7, 4.2, 5.0, 5.8, 6.2, 5.6, 4.0, 2.2])
+# Daytime shoppers (a persona's share of sessions) browse from mid-morning to late afternoon.
+DAYTIME_WEIGHTS = np.array([0.2, 0.1, 0.1, 0.1, 0.1, 0.2, 0.5, 1.5, 3.0, 4.5, 5.5, 6.0,
+                            6.5, 6.0, 5.5, 5.0, 4.0, 3.0, 2.0, 1.5, 1.0, 0.7, 0.5, 0.3])
 # fmt: on
 HOUR_CUM = np.cumsum(HOUR_WEIGHTS / HOUR_WEIGHTS.sum())
+DAYTIME_CUM = np.cumsum(DAYTIME_WEIGHTS / DAYTIME_WEIGHTS.sum())
 QUANTITY_PROBS = np.array([0.78, 0.16, 0.06])
 PRICE_JITTER = 0.03  # unit price = list price x (1 + N(0, 3%)), within +-8%
 EXTRA_VIEW_RATE = 0.5  # ordering sessions that also view one more product
-BROWSE_RATIO = 0.9  # browsing sessions of an alive customer per expected order
 CHURNED_BROWSE_RATE = 0.002  # a churned customer still drops by, rarely
 BROWSE_STOP = 0.45  # views per browsing session ~ geometric(BROWSE_STOP), at most 8
 BROWSE_CART_RATE = 0.1  # a viewed product is added to a cart (then abandoned)
@@ -79,7 +82,8 @@ def render_day(world, dec: Decisions, day: int) -> dict[str, pa.Table]:
     c = world.main.cols
     existing = np.flatnonzero(cust.signup <= day)
     base_rate = cust.activity[existing] * world.demand.factors(day)[cust.country[existing]]
-    rate = np.where(c.alive[existing], BROWSE_RATIO * base_rate, CHURNED_BROWSE_RATE)
+    # browsing sessions of an alive customer per expected order: a persona's session habit
+    rate = np.where(c.alive[existing], cust.browse_ratio[existing] * base_rate, CHURNED_BROWSE_RATE)
     browsers = existing[rng.random(len(existing)) < rate]
     n_browse = len(browsers)
 
@@ -97,7 +101,7 @@ def render_day(world, dec: Decisions, day: int) -> dict[str, pa.Table]:
     cum_w = np.cumsum(np.exp(prefs.logw[view_g]), axis=1)
     slot = np.minimum((cum_w < rng.random(len(view_g))[:, None] * cum_w[:, -1:]).sum(axis=1), m - 1)
     view_product = prefs.items[view_g, slot].astype(np.int64)
-    explore = rng.random(len(view_g)) < world.config.exploration
+    explore = rng.random(len(view_g)) < cust.exploration[view_g]
     view_product[explore] = rng.integers(0, len(products), explore.sum())
     carted = rng.random(len(view_g)) < BROWSE_CART_RATE
     landing = np.flatnonzero(rng.random(n_browse) < LANDING_RATE)
@@ -152,7 +156,13 @@ def render_day(world, dec: Decisions, day: int) -> dict[str, pa.Table]:
     elapsed -= np.repeat(elapsed[first], counts)
     duration = np.zeros(n_sessions, dtype=np.int64)
     duration[counts > 0] = np.maximum.reduceat(elapsed, first[counts > 0]) if len(elapsed) else 0
-    hour = np.searchsorted(HOUR_CUM, rng.random(n_sessions), side="right")
+    u_hour = rng.random(n_sessions)
+    daytime = rng.random(n_sessions) < cust.daytime_share[session_g]
+    hour = np.where(
+        daytime,
+        np.searchsorted(DAYTIME_CUM, u_hour, side="right"),
+        np.searchsorted(HOUR_CUM, u_hour, side="right"),
+    )
     start = np.minimum(hour * 3600 + rng.integers(0, 3600, n_sessions), 86399 - duration)
     event_sec = start[session] + elapsed
     order_sec = start[:n_orders] + duration[:n_orders]  # the order is placed at its last purchase event

@@ -1,7 +1,9 @@
-"""Ground truth: true churn probabilities, preferences, latent traits and campaign effects.
+"""Ground truth: true churn and purchase probabilities, personas, preferences, latent traits and
+campaign effects (the value truth is in value.py).
 
 Churn probability at a snapshot date S (for every customer who signed up before S):
-P(no completed order in [S, S + horizon)) given the world's state at the start of S. It is an
+P(no completed order in [S, S + horizon)) given the world's state at the start of S; the purchase
+probability is 1 - the same quantity over the purchase horizon (one pass gives both). It is an
 exact forward recursion with the simulator's own hazard and order-probability functions: along
 the path "no completed order" the state evolves deterministically (only already-scheduled
 deliveries, returns and 180-day expiries land; cancelled orders change nothing), so with
@@ -9,7 +11,7 @@ a_t = P(alive and no completed order before day t):
     P = sum_t a_t * h_t  (churned first)  +  a_end,   a_{t+1} = a_t (1 - h_t)(1 - q_t (1 - cancel_rate)).
 A winback assignment still ahead of S is random: the result mixes the treated and untreated paths
 with the assignment probability, which is a function of the (deterministic) state at exposure.
-A customer who has already churned has probability 1.
+A customer who has already churned has probability 1 (purchase probability 0).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from ecomm.datagen.campaigns import (
     uplift,
 )
 from ecomm.datagen.process import hazard, order_probability
-from ecomm.datagen.writer import dates, ints
+from ecomm.datagen.writer import dates, ints, labels
 
 
 def is_snapshot_day(day: int) -> bool:
@@ -40,16 +42,23 @@ def is_snapshot_day(day: int) -> bool:
 
 
 def churn_probabilities(world, day: int) -> tuple[np.ndarray, np.ndarray]:
-    """(customer_id, P(no completed order in the horizon)) at the start of `day`."""
-    cfg, plan, cust = world.config, world.plan, world.customers
+    """(customer_id, P(no completed order in the churn horizon)) at the start of `day`."""
+    horizon = world.config.churn_horizon_days
+    ids, probs = no_order_probabilities(world, day, (horizon,))
+    return ids, probs[horizon]
+
+
+def no_order_probabilities(world, day: int, horizons: tuple[int, ...]) -> tuple[np.ndarray, dict]:
+    """(customer_id, {horizon: P(no completed order in [day, day + horizon))}) at the start of `day`."""
+    plan, cust = world.plan, world.customers
     c = world.main.cols
     existing = np.flatnonzero(cust.signup[c.gidx] < day)
-    prob = np.ones(len(existing))
+    probs = {h: np.ones(len(existing)) for h in horizons}
     alive_pos = np.flatnonzero(c.alive[existing])
     ps = world.main.subset(existing[alive_pos])  # a copy: the recursion consumes its pending changes
     g = ps.cols.gidx
     rows = np.arange(len(g))
-    horizon = cfg.churn_horizon_days
+    horizon = max(horizons)
     window = range(plan.targeted_day, plan.targeted_day + plan.targeted_window_days)
 
     # paths: (weight, treated flags or None) - two when the winback assignment is still ahead
@@ -66,7 +75,7 @@ def churn_probabilities(world, day: int) -> tuple[np.ndarray, np.ndarray]:
 
     alive_no_order = [np.ones(len(g)) for _ in paths]
     result = [np.zeros(len(g)) for _ in paths]
-    keep = 1.0 - cfg.cancel_rate
+    keep = 1.0 - world.config.cancel_rate
     for t in range(day, day + horizon):
         ps.apply_due(t)
         h = hazard(world, ps, rows, g, t)
@@ -79,8 +88,10 @@ def churn_probabilities(world, day: int) -> tuple[np.ndarray, np.ndarray]:
             q = order_probability(world, g, t, treated, tau, regional_on=True)
             result[i] += alive_no_order[i] * h
             alive_no_order[i] *= (1.0 - h) * (1.0 - q * keep)
-    prob[alive_pos] = sum(w * (r + a) for (w, _, _), r, a in zip(paths, result, alive_no_order, strict=True))
-    return c.gidx[existing] + 1, np.clip(prob, 0.0, 1.0)
+        if t - day + 1 in probs:
+            mixed = sum(w * (r + a) for (w, _, _), r, a in zip(paths, result, alive_no_order, strict=True))
+            probs[t - day + 1][alive_pos] = np.clip(mixed, 0.0, 1.0)
+    return c.gidx[existing] + 1, probs
 
 
 # ------------------------------------------------------------------------------ campaign effects
@@ -232,6 +243,44 @@ def preference_table(world) -> pa.Table:
             "product_id": ints(prefs.items.reshape(-1).astype(np.int64) + 1),
             "true_score": pa.array(prefs.score.reshape(-1), pa.float64()),
             "true_rank": ints(np.tile(np.arange(1, m + 1), n)),
+        }
+    )
+
+
+def persona_table(world) -> pa.Table:
+    cust, personas = world.customers, world.config.personas
+    names = tuple(p.name for p in personas)
+    return pa.table(
+        {
+            "customer_id": ints(np.arange(len(cust)) + 1),
+            "persona": labels(names, cust.persona.astype(np.int64)),
+            "signup_date": dates(cust.signup),
+            "exploration": pa.array(cust.exploration, pa.float64()),
+            "browse_ratio": pa.array(cust.browse_ratio, pa.float64()),
+        }
+    )
+
+
+def purchase_table(world) -> pa.Table:
+    s = world.purchase_truth
+    return pa.table(
+        {
+            "customer_id": ints(s.customer_id),
+            "snapshot_date": dates(s.snapshot),
+            "horizon_days": ints(np.full(len(s), world.config.purchase_horizon_days)),
+            "purchase_probability": pa.array(s.probability, pa.float64()),
+        }
+    )
+
+
+def value_table(world) -> pa.Table:
+    s = world.value_truth
+    return pa.table(
+        {
+            "customer_id": ints(s.customer_id),
+            "snapshot_date": dates(s.snapshot),
+            "horizon_days": ints(np.full(len(s), world.config.value_horizon_days)),
+            "expected_revenue": pa.array(np.round(s.value, 2), pa.float64()),
         }
     )
 

@@ -39,7 +39,8 @@ from ecomm.datagen.preferences import consideration_sets, merge_new_products
 from ecomm.datagen.process import ProcessState, step_process
 from ecomm.datagen.randomness import Stream, day_rng, uniforms
 from ecomm.datagen.render import Ids, agendas, render_day
-from ecomm.datagen.truth import churn_probabilities, is_snapshot_day
+from ecomm.datagen.truth import is_snapshot_day, no_order_probabilities
+from ecomm.datagen.value import SetCache, expected_values
 from ecomm.datagen.writer import dates, ints, money
 
 Progress = Callable[[str, int, int], None] | None
@@ -105,6 +106,17 @@ class World:
             snapshot=np.zeros(0, np.int32),
             probability=np.zeros(0, np.float64),
         )
+        self.purchase_truth = Columns(
+            customer_id=np.zeros(0, np.int64),
+            snapshot=np.zeros(0, np.int32),
+            probability=np.zeros(0, np.float64),
+        )
+        self.value_truth = Columns(
+            customer_id=np.zeros(0, np.int64),
+            snapshot=np.zeros(0, np.int32),
+            value=np.zeros(0, np.float64),
+        )
+        self.set_cache = SetCache()  # derived, not saved: a loaded world rebuilds it
         self.provisional_snapshot = -1  # last-date snapshot that is not a first-of-month one
         self.snapshot_stats: dict[str, dict] = {}
         self.last_day = plan.start - 1
@@ -126,7 +138,9 @@ class World:
         # more recent signups are more common (a growing shop)
         age_days = np.floor(BASE_SIGNUP_YEARS * 365 * rng.random(plan.base_customers) ** 1.5).astype(np.int64)
         signup = np.sort(start - 1 - age_days)
-        customers = draw_customers(rng, signup, config.median_days_between_orders, model)
+        customers = draw_customers(
+            rng, signup, config.median_days_between_orders, model, config.personas, config.exploration
+        )
         prefs = consideration_sets(customers, np.arange(len(customers)), products, plan.consideration_size)
 
         # Customers older than the burn-in start get a plausible last order; the burn-in does the rest.
@@ -188,9 +202,22 @@ class World:
             self.snapshot_stats.pop(date.fromordinal(self.provisional_snapshot).isoformat(), None)
             self.provisional_snapshot = -1
         if is_snapshot_day(day) or last:
-            ids, prob = churn_probabilities(self, day)
+            cfg = self.config
+            # purchase and value truth at month starts only (a provisional snapshot would redo the
+            # value's year-long Monte Carlo on every next-day run)
+            month_start = is_snapshot_day(day)
+            horizons = (cfg.churn_horizon_days,) + ((cfg.purchase_horizon_days,) if month_start else ())
+            ids, no_order = no_order_probabilities(self, day, horizons)
+            prob = no_order[cfg.churn_horizon_days]
             self.churn_truth.append(customer_id=ids, snapshot=np.full(len(ids), day), probability=prob)
-            if not is_snapshot_day(day):
+            if month_start:
+                purchase = 1.0 - no_order[cfg.purchase_horizon_days]
+                self.purchase_truth.append(
+                    customer_id=ids, snapshot=np.full(len(ids), day), probability=purchase
+                )
+                value_ids, value = expected_values(self, day)
+                self.value_truth.append(customer_id=value_ids, snapshot=np.full(len(ids), day), value=value)
+            else:
                 self.provisional_snapshot = day
             ordered = self.main.cols.hist_orders[ids - 1] > 0
             self.snapshot_stats[date.fromordinal(day).isoformat()] = {
@@ -215,7 +242,10 @@ class World:
         n = int(rng.poisson(self.plan.signups_per_day * annual_factor(date.fromordinal(day))))
         if n == 0:
             return
-        new = draw_customers(rng, np.full(n, day), self.config.median_days_between_orders, self.model)
+        cfg = self.config
+        new = draw_customers(
+            rng, np.full(n, day), cfg.median_days_between_orders, self.model, cfg.personas, cfg.exploration
+        )
         start = len(self.customers)
         self.customers.append(**new.to_arrays())
         rows = np.arange(start, start + n)
