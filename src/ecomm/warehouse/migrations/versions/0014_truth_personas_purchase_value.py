@@ -8,8 +8,8 @@ Revision ID: 0012
 
 from alembic import op
 
-revision = "0012"
-down_revision = "0009"
+revision = "0014"
+down_revision = "0013"
 
 UPGRADE = """
 CREATE TABLE truth.customer_persona (
