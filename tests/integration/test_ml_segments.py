@@ -165,6 +165,31 @@ def test_train_segments_command_logs_registers_and_promotes(world, cli_run):
     assert version.tags["gate.promoted"] == "true"
 
 
+def test_segments_are_measured_against_the_planted_personas(world, cli_run):
+    """The run's persona ARI is the ARI of the stored segments (as of the run's date) with
+    truth.customer_persona, and the RFM cells' is computed on the same customers."""
+    from ecomm.ml.segment import evaluate as ev
+
+    client = tracking.configure(world)
+    metrics = client.get_run(client.get_model_version(registry.SEGMENT_MODEL, "1").run_id).data.metrics
+    with db.connection(world) as conn:
+        personas = db.query_frame(conn, "SELECT customer_id, persona FROM truth.customer_persona")
+        stored = db.query_frame(
+            conn,
+            "SELECT customer_id, segment_id FROM marts.customer_segments WHERE as_of_date = %(d)s",
+            {"d": AS_OF},
+        )
+    assert personas["persona"].nunique() >= 5
+    segments = stored.set_index("customer_id")["segment_id"]
+    expected = ev.ari_against(segments, personas.set_index("customer_id")["persona"])
+    assert metrics["persona_ari"] == pytest.approx(expected, abs=1e-9)
+    assert -1 <= metrics["persona_rfm_ari"] <= 1
+    assert metrics["persona_ari_over_rfm"] == pytest.approx(
+        metrics["persona_ari"] / metrics["persona_rfm_ari"]
+    )
+    assert f"against the planted personas: ARI {metrics['persona_ari']:.3f}" in cli_run.stdout
+
+
 def test_the_champion_assigns_every_customer_its_named_segment(world, cli_run):
     import mlflow
 

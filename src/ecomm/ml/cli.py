@@ -158,6 +158,12 @@ def train_segments(
         f"chosen k={result.k}: bootstrap stability {result.metrics['stability']:.3f}, "
         f"restart stability {result.metrics['restart_stability']:.3f}"
     )
+    if "persona_ari" in result.metrics:  # the simulated shop's planted personas
+        m = result.metrics
+        out.print(
+            f"against the planted personas: ARI {m['persona_ari']:.3f} "
+            f"(RFM-quintile cells {m['persona_rfm_ari']:.3f}, {m['persona_ari_over_rfm']:.1f}x)"
+        )
     out.print(_gate_line(result.gate))
     out.print(
         f"{result.stored_rows:,} customer x month rows of v{result.gate.champion_after} in marts.customer_segments"

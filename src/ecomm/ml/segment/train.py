@@ -127,6 +127,21 @@ def store_champion_segments(settings: Settings, client, version: str, as_of: dat
         return assign_and_store(conn, pyfunc, ref, as_of)
 
 
+def planted_personas(conn) -> pd.Series | None:
+    """The simulated shop's planted persona of each customer (truth.customer_persona), or None when the
+    warehouse has no truth (imported data, or a world generated before personas)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass('truth.customer_persona') IS NOT NULL")
+        if not cur.fetchone()[0]:
+            return None
+        cur.execute("SELECT customer_id, persona FROM truth.customer_persona")
+        rows = cur.fetchall()
+    conn.rollback()
+    if not rows:
+        return None
+    return pd.Series(dict(rows), name="persona")
+
+
 def train_segments(
     settings: Settings, config: SegmentConfig, *, labels: pd.Series | None = None
 ) -> SegmentResult:
@@ -137,6 +152,7 @@ def train_segments(
     with db.connection(settings) as conn:
         as_of = config.as_of or default_as_of(warehouse_span(conn).last_day)
         frame = segment_features(conn, as_of)
+        personas = planted_personas(conn)  # evaluation only: the features never read truth
     if len(frame) <= max(min(config.ks), 1):
         raise FeatureError(f"as of {as_of}: {len(frame)} active customers, too few to segment")
     fitted = fit_segments(frame, config)
@@ -153,6 +169,8 @@ def train_segments(
     metrics["ari_vs_rfm_cells"] = ev.ari_against(segments, ev.rfm_segments(by_customer))
     if labels is not None:
         metrics |= {f"labels_{n}": v for n, v in ev.agreement(segments, by_customer, labels).items()}
+    if personas is not None:
+        metrics |= {f"persona_{n}": v for n, v in ev.agreement(segments, by_customer, personas).items()}
 
     client = tracking.configure(settings)
     experiment_id = tracking.ensure_experiment(client, settings, tracking.SEGMENT_EXPERIMENT)
