@@ -171,3 +171,26 @@ def test_estimate_coerces_numpy_scalars():
 def test_not_a_dataframe_is_rejected():
     with pytest.raises(ValueError, match="df must be a pandas DataFrame"):
         naive_difference({"t": [0, 1]}, "t", "y")
+
+
+def test_rare_levels_are_pooled_until_both_arms_have_enough():
+    from ecomm.causal.extracts import OTHER_LEVEL, pool_rare_levels
+
+    treated = [True] * 10 + [False] * 10
+    frame = pd.DataFrame(
+        {
+            "treated": treated,
+            # DE in both arms (5 + 5); FR and IT only in one arm; ES 5 + 5
+            "country": ["DE"] * 5 + ["FR"] * 5 + ["DE"] * 5 + ["IT"] * 5,
+            "channel": ["a"] * 5 + ["b"] * 5 + ["a"] * 5 + ["b"] * 5,
+        }
+    )
+    pooled_frame, pooled = pool_rare_levels(frame, "treated", ("country", "channel"), min_per_arm=5)
+    assert pooled == {"country": ["FR", "IT"]}
+    assert list(pooled_frame.country) == ["DE"] * 5 + [OTHER_LEVEL] * 5 + ["DE"] * 5 + [OTHER_LEVEL] * 5
+    assert list(frame.country[5:10]) == ["FR"] * 5  # the input is not changed
+
+    # a pooled level still short in an arm joins the most common level
+    short = frame.assign(country=["DE"] * 9 + ["FR"] + ["DE"] * 10)
+    pooled_frame, pooled = pool_rare_levels(short, "treated", ("country",), min_per_arm=5)
+    assert pooled == {"country": ["FR"]} and set(pooled_frame.country) == {"DE"}

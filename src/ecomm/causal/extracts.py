@@ -52,6 +52,11 @@ TARGETED_COVARIATES = (
     "acquisition_channel",
 )
 SEGMENTS = ("age_band", "deal_segment")
+# A categorical level with fewer customers than this in either arm is pooled into OTHER_LEVEL: a
+# level seen in (almost) one arm only has no comparison group, and it makes the interacted regression
+# rank-deficient; in a small shop (a few hundred customers) that is most countries.
+MIN_LEVEL_PER_ARM = 5
+OTHER_LEVEL = "other"
 
 
 class ExtractError(ValueError):
@@ -135,6 +140,7 @@ class TargetedExtract:
     covariates: tuple[str, ...] = TARGETED_COVARIATES
     segments: tuple[str, ...] = SEGMENTS
     raw_covariates: tuple[str, ...] = field(default=(), repr=False)
+    pooled_levels: dict[str, list[str]] = field(default_factory=dict)  # column -> levels now OTHER_LEVEL
 
     @property
     def n_treated(self) -> int:
@@ -229,8 +235,10 @@ def targeted_extract(
     frame["age_band"] = frame["age_band"].astype(str)
     seeker = frame["discounted_order_share"] >= DEAL_SEEKER_SHARE
     frame["deal_segment"] = np.where(seeker, "deal_seeker", "full_price")
+    frame, pooled = pool_rare_levels(frame, "treated", ("country", "acquisition_channel"))
     return TargetedExtract(
         frame=frame,
+        pooled_levels=pooled,
         campaign=campaign,
         exposure_date=exposure[0],
         window_days=window_days,
@@ -253,6 +261,29 @@ def targeted_extract(
             "acquisition_channel",
         ),
     )
+
+
+def pool_rare_levels(
+    frame: pd.DataFrame, treatment: str, columns: tuple[str, ...], min_per_arm: int = MIN_LEVEL_PER_ARM
+) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """Levels of `columns` with fewer than `min_per_arm` rows in either arm become OTHER_LEVEL; if
+    the pooled level is still short in an arm, it joins the most common level. Returns the new frame
+    and, per column, the levels pooled (columns with none pooled are left out)."""
+    frame, pooled = frame.copy(), {}
+    treated = frame[treatment].astype(bool)
+    for column in columns:
+        values = frame[column].astype(str)
+        per_arm = pd.crosstab(values, treated).reindex(columns=[False, True], fill_value=0)
+        rare = sorted(per_arm.index[(per_arm < min_per_arm).any(axis=1)])
+        if not rare:
+            continue
+        values = values.where(~values.isin(rare), OTHER_LEVEL)
+        other = values == OTHER_LEVEL
+        if min(int((other & treated).sum()), int((other & ~treated).sum())) < min_per_arm:
+            values = values.where(~other, values[~other].mode().iloc[0] if (~other).any() else OTHER_LEVEL)
+        frame[column] = values
+        pooled[column] = rare
+    return frame, pooled
 
 
 # ------------------------------------------------------------------------------- regional launch

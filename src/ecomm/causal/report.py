@@ -28,6 +28,8 @@ from ecomm.causal.dml import FittedDML, cate_by_segment, fit_dml
 from ecomm.causal.dowhy_wrappers import dowhy_estimate, dowhy_refute
 from ecomm.causal.extracts import (
     Campaign,
+    MIN_LEVEL_PER_ARM,
+    OTHER_LEVEL,
     ExtractError,
     RegionalPanel,
     TargetedExtract,
@@ -274,6 +276,11 @@ def build_report(
         except ExtractError as exc:
             notes.append(f"targeted campaign skipped: {exc}")
         else:
+            notes.extend(
+                f"targeted campaign: {column} levels with fewer than {MIN_LEVEL_PER_ARM} customers in an arm "
+                f"pooled as '{OTHER_LEVEL}': {', '.join(levels)}"
+                for column, levels in extract.pooled_levels.items()
+            )
             targeted = targeted_analysis(extract, options)
             tables.append(comparison_table(extract.campaign, extract.outcome, targeted.estimates, truth))
     if "regional" in campaigns:
