@@ -22,7 +22,7 @@ import pandas as pd
 from ecomm import db
 from ecomm.settings import Settings
 
-from benchmarks.common import RESULTS, WORK, stops_what_it_starts, write_result
+from benchmarks.common import WORK, stops_what_it_starts, write_result
 
 TOLERANCE = 0.15  # the causal tests' tolerance, relative to the planted effect
 MAIN_ROWS = (  # (campaign_id, method, estimand): the estimates the causal tests hold to the truth
@@ -76,7 +76,9 @@ def summarise(tables: pd.DataFrame) -> list[dict]:
                 "covers_truth": int(rows.covers_truth.sum()),
                 "relative_half_width_mean": round(float(se.mean() * 1.96), 4),
                 "seeds": len(rows),
-                "relative_error_by_seed": {int(s): round(float(r), 4) for s, r in zip(rows.seed, rel)},
+                "relative_error_by_seed": {
+                    int(s): round(float(r), 4) for s, r in zip(rows.seed, rel, strict=True)
+                },
             }
         )
     return out

@@ -27,9 +27,9 @@ from ecomm.causal.did import PreTrendTest, difference_in_differences, event_stud
 from ecomm.causal.dml import FittedDML, cate_by_segment, fit_dml
 from ecomm.causal.dowhy_wrappers import dowhy_estimate, dowhy_refute
 from ecomm.causal.extracts import (
-    Campaign,
     MIN_LEVEL_PER_ARM,
     OTHER_LEVEL,
+    Campaign,
     ExtractError,
     RegionalPanel,
     TargetedExtract,
