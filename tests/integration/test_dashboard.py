@@ -587,6 +587,8 @@ def test_segments_page_value_equals_the_order_lines(segmented_world, open_app):
     assert table["revenue per customer ($)"].tolist() == pytest.approx(
         (expected["revenue"] / expected["customers"]).tolist()
     )
+    bars = [c["data"][0] for c in charts(app) if c["data"][0].get("orientation") == "h"][1]
+    assert array(bars["x"]) == pytest.approx((expected["revenue"] / expected["customers"]).tolist())
 
 
 def transitions_sql(settings, before, after) -> dict[tuple[str, str], int]:

@@ -51,6 +51,10 @@ def labels(frame: pd.DataFrame, ids: str = "segment_id", names: str = "segment_n
     return [label(i, n) for i, n in zip(frame[ids], frame[names], strict=True)]
 
 
+def bar_height(bars: int) -> int:
+    return 80 + 40 * bars
+
+
 def render(ctx: L.PageContext) -> None:
     wh, countries = ctx.warehouse, ctx.filters.countries
     try:
@@ -81,7 +85,7 @@ def render(ctx: L.PageContext) -> None:
     shown = sizes.assign(segment=labels(sizes))
     fig = charts.hbar(shown, "customers", "segment", title="customers")
     fig.update_traces(text=[L.percent(s) for s in shown["share"]], textposition="auto")
-    charts.show(fig, height=80 + 40 * len(shown))
+    charts.show(fig, height=bar_height(len(shown)))
 
     st.subheader("Profiles")
     show_profiles(S.cached_profiles(wh))
@@ -118,9 +122,8 @@ def show_value(value: pd.DataFrame) -> None:
         hide_index=True,
         column_config={VALUE_COLUMNS[c]: cfg for c, cfg in money.items()},
     )
-    fig = go.Figure(go.Bar(x=table["segment"], y=table["revenue_per_customer"]))
-    fig.update_layout(yaxis_title="revenue per customer ($)", xaxis={"type": "category"})
-    charts.show(fig, height=300)
+    fig = charts.hbar(table, "revenue_per_customer", "segment", title="revenue per customer ($)")
+    charts.show(fig, height=bar_height(len(table)))
     st.caption(
         "Net revenue of completed lines; an order counts once. Customers are those in each segment at "
         "the latest month start."
@@ -165,7 +168,8 @@ def show_movement(wh, months: list, countries: tuple[str, ...]) -> None:
         yaxis={"autorange": "reversed", "title": f"segment on {before:%d %b %Y}", "type": "category"},
         xaxis={"title": f"segment on {after:%d %b %Y}", "type": "category"},
     )
-    charts.show(fig, height=120 + 40 * len(grid))
+    # room for the slanted segment names under the columns
+    charts.show(fig, height=260 + 50 * len(grid))
     st.caption(
         f"Customers segmented on both {before:%d %b %Y} and {after:%d %b %Y}, by their segment on each: "
         "the diagonal stayed. Customers new on the later date are not counted."
