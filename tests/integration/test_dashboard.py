@@ -1,7 +1,9 @@
 """The Streamlit dashboard through streamlit.testing's AppTest, on the session's trained world (a loaded
 warehouse, 900 customers, and champion churn and recommender models in a real MLflow store): every
 page runs, the figures equal the same figures computed directly in SQL, the filters change them, and
-an empty warehouse or a registry without champions gets a friendly message naming the command.
+an empty warehouse, a registry without champions or a world without segments gets a friendly message
+naming the command. The Segments page's figures are checked on a copy of the world with segments
+trained (`segmented_world`).
 """
 
 from __future__ import annotations
