@@ -2,8 +2,9 @@
 and dashboard tests (a pytest plugin: conftest lists it in `pytest_plugins`).
 
 World: 900 customers, 120 products, 210 days to 2025-03-01, 60-day churn horizon, seed 11. Churn and
-recommender are trained once with few tuning trials (version 1 of each, both champions). The MLflow
-store is its own database on the session's PostgreSQL, artifacts under the session's tmp home.
+recommender are trained once with few tuning trials, segments with k 3..5 (version 1 of each, all
+champions). The MLflow store is its own database on the session's PostgreSQL, artifacts under the
+session's tmp home.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ecomm.datagen import GeneratorConfig, generate_history
 from ecomm.ml import tracking
 from ecomm.ml.churn.train import ChurnConfig, train_churn
 from ecomm.ml.recommend.train import RecConfig, train_recommender
+from ecomm.ml.segment.train import SegmentConfig, train_segments
 from ecomm.warehouse.run import load_path
 
 WORLD_AS_OF = date(2025, 3, 1)
@@ -60,9 +62,11 @@ def loaded_world(template_warehouse, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def trained_world(loaded_world):
-    """`loaded_world` with churn_model v1 and recommender_model v1, both champions."""
+    """`loaded_world` with churn_model v1, recommender_model v1 and segment_model v1, all champions
+    (the segments stored in marts.customer_segments, so GET /segments answers as after training)."""
     tracking.configure(loaded_world)
     churn = train_churn(loaded_world, ChurnConfig.from_settings(loaded_world, **WORLD_FAST_CHURN))
     rec = train_recommender(loaded_world, RecConfig.from_settings(loaded_world, n_trials=2))
-    assert churn.gate.promoted and rec.gate.promoted
+    segments = train_segments(loaded_world, SegmentConfig.from_settings(loaded_world, ks=(3, 4, 5), n_boot=2))
+    assert churn.gate.promoted and rec.gate.promoted and segments.gate.promoted
     return loaded_world
