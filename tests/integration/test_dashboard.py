@@ -1,9 +1,8 @@
 """The Streamlit dashboard through streamlit.testing's AppTest, on the session's trained world (a loaded
-warehouse, 900 customers, and champion churn and recommender models in a real MLflow store): every
-page runs, the figures equal the same figures computed directly in SQL, the filters change them, and
-an empty warehouse, a registry without champions or a world without segments gets a friendly message
-naming the command. The Segments page's figures are checked on a copy of the world with segments
-trained (`segmented_world`).
+warehouse, 900 customers, champion churn, recommender and segment models in a real MLflow store, the
+segments stored): every page runs, the figures equal the same figures computed directly in SQL, the
+filters change them, and an empty warehouse, a registry without champions or a copy of the world with
+its segments deleted (`unsegmented_world`) gets a friendly message naming the command.
 """
 
 from __future__ import annotations
@@ -26,8 +25,7 @@ from ecomm.dashboard.models import champion, load_model
 from ecomm.dashboard.source import _engine
 from ecomm.entities import RETURN_WINDOW_DAYS
 from ecomm.features import columns as C
-from ecomm.ml import registry, tracking
-from ecomm.ml.segment.train import SegmentConfig, train_segments
+from ecomm.ml import registry
 from ecomm.orchestration.config import settings_env
 
 from support.causal_world import clone_database, drop_database
@@ -476,24 +474,20 @@ def test_cohort_retention_without_category_filter_is_the_mart(trained_world, ope
 
 # -------------------------------------------------------------------------------------- segments
 @pytest.fixture(scope="module")
-def segmented_world(trained_world):
-    """A copy of the trained world's warehouse with `ecomm train segments` run on it (its own MLflow
-    store, quick k range and bootstrap): the shared world and its registry stay as every other test
-    reads them (no segments there: the page's empty state; the Models page's two models)."""
+def unsegmented_world(trained_world):
+    """A copy of the trained world's warehouse with its stored segments deleted (as before the first
+    `ecomm train segments`): the page's empty state. The shared world keeps its segments for every
+    other test."""
     # a copy needs no session on its source: close this process's idle dashboard connections to it
     _engine(db.database_url(trained_world, start=False).render_as_string(hide_password=False)).dispose()
     copy = clone_database(trained_world, trained_world.warehouse_db)
-    settings = copy.model_copy(update={"mlflow_db": f"{copy.warehouse_db}_mlflow"})
     try:
-        tracking.configure(settings)
-        result = train_segments(settings, SegmentConfig.from_settings(settings, ks=(3, 4, 5), n_boot=2))
-        assert result.gate.promoted and result.stored_rows > 0
-        tracking.configure(trained_world)  # MLflow's process-wide store back to the shared world's
-        yield settings
+        with db.connection(copy) as conn, conn.cursor() as cur:
+            cur.execute("TRUNCATE marts.customer_segments, marts.segment_profiles")
+            conn.commit()
+        yield copy
     finally:
-        tracking.configure(trained_world)
-        drop_database(settings)
-        drop_database(settings.model_copy(update={"warehouse_db": settings.mlflow_db}))
+        drop_database(copy)
 
 
 def segment_months(settings) -> list[dt.date]:
@@ -508,8 +502,9 @@ def segment_labels(settings) -> dict[int, str]:
     )
 
 
-def test_segments_page_without_segments_names_the_command(trained_world, open_app):
-    app = open_app(trained_world, "segments")
+def test_segments_page_without_segments_names_the_command(unsegmented_world, open_app):
+    assert one(unsegmented_world, "SELECT count(*) FROM marts.customer_segments") == 0
+    app = open_app(unsegmented_world, "segments")
     assert [i.value for i in app.info] == [
         "No segments yet: run `ecomm train segments` (it stores every customer's segment at each month "
         "start in `marts.customer_segments`)."
@@ -517,13 +512,13 @@ def test_segments_page_without_segments_names_the_command(trained_world, open_ap
     assert not app.metric and not app.get("plotly_chart") and not app.warning
 
 
-def test_segments_page_sizes_and_profiles_are_the_stored_segments(segmented_world, open_app):
-    app = open_app(segmented_world, "segments")
-    latest = segment_months(segmented_world)[-1]
-    labels = segment_labels(segmented_world)
+def test_segments_page_sizes_and_profiles_are_the_stored_segments(trained_world, open_app):
+    app = open_app(trained_world, "segments")
+    latest = segment_months(trained_world)[-1]
+    labels = segment_labels(trained_world)
     counts = dict(
         rows(
-            segmented_world,
+            trained_world,
             "SELECT segment_id, count(*) FROM marts.customer_segments WHERE as_of_date = %s GROUP BY 1",
             (latest,),
         )
@@ -538,7 +533,7 @@ def test_segments_page_sizes_and_profiles_are_the_stored_segments(segmented_worl
 
     profile = app.dataframe[0].value
     stored = rows(
-        segmented_world,
+        trained_world,
         """SELECT p.segment_id, f ->> 'feature', (f ->> 'mean')::float8, (f ->> 'overall_mean')::float8
            FROM marts.segment_profiles p, jsonb_array_elements(p.profile) f ORDER BY 1""",
     )
@@ -548,13 +543,13 @@ def test_segments_page_sizes_and_profiles_are_the_stored_segments(segmented_worl
     assert profile["everyone's mean"].tolist() == [o for *_, o in stored]
 
 
-def test_segments_page_value_equals_the_order_lines(segmented_world, open_app):
-    app = open_app(segmented_world, "segments")
-    latest = segment_months(segmented_world)[-1]
-    last = span(segmented_world)[1]
+def test_segments_page_value_equals_the_order_lines(trained_world, open_app):
+    app = open_app(trained_world, "segments")
+    latest = segment_months(trained_world)[-1]
+    last = span(trained_world)[1]
     members = pd.DataFrame(
         rows(
-            segmented_world,
+            trained_world,
             "SELECT customer_id, segment_id FROM marts.customer_segments WHERE as_of_date = %s",
             (latest,),
         ),
@@ -562,7 +557,7 @@ def test_segments_page_value_equals_the_order_lines(segmented_world, open_app):
     )
     lines = pd.DataFrame(
         rows(
-            segmented_world,
+            trained_world,
             "SELECT customer_id, order_id, revenue::float8 FROM warehouse.fact_order_items "
             "WHERE status = 'completed' AND order_date BETWEEN %s AND %s",
             (last - dt.timedelta(days=89), last),
@@ -605,16 +600,16 @@ def transitions_sql(settings, before, after) -> dict[tuple[str, str], int]:
     return {(labels[b], labels[a]): n for b, a, n in moved}
 
 
-def test_segments_page_movement_counts_the_customers_of_both_months(segmented_world, open_app):
-    app = open_app(segmented_world, "segments")
-    months = segment_months(segmented_world)
+def test_segments_page_movement_counts_the_customers_of_both_months(trained_world, open_app):
+    app = open_app(trained_world, "segments")
+    months = segment_months(trained_world)
     assert len(months) > 2  # so the month selector shows
     heatmap = next(c for c in charts(app) if c["data"][0]["type"] == "heatmap")["data"][0]
-    expected = transitions_sql(segmented_world, months[-2], months[-1])
+    expected = transitions_sql(trained_world, months[-2], months[-1])
     cells = {k: v for k, v in heatmap_cells(heatmap).items() if v}
     assert cells == expected
     assert sum(cells.values()) == one(
-        segmented_world,
+        trained_world,
         "SELECT count(*) FROM (SELECT customer_id FROM marts.customer_segments WHERE as_of_date = %s "
         "INTERSECT SELECT customer_id FROM marts.customer_segments WHERE as_of_date = %s) both_months",
         (months[-2], months[-1]),
@@ -625,25 +620,25 @@ def test_segments_page_movement_counts_the_customers_of_both_months(segmented_wo
     assert not app.exception, [e.value for e in app.exception]
     heatmap = next(c for c in charts(app) if c["data"][0]["type"] == "heatmap")["data"][0]
     assert {k: v for k, v in heatmap_cells(heatmap).items() if v} == transitions_sql(
-        segmented_world, months[0], months[1]
+        trained_world, months[0], months[1]
     )
 
 
-def test_segments_page_narrows_to_the_chosen_countries(segmented_world, open_app):
-    app = open_app(segmented_world, "segments")
+def test_segments_page_narrows_to_the_chosen_countries(trained_world, open_app):
+    app = open_app(trained_world, "segments")
     country = one(
-        segmented_world, "SELECT country FROM warehouse.dim_customer GROUP BY 1 ORDER BY count(*) DESC"
+        trained_world, "SELECT country FROM warehouse.dim_customer GROUP BY 1 ORDER BY count(*) DESC"
     )
     apply_filters(app, countries=[country])
-    latest = segment_months(segmented_world)[-1]
+    latest = segment_months(trained_world)[-1]
     expected = one(
-        segmented_world,
+        trained_world,
         "SELECT count(*) FROM marts.customer_segments s JOIN warehouse.dim_customer c USING (customer_id) "
         "WHERE s.as_of_date = %s AND c.country = %s",
         (latest, country),
     )
     assert (
-        0 < expected < one(segmented_world, "SELECT count(DISTINCT customer_id) FROM marts.customer_segments")
+        0 < expected < one(trained_world, "SELECT count(DISTINCT customer_id) FROM marts.customer_segments")
     )
     assert metrics(app)["Customers segmented"][0] == f"{expected:,}"
     assert app.dataframe[1].value["customers"].sum() == expected
