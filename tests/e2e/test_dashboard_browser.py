@@ -1,7 +1,8 @@
 """The dashboard as users see it: the platform's `streamlit run` command served on a free port against
 the session's trained world, opened in headless Debian chromium (Playwright; no browser download).
 Every page renders with no Streamlit exception or error, a screenshot of each lands in
-tests/artifacts/dashboard/, the map's outlines come from our server and the churn CSV downloads.
+tests/artifacts/dashboard/, the map's outlines come from our server, the Segments page draws its
+charts of the world's stored segments and the churn CSV downloads.
 """
 
 from __future__ import annotations
@@ -93,6 +94,36 @@ def test_the_sales_map_draws_every_country_with_sales(dashboard, page, trained_w
         )
         countries = cur.fetchone()[0]
     assert page.locator(".choroplethlocation").count() == countries
+
+
+def test_the_segments_page_draws_sizes_value_and_movement(dashboard, page, trained_world):
+    """The Segments page on the shared world's stored segments: its four sections, the customers
+    segmented at the latest month start, and its three charts drawn (sizes and revenue per customer
+    as one bar per segment, the movement heatmap)."""
+    from ecomm import db
+
+    with db.connection(trained_world) as conn, conn.cursor() as cur:
+        cur.execute(
+            """SELECT as_of_date, count(*), count(DISTINCT segment_id) FROM marts.customer_segments
+               WHERE as_of_date = (SELECT max(as_of_date) FROM marts.customer_segments) GROUP BY 1"""
+        )
+        latest, customers, segments = cur.fetchone()
+    browser.render(page, url_of(dashboard, "segments"), "Segments")
+    assert browser.errors(page) == []
+    main = page.get_by_test_id("stMain")
+    sections = main.locator("h3").all_inner_texts()
+    assert [s.split(" (")[0] for s in sections] == [
+        f"Sizes on {latest:%d %b %Y}",
+        "Profiles",
+        "Value by segment",
+        "Movement between segments",
+    ]
+    assert main.get_by_test_id("stMetricValue").first.inner_text() == f"{customers:,}"
+    charts = main.get_by_test_id("stPlotlyChart")
+    assert charts.count() == 3
+    assert [charts.nth(i).locator(".barlayer .point").count() for i in range(3)] == [segments, segments, 0]
+    assert charts.nth(2).locator(".heatmaplayer image").count() == 1
+    assert main.get_by_test_id("stDataFrame").count() == 2  # profiles, value
 
 
 def test_the_churn_table_downloads_as_csv(dashboard, page):

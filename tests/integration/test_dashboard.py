@@ -1,7 +1,8 @@
 """The Streamlit dashboard through streamlit.testing's AppTest, on the session's trained world (a loaded
-warehouse, 900 customers, and champion churn and recommender models in a real MLflow store): every
-page runs, the figures equal the same figures computed directly in SQL, the filters change them, and
-an empty warehouse or a registry without champions gets a friendly message naming the command.
+warehouse, 900 customers, champion churn, recommender and segment models in a real MLflow store, the
+segments stored): every page runs, the figures equal the same figures computed directly in SQL, the
+filters change them, and an empty warehouse, a registry without champions or a copy of the world with
+its segments deleted (`unsegmented_world`) gets a friendly message naming the command.
 """
 
 from __future__ import annotations
@@ -21,18 +22,39 @@ from streamlit.testing.v1 import AppTest
 from ecomm import db
 from ecomm.dashboard.churn import contributions, current_scores
 from ecomm.dashboard.models import champion, load_model
+from ecomm.dashboard.source import _engine
 from ecomm.entities import RETURN_WINDOW_DAYS
 from ecomm.features import columns as C
 from ecomm.ml import registry
 from ecomm.orchestration.config import settings_env
 
+from support.causal_world import clone_database, drop_database
+
 APP = Path(__file__).resolve().parents[2] / "streamlit" / "app.py"
-PAGES = ("overview", "sales", "customers", "churn_risk", "recommendations", "campaigns", "models")
+PAGES = (
+    "overview",
+    "sales",
+    "customers",
+    "segments",
+    "churn_risk",
+    "recommendations",
+    "campaigns",
+    "models",
+)
 OVERVIEW_APPLIES = (
     "every figure honours the dates, countries and categories; deltas compare with the same number of "
     "days just before"
 )
-TITLES = ("Overview", "Sales", "Customers", "Churn risk", "Recommendations", "Campaigns", "Models")
+TITLES = (
+    "Overview",
+    "Sales",
+    "Customers",
+    "Segments",
+    "Churn risk",
+    "Recommendations",
+    "Campaigns",
+    "Models",
+)
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -448,6 +470,178 @@ def test_cohort_retention_without_category_filter_is_the_mart(trained_world, ope
         trained_world,
         "SELECT count(DISTINCT customer_id) FROM warehouse.fact_order_items WHERE status <> 'cancelled'",
     )
+
+
+# -------------------------------------------------------------------------------------- segments
+@pytest.fixture(scope="module")
+def unsegmented_world(trained_world):
+    """A copy of the trained world's warehouse with its stored segments deleted (as before the first
+    `ecomm train segments`): the page's empty state. The shared world keeps its segments for every
+    other test."""
+    # a copy needs no session on its source: close this process's idle dashboard connections to it
+    _engine(db.database_url(trained_world, start=False).render_as_string(hide_password=False)).dispose()
+    copy = clone_database(trained_world, trained_world.warehouse_db)
+    try:
+        with db.connection(copy) as conn, conn.cursor() as cur:
+            cur.execute("TRUNCATE marts.customer_segments, marts.segment_profiles")
+            conn.commit()
+        yield copy
+    finally:
+        drop_database(copy)
+
+
+def segment_months(settings) -> list[dt.date]:
+    return [
+        r[0] for r in rows(settings, "SELECT DISTINCT as_of_date FROM marts.customer_segments ORDER BY 1")
+    ]
+
+
+def segment_labels(settings) -> dict[int, str]:
+    return dict(
+        rows(settings, "SELECT segment_id, segment_id || ' · ' || segment_name FROM marts.segment_profiles")
+    )
+
+
+def test_segments_page_without_segments_names_the_command(unsegmented_world, open_app):
+    assert one(unsegmented_world, "SELECT count(*) FROM marts.customer_segments") == 0
+    app = open_app(unsegmented_world, "segments")
+    assert [i.value for i in app.info] == [
+        "No segments yet: run `ecomm train segments` (it stores every customer's segment at each month "
+        "start in `marts.customer_segments`)."
+    ]
+    assert not app.metric and not app.get("plotly_chart") and not app.warning
+
+
+def test_segments_page_sizes_and_profiles_are_the_stored_segments(trained_world, open_app):
+    app = open_app(trained_world, "segments")
+    latest = segment_months(trained_world)[-1]
+    labels = segment_labels(trained_world)
+    counts = dict(
+        rows(
+            trained_world,
+            "SELECT segment_id, count(*) FROM marts.customer_segments WHERE as_of_date = %s GROUP BY 1",
+            (latest,),
+        )
+    )
+    total = sum(counts.values())
+    assert metrics(app)["Customers segmented"][0] == f"{total:,}"
+    assert metrics(app)["Segments"][0] == str(len(counts))
+    bars = next(c for c in charts(app) if c["data"][0].get("orientation") == "h")["data"][0]
+    assert dict(zip(bars["y"], array(bars["x"]), strict=True)) == {labels[i]: n for i, n in counts.items()}
+    assert sum(array(bars["x"])) == total
+    assert bars["text"] == [f"{counts[i] / total:.1%}" for i in sorted(counts)]
+
+    profile = app.dataframe[0].value
+    stored = rows(
+        trained_world,
+        """SELECT p.segment_id, f ->> 'feature', (f ->> 'mean')::float8, (f ->> 'overall_mean')::float8
+           FROM marts.segment_profiles p, jsonb_array_elements(p.profile) f ORDER BY 1""",
+    )
+    assert len(profile) == len(stored) > 0
+    assert profile["segment"].tolist() == [labels[i] for i, *_ in stored]
+    assert profile["segment mean"].tolist() == [m for *_, m, _ in stored]
+    assert profile["everyone's mean"].tolist() == [o for *_, o in stored]
+
+
+def test_segments_page_value_equals_the_order_lines(trained_world, open_app):
+    app = open_app(trained_world, "segments")
+    latest = segment_months(trained_world)[-1]
+    last = span(trained_world)[1]
+    members = pd.DataFrame(
+        rows(
+            trained_world,
+            "SELECT customer_id, segment_id FROM marts.customer_segments WHERE as_of_date = %s",
+            (latest,),
+        ),
+        columns=["customer_id", "segment_id"],
+    )
+    lines = pd.DataFrame(
+        rows(
+            trained_world,
+            "SELECT customer_id, order_id, revenue::float8 FROM warehouse.fact_order_items "
+            "WHERE status = 'completed' AND order_date BETWEEN %s AND %s",
+            (last - dt.timedelta(days=89), last),
+        ),
+        columns=["customer_id", "order_id", "revenue"],
+    ).merge(members, on="customer_id")
+    by = lines.groupby("segment_id")
+    expected = pd.DataFrame(
+        {
+            "customers": members.groupby("segment_id").size(),
+            "orders": by["order_id"].nunique(),
+            "revenue": by["revenue"].sum(),
+        }
+    ).fillna(0)
+    table = app.dataframe[1].value
+    assert table["customers"].tolist() == expected["customers"].tolist()
+    assert table["customers"].sum() == len(members)
+    assert table["orders"].tolist() == expected["orders"].astype(int).tolist()
+    assert table["revenue ($)"].tolist() == pytest.approx(expected["revenue"].tolist())
+    assert table["avg order value ($)"].tolist() == pytest.approx(
+        (expected["revenue"] / expected["orders"]).tolist(),
+        nan_ok=True,  # a segment without orders
+    )
+    assert table["revenue per customer ($)"].tolist() == pytest.approx(
+        (expected["revenue"] / expected["customers"]).tolist()
+    )
+    bars = [c["data"][0] for c in charts(app) if c["data"][0].get("orientation") == "h"][1]
+    assert array(bars["x"]) == pytest.approx((expected["revenue"] / expected["customers"]).tolist())
+
+
+def transitions_sql(settings, before, after) -> dict[tuple[str, str], int]:
+    labels = segment_labels(settings)
+    moved = rows(
+        settings,
+        """SELECT b.segment_id, a.segment_id, count(*)
+           FROM marts.customer_segments b JOIN marts.customer_segments a USING (customer_id)
+           WHERE b.as_of_date = %s AND a.as_of_date = %s GROUP BY 1, 2""",
+        (before, after),
+    )
+    return {(labels[b], labels[a]): n for b, a, n in moved}
+
+
+def test_segments_page_movement_counts_the_customers_of_both_months(trained_world, open_app):
+    app = open_app(trained_world, "segments")
+    months = segment_months(trained_world)
+    assert len(months) > 2  # so the month selector shows
+    heatmap = next(c for c in charts(app) if c["data"][0]["type"] == "heatmap")["data"][0]
+    expected = transitions_sql(trained_world, months[-2], months[-1])
+    cells = {k: v for k, v in heatmap_cells(heatmap).items() if v}
+    assert cells == expected
+    assert sum(cells.values()) == one(
+        trained_world,
+        "SELECT count(*) FROM (SELECT customer_id FROM marts.customer_segments WHERE as_of_date = %s "
+        "INTERSECT SELECT customer_id FROM marts.customer_segments WHERE as_of_date = %s) both_months",
+        (months[-2], months[-1]),
+    )
+    assert metrics(app)["Segmented both months"][0] == f"{sum(cells.values()):,}"
+
+    app.selectbox(key="segments_month").set_value(months[1]).run()
+    assert not app.exception, [e.value for e in app.exception]
+    heatmap = next(c for c in charts(app) if c["data"][0]["type"] == "heatmap")["data"][0]
+    assert {k: v for k, v in heatmap_cells(heatmap).items() if v} == transitions_sql(
+        trained_world, months[0], months[1]
+    )
+
+
+def test_segments_page_narrows_to_the_chosen_countries(trained_world, open_app):
+    app = open_app(trained_world, "segments")
+    country = one(
+        trained_world, "SELECT country FROM warehouse.dim_customer GROUP BY 1 ORDER BY count(*) DESC"
+    )
+    apply_filters(app, countries=[country])
+    latest = segment_months(trained_world)[-1]
+    expected = one(
+        trained_world,
+        "SELECT count(*) FROM marts.customer_segments s JOIN warehouse.dim_customer c USING (customer_id) "
+        "WHERE s.as_of_date = %s AND c.country = %s",
+        (latest, country),
+    )
+    assert (
+        0 < expected < one(trained_world, "SELECT count(DISTINCT customer_id) FROM marts.customer_segments")
+    )
+    assert metrics(app)["Customers segmented"][0] == f"{expected:,}"
+    assert app.dataframe[1].value["customers"].sum() == expected
 
 
 # ------------------------------------------------------------------------------------ churn risk

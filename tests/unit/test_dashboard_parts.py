@@ -1,5 +1,5 @@
-"""The dashboard's pure parts: the previous period of a filter, churn reasons in words, and the map
-from a fitted pipeline's columns back to its input features."""
+"""The dashboard's pure parts: the previous period of a filter, churn reasons in words, the map from a
+fitted pipeline's columns back to its input features, and the Segments page's transition grid."""
 
 from __future__ import annotations
 
@@ -92,3 +92,23 @@ def test_both_families_reasons_add_up_to_the_log_odds():
         np.testing.assert_allclose(1 / (1 + np.exp(-(terms.sum(axis=1) + bias))), p, atol=1e-5)
         assert set(input_names(prepare)) == {"days_since_last_order", "country", "age"}
         assert len(input_names(prepare)) == terms.shape[1]
+
+
+def test_the_transition_grid_is_square_in_segment_order_with_zeros_where_none_moved():
+    from ecomm.dashboard.pages.segments import transition_grid
+
+    # segment 2 is only left (no one in it at the later date), segment 3 only entered
+    moves = pd.DataFrame(
+        {
+            "from_id": [2, 1, 1],
+            "from_name": ["Lapsed", "Loyal", "Loyal"],
+            "to_id": [1, 1, 3],
+            "to_name": ["Loyal", "Loyal", "New"],
+            "customers": [4, 10, 1],
+        }
+    )
+    grid = transition_grid(moves)
+    labels = ["1 · Loyal", "2 · Lapsed", "3 · New"]
+    assert list(grid.index) == labels and list(grid.columns) == labels
+    assert grid.to_numpy().tolist() == [[10, 0, 1], [4, 0, 0], [0, 0, 0]]
+    assert grid.dtypes.unique().tolist() == [np.dtype("int64")]

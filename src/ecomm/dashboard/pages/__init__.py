@@ -6,6 +6,7 @@ PAGES = (
     ("overview", "Overview", ":material/dashboard:"),
     ("sales", "Sales", ":material/payments:"),
     ("customers", "Customers", ":material/groups:"),
+    ("segments", "Segments", ":material/category:"),
     ("churn_risk", "Churn risk", ":material/person_remove:"),
     ("recommendations", "Recommendations", ":material/recommend:"),
     ("campaigns", "Campaigns", ":material/campaign:"),
