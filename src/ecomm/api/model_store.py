@@ -97,7 +97,7 @@ class ModelStore:
     def __init__(
         self,
         settings: Settings,
-        names: tuple[str, ...] = registry.MODEL_NAMES,
+        names: tuple[str, ...] = registry.REQUIRED_SERVED_MODELS,
         *,
         on_load=None,
     ) -> None:

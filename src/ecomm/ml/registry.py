@@ -14,10 +14,14 @@ from importlib.metadata import version as package_version
 
 CHURN_MODEL = "churn_model"
 RECOMMENDER_MODEL = "recommender_model"
-SEGMENT_MODEL = "segment_model"  # not in MODEL_NAMES yet: bootstrap, DAG and dashboard do not train it
+SEGMENT_MODEL = "segment_model"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
-MODEL_NAMES = (CHURN_MODEL, RECOMMENDER_MODEL)
+# Trained by `ecomm pipeline bootstrap` and the ML DAG, evaluated by `ecomm evaluate`, listed on the
+# dashboard's Models page.
+MODEL_NAMES = (CHURN_MODEL, RECOMMENDER_MODEL, SEGMENT_MODEL)
+# The API is ready once these are loaded; it serves the others when they have a champion.
+REQUIRED_SERVED_MODELS = (CHURN_MODEL, RECOMMENDER_MODEL)
 
 
 def model_uri(name: str, version: str | int) -> str:

@@ -7,6 +7,7 @@ Recommender holdout: the last 28 loaded days. Quality targets (issue 4):
                XGBoost, chosen on validation) within 0.01 of the best family on the run's cutoff
   recommender  NDCG@10 >= 1.5 x popularity and >= 0.6 x oracle; coverage@10 >= 3 x popularity's
   time         both trainings <= 300 s
+  segments     see ecomm.ml.segment.report
 Targets are checked on the champions: fresh scores, except the family comparison and the training
 time, which come from the champion's training run (every family on that run's cutoff).
 """
@@ -14,7 +15,7 @@ time, which come from the champion's training run (every family on that run's cu
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from ecomm.ml import registry, tracking
 from ecomm.ml.churn import evaluate as churn_ev
 from ecomm.ml.churn.dataset import load_holdout
 from ecomm.ml.churn.model import signature_columns
+from ecomm.ml.comparison import Comparison, Target, champion_row, run_metrics, run_params
+from ecomm.ml.comparison import entries as registered_entries
 from ecomm.ml.recommend import evaluate as rec_ev
 from ecomm.ml.recommend.dataset import HOLDOUT_DAYS, load_rec_data
 from ecomm.ml.serving import CHURN_PROBABILITY
@@ -36,48 +39,16 @@ REC_METRICS = ("precision_at_10", "recall_at_10", "ndcg_at_10", "map_at_10", "co
 TRAIN_SECONDS_LIMIT = 300.0
 
 
-@dataclass
-class Comparison:
-    model: str
-    holdout: str
-    metrics: tuple[str, ...]
-    rows: dict[str, dict[str, float]] = field(default_factory=dict)  # entry -> metric -> value
-    versions: dict[str, str] = field(default_factory=dict)  # alias -> version
-    message: str = ""
-
-    def to_dict(self) -> dict:
-        return {
-            "model": self.model,
-            "holdout": self.holdout,
-            "versions": self.versions,
-            "rows": self.rows,
-            "message": self.message,
-        }
-
-
-def _entries(client, name: str) -> dict[str, str]:
-    """Entry label -> version, champion first; a version holding both aliases appears once."""
-    found = registry.aliases(client, name)
-    out: dict[str, str] = {}
-    for alias in (registry.CHAMPION, registry.CHALLENGER):
-        if alias in found and found[alias] not in out.values():
-            out[f"{alias} v{found[alias]}"] = found[alias]
-        elif alias in found:
-            label = next(k for k, v in out.items() if v == found[alias])
-            out[f"{label} = {alias}"] = out.pop(label)
-    return out
-
-
 def compare_churn(settings: Settings, client) -> Comparison:
     import mlflow
 
-    entries = _entries(client, registry.CHURN_MODEL)
+    entries = registered_entries(client, registry.CHURN_MODEL)
     if not entries:
         return Comparison(
             registry.CHURN_MODEL, "", CHURN_METRICS, message="not registered: run `ecomm train churn`"
         )
     # the champion's label horizon (it may differ from today's setting)
-    champion_run = _run_params(
+    champion_run = run_params(
         client, registry.CHURN_MODEL, registry.alias_version(client, registry.CHURN_MODEL, registry.CHAMPION)
     )
     horizon = int(champion_run.get("horizon_days", settings.churn_horizon_days))
@@ -106,7 +77,7 @@ def compare_churn(settings: Settings, client) -> Comparison:
 def compare_recommender(settings: Settings, client, holdout_days: int = HOLDOUT_DAYS) -> Comparison:
     import mlflow
 
-    entries = _entries(client, registry.RECOMMENDER_MODEL)
+    entries = registered_entries(client, registry.RECOMMENDER_MODEL)
     if not entries:
         return Comparison(
             registry.RECOMMENDER_MODEL,
@@ -135,49 +106,9 @@ def compare_recommender(settings: Settings, client, holdout_days: int = HOLDOUT_
     )
 
 
-def _run_params(client, name: str, version: str | None) -> dict[str, str]:
-    if version is None:
-        return {}
-    run_id = client.get_model_version(name, version).run_id
-    return dict(client.get_run(run_id).data.params) if run_id else {}
-
-
-def _run_metrics(client, name: str, version: str | None) -> dict[str, float]:
-    if version is None:
-        return {}
-    run_id = client.get_model_version(name, version).run_id
-    return dict(client.get_run(run_id).data.metrics) if run_id else {}
-
-
-@dataclass
-class Target:
-    name: str
-    observed: float | None
-    required: str
-    met: bool | None  # None = could not be measured
-    detail: str = ""
-
-    def to_dict(self) -> dict:
-        return {
-            "target": self.name,
-            "observed": self.observed,
-            "required": self.required,
-            "met": self.met,
-            "detail": self.detail,
-        }
-
-
-def _champion_row(comp: Comparison) -> dict[str, float] | None:
-    champion = comp.versions.get(registry.CHAMPION)
-    for label, row in comp.rows.items():
-        if label.startswith(f"{registry.CHAMPION} v{champion}"):
-            return row
-    return None
-
-
 def quality_targets(churn: Comparison, rec: Comparison, churn_run: dict, rec_run: dict) -> list[Target]:
     out = []
-    row, oracle = _champion_row(churn), churn.rows.get(churn_ev.ORACLE)
+    row, oracle = champion_row(churn), churn.rows.get(churn_ev.ORACLE)
     if row and oracle:
         ratio = row["roc_auc"] / oracle["roc_auc"]
         out.append(
@@ -211,7 +142,7 @@ def quality_targets(churn: Comparison, rec: Comparison, churn_run: dict, rec_run
         out.append(
             Target("churn ROC-AUC (leakage sentinel)", row["roc_auc"], "< 0.99", row["roc_auc"] < 0.99)
         )
-    rrow, pop, orc = _champion_row(rec), rec.rows.get(rec_ev.POPULARITY), rec.rows.get(rec_ev.ORACLE)
+    rrow, pop, orc = champion_row(rec), rec.rows.get(rec_ev.POPULARITY), rec.rows.get(rec_ev.ORACLE)
     for label, base, factor, metric in (
         ("recommender NDCG@10 / popularity", pop, 1.5, "ndcg_at_10"),
         ("recommender NDCG@10 / oracle", orc, 0.6, "ndcg_at_10"),
@@ -266,15 +197,19 @@ class Evaluation:
 
 
 def evaluate(settings: Settings) -> Evaluation:
+    from ecomm.ml.segment.report import compare_segments, segment_targets
+
     client = tracking.configure(settings)
     churn = compare_churn(settings, client)
     rec = compare_recommender(settings, client)
-    churn_run = _run_metrics(client, registry.CHURN_MODEL, churn.versions.get(registry.CHAMPION))
-    rec_run = _run_metrics(client, registry.RECOMMENDER_MODEL, rec.versions.get(registry.CHAMPION))
-    targets = quality_targets(churn, rec, churn_run, rec_run)
-    return Evaluation(
-        [churn, rec], targets, {registry.CHURN_MODEL: churn_run, registry.RECOMMENDER_MODEL: rec_run}
-    )
+    segments = compare_segments(settings, client)
+    runs = {
+        comp.model: run_metrics(client, comp.model, comp.versions.get(registry.CHAMPION))
+        for comp in (churn, rec, segments)
+    }
+    targets = quality_targets(churn, rec, runs[registry.CHURN_MODEL], runs[registry.RECOMMENDER_MODEL])
+    targets += segment_targets(segments, runs[registry.SEGMENT_MODEL])
+    return Evaluation([churn, rec, segments], targets, runs)
 
 
 # ---------------------------------------------------------------------------------------- output

@@ -1,11 +1,12 @@
 """A training run of the registered models, as the ML DAG and `ecomm pipeline bootstrap` run it:
 first what it will train on, decided before any model is fitted (the loaded warehouse and the
-point-in-time plan of both models, from the settings the trainers use; FeatureError when the
+point-in-time plan of the models, from the settings the trainers use; FeatureError when the
 warehouse is too short), then each model trained with the configured trials and tagged with what it
 learnt from, unless its latest version learnt from the very same (`unchanged_since`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from ecomm import db
@@ -49,15 +50,28 @@ def training_plan(settings: Settings) -> dict:
     }
 
 
-def model_config(settings: Settings, name: str) -> ChurnConfig | RecConfig:
+def _trainers() -> dict[str, tuple[Callable[[Settings], object], Callable]]:
+    """Model name -> (its configuration from the settings, its trainer(settings, config))."""
+    from ecomm.ml import registry
+    from ecomm.ml.churn.train import train_churn
+    from ecomm.ml.recommend.train import train_recommender
+    from ecomm.ml.segment.train import SegmentConfig, train_segments
+
+    return {
+        registry.CHURN_MODEL: (ChurnConfig.from_settings, train_churn),
+        registry.RECOMMENDER_MODEL: (RecConfig.from_settings, train_recommender),
+        registry.SEGMENT_MODEL: (SegmentConfig.from_settings, train_segments),
+    }
+
+
+def model_config(settings: Settings, name: str):
     """The configuration model `name` trains with, from the settings."""
     from ecomm.ml import registry
 
-    if name == registry.CHURN_MODEL:
-        return ChurnConfig.from_settings(settings)
-    if name == registry.RECOMMENDER_MODEL:
-        return RecConfig.from_settings(settings)
-    raise ValueError(f"unknown model {name!r}; expected one of {', '.join(registry.MODEL_NAMES)}")
+    trainers = _trainers()
+    if name not in trainers:
+        raise ValueError(f"unknown model {name!r}; expected one of {', '.join(registry.MODEL_NAMES)}")
+    return trainers[name][0](settings)
 
 
 def unchanged_since(settings: Settings, name: str) -> str | None:
@@ -71,15 +85,12 @@ def unchanged_since(settings: Settings, name: str) -> str | None:
 
 def train_model(settings: Settings, name: str):
     """Train registered model `name` with the configured trials: it is logged, registered as
-    challenger and the promotion gate decides (ChurnResult or RecResult); the version records what
-    it was trained on."""
-    from ecomm.ml import registry, tracking
-    from ecomm.ml.churn.train import train_churn
-    from ecomm.ml.recommend.train import train_recommender
+    challenger and the promotion gate decides (the trainer's result: version, gate, metrics, seconds,
+    run_id); the version records what it was trained on."""
+    from ecomm.ml import tracking
 
     config = model_config(settings, name)
     used = training_input(settings, config)  # before training: a load landing meanwhile is new data
-    trainer = train_churn if name == registry.CHURN_MODEL else train_recommender
-    result = trainer(settings, config)
+    result = _trainers()[name][1](settings, config)
     record(tracking.configure(settings), name, result.version, used)
     return result

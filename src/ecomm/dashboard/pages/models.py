@@ -22,10 +22,12 @@ HEADLINE_METRICS = {
         "oracle_ndcg_at_10",
         "model_coverage_at_10",
     ),
+    registry.SEGMENT_MODEL: ("silhouette", "stability", "restart_stability", "persona_ari", "persona_rfm_ari"),
 }
 TRAIN_COMMANDS = {
     registry.CHURN_MODEL: "ecomm train churn",
     registry.RECOMMENDER_MODEL: "ecomm train recommender",
+    registry.SEGMENT_MODEL: "ecomm train segments",
 }
 
 

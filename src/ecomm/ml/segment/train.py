@@ -99,16 +99,24 @@ def fit_segments(frame: pd.DataFrame, config: SegmentConfig) -> FittedSegments:
     return FittedSegments(pipeline, columns, selection, labels, segments)
 
 
-def model_silhouette(uri: str, frame: pd.DataFrame, seed: int) -> float:
-    """Silhouette of a registered version's segments of `frame`, in that version's scaled space."""
+def model_assignment(uri: str, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """A registered version's scaled features of `frame` and its segment of each row."""
     import mlflow
 
     pyfunc = mlflow.pyfunc.load_model(uri).unwrap_python_model()
-    x = pyfunc.pipeline[:-1].transform(pyfunc.inputs(frame))
-    labels = pyfunc.pipeline[-1].predict(x)
+    x = np.asarray(pyfunc.pipeline[:-1].transform(pyfunc.inputs(frame)), dtype="float64")
+    return x, pyfunc.pipeline[-1].predict(x)
+
+
+def labels_silhouette(x: np.ndarray, labels: np.ndarray, seed: int) -> float:
     if len(np.unique(labels)) < 2:
         return -1.0  # one segment for everyone: the worst separation
-    return kselect.silhouette(np.asarray(x, dtype="float64"), labels, seed)
+    return kselect.silhouette(x, labels, seed)
+
+
+def model_silhouette(uri: str, frame: pd.DataFrame, seed: int) -> float:
+    """Silhouette of a registered version's segments of `frame`, in that version's scaled space."""
+    return labels_silhouette(*model_assignment(uri, frame), seed)
 
 
 def store_champion_segments(settings: Settings, client, version: str, as_of: date) -> int:
