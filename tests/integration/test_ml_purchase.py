@@ -199,3 +199,58 @@ def test_more_recent_orders_raise_the_purchase_probability(world, cli_run):
     p_recent = model.unwrap_python_model().predict(None, recent)[PURCHASE_PROBABILITY]
     p_lapsed = model.unwrap_python_model().predict(None, lapsed)[PURCHASE_PROBABILITY]
     assert (p_recent > p_lapsed).all()
+
+
+# ------------------------------------------------------------------------------------- the route
+@pytest.fixture(scope="module")
+def api(world, cli_run):
+    from fastapi.testclient import TestClient
+
+    from ecomm.api.app import create_app
+    from ecomm.api.model_store import ModelStore
+
+    assert cli_run.returncode == 0, cli_run.stderr
+    store = ModelStore(world)
+    assert store.refresh()[registry.PURCHASE_MODEL] == "loaded v1"
+    app = create_app(world, store=store)
+    return TestClient(app), app.state.warehouse.as_of()  # no lifespan: the store is loaded above
+
+
+def test_get_purchase_probability_of_a_customer(world, api):
+    client, as_of = api
+    with db.connection(world) as conn:
+        frame = purchase_features(conn, as_of)
+    customer = frame[frame["total_orders"] > 0].iloc[0]
+    tracking.configure(world)
+    model = mlflow.pyfunc.load_model(registry.model_uri(registry.PURCHASE_MODEL, "1")).unwrap_python_model()
+    expected = float(model.predict(None, frame[frame["customer_id"] == customer["customer_id"]]).iloc[0, 0])
+    response = client.get(f"/predict/purchase/{int(customer['customer_id'])}")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model"] == {"name": "purchase_model", "version": "1"}
+    assert body["as_of"] == as_of.isoformat() and body["horizon_days"] == 30 and body["threshold"] == 0.5
+    assert body["purchase_probability"] == pytest.approx(expected, abs=1e-12)
+    assert body["will_purchase"] is (expected >= 0.5)
+    assert set(body["features"]) == set(model.columns)
+
+
+def test_purchase_of_an_unknown_or_never_active_customer_is_a_clear_4xx(world, api):
+    client, as_of = api
+    with db.connection(world) as conn:
+        idle = db.query_frame(
+            conn,
+            """SELECT c.customer_id FROM warehouse.dim_customer c
+               WHERE c.signup_date < %(d)s
+                 AND NOT EXISTS (SELECT 1 FROM warehouse.fact_order_items f
+                                 WHERE f.customer_id = c.customer_id AND f.order_date < %(d)s)
+                 AND NOT EXISTS (SELECT 1 FROM warehouse.fact_web_events e
+                                 WHERE e.customer_id = c.customer_id AND e.event_date < %(d)s)
+               ORDER BY 1 LIMIT 1""",
+            {"d": as_of},
+        )["customer_id"].tolist()
+    assert len(idle) == 1
+    never = client.get(f"/predict/purchase/{idle[0]}")
+    assert never.status_code == 422 and never.json()["error"] == "never_active"
+    assert "no order and no web session" in never.json()["message"]
+    unknown = client.get("/predict/purchase/999999")
+    assert unknown.status_code == 404 and unknown.json()["error"] == "not_found"

@@ -106,6 +106,17 @@ class CustomerChurnResponse(BaseModel):
     features: dict[str, float | int | str | None] = Field(description="The inputs the model scored.")
 
 
+class CustomerPurchaseResponse(BaseModel):
+    model: ModelRef
+    threshold: float
+    customer_id: int
+    as_of: str = Field(description="Features use the warehouse's rows before this date (its 'now').")
+    horizon_days: int = Field(description="The window after as_of the probability is about.")
+    purchase_probability: float = Field(ge=0, le=1)
+    will_purchase: bool
+    features: dict[str, float | int | str | None] = Field(description="The inputs the model scored.")
+
+
 class RecommendRequest(BaseModel):
     model_config = STRICT | ConfigDict(
         json_schema_extra={"examples": [{"user_id": 1, "max_recommendations": 5}]}

@@ -37,8 +37,10 @@ ACTIVITY = (C.TOTAL_ORDERS, C.CANCELLED_ORDERS, C.SESSIONS_TOTAL)
 
 def add_session_features(features: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
     """The churn features with the session columns joined on customer_id (no event in 30 days: 0)."""
+    # float before the merge: an empty result (one customer without events) has object columns
+    sessions = sessions.astype(dict.fromkeys(SESSION_FEATURES, "float64"))
     out = features.merge(sessions, on=C.CUSTOMER_ID, how="left", validate="one_to_one")
-    out[list(SESSION_FEATURES)] = out[list(SESSION_FEATURES)].fillna(0.0).astype("float64")
+    out[list(SESSION_FEATURES)] = out[list(SESSION_FEATURES)].fillna(0.0)
     return out
 
 

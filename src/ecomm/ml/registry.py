@@ -19,6 +19,7 @@ SEGMENT_MODEL = "segment_model"  # not in MODEL_NAMES yet: bootstrap, DAG and da
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 MODEL_NAMES = (CHURN_MODEL, RECOMMENDER_MODEL)
+OPTIONAL_SERVED_MODELS = (PURCHASE_MODEL,)  # the API serves them when a champion exists
 
 
 def model_uri(name: str, version: str | int) -> str:

@@ -254,7 +254,12 @@ def train_purchase(settings: Settings, config: PurchaseConfig | None = None) -> 
             signature=mlflow.models.infer_signature(example, pyfunc.predict(None, example)),
             input_example=example,
             requirements=registry.pip_requirements("scikit-learn", "xgboost-cpu"),
-            metadata={**info, "features": fitted.spec.columns, "feature_spec": fitted.spec.to_dict()},
+            metadata={
+                **info,
+                "features": fitted.spec.columns,
+                "feature_spec": fitted.spec.to_dict(),
+                "threshold": ev.THRESHOLD,  # will_purchase in the API
+            },
         )
         version = str(logged.registered_model_version)
         gate = registry.promotion_gate(
