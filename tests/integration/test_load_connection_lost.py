@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -91,11 +90,21 @@ def _warehouse(env: dict):
     return db.connect(settings, start=False)
 
 
+def _crash(pgdata: Path) -> None:
+    """Stop the server the way a crash does: `pg_ctl stop -m immediate` (every server process quits at
+    once, no checkpoint; crash recovery at the next start). Not SIGKILL of the postmaster: in a
+    container whose init does not reap orphans, the killed postmaster stays a zombie and its
+    postmaster.pid makes PostgreSQL refuse to start again ("another postmaster running")."""
+    from pgserver._commands import pg_ctl
+
+    server = db._embedded_server(Settings(_env_file=None, home=pgdata.parent))
+    pg_ctl(["-m", "immediate", "stop"], pgdata=server.pgdata, user=server.system_user)
+
+
 def test_ecomm_load_with_its_server_killed_mid_load_is_one_line_and_a_rerun_loads_all(own_server, tmp_path):
     env = own_server
     batch = small_batch(tmp_path / "raw")
     assert _ecomm(env, "db", "migrate").returncode == 0  # starts the server, creates the databases
-    postmaster = int((Path(env["ECOMM_HOME"]) / "pgdata" / "postmaster.pid").read_text().split()[0])
 
     holder = _warehouse(env)  # holds the load lock: the loader waits for it inside its transaction
     holder.autocommit = True
@@ -117,7 +126,7 @@ def test_ecomm_load_with_its_server_killed_mid_load_is_one_line_and_a_rerun_load
                 return cur.fetchone() is not None
 
         _wait_until(loader_waits, "the loader to wait for the load lock", seconds=120)
-        os.kill(postmaster, signal.SIGKILL)
+        _crash(Path(env["ECOMM_HOME"]) / "pgdata")
         _, stderr = load.communicate(timeout=60)
     finally:
         load.kill()

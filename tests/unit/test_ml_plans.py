@@ -170,8 +170,13 @@ def test_lower_is_better_metrics():
 def test_feature_sql_never_reads_the_truth_schema():
     sql_dir = files("ecomm.features") / "sql"
     texts = {p.name: p.read_text(encoding="utf-8") for p in sql_dir.iterdir() if p.name.endswith(".sql")}
-    assert set(texts) == {"churn_features.sql", "churn_category_mix.sql", "churn_labels.sql"}
+    assert set(texts) == {
+        "churn_features.sql",
+        "churn_category_mix.sql",
+        "churn_labels.sql",
+        "segment_features.sql",
+    }
     for name, text in texts.items():
         assert "truth." not in text, name
-    for module in ("churn.py", "interactions.py", "columns.py"):
+    for module in ("churn.py", "interactions.py", "columns.py", "segments.py"):
         assert "truth." not in (files("ecomm.features") / module).read_text(encoding="utf-8"), module

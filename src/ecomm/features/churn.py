@@ -170,16 +170,7 @@ def churn_features(
             frame[name] = frame[name].astype("Int64")
         else:
             frame[name] = frame[name].astype("int64")
-    mix = query_frame(conn, read_sql("churn_category_mix.sql"), params)
-    categories = query_frame(
-        conn,
-        "SELECT DISTINCT category FROM warehouse.dim_product WHERE launch_date < %(cutoff)s ORDER BY 1",
-        params,
-    )["category"].tolist()
-    shares = category_shares(mix, categories)
-    frame = frame.join(shares, on=C.CUSTOMER_ID)
-    share_cols = list(shares.columns)
-    frame[share_cols] = frame[share_cols].fillna(0.0)
+    frame = with_category_shares(conn, frame, params)
     return frame.reset_index(drop=True)
 
 
@@ -235,3 +226,18 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
     shares = sorted(c for c in frame.columns if c.startswith(C.CATEGORY_SHARE_PREFIX))
     numeric = [c for c in C.NUMERIC_FEATURES if c not in C.CUMULATIVE_FEATURES]
     return [*C.CATEGORICAL_FEATURES, *numeric, *shares]
+
+
+def with_category_shares(conn, frame: pd.DataFrame, params: dict) -> pd.DataFrame:
+    """`frame` (one row per customer) with each customer's share of spend per category launched before
+    `params["cutoff"]` (0 for a customer without orders); `params["customer_ids"]`: None for all."""
+    mix = query_frame(conn, read_sql("churn_category_mix.sql"), params)
+    categories = query_frame(
+        conn,
+        "SELECT DISTINCT category FROM warehouse.dim_product WHERE launch_date < %(cutoff)s ORDER BY 1",
+        params,
+    )["category"].tolist()
+    shares = category_shares(mix, categories)
+    frame = frame.join(shares, on=C.CUSTOMER_ID)
+    frame[list(shares.columns)] = frame[list(shares.columns)].fillna(0.0)
+    return frame

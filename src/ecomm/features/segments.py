@@ -18,7 +18,7 @@ import pandas as pd
 
 from ecomm.db import query_frame
 from ecomm.features import columns as C
-from ecomm.features.churn import category_shares, read_sql
+from ecomm.features.churn import read_sql, with_category_shares
 
 AS_OF = "as_of_date"
 KEYS = (C.CUSTOMER_ID, AS_OF)
@@ -27,16 +27,7 @@ KEYS = (C.CUSTOMER_ID, AS_OF)
 def segment_features(conn, as_of: date) -> pd.DataFrame:
     """customer_id, as_of_date and the behavioural features (floats) of the customers active before `as_of`."""
     frame = query_frame(conn, read_sql("segment_features.sql"), {"as_of": as_of})
-    params = {"cutoff": as_of, "customer_ids": None}
-    mix = query_frame(conn, read_sql("churn_category_mix.sql"), params)
-    categories = query_frame(
-        conn,
-        "SELECT DISTINCT category FROM warehouse.dim_product WHERE launch_date < %(cutoff)s ORDER BY 1",
-        params,
-    )["category"].tolist()
-    shares = category_shares(mix, categories)
-    frame = frame.join(shares, on=C.CUSTOMER_ID)
-    frame[list(shares.columns)] = frame[list(shares.columns)].fillna(0.0)
+    frame = with_category_shares(conn, frame, {"cutoff": as_of, "customer_ids": None})
     return frame.reset_index(drop=True)
 
 
