@@ -17,6 +17,7 @@ from ecomm.features.purchase import (
     add_session_features,
     as_floats,
     never_active,
+    purchase_feature_columns,
     recency_rule,
 )
 from ecomm.ml.purchase import evaluate as ev
@@ -141,3 +142,10 @@ def test_every_family_fits_foreign_columns_with_roles_by_dtype():
     assert all(v > 0.6 for v in fitted.validation.values())
     p = fitted.served.predict_proba(frame[fitted.spec.columns])[:, 1]
     assert p.shape == (n,) and ((p > 0) & (p < 1)).all()
+
+
+def test_the_api_example_holds_every_purchase_feature_but_the_category_shares():
+    from ecomm.ml.purchase.example import PURCHASE_FEATURES_EXAMPLE
+
+    assert set(PURCHASE_FEATURES_EXAMPLE) == set(purchase_feature_columns(pd.DataFrame()))
+    assert None not in PURCHASE_FEATURES_EXAMPLE.values()

@@ -1,5 +1,5 @@
-"""Prediction routes: churn (seed body or a warehouse customer), purchase propensity (a warehouse
-customer), recommendations and segments.
+"""Prediction routes: churn (seed body or a warehouse customer), recommendations and segments
+(purchase propensity: ecomm.api.purchase).
 
 Handlers are plain `def`: model calls are CPU-bound and SQL is blocking, so they run in the
 threadpool and the event loop stays free for other requests.
@@ -18,11 +18,10 @@ from ecomm.api.errors import ApiError
 from ecomm.api.observability import PREDICTIONS
 from ecomm.api.security import require_api_key
 from ecomm.features import columns as C
-from ecomm.features.purchase import never_active
 from ecomm.ml.builders import FeatureSpec
 from ecomm.ml.churn.scoring import with_model_categories
-from ecomm.ml.registry import CHURN_MODEL, PURCHASE_MODEL, RECOMMENDER_MODEL
-from ecomm.ml.serving import CHURN_PROBABILITY, PURCHASE_PROBABILITY, SOURCE
+from ecomm.ml.registry import CHURN_MODEL, RECOMMENDER_MODEL
+from ecomm.ml.serving import CHURN_PROBABILITY, SOURCE
 
 DEFAULT_THRESHOLD = 0.5  # for churn models registered before the threshold was recorded in metadata
 ERRORS = {
@@ -113,7 +112,7 @@ async def predict_churn(body: S.ChurnRequest, request: Request) -> S.ChurnRespon
     )
 
 
-def _plain(value):
+def plain_value(value):
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and math.isnan(value):
@@ -155,45 +154,7 @@ def predict_customer_churn(
         as_of=as_of.isoformat(),
         churn_probability=p,
         will_churn=p >= _threshold(served),
-        features={c: _plain(inputs[c].iloc[0]) for c in used},
-    )
-
-
-@router.get("/predict/purchase/{customer_id}", response_model=S.CustomerPurchaseResponse, tags=["purchase"])
-def predict_customer_purchase(
-    request: Request, customer_id: int = Path(ge=S.ID_MIN, le=S.ID_MAX)
-) -> S.CustomerPurchaseResponse:
-    """P(at least one completed order in the next 30 days) of a warehouse customer, from features
-    computed now (point in time), by the purchase champion (`ecomm train purchase`)."""
-    served = request.app.state.models.get(PURCHASE_MODEL)
-    reader = request.app.state.warehouse
-    as_of = reader.as_of()
-    if as_of is None:
-        raise ApiError(503, "warehouse_empty", "the warehouse holds no loaded batch yet (run `make up`)")
-    frame = reader.purchase_features(customer_id, as_of)
-    if frame.empty:
-        raise ApiError(404, "not_found", f"customer {customer_id} is not in the warehouse before {as_of}")
-    if bool(never_active(frame).iloc[0]):
-        raise ApiError(
-            422,
-            "never_active",
-            f"customer {customer_id} has no order and no web session before {as_of}: there is no "
-            "behaviour to score (the model is trained on every customer, but answers only for active ones)",
-        )
-    model = served.python_model
-    inputs = model.inputs(frame)
-    p = float(model.predict(None, inputs)[PURCHASE_PROBABILITY].iloc[0])
-    PREDICTIONS.labels(PURCHASE_MODEL, served.version).inc()
-    threshold = float(served.metadata.get("threshold", DEFAULT_THRESHOLD))
-    return S.CustomerPurchaseResponse(
-        model=S.ModelRef(name=PURCHASE_MODEL, version=served.version),
-        threshold=threshold,
-        customer_id=customer_id,
-        as_of=as_of.isoformat(),
-        horizon_days=int(served.metadata.get("horizon_days", 30)),
-        purchase_probability=p,
-        will_purchase=p >= threshold,
-        features={c: _plain(inputs[c].iloc[0]) for c in model.columns},
+        features={c: plain_value(inputs[c].iloc[0]) for c in used},
     )
 
 
