@@ -11,43 +11,23 @@ import json
 import mlflow
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 
-from ecomm import db
 from ecomm.api.schemas import PURCHASE_EXAMPLE
 from ecomm.ml import registry, tracking
 from ecomm.ml.serving import PURCHASE_PROBABILITY
 
 from support.api import assert_error
-
-ACTIVE_BEFORE = """
-SELECT c.customer_id FROM warehouse.dim_customer c
-WHERE c.signup_date < %(d)s
-  AND (EXISTS (SELECT 1 FROM warehouse.fact_order_items f
-               WHERE f.customer_id = c.customer_id AND f.order_date < %(d)s)
-       OR EXISTS (SELECT 1 FROM warehouse.fact_web_events e
-                  WHERE e.customer_id = c.customer_id AND e.event_date < %(d)s))
-ORDER BY 1
-"""
+from support.purchase import active_customers, purchase_api
 
 
 @pytest.fixture(scope="module")
 def api(trained_world):
-    from ecomm.api.app import create_app
-    from ecomm.api.model_store import ModelStore
-
-    store = ModelStore(trained_world)
-    assert store.refresh()[registry.PURCHASE_MODEL] == "loaded v1"
-    app = create_app(trained_world, store=store)
-    return TestClient(app), app.state.warehouse.as_of()  # no lifespan: the store is loaded above
+    return purchase_api(trained_world)
 
 
 @pytest.fixture(scope="module")
 def active(trained_world, api) -> list[int]:
-    """Every customer the purchase routes answer for, today."""
-    _client, as_of = api
-    with db.connection(trained_world) as conn:
-        return db.query_frame(conn, ACTIVE_BEFORE, {"d": as_of})["customer_id"].tolist()
+    return active_customers(trained_world, api[1])
 
 
 def served_model(settings):

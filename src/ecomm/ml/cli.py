@@ -1,4 +1,4 @@
-"""`ecomm train churn|recommender|segments|purchase`, `ecomm predict churn` and `ecomm evaluate [--report]`: a Typer app merged into `ecomm`
+"""`ecomm train churn|recommender|segments|purchase`, `ecomm predict churn|purchase` and `ecomm evaluate [--report]`: a Typer app merged into `ecomm`
 (src/ecomm/cli.py: `app.add_typer(ml_app)`); thin callers of ecomm.ml, heavy imports inside commands."""
 
 from __future__ import annotations
@@ -236,6 +236,31 @@ def predict_churn(
     else:
         out.print(
             f"marts.churn_scores already holds {result.model.name} v{result.model.version}'s scores of "
+            f"{result.customers:,} customers as of {result.cutoff}: nothing to do (--force scores again)"
+        )
+
+
+@predict_app.command("purchase")
+@user_errors
+def predict_purchase(
+    force: Annotated[
+        bool, typer.Option("--force", help="Score again even if the scores are current.")
+    ] = False,
+) -> None:
+    """Score every active customer as of today with the purchase champion into
+    marts.purchase_scores (the dashboard's Churn risk page shows them beside churn)."""
+    from ecomm.ml.purchase.scoring import score_with_champion
+
+    with err.status("scoring today's customers with the purchase champion"):
+        result = score_with_champion(_settings(), force=force)
+    if result.stored:
+        out.print(
+            f"scored {result.customers:,} customers as of {result.cutoff} with {result.model.name} "
+            f"v{result.model.version} into marts.purchase_scores in {result.seconds:.1f}s"
+        )
+    else:
+        out.print(
+            f"marts.purchase_scores already holds {result.model.name} v{result.model.version}'s scores of "
             f"{result.customers:,} customers as of {result.cutoff}: nothing to do (--force scores again)"
         )
 
