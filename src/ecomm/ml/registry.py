@@ -14,10 +14,12 @@ from importlib.metadata import version as package_version
 
 CHURN_MODEL = "churn_model"
 RECOMMENDER_MODEL = "recommender_model"
+PURCHASE_MODEL = "purchase_model"  # not in MODEL_NAMES yet, like SEGMENT_MODEL
 SEGMENT_MODEL = "segment_model"  # not in MODEL_NAMES yet: bootstrap, DAG and dashboard do not train it
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 MODEL_NAMES = (CHURN_MODEL, RECOMMENDER_MODEL)
+OPTIONAL_SERVED_MODELS = (PURCHASE_MODEL,)  # the API serves them when a champion exists
 
 
 def model_uri(name: str, version: str | int) -> str:
