@@ -1,7 +1,7 @@
 """Model training, scheduled on the warehouse Asset and weekly: plan the point-in-time features ->
-train churn -> the recommender -> the segments (each registers a challenger and runs its promotion
-gate) -> evaluate champion against challenger on the same fresh holdout -> score today's customers
-with the churn champion. A thin caller of `ecomm.ml`."""
+train churn -> the recommender -> the segments -> purchase propensity (each registers a challenger
+and runs its promotion gate) -> evaluate champion against challenger on the same fresh holdout ->
+score today's customers with the churn and purchase champions. A thin caller of `ecomm.ml`."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ a time.
 trainer's configuration; `trained_on.last_batch`). A training task whose model's latest version
 learnt from the very same warehouse and settings is **skipped**, whatever triggered the run (so the
 first weekly run after `make up` does not retrain what the bootstrap trained); `evaluate` and
-`score_churn` are skipped when every training is. Trigger with conf `{"force": true}` to retrain
+the scoring tasks are skipped when every training is. Trigger with conf `{"force": true}` to retrain
 anyway.
 
 | task | does |
@@ -39,14 +39,16 @@ anyway.
 | `train_churn` | features and labels (SQL, rows dated before each cutoff) → logistic baseline + Optuna-tuned XGBoost (`ECOMM_CHURN_TRIALS`) → logged to MLflow, registered as `churn_model` with alias `challenger` → **promotion gate**: challenger and champion scored on the same holdout; `champion` moves only when the challenger wins by `ECOMM_PROMOTION_MARGIN`, otherwise the champion is kept |
 | `train_recommender` | the same for `recommender_model`: ALS + SVD blend (`ECOMM_RECOMMENDER_TRIALS`), 4-week temporal holdout, gate on NDCG@10 |
 | `train_segments` | the same for `segment_model`: K-Means on the point-in-time behavioural features of the latest month start, k by three indices and stability; gate: silhouette and stability not worse on the same customers; the champion's segments of every month start into `marts.customer_segments` |
+| `train_purchase` | the same for `purchase_model`: P(at least one completed order in the next 30 days); logistic, monotone XGBoost and an MLP compared on a time-ordered validation, the best registered; gate on ROC-AUC at the evaluation cutoff like churn |
 | `evaluate` | `ecomm evaluate --report`: champion and challenger of every model re-scored on the same fresh holdout beside the baselines and the planted truth, the quality targets; report in `ECOMM_HOME/reports/` |
 | `score_churn` | `ecomm predict churn`: every customer scored as of the day after the last load by the churn champion, into `marts.churn_scores` (the dashboard's Churn risk page); nothing to do when it holds that day and version already |
+| `score_purchase` | `ecomm predict purchase`: the same for the purchase champion, into `marts.purchase_scores` (beside churn on the Churn risk page) |
 
 Each task's XCom is small JSON: registered version, gate decision (promoted or kept, scores, reason),
 metrics. The first version of a model becomes champion without a contest; the API serves `@champion`.
 
-Train by hand: `ecomm train churn`, `ecomm train recommender`, `ecomm train segments`, `ecomm evaluate --report`,
-`ecomm predict churn`.
+Train by hand: `ecomm train churn`, `ecomm train recommender`, `ecomm train segments`, `ecomm train purchase`, `ecomm evaluate --report`,
+`ecomm predict churn`, `ecomm predict purchase`.
 """
 
 
@@ -65,8 +67,11 @@ def _train(model: str) -> dict:
         )
     with no_training_data_fails_at_once():
         result = train_model(settings, model)
-    # what each trainer learnt from: churn's cutoffs, the recommender's split, the segments' month
-    details = {key: getattr(result, key) for key in ("plan", "split", "as_of", "k") if hasattr(result, key)}
+    # what each trainer learnt from (churn and purchase: cutoffs and the family served; the
+    # recommender: its split; segments: the month and k)
+    details = {
+        key: getattr(result, key) for key in ("plan", "split", "family", "as_of", "k") if hasattr(result, key)
+    }
     gate = result.gate
     decision = "promoted" if gate.promoted else "kept"
     print(f"{model} v{result.version}: {decision} - {gate.reason}")
@@ -85,7 +90,7 @@ def _train(model: str) -> dict:
 
 @dag(
     dag_id="ml_training_pipeline",
-    description="Train churn, recommender and segments, register challengers, promote or keep the champions",
+    description="Train churn, recommender, segments and purchase propensity; promote or keep the champions",
     schedule=AssetOrTimeSchedule(
         timetable=every_sunday(4),
         assets=WAREHOUSE_MARTS,
@@ -124,9 +129,15 @@ def ml_training_pipeline():
     def train_segments(plan: dict) -> dict:
         return _train("segment_model")
 
+    @task(multiple_outputs=False, trigger_rule=TriggerRule.NONE_FAILED)
+    def train_purchase(plan: dict) -> dict:
+        return _train("purchase_model")
+
     # runs when at least one model trained; a skipped training's XCom arrives as None
     @task(multiple_outputs=False, trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
-    def evaluate(churn: dict | None, recommender: dict | None, segments: dict | None) -> dict:
+    def evaluate(
+        churn: dict | None, recommender: dict | None, segments: dict | None, purchase: dict | None
+    ) -> dict:
         from ecomm.ml.report import evaluate as run
         from ecomm.ml.report import write_report
 
@@ -139,7 +150,9 @@ def ml_training_pipeline():
             print(f"target {target.name}: {target.observed} (required {target.required}, met {target.met})")
         return json_safe(
             {
-                "decisions": {g["model"]: g["gate"]["decision"] for g in (churn, recommender, segments) if g},
+                "decisions": {
+                    g["model"]: g["gate"]["decision"] for g in (churn, recommender, segments, purchase) if g
+                },
                 "comparisons": [c.to_dict() for c in result.comparisons],
                 "targets": [t.to_dict() for t in result.targets],
                 "report": str(markdown),
@@ -155,12 +168,24 @@ def ml_training_pipeline():
         print(f"churn scores of {result.customers} customers as of {result.cutoff}: {verb}")
         return json_safe(result.to_dict())
 
+    @task(multiple_outputs=False)
+    def score_purchase(evaluation: dict) -> dict:
+        from ecomm.ml.purchase.scoring import score_with_champion
+
+        result = score_with_champion(task_settings())
+        verb = "stored" if result.stored else "already stored"
+        print(f"purchase scores of {result.customers} customers as of {result.cutoff}: {verb}")
+        return json_safe(result.to_dict())
+
     plan = feature_plan()
     churn = train_churn(plan)
     recommender = train_recommender(plan)
     segments = train_segments(plan)
-    churn >> recommender >> segments  # one training at a time: each uses both cores
-    score_churn(evaluate(churn, recommender, segments))
+    purchase = train_purchase(plan)
+    churn >> recommender >> segments >> purchase  # one training at a time: each uses both cores
+    evaluation = evaluate(churn, recommender, segments, purchase)
+    score_churn(evaluation)
+    score_purchase(evaluation)
 
 
 ml_training_pipeline()

@@ -47,6 +47,7 @@ class BootstrapResult:
     trained: dict[str, object] = field(default_factory=dict)  # model -> ChurnResult / RecResult
     not_trained: dict[str, str] = field(default_factory=dict)  # model -> why (history too short)
     scored: ScoringResult | None = None  # when today's churn scores were computed
+    purchase_scored: ScoringResult | None = None  # when today's purchase scores were computed
     causal_stored: int = 0  # rows marts.causal_estimates held before
     causal: CausalReport | None = None  # when the causal report was computed
     causal_not_computed: str | None = None  # why not (the data does not support an estimate yet)
@@ -60,6 +61,7 @@ class BootstrapResult:
             and self.marts_built is None
             and not self.trained
             and self.scored is None
+            and self.purchase_scored is None
             and self.causal is None
             and not self.experiments_tagged
         )
@@ -153,6 +155,10 @@ def bootstrap(settings: Settings, progress: Progress | None = None, say=None) ->
         registry.CHURN_MODEL in result.champions_before and not scores_stored(settings)
     ):
         result.scored = score_with_champion(settings)
+    if registry.PURCHASE_MODEL in result.trained:
+        from ecomm.ml.purchase.scoring import score_with_champion as score_purchase
+
+        result.purchase_scored = score_purchase(settings)
     compute_causal_estimates(settings, result, progress, say)
     return result
 

@@ -240,6 +240,9 @@ def pipeline_bootstrap() -> None:
     if result.scored is not None:
         s = result.scored
         out.print(f"churn scores: {s.customers:,} customers as of {s.cutoff} by v{s.model.version}")
+    if result.purchase_scored is not None:
+        s = result.purchase_scored
+        out.print(f"purchase scores: {s.customers:,} customers as of {s.cutoff} by v{s.model.version}")
     if result.causal_stored:
         out.print(f"causal estimates: {result.causal_stored} stored already; not computed")
     if result.causal is not None:

@@ -126,11 +126,15 @@ def test_the_segments_page_draws_sizes_value_and_movement(dashboard, page, train
     assert main.get_by_test_id("stDataFrame").count() == 2  # profiles, value
 
 
-def test_the_churn_table_downloads_as_csv(dashboard, page):
+def test_the_churn_table_downloads_as_csv(dashboard, page, trained_world):
+    from ecomm.ml.purchase.scoring import score_with_champion as score_purchase
+
+    score_purchase(trained_world)  # the purchase column and the scatter show stored scores
     browser.render(page, url_of(dashboard, "churn_risk"), "Churn risk")
     # every column, the reasons too, fits the table's width: nothing is cut off or scrolled to
     scroller = page.get_by_test_id("stDataFrame").locator(".dvn-scroller").first
     assert scroller.evaluate("e => e.scrollWidth - e.clientWidth") <= 0
+    browser.screenshot(page, ARTIFACTS / "churn_risk_with_purchase.png")
     with page.expect_download() as download:
         page.get_by_role("button", name="Download CSV").click()
     saved = download.value
@@ -142,10 +146,12 @@ def test_the_churn_table_downloads_as_csv(dashboard, page):
         "name",
         "country",
         "churn probability",
+        "purchase probability (30 days)",
         "days since last order",
         "orders",
         "spent ($)",
         "what raises the risk most",
     ]
+    assert all(0 <= float(r["purchase probability (30 days)"]) <= 1 for r in rows)  # every buyer is active
     probabilities = [float(r["churn probability"]) for r in rows]
     assert probabilities == sorted(probabilities, reverse=True)

@@ -101,10 +101,15 @@ def test_bootstrap_loads_history_and_trains_then_does_nothing(empty, tmp_path):
         scored, low, high = cur.fetchone()
     assert scored > 0 and low == high == "1"
     assert f"churn scores: {scored:,} customers as of " in first.stdout
-    once = {
-        "churn_model": (["1"], {"champion": "1", "challenger": "1"}),
-        "recommender_model": (["1"], {"champion": "1", "challenger": "1"}),
-    }
+    with db.connection(empty) as conn, conn.cursor() as cur:  # the purchase scores beside them
+        cur.execute("SELECT count(*), min(model_version), max(model_version) FROM marts.purchase_scores")
+        purchase_scored, low, high = cur.fetchone()
+        cur.execute("SELECT count(DISTINCT customer_id) FROM marts.customer_segments")
+        segmented = cur.fetchone()[0]
+    assert purchase_scored > 0 and low == high == "1"
+    assert f"purchase scores: {purchase_scored:,} customers as of " in first.stdout
+    assert segmented > 0  # the segment champion's segments, for the Segments page
+    once = {name: (["1"], {"champion": "1", "challenger": "1"}) for name in registry.MODEL_NAMES}
     assert registry_state(empty) == once
     # the dashboard's Campaigns page: the causal report, computed and stored
     assert "computing the causal report (no causal estimate stored yet)" in first.stderr
@@ -112,7 +117,9 @@ def test_bootstrap_loads_history_and_trains_then_does_nothing(empty, tmp_path):
     assert estimates > 0
     assert f"causal estimates: {estimates} computed into marts.causal_estimates" in first.stdout.splitlines()
     assert (tmp_path / "reports" / "causal" / "causal_estimates.md").is_file()
-    assert experiment_kinds(empty) == dict.fromkeys(("churn", "recommender"), "custom_model_development")
+    assert experiment_kinds(empty) == dict.fromkeys(
+        ("churn", "recommender", "segments", "purchase"), "custom_model_development"
+    )
 
     second = bootstrap(env)
 
@@ -121,6 +128,8 @@ def test_bootstrap_loads_history_and_trains_then_does_nothing(empty, tmp_path):
         f"warehouse: {DAYS} batch(es) loaded already; no history loaded",
         "churn_model: champion v1 registered already; not trained",
         "recommender_model: champion v1 registered already; not trained",
+        "segment_model: champion v1 registered already; not trained",
+        "purchase_model: champion v1 registered already; not trained",
         f"causal estimates: {estimates} stored already; not computed",
         "bootstrap: nothing to do",
     ]
@@ -145,15 +154,20 @@ def test_history_too_short_to_train_loads_and_says_why(empty, tmp_path):
     assert [w.split(": ")[0] for w in warnings] == [
         "churn_model not trained",
         "recommender_model not trained",
+        "purchase_model not trained",
     ]
     assert warnings[0].endswith("too short for a 60-day churn label after 60 days of history")
     assert warnings[1].endswith(
         "too short for a 28-day recommender holdout after as many days of training history"
     )
-    assert registry_state(empty) == {name: ([], {}) for name in registry.MODEL_NAMES}
+    assert warnings[2].endswith("too short for a 30-day purchase label after 60 days of history")
+    # segments need one month start, not a label window: they are trained
+    assert registry_state(empty) == {name: ([], {}) for name in registry.MODEL_NAMES} | {
+        "segment_model": (["1"], {"champion": "1", "challenger": "1"})
+    }
     # 100 customers over 60 days support no causal estimate yet: said, nothing stored, exit 0
     causal = [ln for ln in result.stderr.splitlines() if ln.startswith("causal estimates not computed: ")]
     assert len(causal) == 1, result.stderr
     assert causal_estimates(empty) == (0, None)
     assert "MLflow experiments churn: tagged to open in the classic ML view" in result.stdout.splitlines()
-    assert experiment_kinds(empty) == {"churn": "custom_model_development"}
+    assert experiment_kinds(empty) == dict.fromkeys(("churn", "segments"), "custom_model_development")

@@ -284,11 +284,14 @@ def test_pipeline_shape_and_asset(dags):
     training = dags.dags["ml_training_pipeline"]
     assert training.timetable.asset_condition == WAREHOUSE_MARTS
     assert {t.task_id: t.downstream_task_ids for t in training.tasks} == {
-        "feature_plan": {"train_churn", "train_recommender"},
+        "feature_plan": {"train_churn", "train_recommender", "train_segments", "train_purchase"},
         "train_churn": {"train_recommender", "evaluate"},
-        "train_recommender": {"evaluate"},
-        "evaluate": {"score_churn"},
+        "train_recommender": {"train_segments", "evaluate"},
+        "train_segments": {"train_purchase", "evaluate"},
+        "train_purchase": {"evaluate"},
+        "evaluate": {"score_churn", "score_purchase"},
         "score_churn": set(),
+        "score_purchase": set(),
     }
     monitoring = dags.dags["model_monitoring"]
     assert {t.task_id: t.downstream_task_ids for t in monitoring.tasks} == {
@@ -464,7 +467,17 @@ def trainings(airflow_world, dags, loaded_world) -> Trainings:
         _drop_database(settings, settings.mlflow_db)
 
 
-TRAINING_TASKS = ["feature_plan", "train_churn", "train_recommender", "evaluate", "score_churn"]
+TRAINING_TASKS = [
+    "feature_plan",
+    "train_churn",
+    "train_recommender",
+    "train_segments",
+    "train_purchase",
+    "evaluate",
+    "score_churn",
+    "score_purchase",
+]
+MODELS = ("churn_model", "recommender_model", "segment_model", "purchase_model")
 
 
 def test_training_dag_trains_registers_and_promotes_the_first_versions(trainings):
@@ -486,27 +499,29 @@ def test_training_dag_trains_registers_and_promotes_the_first_versions(trainings
     churn, rec = run.results["train_churn"], run.results["train_recommender"]
     assert churn["plan"]["evaluation_cutoff"] == plan["churn"]["evaluation_cutoff"]  # the trainer's plan
     assert rec["split"]["train_end"] == plan["recommender"]["train_end"]
-    for result, name in ((churn, "churn_model"), (rec, "recommender_model")):
+    segments, purchase = run.results["train_segments"], run.results["train_purchase"]
+    assert segments["as_of"] == "2025-03-01" and 3 <= segments["k"] <= 10  # the month of the last load
+    assert purchase["plan"]["evaluation_cutoff"] < plan["last_batch"]  # its 30-day label window is loaded
+    for result, name in zip((churn, rec, segments, purchase), MODELS, strict=True):
         assert result["model"] == name and result["version"] == "1"
         assert result["gate"]["decision"] == "promoted"
         assert result["gate"]["champion_before"] is None and result["gate"]["champion_after"] == "1"
         assert result["gate"]["reason"] == "first version of the model"
-    assert 0.5 < churn["metrics"]["xgboost"]["roc_auc"] < 0.99
-    assert churn["gate"]["challenger_score"] == pytest.approx(
-        churn["metrics"]["xgboost"]["roc_auc"], abs=1e-6
-    )
+    served = churn["metrics"][churn["family"]]  # the family chosen on validation
+    assert churn["family"] in ("logreg", "xgboost") and 0.5 < served["roc_auc"] < 0.99
+    assert churn["gate"]["challenger_score"] == pytest.approx(served["roc_auc"], abs=1e-6)
     assert rec["gate"]["challenger_score"] == pytest.approx(rec["metrics"]["model"]["ndcg_at_10"], abs=1e-6)
-    assert run.results["evaluate"]["decisions"] == {
-        "churn_model": "promoted",
-        "recommender_model": "promoted",
-    }
+    assert run.results["evaluate"]["decisions"] == dict.fromkeys(MODELS, "promoted")
+    evaluated = [c["model"] for c in run.results["evaluate"]["comparisons"]]
+    assert evaluated == list(MODELS)
+    assert run.results["score_purchase"]["customers"] > 0
 
 
 def test_training_dag_trains_nothing_when_nothing_changed(trainings):
     run = trainings.unchanged
     assert run.state == "success"
     assert run.tasks == {"feature_plan": "success"} | dict.fromkeys(TRAINING_TASKS[1:], "skipped")
-    assert trainings.versions_before_forced == {"churn_model": ["1"], "recommender_model": ["1"]}
+    assert trainings.versions_before_forced == dict.fromkeys(MODELS, ["1"])
 
 
 def test_each_version_records_what_it_learnt_from(trainings):
@@ -565,20 +580,31 @@ def test_training_dag_keeps_the_champion_when_the_challenger_does_not_win(traini
     assert run.state == "success"
     assert run.tasks == dict.fromkeys(TRAINING_TASKS, "success")  # forced: trained on the same again
     assert run.results["feature_plan"]["conf"] == {"force": True}
-    for name in ("churn", "recommender"):
+    for name in ("churn", "recommender", "purchase"):
         gate = run.results[f"train_{name}"]["gate"]
         assert run.results[f"train_{name}"]["version"] == "2"
         assert (gate["decision"], gate["champion_before"], gate["champion_after"]) == ("kept", "1", "1")
         assert gate["reason"].startswith(f"challenger {gate['metric']} ")
         assert gate["reason"].endswith(" by the margin 1.0")
-    assert trainings.versions == {"churn_model": ["1", "2"], "recommender_model": ["1", "2"]}
+    assert trainings.versions == dict.fromkeys(MODELS, ["1", "2"])
+    # the segments' gate asks "not worse" (tolerance 0), not a margin: the same refit is promoted
+    segment_gate = run.results["train_segments"]["gate"]
+    assert (segment_gate["decision"], segment_gate["champion_after"]) == ("promoted", "2")
+    assert segment_gate["challenger_silhouette"] == pytest.approx(segment_gate["champion_silhouette"])
     assert trainings.aliases == {
         "churn_model": {"champion": "1", "challenger": "2"},
         "recommender_model": {"champion": "1", "challenger": "2"},
+        "segment_model": {"champion": "2", "challenger": "2"},
+        "purchase_model": {"champion": "1", "challenger": "2"},
     }
     evaluation = run.results["evaluate"]
-    assert evaluation["decisions"] == {"churn_model": "kept", "recommender_model": "kept"}
-    assert [c["versions"] for c in evaluation["comparisons"]] == [{"champion": "1", "challenger": "2"}] * 2
+    assert evaluation["decisions"] == dict.fromkeys(MODELS, "kept") | {"segment_model": "promoted"}
+    assert [c["versions"] for c in evaluation["comparisons"]] == [
+        {"champion": "1", "challenger": "2"},
+        {"champion": "1", "challenger": "2"},
+        {"champion": "2", "challenger": "2"},
+        {"champion": "1", "challenger": "2"},
+    ]
     assert all(set(c["rows"]) >= {"champion v1", "challenger v2"} for c in evaluation["comparisons"])
 
 

@@ -26,6 +26,7 @@ from ecomm.dashboard.source import _engine
 from ecomm.entities import RETURN_WINDOW_DAYS
 from ecomm.features import columns as C
 from ecomm.ml import registry
+from ecomm.ml.purchase.scoring import score_with_champion as score_purchase
 from ecomm.orchestration.config import settings_env
 
 from support.causal_world import clone_database, drop_database
@@ -672,7 +673,7 @@ def test_churn_page_scores_the_customers_in_scope_with_honest_reasons(trained_wo
     assert columns.pop("_index") == {"hidden": True}
     widths = {name: config["width"] for name, config in columns.items()}
     assert widths["what raises the risk most"] == 300
-    assert len(widths) == 8 and sum(widths.values()) <= 940  # the main column beside the sidebar
+    assert len(widths) == 9 and sum(widths.values()) <= 940  # the main column beside the sidebar
     assert [b.label for b in app.get("download_button")] == ["Download CSV"]
 
     # the reasons explain exactly the score shown: contributions + bias = the log-odds
@@ -705,6 +706,56 @@ def test_churn_page_scores_first_when_the_stored_scores_are_stale(trained_world,
     caption = next(c.value for c in app.caption if c.value.startswith("Champion `churn_model`"))
     assert caption.startswith(f"Champion `churn_model` v{model.version} ") and "scores stored " in caption
     assert len(app.dataframe[0].value) == 50
+
+
+def test_churn_page_shows_the_stored_purchase_propensity_beside_churn(trained_world, open_app):
+    score_purchase(trained_world)  # `ecomm predict purchase`: nothing to do when stored already
+    app = open_app(trained_world, "churn_risk")
+    _, last = span(trained_world)
+    both = dict(
+        rows(
+            trained_world,
+            """SELECT c.customer_id, p.purchase_probability
+               FROM marts.churn_scores c JOIN marts.purchase_scores p USING (customer_id)
+               WHERE p.cutoff_date = c.cutoff_date AND EXISTS (
+                   SELECT 1 FROM warehouse.fact_order_items f WHERE f.customer_id = c.customer_id
+                     AND f.status <> 'cancelled' AND f.order_date BETWEEN %s AND %s)""",
+            (last - dt.timedelta(days=89), last),
+        )
+    )
+    table = app.dataframe[0].value
+    expected = [both[c] for c in table["customer"]]  # every listed buyer has a purchase score
+    assert table["purchase probability (30 days)"].tolist() == pytest.approx(expected, abs=1e-12)
+    scatter = charts(app)[1]["data"][0]
+    ids = array(scatter["customdata"])
+    assert sorted(ids) == sorted(both)
+    assert array(scatter["y"]) == pytest.approx([both[c] for c in ids], abs=1e-12)
+    caption = next(c.value for c in app.caption if c.value.startswith("`purchase_model` v1, scores stored"))
+    assert f"{len(both):,} customers in the filters scored by both models." in caption
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["TRUNCATE marts.purchase_scores", "UPDATE marts.purchase_scores SET cutoff_date = cutoff_date - 1"],
+    ids=["none stored", "another day's"],
+)
+def test_churn_page_without_purchase_scores_of_the_day_says_how_to_store_them(
+    trained_world, open_app, change
+):
+    score_purchase(trained_world)
+    with db.connection(trained_world) as conn, conn.cursor() as cur:
+        cur.execute(change)
+        conn.commit()
+    app = open_app(trained_world, "churn_risk")
+    _, last = span(trained_world)
+    assert [i.value for i in app.info] == [
+        f"No purchase scores of {last + dt.timedelta(days=1):%d %b %Y} are stored: train the purchase model "
+        "with `ecomm train purchase`, then store its scores with `ecomm predict purchase`."
+    ]
+    assert len(charts(app)) == 1  # the churn histogram, no scatter
+    table = app.dataframe[0].value
+    assert len(table) == 50 and table["purchase probability (30 days)"].isna().all()
+    score_purchase(trained_world, force=True)  # the other tests' shared world as it was
 
 
 def test_churn_page_filters_narrow_the_customers(trained_world, open_app):

@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 
-from ecomm.api import errors, predictions
+from ecomm.api import errors, predictions, purchase
 from ecomm.api import schemas as S
 from ecomm.api.model_store import ModelStore
 from ecomm.api.observability import MODEL_LOADS, RequestMiddleware, render_metrics
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None, *, store: ModelStore | None = N
     )
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.api_max_body_bytes)
     app.include_router(predictions.router)
+    app.include_router(purchase.router)
 
     @app.get("/health", response_model=S.Health, tags=["operations"])
     async def health() -> S.Health:

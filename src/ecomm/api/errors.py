@@ -55,9 +55,19 @@ def _validation(request: Request, exc: RequestValidationError):
         elif e.get("type") == "extra_forbidden":
             message = "unknown field"
         details.append({"field": _field(e.get("loc", ())), "message": message})
+    return error_response(request, 422, "validation_error", validation_message(details), details)
+
+
+def validation_message(details: list[dict]) -> str:
+    """The first five wrong fields in one line: 'invalid request: users[0].age: field required; …'."""
     summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
     more = f" (and {len(details) - 5} more)" if len(details) > 5 else ""
-    return error_response(request, 422, "validation_error", f"invalid request: {summary}{more}", details)
+    return f"invalid request: {summary}{more}"
+
+
+def invalid_body(details: list[dict]) -> ApiError:
+    """A 422 like pydantic's, for what only a handler can check (fields a loaded model decides)."""
+    return ApiError(422, "validation_error", validation_message(details), details)
 
 
 def _http(request: Request, exc: StarletteHTTPException):

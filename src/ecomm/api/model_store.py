@@ -99,11 +99,15 @@ class ModelStore:
         settings: Settings,
         names: tuple[str, ...] = registry.REQUIRED_SERVED_MODELS,
         *,
+        optional: tuple[str, ...] = registry.OPTIONAL_SERVED_MODELS,
         on_load=None,
     ) -> None:
         self.settings = settings
-        self.names = names
-        self.state = {name: ModelState() for name in names}
+        self.names = names  # required: /ready and /models report these
+        # also loaded when they have a champion (their routes answer 503 until then), not required:
+        # a registry from before these models lacks them
+        self.optional = tuple(n for n in optional if n not in names)
+        self.state = {name: ModelState() for name in (*names, *self.optional)}
         self.registry_error: str | None = "not polled yet"
         self.last_poll: datetime | None = None
         self._on_load = on_load or (lambda name, version, outcome: None)
@@ -175,15 +179,15 @@ class ModelStore:
             outcome: dict[str, str] = {}
             try:
                 client = self._registry()
-                found = {name: registry.aliases(client, name) for name in self.names}
+                found = {name: registry.aliases(client, name) for name in self.state}
             except Exception as exc:  # MLflow down, database gone, bad URI: keep serving what we have
                 self.registry_error = _short(exc)
                 self.last_poll = _now()
                 log.warning("model registry unreachable: %s", self.registry_error)
-                return dict.fromkeys(self.names, f"error: {self.registry_error}")
+                return dict.fromkeys(self.state, f"error: {self.registry_error}")
             self.registry_error = None
             self.last_poll = _now()
-            for name in self.names:
+            for name in self.state:
                 state = self.state[name]
                 state.aliases = found[name]
                 champion = found[name].get(registry.CHAMPION)

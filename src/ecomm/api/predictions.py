@@ -1,4 +1,5 @@
-"""Prediction routes: churn (seed body or a warehouse customer), recommendations and segments.
+"""Prediction routes: churn (seed body or a warehouse customer), recommendations and segments
+(purchase propensity: ecomm.api.purchase).
 
 Handlers are plain `def`: model calls are CPU-bound and SQL is blocking, so they run in the
 threadpool and the event loop stays free for other requests.
@@ -111,7 +112,7 @@ async def predict_churn(body: S.ChurnRequest, request: Request) -> S.ChurnRespon
     )
 
 
-def _plain(value):
+def plain_value(value):
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and math.isnan(value):
@@ -153,7 +154,7 @@ def predict_customer_churn(
         as_of=as_of.isoformat(),
         churn_probability=p,
         will_churn=p >= _threshold(served),
-        features={c: _plain(inputs[c].iloc[0]) for c in used},
+        features={c: plain_value(inputs[c].iloc[0]) for c in used},
     )
 
 

@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from ecomm.entities import CUSTOMER_AGES
 from ecomm.ml.churn.model import API_EXAMPLE
+from ecomm.ml.purchase.example import PURCHASE_FEATURES_EXAMPLE
 
 MAX_USERS = 1000
 MAX_K = 100
@@ -24,6 +25,7 @@ DAYS_MAX = 36_500  # a century: beyond it a day count is a mistake
 MONEY_MAX = 1e9
 
 CHURN_EXAMPLE = {"user_id": 1, **API_EXAMPLE}  # the seed body of one user (docs/architecture.md#rest-api)
+PURCHASE_EXAMPLE = {"user_id": 1, **PURCHASE_FEATURES_EXAMPLE}  # one user of POST /predict/purchase
 
 
 STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
@@ -61,19 +63,23 @@ class ChurnRequest(BaseModel):
     @field_validator("users")
     @classmethod
     def unique_user_ids(cls, users: list[ChurnUser]) -> list[ChurnUser]:
-        """Each user once: two predictions under one id could not be told apart."""
-        positions: dict[int, list[int]] = {}
-        for i, user in enumerate(users):
-            positions.setdefault(user.user_id, []).append(i)
-        repeated = {uid: at for uid, at in positions.items() if len(at) > 1}
-        if repeated:
-            named = "; ".join(
-                f"{uid} ({', '.join(f'users[{i}]' for i in at)})" for uid, at in list(repeated.items())[:5]
-            )
-            raise PydanticCustomError(
-                "duplicate_user_id", "user_id appears more than once: {named}", {"named": named}
-            )
-        return users
+        return unique_user_ids(users)
+
+
+def unique_user_ids(users: list) -> list:
+    """Each user once: two predictions under one id could not be told apart."""
+    positions: dict[int, list[int]] = {}
+    for i, user in enumerate(users):
+        positions.setdefault(user.user_id, []).append(i)
+    repeated = {uid: at for uid, at in positions.items() if len(at) > 1}
+    if repeated:
+        named = "; ".join(
+            f"{uid} ({', '.join(f'users[{i}]' for i in at)})" for uid, at in list(repeated.items())[:5]
+        )
+        raise PydanticCustomError(
+            "duplicate_user_id", "user_id appears more than once: {named}", {"named": named}
+        )
+    return users
 
 
 class ModelRef(BaseModel):
@@ -104,6 +110,53 @@ class CustomerChurnResponse(BaseModel):
     churn_probability: float = Field(ge=0, le=1)
     will_churn: bool
     features: dict[str, float | int | str | None] = Field(description="The inputs the model scored.")
+
+
+class CustomerPurchaseResponse(BaseModel):
+    model: ModelRef
+    threshold: float
+    customer_id: int
+    as_of: str = Field(description="Features use the warehouse's rows before this date (its 'now').")
+    horizon_days: int = Field(description="The window after as_of the probability is about.")
+    purchase_probability: float = Field(ge=0, le=1)
+    will_purchase: bool
+    features: dict[str, float | int | str | None] = Field(description="The inputs the model scored.")
+
+
+class PurchaseUser(BaseModel):
+    """A user_id and the purchase champion's features (the `features` GET /predict/purchase/{id}
+    returns): which fields exist is the loaded model's, so the route checks them (422 naming each
+    missing, unknown or mistyped one); a category share left out is 0."""
+
+    model_config = ConfigDict(extra="allow", strict=True, json_schema_extra={"examples": [PURCHASE_EXAMPLE]})
+
+    user_id: int = Field(
+        ge=ID_MIN, le=ID_MAX, description="Your id for this user; echoed back, never used by the model."
+    )
+
+
+class PurchaseRequest(BaseModel):
+    model_config = STRICT | ConfigDict(json_schema_extra={"examples": [{"users": [PURCHASE_EXAMPLE]}]})
+
+    users: list[PurchaseUser] = Field(min_length=1, max_length=MAX_USERS, description="user_ids are unique.")
+
+    @field_validator("users")
+    @classmethod
+    def unique_user_ids(cls, users: list[PurchaseUser]) -> list[PurchaseUser]:
+        return unique_user_ids(users)
+
+
+class PurchasePrediction(BaseModel):
+    user_id: int
+    purchase_probability: float = Field(ge=0, le=1)
+    will_purchase: bool
+
+
+class PurchaseResponse(BaseModel):
+    model: ModelRef
+    threshold: float = Field(description="will_purchase = purchase_probability >= threshold.")
+    horizon_days: int = Field(description="The window the probability is about, from the features' date.")
+    predictions: list[PurchasePrediction]
 
 
 class RecommendRequest(BaseModel):

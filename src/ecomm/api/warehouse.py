@@ -15,6 +15,7 @@ import pandas as pd
 
 from ecomm import db
 from ecomm.features.churn import churn_features, warehouse_span
+from ecomm.features.purchase import purchase_features
 from ecomm.settings import Settings
 
 CATALOG_TTL_SECONDS = 300.0
@@ -125,6 +126,16 @@ class WarehouseReader:
         conn = self.engine.raw_connection()
         try:
             return churn_features(conn, cutoff, customer_ids=[customer_id], first_day=first_day)
+        finally:
+            conn.rollback()
+            conn.close()
+
+    def purchase_features(self, customer_id: int, cutoff: date) -> pd.DataFrame:
+        """The customer's purchase features at `cutoff`: one row if signed up before it, else none."""
+        first_day = self._first_day.get()
+        conn = self.engine.raw_connection()
+        try:
+            return purchase_features(conn, cutoff, customer_ids=[customer_id], first_day=first_day)
         finally:
             conn.rollback()
             conn.close()

@@ -82,14 +82,25 @@ def score_summary(wh: Warehouse, scoring: StoredScoring, flt: Filters) -> pd.Dat
     )
 
 
+# marts.purchase_scores (ecomm.ml.purchase.scoring), joined only when it holds the churn scores' day
+PURCHASE_OF_THE_DAY = """LEFT JOIN marts.purchase_scores p
+    ON p.customer_id = s.customer_id AND p.cutoff_date = s.cutoff_date"""
+
+
 @cached
-def at_risk(wh: Warehouse, scoring: StoredScoring, flt: Filters, limit: int) -> pd.DataFrame:
-    """The `limit` scored customers in the filters most likely to churn, most likely first."""
+def at_risk(
+    wh: Warehouse, scoring: StoredScoring, flt: Filters, limit: int, purchase: StoredScoring | None = None
+) -> pd.DataFrame:
+    """The `limit` scored customers in the filters most likely to churn, most likely first, with their
+    purchase probability when `purchase` (dashboard.purchase.purchase_scoring) is stored."""
+    purchase_column, join = ("p.purchase_probability", PURCHASE_OF_THE_DAY) if purchase else ("NULL", "")
     return read(
         wh.url,
-        f"""SELECT customer_id, name, country, churn_probability, days_since_last_order, total_orders,
-                   total_spent
-            FROM ({SCORED_IN_SCOPE}) s ORDER BY churn_probability DESC, customer_id LIMIT %(limit)s""",
+        f"""SELECT s.customer_id, name, country, churn_probability,
+                   {purchase_column}::double precision AS purchase_probability,
+                   days_since_last_order, total_orders, total_spent
+            FROM ({SCORED_IN_SCOPE}) s {join}
+            ORDER BY churn_probability DESC, s.customer_id LIMIT %(limit)s""",
         flt.params() | {"limit": limit},
     )
 

@@ -85,7 +85,9 @@ def month_starts(first: date, last: date) -> list[date]:
     return out
 
 
-def evaluation_cutoff(span: WarehouseSpan, horizon_days: int, *, min_history_days: int = 60) -> date:
+def evaluation_cutoff(
+    span: WarehouseSpan, horizon_days: int, *, min_history_days: int = 60, label: str = "churn"
+) -> date:
     """The latest first-of-month C with >= `min_history_days` of history before it and the whole label
     window [C, C + horizon) loaded: the freshest labelled holdout of the warehouse."""
     earliest = span.first_day + timedelta(days=min_history_days)
@@ -93,7 +95,7 @@ def evaluation_cutoff(span: WarehouseSpan, horizon_days: int, *, min_history_day
     if not candidates:
         raise FeatureError(
             f"the warehouse holds {span.first_day} .. {span.last_day}: too short for a {horizon_days}-day "
-            f"churn label after {min_history_days} days of history"
+            f"{label} label after {min_history_days} days of history"
         )
     return candidates[-1]
 
@@ -105,6 +107,7 @@ def plan_cutoffs(
     max_train_cutoffs: int = 6,
     min_history_days: int = 60,
     evaluation: date | None = None,
+    label: str = "churn",
 ) -> CutoffPlan:
     """Monthly cutoffs: the latest labelable one evaluates, earlier non-overlapping ones train.
 
@@ -116,7 +119,7 @@ def plan_cutoffs(
     earliest = span.first_day + timedelta(days=min_history_days)
     candidates = month_starts(earliest, span.last_day - timedelta(days=horizon_days - 1))
     if evaluation is None:
-        evaluation = evaluation_cutoff(span, horizon_days, min_history_days=min_history_days)
+        evaluation = evaluation_cutoff(span, horizon_days, min_history_days=min_history_days, label=label)
     elif evaluation + timedelta(days=horizon_days - 1) > span.last_day:
         raise FeatureError(
             f"evaluation cutoff {evaluation}: its {horizon_days}-day label window ends after the last "

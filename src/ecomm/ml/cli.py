@@ -1,4 +1,4 @@
-"""`ecomm train churn|recommender|segments`, `ecomm predict churn` and `ecomm evaluate [--report]`: a Typer app merged into `ecomm`
+"""`ecomm train churn|recommender|segments|purchase`, `ecomm predict churn|purchase` and `ecomm evaluate [--report]`: a Typer app merged into `ecomm`
 (src/ecomm/cli.py: `app.add_typer(ml_app)`); thin callers of ecomm.ml, heavy imports inside commands."""
 
 from __future__ import annotations
@@ -171,6 +171,50 @@ def train_segments(
     out.print(f"run {result.run_id} in {result.seconds:.1f}s")
 
 
+@train_app.command("purchase")
+@user_errors
+def train_purchase(
+    mlp_epochs: Annotated[
+        int | None, typer.Option(help="Most epochs of the MLP candidate (default 200; early stopping).")
+    ] = None,
+) -> None:
+    """Purchase propensity: P(a completed order in the next 30 days) for every customer; logistic
+    regression, XGBoost and an MLP compete on a time-ordered validation, the best is registered."""
+    from ecomm.ml.purchase.train import PurchaseConfig
+    from ecomm.ml.purchase.train import train_purchase as run
+
+    settings = _settings()
+    overrides = {} if mlp_epochs is None else {"mlp_max_iter": mlp_epochs}
+    with err.status("training the purchase model"):
+        result = run(settings, PurchaseConfig.from_settings(settings, **overrides))
+    plan = result.plan
+    out.print(
+        f"train cutoffs {', '.join(plan['train_cutoffs'])}; evaluation cutoff {plan['evaluation_cutoff']}, "
+        f"{len(result.features)} features"
+    )
+    rows = {
+        name + (" (served)" if name == result.family else ""): {
+            **metrics,
+            **({"validation_roc_auc": result.validation[name]} if name in result.validation else {}),
+        }
+        for name, metrics in result.table.items()
+    }
+    out.print(
+        _metrics_table(
+            "evaluation cutoff", rows, ("validation_roc_auc", "roc_auc", "accuracy", "top_decile_lift")
+        )
+    )
+    m = result.metrics
+    out.print(
+        f"majority-class accuracy {m['majority_accuracy']:.4f}; served accuracy "
+        f"{m['accuracy_over_majority']:+.4f} over it, {m['accuracy_over_recency_rule']:+.4f} over the recency rule"
+    )
+    if "auc_to_truth" in m:  # the simulated shop's planted purchase probabilities
+        out.print(f"served ROC-AUC / the planted truth's: {m['auc_to_truth']:.3f} (target >= 0.95)")
+    out.print(_gate_line(result.gate))
+    out.print(f"run {result.run_id} in {result.seconds:.1f}s")
+
+
 @predict_app.command("churn")
 @user_errors
 def predict_churn(
@@ -192,6 +236,31 @@ def predict_churn(
     else:
         out.print(
             f"marts.churn_scores already holds {result.model.name} v{result.model.version}'s scores of "
+            f"{result.customers:,} customers as of {result.cutoff}: nothing to do (--force scores again)"
+        )
+
+
+@predict_app.command("purchase")
+@user_errors
+def predict_purchase(
+    force: Annotated[
+        bool, typer.Option("--force", help="Score again even if the scores are current.")
+    ] = False,
+) -> None:
+    """Score every active customer as of today with the purchase champion into
+    marts.purchase_scores (the dashboard's Churn risk page shows them beside churn)."""
+    from ecomm.ml.purchase.scoring import score_with_champion
+
+    with err.status("scoring today's customers with the purchase champion"):
+        result = score_with_champion(_settings(), force=force)
+    if result.stored:
+        out.print(
+            f"scored {result.customers:,} customers as of {result.cutoff} with {result.model.name} "
+            f"v{result.model.version} into marts.purchase_scores in {result.seconds:.1f}s"
+        )
+    else:
+        out.print(
+            f"marts.purchase_scores already holds {result.model.name} v{result.model.version}'s scores of "
             f"{result.customers:,} customers as of {result.cutoff}: nothing to do (--force scores again)"
         )
 

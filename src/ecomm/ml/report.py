@@ -8,6 +8,7 @@ Recommender holdout: the last 28 loaded days. Quality targets (issue 4):
   recommender  NDCG@10 >= 1.5 x popularity and >= 0.6 x oracle; coverage@10 >= 3 x popularity's
   time         both trainings <= 300 s
   segments     see ecomm.ml.segment.report
+  purchase     see ecomm.ml.purchase.report
 Targets are checked on the champions: fresh scores, except the family comparison and the training
 time, which come from the champion's training run (every family on that run's cutoff).
 """
@@ -197,19 +198,22 @@ class Evaluation:
 
 
 def evaluate(settings: Settings) -> Evaluation:
+    from ecomm.ml.purchase.report import compare_purchase, purchase_targets
     from ecomm.ml.segment.report import compare_segments, segment_targets
 
     client = tracking.configure(settings)
     churn = compare_churn(settings, client)
     rec = compare_recommender(settings, client)
     segments = compare_segments(settings, client)
+    purchase = compare_purchase(settings, client)
     runs = {
         comp.model: run_metrics(client, comp.model, comp.versions.get(registry.CHAMPION))
-        for comp in (churn, rec, segments)
+        for comp in (churn, rec, segments, purchase)
     }
     targets = quality_targets(churn, rec, runs[registry.CHURN_MODEL], runs[registry.RECOMMENDER_MODEL])
     targets += segment_targets(segments, runs[registry.SEGMENT_MODEL])
-    return Evaluation([churn, rec, segments], targets, runs)
+    targets += purchase_targets(purchase)
+    return Evaluation([churn, rec, segments, purchase], targets, runs)
 
 
 # ---------------------------------------------------------------------------------------- output

@@ -22,6 +22,10 @@ the row lacks counts as 0); output segment_id, segment_name per row (same index)
 K-Means pipeline's cluster, whose id, name and profile were derived from its centroid at training
 (`segments`, also in the model's metadata).
 
+PurchasePyfunc - input rows of the purchase features (ecomm.features.purchase; a category share the
+row lacks counts as 0); output purchase_probability per row (same index): P(at least one completed
+order in the horizon after the row's cutoff) by the pipeline that won the training run's validation.
+
 RecommenderPyfunc - input rows customer_id [, k, country, categories]; output one row per
 recommendation: customer_id, rank, product_id, score, source. Known customers: implicit-feedback ALS
 scores (z-scored per customer) + blend_weight x the Surprise SVD predicted stars (centred), their
@@ -51,6 +55,7 @@ COLD_COUNTRY_CATEGORY, COLD_COUNTRY, COLD_CATEGORY, COLD_GLOBAL = (
     "cold_start_global",
 )
 SEGMENT_ID, SEGMENT_NAME = "segment_id", "segment_name"
+PURCHASE_PROBABILITY = "purchase_probability"
 DEFAULT_K = 10
 MAX_K = 100
 
@@ -113,6 +118,27 @@ class SegmentPyfunc(mlflow.pyfunc.PythonModel):
         return pd.DataFrame(
             {SEGMENT_ID: ids.astype("int64"), SEGMENT_NAME: names[ids] if len(ids) else []}, index=frame.index
         )
+
+
+class PurchasePyfunc(mlflow.pyfunc.PythonModel):
+    def __init__(self, pipeline, columns: list[str], spec: dict, info: dict) -> None:
+        self.pipeline = pipeline
+        self.columns = list(columns)
+        self.spec = dict(spec)  # ecomm.ml.builders.FeatureSpec.to_dict: the columns by role
+        self.info = dict(info)
+
+    def inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The model's columns; category shares a row lacks are 0 (a category launched later)."""
+        shares = [c for c in self.columns if c.startswith("cat_share_") and c not in frame.columns]
+        missing = [c for c in self.columns if c not in frame.columns and c not in shares]
+        if missing:
+            raise ValueError(f"purchase model: missing input columns {missing}")
+        return frame.assign(**dict.fromkeys(shares, 0.0))[self.columns]
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        proba = self.pipeline.predict_proba(self.inputs(frame))[:, 1] if len(frame) else np.zeros(0)
+        return pd.DataFrame({PURCHASE_PROBABILITY: proba.astype("float64")}, index=frame.index)
 
 
 class RecommenderPyfunc(mlflow.pyfunc.PythonModel):

@@ -1,5 +1,6 @@
-"""Churn risk: the champion model's scores of today's customers, the most at risk with their reasons,
-and a CSV export."""
+"""Churn risk: the champion model's scores of today's customers, the most at risk with their reasons
+and their purchase propensity (when `ecomm predict purchase` stored it), churn against purchase, and a
+CSV export."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from ecomm.dashboard.churn import (
     explain,
     score_summary,
 )
+from ecomm.dashboard.purchase import SCATTER_POINTS, churn_and_purchase, purchase_scoring
 from ecomm.features import columns as C
 from ecomm.ml import registry
-from ecomm.ml.serving import CHURN_PROBABILITY
+from ecomm.ml.serving import CHURN_PROBABILITY, PURCHASE_PROBABILITY
 
 TITLE = "Churn risk"
 APPLIES = (
@@ -30,6 +32,7 @@ TABLE_COLUMNS = {
     "name": "name",
     C.COUNTRY: "country",
     CHURN_PROBABILITY: "churn probability",
+    PURCHASE_PROBABILITY: "purchase probability (30 days)",
     C.DAYS_SINCE_LAST_ORDER: "days since last order",
     C.TOTAL_ORDERS: "orders",
     C.TOTAL_SPENT: "spent ($)",
@@ -41,13 +44,14 @@ TABLE_COLUMNS = {
 # the long names).
 TABLE_ROW_HEIGHT = 80
 COLUMN_LAYOUT = {  # column of TABLE_COLUMNS: (label on screen, width in pixels)
-    C.CUSTOMER_ID: ("id", 60),
-    "name": ("name", 130),
-    C.COUNTRY: ("country", 110),
-    CHURN_PROBABILITY: ("churn risk", 120),
-    C.DAYS_SINCE_LAST_ORDER: ("idle days", 75),
-    C.TOTAL_ORDERS: ("orders", 60),
-    C.TOTAL_SPENT: ("spent", 80),
+    C.CUSTOMER_ID: ("id", 55),
+    "name": ("name", 110),
+    C.COUNTRY: ("country", 90),
+    CHURN_PROBABILITY: ("churn risk", 90),
+    PURCHASE_PROBABILITY: ("buys in 30d", 90),
+    C.DAYS_SINCE_LAST_ORDER: ("idle days", 65),
+    C.TOTAL_ORDERS: ("orders", 55),
+    C.TOTAL_SPENT: ("spent", 70),
     "reasons": ("what raises the risk most", 300),
 }
 
@@ -92,11 +96,14 @@ def render(ctx: L.PageContext) -> None:
     fig.update_layout(xaxis_title="churn probability", yaxis_title="customers", xaxis_range=[0, 1])
     charts.show(fig, height=300)
 
+    purchase = purchase_scoring(ctx.warehouse, scoring)
+    show_churn_against_purchase(ctx, scoring, purchase)
+
     st.subheader("Most at risk")
     top_n = st.number_input(
         "Customers to list", min_value=10, max_value=1000, value=50, step=10, key="churn_top_n"
     )
-    table = at_risk_table(ctx, model, scoring, int(top_n))
+    table = at_risk_table(ctx, model, scoring, int(top_n), purchase)
     st.dataframe(
         table,
         hide_index=True,
@@ -121,7 +128,7 @@ def table_columns() -> dict:
     """Streamlit column configs of the at-risk table: short labels, widths that leave the reasons room."""
     config = {}
     for column, (label, width) in COLUMN_LAYOUT.items():
-        if column == CHURN_PROBABILITY:
+        if column in (CHURN_PROBABILITY, PURCHASE_PROBABILITY):
             kind = st.column_config.ProgressColumn(
                 label, width=width, format="percent", min_value=0, max_value=1
             )
@@ -133,8 +140,45 @@ def table_columns() -> dict:
     return config
 
 
-def at_risk_table(ctx: L.PageContext, model, scoring, top_n: int):
-    top = at_risk(ctx.warehouse, scoring, ctx.filters, top_n)
+def at_risk_table(ctx: L.PageContext, model, scoring, top_n: int, purchase=None):
+    top = at_risk(ctx.warehouse, scoring, ctx.filters, top_n, purchase)
     ids = tuple(int(i) for i in top[C.CUSTOMER_ID])
     table = top.merge(explain(ctx.warehouse, scoring, model, ids), on=C.CUSTOMER_ID)
     return table[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)
+
+
+def show_churn_against_purchase(ctx: L.PageContext, scoring, purchase) -> None:
+    """Each customer in scope at (churn risk, purchase propensity), or which commands store the
+    purchase scores of this day."""
+    st.subheader("Churn risk against purchase propensity")
+    if purchase is None:
+        st.info(
+            f"No purchase scores of {scoring.cutoff:%d %b %Y} are stored: train the purchase model with "
+            "`ecomm train purchase`, then store its scores with `ecomm predict purchase`."
+        )
+        return
+    points = churn_and_purchase(ctx.warehouse, scoring, purchase, ctx.filters)
+    fig = go.Figure(
+        go.Scattergl(
+            x=points[CHURN_PROBABILITY],
+            y=points[PURCHASE_PROBABILITY],
+            mode="markers",
+            marker={"size": 5, "opacity": 0.5},
+            customdata=points[C.CUSTOMER_ID],
+            hovertemplate="customer %{customdata}<br>churn %{x:.0%}<br>buys in 30 days %{y:.0%}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        xaxis_title="churn probability",
+        yaxis_title="purchase probability, next 30 days",
+        xaxis_range=[0, 1],
+        yaxis_range=[0, 1],
+    )
+    charts.show(fig, height=360)
+    st.caption(
+        f"`{registry.PURCHASE_MODEL}` v{purchase.model.version}, scores stored "
+        f"{purchase.scored_at:%Y-%m-%d %H:%M %Z} in `marts.purchase_scores`: P(at least one completed "
+        f"order in the 30 days from {purchase.cutoff:%d %b %Y}), {len(points):,} customers in the filters "
+        f"scored by both models{' (a random sample)' if len(points) == SCATTER_POINTS else ''}. Customers "
+        "without a completed order have a purchase score only: churn is scored for buyers."
+    )

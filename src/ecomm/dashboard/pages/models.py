@@ -22,12 +22,20 @@ HEADLINE_METRICS = {
         "oracle_ndcg_at_10",
         "model_coverage_at_10",
     ),
-    registry.SEGMENT_MODEL: ("silhouette", "stability", "restart_stability", "persona_ari", "persona_rfm_ari"),
+    registry.SEGMENT_MODEL: (
+        "silhouette",
+        "stability",
+        "restart_stability",
+        "persona_ari",
+        "persona_rfm_ari",
+    ),
+    registry.PURCHASE_MODEL: ("served_roc_auc", "recency_rule_roc_auc", "truth_roc_auc", "served_accuracy"),
 }
 TRAIN_COMMANDS = {
     registry.CHURN_MODEL: "ecomm train churn",
     registry.RECOMMENDER_MODEL: "ecomm train recommender",
     registry.SEGMENT_MODEL: "ecomm train segments",
+    registry.PURCHASE_MODEL: "ecomm train purchase",
 }
 
 

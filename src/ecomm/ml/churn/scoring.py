@@ -92,12 +92,12 @@ def score_features(model, features: pd.DataFrame) -> pd.DataFrame:
     return features.assign(**{CHURN_PROBABILITY: predicted[CHURN_PROBABILITY].to_numpy()})
 
 
-def stored_scoring(conn) -> StoredScoring | None:
-    """What marts.churn_scores holds (None: nothing scored yet)."""
+def stored_scoring(conn, table: str = SCORES_TABLE) -> StoredScoring | None:
+    """What a scores table (marts.churn_scores, marts.purchase_scores) holds (None: nothing scored yet)."""
     with conn.cursor() as cur:
         cur.execute(
             f"""SELECT cutoff_date, model_name, model_version, model_source, count(*), max(scored_at)
-                FROM {SCORES_TABLE} GROUP BY 1, 2, 3, 4"""
+                FROM {table} GROUP BY 1, 2, 3, 4"""
         )
         rows = cur.fetchall()
     if len(rows) != 1:  # empty (or, never written so, mixed)
@@ -118,18 +118,18 @@ def store_scores(conn, scores: pd.DataFrame, cutoff: dt.date, model: ModelRef) -
     out = scores[[C.CUSTOMER_ID, CHURN_PROBABILITY, *STORED_COLUMNS]].assign(
         cutoff_date=cutoff, model_name=model.name, model_version=model.version, model_source=model.source
     )
+    return replace_rows(conn, SCORES_TABLE, out)
+
+
+def replace_rows(conn, table: str, rows: pd.DataFrame) -> int:
+    """Replace every row of `table` with `rows` (its columns by name), in the caller's transaction."""
     buffer = io.StringIO()
-    out.to_csv(buffer, index=False, header=False)
+    rows.to_csv(buffer, index=False, header=False)
     buffer.seek(0)
     with conn.cursor() as cur:
-        cur.execute(f"TRUNCATE {SCORES_TABLE}")  # readers wait for the commit, then see the new scores
-        cur.copy_expert(
-            f"""COPY {SCORES_TABLE} (customer_id, churn_probability, {", ".join(STORED_COLUMNS)},
-                                     cutoff_date, model_name, model_version, model_source)
-                FROM STDIN WITH (FORMAT csv)""",
-            buffer,
-        )
-    return len(out)
+        cur.execute(f"TRUNCATE {table}")  # readers wait for the commit, then see the new scores
+        cur.copy_expert(f"COPY {table} ({', '.join(rows.columns)}) FROM STDIN WITH (FORMAT csv)", buffer)
+    return len(rows)
 
 
 def score_warehouse(

@@ -52,7 +52,9 @@ def segment_gate(
     name: str = registry.SEGMENT_MODEL,
 ) -> SegmentGate:
     version = str(version)
-    client.set_model_version_tag(name, version, STABILITY_TAG, f"{stability:.6f}")
+    # full precision: the next gate compares a fresh stability with this one (a rounded tag made an
+    # identical refit look worse)
+    client.set_model_version_tag(name, version, STABILITY_TAG, repr(float(stability)))
     client.set_registered_model_alias(name, registry.CHALLENGER, version)
     champion = registry.alias_version(client, name, registry.CHAMPION)
     challenger_sil = float(silhouette(registry.model_uri(name, version)))
