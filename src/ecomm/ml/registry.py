@@ -15,6 +15,7 @@ from importlib.metadata import version as package_version
 CHURN_MODEL = "churn_model"
 RECOMMENDER_MODEL = "recommender_model"
 SEGMENT_MODEL = "segment_model"  # not in MODEL_NAMES yet: bootstrap, DAG and dashboard do not train it
+CLV_MODEL = "clv_model"  # not in MODEL_NAMES yet either (`ecomm train clv` only)
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 MODEL_NAMES = (CHURN_MODEL, RECOMMENDER_MODEL)
