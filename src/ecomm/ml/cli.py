@@ -175,10 +175,15 @@ def train_segments(
 @user_errors
 def train_clv(
     holdout_days: Annotated[
-        int | None, typer.Option(help="Days of the evaluation holdout after its cutoff (default 365).")
+        int | None,
+        typer.Option(
+            help="Days of the evaluation holdout after its cutoff (default: 365 when the warehouse holds "
+            "it after 180 days of history, else 180 after 120, else 90 after 90)."
+        ),
     ] = None,
     min_history_days: Annotated[
-        int | None, typer.Option(help="Days of history before the evaluation cutoff (default 180).")
+        int | None,
+        typer.Option(help="Days of history before the evaluation cutoff (default: see --holdout-days)."),
     ] = None,
 ) -> None:
     """Lifetime value: BG/NBD (purchases) + Gamma-Gamma (spend) by maximum likelihood, measured on a

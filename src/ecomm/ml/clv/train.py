@@ -3,8 +3,10 @@ historical-average baseline (and the planted value truth when the warehouse has 
 MLflow, registered as `clv_model` (ecomm.ml.serving.ClvPyfunc), gated, stored.
 
 Two fits of the same model: the *evaluation* fit on the purchase histories at the evaluation cutoff
-(the latest month start with `holdout_days` loaded after it and `min_history_days` before it),
-scored on what the customers bought in the holdout; and the *served* fit on the histories at the
+(the latest month start with `holdout_days` loaded after it and `min_history_days` before it; unless
+both are given, the first plan of HOLDOUT_PLANS the warehouse holds: a year's holdout after 180
+days, else 180 days after 120, else 90 after 90, so a one-year warehouse is evaluated too), scored
+on what the customers bought in the holdout; and the *served* fit on the histories at the
 as-of date (the month start after the last loaded day, as for segments), which is registered. The
 gate (registry.promotion_gate, as churn's) scores each registered version's parameters on the
 evaluation cutoff's histories: Spearman of its predicted holdout value with the realised value
@@ -39,13 +41,14 @@ from ecomm.settings import Settings
 VALUE_TABLE = "marts.customer_value"
 GATE_METRIC = "holdout_spearman"
 MIN_BUYERS = 30
+HOLDOUT_PLANS = ((365, 180), (180, 120), (90, 90))  # (holdout days, history days before the cutoff)
 
 
 @dataclass(frozen=True)
 class ClvConfig:
     horizon_days: int = 365  # the stored expected value's horizon
-    holdout_days: int = 365  # the evaluation window after the evaluation cutoff
-    min_history_days: int = 180  # history before the evaluation cutoff
+    holdout_days: int | None = None  # the evaluation window after the cutoff (None: HOLDOUT_PLANS)
+    min_history_days: int | None = None  # history before the cutoff (None: the plan's, or 180)
     margin: float = 0.0  # the gate's: a challenger must beat the champion's Spearman by more
     as_of: date | None = None  # None: the month start after the last loaded day
 
@@ -61,6 +64,7 @@ class ClvResult:
     as_of: date
     cutoff: date
     holdout_days: int
+    min_history_days: int
     params: dict[str, float]
     gate: registry.GateDecision
     customers: int  # buyers at the as-of date
@@ -73,16 +77,25 @@ def default_as_of(last_day: date) -> date:
     return (last_day + timedelta(days=1)).replace(day=1)
 
 
-def evaluation_cutoff(first_day: date, last_day: date, config: ClvConfig) -> date:
-    """The latest month start with `min_history_days` before it and the whole holdout loaded."""
-    earliest = first_day + timedelta(days=config.min_history_days)
-    candidates = month_starts(earliest, last_day - timedelta(days=config.holdout_days - 1))
-    if not candidates:
-        raise FeatureError(
-            f"the warehouse holds {first_day} .. {last_day}: too short for a {config.holdout_days}-day "
-            f"holdout after {config.min_history_days} days of history"
-        )
-    return candidates[-1]
+def latest_cutoff(first_day: date, last_day: date, holdout_days: int, history_days: int) -> date | None:
+    """The latest month start with `history_days` before it and `holdout_days` loaded from it."""
+    earliest = first_day + timedelta(days=history_days)
+    candidates = month_starts(earliest, last_day - timedelta(days=holdout_days - 1))
+    return candidates[-1] if candidates else None
+
+
+def evaluation_plan(first_day: date, last_day: date, config: ClvConfig) -> tuple[date, int, int]:
+    """(cutoff, holdout days, history days): the configured ones, or the first plan that fits."""
+    if config.holdout_days is None and config.min_history_days is None:
+        plans = HOLDOUT_PLANS
+    else:
+        plans = ((config.holdout_days or 365, config.min_history_days or 180),)
+    for holdout_days, history_days in plans:
+        cutoff = latest_cutoff(first_day, last_day, holdout_days, history_days)
+        if cutoff is not None:
+            return cutoff, holdout_days, history_days
+    wanted = " or ".join(f"a {h}-day holdout after {d} days of history" for h, d in plans)
+    raise FeatureError(f"the warehouse holds {first_day} .. {last_day}: too short for {wanted}")
 
 
 def fit_clv(frame: pd.DataFrame) -> dict[str, float]:
@@ -174,12 +187,12 @@ def train_clv(settings: Settings, config: ClvConfig) -> ClvResult:
     with db.connection(settings) as conn:
         span = warehouse_span(conn)
         as_of = config.as_of or default_as_of(span.last_day)
-        cutoff = evaluation_cutoff(span.first_day, span.last_day, config)
+        cutoff, holdout_days, history_days = evaluation_plan(span.first_day, span.last_day, config)
         holdout = holdout_frame(
-            clv_features(conn, cutoff, span.first_day), realised(conn, cutoff, config.holdout_days)
+            clv_features(conn, cutoff, span.first_day), realised(conn, cutoff, holdout_days)
         )
         current = clv_features(conn, as_of, span.first_day)
-        truth = planted_value(conn, cutoff, config.holdout_days)  # evaluation only
+        truth = planted_value(conn, cutoff, holdout_days)  # evaluation only
     if min(len(holdout), len(current)) < MIN_BUYERS:
         raise FeatureError(
             f"{len(holdout)} buyers before {cutoff} and {len(current)} before {as_of}: "
@@ -187,7 +200,7 @@ def train_clv(settings: Settings, config: ClvConfig) -> ClvResult:
         )
     info = {"as_of": as_of.isoformat(), "horizon_days": config.horizon_days}
     evaluation_params = fit_clv(holdout)
-    metrics = holdout_metrics(ClvPyfunc(evaluation_params, info), holdout, config.holdout_days, truth)
+    metrics = holdout_metrics(ClvPyfunc(evaluation_params, info), holdout, holdout_days, truth)
     served = ClvPyfunc(fit_clv(current), info)
 
     client = tracking.configure(settings)
@@ -198,7 +211,8 @@ def train_clv(settings: Settings, config: ClvConfig) -> ClvResult:
                 "as_of": as_of.isoformat(),
                 "evaluation_cutoff": cutoff.isoformat(),
                 "horizon_days": config.horizon_days,
-                "holdout_days": config.holdout_days,
+                "holdout_days": holdout_days,
+                "min_history_days": history_days,
                 "customers": len(current),
                 "holdout_customers": len(holdout),
                 "truth": truth is not None,
@@ -220,7 +234,7 @@ def train_clv(settings: Settings, config: ClvConfig) -> ClvResult:
 
         def score(uri: str) -> float:
             pyfunc = mlflow.pyfunc.load_model(uri).unwrap_python_model()
-            predicted = holdout_prediction(pyfunc, holdout, config.holdout_days)
+            predicted = holdout_prediction(pyfunc, holdout, holdout_days)
             return ev.spearman(predicted, holdout[REALISED_VALUE])
 
         gate = registry.promotion_gate(
@@ -236,7 +250,8 @@ def train_clv(settings: Settings, config: ClvConfig) -> ClvResult:
         version,
         as_of,
         cutoff,
-        config.holdout_days,
+        holdout_days,
+        history_days,
         served.params,
         gate,
         len(current),

@@ -4,12 +4,16 @@ behaviour (more spend history, more value) and the evaluation measures."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from ecomm.features.churn import FeatureError
 from ecomm.ml.clv import btyd
 from ecomm.ml.clv import evaluate as ev
+from ecomm.ml.clv.train import ClvConfig, evaluation_plan
 from ecomm.ml.serving import (
     EXPECTED_ORDER_VALUE,
     EXPECTED_ORDERS,
@@ -125,3 +129,30 @@ def test_evaluation_measures():
     report = ev.report(score, pd.Series(np.arange(10.0)), realised, truth=realised)
     assert report["truth_spearman_realised"] == pytest.approx(1.0)
     assert report["spearman_truth_over_truth_realised"] == pytest.approx(report["spearman_truth"])
+
+
+@pytest.mark.parametrize(
+    "first,last,expected",
+    [
+        (date(2023, 12, 2), date(2025, 11, 30), (date(2024, 12, 1), 365, 180)),  # two years: a year's holdout
+        (date(2024, 12, 7), date(2025, 12, 6), (date(2025, 6, 1), 180, 120)),  # one year (`make up`)
+        (date(2024, 8, 5), date(2025, 2, 28), (date(2024, 12, 1), 90, 90)),  # the tests' 210 days
+    ],
+)
+def test_the_evaluation_holdout_is_the_longest_the_warehouse_holds(first, last, expected):
+    assert evaluation_plan(first, last, ClvConfig()) == expected
+
+
+def test_a_configured_holdout_is_kept_or_refused():
+    first, last = date(2024, 8, 5), date(2025, 2, 28)
+    assert evaluation_plan(first, last, ClvConfig(holdout_days=60, min_history_days=30)) == (
+        date(2024, 12, 1),
+        60,
+        30,
+    )
+    with pytest.raises(FeatureError, match="too short for a 365-day holdout after 180 days of history"):
+        evaluation_plan(first, last, ClvConfig(holdout_days=365))
+    with pytest.raises(
+        FeatureError, match="a 365-day holdout after 180 days .* or a 90-day holdout after 90"
+    ):
+        evaluation_plan(date(2025, 1, 1), date(2025, 4, 1), ClvConfig())
