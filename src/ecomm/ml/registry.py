@@ -16,6 +16,7 @@ CHURN_MODEL = "churn_model"
 RECOMMENDER_MODEL = "recommender_model"
 PURCHASE_MODEL = "purchase_model"  # not in MODEL_NAMES yet, like SEGMENT_MODEL
 SEGMENT_MODEL = "segment_model"  # not in MODEL_NAMES yet: bootstrap, DAG and dashboard do not train it
+CLV_MODEL = "clv_model"  # not in MODEL_NAMES yet either (`ecomm train clv` only)
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 MODEL_NAMES = (CHURN_MODEL, RECOMMENDER_MODEL)
