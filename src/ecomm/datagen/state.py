@@ -23,7 +23,7 @@ from ecomm.datagen.render import RETURN_DTYPES, REVIEW_DTYPES, Ids
 from ecomm.datagen.writer import replace_dir
 from ecomm.entities import STATE_DIR
 
-STATE_VERSION = 2  # 2: personas, purchase and value truth
+STATE_VERSION = 3  # 2: personas, purchase and value truth; 3: demand truth
 _TARGETED_ARRAYS = (
     "members",
     "treated",
@@ -77,6 +77,7 @@ def save_state(world, out: Path) -> None:
     _put_columns(arrays, "churn_truth", world.churn_truth)
     _put_columns(arrays, "purchase_truth", world.purchase_truth)
     _put_columns(arrays, "value_truth", world.value_truth)
+    _put_columns(arrays, "demand_truth", world.demand_truth)
     _put_process(arrays, "main", world.main)
     _put_agenda(arrays, "returns_due", world.returns_due)
     _put_agenda(arrays, "reviews_due", world.reviews_due)
@@ -155,6 +156,7 @@ def load_state(out: Path):
     world.churn_truth = _get_columns(arrays, "churn_truth")
     world.purchase_truth = _get_columns(arrays, "purchase_truth")
     world.value_truth = _get_columns(arrays, "value_truth")
+    world.demand_truth = _get_columns(arrays, "demand_truth")
     world.returns_due = _get_agenda(arrays, "returns_due", RETURN_DTYPES)
     world.reviews_due = _get_agenda(arrays, "reviews_due", REVIEW_DTYPES)
     world.ids = Ids(**meta["ids"])
