@@ -83,6 +83,7 @@ def test_the_category_backtest_sets_each_model_beside_seasonal_naive_and_the_ora
     # the expected demand is the floor: no forecast made days ahead beats it at 2 weeks and more
     for model in ("seasonal_naive", "auto_ets"):
         assert (table.loc[model, "mase_vs_oracle"].loc[[14, 30]] > 1.0).all(), model
+        assert (table.loc[model, "rmsse_vs_oracle"].loc[[14, 30]] > 1.0).all(), model
     assert table.loc["oracle", "coverage_80"].isna().all()  # a point forecast, no interval
     assert table.loc["auto_ets", "coverage_95"].between(0.5, 1.0).all()
 

@@ -51,7 +51,8 @@ def test_missing_days_are_no_sales_and_a_regressor_lasts_until_it_changes():
 
 def test_seasonal_naive_errors_on_a_trending_week_are_known_exactly():
     """y = weekly pattern + c t: a seasonal naive forecast k days ahead is c * 7 * ceil(k / 7) short,
-    and the in-sample seasonal-naive error is 7c, so MASE at horizon H = mean ceil(k / 7), k <= H."""
+    and the in-sample seasonal-naive error is 7c, so MASE at horizon H = mean ceil(k / 7), k <= H,
+    and RMSSE = sqrt(mean ceil(k / 7)^2)."""
     c = 0.25
     t = np.arange(len(DAYS))
     frame = frame_of({"a": WEEK[DAYS.dayofweek] + c * t, "b": 2 * WEEK[DAYS.dayofweek] + c * t})
@@ -63,6 +64,9 @@ def test_seasonal_naive_errors_on_a_trending_week_are_known_exactly():
     assert mase[7] == pytest.approx(1.0)
     assert mase[14] == pytest.approx(1.5)
     assert mase[30] == pytest.approx((7 * 1 + 7 * 2 + 7 * 3 + 7 * 4 + 2 * 5) / 30)
+    rmsse = table.set_index("horizon")["rmsse"]
+    assert rmsse[14] == pytest.approx(np.sqrt((7 * 1 + 7 * 4) / 14))
+    assert rmsse[30] == pytest.approx(np.sqrt((7 * 1 + 7 * 4 + 7 * 9 + 7 * 16 + 2 * 25) / 30))
     shortfall = -c * 7 * np.ceil(forecasts.step / 7)
     assert np.allclose(forecasts.seasonal_naive - forecasts.y, shortfall)
     assert (table.bias < 0).all()

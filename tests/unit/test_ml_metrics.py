@@ -97,12 +97,14 @@ def test_forecast_metrics_average_the_scaled_error_of_each_series():
             "y": [1.0, 3.0, 10.0, 10.0, 4.0],
             "f": [2.0, 3.0, 12.0, 14.0, 4.0],
             "scale": [1.0, 1.0, 2.0, 2.0, 0.0],  # c never changes over a season: no MASE
+            "scale_sq": [4.0, 4.0, 1.0, 1.0, 0.0],
             "f-lo-80": [0.0, 0.0, 11.0, 0.0, 4.0],
             "f-hi-80": [5.0, 5.0, 13.0, 20.0, 4.0],
         }
     )
     got = forecast_metrics(frame, "f", levels=(80,))
     assert got["mase"] == pytest.approx((0.5 / 1.0 + 3.0 / 2.0) / 2)
+    assert got["rmsse"] == pytest.approx((math.sqrt(0.5 / 4.0) + math.sqrt(10.0 / 1.0)) / 2)
     assert got["bias"] == pytest.approx(7.0 / 28.0)
     assert got["coverage_80"] == pytest.approx(4 / 5)
     assert got["n"] == 5

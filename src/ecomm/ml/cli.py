@@ -200,8 +200,8 @@ def train_forecast(
         f"{result.series:,} {result.level} series, {result.first_day} .. {result.last_day}; "
         f"origins {', '.join(result.cutoffs)}"
     )
-    columns = ["mase", "mase_vs_naive", "smape", "bias", "coverage_80", "coverage_95"]
-    columns += ["mase_vs_oracle"] if result.has_truth else []
+    columns = ["mase", "mase_vs_naive", "rmsse", "smape", "bias", "coverage_80", "coverage_95"]
+    columns += ["mase_vs_oracle", "rmsse_vs_oracle"] if result.has_truth else []
     table = Table("model", "horizon", *columns, title=f"{result.level} x day backtest", title_justify="left")
     for row in result.table.itertuples(index=False):
         values = [getattr(row, c) for c in columns]

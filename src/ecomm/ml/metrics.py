@@ -12,7 +12,12 @@ Forecast metrics, for actuals y and forecasts f of one or many series:
     MASE     = mean |y - f| / scale, scale = the series' in-sample mean |y_t - y_(t-m)| (seasonal
                naive, season m); over many series the mean of the series' MASE (series whose scale
                is 0, constant over every season, are left out: no scaled error exists for them)
-    sMAPE    = mean 200 |y - f| / (|y| + |f|) in percent, a pair of zeros counting 0
+    RMSSE    = sqrt(mean (y - f)^2 / scale_sq), scale_sq = the in-sample mean (y_t - y_(t-m))^2,
+               averaged over series like MASE. The expectation minimises it; MASE (an absolute
+               error) is minimised by the median, which for sparse counts lies below the mean: on
+               slow sellers a forecast biased low beats the true expected demand on MASE, not on RMSSE
+    sMAPE    = mean 200 |y - f| / (|y| + |f|) in percent, a pair of zeros counting 0 (a forecast
+               above 0 on a day without sales counts 200: a poor measure for intermittent series)
     bias     = sum (f - y) / sum y (relative: +0.1 forecasts 10% too much)
     coverage = share of the actuals inside their interval [lo, hi]
 """
@@ -145,21 +150,29 @@ def interval_coverage(y_true: Sequence[float], lo: Sequence[float], hi: Sequence
 def forecast_metrics(
     frame: pd.DataFrame, forecast: str, levels: Sequence[int] = (), group: str = "series_id"
 ) -> dict[str, float]:
-    """mase, smape, bias and coverage_<level> of column `forecast` against `y` over many series.
+    """mase, rmsse, smape, bias and coverage_<level> of `forecast` against `y` over many series.
 
-    frame: one row per forecast value with y, the forecast, `scale` (each row's MASE denominator)
-    and, per level, `<forecast>-lo-<level>` / `<forecast>-hi-<level>`; `group` names a series (a
+    frame: one row per forecast value with y, the forecast, `scale` (each row's MASE denominator),
+    optionally `scale_sq` (RMSSE's; rmsse is nan without it) and, per level, `<forecast>-lo-<level>` / `<forecast>-hi-<level>`; `group` names a series (a
     series is one group of rows: with several forecast origins, group by series and origin).
     """
     y, f = frame["y"].to_numpy(float), frame[forecast].to_numpy(float)
+    squares = "scale_sq" in frame.columns
     scaled = (
-        frame.assign(_abs=np.abs(y - f))
+        frame.assign(abs_error=np.abs(y - f), sq_error=(y - f) ** 2)
         .groupby(group, sort=False)
-        .agg(mae=("_abs", "mean"), scale=("scale", "first"))
+        .agg(
+            mae=("abs_error", "mean"),
+            mse=("sq_error", "mean"),
+            scale=("scale", "first"),
+            scale_sq=("scale_sq" if squares else "scale", "first"),
+        )
     )
     scaled = scaled[scaled.scale > 0]
+    rmsse = np.sqrt(scaled.mse / scaled.scale_sq).mean() if squares and len(scaled) else np.nan
     out = {
         "mase": float((scaled.mae / scaled.scale).mean()) if len(scaled) else float("nan"),
+        "rmsse": float(rmsse),
         "smape": smape(y, f),
         "bias": forecast_bias(y, f),
     }

@@ -103,21 +103,34 @@ def _lightgbm_forecasts(grid: pd.DataFrame, model_settings: ModelSettings, setti
 
 
 def seasonal_scales(grid: pd.DataFrame, season: int) -> pd.DataFrame:
-    """(series_id, date, scale): mean |y_t - y_(t-season)| of the series up to and including date."""
+    """(series_id, date, scale, scale_sq): mean |y_t - y_(t-season)| and mean (y_t - y_(t-season))^2
+    of the series up to and including date (the MASE and RMSSE denominators)."""
     g = grid.sort_values(["series_id", "date"])
-    diff = (g["y"] - g.groupby("series_id", sort=False)["y"].shift(season)).abs()
-    scale = diff.groupby(g["series_id"], sort=False).transform(lambda d: d.expanding().mean())
-    return pd.DataFrame({"series_id": g["series_id"], "date": g["date"], "scale": scale.fillna(0.0)})
+    diff = g["y"] - g.groupby("series_id", sort=False)["y"].shift(season)
+    by_series = g["series_id"]
+
+    def running_mean(values: pd.Series) -> pd.Series:
+        return values.groupby(by_series, sort=False).transform(lambda d: d.expanding().mean()).fillna(0.0)
+
+    return pd.DataFrame(
+        {
+            "series_id": by_series,
+            "date": g["date"],
+            "scale": running_mean(diff.abs()),
+            "scale_sq": running_mean(diff**2),
+        }
+    )
 
 
 def forecast_columns(forecasts: pd.DataFrame) -> list[str]:
     """The point-forecast columns (everything but keys, y, step, scale and interval bounds)."""
-    fixed = {*KEYS, "y", "step", "scale"}
+    fixed = {*KEYS, "y", "step", "scale", "scale_sq"}
     return [c for c in forecasts.columns if c not in fixed and "-lo-" not in c and "-hi-" not in c]
 
 
 def error_table(forecasts: pd.DataFrame, horizons: tuple[int, ...] = HORIZONS, levels=LEVELS) -> pd.DataFrame:
-    """One row per model and horizon: mase, smape, bias, coverage_<level> (nan without intervals), n,
+    """One row per model and horizon: mase, rmsse, smape, bias, coverage_<level> (nan without
+    intervals), n,
     and mase_vs_naive (the model's MASE over the seasonal naive's, when that ran)."""
     origin = forecasts["series_id"].astype(str) + "@" + forecasts["cutoff"].astype(str)
     frame = forecasts.assign(origin=origin)
