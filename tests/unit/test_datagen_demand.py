@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from ecomm.datagen import GeneratorConfig, generate_history
-from ecomm.datagen.demand import RANKS, presence, rank_cdfs
-from ecomm.datagen.process import MAX_LINES
+from ecomm.datagen.demand import RANKS, presence, rank_cdfs, set_rank_cdfs
+from ecomm.datagen.process import MAX_LINES, active_rows
+from ecomm.datagen.state import load_state
 from ecomm.entities import TRUTH_DIR
 
 CONFIG = GeneratorConfig(seed=11, as_of=date(2024, 6, 30), days=150, customers=1500, products=200)
@@ -127,3 +128,18 @@ def test_demand_follows_the_weekly_calendar(world):
     by_weekday = truth.groupby(truth.business_date.dt.dayofweek).expected_units.sum()
     assert by_weekday.max() / by_weekday.min() > 1.05
     assert truth.business_date.max() - truth.business_date.min() == timedelta(days=CONFIG.days - 1)
+
+
+def test_a_loaded_world_keeps_its_rank_cache_and_it_equals_a_fresh_computation(tmp_path):
+    generate_history(
+        GeneratorConfig(seed=2, as_of=date(2024, 3, 31), days=60, customers=300, products=60), tmp_path
+    )
+    world = load_state(tmp_path)
+    rows = active_rows(world, world.main, world.last_day + 1)
+    g = world.main.cols.gidx[rows]
+    calls = []
+    summarise = world.rank_cache.summarise
+    world.rank_cache.summarise = lambda w, stale: calls.append(len(stale)) or summarise(w, stale)
+    cached = world.rank_cache.of(world, g)
+    assert calls == []  # nothing recomputed after loading
+    assert np.array_equal(cached, set_rank_cdfs(world, g).astype(np.float32))

@@ -117,8 +117,9 @@ class SetCache:
 
     A set (or its weights) changes only when a launch enters it: a fifth of the customers in a busy
     month, a handful in most. Only those rows are recomputed; a row's result does not depend on the
-    rows computed with it, so the values are the same as without the cache (a loaded world starts
-    with an empty one). summarise(world, g) -> (len(g), *shape) array.
+    rows computed with it, so the values are the same as without the cache, and a saved cache
+    (`to_arrays`, `restore`) gives the same values as a fresh one. summarise(world, g) -> (len(g),
+    *shape) array.
     """
 
     def __init__(self, summarise=None, shape: tuple = (6,), dtype=np.float64) -> None:
@@ -142,6 +143,13 @@ class SetCache:
             self.items[stale] = items[stale]
             self.logw[stale] = logw[stale]
         return self.summary[g]
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {"items": self.items, "logw": self.logw, "summary": self.summary}
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        """A saved cache: each row is still checked against the customer's set before it is used."""
+        self.items, self.logw, self.summary = arrays["items"], arrays["logw"], arrays["summary"]
 
 
 def _grown(a: np.ndarray, size: int, shape: tuple, fill) -> np.ndarray:

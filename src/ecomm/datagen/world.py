@@ -124,7 +124,7 @@ class World:
             revenue=np.zeros(0, np.float64),
         )
         self.set_cache = SetCache()  # derived, not saved: a loaded world rebuilds it
-        self.rank_cache = SetCache(set_rank_cdfs, (plan.consideration_size, RANKS), np.float32)  # same
+        self.rank_cache = SetCache(set_rank_cdfs, (plan.consideration_size, RANKS), np.float32)  # saved
         self.provisional_snapshot = -1  # last-date snapshot that is not a first-of-month one
         self.snapshot_stats: dict[str, dict] = {}
         self.last_day = plan.start - 1
