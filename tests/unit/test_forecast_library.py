@@ -8,6 +8,7 @@ import pytest
 
 from ecomm.ml.forecast.backtest import BacktestSettings, backtest, rolling_forecasts
 from ecomm.ml.forecast.frame import FrameError, check_frame, daily_grid
+from ecomm.ml.forecast.future import forecast_ahead
 
 DAYS = pd.date_range("2024-01-01", periods=140)
 WEEK = np.array([5.0, 6.0, 7.0, 8.0, 9.0, 14.0, 12.0])
@@ -144,3 +145,42 @@ def test_the_global_lightgbm_model_learns_a_shared_weekly_pattern():
     lgbm = table[table.model == "lightgbm"].set_index("horizon")
     assert (lgbm.mase_vs_naive < 1.0).all()
     assert lgbm[["coverage_80", "coverage_95"]].notna().all().all()
+
+
+def test_forecasts_ahead_start_the_day_after_the_history_with_widening_intervals(gaussian):
+    frame, _ = gaussian
+    two = frame[frame.series_id.isin(["s0", "s1"])]
+    ahead = forecast_ahead(two, ("seasonal_naive", "auto_ets", "croston"), horizon=14)
+    assert (
+        ahead.groupby("series_id").date.agg(["min", "max", "count"]).values.tolist()
+        == [[DAYS[-1] + pd.Timedelta(days=1), DAYS[-1] + pd.Timedelta(days=14), 14]] * 2
+    )
+    naive = ahead[ahead.series_id == "s0"].seasonal_naive.to_numpy()
+    history = two[two.series_id == "s0"].y.to_numpy()
+    assert np.allclose(naive, np.r_[history[-7:], history[-7:]])  # last week, twice
+    for model in ("seasonal_naive", "auto_ets"):
+        width = (ahead[f"{model}-hi-80"] - ahead[f"{model}-lo-80"]).groupby(ahead.date).mean()
+        assert width.iloc[-1] > width.iloc[0], model
+        assert (ahead[f"{model}-lo-95"] <= ahead[f"{model}-lo-80"]).all()
+        assert (ahead[f"{model}-lo-80"] <= ahead[model]).all() and (
+            ahead[model] <= ahead[f"{model}-hi-80"]
+        ).all()
+
+
+def test_a_series_too_short_for_conformal_intervals_gets_the_seasonal_naive_instead():
+    """A recent launch: 20 days, where Croston's conformal intervals need at least 2 x 14 + 1 and
+    LightGBM's 3 x 14 + 1."""
+    rng = np.random.default_rng(4)
+    frame = pd.concat(
+        [
+            frame_of({"old": rng.poisson(2.0, len(DAYS)).astype(float)}),
+            frame_of({"new": rng.poisson(2.0, 20).astype(float)}, DAYS[-20:]),
+        ]
+    )
+    ahead = forecast_ahead(frame, ("seasonal_naive", "croston", "lightgbm"), horizon=14)
+    new = ahead[ahead.series_id == "new"]
+    for model in ("croston", "lightgbm"):
+        assert np.allclose(new[model], new.seasonal_naive), model
+        assert np.allclose(new[f"{model}-hi-95"], new["seasonal_naive-hi-95"]), model
+    old = ahead[ahead.series_id == "old"]
+    assert np.ptp(old.croston) == pytest.approx(0.0) and not np.allclose(old.croston, old.seasonal_naive)

@@ -22,7 +22,7 @@ from ecomm.ml.forecast.models import (
     ModelSettings,
     check_models,
     lightgbm_forecaster,
-    statistical_models,
+    statistical_engine,
 )
 from ecomm.ml.metrics import forecast_metrics
 
@@ -54,11 +54,8 @@ def rolling_forecasts(
     grid = daily_grid(frame)
     model_settings = replace(settings.models, horizon=settings.horizon)
     parts = []
-    stats = statistical_models(names, model_settings)
-    if stats:
-        from statsforecast import StatsForecast
-
-        sf = StatsForecast(models=stats, freq="D", n_jobs=1)
+    sf = statistical_engine(names, model_settings)
+    if sf is not None:
         cv = sf.cross_validation(
             df=to_nixtla(grid)[["unique_id", "ds", "y"]],
             h=settings.horizon,

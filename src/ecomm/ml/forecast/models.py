@@ -3,7 +3,10 @@
 Prediction intervals: seasonal naive and AutoETS have their own (Gaussian) ones; Croston, ADIDA and
 IMAPA have none, so theirs are conformal (statsforecast's ConformalIntervals: the quantiles of the
 absolute errors of `conformal_windows` earlier backtests of the same series, by step ahead), and so
-are LightGBM's (mlforecast's PredictionIntervals, the same method).
+are LightGBM's (mlforecast's PredictionIntervals, the same method). statsforecast's conformal
+intervals use as many of the `conformal_windows` as the history holds, and at least 2 (2 x horizon
++ 1 days): a series shorter than that (a recent launch) gets the seasonal naive's forecast and
+intervals in that model's columns instead (statsforecast's fallback model).
 """
 
 from __future__ import annotations
@@ -78,3 +81,16 @@ def lightgbm_forecaster(settings: ModelSettings, exogenous: list[str]):
         lag_transforms={1: [RollingMean(window_size=7)], 7: [RollingMean(window_size=4)]},
         date_features=["dayofweek", "month", "day"],
     ), exogenous
+
+
+def statistical_engine(names: tuple[str, ...], settings: ModelSettings):
+    """A StatsForecast over the named statistical models (None if there are none), daily, one core,
+    seasonal naive standing in for a model that cannot fit a series."""
+    models = statistical_models(names, settings)
+    if not models:
+        return None
+    from statsforecast import StatsForecast
+    from statsforecast.models import SeasonalNaive
+
+    fallback = SeasonalNaive(season_length=settings.season_length)
+    return StatsForecast(models=models, freq="D", n_jobs=1, fallback_model=fallback)
