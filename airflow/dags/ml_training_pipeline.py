@@ -1,6 +1,6 @@
 """Model training, scheduled on the warehouse Asset and weekly: plan the point-in-time features ->
-train churn -> the recommender -> the segments -> purchase propensity (each registers a challenger
-and runs its promotion gate) -> evaluate champion against challenger on the same fresh holdout ->
+train churn -> the recommender -> the segments -> purchase propensity -> lifetime value (each
+registers a challenger and runs its promotion gate) -> evaluate champion against challenger on the same fresh holdout ->
 score today's customers with the churn and purchase champions. A thin caller of `ecomm.ml`."""
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ anyway.
 | `train_recommender` | the same for `recommender_model`: ALS + SVD blend (`ECOMM_RECOMMENDER_TRIALS`), 4-week temporal holdout, gate on NDCG@10 |
 | `train_segments` | the same for `segment_model`: K-Means on the point-in-time behavioural features of the latest month start, k by three indices and stability; gate: silhouette and stability not worse on the same customers; the champion's segments of every month start into `marts.customer_segments` |
 | `train_purchase` | the same for `purchase_model`: P(at least one completed order in the next 30 days); logistic, monotone XGBoost and an MLP compared on a time-ordered validation, the best registered; gate on ROC-AUC at the evaluation cutoff like churn |
+| `train_clv` | the same for `clv_model`: BG/NBD + Gamma-Gamma by maximum likelihood; gate on the Spearman of value with the holdout's realised value; the champion's values into `marts.customer_value` |
 | `evaluate` | `ecomm evaluate --report`: champion and challenger of every model re-scored on the same fresh holdout beside the baselines and the planted truth, the quality targets; report in `ECOMM_HOME/reports/` |
 | `score_churn` | `ecomm predict churn`: every customer scored as of the day after the last load by the churn champion, into `marts.churn_scores` (the dashboard's Churn risk page); nothing to do when it holds that day and version already |
 | `score_purchase` | `ecomm predict purchase`: the same for the purchase champion, into `marts.purchase_scores` (beside churn on the Churn risk page) |
@@ -47,7 +48,7 @@ anyway.
 Each task's XCom is small JSON: registered version, gate decision (promoted or kept, scores, reason),
 metrics. The first version of a model becomes champion without a contest; the API serves `@champion`.
 
-Train by hand: `ecomm train churn`, `ecomm train recommender`, `ecomm train segments`, `ecomm train purchase`, `ecomm evaluate --report`,
+Train by hand: `ecomm train churn`, `ecomm train recommender`, `ecomm train segments`, `ecomm train purchase`, `ecomm train clv`, `ecomm evaluate --report`,
 `ecomm predict churn`, `ecomm predict purchase`.
 """
 
@@ -68,10 +69,9 @@ def _train(model: str) -> dict:
     with no_training_data_fails_at_once():
         result = train_model(settings, model)
     # what each trainer learnt from (churn and purchase: cutoffs and the family served; the
-    # recommender: its split; segments: the month and k)
-    details = {
-        key: getattr(result, key) for key in ("plan", "split", "family", "as_of", "k") if hasattr(result, key)
-    }
+    # recommender: its split; segments: the month and k; lifetime value: the month and its cutoff)
+    keys = ("plan", "split", "family", "as_of", "k", "cutoff")
+    details = {key: getattr(result, key) for key in keys if hasattr(result, key)}
     gate = result.gate
     decision = "promoted" if gate.promoted else "kept"
     print(f"{model} v{result.version}: {decision} - {gate.reason}")
@@ -90,7 +90,7 @@ def _train(model: str) -> dict:
 
 @dag(
     dag_id="ml_training_pipeline",
-    description="Train churn, recommender, segments and purchase propensity; promote or keep the champions",
+    description="Train churn, recommender, segments, purchase propensity and lifetime value; gate each",
     schedule=AssetOrTimeSchedule(
         timetable=every_sunday(4),
         assets=WAREHOUSE_MARTS,
@@ -133,10 +133,18 @@ def ml_training_pipeline():
     def train_purchase(plan: dict) -> dict:
         return _train("purchase_model")
 
+    @task(multiple_outputs=False, trigger_rule=TriggerRule.NONE_FAILED)
+    def train_clv(plan: dict) -> dict:
+        return _train("clv_model")
+
     # runs when at least one model trained; a skipped training's XCom arrives as None
     @task(multiple_outputs=False, trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
     def evaluate(
-        churn: dict | None, recommender: dict | None, segments: dict | None, purchase: dict | None
+        churn: dict | None,
+        recommender: dict | None,
+        segments: dict | None,
+        purchase: dict | None,
+        clv: dict | None,
     ) -> dict:
         from ecomm.ml.report import evaluate as run
         from ecomm.ml.report import write_report
@@ -151,7 +159,9 @@ def ml_training_pipeline():
         return json_safe(
             {
                 "decisions": {
-                    g["model"]: g["gate"]["decision"] for g in (churn, recommender, segments, purchase) if g
+                    g["model"]: g["gate"]["decision"]
+                    for g in (churn, recommender, segments, purchase, clv)
+                    if g
                 },
                 "comparisons": [c.to_dict() for c in result.comparisons],
                 "targets": [t.to_dict() for t in result.targets],
@@ -182,8 +192,9 @@ def ml_training_pipeline():
     recommender = train_recommender(plan)
     segments = train_segments(plan)
     purchase = train_purchase(plan)
-    churn >> recommender >> segments >> purchase  # one training at a time: each uses both cores
-    evaluation = evaluate(churn, recommender, segments, purchase)
+    clv = train_clv(plan)
+    churn >> recommender >> segments >> purchase >> clv  # one training at a time: each uses both cores
+    evaluation = evaluate(churn, recommender, segments, purchase, clv)
     score_churn(evaluation)
     score_purchase(evaluation)
 

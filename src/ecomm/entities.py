@@ -363,6 +363,7 @@ TRUTH_FILES = {
     "customer_purchase": ("customer_id", "snapshot_date", "horizon_days", "purchase_probability"),
     "customer_value": ("customer_id", "snapshot_date", "horizon_days", "expected_revenue"),
     "customer_preference": ("customer_id", "product_id", "true_score", "true_rank"),
+    "product_demand": ("product_id", "business_date", "expected_units", "expected_revenue"),
     "campaign_effect": (
         "campaign_id",
         "estimand",

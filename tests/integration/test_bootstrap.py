@@ -118,7 +118,7 @@ def test_bootstrap_loads_history_and_trains_then_does_nothing(empty, tmp_path):
     assert f"causal estimates: {estimates} computed into marts.causal_estimates" in first.stdout.splitlines()
     assert (tmp_path / "reports" / "causal" / "causal_estimates.md").is_file()
     assert experiment_kinds(empty) == dict.fromkeys(
-        ("churn", "recommender", "segments", "purchase"), "custom_model_development"
+        ("churn", "recommender", "segments", "purchase", "clv"), "custom_model_development"
     )
 
     second = bootstrap(env)
@@ -130,6 +130,7 @@ def test_bootstrap_loads_history_and_trains_then_does_nothing(empty, tmp_path):
         "recommender_model: champion v1 registered already; not trained",
         "segment_model: champion v1 registered already; not trained",
         "purchase_model: champion v1 registered already; not trained",
+        "clv_model: champion v1 registered already; not trained",
         f"causal estimates: {estimates} stored already; not computed",
         "bootstrap: nothing to do",
     ]
@@ -155,12 +156,14 @@ def test_history_too_short_to_train_loads_and_says_why(empty, tmp_path):
         "churn_model not trained",
         "recommender_model not trained",
         "purchase_model not trained",
+        "clv_model not trained",
     ]
     assert warnings[0].endswith("too short for a 60-day churn label after 60 days of history")
     assert warnings[1].endswith(
         "too short for a 28-day recommender holdout after as many days of training history"
     )
     assert warnings[2].endswith("too short for a 30-day purchase label after 60 days of history")
+    assert warnings[3].endswith("too short for a 90-day holdout after 90 days of history")
     # segments need one month start, not a label window: they are trained
     assert registry_state(empty) == {name: ([], {}) for name in registry.MODEL_NAMES} | {
         "segment_model": (["1"], {"champion": "1", "challenger": "1"})

@@ -284,11 +284,12 @@ def test_pipeline_shape_and_asset(dags):
     training = dags.dags["ml_training_pipeline"]
     assert training.timetable.asset_condition == WAREHOUSE_MARTS
     assert {t.task_id: t.downstream_task_ids for t in training.tasks} == {
-        "feature_plan": {"train_churn", "train_recommender", "train_segments", "train_purchase"},
+        "feature_plan": {"train_churn", "train_recommender", "train_segments", "train_purchase", "train_clv"},
         "train_churn": {"train_recommender", "evaluate"},
         "train_recommender": {"train_segments", "evaluate"},
         "train_segments": {"train_purchase", "evaluate"},
-        "train_purchase": {"evaluate"},
+        "train_purchase": {"train_clv", "evaluate"},
+        "train_clv": {"evaluate"},
         "evaluate": {"score_churn", "score_purchase"},
         "score_churn": set(),
         "score_purchase": set(),
@@ -473,11 +474,12 @@ TRAINING_TASKS = [
     "train_recommender",
     "train_segments",
     "train_purchase",
+    "train_clv",
     "evaluate",
     "score_churn",
     "score_purchase",
 ]
-MODELS = ("churn_model", "recommender_model", "segment_model", "purchase_model")
+MODELS = ("churn_model", "recommender_model", "segment_model", "purchase_model", "clv_model")
 
 
 def test_training_dag_trains_registers_and_promotes_the_first_versions(trainings):
@@ -499,10 +501,11 @@ def test_training_dag_trains_registers_and_promotes_the_first_versions(trainings
     churn, rec = run.results["train_churn"], run.results["train_recommender"]
     assert churn["plan"]["evaluation_cutoff"] == plan["churn"]["evaluation_cutoff"]  # the trainer's plan
     assert rec["split"]["train_end"] == plan["recommender"]["train_end"]
-    segments, purchase = run.results["train_segments"], run.results["train_purchase"]
+    segments, purchase, clv = (run.results[f"train_{m}"] for m in ("segments", "purchase", "clv"))
     assert segments["as_of"] == "2025-03-01" and 3 <= segments["k"] <= 10  # the month of the last load
     assert purchase["plan"]["evaluation_cutoff"] < plan["last_batch"]  # its 30-day label window is loaded
-    for result, name in zip((churn, rec, segments, purchase), MODELS, strict=True):
+    assert clv["as_of"] == "2025-03-01" and clv["cutoff"] < plan["last_batch"]
+    for result, name in zip((churn, rec, segments, purchase, clv), MODELS, strict=True):
         assert result["model"] == name and result["version"] == "1"
         assert result["gate"]["decision"] == "promoted"
         assert result["gate"]["champion_before"] is None and result["gate"]["champion_after"] == "1"
@@ -580,7 +583,7 @@ def test_training_dag_keeps_the_champion_when_the_challenger_does_not_win(traini
     assert run.state == "success"
     assert run.tasks == dict.fromkeys(TRAINING_TASKS, "success")  # forced: trained on the same again
     assert run.results["feature_plan"]["conf"] == {"force": True}
-    for name in ("churn", "recommender", "purchase"):
+    for name in ("churn", "recommender", "purchase", "clv"):
         gate = run.results[f"train_{name}"]["gate"]
         assert run.results[f"train_{name}"]["version"] == "2"
         assert (gate["decision"], gate["champion_before"], gate["champion_after"]) == ("kept", "1", "1")
@@ -596,6 +599,7 @@ def test_training_dag_keeps_the_champion_when_the_challenger_does_not_win(traini
         "recommender_model": {"champion": "1", "challenger": "2"},
         "segment_model": {"champion": "2", "challenger": "2"},
         "purchase_model": {"champion": "1", "challenger": "2"},
+        "clv_model": {"champion": "1", "challenger": "2"},
     }
     evaluation = run.results["evaluate"]
     assert evaluation["decisions"] == dict.fromkeys(MODELS, "kept") | {"segment_model": "promoted"}
@@ -603,6 +607,7 @@ def test_training_dag_keeps_the_champion_when_the_challenger_does_not_win(traini
         {"champion": "1", "challenger": "2"},
         {"champion": "1", "challenger": "2"},
         {"champion": "2", "challenger": "2"},
+        {"champion": "1", "challenger": "2"},
         {"champion": "1", "challenger": "2"},
     ]
     assert all(set(c["rows"]) >= {"champion v1", "challenger v2"} for c in evaluation["comparisons"])

@@ -645,6 +645,61 @@ def test_segments_page_narrows_to_the_chosen_countries(trained_world, open_app):
     assert app.dataframe[1].value["customers"].sum() == expected
 
 
+def test_customer_value_shows_the_stored_values_by_customer_and_segment(trained_world, open_app):
+    app = open_app(trained_world, "customers")
+    as_of, version = rows(
+        trained_world, "SELECT DISTINCT as_of_date, model_version FROM marts.customer_value"
+    )[0]
+    top = app.dataframe[0].value
+    expected_top = rows(
+        trained_world,
+        """SELECT v.customer_id, v.expected_value FROM marts.customer_value v
+           ORDER BY v.expected_value DESC, v.customer_id LIMIT 20""",
+    )
+    assert top["customer_id"].tolist() == [c for c, _ in expected_top]
+    assert top["expected_value"].tolist() == pytest.approx([v for _, v in expected_top])
+    by_segment = charts(app)[-1]["data"][0]
+    expected_segments = rows(
+        trained_world,
+        """SELECT coalesce(p.segment_name, 'no segment stored'), sum(v.expected_value)
+           FROM marts.customer_value v
+           LEFT JOIN marts.customer_segments s ON s.customer_id = v.customer_id AND s.as_of_date = v.as_of_date
+           LEFT JOIN marts.segment_profiles p ON p.model_version = s.model_version AND p.segment_id = s.segment_id
+           GROUP BY 1 ORDER BY 2 DESC, 1""",
+    )
+    assert by_segment["y"] == [name for name, _ in expected_segments]
+    assert "no segment stored" not in by_segment["y"]  # both models scored the same month start
+    assert array(by_segment["x"]) == pytest.approx([total for _, total in expected_segments])
+    assert app.caption[-1].value.startswith(
+        f"clv_model v{version} (BG/NBD + Gamma-Gamma): expected revenue in the 365 days from {as_of:%d %b %Y}"
+    )
+    country = top["country"].iloc[0]
+    apply_filters(app, countries=[country])
+    assert set(app.dataframe[0].value["country"]) == {country}
+
+
+def test_customer_value_without_stored_values_names_the_command(trained_world, open_app):
+    import streamlit as st
+
+    with db.connection(trained_world) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE marts.customer_value_kept AS SELECT * FROM marts.customer_value")
+        cur.execute("TRUNCATE marts.customer_value")
+        conn.commit()
+        st.cache_data.clear()  # the page's queries are cached per load, and nothing was loaded
+        try:
+            app = open_app(trained_world, "customers")
+        finally:
+            cur.execute("INSERT INTO marts.customer_value SELECT * FROM marts.customer_value_kept")
+            cur.execute("DROP TABLE marts.customer_value_kept")
+            conn.commit()
+            st.cache_data.clear()
+    assert [i.value for i in app.info] == [
+        "No customer values are stored yet: `ecomm train clv` fits the lifetime-value model and stores "
+        "every buyer's expected value in marts.customer_value."
+    ]
+    assert not app.dataframe and not app.error
+
+
 # ------------------------------------------------------------------------------------ churn risk
 def test_churn_page_scores_the_customers_in_scope_with_honest_reasons(trained_world, open_app):
     app = open_app(trained_world, "churn_risk")

@@ -49,6 +49,13 @@ def test_every_truth_file_loads_and_an_unchanged_file_is_not_reloaded(warehouse,
     assert sql.one("SELECT sum(purchase_probability) FROM truth.customer_purchase") == pytest.approx(
         csv["customer_purchase"].purchase_probability.sum()
     )
+    assert sql.one("SELECT count(DISTINCT business_date) FROM truth.product_demand") == 90
+    assert sql.one("SELECT sum(expected_units) FROM truth.product_demand") == pytest.approx(
+        csv["product_demand"].expected_units.sum()
+    )
+    assert sql.one("SELECT obj_description('truth.product_demand'::regclass)").startswith(
+        "Grain: one row per product x business date"
+    )
     assert sql.one("SELECT obj_description('truth.customer_value'::regclass)").startswith(
         "Grain: one row per customer x month start x horizon"
     )

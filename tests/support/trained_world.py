@@ -2,9 +2,9 @@
 and dashboard tests (a pytest plugin: conftest lists it in `pytest_plugins`).
 
 World: 900 customers, 120 products, 210 days to 2025-03-01, 60-day churn horizon, seed 11. Churn and
-recommender are trained once with few tuning trials, segments with k 3..5, and purchase_model with few
-trees and epochs (version 1 of each, all champions; the API serves GET /predict/purchase from it). The
-MLflow store is its own database on the session's PostgreSQL, artifacts under the session's tmp home.
+recommender are trained once with few tuning trials, segments with k 3..5, purchase_model with few
+trees and epochs, lifetime value on a 90-day holdout (version 1 of each, all champions). The MLflow
+store is its own database on the session's PostgreSQL, artifacts under the session's tmp home.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from ecomm import db
 from ecomm.datagen import GeneratorConfig, generate_history
 from ecomm.ml import tracking
 from ecomm.ml.churn.train import ChurnConfig, train_churn
+from ecomm.ml.clv.train import ClvConfig, train_clv
 from ecomm.ml.purchase.train import PurchaseConfig, train_purchase
 from ecomm.ml.recommend.train import RecConfig, train_recommender
 from ecomm.ml.segment.train import SegmentConfig, train_segments
@@ -25,6 +26,7 @@ from ecomm.warehouse.run import load_path
 
 WORLD_AS_OF = date(2025, 3, 1)
 WORLD_HORIZON = 60
+WORLD_CLV = {"holdout_days": 90, "min_history_days": 90}  # 210 days hold no year-long holdout
 WORLD_FAST_CHURN = {"n_trials": 4, "n_trials_api": 2, "n_trials_logreg": 2, "min_history_days": 45}
 
 
@@ -63,9 +65,9 @@ def loaded_world(template_warehouse, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def trained_world(loaded_world):
-    """`loaded_world` with churn_model, recommender_model, segment_model and purchase_model v1, all
-    champions (the segments stored in marts.customer_segments, so GET /segments answers as after
-    training)."""
+    """`loaded_world` with churn_model, recommender_model, segment_model, purchase_model and clv_model
+    v1, all champions (segments and values stored in marts.customer_segments and marts.customer_value,
+    so GET /segments and GET /clv answer as after training)."""
     tracking.configure(loaded_world)
     churn = train_churn(loaded_world, ChurnConfig.from_settings(loaded_world, **WORLD_FAST_CHURN))
     rec = train_recommender(loaded_world, RecConfig.from_settings(loaded_world, n_trials=2))
@@ -73,6 +75,7 @@ def trained_world(loaded_world):
     purchase = train_purchase(
         loaded_world, PurchaseConfig.from_settings(loaded_world, xgb_estimators=50, mlp_max_iter=30)
     )
+    clv = train_clv(loaded_world, ClvConfig.from_settings(loaded_world, **WORLD_CLV))
     assert churn.gate.promoted and rec.gate.promoted and segments.gate.promoted
-    assert purchase.gate.promoted
+    assert purchase.gate.promoted and clv.gate.promoted
     return loaded_world

@@ -30,7 +30,7 @@ def test_same_config_gives_byte_identical_files_and_another_seed_differs(tmp_pat
     generate_history(config, tmp_path / "b")
     generate_history(GeneratorConfig(as_of=AS_OF, **{**BASE, "seed": 8}), tmp_path / "c")
     a, b, c = files(tmp_path / "a"), files(tmp_path / "b"), files(tmp_path / "c")
-    assert len(a) == 90 * (8 + 1) + 7 + 1  # batches (8 files and a manifest), truth files, ground_truth.json
+    assert len(a) == 90 * (8 + 1) + 8 + 1  # batches (8 files and a manifest), truth files, ground_truth.json
     assert a == b
     assert a.keys() == c.keys()
     day = (AS_OF - timedelta(days=10)).isoformat()

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 
 from ecomm.ml.metrics import (
     catalog_coverage,
     classification_metrics,
+    forecast_bias,
+    forecast_metrics,
+    interval_coverage,
+    mase,
     ranking_metrics,
     rmse,
+    seasonal_naive_scale,
+    smape,
     top_fraction_lift,
     user_ranking_metrics,
 )
@@ -70,3 +77,34 @@ def test_classification_metrics_of_a_perfect_ranking():
 
 def test_rmse():
     assert rmse([1, 2, 3], [1, 2, 5]) == pytest.approx(math.sqrt(4 / 3))
+
+
+def test_forecast_metrics_by_hand():
+    assert seasonal_naive_scale([1, 2, 4, 7], season=1) == pytest.approx((1 + 2 + 3) / 3)
+    assert math.isnan(seasonal_naive_scale([1, 2], season=2))
+    assert mase([3, 5], [4, 3], scale=1.5) == pytest.approx(((1 + 2) / 2) / 1.5)
+    assert math.isnan(mase([3], [3], scale=0.0))
+    # 2|e| / (|y| + |f|): 2/4, 0 for a pair of zeros, 2 for a forecast where nothing sold
+    assert smape([1, 0, 0], [3, 0, 2]) == pytest.approx(100 * (2 * 2 / 4 + 0 + 2) / 3)
+    assert forecast_bias([2, 2], [3, 2]) == pytest.approx(0.25)
+    assert interval_coverage([1, 5, 9], [0, 6, 9], [2, 7, 10]) == pytest.approx(2 / 3)
+
+
+def test_forecast_metrics_average_the_scaled_error_of_each_series():
+    frame = pd.DataFrame(
+        {
+            "series_id": ["a", "a", "b", "b", "c"],
+            "y": [1.0, 3.0, 10.0, 10.0, 4.0],
+            "f": [2.0, 3.0, 12.0, 14.0, 4.0],
+            "scale": [1.0, 1.0, 2.0, 2.0, 0.0],  # c never changes over a season: no MASE
+            "scale_sq": [4.0, 4.0, 1.0, 1.0, 0.0],
+            "f-lo-80": [0.0, 0.0, 11.0, 0.0, 4.0],
+            "f-hi-80": [5.0, 5.0, 13.0, 20.0, 4.0],
+        }
+    )
+    got = forecast_metrics(frame, "f", levels=(80,))
+    assert got["mase"] == pytest.approx((0.5 / 1.0 + 3.0 / 2.0) / 2)
+    assert got["rmsse"] == pytest.approx((math.sqrt(0.5 / 4.0) + math.sqrt(10.0 / 1.0)) / 2)
+    assert got["bias"] == pytest.approx(7.0 / 28.0)
+    assert got["coverage_80"] == pytest.approx(4 / 5)
+    assert got["n"] == 5

@@ -175,8 +175,26 @@ def test_feature_sql_never_reads_the_truth_schema():
         "churn_category_mix.sql",
         "churn_labels.sql",
         "segment_features.sql",
+        "clv_features.sql",
+        "clv_realised.sql",
     }
     for name, text in texts.items():
         assert "truth." not in text, name
-    for module in ("churn.py", "interactions.py", "columns.py", "segments.py"):
+    for module in ("churn.py", "interactions.py", "columns.py", "segments.py", "clv.py"):
         assert "truth." not in (files("ecomm.features") / module).read_text(encoding="utf-8"), module
+
+
+def test_lifetime_value_reads_the_truth_only_to_evaluate():
+    """The BTYD fits, the measures and the served model never name the truth schema; training reads
+    it in one function, whose value goes to the evaluation metrics only."""
+    import inspect
+
+    from ecomm.ml.clv import train
+
+    for module in ("btyd.py", "evaluate.py", "__init__.py"):
+        assert "truth." not in (files("ecomm.ml.clv") / module).read_text(encoding="utf-8"), module
+    assert "truth." not in (files("ecomm.ml") / "serving.py").read_text(encoding="utf-8")
+    body = inspect.getsource(train).replace(train.__doc__, "")
+    assert body.count("truth.") == inspect.getsource(train.planted_value).count("truth.") == 3
+    fit_source = inspect.getsource(train.fit_clv) + inspect.getsource(train.holdout_frame)
+    assert "truth" not in fit_source

@@ -24,8 +24,9 @@ from ecomm.settings import Settings, get_settings
 
 log = logging.getLogger("ecomm.api")
 
-DESCRIPTION = """Serves the MLflow champions of `churn_model` and `recommender_model`, and the segments
-`segment_model`'s champion stored in `marts.customer_segments`.
+DESCRIPTION = """Serves the MLflow champions of `churn_model` and `recommender_model`, the segments
+`segment_model`'s champion stored in `marts.customer_segments` and the lifetime values `clv_model`'s
+champion stored in `marts.customer_value`.
 Every prediction names the model and version that made it. Errors are JSON
 `{error, message, details, request_id}`."""
 

@@ -1,5 +1,5 @@
-"""Prediction routes: churn (seed body or a warehouse customer), recommendations and segments
-(purchase propensity: ecomm.api.purchase).
+"""Prediction routes: churn (seed body or a warehouse customer), recommendations, segments and
+lifetime value (purchase propensity: ecomm.api.purchase).
 
 Handlers are plain `def`: model calls are CPU-bound and SQL is blocking, so they run in the
 threadpool and the event loop stays free for other requests.
@@ -245,3 +245,30 @@ def customer_segment(
         segment_name=name,
         profile=profile,
     )
+
+
+@router.get("/clv/{customer_id}", response_model=S.ClvResponse, tags=["lifetime value"])
+def customer_value(request: Request, customer_id: int = Path(ge=S.ID_MIN, le=S.ID_MAX)) -> S.ClvResponse:
+    """The customer's lifetime value at the latest month start, as the clv_model champion stored it in
+    marts.customer_value (`ecomm train clv`): P(alive), expected purchase days and revenue."""
+    reader = request.app.state.warehouse
+    row = reader.customer_value(customer_id)
+    if row is None and not reader.known(customer_id):
+        raise ApiError(404, "not_found", f"customer {customer_id} is not in the warehouse")
+    if row is None and not reader.purchased(customer_id):
+        raise ApiError(
+            422,
+            "no_purchase",
+            f"customer {customer_id} has never purchased: lifetime value is modelled from a customer's "
+            "purchases (a day with a non-cancelled order line)",
+        )
+    if row is None:
+        raise ApiError(
+            422,
+            "not_valued",
+            f"customer {customer_id} has no stored lifetime value: values are stored at the training "
+            "as-of date for customers with a purchase before it (`ecomm train clv` stores them)",
+        )
+    as_of = row.pop("as_of_date")
+    model = S.ModelRef(name=row.pop("model_name"), version=row.pop("model_version"))
+    return S.ClvResponse(model=model, customer_id=customer_id, as_of=as_of.isoformat(), **row)

@@ -216,6 +216,21 @@ class SegmentResponse(BaseModel):
     profile: list[ProfileFeature]
 
 
+class ClvResponse(BaseModel):
+    model: ModelRef
+    customer_id: int
+    as_of: str = Field(description="The month start the value was scored at (purchases before it).")
+    horizon_days: int = Field(description="The horizon of expected_orders and expected_value, from as_of.")
+    p_alive: float = Field(description="P(the customer is still active at as_of), BG/NBD.")
+    expected_orders: float = Field(description="Expected purchase days in the horizon.")
+    expected_order_value: float = Field(description="Expected revenue of a purchase day ($), Gamma-Gamma.")
+    expected_value: float = Field(description="Expected revenue in the horizon ($, before returns).")
+    frequency: float = Field(description="Purchase days before as_of, after the first.")
+    recency_days: float = Field(description="Days from the first to the last purchase day.")
+    t_days: float = Field(description="Days from the first purchase day to as_of.")
+    monetary: float = Field(description="Mean revenue of the purchase days ($).")
+
+
 class ModelsResponse(BaseModel):
     registry: str = Field(description="'reachable', or why the last poll failed.")
     last_poll: str | None

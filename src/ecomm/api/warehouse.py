@@ -154,6 +154,39 @@ class WarehouseReader:
         )
         return rows[0] if rows else None
 
+    # ------------------------------------------------------------------------------ lifetime value
+    CLV_COLUMNS = (
+        "as_of_date",
+        "horizon_days",
+        "p_alive",
+        "expected_orders",
+        "expected_order_value",
+        "expected_value",
+        "frequency",
+        "recency_days",
+        "t_days",
+        "monetary",
+        "model_name",
+        "model_version",
+    )
+
+    def customer_value(self, customer_id: int) -> dict | None:
+        """The customer's latest stored lifetime value (marts.customer_value), None if none."""
+        rows = self._rows(
+            f"""SELECT {", ".join(self.CLV_COLUMNS)} FROM marts.customer_value
+                WHERE customer_id = %(id)s ORDER BY as_of_date DESC LIMIT 1""",
+            {"id": customer_id},
+        )
+        return dict(zip(self.CLV_COLUMNS, rows[0], strict=True)) if rows else None
+
+    def purchased(self, customer_id: int) -> bool:
+        """Whether the customer has a non-cancelled order line (a purchase, as lifetime value counts)."""
+        rows = self._rows(
+            "SELECT 1 FROM warehouse.fact_order_items WHERE customer_id = %(id)s AND status <> 'cancelled' LIMIT 1",
+            {"id": customer_id},
+        )
+        return bool(rows)
+
     def known(self, customer_id: int) -> bool:
         return bool(
             self._rows("SELECT 1 FROM warehouse.dim_customer WHERE customer_id = %(id)s", {"id": customer_id})

@@ -260,6 +260,56 @@ def clv_histogram(wh: Warehouse, flt: Filters) -> pd.DataFrame:
     )
 
 
+# ------------------------------------------------------------------------- lifetime value (model)
+# marts.customer_value holds the clv_model champion's values at one month start; of the filters only
+# the countries apply (the values are of that day, not of a date range or a category).
+VALUE_FROM = f"""
+FROM marts.customer_value v
+JOIN warehouse.dim_customer c USING (customer_id)
+LEFT JOIN marts.customer_segments cs ON cs.customer_id = v.customer_id AND cs.as_of_date = v.as_of_date
+LEFT JOIN marts.segment_profiles sp ON sp.model_version = cs.model_version AND sp.segment_id = cs.segment_id
+WHERE {scope_sql(None, "c.country", None)}
+"""
+TOP_VALUE_CUSTOMERS = 20
+NO_SEGMENT = "no segment stored"
+
+
+@cached
+def value_summary(wh: Warehouse) -> pd.DataFrame:
+    """as_of_date, horizon_days, model_version, customers of the stored values (no row: none stored)."""
+    return read(
+        wh.url,
+        """SELECT as_of_date, horizon_days, model_version, count(*) AS customers
+           FROM marts.customer_value GROUP BY 1, 2, 3 ORDER BY 1 DESC""",
+    )
+
+
+@cached
+def top_value_customers(wh: Warehouse, flt: Filters) -> pd.DataFrame:
+    """The customers of the filtered countries with the highest expected value, with their segment."""
+    return read(
+        wh.url,
+        f"""SELECT v.customer_id, c.country, coalesce(sp.segment_name, '{NO_SEGMENT}') AS segment,
+                   v.expected_value, v.p_alive, v.expected_orders, v.expected_order_value
+            {VALUE_FROM}
+            ORDER BY v.expected_value DESC, v.customer_id LIMIT %(n)s""",
+        flt.params() | {"n": TOP_VALUE_CUSTOMERS},
+    )
+
+
+@cached
+def value_by_segment(wh: Warehouse, flt: Filters) -> pd.DataFrame:
+    """segment, customers, expected_value (sum), avg_expected_value of the filtered countries' customers."""
+    return read(
+        wh.url,
+        f"""SELECT coalesce(sp.segment_name, '{NO_SEGMENT}') AS segment, count(*) AS customers,
+                   sum(v.expected_value) AS expected_value, avg(v.expected_value) AS avg_expected_value
+            {VALUE_FROM}
+            GROUP BY 1 ORDER BY 3 DESC, 1""",
+        flt.params(),
+    )
+
+
 # -------------------------------------------------------------------------------------- campaigns
 @cached
 def campaigns(wh: Warehouse) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from ecomm.datagen.truth import (
     campaign_effect_table,
     campaign_effects,
     churn_table,
+    demand_table,
     persona_table,
     preference_table,
     purchase_table,
@@ -140,6 +141,7 @@ def _finish(world: World, out: Path, progress: Progress) -> None:
     write_csv(persona_table(world), tmp / "customer_persona.csv")
     write_csv(purchase_table(world), tmp / "customer_purchase.csv")
     write_csv(value_table(world), tmp / "customer_value.csv")
+    write_csv(demand_table(world), tmp / "product_demand.csv")
     write_csv(preference_table(world), tmp / "customer_preference.csv")
     write_csv(campaign_effect_table(effect_rows), tmp / "campaign_effect.csv")
     replace_dir(tmp, out / TRUTH_DIR)
@@ -212,6 +214,13 @@ def ground_truth_summary(world: World, effects: dict) -> dict:
             "replicas of the customer process (see ecomm.datagen.value)",
             "horizon_days": cfg.value_horizon_days,
             "replications": cfg.value_replications,
+        },
+        "demand": {
+            "label": "units and revenue of completed (not cancelled) order lines per product and "
+            "business date, before returns",
+            "truth": "truth/product_demand.csv: the expectation given the state at the start of each day, "
+            "from the simulator's own churn hazard, order probabilities, line count, Plackett-Luce picks and "
+            "exploration (see ecomm.datagen.demand); every product in the catalogue on that date",
         },
         "campaigns": effects,
         "planted_parameters": {

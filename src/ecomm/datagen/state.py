@@ -1,8 +1,8 @@
 """Saving and loading the world after the last generated day (OUT/_state: arrays.npz + meta.json).
 
 Everything is stored losslessly (npz keeps every bit), so a loaded world continues exactly as the
-in-memory one would have. The directory is replaced atomically; a run killed during the swap is
-recovered from the previous copy.
+in-memory one would have; so is the demand truth's rank cache (derived, but slow to rebuild). The
+directory is replaced atomically; a run killed during the swap is recovered from the previous copy.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from ecomm.datagen.render import RETURN_DTYPES, REVIEW_DTYPES, Ids
 from ecomm.datagen.writer import replace_dir
 from ecomm.entities import STATE_DIR
 
-STATE_VERSION = 2  # 2: personas, purchase and value truth
+STATE_VERSION = 3  # 2: personas, purchase and value truth; 3: demand truth
 _TARGETED_ARRAYS = (
     "members",
     "treated",
@@ -77,6 +77,10 @@ def save_state(world, out: Path) -> None:
     _put_columns(arrays, "churn_truth", world.churn_truth)
     _put_columns(arrays, "purchase_truth", world.purchase_truth)
     _put_columns(arrays, "value_truth", world.value_truth)
+    _put_columns(arrays, "demand_truth", world.demand_truth)
+    # derived, but slow to rebuild (every customer's rank integrals) on each next-day run
+    for name, values in world.rank_cache.to_arrays().items():
+        arrays[f"rank_cache:{name}"] = values
     _put_process(arrays, "main", world.main)
     _put_agenda(arrays, "returns_due", world.returns_due)
     _put_agenda(arrays, "reviews_due", world.reviews_due)
@@ -155,6 +159,8 @@ def load_state(out: Path):
     world.churn_truth = _get_columns(arrays, "churn_truth")
     world.purchase_truth = _get_columns(arrays, "purchase_truth")
     world.value_truth = _get_columns(arrays, "value_truth")
+    world.demand_truth = _get_columns(arrays, "demand_truth")
+    world.rank_cache.restore({k: arrays[f"rank_cache:{k}"] for k in ("items", "logw", "summary")})
     world.returns_due = _get_agenda(arrays, "returns_due", RETURN_DTYPES)
     world.reviews_due = _get_agenda(arrays, "reviews_due", REVIEW_DTYPES)
     world.ids = Ids(**meta["ids"])

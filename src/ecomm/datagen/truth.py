@@ -1,5 +1,5 @@
 """Ground truth: true churn and purchase probabilities, personas, preferences, latent traits and
-campaign effects (the value truth is in value.py).
+campaign effects (the value truth is in value.py, the demand truth in demand.py).
 
 Churn probability at a snapshot date S (for every customer who signed up before S):
 P(no completed order in [S, S + horizon)) given the world's state at the start of S; the purchase
@@ -293,5 +293,17 @@ def churn_table(world) -> pa.Table:
             "snapshot_date": dates(s.snapshot),
             "horizon_days": ints(np.full(len(s), world.config.churn_horizon_days)),
             "churn_probability": pa.array(s.probability, pa.float64()),
+        }
+    )
+
+
+def demand_table(world) -> pa.Table:
+    d = world.demand_truth
+    return pa.table(
+        {
+            "product_id": ints(d.product_id),
+            "business_date": dates(d.day),
+            "expected_units": pa.array(np.round(d.units, 6), pa.float64()),
+            "expected_revenue": pa.array(np.round(d.revenue, 2), pa.float64()),
         }
     )

@@ -113,18 +113,21 @@ def set_summaries(world, g: np.ndarray) -> np.ndarray:
 
 
 class SetCache:
-    """`set_summaries` of every customer, kept between snapshots.
+    """A summary of every customer's consideration set (default `set_summaries`), kept between days.
 
     A set (or its weights) changes only when a launch enters it: a fifth of the customers in a busy
     month, a handful in most. Only those rows are recomputed; a row's result does not depend on the
-    rows computed with it, so the values are the same as without the cache (a loaded world starts
-    with an empty one).
+    rows computed with it, so the values are the same as without the cache, and a saved cache
+    (`to_arrays`, `restore`) gives the same values as a fresh one. summarise(world, g) -> (len(g),
+    *shape) array.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, summarise=None, shape: tuple = (6,), dtype=np.float64) -> None:
+        self.summarise = set_summaries if summarise is None else summarise
+        self.shape = tuple(shape)
         self.items = np.zeros((0, 0), dtype=np.int64)
         self.logw = np.zeros((0, 0))
-        self.summary = np.zeros((0, 6))
+        self.summary = np.zeros((0, *self.shape), dtype=dtype)
 
     def of(self, world, g: np.ndarray) -> np.ndarray:
         items, logw = world.prefs.items, world.prefs.logw
@@ -133,13 +136,20 @@ class SetCache:
             size = len(items) + len(items) // 4  # room for a few months of signups
             self.items = _grown(self.items[:keep], size, items.shape[1:], -1)
             self.logw = _grown(self.logw[:keep], size, items.shape[1:], 0.0)
-            self.summary = _grown(self.summary[:keep], size, (6,), 0.0)
+            self.summary = _grown(self.summary[:keep], size, self.shape, 0.0)
         stale = g[(self.items[g] != items[g]).any(axis=1) | (self.logw[g] != logw[g]).any(axis=1)]
         if len(stale):
-            self.summary[stale] = set_summaries(world, stale)
+            self.summary[stale] = self.summarise(world, stale)
             self.items[stale] = items[stale]
             self.logw[stale] = logw[stale]
         return self.summary[g]
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {"items": self.items, "logw": self.logw, "summary": self.summary}
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        """A saved cache: each row is still checked against the customer's set before it is used."""
+        self.items, self.logw, self.summary = arrays["items"], arrays["logw"], arrays["summary"]
 
 
 def _grown(a: np.ndarray, size: int, shape: tuple, fill) -> np.ndarray:

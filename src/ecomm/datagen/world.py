@@ -3,8 +3,8 @@
 `World.step(day)` is the single definition of a business day; history and next-day mode both call
 it, so continuing a saved world gives exactly the batch a longer history would have written.
 Order of a day: truth snapshot (state at the start of the day) -> product launches -> signups ->
-campaign announcements and exposures -> realised customer process -> counterfactual arms ->
-rendering of rows.
+campaign announcements and exposures -> expected demand per product (demand truth) -> realised
+customer process -> counterfactual arms -> rendering of rows.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from ecomm.datagen.catalog import CatalogModel, build_catalog_model, draw_produc
 from ecomm.datagen.columns import Columns
 from ecomm.datagen.config import GeneratorConfig, Plan
 from ecomm.datagen.customers import customer_table, draw_customers
+from ecomm.datagen.demand import RANKS, expected_demand, set_rank_cdfs
 from ecomm.datagen.pools import IN_REGIONAL_TARGET, NamePools, build_name_pools
 from ecomm.datagen.preferences import consideration_sets, merge_new_products
 from ecomm.datagen.process import ProcessState, step_process
@@ -116,7 +117,14 @@ class World:
             snapshot=np.zeros(0, np.int32),
             value=np.zeros(0, np.float64),
         )
+        self.demand_truth = Columns(
+            product_id=np.zeros(0, np.int64),
+            day=np.zeros(0, np.int32),
+            units=np.zeros(0, np.float64),
+            revenue=np.zeros(0, np.float64),
+        )
         self.set_cache = SetCache()  # derived, not saved: a loaded world rebuilds it
+        self.rank_cache = SetCache(set_rank_cdfs, (plan.consideration_size, RANKS), np.float32)  # saved
         self.provisional_snapshot = -1  # last-date snapshot that is not a first-of-month one
         self.snapshot_stats: dict[str, dict] = {}
         self.last_day = plan.start - 1
@@ -187,6 +195,7 @@ class World:
         if exposures:
             tables["campaign_exposure"] = pa.concat_tables(exposures)
 
+        self._record_demand(day)
         decisions = step_process(self, self.main, day, REALISED)
         self._step_arms(day, decisions)
         tables.update(render_day(self, decisions, day))
@@ -226,6 +235,15 @@ class World:
                 "customers_with_orders_in_history": int(ordered.sum()),
                 "mean_probability_with_orders": float(prob[ordered].mean()) if ordered.any() else None,
             }
+
+    def _record_demand(self, day: int) -> None:
+        units, revenue = expected_demand(self, day, self.rank_cache)
+        self.demand_truth.append(
+            product_id=np.arange(1, len(units) + 1),
+            day=np.full(len(units), day, dtype=np.int32),
+            units=units,
+            revenue=revenue,
+        )
 
     def _launch_products(self, day: int) -> None:
         rng = day_rng(self.config.seed, Stream.LAUNCHES, day)

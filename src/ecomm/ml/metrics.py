@@ -1,4 +1,4 @@
-"""Evaluation metrics shared by every model: binary classification and top-k ranking.
+"""Evaluation metrics shared by every model: binary classification, top-k ranking and forecasts.
 
 Ranking metrics use binary relevance. For one user with recommendations r_1..r_k and relevant set R:
     precision@k = hits / k
@@ -7,6 +7,19 @@ Ranking metrics use binary relevance. For one user with recommendations r_1..r_k
     AP@k        = sum_{i: r_i in R} precision@i  /  min(|R|, k)
 each averaged over the users with a non-empty R (MAP@k is the mean AP@k). A list shorter than k
 counts its missing slots as misses. Catalog coverage = distinct recommended items / catalog size.
+
+Forecast metrics, for actuals y and forecasts f of one or many series:
+    MASE     = mean |y - f| / scale, scale = the series' in-sample mean |y_t - y_(t-m)| (seasonal
+               naive, season m); over many series the mean of the series' MASE (series whose scale
+               is 0, constant over every season, are left out: no scaled error exists for them)
+    RMSSE    = sqrt(mean (y - f)^2 / scale_sq), scale_sq = the in-sample mean (y_t - y_(t-m))^2,
+               averaged over series like MASE. The expectation minimises it; MASE (an absolute
+               error) is minimised by the median, which for sparse counts lies below the mean: on
+               slow sellers a forecast biased low beats the true expected demand on MASE, not on RMSSE
+    sMAPE    = mean 200 |y - f| / (|y| + |f|) in percent, a pair of zeros counting 0 (a forecast
+               above 0 on a day without sales counts 200: a poor measure for intermittent series)
+    bias     = sum (f - y) / sum y (relative: +0.1 forecasts 10% too much)
+    coverage = share of the actuals inside their interval [lo, hi]
 """
 
 from __future__ import annotations
@@ -14,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 # ----------------------------------------------------------------------------- classification
@@ -101,3 +115,70 @@ def catalog_coverage(recommendations: Mapping[object, Sequence], catalog_size: i
 def rmse(y_true: Sequence[float], y_pred: Sequence[float]) -> float:
     a, b = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
     return float(np.sqrt(np.mean((a - b) ** 2))) if len(a) else float("nan")
+
+
+# ---------------------------------------------------------------------------------- forecasts
+def seasonal_naive_scale(y: Sequence[float], season: int) -> float:
+    """In-sample mean |y_t - y_(t-season)| (the MASE denominator); nan when the series is too short."""
+    a = np.asarray(y, dtype=float)
+    return float(np.abs(a[season:] - a[:-season]).mean()) if len(a) > season else float("nan")
+
+
+def mase(y_true: Sequence[float], y_pred: Sequence[float], scale: float) -> float:
+    a, b = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    return float(np.abs(a - b).mean() / scale) if scale > 0 and len(a) else float("nan")
+
+
+def smape(y_true: Sequence[float], y_pred: Sequence[float]) -> float:
+    a, b = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    denominator = np.abs(a) + np.abs(b)
+    terms = np.divide(2.0 * np.abs(a - b), denominator, out=np.zeros(len(a)), where=denominator > 0)
+    return float(100.0 * terms.mean()) if len(a) else float("nan")
+
+
+def forecast_bias(y_true: Sequence[float], y_pred: Sequence[float]) -> float:
+    a, b = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    return float((b - a).sum() / a.sum()) if a.sum() != 0 else float("nan")
+
+
+def interval_coverage(y_true: Sequence[float], lo: Sequence[float], hi: Sequence[float]) -> float:
+    a = np.asarray(y_true, dtype=float)
+    inside = (a >= np.asarray(lo, dtype=float)) & (a <= np.asarray(hi, dtype=float))
+    return float(inside.mean()) if len(a) else float("nan")
+
+
+def forecast_metrics(
+    frame: pd.DataFrame, forecast: str, levels: Sequence[int] = (), group: str = "series_id"
+) -> dict[str, float]:
+    """mase, rmsse, smape, bias and coverage_<level> of `forecast` against `y` over many series.
+
+    frame: one row per forecast value with y, the forecast, `scale` (each row's MASE denominator),
+    optionally `scale_sq` (RMSSE's; rmsse is nan without it) and, per level, `<forecast>-lo-<level>` / `<forecast>-hi-<level>`; `group` names a series (a
+    series is one group of rows: with several forecast origins, group by series and origin).
+    """
+    y, f = frame["y"].to_numpy(float), frame[forecast].to_numpy(float)
+    squares = "scale_sq" in frame.columns
+    scaled = (
+        frame.assign(abs_error=np.abs(y - f), sq_error=(y - f) ** 2)
+        .groupby(group, sort=False)
+        .agg(
+            mae=("abs_error", "mean"),
+            mse=("sq_error", "mean"),
+            scale=("scale", "first"),
+            scale_sq=("scale_sq" if squares else "scale", "first"),
+        )
+    )
+    scaled = scaled[scaled.scale > 0]
+    rmsse = np.sqrt(scaled.mse / scaled.scale_sq).mean() if squares and len(scaled) else np.nan
+    out = {
+        "mase": float((scaled.mae / scaled.scale).mean()) if len(scaled) else float("nan"),
+        "rmsse": float(rmsse),
+        "smape": smape(y, f),
+        "bias": forecast_bias(y, f),
+    }
+    for level in levels:
+        out[f"coverage_{level}"] = interval_coverage(
+            y, frame[f"{forecast}-lo-{level}"], frame[f"{forecast}-hi-{level}"]
+        )
+    out["n"] = float(len(frame))
+    return out

@@ -16,11 +16,12 @@ CHURN_MODEL = "churn_model"
 RECOMMENDER_MODEL = "recommender_model"
 PURCHASE_MODEL = "purchase_model"
 SEGMENT_MODEL = "segment_model"
+CLV_MODEL = "clv_model"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 # Trained by `ecomm pipeline bootstrap` and the ML DAG, evaluated by `ecomm evaluate`, listed on the
 # dashboard's Models page.
-MODEL_NAMES = (CHURN_MODEL, RECOMMENDER_MODEL, SEGMENT_MODEL, PURCHASE_MODEL)
+MODEL_NAMES = (CHURN_MODEL, RECOMMENDER_MODEL, SEGMENT_MODEL, PURCHASE_MODEL, CLV_MODEL)
 # The API is ready once these are loaded ...
 REQUIRED_SERVED_MODELS = (CHURN_MODEL, RECOMMENDER_MODEL)
 # ... and serves these when they have a champion (their routes answer 503 until then)

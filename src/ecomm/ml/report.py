@@ -9,6 +9,7 @@ Recommender holdout: the last 28 loaded days. Quality targets (issue 4):
   time         both trainings <= 300 s
   segments     see ecomm.ml.segment.report
   purchase     see ecomm.ml.purchase.report
+  clv          see ecomm.ml.clv.report
 Targets are checked on the champions: fresh scores, except the family comparison and the training
 time, which come from the champion's training run (every family on that run's cutoff).
 """
@@ -198,6 +199,7 @@ class Evaluation:
 
 
 def evaluate(settings: Settings) -> Evaluation:
+    from ecomm.ml.clv.report import clv_targets, compare_clv
     from ecomm.ml.purchase.report import compare_purchase, purchase_targets
     from ecomm.ml.segment.report import compare_segments, segment_targets
 
@@ -206,14 +208,16 @@ def evaluate(settings: Settings) -> Evaluation:
     rec = compare_recommender(settings, client)
     segments = compare_segments(settings, client)
     purchase = compare_purchase(settings, client)
+    clv = compare_clv(settings, client)
     runs = {
         comp.model: run_metrics(client, comp.model, comp.versions.get(registry.CHAMPION))
-        for comp in (churn, rec, segments, purchase)
+        for comp in (churn, rec, segments, purchase, clv)
     }
     targets = quality_targets(churn, rec, runs[registry.CHURN_MODEL], runs[registry.RECOMMENDER_MODEL])
     targets += segment_targets(segments, runs[registry.SEGMENT_MODEL])
     targets += purchase_targets(purchase)
-    return Evaluation([churn, rec, segments, purchase], targets, runs)
+    targets += clv_targets(clv)
+    return Evaluation([churn, rec, segments, purchase, clv], targets, runs)
 
 
 # ---------------------------------------------------------------------------------------- output

@@ -1,4 +1,4 @@
-"""The MLflow pyfunc models we register: self-contained, importing only numpy, pandas and mlflow.
+"""The MLflow pyfunc models we register: self-contained, importing only numpy, pandas, scipy and mlflow.
 
 This module must not import `ecomm`: training registers it with cloudpickle *by value*
 (`cloudpickle.register_pickle_by_value`), so a logged model carries these classes and its fitted
@@ -26,6 +26,14 @@ PurchasePyfunc - input rows of the purchase features (ecomm.features.purchase; a
 row lacks counts as 0); output purchase_probability per row (same index): P(at least one completed
 order in the horizon after the row's cutoff) by the pipeline that won the training run's validation.
 
+ClvPyfunc - input rows of the lifetime-value features (ecomm.features.clv: frequency, recency_days,
+t_days, monetary; an optional horizon_days column overrides the model's horizon per row); output
+p_alive, expected_orders, expected_order_value, expected_value per row (same index). BG/NBD (Fader,
+Hardie & Lee 2005) for the purchase process: P(alive) and the expected purchase days in the horizon
+given the customer's history; Gamma-Gamma for the value of a purchase day, shrinking the customer's
+mean towards the population's by how many purchase days it rests on. `params` holds the fitted
+r, alpha, a, b (time in days) and p, q, v (ecomm.ml.clv.btyd fits them).
+
 RecommenderPyfunc - input rows customer_id [, k, country, categories]; output one row per
 recommendation: customer_id, rank, product_id, score, source. Known customers: implicit-feedback ALS
 scores (z-scored per customer) + blend_weight x the Surprise SVD predicted stars (centred), their
@@ -41,6 +49,7 @@ from __future__ import annotations
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from scipy.special import hyp2f1
 
 CHURN_PROBABILITY = "churn_probability"
 MODEL_VARIANT = "model_variant"
@@ -56,6 +65,10 @@ COLD_COUNTRY_CATEGORY, COLD_COUNTRY, COLD_CATEGORY, COLD_GLOBAL = (
 )
 SEGMENT_ID, SEGMENT_NAME = "segment_id", "segment_name"
 PURCHASE_PROBABILITY = "purchase_probability"
+CLV_INPUTS = ("frequency", "recency_days", "t_days", "monetary")
+P_ALIVE, EXPECTED_ORDERS = "p_alive", "expected_orders"
+EXPECTED_ORDER_VALUE, EXPECTED_VALUE = "expected_order_value", "expected_value"
+HORIZON_DAYS = "horizon_days"
 DEFAULT_K = 10
 MAX_K = 100
 
@@ -139,6 +152,62 @@ class PurchasePyfunc(mlflow.pyfunc.PythonModel):
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         proba = self.pipeline.predict_proba(self.inputs(frame))[:, 1] if len(frame) else np.zeros(0)
         return pd.DataFrame({PURCHASE_PROBABILITY: proba.astype("float64")}, index=frame.index)
+
+
+def bgnbd_p_alive(params: dict, x, t_x, big_t) -> np.ndarray:
+    """P(still alive at T | x repeat purchase days, the last at t_x): 1 without a repeat purchase
+    (a BG/NBD customer can only drop out right after a purchase)."""
+    r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
+    x, t_x, big_t = (np.asarray(v, dtype="float64") for v in (x, t_x, big_t))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(x > 0, a / (b + x - 1) * ((alpha + big_t) / (alpha + t_x)) ** (r + x), 0.0)
+    return 1.0 / (1.0 + ratio)
+
+
+def bgnbd_expected_orders(params: dict, t, x, t_x, big_t) -> np.ndarray:
+    """E[purchase days in (T, T + t] | x, t_x, T] (Fader, Hardie & Lee 2005, eq. 10)."""
+    r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
+    t, x, t_x, big_t = (np.asarray(v, dtype="float64") for v in (t, x, t_x, big_t))
+    z = t / (alpha + big_t + t)
+    growth = 1.0 - ((alpha + big_t) / (alpha + big_t + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z)
+    expected = (a + b + x - 1) / (a - 1) * growth
+    return expected * bgnbd_p_alive(params, x, t_x, big_t)
+
+
+def gamma_gamma_order_value(params: dict, n, mean_value) -> np.ndarray:
+    """E[value of a purchase day | n purchase days with mean `mean_value`]: a weighted average of the
+    population mean p v / (q - 1) and the customer's mean, the weight growing with n."""
+    p, q, v = (params[k] for k in ("p", "q", "v"))
+    n, mean_value = np.asarray(n, dtype="float64"), np.asarray(mean_value, dtype="float64")
+    return p * (v + n * mean_value) / (p * n + q - 1)
+
+
+class ClvPyfunc(mlflow.pyfunc.PythonModel):
+    def __init__(self, params: dict, info: dict) -> None:
+        self.params = {k: float(v) for k, v in params.items()}  # r, alpha, a, b, p, q, v
+        self.info = dict(info)  # horizon_days (the default horizon), as_of, ...
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        missing = [c for c in CLV_INPUTS if c not in frame.columns]
+        if missing:
+            raise ValueError(f"clv model: missing input columns {missing}")
+        x, t_x, big_t, m = (frame[c].to_numpy(dtype="float64") for c in CLV_INPUTS)
+        if HORIZON_DAYS in frame:
+            horizon = frame[HORIZON_DAYS].to_numpy(dtype="float64")
+        else:
+            horizon = np.full(len(frame), float(self.info["horizon_days"]))
+        orders = bgnbd_expected_orders(self.params, horizon, x, t_x, big_t)
+        value = gamma_gamma_order_value(self.params, x + 1, m)  # every purchase day, the first too
+        return pd.DataFrame(
+            {
+                P_ALIVE: bgnbd_p_alive(self.params, x, t_x, big_t),
+                EXPECTED_ORDERS: orders,
+                EXPECTED_ORDER_VALUE: value,
+                EXPECTED_VALUE: orders * value,
+            },
+            index=frame.index,
+        )
 
 
 class RecommenderPyfunc(mlflow.pyfunc.PythonModel):

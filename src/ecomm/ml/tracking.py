@@ -19,7 +19,14 @@ CHURN_EXPERIMENT = "churn"
 RECOMMENDER_EXPERIMENT = "recommender"
 SEGMENT_EXPERIMENT = "segments"
 PURCHASE_EXPERIMENT = "purchase"
-EXPERIMENTS = (CHURN_EXPERIMENT, RECOMMENDER_EXPERIMENT, SEGMENT_EXPERIMENT, PURCHASE_EXPERIMENT)
+CLV_EXPERIMENT = "clv"
+EXPERIMENTS = (
+    CHURN_EXPERIMENT,
+    RECOMMENDER_EXPERIMENT,
+    SEGMENT_EXPERIMENT,
+    PURCHASE_EXPERIMENT,
+    CLV_EXPERIMENT,
+)
 # MLflow 3's UI opens an experiment without this tag in its GenAI view (traces, "No data
 # available"); this kind opens the classic view of runs, metrics and models.
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"

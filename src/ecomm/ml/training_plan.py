@@ -54,6 +54,7 @@ def _trainers() -> dict[str, tuple[Callable[[Settings], object], Callable]]:
     """Model name -> (its configuration from the settings, its trainer(settings, config))."""
     from ecomm.ml import registry
     from ecomm.ml.churn.train import train_churn
+    from ecomm.ml.clv.train import ClvConfig, train_clv
     from ecomm.ml.purchase.train import PurchaseConfig, train_purchase
     from ecomm.ml.recommend.train import train_recommender
     from ecomm.ml.segment.train import SegmentConfig, train_segments
@@ -63,6 +64,7 @@ def _trainers() -> dict[str, tuple[Callable[[Settings], object], Callable]]:
         registry.RECOMMENDER_MODEL: (RecConfig.from_settings, train_recommender),
         registry.SEGMENT_MODEL: (SegmentConfig.from_settings, train_segments),
         registry.PURCHASE_MODEL: (PurchaseConfig.from_settings, train_purchase),
+        registry.CLV_MODEL: (ClvConfig.from_settings, train_clv),
     }
 
 

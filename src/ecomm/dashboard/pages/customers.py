@@ -1,4 +1,5 @@
-"""Customers: cohort retention, value distribution, RFM segments, new vs returning customers."""
+"""Customers: cohort retention, value distribution, RFM segments, new vs returning customers, and
+the lifetime-value model's stored values (top customers, value by segment)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,12 @@ TITLE = "Customers"
 APPLIES = (
     "customers of the chosen countries who ordered in the chosen categories; cohorts start "
     f"in the date range (or in the {MIN_COHORT_MONTHS} months up to its end, when it is shorter) and are "
-    "followed up to its end; value and segments are of the customers who ordered in the range"
+    "followed up to its end; value and segments are of the customers who ordered in the range; "
+    "the modelled customer value is of the chosen countries' customers at the month start it was scored"
+)
+NO_VALUES = (
+    "No customer values are stored yet: `ecomm train clv` fits the lifetime-value model and stores "
+    "every buyer's expected value in marts.customer_value."
 )
 
 
@@ -122,3 +128,37 @@ def render(ctx: L.PageContext) -> None:
         fig.add_bar(x=[f"{m:%b %Y}" for m in months["month"]], y=months[kind], name=kind)
     fig.update_layout(barmode="stack", yaxis_title="customers with an order", legend={"orientation": "h"})
     charts.show(fig)
+
+    render_customer_value(wh, flt)
+
+
+def render_customer_value(wh, flt: Filters) -> None:
+    st.subheader("Customer value (model)")
+    summary = Q.value_summary(wh)
+    if summary.empty:
+        st.info(NO_VALUES)
+        return
+    as_of, horizon, version, _ = summary.iloc[0]
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Top customers by expected value**")
+        top = Q.top_value_customers(wh, flt)
+        st.dataframe(
+            top,
+            hide_index=True,
+            column_config={
+                "expected_value": st.column_config.NumberColumn("expected value", format="$%.0f"),
+                "p_alive": st.column_config.NumberColumn("P(alive)", format="%.2f"),
+                "expected_orders": st.column_config.NumberColumn("expected orders", format="%.1f"),
+                "expected_order_value": st.column_config.NumberColumn("per order", format="$%.0f"),
+            },
+        )
+    with right:
+        st.markdown("**Expected value by segment**")
+        by_segment = Q.value_by_segment(wh, flt)
+        charts.show(charts.hbar(by_segment, "expected_value", "segment", title="expected value ($)"))
+    st.caption(
+        f"clv_model v{version} (BG/NBD + Gamma-Gamma): expected revenue in the {horizon} days from "
+        f"{as_of:%d %b %Y}, before returns, of the customers with a purchase before it; segments of the "
+        "segment model at the same month start."
+    )

@@ -30,12 +30,14 @@ HEADLINE_METRICS = {
         "persona_rfm_ari",
     ),
     registry.PURCHASE_MODEL: ("served_roc_auc", "recency_rule_roc_auc", "truth_roc_auc", "served_accuracy"),
+    registry.CLV_MODEL: ("spearman_realised", "baseline_spearman_realised", "spearman_truth", "total_ratio"),
 }
 TRAIN_COMMANDS = {
     registry.CHURN_MODEL: "ecomm train churn",
     registry.RECOMMENDER_MODEL: "ecomm train recommender",
     registry.SEGMENT_MODEL: "ecomm train segments",
     registry.PURCHASE_MODEL: "ecomm train purchase",
+    registry.CLV_MODEL: "ecomm train clv",
 }
 
 

@@ -1,0 +1,157 @@
+"""Rolling-origin backtests: refit at each origin, forecast the next `max(horizons)` days, score.
+
+Origins (cutoffs) are the last `windows` multiples of `step` days before the end that leave a full
+horizon after them; a model fitted at a cutoff sees the series up to and including it, nothing after
+(statsforecast's and mlforecast's cross-validation, which refit per window). The error at horizon H
+is over the first H days after each cutoff (a forecast for the next H days), every series and
+origin pooled; each series-and-origin's MASE is scaled by the seasonal-naive error of its own history
+up to the cutoff.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from ecomm.ml.forecast.frame import daily_grid, from_nixtla, to_nixtla
+from ecomm.ml.forecast.models import (
+    BASELINE,
+    STATISTICAL,
+    ModelSettings,
+    check_models,
+    lightgbm_forecaster,
+    statistical_engine,
+)
+from ecomm.ml.metrics import forecast_metrics
+
+HORIZONS = (1, 7, 14, 30)
+LEVELS = (80, 95)
+KEYS = ["series_id", "date", "cutoff"]
+
+
+@dataclass(frozen=True)
+class BacktestSettings:
+    horizons: tuple[int, ...] = HORIZONS
+    windows: int = 4  # forecast origins
+    step: int = 7  # days between origins
+    levels: tuple[int, ...] = LEVELS
+    nonnegative: bool = True  # sales: forecasts and interval bounds below 0 are cut to 0
+    models: ModelSettings = field(default_factory=ModelSettings)
+
+    @property
+    def horizon(self) -> int:
+        return max(self.horizons)
+
+
+def rolling_forecasts(
+    frame: pd.DataFrame, names: tuple[str, ...], settings: BacktestSettings
+) -> pd.DataFrame:
+    """One row per series x cutoff x target date: y, step (days ahead), scale, and per model its
+    forecast and `<model>-lo-<level>` / `<model>-hi-<level>` columns."""
+    check_models(names)
+    grid = daily_grid(frame)
+    model_settings = replace(settings.models, horizon=settings.horizon)
+    parts = []
+    sf = statistical_engine(names, model_settings)
+    if sf is not None:
+        cv = sf.cross_validation(
+            df=to_nixtla(grid)[["unique_id", "ds", "y"]],
+            h=settings.horizon,
+            n_windows=settings.windows,
+            step_size=settings.step,
+            level=list(settings.levels),
+        )
+        parts.append(from_nixtla(cv))
+    if "lightgbm" in names:
+        parts.append(_lightgbm_forecasts(grid, model_settings, settings))
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.merge(part.drop(columns="y"), on=KEYS, how="inner")
+    out = out.reset_index(drop=True)
+    if settings.nonnegative:
+        columns = [c for c in out.columns if c not in (*KEYS, "y")]
+        out[columns] = out[columns].clip(lower=0.0)
+    out["step"] = (out["date"] - out["cutoff"]).dt.days
+    scales = seasonal_scales(grid, model_settings.season_length)
+    return out.merge(
+        scales, left_on=["series_id", "cutoff"], right_on=["series_id", "date"], suffixes=("", "_s")
+    ).drop(columns="date_s")
+
+
+def _lightgbm_forecasts(grid: pd.DataFrame, model_settings: ModelSettings, settings: BacktestSettings):
+    from mlforecast.utils import PredictionIntervals
+
+    exogenous = [c for c in grid.columns if c not in ("series_id", "date", "y")]
+    mlf, exogenous = lightgbm_forecaster(model_settings, exogenous)
+    cv = mlf.cross_validation(
+        df=to_nixtla(grid),
+        h=settings.horizon,
+        n_windows=settings.windows,
+        step_size=settings.step,
+        static_features=[],  # every extra column is a dated regressor, not a constant of the series
+        level=list(settings.levels),
+        prediction_intervals=PredictionIntervals(
+            n_windows=model_settings.conformal_windows, h=settings.horizon
+        ),
+    )
+    return from_nixtla(cv)
+
+
+def seasonal_scales(grid: pd.DataFrame, season: int) -> pd.DataFrame:
+    """(series_id, date, scale, scale_sq): mean |y_t - y_(t-season)| and mean (y_t - y_(t-season))^2
+    of the series up to and including date (the MASE and RMSSE denominators)."""
+    g = grid.sort_values(["series_id", "date"])
+    diff = g["y"] - g.groupby("series_id", sort=False)["y"].shift(season)
+    by_series = g["series_id"]
+
+    def running_mean(values: pd.Series) -> pd.Series:
+        return values.groupby(by_series, sort=False).transform(lambda d: d.expanding().mean()).fillna(0.0)
+
+    return pd.DataFrame(
+        {
+            "series_id": by_series,
+            "date": g["date"],
+            "scale": running_mean(diff.abs()),
+            "scale_sq": running_mean(diff**2),
+        }
+    )
+
+
+def forecast_columns(forecasts: pd.DataFrame) -> list[str]:
+    """The point-forecast columns (everything but keys, y, step, scale and interval bounds)."""
+    fixed = {*KEYS, "y", "step", "scale", "scale_sq"}
+    return [c for c in forecasts.columns if c not in fixed and "-lo-" not in c and "-hi-" not in c]
+
+
+def error_table(forecasts: pd.DataFrame, horizons: tuple[int, ...] = HORIZONS, levels=LEVELS) -> pd.DataFrame:
+    """One row per model and horizon: mase, rmsse, smape, bias, coverage_<level> (nan without
+    intervals), n,
+    and mase_vs_naive (the model's MASE over the seasonal naive's, when that ran)."""
+    origin = forecasts["series_id"].astype(str) + "@" + forecasts["cutoff"].astype(str)
+    frame = forecasts.assign(origin=origin)
+    rows = []
+    for name in forecast_columns(forecasts):
+        have = tuple(level for level in levels if f"{name}-lo-{level}" in frame.columns)
+        for horizon in horizons:
+            part = frame[frame["step"] <= horizon]
+            metrics = forecast_metrics(part, name, have, group="origin")
+            rows.append({"model": name, "horizon": horizon} | metrics)
+    table = pd.DataFrame(rows)
+    for level in levels:
+        if f"coverage_{level}" not in table.columns:
+            table[f"coverage_{level}"] = np.nan
+    if BASELINE in set(table["model"]):
+        naive = table[table["model"] == BASELINE].set_index("horizon")["mase"]
+        table["mase_vs_naive"] = table["mase"] / table["horizon"].map(naive)
+    return table
+
+
+def backtest(
+    frame: pd.DataFrame, names: tuple[str, ...] = STATISTICAL, settings: BacktestSettings | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(forecasts, error table) of a rolling-origin backtest of the named models on a long frame."""
+    settings = settings or BacktestSettings()
+    forecasts = rolling_forecasts(frame, names, settings)
+    return forecasts, error_table(forecasts, settings.horizons, settings.levels)

@@ -1,0 +1,96 @@
+"""The model catalogue: name -> a statsforecast model, plus the global LightGBM model.
+
+Prediction intervals: seasonal naive and AutoETS have their own (Gaussian) ones; Croston, ADIDA and
+IMAPA have none, so theirs are conformal (statsforecast's ConformalIntervals: the quantiles of the
+absolute errors of `conformal_windows` earlier backtests of the same series, by step ahead), and so
+are LightGBM's (mlforecast's PredictionIntervals, the same method). statsforecast's conformal
+intervals use as many of the `conformal_windows` as the history holds, and at least 2 (2 x horizon
++ 1 days): a series shorter than that (a recent launch) gets the seasonal naive's forecast and
+intervals in that model's columns instead (statsforecast's fallback model).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STATISTICAL = ("seasonal_naive", "auto_ets", "croston", "adida", "imapa")
+GLOBAL = ("lightgbm",)
+MODELS = STATISTICAL + GLOBAL
+BASELINE = "seasonal_naive"
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    season_length: int = 7  # daily data: the weekly cycle
+    horizon: int = 30  # the longest forecast; conformal intervals are calibrated up to it
+    conformal_windows: int = 3
+    lags: tuple[int, ...] = (1, 7, 14, 28)  # LightGBM's lagged targets (days)
+    lightgbm_rounds: int = 200
+    seed: int = 0
+
+
+def check_models(names: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [n for n in names if n not in MODELS]
+    if unknown or not names:
+        raise ValueError(f"models: unknown {unknown or 'none given'}; choose from {', '.join(MODELS)}")
+    return names
+
+
+def statistical_models(names: tuple[str, ...], settings: ModelSettings) -> list:
+    """statsforecast model objects, aliased with our names (the forecast columns are named so)."""
+    from statsforecast.models import ADIDA, IMAPA, AutoETS, CrostonOptimized, SeasonalNaive
+    from statsforecast.utils import ConformalIntervals
+
+    def conformal() -> ConformalIntervals:
+        return ConformalIntervals(h=settings.horizon, n_windows=settings.conformal_windows)
+
+    m = settings.season_length
+    build = {
+        "seasonal_naive": lambda: SeasonalNaive(season_length=m, alias="seasonal_naive"),
+        "auto_ets": lambda: AutoETS(season_length=m, alias="auto_ets"),
+        "croston": lambda: CrostonOptimized(alias="croston", prediction_intervals=conformal()),
+        "adida": lambda: ADIDA(alias="adida", prediction_intervals=conformal()),
+        "imapa": lambda: IMAPA(alias="imapa", prediction_intervals=conformal()),
+    }
+    return [build[n]() for n in names if n in STATISTICAL]
+
+
+def lightgbm_forecaster(settings: ModelSettings, exogenous: list[str]):
+    """mlforecast over every series at once: lags, rolling means of lag 1 and 7, calendar features.
+
+    Exogenous columns are used as they are on each target date (known in advance: prices, promotions).
+    """
+    import lightgbm as lgb
+    from mlforecast import MLForecast
+    from mlforecast.lag_transforms import RollingMean
+
+    model = lgb.LGBMRegressor(
+        n_estimators=settings.lightgbm_rounds,
+        learning_rate=0.05,
+        num_leaves=31,
+        min_child_samples=20,
+        random_state=settings.seed,
+        deterministic=True,
+        n_jobs=1,
+        verbosity=-1,
+    )
+    return MLForecast(
+        models={"lightgbm": model},
+        freq="D",
+        lags=list(settings.lags),
+        lag_transforms={1: [RollingMean(window_size=7)], 7: [RollingMean(window_size=4)]},
+        date_features=["dayofweek", "month", "day"],
+    ), exogenous
+
+
+def statistical_engine(names: tuple[str, ...], settings: ModelSettings):
+    """A StatsForecast over the named statistical models (None if there are none), daily, one core,
+    seasonal naive standing in for a model that cannot fit a series."""
+    models = statistical_models(names, settings)
+    if not models:
+        return None
+    from statsforecast import StatsForecast
+    from statsforecast.models import SeasonalNaive
+
+    fallback = SeasonalNaive(season_length=settings.season_length)
+    return StatsForecast(models=models, freq="D", n_jobs=1, fallback_model=fallback)
