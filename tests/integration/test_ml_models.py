@@ -516,7 +516,16 @@ def test_evaluate_prints_the_comparison_and_writes_the_report(world, churn_runs,
     assert "champion v2" in result.stdout and "challenger v3" in result.stdout
     assert "recommender_model - 2025-03-05 .. 2025-04-01" in result.stdout
     report = json.loads((tmp_path / "model_report.json").read_text())
-    churn, rec = report["comparisons"]
+    churn, rec, *unregistered = report["comparisons"]
+    # this world trains churn and the recommender only: the other models say how to train them
+    assert [(c["model"], c["message"]) for c in unregistered] == [
+        (name, f"not registered: run `ecomm train {command}`")
+        for name, command in (
+            ("segment_model", "segments"),
+            ("purchase_model", "purchase"),
+            ("clv_model", "clv"),
+        )
+    ]
     assert churn["versions"] == {"champion": "2", "challenger": "3"}
     assert churn["rows"]["champion v2"]["roc_auc"] == pytest.approx(churn_runs[1].gate.challenger_score)
     assert set(churn["rows"]) == {"champion v2", "challenger v3", "oracle"}
@@ -529,8 +538,17 @@ def test_evaluate_prints_the_comparison_and_writes_the_report(world, churn_runs,
         "recommender NDCG@10 / oracle",
         "recommender coverage@10 / popularity",
         "training time, both models (s)",
+        "segments ARI vs planted personas",
+        "segments ARI / RFM cells' ARI",
+        "segments K-Means stability (ARI between restarts)",
+        "purchase ROC-AUC / planted truth's ROC-AUC",
+        "purchase accuracy - recency rule's",
+        "CLV Spearman with planted value / planted value's own",
+        "CLV top-decile capture / historical average's",
+        "CLV predicted total / realised total",
     ]
-    assert all(t["met"] is not None for t in report["targets"])
+    assert all(t["met"] is not None for t in report["targets"][:7])
+    assert all(t["met"] is None for t in report["targets"][7:])  # not measured: no such model
     assert "## Quality targets" in (tmp_path / "model_report.md").read_text()
 
 
