@@ -839,8 +839,8 @@ def test_without_a_champion_the_model_pages_name_the_training_command(loaded_wor
         assert "`ecomm train recommender`" in recommendations.info[0].value
         models = open_app(empty_registry, "models")
         assert [i.value for i in models.info] == [
-            "No version registered yet: train one with `ecomm train churn`.",
-            "No version registered yet: train one with `ecomm train recommender`.",
+            f"No version registered yet: train one with `ecomm train {command}`."
+            for command in ("churn", "recommender", "segments", "purchase", "clv")
         ]
     finally:
         db.drop_database(loaded_world, empty_registry.mlflow_db)
@@ -954,7 +954,9 @@ def test_a_range_before_every_campaign_says_none_is_live(loaded_world, open_app)
 def test_models_page_shows_champion_and_challenger_with_their_metrics(trained_world, open_app):
     app = open_app(trained_world, "models")
     values = [(m.label, m.value) for m in app.metric]
-    assert values == [("champion", "v1"), ("challenger", "v1"), ("versions", "1")] * 2
+    # every registered model: churn, recommender, segments, purchase, lifetime value
+    assert values == [("champion", "v1"), ("challenger", "v1"), ("versions", "1")] * 5
+    assert [s.value for s in app.subheader] == [f"`{name}`" for name in registry.MODEL_NAMES]
     churn_table = app.dataframe[0].value
     assert churn_table["version"].tolist() == [1]
     assert churn_table["aliases"].tolist() == ["champion, challenger"]

@@ -177,10 +177,12 @@ def test_feature_sql_never_reads_the_truth_schema():
         "segment_features.sql",
         "clv_features.sql",
         "clv_realised.sql",
+        "purchase_labels.sql",
+        "purchase_sessions.sql",
     }
     for name, text in texts.items():
         assert "truth." not in text, name
-    for module in ("churn.py", "interactions.py", "columns.py", "segments.py", "clv.py"):
+    for module in ("churn.py", "interactions.py", "columns.py", "segments.py", "clv.py", "purchase.py"):
         assert "truth." not in (files("ecomm.features") / module).read_text(encoding="utf-8"), module
 
 
