@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -39,6 +40,28 @@ def ecomm(home: Path, *args: str) -> str:
     return done.stdout
 
 
+class LoadWatch:
+    """The highest 1-minute load average seen while the reports are made (sampled every 5 s): the
+    training times in the report are only comparable on an otherwise quiet machine."""
+
+    def __init__(self) -> None:
+        self.peak = os.getloadavg()[0]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(5):
+            self.peak = max(self.peak, os.getloadavg()[0])
+
+    def __enter__(self) -> LoadWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def raw_rows(raw: Path) -> dict[str, int]:
     """Data rows per entity over every batch the bootstrap simulated (file lines minus headers)."""
     rows: dict[str, int] = {}
@@ -56,8 +79,9 @@ def main() -> None:
     home = args.home or Path(tempfile.mkdtemp(prefix="docs-world-"))
     settings = Settings(_env_file=None, home=home)
     try:
-        print(ecomm(home, "pipeline", "bootstrap"))
-        print(ecomm(home, "evaluate", "--report", "--out", str(home / "reports")))
+        with LoadWatch() as load:
+            print(ecomm(home, "pipeline", "bootstrap"))
+            print(ecomm(home, "evaluate", "--report", "--out", str(home / "reports")))
     finally:
         db.stop_embedded(settings)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -78,6 +102,7 @@ def main() -> None:
         "first_date": batches[0],
         "last_date": batches[-1],
         "rows": raw_rows(home / "raw"),
+        "machine": {"cpus": os.cpu_count(), "peak_load_average_1min": round(load.peak, 1)},
     }
     (args.out / "world.json").write_text(json.dumps(world, indent=2) + "\n")
     print(f"wrote {args.out}/model_report.json, causal_estimates.csv, world.json (world in {home})")

@@ -221,8 +221,16 @@ def _world_sentence(docs: Path, command: str) -> str:
     return (
         f"`ecomm pipeline bootstrap` then `{command}` on a fresh default world, {world['measured_on']} (seed {w['seed']}, "
         f"{w['customers']:,} customers, {w['products']:,} products, history {world['first_date']} to "
-        f"{world['last_date']}; {_link(docs / 'world.json')})"
+        f"{world['last_date']}{_machine(world)}; {_link(docs / 'world.json')})"
     )
+
+
+def _machine(world: dict) -> str:
+    """The machine's load while the report was made (training times depend on it)."""
+    machine = world.get("machine")
+    if not machine:
+        return ""
+    return f"; {machine['cpus']} cores, peak load average {machine['peak_load_average_1min']}"
 
 
 def _target_value(target: dict) -> str:
