@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 
 import httpx
 import pytest
@@ -13,68 +12,21 @@ import pytest
 from conftest import TEMPLATE_DB
 from ecomm import db
 
-from support.api import assert_error, start_api
-from support.query import Query
-
-DAY = "2026-03-02"
-KEYS = {"X-API-Key": "stream-key"}
-
-
-def web_event(n: int, **changes) -> dict:
-    data = {
-        "event_id": n,
-        "session_id": 1000 + n // 3,
-        "customer_id": 1 + n % 50,
-        "product_id": 1 + n % 20,
-        "event_type": "view",
-        "event_ts": f"{DAY} 10:{n // 60 % 60:02d}:{n % 60:02d}",
-        **changes,
-    }
-    return {"event_id": f"w-{n}", "entity": "web_events", "data": data}
-
-
-def order_line(order_id: int, line_no: int = 1, **changes) -> dict:
-    data = {
-        "order_id": order_id,
-        "line_no": line_no,
-        "order_ts": f"{DAY} 11:00:00",
-        "customer_id": 7,
-        "product_id": 3,
-        "campaign_id": None,
-        "quantity": 2,
-        "unit_price": 10.5,
-        "discount": 1.0,
-        "revenue": 20.0,
-        "unit_cost": 4.25,
-        "status": "completed",
-        "delivery_days": None,
-        **changes,
-    }
-    return {"event_id": f"o-{order_id}-{line_no}", "entity": "order_items", "data": data}
+from support.api import assert_error
+from support.stream import DAY, order_line, stream_api, web_event
 
 
 @pytest.fixture(scope="module")
 def stream_world(template_warehouse, tmp_path_factory):
-    """A fresh warehouse, an empty registry, and the API on them with keys and a small queue."""
-    suffix = uuid.uuid4().hex[:8]
-    warehouse, registry = f"wh_stream_{suffix}", f"mlflow_stream_{suffix}"
-    db.create_database(template_warehouse, warehouse, template=TEMPLATE_DB)
-    db.create_database(template_warehouse, registry)
-    settings = template_warehouse.model_copy(update={"warehouse_db": warehouse, "mlflow_db": registry})
-    server, base = start_api(
-        settings,
+    """The API on a fresh warehouse with keys and a small queue (1,500 events)."""
+    with stream_api(
+        template_warehouse,
         tmp_path_factory,
-        ECOMM_API_KEYS='["stream-key"]',
+        TEMPLATE_DB,
         ECOMM_STREAM_QUEUE_EVENTS="1500",
         ECOMM_STREAM_BATCH_EVENTS="1000",
-    )
-    query = Query(settings)
-    with httpx.Client(base_url=base, timeout=60, headers=KEYS) as client:
-        yield client, query, server
-    query.close()
-    server.stop()
-    db.drop_database(template_warehouse, warehouse)
-    db.drop_database(template_warehouse, registry)
+    ) as world:
+        yield world
 
 
 @pytest.fixture

@@ -22,6 +22,8 @@ from ecomm.api.observability import MODEL_LOADS, RequestMiddleware, render_metri
 from ecomm.api.security import require_api_key
 from ecomm.api.warehouse import WarehouseReader
 from ecomm.settings import Settings, get_settings
+from ecomm.stream.fanout import Fanout
+from ecomm.stream.producer import LiveProducer
 from ecomm.stream.writer import StreamWriter
 
 log = logging.getLogger("ecomm.api")
@@ -52,9 +54,14 @@ def create_app(settings: Settings | None = None, *, store: ModelStore | None = N
         app.state.stream_writer = StreamWriter(
             settings, capacity=settings.stream_queue_events, max_batch=settings.stream_batch_events
         )
-        writer = asyncio.create_task(app.state.stream_writer.run(), name="stream-writer")
+        app.state.live = LiveProducer(settings, Fanout(), settings.stream_tick_seconds)
+        tasks = [
+            asyncio.create_task(app.state.stream_writer.run(), name="stream-writer"),
+            asyncio.create_task(app.state.live.run(), name="live-kpis"),
+        ]
         yield
-        writer.cancel()
+        for task in tasks:
+            task.cancel()
         await anyio.to_thread.run_sync(store.stop)
         app.state.warehouse.engine.dispose()
 

@@ -1,4 +1,6 @@
-"""`POST /events`: batches of events validated with the raw contract and landed in the `stream` schema.
+"""The real-time routes. `POST /events`: batches of events validated with the raw contract and landed
+in the `stream` schema. `WS /ws/live`: the live KPIs (a snapshot on connect, then one message per
+tick from the one producer). `GET /live`: the page that shows them.
 
 202 when the batch was processed and something new was stored (or nothing was valid), 200 when every
 valid event had been stored before (a retry); either way the answer comes after the write committed.
@@ -6,14 +8,16 @@ valid event had been stored before (a retry); either way the answer comes after 
 
 from __future__ import annotations
 
+from importlib.resources import files
 from typing import Literal
 
 import anyio
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ecomm.api.errors import error_response
+from ecomm.api.observability import SERVER_SEND
 from ecomm.api.security import require_api_key
 from ecomm.stream.ingest import check_events
 from ecomm.stream.tables import MAX_EVENT_ID_LENGTH, STREAM_ENTITIES
@@ -103,3 +107,28 @@ async def post_events(batch: EventBatch, request: Request):
     )
     retry = checked.accepted > 0 and new == 0
     return JSONResponse(body.model_dump(), status_code=200 if retry else 202)
+
+
+@router.websocket("/ws/live")
+async def live(websocket: WebSocket):
+    """The live KPIs: the latest at once (type "snapshot"), then one message per tick (type "tick")."""
+    producer = websocket.app.state.live
+    await websocket.accept()
+    await producer.ready.wait()
+    await websocket.send_text(producer.snapshot())
+    # registered after the snapshot went out, so no tick can overtake it
+    client = producer.fanout.add(websocket.scope.get(SERVER_SEND, websocket.send))
+    try:
+        while True:  # the client says nothing we need; reading notices when it leaves
+            await websocket.receive_text()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        producer.fanout.remove(client)
+
+
+@router.get("/live", response_class=HTMLResponse, include_in_schema=False)
+def live_page() -> HTMLResponse:
+    """The live view: KPI tiles, a rolling chart and the last events, from WS /ws/live (inline, no
+    asset from another host)."""
+    return HTMLResponse(files("ecomm.stream").joinpath("live.html").read_text())
