@@ -115,6 +115,10 @@ def test_clients_that_never_read_do_not_delay_one_that_does(live_world):
         with connect(ws_url(api)) as ws:
             first = json.loads(ws.recv(timeout=10))
             assert first["clients"] == 41
+            # every client is written to directly (uvicorn's connection), none through a send task
+            metrics = api.get("/metrics").text
+            assert 'ecomm_live_clients{path="direct"} 41.0' in metrics
+            assert 'ecomm_live_clients{path="asgi"}' not in metrics
             arrivals, seqs = [], []
             for _ in range(12):
                 seqs.append(json.loads(ws.recv(timeout=5))["seq"])

@@ -3,6 +3,8 @@ the raw contract, landed once in the `stream` schema, acknowledged after the com
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 
@@ -12,8 +14,8 @@ import pytest
 from conftest import TEMPLATE_DB
 from ecomm import db
 
-from support.api import assert_error
-from support.stream import DAY, order_line, stream_api, web_event
+from support.api import assert_error, start_api
+from support.stream import DAY, KEY, order_line, stream_api, web_event
 
 
 @pytest.fixture(scope="module")
@@ -136,18 +138,17 @@ def test_a_body_over_the_limit_is_413_and_a_missing_key_401(api, stream_world):
     )
 
 
-def _writer_waiting_on_lock(sql) -> bool:
-    return (
-        sql.one(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO stream.%'"
-        )
-        == 1
-    )
+def wait_for_writer_on_lock(sql) -> None:
+    deadline = time.monotonic() + 30
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO stream.%'"
+    while sql.one(waiting) != 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
 
 
 def test_a_full_queue_is_429_with_retry_after_and_the_queued_batch_still_commits(api, stream_world):
     _, _, server = stream_world
-    locker = db.connect(server_settings_of(stream_world))
+    locker = db.connect(stream_world[1].settings)
     answers = {}
     try:
         with locker.cursor() as cur:
@@ -155,10 +156,7 @@ def test_a_full_queue_is_429_with_retry_after_and_the_queued_batch_still_commits
             batch = {"events": [web_event(n) for n in range(20_001, 21_001)]}
             worker = threading.Thread(target=lambda: answers.update(first=api.post("/events", json=batch)))
             worker.start()
-            deadline = time.monotonic() + 30
-            while not _writer_waiting_on_lock(stream_world[1]):
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
+            wait_for_writer_on_lock(stream_world[1])
             # 1,000 events queued of 1,500: another 1,000 do not fit, 500 do
             full = api.post("/events", json={"events": [web_event(n) for n in range(30_001, 31_001)]})
             body = assert_error(full, 429, "too_many_requests")
@@ -174,5 +172,45 @@ def test_a_full_queue_is_429_with_retry_after_and_the_queued_batch_still_commits
     assert sql.one("SELECT count(*) FROM stream.web_events WHERE event_id BETWEEN 20001 AND 31000") == 1000
 
 
-def server_settings_of(stream_world):
-    return stream_world[1].settings
+def test_an_api_killed_before_the_commit_acknowledged_nothing_and_a_retry_stores_once(
+    stream_world, tmp_path_factory
+):
+    _, sql, _ = stream_world
+    server, base = start_api(sql.settings, tmp_path_factory, ECOMM_API_KEYS=f'["{KEY}"]')
+    batch = {"events": [web_event(n) for n in range(40_001, 41_001)]}
+    answers = {}
+
+    def post() -> None:
+        try:
+            answers["response"] = httpx.post(
+                f"{base}/events", json=batch, headers={"X-API-Key": KEY}, timeout=60
+            )
+        except httpx.TransportError as exc:
+            answers["error"] = exc
+
+    locker = db.connect(sql.settings)
+    try:
+        with locker.cursor() as cur:
+            cur.execute("LOCK TABLE stream.web_events IN EXCLUSIVE MODE")
+            worker = threading.Thread(target=post)
+            worker.start()
+            wait_for_writer_on_lock(sql)
+            os.killpg(server.process.pid, signal.SIGKILL)  # between accept and commit
+            worker.join(timeout=30)
+        locker.rollback()
+    finally:
+        locker.close()
+        server.stop()
+    assert "response" not in answers and isinstance(answers["error"], httpx.TransportError)
+    # the killed server's transaction is rolled back once its connection is gone
+    deadline = time.monotonic() + 30
+    busy = "SELECT count(*) FROM pg_stat_activity WHERE state <> 'idle' AND query LIKE 'INSERT INTO stream.%'"
+    while sql.one(busy) > 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert sql.one("SELECT count(*) FROM stream.web_events WHERE event_id BETWEEN 40001 AND 41000") == 0
+    api = stream_world[0]
+    retried = api.post("/events", json=batch)
+    assert retried.status_code == 202 and retried.json()["stored"] == 1000
+    assert api.post("/events", json=batch).status_code == 200
+    assert sql.one("SELECT count(*) FROM stream.web_events WHERE event_id BETWEEN 40001 AND 41000") == 1000

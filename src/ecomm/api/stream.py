@@ -14,6 +14,7 @@ from typing import Literal
 import anyio
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, JSONResponse
+from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field
 
 from ecomm.api.errors import error_response
@@ -73,6 +74,7 @@ class EventsAccepted(BaseModel):
 
 
 router = APIRouter(tags=["real time"])
+EVENTS = Counter("ecomm_stream_events_total", "Events posted to POST /events, by outcome", ["outcome"])
 
 
 @router.post(
@@ -92,6 +94,7 @@ async def post_events(batch: EventBatch, request: Request):
         try:
             stored = await request.app.state.stream_writer.submit(checked.rows)
         except Busy as busy:
+            EVENTS.labels("refused").inc(len(events))
             return error_response(
                 request, 429, "too_many_requests", str(busy), headers={"Retry-After": str(busy.retry_after)}
             )
@@ -105,6 +108,8 @@ async def post_events(batch: EventBatch, request: Request):
             RejectedEvent(index=r.index, event_id=r.event_id, reason=r.reason) for r in checked.rejected
         ],
     )
+    for outcome, n in (("stored", new), ("duplicate", body.duplicates), ("rejected", body.rejected)):
+        EVENTS.labels(outcome).inc(n)
     retry = checked.accepted > 0 and new == 0
     return JSONResponse(body.model_dump(), status_code=200 if retry else 202)
 

@@ -15,9 +15,19 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from prometheus_client import Counter, Gauge
+
 log = logging.getLogger("ecomm.stream")
 
 HIGH_WATER = 256 * 1024  # bytes unsent to one client beyond which it skips frames
+
+FRAMES = Counter("ecomm_live_frames_total", "Live KPI frames per client: sent or skipped", ["outcome"])
+CLIENTS = Gauge(
+    "ecomm_live_clients",
+    "Clients of WS /ws/live, by how frames reach them (direct: into the transport; asgi: a send task)",
+    ["path"],
+    multiprocess_mode="livesum",
+)
 
 
 class Client:
@@ -26,8 +36,8 @@ class Client:
         protocol = getattr(send, "__self__", None)
         direct = all(hasattr(protocol, a) for a in ("conn", "transport", "writable"))
         self.protocol = protocol if direct else None
+        self.path = "direct" if direct else "asgi"
         self.in_flight: asyncio.Task | None = None
-        self.skipped = 0
 
     def offer(self, text: str, data: bytes, high_water: int) -> bool:
         """Write the frame now if the client keeps up (True), else skip it (False)."""
@@ -46,7 +56,6 @@ class Client:
         return True
 
     def _skip(self) -> bool:
-        self.skipped += 1
         return False
 
 
@@ -54,23 +63,26 @@ class Fanout:
     def __init__(self, high_water: int = HIGH_WATER) -> None:
         self.high_water = high_water
         self.clients: set[Client] = set()
-        self.sent = self.skipped = 0
 
     def add(self, send) -> Client:
         client = Client(send)
         self.clients.add(client)
+        CLIENTS.labels(client.path).inc()
         return client
 
     def remove(self, client: Client) -> None:
-        self.clients.discard(client)
+        if client in self.clients:
+            self.clients.discard(client)
+            CLIENTS.labels(client.path).dec()
 
     def publish(self, text: str) -> None:
-        data = text.encode()
+        data, sent, skipped = text.encode(), 0, 0
         for client in list(self.clients):
             try:
-                sent = client.offer(text, data, self.high_water)
+                ok = client.offer(text, data, self.high_water)
             except Exception as exc:  # a connection closing under us: it leaves on its own
                 log.debug("fan-out to a client failed: %s", exc)
-                sent = False
-            self.sent += sent
-            self.skipped += not sent
+                ok = False
+            sent, skipped = sent + ok, skipped + (not ok)
+        FRAMES.labels("sent").inc(sent)
+        FRAMES.labels("skipped").inc(skipped)
