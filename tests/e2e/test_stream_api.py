@@ -4,9 +4,13 @@ the raw contract, landed once in the `stream` schema, acknowledged after the com
 from __future__ import annotations
 
 import os
+import re
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -126,6 +130,8 @@ def test_envelope_errors_are_422_naming_the_field(api):
     assert_error(api.post("/events", json=too_many), 422, "validation_error", "events")
     unknown = {"events": [{**web_event(1), "entity": "customers"}]}
     assert_error(api.post("/events", json=unknown), 422, "validation_error", "events[0].entity")
+    spaced = {"events": [{**web_event(1), "event_id": "an id"}]}
+    assert_error(api.post("/events", json=spaced), 422, "validation_error", "events[0].event_id")
     no_id = {"events": [{"entity": "web_events", "data": {}}]}
     assert_error(api.post("/events", json=no_id), 422, "validation_error", "events[0].event_id")
 
@@ -214,3 +220,45 @@ def test_an_api_killed_before_the_commit_acknowledged_nothing_and_a_retry_stores
     assert retried.status_code == 202 and retried.json()["stored"] == 1000
     assert api.post("/events", json=batch).status_code == 200
     assert sql.one("SELECT count(*) FROM stream.web_events WHERE event_id BETWEEN 40001 AND 41000") == 1000
+
+
+def test_schemathesis_finds_no_server_error_in_post_events(api, tmp_path):
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("schemathesis")),
+            "run",
+            str(api.base_url.join("/openapi.json")),
+            "--include-path",
+            "/events",
+            "--header",
+            f"X-API-Key: {KEY}",
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "60",
+            "--seed",
+            "7",
+            "--workers",
+            "1",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--no-shrink",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert "No issues found" in done.stdout, done.stdout[-3000:]
+    generated, passed = map(int, re.search(r"(\d+) generated, (\d+) passed", done.stdout).groups())
+    assert generated == passed > 50, done.stdout[-2000:]
+
+
+def test_a_lone_surrogate_in_a_cell_is_a_rejected_event_not_a_server_error(api):
+    body = b'{"events": [{"event_id": "s-1", "entity": "web_events", "data": {"event_type": "\\ud800"}}]}'
+    response = api.post("/events", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 202, response.text
+    assert response.json()["rejected_events"] == [
+        {"index": 0, "event_id": "s-1", "reason": "event_type: not valid Unicode text"}
+    ]

@@ -8,6 +8,7 @@ valid event had been stored before (a retry); either way the answer comes after 
 
 from __future__ import annotations
 
+import logging
 from importlib.resources import files
 from typing import Literal
 
@@ -24,7 +25,9 @@ from ecomm.stream.ingest import check_events
 from ecomm.stream.tables import MAX_EVENT_ID_LENGTH, STREAM_ENTITIES
 from ecomm.stream.writer import Busy
 
+log = logging.getLogger("ecomm.api")
 MAX_EVENTS = 1000
+EVENT_ID_PATTERN = rf"^[!-~]{{1,{MAX_EVENT_ID_LENGTH}}}$"
 EntityName = Literal[tuple(STREAM_ENTITIES)]  # type: ignore[valid-type]
 
 EXAMPLE = {
@@ -45,7 +48,8 @@ class Event(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
 
     event_id: str = Field(
-        min_length=1, max_length=MAX_EVENT_ID_LENGTH, description="Your id: a retried event is stored once."
+        pattern=EVENT_ID_PATTERN,
+        description="Your id (1-64 printable ASCII characters, no space): a retried event is stored once.",
     )
     entity: EntityName = Field(description="Which raw entity `data` is a row of.")
     data: dict[str, str | int | float | bool | None] = Field(
@@ -97,6 +101,15 @@ async def post_events(batch: EventBatch, request: Request):
             EVENTS.labels("refused").inc(len(events))
             return error_response(
                 request, 429, "too_many_requests", str(busy), headers={"Retry-After": str(busy.retry_after)}
+            )
+        except Exception:  # the write failed (database down?): nothing of this batch was acknowledged
+            log.exception("storing %d events failed", checked.accepted)
+            return error_response(
+                request,
+                503,
+                "stream_unavailable",
+                "the events could not be stored now; nothing of this batch was acknowledged: retry it",
+                headers={"Retry-After": "5"},
             )
         new = sum(int(i in stored) for frame in checked.rows.values() for i in frame["stream_event_id"])
     body = EventsAccepted(

@@ -50,6 +50,14 @@ def cell(value) -> str | None:
     return value if isinstance(value, str) else repr(value)
 
 
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _batch_dates(entity: Entity, frame: pd.DataFrame, zone: str) -> np.ndarray:
     """Each row's day by its event time (rows whose time does not parse get any day: the parser
     rejects them there with the same reason)."""
@@ -68,6 +76,11 @@ def _check_entity(
         unknown = sorted(set(data) - set(entity.columns))
         if unknown:
             reason = "; ".join(f"{name}: unknown field of {entity.name}" for name in unknown)
+            rejected.append(Rejected(index, event_id, reason))
+            continue
+        if unencodable := [k for k, v in data.items() if isinstance(v, str) and not _is_utf8(v)]:
+            # JSON may escape a lone surrogate; no text column (nor UTF-8) can hold it
+            reason = "; ".join(f"{name}: not valid Unicode text" for name in sorted(unencodable))
             rejected.append(Rejected(index, event_id, reason))
             continue
         rows.append({"row_no": index, **{c: cell(data.get(c)) for c in entity.columns}})
