@@ -102,6 +102,19 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="How often the API asks the registry for a new champion."
     )
 
+    # --- real time (POST /events, WS /ws/live) -----------------------------------------------------
+    stream_queue_events: int = Field(
+        default=50_000,
+        ge=1000,
+        description="Events POST /events may have waiting for the writer; a batch beyond it gets 429.",
+    )
+    stream_batch_events: int = Field(
+        default=20_000, ge=1000, description="At most this many events per micro-batch (one COPY each)."
+    )
+    stream_tick_seconds: float = Field(
+        default=1.0, gt=0, description="How often the live KPIs are computed and sent to WS /ws/live."
+    )
+
     # --- ML ---------------------------------------------------------------------------------------
     mlflow_tracking_uri: str | None = Field(
         default=None,

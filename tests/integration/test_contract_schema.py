@@ -148,3 +148,27 @@ def test_every_declared_reference_to_a_dimension_is_a_foreign_key(sql):
                 expected.add((entity.loads_into, column, ref.table, ref.target[0]))
     assert len(expected) == 17
     assert expected <= keys, sorted(expected - keys)
+
+
+def test_stream_tables_are_the_contract_with_the_clients_event_id(sql):
+    from ecomm.stream.tables import STREAM_ENTITIES
+
+    found_tables = sql("SELECT table_name FROM information_schema.tables WHERE table_schema = 'stream'")
+    assert sorted(r[0] for r in found_tables) == ["order_items", "web_events"] == sorted(STREAM_ENTITIES)
+    for entity in STREAM_ENTITIES.values():
+        expected = {
+            "stream_event_id": ("character varying", None, None, False),
+            "received_at": ("timestamp with time zone", None, None, False),
+        }
+        expected |= {c.name: (*_described(c.type), c.nullable) for c in entity.fields}
+        found = _columns(sql, "stream", entity.name)
+        assert list(found) == list(expected), entity.name
+        assert found == expected, entity.name
+    keys = sql(
+        "SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE connamespace = 'stream'::regnamespace AND contype = 'p' ORDER BY 1"
+    )
+    assert keys == [
+        ("stream.order_items", "PRIMARY KEY (stream_event_id)"),
+        ("stream.web_events", "PRIMARY KEY (stream_event_id)"),
+    ]

@@ -11,6 +11,7 @@ class Query:
     """Queries on one database: all rows with query(sql, params), a scalar with query.one(...)."""
 
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.conn = db.connect(settings)
         self.conn.autocommit = True
 

@@ -4,6 +4,7 @@ reader, middleware, error handlers and the routes. Operational routes live here;
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from contextlib import asynccontextmanager
@@ -14,13 +15,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 
-from ecomm.api import errors, predictions, purchase
+from ecomm.api import errors, predictions, purchase, stream
 from ecomm.api import schemas as S
 from ecomm.api.model_store import ModelStore
 from ecomm.api.observability import MODEL_LOADS, RequestMiddleware, render_metrics
 from ecomm.api.security import require_api_key
 from ecomm.api.warehouse import WarehouseReader
 from ecomm.settings import Settings, get_settings
+from ecomm.stream.fanout import Fanout
+from ecomm.stream.producer import LiveProducer
+from ecomm.stream.writer import StreamWriter
 
 log = logging.getLogger("ecomm.api")
 
@@ -47,7 +51,17 @@ def create_app(settings: Settings | None = None, *, store: ModelStore | None = N
         # the libraries and models are millions of long-lived objects: keep them out of the
         # collector's full scans, which otherwise stall a request now and then by ~100 ms
         gc.freeze()
+        app.state.stream_writer = StreamWriter(
+            settings, capacity=settings.stream_queue_events, max_batch=settings.stream_batch_events
+        )
+        app.state.live = LiveProducer(settings, Fanout(), settings.stream_tick_seconds)
+        tasks = [
+            asyncio.create_task(app.state.stream_writer.run(), name="stream-writer"),
+            asyncio.create_task(app.state.live.run(), name="live-kpis"),
+        ]
         yield
+        for task in tasks:
+            task.cancel()
         await anyio.to_thread.run_sync(store.stop)
         app.state.warehouse.engine.dispose()
 
@@ -73,6 +87,7 @@ def create_app(settings: Settings | None = None, *, store: ModelStore | None = N
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.api_max_body_bytes)
     app.include_router(predictions.router)
     app.include_router(purchase.router)
+    app.include_router(stream.router)
 
     @app.get("/health", response_model=S.Health, tags=["operations"])
     async def health() -> S.Health:

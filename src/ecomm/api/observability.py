@@ -25,6 +25,7 @@ PREDICTIONS = Counter("ecomm_api_predictions_total", "Rows scored, by model vers
 MODEL_LOADS = Counter("ecomm_api_model_loads_total", "Model load attempts", ["model", "version", "outcome"])
 
 REQUEST_ID_HEADER = "x-request-id"
+SERVER_SEND = "ecomm.server_send"
 
 
 def render_metrics() -> tuple[bytes, str]:
@@ -53,6 +54,10 @@ class RequestMiddleware:
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                # the server's own send, before the framework wraps it: the live fan-out writes
+                # frames through the connection it belongs to (ecomm.stream.fanout)
+                scope[SERVER_SEND] = send
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()

@@ -1,0 +1,152 @@
+"""The real-time routes. `POST /events`: batches of events validated with the raw contract and landed
+in the `stream` schema. `WS /ws/live`: the live KPIs (a snapshot on connect, then one message per
+tick from the one producer). `GET /live`: the page that shows them.
+
+202 when the batch was processed and something new was stored (or nothing was valid), 200 when every
+valid event had been stored before (a retry); either way the answer comes after the write committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib.resources import files
+from typing import Literal
+
+import anyio
+from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse, JSONResponse
+from prometheus_client import Counter
+from pydantic import BaseModel, ConfigDict, Field
+
+from ecomm.api.errors import error_response
+from ecomm.api.observability import SERVER_SEND
+from ecomm.api.security import require_api_key
+from ecomm.stream.ingest import check_events
+from ecomm.stream.tables import MAX_EVENT_ID_LENGTH, STREAM_ENTITIES
+from ecomm.stream.writer import Busy
+
+log = logging.getLogger("ecomm.api")
+MAX_EVENTS = 1000
+EVENT_ID_PATTERN = rf"^[!-~]{{1,{MAX_EVENT_ID_LENGTH}}}$"
+EntityName = Literal[tuple(STREAM_ENTITIES)]  # type: ignore[valid-type]
+
+EXAMPLE = {
+    "event_id": "web-0001",
+    "entity": "web_events",
+    "data": {
+        "event_id": 1,
+        "session_id": 10,
+        "customer_id": 42,
+        "product_id": 7,
+        "event_type": "view",
+        "event_ts": "2026-01-05 10:00:00",
+    },
+}
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
+
+    event_id: str = Field(
+        pattern=EVENT_ID_PATTERN,
+        description="Your id (1-64 printable ASCII characters, no space): a retried event is stored once.",
+    )
+    entity: EntityName = Field(description="Which raw entity `data` is a row of.")
+    data: dict[str, str | int | float | bool | None] = Field(
+        description="One row of the entity, as its raw file would hold it (cells as JSON scalars)."
+    )
+
+
+class EventBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"events": [EXAMPLE]}]})
+
+    events: list[Event] = Field(min_length=1, max_length=MAX_EVENTS)
+
+
+class RejectedEvent(BaseModel):
+    index: int
+    event_id: str
+    reason: str
+
+
+class EventsAccepted(BaseModel):
+    accepted: int = Field(description="Valid events, all committed to the stream tables.")
+    stored: int = Field(description="Of those, new ones (the others were stored by an earlier request).")
+    duplicates: int
+    rejected: int
+    rejected_events: list[RejectedEvent]
+
+
+router = APIRouter(tags=["real time"])
+EVENTS = Counter("ecomm_stream_events_total", "Events posted to POST /events, by outcome", ["outcome"])
+
+
+@router.post(
+    "/events",
+    response_model=EventsAccepted,
+    status_code=202,
+    responses={200: {"model": EventsAccepted, "description": "every valid event was already stored"}},
+    dependencies=[Depends(require_api_key)],
+)
+async def post_events(batch: EventBatch, request: Request):
+    """Validate each event with the raw files' contract; store the valid ones once (by event_id)."""
+    settings = request.app.state.settings
+    events = [(e.event_id, e.entity, e.data) for e in batch.events]
+    checked = await anyio.to_thread.run_sync(check_events, events, settings.shop_timezone)
+    new = 0
+    if checked.accepted:
+        try:
+            stored = await request.app.state.stream_writer.submit(checked.rows)
+        except Busy as busy:
+            EVENTS.labels("refused").inc(len(events))
+            return error_response(
+                request, 429, "too_many_requests", str(busy), headers={"Retry-After": str(busy.retry_after)}
+            )
+        except Exception:  # the write failed (database down?): nothing of this batch was acknowledged
+            log.exception("storing %d events failed", checked.accepted)
+            return error_response(
+                request,
+                503,
+                "stream_unavailable",
+                "the events could not be stored now; nothing of this batch was acknowledged: retry it",
+                headers={"Retry-After": "5"},
+            )
+        new = sum(int(i in stored) for frame in checked.rows.values() for i in frame["stream_event_id"])
+    body = EventsAccepted(
+        accepted=checked.accepted,
+        stored=new,
+        duplicates=checked.accepted - new,
+        rejected=len(checked.rejected),
+        rejected_events=[
+            RejectedEvent(index=r.index, event_id=r.event_id, reason=r.reason) for r in checked.rejected
+        ],
+    )
+    for outcome, n in (("stored", new), ("duplicate", body.duplicates), ("rejected", body.rejected)):
+        EVENTS.labels(outcome).inc(n)
+    retry = checked.accepted > 0 and new == 0
+    return JSONResponse(body.model_dump(), status_code=200 if retry else 202)
+
+
+@router.websocket("/ws/live")
+async def live(websocket: WebSocket):
+    """The live KPIs: the latest at once (type "snapshot"), then one message per tick (type "tick")."""
+    producer = websocket.app.state.live
+    await websocket.accept()
+    await producer.ready.wait()
+    await websocket.send_text(producer.snapshot())
+    # registered after the snapshot went out, so no tick can overtake it
+    client = producer.fanout.add(websocket.scope.get(SERVER_SEND, websocket.send))
+    try:
+        while True:  # the client says nothing we need; reading notices when it leaves
+            await websocket.receive_text()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        producer.fanout.remove(client)
+
+
+@router.get("/live", response_class=HTMLResponse, include_in_schema=False)
+def live_page() -> HTMLResponse:
+    """The live view: KPI tiles, a rolling chart and the last events, from WS /ws/live (inline, no
+    asset from another host)."""
+    return HTMLResponse(files("ecomm.stream").joinpath("live.html").read_text())

@@ -1,0 +1,71 @@
+"""The one producer of live KPIs in an API process: every tick it computes the KPIs once
+(`kpis.compute`), encodes them once and hands the text to the fan-out. A client joining gets the
+latest KPIs at once (a snapshot), then every tick's message; `seq` orders them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from datetime import UTC, datetime
+
+import anyio
+
+from ecomm import db
+from ecomm.settings import Settings
+from ecomm.stream import kpis
+from ecomm.stream.fanout import Fanout
+
+log = logging.getLogger("ecomm.stream")
+
+
+class LiveProducer:
+    def __init__(self, settings: Settings, fanout: Fanout, tick_seconds: float) -> None:
+        self.settings, self.fanout, self.tick_seconds = settings, fanout, tick_seconds
+        self.latest: dict | None = None
+        self.ready = asyncio.Event()  # set once the first KPIs exist
+        self.seq = 0
+        self._conn = None
+
+    def _compute(self) -> dict:
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = db.connect(self.settings)
+                self._conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
+            return kpis.compute(self._conn)
+        except Exception:
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = None
+            raise
+
+    def snapshot(self) -> str:
+        """The latest KPIs as a joining client's first message (`clients` counts it too)."""
+        return json.dumps({**self.latest, "type": "snapshot", "clients": len(self.fanout.clients) + 1})
+
+    async def tick(self) -> None:
+        started = time.perf_counter()
+        values = await anyio.to_thread.run_sync(self._compute)
+        self.seq += 1
+        self.latest = {
+            "seq": self.seq,
+            "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "compute_ms": round((time.perf_counter() - started) * 1000, 1),
+            **values,
+        }
+        self.ready.set()
+        self.fanout.publish(json.dumps({**self.latest, "type": "tick", "clients": len(self.fanout.clients)}))
+
+    async def run(self) -> None:
+        try:
+            while True:
+                started = time.monotonic()
+                try:
+                    await self.tick()
+                except Exception:
+                    log.exception("live KPIs failed; trying again next tick")
+                await asyncio.sleep(max(0.0, self.tick_seconds - (time.monotonic() - started)))
+        finally:
+            if self._conn is not None:
+                self._conn.close()
