@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 from alembic import op
 
-from ecomm.entities import ENTITIES, EARLIEST_DATE
+from ecomm.entities import EARLIEST_DATE, ENTITIES
 from ecomm.warehouse.calendar import SPINE_START, date_spine_rows
 from ecomm.warehouse.contract import staging_ddl
 
