@@ -1,0 +1,77 @@
+"""`ecomm import transactions`: a user's log through the contract and the one loader; the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ecomm.console import out, user_errors
+
+app = typer.Typer(help="Import your own data (a transaction log) into the warehouse.", no_args_is_help=True)
+
+
+@app.command("transactions")
+@user_errors
+def transactions(
+    file: Annotated[Path, typer.Argument(help="The log: CSV (with a header row) or Parquet.")],
+    mapping: Annotated[
+        str,
+        typer.Option(
+            "--map",
+            help="field=column pairs (customer_id, date or timestamp, amount; optional quantity, unit_price, "
+            "product_id, product_name, category, order_id, country, status, currency), or a YAML file of them.",
+        ),
+    ],
+    date_format: Annotated[
+        str | None, typer.Option(help="strftime format of the date column, e.g. %d/%m/%Y.")
+    ] = None,
+    delimiter: Annotated[str, typer.Option(help="The CSV field separator.")] = ",",
+    encoding: Annotated[str, typer.Option(help="The CSV text encoding, e.g. latin-1.")] = "utf-8",
+) -> None:
+    """Turn a transaction log into raw batches (one per day), validate, quarantine and load them."""
+    from ecomm.imports.run import import_transactions
+    from ecomm.imports.values import parse_mapping
+    from ecomm.settings import get_settings
+
+    report = import_transactions(
+        get_settings(),
+        file,
+        parse_mapping(mapping),
+        date_format=date_format,
+        delimiter=delimiter,
+        encoding=encoding,
+    )
+    _print(report)
+
+
+def _print(report) -> None:
+    d = report.derived
+    table = Table("import of " + report.source.name, "", title_justify="left")
+    rows = [
+        ("rows read", d.rows_read),
+        ("duplicate rows dropped", d.duplicates),
+        ("order lines / orders", f"{d.purchase_lines} / {d.orders}"),
+        ("returns (of them with no earlier purchase)", f"{d.returns} ({d.returns_unmatched})"),
+        ("customers / products", f"{d.customers} / {d.products}"),
+        ("lines with a rounding discount (< 1 cent a unit)", d.rounding_discounts),
+        ("date span", f"{d.first_day} … {d.last_day}"),
+    ]
+    rows += [("loaded now: " + name, n) for name, n in sorted(report.imported.items())]
+    rows += [("quarantined: " + reason, n) for reason, n in report.quarantined.items()]
+    rows += [("derived", note) for note in d.notes]
+    for label, value in rows:
+        table.add_row(label, str(value))
+    out.print(table)
+    skipped = sum(b.status == "skipped" for b in report.load.batches)
+    rejected = report.load.rejected
+    out.print(
+        f"batches in {report.batches_dir}: {len(report.load.batches)} ({skipped} already loaded, "
+        f"{len(rejected)} rejected); no ground truth exists for imported data",
+        highlight=False,
+    )
+    if rejected:
+        out.print(f"[red]rejected {rejected[0].batch_date}: {rejected[0].message}[/red]")
+        raise typer.Exit(1)
