@@ -104,7 +104,7 @@ def import_transactions(
 
     migrate(settings)
     report = ImportReport(path, out, derived)
-    report.load = load_path(settings, out, marts=False)  # marts of unknown attributes: issue 20 item 2
+    report.load = load_path(settings, out)
     for b in report.load.batches:
         for name, counts in b.counts.items():
             if b.status == "loaded" and name in _IMPORTED and counts.loaded:
