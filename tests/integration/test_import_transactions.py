@@ -204,3 +204,103 @@ def test_the_same_file_twice_through_the_command_changes_nothing(warehouse, sql,
     assert second.returncode == 0, second.stderr
     assert "2 (2 already loaded, 0 rejected)" in second.stdout
     assert sql("SELECT count(*) FROM warehouse.fact_order_items") == [(2,)]
+
+
+def test_parquet_with_a_yaml_mapping_keeps_what_the_source_knows(warehouse, sql, tmp_path):
+    import pandas as pd
+
+    log = tmp_path / "orders.parquet"
+    pd.DataFrame(
+        {
+            "Invoice": ["536365", "536365", "536366", "536367"],
+            "StockCode": ["85123A", "71053", "85123A", "71053"],
+            "Description": ["HEART HOLDER", "LANTERN", "HEART HOLDER", "LANTERN"],
+            "Cat": ["home", "light", "home", "light"],
+            "Quantity": [6, 2, 1, 3],
+            "Price": [2.55, 3.39, 2.55, 3.39],
+            "LineTotal": [15.30, 6.00, 2.55, 10.17],
+            "InvoiceDate": pd.to_datetime(
+                ["2010-12-01 08:26", "2010-12-01 08:26", "2010-12-01 08:28", "2010-12-02 09:00"]
+            ),
+            "Customer": [17850, 17850, 13047, 13047],
+            "Country": ["United Kingdom", "United Kingdom", "France", "France"],
+            "State": ["complete", "complete", "Cancelled", "complete"],
+            "Curr": ["GBP"] * 4,
+        }
+    ).to_parquet(log)
+    mapping_file = tmp_path / "map.yml"
+    mapping_file.write_text(
+        "customer_id: Customer\ntimestamp: InvoiceDate\namount: LineTotal\nquantity: Quantity\n"
+        "unit_price: Price\nproduct_id: StockCode\nproduct_name: Description\ncategory: Cat\n"
+        "order_id: Invoice\ncountry: Country\nstatus: State\ncurrency: Curr\n"
+    )
+    report = import_transactions(warehouse, log, parse_mapping(str(mapping_file)), out=tmp_path / "b")
+    d = report.derived
+    assert (d.rows_read, d.purchase_lines, d.orders, d.customers, d.products) == (4, 4, 3, 2, 2)
+    assert d.notes == [
+        "amounts in GBP",
+        "product ids numbered 1..2 from the source's distinct product keys",
+    ]
+    assert sql(
+        "SELECT f.order_id, f.line_no, f.order_ts::text, f.customer_id, p.product_name, p.category, c.country, "
+        "f.quantity, f.unit_price, f.discount, f.revenue, f.status FROM warehouse.fact_order_items f "
+        "JOIN warehouse.dim_product p USING (product_id) JOIN warehouse.dim_customer c USING (customer_id) "
+        "ORDER BY 1, 2"
+    ) == [
+        (
+            1,
+            1,
+            "2010-12-01 08:26:00",
+            17850,
+            "HEART HOLDER",
+            "home",
+            "United Kingdom",
+            6,
+            Decimal("2.55"),
+            Decimal("0.00"),
+            Decimal("15.30"),
+            "completed",
+        ),
+        (
+            1,
+            2,
+            "2010-12-01 08:26:00",
+            17850,
+            "LANTERN",
+            "light",
+            "United Kingdom",
+            2,
+            Decimal("3.39"),
+            Decimal("0.78"),
+            Decimal("6.00"),
+            "completed",
+        ),  # the source's price, a discount
+        (
+            2,
+            1,
+            "2010-12-01 08:28:00",
+            13047,
+            "HEART HOLDER",
+            "home",
+            "France",
+            1,
+            Decimal("2.55"),
+            Decimal("0.00"),
+            Decimal("2.55"),
+            "cancelled",
+        ),
+        (
+            3,
+            1,
+            "2010-12-02 09:00:00",
+            13047,
+            "LANTERN",
+            "light",
+            "France",
+            3,
+            Decimal("3.39"),
+            Decimal("0.00"),
+            Decimal("10.17"),
+            "completed",
+        ),
+    ]
