@@ -63,7 +63,9 @@ def frame(
     lines = pd.DataFrame(index=raw.index)
     if col["customer_id"].isna().any():
         row = int(np.flatnonzero(col["customer_id"].isna().to_numpy())[0])
-        raise ImportRefused(f"{mapping['customer_id']}: row {row + 1}: customer is empty")
+        raise ImportRefused(
+            f"{mapping['customer_id']}: row {col['customer_id'].index[row] + 1}: customer is empty"
+        )
     lines["ts"] = parse_dates(col["date"], mapping["date"], date_format)
     future = lines["ts"].dt.date > today
     if future.any():
@@ -80,7 +82,7 @@ def frame(
     if (quantity % 1 != 0).any():
         row = int(np.flatnonzero((quantity % 1 != 0).to_numpy())[0])
         raise ImportRefused(
-            f"{mapping['quantity']}: row {row + 1}: {quantity.iloc[row]} is not a whole number"
+            f"{mapping['quantity']}: row {quantity.index[row] + 1}: {quantity.iloc[row]} is not a whole number"
         )
     status = col.get("status", pd.Series(None, index=raw.index, dtype=object)).fillna("")
     lines["is_return"] = (

@@ -3,7 +3,8 @@
 A date column is read with the one format that parses every value. When none does (two formats
 mixed) or several do (01/02/2020: day or month first?) the import is refused, naming the values,
 unless `--date-format` says which. Amounts are plain decimals: a thousands separator or a currency
-sign is refused rather than guessed at.
+sign is refused rather than guessed at. "row N" in a refusal is the N-th data row of the source
+(the line after the header is row 1).
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def parse_dates(values: pd.Series, column: str, date_format: str | None) -> pd.S
     if parsed.isna().any():
         row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
         raise ImportRefused(
-            f"{column}: row {row + 1}: {values.iloc[row]!r} is not a date in the format {fmt}"
+            f"{column}: row {values.index[row] + 1}: {values.iloc[row]!r} is not a date in the format {fmt}"
         )
     return parsed
 
@@ -137,7 +138,7 @@ def parse_numbers(values: pd.Series, column: str, *, required: bool) -> pd.Serie
         row = int(np.flatnonzero(bad.to_numpy())[0])
         cell = values.iloc[row]
         why = "is empty" if cell is None or cell != cell else _why_not_a_number(cell)
-        raise ImportRefused(f"{column}: row {row + 1}: {cell!r} {why}")
+        raise ImportRefused(f"{column}: row {values.index[row] + 1}: {cell!r} {why}")
     return numbers.astype("float64")
 
 
