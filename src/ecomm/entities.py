@@ -322,7 +322,7 @@ REVIEWS = Entity(
         _col("review_id", "bigint", **_ID),
         _col("customer_id", "bigint", **_ref(_CUSTOMER)),
         _col("product_id", "bigint", **_ref(_PRODUCT)),
-        _col("order_id", "bigint"),
+        _col("order_id", "bigint", **_UNKNOWN),  # NULL: a rating log does not say what was bought
         _col("rating", "smallint", ge=1, le=5),
         _col("review_date", "date", batch_date="on", references=_CALENDAR),
     ),
@@ -334,6 +334,7 @@ REVIEWS = Entity(
             ("order_id", "customer_id", "product_id"),
             "warehouse.fact_order_items",
             ("order_id", "customer_id", "product_id"),
+            nullable=True,
         ),
     ),
 )

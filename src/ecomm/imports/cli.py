@@ -10,7 +10,14 @@ from rich.table import Table
 
 from ecomm.console import out, user_errors
 
-app = typer.Typer(help="Import your own data (a transaction log) into the warehouse.", no_args_is_help=True)
+app = typer.Typer(
+    help="Import your own data (a transaction or interaction log) into the warehouse.", no_args_is_help=True
+)
+DateFormat = Annotated[
+    str | None, typer.Option(help="strftime format of the date column, e.g. %d/%m/%Y, or unix (seconds).")
+]
+Delimiter = Annotated[str, typer.Option(help="The CSV field separator.")]
+Encoding = Annotated[str, typer.Option(help="The CSV text encoding, e.g. latin-1.")]
 
 
 @app.command("transactions")
@@ -25,11 +32,9 @@ def transactions(
             "product_id, product_name, category, order_id, country, status, currency), or a YAML file of them.",
         ),
     ],
-    date_format: Annotated[
-        str | None, typer.Option(help="strftime format of the date column, e.g. %d/%m/%Y.")
-    ] = None,
-    delimiter: Annotated[str, typer.Option(help="The CSV field separator.")] = ",",
-    encoding: Annotated[str, typer.Option(help="The CSV text encoding, e.g. latin-1.")] = "utf-8",
+    date_format: DateFormat = None,
+    delimiter: Delimiter = ",",
+    encoding: Encoding = "utf-8",
 ) -> None:
     """Turn a transaction log into raw batches (one per day), validate, quarantine and load them."""
     from ecomm.imports.run import import_transactions
@@ -47,17 +52,57 @@ def transactions(
     _print(report)
 
 
+@app.command("interactions")
+@user_errors
+def interactions(
+    file: Annotated[Path, typer.Argument(help="The log: CSV (with a header row) or Parquet.")],
+    mapping: Annotated[
+        str,
+        typer.Option(
+            "--map",
+            help="field=column pairs (user_id, item_id, date or timestamp, and event or rating), or a YAML file.",
+        ),
+    ],
+    date_format: DateFormat = None,
+    delimiter: Delimiter = ",",
+    encoding: Encoding = "utf-8",
+) -> None:
+    """Turn an interaction log (events or 1-5 star ratings) into raw batches, validate and load them."""
+    from ecomm.imports import interactions as log
+    from ecomm.imports.run import import_interactions
+    from ecomm.imports.values import parse_mapping
+    from ecomm.settings import get_settings
+
+    report = import_interactions(
+        get_settings(),
+        file,
+        parse_mapping(mapping, log.REQUIRED, log.OPTIONAL),
+        date_format=date_format,
+        delimiter=delimiter,
+        encoding=encoding,
+    )
+    _print(report)
+
+
 def _print(report) -> None:
     d = report.derived
     table = Table("import of " + report.source.name, "", title_justify="left")
-    rows = [
+    counts = [
         ("rows read", d.rows_read),
         ("duplicate rows dropped", d.duplicates),
-        ("order lines / orders", f"{d.purchase_lines} / {d.orders}"),
-        ("returns (of them with no earlier purchase)", f"{d.returns} ({d.returns_unmatched})"),
+        ("order lines / orders", f"{d.purchase_lines} / {d.orders}" if d.purchase_lines else 0),
+        (
+            "returns (of them with no earlier purchase)",
+            f"{d.returns} ({d.returns_unmatched})" if d.returns else 0,
+        ),
+        ("web events", d.events),
+        ("ratings", d.ratings),
         ("customers / products", f"{d.customers} / {d.products}"),
         ("lines with a rounding discount (< 1 cent a unit)", d.rounding_discounts),
         ("date span", f"{d.first_day} … {d.last_day}"),
+    ]
+    rows = [
+        (label, value) for label, value in counts if value or label in ("rows read", "duplicate rows dropped")
     ]
     rows += [("loaded now: " + name, n) for name, n in sorted(report.imported.items())]
     rows += [("quarantined: " + reason, n) for reason, n in report.quarantined.items()]

@@ -19,12 +19,12 @@ import pyarrow as pa
 from ecomm import db
 from ecomm.datagen.writer import SCHEMAS, money, write_batch
 from ecomm.entities import BY_NAME
-from ecomm.imports import transactions
+from ecomm.imports import interactions, transactions
 from ecomm.imports.source import read_source
 from ecomm.settings import Settings
 from ecomm.warehouse.run import LoadReport, load_path
 
-_IMPORTED = ("customers", "products", "order_items", "returns")
+_IMPORTED = ("customers", "products", "order_items", "returns", "web_events", "reviews")
 _MONEY_COLUMNS = ("unit_price", "discount", "revenue")
 
 
@@ -71,7 +71,8 @@ def _order_items(buys: pd.DataFrame) -> pd.DataFrame:
 
 def write_batches(frames: dict[str, pd.DataFrame], out: Path, first: date, last: date) -> int:
     """One batch folder per day from `first` to `last`; returns how many."""
-    frames = dict(frames, order_items=_order_items(frames["order_items"]))
+    if "order_items" in frames:
+        frames = dict(frames, order_items=_order_items(frames["order_items"]))
     by_day = {name: dict(tuple(f.groupby("day"))) for name, f in frames.items()}
     days = (last - first).days + 1
     for n in range(days):
@@ -81,10 +82,21 @@ def write_batches(frames: dict[str, pd.DataFrame], out: Path, first: date, last:
     return days
 
 
-def import_transactions(
+def import_transactions(settings: Settings, path: Path, mapping: dict[str, str], **options) -> ImportReport:
+    """A transaction log: customers, products, order lines and returns."""
+    return _import(settings, path, mapping, transactions, **options)
+
+
+def import_interactions(settings: Settings, path: Path, mapping: dict[str, str], **options) -> ImportReport:
+    """An interaction log: customers, products and web events, or reviews (ratings)."""
+    return _import(settings, path, mapping, interactions, **options)
+
+
+def _import(
     settings: Settings,
     path: Path,
     mapping: dict[str, str],
+    kind,
     *,
     date_format: str | None = None,
     delimiter: str = ",",
@@ -94,8 +106,8 @@ def import_transactions(
 ) -> ImportReport:
     """Read and check the whole source first (a refusal writes nothing), then write and load it."""
     source = read_source(path, mapping, delimiter, encoding)
-    lines, derived = transactions.frame(source, mapping, date_format, today or date.today())
-    frames = transactions.tables(lines, derived)
+    lines, derived = kind.frame(source, mapping, date_format, today or date.today())
+    frames = kind.tables(lines, derived)
     first = min(f["day"].min() for f in frames.values() if len(f))
     last = max(f["day"].max() for f in frames.values() if len(f))
     out = out or settings.home / "imports" / f"{path.name}-{file_digest(path)}"

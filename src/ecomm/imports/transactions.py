@@ -35,6 +35,8 @@ class Derived:
     customers: int = 0
     products: int = 0
     orders: int = 0
+    events: int = 0  # interaction logs: web events, or ratings
+    ratings: int = 0
     rounding_discounts: int = 0  # lines whose amount is not quantity x a whole-cent price
     first_day: date | None = None
     last_day: date | None = None

@@ -35,13 +35,17 @@ ALIASES = {"timestamp": "date"}
 _DAYS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%m-%d-%Y")
 _TIMES = ("", " %H:%M", " %H:%M:%S", "T%H:%M:%S", "T%H:%M", " %H:%M:%S.%f", "T%H:%M:%S.%f")
 DATE_FORMATS = tuple(d + t for d in _DAYS for t in _TIMES)
+UNIX = "unix"  # --date-format unix: whole seconds since 1970-01-01 UTC
+_UNIX = re.compile(r"^\d{9,10}$")
 _SAMPLE = 2000  # distinct values tried against every format before the survivors see them all
 _CURRENCY = re.compile(r"[$€£¥₹]|^[A-Z]{3}\s|\s[A-Z]{3}$")
 _THOUSANDS = re.compile(r"^[-+]?\d{1,3}([,.' ]\d{3})+([.,]\d+)?$")
 
 
 # ---------------------------------------------------------------------------------- the mapping
-def parse_mapping(spec: str) -> dict[str, str]:
+def parse_mapping(
+    spec: str, required: tuple[str, ...] = REQUIRED, optional: tuple[str, ...] = OPTIONAL
+) -> dict[str, str]:
     """`customer_id=Cust,date=Date,amount=Sales` or a YAML file of the same pairs -> field: column."""
     path = Path(spec)
     if spec.endswith((".yml", ".yaml")):
@@ -59,18 +63,22 @@ def parse_mapping(spec: str) -> dict[str, str]:
                 raise ImportRefused(f"--map: {part!r} is not field=column")
             pairs[field.strip()] = column.strip()
     mapping = {ALIASES.get(k, k): v for k, v in pairs.items()}
-    unknown = sorted(set(mapping) - set(REQUIRED) - set(OPTIONAL))
+    unknown = sorted(set(mapping) - set(required) - set(optional))
     if unknown:
         raise ImportRefused(
-            f"--map: unknown field {', '.join(unknown)} (fields: {', '.join(REQUIRED + OPTIONAL)})"
+            f"--map: unknown field {', '.join(unknown)} (fields: {', '.join(required + optional)})"
         )
-    missing = [f for f in REQUIRED if f not in mapping]
+    missing = [f for f in required if f not in mapping]
     if missing:
         raise ImportRefused(f"--map: {', '.join(missing)} must be mapped (e.g. --map {missing[0]}=<column>)")
     return mapping
 
 
 # ------------------------------------------------------------------------------------------ dates
+def _is_unix(values: pd.Series) -> bool:
+    return bool(values.dropna().str.match(_UNIX).all()) and values.notna().any()
+
+
 def _parses_all(values: pd.Series, fmt: str) -> bool:
     return bool(pd.to_datetime(values, format=fmt, errors="coerce").notna().all())
 
@@ -109,9 +117,14 @@ def choose_date_format(values: pd.Series, column: str) -> str:
 
 
 def parse_dates(values: pd.Series, column: str, date_format: str | None) -> pd.Series:
-    """The column as datetime64 (no NaT: an empty or unreadable cell is refused, naming its row)."""
-    fmt = date_format or choose_date_format(values, column)
-    parsed = pd.to_datetime(values, format=fmt, errors="coerce")
+    """The column as datetime64 (no NaT: an empty or unreadable cell is refused, naming its row).
+    Whole seconds since 1970 (9 or 10 digits, the usual interaction log) are read as UTC timestamps."""
+    fmt = date_format or (UNIX if _is_unix(values) else choose_date_format(values, column))
+    if fmt == UNIX:
+        seconds = pd.to_numeric(values, errors="coerce")
+        parsed = pd.to_datetime(seconds.where(seconds % 1 == 0), unit="s", errors="coerce")
+    else:
+        parsed = pd.to_datetime(values, format=fmt, errors="coerce")
     if parsed.isna().any():
         row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
         raise ImportRefused(

@@ -1,7 +1,7 @@
 """Imported logs: attributes a log may lack are NULL (unknown), and the calendar starts in 1900.
 
 A real transaction log has a customer, a date and an amount; the shop's own attributes (a customer's
-name, age, city, channel; a product's brand, price, cost) are stored as unknown rather than invented.
+name, age, city, channel; a product's brand, price, cost; the order a rating is of) are stored as unknown rather than invented.
 The calendar grows back from 2000 to 1900-01-01 (`entities.EARLIEST_DATE`) so a log as old as its data
 loads. Staging is re-created from the contract (as 0006 does).
 
@@ -23,6 +23,7 @@ NULLABLE = {
     "dim_customer": ("first_name", "last_name", "email", "age", "country", "city", "acquisition_channel"),
     "dim_product": ("category", "subcategory", "brand", "list_price", "unit_cost"),
     "fact_order_items": ("cost",),
+    "fact_reviews": ("order_id",),  # a rating log does not say what was bought
 }
 _INSERT_DAYS = (
     "INSERT INTO warehouse.dim_date (date_day, year, quarter, month, month_name, day_of_month,"
