@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ecomm.console import out, user_errors
+from ecomm.console import err, out, user_errors
 
 app = typer.Typer(
     help="Import your own data (a transaction or interaction log) into the warehouse.", no_args_is_help=True
@@ -117,6 +117,9 @@ def _print(report) -> None:
         f"{len(rejected)} rejected); no ground truth exists for imported data",
         highlight=False,
     )
-    if rejected:
-        out.print(f"[red]rejected {rejected[0].batch_date}: {rejected[0].message}[/red]")
+    for b in rejected:  # the loader's own rule: the dates before it loaded, it and the later ones did not
+        err.print(f"[bold red]rejected[/] batch {b.batch_date}: {b.message}", highlight=False)
+    for c in report.load.failed_checks:  # as `ecomm load`: a failed quality check fails the command
+        err.print(f"[bold red]check failed[/] {c.name} ({c.batch_date}): {c.details}", highlight=False)
+    if not report.load.ok:
         raise typer.Exit(1)
