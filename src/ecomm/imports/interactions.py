@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ecomm.imports.source import ImportRefused
-from ecomm.imports.transactions import Derived, _numbered
+from ecomm.imports.transactions import Derived, numbered_ids
 from ecomm.imports.values import parse_dates, parse_numbers
 
 REQUIRED = ("user_id", "item_id", "date")
@@ -50,8 +50,8 @@ def frame(source: pa.Table, mapping: dict, date_format: str | None, today) -> tu
         raise ImportRefused(
             f"{mapping['date']}: {int(future.sum())} row(s) dated after today {today} (first {first})"
         )
-    rows["customer_id"] = _numbered(col["user_id"].fillna(""), "customer", derived)
-    rows["product_id"] = _numbered(col["item_id"].fillna(""), "product", derived)
+    rows["customer_id"] = numbered_ids(col["user_id"].fillna(""), "customer", derived)
+    rows["product_id"] = numbered_ids(col["item_id"].fillna(""), "product", derived)
     rows["product_name"] = col["item_id"]
     if "rating" in col:
         stars = parse_numbers(col["rating"], mapping["rating"], required=True)

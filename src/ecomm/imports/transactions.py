@@ -43,7 +43,7 @@ class Derived:
     notes: list[str] = field(default_factory=list)
 
 
-def _numbered(keys: pd.Series, what: str, derived: Derived) -> pd.Series:
+def numbered_ids(keys: pd.Series, what: str, derived: Derived) -> pd.Series:
     """The source's ids when they are positive integers, else 1..n over the sorted distinct keys."""
     as_int = pd.to_numeric(keys, errors="coerce")
     if as_int.notna().all() and (as_int > 0).all() and (as_int < 2**63).all() and (as_int % 1 == 0).all():
@@ -104,7 +104,7 @@ def frame(
         )
     if currencies:
         derived.notes.append(f"amounts in {currencies[0]}")
-    lines["customer_id"] = _numbered(col["customer_id"], "customer", derived)
+    lines["customer_id"] = numbered_ids(col["customer_id"], "customer", derived)
     for f in ("country", "category", "product_name"):
         lines[f] = col.get(f)
     _products(lines, col, derived)
@@ -114,7 +114,7 @@ def frame(
 
 def _products(lines: pd.DataFrame, col: dict[str, pd.Series], derived: Derived) -> None:
     if "product_id" in col:
-        lines["product_id"] = _numbered(col["product_id"].fillna(""), "product", derived)
+        lines["product_id"] = numbered_ids(col["product_id"].fillna(""), "product", derived)
         lines["product_name"] = lines["product_name"].fillna(col["product_id"])
     elif "product_name" in col:
         codes, uniques = pd.factorize(col["product_name"].fillna(""), sort=True)
