@@ -94,9 +94,8 @@ def frame(
     lines["amount"] = np.abs(amount)
     lines["quantity"] = np.abs(quantity.to_numpy()).astype("int64")
     if "unit_price" in col:
-        lines["unit_price"] = to_cents(
-            parse_numbers(col["unit_price"], mapping["unit_price"], required=False).abs()
-        )
+        prices = parse_numbers(col["unit_price"], mapping["unit_price"], required=False).abs()
+        lines["unit_price"] = np.where(prices.isna(), -1, to_cents(prices.fillna(0)))  # -1: not given
     currencies = sorted(col["currency"].dropna().unique()) if "currency" in col else []
     if len(currencies) > 1:
         raise ImportRefused(
@@ -171,7 +170,7 @@ def _prices(buys: pd.DataFrame, derived: Derived) -> pd.DataFrame:
     price = rounded_up
     if "unit_price" in buys:
         given = buys["unit_price"].to_numpy()
-        price = np.where(given * q >= amount, given, rounded_up)
+        price = np.where((given >= 0) & (given * q >= amount), given, rounded_up)
     buys = buys.assign(unit_price=price, discount=price * buys["quantity"].to_numpy() - amount)
     derived.rounding_discounts = int(
         ((buys["discount"] > 0) & (price == rounded_up) & (amount % q != 0)).sum()
