@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ecomm.causal.cli import app as causal_app
 from ecomm.console import UserError, err, out, user_errors
+from ecomm.imports.cli import app as import_app
 from ecomm.ml.cli import app as ml_app
 from ecomm.settings import Settings, get_settings
 
@@ -32,6 +33,7 @@ app.add_typer(ml_app)  # `train churn|recommender|segments` and `evaluate`
 app.add_typer(causal_app, name="causal")
 serve_app = typer.Typer(help="Run a service in the foreground.", no_args_is_help=True)
 app.add_typer(serve_app, name="serve")
+app.add_typer(import_app, name="import")
 
 
 def _settings() -> Settings:

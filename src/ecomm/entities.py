@@ -27,7 +27,9 @@ CAMPAIGN_TYPES = ("targeted", "regional", "sitewide")
 ACQUISITION_CHANNELS = ("organic", "paid_search", "social", "email", "referral", "affiliate")
 
 
-EARLIEST_DATE = "2000-01-01"  # start of the warehouse calendar: no raw date may be earlier
+# Start of the warehouse calendar: no raw date may be earlier. The generator's shop starts in 2000;
+# an imported log may be older (migration 0020 grew dim_date back to here).
+EARLIEST_DATE = "1900-01-01"
 # Spellings of a boolean cell (exact, case as written); both read paths accept exactly these.
 TRUE_VALUES = ("true", "True", "TRUE", "t", "1")
 FALSE_VALUES = ("false", "False", "FALSE", "f", "0")
@@ -181,19 +183,21 @@ _CUSTOMER = "warehouse.dim_customer.customer_id"
 _PRODUCT = "warehouse.dim_product.product_id"
 _CAMPAIGN = "warehouse.dim_campaign.campaign_id"
 _CALENDAR = "warehouse.dim_date.date_day"  # a date the warehouse calendar holds
+# An attribute an imported log may not have: NULL = unknown (never invented); the generator fills it.
+_UNKNOWN = {"nullable": True}
 
 CUSTOMERS = Entity(
     "customers",
     (
         _col("customer_id", "bigint", **_ID),
-        _col("first_name", "text"),
-        _col("last_name", "text"),
-        _col("email", "text", pattern=EMAIL_PATTERN, pattern_name="an email address"),
-        _col("age", "smallint", ge=CUSTOMER_AGES[0], le=CUSTOMER_AGES[1]),
+        _col("first_name", "text", **_UNKNOWN),
+        _col("last_name", "text", **_UNKNOWN),
+        _col("email", "text", **_UNKNOWN, pattern=EMAIL_PATTERN, pattern_name="an email address"),
+        _col("age", "smallint", **_UNKNOWN, ge=CUSTOMER_AGES[0], le=CUSTOMER_AGES[1]),
         _col("gender", "text", nullable=True),
-        _col("country", "text"),
-        _col("city", "text"),
-        _col("acquisition_channel", "text", one_of=ACQUISITION_CHANNELS),
+        _col("country", "text", **_UNKNOWN),
+        _col("city", "text", **_UNKNOWN),
+        _col("acquisition_channel", "text", **_UNKNOWN, one_of=ACQUISITION_CHANNELS),
         _col("signup_date", "date", batch_date="not_after", references=_CALENDAR),
     ),
     ("customer_id",),
@@ -205,11 +209,11 @@ PRODUCTS = Entity(
     (
         _col("product_id", "bigint", **_ID),
         _col("product_name", "text"),
-        _col("category", "text"),
-        _col("subcategory", "text"),
-        _col("brand", "text"),
-        _col("list_price", _MONEY, gt=0),
-        _col("unit_cost", _MONEY, ge=0),
+        _col("category", "text", **_UNKNOWN),
+        _col("subcategory", "text", **_UNKNOWN),
+        _col("brand", "text", **_UNKNOWN),
+        _col("list_price", _MONEY, **_UNKNOWN, gt=0),
+        _col("unit_cost", _MONEY, **_UNKNOWN, ge=0),
         _col("launch_date", "date", batch_date="not_after", references=_CALENDAR),
     ),
     ("product_id",),
@@ -262,7 +266,7 @@ ORDER_ITEMS = Entity(
         _col("unit_price", _MONEY, ge=0),
         _col("discount", _MONEY, ge=0),
         _col("revenue", "numeric(14,2)"),
-        _col("unit_cost", _MONEY, ge=0),
+        _col("unit_cost", _MONEY, **_UNKNOWN, ge=0),
         _col("status", "text", one_of=ORDER_STATUSES),
         _col("delivery_days", "smallint", nullable=True, ge=0),
     ),
@@ -318,7 +322,7 @@ REVIEWS = Entity(
         _col("review_id", "bigint", **_ID),
         _col("customer_id", "bigint", **_ref(_CUSTOMER)),
         _col("product_id", "bigint", **_ref(_PRODUCT)),
-        _col("order_id", "bigint"),
+        _col("order_id", "bigint", **_UNKNOWN),  # NULL: a rating log does not say what was bought
         _col("rating", "smallint", ge=1, le=5),
         _col("review_date", "date", batch_date="on", references=_CALENDAR),
     ),
@@ -330,6 +334,7 @@ REVIEWS = Entity(
             ("order_id", "customer_id", "product_id"),
             "warehouse.fact_order_items",
             ("order_id", "customer_id", "product_id"),
+            nullable=True,
         ),
     ),
 )

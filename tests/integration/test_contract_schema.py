@@ -20,7 +20,7 @@ WAREHOUSE_OWN = {
     "fact_campaign_exposure": {"batch_date": ("date", False)},
     "fact_order_items": {
         "order_date": ("date", False),  # order_ts::date
-        "cost": ("numeric(14, 2)", False),  # quantity * unit_cost
+        "cost": ("numeric(14, 2)", True),  # quantity * unit_cost (NULL: unknown cost)
         "batch_date": ("date", False),
     },
     "fact_web_events": {"event_date": ("date", False), "batch_date": ("date", False)},

@@ -115,7 +115,7 @@ def test_a_broken_key_fails_the_build_naming_the_test(warehouse, sql, world):
     assert type(failed.value) is MartsTestFailed  # the DAG fails it at once: a retry cannot fix data
     assert "\n" not in message
     assert message.startswith(
-        "dbt build failed: test relationships_daily_sales_country__country__source_warehouse_dim_customer_ failed: "
+        "dbt build failed: test relationships_daily_sales_country__country__ref_stg_customers_ failed: "
         "Got 1 result, configured to fail if != 0"
     )
     # the failed build did not mark the day built: the next build takes it again

@@ -191,6 +191,8 @@ RULES: dict[str, list[Rule]] = {
         _unknown("product_id", "dim_product", "products"),
         _off_calendar("s.review_date", "review_date"),
         Rule(
+            # a review without an order (an imported rating log) refers to no order line
+            "s.order_id IS NOT NULL AND "
             "NOT EXISTS (SELECT 1 FROM warehouse.fact_order_items f WHERE f.order_id = s.order_id "
             "AND f.customer_id = s.customer_id AND f.product_id = s.product_id "
             "AND f.order_date <= s.review_date) AND NOT EXISTS (SELECT 1 FROM staging.order_items o "

@@ -1,0 +1,109 @@
+"""An interaction log (user, item, event or rating, timestamp) as raw batches of the contract.
+
+Events become web events (view, add_to_cart, purchase; common spellings such as click or
+transaction are read as those; any other value is written as it is and the loader quarantines it).
+Ratings (whole stars 1-5) become reviews of no known order. Sessions are derived: a user's events
+with less than 30 minutes between them. Users and items are the customers and products, known only
+by their id (every other attribute is unknown).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ecomm.imports.source import ImportRefused
+from ecomm.imports.transactions import Derived, numbered_ids
+from ecomm.imports.values import parse_dates, parse_numbers
+
+REQUIRED = ("user_id", "item_id", "date")
+OPTIONAL = ("event", "rating")
+SESSION_GAP = pd.Timedelta(minutes=30)
+EVENT_SPELLINGS = {
+    "view": "view",
+    "click": "view",
+    "pageview": "view",
+    "detail": "view",
+    "add_to_cart": "add_to_cart",
+    "addtocart": "add_to_cart",
+    "cart": "add_to_cart",
+    "purchase": "purchase",
+    "transaction": "purchase",
+    "buy": "purchase",
+}
+
+
+def frame(source: pa.Table, mapping: dict, date_format: str | None, today) -> tuple[pd.DataFrame, Derived]:
+    if ("event" in mapping) == ("rating" in mapping):
+        raise ImportRefused("--map: map exactly one of event or rating")
+    raw = source.to_pandas()
+    derived = Derived(rows_read=len(raw))
+    raw = raw.drop_duplicates()
+    derived.duplicates = derived.rows_read - len(raw)
+    col = {f: raw[c] for f, c in mapping.items()}
+    rows = pd.DataFrame(index=raw.index)
+    rows["ts"] = parse_dates(col["date"], mapping["date"], date_format)
+    future = rows["ts"].dt.date > today
+    if future.any():
+        first = rows.loc[future, "ts"].min().date()
+        raise ImportRefused(
+            f"{mapping['date']}: {int(future.sum())} row(s) dated after today {today} (first {first})"
+        )
+    rows["customer_id"] = numbered_ids(col["user_id"].fillna(""), "customer", derived)
+    rows["product_id"] = numbered_ids(col["item_id"].fillna(""), "product", derived)
+    rows["product_name"] = col["item_id"]
+    if "rating" in col:
+        stars = parse_numbers(col["rating"], mapping["rating"], required=True)
+        if (stars % 1 != 0).any():
+            row = int(np.flatnonzero((stars % 1 != 0).to_numpy())[0])
+            raise ImportRefused(
+                f"{mapping['rating']}: row {stars.index[row] + 1}: {stars.iloc[row]} is not a whole number of stars"
+            )
+        rows["rating"] = stars.astype("int64")
+    else:
+        spelled = col["event"].fillna("").str.strip().str.lower()
+        rows["event_type"] = spelled.map(EVENT_SPELLINGS).fillna(col["event"].fillna(""))
+    return rows, derived
+
+
+def tables(rows: pd.DataFrame, derived: Derived) -> dict[str, pd.DataFrame]:
+    rows = rows.sort_values(["ts", "customer_id", "product_id"], kind="stable").reset_index(drop=True)
+    first_seen = rows.groupby("customer_id")["ts"].min().dt.normalize()
+    customers = pd.DataFrame({"customer_id": first_seen.index, "signup_date": first_seen.to_numpy()})
+    products = (
+        rows.groupby("product_id")
+        .agg(launch_date=("ts", "min"), product_name=("product_name", "first"))
+        .reset_index()
+    )
+    products["launch_date"] = products["launch_date"].dt.normalize()
+    frames = {
+        "customers": customers.assign(day=customers["signup_date"].dt.date),
+        "products": products.assign(day=products["launch_date"].dt.date),
+    }
+    ids = np.arange(1, len(rows) + 1)
+    if "rating" in rows:
+        frames["reviews"] = rows.assign(
+            review_id=ids, review_date=rows["ts"].dt.normalize(), day=rows["ts"].dt.date
+        )
+        derived.notes.append("ratings as reviews of no known order")
+        derived.ratings = len(rows)
+    else:
+        frames["web_events"] = rows.assign(
+            event_id=ids,
+            session_id=_sessions(rows),
+            event_ts=rows["ts"].dt.floor("s"),
+            day=rows["ts"].dt.date,
+        )
+        derived.notes.append("sessions: a user's events less than 30 minutes apart")
+        derived.events = len(rows)
+    derived.customers, derived.products = len(customers), len(products)
+    derived.first_day, derived.last_day = rows["ts"].min().date(), rows["ts"].max().date()
+    return frames
+
+
+def _sessions(rows: pd.DataFrame) -> np.ndarray:
+    """Session ids 1..n: a new session at a user's first event and after each gap of 30 minutes."""
+    by_user = rows.sort_values(["customer_id", "ts"], kind="stable")
+    starts = by_user["customer_id"].ne(by_user["customer_id"].shift()) | by_user["ts"].diff().gt(SESSION_GAP)
+    return pd.Series(starts.cumsum().to_numpy(), index=by_user.index).reindex(rows.index).to_numpy()

@@ -1,0 +1,139 @@
+"""`ecomm import transactions`: source -> raw batches (the generator's layout) -> the one loader.
+
+The batches go to ECOMM_HOME/imports/<file name>-<first 12 hex of its SHA-256>/, one folder per day of
+the source's span (days without rows are header-only batches, as the loader requires no gap), then
+`ecomm.warehouse.run.load_path` validates, quarantines and loads them like any generated batch. The
+same file writes the same bytes to the same folder, so importing it again loads nothing new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from ecomm import db
+from ecomm.datagen.writer import SCHEMAS, money, write_batch
+from ecomm.entities import BY_NAME
+from ecomm.imports import interactions, transactions
+from ecomm.imports.source import read_source
+from ecomm.settings import Settings
+from ecomm.warehouse.run import LoadReport, load_path
+
+_IMPORTED = ("customers", "products", "order_items", "returns", "web_events", "reviews")
+_MONEY_COLUMNS = ("unit_price", "discount", "revenue")
+
+
+@dataclass
+class ImportReport:
+    source: Path
+    batches_dir: Path
+    derived: transactions.Derived
+    load: LoadReport | None = None
+    imported: dict[str, int] = field(default_factory=dict)  # rows loaded now, per entity
+    quarantined: dict[str, int] = field(default_factory=dict)  # "entity: reason" -> rows in the span
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()[:12]
+
+
+def _arrow(name: str, frame: pd.DataFrame) -> pa.Table:
+    """The frame as the entity's file columns, in contract order (missing columns: NULL = unknown)."""
+    schema = SCHEMAS[name]
+    arrays = []
+    for column in BY_NAME[name].columns:
+        type_ = schema.field(column).type
+        if column not in frame:
+            arrays.append(pa.nulls(len(frame), type_))
+        elif name == "order_items" and column in _MONEY_COLUMNS:
+            arrays.append(money(frame[column].to_numpy(), type_))
+        else:
+            values = frame[column]
+            if type_ == pa.date32() and pd.api.types.is_datetime64_any_dtype(values):
+                values = values.dt.date
+            values = values.astype(object).where(values.notna(), None)
+            arrays.append(pa.array(values.tolist(), type_))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _order_items(buys: pd.DataFrame) -> pd.DataFrame:
+    return buys.assign(revenue=buys["amount"], order_ts=buys["order_ts"].dt.floor("s"))
+
+
+def write_batches(frames: dict[str, pd.DataFrame], out: Path, first: date, last: date) -> int:
+    """One batch folder per day from `first` to `last`; returns how many."""
+    if "order_items" in frames:
+        frames = dict(frames, order_items=_order_items(frames["order_items"]))
+    by_day = {name: dict(tuple(f.groupby("day"))) for name, f in frames.items()}
+    days = (last - first).days + 1
+    for n in range(days):
+        day = first + timedelta(days=n)
+        tables = {name: _arrow(name, parts[day]) for name, parts in by_day.items() if day in parts}
+        write_batch(out, day.isoformat(), tables)
+    return days
+
+
+def import_transactions(settings: Settings, path: Path, mapping: dict[str, str], **options) -> ImportReport:
+    """A transaction log: customers, products, order lines and returns."""
+    return _import(settings, path, mapping, transactions, **options)
+
+
+def import_interactions(settings: Settings, path: Path, mapping: dict[str, str], **options) -> ImportReport:
+    """An interaction log: customers, products and web events, or reviews (ratings)."""
+    return _import(settings, path, mapping, interactions, **options)
+
+
+def _import(
+    settings: Settings,
+    path: Path,
+    mapping: dict[str, str],
+    kind,
+    *,
+    date_format: str | None = None,
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+    today: date | None = None,
+    out: Path | None = None,
+) -> ImportReport:
+    """Read and check the whole source first (a refusal writes nothing), then write and load it."""
+    source = read_source(path, mapping, delimiter, encoding)
+    lines, derived = kind.frame(source, mapping, date_format, today or date.today())
+    frames = kind.tables(lines, derived)
+    first = min(f["day"].min() for f in frames.values() if len(f))
+    last = max(f["day"].max() for f in frames.values() if len(f))
+    out = out or settings.home / "imports" / f"{path.name}-{file_digest(path)}"
+    write_batches(frames, out, first, last)
+    from ecomm.warehouse.migrate import migrate
+
+    migrate(settings)
+    report = ImportReport(path, out, derived)
+    report.load = load_path(settings, out)
+    for b in report.load.batches:
+        for name, counts in b.counts.items():
+            if b.status == "loaded" and name in _IMPORTED and counts.loaded:
+                report.imported[name] = report.imported.get(name, 0) + counts.loaded
+    report.quarantined = _quarantined(settings, first, last)
+    return report
+
+
+def _quarantined(settings: Settings, first: date, last: date) -> dict[str, int]:
+    found: dict[str, int] = {}
+    with db.connection(settings) as conn, conn.cursor() as cur:
+        for name in _IMPORTED:
+            cur.execute(
+                f"SELECT reason, count(*) FROM quarantine.{name} WHERE batch_date BETWEEN %s AND %s "
+                "GROUP BY reason ORDER BY count(*) DESC, reason",
+                (first, last),
+            )
+            for reason, rows in cur.fetchall():
+                found[f"{name}: {reason}"] = rows
+    return found
