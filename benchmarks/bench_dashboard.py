@@ -12,15 +12,20 @@ and the churn champion's scores are stored as the ML DAG stores them after a loa
 from __future__ import annotations
 
 import statistics
+import sys
+from pathlib import Path
 
-from tests.support import browser
-
+# The browser driver is test tooling (tests/support/browser.py), imported as the tests import it:
+# not as `tests.support`, because some wheels (mlforecast 1.1.0, adagio) install a top-level `tests`
+# package into site-packages that shadows this repository's folder.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from ecomm.dashboard.pages import PAGES
 from ecomm.ml.churn.scoring import score_with_champion
 from ecomm.platform.supervisor import free_port
 
 from benchmarks.common import WORK
 from benchmarks.worlds import ensure_serving_world
+from support import browser  # noqa: E402
 
 HELLO = """import streamlit as st
 

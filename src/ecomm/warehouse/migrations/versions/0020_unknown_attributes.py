@@ -17,7 +17,7 @@ from ecomm.warehouse.calendar import SPINE_START, date_spine_rows
 from ecomm.warehouse.contract import staging_ddl
 
 revision = "0020"
-down_revision = "0017"
+down_revision = "0019"
 
 NULLABLE = {
     "dim_customer": ("first_name", "last_name", "email", "age", "country", "city", "acquisition_channel"),
