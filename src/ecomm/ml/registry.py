@@ -17,6 +17,7 @@ RECOMMENDER_MODEL = "recommender_model"
 PURCHASE_MODEL = "purchase_model"  # not in MODEL_NAMES yet, like SEGMENT_MODEL
 SEGMENT_MODEL = "segment_model"  # not in MODEL_NAMES yet: bootstrap, DAG and dashboard do not train it
 CLV_MODEL = "clv_model"  # not in MODEL_NAMES yet either (`ecomm train clv` only)
+DEMAND_FORECAST_MODEL = "demand_forecast_model"  # not in MODEL_NAMES yet (`ecomm train forecast` only)
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 MODEL_NAMES = (CHURN_MODEL, RECOMMENDER_MODEL)
