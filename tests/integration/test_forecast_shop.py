@@ -237,3 +237,88 @@ def test_the_dag_function_stores_the_champions_forecasts_and_the_model_loads_as_
     with pytest.raises(ValueError, match="^horizon: must be 1..30 days, got 31"):
         model.unwrap_python_model().predict(None, history, params={"horizon": 31})
 
+
+# ---------------------------------------------------------------------------------------- API
+@pytest.fixture(scope="module")
+def api(trained):
+    from fastapi.testclient import TestClient
+
+    from ecomm.api.app import create_app
+
+    settings, _ = trained
+    return TestClient(create_app(settings))  # no lifespan: these routes read the warehouse only
+
+
+def stored(settings, sql: str) -> pd.DataFrame:
+    with db.connection(settings) as conn:
+        return db.query_frame(conn, sql)
+
+
+def test_get_a_products_forecast_with_its_intervals_and_reorder_point(trained, api):
+    settings, (_, every, _) = trained
+    stock = stored(settings, "SELECT * FROM marts.product_stock ORDER BY reorder_point DESC LIMIT 1").iloc[0]
+    product_id = int(stock.product_id)
+    days = stored(
+        settings,
+        f"""SELECT * FROM marts.demand_forecast WHERE series_level = 'product'
+            AND series_id = '{product_id}' ORDER BY target_date""",
+    )
+    category = stored(settings, f"SELECT category FROM warehouse.dim_product WHERE product_id = {product_id}")
+    response = api.get(f"/forecast/products/{product_id}")  # the default horizon: 14 days
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "model": {"name": "demand_forecast_model", "version": "2"},
+        "series_level": "product",
+        "series_id": str(product_id),
+        "forecast_date": "2025-03-31",
+        "method": every.methods["product"],
+        "horizon": 14,
+        "forecasts": [
+            {"date": row.target_date.isoformat()}
+            | {c: pytest.approx(getattr(row, c)) for c in ("point", "lo_80", "hi_80", "lo_95", "hi_95")}
+            for row in days.head(14).itertuples()
+        ],
+        "product_id": product_id,
+        "category": category.category.iloc[0],
+        "stock": {
+            "lead_time_days": 7,
+            "service_level": 0.95,
+            **{c: pytest.approx(stock[c]) for c in ("lead_time_demand", "safety_stock", "reorder_point")},
+        },
+    }
+    for horizon in (1, 30):
+        body = api.get(f"/forecast/products/{product_id}", params={"horizon": horizon}).json()
+        assert body["horizon"] == len(body["forecasts"]) == horizon
+        assert body["forecasts"][-1]["date"] == (date(2025, 3, 31) + timedelta(days=horizon)).isoformat()
+
+
+def test_get_a_categorys_forecast(trained, api):
+    settings, (_, every, _) = trained
+    days = stored(
+        settings,
+        """SELECT * FROM marts.demand_forecast WHERE series_level = 'category'
+           AND series_id = (SELECT min(category) FROM warehouse.dim_product) ORDER BY target_date""",
+    )
+    category = days.series_id.iloc[0]
+    body = api.get(f"/forecast/categories/{category}", params={"horizon": 7}).json()
+    assert body["series_level"] == "category" and body["series_id"] == category
+    assert body["method"] == every.methods["category"] and body["horizon"] == 7
+    assert [d["point"] for d in body["forecasts"]] == pytest.approx(days.point.head(7).tolist())
+    assert "stock" not in body
+
+
+def test_forecast_routes_bad_inputs(api):
+    from support.api import assert_error
+
+    for bad in ("0", "31", "abc", "1.5"):
+        assert_error(
+            api.get("/forecast/products/1", params={"horizon": bad}), 422, "validation_error", "horizon"
+        )
+        assert_error(
+            api.get("/forecast/categories/x", params={"horizon": bad}), 422, "validation_error", "horizon"
+        )
+    unknown = assert_error(api.get("/forecast/products/99999999"), 404, "not_found")
+    assert unknown["message"] == "product 99999999 is not in the warehouse"
+    assert_error(api.get("/forecast/products/0"), 422, "validation_error", "product_id")
+    unknown = assert_error(api.get("/forecast/categories/Spaceships"), 404, "not_found")
+    assert unknown["message"] == "category 'Spaceships' is not in the warehouse"
