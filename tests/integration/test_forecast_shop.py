@@ -22,6 +22,8 @@ from ecomm.ml.forecast.store import store_champion_forecasts
 from ecomm.ml.forecast.train import ForecastConfig, train_forecast
 from ecomm.warehouse.run import load_path
 
+from support.api import assert_error
+
 AS_OF = date(2025, 3, 31)
 DAYS = 150
 
@@ -182,6 +184,10 @@ def test_training_registers_a_model_per_level_gated_on_the_latest_window(trained
     # the same data and models: the same score, not better by the margin; v2 stays champion
     assert not again.gate.promoted and again.gate.champion_after == "2"
     assert again.gate.challenger_score == again.gate.champion_score == every.gate.challenger_score
+    # the reorder-point policy replayed on the product backtest's 2 origins, beside the naive one
+    assert total.stock is None
+    assert (every.stock["series"], every.stock["days"]) == (20, 2 * 7 - 8)
+    assert 0 <= every.stock["service_level"] <= 1 and 0 <= every.stock["naive_service_level"] <= 1
 
 
 def test_the_champion_stores_every_series_forecasts_and_each_products_reorder_point(trained, world):
@@ -308,8 +314,6 @@ def test_get_a_categorys_forecast(trained, api):
 
 
 def test_forecast_routes_bad_inputs(api):
-    from support.api import assert_error
-
     for bad in ("0", "31", "abc", "1.5"):
         assert_error(
             api.get("/forecast/products/1", params={"horizon": bad}), 422, "validation_error", "horizon"
@@ -322,3 +326,25 @@ def test_forecast_routes_bad_inputs(api):
     assert_error(api.get("/forecast/products/0"), 422, "validation_error", "product_id")
     unknown = assert_error(api.get("/forecast/categories/Spaceships"), 404, "not_found")
     assert unknown["message"] == "category 'Spaceships' is not in the warehouse"
+
+
+def test_a_known_product_without_a_stored_forecast_is_not_forecast(trained, api):
+    settings, _ = trained
+    with db.connection(settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT min(product_id) FROM marts.product_stock")
+        (product_id,) = cur.fetchone()
+        where = f"series_level = 'product' AND series_id = '{product_id}'"
+        cur.execute(
+            f"CREATE TABLE marts.demand_forecast_kept AS SELECT * FROM marts.demand_forecast WHERE {where}"
+        )
+        cur.execute(f"DELETE FROM marts.demand_forecast WHERE {where}")
+        conn.commit()
+        try:
+            response = api.get(f"/forecast/products/{product_id}")
+        finally:
+            cur.execute("INSERT INTO marts.demand_forecast SELECT * FROM marts.demand_forecast_kept")
+            cur.execute("DROP TABLE marts.demand_forecast_kept")
+            conn.commit()
+    body = assert_error(response, 422, "not_forecast")
+    assert body["message"].startswith(f"product {product_id} has no stored forecast")
+    assert api.get(f"/forecast/products/{product_id}").status_code == 200

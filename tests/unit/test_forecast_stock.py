@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from ecomm.ml.forecast.stock import Z_95, naive_levels, reorder_point, replay_base_stock
+from ecomm.ml.forecast.stock import Z_95, compare_policies, naive_levels, reorder_point, replay_base_stock
 
 
 def test_the_reorder_point_is_the_lead_time_mean_plus_z_times_the_summed_daily_sd():
@@ -75,3 +76,21 @@ def test_the_policy_reaches_its_service_level_where_the_naive_one_does_not():
 def test_replay_checks_the_levels_match_the_days():
     with pytest.raises(ValueError, match="^levels: 3 values for 4 days"):
         replay_base_stock(np.ones(4), np.ones(3), 1)
+
+
+def test_compare_policies_replays_each_origins_level_until_the_next():
+    rng = np.random.default_rng(1)
+    days = pd.date_range("2020-01-01", periods=2_000)
+    grid = pd.DataFrame({"series_id": "a", "date": days, "y": rng.poisson(5.0, len(days)).astype(float)})
+    cutoffs = days[28:-30:7]  # weekly origins, each forecasting the next 30 days
+    forecasts = pd.DataFrame(
+        [
+            {"series_id": "a", "cutoff": c, "date": c + pd.Timedelta(days=k), "perfect": 5.0}
+            for c in cutoffs
+            for k in range(1, 31)
+        ]
+    ).assign(**{"perfect-hi-95": 5.0 + Z_95 * math.sqrt(5.0)})
+    got = compare_policies(forecasts, "perfect", grid, lead_time=7, service_level=0.95, step=7)
+    assert got["series"] == 1 and got["days"] == len(cutoffs) * 7 - 8
+    assert abs(got["service_level"] - 0.95) <= 0.02 and got["naive_service_level"] < 0.8
+    assert got["average_stock"] > got["naive_average_stock"]

@@ -317,6 +317,14 @@ def train_forecast(
     for backtest in result.backtests.values():
         _print_backtest(backtest)
         out.print(f"{backtest.level}: {result.methods[backtest.level]} chosen (lowest MASE at 14 days)")
+    if result.stock is not None:
+        st = result.stock
+        out.print(
+            f"stock replay ({st['series']} products, {st['days']} days from the first origin): "
+            f"reorder points serve {st['service_level']:.1%} of days with {st['average_stock']:,.1f} units "
+            f"held; naive (28-day mean x lead time) {st['naive_service_level']:.1%} with "
+            f"{st['naive_average_stock']:,.1f}"
+        )
     out.print(_gate_line(result.gate))
     stored = result.stored
     out.print(

@@ -87,6 +87,8 @@ class ShopBacktest:
     table: pd.DataFrame  # error_table, plus mase_vs_oracle and rmsse_vs_oracle with the truth
     has_truth: bool
     seconds: float
+    forecasts: pd.DataFrame | None = None  # rolling_forecasts' rows (for the stock replay)
+    frame: pd.DataFrame | None = None  # the level's daily series (series_id, date, y)
 
 
 def shop_data(settings) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -145,4 +147,6 @@ def shop_backtest(
         table=table,
         has_truth=truth is not None,
         seconds=time.perf_counter() - started,
+        forecasts=forecasts,
+        frame=frame,
     )

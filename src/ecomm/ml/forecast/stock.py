@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy.stats import norm
 
 Z_95 = float(norm.ppf(0.975))  # the half-width of a two-sided 95% interval, in sd
@@ -103,3 +104,48 @@ def replay_base_stock(demand, levels, lead_time: int, start: int | None = None) 
         average_stock=stock / days if days else float("nan"),
         days=days,
     )
+
+
+def policy_replay(
+    demand: pd.Series, origin_levels: pd.Series, lead_time: int, until=None
+) -> tuple[Replay, Replay]:
+    """(ours, naive) replays of one product's daily demand (indexed by date, complete) from its first
+    forecast origin to `until` (default: its last day). Ours: the level set at each origin (the end
+    of that day) held until the next one; naive: naive_levels of the whole history up to each day."""
+    naive = pd.Series(naive_levels(demand.to_numpy(), lead_time), index=demand.index)
+    first = origin_levels.index.min()
+    days = demand.loc[first:until].index
+    ours = origin_levels.reindex(days).ffill()
+    return (
+        replay_base_stock(demand.loc[days], ours, lead_time),
+        replay_base_stock(demand.loc[days], naive.loc[days], lead_time),
+    )
+
+
+def compare_policies(
+    forecasts: pd.DataFrame, method: str, grid: pd.DataFrame, lead_time: int, service_level: float, step: int
+) -> dict[str, float]:
+    """Replay both policies on every series of a rolling backtest (`forecasts`: rolling_forecasts'
+    rows; `grid`: the series' daily sales, series_id, date, y), each origin's level held `step` days
+    (the next origin). Service level: the mean over series; average stock: the sum over series."""
+    replays = []
+    for series_id, part in forecasts.sort_values(["series_id", "cutoff", "date"]).groupby("series_id"):
+        levels = pd.Series(
+            {
+                cutoff: reorder_point(o[method], o[f"{method}-hi-95"], lead_time, service_level).reorder_point
+                for cutoff, o in part.groupby("cutoff")
+            }
+        ).sort_index()
+        demand = grid[grid["series_id"] == series_id].set_index("date")["y"].sort_index()
+        replays.append(
+            policy_replay(demand, levels, lead_time, until=levels.index.max() + pd.Timedelta(days=step - 1))
+        )
+    ours, naive = zip(*replays, strict=True) if replays else ((), ())
+    return {
+        "service_level": float(np.mean([r.service_level for r in ours])),
+        "average_stock": float(np.sum([r.average_stock for r in ours])),
+        "naive_service_level": float(np.mean([r.service_level for r in naive])),
+        "naive_average_stock": float(np.sum([r.average_stock for r in naive])),
+        "series": len(replays),
+        "days": int(ours[0].days) if ours else 0,
+    }

@@ -34,6 +34,7 @@ from ecomm.ml.forecast.shop import (
     shop_backtest,
     shop_data,
 )
+from ecomm.ml.forecast.stock import compare_policies
 from ecomm.ml.forecast.store import MIN_HISTORY_DAYS, Stored, model_input, store_champion_forecasts
 from ecomm.ml.metrics import forecast_metrics
 from ecomm.ml.serving import SERIES_ID, ForecastPyfunc
@@ -60,6 +61,7 @@ class ForecastResult:
     gate: registry.GateDecision
     stored: Stored
     seconds: float
+    stock: dict[str, float] | None = None  # stock.compare_policies on the product backtest
 
 
 def choose_method(table: pd.DataFrame, horizon: int) -> str:
@@ -111,6 +113,13 @@ def train_forecast(settings, config: ForecastConfig) -> ForecastResult:
     }
     methods = {level: choose_method(b.table, config.choose_horizon) for level, b in backtests.items()}
     pyfunc = build_pyfunc(methods, config)
+    stock = None
+    if "product" in backtests:  # the reorder-point policy replayed on the backtest's origins
+        b = backtests["product"]
+        lead, service = settings.forecast_lead_time_days, settings.forecast_service_level
+        stock = compare_policies(
+            b.forecasts, methods["product"], b.frame, lead, service, config.backtest.step
+        )
     last = sales["date"].max()
     cutoff = last - pd.Timedelta(days=config.backtest.horizon)  # the backtest's latest origin
     scored = {level: level_series(sales, level, config.backtest, config.products)[0] for level in methods}
@@ -170,8 +179,9 @@ def train_forecast(settings, config: ForecastConfig) -> ForecastResult:
             higher_is_better=False,
         )
         mlflow.log_metric(GATE_METRIC, gate.challenger_score)
+        if stock is not None:
+            mlflow.log_metrics({f"stock_{k}": v for k, v in stock.items()})
         mlflow.set_tags({"registered_version": version, "promoted": str(gate.promoted).lower()})
     stored = store_champion_forecasts(settings, client, gate.champion_after)
-    return ForecastResult(
-        run.info.run_id, version, backtests, methods, gate, stored, time.perf_counter() - started
-    )
+    seconds = time.perf_counter() - started
+    return ForecastResult(run.info.run_id, version, backtests, methods, gate, stored, seconds, stock)
