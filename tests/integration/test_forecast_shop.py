@@ -324,6 +324,7 @@ def test_forecast_routes_bad_inputs(api):
     unknown = assert_error(api.get("/forecast/products/99999999"), 404, "not_found")
     assert unknown["message"] == "product 99999999 is not in the warehouse"
     assert_error(api.get("/forecast/products/0"), 422, "validation_error", "product_id")
+    assert_error(api.get("/forecast/categories/a%00b"), 422, "validation_error", "category")
     unknown = assert_error(api.get("/forecast/categories/Spaceships"), 404, "not_found")
     assert unknown["message"] == "category 'Spaceships' is not in the warehouse"
 

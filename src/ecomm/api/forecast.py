@@ -23,6 +23,7 @@ RESPONSES = {
 }
 router = APIRouter(dependencies=[Depends(require_api_key)], responses=RESPONSES)
 
+NO_NUL = r"^[^\x00]+$"  # PostgreSQL text cannot hold a NUL: refused as a 422, not a server error
 HORIZON = Query(default=14, ge=1, le=S.MAX_FORECAST_DAYS, description="Days after the forecast date.")
 
 
@@ -70,7 +71,9 @@ def product_forecast(
 
 @router.get("/forecast/categories/{category}", response_model=S.ForecastResponse, tags=["forecasts"])
 def category_forecast(
-    request: Request, category: str = Path(min_length=1, max_length=100), horizon: int = HORIZON
+    request: Request,
+    category: str = Path(min_length=1, max_length=100, pattern=NO_NUL),
+    horizon: int = HORIZON,
 ) -> S.ForecastResponse:
     """The category's daily demand forecast (units of all its products) for the next `horizon` days."""
     reader = request.app.state.warehouse
