@@ -127,6 +127,15 @@ class Settings(BaseSettings):
     promotion_margin: float = Field(
         default=0.005, ge=0.0, description="A challenger must beat the champion's metric by this much."
     )
+    forecast_lead_time_days: int = Field(
+        default=7, ge=1, le=30, description="Days from ordering stock to its arrival (reorder points)."
+    )
+    forecast_service_level: float = Field(
+        default=0.95,
+        ge=0.5,
+        lt=1.0,
+        description="Target share of days with all demand met, for the reorder points' safety stock.",
+    )
     churn_trials: int = Field(
         default=20,
         ge=1,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -14,9 +15,14 @@ import pytest
 
 from ecomm import db
 from ecomm.datagen import GeneratorConfig, generate_history
+from ecomm.ml import registry
 from ecomm.ml.forecast.backtest import BacktestSettings
 from ecomm.ml.forecast.shop import at_level, planted_demand, product_sales, shop_backtest
+from ecomm.ml.forecast.store import store_champion_forecasts
+from ecomm.ml.forecast.train import ForecastConfig, train_forecast
 from ecomm.warehouse.run import load_path
+
+from support.api import assert_error
 
 AS_OF = date(2025, 3, 31)
 DAYS = 150
@@ -26,13 +32,15 @@ DAYS = 150
 def world(template_warehouse, tmp_path_factory):
     raw = tmp_path_factory.mktemp("forecast-world")
     generate_history(GeneratorConfig(seed=6, as_of=AS_OF, days=DAYS, customers=600, products=40), raw)
-    name = f"fcw_{uuid.uuid4().hex[:8]}"
+    suffix = uuid.uuid4().hex[:8]
+    name, mlflow_db = f"fcw_{suffix}", f"fcw_mlflow_{suffix}"
     db.create_database(template_warehouse, name, template=template_warehouse.warehouse_db)
-    settings = template_warehouse.model_copy(update={"warehouse_db": name})
+    settings = template_warehouse.model_copy(update={"warehouse_db": name, "mlflow_db": mlflow_db})
     report = load_path(settings, raw, marts=False)
     assert {b.status for b in report.batches} == {"loaded"}
     yield settings, raw
     db.drop_database(template_warehouse, name)
+    db.drop_database(template_warehouse, mlflow_db)
 
 
 def raw_units(raw) -> pd.Series:
@@ -93,7 +101,9 @@ def test_train_forecast_command_prints_the_backtest_table(world):
     env = {
         **os.environ,
         "DATABASE_URL": db.libpq_dsn(db.server_url(settings)),
+        "ECOMM_HOME": str(settings.home),
         "ECOMM_WAREHOUSE_DB": settings.warehouse_db,
+        "ECOMM_MLFLOW_DB": settings.mlflow_db,
         "COLUMNS": "200",
     }
     run = subprocess.run(
@@ -110,6 +120,15 @@ def test_train_forecast_command_prints_the_backtest_table(world):
     names = ("seasonal_naive", "auto_ets", "oracle")
     models = [(m.strip(), int(h)) for m, h in rows if m.strip() in names]  # not the header's rows
     assert models == [(m, h) for m in names for h in (1, 7, 14, 30)]
+    assert "total: auto_ets chosen (lowest MASE at 14 days)" in run.stdout
+    assert (
+        "demand_forecast_model v1: challenger, promoted to champion - first version of the model"
+        in run.stdout
+    )
+    assert (
+        "30 forecasts and 0 products' reorder points of v1 as of 2025-03-31 in marts.demand_forecast"
+        in run.stdout
+    )
     bad = subprocess.run(
         [sys.executable, "-m", "ecomm.ml.cli", "train", "forecast", "--models", "prophet"],
         capture_output=True,
@@ -119,3 +138,214 @@ def test_train_forecast_command_prints_the_backtest_table(world):
     )
     assert bad.returncode == 1
     assert bad.stderr.strip().startswith("error: models: unknown ['prophet']")
+    level = subprocess.run(
+        [sys.executable, "-m", "ecomm.ml.cli", "train", "forecast", "--level", "store"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert level.returncode == 1
+    assert level.stderr.strip().startswith(
+        "error: level: 'store' is not one of product, category, total or all"
+    )
+
+
+# ------------------------------------------------------------------------ registry and storage
+@pytest.fixture(scope="module")
+def trained(world, template_warehouse):
+    """Three trainings in an MLflow store of their own: total only (v1), every level (v2), every
+    level again on the same data (v3)."""
+    settings, _ = world
+    settings = settings.model_copy(update={"mlflow_db": f"{settings.mlflow_db}_gate"})
+    fast = BacktestSettings(windows=2)
+    runs = [
+        train_forecast(settings, ForecastConfig(levels=("total",), backtest=fast)),
+        train_forecast(settings, ForecastConfig(backtest=fast, products=20)),
+        train_forecast(settings, ForecastConfig(backtest=fast, products=20)),
+    ]
+    yield settings, runs
+    db.drop_database(template_warehouse, settings.mlflow_db)
+
+
+def test_training_registers_a_model_per_level_gated_on_the_latest_window(trained):
+    _, (total, every, again) = trained
+    assert [r.version for r in (total, every, again)] == ["1", "2", "3"]
+    assert set(total.methods) == {"total"} and set(every.methods) == {"product", "category", "total"}
+    assert set(every.methods.values()) <= {"seasonal_naive", "auto_ets"}
+    # each level's choice is its lowest MASE at 14 days in the backtest
+    for level, backtest in every.backtests.items():
+        at_14 = backtest.table[(backtest.table.horizon == 14) & (backtest.table.model != "oracle")]
+        assert every.methods[level] == at_14.loc[at_14.mase.idxmin(), "model"]
+    assert total.gate.promoted and total.gate.reason == "first version of the model"
+    # v1 cannot forecast products or categories: it scores infinity, v2 takes over
+    assert every.gate.promoted and every.gate.champion_before == "1"
+    assert every.gate.champion_score == math.inf and 0 < every.gate.challenger_score < 2
+    # the same data and models: the same score, not better by the margin; v2 stays champion
+    assert not again.gate.promoted and again.gate.champion_after == "2"
+    assert again.gate.challenger_score == again.gate.champion_score == every.gate.challenger_score
+    # the reorder-point policy replayed on the product backtest's 2 origins, beside the naive one
+    assert total.stock is None
+    assert (every.stock["series"], every.stock["days"]) == (20, 2 * 7 - 8)
+    assert 0 <= every.stock["service_level"] <= 1 and 0 <= every.stock["naive_service_level"] <= 1
+
+
+def test_the_champion_stores_every_series_forecasts_and_each_products_reorder_point(trained, world):
+    settings, (_, every, again) = trained
+    with db.connection(settings) as conn:
+        sales = product_sales(conn)
+        products = int((sales.groupby("product_id").size() >= 14).sum())
+        rows = db.query_frame(conn, "SELECT * FROM marts.demand_forecast")
+        stock = db.query_frame(conn, "SELECT * FROM marts.product_stock")
+    assert every.stored.forecast_date == again.stored.forecast_date == "2025-03-31"
+    assert again.stored.model_version == "2"  # the champion stores, not the challenger v3
+    assert again.stored.forecast_rows == 30 * (products + 8 + 1) == len(rows)  # replaced, not added
+    assert set(rows.model_version) == {"2"} and set(rows.model_name) == {"demand_forecast_model"}
+    assert rows.groupby("series_level").series_id.nunique().to_dict() == {
+        "product": products,
+        "category": 8,
+        "total": 1,
+    }
+    assert sorted(rows.target_date.unique()) == [date(2025, 4, d) for d in range(1, 31)]
+    assert ((rows.lo_95 <= rows.lo_80) & (rows.lo_80 <= rows.point) & (rows.point <= rows.hi_80)).all()
+    assert (rows.hi_80 <= rows.hi_95).all()
+    total = rows[rows.series_level == "total"].sort_values("target_date")
+    width = ((total.hi_95 - total.lo_95) / total.point).to_numpy()
+    # wider with the horizon, relative to the forecast (AutoETS's errors may be multiplicative)
+    assert width[28] > width[21] > width[14] > width[7] > width[0], total.to_string()
+    # reorder points: 7-day lead time, 95% service (the defaults) from the product's stored days
+    assert len(stock) == products and set(stock.lead_time_days) == {7}
+    assert set(stock.service_level) == {0.95}
+    first_week = rows[(rows.series_level == "product") & (rows.target_date <= date(2025, 4, 7))]
+    lead_demand = first_week.groupby(first_week.series_id.astype(int)).point.sum()
+    assert np.allclose(stock.set_index("product_id").lead_time_demand.sort_index(), lead_demand.sort_index())
+    assert (stock.reorder_point >= stock.lead_time_demand).all() and (stock.safety_stock > 0).all()
+
+
+def test_the_dag_function_stores_the_champions_forecasts_and_the_model_loads_as_a_pyfunc(trained):
+    import mlflow
+
+    settings, (_, every, _) = trained
+    stored = store_champion_forecasts(settings)
+    assert (stored.model_version, stored.forecast_rows) == ("2", every.stored.forecast_rows)
+    model = mlflow.pyfunc.load_model(registry.alias_uri(registry.DEMAND_FORECAST_MODEL, registry.CHAMPION))
+    history = pd.DataFrame(
+        {
+            "series_level": "total",
+            "series_id": "total",
+            "date": pd.date_range("2025-01-01", periods=28),
+            "y": np.tile([5.0, 6, 7, 8, 9, 10, 11], 4),
+        }
+    )
+    out = model.predict(history, params={"horizon": 3})
+    assert out.date.tolist() == list(pd.date_range("2025-01-29", periods=3))
+    assert out.method.unique().tolist() == [every.methods["total"]]
+    with pytest.raises(ValueError, match="^horizon: must be 1..30 days, got 31"):
+        model.unwrap_python_model().predict(None, history, params={"horizon": 31})
+
+
+# ---------------------------------------------------------------------------------------- API
+@pytest.fixture(scope="module")
+def api(trained):
+    from fastapi.testclient import TestClient
+
+    from ecomm.api.app import create_app
+
+    settings, _ = trained
+    return TestClient(create_app(settings))  # no lifespan: these routes read the warehouse only
+
+
+def stored(settings, sql: str) -> pd.DataFrame:
+    with db.connection(settings) as conn:
+        return db.query_frame(conn, sql)
+
+
+def test_get_a_products_forecast_with_its_intervals_and_reorder_point(trained, api):
+    settings, (_, every, _) = trained
+    stock = stored(settings, "SELECT * FROM marts.product_stock ORDER BY reorder_point DESC LIMIT 1").iloc[0]
+    product_id = int(stock.product_id)
+    days = stored(
+        settings,
+        f"""SELECT * FROM marts.demand_forecast WHERE series_level = 'product'
+            AND series_id = '{product_id}' ORDER BY target_date""",
+    )
+    category = stored(settings, f"SELECT category FROM warehouse.dim_product WHERE product_id = {product_id}")
+    response = api.get(f"/forecast/products/{product_id}")  # the default horizon: 14 days
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "model": {"name": "demand_forecast_model", "version": "2"},
+        "series_level": "product",
+        "series_id": str(product_id),
+        "forecast_date": "2025-03-31",
+        "method": every.methods["product"],
+        "horizon": 14,
+        "forecasts": [
+            {"date": row.target_date.isoformat()}
+            | {c: pytest.approx(getattr(row, c)) for c in ("point", "lo_80", "hi_80", "lo_95", "hi_95")}
+            for row in days.head(14).itertuples()
+        ],
+        "product_id": product_id,
+        "category": category.category.iloc[0],
+        "stock": {
+            "lead_time_days": 7,
+            "service_level": 0.95,
+            **{c: pytest.approx(stock[c]) for c in ("lead_time_demand", "safety_stock", "reorder_point")},
+        },
+    }
+    for horizon in (1, 30):
+        body = api.get(f"/forecast/products/{product_id}", params={"horizon": horizon}).json()
+        assert body["horizon"] == len(body["forecasts"]) == horizon
+        assert body["forecasts"][-1]["date"] == (date(2025, 3, 31) + timedelta(days=horizon)).isoformat()
+
+
+def test_get_a_categorys_forecast(trained, api):
+    settings, (_, every, _) = trained
+    days = stored(
+        settings,
+        """SELECT * FROM marts.demand_forecast WHERE series_level = 'category'
+           AND series_id = (SELECT min(category) FROM warehouse.dim_product) ORDER BY target_date""",
+    )
+    category = days.series_id.iloc[0]
+    body = api.get(f"/forecast/categories/{category}", params={"horizon": 7}).json()
+    assert body["series_level"] == "category" and body["series_id"] == category
+    assert body["method"] == every.methods["category"] and body["horizon"] == 7
+    assert [d["point"] for d in body["forecasts"]] == pytest.approx(days.point.head(7).tolist())
+    assert "stock" not in body
+
+
+def test_forecast_routes_bad_inputs(api):
+    for bad in ("0", "31", "abc", "1.5"):
+        assert_error(
+            api.get("/forecast/products/1", params={"horizon": bad}), 422, "validation_error", "horizon"
+        )
+        assert_error(
+            api.get("/forecast/categories/x", params={"horizon": bad}), 422, "validation_error", "horizon"
+        )
+    unknown = assert_error(api.get("/forecast/products/99999999"), 404, "not_found")
+    assert unknown["message"] == "product 99999999 is not in the warehouse"
+    assert_error(api.get("/forecast/products/0"), 422, "validation_error", "product_id")
+    assert_error(api.get("/forecast/categories/a%00b"), 422, "validation_error", "category")
+    unknown = assert_error(api.get("/forecast/categories/Spaceships"), 404, "not_found")
+    assert unknown["message"] == "category 'Spaceships' is not in the warehouse"
+
+
+def test_a_known_product_without_a_stored_forecast_is_not_forecast(trained, api):
+    settings, _ = trained
+    with db.connection(settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT min(product_id) FROM marts.product_stock")
+        (product_id,) = cur.fetchone()
+        where = f"series_level = 'product' AND series_id = '{product_id}'"
+        cur.execute(
+            f"CREATE TABLE marts.demand_forecast_kept AS SELECT * FROM marts.demand_forecast WHERE {where}"
+        )
+        cur.execute(f"DELETE FROM marts.demand_forecast WHERE {where}")
+        conn.commit()
+        try:
+            response = api.get(f"/forecast/products/{product_id}")
+        finally:
+            cur.execute("INSERT INTO marts.demand_forecast SELECT * FROM marts.demand_forecast_kept")
+            cur.execute("DROP TABLE marts.demand_forecast_kept")
+            conn.commit()
+    body = assert_error(response, 422, "not_forecast")
+    assert body["message"].startswith(f"product {product_id} has no stored forecast")
+    assert api.get(f"/forecast/products/{product_id}").status_code == 200

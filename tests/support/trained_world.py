@@ -19,6 +19,8 @@ from ecomm.datagen import GeneratorConfig, generate_history
 from ecomm.ml import tracking
 from ecomm.ml.churn.train import ChurnConfig, train_churn
 from ecomm.ml.clv.train import ClvConfig, train_clv
+from ecomm.ml.forecast.backtest import BacktestSettings
+from ecomm.ml.forecast.train import ForecastConfig, train_forecast
 from ecomm.ml.purchase.train import PurchaseConfig, train_purchase
 from ecomm.ml.recommend.train import RecConfig, train_recommender
 from ecomm.ml.segment.train import SegmentConfig, train_segments
@@ -27,6 +29,10 @@ from ecomm.warehouse.run import load_path
 WORLD_AS_OF = date(2025, 3, 1)
 WORLD_HORIZON = 60
 WORLD_CLV = {"holdout_days": 90, "min_history_days": 90}  # 210 days hold no year-long holdout
+# seasonal naive only, one origin: seconds (the API reads what it stores, not how good it is)
+WORLD_FAST_FORECAST = ForecastConfig(
+    models=("seasonal_naive",), backtest=BacktestSettings(windows=1), products=20
+)
 WORLD_FAST_CHURN = {"n_trials": 4, "n_trials_api": 2, "n_trials_logreg": 2, "min_history_days": 45}
 
 
@@ -65,9 +71,10 @@ def loaded_world(template_warehouse, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def trained_world(loaded_world):
-    """`loaded_world` with churn_model, recommender_model, segment_model, purchase_model and clv_model
-    v1, all champions (segments and values stored in marts.customer_segments and marts.customer_value,
-    so GET /segments and GET /clv answer as after training)."""
+    """`loaded_world` with churn_model, recommender_model, segment_model, purchase_model, clv_model and
+    demand_forecast_model v1, all champions (segments, values and forecasts stored in
+    marts.customer_segments, marts.customer_value and marts.demand_forecast, so GET /segments, GET /clv
+    and GET /forecast answer as after training)."""
     tracking.configure(loaded_world)
     churn = train_churn(loaded_world, ChurnConfig.from_settings(loaded_world, **WORLD_FAST_CHURN))
     rec = train_recommender(loaded_world, RecConfig.from_settings(loaded_world, n_trials=2))
@@ -76,6 +83,7 @@ def trained_world(loaded_world):
         loaded_world, PurchaseConfig.from_settings(loaded_world, xgb_estimators=50, mlp_max_iter=30)
     )
     clv = train_clv(loaded_world, ClvConfig.from_settings(loaded_world, **WORLD_CLV))
+    forecast = train_forecast(loaded_world, WORLD_FAST_FORECAST)
     assert churn.gate.promoted and rec.gate.promoted and segments.gate.promoted
-    assert purchase.gate.promoted and clv.gate.promoted
+    assert purchase.gate.promoted and clv.gate.promoted and forecast.gate.promoted
     return loaded_world

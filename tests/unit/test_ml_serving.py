@@ -18,7 +18,16 @@ def test_serving_imports_nothing_from_ecomm():
     tree = ast.parse((files("ecomm.ml") / "serving.py").read_text(encoding="utf-8"))
     imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-    assert imported == {"__future__", "mlflow.pyfunc", "numpy", "pandas", "scipy.special"}
+    # statsforecast: the forecast model's own requirement, imported when it predicts
+    third_party = {
+        "mlflow.pyfunc",
+        "numpy",
+        "pandas",
+        "scipy.special",
+        "statsforecast",
+        "statsforecast.models",
+    }
+    assert imported == {"__future__", "copy", *third_party}
 
 
 # ----------------------------------------------------------------------------------------- churn
@@ -126,3 +135,46 @@ def test_k_is_bounded_and_defaults_to_ten():
     assert len(recs(model, customer_id=[20], k=[0])) == 1
     assert len(recs(model, customer_id=[20])) == 4  # only four items
     assert recs(model, customer_id=[]).empty
+
+
+# -------------------------------------------------------------------------------------- forecast
+def test_the_forecast_pyfunc_fits_each_levels_model_on_the_history_it_is_given():
+    from statsforecast.models import SeasonalNaive
+
+    from ecomm.ml.serving import ForecastPyfunc
+
+    week = [5.0, 6, 7, 8, 9, 10, 11]
+    model = ForecastPyfunc(
+        {"total": SeasonalNaive(season_length=7, alias="seasonal_naive")},
+        {"total": "seasonal_naive"},
+        {"season_length": 7, "horizon": 30},
+    )
+    history = pd.DataFrame(
+        {
+            "series_level": "total",
+            "series_id": "total",
+            "date": pd.date_range("2025-01-01", periods=28),
+            "y": week * 4,
+        }
+    )
+    out = model.predict(None, history, params={"horizon": 9})
+    assert out.columns.tolist() == [
+        "series_level",
+        "series_id",
+        "date",
+        "point",
+        "lo_80",
+        "hi_80",
+        "lo_95",
+        "hi_95",
+        "method",
+    ]
+    assert out.point.tolist() == week + week[:2]  # the last week repeated
+    assert out.date.tolist() == list(pd.date_range("2025-01-29", periods=9))
+    assert (out.hi_95 == out.point).all()  # a series that repeats exactly: no error, no spread
+    with pytest.raises(
+        ValueError, match=r"^series_level: this model forecasts \['total'\], not \['product'\]"
+    ):
+        model.predict(None, history.assign(series_level="product"))
+    with pytest.raises(ValueError, match="^horizon: must be 1..30 days, got 0"):
+        model.predict(None, history, params={"horizon": 0})

@@ -15,7 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 
-from ecomm.api import errors, predictions, purchase, stream
+from ecomm.api import errors, forecast, predictions, purchase, stream
 from ecomm.api import schemas as S
 from ecomm.api.model_store import ModelStore
 from ecomm.api.observability import MODEL_LOADS, RequestMiddleware, render_metrics
@@ -30,7 +30,8 @@ log = logging.getLogger("ecomm.api")
 
 DESCRIPTION = """Serves the MLflow champions of `churn_model` and `recommender_model`, the segments
 `segment_model`'s champion stored in `marts.customer_segments` and the lifetime values `clv_model`'s
-champion stored in `marts.customer_value`.
+champion stored in `marts.customer_value`, and the demand forecasts and reorder points
+`demand_forecast_model`'s champion stored in `marts.demand_forecast` and `marts.product_stock`.
 Every prediction names the model and version that made it. Errors are JSON
 `{error, message, details, request_id}`."""
 
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, *, store: ModelStore | None = N
     app.include_router(predictions.router)
     app.include_router(purchase.router)
     app.include_router(stream.router)
+    app.include_router(forecast.router)
 
     @app.get("/health", response_model=S.Health, tags=["operations"])
     async def health() -> S.Health:

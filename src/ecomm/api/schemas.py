@@ -231,6 +231,42 @@ class ClvResponse(BaseModel):
     monetary: float = Field(description="Mean revenue of the purchase days ($).")
 
 
+MAX_FORECAST_DAYS = 30  # what `ecomm train forecast` stores
+
+
+class ForecastDay(BaseModel):
+    date: str
+    point: float = Field(description="Expected units sold that day.")
+    lo_80: float
+    hi_80: float
+    lo_95: float
+    hi_95: float
+
+
+class StockPolicy(BaseModel):
+    lead_time_days: int = Field(description="Days from ordering stock to its arrival (a setting).")
+    service_level: float = Field(description="Target share of days with every unit of demand met.")
+    lead_time_demand: float = Field(description="Forecast units over the lead time.")
+    safety_stock: float = Field(description="Units held above lead_time_demand for the service level.")
+    reorder_point: float = Field(description="Order when stock on hand + on order falls to this.")
+
+
+class ForecastResponse(BaseModel):
+    model: ModelRef
+    series_level: Literal["product", "category", "total"]
+    series_id: str
+    forecast_date: str = Field(description="The last day of the history the forecast was made from.")
+    method: str = Field(description="The model chosen for the level by backtest (e.g. auto_ets).")
+    horizon: int
+    forecasts: list[ForecastDay]
+
+
+class ProductForecastResponse(ForecastResponse):
+    product_id: int
+    category: str
+    stock: StockPolicy | None = Field(description="None only if the horizon is shorter than the lead time.")
+
+
 class ModelsResponse(BaseModel):
     registry: str = Field(description="'reachable', or why the last poll failed.")
     last_poll: str | None

@@ -187,6 +187,49 @@ class WarehouseReader:
         )
         return bool(rows)
 
+    # ------------------------------------------------------------------------------ demand forecasts
+    FORECAST_COLUMNS = ("target_date", "point", "lo_80", "hi_80", "lo_95", "hi_95")
+    STOCK_COLUMNS = ("lead_time_days", "service_level", "lead_time_demand", "safety_stock", "reorder_point")
+
+    def forecast(self, level: str, series_id: str, horizon: int) -> tuple[dict, list[dict]] | None:
+        """The series' latest stored forecast (marts.demand_forecast), its first `horizon` days:
+        ({forecast_date, method, model_name, model_version}, [{target_date, point, lo_80, ...}]);
+        None if the series has none."""
+        rows = self._rows(
+            f"""SELECT forecast_date, method, model_name, model_version, {", ".join(self.FORECAST_COLUMNS)}
+                FROM marts.demand_forecast
+                WHERE series_level = %(level)s AND series_id = %(id)s
+                  AND forecast_date = (SELECT max(forecast_date) FROM marts.demand_forecast
+                                       WHERE series_level = %(level)s AND series_id = %(id)s)
+                  AND target_date <= forecast_date + %(horizon)s
+                ORDER BY target_date""",
+            {"level": level, "id": series_id, "horizon": horizon},
+        )
+        if not rows:
+            return None
+        head = dict(zip(("forecast_date", "method", "model_name", "model_version"), rows[0][:4], strict=True))
+        return head, [dict(zip(self.FORECAST_COLUMNS, r[4:], strict=True)) for r in rows]
+
+    def stock(self, product_id: int, forecast_date: date) -> dict | None:
+        """The product's reorder point stored with the forecast of `forecast_date` (marts.product_stock)."""
+        rows = self._rows(
+            f"""SELECT {", ".join(self.STOCK_COLUMNS)} FROM marts.product_stock
+                WHERE product_id = %(id)s AND forecast_date = %(day)s""",
+            {"id": product_id, "day": forecast_date},
+        )
+        return dict(zip(self.STOCK_COLUMNS, rows[0], strict=True)) if rows else None
+
+    def product_category(self, product_id: int) -> str | None:
+        rows = self._rows(
+            "SELECT category FROM warehouse.dim_product WHERE product_id = %(id)s", {"id": product_id}
+        )
+        return rows[0][0] if rows else None
+
+    def category_known(self, category: str) -> bool:
+        return bool(
+            self._rows("SELECT 1 FROM warehouse.dim_product WHERE category = %(c)s LIMIT 1", {"c": category})
+        )
+
     def known(self, customer_id: int) -> bool:
         return bool(
             self._rows("SELECT 1 FROM warehouse.dim_customer WHERE customer_id = %(id)s", {"id": customer_id})

@@ -277,7 +277,9 @@ def train_clv(
 @train_app.command("forecast")
 @user_errors
 def train_forecast(
-    level: Annotated[str, typer.Option(help="Series: product, category or total (x day).")] = "category",
+    level: Annotated[
+        str, typer.Option(help="Series: product, category, total (x day) or all three.")
+    ] = "all",
     models: Annotated[
         str,
         typer.Option(help="Comma-separated: seasonal_naive, auto_ets, croston, adida, imapa, lightgbm."),
@@ -288,17 +290,51 @@ def train_forecast(
         int, typer.Option(help="Product level: the best sellers before the first origin (0 = all).")
     ] = 100,
 ) -> None:
-    """Demand forecasts: a rolling-origin backtest of the shop's daily units at one level, horizons 1,
-    7, 14 and 30 days, beside seasonal naive and (simulated shop) the planted expected demand. Nothing
-    is registered yet."""
+    """Demand forecasts: a rolling-origin backtest of the shop's daily units per level, horizons 1,
+    7, 14 and 30 days, beside seasonal naive and (simulated shop) the planted expected demand; the
+    best model of each level at 14 days is registered as demand_forecast_model, gated on the latest
+    window's MASE, and the champion's forecasts and reorder points are stored in
+    marts.demand_forecast and marts.product_stock."""
     from ecomm.ml.forecast.backtest import BacktestSettings
     from ecomm.ml.forecast.models import check_models
-    from ecomm.ml.forecast.shop import shop_backtest
+    from ecomm.ml.forecast.shop import LEVELS
+    from ecomm.ml.forecast.train import ForecastConfig
+    from ecomm.ml.forecast.train import train_forecast as run
 
+    if level != "all" and level not in LEVELS:
+        raise ValueError(f"level: {level!r} is not one of {', '.join(LEVELS)} or all")
     names = check_models(tuple(m.strip() for m in models.split(",") if m.strip()))
-    settings = BacktestSettings(windows=windows, step=step)
-    with err.status(f"backtesting {level} x day demand"):
-        result = shop_backtest(_settings(), level, names, settings, products or None)
+    settings = _settings()
+    config = ForecastConfig(
+        levels=LEVELS if level == "all" else (level,),
+        models=names,
+        backtest=BacktestSettings(windows=windows, step=step),
+        products=products or None,
+        margin=settings.promotion_margin,
+    )
+    with err.status("backtesting, registering and storing demand forecasts"):
+        result = run(settings, config)
+    for backtest in result.backtests.values():
+        _print_backtest(backtest)
+        out.print(f"{backtest.level}: {result.methods[backtest.level]} chosen (lowest MASE at 14 days)")
+    if result.stock is not None:
+        st = result.stock
+        out.print(
+            f"stock replay ({st['series']} products, {st['days']} days from the first origin): "
+            f"reorder points serve {st['service_level']:.1%} of days with {st['average_stock']:,.1f} units "
+            f"held; naive (28-day mean x lead time) {st['naive_service_level']:.1%} with "
+            f"{st['naive_average_stock']:,.1f}"
+        )
+    out.print(_gate_line(result.gate))
+    stored = result.stored
+    out.print(
+        f"{stored.forecast_rows:,} forecasts and {stored.products:,} products' reorder points of "
+        f"v{stored.model_version} as of {stored.forecast_date} in marts.demand_forecast and marts.product_stock"
+    )
+    out.print(f"run {result.run_id} in {result.seconds:.1f}s")
+
+
+def _print_backtest(result) -> None:
     out.print(
         f"{result.series:,} {result.level} series, {result.first_day} .. {result.last_day}; "
         f"origins {', '.join(result.cutoffs)}"

@@ -17,6 +17,7 @@ RECOMMENDER_MODEL = "recommender_model"
 PURCHASE_MODEL = "purchase_model"
 SEGMENT_MODEL = "segment_model"
 CLV_MODEL = "clv_model"
+DEMAND_FORECAST_MODEL = "demand_forecast_model"  # `ecomm train forecast`; not in MODEL_NAMES yet
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 # Trained by `ecomm pipeline bootstrap` and the ML DAG, evaluated by `ecomm evaluate`, listed on the

@@ -1,4 +1,5 @@
-"""The MLflow pyfunc models we register: self-contained, importing only numpy, pandas, scipy and mlflow.
+"""The MLflow pyfunc models we register: self-contained, importing only numpy, pandas, scipy and mlflow
+(and statsforecast, ForecastPyfunc's requirement, when it predicts).
 
 This module must not import `ecomm`: training registers it with cloudpickle *by value*
 (`cloudpickle.register_pickle_by_value`), so a logged model carries these classes and its fitted
@@ -42,6 +43,13 @@ purchased products excluded; products without interactions get their category's 
 (shrunk toward the whole shop), those in the given categories first (source
 "cold_start_country_category", "cold_start_country"; without a known country "cold_start_category"
 or "cold_start_global").
+ForecastPyfunc - input a long frame of daily histories: series_level (product, category, total),
+series_id, date, y (every series on a complete daily grid up to its last date); params `horizon`
+(days, default and most the model's `horizon`); output one row per series and day 1..horizon after
+its last date: series_level, series_id, date, point, lo_80, hi_80, lo_95, hi_95 (cut at 0: sales) and
+method. `models` holds, per level, the statsforecast model the training backtest chose (unfitted: it
+is fitted on the history it is given, as at every backtest origin), seasonal naive standing in for
+it on a series it cannot fit.
 """
 
 from __future__ import annotations
@@ -69,6 +77,8 @@ CLV_INPUTS = ("frequency", "recency_days", "t_days", "monetary")
 P_ALIVE, EXPECTED_ORDERS = "p_alive", "expected_orders"
 EXPECTED_ORDER_VALUE, EXPECTED_VALUE = "expected_order_value", "expected_value"
 HORIZON_DAYS = "horizon_days"
+SERIES_LEVEL, SERIES_ID = "series_level", "series_id"
+FORECAST_COLUMNS = ("point", "lo_80", "hi_80", "lo_95", "hi_95")
 DEFAULT_K = 10
 MAX_K = 100
 
@@ -321,3 +331,49 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
                 SOURCE: np.concatenate(out_source).astype(object),
             }
         )
+
+
+class ForecastPyfunc(mlflow.pyfunc.PythonModel):
+    def __init__(self, models: dict, methods: dict[str, str], info: dict) -> None:
+        self.models = dict(models)  # level -> unfitted statsforecast model, aliased with its method
+        self.methods = dict(methods)  # level -> method name (the forecast column statsforecast writes)
+        self.info = dict(info)  # season_length, horizon, ...
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        import copy
+
+        from statsforecast import StatsForecast
+        from statsforecast.models import SeasonalNaive
+
+        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        horizon = int((params or {}).get("horizon", self.info["horizon"]))
+        if not 1 <= horizon <= int(self.info["horizon"]):
+            raise ValueError(f"horizon: must be 1..{self.info['horizon']} days, got {horizon}")
+        unknown = sorted(set(frame[SERIES_LEVEL]) - set(self.models))
+        if unknown:
+            raise ValueError(f"series_level: this model forecasts {sorted(self.models)}, not {unknown}")
+        parts = []
+        for level, part in frame.groupby(SERIES_LEVEL, sort=True):
+            method = self.methods[level]
+            engine = StatsForecast(
+                models=[copy.deepcopy(self.models[level])],  # a fresh fit per call
+                freq="D",
+                n_jobs=1,
+                fallback_model=SeasonalNaive(season_length=int(self.info["season_length"])),
+            )
+            history = part.rename(columns={SERIES_ID: "unique_id", "date": "ds"})[["unique_id", "ds", "y"]]
+            out = engine.forecast(df=history, h=horizon, level=[80, 95])
+            out = out.rename(
+                columns={
+                    "unique_id": SERIES_ID,
+                    "ds": "date",
+                    method: "point",
+                    **{f"{method}-{side}-{lv}": f"{side}_{lv}" for side in ("lo", "hi") for lv in (80, 95)},
+                }
+            )
+            out[list(FORECAST_COLUMNS)] = out[list(FORECAST_COLUMNS)].clip(lower=0.0)
+            parts.append(out.assign(**{SERIES_LEVEL: level, "method": method}))
+        columns = [SERIES_LEVEL, SERIES_ID, "date", *FORECAST_COLUMNS, "method"]
+        if not parts:
+            return pd.DataFrame(columns=columns)
+        return pd.concat(parts, ignore_index=True)[columns]

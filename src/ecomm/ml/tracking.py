@@ -20,6 +20,7 @@ RECOMMENDER_EXPERIMENT = "recommender"
 SEGMENT_EXPERIMENT = "segments"
 PURCHASE_EXPERIMENT = "purchase"
 CLV_EXPERIMENT = "clv"
+FORECAST_EXPERIMENT = "demand_forecast"  # not in EXPERIMENTS yet (`ecomm train forecast` only)
 EXPERIMENTS = (
     CHURN_EXPERIMENT,
     RECOMMENDER_EXPERIMENT,

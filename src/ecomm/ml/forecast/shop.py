@@ -87,6 +87,29 @@ class ShopBacktest:
     table: pd.DataFrame  # error_table, plus mase_vs_oracle and rmsse_vs_oracle with the truth
     has_truth: bool
     seconds: float
+    forecasts: pd.DataFrame | None = None  # rolling_forecasts' rows (for the stock replay)
+    frame: pd.DataFrame | None = None  # the level's daily series (series_id, date, y)
+
+
+def shop_data(settings) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(product sales, planted demand or None) of the warehouse; refuses an empty warehouse."""
+    with db.connection(settings) as conn:
+        sales = product_sales(conn)
+        truth = planted_demand(conn)
+    if sales.empty:
+        raise ValueError("the warehouse holds no order lines: load data first (`ecomm load`)")
+    return sales, truth
+
+
+def level_series(sales: pd.DataFrame, level: str, backtest: BacktestSettings, products: int | None):
+    """(the product rows kept, the level's long frame): at product level the `products` best sellers
+    before the backtest's first cutoff (None: all)."""
+    last = sales["date"].max()
+    first_cutoff = last - pd.Timedelta(days=backtest.horizon + (backtest.windows - 1) * backtest.step)
+    if level == "product" and products is not None:
+        keep = top_products(sales, first_cutoff, products)
+        sales = sales[sales["product_id"].isin(keep)]
+    return sales, at_level(sales, level)
 
 
 def shop_backtest(
@@ -95,22 +118,16 @@ def shop_backtest(
     models: tuple[str, ...] = ("seasonal_naive", "auto_ets"),
     backtest: BacktestSettings | None = None,
     products: int | None = 100,
+    data: tuple[pd.DataFrame, pd.DataFrame | None] | None = None,
 ) -> ShopBacktest:
     """Rolling-origin backtest of the shop's series at one level; product level: the `products` best
-    sellers before the first cutoff (None: all)."""
+    sellers before the first cutoff (None: all). `data`: shop_data's answer, read once by a caller
+    backtesting several levels."""
     started = time.perf_counter()
     backtest = backtest or BacktestSettings()
-    with db.connection(settings) as conn:
-        sales = product_sales(conn)
-        truth = planted_demand(conn)
-    if sales.empty:
-        raise ValueError("the warehouse holds no order lines: load data first (`ecomm load`)")
+    sales, truth = data or shop_data(settings)
     last = sales["date"].max()
-    first_cutoff = last - pd.Timedelta(days=backtest.horizon + (backtest.windows - 1) * backtest.step)
-    if level == "product" and products is not None:
-        keep = top_products(sales, first_cutoff, products)
-        sales = sales[sales["product_id"].isin(keep)]
-    frame = at_level(sales, level)
+    sales, frame = level_series(sales, level, backtest, products)
     forecasts = rolling_forecasts(frame, models, backtest)
     if truth is not None:
         truth = truth.merge(sales[["product_id", "category"]].drop_duplicates(), on="product_id")
@@ -130,4 +147,6 @@ def shop_backtest(
         table=table,
         has_truth=truth is not None,
         seconds=time.perf_counter() - started,
+        forecasts=forecasts,
+        frame=frame,
     )

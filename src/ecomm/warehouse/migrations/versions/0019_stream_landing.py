@@ -10,7 +10,7 @@ from alembic import op
 from ecomm.stream.tables import STREAM_ENTITIES, stream_ddl
 
 revision = "0019"
-down_revision = "0017"
+down_revision = "0018"
 
 
 def upgrade() -> None:

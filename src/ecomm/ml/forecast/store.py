@@ -1,0 +1,118 @@
+"""The demand_forecast_model champion's forecasts into marts.demand_forecast, and each product's
+reorder point into marts.product_stock (ecomm.ml.forecast.stock).
+
+Forecast date: the last order date of the warehouse; every series (all products, categories, the
+total) is forecast `horizon` days after it from its whole history. A product with fewer than two
+weeks of history (a launch of the last days) is left out: no model, not even the seasonal naive,
+has a week's season to go on. A run replaces the rows of its forecast date.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ecomm import db
+from ecomm.ml import registry
+from ecomm.ml.forecast.frame import daily_grid
+from ecomm.ml.forecast.shop import at_level, shop_data
+from ecomm.ml.forecast.stock import reorder_point
+from ecomm.ml.serving import FORECAST_COLUMNS, SERIES_ID, SERIES_LEVEL, ForecastPyfunc
+
+FORECAST_TABLE = "marts.demand_forecast"
+STOCK_TABLE = "marts.product_stock"
+MIN_HISTORY_DAYS = 14
+
+
+def model_input(sales: pd.DataFrame, levels) -> pd.DataFrame:
+    """The pyfunc's input: every series of the levels on its daily grid, products with fewer than
+    MIN_HISTORY_DAYS days left out."""
+    parts = []
+    for level in levels:
+        grid = daily_grid(at_level(sales, level))
+        if level == "product":
+            days = grid.groupby("series_id")["date"].transform("size")
+            grid = grid[days >= MIN_HISTORY_DAYS]
+        parts.append(grid.assign(**{SERIES_LEVEL: level, SERIES_ID: grid["series_id"].astype(str)}))
+    return pd.concat(parts, ignore_index=True)[[SERIES_LEVEL, SERIES_ID, "date", "y"]]
+
+
+def stock_rows(forecasts: pd.DataFrame, lead_time: int, service_level: float) -> pd.DataFrame:
+    """One row per product of the forecasts: reorder_point's fields."""
+    products = forecasts[forecasts[SERIES_LEVEL] == "product"].sort_values([SERIES_ID, "date"])
+    rows = []
+    for product_id, part in products.groupby(SERIES_ID, sort=True):
+        stock = reorder_point(part["point"], part["hi_95"], lead_time, service_level)
+        rows.append({"product_id": int(product_id)} | vars(stock))
+    return pd.DataFrame(rows)
+
+
+def _copy(cur, table: str, rows: pd.DataFrame) -> None:
+    buffer = io.StringIO()
+    rows.to_csv(buffer, index=False, header=False, date_format="%Y-%m-%d")
+    buffer.seek(0)
+    cur.copy_expert(f"COPY {table} ({', '.join(rows.columns)}) FROM STDIN WITH (FORMAT csv)", buffer)
+
+
+@dataclass(frozen=True)
+class Stored:
+    model_version: str
+    forecast_date: str
+    forecast_rows: int
+    products: int
+    seconds: float
+
+
+def forecast_and_store(settings, pyfunc: ForecastPyfunc, model, horizon: int | None = None) -> Stored:
+    """Forecast every series of the model's levels after the last order date, store them and the
+    products' reorder points (lead time and service level from the settings). `model`: a ModelRef."""
+    started = time.perf_counter()
+    horizon = horizon or int(pyfunc.info["horizon"])
+    lead_time = settings.forecast_lead_time_days
+    if lead_time > horizon:
+        raise ValueError(f"forecast_lead_time_days: {lead_time} days is beyond the {horizon}-day forecast")
+    sales, _ = shop_data(settings)
+    forecast_date = sales["date"].max()
+    forecasts = pyfunc.predict(None, model_input(sales, sorted(pyfunc.models)), params={"horizon": horizon})
+    stock = stock_rows(forecasts, lead_time, settings.forecast_service_level)
+    refs = {"model_name": model.name, "model_version": model.version}
+    rows = forecasts.rename(columns={"date": "target_date"}).assign(forecast_date=forecast_date, **refs)
+    rows = rows[[SERIES_LEVEL, SERIES_ID, "forecast_date", "target_date", *FORECAST_COLUMNS, "method", *refs]]
+    day = forecast_date.date()
+    with db.connection(settings) as conn, conn.cursor() as cur:
+        cur.execute(f"DELETE FROM {FORECAST_TABLE} WHERE forecast_date = %(d)s", {"d": day})
+        cur.execute(f"DELETE FROM {STOCK_TABLE} WHERE forecast_date = %(d)s", {"d": day})
+        _copy(cur, FORECAST_TABLE, rows)
+        if len(stock):
+            _copy(cur, STOCK_TABLE, stock.assign(forecast_date=forecast_date, **refs))
+        conn.commit()
+    return Stored(model.version, day.isoformat(), len(rows), len(stock), time.perf_counter() - started)
+
+
+def load_version(client, version: str):
+    """(ModelRef, the unwrapped ForecastPyfunc) of a registered version."""
+    import mlflow
+
+    from ecomm.ml.churn.scoring import ModelRef
+
+    name = registry.DEMAND_FORECAST_MODEL
+    ref = ModelRef(name, version, client.get_model_version_download_uri(name, version))
+    return ref, mlflow.pyfunc.load_model(ref.source).unwrap_python_model()
+
+
+def store_champion_forecasts(settings, client=None, version: str | None = None) -> Stored:
+    """What a DAG calls after each load: the champion's (or `version`'s) forecasts and reorder points
+    of the warehouse as it is now."""
+    from ecomm.ml import tracking
+    from ecomm.warehouse.migrate import migrate
+
+    migrate(settings)
+    client = client or tracking.configure(settings)
+    version = version or registry.alias_version(client, registry.DEMAND_FORECAST_MODEL, registry.CHAMPION)
+    if version is None:
+        raise ValueError(f"{registry.DEMAND_FORECAST_MODEL}: no champion yet (run `ecomm train forecast`)")
+    ref, pyfunc = load_version(client, version)
+    return forecast_and_store(settings, pyfunc, ref)

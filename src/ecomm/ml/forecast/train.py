@@ -1,0 +1,187 @@
+"""`ecomm train forecast`: backtest each level, choose its model, register `demand_forecast_model`,
+gate it, and store the champion's forecasts (ecomm.ml.forecast.store).
+
+Per level (product, category, total): the rolling-origin backtest of the candidate models
+(ecomm.ml.forecast.shop); the level's model is the statistical one with the lowest MASE at
+`choose_horizon` (14 days), pooled over the backtest's origins (LightGBM is backtested when asked
+but not registered: the pyfunc holds statsforecast models only). The registered pyfunc
+(ecomm.ml.serving.ForecastPyfunc) holds the chosen model of each level, unfitted: it fits on the
+history it is given. Gate (registry.promotion_gate, lower is better): each version forecasts the
+latest backtest window (from the last origin, `choose_horizon` days) of every level the challenger
+has, from the history up to that origin; score = the mean over levels of MASE. A champion that
+cannot forecast one of the levels scores infinity (the challenger covers more).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ecomm.ml import registry, tracking
+from ecomm.ml.forecast.backtest import BacktestSettings, seasonal_scales
+from ecomm.ml.forecast.frame import daily_grid
+from ecomm.ml.forecast.models import GLOBAL, ModelSettings, check_models, statistical_models
+from ecomm.ml.forecast.shop import (
+    LEVELS,
+    ORACLE,
+    ShopBacktest,
+    at_level,
+    level_series,
+    shop_backtest,
+    shop_data,
+)
+from ecomm.ml.forecast.stock import compare_policies
+from ecomm.ml.forecast.store import MIN_HISTORY_DAYS, Stored, model_input, store_champion_forecasts
+from ecomm.ml.metrics import forecast_metrics
+from ecomm.ml.serving import SERIES_ID, ForecastPyfunc
+
+GATE_METRIC = "latest_window_mase"
+
+
+@dataclass(frozen=True)
+class ForecastConfig:
+    levels: tuple[str, ...] = LEVELS
+    models: tuple[str, ...] = ("seasonal_naive", "auto_ets")
+    backtest: BacktestSettings = field(default_factory=BacktestSettings)
+    products: int | None = 100  # product level backtest: the best sellers before the first origin
+    choose_horizon: int = 14
+    margin: float = 0.005
+
+
+@dataclass
+class ForecastResult:
+    run_id: str
+    version: str
+    backtests: dict[str, ShopBacktest]
+    methods: dict[str, str]
+    gate: registry.GateDecision
+    stored: Stored
+    seconds: float
+    stock: dict[str, float] | None = None  # stock.compare_policies on the product backtest
+
+
+def choose_method(table: pd.DataFrame, horizon: int) -> str:
+    """The registrable model with the lowest MASE at `horizon` (ties: the first in the table)."""
+    rows = table[(table["horizon"] == horizon) & ~table["model"].isin((ORACLE, *GLOBAL))]
+    if rows.empty:
+        raise ValueError("models: no statistical model to register (LightGBM alone is not registered)")
+    return str(rows.loc[rows["mase"].idxmin(), "model"])
+
+
+def build_pyfunc(methods: dict[str, str], config: ForecastConfig) -> ForecastPyfunc:
+    settings = ModelSettings(horizon=config.backtest.horizon)
+    models = {level: statistical_models((method,), settings)[0] for level, method in methods.items()}
+    info = {"season_length": settings.season_length, "horizon": settings.horizon}
+    return ForecastPyfunc(models, methods, info)
+
+
+def window_mase(pyfunc: ForecastPyfunc, sales: pd.DataFrame, level: str, cutoff, horizon: int) -> float:
+    """MASE of the pyfunc's forecasts of the `horizon` days after `cutoff` from the history up to it."""
+    history = model_input(sales[sales["date"] <= cutoff], [level])
+    forecasts = pyfunc.predict(None, history, params={"horizon": horizon})
+    grid = daily_grid(at_level(sales, level)).assign(series_id=lambda g: g["series_id"].astype(str))
+    scales = seasonal_scales(grid, int(pyfunc.info["season_length"]))
+    scales = scales[scales["date"] == cutoff].drop(columns="date")
+    scored = forecasts.merge(grid[["series_id", "date", "y"]], on=[SERIES_ID, "date"]).merge(
+        scales, on=SERIES_ID
+    )
+    return forecast_metrics(scored, "point", group=SERIES_ID)["mase"]
+
+
+def gate_score(pyfunc: ForecastPyfunc, data: dict[str, pd.DataFrame], cutoff, horizon: int) -> float:
+    """The mean over the levels in `data` (product rows kept per level) of window_mase."""
+    if not set(data) <= set(pyfunc.models):
+        return math.inf
+    return float(
+        np.mean([window_mase(pyfunc, sales, level, cutoff, horizon) for level, sales in data.items()])
+    )
+
+
+def train_forecast(settings, config: ForecastConfig) -> ForecastResult:
+    import mlflow
+
+    started = time.perf_counter()
+    check_models(config.models)
+    sales, truth = shop_data(settings)
+    backtests = {
+        level: shop_backtest(settings, level, config.models, config.backtest, config.products, (sales, truth))
+        for level in config.levels
+    }
+    methods = {level: choose_method(b.table, config.choose_horizon) for level, b in backtests.items()}
+    pyfunc = build_pyfunc(methods, config)
+    stock = None
+    if "product" in backtests:  # the reorder-point policy replayed on the backtest's origins
+        b = backtests["product"]
+        lead, service = settings.forecast_lead_time_days, settings.forecast_service_level
+        stock = compare_policies(
+            b.forecasts, methods["product"], b.frame, lead, service, config.backtest.step
+        )
+    last = sales["date"].max()
+    cutoff = last - pd.Timedelta(days=config.backtest.horizon)  # the backtest's latest origin
+    scored = {level: level_series(sales, level, config.backtest, config.products)[0] for level in methods}
+
+    client = tracking.configure(settings)
+    experiment_id = tracking.ensure_experiment(client, settings, tracking.FORECAST_EXPERIMENT)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"forecast-{last.date()}") as run:
+        mlflow.log_params(
+            {
+                "levels": ",".join(config.levels),
+                "models": ",".join(config.models),
+                "windows": config.backtest.windows,
+                "step": config.backtest.step,
+                "products": config.products or "all",
+                "choose_horizon": config.choose_horizon,
+                "last_day": last.date().isoformat(),
+            }
+            | {f"method_{level}": method for level, method in methods.items()}
+        )
+        for level, b in backtests.items():
+            chosen = b.table[(b.table["model"] == methods[level])].set_index("horizon")
+            for horizon, row in chosen.iterrows():
+                mlflow.log_metrics(
+                    {
+                        f"{level}_{m}_h{horizon}": float(row[m])
+                        for m in ("mase", "smape", "bias")
+                        if row[m] == row[m]
+                    }
+                )
+            mlflow.log_dict(b.table.to_dict(orient="records"), f"evaluation/backtest_{level}.json")
+        example = model_input(sales, list(methods)[-1:])  # one series' last weeks: the signature's example
+        example = example[example[SERIES_ID] == example[SERIES_ID].iloc[0]].tail(4 * MIN_HISTORY_DAYS)
+        info = {"methods": methods, "last_day": last.date().isoformat(), **pyfunc.info}
+        logged = registry.log_pyfunc(
+            pyfunc,
+            name=registry.DEMAND_FORECAST_MODEL,
+            signature=mlflow.models.infer_signature(
+                example, pyfunc.predict(None, example, params={"horizon": 1}), params={"horizon": 1}
+            ),
+            input_example=example,
+            requirements=registry.pip_requirements("statsforecast", "scipy"),
+            metadata=info,
+        )
+        version = str(logged.registered_model_version)
+
+        def score(uri: str) -> float:
+            loaded = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+            return gate_score(loaded, scored, cutoff, config.choose_horizon)
+
+        gate = registry.promotion_gate(
+            client,
+            registry.DEMAND_FORECAST_MODEL,
+            version,
+            metric=f"{GATE_METRIC}_h{config.choose_horizon}",
+            score=score,
+            margin=config.margin,
+            higher_is_better=False,
+        )
+        mlflow.log_metric(GATE_METRIC, gate.challenger_score)
+        if stock is not None:
+            mlflow.log_metrics({f"stock_{k}": v for k, v in stock.items()})
+        mlflow.set_tags({"registered_version": version, "promoted": str(gate.promoted).lower()})
+    stored = store_champion_forecasts(settings, client, gate.champion_after)
+    seconds = time.perf_counter() - started
+    return ForecastResult(run.info.run_id, version, backtests, methods, gate, stored, seconds, stock)

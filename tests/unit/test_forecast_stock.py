@@ -1,0 +1,96 @@
+"""The stock policy's pure parts on synthetic series: reorder point, naive levels, the replay."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from ecomm.ml.forecast.stock import Z_95, compare_policies, naive_levels, reorder_point, replay_base_stock
+
+
+def test_the_reorder_point_is_the_lead_time_mean_plus_z_times_the_summed_daily_sd():
+    point = np.full(14, 2.0)
+    hi_95 = point + Z_95 * np.arange(1, 15)  # day t's sd is t
+    got = reorder_point(point, hi_95, lead_time=3, service_level=0.95)
+    assert got.lead_time_demand == pytest.approx(6.0)
+    assert got.lead_time_sd == pytest.approx(math.sqrt(1 + 4 + 9))
+    assert got.safety_stock == pytest.approx(norm.ppf(0.95) * math.sqrt(14))
+    assert got.reorder_point == pytest.approx(6.0 + norm.ppf(0.95) * math.sqrt(14))
+    assert reorder_point(point, point, 7, 0.95).safety_stock == 0.0  # no spread, no safety stock
+
+
+@pytest.mark.parametrize(
+    ("lead_time", "service", "field"),
+    [(0, 0.95, "lead_time"), (15, 0.95, "lead_time"), (7, 1.0, "service_level"), (7, 0.2, "service_level")],
+)
+def test_reorder_point_refuses_what_it_cannot_compute(lead_time, service, field):
+    with pytest.raises(ValueError, match=f"^{field}: "):
+        reorder_point(np.ones(14), np.ones(14), lead_time, service)
+
+
+def test_naive_levels_are_the_trailing_mean_times_the_lead_time():
+    demand = np.arange(1.0, 41.0)  # 1, 2, ..., 40
+    levels = naive_levels(demand, lead_time=2, window=28)
+    assert levels[0] == 2.0 and levels[2] == 4.0  # mean(1) x 2, mean(1, 2, 3) x 2
+    assert levels[27] == pytest.approx(14.5 * 2)  # days 1..28
+    assert levels[39] == pytest.approx(np.mean(np.arange(13.0, 41.0)) * 2)  # the last 28 days only
+
+
+@pytest.mark.parametrize(("extra", "stock"), [(0.0, 0.0), (2.0, 2.0)])
+def test_a_steady_demand_is_always_served_and_leaves_exactly_the_level_over_lead_time_demand(extra, stock):
+    demand = np.full(60, 3.0)
+    replay = replay_base_stock(demand, np.full(60, 3.0 * 7 + extra), lead_time=7)
+    assert replay.service_level == 1.0 and replay.fill_rate == 1.0
+    assert replay.average_stock == stock and replay.days == 60 - 8
+
+
+def test_a_level_below_the_lead_time_demand_runs_out():
+    demand = np.full(60, 3.0)
+    replay = replay_base_stock(demand, np.full(60, 3.0 * 6), lead_time=7)
+    # 18 units cover 6 of the 7 days an order takes: every 7th day sells nothing after warm-up
+    assert replay.average_stock == 0.0
+    assert replay.fill_rate == pytest.approx(replay.service_level)
+    assert 0.8 < replay.service_level < 0.9
+
+
+def test_the_policy_reaches_its_service_level_where_the_naive_one_does_not():
+    rng = np.random.default_rng(0)
+    mean, lead = 5.0, 7
+    demand = rng.poisson(mean, 20_000).astype(float)
+    # the forecast knows the distribution: Poisson(5) each day, sd sqrt(5)
+    point = np.full(lead, mean)
+    policy = reorder_point(point, point + Z_95 * math.sqrt(mean), lead, 0.95)
+    ours = replay_base_stock(demand, np.full(len(demand), policy.reorder_point), lead)
+    naive = replay_base_stock(demand, naive_levels(demand, lead), lead, start=28)
+    assert abs(ours.service_level - 0.95) <= 0.02
+    # no safety stock: P(Poisson(35) <= 35) is 0.55; lost sales lift it (a short day lowers the next
+    # days' sales, not their demand), still far from the target
+    assert naive.service_level < 0.8
+    assert ours.average_stock > naive.average_stock
+
+
+def test_replay_checks_the_levels_match_the_days():
+    with pytest.raises(ValueError, match="^levels: 3 values for 4 days"):
+        replay_base_stock(np.ones(4), np.ones(3), 1)
+
+
+def test_compare_policies_replays_each_origins_level_until_the_next():
+    rng = np.random.default_rng(1)
+    days = pd.date_range("2020-01-01", periods=2_000)
+    grid = pd.DataFrame({"series_id": "a", "date": days, "y": rng.poisson(5.0, len(days)).astype(float)})
+    cutoffs = days[28:-30:7]  # weekly origins, each forecasting the next 30 days
+    forecasts = pd.DataFrame(
+        [
+            {"series_id": "a", "cutoff": c, "date": c + pd.Timedelta(days=k), "perfect": 5.0}
+            for c in cutoffs
+            for k in range(1, 31)
+        ]
+    ).assign(**{"perfect-hi-95": 5.0 + Z_95 * math.sqrt(5.0)})
+    got = compare_policies(forecasts, "perfect", grid, lead_time=7, service_level=0.95, step=7)
+    assert got["series"] == 1 and got["days"] == len(cutoffs) * 7 - 8
+    assert abs(got["service_level"] - 0.95) <= 0.02 and got["naive_service_level"] < 0.8
+    assert got["average_stock"] > got["naive_average_stock"]
