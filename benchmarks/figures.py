@@ -5,6 +5,7 @@ from stored files:
   benchmarks, platform  benchmarks/results/{generate,load,daily_history,big_day,platform,daily}.json
                         (`make bench`; a result not measured yet is shown as such)
   models                docs/results/model_report.json (`ecomm evaluate --report`) + world.json
+  models_seeds          benchmarks/results/models_seeds.json (python -m benchmarks.bench_models_seeds)
   causal                docs/results/causal_estimates.csv (`ecomm causal report`) + world.json
   contract              the raw contract's declarations (src/ecomm/entities.py), not a measurement
 
@@ -265,6 +266,39 @@ def render_models(docs: Path) -> str:
     return "\n".join(lines)
 
 
+def _seed_cell(target: dict, seed: str) -> str:
+    met = target["met"].get(seed)
+    value = _target_value({"target": target["name"], "observed": target["observed"].get(seed)})
+    return value if met is None else f"{value} {_mark(met)}"
+
+
+def render_models_seeds(results: Path) -> str:
+    """The evaluate targets on each seed's world (a table: target | required | seed ... | met in)."""
+    path = results / "models_seeds.json"
+    found = _load_json(path)
+    seeds = [str(run["seed"]) for run in found["seeds"]]
+    w = found["world"]
+    lines = [
+        f"Measured {found['measured_on']} by `python -m benchmarks.bench_models_seeds` ({_link(path)}): "
+        f"per seed a world of {w['customers']:,} customers, {w['products']:,} products and {w['days']} days "
+        f"to {w['as_of']}, every model trained with {found['churn_trials']} churn and "
+        f"{found['recommender_trials']} recommender tuning trials, then `ecomm evaluate`'s targets "
+        f"({found['seconds']:.0f} s in all):",
+        "",
+        "| target | required | " + " | ".join(f"seed {s}" for s in seeds) + " | met in |",
+        "|---|---|" + "---|" * len(seeds) + "---|",
+    ]
+    for target in found["targets"]:
+        cells = " | ".join(_seed_cell(target, s) for s in seeds)
+        lines.append(
+            f"| {target['name']} | {target['required']} | {cells} | {target['met_in']} of {len(seeds)} |"
+        )
+    for model in found["seeds"][0]["train_seconds"]:
+        cells = " | ".join(f"{run['train_seconds'][model]:.0f} s" for run in found["seeds"])
+        lines.append(f"| `{model}` training time | | {cells} | |")
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------------- causal report
 def render_causal(docs: Path) -> str:
     path = docs / "causal_estimates.csv"
@@ -308,6 +342,7 @@ def renderers(benchmark_results: Path, docs_results: Path) -> dict[str, Callable
         "benchmarks": lambda: render_benchmarks(benchmark_results),
         "platform": lambda: render_platform(benchmark_results),
         "models": lambda: render_models(docs_results),
+        "models_seeds": lambda: render_models_seeds(benchmark_results),
         "causal": lambda: render_causal(docs_results),
         "contract": render_contract,
     }

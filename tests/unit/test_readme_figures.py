@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-BLOCKS = ("benchmarks", "platform", "models", "causal", "contract")
+BLOCKS = ("benchmarks", "platform", "models", "models_seeds", "causal", "contract")
 
 
 def figures(*args: str) -> subprocess.CompletedProcess:
@@ -117,3 +117,18 @@ def test_the_contract_table_lists_every_declared_column():
             assert f"| `{column.name}` | {column.type} |" in block
         for rule in entity.rules:
             assert f"`{rule}` ({rule.message})" in block
+
+
+def test_the_seeds_table_counts_each_target_met_over_the_stored_seeds():
+    stored = json.loads((REPO / "benchmarks" / "results" / "models_seeds.json").read_text())
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme[
+        readme.index("<!-- figures:models_seeds -->") : readme.index("<!-- /figures:models_seeds -->")
+    ]
+    seeds = len(stored["seeds"])
+    for target in stored["targets"]:
+        assert target["met_in"] == sum(1 for met in target["met"].values() if met)
+        row = next(line for line in block.splitlines() if line.startswith(f"| {target['name']} |"))
+        assert row.startswith(f"| {target['name']} | {target['required']} | ")
+        assert row.endswith(f"| {target['met_in']} of {seeds} |")
+        assert row.count("✅") == target["met_in"]
