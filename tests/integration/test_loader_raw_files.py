@@ -233,17 +233,26 @@ def test_returns_csv_directory_rejects_the_batch(warehouse, sql, tmp_path):
     assert sql("SELECT status, message FROM audit.load_runs") == [("rejected", message)]
 
 
-def test_quoted_empty_required_text_is_missing(warehouse, sql, tmp_path):
+def test_quoted_empty_text_is_missing(warehouse, sql, tmp_path):
+    """A quoted empty cell ("") is a missing value: in a required column (product_name) its row is
+    quarantined; in an attribute an imported log may lack (first_name, city) it is stored as unknown."""
     customers = [customer(i) for i in range(1, 31)]
-    batch = write_batch(tmp_path, customers=customers, products=[product(1)], order_items=ONE_ORDER)
-    path = batch / "customers.csv"
-    quoted = [customer(31, first_name='""', city='""'), customer(32, gender='""')]
-    path.write_text(path.read_text() + "\n".join(_line(c) for c in quoted) + "\n")
+    products = [product(i) for i in range(1, 31)]
+    batch = write_batch(tmp_path, customers=customers, products=products, order_items=ONE_ORDER)
+    for name, rows in (
+        ("customers", [customer(31, first_name='""', city='""'), customer(32, gender='""')]),
+        ("products", [product(31, product_name='""')]),
+    ):
+        path = batch / f"{name}.csv"
+        path.write_text(path.read_text() + "\n".join(_line(r) for r in rows) + "\n")
     report = load_path(warehouse, batch, marts=False)
     assert report.ok and report.batches[0].status == "loaded"
-    assert sql("SELECT row_no, reason FROM quarantine.customers") == [
-        (32, "first_name: required value missing; city: required value missing")
+    assert sql("SELECT row_no, reason FROM quarantine.products") == [
+        (32, "product_name: required value missing")
     ]
+    assert sql.one("SELECT count(*) FROM quarantine.customers") == 0
+    assert sql("SELECT first_name, city FROM warehouse.dim_customer WHERE customer_id = 31") == [(None, None)]
     assert sql.one("SELECT gender FROM warehouse.dim_customer WHERE customer_id = 32") is None
-    assert sql.one("SELECT count(*) FROM warehouse.dim_customer") == 31
-    assert sql("SELECT status, rows_read, rows_quarantined FROM audit.load_runs") == [("loaded", 34, 1)]
+    assert sql.one("SELECT count(*) FROM warehouse.dim_customer") == 32
+    assert sql.one("SELECT count(*) FROM warehouse.dim_product") == 30
+    assert sql("SELECT status, rows_read, rows_quarantined FROM audit.load_runs") == [("loaded", 64, 1)]

@@ -207,26 +207,26 @@ def test_churn_metrics_against_the_baseline_and_the_oracle(churn_runs, client):
     assert set(m) == {XGBOOST, LOGREG, API_HEAD, ORACLE}
     for name in (XGBOOST, LOGREG, API_HEAD, ORACLE):
         assert m[name]["coverage"] == 1.0  # the oracle covers the same customers
-        assert m[name]["n"] == 923
+        assert m[name]["n"] == 766
     auc = {name: m[name]["roc_auc"] for name in m}
-    # Pinned to what this world gives (seed 7, buyers with a completed order: XGBoost 0.6647, logistic
-    # 0.6799, API head 0.6703, oracle 0.7465), each band about the spread measured over tuning seeds 1-5
-    # before the population lost its returned-only customers (XGBoost 0.657-0.685, logistic
-    # 0.684-0.686, API head 0.683-0.687; the oracle is the generator's, fixed): losing a feature
-    # group, a leak or a broken tuning moves them out.
-    assert auc[ORACLE] == pytest.approx(0.7465, abs=0.001)
-    assert auc[XGBOOST] == pytest.approx(0.6647, abs=0.015)
-    assert auc[LOGREG] == pytest.approx(0.6799, abs=0.005)
-    assert auc[API_HEAD] == pytest.approx(0.6703, abs=0.006)
+    # Pinned to what this world gives since the planted personas (seed 7, buyers with a completed
+    # order, re-measured 2026-12-06: XGBoost 0.7964, logistic 0.7981, API head 0.7864, oracle 0.8854);
+    # the bands are the spreads measured over tuning seeds 1-5 on the world before the personas
+    # (XGBoost 0.657-0.685, logistic 0.684-0.686, API head 0.683-0.687; the oracle is the
+    # generator's, fixed): losing a feature group, a leak or a broken tuning moves them out.
+    assert auc[ORACLE] == pytest.approx(0.8854, abs=0.001)
+    assert auc[XGBOOST] == pytest.approx(0.7964, abs=0.015)
+    assert auc[LOGREG] == pytest.approx(0.7981, abs=0.005)
+    assert auc[API_HEAD] == pytest.approx(0.7864, abs=0.006)
     # relative: about 0.89x the oracle (0.875-0.913 over seeds); the logistic baseline is level with
     # XGBoost here (XGBoost - logistic: -0.029 .. 0.000 over seeds), both well below the oracle
     assert 0.87 < auc[XGBOOST] / auc[ORACLE] < 0.93
     assert -0.035 < auc[XGBOOST] - auc[LOGREG] < 0.01
     assert auc[ORACLE] - max(auc[XGBOOST], auc[LOGREG], auc[API_HEAD]) > 0.05
-    assert m[XGBOOST]["top_decile_lift"] == pytest.approx(1.95, abs=0.1)  # seeds: 1.99-2.11 before
-    assert m[ORACLE]["top_decile_lift"] == pytest.approx(2.797, abs=0.01)
-    assert m[XGBOOST]["brier"] == pytest.approx(0.229, abs=0.01)  # seeds: 0.213-0.226 before
-    assert m[LOGREG]["brier"] == pytest.approx(0.2129, abs=0.003)  # seeds: 0.210-0.212 before
+    assert m[XGBOOST]["top_decile_lift"] == pytest.approx(2.083, abs=0.1)
+    assert m[ORACLE]["top_decile_lift"] == pytest.approx(2.765, abs=0.01)
+    assert m[XGBOOST]["brier"] == pytest.approx(0.2148, abs=0.01)
+    assert m[LOGREG]["brier"] == pytest.approx(0.1861, abs=0.003)
     run = client.get_run(full.run_id)
     assert run.data.metrics["xgboost_roc_auc"] == pytest.approx(m[XGBOOST]["roc_auc"])
     # the families compete on validation; the served full head is the winner, recorded on the run
@@ -445,18 +445,19 @@ def test_recommender_registered_and_better_than_popularity(rec_run, client):
     assert rec_run.gate.promoted and rec_run.gate.reason == "first version of the model"
     assert registry.aliases(client, registry.RECOMMENDER_MODEL) == {"champion": "1", "challenger": "1"}
     model, pop, oracle = (rec_run.metrics[k] for k in (rec_ev.MODEL, rec_ev.POPULARITY, rec_ev.ORACLE))
-    assert model["users"] == pop["users"] == oracle["users"] == 341
-    # Pinned to this world (seed 7: NDCG@10 0.306, coverage@10 0.926; tuning seeds 1-3: NDCG
-    # 0.292-0.328, coverage 0.839-0.966; popularity and the oracle do not depend on the seed)
-    assert pop["ndcg_at_10"] == pytest.approx(0.1357, abs=0.001)
-    assert oracle["ndcg_at_10"] == pytest.approx(0.508, abs=0.001)
-    assert model["ndcg_at_10"] == pytest.approx(0.306, abs=0.025)
+    assert model["users"] == pop["users"] == oracle["users"] == 291
+    # Pinned to this world since the planted personas (seed 7, re-measured 2026-12-06: NDCG@10 0.273,
+    # coverage@10 0.906); the bands are the spreads over tuning seeds 1-3 before the personas (NDCG
+    # 0.292-0.328, coverage 0.839-0.966); popularity and the oracle do not depend on the seed
+    assert pop["ndcg_at_10"] == pytest.approx(0.1006, abs=0.001)
+    assert oracle["ndcg_at_10"] == pytest.approx(0.4675, abs=0.001)
+    assert model["ndcg_at_10"] == pytest.approx(0.273, abs=0.025)
     assert model["ndcg_at_10"] > 2.0 * pop["ndcg_at_10"]  # seeds: 2.15-2.42x
     assert 0.55 * oracle["ndcg_at_10"] < model["ndcg_at_10"] < 0.67 * oracle["ndcg_at_10"]  # 0.58-0.65x
-    assert pop["coverage_at_10"] == pytest.approx(0.1208, abs=0.001)
-    assert model["coverage_at_10"] == pytest.approx(0.926, abs=0.07)
-    assert rec_run.ratings["svd_rmse"] == pytest.approx(1.125, abs=0.01)  # seeds: 1.124-1.128
-    assert rec_run.ratings["mean_rating_rmse"] == pytest.approx(1.2327, abs=0.001)
+    assert pop["coverage_at_10"] == pytest.approx(0.1275, abs=0.001)
+    assert model["coverage_at_10"] == pytest.approx(0.906, abs=0.07)
+    assert rec_run.ratings["svd_rmse"] == pytest.approx(0.976, abs=0.01)
+    assert rec_run.ratings["mean_rating_rmse"] == pytest.approx(1.1543, abs=0.001)
     assert rec_run.gate.challenger_score == pytest.approx(model["ndcg_at_10"])
     assert (
         rec_run.split["holdout_start"] == "2025-03-05" and rec_run.split["holdout_last_day"] == "2025-04-01"
@@ -464,7 +465,9 @@ def test_recommender_registered_and_better_than_popularity(rec_run, client):
 
 
 def test_recommendations_lean_to_the_category_a_customer_buys(world, rec_run):
-    """Minimum functionality: customers whose purchases are all in one category get mostly that category."""
+    """Minimum functionality: customers whose purchases are all in one category get that category
+    far more often than its share of the catalog (with the planted personas, explorers among them,
+    it is 45% of their lists against a 14% catalog share: 3.2x)."""
     with db.connection(world) as conn:
         data = load_rec_data(conn)
     bought = data.bought.merge(data.catalog, on=C.PRODUCT_ID)
@@ -478,7 +481,6 @@ def test_recommendations_lean_to_the_category_a_customer_buys(world, rec_run):
     recs = recs.merge(data.catalog, on=C.PRODUCT_ID)
     share = (recs[C.CATEGORY] == recs[C.CUSTOMER_ID].map(loyal.cat)).groupby(recs[C.CUSTOMER_ID]).mean()
     catalog_share = loyal.cat.map(data.catalog[C.CATEGORY].value_counts(normalize=True))
-    assert share.mean() > 0.5
     assert share.mean() > 3 * catalog_share.mean()
 
 
