@@ -11,7 +11,7 @@ NPM_STAMP := $(TOOLS)/.npm-$(shell cat tools/package-lock.json | sha1sum | cut -
 DBT_STAMP := $(TOOLS)/.dbt-$(shell cat requirements-dbt.lock | sha1sum | cut -c1-12)
 COMPOSE ?= docker-compose
 
-.PHONY: setup dbt tools browser wrk up down status test test-unit test-integration bench figures lint lock lock-tools \
+.PHONY: setup dbt tools browser wrk promtool up down status test test-unit test-integration bench figures lint lock lock-tools \
 	lock-dbt clean \
 	compose-build compose-up compose-down compose-smoke
 
@@ -76,7 +76,16 @@ wrk:  ## install Debian's wrk if it is missing (needs root)
 	    echo "error: the API benchmark needs wrk; install it as root: apt-get install -y wrk" >&2; exit 1; fi; \
 	  apt-get update -qq && apt-get install -y --no-install-recommends wrk; }
 
-test: setup tools browser  ## unit, integration and end-to-end tests against real components
+# Prometheus's rules are checked and unit-tested with promtool (tests/unit/test_prometheus_rules.py);
+# Debian's prometheus package ships it (and the server `make up` then starts).
+promtool:  ## install Debian's prometheus (promtool) if promtool is missing (needs root)
+	@command -v promtool >/dev/null || { \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "error: the alert rules' tests need promtool; install it as root:" \
+	      "apt-get install -y --no-install-recommends prometheus" >&2; exit 1; fi; \
+	  apt-get update -qq && apt-get install -y --no-install-recommends prometheus; }
+
+test: setup tools browser promtool  ## unit, integration and end-to-end tests against real components
 	$(BIN)/python -m pytest
 
 test-unit: setup tools

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     streamlit_port: int = 8501
     jupyter_port: int = 8888
     dbt_docs_port: int = 8081
+    prometheus_port: int = Field(
+        default=9090, description="Prometheus (`make up` starts it when a `prometheus` binary is on PATH)."
+    )
     jupyter_token: str = Field(default="ecomm", description="JupyterLab login token (local default).")
 
     # --- marts (the dbt project in dbt/, its own locked environment) -------------------------------
@@ -100,6 +103,11 @@ class Settings(BaseSettings):
     api_workers: int = Field(default=1, ge=1, description="uvicorn worker processes of `ecomm serve api`.")
     api_model_poll_seconds: float = Field(
         default=30.0, gt=0, description="How often the API asks the registry for a new champion."
+    )
+    api_metrics_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long /metrics reuses the figures it read from the warehouse (freshness, drift, stream).",
     )
 
     # --- real time (POST /events, WS /ws/live) -----------------------------------------------------

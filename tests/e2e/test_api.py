@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from ecomm import db
 
@@ -193,6 +194,20 @@ def test_metrics_count_predictions_per_model_version_and_requests_per_route(api)
     assert (
         _counter(text, "ecomm_api_model_loads_total", 'model="churn_model",outcome="loaded",version="1"') == 1
     )
+
+
+def test_metrics_name_the_version_each_model_serves(api):
+    served = {
+        s.labels["model"]: (s.labels["version"], s.value)
+        for family in text_string_to_metric_families(api.get("/metrics").text)
+        for s in family.samples
+        if s.name == "ecomm_model_served_version"
+    }
+    assert served == {
+        "churn_model": ("1", 1.0),
+        "recommender_model": ("1", 1.0),
+        "purchase_model": ("1", 1.0),
+    }
 
 
 # -------------------------------------------------------------------------------------- bad inputs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,10 +18,13 @@ import psutil
 import pytest
 
 from ecomm.ml import registry
+from ecomm.platform.services import MONITORING, PROMETHEUS_MISSING
 
 from support.servers import free_port
 
 PLATFORM = [sys.executable, "-m", "ecomm.platform"]
+# Debian's prometheus package: `make test` installs it (make promtool), so make up starts Prometheus
+HAS_PROMETHEUS = shutil.which("prometheus") is not None
 TRAIN_TASKS = ("train_churn", "train_recommender", "train_segments", "train_purchase", "train_clv")
 
 
@@ -43,6 +47,7 @@ def platform_env(tmp_path_factory) -> dict:
         "ECOMM_API_PORT": str(free_port()),
         "ECOMM_STREAMLIT_PORT": str(free_port()),
         "ECOMM_DBT_DOCS_PORT": str(free_port()),
+        "ECOMM_PROMETHEUS_PORT": str(free_port()),
         # the scheduler's and triggerer's log servers, off their fixed defaults
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
@@ -110,6 +115,29 @@ def nothing_retrained_after_start(env) -> None:
         assert [str(v.version) for v in mlflow.search_model_versions(f"name = '{model}'")] == ["1"], model
 
 
+def prometheus_scrapes_the_api(env) -> None:
+    """make up's Prometheus scrapes the API (up = 1, the served churn_model version, the pipeline's
+    lag) and evaluates every alert rule of monitoring/alerts.yml."""
+    import yaml
+
+    prometheus = httpx.Client(base_url=f"http://127.0.0.1:{env['ECOMM_PROMETHEUS_PORT']}/api/v1", timeout=30)
+
+    def query(expr: str) -> list[dict]:
+        return prometheus.get("/query", params={"query": expr}).json()["data"]["result"]
+
+    deadline = time.monotonic() + 60  # the first scrape comes within one 15 s interval
+    while not query('up{job="ecomm-api"} == 1'):
+        assert time.monotonic() < deadline, query('up{job="ecomm-api"}')
+        time.sleep(2)
+    [served] = query('ecomm_model_served_version{model="churn_model"}')
+    assert (served["metric"]["version"], served["value"][1]) == ("1", "1")
+    assert len(query("ecomm_pipeline_lag_days")) == 1
+    groups = yaml.safe_load((MONITORING / "alerts.yml").read_text())["groups"]
+    expected = {rule["alert"] for group in groups for rule in group["rules"]}
+    loaded = prometheus.get("/rules").json()["data"]["groups"]
+    assert {rule["name"] for group in loaded for rule in group["rules"]} == expected
+
+
 @pytest.fixture
 def always_down(platform_env):
     yield
@@ -135,7 +163,7 @@ def test_up_status_down(platform_env, always_down):
         "api",
         "streamlit",
         "dbt-docs",
-    }
+    } | ({"prometheus"} if HAS_PROMETHEUS else set())
     assert "ecommerce_data_pipeline: run " in first.stderr and " succeeded" in first.stderr
     with urllib.request.urlopen(f"http://127.0.0.1:{platform_env['ECOMM_MLFLOW_PORT']}/health") as resp:
         assert resp.status == 200
@@ -149,6 +177,10 @@ def test_up_status_down(platform_env, always_down):
         assert {"model.ecomm.daily_sales", "model.ecomm.customer_360"} <= set(catalog["nodes"])
     assert "causal estimates: " in first.stdout and " computed into marts.causal_estimates" in first.stdout
     nothing_retrained_after_start(platform_env)
+    if HAS_PROMETHEUS:
+        prometheus_scrapes_the_api(platform_env)
+    else:
+        assert PROMETHEUS_MISSING in " ".join(first.stdout.split())
 
     second = run(["up"], platform_env)  # harmless: same processes, nothing reloaded
     assert second.returncode == 0, second.stderr[-3000:]
@@ -159,7 +191,7 @@ def test_up_status_down(platform_env, always_down):
 
     status = run(["status"], platform_env)
     assert status.returncode == 0
-    assert status.stdout.count("healthy") == 9 and "fact_order_items" in status.stdout
+    assert status.stdout.count("healthy") == len(state) and "fact_order_items" in status.stdout
 
     down = run(["down"], platform_env)
     assert down.returncode == 0, down.stderr

@@ -30,7 +30,7 @@ ONE_SHOT = {"db-migrate", "bootstrap", "airflow-init"}
 SERVICES = {
     "postgres", "redis", "mlflow", "db-migrate", "bootstrap", "airflow-init", "airflow-api-server",
     "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker", "fastapi",
-    "streamlit", "jupyter", "dbt-docs",
+    "streamlit", "jupyter", "dbt-docs", "prometheus",
 }  # fmt: skip
 # service -> (the .env setting that moves the host port, the contract's port = the container's port)
 PORTS = {
@@ -41,6 +41,7 @@ PORTS = {
     "streamlit": ("ECOMM_STREAMLIT_PORT", 8501),
     "jupyter": ("ECOMM_JUPYTER_PORT", 8888),
     "dbt-docs": ("ECOMM_DBT_DOCS_PORT", 8081),
+    "prometheus": ("ECOMM_PROMETHEUS_PORT", 9090),
 }
 
 
@@ -107,6 +108,7 @@ def test_ports_are_design_section_4s_and_match_settings():
         "ECOMM_STREAMLIT_PORT": "streamlit_port",
         "ECOMM_JUPYTER_PORT": "jupyter_port",
         "ECOMM_DBT_DOCS_PORT": "dbt_docs_port",
+        "ECOMM_PROMETHEUS_PORT": "prometheus_port",
     }
     published = {name: s["ports"] for name, s in compose_raw()["services"].items() if "ports" in s}
     assert set(published) == set(PORTS)
@@ -292,6 +294,24 @@ def test_jupyter_command_serves_the_notebooks():
     assert sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb")) != []
     assert "COPY notebooks /opt/ecomm/notebooks" in (REPO / "jupyter" / "Dockerfile").read_text()
     assert services()["jupyter"]["environment"]["JUPYTER_TOKEN"] == compose_env()["ECOMM_JUPYTER_TOKEN"]
+
+
+def test_prometheus_runs_debians_binary_on_the_repos_config_and_scrapes_fastapi():
+    import yaml
+
+    argv = command_of("prometheus")
+    assert argv[0] == "prometheus"
+    assert (
+        "--config.file=/etc/prometheus/prometheus.yml" in argv and "--storage.tsdb.path=/prometheus" in argv
+    )
+    dockerfile = (REPO / "monitoring" / "Dockerfile").read_text()
+    assert "COPY monitoring/prometheus.yml monitoring/alerts.yml /etc/prometheus/" in dockerfile
+    assert "COPY docker/healthcheck.py /usr/local/bin/ecomm-healthcheck" in dockerfile
+    config = yaml.safe_load((REPO / "monitoring" / "prometheus.yml").read_text())
+    assert config["rule_files"] == ["alerts.yml"]  # beside it in /etc/prometheus
+    [job] = config["scrape_configs"]
+    assert job["static_configs"] == [{"targets": ["fastapi:8000"]}] and job["metrics_path"] == "/metrics"
+    assert services()["prometheus"]["volumes"] == ["prometheus-data:/prometheus"]
 
 
 def test_healthchecks_use_the_helper_the_base_image_installs():

@@ -14,8 +14,9 @@ from ecomm.settings import Settings
 from support.deploy import REPO, dockerfile_instructions, final_stage
 
 SERVICE_DOCKERFILES = ["airflow/Dockerfile", "ml/Dockerfile", "fastapi/Dockerfile", "streamlit/Dockerfile", "jupyter/Dockerfile"]  # fmt: skip
+PROMETHEUS_DOCKERFILE = "monitoring/Dockerfile"  # Debian's package on the Python base, not FROM ecomm
 LOCAL_BASES = ["docker/local-base/python.Dockerfile", "docker/local-base/postgres.Dockerfile"]
-DOCKERFILES = ["Dockerfile", *SERVICE_DOCKERFILES, *LOCAL_BASES]
+DOCKERFILES = ["Dockerfile", *SERVICE_DOCKERFILES, PROMETHEUS_DOCKERFILE, *LOCAL_BASES]
 HADOLINT = Path(sys.executable).with_name("hadolint")
 
 
@@ -33,7 +34,7 @@ def test_hadolint_finds_nothing(dockerfile):
     assert (done.returncode, done.stdout + done.stderr) == (0, "")
 
 
-@pytest.mark.parametrize("dockerfile", ["Dockerfile", *SERVICE_DOCKERFILES])
+@pytest.mark.parametrize("dockerfile", ["Dockerfile", *SERVICE_DOCKERFILES, PROMETHEUS_DOCKERFILE])
 def test_services_run_as_the_non_root_ecomm_user(dockerfile):
     users = [args for op, args in final_stage(REPO / dockerfile) if op == "USER"]
     assert users[-1] == "10001:10001"
@@ -55,6 +56,9 @@ def test_base_images_are_build_arguments():
         assert instructions[:2] == [("ARG", "ECOMM_IMAGE=ecomm:local"), ("FROM", "${ECOMM_IMAGE}")], (
             dockerfile
         )
+    prometheus = dockerfile_instructions(REPO / PROMETHEUS_DOCKERFILE)
+    assert prometheus[:2] == [("ARG", "PYTHON_IMAGE=python:3.11-slim"), ("FROM", "${PYTHON_IMAGE}")]
+    assert "apt-get install -y --no-install-recommends prometheus" in prometheus[2][1]
 
 
 def test_the_base_image_installs_the_locks_and_the_package():

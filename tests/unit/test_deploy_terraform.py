@@ -20,6 +20,7 @@ NOT_ON_AWS = {
     "dbt-docs": "the dbt docs site for developers, served locally; dbt itself runs inside the Airflow tasks",
     "redis": "the scale profile's Celery broker; ECS runs the LocalExecutor in the scheduler",
     "airflow-worker": "the scale profile's Celery worker (same)",
+    "prometheus": "scrapes the API locally and in Compose; no Prometheus runs on AWS yet (ECS logs go to CloudWatch)",
 }
 CHECKOV = TOOLS / "checkov-venv" / "bin" / "checkov"
 # (check, resource) skipped by a `checkov:skip=` comment in terraform/, each with its reason there

@@ -14,11 +14,13 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
+from prometheus_client import CollectorRegistry
 
 from ecomm.api import errors, forecast, predictions, purchase, stream
 from ecomm.api import schemas as S
 from ecomm.api.model_store import ModelStore
 from ecomm.api.observability import MODEL_LOADS, RequestMiddleware, render_metrics
+from ecomm.api.scrape_metrics import ServedModels, WarehouseMetrics
 from ecomm.api.security import require_api_key
 from ecomm.api.warehouse import WarehouseReader
 from ecomm.settings import Settings, get_settings
@@ -78,6 +80,14 @@ def create_app(settings: Settings | None = None, *, store: ModelStore | None = N
     app.state.settings = settings
     app.state.models = store
     app.state.warehouse = WarehouseReader(settings)
+    # read at scrape time, in this process: what it serves, what the warehouse says
+    scraped = CollectorRegistry(auto_describe=False)
+    scraped.register(ServedModels(store))
+    scraped.register(
+        WarehouseMetrics(
+            app.state.warehouse.read_statements, settings.shop_timezone, settings.api_metrics_cache_seconds
+        )
+    )
     errors.install(app)
     app.add_middleware(
         CORSMiddleware,
@@ -146,8 +156,9 @@ def create_app(settings: Settings | None = None, *, store: ModelStore | None = N
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
     def metrics() -> Response:
-        """Prometheus metrics: requests and latency by route, predictions by model version, model loads."""
-        body, content_type = render_metrics()
+        """Prometheus metrics: requests and latency by route, predictions by model version, model loads,
+        served model versions, pipeline freshness and load failures, drift flags, stream lag."""
+        body, content_type = render_metrics(scraped)
         return Response(body, media_type=content_type)
 
     return app

@@ -28,14 +28,17 @@ REQUEST_ID_HEADER = "x-request-id"
 SERVER_SEND = "ecomm.server_send"
 
 
-def render_metrics() -> tuple[bytes, str]:
+def render_metrics(scraped: CollectorRegistry | None = None) -> tuple[bytes, str]:
+    """The counters and histograms (summed over the workers' files in multiprocess mode), then the
+    figures `scraped` reads at scrape time (served versions, warehouse: ecomm.api.scrape_metrics)."""
+    extra = generate_latest(scraped) if scraped is not None else b""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
         reg = CollectorRegistry()
         multiprocess.MultiProcessCollector(reg)
-        return generate_latest(reg), CONTENT_TYPE_LATEST
-    return generate_latest(), CONTENT_TYPE_LATEST
+        return generate_latest(reg) + extra, CONTENT_TYPE_LATEST
+    return generate_latest() + extra, CONTENT_TYPE_LATEST
 
 
 def error_body(error: str, message: str, request_id: str, details: list | None = None) -> bytes:

@@ -71,6 +71,20 @@ class WarehouseReader:
         finally:
             conn.close()
 
+    def read_statements(self, statements: list[str]) -> list[list[tuple]]:
+        """Each statement's rows (none for a SET), in one read-only transaction."""
+        conn = self.engine.raw_connection()
+        try:
+            results = []
+            with conn.cursor() as cur:
+                for sql in statements:
+                    cur.execute(sql)
+                    results.append(cur.fetchall() if cur.description else [])
+            conn.rollback()
+            return results
+        finally:
+            conn.close()
+
     def ping(self) -> None:
         self._rows("SELECT 1")
 

@@ -10,7 +10,14 @@ from ecomm.cli import db_down, db_migrate, db_up, pipeline_bootstrap, status
 from ecomm.console import UserError, err, out, user_errors
 from ecomm.orchestration.config import OrchestrationError, migrate_metadata
 from ecomm.platform import supervisor
-from ecomm.platform.services import Service, check_health, planned_services, print_services
+from ecomm.platform.services import (
+    PROMETHEUS_MISSING,
+    Service,
+    check_health,
+    planned_services,
+    print_services,
+    prometheus_service,
+)
 from ecomm.settings import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
@@ -78,6 +85,8 @@ def up() -> None:
         raise UserError(str(exc)) from None
     status()
     print_services(out, "services", _service_rows())
+    if prometheus_service(settings) is None:
+        out.print(PROMETHEUS_MISSING)
     out.print(
         f"platform up in {time.perf_counter() - started:.0f}s "
         f"({', '.join(f'{name} {seconds:.0f}s' for name, seconds in phases.items())}); "

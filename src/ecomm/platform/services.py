@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
@@ -23,6 +25,11 @@ from ecomm import db
 from ecomm.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+MONITORING = REPO_ROOT / "monitoring"  # Prometheus's config and alert rules (also Compose's)
+PROMETHEUS_MISSING = (
+    "prometheus: not started (no `prometheus` binary on PATH; Debian's package provides it: "
+    "apt-get install prometheus)"
+)
 
 
 @dataclass
@@ -98,6 +105,7 @@ def planned_services(settings: Settings) -> list[Service]:
         _api(settings),
         streamlit_service(settings),
         dbt_docs_service(settings),
+        *([prometheus] if (prometheus := prometheus_service(settings)) else []),
     ]
 
 
@@ -210,6 +218,42 @@ def dbt_docs_service(settings: Settings) -> Service:
         port=port,
         port_setting="ECOMM_DBT_DOCS_PORT",
         startup_seconds=180.0,
+    )
+
+
+def prometheus_config(settings: Settings) -> Path:
+    """monitoring/prometheus.yml with this machine's addresses: the API on its port, the rules by
+    absolute path. Written under ECOMM_HOME/run/ (what `make up`'s Prometheus reads)."""
+    config = yaml.safe_load((MONITORING / "prometheus.yml").read_text())
+    config["rule_files"] = [str(MONITORING / name) for name in config["rule_files"]]
+    [api_job] = config["scrape_configs"]
+    api_job["static_configs"] = [{"targets": [f"127.0.0.1:{settings.api_port}"]}]
+    path = settings.home / "run" / "prometheus.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def prometheus_service(settings: Settings) -> Service | None:
+    """Prometheus scraping the API, with the alert rules; None when no `prometheus` binary is on PATH
+    (the platform runs without it: `make up` says so)."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        return None
+    port = settings.prometheus_port
+    return Service(
+        name="prometheus",
+        command=[
+            binary,
+            f"--config.file={prometheus_config(settings)}",
+            f"--storage.tsdb.path={(settings.home / 'prometheus').resolve()}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        health_url=f"http://127.0.0.1:{port}/-/ready",
+        url=f"http://localhost:{port}/alerts",
+        port=port,
+        port_setting="ECOMM_PROMETHEUS_PORT",
+        startup_seconds=60.0,
     )
 
 
