@@ -43,9 +43,23 @@ class CausalWorld:
 _WORLDS: dict[GeneratorConfig, CausalWorld] = {}
 
 
+def end_idle_sessions(settings: Settings, database: str) -> int:
+    """End the idle sessions on `database` (how many): pooled connections that in-process pages
+    (Streamlit's cached engines, which re-connect on use) keep open would make it unusable as a
+    template, depending on which tests ran before in this process."""
+    with db.connection(settings, "postgres") as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = %s AND state = 'idle' AND pid <> pg_backend_pid()",
+            (database,),
+        )
+        return cur.fetchone()[0]
+
+
 def clone_database(settings: Settings, source: str, name: str | None = None) -> Settings:
-    """A copy of database `source` (no one may be connected to it) on the same server."""
+    """A copy of database `source` (no one may be busy on it) on the same server."""
     name = name or f"{source}_{uuid.uuid4().hex[:6]}"
+    end_idle_sessions(settings, source)
     db.create_database(settings, name, template=source)
     return settings.model_copy(update={"warehouse_db": name})
 
