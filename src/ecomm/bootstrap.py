@@ -31,6 +31,7 @@ from ecomm.settings import Settings
 if TYPE_CHECKING:
     from ecomm.causal.report import CausalReport
     from ecomm.datagen.api import GenerationSummary
+    from ecomm.imports.run import ImportReport
     from ecomm.ml.churn.scoring import ScoringResult
     from ecomm.warehouse.run import LoadReport
 
@@ -41,6 +42,7 @@ Progress = Callable[[str, int, int], None]
 @dataclass
 class BootstrapResult:
     generated: GenerationSummary | None = None  # when a world was simulated
+    imported: ImportReport | None = None  # when the configured log was imported instead
     load: LoadReport | None = None  # when the history was loaded
     batches_before: int = 0  # batches the warehouse held before
     champions_before: dict[str, str] = field(default_factory=dict)  # model -> champion version
@@ -85,7 +87,18 @@ def champions(client) -> dict[str, str | None]:
 
 
 def load_history(settings: Settings, result: BootstrapResult, progress: Progress, say) -> None:
-    """Simulate the history (unless ECOMM_HOME/raw holds a world already) and load it."""
+    """Simulate the history (unless ECOMM_HOME/raw holds a world already) and load it; with
+    ECOMM_SOURCE=imported, import the configured log instead (`ecomm import`'s own code)."""
+    if settings.imported:
+        from ecomm.imports.run import import_configured
+
+        say(
+            f"importing {settings.import_file} ({settings.import_kind}; ECOMM_SOURCE=imported) "
+            "instead of simulating a shop"
+        )
+        result.imported = import_configured(settings)
+        result.load = result.imported.load
+        return
     from ecomm.datagen import GeneratorConfig, generate_history
     from ecomm.warehouse.load import batch_directories
     from ecomm.warehouse.run import load_path
