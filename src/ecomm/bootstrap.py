@@ -2,7 +2,8 @@
 fresh platform to a usable one. Idempotent, step by step:
 
 1. the warehouse holds no loaded batch -> simulate `ECOMM_HISTORY_DAYS` of history up to yesterday
-   into ECOMM_HOME/raw (unless a simulated world is already there) and load it;
+   into ECOMM_HOME/raw (unless a simulated world is already there) and load it; with
+   `ECOMM_SOURCE=imported`, import `ECOMM_IMPORT_FILE` instead (`ecomm import`'s code);
 2. each registered model (`churn_model`, `recommender_model`) without a `champion` -> train it; the
    promotion gate makes a first version champion;
 3. a churn champion trained in step 2, or one whose scores were never stored -> score today's
@@ -14,7 +15,8 @@ views), or whose last marts build failed, gets its marts built (`dbt build`); ML
 
 A second run finds the history loaded, both champions registered and the estimates stored, and does
 nothing. A model that the warehouse is still too short to train, or campaigns its data cannot yet
-support an estimate of (an estimator's ValueError), are reported and skipped (the DAGs catch up once the daily pipeline has loaded enough days); any
+support an estimate of (an estimator's ValueError), and a model or report whose inputs an imported
+log lacks (no product ids, no campaign), are reported and skipped (the DAGs catch up once the daily pipeline has loaded enough days); any
 other failure raises.
 """
 
