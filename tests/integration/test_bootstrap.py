@@ -206,7 +206,7 @@ def test_imported_source_is_imported_and_each_model_trains_or_says_what_it_lacks
         churn_horizon_days=30,
         churn_trials=1,
     )
-    missing = bootstrap({**env, "ECOMM_IMPORT_FILE": str(tmp_path / "nowhere.csv")})
+    missing = ecomm("pipeline", "bootstrap", env={**env, "ECOMM_IMPORT_FILE": str(tmp_path / "nowhere.csv")})
     assert missing.returncode == 1
     assert (
         missing.stderr.splitlines()[-1]
