@@ -29,7 +29,7 @@ closed (data interval D 00:00 → D+1 00:00).
 
 | task | does |
 |---|---|
-| `generate` | the simulated shop's raw batch of D (`ECOMM_HOME/raw/D/`); continues the world day by day if it has not reached D, reuses the batch if it has |
+| `generate` | the simulated shop's raw batch of D (`ECOMM_HOME/raw/D/`); continues the world day by day if it has not reached D, reuses the batch if it has. **Skipped** with `ECOMM_SOURCE=imported` (the warehouse holds a user's log: no day is simulated), and every task after it with it |
 | `load` | validation first (each raw file parsed once: schema and rules; a batch whose share of bad rows exceeds `ECOMM_BAD_ROW_THRESHOLD` is rejected before any database work), then COPY into staging → SQL merge into the star schema, one transaction; bad rows go to `quarantine` with their reason |
 | `quality_checks` | every batch up to D never checked (a run killed after its load) or whose checks failed (a failure stands until fixed): reconciliation of the raw files, counted by an independent parser, with warehouse + quarantine (rows, revenue), orphan events, inconsistent orders, duplicate e-mails, freshness; recorded in `audit.quality_checks` |
 | `build_marts` | `dbt build` of the marts (the dbt project in `dbt/`: models, unit test, key tests) for the batches this run loaded (`--vars batch_dates`) and any loaded batch not built yet; the incremental models reprocess only the order dates, customers and products those batches touched, so the cost follows the day, not the history. Fails naming the failing dbt test. The marts' docs and lineage: `dbt docs` on port 8081 |
@@ -68,8 +68,14 @@ def ecommerce_data_pipeline():
         from ecomm.pipeline import ensure_batch
 
         day = business_date(get_current_context())
+        settings = task_settings()
+        if settings.imported:  # skipped, and so is every task after it: nothing new is simulated
+            raise AirflowSkipException(
+                f"ECOMM_SOURCE=imported: the daily simulation is paused (the warehouse holds "
+                f"{settings.import_file}); nothing generated for {day}"
+            )
         with bad_data_fails_at_once():
-            batch_dir = ensure_batch(task_settings().raw_dir, day)
+            batch_dir = ensure_batch(settings.raw_dir, day)
         print(f"batch of {day}: {batch_dir}")
         return {"business_date": day.isoformat(), "batch_dir": str(batch_dir)}
 

@@ -2,7 +2,8 @@
 fresh platform to a usable one. Idempotent, step by step:
 
 1. the warehouse holds no loaded batch -> simulate `ECOMM_HISTORY_DAYS` of history up to yesterday
-   into ECOMM_HOME/raw (unless a simulated world is already there) and load it;
+   into ECOMM_HOME/raw (unless a simulated world is already there) and load it; with
+   `ECOMM_SOURCE=imported`, import `ECOMM_IMPORT_FILE` instead (`ecomm import`'s code);
 2. each registered model (`churn_model`, `recommender_model`) without a `champion` -> train it; the
    promotion gate makes a first version champion;
 3. a churn champion trained in step 2, or one whose scores were never stored -> score today's
@@ -14,7 +15,8 @@ views), or whose last marts build failed, gets its marts built (`dbt build`); ML
 
 A second run finds the history loaded, both champions registered and the estimates stored, and does
 nothing. A model that the warehouse is still too short to train, or campaigns its data cannot yet
-support an estimate of (an estimator's ValueError), are reported and skipped (the DAGs catch up once the daily pipeline has loaded enough days); any
+support an estimate of (an estimator's ValueError), and a model or report whose inputs an imported
+log lacks (no product ids, no campaign), are reported and skipped (the DAGs catch up once the daily pipeline has loaded enough days); any
 other failure raises.
 """
 
@@ -31,6 +33,7 @@ from ecomm.settings import Settings
 if TYPE_CHECKING:
     from ecomm.causal.report import CausalReport
     from ecomm.datagen.api import GenerationSummary
+    from ecomm.imports.run import ImportReport
     from ecomm.ml.churn.scoring import ScoringResult
     from ecomm.warehouse.run import LoadReport
 
@@ -41,6 +44,7 @@ Progress = Callable[[str, int, int], None]
 @dataclass
 class BootstrapResult:
     generated: GenerationSummary | None = None  # when a world was simulated
+    imported: ImportReport | None = None  # when the configured log was imported instead
     load: LoadReport | None = None  # when the history was loaded
     batches_before: int = 0  # batches the warehouse held before
     champions_before: dict[str, str] = field(default_factory=dict)  # model -> champion version
@@ -85,7 +89,18 @@ def champions(client) -> dict[str, str | None]:
 
 
 def load_history(settings: Settings, result: BootstrapResult, progress: Progress, say) -> None:
-    """Simulate the history (unless ECOMM_HOME/raw holds a world already) and load it."""
+    """Simulate the history (unless ECOMM_HOME/raw holds a world already) and load it; with
+    ECOMM_SOURCE=imported, import the configured log instead (`ecomm import`'s own code)."""
+    if settings.imported:
+        from ecomm.imports.run import import_configured
+
+        say(
+            f"importing {settings.import_file} ({settings.import_kind}; ECOMM_SOURCE=imported) "
+            "instead of simulating a shop"
+        )
+        result.imported = import_configured(settings)
+        result.load = result.imported.load
+        return
     from ecomm.datagen import GeneratorConfig, generate_history
     from ecomm.warehouse.load import batch_directories
     from ecomm.warehouse.run import load_path

@@ -224,6 +224,10 @@ def pipeline_bootstrap() -> None:
         result = bootstrap(settings, progress=tick, say=lambda message: err.print(message, highlight=False))
     if result.generated is not None:
         _print_counts(result.generated.rows)
+    if result.imported is not None:
+        from ecomm.imports.cli import print_summary
+
+        print_summary(result.imported)
     if result.load is not None:
         _report_load(result.load)  # exits 1 naming the rejected batches or failed checks
     else:

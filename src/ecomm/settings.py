@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator
@@ -51,6 +52,26 @@ class Settings(BaseSettings):
     customers: int = 5000
     products: int = 500
     history_days: int = 365
+
+    # --- the data source (README "Your own data") ---------------------------------------------------
+    source: Literal["simulated", "imported"] = Field(
+        default="simulated",
+        description="What `ecomm pipeline bootstrap` (`make up`) loads into an empty warehouse: the "
+        "simulated shop, or the log ECOMM_IMPORT_FILE through `ecomm import` (the daily simulation is "
+        "then paused and there is no ground truth).",
+    )
+    import_file: Path | None = Field(
+        default=None, description="The log to import (CSV or Parquet); relative = to the project."
+    )
+    import_kind: Literal["transactions", "interactions"] = Field(
+        default="transactions", description="`ecomm import transactions` or `ecomm import interactions`."
+    )
+    import_map: str | None = Field(
+        default=None, description="The import's --map: field=column pairs, or a YAML file of them."
+    )
+    import_date_format: str | None = Field(default=None, description="The import's --date-format.")
+    import_delimiter: str = Field(default=",", description="The import's --delimiter.")
+    import_encoding: str = Field(default="utf-8", description="The import's --encoding.")
 
     # --- loading ----------------------------------------------------------------------------------
     bad_row_threshold: float = Field(
@@ -172,10 +193,10 @@ class Settings(BaseSettings):
             ) from None
         return zone
 
-    @field_validator("home", "dbt_executable", "dbt_project_dir")
+    @field_validator("home", "dbt_executable", "dbt_project_dir", "import_file")
     @classmethod
-    def _home_in_the_project(cls, home: Path, info: ValidationInfo) -> Path:
-        if home.is_absolute():
+    def _home_in_the_project(cls, home: Path | None, info: ValidationInfo) -> Path | None:
+        if home is None or home.is_absolute():
             return home
         if PROJECT_ROOT is None:
             raise ValueError(
@@ -187,6 +208,10 @@ class Settings(BaseSettings):
     @property
     def mlflow_artifacts_dir(self) -> Path:
         return self.home / "mlartifacts"
+
+    @property
+    def imported(self) -> bool:
+        return self.source == "imported"
 
     @property
     def raw_dir(self) -> Path:

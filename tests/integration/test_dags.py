@@ -383,6 +383,20 @@ def test_day_without_orders_fails_the_run_with_the_reason(two_days, airflow_worl
     assert reason in log.out + log.err
 
 
+def test_imported_source_pauses_the_daily_simulation(airflow_world, dags, monkeypatch, capfd):
+    """ECOMM_SOURCE=imported: no day is simulated; every task is skipped, the reason in the log."""
+    monkeypatch.setenv("ECOMM_SOURCE", "imported")
+    day = D3 + timedelta(days=1)
+
+    run = run_dag(dags, "ecommerce_data_pipeline", day)
+
+    assert run.state == "success"
+    assert run.tasks == dict.fromkeys(PIPELINE_TASKS, "skipped")
+    assert not (airflow_world.raw_dir / day.isoformat()).exists()
+    log = capfd.readouterr()
+    assert "ECOMM_SOURCE=imported: the daily simulation is paused" in log.out + log.err
+
+
 @contextlib.contextmanager
 def task_settings_of(settings):
     """Tasks build Settings from ECOMM_* variables: point them at `settings` (Airflow's stay)."""

@@ -418,6 +418,12 @@ def run_report(
 
     out = Path(out_dir) if out_dir is not None else settings.home / "reports" / "causal"
     with db.connection(settings) as conn:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM warehouse.dim_campaign")
+            if cur.fetchone()[0] == 0:  # an imported log: no treatment to estimate the effect of
+                raise ExtractError(
+                    "no campaign in the warehouse (warehouse.dim_campaign is empty): no causal report"
+                )
         report = build_report(conn, options)
         if report.table.empty:
             raise ExtractError("no campaign could be analysed: " + "; ".join(report.notes))

@@ -167,7 +167,8 @@ def churn_features(
     }
     frame = query_frame(conn, read_sql("churn_features.sql"), params)
     for name in C.NUMERIC_FEATURES:
-        if name not in C.INTEGER_FEATURES:
+        # an unknown age (an imported log has none) is NaN, which the models impute or route
+        if name not in C.INTEGER_FEATURES or (name == C.AGE and frame[name].isna().any()):
             frame[name] = frame[name].astype("float64")
         elif frame[name].isna().any():  # days_since_last_order of customers without an order
             frame[name] = frame[name].astype("Int64")
@@ -237,7 +238,8 @@ def with_category_shares(conn, frame: pd.DataFrame, params: dict) -> pd.DataFram
     mix = query_frame(conn, read_sql("churn_category_mix.sql"), params)
     categories = query_frame(
         conn,
-        "SELECT DISTINCT category FROM warehouse.dim_product WHERE launch_date < %(cutoff)s ORDER BY 1",
+        "SELECT DISTINCT coalesce(category, 'unknown') AS category FROM warehouse.dim_product "
+        "WHERE launch_date < %(cutoff)s ORDER BY 1",
         params,
     )["category"].tolist()
     shares = category_shares(mix, categories)

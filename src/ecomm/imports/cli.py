@@ -85,6 +85,18 @@ def interactions(
 
 
 def _print(report) -> None:
+    print_summary(report)
+    rejected = report.load.rejected
+    for b in rejected:  # the loader's own rule: the dates before it loaded, it and the later ones did not
+        err.print(f"[bold red]rejected[/] batch {b.batch_date}: {b.message}", highlight=False)
+    for c in report.load.failed_checks:  # as `ecomm load`: a failed quality check fails the command
+        err.print(f"[bold red]check failed[/] {c.name} ({c.batch_date}): {c.details}", highlight=False)
+    if not report.load.ok:
+        raise typer.Exit(1)
+
+
+def print_summary(report) -> None:
+    """The import report: what was read, derived, loaded and quarantined, and the batches."""
     d = report.derived
     table = Table("import of " + report.source.name, "", title_justify="left")
     counts = [
@@ -117,9 +129,3 @@ def _print(report) -> None:
         f"{len(rejected)} rejected); no ground truth exists for imported data",
         highlight=False,
     )
-    for b in rejected:  # the loader's own rule: the dates before it loaded, it and the later ones did not
-        err.print(f"[bold red]rejected[/] batch {b.batch_date}: {b.message}", highlight=False)
-    for c in report.load.failed_checks:  # as `ecomm load`: a failed quality check fails the command
-        err.print(f"[bold red]check failed[/] {c.name} ({c.batch_date}): {c.details}", highlight=False)
-    if not report.load.ok:
-        raise typer.Exit(1)

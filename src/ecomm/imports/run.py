@@ -137,3 +137,34 @@ def _quarantined(settings: Settings, first: date, last: date) -> dict[str, int]:
             for reason, rows in cur.fetchall():
                 found[f"{name}: {reason}"] = rows
     return found
+
+
+def import_configured(settings: Settings, **options) -> ImportReport:
+    """The log the settings name (ECOMM_SOURCE=imported), imported as `ecomm import` would: the same
+    code, so `make up` on a user's data and the command load the same rows."""
+    from ecomm.imports.source import ImportRefused
+    from ecomm.imports.values import parse_mapping
+
+    if settings.import_file is None:
+        raise ImportRefused("ECOMM_SOURCE=imported needs ECOMM_IMPORT_FILE: the log to import")
+    if not settings.import_file.is_file():
+        raise ImportRefused(f"ECOMM_IMPORT_FILE={settings.import_file}: no such file")
+    if not settings.import_map:
+        raise ImportRefused(
+            f"ECOMM_SOURCE=imported needs ECOMM_IMPORT_MAP: the --map of `ecomm import {settings.import_kind}`"
+        )
+    if settings.import_kind == "interactions":
+        mapping = parse_mapping(settings.import_map, interactions.REQUIRED, interactions.OPTIONAL)
+        run = import_interactions
+    else:
+        mapping = parse_mapping(settings.import_map)
+        run = import_transactions
+    return run(
+        settings,
+        settings.import_file,
+        mapping,
+        date_format=settings.import_date_format,
+        delimiter=settings.import_delimiter,
+        encoding=settings.import_encoding,
+        **options,
+    )

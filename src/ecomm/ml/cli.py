@@ -420,6 +420,10 @@ def evaluate(
     settings = _settings()
     with err.status("scoring the registered models"):
         result = run(settings)
+    if not result.truth:
+        from ecomm.ml.report import NO_TRUTH_NOTE
+
+        out.print(NO_TRUTH_NOTE)
     for comp in result.comparisons:
         if comp.message:
             out.print(f"{comp.model}: {comp.message}")

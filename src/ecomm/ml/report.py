@@ -17,7 +17,7 @@ time, which come from the champion's training run (every family on that run's cu
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -183,15 +183,40 @@ def quality_targets(churn: Comparison, rec: Comparison, churn_run: dict, rec_run
     return out
 
 
+NO_TRUTH = "no planted truth (imported data)"
+NO_TRUTH_NOTE = NO_TRUTH + ": each model is compared with its baselines only"
+
+
+def planted_truth(settings: Settings) -> bool:
+    """Whether the warehouse holds the simulator's ground truth (an imported log has none)."""
+    with db.connection(settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT EXISTS (SELECT 1 FROM truth.customer_churn)")
+        return bool(cur.fetchone()[0])
+
+
+def without_truth(targets: list[Target]) -> list[Target]:
+    """The targets measured against the planted truth (an oracle, personas, planted values) say that
+    there is none instead of a generic 'no champion or no truth'."""
+    against_truth = ("oracle", "planted", "truth")
+    return [
+        replace(t, detail=NO_TRUTH)
+        if t.observed is None and any(word in f"{t.name} {t.detail}" for word in against_truth)
+        else t
+        for t in targets
+    ]
+
+
 @dataclass
 class Evaluation:
     comparisons: list[Comparison]
     targets: list[Target]
     runs: dict[str, dict[str, float]]
+    truth: bool = True  # False: imported data, baselines only
 
     def to_dict(self) -> dict:
         return {
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "planted_truth": self.truth,
             "comparisons": [c.to_dict() for c in self.comparisons],
             "targets": [t.to_dict() for t in self.targets],
             "champion_runs": self.runs,
@@ -217,7 +242,10 @@ def evaluate(settings: Settings) -> Evaluation:
     targets += segment_targets(segments, runs[registry.SEGMENT_MODEL])
     targets += purchase_targets(purchase)
     targets += clv_targets(clv)
-    return Evaluation([churn, rec, segments, purchase, clv], targets, runs)
+    truth = planted_truth(settings)
+    if not truth:
+        targets = without_truth(targets)
+    return Evaluation([churn, rec, segments, purchase, clv], targets, runs, truth)
 
 
 # ---------------------------------------------------------------------------------------- output
@@ -229,6 +257,8 @@ def _fmt(value) -> str:
 
 def markdown(result: Evaluation) -> str:
     lines = ["# Model evaluation", "", f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.", ""]
+    if not result.truth:
+        lines += [NO_TRUTH_NOTE.capitalize() + ".", ""]
     for comp in result.comparisons:
         lines += [f"## {comp.model}", ""]
         if comp.message:

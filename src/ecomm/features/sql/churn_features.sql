@@ -13,8 +13,10 @@ WITH params AS (
     -- that have an unobserved past. Given by the caller (features.churn.churn_features).
     SELECT %(first_day)s::date AS day
 ), customers AS (
-    SELECT c.customer_id, c.age, c.country, coalesce(c.gender, 'unknown') AS gender,
-           c.acquisition_channel, c.signup_date
+    -- an imported log's unknown country or channel is a category of its own, as its unknown gender
+    SELECT c.customer_id, c.age, coalesce(c.country, 'unknown') AS country,
+           coalesce(c.gender, 'unknown') AS gender,
+           coalesce(c.acquisition_channel, 'unknown') AS acquisition_channel, c.signup_date
     FROM warehouse.dim_customer c, params p
     WHERE c.signup_date < p.cutoff AND (%(customer_ids)s::bigint[] IS NULL OR c.customer_id = ANY(%(customer_ids)s::bigint[]))
 ), lines AS (

@@ -45,7 +45,8 @@ def shop_spec(frame: pd.DataFrame, features: list[str]) -> FeatureSpec:
     """The churn features' roles: the shop's own columns by the shop's categorical and heavy-tailed
     lists (its knowledge of them, chosen when the features were designed), any other column by its
     dtype and values. The signature's integers are the API body's whole numbers when the frame is
-    the shop's (a count can be a float column at one cutoff and whole at another)."""
+    the shop's (a count can be a float column at one cutoff and whole at another), unless the frame
+    misses some (an imported log's unknown age: a double, NaN = unknown)."""
     foreign = infer_spec(frame, [f for f in features if not is_shop_feature(f)])
     ours = [f for f in features if is_shop_feature(f)]
     spec = infer_spec(
@@ -56,9 +57,8 @@ def shop_spec(frame: pd.DataFrame, features: list[str]) -> FeatureSpec:
     )
     if not ours:
         return spec
-    return replace(
-        spec, integer=tuple(c for c in spec.numbers if c in C.INTEGER_FEATURES or c in foreign.integer)
-    )
+    whole = [c for c in spec.numbers if c in C.INTEGER_FEATURES and not frame[c].isna().any()]
+    return replace(spec, integer=tuple(c for c in spec.numbers if c in whole or c in foreign.integer))
 
 
 def churn_directions(frame: pd.DataFrame, numeric: list[str]) -> dict[str, int]:
@@ -103,7 +103,9 @@ def signature(full: FeatureSpec, api: FeatureSpec) -> ModelSignature:
 def input_example(api: FeatureSpec, train: pd.DataFrame) -> pd.DataFrame:
     """The seed API's example user for the shop's API head, else the first training row's fields."""
     if api.columns == list(C.API_FIELDS):
-        return pd.DataFrame([API_EXAMPLE])
+        example = pd.DataFrame([API_EXAMPLE])
+        doubles = [c for c in api.numbers if c not in api.integer]  # an unknown age is a double
+        return example.astype(dict.fromkeys(doubles, "float64"))
     return train[api.columns].head(1).reset_index(drop=True)
 
 

@@ -79,6 +79,23 @@ def load_rec_data(
     )
 
 
+def require_recommendable(data: RecData) -> None:
+    """FeatureError (a model skipped with its reason) when `data` cannot train or judge a recommender:
+    a one-product catalog (an imported log without product ids) leaves nothing to rank, and a holdout
+    where nobody bought a product new to them leaves nothing to score a ranking against."""
+    if len(data.catalog) < 2:
+        raise FeatureError(
+            f"no product ids: the catalog holds {len(data.catalog)} product(s) before {data.train_end} "
+            "(a log without a product column is one product 'unknown'): nothing to recommend"
+        )
+    if not relevant_items(data):
+        last = data.holdout_end - timedelta(days=1)
+        raise FeatureError(
+            f"no customer bought a product new to them in {data.train_end} .. {last}: no holdout to "
+            "judge a recommender on"
+        )
+
+
 def relevant_items(data: RecData) -> dict[int, set[int]]:
     """Per customer: products bought in the holdout that are in the training catalog and that the
     customer had not bought before (recommendations exclude those, so they cannot be hits)."""

@@ -20,7 +20,7 @@ from ecomm.ml import registry, tracking
 from ecomm.ml.metrics import ranking_metrics
 from ecomm.ml.recommend import evaluate as ev
 from ecomm.ml.recommend import model as M
-from ecomm.ml.recommend.dataset import HOLDOUT_DAYS, RecData, load_rec_data
+from ecomm.ml.recommend.dataset import HOLDOUT_DAYS, RecData, load_rec_data, require_recommendable
 from ecomm.ml.serving import RecommenderPyfunc
 from ecomm.settings import Settings
 
@@ -71,6 +71,7 @@ def tune(conn, data: RecData, config: RecConfig) -> tuple[M.RecParams, float]:
         train_end=data.train_end - timedelta(days=config.holdout_days),
         holdout_end=data.train_end,
     )
+    require_recommendable(val)
     users, relevant, countries = ev.holdout_users(val)
     svd = M.fit_svd(val.reviews, M.build_index(val), config.params, seed=config.seed)
 
@@ -124,6 +125,7 @@ def train_recommender(settings: Settings, config: RecConfig | None = None) -> Re
     started = time.perf_counter()
     with db.connection(settings) as conn:
         data = load_rec_data(conn, holdout_days=config.holdout_days)
+        require_recommendable(data)
         params, val_ndcg = tune(conn, data, config)
         fitted = M.fit_recommender(data, params, seed=config.seed, n_jobs=config.n_jobs)
         users, relevant, countries = ev.holdout_users(data)
