@@ -139,3 +139,21 @@ def test_a_reconciled_backtest_adds_up_and_never_looks_ahead(hierarchy):
         base.loc[base.cutoff == first, keep].reset_index(drop=True),
     )
     assert not np.allclose(again.loc[~at_first, "auto_ets"], base.loc[base.cutoff != first, "auto_ets"])
+
+
+def test_the_stored_forecasts_are_reconciled_over_the_levels_the_model_has():
+    from ecomm.ml.forecast.store import reconciled
+
+    sales = pd.DataFrame({"product_id": [1, 2, 3, 4], "category": ["a", "a", "b", "b"]})  # 4: too new
+    sds = {"total": 1.0, "a": 1.0, "b": 1.0, "1": 2.0, "2": 2.0, "3": 2.0}
+    points = {"total": 40.0, "a": 20.0, "b": 12.0, "1": 8.0, "2": 9.0, "3": 10.0}
+    levels = {"total": "total", "a": "category", "b": "category"}
+    every = stored(points, sds).assign(series_level=lambda f: f.series_id.map(levels).fillna("product"))
+    out = reconciled(every, sales).set_index("series_id").point
+    assert out["a"] == pytest.approx(out["1"] + out["2"]) and out["b"] == pytest.approx(out["3"])
+    assert out["total"] == pytest.approx(out[["1", "2", "3"]].sum())
+    upper = every[every.series_level != "product"]
+    out = reconciled(upper, sales).set_index("series_id").point
+    assert out["total"] == pytest.approx(out["a"] + out["b"])
+    products = every[every.series_level == "product"]
+    pd.testing.assert_frame_equal(reconciled(products, sales), products)  # nothing to add up

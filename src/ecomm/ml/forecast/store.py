@@ -45,8 +45,11 @@ def model_input(sales: pd.DataFrame, levels) -> pd.DataFrame:
 
 
 def reconciled(forecasts: pd.DataFrame, sales: pd.DataFrame) -> pd.DataFrame:
-    """The pyfunc's forecasts made coherent, when they hold products and a level above them."""
+    """The pyfunc's forecasts made coherent, when they hold two levels or more."""
     levels = set(forecasts[SERIES_LEVEL])
+    if levels == {"category", "total"}:  # no products: the categories add up to the total
+        categories = sorted(forecasts.loc[forecasts[SERIES_LEVEL] == "category", SERIES_ID].unique())
+        return reconcile(forecasts, {"total": categories})
     if "product" not in levels or levels == {"product"}:
         return forecasts
     forecast_ids = set(forecasts.loc[forecasts[SERIES_LEVEL] == "product", SERIES_ID])
