@@ -49,9 +49,12 @@ def test_one_aggregate_of_two_equal_products_splits_the_gap_by_variance():
     assert out.loc["p1", "point"] == pytest.approx(10 + 40 / 9)
     assert out.loc["p2", "point"] == pytest.approx(10 + 40 / 9)
     assert out.loc["total", "point"] == pytest.approx(20 + 80 / 9)
-    # each interval keeps its width and moves with its point
-    assert out.loc["total", "hi_95"] - out.loc["total", "lo_95"] == pytest.approx(2 * Z_95)
-    assert out.loc["p1", "hi_80"] - out.loc["p1", "point"] == pytest.approx(1.2815515655446004 * 2)
+    # each interval is scaled with its point (its width relative to the point is kept)
+    total = out.loc["total"]
+    assert (total.hi_95 - total.lo_95) / total.point == pytest.approx(2 * Z_95 / 30)
+    assert out.loc["p1", "hi_80"] / out.loc["p1", "point"] == pytest.approx(
+        (10 + 1.2815515655446004 * 2) / 10
+    )
     bottom_up = reconcile(frame, {"total": ["p1", "p2"]}, method="bottom_up").set_index("series_id")
     assert bottom_up.point.to_dict() == {"total": 20.0, "p1": 10.0, "p2": 10.0}
 
@@ -115,9 +118,12 @@ def test_reconciled_forecasts_ahead_add_up_and_their_intervals_widen_with_the_ho
     out = reconcile(ahead, AGGREGATES, columns=model_columns("auto_ets"))
     sums_hold(out, "auto_ets")
     assert not np.allclose(out.auto_ets, ahead.auto_ets)  # the levels did not add up before
-    for series, part in out.groupby("series_id"):
-        width = (part["auto_ets-hi-95"] - part["auto_ets-lo-95"]).to_numpy()
-        assert width[13] > width[6] > width[0], series
+    width = out["auto_ets-hi-95"] - out["auto_ets-lo-95"]
+    base_width = ahead["auto_ets-hi-95"] - ahead["auto_ets-lo-95"]
+    # each interval scaled with its point, so wider in the second week than in the first
+    assert np.allclose(width / base_width, out.auto_ets / ahead.auto_ets)
+    for series, part in width.groupby(out.series_id):
+        assert part.iloc[7:].mean() > part.iloc[:7].mean(), series
 
 
 def test_a_reconciled_backtest_adds_up_and_never_looks_ahead(hierarchy):

@@ -22,9 +22,11 @@ the weights grow with the horizon as the intervals do. Why not plain bottom-up (
 models see clearly.
 
 Sales cannot be negative: a product pushed below 0 is set to 0 and the aggregates re-summed (still
-coherent). Intervals: each series keeps its own base interval's width, moved with its point (an
-interval of a sum is not the sum of the intervals, so they are not made to add up), the lower bounds
-cut at 0. Everything a reconciled forecast uses was in the base forecasts made at their origin:
+coherent). Intervals: each series' base interval is scaled with its point (bounds x reconciled /
+base point: it keeps its width relative to the forecast, as the models' errors may be multiplicative,
+AutoETS's, so it still widens with the horizon relative to the forecast; a point from or to 0 moves
+its interval instead, the lower bound cut at 0). An interval of a sum is not the sum of the
+intervals, so they are not made to add up. Everything a reconciled forecast uses was in the base forecasts made at their origin:
 reconciling adds no look-ahead.
 """
 
@@ -111,10 +113,13 @@ def reconcile(
     shifts = pd.DataFrame(reconciled - y, index=values.index, columns=pd.Index(order, name="series_id"))
     moved = shifts.stack().rename("_shift")
     out = out.merge(moved.reset_index(), on=[*days, "series_id"], how="left")
-    out[point] = out[point] + out["_shift"]
+    base, new = out[point], out[point] + out["_shift"]
+    scaled = (base > 0) & (new > 0)
+    ratio = (new / base.where(scaled, 1.0)).where(scaled, 1.0)
     for lo, hi in bounds.values():
-        out[lo] = (out[lo] + out["_shift"]).clip(lower=0.0)
-        out[hi] = out[hi] + out["_shift"]
+        for bound in (lo, hi):  # scaled with the point; a point from or to 0 moves its interval
+            out[bound] = (out[bound] * ratio).where(scaled, out[bound] + out["_shift"]).clip(lower=0.0)
+    out[point] = new
     return out.drop(columns="_shift")
 
 
