@@ -7,6 +7,7 @@ from stored files:
   models                docs/results/model_report.json (`ecomm evaluate --report`) + world.json
   models_seeds          benchmarks/results/models_seeds.json (python -m benchmarks.bench_models_seeds)
   causal                docs/results/causal_estimates.csv (`ecomm causal report`) + world.json
+  forecast_real         benchmarks/results/forecast_real.json (python -m benchmarks.bench_forecast_real)
   contract              the raw contract's declarations (src/ecomm/entities.py), not a measurement
 
 python -m benchmarks.figures           # rewrite the blocks from the stored files
@@ -329,6 +330,35 @@ def render_causal(docs: Path) -> str:
     )
 
 
+# ------------------------------------------------------------------------- forecast, real series
+def _coverage(row: dict, level: int) -> str:
+    value = row.get(f"coverage_{level}")
+    return "–" if value is None or value != value else f"{value:.0%}"
+
+
+def render_forecast_real(results: Path) -> str:
+    """The backtest table of the real series (a table: model | horizon | MASE | vs naive | ...)."""
+    path = results / "forecast_real.json"
+    found = _load_json(path)
+    cutoffs = found["cutoffs"]
+    lines = [
+        f"Measured {found['measured_on']} by `python -m benchmarks.bench_forecast_real` ({_link(path)}): "
+        f"CDNOW's CDs sold per day, {found['first_day']} to {found['last_day']} ({found['days']} days, "
+        f"{found['mean_units_per_day']:,} a day; {found['source']}), {found['windows']} origins "
+        f"{found['step_days']} days apart ({cutoffs[0]} to {cutoffs[-1]}), {found['seconds']:.0f} s; "
+        "no planted truth, so no oracle row:",
+        "",
+        "| model | horizon | MASE | MASE vs seasonal naive | sMAPE | bias | 80% coverage | 95% coverage |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in sorted(found["table"], key=lambda r: (found["models"].index(r["model"]), r["horizon"])):
+        lines.append(
+            f"| {row['model']} | {row['horizon']} | {row['mase']:.3f} | {row['mase_vs_naive']:.2f} | "
+            f"{row['smape']:.1f} | {row['bias']:+.3f} | {_coverage(row, 80)} | {_coverage(row, 95)} |"
+        )
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------------- raw contract
 def render_contract() -> str:
     from ecomm.warehouse.contract import contract_markdown
@@ -344,6 +374,7 @@ def renderers(benchmark_results: Path, docs_results: Path) -> dict[str, Callable
         "models": lambda: render_models(docs_results),
         "models_seeds": lambda: render_models_seeds(benchmark_results),
         "causal": lambda: render_causal(docs_results),
+        "forecast_real": lambda: render_forecast_real(benchmark_results),
         "contract": render_contract,
     }
 

@@ -39,6 +39,7 @@ PAGES = (
     "segments",
     "churn_risk",
     "recommendations",
+    "demand",
     "campaigns",
     "models",
 )
@@ -53,6 +54,7 @@ TITLES = (
     "Segments",
     "Churn risk",
     "Recommendations",
+    "Demand & stock",
     "Campaigns",
     "Models",
 )
@@ -948,6 +950,101 @@ def test_a_range_before_every_campaign_says_none_is_live(loaded_world, open_app)
         "No campaign with exposed customers in the chosen countries is live during the range (the "
         "campaigns' dates are in the table above)."
     )
+
+
+# ---------------------------------------------------------------------------------- demand & stock
+def stored_points(settings, level: str, series_id: str) -> list[float]:
+    found = rows(
+        settings,
+        """SELECT point FROM marts.demand_forecast WHERE series_level = %(l)s AND series_id = %(s)s
+           AND forecast_date = (SELECT max(forecast_date) FROM marts.demand_forecast) ORDER BY target_date""",
+        {"l": level, "s": series_id},
+    )
+    return [p for (p,) in found]
+
+
+def test_demand_page_shows_actuals_and_the_stored_forecasts_with_their_bands(trained_world, open_app):
+    app = open_app(trained_world, "demand")
+    (forecast_date,) = rows(trained_world, "SELECT max(forecast_date) FROM marts.demand_forecast")[0]
+    total, product = charts(app)
+    names = [trace["name"] for trace in total["data"]]
+    assert names == ["95% interval", "80% interval", "actual units", "forecast"]
+    assert array(total["data"][3]["y"]) == pytest.approx(stored_points(trained_world, "total", "total"))
+    # the actual units of the 56 days up to the forecast date, as the forecasts count them
+    actual = rows(
+        trained_world,
+        """SELECT sum(quantity) FROM warehouse.fact_order_items WHERE status <> 'cancelled'
+           AND order_date BETWEEN %(d)s::date - 55 AND %(d)s""",
+        {"d": forecast_date},
+    )[0][0]
+    assert sum(array(total["data"][2]["y"])) == actual and len(array(total["data"][2]["y"])) == 56
+    # the product chart: the best seller over the forecast first
+    best = rows(
+        trained_world,
+        """SELECT series_id FROM marts.demand_forecast WHERE series_level = 'product'
+           AND forecast_date = %(d)s GROUP BY 1 ORDER BY sum(point) DESC, series_id::bigint LIMIT 1""",
+        {"d": forecast_date},
+    )[0][0]
+    assert app.selectbox(key="demand_product").value == int(best)
+    assert array(product["data"][3]["y"]) == pytest.approx(stored_points(trained_world, "product", best))
+    category = app.selectbox(key="demand_category").options[1]
+    app.selectbox(key="demand_category").set_value(category).run()
+    points = array(charts(app)[0]["data"][3]["y"])
+    assert points == pytest.approx(stored_points(trained_world, "category", category))
+    assert not app.exception and not app.error and not app.warning
+
+
+def test_demand_page_shows_the_backtest_beside_seasonal_naive_and_the_oracle_and_stock_running_out(
+    trained_world, open_app
+):
+    app = open_app(trained_world, "demand")
+    backtests, stock = app.dataframe[:3], app.dataframe[3]
+    # the trained world's forecast model: seasonal naive alone, on the three levels
+    for table in backtests:
+        got = table.value
+        assert got["model"].astype(str).tolist() == ["seasonal_naive", "oracle"] * 4
+        assert got["horizon"].tolist() == [1, 1, 7, 7, 14, 14, 30, 30]
+        assert (got.loc[got["model"] == "seasonal_naive", "mase_vs_naive"] == 1.0).all()
+    cover = stock.value
+    stored = pd.DataFrame(
+        rows(
+            trained_world,
+            """SELECT s.product_id, s.reorder_point, f.point FROM marts.product_stock s
+               JOIN marts.demand_forecast f ON f.series_level = 'product' AND f.series_id = s.product_id::text
+               AND f.forecast_date = s.forecast_date ORDER BY 1, f.target_date""",
+        ),
+        columns=["product_id", "reorder_point", "point"],
+    )
+    runs_out = {}
+    for product_id, part in stored.groupby("product_id"):
+        reached = np.flatnonzero(part["point"].cumsum().to_numpy() >= part["reorder_point"].iloc[0])
+        runs_out[product_id] = reached[0] + 1 if len(reached) else math.inf
+    soonest = sorted(runs_out.values())[: len(cover)]
+    assert cover["days_of_cover"].fillna(math.inf).tolist() == soonest
+    assert len(cover) == min(15, len(runs_out))
+
+
+def test_demand_page_without_forecasts_names_the_command(trained_world, open_app):
+    import streamlit as st
+
+    with db.connection(trained_world) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE marts.demand_forecast_kept AS SELECT * FROM marts.demand_forecast")
+        cur.execute("TRUNCATE marts.demand_forecast")
+        conn.commit()
+        st.cache_data.clear()
+        try:
+            app = open_app(trained_world, "demand")
+        finally:
+            cur.execute("INSERT INTO marts.demand_forecast SELECT * FROM marts.demand_forecast_kept")
+            cur.execute("DROP TABLE marts.demand_forecast_kept")
+            conn.commit()
+            st.cache_data.clear()
+    assert [i.value for i in app.info] == [
+        "No demand forecast is stored yet: `ecomm train forecast` backtests the models, registers "
+        "`demand_forecast_model` and stores every product's, category's and the total's forecasts in "
+        "marts.demand_forecast (the demand_forecast DAG refreshes them after each load)."
+    ]
+    assert not app.dataframe and not app.error and not app.exception
 
 
 # ------------------------------------------------------------------------------------ models

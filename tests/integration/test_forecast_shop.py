@@ -222,6 +222,26 @@ def test_the_champion_stores_every_series_forecasts_and_each_products_reorder_po
     assert (stock.reorder_point >= stock.lead_time_demand).all() and (stock.safety_stock > 0).all()
 
 
+def test_the_stored_levels_add_up_each_day(trained):
+    """Reconciled before they are stored: each category's forecast is the sum of its products', the
+    total the sum of every product's, on every target day (float tolerance)."""
+    settings, _ = trained
+    with db.connection(settings) as conn:
+        rows = db.query_frame(conn, "SELECT * FROM marts.demand_forecast")
+        categories = db.query_frame(
+            conn, "SELECT product_id::text AS series_id, category FROM warehouse.dim_product"
+        )
+    products = rows[rows.series_level == "product"].merge(categories, on="series_id")
+    by_category = products.groupby(["category", "target_date"]).point.sum()
+    stored = rows[rows.series_level == "category"].set_index(["series_id", "target_date"]).point
+    assert np.allclose(
+        stored.sort_index().to_numpy(), by_category.sort_index().to_numpy(), rtol=1e-9, atol=1e-9
+    )
+    total = rows[rows.series_level == "total"].set_index("target_date").point.sort_index()
+    assert np.allclose(total.to_numpy(), products.groupby("target_date").point.sum().sort_index().to_numpy())
+    assert (rows[["point", "lo_80", "lo_95"]] >= 0).all().all()
+
+
 def test_the_dag_function_stores_the_champions_forecasts_and_the_model_loads_as_a_pyfunc(trained):
     import mlflow
 

@@ -1,5 +1,6 @@
 """The dashboard's pure parts: the previous period of a filter, churn reasons in words, the map from a
-fitted pipeline's columns back to its input features, and the Segments page's transition grid."""
+fitted pipeline's columns back to its input features, the Segments page's transition grid, and the
+Demand & stock page's days of cover and backtest rows."""
 
 from __future__ import annotations
 
@@ -112,3 +113,34 @@ def test_the_transition_grid_is_square_in_segment_order_with_zeros_where_none_mo
     assert list(grid.index) == labels and list(grid.columns) == labels
     assert grid.to_numpy().tolist() == [[10, 0, 1], [4, 0, 0], [0, 0, 0]]
     assert grid.dtypes.unique().tolist() == [np.dtype("int64")]
+
+
+def test_days_of_cover_count_the_days_until_the_forecast_uses_up_the_reorder_point():
+    from ecomm.dashboard.pages.demand import days_of_cover, error_rows
+
+    days = pd.date_range("2025-04-01", periods=4)
+    rows = pd.concat(
+        [
+            pd.DataFrame(
+                {"product_id": 1, "reorder_point": 10.0, "target_date": days, "point": [2.0, 3, 4, 5]}
+            ),
+            pd.DataFrame(
+                {"product_id": 2, "reorder_point": 4.0, "target_date": days, "point": [1.0, 3, 1, 1]}
+            ),
+            pd.DataFrame({"product_id": 3, "reorder_point": 99.0, "target_date": days, "point": [1.0] * 4}),
+        ]
+    )
+    cover = days_of_cover(rows.sample(frac=1, random_state=0))  # order of the rows does not matter
+    assert cover["product_id"].tolist() == [2, 1, 3]
+    assert cover["days_of_cover"].tolist()[:2] == [2, 4] and np.isnan(cover["days_of_cover"].iloc[2])
+    assert cover["daily_demand"].tolist() == [1.5, 3.5, 1.0]
+    table = pd.DataFrame(
+        {
+            "model": ["oracle", "auto_ets", "seasonal_naive", "lightgbm"] * 2,
+            "horizon": [1] * 4 + [7] * 4,
+            "mase": range(8),
+        }
+    )
+    shown = error_rows(table, "auto_ets")
+    assert shown["model"].astype(str).tolist() == ["auto_ets", "seasonal_naive", "oracle"] * 2
+    assert shown["horizon"].tolist() == [1, 1, 1, 7, 7, 7]

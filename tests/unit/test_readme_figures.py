@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-BLOCKS = ("benchmarks", "platform", "models", "models_seeds", "causal", "contract")
+BLOCKS = ("benchmarks", "platform", "models", "models_seeds", "causal", "forecast_real", "contract")
 
 
 def figures(*args: str) -> subprocess.CompletedProcess:

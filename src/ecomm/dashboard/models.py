@@ -115,6 +115,27 @@ def versions(settings: Settings, name: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=REGISTRY_TTL_SECONDS, show_spinner=False)
+def _forecast_backtests(key: str, version: str, _client) -> dict[str, pd.DataFrame]:
+    import mlflow
+
+    run_id = _client.get_model_version(registry.DEMAND_FORECAST_MODEL, version).run_id
+    tables = {}
+    for level in ("total", "category", "product"):
+        try:
+            rows = mlflow.artifacts.load_dict(f"runs:/{run_id}/evaluation/backtest_{level}.json")
+        except Exception:  # a version trained without this level logged no table for it
+            continue
+        tables[level] = pd.DataFrame(rows)
+    return tables
+
+
+def forecast_backtests(settings: Settings, version: str) -> dict[str, pd.DataFrame]:
+    """level -> the backtest table (ecomm.ml.forecast.backtest.error_table's rows) that this version
+    of demand_forecast_model's training run logged; {} when it logged none."""
+    return _from_registry(_forecast_backtests, settings, version)
+
+
+@st.cache_data(ttl=REGISTRY_TTL_SECONDS, show_spinner=False)
 def recommend(champion: Champion, customer_id: int, k: int, country: str, categories: tuple[str, ...]):
     """The champion recommender's list for one customer (customer_id, rank, product_id, score, source)."""
     model = load_model(champion)

@@ -9,6 +9,7 @@ PAGES = (
     ("segments", "Segments", ":material/category:"),
     ("churn_risk", "Churn risk", ":material/person_remove:"),
     ("recommendations", "Recommendations", ":material/recommend:"),
+    ("demand", "Demand & stock", ":material/inventory_2:"),
     ("campaigns", "Campaigns", ":material/campaign:"),
     ("models", "Models", ":material/model_training:"),
 )

@@ -4,7 +4,10 @@ reorder point into marts.product_stock (ecomm.ml.forecast.stock).
 Forecast date: the last order date of the warehouse; every series (all products, categories, the
 total) is forecast `horizon` days after it from its whole history. A product with fewer than two
 weeks of history (a launch of the last days) is left out: no model, not even the seasonal naive,
-has a week's season to go on. A run replaces the rows of its forecast date.
+has a week's season to go on. When the model forecasts products and a level above them, the levels
+are reconciled (ecomm.ml.forecast.reconcile, WLS with variance scaling) before they are stored: each
+day's category forecasts are the sums of their stored products', the total the sum of all of them
+(so a launch too recent to forecast is in neither). A run replaces the rows of its forecast date.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pandas as pd
 from ecomm import db
 from ecomm.ml import registry
 from ecomm.ml.forecast.frame import daily_grid
+from ecomm.ml.forecast.reconcile import reconcile, shop_aggregates
 from ecomm.ml.forecast.shop import at_level, shop_data
 from ecomm.ml.forecast.stock import reorder_point
 from ecomm.ml.serving import FORECAST_COLUMNS, SERIES_ID, SERIES_LEVEL, ForecastPyfunc
@@ -38,6 +42,20 @@ def model_input(sales: pd.DataFrame, levels) -> pd.DataFrame:
             grid = grid[days >= MIN_HISTORY_DAYS]
         parts.append(grid.assign(**{SERIES_LEVEL: level, SERIES_ID: grid["series_id"].astype(str)}))
     return pd.concat(parts, ignore_index=True)[[SERIES_LEVEL, SERIES_ID, "date", "y"]]
+
+
+def reconciled(forecasts: pd.DataFrame, sales: pd.DataFrame) -> pd.DataFrame:
+    """The pyfunc's forecasts made coherent, when they hold two levels or more."""
+    levels = set(forecasts[SERIES_LEVEL])
+    if levels == {"category", "total"}:  # no products: the categories add up to the total
+        categories = sorted(forecasts.loc[forecasts[SERIES_LEVEL] == "category", SERIES_ID].unique())
+        return reconcile(forecasts, {"total": categories})
+    if "product" not in levels or levels == {"product"}:
+        return forecasts
+    forecast_ids = set(forecasts.loc[forecasts[SERIES_LEVEL] == "product", SERIES_ID])
+    products = sales[["product_id", "category"]].drop_duplicates()
+    products = products[products["product_id"].astype(str).isin(forecast_ids)]
+    return reconcile(forecasts, shop_aggregates(products, levels))
 
 
 def stock_rows(forecasts: pd.DataFrame, lead_time: int, service_level: float) -> pd.DataFrame:
@@ -77,6 +95,7 @@ def forecast_and_store(settings, pyfunc: ForecastPyfunc, model, horizon: int | N
     sales, _ = shop_data(settings)
     forecast_date = sales["date"].max()
     forecasts = pyfunc.predict(None, model_input(sales, sorted(pyfunc.models)), params={"horizon": horizon})
+    forecasts = reconciled(forecasts, sales)
     stock = stock_rows(forecasts, lead_time, settings.forecast_service_level)
     refs = {"model_name": model.name, "model_version": model.version}
     rows = forecasts.rename(columns={"date": "target_date"}).assign(forecast_date=forecast_date, **refs)
