@@ -287,6 +287,8 @@ def _failed_freshness(cur, batches: list[Batch]) -> set[date]:
 def run_checks(conn, batches: list[Batch]) -> list[CheckResult]:
     """Check the given batches (see `batches_to_check`), record every result and each batch's
     verdict in its load run; returns the results."""
+    from ecomm.stream.reconcile import prune, stream_checks  # it builds on this module's CheckResult
+
     if not batches:
         return []
     dates = [b.batch_date for b in batches]
@@ -313,6 +315,7 @@ def run_checks(conn, batches: list[Batch]) -> list[CheckResult]:
                     day,
                 )
             )
+        checks += stream_checks(cur, dates)  # a streamed date: its events against the batch
         run_of = {b.batch_date: b.run_id for b in batches}
         cur.executemany(
             "INSERT INTO audit.quality_checks (batch_date, check_name, passed, observed, details, load_run_id) "
@@ -324,5 +327,6 @@ def run_checks(conn, batches: list[Batch]) -> list[CheckResult]:
             "UPDATE audit.load_runs SET checks_passed = %s, checked_at = now() WHERE run_id = %s",
             [(b.batch_date not in failed, b.run_id) for b in batches],
         )
+        prune(cur, [d for d in dates if d not in failed])  # the warehouse holds those events now
     conn.commit()
     return checks
