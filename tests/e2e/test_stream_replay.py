@@ -15,6 +15,9 @@ import pytest
 
 from conftest import TEMPLATE_DB
 from ecomm import db
+from ecomm.dashboard import queries as Q
+from ecomm.dashboard.pages.overview import stream_caption
+from ecomm.dashboard.source import open_warehouse
 from ecomm.datagen import GeneratorConfig, generate_history
 from ecomm.pipeline import QualityCheckFailed, check_date, load_date
 from ecomm.stream.health import stream_health
@@ -92,6 +95,20 @@ def test_the_stream_holds_exactly_the_batch_of_the_next_date(world):
         "1h 02m 03s",
         round(total / 60, 2),
     )
+    assert stream_caption(health) == (
+        f"Live stream: lag 1h 02m 03s (newest event {newest}), {total / 60:.2f} events/s over the last minute."
+    )
+
+
+def test_the_overview_reads_the_same_figures(world):
+    """The dashboard's Overview line reads the stream through the dashboard's pool (the page itself
+    is rendered in tests/integration/test_dashboard.py)."""
+    _, sql, _, _ = world
+    shown = Q.stream_health(open_warehouse(sql.settings), "UTC")
+    with db.connection(sql.settings) as conn, conn.cursor() as cur:
+        health = stream_health(cur, "UTC")
+    assert (shown.newest_event, shown.events_per_second) == (health.newest_event, health.events_per_second)
+    assert shown.events_per_second > 0
 
 
 def test_the_nightly_load_reconciles_the_streamed_date_then_prunes_it(world):

@@ -15,6 +15,9 @@ the order they record, orders whose lines disagree, duplicate e-mails, a day wit
 check touches only the batches checked, through indexes (batch_date, lower(email), the keys), so
 its cost depends on the day, not on the history.
 
+A batch whose date was streamed (`ecomm stream`) is also reconciled with the `stream` tables, whose
+rows of its date are pruned once its checks pass (`ecomm.stream.reconcile`).
+
 Which batches a run checks: every batch whose latest successful load was never checked (a run
 killed between its commit and its checks) or whose last check failed (a failure stands until a
 check passes: a re-run cannot hide it). See `batches_to_check`.
