@@ -302,6 +302,7 @@ def stream(
             if day != streamed:
                 events = r.batch_events(ensure_batch(world, day), day)
                 label = f"streaming {day} at {rate:g}x"
+                say(f"{label}: {len(events):,} events")  # the service's log says what it does
                 with _progress(label, total=len(events)) as tick:
                     result = r.replay(
                         client, events, day, rate, lambda n, label=label: tick(label, n, 0), say

@@ -8,6 +8,9 @@ World: 300 customers, 40 products, 60 days to 2026-03-01 (loaded), so the next d
 from __future__ import annotations
 
 import csv
+import re
+import threading
+import time
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -25,7 +28,7 @@ from ecomm.warehouse.run import load_path
 
 from support.cli import ecomm
 from support.servers import free_port, settings_env
-from support.stream import KEY, stream_api
+from support.stream import KEY, stream_api, web_event
 
 WORLD = GeneratorConfig(seed=4, as_of=date(2026, 3, 1), days=60, customers=300, products=40)
 NEXT = date(2026, 3, 2)
@@ -33,8 +36,13 @@ NEXT = date(2026, 3, 2)
 
 @pytest.fixture(scope="module")
 def world(template_warehouse, tmp_path_factory):
-    """(API client, Query, raw dir, env of `ecomm`): the history loaded and checked, nothing streamed."""
-    with stream_api(template_warehouse, tmp_path_factory, TEMPLATE_DB) as (client, sql, _server):
+    """(API client, Query, raw dir, env of `ecomm`): the history loaded and checked, nothing streamed;
+    the API's queue holds 1,000 events (a second batch waiting behind a held writer gets 429)."""
+    with stream_api(template_warehouse, tmp_path_factory, TEMPLATE_DB, ECOMM_STREAM_QUEUE_EVENTS="1000") as (
+        client,
+        sql,
+        _server,
+    ):
         raw = tmp_path_factory.mktemp("stream-world")
         generate_history(WORLD, raw)
         assert {b.status for b in load_path(sql.settings, raw, marts=False).batches} == {"loaded"}
@@ -157,3 +165,50 @@ def test_an_unreachable_api_is_one_line_and_exit_1(world):
     message = " ".join(result.stderr.split())
     assert message.startswith(f"error: cannot reach the API at {url} (")
     assert "Traceback" not in result.stderr
+
+
+def refused(client) -> float:
+    metrics = client.get("/metrics").text
+    found = re.search(r'^ecomm_stream_events_total\{outcome="refused"\} (\S+)$', metrics, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_a_429_is_waited_out_and_the_date_still_streams_whole(world):
+    """The writer held on a lock with 1,000 events queued: the replay's batch gets 429, waits its
+    Retry-After and is stored once the writer moves (the next date now: 2026-03-03)."""
+    client, sql, raw, _ = world
+    before, answers = refused(client), {}
+    filler = {"events": [web_event(n, event_ts="2026-02-01 10:00:00") for n in range(1, 1001)]}
+    locker = db.connect(sql.settings)
+    try:
+        with locker.cursor() as cur:
+            cur.execute("LOCK TABLE stream.web_events IN EXCLUSIVE MODE")  # the writer now waits
+            held = threading.Thread(target=lambda: answers.update(filler=client.post("/events", json=filler)))
+            held.start()
+            replay = threading.Thread(
+                target=lambda: answers.update(stream=stream(world, "--speed", "1000000"))
+            )
+            replay.start()
+            deadline = time.monotonic() + 60
+            while refused(client) == before:  # the replay's first batch was refused
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        locker.commit()
+    finally:
+        locker.close()
+    held.join(timeout=60)
+    replay.join(timeout=60)
+    assert answers["filler"].status_code == 202 and answers["filler"].json()["stored"] == 1000
+    result = answers["stream"]
+    assert result.returncode == 0, result.stderr
+    day = raw / "2026-03-03"
+    with open(day / "order_items.csv") as lines, open(day / "web_events.csv") as events:
+        total = len(list(csv.DictReader(lines))) + len(list(csv.DictReader(events)))
+    assert f"streamed 2026-03-03: {total:,} events sent, {total:,} stored, 0 already stored" in result.stdout
+    assert (
+        sql.one(
+            "SELECT (SELECT count(*) FROM stream.order_items WHERE order_ts::date = '2026-03-03') "
+            "+ (SELECT count(*) FROM stream.web_events WHERE event_ts::date = '2026-03-03')"
+        )
+        == total
+    )

@@ -9,8 +9,8 @@ so what streams today is exactly what the batch loads tomorrow (same files, same
 
 What streams: the date's web events and order lines (the entities the `stream` schema holds), each
 row an event whose id names its date, entity and row (`2026-03-02:order_items:17`), so a replay run
-twice stores every event once. An event is sent when the replay's clock (the date's midnight + the
-elapsed wall time × speed) passes its time.
+twice stores every event once. An event is sent when the replay's clock (the date's first event time
++ the elapsed wall time × speed) passes its time.
 """
 
 from __future__ import annotations
@@ -76,13 +76,15 @@ def batch_events(batch_dir: Path, day: date) -> list[Event]:
 
 
 def due_batches(
-    events: list[Event], day: date, speed: float, clock: Callable[[], float] = time.monotonic
+    events: list[Event], speed: float, clock: Callable[[], float] = time.monotonic
 ) -> Iterator[list[dict]]:
-    """Batches of events as the replay's clock passes their times; sleeps between them."""
-    midnight = datetime.combine(day, datetime.min.time())
-    started, i = clock(), 0
+    """Batches of events as the replay's clock passes their times; sleeps between them. The clock
+    starts at the date's first event (a replay started at its midnight would show a quiet night)."""
+    if not events:
+        return
+    start, started, i = events[0].at, clock(), 0
     while i < len(events):
-        now = midnight + timedelta(seconds=(clock() - started) * speed)
+        now = start + timedelta(seconds=(clock() - started) * speed)
         j = i
         while j < len(events) and j - i < MAX_BATCH and events[j].at <= now:
             j += 1
@@ -142,7 +144,7 @@ def replay(
     say: Callable[[str], None] = print,
 ) -> ReplayResult:
     result = ReplayResult(day)
-    for batch in due_batches(events, day, speed):
+    for batch in due_batches(events, speed):
         body = post_batch(client, batch, say, first=result.sent == 0)
         result.sent += len(batch)
         result.stored += body["stored"]
