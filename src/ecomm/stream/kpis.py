@@ -15,9 +15,8 @@ RECENT = 10
 
 DAY = """SELECT max(t)::date FROM (SELECT max(order_ts) AS t FROM stream.order_items
                                  UNION ALL SELECT max(event_ts) FROM stream.web_events) AS latest"""
-# ::date: with nothing streamed yet the day is NULL (timestamp < NULL + 1 would not even parse)
-TODAY_ORDERS = "order_ts >= %(day)s::date AND order_ts < %(day)s::date + 1"
-TODAY_WEB = "event_ts >= %(day)s::date AND event_ts < %(day)s::date + 1"
+TODAY_ORDERS = "order_ts >= %(day)s AND order_ts < %(day)s + 1"
+TODAY_WEB = "event_ts >= %(day)s AND event_ts < %(day)s + 1"
 LAST_MINUTE = "received_at > now() - interval '60 seconds'"
 
 ORDERS = """SELECT count(DISTINCT order_id) FILTER (WHERE status = 'completed'),
