@@ -264,6 +264,66 @@ def pipeline_bootstrap() -> None:
 
 @app.command()
 @user_errors
+def stream(
+    speed: Annotated[
+        float | None,
+        typer.Option(min=0.001, help="Times faster than the clock (default: ECOMM_STREAM_SPEED)."),
+    ] = None,
+    api_url: Annotated[
+        str | None, typer.Option(help="The API (default: http://127.0.0.1:ECOMM_API_PORT).")
+    ] = None,
+    raw_dir: Annotated[
+        Path | None, typer.Option(help="The simulated world (default: ECOMM_HOME/raw).")
+    ] = None,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            help="Service mode: wait for the API, and after the date stream the next one once loaded."
+        ),
+    ] = False,
+) -> None:
+    """The live shop: replay the business date the next daily run will load, as events POSTed to the
+    API's /events, in (accelerated) wall-clock time."""
+    import time as clock
+
+    from ecomm import db
+    from ecomm.pipeline import ensure_batch
+    from ecomm.stream import replay as r
+
+    settings = _settings()
+    world = raw_dir or settings.raw_dir
+    rate = speed or settings.stream_speed
+    say = lambda message: err.print(message, highlight=False)  # noqa: E731
+    with r.api_client(api_url or f"http://127.0.0.1:{settings.api_port}", settings.api_keys) as client:
+        if follow:
+            r.wait_for_api(client)
+        else:
+            r.check_api(client)  # a clear error before generating anything
+        streamed = None
+        while True:
+            with db.connection(settings) as conn:
+                day = r.next_stream_date(conn, world)
+            if day != streamed:
+                events = r.batch_events(ensure_batch(world, day), day)
+                label = f"streaming {day} at {rate:g}x"
+                say(f"{label}: {len(events):,} events")  # the service's log says what it does
+                with _progress(label, total=len(events)) as tick:
+                    result = r.replay(
+                        client, events, day, rate, lambda n, label=label: tick(label, n, 0), say
+                    )
+                out.print(
+                    f"streamed {day}: {result.sent:,} events sent, {result.stored:,} stored, "
+                    f"{result.duplicates:,} already stored, {result.rejected:,} rejected",
+                    highlight=False,
+                )
+                streamed = day
+            if not follow:
+                return
+            clock.sleep(60)  # the next date exists once the nightly run has loaded this one
+
+
+@app.command()
+@user_errors
 def status() -> None:
     """What the warehouse holds: revision, batches, row counts, recent loads and failed checks
     (starts nothing: a stopped embedded server is an error)."""

@@ -23,6 +23,8 @@ OWN_ERRORS = (
     ("ecomm.db", "DatabaseError"),
     ("ecomm.warehouse.raw", "BatchError"),
     ("ecomm.warehouse.marts", "MartsError"),
+    ("ecomm.stream.replay", "ApiUnreachable"),
+    ("ecomm.stream.replay", "ApiRefused"),
 )
 CONNECTION_ERRORS = (("psycopg2", "OperationalError"), ("sqlalchemy.exc", "OperationalError"))
 FOREIGN_ERRORS = (("mlflow.exceptions", "MlflowException"),)

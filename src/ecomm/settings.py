@@ -143,6 +143,15 @@ class Settings(BaseSettings):
     stream_tick_seconds: float = Field(
         default=1.0, gt=0, description="How often the live KPIs are computed and sent to WS /ws/live."
     )
+    stream_speed: float = Field(
+        default=60.0,
+        gt=0,
+        description="`ecomm stream` replays the next business date this many times faster than the "
+        "clock (60: an hour of the shop per minute, a day in 24 minutes).",
+    )
+    stream_service: bool = Field(
+        default=True, description="`make up` runs `ecomm stream --follow` as the `stream` service."
+    )
 
     # --- ML ---------------------------------------------------------------------------------------
     mlflow_tracking_uri: str | None = Field(

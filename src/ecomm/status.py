@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ecomm import db
 from ecomm.settings import Settings
+from ecomm.stream.health import stream_health
 from ecomm.warehouse.migrate import current_revision
 
 TABLES = (
@@ -65,6 +66,14 @@ def warehouse_status(settings: Settings) -> dict[str, list[dict]]:
             FROM audit.quality_checks WHERE NOT passed AND checked_at > now() - interval '7 days'
             ORDER BY check_id DESC LIMIT 10""",
         )
+        health = stream_health(cur, settings.shop_timezone)
+        info["stream"] = [
+            {
+                "newest event": str(health.newest_event or "none"),
+                "lag": health.lag_text(),
+                "events/s (last minute)": f"{health.events_per_second:.2f}",
+            }
+        ]
         # what the next load or pipeline run completes: checks a killed run never ran or that failed
         cur.execute(
             "SELECT 1 FROM information_schema.columns WHERE table_schema = 'audit' "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -161,6 +162,7 @@ def test_up_status_down(platform_env, always_down):
         "airflow-dag-processor",
         "airflow-triggerer",
         "api",
+        "stream",  # `ecomm stream --follow` at the default speed
         "streamlit",
         "dbt-docs",
     } | ({"prometheus"} if HAS_PROMETHEUS else set())
@@ -192,6 +194,8 @@ def test_up_status_down(platform_env, always_down):
     status = run(["status"], platform_env)
     assert status.returncode == 0
     assert status.stdout.count("healthy") == len(state) and "fact_order_items" in status.stdout
+    stream = [line for line in status.stdout.splitlines() if re.search(r"\bstream\b.*\(background\)", line)]
+    assert len(stream) == 1 and "healthy" in stream[0], status.stdout  # its pid is stopped by down below
 
     down = run(["down"], platform_env)
     assert down.returncode == 0, down.stderr

@@ -46,7 +46,18 @@ def _one_line_error(result, expected: str) -> None:
 def test_help_lists_the_commands():
     result = run("--help")
     assert result.returncode == 0
-    for command in ("db", "generate", "load", "pipeline", "train", "predict", "evaluate", "status", "causal"):
+    for command in (
+        "db",
+        "generate",
+        "load",
+        "pipeline",
+        "train",
+        "predict",
+        "evaluate",
+        "status",
+        "causal",
+        "stream",
+    ):
         assert f" {command} " in result.stdout
 
 

@@ -251,6 +251,8 @@ def test_kpis_equal_the_same_figures_in_sql_with_deltas(trained_world, open_app)
         (f"{matured + dt.timedelta(days=1)}", f"{last}")
     ]
     assert trend["yaxis"]["rangemode"] == "tozero"
+    # the real-time path's line (this warehouse was never streamed into: tests/e2e/test_stream_replay.py)
+    assert app.caption[-1].value == "Live stream: no events streamed (`ecomm stream`, or `make up` runs it)."
 
 
 def test_returns_arrive_within_the_return_window(loaded_world):

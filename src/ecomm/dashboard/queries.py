@@ -12,7 +12,7 @@ import datetime as dt
 import pandas as pd
 
 from ecomm.dashboard.filters import Filters, scope_sql
-from ecomm.dashboard.source import Warehouse, cached, read
+from ecomm.dashboard.source import Warehouse, cached, connection, read
 from ecomm.entities import RETURN_WINDOW_DAYS
 
 GRAINS = ("day", "week", "month")
@@ -420,3 +420,11 @@ def products(wh: Warehouse, product_ids: tuple[int, ...]) -> pd.DataFrame:
            WHERE product_id = ANY(%(ids)s)""",
         {"ids": list(product_ids)},
     )
+
+
+def stream_health(wh: Warehouse, zone: str):
+    """The live stream's lag and events per second (not cached: it changes every second)."""
+    from ecomm.stream.health import stream_health as figures
+
+    with connection(wh.url) as conn, conn.cursor() as cur:
+        return figures(cur, zone)

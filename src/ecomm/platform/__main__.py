@@ -30,9 +30,10 @@ def _service_rows() -> list[tuple[Service, str]]:
     rows = []
     for service in planned_services(settings):
         pid = state.get(service.name, {}).get("pid")
-        if check_health(service):
+        alive = supervisor.pid_alive(pid)
+        if check_health(service) and (alive or not service.health_needs_process):
             health = "[green]healthy[/]"
-        elif supervisor.pid_alive(pid):
+        elif alive:
             health = "[yellow]starting[/]"
         else:
             health = "[red]stopped[/]"

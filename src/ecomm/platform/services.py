@@ -44,6 +44,9 @@ class Service:
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))  # the whole environment
     health_ok: Callable[[dict], bool] | None = None  # judge the health URL's JSON body
     startup_seconds: float = 240.0
+    # a background worker without a port of its own: healthy = its process alive and health_url
+    # (what it depends on) answering
+    health_needs_process: bool = False
 
 
 def check_health(service: Service, timeout: float = 3.0) -> bool:
@@ -103,6 +106,7 @@ def planned_services(settings: Settings) -> list[Service]:
         _jupyter(settings),
         *_airflow(settings),
         _api(settings),
+        *([stream_service(settings)] if settings.stream_service else []),
         streamlit_service(settings),
         dbt_docs_service(settings),
         *([prometheus] if (prometheus := prometheus_service(settings)) else []),
@@ -147,6 +151,17 @@ def _api(settings: Settings) -> Service:
         port=port,
         port_setting="ECOMM_API_PORT",
         credentials="X-API-Key if ECOMM_API_KEYS is set",
+    )
+
+
+def stream_service(settings: Settings) -> Service:
+    """The live shop: `ecomm stream --follow` replays the next business date into the API's /events
+    at ECOMM_STREAM_SPEED (off with ECOMM_STREAM_SERVICE=false)."""
+    return Service(
+        name="stream",
+        command=[_bin("ecomm"), "stream", "--follow"],
+        health_url=f"http://127.0.0.1:{settings.api_port}/health",
+        health_needs_process=True,
     )
 
 

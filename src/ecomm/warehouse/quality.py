@@ -15,6 +15,9 @@ the order they record, orders whose lines disagree, duplicate e-mails, a day wit
 check touches only the batches checked, through indexes (batch_date, lower(email), the keys), so
 its cost depends on the day, not on the history.
 
+A batch whose date was streamed (`ecomm stream`) is also reconciled with the `stream` tables, whose
+rows of its date are pruned once its checks pass (`ecomm.stream.reconcile`).
+
 Which batches a run checks: every batch whose latest successful load was never checked (a run
 killed between its commit and its checks) or whose last check failed (a failure stands until a
 check passes: a re-run cannot hide it). See `batches_to_check`.
@@ -287,6 +290,8 @@ def _failed_freshness(cur, batches: list[Batch]) -> set[date]:
 def run_checks(conn, batches: list[Batch]) -> list[CheckResult]:
     """Check the given batches (see `batches_to_check`), record every result and each batch's
     verdict in its load run; returns the results."""
+    from ecomm.stream.reconcile import prune, stream_checks  # it builds on this module's CheckResult
+
     if not batches:
         return []
     dates = [b.batch_date for b in batches]
@@ -313,6 +318,7 @@ def run_checks(conn, batches: list[Batch]) -> list[CheckResult]:
                     day,
                 )
             )
+        checks += stream_checks(cur, dates)  # a streamed date: its events against the batch
         run_of = {b.batch_date: b.run_id for b in batches}
         cur.executemany(
             "INSERT INTO audit.quality_checks (batch_date, check_name, passed, observed, details, load_run_id) "
@@ -324,5 +330,6 @@ def run_checks(conn, batches: list[Batch]) -> list[CheckResult]:
             "UPDATE audit.load_runs SET checks_passed = %s, checked_at = now() WHERE run_id = %s",
             [(b.batch_date not in failed, b.run_id) for b in batches],
         )
+        prune(cur, [d for d in dates if d not in failed])  # the warehouse holds those events now
     conn.commit()
     return checks

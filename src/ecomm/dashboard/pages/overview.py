@@ -101,6 +101,18 @@ def render(ctx: L.PageContext) -> None:
         st.subheader("By category")
         by_category = Q.revenue_by(ctx.warehouse, ctx.filters, "category")
         charts.show(charts.hbar(by_category, "net_revenue", "category", title="net revenue ($)"))
+    st.caption(stream_caption(Q.stream_health(ctx.warehouse, ctx.settings.shop_timezone)))
+
+
+def stream_caption(health) -> str:
+    """One line on the real-time path (`ecomm stream` into POST /events): how far behind the clock
+    its newest event is, and how fast events arrive."""
+    if health.newest_event is None:
+        return "Live stream: no events streamed (`ecomm stream`, or `make up` runs it)."
+    return (
+        f"Live stream: lag {health.lag_text()} (newest event {health.newest_event:%Y-%m-%d %H:%M:%S}), "
+        f"{health.events_per_second:.2f} events/s over the last minute."
+    )
 
 
 def maturity_note(flt: Filters, matured_end: dt.date) -> str:

@@ -1,0 +1,88 @@
+"""Reconciliation of a streamed date with its nightly batch, and pruning of the landing area.
+
+When the quality checks look at a loaded batch whose date was streamed (the `stream` tables hold
+events of that date), the streamed events must equal the batch in the warehouse, per entity: order
+lines, orders and revenue (exact decimals) against `fact_order_items` of the batch; web events and
+sessions against `fact_web_events`. A difference fails `stream_order_items` / `stream_web_events`
+naming both sides' numbers. A date nobody streamed gets no such check.
+
+Once a batch's checks all pass, the landing area's rows of its date are deleted: the warehouse holds
+them now. A failed batch keeps them (to look into) until a later check passes.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ecomm.warehouse.quality import CheckResult
+
+# per entity: (streamed figures, batch figures), each giving (day, count, distinct, revenue) rows
+_FIGURES = {
+    "order_items": (
+        "SELECT order_ts::date, count(*), count(DISTINCT order_id), sum(revenue) FROM stream.order_items "
+        "WHERE order_ts >= %(first)s AND order_ts < %(last)s::date + 1 AND order_ts::date = ANY(%(dates)s) "
+        "GROUP BY 1",
+        "SELECT batch_date, count(*), count(DISTINCT order_id), sum(revenue) FROM warehouse.fact_order_items "
+        "WHERE batch_date = ANY(%(dates)s) GROUP BY 1",
+    ),
+    "web_events": (
+        "SELECT event_ts::date, count(*), count(DISTINCT session_id), NULL::numeric FROM stream.web_events "
+        "WHERE event_ts >= %(first)s AND event_ts < %(last)s::date + 1 AND event_ts::date = ANY(%(dates)s) "
+        "GROUP BY 1",
+        "SELECT batch_date, count(*), count(DISTINCT session_id), NULL::numeric FROM warehouse.fact_web_events "
+        "WHERE batch_date = ANY(%(dates)s) GROUP BY 1",
+    ),
+}
+_TIME_COLUMN = {"order_items": "order_ts", "web_events": "event_ts"}
+_UNITS = {"order_items": ("order lines", "orders"), "web_events": ("web events", "sessions")}
+
+
+def _figures(cur, sql: str, dates: list[date]) -> dict[date, tuple]:
+    cur.execute(sql, {"dates": dates, "first": min(dates), "last": max(dates)})
+    return {day: tuple(rest) for day, *rest in cur.fetchall()}
+
+
+def describe(name: str, figures: tuple) -> str:
+    rows, distinct, revenue = figures
+    lines, groups = _UNITS[name]
+    money = "" if revenue is None else f", revenue {revenue:.2f}"
+    return f"{rows} {lines} of {distinct} {groups}{money}"
+
+
+def stream_checks(cur, dates: list[date]) -> list[CheckResult]:
+    """One check per entity for each of `dates` that has streamed events (of any entity)."""
+    if not dates:
+        return []
+    figures = {
+        name: (_figures(cur, streamed, dates), _figures(cur, batch, dates))
+        for name, (streamed, batch) in _FIGURES.items()
+    }
+    streamed_dates = sorted({d for streamed, _ in figures.values() for d in streamed})
+    checks = []
+    for day in streamed_dates:
+        for name, (streamed, batch) in figures.items():
+            ours = streamed.get(day, (0, 0, None if name == "web_events" else 0))
+            theirs = batch.get(day, (0, 0, None if name == "web_events" else 0))
+            checks.append(
+                CheckResult(
+                    f"stream_{name}",
+                    ours == theirs,
+                    ours[0],
+                    f"streamed {describe(name, ours)}; batch {describe(name, theirs)}",
+                    day,
+                )
+            )
+    return checks
+
+
+def prune(cur, dates: list[date]) -> int:
+    """Delete the landing area's rows of `dates`; how many."""
+    deleted = 0
+    for name, column in _TIME_COLUMN.items():
+        for day in dates:  # a range on the indexed time column per date
+            cur.execute(
+                f"DELETE FROM stream.{name} WHERE {column} >= %(day)s AND {column} < %(day)s::date + 1",
+                {"day": day},
+            )
+            deleted += cur.rowcount
+    return deleted
