@@ -68,6 +68,8 @@ def messages_until(ws, predicate, timeout: float = 10.0) -> dict:
 def test_a_client_gets_a_snapshot_on_connect_then_ordered_ticks_that_follow_posted_events(live_world):
     api, sql, _ = live_world
     post_some(api, 1)
+    with connect(ws_url(api)) as first:  # the producer's latest tick may predate the 202: wait for one after
+        messages_until(first, lambda m: m["today"]["orders"] == 15)
     with connect(ws_url(api)) as ws:
         snapshot = json.loads(ws.recv(timeout=10))
         assert snapshot["type"] == "snapshot" and snapshot["day"] == DAY
