@@ -85,8 +85,8 @@ promtool:  ## install Debian's prometheus (promtool) if promtool is missing (nee
 	      "apt-get install -y --no-install-recommends prometheus" >&2; exit 1; fi; \
 	  apt-get update -qq && apt-get install -y --no-install-recommends prometheus; }
 
-test: setup tools browser promtool  ## unit, integration and end-to-end tests against real components
-	$(BIN)/python -m pytest
+test: setup tools browser promtool  ## unit, integration and end-to-end tests against real components (two xdist workers)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 test-unit: setup tools
 	$(BIN)/python -m pytest tests/unit

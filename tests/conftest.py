@@ -67,8 +67,17 @@ def sql(warehouse):
     q.close()
 
 
+SHARED_WORLDS = {"loaded_world", "trained_world"}  # session fixtures that take a minute or more to build
+
+
 def pytest_collection_modifyitems(items):
+    # `make test` runs two xdist workers with --dist loadgroup: a module stays on one worker (its
+    # module fixtures are built once), and every module using a shared world goes to the same worker
+    # (the world is built once, not on both).
+    with_world = {item.module.__name__ for item in items if SHARED_WORLDS & set(item.fixturenames)}
     for item in items:
+        group = "shared-world" if item.module.__name__ in with_world else item.module.__name__
+        item.add_marker(pytest.mark.xdist_group(group))
         path = str(item.fspath)
         if f"{os.sep}integration{os.sep}" in path:
             item.add_marker(pytest.mark.integration)
