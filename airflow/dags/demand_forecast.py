@@ -12,7 +12,6 @@ from ecomm.orchestration.dag_support import (
     dag_args,
     fails_at_once,
     json_safe,
-    no_training_data_fails_at_once,
     task_settings,
 )
 
@@ -56,8 +55,9 @@ def demand_forecast():
                 f"{DEMAND_FORECAST_MODEL} v{version} learnt from this very warehouse with these settings: "
                 'nothing changed, nothing to train (trigger with conf {"force": true} to retrain anyway)'
             )
-        # too short a history for the backtest's origins (ValueError): a retry cannot lengthen it
-        with no_training_data_fails_at_once(), fails_at_once(ValueError):
+        # a history too short for the backtest's origins (FeatureError, a ValueError): a retry cannot
+        # lengthen it
+        with fails_at_once(ValueError):
             result = train_model(settings, DEMAND_FORECAST_MODEL)
         gate = result.gate
         decision = "promoted" if gate.promoted else "kept"
