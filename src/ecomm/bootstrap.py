@@ -4,10 +4,13 @@ fresh platform to a usable one. Idempotent, step by step:
 1. the warehouse holds no loaded batch -> simulate `ECOMM_HISTORY_DAYS` of history up to yesterday
    into ECOMM_HOME/raw (unless a simulated world is already there) and load it; with
    `ECOMM_SOURCE=imported`, import `ECOMM_IMPORT_FILE` instead (`ecomm import`'s code);
-2. each registered model (`churn_model`, `recommender_model`) without a `champion` -> train it; the
-   promotion gate makes a first version champion;
+2. each registered model (registry.MODEL_NAMES) without a `champion` -> train it; the promotion gate
+   makes a first version champion (`demand_forecast_model`'s training stores its forecasts and
+   reorder points in `marts.demand_forecast` and `marts.product_stock`, what the /forecast routes
+   answer);
 3. a churn champion trained in step 2, or one whose scores were never stored -> score today's
-   customers into `marts.churn_scores` (what the dashboard's Churn risk page reads);
+   customers into `marts.churn_scores` (what the dashboard's Churn risk page reads); a demand
+   forecast champion whose forecasts of the last order date are not stored -> store them;
 4. no causal estimate stored -> `ecomm causal report` into `marts.causal_estimates` (the dashboard's
    Campaigns page; the weekly `causal_report` DAG keeps it current);
 and on the way, a warehouse loaded before the marts were a dbt project (migration 0007 dropped the old
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
     from ecomm.datagen.api import GenerationSummary
     from ecomm.imports.run import ImportReport
     from ecomm.ml.churn.scoring import ScoringResult
+    from ecomm.ml.forecast.store import Stored
     from ecomm.warehouse.run import LoadReport
 
 # tick(stage, done, total): the progress callback of the generator, used for every step here
@@ -52,6 +56,7 @@ class BootstrapResult:
     not_trained: dict[str, str] = field(default_factory=dict)  # model -> why (history too short)
     scored: ScoringResult | None = None  # when today's churn scores were computed
     purchase_scored: ScoringResult | None = None  # when today's purchase scores were computed
+    forecasts_stored: Stored | None = None  # when an earlier champion's forecasts were stored
     causal_stored: int = 0  # rows marts.causal_estimates held before
     causal: CausalReport | None = None  # when the causal report was computed
     causal_not_computed: str | None = None  # why not (the data does not support an estimate yet)
@@ -66,6 +71,7 @@ class BootstrapResult:
             and not self.trained
             and self.scored is None
             and self.purchase_scored is None
+            and self.forecasts_stored is None
             and self.causal is None
             and not self.experiments_tagged
         )
@@ -174,6 +180,12 @@ def bootstrap(settings: Settings, progress: Progress | None = None, say=None) ->
         from ecomm.ml.purchase.scoring import score_with_champion as score_purchase
 
         result.purchase_scored = score_purchase(settings)
+    if registry.DEMAND_FORECAST_MODEL in result.champions_before:
+        from ecomm.ml.forecast.store import store_champion_forecasts, store_state
+
+        if not store_state(settings, client).up_to_date:
+            say(f"storing the forecasts of {registry.DEMAND_FORECAST_MODEL} (none stored of the last day)")
+            result.forecasts_stored = store_champion_forecasts(settings, client)
     compute_causal_estimates(settings, result, progress, say)
     return result
 

@@ -249,6 +249,11 @@ def pipeline_bootstrap() -> None:
     if result.purchase_scored is not None:
         s = result.purchase_scored
         out.print(f"purchase scores: {s.customers:,} customers as of {s.cutoff} by v{s.model.version}")
+    for trained in result.trained.values():
+        if (stored := getattr(trained, "stored", None)) is not None:  # demand forecasts
+            out.print(_forecasts_line(stored))
+    if result.forecasts_stored is not None:
+        out.print(_forecasts_line(result.forecasts_stored))
     if result.causal_stored:
         out.print(f"causal estimates: {result.causal_stored} stored already; not computed")
     if result.causal is not None:
@@ -260,6 +265,13 @@ def pipeline_bootstrap() -> None:
         out.print(f"MLflow experiments {names}: tagged to open in the classic ML view")
     if result.did_nothing:
         out.print("bootstrap: nothing to do")
+
+
+def _forecasts_line(stored) -> str:
+    return (
+        f"demand forecasts: {stored.forecast_rows:,} rows and {stored.products:,} reorder points as of "
+        f"{stored.forecast_date} by v{stored.model_version}"
+    )
 
 
 @app.command()

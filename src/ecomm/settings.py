@@ -174,6 +174,21 @@ class Settings(BaseSettings):
         lt=1.0,
         description="Target share of days with all demand met, for the reorder points' safety stock.",
     )
+    forecast_models: str = Field(
+        default="seasonal_naive,auto_ets",
+        pattern=r"^[a-z_]+(,[a-z_]+)*$",
+        description="Comma-separated candidates of demand_forecast_model, backtested per level (the "
+        "lowest MASE at 14 days is registered): seasonal_naive, auto_ets, croston, adida, imapa, lightgbm.",
+    )
+    forecast_backtest_windows: int = Field(
+        default=4, ge=1, le=12, description="Forecast origins of demand_forecast_model's rolling backtest."
+    )
+    forecast_products: int = Field(
+        default=100,
+        ge=0,
+        description="Product-level backtest of demand_forecast_model: the best sellers before the first "
+        "origin (0 = every product).",
+    )
     churn_trials: int = Field(
         default=20,
         ge=1,

@@ -319,7 +319,12 @@ def test_ids_are_positive_in_a_body_as_in_a_path(api, user_id):
 
 
 @pytest.mark.parametrize(
-    "path,body", [("/predict/churn", {"users": [SEED_USER]}), ("/recommend/products", {"user_id": 1})]
+    "path,body",
+    [
+        ("/predict/churn", {"users": [SEED_USER]}),
+        ("/recommend/products", {"user_id": 1}),
+        ("/forecast/batch", {"series": [{"product_id": 1}]}),
+    ],
 )
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
 def test_a_body_that_is_not_json_is_415(api, path, body, content_type):

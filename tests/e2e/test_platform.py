@@ -42,6 +42,11 @@ def platform_env(tmp_path_factory) -> dict:
         "ECOMM_CHURN_HORIZON_DAYS": "60",
         "ECOMM_CHURN_TRIALS": "2",
         "ECOMM_RECOMMENDER_TRIALS": "1",
+        # demand forecasts: seasonal naive only (AutoETS doubles the training), one backtest origin, 20
+        # products in the backtest (every one is forecast)
+        "ECOMM_FORECAST_MODELS": "seasonal_naive",
+        "ECOMM_FORECAST_BACKTEST_WINDOWS": "1",
+        "ECOMM_FORECAST_PRODUCTS": "20",
         "ECOMM_MLFLOW_PORT": str(free_port()),
         "ECOMM_JUPYTER_PORT": str(free_port()),
         "ECOMM_AIRFLOW_PORT": str(free_port()),
@@ -172,6 +177,11 @@ def test_up_status_down(platform_env, always_down):
     with urllib.request.urlopen(f"http://127.0.0.1:{platform_env['ECOMM_API_PORT']}/ready") as resp:
         checks = json.loads(resp.read())["checks"]  # the API serves the champions the bootstrap trained
         assert (checks["churn_model"], checks["recommender_model"], checks["warehouse"]) == ("v1", "v1", "ok")
+    with urllib.request.urlopen(  # the bootstrap stored the forecasts (Fashion: a fifth of the catalog)
+        f"http://127.0.0.1:{platform_env['ECOMM_API_PORT']}/forecast/categories/Fashion?horizon=3"
+    ) as resp:
+        forecast = json.loads(resp.read())
+        assert (forecast["model"]["version"], len(forecast["forecasts"])) == ("1", 3)
     with urllib.request.urlopen(
         f"http://127.0.0.1:{platform_env['ECOMM_DBT_DOCS_PORT']}/catalog.json"
     ) as resp:

@@ -41,6 +41,11 @@ def settings_env(settings, home, **sizes) -> dict:
         "ECOMM_CHURN_HORIZON_DAYS": "60",
         "ECOMM_CHURN_TRIALS": "2",
         "ECOMM_RECOMMENDER_TRIALS": "1",
+        # demand forecasts: seasonal naive only (AutoETS doubles the training), one backtest origin, 20
+        # products in the backtest (every one is forecast)
+        "ECOMM_FORECAST_MODELS": "seasonal_naive",
+        "ECOMM_FORECAST_BACKTEST_WINDOWS": "1",
+        "ECOMM_FORECAST_PRODUCTS": "20",
         **{f"ECOMM_{k.upper()}": str(v) for k, v in sizes.items()},
     }
 
@@ -112,6 +117,20 @@ def test_bootstrap_loads_history_and_trains_then_does_nothing(empty, tmp_path):
     assert purchase_scored > 0 and low == high == "1"
     assert f"purchase scores: {purchase_scored:,} customers as of " in first.stdout
     assert segmented > 0  # the segment champion's segments, for the Segments page
+    with db.connection(empty) as conn, conn.cursor() as cur:  # what the /forecast routes answer
+        cur.execute("SELECT count(*), max(forecast_date), max(model_version) FROM marts.demand_forecast")
+        forecasts, forecast_date, version = cur.fetchone()
+        cur.execute("SELECT count(*) FROM marts.product_stock")
+        stocked = cur.fetchone()[0]
+        cur.execute("SELECT max(order_date) FROM warehouse.fact_order_items")
+        last_order_date = cur.fetchone()[0]
+    assert forecast_date == last_order_date and version == "1"
+    assert forecasts == 30 * (stocked + 8 + 1)  # 30 days of each product, the 8 categories, the total
+    assert stocked > 50  # every product with two weeks of sales history
+    assert (
+        f"demand forecasts: {forecasts:,} rows and {stocked} reorder points as of {forecast_date} by v1"
+        in first.stdout.splitlines()
+    )
     once = {name: (["1"], {"champion": "1", "challenger": "1"}) for name in registry.MODEL_NAMES}
     assert registry_state(empty) == once
     # the dashboard's Campaigns page: the causal report, computed and stored
@@ -121,7 +140,7 @@ def test_bootstrap_loads_history_and_trains_then_does_nothing(empty, tmp_path):
     assert f"causal estimates: {estimates} computed into marts.causal_estimates" in first.stdout.splitlines()
     assert (tmp_path / "reports" / "causal" / "causal_estimates.md").is_file()
     assert experiment_kinds(empty) == dict.fromkeys(
-        ("churn", "recommender", "segments", "purchase", "clv"), "custom_model_development"
+        ("churn", "recommender", "segments", "purchase", "clv", "demand_forecast"), "custom_model_development"
     )
 
     second = bootstrap(env)
@@ -134,6 +153,7 @@ def test_bootstrap_loads_history_and_trains_then_does_nothing(empty, tmp_path):
         "segment_model: champion v1 registered already; not trained",
         "purchase_model: champion v1 registered already; not trained",
         "clv_model: champion v1 registered already; not trained",
+        "demand_forecast_model: champion v1 registered already; not trained",
         f"causal estimates: {estimates} stored already; not computed",
         "bootstrap: nothing to do",
     ]
@@ -167,16 +187,21 @@ def test_history_too_short_to_train_loads_and_says_why(empty, tmp_path):
     )
     assert warnings[2].endswith("too short for a 30-day purchase label after 60 days of history")
     assert warnings[3].endswith("or a 90-day holdout after 90 days of history")
-    # segments need one month start, not a label window: they are trained
+    # segments need one month start, not a label window, and demand forecasts one 30-day backtest
+    # window after two weeks of history: they are trained
+    first = (["1"], {"champion": "1", "challenger": "1"})
     assert registry_state(empty) == {name: ([], {}) for name in registry.MODEL_NAMES} | {
-        "segment_model": (["1"], {"champion": "1", "challenger": "1"})
+        "segment_model": first,
+        "demand_forecast_model": first,
     }
     # 100 customers over 60 days support no causal estimate yet: said, nothing stored, exit 0
     causal = [ln for ln in result.stderr.splitlines() if ln.startswith("causal estimates not computed: ")]
     assert len(causal) == 1, result.stderr
     assert causal_estimates(empty) == (0, None)
     assert "MLflow experiments churn: tagged to open in the classic ML view" in result.stdout.splitlines()
-    assert experiment_kinds(empty) == dict.fromkeys(("churn", "segments"), "custom_model_development")
+    assert experiment_kinds(empty) == dict.fromkeys(
+        ("churn", "segments", "demand_forecast"), "custom_model_development"
+    )
 
 
 CDNOW = Path(__file__).parents[1] / "data" / "imports" / "cdnow_sample.csv"

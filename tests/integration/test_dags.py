@@ -249,6 +249,7 @@ def test_dag_bag_imports_cleanly_and_every_dag_is_documented(dags):
     assert dags.import_errors == {}
     assert sorted(dags.dag_ids) == [
         "causal_report",
+        "demand_forecast",
         "ecommerce_data_pipeline",
         "ml_training_pipeline",
         "model_monitoring",
@@ -301,6 +302,12 @@ def test_pipeline_shape_and_asset(dags):
         "trigger_retraining": set(),
     }
     assert monitoring.get_task("trigger_retraining").trigger_dag_id == "ml_training_pipeline"
+    forecast = dags.dags["demand_forecast"]
+    assert forecast.timetable.asset_condition == WAREHOUSE_MARTS
+    assert {t.task_id: t.downstream_task_ids for t in forecast.tasks} == {
+        "train_forecast": {"store_forecasts"},
+        "store_forecasts": set(),
+    }
 
 
 def test_weekly_dags_wait_for_the_next_sunday(dags):
@@ -429,7 +436,7 @@ def registered_versions(client) -> dict[str, list[str]]:
 
     return {
         name: sorted(str(v.version) for v in client.search_model_versions(f"name = '{name}'"))
-        for name in registry.MODEL_NAMES
+        for name in registry.CUSTOMER_MODELS
     }
 
 
@@ -458,14 +465,14 @@ def trainings(airflow_world, dags, loaded_world) -> Trainings:
             unchanged = run_dag(dags, "ml_training_pipeline", D2)
             before_forced = registered_versions(client)
             second = run_dag(dags, "ml_training_pipeline", D3, conf={"force": True})
-        aliases = {name: registry.aliases(client, name) for name in registry.MODEL_NAMES}
+        aliases = {name: registry.aliases(client, name) for name in registry.CUSTOMER_MODELS}
         tags = {
             name: {
                 k: v
                 for k, v in client.get_model_version(name, "1").tags.items()
                 if k.startswith("trained_on.")
             }
-            for name in registry.MODEL_NAMES
+            for name in registry.CUSTOMER_MODELS
         }
         yield Trainings(
             first,
@@ -698,6 +705,110 @@ def test_drift_past_the_threshold_triggers_training_once_per_date(two_days, airf
             {"triggered_by": "model_monitoring", "reason": "drift", "business_date": D1.isoformat()},
         )
     ]
+
+
+@dataclass
+class ForecastRuns:
+    first: Run
+    unchanged: Run  # nothing loaded, nothing changed
+    restored: Run  # nothing changed, the stored forecasts deleted
+    stored: dict[str, list[tuple]]  # after each run: (level, series, rows, forecast date, version)
+    stock: list[tuple]  # (products, forecast date, version) of marts.product_stock at the end
+    expected_products: int  # products with two weeks of history (those forecast)
+    categories: int
+    last_order_date: date
+    settings: object
+
+
+FAST_FORECAST = {"forecast_models": "seasonal_naive", "forecast_backtest_windows": 1, "forecast_products": 20}
+STORED_FORECASTS = """
+SELECT series_level, count(DISTINCT series_id), count(*), min(forecast_date), max(model_version)
+FROM marts.demand_forecast GROUP BY series_level ORDER BY series_level
+"""
+
+
+@pytest.fixture(scope="module")
+def forecast_runs(airflow_world, dags) -> ForecastRuns:
+    """demand_forecast three times on a copy of the 60-day world, seasonal naive only and one backtest
+    origin, with an MLflow store of its own: trained and stored; nothing changed; nothing changed but
+    the stored forecasts deleted."""
+    settings = clone_database(airflow_world, airflow_world.warehouse_db).model_copy(
+        update={"mlflow_db": f"mlflow_forecast_{uuid.uuid4().hex[:8]}", **FAST_FORECAST}
+    )
+    try:
+        stored = {}
+        with task_settings_of(settings):
+            first = run_dag(dags, "demand_forecast", D1)
+            stored["first"] = sql_rows(settings, STORED_FORECASTS)
+            unchanged = run_dag(dags, "demand_forecast", D2)
+            stored["unchanged"] = sql_rows(settings, STORED_FORECASTS)
+            with db.connection(settings) as conn, conn.cursor() as cur:
+                cur.execute("DELETE FROM marts.demand_forecast")
+                conn.commit()
+            restored = run_dag(dags, "demand_forecast", D3)
+            stored["restored"] = sql_rows(settings, STORED_FORECASTS)
+        last = scalar(settings, "SELECT max(order_date) FROM warehouse.fact_order_items")
+        products = scalar(
+            settings,
+            "SELECT count(*) FROM warehouse.dim_product WHERE %(last)s - greatest(launch_date, "
+            "(SELECT min(order_date) FROM warehouse.fact_order_items)) + 1 >= 14",
+            {"last": last},
+        )
+        categories = scalar(
+            settings,
+            "SELECT count(DISTINCT category) FROM warehouse.dim_product WHERE launch_date <= %s",
+            (last,),
+        )
+        stock = sql_rows(
+            settings, "SELECT count(*), min(forecast_date), max(model_version) FROM marts.product_stock"
+        )
+        yield ForecastRuns(first, unchanged, restored, stored, stock, products, categories, last, settings)
+    finally:
+        drop_database(settings)
+        _drop_database(settings, settings.mlflow_db)
+
+
+def test_forecast_dag_trains_stores_then_skips_what_is_done(forecast_runs):
+    runs = forecast_runs
+    assert (runs.first.state, runs.first.tasks) == (
+        "success",
+        {"train_forecast": "success", "store_forecasts": "skipped"},  # training stored them
+    )
+    trained = runs.first.results["train_forecast"]
+    assert (trained["model"], trained["version"], trained["gate"]["decision"]) == (
+        "demand_forecast_model",
+        "1",
+        "promoted",
+    )
+    assert trained["methods"] == dict.fromkeys(("product", "category", "total"), "seasonal_naive")
+    assert sorted(trained["metrics"]) == ["category_mase_h14", "product_mase_h14", "total_mase_h14"]
+    day = runs.last_order_date
+    expected = [
+        ("category", runs.categories, 30 * runs.categories, day, "1"),
+        ("product", runs.expected_products, 30 * runs.expected_products, day, "1"),
+        ("total", 1, 30, day, "1"),
+    ]
+    assert runs.stored["first"] == expected
+    assert trained["stored"]["forecast_rows"] == 30 * (runs.categories + runs.expected_products + 1)
+    assert (runs.unchanged.state, runs.unchanged.tasks) == (
+        "success",
+        {"train_forecast": "skipped", "store_forecasts": "skipped"},
+    )
+    assert runs.unchanged.results == {}
+    assert runs.stored["unchanged"] == expected
+    assert (runs.restored.state, runs.restored.tasks) == (
+        "success",
+        {"train_forecast": "skipped", "store_forecasts": "success"},
+    )
+    assert runs.restored.results["store_forecasts"] == {
+        "model_version": "1",
+        "forecast_date": day.isoformat(),
+        "forecast_rows": 30 * (runs.categories + runs.expected_products + 1),
+        "products": runs.expected_products,
+        "seconds": runs.restored.results["store_forecasts"]["seconds"],
+    }
+    assert runs.stored["restored"] == expected
+    assert runs.stock == [(runs.expected_products, day, "1")]
 
 
 @dataclass

@@ -1053,8 +1053,8 @@ def test_demand_page_without_forecasts_names_the_command(trained_world, open_app
 def test_models_page_shows_champion_and_challenger_with_their_metrics(trained_world, open_app):
     app = open_app(trained_world, "models")
     values = [(m.label, m.value) for m in app.metric]
-    # every registered model: churn, recommender, segments, purchase, lifetime value
-    assert values == [("champion", "v1"), ("challenger", "v1"), ("versions", "1")] * 5
+    # every registered model: churn, recommender, segments, purchase, lifetime value, demand forecast
+    assert values == [("champion", "v1"), ("challenger", "v1"), ("versions", "1")] * 6
     assert [s.value for s in app.subheader] == [f"`{name}`" for name in registry.MODEL_NAMES]
     churn_table = app.dataframe[0].value
     assert churn_table["version"].tolist() == [1]

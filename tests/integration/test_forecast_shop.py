@@ -349,6 +349,60 @@ def test_forecast_routes_bad_inputs(api):
     assert unknown["message"] == "category 'Spaceships' is not in the warehouse"
 
 
+def test_batch_answers_each_series_as_its_get_route(trained, api):
+    settings, _ = trained
+    products = stored(settings, "SELECT product_id FROM marts.product_stock ORDER BY product_id LIMIT 2")
+    first, second = (int(p) for p in products.product_id)
+    category = stored(settings, "SELECT min(category) AS c FROM warehouse.dim_product").c.iloc[0]
+    series = [{"product_id": second}, {"category": category}, {"product_id": first}, {"product_id": second}]
+    response = api.post("/forecast/batch", json={"series": series, "horizon": 7})
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "forecasts": [
+            api.get(f"/forecast/products/{second}", params={"horizon": 7}).json(),
+            api.get(f"/forecast/categories/{category}", params={"horizon": 7}).json(),
+            api.get(f"/forecast/products/{first}", params={"horizon": 7}).json(),
+            api.get(f"/forecast/products/{second}", params={"horizon": 7}).json(),
+        ]
+    }
+    default = api.post("/forecast/batch", json={"series": [{"category": category}]}).json()
+    assert [len(f["forecasts"]) for f in default["forecasts"]] == [14]  # the default horizon
+    hundred = api.post("/forecast/batch", json={"series": [{"product_id": first}] * 100, "horizon": 1})
+    assert hundred.status_code == 200 and len(hundred.json()["forecasts"]) == 100
+
+
+def test_batch_bad_inputs_name_the_field_or_the_series(trained, api):
+    settings, _ = trained
+    known = int(stored(settings, "SELECT min(product_id) AS p FROM marts.product_stock").p.iloc[0])
+
+    def batch(series, **extra):
+        return api.post("/forecast/batch", json={"series": series} | extra)
+
+    assert_error(batch([]), 422, "validation_error", "series")
+    assert_error(batch([{"product_id": known}] * 101), 422, "validation_error", "series")
+    for bad in (0, 31, "7", 1.5):
+        assert_error(batch([{"product_id": known}], horizon=bad), 422, "validation_error", "horizon")
+    assert_error(batch([{"product_id": known}, {}]), 422, "validation_error", "series[1]")
+    both = batch([{"product_id": known, "category": "Books"}])
+    assert assert_error(both, 422, "validation_error", "series[0]")["details"] == [
+        {"field": "series[0]", "message": "give exactly one of product_id and category"}
+    ]
+    assert_error(batch([{"product_id": 0}]), 422, "validation_error", "series[0].product_id")
+    assert_error(batch([{"product_id": "12"}]), 422, "validation_error", "series[0].product_id")
+    assert_error(batch([{"category": "a\x00b"}]), 422, "validation_error", "series[0].category")
+    assert_error(batch([{"sku": 1}]), 422, "validation_error", "series[0].sku")
+    assert_error(api.post("/forecast/batch", json={"horizon": 7}), 422, "validation_error", "series")
+    unknown = assert_error(batch([{"product_id": known}, {"product_id": 99999999}]), 404, "not_found")
+    assert unknown["message"] == "product 99999999 is not in the warehouse"
+    unknown = assert_error(batch([{"category": "Spaceships"}, {"product_id": known}]), 404, "not_found")
+    assert unknown["message"] == "category 'Spaceships' is not in the warehouse"
+    assert_error(
+        api.post("/forecast/batch", content="series", headers={"content-type": "text/plain"}),
+        415,
+        "unsupported_media_type",
+    )
+
+
 def test_a_known_product_without_a_stored_forecast_is_not_forecast(trained, api):
     settings, _ = trained
     with db.connection(settings) as conn, conn.cursor() as cur:

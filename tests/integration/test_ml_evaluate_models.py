@@ -9,6 +9,8 @@ truth at the same evaluation cutoff, and the lifetime-value refit's metrics on t
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from ecomm.ml import registry, tracking
@@ -89,3 +91,43 @@ def test_the_lifetime_value_comparison_repeats_the_training_run(evaluation, cham
     assert capture.observed == pytest.approx(run["capture_over_baseline"], abs=1e-9)
     to_truth = targets["CLV Spearman with planted value / planted value's own"]
     assert (to_truth.observed, to_truth.met, to_truth.detail) == (None, None, "no model or no planted value")
+
+
+def test_the_forecast_comparison_is_the_champions_training_backtest(evaluation, trained_world):
+    """The shared world's forecast model is seasonal naive only (one backtest origin): its rows equal
+    seasonal naive's, so both MASE-over-naive targets are measured at exactly 1 and missed."""
+    from ecomm.ml.forecast.report import backtest_table
+
+    comp = comparison(evaluation, registry.DEMAND_FORECAST_MODEL)
+    client = tracking.configure(trained_world)
+    run_id = client.get_model_version(registry.DEMAND_FORECAST_MODEL, "1").run_id
+    assert list(comp.rows) == [
+        f"{level}: {entry}"
+        for level in ("category", "product")
+        for entry in ("champion v1 (seasonal_naive)", "seasonal naive", "oracle (planted expected demand)")
+    ]
+    for level in ("category", "product"):
+        table = backtest_table(client, run_id, level)
+        logged = table[(table["horizon"] == 14)].set_index("model")
+        for entry, model in (("champion v1 (seasonal_naive)", "seasonal_naive"), ("oracle", "oracle")):
+            row = next(r for k, r in comp.rows.items() if k.startswith(f"{level}: {entry}"))
+            assert row["mase"] == logged.loc[model, "mase"]
+            assert row["mase_vs_oracle"] == logged.loc[model, "mase_vs_oracle"]
+        assert comp.rows[f"{level}: seasonal naive"]["mase_vs_naive"] == 1.0
+    targets = {t.name: t for t in evaluation.targets if t.name.startswith("forecast")}
+    assert [
+        (t.observed, t.met)
+        for t in (targets[f"forecast {lv} MASE / seasonal naive's (h14)"] for lv in ("category", "product"))
+    ] == [(1.0, False), (1.0, False)]
+    to_oracle = targets["forecast category MASE / oracle's (h14)"]
+    assert to_oracle.observed == comp.rows["category: champion v1 (seasonal_naive)"]["mase_vs_oracle"]
+    assert to_oracle.met == (to_oracle.observed <= 1.15)
+    coverage = targets["forecast product 80% interval coverage (h14)"]
+    assert coverage.observed == comp.rows["product: champion v1 (seasonal_naive)"]["coverage_80"]
+    assert coverage.met == (0.77 <= coverage.observed <= 0.83)
+    stock = targets["forecast stock policy: service level, less stock than naive"]
+    # one backtest origin: the replay (from one origin's reorder points to the next's) has no days
+    assert math.isnan(client.get_run(run_id).data.metrics["stock_service_level"])
+    assert (stock.observed, stock.met) == (None, None)
+    assert stock.detail == "no stock replay in the champion's run (needs 2 origins)"
+    assert len(targets) == 8

@@ -1,5 +1,5 @@
 """Demand forecast routes: a product's or a category's stored daily forecasts with 80%/95% intervals
-and, for products, the reorder point (marts.demand_forecast and marts.product_stock, written by the
+and, for products, the reorder point, one series per GET or up to 100 per POST /forecast/batch (marts.demand_forecast and marts.product_stock, written by the
 demand_forecast_model champion: `ecomm train forecast`)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from ecomm.api import schemas as S
 from ecomm.api.errors import ApiError
-from ecomm.api.predictions import ERRORS
+from ecomm.api.predictions import ERRORS, json_body
 from ecomm.api.security import require_api_key
 
 RESPONSES = {
@@ -23,7 +23,6 @@ RESPONSES = {
 }
 router = APIRouter(dependencies=[Depends(require_api_key)], responses=RESPONSES)
 
-NO_NUL = r"^[^\x00]+$"  # PostgreSQL text cannot hold a NUL: refused as a 422, not a server error
 HORIZON = Query(default=14, ge=1, le=S.MAX_FORECAST_DAYS, description="Days after the forecast date.")
 
 
@@ -53,12 +52,7 @@ def _answer(reader, level: str, series_id: str, horizon: int, what: str) -> tupl
     }, head["forecast_date"]
 
 
-@router.get("/forecast/products/{product_id}", response_model=S.ProductForecastResponse, tags=["forecasts"])
-def product_forecast(
-    request: Request, product_id: int = Path(ge=S.ID_MIN, le=S.ID_MAX), horizon: int = HORIZON
-) -> S.ProductForecastResponse:
-    """The product's daily demand forecast for the next `horizon` days and its reorder point."""
-    reader = request.app.state.warehouse
+def _product(reader, product_id: int, horizon: int) -> S.ProductForecastResponse:
     category = reader.product_category(product_id)
     if category is None:
         raise ApiError(404, "not_found", f"product {product_id} is not in the warehouse")
@@ -69,15 +63,54 @@ def product_forecast(
     )
 
 
-@router.get("/forecast/categories/{category}", response_model=S.ForecastResponse, tags=["forecasts"])
-def category_forecast(
-    request: Request,
-    category: str = Path(min_length=1, max_length=100, pattern=NO_NUL),
-    horizon: int = HORIZON,
-) -> S.ForecastResponse:
-    """The category's daily demand forecast (units of all its products) for the next `horizon` days."""
-    reader = request.app.state.warehouse
+def _category(reader, category: str, horizon: int) -> S.ForecastResponse:
     if not reader.category_known(category):
         raise ApiError(404, "not_found", f"category {category!r} is not in the warehouse")
     body, _ = _answer(reader, "category", category, horizon, f"category {category!r}")
     return S.ForecastResponse(**body)
+
+
+@router.get("/forecast/products/{product_id}", response_model=S.ProductForecastResponse, tags=["forecasts"])
+def product_forecast(
+    request: Request, product_id: int = Path(ge=S.ID_MIN, le=S.ID_MAX), horizon: int = HORIZON
+) -> S.ProductForecastResponse:
+    """The product's daily demand forecast for the next `horizon` days and its reorder point."""
+    return _product(request.app.state.warehouse, product_id, horizon)
+
+
+@router.get("/forecast/categories/{category}", response_model=S.ForecastResponse, tags=["forecasts"])
+def category_forecast(
+    request: Request,
+    category: str = Path(min_length=1, max_length=100, pattern=S.NO_NUL),
+    horizon: int = HORIZON,
+) -> S.ForecastResponse:
+    """The category's daily demand forecast (units of all its products) for the next `horizon` days."""
+    return _category(request.app.state.warehouse, category, horizon)
+
+
+@router.post(
+    "/forecast/batch",
+    response_model=S.ForecastBatchResponse,
+    tags=["forecasts"],
+    dependencies=[Depends(json_body)],
+    responses={code: ERRORS[code] for code in (400, 413, 415)}
+    | {
+        404: {"model": S.ErrorResponse, "description": "Unknown product or category (the first one named)"},
+        422: {
+            "model": S.ErrorResponse,
+            "description": "A field missing or out of range (named: series[i].product_id, horizon...), "
+            "or a series with no stored forecast",
+        },
+    },
+)
+def forecast_batch(body: S.ForecastBatchRequest, request: Request) -> S.ForecastBatchResponse:
+    """1-100 series' forecasts in one call, each answered as its GET route answers it."""
+    reader = request.app.state.warehouse
+    return S.ForecastBatchResponse(
+        forecasts=[
+            _product(reader, s.product_id, body.horizon)
+            if s.product_id is not None
+            else _category(reader, s.category, body.horizon)
+            for s in body.series
+        ]
+    )

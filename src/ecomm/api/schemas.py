@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from ecomm.entities import CUSTOMER_AGES
@@ -265,6 +265,44 @@ class ProductForecastResponse(ForecastResponse):
     product_id: int
     category: str
     stock: StockPolicy | None = Field(description="None only if the horizon is shorter than the lead time.")
+
+
+MAX_FORECAST_SERIES = 100  # POST /forecast/batch
+NO_NUL = r"^[^\x00]+$"  # PostgreSQL text cannot hold a NUL: refused as a 422, not a server error
+FORECAST_BATCH_EXAMPLE = {"series": [{"product_id": 12}, {"category": "Books"}], "horizon": 14}
+
+
+class SeriesRef(BaseModel):
+    model_config = STRICT | ConfigDict(
+        json_schema_extra={"examples": [{"product_id": 12}, {"category": "Books"}]}
+    )
+
+    product_id: int | None = Field(default=None, ge=ID_MIN, le=ID_MAX, description="A product's series.")
+    category: str | None = Field(
+        default=None, min_length=1, max_length=100, pattern=NO_NUL, description="A category's series."
+    )
+
+    @model_validator(mode="after")
+    def exactly_one(self) -> SeriesRef:
+        if (self.product_id is None) == (self.category is None):
+            raise PydanticCustomError("one_series", "give exactly one of product_id and category")
+        return self
+
+
+class ForecastBatchRequest(BaseModel):
+    model_config = STRICT | ConfigDict(json_schema_extra={"examples": [FORECAST_BATCH_EXAMPLE]})
+
+    series: list[SeriesRef] = Field(
+        min_length=1, max_length=MAX_FORECAST_SERIES, description="Answered in this order."
+    )
+    horizon: int = Field(default=14, ge=1, le=MAX_FORECAST_DAYS, description="Days after the forecast date.")
+
+
+class ForecastBatchResponse(BaseModel):
+    forecasts: list[ProductForecastResponse | ForecastResponse] = Field(
+        description="One per series of the request, in its order, each as GET /forecast/products/{id} "
+        "or GET /forecast/categories/{category} answers it."
+    )
 
 
 class ModelsResponse(BaseModel):

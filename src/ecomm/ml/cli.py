@@ -281,14 +281,26 @@ def train_forecast(
         str, typer.Option(help="Series: product, category, total (x day) or all three.")
     ] = "all",
     models: Annotated[
-        str,
-        typer.Option(help="Comma-separated: seasonal_naive, auto_ets, croston, adida, imapa, lightgbm."),
-    ] = "seasonal_naive,auto_ets",
-    windows: Annotated[int, typer.Option(help="Forecast origins of the rolling backtest.")] = 4,
+        str | None,
+        typer.Option(
+            help="Comma-separated: seasonal_naive, auto_ets, croston, adida, imapa, lightgbm "
+            "[default: ECOMM_FORECAST_MODELS]."
+        ),
+    ] = None,
+    windows: Annotated[
+        int | None,
+        typer.Option(
+            help="Forecast origins of the rolling backtest [default: ECOMM_FORECAST_BACKTEST_WINDOWS]."
+        ),
+    ] = None,
     step: Annotated[int, typer.Option(help="Days between origins.")] = 7,
     products: Annotated[
-        int, typer.Option(help="Product level: the best sellers before the first origin (0 = all).")
-    ] = 100,
+        int | None,
+        typer.Option(
+            help="Product level: the best sellers before the first origin (0 = all) "
+            "[default: ECOMM_FORECAST_PRODUCTS]."
+        ),
+    ] = None,
 ) -> None:
     """Demand forecasts: a rolling-origin backtest of the shop's daily units per level, horizons 1,
     7, 14 and 30 days, beside seasonal naive and (simulated shop) the planted expected demand; the
@@ -303,15 +315,17 @@ def train_forecast(
 
     if level != "all" and level not in LEVELS:
         raise ValueError(f"level: {level!r} is not one of {', '.join(LEVELS)} or all")
-    names = check_models(tuple(m.strip() for m in models.split(",") if m.strip()))
     settings = _settings()
-    config = ForecastConfig(
-        levels=LEVELS if level == "all" else (level,),
-        models=names,
-        backtest=BacktestSettings(windows=windows, step=step),
-        products=products or None,
-        margin=settings.promotion_margin,
-    )
+    defaults = ForecastConfig.from_settings(settings)
+    overrides = {
+        "levels": LEVELS if level == "all" else (level,),
+        "backtest": BacktestSettings(windows=windows or defaults.backtest.windows, step=step),
+    }
+    if models is not None:
+        overrides["models"] = check_models(tuple(m.strip() for m in models.split(",") if m.strip()))
+    if products is not None:
+        overrides["products"] = products or None
+    config = ForecastConfig.from_settings(settings, **overrides)
     with err.status("backtesting, registering and storing demand forecasts"):
         result = run(settings, config)
     for backtest in result.backtests.values():

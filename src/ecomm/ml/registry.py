@@ -17,12 +17,14 @@ RECOMMENDER_MODEL = "recommender_model"
 PURCHASE_MODEL = "purchase_model"
 SEGMENT_MODEL = "segment_model"
 CLV_MODEL = "clv_model"
-DEMAND_FORECAST_MODEL = "demand_forecast_model"  # `ecomm train forecast`; not in MODEL_NAMES yet
+DEMAND_FORECAST_MODEL = "demand_forecast_model"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
-# Trained by `ecomm pipeline bootstrap` and the ML DAG, evaluated by `ecomm evaluate`, listed on the
-# dashboard's Models page.
-MODEL_NAMES = (CHURN_MODEL, RECOMMENDER_MODEL, SEGMENT_MODEL, PURCHASE_MODEL, CLV_MODEL)
+# The customer models, trained by the ML DAG (ml_training_pipeline) ...
+CUSTOMER_MODELS = (CHURN_MODEL, RECOMMENDER_MODEL, SEGMENT_MODEL, PURCHASE_MODEL, CLV_MODEL)
+# ... and every registered model (demand forecasts have a DAG of their own, demand_forecast): trained by
+# `ecomm pipeline bootstrap`, evaluated by `ecomm evaluate`, listed on the dashboard's Models page.
+MODEL_NAMES = (*CUSTOMER_MODELS, DEMAND_FORECAST_MODEL)
 # The API is ready once these are loaded ...
 REQUIRED_SERVED_MODELS = (CHURN_MODEL, RECOMMENDER_MODEL)
 # ... and serves these when they have a champion (their routes answer 503 until then)

@@ -10,6 +10,7 @@ Recommender holdout: the last 28 loaded days. Quality targets (issue 4):
   segments     see ecomm.ml.segment.report
   purchase     see ecomm.ml.purchase.report
   clv          see ecomm.ml.clv.report
+  forecast     see ecomm.ml.forecast.report (the champion's training backtest, not a fresh one)
 Targets are checked on the champions: fresh scores, except the family comparison and the training
 time, which come from the champion's training run (every family on that run's cutoff).
 """
@@ -225,6 +226,7 @@ class Evaluation:
 
 def evaluate(settings: Settings) -> Evaluation:
     from ecomm.ml.clv.report import clv_targets, compare_clv
+    from ecomm.ml.forecast.report import compare_forecast, forecast_targets
     from ecomm.ml.purchase.report import compare_purchase, purchase_targets
     from ecomm.ml.segment.report import compare_segments, segment_targets
 
@@ -234,18 +236,21 @@ def evaluate(settings: Settings) -> Evaluation:
     segments = compare_segments(settings, client)
     purchase = compare_purchase(settings, client)
     clv = compare_clv(settings, client)
+    forecast = compare_forecast(client)
+    comparisons = [churn, rec, segments, purchase, clv, forecast]
     runs = {
         comp.model: run_metrics(client, comp.model, comp.versions.get(registry.CHAMPION))
-        for comp in (churn, rec, segments, purchase, clv)
+        for comp in comparisons
     }
     targets = quality_targets(churn, rec, runs[registry.CHURN_MODEL], runs[registry.RECOMMENDER_MODEL])
     targets += segment_targets(segments, runs[registry.SEGMENT_MODEL])
     targets += purchase_targets(purchase)
     targets += clv_targets(clv)
+    targets += forecast_targets(forecast, client, settings)
     truth = planted_truth(settings)
     if not truth:
         targets = without_truth(targets)
-    return Evaluation([churn, rec, segments, purchase, clv], targets, runs, truth)
+    return Evaluation(comparisons, targets, runs, truth)
 
 
 # ---------------------------------------------------------------------------------------- output

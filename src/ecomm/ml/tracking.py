@@ -20,13 +20,14 @@ RECOMMENDER_EXPERIMENT = "recommender"
 SEGMENT_EXPERIMENT = "segments"
 PURCHASE_EXPERIMENT = "purchase"
 CLV_EXPERIMENT = "clv"
-FORECAST_EXPERIMENT = "demand_forecast"  # not in EXPERIMENTS yet (`ecomm train forecast` only)
+FORECAST_EXPERIMENT = "demand_forecast"
 EXPERIMENTS = (
     CHURN_EXPERIMENT,
     RECOMMENDER_EXPERIMENT,
     SEGMENT_EXPERIMENT,
     PURCHASE_EXPERIMENT,
     CLV_EXPERIMENT,
+    FORECAST_EXPERIMENT,
 )
 # MLflow 3's UI opens an experiment without this tag in its GenAI view (traces, "No data
 # available"); this kind opens the classic view of runs, metrics and models.

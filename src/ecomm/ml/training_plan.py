@@ -55,6 +55,7 @@ def _trainers() -> dict[str, tuple[Callable[[Settings], object], Callable]]:
     from ecomm.ml import registry
     from ecomm.ml.churn.train import train_churn
     from ecomm.ml.clv.train import ClvConfig, train_clv
+    from ecomm.ml.forecast.train import ForecastConfig, train_forecast
     from ecomm.ml.purchase.train import PurchaseConfig, train_purchase
     from ecomm.ml.recommend.train import train_recommender
     from ecomm.ml.segment.train import SegmentConfig, train_segments
@@ -65,6 +66,7 @@ def _trainers() -> dict[str, tuple[Callable[[Settings], object], Callable]]:
         registry.SEGMENT_MODEL: (SegmentConfig.from_settings, train_segments),
         registry.PURCHASE_MODEL: (PurchaseConfig.from_settings, train_purchase),
         registry.CLV_MODEL: (ClvConfig.from_settings, train_clv),
+        registry.DEMAND_FORECAST_MODEL: (ForecastConfig.from_settings, train_forecast),
     }
 
 

@@ -9,7 +9,13 @@ import urllib.request
 from ecomm.orchestration.config import airflow_login
 from ecomm.settings import Settings
 
-DAG_IDS = ("ecommerce_data_pipeline", "ml_training_pipeline", "model_monitoring", "causal_report")
+DAG_IDS = (
+    "ecommerce_data_pipeline",
+    "ml_training_pipeline",
+    "model_monitoring",
+    "causal_report",
+    "demand_forecast",
+)
 
 
 class AirflowClient:

@@ -31,6 +31,13 @@ HEADLINE_METRICS = {
     ),
     registry.PURCHASE_MODEL: ("served_roc_auc", "recency_rule_roc_auc", "truth_roc_auc", "served_accuracy"),
     registry.CLV_MODEL: ("spearman_realised", "baseline_spearman_realised", "spearman_truth", "total_ratio"),
+    # the chosen model's backtest MASE at 14 days per level, and the gate's latest-window MASE
+    registry.DEMAND_FORECAST_MODEL: (
+        "category_mase_h14",
+        "product_mase_h14",
+        "total_mase_h14",
+        "latest_window_mase",
+    ),
 }
 TRAIN_COMMANDS = {
     registry.CHURN_MODEL: "ecomm train churn",
@@ -38,6 +45,7 @@ TRAIN_COMMANDS = {
     registry.SEGMENT_MODEL: "ecomm train segments",
     registry.PURCHASE_MODEL: "ecomm train purchase",
     registry.CLV_MODEL: "ecomm train clv",
+    registry.DEMAND_FORECAST_MODEL: "ecomm train forecast",
 }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import time
 from dataclasses import dataclass
+from datetime import date
 
 import pandas as pd
 
@@ -135,3 +136,28 @@ def store_champion_forecasts(settings, client=None, version: str | None = None) 
         raise ValueError(f"{registry.DEMAND_FORECAST_MODEL}: no champion yet (run `ecomm train forecast`)")
     ref, pyfunc = load_version(client, version)
     return forecast_and_store(settings, pyfunc, ref)
+
+
+@dataclass(frozen=True)
+class StoreState:
+    forecast_date: date | None  # the warehouse's last order date (None: no order yet)
+    champion: str | None  # demand_forecast_model's champion version
+    stored_version: str | None  # the version whose forecasts marts.demand_forecast holds for that date
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.champion is not None and self.stored_version == self.champion
+
+
+def store_state(settings, client) -> StoreState:
+    """Whether the champion's forecasts of the latest forecast date are stored already."""
+    with db.connection(settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT max(order_date) FROM warehouse.fact_order_items")
+        forecast_date = cur.fetchone()[0]
+        cur.execute(
+            f"SELECT max(model_version) FROM {FORECAST_TABLE} WHERE forecast_date = %(d)s AND model_name = %(m)s",
+            {"d": forecast_date, "m": registry.DEMAND_FORECAST_MODEL},
+        )
+        stored = cur.fetchone()[0]
+    champion = registry.alias_version(client, registry.DEMAND_FORECAST_MODEL, registry.CHAMPION)
+    return StoreState(forecast_date, champion, stored)

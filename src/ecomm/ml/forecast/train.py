@@ -51,6 +51,19 @@ class ForecastConfig:
     choose_horizon: int = 14
     margin: float = 0.005
 
+    @classmethod
+    def from_settings(cls, settings, **overrides) -> ForecastConfig:
+        """What `ecomm train forecast` defaults to, the DAG and the bootstrap train with: the
+        ECOMM_FORECAST_* candidates, backtest windows and products, the promotion margin."""
+        models = check_models(tuple(m.strip() for m in settings.forecast_models.split(",") if m.strip()))
+        values = {
+            "models": models,
+            "backtest": BacktestSettings(windows=settings.forecast_backtest_windows),
+            "products": settings.forecast_products or None,
+            "margin": settings.promotion_margin,
+        }
+        return cls(**(values | overrides))
+
 
 @dataclass
 class ForecastResult:
@@ -62,6 +75,30 @@ class ForecastResult:
     stored: Stored
     seconds: float
     stock: dict[str, float] | None = None  # stock.compare_policies on the product backtest
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The chosen model's MASE at the choosing horizon per level (what the DAG's XCom shows)."""
+        out = {}
+        for level, b in self.backtests.items():
+            rows = b.table[(b.table["model"] == self.methods[level]) & (b.table["horizon"] == 14)]
+            out |= {f"{level}_mase_h14": float(rows["mase"].iloc[0])} if len(rows) else {}
+        return out
+
+
+def check_history(sales: pd.DataFrame, backtest: BacktestSettings) -> None:
+    """FeatureError (a warehouse too short to train on, as the other trainers say it) unless the
+    first backtest origin has MIN_HISTORY_DAYS of history before it."""
+    from ecomm.features.churn import FeatureError
+
+    days = (sales["date"].max() - sales["date"].min()).days + 1
+    needed = backtest.horizon + (backtest.windows - 1) * backtest.step + MIN_HISTORY_DAYS
+    if days < needed:
+        raise FeatureError(
+            f"the warehouse's {days} days are too short for {backtest.windows} backtest origin(s) "
+            f"{backtest.step} days apart with {MIN_HISTORY_DAYS} days of history before the first and "
+            f"{backtest.horizon} after the last ({needed} days)"
+        )
 
 
 def choose_method(table: pd.DataFrame, horizon: int) -> str:
@@ -107,6 +144,7 @@ def train_forecast(settings, config: ForecastConfig) -> ForecastResult:
     started = time.perf_counter()
     check_models(config.models)
     sales, truth = shop_data(settings)
+    check_history(sales, config.backtest)
     backtests = {
         level: shop_backtest(settings, level, config.models, config.backtest, config.products, (sales, truth))
         for level in config.levels
