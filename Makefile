@@ -86,7 +86,7 @@ promtool:  ## install Debian's prometheus (promtool) if promtool is missing (nee
 	  apt-get update -qq && apt-get install -y --no-install-recommends prometheus; }
 
 test: setup tools browser promtool  ## unit, integration and end-to-end tests against real components (two xdist workers)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 test-unit: setup tools
 	$(BIN)/python -m pytest tests/unit

@@ -4,6 +4,7 @@ TEST_DATABASE_URL), a migrated template warehouse, and a fresh warehouse databas
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -67,17 +68,41 @@ def sql(warehouse):
     q.close()
 
 
-SHARED_WORLDS = {"loaded_world", "trained_world"}  # session fixtures that take a minute or more to build
+SHARED_WORLDS = re.compile(r"\b(loaded_world|trained_world)\b")  # a minute or more to build
+TESTS = Path(__file__).parent
+
+
+def world_modules() -> set[str]:
+    """Test files (node id paths) that use the session's shared world: named in their source."""
+    root = TESTS.parent
+    return {
+        path.relative_to(root).as_posix()
+        for path in TESTS.rglob("test_*.py")
+        if SHARED_WORLDS.search(path.read_text())
+    }
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`make test`'s scheduling (-n 2 --dist loadfile): a file stays on one worker (its module
+    fixtures are built once), and the files that use the shared world go to the same worker, so
+    the world is built once, not on both. (xdist's loadgroup cannot do it under pytest 9.2: it
+    renames node ids through an attribute pytest no longer reads.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    together = world_modules()
+
+    class SharedWorldScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return "shared world" if path in together else path
+
+    return SharedWorldScheduling(config, log)
 
 
 def pytest_collection_modifyitems(items):
-    # `make test` runs two xdist workers with --dist loadgroup: a module stays on one worker (its
-    # module fixtures are built once), and every module using a shared world goes to the same worker
-    # (the world is built once, not on both).
-    with_world = {item.module.__name__ for item in items if SHARED_WORLDS & set(item.fixturenames)}
     for item in items:
-        group = "shared-world" if item.module.__name__ in with_world else item.module.__name__
-        item.add_marker(pytest.mark.xdist_group(group))
         path = str(item.fspath)
         if f"{os.sep}integration{os.sep}" in path:
             item.add_marker(pytest.mark.integration)
