@@ -171,6 +171,8 @@ def bootstrap(settings: Settings, progress: Progress | None = None, say=None) ->
             result.trained[name] = train_model(settings, name)
         except FeatureError as exc:
             result.not_trained[name] = str(exc)
+        except ValueError as exc:  # a model the data cannot fit: said, and the others still train
+            result.not_trained[name] = f"cannot be fitted on this warehouse: {exc}"
         progress(f"training {name}", 1, 1)
     if registry.CHURN_MODEL in result.trained or (
         registry.CHURN_MODEL in result.champions_before and not scores_stored(settings)

@@ -33,7 +33,8 @@ TRAIN_TASKS = ("train_churn", "train_recommender", "train_segments", "train_purc
 def platform_env(tmp_path_factory) -> dict:
     home = tmp_path_factory.mktemp("platform-home")
     return {
-        **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+        # not MLflow's URIs: an in-process test's mlflow.set_tracking_uri() exports one to os.environ
+        **{k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("MLFLOW_")},
         "ECOMM_HOME": str(home),
         "ECOMM_CUSTOMERS": "300",
         "ECOMM_PRODUCTS": "60",

@@ -527,7 +527,7 @@ def test_evaluate_prints_the_comparison_and_writes_the_report(world, churn_runs,
             ("purchase_model", "purchase"),
             ("clv_model", "clv"),
         )
-    ]
+    ] + [("demand_forecast_model", "no champion: run `ecomm train forecast` (labels: none)")]
     assert churn["versions"] == {"champion": "2", "challenger": "3"}
     assert churn["rows"]["champion v2"]["roc_auc"] == pytest.approx(churn_runs[1].gate.challenger_score)
     assert set(churn["rows"]) == {"champion v2", "challenger v3", "oracle"}

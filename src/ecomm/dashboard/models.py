@@ -116,16 +116,20 @@ def versions(settings: Settings, name: str) -> pd.DataFrame:
 
 @st.cache_data(ttl=REGISTRY_TTL_SECONDS, show_spinner=False)
 def _forecast_backtests(key: str, version: str, _client) -> dict[str, pd.DataFrame]:
-    import mlflow
+    import json
+    import tempfile
+    from pathlib import Path
 
     run_id = _client.get_model_version(registry.DEMAND_FORECAST_MODEL, version).run_id
     tables = {}
     for level in ("total", "category", "product"):
-        try:
-            rows = mlflow.artifacts.load_dict(f"runs:/{run_id}/evaluation/backtest_{level}.json")
-        except Exception:  # a version trained without this level logged no table for it
-            continue
-        tables[level] = pd.DataFrame(rows)
+        # through our client, not mlflow.artifacts: that reads the process's global tracking URI
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                path = _client.download_artifacts(run_id, f"evaluation/backtest_{level}.json", tmp)
+            except Exception:  # a version trained without this level logged no table for it
+                continue
+            tables[level] = pd.DataFrame(json.loads(Path(path).read_text()))
     return tables
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from ecomm.warehouse.quality import CheckResult
+from ecomm.warehouse.check_result import CheckResult
 
 # per entity: (streamed figures, batch figures), each giving (day, count, distinct, revenue) rows
 _FIGURES = {

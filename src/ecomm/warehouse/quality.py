@@ -35,6 +35,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from ecomm.entities import ENTITIES, ORDER_ITEMS
+from ecomm.warehouse.check_result import CheckResult
 
 # Warehouse rows per batch, per raw entity (a return is the order line it returned, by return date:
 # the contract puts every return in the batch of its return date).
@@ -82,15 +83,6 @@ _ZERO_CHECKS = {
 
 # Below this many bytes of raw files the checks read them in this process (a pool costs more).
 _PARALLEL_BYTES = 8 << 20
-
-
-@dataclass
-class CheckResult:
-    name: str
-    passed: bool
-    observed: float | None
-    details: str
-    batch_date: date | None = None
 
 
 @dataclass
