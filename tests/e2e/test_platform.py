@@ -117,7 +117,8 @@ def nothing_retrained_after_start(env) -> None:
         states = {t["task_id"]: t["state"] for t in tis.json()["task_instances"]}
         trainings = {task: state for task, state in states.items() if task.startswith("train_")}
         assert trainings == dict.fromkeys(TRAIN_TASKS, "skipped"), run
-    mlflow = MlflowClient(tracking_uri=f"http://127.0.0.1:{env['ECOMM_MLFLOW_PORT']}")
+    uri = f"http://127.0.0.1:{env['ECOMM_MLFLOW_PORT']}"  # and its registry: not a global set in-process
+    mlflow = MlflowClient(tracking_uri=uri, registry_uri=uri)
     for model in registry.MODEL_NAMES:
         assert [str(v.version) for v in mlflow.search_model_versions(f"name = '{model}'")] == ["1"], model
 

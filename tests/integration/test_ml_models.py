@@ -548,6 +548,14 @@ def test_evaluate_prints_the_comparison_and_writes_the_report(world, churn_runs,
         "CLV Spearman with planted value / planted value's own",
         "CLV top-decile capture / historical average's",
         "CLV predicted total / realised total",
+        "forecast category MASE / seasonal naive's (h14)",
+        "forecast product MASE / seasonal naive's (h14)",
+        "forecast category MASE / oracle's (h14)",
+        "forecast category 80% interval coverage (h14)",
+        "forecast category 95% interval coverage (h14)",
+        "forecast product 80% interval coverage (h14)",
+        "forecast product 95% interval coverage (h14)",
+        "forecast stock policy: service level, less stock than naive",
     ]
     assert all(t["met"] is not None for t in report["targets"][:7])
     assert all(t["met"] is None for t in report["targets"][7:])  # not measured: no such model
