@@ -8,6 +8,7 @@ from stored files:
   models_seeds          benchmarks/results/models_seeds.json (python -m benchmarks.bench_models_seeds)
   causal                docs/results/causal_estimates.csv (`ecomm causal report`) + world.json
   forecast_real         benchmarks/results/forecast_real.json (python -m benchmarks.bench_forecast_real)
+  forecast_seeds        benchmarks/results/forecast_seeds.json (python -m benchmarks.bench_forecast_seeds)
   contract              the raw contract's declarations (src/ecomm/entities.py), not a measurement
 
 python -m benchmarks.figures           # rewrite the blocks from the stored files
@@ -359,6 +360,100 @@ def render_forecast_real(results: Path) -> str:
     return "\n".join(lines)
 
 
+# ----------------------------------------------------------------------- forecast, world seeds
+def _forecast_level_rows(found: dict) -> list[str]:
+    lines = [
+        "| seed | level | series | ours | MASE ours | seasonal naive | oracle | ours / naive | ours / oracle "
+        "| 80% coverage | 95% coverage |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in found["seeds"]:
+        for level, row in run["levels"].items():
+            lines.append(
+                f"| {run['seed']} | {level} | {row['series']} | {row['method']} | {row['mase']:.3f} "
+                f"| {row['naive_mase']:.3f} | {row['oracle_mase']:.3f} | {row['vs_naive']:.2f}× "
+                f"| {row['vs_oracle']:.2f}× | {_coverage(row, 80)} | {_coverage(row, 95)} |"
+            )
+    return lines
+
+
+def _forecast_stock_rows(found: dict) -> list[str]:
+    lines = [
+        "| seed | replay | ours: service level | ours: average stock | naive: service level "
+        "| naive: average stock |",
+        "|---|---|---|---|---|---|",
+    ]
+    for run in found["seeds"]:
+        s = run["stock"]
+        lines.append(
+            f"| {run['seed']} | {s['series']} products × {s['days']} days | {s['service_level']:.1%} "
+            f"| {s['average_stock']:,.1f} units | {s['naive_service_level']:.1%} "
+            f"| {s['naive_average_stock']:,.1f} units |"
+        )
+    return lines
+
+
+def _forecast_speed_lines(found: dict, seeds: list[str]) -> list[str]:
+    speed = found["speed"]
+    w, target = speed["world"], speed["target"]
+    workers = sorted({r["workers"] for r in speed["runs"]})
+    seconds = {(r["method"], r["workers"]): r["seconds"] for r in speed["runs"]}
+    loads = ", ".join(f"{r['load_average_1min']:.1f}" for r in speed["runs"])
+    header = " | ".join(f"{n} process{'es' if n > 1 else ''}" for n in workers)
+    lines = [
+        f"| {target['name']} | {target['required']} | "
+        f"{target['observed']:.1f} s {_mark(target['met'])} (one run) |"
+        + " |" * (len(seeds) - 1)
+        + f" {int(target['met'])} of 1 |",
+        "",
+        f"Speed, in the same run: every product of a world of {w['customers']:,} customers, "
+        f"{w['products']:,} products and {w['days']} days (seed {w['seed']}: {w['orders']:,} orders, "
+        f"{w['order_lines']:,} order lines; {speed['series']:,} product series of "
+        f"{speed['history_days_mean']:.0f} days on average, {speed['units_per_series_day']:.2f} units a day) "
+        f"forecast {speed['horizon']} days ahead by the registered pyfunc holding each model, on "
+        f"{found['cpus']} cores (1-minute load average after each run: {loads}):",
+        "",
+        f"| model | {header} |",
+        "|---|" + "---|" * len(workers),
+    ]
+    for method in dict.fromkeys(r["method"] for r in speed["runs"]):
+        cells = " | ".join(f"{seconds[(method, n)]:.1f} s" for n in workers)
+        lines.append(f"| {method} | {cells} |")
+    return lines
+
+
+def render_forecast_seeds(results: Path) -> str:
+    """The demand forecasts' backtest per seed and level, the stock replay, the targets, the speed."""
+    path = results / "forecast_seeds.json"
+    found = _load_json(path)
+    seeds = [str(run["seed"]) for run in found["seeds"]]
+    w, f = found["world"], found["forecast"]
+    orders = ", ".join(f"{run['orders']:,}" for run in found["seeds"])
+    lines = [
+        f"Measured {found['measured_on']} by `python -m benchmarks.bench_forecast_seeds` ({_link(path)}): "
+        f"per seed a world of {w['customers']:,} customers, {w['products']:,} products and {w['days']} days "
+        f"to {w['as_of']} ({orders} orders), backtested as `ecomm train forecast` does by default "
+        f"(candidates {', '.join(f['candidates'])}; {f['windows']} origins {f['step_days']} days apart; "
+        f"product level: the {f['best_sellers']} best sellers before the first origin; ours = the "
+        f"candidate with the lowest MASE at 14 days), horizon 14 days; stock replay of ours' reorder "
+        f"points against the naive policy, lead time {f['lead_time_days']} days, target service level "
+        f"{f['service_level']:.2f} ({found['seconds']:.0f} s in all):",
+        "",
+        *_forecast_level_rows(found),
+        "",
+        *_forecast_stock_rows(found),
+        "",
+        "| target | required | " + " | ".join(f"seed {s}" for s in seeds) + " | met in |",
+        "|---|---|" + "---|" * len(seeds) + "---|",
+    ]
+    for target in found["targets"]:
+        cells = " | ".join(_seed_cell(target, s) for s in seeds)
+        lines.append(
+            f"| {target['name']} | {target['required']} | {cells} | {target['met_in']} of {len(seeds)} |"
+        )
+    return "\n".join(lines + _forecast_speed_lines(found, seeds))
+
+
 # --------------------------------------------------------------------------------- raw contract
 def render_contract() -> str:
     from ecomm.warehouse.contract import contract_markdown
@@ -375,6 +470,7 @@ def renderers(benchmark_results: Path, docs_results: Path) -> dict[str, Callable
         "models_seeds": lambda: render_models_seeds(benchmark_results),
         "causal": lambda: render_causal(docs_results),
         "forecast_real": lambda: render_forecast_real(benchmark_results),
+        "forecast_seeds": lambda: render_forecast_seeds(benchmark_results),
         "contract": render_contract,
     }
 

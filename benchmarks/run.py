@@ -13,9 +13,13 @@ of daily run on the load benchmark's warehouse vs on a warehouse of one month; a
 big_day (one business date of --big-day-orders orders built from the world, validated and loaded vs a
 bare COPY of the same files), dashboard (every page's
 render time in headless chromium, cold and warm, on the load benchmark's warehouse), api (wrk against
-the prediction API and a bare FastAPI ceiling, on the same warehouse; runs last).
+the prediction API and a bare FastAPI ceiling, on the same warehouse; runs last), forecast_seeds (the
+demand forecasts' targets on --forecast-seeds worlds of --forecast-world customers, products, days,
+and every product of a world of --customers/--products/--days forecast 30 days ahead, AutoETS beside
+seasonal naive; needs no server).
 
 python -m benchmarks.run --only api --dashboard-warehouse bench_api_5k --customers 5000 --products 500
+python -m benchmarks.run --only forecast_seeds   # about 8 minutes on 2 cores
 python -m benchmarks.run --only dashboard   # reuse the 1M-order warehouse of an earlier load run
 python -m benchmarks.run --only dashboard --dashboard-warehouse bench_dash_2k --customers 2000 \
     --products 200 --results /tmp/bench   # a small warehouse of its own (built once, then reused)
@@ -31,10 +35,28 @@ from pathlib import Path
 
 from ecomm.settings import Settings
 
-from benchmarks import bench_api, bench_bulk, bench_dashboard, bench_generate, bench_load, bench_platform
+from benchmarks import (
+    bench_api,
+    bench_bulk,
+    bench_dashboard,
+    bench_forecast_seeds,
+    bench_generate,
+    bench_load,
+    bench_platform,
+)
 from benchmarks.common import RESULTS, WORK, stops_what_it_starts, write_result
 
-BENCHMARKS = ("generate", "load", "platform", "daily", "daily_history", "big_day", "dashboard", "api")
+BENCHMARKS = (
+    "generate",
+    "load",
+    "platform",
+    "forecast_seeds",
+    "daily",
+    "daily_history",
+    "big_day",
+    "dashboard",
+    "api",
+)
 
 
 def main() -> None:
@@ -94,6 +116,17 @@ def _run() -> None:
     parser.add_argument(
         "--dashboard-trials", type=int, default=2, help="tuning trials when champions must be trained"
     )
+    parser.add_argument(
+        "--forecast-seeds", type=int, nargs="+", default=[1, 2, 3], help="world seeds of forecast_seeds"
+    )
+    parser.add_argument(
+        "--forecast-world",
+        type=int,
+        nargs=3,
+        default=[2_000, 300, 365],
+        metavar=("CUSTOMERS", "PRODUCTS", "DAYS"),
+        help="each seed's world in forecast_seeds (its speed world is --customers/--products/--days)",
+    )
     args = parser.parse_args()
     only = set(args.only or BENCHMARKS)
     if args.load_only:
@@ -107,6 +140,8 @@ def _run() -> None:
     if "platform" in only:
         result = bench_platform.run_make_up(args.platform_customers)
         _report("platform", meta | result, args.results)
+    if "forecast_seeds" in only:
+        _report("forecast_seeds", meta | bench_forecast_seeds.run(_forecast_options(args)), args.results)
     if not only & {"generate", "load", "daily", "daily_history", "big_day"}:
         _dashboard(args, only, meta)
         return
@@ -143,6 +178,19 @@ def _dashboard(args, only: set[str], meta: dict) -> None:
             args.dashboard_warehouse, args.customers, args.products, args.days, trials=args.dashboard_trials
         )
         _report("api", meta | result, args.results)
+
+
+def _forecast_options(args) -> bench_forecast_seeds.Options:
+    customers, products, days = args.forecast_world
+    return bench_forecast_seeds.Options(
+        seeds=tuple(args.forecast_seeds),
+        customers=customers,
+        products=products,
+        days=days,
+        speed_customers=args.customers,
+        speed_products=args.products,
+        speed_days=args.days,
+    )
 
 
 def _report(name: str, payload: dict, directory: Path) -> None:

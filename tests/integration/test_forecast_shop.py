@@ -8,6 +8,7 @@ import subprocess
 import sys
 import uuid
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -70,6 +71,27 @@ def test_the_series_hold_every_product_day_with_the_units_sold(world):
     assert truth.merge(sales, on=["product_id", "date"]).shape[0] == len(sales)
     total = at_level(sales, "total")
     assert total.series_id.unique().tolist() == ["total"] and total.y.sum() == units.sum()
+
+
+def test_the_benchmarks_frames_from_the_raw_files_are_the_warehouses(world, monkeypatch):
+    """benchmarks/bench_forecast_seeds.py backtests the frames it reads from a world's raw files
+    (no load): they are the rows shop_data reads from the loaded warehouse."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))
+    from benchmarks.bench_forecast_seeds import raw_shop_data
+
+    settings, raw = world
+    with db.connection(settings) as conn:
+        sales = product_sales(conn)
+        truth = planted_demand(conn)
+    from_raw, truth_from_raw = raw_shop_data(raw)
+    pd.testing.assert_frame_equal(from_raw, sales)
+    by_key = ["product_id", "date"]
+    pd.testing.assert_frame_equal(
+        truth_from_raw.sort_values(by_key, ignore_index=True),
+        truth.sort_values(by_key, ignore_index=True),
+        check_exact=False,
+        rtol=1e-9,
+    )
 
 
 @pytest.fixture(scope="module")

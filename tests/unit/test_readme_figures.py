@@ -10,7 +10,16 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-BLOCKS = ("benchmarks", "platform", "models", "models_seeds", "causal", "forecast_real", "contract")
+BLOCKS = (
+    "benchmarks",
+    "platform",
+    "models",
+    "models_seeds",
+    "causal",
+    "forecast_real",
+    "forecast_seeds",
+    "contract",
+)
 
 
 def figures(*args: str) -> subprocess.CompletedProcess:
@@ -132,3 +141,28 @@ def test_the_seeds_table_counts_each_target_met_over_the_stored_seeds():
         assert row.startswith(f"| {target['name']} | {target['required']} | ")
         assert row.endswith(f"| {target['met_in']} of {seeds} |")
         assert row.count("✅") == target["met_in"]
+
+
+def test_the_forecast_seeds_table_counts_each_target_met_and_judges_the_speed():
+    stored = json.loads((REPO / "benchmarks" / "results" / "forecast_seeds.json").read_text())
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme[
+        readme.index("<!-- figures:forecast_seeds -->") : readme.index("<!-- /figures:forecast_seeds -->")
+    ]
+    seeds = len(stored["seeds"])
+    for target in stored["targets"]:
+        assert target["met_in"] == sum(1 for met in target["met"].values() if met)
+        row = next(line for line in block.splitlines() if line.startswith(f"| {target['name']} |"))
+        assert row.startswith(f"| {target['name']} | {target['required']} | ")
+        assert row.endswith(f"| {target['met_in']} of {seeds} |")
+        assert row.count("✅") == target["met_in"]
+    for run in stored["seeds"]:
+        for level, row in run["levels"].items():
+            assert (
+                f"| {run['seed']} | {level} | {row['series']} | {row['method']} | {row['mase']:.3f} |"
+                in block
+            )
+    speed = stored["speed"]["target"]
+    assert speed["met"] == (speed["observed"] <= 60)
+    row = next(line for line in block.splitlines() if line.startswith(f"| {speed['name']} |"))
+    assert row.count("✅") == int(speed["met"]) and row.endswith(f"| {int(speed['met'])} of 1 |")
