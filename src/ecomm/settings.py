@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     import_date_format: str | None = Field(default=None, description="The import's --date-format.")
     import_delimiter: str = Field(default=",", description="The import's --delimiter.")
     import_encoding: str = Field(default="utf-8", description="The import's --encoding.")
+    import_inbox: Path | None = Field(
+        default=None,
+        description="Where to drop files that continue the imported log (the `import_inbox` DAG "
+        "imports them); default ECOMM_HOME/inbox; relative = to the project.",
+    )
 
     # --- loading ----------------------------------------------------------------------------------
     bad_row_threshold: float = Field(
@@ -217,7 +222,7 @@ class Settings(BaseSettings):
             ) from None
         return zone
 
-    @field_validator("home", "dbt_executable", "dbt_project_dir", "import_file")
+    @field_validator("home", "dbt_executable", "dbt_project_dir", "import_file", "import_inbox")
     @classmethod
     def _home_in_the_project(cls, home: Path | None, info: ValidationInfo) -> Path | None:
         if home is None or home.is_absolute():
@@ -236,6 +241,10 @@ class Settings(BaseSettings):
     @property
     def imported(self) -> bool:
         return self.source == "imported"
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.import_inbox or self.home / "inbox"
 
     @property
     def raw_dir(self) -> Path:

@@ -251,6 +251,7 @@ def test_dag_bag_imports_cleanly_and_every_dag_is_documented(dags):
         "causal_report",
         "demand_forecast",
         "ecommerce_data_pipeline",
+        "import_inbox",
         "ml_training_pipeline",
         "model_monitoring",
     ]
@@ -308,6 +309,12 @@ def test_pipeline_shape_and_asset(dags):
         "train_forecast": {"store_forecasts"},
         "store_forecasts": set(),
     }
+    inbox = dags.dags["import_inbox"]
+    assert {t.task_id: t.downstream_task_ids for t in inbox.tasks} == {
+        "import_files": {"publish_warehouse"},
+        "publish_warehouse": set(),
+    }
+    assert inbox.get_task("publish_warehouse").outlets == [WAREHOUSE_MARTS]
 
 
 def test_weekly_dags_wait_for_the_next_sunday(dags):
@@ -877,3 +884,36 @@ def test_a_batch_loaded_after_the_estimates_makes_them_stale(causal_runs):
     state = estimates_state(settings)
     assert state.stale and state.rows == causal_runs.stored[0]
     assert state.last_load_at > state.computed_at == causal_runs.stored[1]
+
+
+def test_import_inbox_skips_on_the_simulated_shop_and_loads_the_inbox_on_imported_data(
+    airflow_world, dags, warehouse, tmp_path
+):
+    from ecomm.imports.run import import_configured
+
+    from support.cdnow import MAP, cdnow_part
+
+    simulated = run_dag(dags, "import_inbox", D1)
+    assert simulated.tasks == {"import_files": "skipped", "publish_warehouse": "skipped"}
+
+    settings = airflow_world.model_copy(
+        update={
+            "warehouse_db": warehouse.warehouse_db,
+            "source": "imported",
+            "import_file": cdnow_part(tmp_path / "jan.csv", "19970101", "19970131"),
+            "import_map": MAP,
+            "import_inbox": tmp_path / "inbox",
+        }
+    )
+    assert import_configured(settings).load.ok  # what `make up` does first
+    cdnow_part(settings.inbox_dir / "feb.csv", "19970201", "19970205")
+    with task_settings_of(settings):
+        imported = run_dag(dags, "import_inbox", D2)
+        nothing_new = run_dag(dags, "import_inbox", D3)
+    assert imported.tasks == {"import_files": "success", "publish_warehouse": "success"}
+    assert imported.results["import_files"] == {
+        "accepted": ["0001-feb.csv"],
+        "refused": {},
+        "loaded_dates": [f"1997-02-0{n}" for n in range(1, 6)],
+    }
+    assert nothing_new.tasks == {"import_files": "skipped", "publish_warehouse": "skipped"}

@@ -43,7 +43,7 @@ def test_events_become_web_events_in_sessions(warehouse, sql, tmp_path):
         (1, "A", "view", "2024-05-01 10:00:00"),
         (1, "B", "add_to_cart", "2024-05-01 10:10:00"),
         (1, "B", "purchase", "2024-05-01 10:20:00"),
-        (2, "A", "view", "2024-05-01 11:00:00"),
+        (3, "A", "view", "2024-05-01 11:00:00"),  # sessions numbered by start: u2's (10:05) is 2
     ]
 
 

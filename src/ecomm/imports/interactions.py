@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ecomm.imports.source import ImportRefused
-from ecomm.imports.transactions import Derived, numbered_ids
+from ecomm.imports.transactions import Derived, first_appearance_ids, numbered_ids
 from ecomm.imports.values import parse_dates, parse_numbers
 
 REQUIRED = ("user_id", "item_id", "date")
@@ -50,8 +50,8 @@ def frame(source: pa.Table, mapping: dict, date_format: str | None, today) -> tu
         raise ImportRefused(
             f"{mapping['date']}: {int(future.sum())} row(s) dated after today {today} (first {first})"
         )
-    rows["customer_id"] = numbered_ids(col["user_id"].fillna(""), "customer", derived)
-    rows["product_id"] = numbered_ids(col["item_id"].fillna(""), "product", derived)
+    rows["customer_id"] = numbered_ids(col["user_id"].fillna(""), "customer", derived, rows["ts"])
+    rows["product_id"] = numbered_ids(col["item_id"].fillna(""), "product", derived, rows["ts"])
     rows["product_name"] = col["item_id"]
     if "rating" in col:
         stars = parse_numbers(col["rating"], mapping["rating"], required=True)
@@ -103,7 +103,9 @@ def tables(rows: pd.DataFrame, derived: Derived) -> dict[str, pd.DataFrame]:
 
 
 def _sessions(rows: pd.DataFrame) -> np.ndarray:
-    """Session ids 1..n: a new session at a user's first event and after each gap of 30 minutes."""
+    """Session ids 1..n in order of their start: a new session at a user's first event and after each
+    gap of 30 minutes (numbered by start time, so a log continued by later rows keeps its ids)."""
     by_user = rows.sort_values(["customer_id", "ts"], kind="stable")
     starts = by_user["customer_id"].ne(by_user["customer_id"].shift()) | by_user["ts"].diff().gt(SESSION_GAP)
-    return pd.Series(starts.cumsum().to_numpy(), index=by_user.index).reindex(rows.index).to_numpy()
+    per_user_run = pd.Series(starts.cumsum().to_numpy(), index=by_user.index).reindex(rows.index)
+    return first_appearance_ids(per_user_run, rows["ts"]).to_numpy()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -20,7 +21,7 @@ from ecomm import db
 from ecomm.datagen.writer import SCHEMAS, money, write_batch
 from ecomm.entities import BY_NAME
 from ecomm.imports import interactions, transactions
-from ecomm.imports.source import read_source
+from ecomm.imports.source import ImportRefused, read_source
 from ecomm.settings import Settings
 from ecomm.warehouse.run import LoadReport, load_path
 
@@ -30,7 +31,7 @@ _MONEY_COLUMNS = ("unit_price", "discount", "revenue")
 
 @dataclass
 class ImportReport:
-    source: Path
+    source: Path  # the last of the files read (one, or the log so far and the file continuing it)
     batches_dir: Path
     derived: transactions.Derived
     load: LoadReport | None = None
@@ -82,19 +83,45 @@ def write_batches(frames: dict[str, pd.DataFrame], out: Path, first: date, last:
     return days
 
 
-def import_transactions(settings: Settings, path: Path, mapping: dict[str, str], **options) -> ImportReport:
+Paths = Path | list[Path]
+
+
+def import_transactions(settings: Settings, path: Paths, mapping: dict[str, str], **options) -> ImportReport:
     """A transaction log: customers, products, order lines and returns."""
     return _import(settings, path, mapping, transactions, **options)
 
 
-def import_interactions(settings: Settings, path: Path, mapping: dict[str, str], **options) -> ImportReport:
+def import_interactions(settings: Settings, path: Paths, mapping: dict[str, str], **options) -> ImportReport:
     """An interaction log: customers, products and web events, or reviews (ratings)."""
     return _import(settings, path, mapping, interactions, **options)
 
 
+def batches_dir(settings: Settings, paths: list[Path]) -> Path:
+    """ECOMM_HOME/imports/<file>-<digest>/; a log in several files: <first file>+<n more>-<digest>."""
+    if len(paths) == 1:
+        return settings.home / "imports" / f"{paths[0].name}-{file_digest(paths[0])}"
+    combined = hashlib.sha256("".join(file_digest(p) for p in paths).encode()).hexdigest()[:12]
+    return settings.home / "imports" / f"{paths[0].name}+{len(paths) - 1}-{combined}"
+
+
+def require_continuation(paths: list[Path], row_ends: np.ndarray, rows: pd.DataFrame) -> None:
+    """Each file after the first starts on a later day than every earlier file ends: ids are
+    numbered in order of first appearance, so rows that only continue the log leave every loaded
+    row as it was (its batches are identical and load nothing)."""
+    day = rows["ts"].dt.date
+    file_no = np.searchsorted(row_ends, rows.index.to_numpy(), side="right")
+    for n in range(1, len(paths)):
+        earlier, this = day[file_no < n], day[file_no == n]
+        if len(this) and len(earlier) and this.min() <= earlier.max():
+            raise ImportRefused(
+                f"{paths[n].name}: starts on {this.min()}, not after the log so far (which ends "
+                f"{earlier.max()}): a file added to a log must continue it"
+            )
+
+
 def _import(
     settings: Settings,
-    path: Path,
+    path: Paths,
     mapping: dict[str, str],
     kind,
     *,
@@ -104,18 +131,21 @@ def _import(
     today: date | None = None,
     out: Path | None = None,
 ) -> ImportReport:
-    """Read and check the whole source first (a refusal writes nothing), then write and load it."""
-    source = read_source(path, mapping, delimiter, encoding)
-    lines, derived = kind.frame(source, mapping, date_format, today or date.today())
+    """Read and check the whole source first (a refusal writes nothing), then write and load it.
+    Several files are one log in time order (the imported file, then what the inbox added)."""
+    paths = path if isinstance(path, list) else [path]
+    parts = [read_source(p, mapping, delimiter, encoding) for p in paths]
+    lines, derived = kind.frame(pa.concat_tables(parts), mapping, date_format, today or date.today())
+    require_continuation(paths, np.cumsum([t.num_rows for t in parts]), lines)
     frames = kind.tables(lines, derived)
     first = min(f["day"].min() for f in frames.values() if len(f))
     last = max(f["day"].max() for f in frames.values() if len(f))
-    out = out or settings.home / "imports" / f"{path.name}-{file_digest(path)}"
+    out = out or batches_dir(settings, paths)
     write_batches(frames, out, first, last)
     from ecomm.warehouse.migrate import migrate
 
     migrate(settings)
-    report = ImportReport(path, out, derived)
+    report = ImportReport(paths[-1], out, derived)
     report.load = load_path(settings, out)
     for b in report.load.batches:
         for name, counts in b.counts.items():
@@ -139,10 +169,10 @@ def _quarantined(settings: Settings, first: date, last: date) -> dict[str, int]:
     return found
 
 
-def import_configured(settings: Settings, **options) -> ImportReport:
+def import_configured(settings: Settings, more: list[Path] | None = None, **options) -> ImportReport:
     """The log the settings name (ECOMM_SOURCE=imported), imported as `ecomm import` would: the same
-    code, so `make up` on a user's data and the command load the same rows."""
-    from ecomm.imports.source import ImportRefused
+    code, so `make up` on a user's data and the command load the same rows. `more`: files that
+    continue it (the inbox's), read after it as one log."""
     from ecomm.imports.values import parse_mapping
 
     if settings.import_file is None:
@@ -161,7 +191,7 @@ def import_configured(settings: Settings, **options) -> ImportReport:
         run = import_transactions
     return run(
         settings,
-        settings.import_file,
+        [settings.import_file, *(more or [])],
         mapping,
         date_format=settings.import_date_format,
         delimiter=settings.import_delimiter,

@@ -43,14 +43,23 @@ class Derived:
     notes: list[str] = field(default_factory=list)
 
 
-def numbered_ids(keys: pd.Series, what: str, derived: Derived) -> pd.Series:
-    """The source's ids when they are positive integers, else 1..n over the sorted distinct keys."""
+def numbered_ids(keys: pd.Series, what: str, derived: Derived, ts: pd.Series) -> pd.Series:
+    """The source's ids when they are positive integers, else 1..n over the distinct keys."""
     as_int = pd.to_numeric(keys, errors="coerce")
     if as_int.notna().all() and (as_int > 0).all() and (as_int < 2**63).all() and (as_int % 1 == 0).all():
         return as_int.astype("int64")
-    codes, uniques = pd.factorize(keys, sort=True)
-    derived.notes.append(f"{what} ids numbered 1..{len(uniques)} from the source's distinct {what} keys")
-    return pd.Series(codes + 1, index=keys.index, dtype="int64")
+    ids = first_appearance_ids(keys, ts)
+    derived.notes.append(f"{what} ids numbered 1..{ids.max()} from the source's distinct {what} keys")
+    return ids
+
+
+def first_appearance_ids(keys: pd.Series, ts: pd.Series) -> pd.Series:
+    """1..n over the distinct keys in the order they first appear in time (ties: by key). A log
+    continued by later rows (the import inbox) keeps every earlier key's id."""
+    first = pd.DataFrame({"key": keys.to_numpy(), "ts": ts.to_numpy()}).groupby("key")["ts"].min()
+    order = first.reset_index().sort_values(["ts", "key"], kind="stable")["key"]
+    numbers = pd.Series(np.arange(1, len(order) + 1, dtype="int64"), index=order.to_numpy())
+    return pd.Series(numbers.reindex(keys.to_numpy()).to_numpy(), index=keys.index, dtype="int64")
 
 
 def frame(
@@ -103,7 +112,7 @@ def frame(
         )
     if currencies:
         derived.notes.append(f"amounts in {currencies[0]}")
-    lines["customer_id"] = numbered_ids(col["customer_id"], "customer", derived)
+    lines["customer_id"] = numbered_ids(col["customer_id"], "customer", derived, lines["ts"])
     for f in ("country", "category", "product_name"):
         lines[f] = col.get(f)
     _products(lines, col, derived)
@@ -113,12 +122,11 @@ def frame(
 
 def _products(lines: pd.DataFrame, col: dict[str, pd.Series], derived: Derived) -> None:
     if "product_id" in col:
-        lines["product_id"] = numbered_ids(col["product_id"].fillna(""), "product", derived)
+        lines["product_id"] = numbered_ids(col["product_id"].fillna(""), "product", derived, lines["ts"])
         lines["product_name"] = lines["product_name"].fillna(col["product_id"])
     elif "product_name" in col:
-        codes, uniques = pd.factorize(col["product_name"].fillna(""), sort=True)
-        lines["product_id"] = codes + 1
-        derived.notes.append(f"one product per distinct name: {len(uniques)}")
+        lines["product_id"] = first_appearance_ids(col["product_name"].fillna(""), lines["ts"])
+        derived.notes.append(f"one product per distinct name: {lines['product_id'].max()}")
     else:
         lines["product_id"], lines["product_name"] = 1, "unknown"
         derived.notes.append("no product column: every line is of one product named 'unknown'")
@@ -127,14 +135,13 @@ def _products(lines: pd.DataFrame, col: dict[str, pd.Series], derived: Derived) 
 def _orders(lines: pd.DataFrame, col: dict[str, pd.Series], derived: Derived) -> None:
     """Order ids and line numbers of the purchase lines (returns refer to purchases)."""
     if "order_id" in col:
-        key = [col["order_id"].fillna("")]
-    else:
-        key = [lines["ts"], lines["customer_id"]]  # order ids follow time
+        lines["order_id"] = first_appearance_ids(col["order_id"].fillna(""), lines["ts"])
+    else:  # order ids follow time
+        grouped = pd.DataFrame({"ts": lines["ts"], "customer": lines["customer_id"]}).groupby(
+            ["ts", "customer"], sort=True
+        )
+        lines["order_id"] = grouped.ngroup() + 1
         derived.notes.append("orders grouped from lines by customer and timestamp")
-    grouped = pd.DataFrame({f"k{i}": k for i, k in enumerate(key)}).groupby(
-        list(f"k{i}" for i in range(len(key))), sort=True
-    )
-    lines["order_id"] = grouped.ngroup() + 1
     lines["order_ts"] = lines.groupby("order_id")["ts"].transform("min")
     lines["line_no"] = lines.groupby("order_id").cumcount() + 1
 

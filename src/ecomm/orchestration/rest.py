@@ -15,6 +15,7 @@ DAG_IDS = (
     "model_monitoring",
     "causal_report",
     "demand_forecast",
+    "import_inbox",
 )
 
 

@@ -42,14 +42,16 @@ def _service_rows() -> list[tuple[Service, str]]:
 
 
 def _first_pipeline_run(settings) -> None:
-    """Unpause the DAGs; the scheduler then runs the data pipeline for the latest day (catchup is
-    off), which the bootstrap already loaded, so it succeeds quickly. Wait for that success."""
+    """Unpause the DAGs (the import inbox only on imported data); the scheduler then runs the data
+    pipeline for the latest day (catchup is off), which the bootstrap already loaded, so it succeeds
+    quickly. Wait for that success."""
     from ecomm.orchestration.rest import DAG_IDS, AirflowClient
 
     client = AirflowClient(settings)
     client.wait_for_dags()
     for dag_id in DAG_IDS:
-        client.unpause(dag_id)
+        if dag_id != "import_inbox" or settings.imported:
+            client.unpause(dag_id)
     run = client.wait_for_success("ecommerce_data_pipeline")
     err.print(f"ecommerce_data_pipeline: run {run['dag_run_id']} succeeded")
 
