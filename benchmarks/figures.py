@@ -9,6 +9,7 @@ from stored files:
   causal                docs/results/causal_estimates.csv (`ecomm causal report`) + world.json
   forecast_real         benchmarks/results/forecast_real.json (python -m benchmarks.bench_forecast_real)
   forecast_seeds        benchmarks/results/forecast_seeds.json (python -m benchmarks.bench_forecast_seeds)
+  recommend_real        benchmarks/results/recommend_real.json (python -m benchmarks.bench_recommend_real)
   contract              the raw contract's declarations (src/ecomm/entities.py), not a measurement
 
 python -m benchmarks.figures           # rewrite the blocks from the stored files
@@ -454,6 +455,48 @@ def render_forecast_seeds(results: Path) -> str:
     return "\n".join(lines + _forecast_speed_lines(found, seeds))
 
 
+# ------------------------------------------------------------------ recommender, real rating logs
+def _chosen(window_methods: list[dict], method: str) -> str:
+    """Each window's tuned setting, oldest window first ("–" for an untuned method)."""
+    params = [w["methods"][method]["params"] for w in window_methods]
+    if not params[0]:
+        return "–"
+    return ", ".join(" ".join(str(v) if k == "kind" else f"{k}={v}" for k, v in p.items()) for p in params)
+
+
+def render_recommend_real(results: Path) -> str:
+    """Per real log: each baseline's pooled NDCG@10 / recall@10 and the bar a model must clear."""
+    path = results / "recommend_real.json"
+    found = _load_json(path)
+    protocol = found["protocol"]
+    lines = [
+        f"Measured {found['measured_on']} by `python -m benchmarks.bench_recommend_real` ({_link(path)}), "
+        f"{found['seconds']:.0f} s: per log the last {protocol['windows']} test windows of "
+        f"{protocol['window_share']:.0%} of its rows each, every setting tuned on the window before; "
+        "mean over (window, warm user) pairs, ± one standard error:",
+    ]
+    for name, log in found["logs"].items():
+        rows = {row["method"]: row for row in log["table"]}
+        knn, popular = rows["item_knn"]["ndcg_at_10"], rows["popularity_all"]["ndcg_at_10"]
+        lines += [
+            "",
+            f"**{name}** — {log['source']}; {log['rows']:,} ratings, {log['users']:,} users, "
+            f"{log['items']:,} items, {log['first'][:10]} to {log['last'][:10]}; test windows from "
+            f"{log['windows'][0]['test_start'][:10]}; {rows['item_knn']['user_windows']} (window, user) pairs. "
+            f"A model must reach NDCG@10 ≥ {1.1 * knn:.4f} (1.1 × item-kNN) and > {popular:.4f} "
+            "(popularity over the whole training window).",
+            "",
+            "| method | NDCG@10 | recall@10 | vs popularity (whole window) | tuned setting per window |",
+            "|---|---|---|---|---|",
+        ]
+        for method, row in rows.items():
+            lines.append(
+                f"| {method} | {row['ndcg_at_10']:.4f} ± {row['ndcg_se']:.4f} | {row['recall_at_10']:.4f} "
+                f"| {row['vs_popularity_all']:.2f}× | {_chosen(log['windows'], method)} |"
+            )
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------------- raw contract
 def render_contract() -> str:
     from ecomm.warehouse.contract import contract_markdown
@@ -471,6 +514,7 @@ def renderers(benchmark_results: Path, docs_results: Path) -> dict[str, Callable
         "causal": lambda: render_causal(docs_results),
         "forecast_real": lambda: render_forecast_real(benchmark_results),
         "forecast_seeds": lambda: render_forecast_seeds(benchmark_results),
+        "recommend_real": lambda: render_recommend_real(benchmark_results),
         "contract": render_contract,
     }
 

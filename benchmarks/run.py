@@ -16,10 +16,13 @@ render time in headless chromium, cold and warm, on the load benchmark's warehou
 the prediction API and a bare FastAPI ceiling, on the same warehouse; runs last), forecast_seeds (the
 demand forecasts' targets on --forecast-seeds worlds of --forecast-world customers, products, days,
 and every product of a world of --customers/--products/--days forecast 30 days ahead, AutoETS beside
-seasonal naive; needs no server).
+seasonal naive; needs no server), recommend_real (popularity over the whole training window and
+over a tuned recent window, and a tuned item-kNN, on the MovieLens logs of `make realdata`, rolling
+temporal windows; needs no server, about 3 minutes).
 
 python -m benchmarks.run --only api --dashboard-warehouse bench_api_5k --customers 5000 --products 500
 python -m benchmarks.run --only forecast_seeds   # about 8 minutes on 2 cores
+python -m benchmarks.run --only recommend_real   # the baselines on real rating logs
 python -m benchmarks.run --only dashboard   # reuse the 1M-order warehouse of an earlier load run
 python -m benchmarks.run --only dashboard --dashboard-warehouse bench_dash_2k --customers 2000 \
     --products 200 --results /tmp/bench   # a small warehouse of its own (built once, then reused)
@@ -43,6 +46,7 @@ from benchmarks import (
     bench_generate,
     bench_load,
     bench_platform,
+    bench_recommend_real,
 )
 from benchmarks.common import RESULTS, WORK, stops_what_it_starts, write_result
 
@@ -51,6 +55,7 @@ BENCHMARKS = (
     "load",
     "platform",
     "forecast_seeds",
+    "recommend_real",
     "daily",
     "daily_history",
     "big_day",
@@ -142,6 +147,8 @@ def _run() -> None:
         _report("platform", meta | result, args.results)
     if "forecast_seeds" in only:
         _report("forecast_seeds", meta | bench_forecast_seeds.run(_forecast_options(args)), args.results)
+    if "recommend_real" in only:
+        _report("recommend_real", meta | bench_recommend_real.run(), args.results)
     if not only & {"generate", "load", "daily", "daily_history", "big_day"}:
         _dashboard(args, only, meta)
         return

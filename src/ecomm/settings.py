@@ -115,6 +115,13 @@ class Settings(BaseSettings):
         default=Path("dbt"), validate_default=True, description="The dbt project of the marts."
     )
 
+    # --- real rating logs (docs/real_logs.md; never committed: the MovieLens terms forbid it) --------
+    real_logs_dir: Path = Field(
+        default=Path(".tools/realdata"),
+        validate_default=True,
+        description="Where `make realdata` writes the MovieLens logs; relative = to the project.",
+    )
+
     # --- prediction API (FastAPI) --------------------------------------------------------------------
     api_keys: list[str] = Field(
         default_factory=list,
@@ -222,7 +229,9 @@ class Settings(BaseSettings):
             ) from None
         return zone
 
-    @field_validator("home", "dbt_executable", "dbt_project_dir", "import_file", "import_inbox")
+    @field_validator(
+        "home", "dbt_executable", "dbt_project_dir", "real_logs_dir", "import_file", "import_inbox"
+    )
     @classmethod
     def _home_in_the_project(cls, home: Path | None, info: ValidationInfo) -> Path | None:
         if home is None or home.is_absolute():

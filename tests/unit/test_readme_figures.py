@@ -18,6 +18,7 @@ BLOCKS = (
     "causal",
     "forecast_real",
     "forecast_seeds",
+    "recommend_real",
     "contract",
 )
 
