@@ -148,14 +148,20 @@ def _orders(lines: pd.DataFrame, col: dict[str, pd.Series], derived: Derived) ->
 
 def _match_returns(lines: pd.DataFrame) -> pd.DataFrame:
     """Returns rows: each return marks the latest earlier unreturned line of its customer and product."""
-    buys = lines[~lines["is_return"]].sort_values("order_ts")
+    returns = lines[lines["is_return"]].sort_values("ts", kind="stable")
+    returned = pd.MultiIndex.from_frame(returns[["customer_id", "product_id"]])
+    buys = lines[~lines["is_return"]]
+    # only the purchases of a (customer, product) that has a return can be returned: a Python loop
+    # over those, not over every line of a million-line log
+    buys = buys[pd.MultiIndex.from_frame(buys[["customer_id", "product_id"]]).isin(returned)]
+    buys = buys.sort_values("order_ts", kind="stable")
     open_lines: dict[tuple, list[tuple]] = {}
     for r in buys.itertuples():
         open_lines.setdefault((r.customer_id, r.product_id), []).append(
             (r.order_ts.date(), r.order_id, r.line_no)
         )
     rows = []
-    for n, r in enumerate(lines[lines["is_return"]].sort_values("ts").itertuples(), start=1):
+    for n, r in enumerate(returns.itertuples(), start=1):
         day = r.ts.date()
         candidates = open_lines.get((r.customer_id, r.product_id), [])
         at = next((i for i in range(len(candidates) - 1, -1, -1) if candidates[i][0] < day), None)
@@ -185,21 +191,24 @@ def _prices(buys: pd.DataFrame, derived: Derived) -> pd.DataFrame:
     return buys
 
 
+def most_frequent(lines: pd.DataFrame, key: str, column: str) -> pd.Series:
+    """Per key, the most frequent non-null value of `column` (ties: the smallest, as Series.mode)."""
+    counts = lines.groupby([key, column]).size().rename("n").reset_index()
+    counts = counts.sort_values([key, "n", column], ascending=[True, False, True], kind="stable")
+    return counts.drop_duplicates(key).set_index(key)[column]
+
+
 def tables(lines: pd.DataFrame, derived: Derived) -> dict[str, pd.DataFrame]:
     """Frames of the contract's entities, each with the business date (`day`) of its batch."""
     returns = _match_returns(lines)
     buys = _prices(lines[~lines["is_return"]], derived)
     first_seen = lines.groupby("customer_id")["ts"].min().dt.normalize()
-    country = (
-        lines.dropna(subset=["country"]).groupby("customer_id")["country"].agg(lambda s: s.mode().iloc[0])
-    )
     customers = pd.DataFrame({"customer_id": first_seen.index, "signup_date": first_seen.to_numpy()})
-    customers["country"] = customers["customer_id"].map(country)
+    customers["country"] = customers["customer_id"].map(most_frequent(lines, "customer_id", "country"))
     product_first = lines.groupby("product_id").agg(
-        launch_date=("ts", "min"),
-        product_name=("product_name", "first"),
-        category=("category", lambda s: s.mode().iloc[0] if s.notna().any() else None),
+        launch_date=("ts", "min"), product_name=("product_name", "first")
     )
+    product_first["category"] = most_frequent(lines, "product_id", "category")
     products = product_first.reset_index()
     products["launch_date"] = products["launch_date"].dt.normalize()
     derived.purchase_lines, derived.returns = len(buys), len(returns)
