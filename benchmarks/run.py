@@ -18,11 +18,14 @@ demand forecasts' targets on --forecast-seeds worlds of --forecast-world custome
 and every product of a world of --customers/--products/--days forecast 30 days ahead, AutoETS beside
 seasonal naive; needs no server), recommend_real (popularity over the whole training window and
 over a tuned recent window, and a tuned item-kNN, on the MovieLens logs of `make realdata`, rolling
-temporal windows; needs no server, about 3 minutes).
+temporal windows; needs no server, about 3 minutes), import (`ecomm import transactions` of a
+synthetic --import-rows-line log, text keys, over --days days, into an empty warehouse vs a bare COPY
+of the same CSV; about 2 minutes).
 
 python -m benchmarks.run --only api --dashboard-warehouse bench_api_5k --customers 5000 --products 500
 python -m benchmarks.run --only forecast_seeds   # about 8 minutes on 2 cores
 python -m benchmarks.run --only recommend_real   # the baselines on real rating logs
+python -m benchmarks.run --only import   # a 1,000,000-line transaction log imported vs a bare COPY
 python -m benchmarks.run --only dashboard   # reuse the 1M-order warehouse of an earlier load run
 python -m benchmarks.run --only dashboard --dashboard-warehouse bench_dash_2k --customers 2000 \
     --products 200 --results /tmp/bench   # a small warehouse of its own (built once, then reused)
@@ -44,6 +47,7 @@ from benchmarks import (
     bench_dashboard,
     bench_forecast_seeds,
     bench_generate,
+    bench_import,
     bench_load,
     bench_platform,
     bench_recommend_real,
@@ -56,6 +60,7 @@ BENCHMARKS = (
     "platform",
     "forecast_seeds",
     "recommend_real",
+    "import",
     "daily",
     "daily_history",
     "big_day",
@@ -88,6 +93,12 @@ def _run() -> None:
         type=int,
         default=1_000_000,
         help="orders of the one business date of the big_day benchmark (from the generated world)",
+    )
+    parser.add_argument(
+        "--import-rows",
+        type=int,
+        default=1_000_000,
+        help="lines of the synthetic transaction log of the import benchmark",
     )
     parser.add_argument(
         "--load-only",
@@ -149,6 +160,8 @@ def _run() -> None:
         _report("forecast_seeds", meta | bench_forecast_seeds.run(_forecast_options(args)), args.results)
     if "recommend_real" in only:
         _report("recommend_real", meta | bench_recommend_real.run(), args.results)
+    if "import" in only:
+        _report("import", meta | bench_import.run(args.import_rows, args.days), args.results)
     if not only & {"generate", "load", "daily", "daily_history", "big_day"}:
         _dashboard(args, only, meta)
         return

@@ -145,3 +145,47 @@ def test_forecast_seeds_judges_each_target_on_a_tiny_world(tmp_path, monkeypatch
     assert speed["target"]["observed"] == auto_ets_on_two["seconds"]
     assert speed["target"]["met"] == (auto_ets_on_two["seconds"] <= 60)
     assert not (tmp_path / "work" / "forecast-seed-1").exists()  # the raw worlds are removed
+
+
+def test_import_benchmark_imports_the_synthetic_log_and_copies_it(tmp_path, monkeypatch):
+    """`--only import` at 3,000 lines over 10 days: every line read, the batches loaded, a COPY beside."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    work = tmp_path / "work"
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.run",
+                "--only",
+                "import",
+                "--import-rows",
+                "3000",
+                "--days",
+                "10",
+            ]
+            + ["--results", str(tmp_path / "results")],
+            cwd=REPO,
+            env=os.environ | {"ECOMM_BENCH_WORK": str(work)},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+    finally:
+        for pid in _postmasters(work / "home" / "pgdata"):
+            psutil.Process(pid).terminate()
+    found = json.loads((tmp_path / "results" / "import.json").read_text())
+    ours, copy = found["ours"], found["bare_copy"]
+    assert (found["rows"], found["days"], ours["rows_read"], ours["batches"], copy["rows"]) == (
+        3000,
+        10,
+        3000,
+        10,
+        3000,
+    )
+    assert ours["quarantined"] == {} and 0 < ours["imported"]["order_items"] <= 3000
+    assert set(ours["phase_seconds"]) == {"batches", "truth", "checks", "marts"}
+    assert found["ratio_ours_over_copy"] == round(ours["seconds"] / copy["seconds"], 1)
+    assert found["target_met"] == (ours["seconds"] <= 60)
+    assert _postmasters(work / "home" / "pgdata") == []  # the run stopped the server it started
