@@ -18,7 +18,7 @@ import psycopg2
 import streamlit as st
 
 from ecomm.dashboard import reasons
-from ecomm.dashboard.filters import Filters, scope_sql
+from ecomm.dashboard.filters import Filters, customer_name, known, scope_sql
 from ecomm.dashboard.models import Champion, load_model
 from ecomm.dashboard.queries import choices
 from ecomm.dashboard.source import CACHE_TTL_SECONDS, Warehouse, cached, connection, read
@@ -58,7 +58,7 @@ def current_scores(wh: Warehouse, champion: Champion) -> StoredScoring:
 # a semi-join, so the most-at-risk list walks the probability index and probes each customer's lines
 # by index instead of collecting every customer in scope.
 SCORED_IN_SCOPE = f"""
-SELECT s.*, cu.first_name || ' ' || cu.last_name AS name, cu.country
+SELECT s.*, {customer_name("cu")} AS name, {known("cu.country")} AS country
 FROM {SCORES_TABLE} s JOIN warehouse.dim_customer cu USING (customer_id)
 WHERE EXISTS (
     SELECT 1 FROM warehouse.fact_order_items f JOIN warehouse.dim_product p USING (product_id)

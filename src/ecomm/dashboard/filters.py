@@ -48,17 +48,28 @@ class Filters:
         return f"{self.start:%d %b %Y} – {self.end:%d %b %Y} · {countries} · {categories}"
 
 
+def known(column: str) -> str:
+    """The column with NULL (an attribute an imported log did not give) shown and filtered as
+    'unknown', as the marts label it."""
+    return f"coalesce({column}, 'unknown')"
+
+
+def customer_name(alias: str) -> str:
+    """A customer's name, or 'customer <id>' when the source gave none (an imported log)."""
+    return f"coalesce({alias}.first_name || ' ' || {alias}.last_name, 'customer ' || {alias}.customer_id)"
+
+
 def scope_sql(date_col: str | None, country_col: str | None, category_col: str | None) -> str:
     """A WHERE condition on the filter parameters (empty arrays = no restriction; a None column: that
     filter does not apply)."""
     parts = [f"{date_col} BETWEEN %(start)s AND %(end)s"] if date_col else []
     if country_col:
         parts.append(
-            f"(cardinality(%(countries)s::text[]) = 0 OR {country_col} = ANY(%(countries)s::text[]))"
+            f"(cardinality(%(countries)s::text[]) = 0 OR {known(country_col)} = ANY(%(countries)s::text[]))"
         )
     if category_col:
         parts.append(
-            f"(cardinality(%(categories)s::text[]) = 0 OR {category_col} = ANY(%(categories)s::text[]))"
+            f"(cardinality(%(categories)s::text[]) = 0 OR {known(category_col)} = ANY(%(categories)s::text[]))"
         )
     return " AND ".join(parts) or "TRUE"
 

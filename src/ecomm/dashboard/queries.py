@@ -11,7 +11,7 @@ import datetime as dt
 
 import pandas as pd
 
-from ecomm.dashboard.filters import Filters, scope_sql
+from ecomm.dashboard.filters import Filters, customer_name, known, scope_sql
 from ecomm.dashboard.source import Warehouse, cached, connection, read
 from ecomm.entities import RETURN_WINDOW_DAYS
 
@@ -31,8 +31,12 @@ SALES_SCOPE = scope_sql("s.order_date", "s.country", "s.category")
 @cached
 def choices(wh: Warehouse) -> dict[str, list[str]]:
     """Countries and categories the filters offer."""
-    countries = read(wh.url, "SELECT DISTINCT country FROM warehouse.dim_customer ORDER BY 1")
-    categories = read(wh.url, "SELECT DISTINCT category FROM warehouse.dim_product ORDER BY 1")
+    countries = read(
+        wh.url, f"SELECT DISTINCT {known('country')} AS country FROM warehouse.dim_customer ORDER BY 1"
+    )
+    categories = read(
+        wh.url, f"SELECT DISTINCT {known('category')} AS category FROM warehouse.dim_product ORDER BY 1"
+    )
     return {"countries": countries["country"].tolist(), "categories": categories["category"].tolist()}
 
 
@@ -375,7 +379,7 @@ def causal_estimates(wh: Warehouse) -> pd.DataFrame:
 def customer_choices(wh: Warehouse, flt: Filters, newest: bool, limit: int = 300) -> pd.DataFrame:
     """customer_id, label: the customers with most net revenue in the filters, or (newest) the latest
     sign-ups of the filtered countries up to the range's end (they may have no order yet)."""
-    label = "c.first_name || ' ' || c.last_name || ' (' || c.country || ')'"
+    label = f"{customer_name('c')} || ' (' || {known('c.country')} || ')'"
     if newest:
         sql = f"""SELECT c.customer_id, {label} AS label, c.signup_date FROM warehouse.dim_customer c
                   WHERE {scope_sql("c.signup_date", "c.country", None)}
@@ -390,10 +394,10 @@ def customer_choices(wh: Warehouse, flt: Filters, newest: bool, limit: int = 300
 
 @cached
 def customer(wh: Warehouse, customer_id: int) -> pd.DataFrame:
-    """One row of marts.customer_360 with the customer's name (empty if unknown)."""
+    """One row of marts.customer_360 with the customer's name ('customer <id>' if unknown)."""
     return read(
         wh.url,
-        """SELECT m.*, c.first_name, c.last_name FROM marts.customer_360 m
+        f"""SELECT m.*, {customer_name("c")} AS name FROM marts.customer_360 m
            JOIN warehouse.dim_customer c USING (customer_id) WHERE m.customer_id = %(id)s""",
         {"id": customer_id},
     )

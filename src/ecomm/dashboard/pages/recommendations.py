@@ -55,7 +55,7 @@ def render(ctx: L.PageContext) -> None:
     with left:
         st.subheader("Purchase history")
         st.caption(
-            f"{profile['first_name']} {profile['last_name']}, {profile['country']}, signed up "
+            f"{profile['name']}, {profile['country']}, signed up "
             f"{profile['signup_date']:%d %b %Y} · {int(profile['orders'])} orders · "
             f"{L.money_cents(float(profile['net_revenue']))} net · segment: {profile['rfm_segment']}"
         )
