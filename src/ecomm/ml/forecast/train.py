@@ -1,7 +1,8 @@
 """`ecomm train forecast`: backtest each level, choose its model, register `demand_forecast_model`,
 gate it, and store the champion's forecasts (ecomm.ml.forecast.store).
 
-Per level (product, category, total): the rolling-origin backtest of the candidate models
+Per level (product, category, total; a warehouse without product categories, an imported log
+without a category column, is forecast at the product and total levels only): the rolling-origin backtest of the candidate models
 (ecomm.ml.forecast.shop); the level's model is the statistical one with the lowest MASE at
 `choose_horizon` (14 days), pooled over the backtest's origins (LightGBM is backtested when asked
 but not registered: the pyfunc holds statsforecast models only). The registered pyfunc
@@ -33,6 +34,7 @@ from ecomm.ml.forecast.shop import (
     level_series,
     shop_backtest,
     shop_data,
+    supported_levels,
 )
 from ecomm.ml.forecast.stock import compare_policies
 from ecomm.ml.forecast.store import MIN_HISTORY_DAYS, Stored, model_input, store_champion_forecasts
@@ -145,9 +147,10 @@ def train_forecast(settings, config: ForecastConfig) -> ForecastResult:
     check_models(config.models)
     sales, truth = shop_data(settings)
     check_history(sales, config.backtest)
+    levels = supported_levels(sales, config.levels)
     backtests = {
         level: shop_backtest(settings, level, config.models, config.backtest, config.products, (sales, truth))
-        for level in config.levels
+        for level in levels
     }
     methods = {level: choose_method(b.table, config.choose_horizon) for level, b in backtests.items()}
     pyfunc = build_pyfunc(methods, config)
@@ -167,7 +170,7 @@ def train_forecast(settings, config: ForecastConfig) -> ForecastResult:
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"forecast-{last.date()}") as run:
         mlflow.log_params(
             {
-                "levels": ",".join(config.levels),
+                "levels": ",".join(levels),
                 "models": ",".join(config.models),
                 "windows": config.backtest.windows,
                 "step": config.backtest.step,
