@@ -56,11 +56,14 @@ class ForecastConfig:
     @classmethod
     def from_settings(cls, settings, **overrides) -> ForecastConfig:
         """What `ecomm train forecast` defaults to, the DAG and the bootstrap train with: the
-        ECOMM_FORECAST_* candidates, backtest windows and products, the promotion margin."""
+        ECOMM_FORECAST_* candidates, backtest windows, products and processes, the promotion margin."""
         models = check_models(tuple(m.strip() for m in settings.forecast_models.split(",") if m.strip()))
         values = {
             "models": models,
-            "backtest": BacktestSettings(windows=settings.forecast_backtest_windows),
+            "backtest": BacktestSettings(
+                windows=settings.forecast_backtest_windows,
+                models=ModelSettings(n_jobs=settings.forecast_jobs),
+            ),
             "products": settings.forecast_products or None,
             "margin": settings.promotion_margin,
         }
@@ -118,10 +121,12 @@ def build_pyfunc(methods: dict[str, str], config: ForecastConfig) -> ForecastPyf
     return ForecastPyfunc(models, methods, info)
 
 
-def window_mase(pyfunc: ForecastPyfunc, sales: pd.DataFrame, level: str, cutoff, horizon: int) -> float:
+def window_mase(
+    pyfunc: ForecastPyfunc, sales: pd.DataFrame, level: str, cutoff, horizon: int, n_jobs: int = 1
+) -> float:
     """MASE of the pyfunc's forecasts of the `horizon` days after `cutoff` from the history up to it."""
     history = model_input(sales[sales["date"] <= cutoff], [level])
-    forecasts = pyfunc.predict(None, history, params={"horizon": horizon})
+    forecasts = pyfunc.predict(None, history, params={"horizon": horizon, "n_jobs": n_jobs})
     grid = daily_grid(at_level(sales, level)).assign(series_id=lambda g: g["series_id"].astype(str))
     scales = seasonal_scales(grid, int(pyfunc.info["season_length"]))
     scales = scales[scales["date"] == cutoff].drop(columns="date")
@@ -131,13 +136,14 @@ def window_mase(pyfunc: ForecastPyfunc, sales: pd.DataFrame, level: str, cutoff,
     return forecast_metrics(scored, "point", group=SERIES_ID)["mase"]
 
 
-def gate_score(pyfunc: ForecastPyfunc, data: dict[str, pd.DataFrame], cutoff, horizon: int) -> float:
+def gate_score(
+    pyfunc: ForecastPyfunc, data: dict[str, pd.DataFrame], cutoff, horizon: int, n_jobs: int = 1
+) -> float:
     """The mean over the levels in `data` (product rows kept per level) of window_mase."""
     if not set(data) <= set(pyfunc.models):
         return math.inf
-    return float(
-        np.mean([window_mase(pyfunc, sales, level, cutoff, horizon) for level, sales in data.items()])
-    )
+    scores = [window_mase(pyfunc, sales, level, cutoff, horizon, n_jobs) for level, sales in data.items()]
+    return float(np.mean(scores))
 
 
 def train_forecast(settings, config: ForecastConfig) -> ForecastResult:
@@ -208,7 +214,7 @@ def train_forecast(settings, config: ForecastConfig) -> ForecastResult:
 
         def score(uri: str) -> float:
             loaded = mlflow.pyfunc.load_model(uri).unwrap_python_model()
-            return gate_score(loaded, scored, cutoff, config.choose_horizon)
+            return gate_score(loaded, scored, cutoff, config.choose_horizon, config.backtest.models.n_jobs)
 
         gate = registry.promotion_gate(
             client,
