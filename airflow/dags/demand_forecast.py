@@ -4,7 +4,7 @@ latest forecast date. A thin caller of `ecomm.ml`."""
 
 from __future__ import annotations
 
-from airflow.sdk import TriggerRule, dag, get_current_context, task
+from airflow.sdk import TriggerRule, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from ecomm.orchestration.assets import WAREHOUSE_MARTS
@@ -13,6 +13,7 @@ from ecomm.orchestration.dag_support import (
     fails_at_once,
     json_safe,
     task_settings,
+    train_task,
 )
 
 DOC = """
@@ -46,34 +47,8 @@ def demand_forecast():
     @task(multiple_outputs=False)  # one JSON result, not one XCom per key
     def train_forecast() -> dict:
         from ecomm.ml.registry import DEMAND_FORECAST_MODEL
-        from ecomm.ml.training_plan import train_model, unchanged_since
 
-        settings = task_settings()
-        forced = bool((get_current_context()["dag_run"].conf or {}).get("force"))
-        if not forced and (version := unchanged_since(settings, DEMAND_FORECAST_MODEL)) is not None:
-            raise AirflowSkipException(
-                f"{DEMAND_FORECAST_MODEL} v{version} learnt from this very warehouse with these settings: "
-                'nothing changed, nothing to train (trigger with conf {"force": true} to retrain anyway)'
-            )
-        # a history too short for the backtest's origins (FeatureError, a ValueError): a retry cannot
-        # lengthen it
-        with fails_at_once(ValueError):
-            result = train_model(settings, DEMAND_FORECAST_MODEL)
-        gate = result.gate
-        decision = "promoted" if gate.promoted else "kept"
-        print(f"{DEMAND_FORECAST_MODEL} v{result.version}: {decision} - {gate.reason}")
-        return json_safe(
-            {
-                "model": DEMAND_FORECAST_MODEL,
-                "version": result.version,
-                "run_id": result.run_id,
-                "seconds": result.seconds,
-                "methods": result.methods,
-                "metrics": result.metrics,
-                "gate": {"decision": decision, **gate.to_dict()},
-                "stored": vars(result.stored),
-            }
-        )
+        return train_task(DEMAND_FORECAST_MODEL)
 
     @task(multiple_outputs=False, trigger_rule=TriggerRule.NONE_FAILED)  # also after training skipped
     def store_forecasts(training: dict | None) -> dict:

@@ -6,7 +6,6 @@ score today's customers with the churn and purchase champions. A thin caller of 
 from __future__ import annotations
 
 from airflow.sdk import AssetOrTimeSchedule, TriggerRule, dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowSkipException
 
 from ecomm.orchestration.assets import WAREHOUSE_MARTS
 from ecomm.orchestration.dag_support import (
@@ -15,6 +14,7 @@ from ecomm.orchestration.dag_support import (
     json_safe,
     no_training_data_fails_at_once,
     task_settings,
+    train_task,
 )
 
 DOC = """
@@ -53,41 +53,6 @@ Train by hand: `ecomm train churn`, `ecomm train recommender`, `ecomm train segm
 """
 
 
-def _train(model: str) -> dict:
-    """Train one registered model unless nothing changed since its latest version (the task is then
-    skipped); its result as the task's XCom: version, the gate's decision, metrics, the churn
-    cutoffs or the recommender split (JSON-safe)."""
-    from ecomm.ml.training_plan import train_model, unchanged_since
-
-    settings = task_settings()
-    forced = bool((get_current_context()["dag_run"].conf or {}).get("force"))
-    if not forced and (version := unchanged_since(settings, model)) is not None:
-        raise AirflowSkipException(
-            f"{model} v{version} learnt from this very warehouse with these settings: nothing changed, "
-            'nothing to train (trigger with conf {"force": true} to retrain anyway)'
-        )
-    with no_training_data_fails_at_once():
-        result = train_model(settings, model)
-    # what each trainer learnt from (churn and purchase: cutoffs and the family served; the
-    # recommender: its split; segments: the month and k; lifetime value: the month and its cutoff)
-    keys = ("plan", "split", "family", "as_of", "k", "cutoff")
-    details = {key: getattr(result, key) for key in keys if hasattr(result, key)}
-    gate = result.gate
-    decision = "promoted" if gate.promoted else "kept"
-    print(f"{model} v{result.version}: {decision} - {gate.reason}")
-    return json_safe(
-        {
-            "model": model,
-            "version": result.version,
-            "run_id": result.run_id,
-            "seconds": result.seconds,
-            **details,
-            "metrics": result.metrics,
-            "gate": {"decision": decision, **gate.to_dict()},
-        }
-    )
-
-
 @dag(
     dag_id="ml_training_pipeline",
     description="Train churn, recommender, segments, purchase propensity and lifetime value; gate each",
@@ -119,23 +84,23 @@ def ml_training_pipeline():
 
     @task(multiple_outputs=False)
     def train_churn(plan: dict) -> dict:
-        return _train("churn_model")
+        return train_task("churn_model")
 
     @task(multiple_outputs=False, trigger_rule=TriggerRule.NONE_FAILED)  # also after churn skipped
     def train_recommender(plan: dict) -> dict:
-        return _train("recommender_model")
+        return train_task("recommender_model")
 
     @task(multiple_outputs=False, trigger_rule=TriggerRule.NONE_FAILED)
     def train_segments(plan: dict) -> dict:
-        return _train("segment_model")
+        return train_task("segment_model")
 
     @task(multiple_outputs=False, trigger_rule=TriggerRule.NONE_FAILED)
     def train_purchase(plan: dict) -> dict:
-        return _train("purchase_model")
+        return train_task("purchase_model")
 
     @task(multiple_outputs=False, trigger_rule=TriggerRule.NONE_FAILED)
     def train_clv(plan: dict) -> dict:
-        return _train("clv_model")
+        return train_task("clv_model")
 
     # runs when at least one model trained; a skipped training's XCom arrives as None
     @task(multiple_outputs=False, trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)

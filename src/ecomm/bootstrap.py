@@ -17,10 +17,10 @@ and on the way, a warehouse loaded before the marts were a dbt project (migratio
 views), or whose last marts build failed, gets its marts built (`dbt build`); MLflow experiments created before they were tagged as classic ML get the tag.
 
 A second run finds the history loaded, both champions registered and the estimates stored, and does
-nothing. A model that the warehouse is still too short to train, or campaigns its data cannot yet
-support an estimate of (an estimator's ValueError), and a model or report whose inputs an imported
-log lacks (no product ids, no campaign), are reported and skipped (the DAGs catch up once the daily pipeline has loaded enough days); any
-other failure raises.
+nothing. A model that the warehouse is still too short to train or whose inputs an imported log
+lacks (no product ids: the trainers' FeatureError), or campaigns its data cannot yet support an
+estimate of (an estimator's ValueError) or that an imported log lacks, are reported and skipped
+(the DAGs catch up once the daily pipeline has loaded enough days); any other failure raises.
 """
 
 from __future__ import annotations
@@ -169,10 +169,8 @@ def bootstrap(settings: Settings, progress: Progress | None = None, say=None) ->
         progress(f"training {name}", 0, 1)
         try:
             result.trained[name] = train_model(settings, name)
-        except FeatureError as exc:
+        except FeatureError as exc:  # each trainer's "not trainable on this warehouse", with the reason
             result.not_trained[name] = str(exc)
-        except ValueError as exc:  # a model the data cannot fit: said, and the others still train
-            result.not_trained[name] = f"cannot be fitted on this warehouse: {exc}"
         progress(f"training {name}", 1, 1)
     if registry.CHURN_MODEL in result.trained or (
         registry.CHURN_MODEL in result.champions_before and not scores_stored(settings)

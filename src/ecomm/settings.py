@@ -7,6 +7,7 @@ in another folder reaches the project's server instead of starting a new one the
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -200,6 +201,12 @@ class Settings(BaseSettings):
         ge=0,
         description="Product-level backtest of demand_forecast_model: the best sellers before the first "
         "origin (0 = every product).",
+    )
+    forecast_jobs: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        description="Processes statsforecast fits demand_forecast_model's series in (backtests and the "
+        "stored forecasts; the results are the same for any number): default every core.",
     )
     churn_trials: int = Field(
         default=20,

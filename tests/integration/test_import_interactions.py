@@ -36,6 +36,14 @@ def test_events_become_web_events_in_sessions(warehouse, sql, tmp_path):
     assert report.quarantined == {
         "web_events: event_type: must be one of view, add_to_cart, purchase (got 'wishlist')": 1
     }
+    assert report.load.ok
+    assert [(c.passed, c.details) for c in report.load.checks if c.name == "freshness"] == [
+        (
+            True,
+            "24 web events and 0 reviews in the latest batch 2024-05-01 (a log of interactions: the "
+            "warehouse holds no order line)",
+        )
+    ]
     assert sql(
         "SELECT session_id, p.product_name, event_type, event_ts::text FROM warehouse.fact_web_events e "
         "JOIN warehouse.dim_product p USING (product_id) WHERE customer_id = 1 ORDER BY event_ts"
@@ -56,6 +64,15 @@ def test_ratings_become_reviews_of_no_known_order_and_reimport_changes_nothing(w
     report = import_interactions(warehouse, log, mapping, delimiter="\t", out=tmp_path / "b")
     assert report.derived.ratings == 3
     assert (report.derived.first_day, report.derived.last_day) == (date(1997, 12, 4), date(1998, 4, 4))
+    # a log without orders is fresh when its latest batch holds ratings (no order line to look for)
+    assert report.load.ok
+    assert [(c.passed, c.details) for c in report.load.checks if c.name == "freshness"] == [
+        (
+            True,
+            "0 web events and 1 reviews in the latest batch 1998-04-04 (a log of interactions: the "
+            "warehouse holds no order line)",
+        )
+    ]
     expected = [
         (186, 302, None, 3, date(1998, 4, 4)),
         (196, 242, None, 3, date(1997, 12, 4)),

@@ -45,7 +45,9 @@ purchased products excluded; products without interactions get their category's 
 or "cold_start_global").
 ForecastPyfunc - input a long frame of daily histories: series_level (product, category, total),
 series_id, date, y (every series on a complete daily grid up to its last date); params `horizon`
-(days, default and most the model's `horizon`); output one row per series and day 1..horizon after
+(days, default and most the model's `horizon`) and `n_jobs` (processes the series are fitted in,
+default 1: an API request forecasts a few series; the stored forecasts use ECOMM_FORECAST_JOBS;
+the forecasts are the same for any number); output one row per series and day 1..horizon after
 its last date: series_level, series_id, date, point, lo_80, hi_80, lo_95, hi_95 (cut at 0: sales) and
 method. `models` holds, per level, the statsforecast model the training backtest chose (unfitted: it
 is fitted on the history it is given, as at every backtest origin), seasonal naive standing in for
@@ -347,6 +349,7 @@ class ForecastPyfunc(mlflow.pyfunc.PythonModel):
 
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         horizon = int((params or {}).get("horizon", self.info["horizon"]))
+        n_jobs = int((params or {}).get("n_jobs", 1))
         if not 1 <= horizon <= int(self.info["horizon"]):
             raise ValueError(f"horizon: must be 1..{self.info['horizon']} days, got {horizon}")
         unknown = sorted(set(frame[SERIES_LEVEL]) - set(self.models))
@@ -358,7 +361,7 @@ class ForecastPyfunc(mlflow.pyfunc.PythonModel):
             engine = StatsForecast(
                 models=[copy.deepcopy(self.models[level])],  # a fresh fit per call
                 freq="D",
-                n_jobs=1,
+                n_jobs=n_jobs,
                 fallback_model=SeasonalNaive(season_length=int(self.info["season_length"])),
             )
             history = part.rename(columns={SERIES_ID: "unique_id", "date": "ds"})[["unique_id", "ds", "y"]]

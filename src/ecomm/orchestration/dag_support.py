@@ -1,5 +1,5 @@
-"""What the DAG files share: default arguments, the business date of a run, fresh Settings, and
-failing at once on bad data. Imported by DAG files (it imports Airflow); keep it light: DAG files
+"""What the DAG files share: default arguments, the business date of a run, fresh Settings,
+failing at once on bad data, and the training task of a registered model. Imported by DAG files (it imports Airflow); keep it light: DAG files
 are parsed every 30 s, so `ecomm`'s heavy modules are imported inside tasks only.
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from airflow.sdk import CronTriggerTimetable
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import CronTriggerTimetable, get_current_context
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 if TYPE_CHECKING:
     from ecomm.settings import Settings
@@ -84,6 +84,48 @@ def no_training_data_fails_at_once():
     from ecomm.features.churn import FeatureError
 
     return fails_at_once(FeatureError)
+
+
+# what a trainer's result says it learnt from, beside the gate: churn and purchase their cutoffs and
+# the family served, the recommender its split, segments the month and k, lifetime value the month
+# and its cutoff, the demand forecast the model chosen per level and the forecasts it stored
+TRAINING_DETAILS = ("plan", "split", "family", "as_of", "k", "cutoff", "methods", "stored")
+
+
+def train_task(model: str) -> dict:
+    """A DAG's training task of one registered model: skipped when nothing changed since its latest
+    version (conf {"force": true} retrains anyway), failed at once when the warehouse cannot train
+    it (FeatureError: a retry cannot fix that); its result as the task's XCom: version, the gate's
+    decision, metrics and TRAINING_DETAILS (JSON-safe)."""
+    import dataclasses
+
+    from ecomm.ml.training_plan import train_model, unchanged_since
+
+    settings = task_settings()
+    forced = bool((get_current_context()["dag_run"].conf or {}).get("force"))
+    if not forced and (version := unchanged_since(settings, model)) is not None:
+        raise AirflowSkipException(
+            f"{model} v{version} learnt from this very warehouse with these settings: nothing changed, "
+            'nothing to train (trigger with conf {"force": true} to retrain anyway)'
+        )
+    with no_training_data_fails_at_once():
+        result = train_model(settings, model)
+    details = {key: getattr(result, key) for key in TRAINING_DETAILS if hasattr(result, key)}
+    details = {k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for k, v in details.items()}
+    gate = result.gate
+    decision = "promoted" if gate.promoted else "kept"
+    print(f"{model} v{result.version}: {decision} - {gate.reason}")
+    return json_safe(
+        {
+            "model": model,
+            "version": result.version,
+            "run_id": result.run_id,
+            "seconds": result.seconds,
+            **details,
+            "metrics": result.metrics,
+            "gate": {"decision": decision, **gate.to_dict()},
+        }
+    )
 
 
 def json_safe(value):

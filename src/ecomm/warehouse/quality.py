@@ -11,7 +11,9 @@ holds in the warehouse, counted once there. A corrected re-delivery passes (its 
 place); one lacking rows the earlier delivery loaded fails it (the loader keeps them: merge.py).
 
 The other checks look for problems no constraint or load rule prevents (purchase events without
-the order they record, orders whose lines disagree, duplicate e-mails, a day without orders). Every
+the order they record, orders whose lines disagree, duplicate e-mails, a day without orders; in a
+warehouse of an imported interactions log, which has no orders, a batch without events or ratings
+is the stale one, and a purchase event has no order to match). Every
 check touches only the batches checked, through indexes (batch_date, lower(email), the keys), so
 its cost depends on the day, not on the history.
 
@@ -54,9 +56,12 @@ _BATCH_ROWS = {
 
 # name -> SQL giving (batch_date, offending rows) for the checked batches that have any (0 = pass)
 _ZERO_CHECKS = {
+    # a warehouse without a single order line holds an imported log of interactions: its purchase
+    # events record purchases the log has no order of (`ecomm import interactions`), nothing to match
     "orphan_purchase_events": """
         SELECT e.batch_date, count(*) FROM warehouse.fact_web_events e
-        WHERE e.batch_date = ANY(%(dates)s) AND e.event_type = 'purchase' AND NOT EXISTS (
+        WHERE e.batch_date = ANY(%(dates)s) AND e.event_type = 'purchase'
+        AND EXISTS (SELECT 1 FROM warehouse.fact_order_items) AND NOT EXISTS (
             SELECT 1 FROM warehouse.fact_order_items f WHERE f.customer_id = e.customer_id
             AND f.order_date = e.event_date AND (e.product_id IS NULL OR f.product_id = e.product_id))
         GROUP BY 1""",
@@ -279,6 +284,34 @@ def _failed_freshness(cur, batches: list[Batch]) -> set[date]:
     return {d for (d,) in cur.fetchall()}
 
 
+def _freshness(cur, day: date, latest: bool) -> CheckResult:
+    """Order lines dated on the batch's day. A warehouse without a single order line holds an
+    imported log of interactions (events or ratings, `ecomm import interactions`): its batch is fresh
+    when it holds web events or reviews. A shop's day with events but no orders (an outage upstream)
+    still fails."""
+    cur.execute("SELECT count(*) FROM warehouse.fact_order_items WHERE order_date = %s", (day,))
+    orders = cur.fetchone()[0]
+    which = "the latest batch" if latest else "batch"
+    after = "" if latest else " (its freshness failed before)"
+    details = f"{orders} order lines dated on {which} {day}{after}"
+    if orders == 0:
+        cur.execute("SELECT EXISTS (SELECT 1 FROM warehouse.fact_order_items)")
+        if not cur.fetchone()[0]:
+            cur.execute(
+                "SELECT (SELECT count(*) FROM warehouse.fact_web_events WHERE batch_date = %(d)s), "
+                "(SELECT count(*) FROM warehouse.fact_reviews WHERE batch_date = %(d)s)",
+                {"d": day},
+            )
+            events, reviews = cur.fetchone()
+            if events + reviews:
+                details = (
+                    f"{events} web events and {reviews} reviews in {which} {day}{after} "
+                    "(a log of interactions: the warehouse holds no order line)"
+                )
+                return CheckResult("freshness", True, events + reviews, details, day)
+    return CheckResult("freshness", orders > 0, orders, details, day)
+
+
 def run_checks(conn, batches: list[Batch]) -> list[CheckResult]:
     """Check the given batches (see `batches_to_check`), record every result and each batch's
     verdict in its load run; returns the results."""
@@ -297,19 +330,7 @@ def run_checks(conn, batches: list[Batch]) -> list[CheckResult]:
                 checks.append(CheckResult(name, bad == 0, bad, f"{bad} offending rows in batch {day}", day))
         # a day without orders: the latest batch checked (and one whose freshness failed before)
         for day in sorted({max(dates)} | _failed_freshness(cur, batches)):
-            cur.execute("SELECT count(*) FROM warehouse.fact_order_items WHERE order_date = %s", (day,))
-            orders = cur.fetchone()[0]
-            checks.append(
-                CheckResult(
-                    "freshness",
-                    orders > 0,
-                    orders,
-                    f"{orders} order lines dated on the latest batch {day}"
-                    if day == max(dates)
-                    else f"{orders} order lines dated on batch {day} (its freshness failed before)",
-                    day,
-                )
-            )
+            checks.append(_freshness(cur, day, latest=day == max(dates)))
         checks += stream_checks(cur, dates)  # a streamed date: its events against the batch
         run_of = {b.batch_date: b.run_id for b in batches}
         cur.executemany(

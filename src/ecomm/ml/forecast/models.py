@@ -27,6 +27,7 @@ class ModelSettings:
     lags: tuple[int, ...] = (1, 7, 14, 28)  # LightGBM's lagged targets (days)
     lightgbm_rounds: int = 200
     seed: int = 0
+    n_jobs: int = 1  # statsforecast's processes (each series is fitted alone: any number, same results)
 
 
 def check_models(names: tuple[str, ...]) -> tuple[str, ...]:
@@ -84,8 +85,9 @@ def lightgbm_forecaster(settings: ModelSettings, exogenous: list[str]):
 
 
 def statistical_engine(names: tuple[str, ...], settings: ModelSettings):
-    """A StatsForecast over the named statistical models (None if there are none), daily, one core,
-    seasonal naive standing in for a model that cannot fit a series."""
+    """A StatsForecast over the named statistical models (None if there are none), daily, the series
+    fitted in `settings.n_jobs` processes, seasonal naive standing in for a model that cannot fit a
+    series."""
     models = statistical_models(names, settings)
     if not models:
         return None
@@ -93,4 +95,4 @@ def statistical_engine(names: tuple[str, ...], settings: ModelSettings):
     from statsforecast.models import SeasonalNaive
 
     fallback = SeasonalNaive(season_length=settings.season_length)
-    return StatsForecast(models=models, freq="D", n_jobs=1, fallback_model=fallback)
+    return StatsForecast(models=models, freq="D", n_jobs=settings.n_jobs, fallback_model=fallback)

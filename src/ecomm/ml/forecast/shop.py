@@ -101,9 +101,33 @@ def shop_data(settings) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     return sales, truth
 
 
+NO_CATEGORIES = (
+    "the warehouse has no product categories (an imported log without a category column): "
+    "the category forecast needs them"
+)
+
+
+def supported_levels(sales: pd.DataFrame, levels: tuple[str, ...]) -> tuple[str, ...]:
+    """The levels the warehouse's data can be forecast at: the category level needs products with a
+    category (an imported log without one has none), so without any it is left out and the product
+    and total levels are forecast alone. FeatureError when none of the levels is left."""
+    from ecomm.features.churn import FeatureError
+
+    has_categories = bool(sales["category"].notna().any())
+    kept = tuple(level for level in levels if level != "category" or has_categories)
+    if not kept:
+        raise FeatureError(NO_CATEGORIES)
+    return kept
+
+
 def level_series(sales: pd.DataFrame, level: str, backtest: BacktestSettings, products: int | None):
     """(the product rows kept, the level's long frame): at product level the `products` best sellers
-    before the backtest's first cutoff (None: all)."""
+    before the backtest's first cutoff (None: all). FeatureError for the category level of a
+    warehouse without categories (its series would be empty)."""
+    from ecomm.features.churn import FeatureError
+
+    if level == "category" and not sales["category"].notna().any():
+        raise FeatureError(NO_CATEGORIES)
     last = sales["date"].max()
     first_cutoff = last - pd.Timedelta(days=backtest.horizon + (backtest.windows - 1) * backtest.step)
     if level == "product" and products is not None:

@@ -95,7 +95,8 @@ def forecast_and_store(settings, pyfunc: ForecastPyfunc, model, horizon: int | N
         raise ValueError(f"forecast_lead_time_days: {lead_time} days is beyond the {horizon}-day forecast")
     sales, _ = shop_data(settings)
     forecast_date = sales["date"].max()
-    forecasts = pyfunc.predict(None, model_input(sales, sorted(pyfunc.models)), params={"horizon": horizon})
+    history = model_input(sales, sorted(pyfunc.models))
+    forecasts = pyfunc.predict(None, history, params={"horizon": horizon, "n_jobs": settings.forecast_jobs})
     forecasts = reconciled(forecasts, sales)
     stock = stock_rows(forecasts, lead_time, settings.forecast_service_level)
     refs = {"model_name": model.name, "model_version": model.version}

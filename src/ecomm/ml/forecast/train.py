@@ -1,7 +1,8 @@
 """`ecomm train forecast`: backtest each level, choose its model, register `demand_forecast_model`,
 gate it, and store the champion's forecasts (ecomm.ml.forecast.store).
 
-Per level (product, category, total): the rolling-origin backtest of the candidate models
+Per level (product, category, total; a warehouse without product categories, an imported log
+without a category column, is forecast at the product and total levels only): the rolling-origin backtest of the candidate models
 (ecomm.ml.forecast.shop); the level's model is the statistical one with the lowest MASE at
 `choose_horizon` (14 days), pooled over the backtest's origins (LightGBM is backtested when asked
 but not registered: the pyfunc holds statsforecast models only). The registered pyfunc
@@ -33,6 +34,7 @@ from ecomm.ml.forecast.shop import (
     level_series,
     shop_backtest,
     shop_data,
+    supported_levels,
 )
 from ecomm.ml.forecast.stock import compare_policies
 from ecomm.ml.forecast.store import MIN_HISTORY_DAYS, Stored, model_input, store_champion_forecasts
@@ -54,11 +56,14 @@ class ForecastConfig:
     @classmethod
     def from_settings(cls, settings, **overrides) -> ForecastConfig:
         """What `ecomm train forecast` defaults to, the DAG and the bootstrap train with: the
-        ECOMM_FORECAST_* candidates, backtest windows and products, the promotion margin."""
+        ECOMM_FORECAST_* candidates, backtest windows, products and processes, the promotion margin."""
         models = check_models(tuple(m.strip() for m in settings.forecast_models.split(",") if m.strip()))
         values = {
             "models": models,
-            "backtest": BacktestSettings(windows=settings.forecast_backtest_windows),
+            "backtest": BacktestSettings(
+                windows=settings.forecast_backtest_windows,
+                models=ModelSettings(n_jobs=settings.forecast_jobs),
+            ),
             "products": settings.forecast_products or None,
             "margin": settings.promotion_margin,
         }
@@ -116,10 +121,12 @@ def build_pyfunc(methods: dict[str, str], config: ForecastConfig) -> ForecastPyf
     return ForecastPyfunc(models, methods, info)
 
 
-def window_mase(pyfunc: ForecastPyfunc, sales: pd.DataFrame, level: str, cutoff, horizon: int) -> float:
+def window_mase(
+    pyfunc: ForecastPyfunc, sales: pd.DataFrame, level: str, cutoff, horizon: int, n_jobs: int = 1
+) -> float:
     """MASE of the pyfunc's forecasts of the `horizon` days after `cutoff` from the history up to it."""
     history = model_input(sales[sales["date"] <= cutoff], [level])
-    forecasts = pyfunc.predict(None, history, params={"horizon": horizon})
+    forecasts = pyfunc.predict(None, history, params={"horizon": horizon, "n_jobs": n_jobs})
     grid = daily_grid(at_level(sales, level)).assign(series_id=lambda g: g["series_id"].astype(str))
     scales = seasonal_scales(grid, int(pyfunc.info["season_length"]))
     scales = scales[scales["date"] == cutoff].drop(columns="date")
@@ -129,13 +136,14 @@ def window_mase(pyfunc: ForecastPyfunc, sales: pd.DataFrame, level: str, cutoff,
     return forecast_metrics(scored, "point", group=SERIES_ID)["mase"]
 
 
-def gate_score(pyfunc: ForecastPyfunc, data: dict[str, pd.DataFrame], cutoff, horizon: int) -> float:
+def gate_score(
+    pyfunc: ForecastPyfunc, data: dict[str, pd.DataFrame], cutoff, horizon: int, n_jobs: int = 1
+) -> float:
     """The mean over the levels in `data` (product rows kept per level) of window_mase."""
     if not set(data) <= set(pyfunc.models):
         return math.inf
-    return float(
-        np.mean([window_mase(pyfunc, sales, level, cutoff, horizon) for level, sales in data.items()])
-    )
+    scores = [window_mase(pyfunc, sales, level, cutoff, horizon, n_jobs) for level, sales in data.items()]
+    return float(np.mean(scores))
 
 
 def train_forecast(settings, config: ForecastConfig) -> ForecastResult:
@@ -145,9 +153,10 @@ def train_forecast(settings, config: ForecastConfig) -> ForecastResult:
     check_models(config.models)
     sales, truth = shop_data(settings)
     check_history(sales, config.backtest)
+    levels = supported_levels(sales, config.levels)
     backtests = {
         level: shop_backtest(settings, level, config.models, config.backtest, config.products, (sales, truth))
-        for level in config.levels
+        for level in levels
     }
     methods = {level: choose_method(b.table, config.choose_horizon) for level, b in backtests.items()}
     pyfunc = build_pyfunc(methods, config)
@@ -167,7 +176,7 @@ def train_forecast(settings, config: ForecastConfig) -> ForecastResult:
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"forecast-{last.date()}") as run:
         mlflow.log_params(
             {
-                "levels": ",".join(config.levels),
+                "levels": ",".join(levels),
                 "models": ",".join(config.models),
                 "windows": config.backtest.windows,
                 "step": config.backtest.step,
@@ -205,7 +214,7 @@ def train_forecast(settings, config: ForecastConfig) -> ForecastResult:
 
         def score(uri: str) -> float:
             loaded = mlflow.pyfunc.load_model(uri).unwrap_python_model()
-            return gate_score(loaded, scored, cutoff, config.choose_horizon)
+            return gate_score(loaded, scored, cutoff, config.choose_horizon, config.backtest.models.n_jobs)
 
         gate = registry.promotion_gate(
             client,
