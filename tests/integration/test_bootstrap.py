@@ -4,12 +4,14 @@ simulated history and both models get a champion; a second run does nothing."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from ecomm import db
 from ecomm.ml import registry, tracking
@@ -17,6 +19,7 @@ from ecomm.ml import registry, tracking
 from support.cli import ecomm
 
 ECOMM = [sys.executable, "-m", "ecomm.cli"]
+DASHBOARD = Path(__file__).resolve().parents[2] / "streamlit"
 DAYS = 210  # enough for a 60-day churn label with a training cutoff before the evaluation one
 
 
@@ -216,7 +219,9 @@ def cdnow_months(tmp_path, before: str) -> Path:
     return path
 
 
-def test_imported_source_is_imported_and_each_model_trains_or_says_what_it_lacks(empty, tmp_path):
+def test_imported_source_is_imported_and_each_model_trains_or_says_what_it_lacks(
+    empty, tmp_path, monkeypatch
+):
     """ECOMM_SOURCE=imported: the CDNOW sample's first five months (customer, date, quantity, amount:
     no product, country, age or channel; no campaign, no truth) instead of a simulated shop. With a
     30-day churn label, 151 days hold one churn training cutoff but not the purchase model's two,
@@ -283,3 +288,13 @@ def test_imported_source_is_imported_and_each_model_trains_or_says_what_it_lacks
     assert "No planted truth (imported data): each model is compared with its baselines only." in md
     assert "| churn ROC-AUC / oracle ROC-AUC | n/a | >= 0.95 | n/a | no planted truth (imported data) |" in md
     assert "recommender_model\n\nnot registered: run `ecomm train recommender`" in md
+
+    # every dashboard page on it: no exception, error or warning; what the log lacks is 'unknown'
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for page in sorted(p.stem for p in (DASHBOARD / "views").glob("*.py")):
+        app = AppTest.from_file(str(DASHBOARD / "app.py"), default_timeout=300).run()
+        app.switch_page(f"views/{page}.py").run()
+        assert (app.exception, app.error, app.warning) == ([], [], []), page
+        if page == "recommendations":  # the customer picked first, known by id only
+            assert re.match(r"customer \d+, unknown, signed up ", app.caption[1].value), app.caption[1].value

@@ -11,9 +11,11 @@ import streamlit as st
 PLOT_CONFIG = {"displaylogo": False, "topojsonURL": "/app/static/"}
 
 
-def show(fig: go.Figure, *, height: int = 360) -> None:
+def show(fig: go.Figure, *, height: int = 360, key: str | None = None) -> None:
+    """`key`: for charts of one page that can come out identical (Streamlit refuses a second element
+    with the same auto-generated id), e.g. a log's one product beside the total."""
     fig.update_layout(height=height, margin={"t": 10, "b": 10, "l": 10, "r": 10})
-    st.plotly_chart(fig, config=PLOT_CONFIG)
+    st.plotly_chart(fig, config=PLOT_CONFIG, key=key)
 
 
 def hbar(frame: pd.DataFrame, value: str, label: str, *, title: str) -> go.Figure:

@@ -187,7 +187,7 @@ def show_series(wh: Warehouse, forecast_date, level: str, series_id: str, what: 
         return
     actuals = series_actuals(wh, forecast_date, level, series_id, HISTORY_DAYS)
     st.caption(f"{what}: `{forecast['method'].iloc[0]}`, {len(forecast)} days after {forecast_date:%d %b %Y}")
-    charts.show(band_chart(actuals, forecast), height=320)
+    charts.show(band_chart(actuals, forecast), height=320, key=f"forecast:{level}:{series_id}")
 
 
 def render(ctx: L.PageContext) -> None:
