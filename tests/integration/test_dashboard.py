@@ -8,6 +8,7 @@ its segments deleted (`unsegmented_world`) gets a friendly message naming the co
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import json
 import math
@@ -109,6 +110,26 @@ def one(settings, sql: str, params: dict | None = None):
 
 def span(settings) -> tuple[dt.date, dt.date]:
     return rows(settings, "SELECT min(order_date), max(order_date) FROM warehouse.fact_order_items")[0]
+
+
+@contextlib.contextmanager
+def emptied(settings, table: str):
+    """`table` empty for the block; its rows (and a fresh dashboard cache) are back after it."""
+    import streamlit as st
+
+    kept = f"{table}_kept"
+    with db.connection(settings) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE {kept} AS SELECT * FROM {table}")
+        cur.execute(f"TRUNCATE {table}")
+        conn.commit()
+        st.cache_data.clear()
+        try:
+            yield
+        finally:
+            cur.execute(f"INSERT INTO {table} SELECT * FROM {kept}")
+            cur.execute(f"DROP TABLE {kept}")
+            conn.commit()
+            st.cache_data.clear()
 
 
 def charts(app: AppTest) -> list[dict]:
@@ -1041,20 +1062,8 @@ def test_demand_page_shows_the_backtest_beside_seasonal_naive_and_the_oracle_and
 
 
 def test_demand_page_without_forecasts_names_the_command(trained_world, open_app):
-    import streamlit as st
-
-    with db.connection(trained_world) as conn, conn.cursor() as cur:
-        cur.execute("CREATE TABLE marts.demand_forecast_kept AS SELECT * FROM marts.demand_forecast")
-        cur.execute("TRUNCATE marts.demand_forecast")
-        conn.commit()
-        st.cache_data.clear()
-        try:
-            app = open_app(trained_world, "demand")
-        finally:
-            cur.execute("INSERT INTO marts.demand_forecast SELECT * FROM marts.demand_forecast_kept")
-            cur.execute("DROP TABLE marts.demand_forecast_kept")
-            conn.commit()
-            st.cache_data.clear()
+    with emptied(trained_world, "marts.demand_forecast"):
+        app = open_app(trained_world, "demand")
     assert [i.value for i in app.info] == [
         "No demand forecast is stored yet: `ecomm train forecast` backtests the models, registers "
         "`demand_forecast_model` and stores every product's, category's and the total's forecasts in "
@@ -1104,20 +1113,8 @@ def test_monitoring_page_shows_each_models_drift_over_time(trained_world, open_a
 
 
 def test_monitoring_page_without_rows_names_the_task(trained_world, open_app):
-    import streamlit as st
-
-    with db.connection(trained_world) as conn, conn.cursor() as cur:
-        cur.execute("CREATE TABLE marts.model_monitoring_kept AS SELECT * FROM marts.model_monitoring")
-        cur.execute("TRUNCATE marts.model_monitoring")
-        conn.commit()
-        st.cache_data.clear()
-        try:
-            app = open_app(trained_world, "monitoring")
-        finally:
-            cur.execute("INSERT INTO marts.model_monitoring SELECT * FROM marts.model_monitoring_kept")
-            cur.execute("DROP TABLE marts.model_monitoring_kept")
-            conn.commit()
-            st.cache_data.clear()
+    with emptied(trained_world, "marts.model_monitoring"):
+        app = open_app(trained_world, "monitoring")
     assert [i.value for i in app.info] == [
         "No model has been monitored yet: the model_monitoring DAG's `model_drift` task compares each "
         "served model (churn_model, purchase_model) with its training reference every day and writes "

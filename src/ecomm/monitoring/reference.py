@@ -3,11 +3,12 @@
 The reference (stored as JSON with the version, see monitoring.models) holds, per input feature,
 what PSI and the tests need and no customer's row:
 * numeric: the inner edges of up to 10 quantile bins (ties merged, drift.bin_edges), the share of
-  the training rows in each, and 1,000 evenly spaced quantiles (an order-statistics sketch the KS
+  the reference rows in each, and 1,000 evenly spaced quantiles (an order-statistics sketch the KS
   test compares the day's values with);
 * categorical (and boolean): the share of each value (at most 30; the rest pooled as `__other__`,
   nulls as `__missing__`);
-and the same numeric summary of the model's predictions on the training rows (`__prediction__`).
+and the same numeric summary of the model's predictions on those rows (`__prediction__`). The train
+modules pass the version's evaluation-cutoff population (README "Model drift" says why).
 Numeric nulls are left out of the numeric summaries (the models impute them).
 """
 
@@ -61,7 +62,7 @@ def reference_categories(spec) -> list[str]:
 
 
 def training_reference(features: pd.DataFrame, categorical: list[str], predictions) -> dict:
-    """The reference of a model trained on `features` (its input columns; `categorical` names the
+    """The reference of a model over `features` (its input columns; `categorical` names the
     category and boolean ones) whose predictions on those rows are `predictions`."""
     summaries = {
         column: categorical_summary(features[column])

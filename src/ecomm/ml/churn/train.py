@@ -409,10 +409,12 @@ def train_churn(settings: Settings, config: ChurnConfig | None = None) -> ChurnR
             },
         )
         version = str(info.registered_model_version)
-        # what the version was trained on, for its daily drift (ecomm.monitoring.models)
-        train_x = data.train[fitted.features]
+        # the version's reference for its daily drift (ecomm.monitoring.models): its most recent
+        # labelled population, the evaluation cutoff's (one snapshot like the day's, not the stacked
+        # training cutoffs, whose older and shorter histories read as drift on a stable shop)
+        reference_x = holdout[fitted.features]
         reference = training_reference(
-            train_x, reference_categories(fitted.spec), fitted.full.predict_proba(train_x)[:, 1]
+            reference_x, reference_categories(fitted.spec), fitted.full.predict_proba(reference_x)[:, 1]
         )
         store_reference(client, registry.CHURN_MODEL, version, reference)
         # every feature column (API fields included): a registered model picks its head from them

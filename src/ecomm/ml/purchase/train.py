@@ -264,11 +264,12 @@ def train_purchase(settings: Settings, config: PurchaseConfig | None = None) -> 
             },
         )
         version = str(logged.registered_model_version)
-        # what the version was trained on, for its daily drift (ecomm.monitoring.models): the active
-        # customers' rows, the population the daily scoring serves
-        train_x = data.train[~never_active(data.train)][fitted.spec.columns]
+        # the version's reference for its daily drift (ecomm.monitoring.models): the active customers
+        # (those the daily scoring serves) of its most recent labelled population, the evaluation
+        # cutoff's, as churn's
+        reference_x = holdout[~never_active(holdout)][fitted.spec.columns]
         reference = training_reference(
-            train_x, reference_categories(fitted.spec), fitted.served.predict_proba(train_x)[:, 1]
+            reference_x, reference_categories(fitted.spec), fitted.served.predict_proba(reference_x)[:, 1]
         )
         store_reference(client, registry.PURCHASE_MODEL, version, reference)
         gate = registry.promotion_gate(
