@@ -1,5 +1,6 @@
-"""Daily monitoring: drift of the day's orders against the 28 days before; past the configured PSI
-threshold it triggers `ml_training_pipeline` (see doc_md)."""
+"""Daily monitoring: drift of the day's orders against the 28 days before (past the configured PSI
+threshold it triggers `ml_training_pipeline`), and of each served model against the training reference
+stored with its version (see doc_md)."""
 
 from __future__ import annotations
 
@@ -27,14 +28,25 @@ major shift). Below it, the run ends there (`trigger_retraining` is skipped); at
 nothing twice; conf names the business date), which retrains and lets the promotion gate
 decide.
 
-**Not yet here**: feature and prediction drift against the training snapshot, model performance
-over time, and recording them in the warehouse.
+`model_drift` (beside them) takes the champion of each monitored model (`churn_model`,
+`purchase_model`), builds the population its batch scoring would score the day after D (the same
+point-in-time features, scored by that version) and compares every input feature and the
+prediction with the **training reference** stored with the version at registration
+(`monitoring/reference.json` in its run): PSI over the reference's quantile bins (categories for
+categorical inputs), the KS statistic (numeric, prediction) or the chi-squared p-value
+(categorical), flagged as drifted when PSI > `ECOMM_DRIFT_PSI_THRESHOLD` (default 0.2). The rows
+replace D's rows of that model version in `marts.model_monitoring` (one row per model, version,
+date and feature; `__prediction__` for the prediction), which `/metrics` and the dashboard read.
+A model without a champion, or registered before references existed, is reported and skipped.
+
+**Not yet here**: model performance over time, and retraining decided by model drift.
 """
 
 
 @dag(
     dag_id="model_monitoring",
-    description="Daily drift of order value and basket size (PSI, KS); retrains past a PSI threshold",
+    description="Daily drift of orders (retrains past a PSI threshold) and of each served model "
+    "against its training reference (marts.model_monitoring)",
     schedule=CronDataIntervalTimetable("0 6 * * *", timezone="UTC"),
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     **dag_args(),
@@ -73,6 +85,20 @@ def model_monitoring():
         skip_when_already_exists=True,
     )
     drift_past_threshold(order_drift()) >> retrain
+
+    @task(multiple_outputs=False)
+    def model_drift() -> list[dict]:
+        from ecomm.monitoring.models import monitor_served_models
+
+        results = monitor_served_models(task_settings(), business_date(get_current_context()))
+        for r in results:
+            line = f"{r.model} v{r.version}: {r.status}"
+            if r.status == "monitored":
+                line += f", {len(r.rows)} rows, drifted: {', '.join(r.drifted) or 'none'} ({r.seconds:.1f}s)"
+            print(line)
+        return [r.to_dict() for r in results]
+
+    model_drift()
 
 
 model_monitoring()

@@ -108,6 +108,7 @@ def load_history(settings: Settings, result: BootstrapResult, progress: Progress
         result.load = result.imported.load
         return
     from ecomm.datagen import GeneratorConfig, generate_history
+    from ecomm.datagen.config import planted_regimes
     from ecomm.warehouse.load import batch_directories
     from ecomm.warehouse.run import load_path
 
@@ -120,6 +121,7 @@ def load_history(settings: Settings, result: BootstrapResult, progress: Progress
             customers=settings.customers,
             products=settings.products,
             churn_horizon_days=settings.churn_horizon_days,
+            regimes=planted_regimes(settings),
         )
         say(
             f"simulating {config.days} days of history to {config.as_of} "

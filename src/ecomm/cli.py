@@ -116,6 +116,7 @@ def generate(
 ) -> None:
     """Simulate the shop: raw CSV batches per business date, plus the planted ground truth."""
     from ecomm.datagen import GeneratorConfig, generate_history, generate_next_day
+    from ecomm.datagen.config import planted_regimes
 
     settings = _settings()
     target = out_dir or settings.raw_dir
@@ -129,6 +130,7 @@ def generate(
                 days=days or settings.history_days,
                 customers=customers or settings.customers,
                 products=products or settings.products,
+                regimes=planted_regimes(settings),
             )
             summary = generate_history(config, target, progress=tick)
     out.print(

@@ -378,7 +378,10 @@ TRUTH_FILES = {
         "n_customers",
         "true_effect",
     ),
+    # only written for a world with planted drift (datagen/regimes.py)
+    "regime_change": ("regime_id", "kind", "start_date", "end_date", "magnitude", "category", "description"),
 }
+OPTIONAL_TRUTH_FILES = frozenset({"regime_change"})  # written only when the world has one
 GROUND_TRUTH_SUMMARY = "ground_truth.json"
 STATE_DIR = "_state"  # the world's state after the last generated day, for incremental mode
 # In each batch directory: {"files": {"<entity>.csv": {"bytes": n, "rows": n}}} as the writer wrote

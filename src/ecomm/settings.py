@@ -8,6 +8,7 @@ in another folder reaches the project's server instead of starting a new one the
 from __future__ import annotations
 
 import os
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -53,6 +54,23 @@ class Settings(BaseSettings):
     customers: int = 5000
     products: int = 500
     history_days: int = 365
+    # Planted drift (issue 19, datagen/regimes.py): a regime change from drift_start; none by default.
+    drift_kind: Literal["none", "young_deal_channel", "category_price_rise", "delivery_delay"] = Field(
+        default="none",
+        description="A regime change the generator plants from ECOMM_DRIFT_START (recorded in "
+        "truth.regime_change): young_deal_channel, category_price_rise, delivery_delay; none = no drift.",
+    )
+    drift_start: date | None = Field(default=None, description="First business date of the regime change.")
+    drift_end: date | None = Field(default=None, description="Last business date of it; unset = for good.")
+    drift_magnitude: float | None = Field(
+        default=None,
+        gt=0,
+        description="Its size: young_deal_channel extra signups as a share of the usual rate (default 1.0), "
+        "category_price_rise relative price rise (0.25), delivery_delay added late probability (0.3).",
+    )
+    drift_category: str = Field(
+        default="Electronics", description="The category of category_price_rise (a catalog category)."
+    )
 
     # --- the data source (README "Your own data") ---------------------------------------------------
     source: Literal["simulated", "imported"] = Field(
@@ -223,6 +241,12 @@ class Settings(BaseSettings):
         default=0.25,
         ge=0.0,
         description="model_monitoring triggers ml_training_pipeline when a monitored PSI reaches this.",
+    )
+    drift_psi_threshold: float = Field(
+        default=0.2,
+        gt=0.0,
+        description="A model's feature (or prediction) is flagged as drifted in marts.model_monitoring "
+        "when its PSI against the version's training reference exceeds this.",
     )
 
     @field_validator("shop_timezone")

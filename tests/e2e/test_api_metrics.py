@@ -87,18 +87,13 @@ def web_event(stream_id: str, received: datetime) -> tuple[str, tuple]:
     )
 
 
-# the shape issue 19 item 2 gives marts.model_monitoring (see ecomm.api.scrape_metrics.DRIFT_SQL)
-MONITORING_TABLE = (
-    "CREATE TABLE marts.model_monitoring (model_name text, model_version text, business_date date, "
-    "feature text, psi double precision, drifted boolean)",
-    (),
-)
-
-
-def monitoring_row(model: str, version: str, day: date, feature: str, drifted: bool) -> tuple[str, tuple]:
+def monitoring_row(model: str, version: int, day: date, feature: str, drifted: bool) -> tuple[str, tuple]:
+    """A row of marts.model_monitoring (migration 0021) as ecomm.monitoring.models writes them."""
+    kind = "prediction" if feature == "__prediction__" else "numeric"
     return (
-        "INSERT INTO marts.model_monitoring VALUES (%s, %s, %s, %s, %s, %s)",
-        (model, version, day, feature, 0.3 if drifted else 0.01, drifted),
+        "INSERT INTO marts.model_monitoring (model_name, model_version, business_date, feature, kind, psi, "
+        "ks_statistic, drifted, reference_rows, current_rows) VALUES (%s, %s, %s, %s, %s, %s, 0.1, %s, 100, 100)",
+        (model, version, day, feature, kind, 0.3 if drifted else 0.01, drifted),
     )
 
 
@@ -110,7 +105,7 @@ def test_an_empty_warehouse_then_loads_failures_drift_and_stream_events(api, met
     assert named(empty, "ecomm_pipeline_load_runs_total") == {
         (("status", status),): 0.0 for status in ("loaded", "rejected", "failed")
     }
-    assert named(empty, "ecomm_model_drift_flag") == {}  # no marts.model_monitoring yet
+    assert named(empty, "ecomm_model_drift_flag") == {}  # no monitoring run yet
     assert named(empty, "ecomm_stream_lag_seconds") == {}
     served = {(("model", name), ("version", "")): 0.0 for name in (*registry.REQUIRED_SERVED_MODELS,
                                                                      *registry.OPTIONAL_SERVED_MODELS)}  # fmt: skip
@@ -128,14 +123,13 @@ def test_an_empty_warehouse_then_loads_failures_drift_and_stream_events(api, met
         load_run(today - timedelta(days=2), "failed"),
         web_event("a", landed - timedelta(seconds=30)),
         web_event("b", landed),
-        MONITORING_TABLE,
         # churn_model: the latest date flags one feature of three; an older date is ignored
-        monitoring_row("churn_model", "2", last - timedelta(days=1), "recency", True),
-        monitoring_row("churn_model", "2", last - timedelta(days=1), "frequency", True),
-        monitoring_row("churn_model", "2", last, "recency", False),
-        monitoring_row("churn_model", "2", last, "frequency", True),
-        monitoring_row("churn_model", "2", last, "prediction", False),
-        monitoring_row("recommender_model", "1", last, "prediction", False),
+        monitoring_row("churn_model", 2, last - timedelta(days=1), "recency", True),
+        monitoring_row("churn_model", 2, last - timedelta(days=1), "frequency", True),
+        monitoring_row("churn_model", 2, last, "recency", False),
+        monitoring_row("churn_model", 2, last, "frequency", True),
+        monitoring_row("churn_model", 2, last, "__prediction__", False),
+        monitoring_row("recommender_model", 1, last, "__prediction__", False),
     )
     assert from_warehouse(samples(api)) == from_warehouse(empty)  # within the cache's seconds: not read again
     time.sleep(CACHE_SECONDS + 0.1)

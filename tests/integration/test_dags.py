@@ -301,6 +301,7 @@ def test_pipeline_shape_and_asset(dags):
         "order_drift": {"drift_past_threshold"},
         "drift_past_threshold": {"trigger_retraining"},
         "trigger_retraining": set(),
+        "model_drift": set(),
     }
     assert monitoring.get_task("trigger_retraining").trigger_dag_id == "ml_training_pipeline"
     forecast = dags.dags["demand_forecast"]
@@ -660,6 +661,7 @@ def test_monitoring_compares_the_days_orders_with_the_28_days_before(two_days, a
         "order_drift": "success",
         "drift_past_threshold": "success",
         "trigger_retraining": "skipped",  # below the threshold: no retraining
+        "model_drift": "success",
     }
     assert training_runs_triggered_by_monitoring() == []
     report = run.results["order_drift"]
@@ -704,7 +706,7 @@ def test_drift_past_the_threshold_triggers_training_once_per_date(two_days, airf
         rerun = run_dag(dags, "model_monitoring", D1)
     assert run.state == "success"
     assert run.tasks == dict.fromkeys(
-        ["order_drift", "drift_past_threshold", "trigger_retraining"], "success"
+        ["order_drift", "drift_past_threshold", "trigger_retraining", "model_drift"], "success"
     )
     assert rerun.state == "success"
     assert rerun.tasks["trigger_retraining"] == "skipped"  # the date's retraining run exists already

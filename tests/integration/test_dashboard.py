@@ -8,6 +8,7 @@ its segments deleted (`unsegmented_world`) gets a friendly message naming the co
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import json
 import math
@@ -42,6 +43,7 @@ PAGES = (
     "demand",
     "campaigns",
     "models",
+    "monitoring",
 )
 OVERVIEW_APPLIES = (
     "every figure honours the dates, countries and categories; deltas compare with the same number of "
@@ -57,6 +59,7 @@ TITLES = (
     "Demand & stock",
     "Campaigns",
     "Models",
+    "Monitoring",
 )
 
 
@@ -107,6 +110,26 @@ def one(settings, sql: str, params: dict | None = None):
 
 def span(settings) -> tuple[dt.date, dt.date]:
     return rows(settings, "SELECT min(order_date), max(order_date) FROM warehouse.fact_order_items")[0]
+
+
+@contextlib.contextmanager
+def emptied(settings, table: str):
+    """`table` empty for the block; its rows (and a fresh dashboard cache) are back after it."""
+    import streamlit as st
+
+    kept = f"{table}_kept"
+    with db.connection(settings) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE {kept} AS SELECT * FROM {table}")
+        cur.execute(f"TRUNCATE {table}")
+        conn.commit()
+        st.cache_data.clear()
+        try:
+            yield
+        finally:
+            cur.execute(f"INSERT INTO {table} SELECT * FROM {kept}")
+            cur.execute(f"DROP TABLE {kept}")
+            conn.commit()
+            st.cache_data.clear()
 
 
 def charts(app: AppTest) -> list[dict]:
@@ -1039,24 +1062,63 @@ def test_demand_page_shows_the_backtest_beside_seasonal_naive_and_the_oracle_and
 
 
 def test_demand_page_without_forecasts_names_the_command(trained_world, open_app):
-    import streamlit as st
-
-    with db.connection(trained_world) as conn, conn.cursor() as cur:
-        cur.execute("CREATE TABLE marts.demand_forecast_kept AS SELECT * FROM marts.demand_forecast")
-        cur.execute("TRUNCATE marts.demand_forecast")
-        conn.commit()
-        st.cache_data.clear()
-        try:
-            app = open_app(trained_world, "demand")
-        finally:
-            cur.execute("INSERT INTO marts.demand_forecast SELECT * FROM marts.demand_forecast_kept")
-            cur.execute("DROP TABLE marts.demand_forecast_kept")
-            conn.commit()
-            st.cache_data.clear()
+    with emptied(trained_world, "marts.demand_forecast"):
+        app = open_app(trained_world, "demand")
     assert [i.value for i in app.info] == [
         "No demand forecast is stored yet: `ecomm train forecast` backtests the models, registers "
         "`demand_forecast_model` and stores every product's, category's and the total's forecasts in "
         "marts.demand_forecast (the demand_forecast DAG refreshes them after each load)."
+    ]
+    assert not app.dataframe and not app.error and not app.exception
+
+
+# -------------------------------------------------------------------------------- monitoring
+def test_monitoring_page_shows_each_models_drift_over_time(trained_world, open_app):
+    import streamlit as st
+
+    from ecomm.monitoring.models import monitor_served_models
+
+    from support.trained_world import WORLD_AS_OF
+
+    for day in (WORLD_AS_OF - dt.timedelta(days=7), WORLD_AS_OF):
+        monitor_served_models(trained_world, day)
+    st.cache_data.clear()
+    app = open_app(trained_world, "monitoring")
+    latest_runs, features = app.dataframe[0].value, app.dataframe[1].value
+    expected = rows(
+        trained_world,
+        """SELECT model_name, model_version, business_date, count(*), count(*) FILTER (WHERE drifted)
+           FROM marts.model_monitoring m WHERE business_date = (SELECT max(business_date)
+           FROM marts.model_monitoring n WHERE n.model_name = m.model_name) GROUP BY 1, 2, 3 ORDER BY 1""",
+    )
+    got = latest_runs[["model_name", "model_version", "business_date", "features", "drifted"]]
+    assert [tuple(r) for r in got.itertuples(index=False)] == expected
+    assert app.selectbox(key="monitoring_model").value == registry.CHURN_MODEL
+    stored = rows(
+        trained_world,
+        """SELECT feature, business_date, psi FROM marts.model_monitoring
+           WHERE model_name = 'churn_model' AND model_version = 1 ORDER BY feature, business_date""",
+    )
+    (chart,) = charts(app)
+    traced = [(t["name"], d, y) for t in chart["data"] for d, y in zip(t["x"], array(t["y"]), strict=True)]
+    assert [(name, str(day), psi) for name, day, psi in stored] == [(n, d[:10], y) for n, d, y in traced]
+    last = rows(
+        trained_world,
+        """SELECT feature, psi, drifted FROM marts.model_monitoring WHERE model_name = 'churn_model'
+           AND model_version = 1 AND business_date = %(d)s ORDER BY psi DESC""",
+        {"d": WORLD_AS_OF},
+    )
+    assert [tuple(r) for r in features[["feature", "psi", "drifted"]].itertuples(index=False)] == last
+    assert not app.exception and not app.error and not app.warning
+
+
+def test_monitoring_page_without_rows_names_the_task(trained_world, open_app):
+    with emptied(trained_world, "marts.model_monitoring"):
+        app = open_app(trained_world, "monitoring")
+    assert [i.value for i in app.info] == [
+        "No model has been monitored yet: the model_monitoring DAG's `model_drift` task compares each "
+        "served model (churn_model, purchase_model) with its training reference every day and writes "
+        "marts.model_monitoring."
     ]
     assert not app.dataframe and not app.error and not app.exception
 

@@ -9,6 +9,7 @@ import pytest
 
 from ecomm import db
 from ecomm.datagen import GeneratorConfig, generate_history
+from ecomm.datagen.config import RegimeChange
 from ecomm.entities import TRUTH_DIR, TRUTH_FILES
 from ecomm.warehouse.truth import load_truth
 
@@ -16,9 +17,14 @@ from ecomm.warehouse.truth import load_truth
 @pytest.fixture(scope="module")
 def truth_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("truth-world")
-    config = GeneratorConfig(seed=4, as_of=date(2025, 3, 31), days=90, customers=300, products=60)
+    config = GeneratorConfig(
+        seed=4, as_of=date(2025, 3, 31), days=90, customers=300, products=60, regimes=REGIMES
+    )
     generate_history(config, out)
     return out / TRUTH_DIR
+
+
+REGIMES = (RegimeChange("delivery_delay", date(2025, 3, 1), 0.3, end=date(2025, 3, 14)),)
 
 
 def test_every_truth_file_loads_and_an_unchanged_file_is_not_reloaded(warehouse, sql, truth_dir):
@@ -59,3 +65,19 @@ def test_every_truth_file_loads_and_an_unchanged_file_is_not_reloaded(warehouse,
     assert sql.one("SELECT obj_description('truth.customer_value'::regclass)").startswith(
         "Grain: one row per customer x month start x horizon"
     )
+
+
+def test_planted_drift_loads_and_a_world_without_it_empties_the_table(warehouse, sql, truth_dir, tmp_path):
+    with db.connection(warehouse) as conn:
+        load_truth(conn, truth_dir)
+    assert sql(
+        "SELECT regime_id, kind, start_date, end_date, magnitude, category FROM truth.regime_change"
+    ) == [(1, "delivery_delay", date(2025, 3, 1), date(2025, 3, 14), 0.3, None)]
+    calm = GeneratorConfig(seed=4, as_of=date(2025, 3, 31), days=90, customers=300, products=60)
+    generate_history(calm, tmp_path / "calm")
+    with db.connection(warehouse) as conn:
+        load_truth(conn, tmp_path / "calm" / TRUTH_DIR)
+        again = load_truth(conn, tmp_path / "calm" / TRUTH_DIR)
+    assert sql.one("SELECT count(*) FROM truth.regime_change") == 0
+    assert sql.one("SELECT count(*) FROM audit.truth_loads WHERE file_name = 'regime_change.csv'") == 0
+    assert again == {}

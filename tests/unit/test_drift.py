@@ -7,7 +7,17 @@ import math
 import numpy as np
 import pytest
 
-from ecomm.monitoring.drift import bin_edges, bin_shares, compare, ks, psi, psi_level
+from ecomm.monitoring.drift import (
+    bin_edges,
+    bin_shares,
+    category_counts,
+    chi2_pvalue,
+    compare,
+    ks,
+    psi,
+    psi_level,
+    psi_of_shares,
+)
 
 
 def test_identical_samples_do_not_drift():
@@ -91,3 +101,27 @@ def test_json_of_a_drift():
         "ks_pvalue": 1.0,
         "level": "stable",
     }
+
+
+# ------------------------------------------------------------------ shares, categories, chi-squared
+def test_psi_of_shares_is_the_binned_formula():
+    assert psi_of_shares([0.5, 0.5], [0.75, 0.25]) == pytest.approx(0.2746531, abs=1e-7)
+    assert psi_of_shares([0.2, 0.3, 0.5], [0.2, 0.3, 0.5]) == 0.0
+    floor = 1e-4  # a category the reference never saw
+    expected = (0.1 - floor) * math.log(0.1 / floor) + (0.9 - 1.0) * math.log(0.9)
+    assert psi_of_shares([0.0, 1.0], [0.1, 0.9]) == pytest.approx(expected, abs=1e-12)
+
+
+def test_category_counts_pool_unknown_values_as_other():
+    counts = category_counts(["a", "b", "a", "new", "older"], ["a", "b", "__other__"], "__other__")
+    assert counts.tolist() == [2, 1, 2]
+
+
+def test_chi2_pvalue_of_known_counts():
+    assert chi2_pvalue([50, 50], [0.5, 0.5]) == 1.0
+    # chi2 = 2 * 10^2 / 50 = 4 on one degree of freedom: p = 2 * (1 - Phi(2)) = 0.0455003
+    assert chi2_pvalue([60, 40], [0.5, 0.5]) == pytest.approx(0.0455003, abs=1e-7)
+    assert chi2_pvalue([7], [1.0]) == 1.0
+    assert chi2_pvalue([50, 50, 0], [0.5, 0.5, 0.0]) == 1.0  # a category empty on both sides is left out
+    with pytest.raises(ValueError, match="empty"):
+        chi2_pvalue([0, 0], [0.5, 0.5])

@@ -18,6 +18,7 @@ from ecomm.datagen.customers import ACTIVITY_SIGMA, CHANNEL_ACTIVITY, CHANNEL_FR
 from ecomm.datagen.pools import REGIONAL_TARGETS
 from ecomm.datagen.preferences import PRICE_COEF, TEMPERATURE
 from ecomm.datagen.process import planted_parameters
+from ecomm.datagen.regimes import regime_table
 from ecomm.datagen.state import load_state, save_state, state_dir
 from ecomm.datagen.truth import (
     campaign_effect_table,
@@ -144,6 +145,8 @@ def _finish(world: World, out: Path, progress: Progress) -> None:
     write_csv(demand_table(world), tmp / "product_demand.csv")
     write_csv(preference_table(world), tmp / "customer_preference.csv")
     write_csv(campaign_effect_table(effect_rows), tmp / "campaign_effect.csv")
+    if world.config.regimes:  # no file without planted drift: the default world's files are unchanged
+        write_csv(regime_table(world.config.regimes), tmp / "regime_change.csv")
     replace_dir(tmp, out / TRUTH_DIR)
     summary = ground_truth_summary(world, effect_summary)
     tmp_json = out / f".tmp-{GROUND_TRUTH_SUMMARY}"
@@ -223,6 +226,9 @@ def ground_truth_summary(world: World, effects: dict) -> dict:
             "exploration (see ecomm.datagen.demand); every product in the catalogue on that date",
         },
         "campaigns": effects,
+        **(
+            {"regime_changes": [r.to_json() for r in cfg.regimes]} if cfg.regimes else {}
+        ),  # only a world with planted drift says so: the default summary is unchanged
         "planted_parameters": {
             **planted_parameters(),
             "activity": {

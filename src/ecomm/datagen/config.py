@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
+from ecomm.datagen.catalog import CATEGORY_NAMES
+
 
 class GeneratorError(ValueError):
     """Bad generator input (config, output directory, missing state); the message says what to fix."""
@@ -39,6 +41,58 @@ class Persona:
     line_count_probs: tuple[float, ...]  # P(1..5 lines) of an order
     channel_weights: tuple[float, ...]  # acquisition channel
     category_weights: tuple[float, ...]  # favourite category
+
+
+REGIME_KINDS = ("young_deal_channel", "category_price_rise", "delivery_delay")
+# What `magnitude` means per kind, and its default when a setting leaves it out.
+REGIME_MAGNITUDE = {
+    "young_deal_channel": ("extra signups per day, as a share of the usual signup rate", 1.0),
+    "category_price_rise": ("relative rise of the category's list prices (0.25 = +25%)", 0.25),
+    "delivery_delay": ("added probability that a delivery is late", 0.3),
+}
+
+
+@dataclass(frozen=True)
+class RegimeChange:
+    """A planted drift: from `start` (inclusive) the world works differently, until `end` (inclusive;
+    None = for good). Recorded in truth/regime_change.csv; see datagen/regimes.py for each kind."""
+
+    kind: str  # one of REGIME_KINDS
+    start: date
+    magnitude: float
+    category: str | None = None  # category_price_rise: the catalog category whose prices rise
+    end: date | None = None
+
+    def active(self, day: int) -> bool:
+        return self.start.toordinal() <= day and (self.end is None or day <= self.end.toordinal())
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        out["start"] = self.start.isoformat()
+        out["end"] = self.end.isoformat() if self.end else None
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict) -> RegimeChange:
+        end = data.get("end")
+        return cls(
+            **{
+                **data,
+                "start": date.fromisoformat(data["start"]),
+                "end": date.fromisoformat(end) if end else None,
+            }
+        )
+
+
+def planted_regimes(settings) -> tuple[RegimeChange, ...]:
+    """The regime change the settings ask for (ECOMM_DRIFT_*), or none."""
+    if settings.drift_kind == "none":
+        return ()
+    if settings.drift_start is None:
+        raise GeneratorError(f"ECOMM_DRIFT_KIND={settings.drift_kind} needs ECOMM_DRIFT_START (YYYY-MM-DD)")
+    magnitude = settings.drift_magnitude or REGIME_MAGNITUDE[settings.drift_kind][1]
+    category = settings.drift_category if settings.drift_kind == "category_price_rise" else None
+    return (RegimeChange(settings.drift_kind, settings.drift_start, magnitude, category, settings.drift_end),)
 
 
 # fmt: off
@@ -99,6 +153,7 @@ class GeneratorConfig:
     value_horizon_days: int = 365
     value_replications: int = 1  # Monte Carlo paths per customer of the value truth (see value.py)
     personas: tuple[Persona, ...] = DEFAULT_PERSONAS
+    regimes: tuple[RegimeChange, ...] = ()  # planted drift; none by default
 
     @property
     def start(self) -> date:
@@ -112,6 +167,10 @@ class GeneratorConfig:
         out = asdict(self)
         out["as_of"] = self.as_of.isoformat()
         out["personas"] = [asdict(p) for p in self.personas]
+        # Left out when there is none, so a world without drift writes the same summary as before.
+        out.pop("regimes")
+        if self.regimes:
+            out["regimes"] = [r.to_json() for r in self.regimes]
         return out
 
     @classmethod
@@ -120,7 +179,10 @@ class GeneratorConfig:
             Persona(**{k: tuple(v) if isinstance(v, list) else v for k, v in p.items()})
             for p in data.get("personas", [asdict(p) for p in DEFAULT_PERSONAS])
         )
-        return cls(**{**data, "as_of": date.fromisoformat(data["as_of"]), "personas": personas})
+        regimes = tuple(RegimeChange.from_json(r) for r in data.get("regimes", []))
+        return cls(
+            **{**data, "as_of": date.fromisoformat(data["as_of"]), "personas": personas, "regimes": regimes}
+        )
 
     def validate(self) -> None:
         def need(ok: bool, message: str) -> None:
@@ -208,6 +270,29 @@ class GeneratorConfig:
             f"value_replications must be in 1..64, got {self.value_replications}",
         )
         _validate_personas(self.personas, need)
+        _validate_regimes(self.regimes, need)
+        for r in self.regimes:
+            need(
+                r.start > self.start,
+                f"regime {r.kind} starts on {r.start}, not after the history's first date {self.start}: "
+                "there would be no before",
+            )
+
+
+def _validate_regimes(regimes, need) -> None:
+    need(isinstance(regimes, tuple), f"regimes must be a tuple of RegimeChange, got {regimes!r}")
+    for r in regimes:
+        need(r.kind in REGIME_KINDS, f"regime kind must be one of {', '.join(REGIME_KINDS)}, got {r.kind!r}")
+        need(isinstance(r.start, date), f"regime start must be a date, got {r.start!r}")
+        need(r.end is None or r.end >= r.start, f"regime end {r.end} is before its start {r.start}")
+        need(0.0 < r.magnitude <= 5.0, f"regime {r.kind}: magnitude must be in (0, 5], got {r.magnitude}")
+        if r.kind == "category_price_rise":
+            need(
+                r.category in CATEGORY_NAMES,
+                f"category_price_rise needs a category, one of {', '.join(CATEGORY_NAMES)}; got {r.category!r}",
+            )
+        if r.kind == "delivery_delay":
+            need(r.magnitude <= 1.0, f"delivery_delay: magnitude is a probability, got {r.magnitude}")
 
 
 def _validate_personas(personas, need) -> None:

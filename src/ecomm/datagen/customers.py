@@ -29,6 +29,7 @@ ACTIVITY_SIGMA = 0.35  # lognormal spread of the baseline order rate
 FRAILTY_SIGMA = 0.3  # unobserved heterogeneity of the churn hazard (logit scale)
 
 MAX_EXPLORATION = 0.9
+AGE_SCALE = 7.5  # age = 18 + Gamma(3, AGE_SCALE) years, clipped to 18..80
 
 CUSTOMER_DTYPES = dict(
     persona=np.int8,
@@ -66,15 +67,24 @@ def draw_customers(
     model: CatalogModel,
     personas: tuple[Persona, ...],
     exploration: float,
+    persona_shares: np.ndarray | None = None,
+    age_scale: float = AGE_SCALE,
+    channel: int | None = None,
 ) -> Columns:
-    """len(signup) new customers: persona, attributes, latent traits and taste vectors."""
+    """len(signup) new customers: persona, attributes, latent traits and taste vectors.
+
+    persona_shares, age_scale and channel replace the personas' shares, the age spread and the
+    channel draw for a cohort of a planted regime change (regimes.py); the defaults are the world's.
+    """
     n = len(signup)
     k = model.centroids.shape[1]
-    persona = _categorical(rng.random(n), persona_column(personas, "share")[None, :].repeat(n, axis=0))
+    shares = persona_column(personas, "share") if persona_shares is None else persona_shares
+    persona = _categorical(rng.random(n), shares[None, :].repeat(n, axis=0))
     country = rng.choice(len(COUNTRIES), n, p=COUNTRY_WEIGHTS)
-    age = np.clip(np.round(18 + rng.gamma(3.0, 7.5, n)), 18, 80)
+    age = np.clip(np.round(18 + rng.gamma(3.0, age_scale, n)), 18, 80)
     gender = rng.choice(3, n, p=[0.49, 0.47, 0.04])
-    channel = _categorical(rng.random(n), persona_column(personas, "channel_weights")[persona])
+    channel_drawn = _categorical(rng.random(n), persona_column(personas, "channel_weights")[persona])
+    channel = channel_drawn if channel is None else np.full(n, channel)
     young, senior = age < 30, age >= 55
     activity = (
         np.exp(rng.normal(0.0, ACTIVITY_SIGMA, n))

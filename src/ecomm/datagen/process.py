@@ -37,6 +37,7 @@ from ecomm.datagen.columns import Agenda, Columns
 from ecomm.datagen.pools import IN_REGIONAL_TARGET, LATE_RATE
 from ecomm.datagen.preferences import pair_scores
 from ecomm.datagen.randomness import Stream, uniforms
+from ecomm.datagen.regimes import late_extra
 from ecomm.entities import RETURN_WINDOW_DAYS
 
 
@@ -281,7 +282,7 @@ def order_step(
     u = uniforms(seed, Stream.ORDER_DETAIL, day, ids, slots=5)
     cancelled = u[:, 0] < cfg.cancel_rate
     n_lines = 1 + (line_count_cum(cfg.personas)[cust.persona[gidx]] <= u[:, 1, None]).sum(axis=1)
-    late = u[:, 2] < LATE_RATE[cust.country[gidx]]
+    late = u[:, 2] < LATE_RATE[cust.country[gidx]] + late_extra(cfg, day)
     delivery = np.where(late, 6 + (u[:, 3] * 7).astype(np.int64), 1 + (u[:, 3] * 5).astype(np.int64))
     coupon = u[:, 4] < COUPON_BASE + COUPON_SLOPE * cust.price_sensitivity[gidx]
     pct = np.where(coupon, COUPON_PCT, 0)

@@ -39,6 +39,7 @@ class Stream(IntEnum):
     EVENTS = 106
     REVIEWS = 107
     POOLS = 108
+    REGIME_SIGNUPS = 109  # extra signups of a planted regime change (regimes.py)
 
 
 def _mix(x: int) -> int:

@@ -74,6 +74,7 @@ from ecomm.datagen.process import (
     line_count_probs,
 )
 from ecomm.datagen.randomness import Stream, stream_key, uniforms
+from ecomm.datagen.regimes import late_extra
 from ecomm.datagen.render import QUANTITY_PROBS
 from ecomm.entities import RETURN_WINDOW_DAYS
 
@@ -312,7 +313,7 @@ def order_details(world, g, ids, hz: Horizon, seed, row, d, treated) -> Orders:
     u = uniforms(seed, VALUE_STREAMS + Stream.ORDER_DETAIL, hz.day, key, slots=5)
     gi = g[row]
     lines = 1 + (line_count_cum(cfg.personas)[cust.persona[gi]] <= u[:, 1, None]).sum(axis=1)
-    late = u[:, 2] < LATE_RATE[cust.country[gi]]
+    late = u[:, 2] < LATE_RATE[cust.country[gi]] + late_extra(cfg, hz.day + d)
     delivery = np.where(late, 6 + (u[:, 3] * 7).astype(np.int64), 1 + (u[:, 3] * 5).astype(np.int64))
     pct = np.where(u[:, 4] < COUPON_BASE + COUPON_SLOPE * cust.price_sensitivity[gi], COUPON_PCT, 0)
     pct = np.maximum(pct, hz.sale_pct[d])

@@ -39,6 +39,7 @@ from ecomm.datagen.pools import IN_REGIONAL_TARGET, NamePools, build_name_pools
 from ecomm.datagen.preferences import consideration_sets, merge_new_products
 from ecomm.datagen.process import ProcessState, step_process
 from ecomm.datagen.randomness import Stream, day_rng, uniforms
+from ecomm.datagen.regimes import raise_launch_prices, start_price_rises, young_signups
 from ecomm.datagen.render import Ids, agendas, render_day
 from ecomm.datagen.truth import is_snapshot_day, no_order_probabilities
 from ecomm.datagen.value import SetCache, expected_values
@@ -173,6 +174,7 @@ class World:
         tables: dict[str, pa.Table] = {}
 
         self._snapshot(day, last)
+        start_price_rises(self, day)  # before the day's choices (and its demand truth) are made
         n_products_before = len(self.products) if not first else 0
         self._launch_products(day)
         n_customers_before = len(self.customers) if not first else 0
@@ -251,6 +253,7 @@ class World:
         if n == 0:
             return
         attrs, vectors = draw_products(rng, self.model, np.full(n, day))
+        raise_launch_prices(self.config, attrs, day)
         start = len(self.products)
         self.products.append(**attrs, vector=vectors)
         merge_new_products(self.prefs, self.customers, self.products, np.arange(start, start + n))
@@ -258,12 +261,24 @@ class World:
     def _sign_up(self, day: int) -> None:
         rng = day_rng(self.config.seed, Stream.SIGNUPS, day)
         n = int(rng.poisson(self.plan.signups_per_day * annual_factor(date.fromordinal(day))))
-        if n == 0:
-            return
-        cfg = self.config
-        new = draw_customers(
-            rng, np.full(n, day), cfg.median_days_between_orders, self.model, cfg.personas, cfg.exploration
-        )
+        if n > 0:
+            cfg = self.config
+            self._add_customers(
+                draw_customers(
+                    rng,
+                    np.full(n, day),
+                    cfg.median_days_between_orders,
+                    self.model,
+                    cfg.personas,
+                    cfg.exploration,
+                )
+            )
+        young = young_signups(self, day)
+        if young is not None:
+            self._add_customers(young)
+
+    def _add_customers(self, new) -> None:
+        n = len(new)
         start = len(self.customers)
         self.customers.append(**new.to_arrays())
         rows = np.arange(start, start + n)

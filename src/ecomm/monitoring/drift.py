@@ -1,6 +1,9 @@
-"""Distribution drift between a reference sample and a current one: PSI and the two-sample KS test.
+"""Distribution drift between a reference sample and a current one: PSI, the two-sample KS test and,
+for categories, the chi-squared goodness-of-fit test.
 
-Pure functions over 1-D numeric samples (no database, no models).
+Pure functions over 1-D samples or shares (no database, no models). Own numpy/scipy rather than
+Evidently: Evidently 0.7 is not in the lock (it caps plotly below 6, which the lock is past), and
+these three measures are a few lines each.
 
 PSI (population stability index) bins both samples on the reference's quantiles and sums
 (p_cur - p_ref) * ln(p_cur / p_ref) over the bins; shares are floored so an empty bin stays finite.
@@ -64,9 +67,38 @@ def psi(reference, current, bins: int = 10, floor: float = 1e-4) -> float:
     ref = _sample(reference, "reference")
     cur = _sample(current, "current")
     edges = bin_edges(ref, bins)
-    p_ref = np.clip(bin_shares(ref, edges), floor, None)
-    p_cur = np.clip(bin_shares(cur, edges), floor, None)
+    return psi_of_shares(bin_shares(ref, edges), bin_shares(cur, edges), floor)
+
+
+def psi_of_shares(reference_shares, current_shares, floor: float = 1e-4) -> float:
+    """PSI of two aligned share vectors (bins or categories); shares below `floor` count as `floor`."""
+    p_ref = np.clip(np.asarray(reference_shares, dtype=float), floor, None)
+    p_cur = np.clip(np.asarray(current_shares, dtype=float), floor, None)
     return float(np.sum((p_cur - p_ref) * np.log(p_cur / p_ref)))
+
+
+def category_counts(values, categories: list[str], other: str) -> np.ndarray:
+    """Counts of `values` per category of `categories` (in order); a value not among them counts as
+    `other`, which must be one of them."""
+    position = {c: i for i, c in enumerate(categories)}
+    codes = np.array([position.get(v, position[other]) for v in values], dtype=np.int64)
+    return np.bincount(codes, minlength=len(categories))
+
+
+def chi2_pvalue(current_counts, reference_shares, floor: float = 1e-4) -> float:
+    """p-value of the chi-squared goodness-of-fit test of the current counts against the reference
+    shares (floored, then renormalised, so a category the reference never saw stays finite;
+    categories empty on both sides are left out)."""
+    counts = np.asarray(current_counts, dtype=float)
+    if counts.sum() == 0:
+        raise ValueError("the current sample is empty")
+    shares = np.asarray(reference_shares, dtype=float)
+    seen = (shares > 0) | (counts > 0)  # a category empty on both sides says nothing
+    counts, shares = counts[seen], np.clip(shares[seen], floor, None)
+    if len(shares) < 2:
+        return 1.0  # one category: nothing can differ
+    expected = shares / shares.sum() * counts.sum()
+    return float(stats.chisquare(counts, expected).pvalue)
 
 
 def ks(reference, current) -> tuple[float, float]:

@@ -26,6 +26,7 @@ def load_truth(conn, truth_dir: Path) -> dict[str, int]:
         for name, columns in TRUTH_FILES.items():
             path = truth_dir / f"{name}.csv"
             if not path.exists():
+                _forget_absent(cur, name, path.name)
                 continue
             data = path.read_bytes()
             digest = hashlib.sha256(data).hexdigest()
@@ -47,3 +48,10 @@ def load_truth(conn, truth_dir: Path) -> dict[str, int]:
             )
     conn.commit()
     return loaded
+
+
+def _forget_absent(cur, table: str, file_name: str) -> None:
+    """A world without the file (e.g. no planted drift) replaced one with it: empty its table."""
+    cur.execute("DELETE FROM audit.truth_loads WHERE file_name = %s", (file_name,))
+    if cur.rowcount:
+        cur.execute(f"TRUNCATE truth.{table}")

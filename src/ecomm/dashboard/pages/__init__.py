@@ -12,4 +12,5 @@ PAGES = (
     ("demand", "Demand & stock", ":material/inventory_2:"),
     ("campaigns", "Campaigns", ":material/campaign:"),
     ("models", "Models", ":material/model_training:"),
+    ("monitoring", "Monitoring", ":material/monitor_heart:"),
 )

@@ -48,6 +48,8 @@ from ecomm.ml.churn import evaluate as ev
 from ecomm.ml.churn import model as M
 from ecomm.ml.churn.dataset import ChurnData, load_churn_data
 from ecomm.ml.serving import CHURN_PROBABILITY, ChurnPyfunc
+from ecomm.monitoring.models import store_reference
+from ecomm.monitoring.reference import reference_categories, training_reference
 from ecomm.settings import Settings
 
 XGBOOST, LOGREG, API_HEAD, ORACLE = "xgboost", "logreg", "api_fields", "oracle"
@@ -407,6 +409,14 @@ def train_churn(settings: Settings, config: ChurnConfig | None = None) -> ChurnR
             },
         )
         version = str(info.registered_model_version)
+        # the version's reference for its daily drift (ecomm.monitoring.models): its most recent
+        # labelled population, the evaluation cutoff's (one snapshot like the day's, not the stacked
+        # training cutoffs, whose older and shorter histories read as drift on a stable shop)
+        reference_x = holdout[fitted.features]
+        reference = training_reference(
+            reference_x, reference_categories(fitted.spec), fitted.full.predict_proba(reference_x)[:, 1]
+        )
+        store_reference(client, registry.CHURN_MODEL, version, reference)
         # every feature column (API fields included): a registered model picks its head from them
         all_features = [c for c in holdout.columns if c not in (C.CUSTOMER_ID, C.CUTOFF, C.LABEL)]
         gate = registry.promotion_gate(

@@ -27,7 +27,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 
 from ecomm import db
-from ecomm.features.purchase import LABEL, recency_rule
+from ecomm.features.purchase import LABEL, never_active, recency_rule
 from ecomm.ml import builders, registry, tracking
 from ecomm.ml.builders import FeatureSpec, infer_spec, linear_preprocessing, make_logreg, make_xgb
 from ecomm.ml.purchase import evaluate as ev
@@ -39,6 +39,8 @@ from ecomm.ml.purchase.dataset import (
     truth_scores,
 )
 from ecomm.ml.serving import PURCHASE_PROBABILITY, PurchasePyfunc
+from ecomm.monitoring.models import store_reference
+from ecomm.monitoring.reference import reference_categories, training_reference
 from ecomm.settings import Settings
 
 LOGREG, XGBOOST, MLP = "logreg", "xgboost", "mlp"
@@ -262,6 +264,14 @@ def train_purchase(settings: Settings, config: PurchaseConfig | None = None) -> 
             },
         )
         version = str(logged.registered_model_version)
+        # the version's reference for its daily drift (ecomm.monitoring.models): the active customers
+        # (those the daily scoring serves) of its most recent labelled population, the evaluation
+        # cutoff's, as churn's
+        reference_x = holdout[~never_active(holdout)][fitted.spec.columns]
+        reference = training_reference(
+            reference_x, reference_categories(fitted.spec), fitted.served.predict_proba(reference_x)[:, 1]
+        )
+        store_reference(client, registry.PURCHASE_MODEL, version, reference)
         gate = registry.promotion_gate(
             client,
             registry.PURCHASE_MODEL,

@@ -1,0 +1,93 @@
+"""Monitoring: each served model's drift against the training reference stored with its version, per
+feature and over the business dates monitored (marts.model_monitoring, written daily by the
+model_monitoring DAG's `model_drift` task; see README "Model drift")."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from ecomm.dashboard import charts
+from ecomm.dashboard import layout as L
+from ecomm.dashboard.source import Warehouse, cached, read
+from ecomm.monitoring.reference import PREDICTION
+
+TITLE = "Monitoring"
+APPLIES = "drift of every monitored business date and model version (the filters do not apply)"
+NO_MONITORING = (
+    "No model has been monitored yet: the model_monitoring DAG's `model_drift` task compares each "
+    "served model (churn_model, purchase_model) with its training reference every day and writes "
+    "marts.model_monitoring."
+)
+TABLE_COLUMNS = ["feature", "kind", "psi", "ks_statistic", "chi2_p_value", "drifted", "current_rows"]
+
+
+@cached
+def monitored(wh: Warehouse) -> pd.DataFrame:
+    """Every row of marts.model_monitoring (one per model, version, date and feature)."""
+    return read(
+        wh.url,
+        """SELECT model_name, model_version, business_date, feature, kind, psi, ks_statistic,
+                  chi2_p_value, drifted, reference_rows, current_rows
+           FROM marts.model_monitoring ORDER BY model_name, model_version, business_date, feature""",
+    )
+
+
+def drift_over_time(rows: pd.DataFrame, threshold: float) -> go.Figure:
+    """PSI per feature over the business dates (the prediction bold), with the drift threshold."""
+    fig = go.Figure()
+    for feature, part in rows.groupby("feature", sort=True):
+        fig.add_trace(
+            go.Scatter(
+                x=part["business_date"],
+                y=part["psi"],
+                name=feature,
+                mode="lines+markers",
+                line={"width": 4 if feature == PREDICTION else 1.5},
+            )
+        )
+    fig.add_hline(y=threshold, line_dash="dash", annotation_text=f"threshold {threshold:g}")
+    fig.update_layout(yaxis_title="PSI vs the training reference", xaxis_title=None)
+    return fig
+
+
+def summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per model version and date: features monitored and drifted, the prediction's PSI."""
+    grouped = rows.groupby(["model_name", "model_version", "business_date"])
+    out = grouped.agg(features=("feature", "size"), drifted=("drifted", "sum")).reset_index()
+    prediction = rows[rows["feature"] == PREDICTION].set_index(
+        ["model_name", "model_version", "business_date"]
+    )
+    out["prediction_psi"] = out.set_index(["model_name", "model_version", "business_date"]).index.map(
+        prediction["psi"]
+    )
+    return out.sort_values(["model_name", "business_date"], ascending=[True, False], ignore_index=True)
+
+
+def render(ctx: L.PageContext) -> None:
+    rows = monitored(ctx.warehouse)
+    if rows.empty:
+        st.info(NO_MONITORING)
+        return
+    threshold = ctx.settings.drift_psi_threshold
+    st.caption(
+        f"PSI of each input feature and of the prediction (`{PREDICTION}`) against the version's training "
+        f"reference; drifted = PSI > {threshold:g} (ECOMM_DRIFT_PSI_THRESHOLD)."
+    )
+    st.subheader("Latest run per model")
+    st.dataframe(summary(rows).groupby(["model_name"]).head(1), hide_index=True)
+
+    models = sorted(rows["model_name"].unique())
+    model = st.selectbox("Model", models, key="monitoring_model")
+    versions = sorted(rows.loc[rows["model_name"] == model, "model_version"].unique(), reverse=True)
+    version = st.selectbox("Version", versions, key="monitoring_version")
+    chosen = rows[(rows["model_name"] == model) & (rows["model_version"] == version)]
+
+    st.subheader("Drift over time")
+    charts.show(drift_over_time(chosen, threshold))
+
+    latest = chosen["business_date"].max()
+    st.subheader(f"Features on {latest:%d %b %Y}")
+    day = chosen[chosen["business_date"] == latest].sort_values("psi", ascending=False)
+    st.dataframe(day[TABLE_COLUMNS], hide_index=True)

@@ -1,0 +1,169 @@
+"""Drift of each served model against the training reference stored with its version.
+
+At registration (ml.churn.train, ml.purchase.train) `store_reference` logs the version's training
+reference (monitoring.reference) as the JSON artifact `monitoring/reference.json` of the run that
+registered it, and tags the version with its path. Daily, `monitor_served_models` takes each
+monitored model's champion, builds the population it would score the day after the business date
+(the features of the batch scoring, scored by that version), compares features and predictions with
+the reference and replaces the (model, version, date) rows of marts.model_monitoring.
+
+Models registered before references existed, or without a champion, are reported and skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ecomm.monitoring.reference import FeatureDrift, drift_against
+
+REFERENCE_ARTIFACT = "monitoring/reference.json"
+REFERENCE_TAG = "monitoring_reference"  # on the model version: the artifact path in its run
+TABLE = "marts.model_monitoring"
+COLUMNS = (
+    "model_name",
+    "model_version",
+    "business_date",
+    "feature",
+    "kind",
+    "psi",
+    "ks_statistic",
+    "chi2_p_value",
+    "drifted",
+    "reference_rows",
+    "current_rows",
+)
+
+
+# ------------------------------------------------------------------------------------ reference
+def store_reference(client, name: str, version: str, reference: dict) -> None:
+    """Log `reference` in the active run (the one that registered `version`) and tag the version."""
+    import mlflow
+
+    mlflow.log_dict(reference, REFERENCE_ARTIFACT)
+    client.set_model_version_tag(name, version, REFERENCE_TAG, REFERENCE_ARTIFACT)
+
+
+def load_reference(client, name: str, version: str) -> dict | None:
+    """The training reference of a version (None: registered without one)."""
+    model_version = client.get_model_version(name, version)
+    path = model_version.tags.get(REFERENCE_TAG)
+    if path is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        local = client.download_artifacts(model_version.run_id, path, tmp)
+        return json.loads(Path(local).read_text())
+
+
+# ---------------------------------------------------------------------------- day's population
+def churn_population(conn, loaded, cutoff: dt.date, first_day: dt.date) -> tuple[pd.DataFrame, pd.Series]:
+    """The customers marts.churn_scores would hold on `cutoff`: their features and probabilities."""
+    from ecomm.features.churn import churn_features
+    from ecomm.ml.churn.scoring import score_features
+    from ecomm.ml.serving import CHURN_PROBABILITY
+
+    scored = score_features(loaded, churn_features(conn, cutoff, first_day=first_day))
+    return scored, scored[CHURN_PROBABILITY]
+
+
+def purchase_population(conn, loaded, cutoff: dt.date, first_day: dt.date) -> tuple[pd.DataFrame, pd.Series]:
+    """The active customers marts.purchase_scores would hold on `cutoff`: features, probabilities."""
+    from ecomm.features.purchase import never_active, purchase_features
+    from ecomm.ml.serving import PURCHASE_PROBABILITY
+
+    model = loaded.unwrap_python_model()
+    features = purchase_features(conn, cutoff, first_day=first_day)
+    active = features[~never_active(features)]
+    return active, model.predict(None, model.inputs(active))[PURCHASE_PROBABILITY]
+
+
+def monitored_populations() -> dict[str, Callable]:
+    from ecomm.ml import registry
+
+    return {registry.CHURN_MODEL: churn_population, registry.PURCHASE_MODEL: purchase_population}
+
+
+# ------------------------------------------------------------------------------------- storage
+def write_drift(conn, name: str, version: str, day: dt.date, rows: list[FeatureDrift]) -> int:
+    """Replace the (model, version, date) rows of marts.model_monitoring, in one transaction."""
+    from psycopg2.extras import execute_values
+
+    values = [
+        (name, int(version), day, r.feature, r.kind, r.psi, r.ks_statistic, r.chi2_p_value, r.drifted,
+         r.reference_rows, r.current_rows)
+        for r in rows
+    ]  # fmt: skip
+    with conn.cursor() as cur:
+        cur.execute(
+            f"DELETE FROM {TABLE} WHERE model_name = %s AND model_version = %s AND business_date = %s",
+            (name, int(version), day),
+        )
+        execute_values(cur, f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES %s", values)
+    conn.commit()
+    return len(values)
+
+
+@dataclass(frozen=True)
+class ModelDrift:
+    model: str
+    version: str | None
+    business_date: dt.date
+    status: str  # monitored, no_champion, no_reference
+    rows: tuple[FeatureDrift, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def drifted(self) -> list[str]:
+        return [r.feature for r in self.rows if r.drifted]
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "business_date": self.business_date.isoformat(),
+            "status": self.status,
+            "features": len(self.rows),
+            "drifted": self.drifted,
+            "max_psi": max((r.psi for r in self.rows), default=None),
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def monitor_model(settings, client, conn, name: str, day: dt.date) -> ModelDrift:
+    import mlflow
+
+    from ecomm.features.churn import warehouse_span
+    from ecomm.ml import registry
+
+    started = time.perf_counter()
+    version = registry.alias_version(client, name, registry.CHAMPION)
+    if version is None:
+        return ModelDrift(name, None, day, "no_champion")
+    reference = load_reference(client, name, version)
+    if reference is None:
+        return ModelDrift(name, version, day, "no_reference")
+    loaded = mlflow.pyfunc.load_model(client.get_model_version_download_uri(name, version))
+    span = warehouse_span(conn)
+    features, predictions = monitored_populations()[name](
+        conn, loaded, day + dt.timedelta(days=1), span.first_day
+    )
+    rows = drift_against(reference, features, predictions, settings.drift_psi_threshold)
+    write_drift(conn, name, version, day, rows)
+    return ModelDrift(name, version, day, "monitored", tuple(rows), time.perf_counter() - started)
+
+
+def monitor_served_models(settings, day: dt.date) -> list[ModelDrift]:
+    """Drift of every monitored model's champion on business date `day`, written to the warehouse."""
+    from ecomm import db
+    from ecomm.ml import tracking
+
+    client = tracking.configure(settings)
+    with db.connection(settings) as conn:
+        return [monitor_model(settings, client, conn, name, day) for name in monitored_populations()]
