@@ -215,6 +215,8 @@ class CategoryAffinity(Generator):
         return out
 
     def scores(self, codes: np.ndarray) -> np.ndarray:
+        if not self.available:
+            return np.full((len(codes), len(self.log.item_ids)), -np.inf)
         out = self.user_affinity(codes) * self.standing
         out[out <= 0] = -np.inf
         return out
