@@ -72,3 +72,39 @@ def customers(conn, end: date) -> pd.DataFrame:
             WHERE signup_date < %(end)s ORDER BY customer_id""",
         {"end": end},
     )
+
+
+def web_events(conn, start: date | None, end: date) -> pd.DataFrame:
+    """customer_id, product_id, event_type, event_ts: one row per web event on a product in [start, end)."""
+    return query_frame(
+        conn,
+        """SELECT customer_id, product_id, event_type, event_ts
+           FROM warehouse.fact_web_events
+           WHERE product_id IS NOT NULL AND event_date < %(end)s
+             AND (%(start)s::date IS NULL OR event_date >= %(start)s::date)
+           ORDER BY event_ts, event_id""",
+        {"start": start, "end": end},
+    )
+
+
+def order_lines(conn, start: date | None, end: date) -> pd.DataFrame:
+    """customer_id, product_id, order_ts: one row per completed or returned order line in [start, end)."""
+    return query_frame(
+        conn,
+        """SELECT customer_id, product_id, order_ts
+           FROM warehouse.fact_order_items
+           WHERE status <> 'cancelled' AND order_date < %(end)s
+             AND (%(start)s::date IS NULL OR order_date >= %(start)s::date)
+           ORDER BY order_ts, order_id, line_no""",
+        {"start": start, "end": end},
+    )
+
+
+def product_prices(conn, end: date) -> pd.DataFrame:
+    """product_id, category, list_price of the products launched before `end`."""
+    return query_frame(
+        conn,
+        f"""SELECT product_id, category AS {C.CATEGORY}, list_price::float8 AS list_price
+            FROM warehouse.dim_product WHERE launch_date < %(end)s ORDER BY product_id""",
+        {"end": end},
+    )
