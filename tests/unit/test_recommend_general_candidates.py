@@ -76,3 +76,18 @@ def test_als_is_deterministic_for_a_seed():
     first = GENERATORS["als"]().fit(log).recommend(["a0", "b0"], 5)
     second = GENERATORS["als"]().fit(log).recommend(["a0", "b0"], 5)
     pd.testing.assert_frame_equal(first, second)
+
+
+def test_only_the_exclude_events_make_an_item_seen():
+    frame = pd.DataFrame(
+        {
+            "user_id": ["u", "u", "v", "v"],
+            "item_id": ["viewed", "bought", "viewed", "bought"],
+            "event": ["view", "order", "order", "order"],
+            "timestamp": pd.to_datetime(["2025-01-01"] * 4),
+        }
+    )
+    every_event = build_log(frame, Params())
+    orders_only = build_log(frame, Params(exclude_events=("order",)))
+    assert GENERATORS["popular"]().fit(every_event).recommend(["u"], 5)["item_id"].tolist() == []
+    assert GENERATORS["popular"]().fit(orders_only).recommend(["u"], 5)["item_id"].tolist() == ["viewed"]

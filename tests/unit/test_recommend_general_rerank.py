@@ -115,3 +115,13 @@ def test_without_the_reranker_the_first_generator_serves():
 def test_an_unknown_generator_is_named():
     with pytest.raises(ValueError, match=r"unknown generator\(s\) \['svd'\]"):
         GeneralRecommender(PARAMS, generators=("svd",), rerank=False).fit(taste_world())
+
+
+def test_only_target_events_label_positives():
+    frame = taste_world().assign(event="view")
+    late = frame["timestamp"] >= at(45)
+    frame.loc[late & (frame["item_id"].str[1:] == "00"), "event"] = "order"  # only item *00 is ordered
+    params = Params(factors=8, target_events=("order",))
+    rows = labelled_candidates(frame, params, at(45))
+    positives = rows[rows[LABEL] == 1]
+    assert sorted(positives["item_id"].unique()) == ["A00", "B00"]

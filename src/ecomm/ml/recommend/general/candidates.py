@@ -1,5 +1,6 @@
 """Candidate generators: each scores every item for given users and returns its top N as a frame
-(user_id, item_id, score, rank), leaving out items the user has seen when asked. Each one can be fitted
+(user_id, item_id, score, rank), leaving out items the user has seen when asked (seen: had one
+of Params.exclude_events, by default any event). Each one can be fitted
 and evaluated alone.
 
     als            implicit's ALS on the weighted matrix, confidence 1 + confidence_scale x weight
@@ -67,7 +68,7 @@ class Generator:
         scores = self.scores(codes).astype(float)
         if exclude_seen:
             known = codes >= 0
-            seen = self.log.seen[codes[known]].tocoo()
+            seen = self.log.excluded[codes[known]].tocoo()
             scores[np.flatnonzero(known)[seen.row], seen.col] = -np.inf
         return top_n_frame(scores, user_ids, self.log.item_ids, n)
 

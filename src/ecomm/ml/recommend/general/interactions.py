@@ -43,6 +43,11 @@ class Params:
     event_weights: Mapping[str, float] = field(default_factory=dict)  # empty: every event weighs 1
     half_life_days: float | None = None  # recency decay of a row's weight; None: no decay
     rating_range: tuple[float, float] | None = None  # (min, max); None: the log's own min and max
+    # which events make an item "seen" (not recommended again to the user) and which are the
+    # re-ranker's positives; None: every event (a shop may exclude bought items only, and learn
+    # from purchases while viewed items stay recommendable)
+    exclude_events: tuple[str, ...] | None = None
+    target_events: tuple[str, ...] | None = None
     # candidate generators
     popularity_window_days: float = 28.0
     confidence_scale: float = 1.0  # ALS confidence = 1 + confidence_scale x weight
@@ -117,6 +122,13 @@ def _numeric(values: pd.Series, name: str) -> pd.Series:
     if bad:
         raise InteractionsError(f"interactions: {bad} {name} value(s) are not numbers")
     return numbers.astype(float)
+
+
+def rows_with_events(frame: pd.DataFrame, events: tuple[str, ...] | None) -> pd.DataFrame:
+    """The rows whose event is one of `events` (all rows when events is None or the log has none)."""
+    if events is None or EVENT not in frame.columns:
+        return frame
+    return frame[frame[EVENT].astype(str).isin(events)]
 
 
 def rating_range(frame: pd.DataFrame, params: Params) -> tuple[float, float]:

@@ -18,6 +18,7 @@ from ecomm.ml.recommend.general.interactions import (
     USER,
     Params,
     row_weights,
+    rows_with_events,
     validate_interactions,
     validate_items,
 )
@@ -33,6 +34,7 @@ class TrainingLog:
     item_ids: pd.Index  # item id by code: interacted items, then attribute-only (new) items
     weights: csr_matrix  # user x item sum of row weights
     seen: csr_matrix  # user x item 1 where the user interacted
+    excluded: csr_matrix  # user x item 1 where the user had one of Params.exclude_events
 
     def user_codes(self, ids) -> np.ndarray:
         """Codes of the given user ids, -1 for users without history."""
@@ -84,8 +86,16 @@ def build_log(frame: pd.DataFrame, params: Params, items: pd.DataFrame | None = 
     i = item_ids.get_indexer(frame[ITEM])
     shape = (len(users), len(item_ids))
     weights = csr_matrix((row_weights(frame, params, as_of).astype(np.float32), (u, i)), shape=shape)
-    seen = csr_matrix((np.ones(len(u), dtype=np.float32), (u, i)), shape=shape)
-    seen.data[:] = 1.0  # duplicates of a pair were summed
+    seen = indicator(u, i, shape)
+    excluding = rows_with_events(frame, params.exclude_events)
+    excluded = indicator(users.get_indexer(excluding[USER]), item_ids.get_indexer(excluding[ITEM]), shape)
     weights.sort_indices()
-    seen.sort_indices()
-    return TrainingLog(frame, items, params, as_of, users, item_ids, weights, seen)
+    return TrainingLog(frame, items, params, as_of, users, item_ids, weights, seen, excluded)
+
+
+def indicator(u: np.ndarray, i: np.ndarray, shape: tuple[int, int]) -> csr_matrix:
+    """1 at each (u, i) pair, however often it occurs."""
+    out = csr_matrix((np.ones(len(u), dtype=np.float32), (u, i)), shape=shape)
+    out.data[:] = 1.0  # duplicates of a pair were summed
+    out.sort_indices()
+    return out

@@ -2,7 +2,8 @@
 
 Training protocol (no leakage): the log is cut at label_start. Generators and features are fitted on
 the rows strictly before label_start; the labels are the (user, item) pairs of the label window
-[label_start, label_end) that the user had not seen before it. A candidate is positive when it is
+[label_start, label_end) with one of Params.target_events (default: any event) that the user had not
+seen before it. A candidate is positive when it is
 such a pair. Too few positives among the candidates raises NotEnoughLabels: the caller decides what
 to do (lengthen the window, lower min_label_positives, or rank without a re-ranker), never silently.
 """
@@ -17,7 +18,15 @@ import pandas as pd
 
 from ecomm.ml.recommend.general.candidates import GENERATORS, Generator
 from ecomm.ml.recommend.general.features import add_features, candidate_union, feature_columns
-from ecomm.ml.recommend.general.interactions import DAY, ITEM, TIMESTAMP, USER, InteractionsError, Params
+from ecomm.ml.recommend.general.interactions import (
+    DAY,
+    ITEM,
+    TIMESTAMP,
+    USER,
+    InteractionsError,
+    Params,
+    rows_with_events,
+)
 from ecomm.ml.recommend.general.log import TrainingLog, build_log
 
 LABEL = "label"
@@ -69,6 +78,7 @@ def labelled_candidates(
 ) -> pd.DataFrame:
     """Candidate features from the rows before label_start, labelled by the label window."""
     before, after = label_window(frame, label_start, label_end)
+    after = rows_with_events(after, params.target_events)
     log = build_log(before, params, items)
     generators = fit_generators(log, names)
     users = pd.unique(after[USER])
