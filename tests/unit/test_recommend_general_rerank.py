@@ -9,7 +9,14 @@ import pytest
 
 from ecomm.ml.recommend.general.interactions import InteractionsError, Params
 from ecomm.ml.recommend.general.recommender import COLD_START, NEW_ITEM, RERANKED, GeneralRecommender
-from ecomm.ml.recommend.general.rerank import LABEL, NotEnoughLabels, label_window, labelled_candidates
+from ecomm.ml.recommend.general.rerank import (
+    LABEL,
+    WINDOW,
+    NotEnoughLabels,
+    label_window,
+    labelled_candidates,
+    stacked_candidates,
+)
 
 from support.recommend_logs import at, taste_items, taste_world
 
@@ -125,3 +132,17 @@ def test_only_target_events_label_positives():
     rows = labelled_candidates(frame, params, at(45))
     positives = rows[rows[LABEL] == 1]
     assert sorted(positives["item_id"].unique()) == ["A00", "B00"]
+
+
+def test_stacked_label_windows_each_take_features_from_before_them():
+    frame = taste_world()  # days 0..60
+    params = Params(factors=8, label_days=10, label_windows=2)
+    end = frame["timestamp"].max()
+    rows = stacked_candidates(frame, params)
+    older = rows[rows[WINDOW] == 1].drop(columns=[WINDOW]).reset_index(drop=True)
+    expected = labelled_candidates(
+        frame, params, end - pd.Timedelta(days=20), label_end=end - pd.Timedelta(days=10)
+    )
+    pd.testing.assert_frame_equal(older, expected)
+    latest = rows[rows[WINDOW] == 0].drop(columns=[WINDOW]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(latest, labelled_candidates(frame, params, end - pd.Timedelta(days=10)))

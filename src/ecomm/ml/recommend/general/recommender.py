@@ -3,8 +3,8 @@
     model = GeneralRecommender(params).fit(frame, items)
     model.recommend(["u1", "u2"], k=10)   # user_id, item_id, score, rank, source
 
-With rerank=True (the default) the LightGBM re-ranker learns from the last params.label_days of the
-log (features from the rows before them), then the generators are refitted on the whole log to serve.
+With rerank=True (the default) the LightGBM re-ranker learns from the last params.label_windows
+windows of params.label_days of the log (features from the rows before each), then the generators are refitted on the whole log to serve.
 With rerank=False the first generator's candidates are served as they are.
 
 source: "reranked" (or the serving generator's name), "new_item" for an item without interactions in
@@ -25,9 +25,8 @@ from ecomm.ml.recommend.general.rerank import (
     DEFAULT_GENERATORS,
     Reranker,
     candidate_frame,
-    default_label_start,
     fit_generators,
-    labelled_candidates,
+    stacked_candidates,
 )
 
 SOURCE = "source"
@@ -54,13 +53,7 @@ class GeneralRecommender:
         self.log = build_log(frame, self.params, items)
         self.ranker = None
         if self.rerank:
-            rows = labelled_candidates(
-                self.log.frame,
-                self.params,
-                default_label_start(self.log.frame, self.params),
-                items,
-                self.generator_names,
-            )
+            rows = stacked_candidates(self.log.frame, self.params, items, self.generator_names)
             self.ranker = Reranker.train(rows, self.params)
         self.generators = fit_generators(self.log, self.generator_names)
         self.popular = RecentPopular().fit(self.log)

@@ -30,6 +30,7 @@ from ecomm.ml.recommend.general.interactions import (
 from ecomm.ml.recommend.general.log import TrainingLog, build_log
 
 LABEL = "label"
+WINDOW = "label_window"  # which label window a training row belongs to (0: the latest)
 DEFAULT_GENERATORS = ("als", "item_knn", "item_knn_bm25", "recent_popular", "popular", "category")
 
 
@@ -89,6 +90,25 @@ def labelled_candidates(
     return rows
 
 
+def stacked_candidates(
+    frame: pd.DataFrame,
+    params: Params,
+    items: pd.DataFrame | None = None,
+    names: Sequence[str] = DEFAULT_GENERATORS,
+) -> pd.DataFrame:
+    """Labelled candidates of params.label_windows consecutive label windows of label_days, the
+    latest ending with the log, each with features from the rows before it (column WINDOW: 0 the
+    latest). Older windows give the ranker more users to learn from, each still without leakage."""
+    end = frame[TIMESTAMP].max()
+    parts = []
+    for window in range(params.label_windows):
+        start = end - (window + 1) * params.label_days * DAY
+        label_end = None if window == 0 else end - window * params.label_days * DAY
+        rows = labelled_candidates(frame, params, start, items, names, label_end)
+        parts.append(rows.assign(**{WINDOW: window}))
+    return pd.concat(parts, ignore_index=True)
+
+
 @dataclass
 class Reranker:
     model: object  # lightgbm.LGBMRanker
@@ -106,9 +126,11 @@ class Reranker:
                 f"{params.min_label_positives}); lengthen label_days, lower min_label_positives, or rank "
                 "without the re-ranker"
             )
-        useful = rows.groupby(USER)[LABEL].transform("max") > 0
-        rows = rows[useful].sort_values([USER], kind="stable")
-        columns = [c for c in feature_columns(rows) if c != LABEL]
+        if WINDOW not in rows.columns:
+            rows = rows.assign(**{WINDOW: 0})
+        useful = rows.groupby([WINDOW, USER])[LABEL].transform("max") > 0
+        rows = rows[useful].sort_values([WINDOW, USER], kind="stable")
+        columns = [c for c in feature_columns(rows) if c not in (LABEL, WINDOW)]
         model = LGBMRanker(
             objective="lambdarank",
             n_estimators=params.ranker_trees,
@@ -120,14 +142,10 @@ class Reranker:
             deterministic=True,
             verbose=-1,
         )
-        groups = rows.groupby(USER, sort=False).size().to_numpy()
+        groups = rows.groupby([WINDOW, USER], sort=False).size().to_numpy()
         model.fit(rows[columns].astype(float), rows[LABEL], group=groups)
         return cls(model, columns)
 
     def score(self, rows: pd.DataFrame) -> np.ndarray:
         features = rows.reindex(columns=self.columns).astype(float)  # a missing feature is nan
         return self.model.predict(features)
-
-
-def default_label_start(frame: pd.DataFrame, params: Params) -> pd.Timestamp:
-    return frame[TIMESTAMP].max() - params.label_days * DAY
