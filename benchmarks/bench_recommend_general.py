@@ -1,14 +1,14 @@
-"""NDCG@10 of the general recommender library (ecomm.ml.recommend.general) on one small simulated
-shop: each candidate generator alone, the re-ranked model, the served recommender's algorithm with its
+"""NDCG@10 of the general recommender library (ecomm.ml.recommend.general) on small simulated shops
+(one per seed): each candidate generator alone, the re-ranked model, the served recommender's algorithm with its
 default parameters (untuned: `ecomm train` tunes it with Optuna), the served popularity baseline and
 the planted-preference oracle, all on the served recommender's holdout (the last 28 loaded days;
 relevant = products a customer bought there and had not bought before; bought items excluded).
 
 Nothing is tuned on the holdout: the library runs with its defaults plus the shop adapter's event
 weights (orders are the re-ranker's target and the only events that exclude an item) and re-ranker
-label windows chosen on the 28 days before the holdout (see shop_params).
+label windows chosen on the 28 days before seed 1's holdout (see shop_params).
 
-python -m benchmarks.bench_recommend_general [--seed 1] [--customers 1000] [--products 150]
+python -m benchmarks.bench_recommend_general [--seeds 1 2 3] [--customers 1000] [--products 150]
     [--days 240] [--keep]   -> benchmarks/results/recommend_general.json
 """
 
@@ -28,17 +28,17 @@ AS_OF = date(2025, 11, 30)
 K = 10
 
 
-def build_world(settings: Settings, args: argparse.Namespace) -> float:
+def build_world(settings: Settings, seed: int, args: argparse.Namespace) -> float:
     from ecomm.datagen import GeneratorConfig, generate_history
     from ecomm.warehouse.migrate import migrate
     from ecomm.warehouse.run import load_path
 
     start = time.perf_counter()
-    raw = WORK / f"recgen-seed-{args.seed}"
+    raw = WORK / f"recgen-seed-{seed}"
     shutil.rmtree(raw, ignore_errors=True)
     db.drop_database(settings, settings.warehouse_db)
     config = GeneratorConfig(
-        seed=args.seed, as_of=AS_OF, days=args.days, customers=args.customers, products=args.products
+        seed=seed, as_of=AS_OF, days=args.days, customers=args.customers, products=args.products
     )
     generate_history(config, raw)
     migrate(settings)
@@ -130,51 +130,72 @@ def score(lists: dict, facts: dict) -> dict:
     return out
 
 
+def one_seed(base: Settings, seed: int, args: argparse.Namespace) -> dict:
+    """The seed's world (built, or reused with --keep), its lists and their metrics."""
+    settings = base.model_copy(
+        update={"warehouse_db": f"bench_recgen_{seed}_{args.customers}_{args.products}_{args.days}"}
+    )
+    marker = WORK / f"{settings.warehouse_db}.built"
+    built = 0.0
+    if not (args.keep and marker.exists()):
+        built = build_world(settings, seed, args)
+        marker.touch()
+    started = time.perf_counter()
+    lists, facts = measure_lists(settings)
+    metrics = score(lists, facts)
+    if not args.keep:
+        db.drop_database(base, settings.warehouse_db)
+        marker.unlink(missing_ok=True)
+    for name in ("relevant", "item_users", "n_users"):
+        facts.pop(name)
+    for name, m in metrics.items():
+        print(
+            f"seed {seed} {name:34s} ndcg@10 {m['ndcg_at_10']:.4f}  map@10 {m['map_at_10']:.4f}  "
+            f"coverage {m.get('coverage_at_10', 0):.3f}  novelty {m['novelty']:.2f}",
+            flush=True,
+        )
+    seconds = {"world": round(built, 1), "measure": round(time.perf_counter() - started, 1)}
+    return {"seed": seed, "split": facts, "metrics": metrics, "seconds": seconds}
+
+
+def ratios(seeds: list[dict], of: str, to: tuple[str, ...]) -> dict:
+    """NDCG@10 of `of` / each of `to`, per seed."""
+    return {
+        other: {
+            str(run["seed"]): round(run["metrics"][of]["ndcg_at_10"] / run["metrics"][other]["ndcg_at_10"], 3)
+            for run in seeds
+        }
+        for other in to
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--customers", type=int, default=1000)
     parser.add_argument("--products", type=int, default=150)
     parser.add_argument("--days", type=int, default=240)
-    parser.add_argument("--keep", action="store_true", help="keep (and reuse) the world's warehouse")
+    parser.add_argument("--keep", action="store_true", help="keep (and reuse) each world's warehouse")
     args = parser.parse_args()
     base = Settings(_env_file=None, home=WORK / "home")
-    settings = base.model_copy(
-        update={"warehouse_db": f"bench_recgen_{args.seed}_{args.customers}_{args.products}_{args.days}"}
-    )
     started = time.perf_counter()
     with stops_what_it_starts(base):
         db.start_embedded(base)
-        marker = WORK / f"{settings.warehouse_db}.built"
-        built = 0.0
-        if not (args.keep and marker.exists()):
-            built = build_world(settings, args)
-            marker.touch()
-        lists, facts = measure_lists(settings)
-        metrics = score(lists, facts)
-        if not args.keep:
-            db.drop_database(base, settings.warehouse_db)
-            marker.unlink(missing_ok=True)
-    for name in ("relevant", "item_users", "n_users"):
-        facts.pop(name)
+        seeds = [one_seed(base, seed, args) for seed in args.seeds]
     result = {
         "measured_on": date.today().isoformat(),
         "world": {
-            "seed": args.seed,
             "as_of": AS_OF.isoformat(),
             "days": args.days,
             "customers": args.customers,
             "products": args.products,
         },
-        "split": facts,
-        "metrics": metrics,
-        "seconds": {"world": round(built, 1), "total": round(time.perf_counter() - started, 1)},
+        "seeds": seeds,
+        "reranked_ndcg_ratio": ratios(
+            seeds, "reranked", ("served_algorithm_default_params", "item_knn", "item_knn_bm25", "oracle")
+        ),
+        "seconds": round(time.perf_counter() - started, 1),
     }
-    for name, m in metrics.items():
-        print(
-            f"{name:34s} ndcg@10 {m['ndcg_at_10']:.4f}  map@10 {m['map_at_10']:.4f}  "
-            f"coverage {m.get('coverage_at_10', 0):.3f}  novelty {m['novelty']:.2f}"
-        )
     print(write_result("recommend_general", result))
 
 
