@@ -58,6 +58,11 @@ def test_tuning_picks_the_window_that_ranks_the_validation_best():
     assert table["ndcg_at_10"].round(4).tolist() == [round(1 / math.log2(3), 4), 1.0]
 
 
+def test_tuning_keeps_the_grids_own_values():
+    best, _ = tune(shifting_log(), Params(), {"label_windows": [1]}, at(60), generator="popular")
+    assert type(best.label_windows) is int
+
+
 def test_tuning_needs_rows_on_both_sides_of_the_validation_start():
     with pytest.raises(InteractionsError, match="0 training row"):
         tune(shifting_log(), Params(), {"neighbours": [5]}, at(0), generator="item_knn")

@@ -46,21 +46,17 @@ def tune(
             "new items after it; both must be non-empty"
         )
     users = list(relevant)
+    combinations = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
     rows = []
-    for values in itertools.product(*grid.values()):
-        candidate = replace(params, **dict(zip(grid, values, strict=True)))
+    for combination in combinations:
+        candidate = replace(params, **combination)
         log = build_log(train, candidate, items)
         if generator is None:
             recs = GeneralRecommender(candidate).fit(train, items).recommend(users, k)
         else:
             recs = GENERATORS[generator]().fit(log).recommend(users, k)
         metrics = evaluate_lists(top_lists(recs, users), relevant, log, k)
-        rows.append({**dict(zip(grid, values, strict=True)), f"ndcg_at_{k}": metrics[f"ndcg_at_{k}"]})
+        rows.append({**combination, f"ndcg_at_{k}": metrics[f"ndcg_at_{k}"]})
     table = pd.DataFrame(rows)
-    best = table.iloc[int(table[f"ndcg_at_{k}"].to_numpy().argmax())]
-    return replace(params, **{name: _plain(best[name]) for name in grid}), table
-
-
-def _plain(value):
-    """numpy scalars back to Python numbers (Params fields are plain values)."""
-    return value.item() if hasattr(value, "item") else value
+    best = combinations[int(table[f"ndcg_at_{k}"].to_numpy().argmax())]  # the grid's own values
+    return replace(params, **best), table
