@@ -6,6 +6,8 @@ from stored files:
                         (`make bench`; a result not measured yet is shown as such)
   models                docs/results/model_report.json (`ecomm evaluate --report`) + world.json
   models_seeds          benchmarks/results/models_seeds.json (python -m benchmarks.bench_models_seeds)
+  recommend_general     benchmarks/results/recommend_general.json
+                        (python -m benchmarks.bench_recommend_general --seeds 1 2 3)
   causal                docs/results/causal_estimates.csv (`ecomm causal report`) + world.json
   forecast_real         benchmarks/results/forecast_real.json (python -m benchmarks.bench_forecast_real)
   forecast_seeds        benchmarks/results/forecast_seeds.json (python -m benchmarks.bench_forecast_seeds)
