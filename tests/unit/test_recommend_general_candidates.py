@@ -91,3 +91,15 @@ def test_only_the_exclude_events_make_an_item_seen():
     orders_only = build_log(frame, Params(exclude_events=("order",)))
     assert GENERATORS["popular"]().fit(every_event).recommend(["u"], 5)["item_id"].tolist() == []
     assert GENERATORS["popular"]().fit(orders_only).recommend(["u"], 5)["item_id"].tolist() == ["viewed"]
+
+
+def test_scoring_in_small_batches_gives_the_same_lists(monkeypatch):
+    from ecomm.ml.recommend.general import candidates
+
+    log = build_log(two_groups_log(), PARAMS, two_groups_items())
+    users = ["a0", "a1", "b0", "b1", "nobody"]
+    whole = GENERATORS["item_knn"]().fit(log).recommend(users, 3, exclude_seen=False)
+    monkeypatch.setattr(candidates, "SCORE_CELLS", 9)  # one user's 9 item scores per batch
+    pd.testing.assert_frame_equal(
+        GENERATORS["item_knn"]().fit(log).recommend(users, 3, exclude_seen=False), whole
+    )

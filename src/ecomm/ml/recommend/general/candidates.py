@@ -29,7 +29,7 @@ from ecomm.ml.recommend.general.log import TrainingLog
 
 SCORE = "score"
 RANK = "rank"
-USER_BATCH = 2048  # dense score rows held at once
+SCORE_CELLS = 20_000_000  # dense (users x items) scores held at once: 160 MB of float64
 NEW_ITEM_STANDING = 0.5  # category generator: an item without interactions ranks like a middling one
 
 
@@ -56,11 +56,10 @@ class Generator:
         if self.personal:
             keep = codes >= 0
             user_ids, codes = user_ids[keep], codes[keep]
+        batch = max(1, SCORE_CELLS // max(len(self.log.item_ids), 1))
         parts = [
-            self._top(
-                user_ids[start : start + USER_BATCH], codes[start : start + USER_BATCH], n, exclude_seen
-            )
-            for start in range(0, len(codes), USER_BATCH)
+            self._top(user_ids[start : start + batch], codes[start : start + batch], n, exclude_seen)
+            for start in range(0, len(codes), batch)
         ]
         return pd.concat(parts, ignore_index=True) if parts else empty_candidates()
 
