@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from ecomm.ml.recommend.general.candidates import GENERATORS
+from ecomm.ml.recommend.general.candidates import GENERATORS, top_n_order
 from ecomm.ml.recommend.general.interactions import Params
 from ecomm.ml.recommend.general.log import build_log
 
@@ -103,3 +104,12 @@ def test_scoring_in_small_batches_gives_the_same_lists(monkeypatch):
     pd.testing.assert_frame_equal(
         GENERATORS["item_knn"]().fit(log).recommend(users, 3, exclude_seen=False), whole
     )
+
+
+def test_top_n_order_equals_a_stable_sort_with_ties_and_missing_scores():
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 4, size=(50, 30)).astype(float)  # many ties
+    scores[rng.random(scores.shape) < 0.2] = -np.inf
+    for n in (1, 5, 29, 30, 40):
+        expected = np.argsort(-scores, axis=1, kind="stable")[:, : min(n, 30)]
+        np.testing.assert_array_equal(top_n_order(scores, min(n, 30)), expected)

@@ -146,3 +146,11 @@ def test_stacked_label_windows_each_take_features_from_before_them():
     pd.testing.assert_frame_equal(older, expected)
     latest = rows[rows[WINDOW] == 0].drop(columns=[WINDOW]).reset_index(drop=True)
     pd.testing.assert_frame_equal(latest, labelled_candidates(frame, params, end - pd.Timedelta(days=10)))
+
+
+def test_the_rankers_users_are_a_seeded_sample_above_the_cap():
+    frame = taste_world()
+    params = Params(factors=8, ranker_max_users=10)
+    rows = labelled_candidates(frame, params, at(45))
+    assert rows["user_id"].nunique() == 10
+    pd.testing.assert_frame_equal(rows, labelled_candidates(frame, params, at(45)))

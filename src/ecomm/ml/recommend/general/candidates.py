@@ -81,7 +81,7 @@ def top_n_frame(scores: np.ndarray, user_ids: pd.Index, item_ids: pd.Index, n: i
     n = min(n, scores.shape[1])
     if n == 0 or len(scores) == 0:
         return empty_candidates()
-    order = np.argsort(-scores, axis=1, kind="stable")[:, :n]
+    order = top_n_order(scores, n)
     top = np.take_along_axis(scores, order, axis=1)
     rows, ranks = np.nonzero(np.isfinite(top))
     return pd.DataFrame(
@@ -92,6 +92,25 @@ def top_n_frame(scores: np.ndarray, user_ids: pd.Index, item_ids: pd.Index, n: i
             RANK: ranks + 1,
         }
     )
+
+
+def top_n_order(scores: np.ndarray, n: int) -> np.ndarray:
+    """Per row the column indices of the n best scores, best first, ties by column: the first n of a
+    stable descending argsort, found in linear time (a full sort of a large catalog per user is slow).
+
+    The n-th best score t is found by partition; every column above t is kept, and of the columns equal
+    to t the lowest-numbered ones fill the rest.
+    """
+    if n >= scores.shape[1]:
+        return np.argsort(-scores, axis=1, kind="stable")
+    threshold = -np.partition(-scores, n - 1, axis=1)[:, n - 1 : n]
+    above = scores > threshold
+    tied = scores == threshold
+    room = n - above.sum(axis=1, keepdims=True)
+    chosen = above | (tied & (np.cumsum(tied, axis=1) <= room))
+    columns = np.nonzero(chosen)[1].reshape(len(scores), n)  # row-major: ascending columns per row
+    values = np.take_along_axis(scores, columns, axis=1)
+    return np.take_along_axis(columns, np.lexsort((columns, -values), axis=1), axis=1)
 
 
 def _untouched(log: TrainingLog) -> np.ndarray:

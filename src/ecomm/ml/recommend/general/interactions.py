@@ -62,6 +62,7 @@ class Params:
     min_label_positives: int = 20  # fewer positives among the candidates: an error, not a silent fallback
     ranker_trees: int = 50  # on the simulated shop's validation split 50 ranked better than 100 or 200
     ranker_min_child_samples: int = 20
+    ranker_max_users: int = 5_000  # label-window users per window the ranker learns from (a sample above)
     seed: int = 0
     num_threads: int = 2  # the machines this runs on have 2 cores
 

@@ -83,6 +83,8 @@ def labelled_candidates(
     log = build_log(before, params, items)
     generators = fit_generators(log, names)
     users = pd.unique(after[USER])
+    if len(users) > params.ranker_max_users:  # a seeded sample bounds the ranker's training rows
+        users = np.random.default_rng(params.seed).choice(users, params.ranker_max_users, replace=False)
     rows = candidate_frame(log, generators, users)
     positives = after[[USER, ITEM]].drop_duplicates().assign(**{LABEL: 1})
     rows = rows.merge(positives, on=[USER, ITEM], how="left")
