@@ -20,7 +20,7 @@ from datetime import date
 from ecomm import db
 from ecomm.settings import Settings
 
-from benchmarks.common import WORK, stops_what_it_starts, write_result
+from benchmarks.common import WORK, stops_what_it_starts, world_of, write_result
 
 AS_OF = date(2025, 11, 30)
 
@@ -118,12 +118,7 @@ def main() -> None:
             print(f"seed {seed}: done at {time.perf_counter() - start:.0f} s", flush=True)
     result = {
         "measured_on": date.today().isoformat(),
-        "world": {
-            "as_of": AS_OF.isoformat(),
-            "days": args.days,
-            "customers": args.customers,
-            "products": args.products,
-        },
+        "world": world_of(AS_OF, args),
         "churn_trials": args.churn_trials,
         "recommender_trials": args.recommender_trials,
         "seeds": seeds,

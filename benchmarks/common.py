@@ -67,3 +67,14 @@ def write_result(name: str, payload: dict, directory: Path = RESULTS) -> Path:
     path = directory / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     return path
+
+
+def world_of(as_of, args) -> dict:
+    """The generated world's size as results record it (args: an argparse namespace with days,
+    customers and products)."""
+    return {
+        "as_of": as_of.isoformat(),
+        "days": args.days,
+        "customers": args.customers,
+        "products": args.products,
+    }

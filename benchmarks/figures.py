@@ -6,6 +6,8 @@ from stored files:
                         (`make bench`; a result not measured yet is shown as such)
   models                docs/results/model_report.json (`ecomm evaluate --report`) + world.json
   models_seeds          benchmarks/results/models_seeds.json (python -m benchmarks.bench_models_seeds)
+  recommend_general     benchmarks/results/recommend_general.json
+                        (python -m benchmarks.bench_recommend_general --seeds 1 2 3)
   causal                docs/results/causal_estimates.csv (`ecomm causal report`) + world.json
   forecast_real         benchmarks/results/forecast_real.json (python -m benchmarks.bench_forecast_real)
   forecast_seeds        benchmarks/results/forecast_seeds.json (python -m benchmarks.bench_forecast_seeds)
@@ -325,6 +327,38 @@ def render_models_seeds(results: Path) -> str:
     return "\n".join(lines)
 
 
+def render_recommend_general(results: Path) -> str:
+    """The general recommender library on simulated shops: per list, NDCG@10 on each seed, and the
+    seeds' mean MAP@10, coverage@10 and novelty."""
+    path = results / "recommend_general.json"
+    found = _load_json(path)
+    runs = found["seeds"]
+    w = found["world"]
+    lines = [
+        f"Measured {found['measured_on']} by `python -m benchmarks.bench_recommend_general` ({_link(path)}): "
+        f"per seed a world of {w['customers']:,} customers, {w['products']:,} products and {w['days']} days "
+        f"to {w['as_of']}, the served recommender's 28-day holdout, bought items excluded "
+        f"({found['seconds']:.0f} s in all):",
+        "",
+        "| list | "
+        + " | ".join(f"NDCG@10 seed {run['seed']}" for run in runs)
+        + " | MAP@10 | coverage@10 | novelty |",
+        "|---|" + "---|" * len(runs) + "---|---|---|",
+    ]
+    for name in runs[0]["metrics"]:
+        cells = " | ".join(f"{run['metrics'][name]['ndcg_at_10']:.3f}" for run in runs)
+        means = [
+            sum(run["metrics"][name][key] for run in runs) / len(runs)
+            for key in ("map_at_10", "coverage_at_10", "novelty")
+        ]
+        lines.append(f"| {name} | {cells} | {means[0]:.3f} | {means[1]:.3f} | {means[2]:.2f} |")
+    lines.append("")
+    for other, by_seed in found["reranked_ndcg_ratio"].items():
+        cells = ", ".join(f"{ratio:.2f}×" for ratio in by_seed.values())
+        lines.append(f"- NDCG@10 of reranked / {other}, per seed: {cells}")
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------------- causal report
 def render_causal(docs: Path) -> str:
     path = docs / "causal_estimates.csv"
@@ -534,6 +568,7 @@ def renderers(benchmark_results: Path, docs_results: Path) -> dict[str, Callable
         "platform": lambda: render_platform(benchmark_results),
         "models": lambda: render_models(docs_results),
         "models_seeds": lambda: render_models_seeds(benchmark_results),
+        "recommend_general": lambda: render_recommend_general(benchmark_results),
         "causal": lambda: render_causal(docs_results),
         "forecast_real": lambda: render_forecast_real(benchmark_results),
         "forecast_seeds": lambda: render_forecast_seeds(benchmark_results),

@@ -25,6 +25,8 @@ from ecomm import db
 from ecomm.features import columns as C
 from ecomm.features import interactions as I
 from ecomm.features.churn import FeatureError, churn_features, churn_labels, warehouse_span
+from ecomm.ml.recommend.general.interactions import Params, validate_interactions
+from ecomm.ml.recommend.general.shop import SHOP_EVENT_WEIGHTS, shop_interactions, shop_items
 from ecomm.warehouse.run import load_path
 
 from support.batches import customer, fill_days, order_line, product, write_batch
@@ -264,3 +266,36 @@ def test_recommender_inputs_respect_their_window(shop):
     assert stars.to_dict("records") == [{"customer_id": 1, "product_id": 2, "rating": 2.0}]
     assert catalog[C.PRODUCT_ID].tolist() == [1, 2]
     assert people[C.CUSTOMER_ID].tolist() == [1, 2]
+
+
+def test_the_general_recommenders_shop_adapter_reads_events_with_timestamps(shop):
+    with db.connection(shop) as conn:
+        frame = shop_interactions(conn, CUTOFF)
+        items = shop_items(conn, CUTOFF)
+    assert frame.to_dict("records") == [
+        {"user_id": 1, "item_id": 1, "event": "order", "timestamp": order_time(D[1])},
+        {"user_id": 1, "item_id": 2, "event": "order", "timestamp": order_time(D[1])},
+        {"user_id": 1, "item_id": 1, "event": "view", "timestamp": ts(D[1], 0)},
+        {"user_id": 1, "item_id": 1, "event": "add_to_cart", "timestamp": ts(D[1], 1)},
+        {"user_id": 1, "item_id": 2, "event": "view", "timestamp": ts(D[1], 2)},
+        {"user_id": 1, "item_id": 1, "event": "purchase", "timestamp": ts(D[1], 3)},
+        {"user_id": 1, "item_id": 2, "event": "purchase", "timestamp": ts(D[1], 4)},
+        {"user_id": 2, "item_id": 2, "event": "order", "timestamp": order_time(D[2])},
+        {"user_id": 1, "item_id": 1, "event": "order", "timestamp": order_time(D[5])},
+        {"user_id": 1, "item_id": 2, "event": "view", "timestamp": ts(D[10], 0)},
+        {"user_id": 1, "item_id": 2, "event": "add_to_cart", "timestamp": ts(D[10], 1)},
+    ]
+    assert items.to_dict("records") == [
+        {"item_id": 1, "category": "Home & Kitchen", "price": 20.0},
+        {"item_id": 2, "category": "Books", "price": 20.0},
+    ]
+    validate_interactions(frame, Params(event_weights=SHOP_EVENT_WEIGHTS))  # every shop event has a weight
+
+
+def ts(day: date, minute: int) -> pd.Timestamp:
+    """The time of the `minute`-th web event of a session in `events` (12:00 on)."""
+    return pd.Timestamp(f"{day} 12:{minute:02d}:00")
+
+
+def order_time(day: date) -> pd.Timestamp:
+    return pd.Timestamp(f"{day} 10:15:00")  # support.batches.order_line's order_ts

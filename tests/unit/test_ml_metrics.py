@@ -14,6 +14,7 @@ from ecomm.ml.metrics import (
     forecast_metrics,
     interval_coverage,
     mase,
+    novelty,
     ranking_metrics,
     rmse,
     seasonal_naive_scale,
@@ -32,6 +33,13 @@ def test_one_user_by_hand():
     assert recall == pytest.approx(2 / 3)
     assert ndcg == pytest.approx(dcg / idcg)
     assert ap == pytest.approx((1 / 2 + 2 / 4) / 3)
+
+
+def test_novelty_is_the_mean_self_information_of_recommended_items():
+    # 8 training users: item 1 had by 8 (0 bits), item 2 by 2 (2 bits), item 3 by none (counts as 1: 3 bits)
+    recs = {"u": [1, 2], "v": [3, 1, 2]}
+    assert novelty(recs, {1: 8, 2: 2}, n_users=8, k=2) == pytest.approx((0 + 2 + 3 + 0) / 4)
+    assert math.isnan(novelty({}, {1: 8}, n_users=8))
 
 
 def test_perfect_and_empty_lists():

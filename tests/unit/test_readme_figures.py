@@ -15,6 +15,7 @@ BLOCKS = (
     "platform",
     "models",
     "models_seeds",
+    "recommend_general",
     "causal",
     "forecast_real",
     "forecast_seeds",

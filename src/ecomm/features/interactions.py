@@ -11,17 +11,21 @@ from ecomm.db import query_frame
 from ecomm.features import columns as C
 
 
+def in_window(date_column: str) -> str:
+    """The SQL condition "date_column in [%(start)s, %(end)s)", start NULL meaning unbounded."""
+    return f"{date_column} < %(end)s AND (%(start)s::date IS NULL OR {date_column} >= %(start)s::date)"
+
+
 def web_interactions(conn, start: date | None, end: date) -> pd.DataFrame:
     """customer_id, product_id, views, carts, purchases: web events on products in [start, end)."""
     return query_frame(
         conn,
-        """SELECT customer_id, product_id,
+        f"""SELECT customer_id, product_id,
                   count(*) FILTER (WHERE event_type = 'view')::float8        AS views,
                   count(*) FILTER (WHERE event_type = 'add_to_cart')::float8 AS carts,
                   count(*) FILTER (WHERE event_type = 'purchase')::float8    AS purchases
            FROM warehouse.fact_web_events
-           WHERE product_id IS NOT NULL AND event_date < %(end)s
-             AND (%(start)s::date IS NULL OR event_date >= %(start)s::date)
+           WHERE product_id IS NOT NULL AND {in_window("event_date")}
            GROUP BY customer_id, product_id
            ORDER BY customer_id, product_id""",
         {"start": start, "end": end},
@@ -32,10 +36,9 @@ def purchases(conn, start: date | None, end: date) -> pd.DataFrame:
     """customer_id, product_id, lines: completed (not cancelled) order lines in [start, end)."""
     return query_frame(
         conn,
-        """SELECT customer_id, product_id, count(*)::float8 AS lines
+        f"""SELECT customer_id, product_id, count(*)::float8 AS lines
            FROM warehouse.fact_order_items
-           WHERE status <> 'cancelled' AND order_date < %(end)s
-             AND (%(start)s::date IS NULL OR order_date >= %(start)s::date)
+           WHERE status <> 'cancelled' AND {in_window("order_date")}
            GROUP BY customer_id, product_id
            ORDER BY customer_id, product_id""",
         {"start": start, "end": end},
@@ -46,9 +49,9 @@ def reviews(conn, start: date | None, end: date) -> pd.DataFrame:
     """customer_id, product_id, rating (the latest review of the pair) written in [start, end)."""
     return query_frame(
         conn,
-        """SELECT DISTINCT ON (customer_id, product_id) customer_id, product_id, rating::float8 AS rating
+        f"""SELECT DISTINCT ON (customer_id, product_id) customer_id, product_id, rating::float8 AS rating
            FROM warehouse.fact_reviews
-           WHERE review_date < %(end)s AND (%(start)s::date IS NULL OR review_date >= %(start)s::date)
+           WHERE {in_window("review_date")}
            ORDER BY customer_id, product_id, review_date DESC, review_id DESC""",
         {"start": start, "end": end},
     )
@@ -70,5 +73,39 @@ def customers(conn, end: date) -> pd.DataFrame:
         conn,
         f"""SELECT customer_id, country AS {C.COUNTRY} FROM warehouse.dim_customer
             WHERE signup_date < %(end)s ORDER BY customer_id""",
+        {"end": end},
+    )
+
+
+def web_events(conn, start: date | None, end: date) -> pd.DataFrame:
+    """customer_id, product_id, event_type, event_ts: one row per web event on a product in [start, end)."""
+    return query_frame(
+        conn,
+        f"""SELECT customer_id, product_id, event_type, event_ts
+           FROM warehouse.fact_web_events
+           WHERE product_id IS NOT NULL AND {in_window("event_date")}
+           ORDER BY event_ts, event_id""",
+        {"start": start, "end": end},
+    )
+
+
+def order_lines(conn, start: date | None, end: date) -> pd.DataFrame:
+    """customer_id, product_id, order_ts: one row per completed or returned order line in [start, end)."""
+    return query_frame(
+        conn,
+        f"""SELECT customer_id, product_id, order_ts
+           FROM warehouse.fact_order_items
+           WHERE status <> 'cancelled' AND {in_window("order_date")}
+           ORDER BY order_ts, order_id, line_no""",
+        {"start": start, "end": end},
+    )
+
+
+def product_prices(conn, end: date) -> pd.DataFrame:
+    """product_id, category, list_price of the products launched before `end`."""
+    return query_frame(
+        conn,
+        f"""SELECT product_id, category AS {C.CATEGORY}, list_price::float8 AS list_price
+            FROM warehouse.dim_product WHERE launch_date < %(end)s ORDER BY product_id""",
         {"end": end},
     )

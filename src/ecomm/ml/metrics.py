@@ -7,6 +7,7 @@ Ranking metrics use binary relevance. For one user with recommendations r_1..r_k
     AP@k        = sum_{i: r_i in R} precision@i  /  min(|R|, k)
 each averaged over the users with a non-empty R (MAP@k is the mean AP@k). A list shorter than k
 counts its missing slots as misses. Catalog coverage = distinct recommended items / catalog size.
+Novelty = mean over recommended items of -log2(share of training users who had the item).
 
 Forecast metrics, for actuals y and forecasts f of one or many series:
     MASE     = mean |y - f| / scale, scale = the series' in-sample mean |y_t - y_(t-m)| (seasonal
@@ -110,6 +111,19 @@ def ranking_metrics(
 def catalog_coverage(recommendations: Mapping[object, Sequence], catalog_size: int, k: int = 10) -> float:
     distinct = {item for items in recommendations.values() for item in list(items)[:k]}
     return len(distinct) / catalog_size
+
+
+def novelty(
+    recommendations: Mapping[object, Sequence], item_users: Mapping[object, int], n_users: int, k: int = 10
+) -> float:
+    """Mean self-information -log2(users of the item / n_users) of the recommended items (top k of
+    every list): higher recommends less-known items. An item no training user had counts as one user's."""
+    bits = [
+        -np.log2(max(item_users.get(item, 0), 1) / n_users)
+        for items in recommendations.values()
+        for item in list(items)[:k]
+    ]
+    return float(np.mean(bits)) if bits else float("nan")
 
 
 def rmse(y_true: Sequence[float], y_pred: Sequence[float]) -> float:

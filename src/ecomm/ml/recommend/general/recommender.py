@@ -1,0 +1,94 @@
+"""GeneralRecommender: fit on an interactions frame, recommend top-k per user.
+
+    model = GeneralRecommender(params).fit(frame, items)
+    model.recommend(["u1", "u2"], k=10)   # user_id, item_id, score, rank, source
+
+With rerank=True (the default) the LightGBM re-ranker learns from the last params.label_windows
+windows of params.label_days of the log (features from the rows before each), then the generators are refitted on the whole log to serve.
+With rerank=False the first generator's candidates are served as they are.
+
+source: "reranked" (or the serving generator's name), "new_item" for an item without interactions in
+the log (known only from the item attributes), "cold_start_popular" for a user without history (recent
+popularity).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from ecomm.ml.recommend.general.candidates import RANK, SCORE, RecentPopular
+from ecomm.ml.recommend.general.interactions import ITEM, USER, Params
+from ecomm.ml.recommend.general.log import build_log
+from ecomm.ml.recommend.general.rerank import (
+    DEFAULT_GENERATORS,
+    Reranker,
+    candidate_frame,
+    fit_generators,
+    stacked_candidates,
+)
+
+SOURCE = "source"
+RERANKED = "reranked"
+COLD_START = "cold_start_popular"
+NEW_ITEM = "new_item"
+COLUMNS = [USER, ITEM, SCORE, RANK, SOURCE]
+
+
+class GeneralRecommender:
+    def __init__(
+        self,
+        params: Params | None = None,
+        generators: Sequence[str] = DEFAULT_GENERATORS,
+        rerank: bool = True,
+    ):
+        self.params = params or Params()
+        self.generator_names = tuple(generators)
+        self.rerank = rerank
+
+    def fit(self, frame: pd.DataFrame, items: pd.DataFrame | None = None) -> GeneralRecommender:
+        """Raises InteractionsError on a bad frame, NotEnoughLabels when the re-ranker has too little
+        to learn from (fit with rerank=False, a longer label_days or a lower min_label_positives)."""
+        self.log = build_log(frame, self.params, items)
+        self.ranker = None
+        if self.rerank:
+            rows = stacked_candidates(self.log.frame, self.params, items, self.generator_names)
+            self.ranker = Reranker.train(rows, self.params)
+        self.generators = fit_generators(self.log, self.generator_names)
+        self.popular = RecentPopular().fit(self.log)
+        return self
+
+    def recommend(self, user_ids, k: int = 10, exclude_seen: bool = True) -> pd.DataFrame:
+        user_ids = list(user_ids)
+        known = self.log.user_codes(user_ids) >= 0
+        warm = [user for user, ok in zip(user_ids, known, strict=True) if ok]
+        cold = [user for user, ok in zip(user_ids, known, strict=True) if not ok]
+        parts = [self._personal(warm, k, exclude_seen)] if warm else []
+        if cold:
+            parts.append(self.popular.recommend(cold, k, exclude_seen).assign(**{SOURCE: COLD_START}))
+        if not parts:
+            return pd.DataFrame(columns=COLUMNS)
+        out = pd.concat(parts, ignore_index=True)
+        new = self.log.item_users()[self.log.item_ids.get_indexer(out[ITEM])] == 0
+        out.loc[new, SOURCE] = NEW_ITEM
+        return out[COLUMNS]
+
+    def _personal(self, users: list, k: int, exclude_seen: bool) -> pd.DataFrame:
+        if self.ranker is None:
+            return (
+                self.generators[0]
+                .recommend(users, k, exclude_seen)
+                .assign(**{SOURCE: self.generators[0].name})
+            )
+        rows = candidate_frame(self.log, self.generators, users, exclude_seen)
+        rows[SCORE] = self.ranker.score(rows)
+        return top_k_rows(rows, k).assign(**{SOURCE: RERANKED})
+
+
+def top_k_rows(rows: pd.DataFrame, k: int) -> pd.DataFrame:
+    """(user_id, item_id, score, rank) of the k best-scored rows per user."""
+    ranked = rows.sort_values([USER, SCORE], ascending=[True, False], kind="stable")
+    ranked = ranked.groupby(USER, sort=False).head(k)
+    ranked[RANK] = ranked.groupby(USER, sort=False).cumcount() + 1
+    return ranked[[USER, ITEM, SCORE, RANK]].reset_index(drop=True)

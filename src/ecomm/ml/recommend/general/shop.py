@@ -1,0 +1,45 @@
+"""The shop adapter: the warehouse's web events and order lines as the library's interactions frame,
+and its catalog as item attributes. The shop's event weights live here, not in the library."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from ecomm.features import columns as C
+from ecomm.features import interactions as I
+from ecomm.ml.recommend.dataset import RecData
+from ecomm.ml.recommend.general.interactions import CATEGORY, EVENT, ITEM, PRICE, TIMESTAMP, USER
+
+ORDER = "order"  # a completed or returned order line (web "purchase" events are the checkout clicks)
+# the served ALS's weights (views 1, carts 3, purchases 8), with an order line weighing as a purchase
+SHOP_EVENT_WEIGHTS = {"view": 1.0, "add_to_cart": 3.0, "purchase": 8.0, ORDER: 8.0}
+
+
+def shop_interactions(conn, end: date, start: date | None = None) -> pd.DataFrame:
+    """user_id, item_id, event, timestamp of the web events and order lines dated in [start, end)."""
+    web = I.web_events(conn, start, end).rename(
+        columns={C.CUSTOMER_ID: USER, C.PRODUCT_ID: ITEM, "event_type": EVENT, "event_ts": TIMESTAMP}
+    )
+    orders = I.order_lines(conn, start, end).rename(
+        columns={C.CUSTOMER_ID: USER, C.PRODUCT_ID: ITEM, "order_ts": TIMESTAMP}
+    )
+    frame = pd.concat([web, orders.assign(**{EVENT: ORDER})], ignore_index=True)
+    frame[TIMESTAMP] = pd.to_datetime(frame[TIMESTAMP])
+    return frame[[USER, ITEM, EVENT, TIMESTAMP]].sort_values(TIMESTAMP, kind="stable").reset_index(drop=True)
+
+
+def shop_items(conn, end: date) -> pd.DataFrame:
+    """item_id, category, price of the products launched before `end`."""
+    products = I.product_prices(conn, end)
+    return products.rename(columns={C.PRODUCT_ID: ITEM, C.CATEGORY: CATEGORY, "list_price": PRICE})
+
+
+def from_rec_data(conn, data: RecData) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(interactions, items) over the served recommender's training window (before data.train_end).
+
+    RecData holds counts per (customer, product) without timestamps; recency needs the event rows,
+    so they are read again from the warehouse for the same window.
+    """
+    return shop_interactions(conn, data.train_end), shop_items(conn, data.train_end)

@@ -1,0 +1,62 @@
+"""Choosing Params on a validation split that precedes the test split in time: every combination of
+a small grid is fitted on the rows before validation_start and judged by NDCG@k on the rows after."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+import pandas as pd
+
+from ecomm.ml.recommend.general.candidates import GENERATORS
+from ecomm.ml.recommend.general.evaluate import evaluate_lists, holdout_relevant, top_lists
+from ecomm.ml.recommend.general.interactions import (
+    TIMESTAMP,
+    InteractionsError,
+    Params,
+    validate_interactions,
+)
+from ecomm.ml.recommend.general.log import build_log
+from ecomm.ml.recommend.general.recommender import GeneralRecommender
+
+
+def tune(
+    frame: pd.DataFrame,
+    params: Params,
+    grid: Mapping[str, Sequence],
+    validation_start: pd.Timestamp,
+    *,
+    items: pd.DataFrame | None = None,
+    generator: str | None = None,
+    k: int = 10,
+) -> tuple[Params, pd.DataFrame]:
+    """(the best Params, one row per combination with its ndcg_at_k), the first best on ties.
+
+    generator: tune that generator alone; None: the re-ranked GeneralRecommender. Only rows before
+    validation_start are fitted on; pass the training part of a temporal split, never the test part.
+    """
+    frame = validate_interactions(frame, params)
+    train = frame[frame[TIMESTAMP] < validation_start]
+    validation = frame[frame[TIMESTAMP] >= validation_start]
+    relevant = holdout_relevant(train, validation, params)
+    if train.empty or not relevant:
+        raise InteractionsError(
+            f"tuning at {validation_start}: {len(train)} training row(s) and {len(relevant)} user(s) with "
+            "new items after it; both must be non-empty"
+        )
+    users = list(relevant)
+    combinations = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
+    rows = []
+    for combination in combinations:
+        candidate = replace(params, **combination)
+        log = build_log(train, candidate, items)
+        if generator is None:
+            recs = GeneralRecommender(candidate).fit(train, items).recommend(users, k)
+        else:
+            recs = GENERATORS[generator]().fit(log).recommend(users, k)
+        metrics = evaluate_lists(top_lists(recs, users), relevant, log, k)
+        rows.append({**combination, f"ndcg_at_{k}": metrics[f"ndcg_at_{k}"]})
+    table = pd.DataFrame(rows)
+    best = combinations[int(table[f"ndcg_at_{k}"].to_numpy().argmax())]  # the grid's own values
+    return replace(params, **best), table
