@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
+from ecomm import db
+from ecomm.features.churn import FeatureError, warehouse_span
 from ecomm.imports import interactions
 from ecomm.imports.run import import_interactions
 from ecomm.imports.values import parse_mapping
@@ -83,6 +87,13 @@ def test_ratings_become_reviews_of_no_known_order_and_reimport_changes_nothing(w
     again = import_interactions(warehouse, log, mapping, delimiter="\t", out=tmp_path / "b")
     assert again.imported == {} and {b.status for b in again.load.batches} == {"skipped"}
     assert sql(query) == expected
+    # the shop's models learn from orders and web events: each says so in one line
+    with db.connection(warehouse) as conn, pytest.raises(FeatureError) as refused:
+        warehouse_span(conn)
+    assert str(refused.value) == (
+        "the warehouse holds 3 ratings but no orders or web events (a rating log): this model learns from "
+        "orders and web events"
+    )
 
 
 def test_half_stars_are_refused(tmp_path):

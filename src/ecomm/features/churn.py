@@ -54,6 +54,12 @@ def warehouse_span(conn) -> WarehouseSpan:
     )
     first, last = frame.iloc[0]
     if first is None or pd.isna(first):
+        ratings = int(query_frame(conn, "SELECT count(*) AS n FROM warehouse.fact_reviews").iloc[0, 0])
+        if ratings:  # an imported rating log: a different input, not an empty warehouse
+            raise FeatureError(
+                f"the warehouse holds {ratings:,} ratings but no orders or web events (a rating log): "
+                "this model learns from orders and web events"
+            )
         raise FeatureError("the warehouse holds no orders or web events: load some batches first")
     return WarehouseSpan(first, last)
 

@@ -92,12 +92,15 @@ class ShopBacktest:
 
 
 def shop_data(settings) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """(product sales, planted demand or None) of the warehouse; refuses an empty warehouse."""
+    """(product sales, planted demand or None) of the warehouse; FeatureError (not trainable here)
+    for a warehouse without order lines: empty, or an imported log of interactions or ratings."""
+    from ecomm.features.churn import FeatureError
+
     with db.connection(settings) as conn:
         sales = product_sales(conn)
         truth = planted_demand(conn)
     if sales.empty:
-        raise ValueError("the warehouse holds no order lines: load data first (`ecomm load`)")
+        raise FeatureError("the warehouse holds no order lines: the demand forecast is of units sold")
     return sales, truth
 
 
