@@ -145,3 +145,71 @@ def test_forecast_seeds_judges_each_target_on_a_tiny_world(tmp_path, monkeypatch
     assert speed["target"]["observed"] == auto_ets_on_two["seconds"]
     assert speed["target"]["met"] == (auto_ets_on_two["seconds"] <= 60)
     assert not (tmp_path / "work" / "forecast-seed-1").exists()  # the raw worlds are removed
+
+
+def _stream_bench(tmp_path, only: str, *options: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {
+        "ECOMM_BENCH_WORK": str(tmp_path / "work")
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.run",
+            "--only",
+            only,
+            *options,
+            "--results",
+            str(tmp_path / "results"),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _postmasters(tmp_path / "work" / "home" / "pgdata") == []  # it stopped the server it started
+    return json.loads((tmp_path / "results" / f"{only}.json").read_text())
+
+
+def test_stream_ingest_posts_every_event_once_beside_both_ceilings(tmp_path):
+    """3,000 events through POST /events, the bare FastAPI endpoint and a bare COPY, in one run."""
+    found = _stream_bench(tmp_path, "stream_ingest", "--stream-events", "3000")
+    assert (found["events"], found["batch"], found["clients"]) == (3000, 1000, 4)
+    assert found["by_entity"] == {"web_events": 2500, "order_items": 500}
+    assert (found["lost"], found["duplicated"]) == (0, 0)
+    for path in ("ours", "bare_fastapi"):
+        assert found[path]["statuses"] == {"202": 3}
+        assert found[path]["server_cpu_ms_per_1000"] >= 0
+    assert found["ours"]["server_cpu_ms_per_1000"] > 0  # validation and the write: never free
+    ours, bare, copy = (found[k]["events_per_second"] for k in ("ours", "bare_fastapi", "copy"))
+    assert found["ratios"] == {"vs_bare_fastapi": round(ours / bare, 3), "vs_copy": round(ours / copy, 3)}
+    assert found["met"] == {
+        "events_per_second": ours >= 20_000,
+        "copy_ratio": found["ratios"]["vs_copy"] >= 0.25,
+    }
+
+
+def test_stream_fanout_measures_ours_and_the_bare_broadcast_at_both_rates(tmp_path):
+    """20 WebSocket clients for 2 s per run: /ws/live and websockets.broadcast() at 1 and 4 messages/s."""
+    found = _stream_bench(tmp_path, "stream_fanout", "--stream-clients", "20", "--stream-seconds", "2")
+    assert (found["clients"], found["client_processes"], found["seconds_per_run"]) == (20, 2, 2.0)
+    assert list(found["runs"]) == ["1_per_second", "4_per_second"]
+    for rate, run in found["runs"].items():
+        per_second = int(rate.split("_")[0])
+        for name in ("ours", "bare_broadcast"):
+            r = run[name]
+            assert (r["clients"], r["connected"], r["dropped"], r["skipped"]) == (20, 20, 0, 0), (
+                rate,
+                name,
+                r,
+            )
+            # every client gets every tick of the window (a tick at each edge may fall either side)
+            assert 20 * (2 * per_second - 1) <= r["frames"] <= 20 * (2 * per_second + 1), (rate, name, r)
+            assert 0 <= r["p50_ms"] <= r["p99_ms"] <= r["max_ms"]
+        assert run["p99_vs_ceiling"] == round(run["ours"]["p99_ms"] / run["bare_broadcast"]["p99_ms"], 2)
+        assert run["met"] == {
+            "p99": run["ours"]["p99_ms"] <= 1000,
+            "p99_vs_ceiling": run["p99_vs_ceiling"] <= 1.5,
+        }
