@@ -99,24 +99,12 @@ def _forecast_target_met(name: str, observed: float, stock: dict) -> bool:
     return abs(observed - 0.95) <= 0.02 and stock["average_stock"] < stock["naive_average_stock"]
 
 
-def test_forecast_seeds_judges_each_target_on_a_tiny_world(tmp_path, monkeypatch):
+def test_forecast_seeds_judges_each_target_on_a_tiny_world(tmp_path):
     """`--only forecast_seeds` (no server needed): one seed's world of 150 customers, 30 products,
     70 days backtested at category and product level, and the speed world forecast 30 days ahead."""
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    env = os.environ | {"ECOMM_BENCH_WORK": str(tmp_path / "work")}
     tiny = ["--customers", "150", "--products", "30", "--days", "70"]
     seeds = ["--forecast-seeds", "1", "--forecast-world", "150", "30", "70"]
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.run", "--only", "forecast_seeds", *tiny, *seeds]
-        + ["--results", str(tmp_path / "results")],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    found = json.loads((tmp_path / "results" / "forecast_seeds.json").read_text())
+    found = _bench_result(tmp_path, "forecast_seeds", *tiny, *seeds)
     assert found["world"] == {"as_of": "2025-12-31", "days": 70, "customers": 150, "products": 30}
     (run,) = found["seeds"]
     assert (run["seed"], run["first_day"], run["last_day"]) == (1, "2025-10-23", "2025-12-31")
@@ -147,7 +135,8 @@ def test_forecast_seeds_judges_each_target_on_a_tiny_world(tmp_path, monkeypatch
     assert not (tmp_path / "work" / "forecast-seed-1").exists()  # the raw worlds are removed
 
 
-def _stream_bench(tmp_path, only: str, *options: str) -> dict:
+def _bench_result(tmp_path, only: str, *options: str) -> dict:
+    """`benchmarks.run --only ONLY` in a work folder of the test's; its stored result."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {
         "ECOMM_BENCH_WORK": str(tmp_path / "work")
     }
@@ -175,7 +164,7 @@ def _stream_bench(tmp_path, only: str, *options: str) -> dict:
 
 def test_stream_ingest_posts_every_event_once_beside_both_ceilings(tmp_path):
     """3,000 events through POST /events, the bare FastAPI endpoint and a bare COPY, in one run."""
-    found = _stream_bench(tmp_path, "stream_ingest", "--stream-events", "3000")
+    found = _bench_result(tmp_path, "stream_ingest", "--stream-events", "3000")
     assert (found["events"], found["batch"], found["clients"]) == (3000, 1000, 4)
     assert found["by_entity"] == {"web_events": 2500, "order_items": 500}
     assert (found["lost"], found["duplicated"]) == (0, 0)
@@ -193,7 +182,7 @@ def test_stream_ingest_posts_every_event_once_beside_both_ceilings(tmp_path):
 
 def test_stream_fanout_measures_ours_and_the_bare_broadcast_at_both_rates(tmp_path):
     """20 WebSocket clients for 2 s per run: /ws/live and websockets.broadcast() at 1 and 4 messages/s."""
-    found = _stream_bench(tmp_path, "stream_fanout", "--stream-clients", "20", "--stream-seconds", "2")
+    found = _bench_result(tmp_path, "stream_fanout", "--stream-clients", "20", "--stream-seconds", "2")
     assert (found["clients"], found["client_processes"], found["seconds_per_run"]) == (20, 2, 2.0)
     assert list(found["runs"]) == ["1_per_second", "4_per_second"]
     for rate, run in found["runs"].items():
