@@ -59,8 +59,8 @@ def _write_entity(cur, name: str, frame: pd.DataFrame) -> list[str]:
     """Store the rows whose stream_event_id is new; those ids.
 
     The rows are COPYed into a temporary table (that COPY never waits on another transaction's lock)
-    and those whose id is not stored yet inserted with a plain INSERT, a quarter of the time
-    `INSERT ... ON CONFLICT DO NOTHING` takes (each of its rows is a speculative insertion). Should
+    and those whose id is not stored yet inserted with a plain INSERT, which spares the speculative
+    insertion `INSERT ... ON CONFLICT DO NOTHING` makes for each row. Should
     another API worker store one of them meanwhile, the plain INSERT fails on the key and the
     savepoint sends the batch down the ON CONFLICT path instead."""
     columns = [ID_COLUMN, *STREAM_ENTITIES[name].columns]
