@@ -12,6 +12,7 @@ from stored files:
   forecast_real         benchmarks/results/forecast_real.json (python -m benchmarks.bench_forecast_real)
   forecast_seeds        benchmarks/results/forecast_seeds.json (python -m benchmarks.bench_forecast_seeds)
   recommend_real        benchmarks/results/recommend_real.json (python -m benchmarks.bench_recommend_real)
+  stream                benchmarks/results/stream_{ingest,fanout}.json (--only stream_ingest --only stream_fanout)
   contract              the raw contract's declarations (src/ecomm/entities.py), not a measurement
 
 python -m benchmarks.figures           # rewrite the blocks from the stored files
@@ -554,6 +555,69 @@ def render_recommend_real(results: Path) -> str:
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------------------------ real time
+def _ingest_lines(found: dict, path: Path) -> list[str]:
+    ours, bare, copy, t = found["ours"], found["bare_fastapi"], found["copy"], found["targets"]
+    mix = ", ".join(f"{n:,} {name}" for name, n in found["by_entity"].items())
+    return [
+        f"Ingestion, measured {_day(found['when'])} ({_link(path)}): {found['events']:,} events ({mix}) POSTed "
+        f"as batches of {found['batch']:,} by {found['clients']} keep-alive clients in their own process "
+        f"to `ecomm serve api` (one uvicorn worker); {found['lost']} lost and {found['duplicated']} "
+        "duplicated (checked by `stream_event_id`):",
+        "",
+        "| path | seconds | events/s | server CPU per 1,000 events | ours vs it | target |",
+        "|---|---|---|---|---|---|",
+        f"| **ours**, `POST /events` | {ours['seconds']:.2f} | **{ours['events_per_second']:,}** "
+        f"| {ours['server_cpu_ms_per_1000']:.0f} ms | | ≥ {t['events_per_second_min']:,}/s "
+        f"{_mark(found['met']['events_per_second'])} |",
+        f"| bare FastAPI endpoint (reads the body, answers 202) | {bare['seconds']:.2f} "
+        f"| {bare['events_per_second']:,} | {bare['server_cpu_ms_per_1000']:.0f} ms "
+        f"| {found['ratios']['vs_bare_fastapi']:.2f}× | |",
+        f"| bare COPY of the same rows from files | {copy['seconds']:.2f} | {copy['events_per_second']:,} | "
+        f"| {found['ratios']['vs_copy']:.2f}× | ≥ {t['copy_ratio_min']}× {_mark(found['met']['copy_ratio'])} |",
+    ]
+
+
+def _fanout_lines(found: dict, path: Path) -> list[str]:
+    t = found["targets"]
+    lines = [
+        f"Fan-out, measured {_day(found['when'])} ({_link(path)}): {found['clients']:,} WebSocket clients "
+        f"(websockets client library, {found['client_processes']} processes of their own) for "
+        f"{found['seconds_per_run']:.0f} s per run; the ceiling is a bare `websockets` server sending the "
+        f"same {found['payload_bytes']:,}-byte KPI message with `websockets.broadcast()` at the same rate; "
+        "delay = producer tick → client receive:",
+        "",
+        "| rate | server | frames/s delivered | p50 | p99 | skipped | dropped | p99 vs ceiling | target |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for rate, run in found["runs"].items():
+        per_second = rate.split("_")[0]
+        for name, label in (("ours", "**ours**, `/ws/live`"), ("bare_broadcast", "`websockets.broadcast()`")):
+            r = run[name]
+            ratio, target = "", ""
+            if name == "ours":
+                ratio = f"**{run['p99_vs_ceiling']:.2f}×**" if run["p99_vs_ceiling"] is not None else "—"
+                target = (
+                    f"p99 ≤ {t['p99_ms_max']:,} ms, none dropped {_mark(run['met']['p99'])}; "
+                    f"≤ {t['p99_ceiling_ratio_max']}× {_mark(run['met']['p99_vs_ceiling'])}"
+                )
+            p50 = f"{r['p50_ms']:.0f} ms" if r["p50_ms"] is not None else "—"
+            p99 = f"{r['p99_ms']:.0f} ms" if r["p99_ms"] is not None else "—"
+            lines.append(
+                f"| {per_second}/s | {label} | {r['frames_per_second']:,.0f} | {p50} | {p99} "
+                f"| {r['skipped']:,} | {r['dropped']:,} of {r['clients']:,} | {ratio} | {target} |"
+            )
+    return lines
+
+
+def render_stream(results: Path) -> str:
+    """POST /events beside a bare endpoint and a bare COPY; /ws/live beside websockets.broadcast()."""
+    ingest, fanout = results / "stream_ingest.json", results / "stream_fanout.json"
+    return "\n".join(
+        [*_ingest_lines(_load_json(ingest), ingest), "", *_fanout_lines(_load_json(fanout), fanout)]
+    )
+
+
 # --------------------------------------------------------------------------------- raw contract
 def render_contract() -> str:
     from ecomm.warehouse.contract import contract_markdown
@@ -573,6 +637,7 @@ def renderers(benchmark_results: Path, docs_results: Path) -> dict[str, Callable
         "forecast_real": lambda: render_forecast_real(benchmark_results),
         "forecast_seeds": lambda: render_forecast_seeds(benchmark_results),
         "recommend_real": lambda: render_recommend_real(benchmark_results),
+        "stream": lambda: render_stream(benchmark_results),
         "contract": render_contract,
     }
 

@@ -20,7 +20,11 @@ seasonal naive; needs no server), recommend_real (popularity over the whole trai
 over a tuned recent window, and a tuned item-kNN, on the MovieLens logs of `make realdata`, rolling
 temporal windows; needs no server, about 3 minutes), import (`ecomm import transactions` of a
 synthetic --import-rows-line log, text keys, over --days days, into an empty warehouse vs a bare COPY
-of the same CSV; about 2 minutes).
+of the same CSV; about 2 minutes), stream_ingest (events/s through POST /events beside a bare FastAPI
+endpoint and a bare COPY of the same rows; --stream-events), stream_fanout (--stream-clients WebSocket
+clients of /ws/live at 1 and 4 messages/s beside a bare `websockets.broadcast()`; --stream-seconds).
+
+python -m benchmarks.run --only stream_ingest --only stream_fanout   # about 3 minutes
 
 python -m benchmarks.run --only api --dashboard-warehouse bench_api_5k --customers 5000 --products 500
 python -m benchmarks.run --only forecast_seeds   # about 8 minutes on 2 cores
@@ -51,6 +55,7 @@ from benchmarks import (
     bench_load,
     bench_platform,
     bench_recommend_real,
+    bench_stream,
 )
 from benchmarks.common import RESULTS, WORK, stops_what_it_starts, write_result
 
@@ -61,6 +66,8 @@ BENCHMARKS = (
     "forecast_seeds",
     "recommend_real",
     "import",
+    "stream_ingest",
+    "stream_fanout",
     "daily",
     "daily_history",
     "big_day",
@@ -143,6 +150,13 @@ def _run() -> None:
         metavar=("CUSTOMERS", "PRODUCTS", "DAYS"),
         help="each seed's world in forecast_seeds (its speed world is --customers/--products/--days)",
     )
+    parser.add_argument("--stream-events", type=int, default=200_000, help="events POSTed in stream_ingest")
+    parser.add_argument(
+        "--stream-clients", type=int, default=2_000, help="WebSocket clients in stream_fanout"
+    )
+    parser.add_argument(
+        "--stream-seconds", type=float, default=10, help="seconds measured per stream_fanout run"
+    )
     args = parser.parse_args()
     only = set(args.only or BENCHMARKS)
     if args.load_only:
@@ -162,6 +176,7 @@ def _run() -> None:
         _report("recommend_real", meta | bench_recommend_real.run(), args.results)
     if "import" in only:
         _report("import", meta | bench_import.run(args.import_rows, args.days), args.results)
+    _stream(args, only, meta)
     if not only & {"generate", "load", "daily", "daily_history", "big_day"}:
         _dashboard(args, only, meta)
         return
@@ -198,6 +213,17 @@ def _dashboard(args, only: set[str], meta: dict) -> None:
             args.dashboard_warehouse, args.customers, args.products, args.days, trials=args.dashboard_trials
         )
         _report("api", meta | result, args.results)
+
+
+def _stream(args, only: set[str], meta: dict) -> None:
+    """The real-time path on a warehouse of its own; fan-out after ingestion (its KPIs, the payload)."""
+    settings = Settings(_env_file=None, home=WORK / "home", warehouse_db="bench_stream")
+    if "stream_ingest" in only:
+        result = bench_stream.run_ingest(settings, events=args.stream_events)
+        _report("stream_ingest", meta | result, args.results)
+    if "stream_fanout" in only:
+        result = bench_stream.run_fanout(settings, clients=args.stream_clients, seconds=args.stream_seconds)
+        _report("stream_fanout", meta | result, args.results)
 
 
 def _forecast_options(args) -> bench_forecast_seeds.Options:

@@ -99,24 +99,12 @@ def _forecast_target_met(name: str, observed: float, stock: dict) -> bool:
     return abs(observed - 0.95) <= 0.02 and stock["average_stock"] < stock["naive_average_stock"]
 
 
-def test_forecast_seeds_judges_each_target_on_a_tiny_world(tmp_path, monkeypatch):
+def test_forecast_seeds_judges_each_target_on_a_tiny_world(tmp_path):
     """`--only forecast_seeds` (no server needed): one seed's world of 150 customers, 30 products,
     70 days backtested at category and product level, and the speed world forecast 30 days ahead."""
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    env = os.environ | {"ECOMM_BENCH_WORK": str(tmp_path / "work")}
     tiny = ["--customers", "150", "--products", "30", "--days", "70"]
     seeds = ["--forecast-seeds", "1", "--forecast-world", "150", "30", "70"]
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.run", "--only", "forecast_seeds", *tiny, *seeds]
-        + ["--results", str(tmp_path / "results")],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    found = json.loads((tmp_path / "results" / "forecast_seeds.json").read_text())
+    found = _bench_result(tmp_path, "forecast_seeds", *tiny, *seeds)
     assert found["world"] == {"as_of": "2025-12-31", "days": 70, "customers": 150, "products": 30}
     (run,) = found["seeds"]
     assert (run["seed"], run["first_day"], run["last_day"]) == (1, "2025-10-23", "2025-12-31")
@@ -147,35 +135,9 @@ def test_forecast_seeds_judges_each_target_on_a_tiny_world(tmp_path, monkeypatch
     assert not (tmp_path / "work" / "forecast-seed-1").exists()  # the raw worlds are removed
 
 
-def test_import_benchmark_imports_the_synthetic_log_and_copies_it(tmp_path, monkeypatch):
+def test_import_benchmark_imports_the_synthetic_log_and_copies_it(tmp_path):
     """`--only import` at 3,000 lines over 10 days: every line read, the batches loaded, a COPY beside."""
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    work = tmp_path / "work"
-    try:
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "benchmarks.run",
-                "--only",
-                "import",
-                "--import-rows",
-                "3000",
-                "--days",
-                "10",
-            ]
-            + ["--results", str(tmp_path / "results")],
-            cwd=REPO,
-            env=os.environ | {"ECOMM_BENCH_WORK": str(work)},
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-    finally:
-        for pid in _postmasters(work / "home" / "pgdata"):
-            psutil.Process(pid).terminate()
-    found = json.loads((tmp_path / "results" / "import.json").read_text())
+    found = _bench_result(tmp_path, "import", "--import-rows", "3000", "--days", "10")
     ours, copy = found["ours"], found["bare_copy"]
     assert (found["rows"], found["days"], ours["rows_read"], ours["batches"], copy["rows"]) == (
         3000,
@@ -188,4 +150,72 @@ def test_import_benchmark_imports_the_synthetic_log_and_copies_it(tmp_path, monk
     assert set(ours["phase_seconds"]) == {"batches", "truth", "checks", "marts"}
     assert found["ratio_ours_over_copy"] == round(ours["seconds"] / copy["seconds"], 1)
     assert found["target_met"] == (ours["seconds"] <= 60)
-    assert _postmasters(work / "home" / "pgdata") == []  # the run stopped the server it started
+
+
+def _bench_result(tmp_path, only: str, *options: str) -> dict:
+    """`benchmarks.run --only ONLY` in a work folder of the test's; its stored result."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {
+        "ECOMM_BENCH_WORK": str(tmp_path / "work")
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.run",
+            "--only",
+            only,
+            *options,
+            "--results",
+            str(tmp_path / "results"),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _postmasters(tmp_path / "work" / "home" / "pgdata") == []  # it stopped the server it started
+    return json.loads((tmp_path / "results" / f"{only}.json").read_text())
+
+
+def test_stream_ingest_posts_every_event_once_beside_both_ceilings(tmp_path):
+    """3,000 events through POST /events, the bare FastAPI endpoint and a bare COPY, in one run."""
+    found = _bench_result(tmp_path, "stream_ingest", "--stream-events", "3000")
+    assert (found["events"], found["batch"], found["clients"]) == (3000, 1000, 4)
+    assert found["by_entity"] == {"web_events": 2500, "order_items": 500}
+    assert (found["lost"], found["duplicated"]) == (0, 0)
+    for path in ("ours", "bare_fastapi"):
+        assert found[path]["statuses"] == {"202": 3}
+        assert found[path]["server_cpu_ms_per_1000"] >= 0
+    assert found["ours"]["server_cpu_ms_per_1000"] > 0  # validation and the write: never free
+    ours, bare, copy = (found[k]["events_per_second"] for k in ("ours", "bare_fastapi", "copy"))
+    assert found["ratios"] == {"vs_bare_fastapi": round(ours / bare, 3), "vs_copy": round(ours / copy, 3)}
+    assert found["met"] == {
+        "events_per_second": ours >= 20_000,
+        "copy_ratio": found["ratios"]["vs_copy"] >= 0.25,
+    }
+
+
+def test_stream_fanout_measures_ours_and_the_bare_broadcast_at_both_rates(tmp_path):
+    """20 WebSocket clients for 2 s per run: /ws/live and websockets.broadcast() at 1 and 4 messages/s."""
+    found = _bench_result(tmp_path, "stream_fanout", "--stream-clients", "20", "--stream-seconds", "2")
+    assert (found["clients"], found["client_processes"], found["seconds_per_run"]) == (20, 2, 2.0)
+    assert list(found["runs"]) == ["1_per_second", "4_per_second"]
+    for rate, run in found["runs"].items():
+        per_second = int(rate.split("_")[0])
+        for name in ("ours", "bare_broadcast"):
+            r = run[name]
+            assert (r["clients"], r["connected"], r["dropped"], r["skipped"]) == (20, 20, 0, 0), (
+                rate,
+                name,
+                r,
+            )
+            # every client gets every tick of the window (a tick at each edge may fall either side)
+            assert 20 * (2 * per_second - 1) <= r["frames"] <= 20 * (2 * per_second + 1), (rate, name, r)
+            assert 0 <= r["p50_ms"] <= r["p99_ms"] <= r["max_ms"]
+        assert run["p99_vs_ceiling"] == round(run["ours"]["p99_ms"] / run["bare_broadcast"]["p99_ms"], 2)
+        assert run["met"] == {
+            "p99": run["ours"]["p99_ms"] <= 1000,
+            "p99_vs_ceiling": run["p99_vs_ceiling"] <= 1.5,
+        }

@@ -50,12 +50,27 @@ def cell(value) -> str | None:
     return value if isinstance(value, str) else repr(value)
 
 
-def _is_utf8(text: str) -> bool:
+def _cells(values) -> np.ndarray:
+    """A column of JSON scalars as text cells (an object array, as the raw files' text path has)."""
+    return np.array([v if v is None or v.__class__ is str else cell(v) for v in values], dtype=object)
+
+
+def _unencodable(cells: list) -> list[int]:
+    """Positions of the text cells UTF-8 cannot hold (JSON may escape a lone surrogate; no text
+    column can store it). One encode of the whole column when it is clean, the usual case."""
     try:
-        text.encode()
+        "".join(c for c in cells if c is not None).encode()
+        return []
     except UnicodeEncodeError:
-        return False
-    return True
+        pass
+    bad = []
+    for pos, text in enumerate(cells):
+        try:
+            if text is not None:
+                text.encode()
+        except UnicodeEncodeError:
+            bad.append(pos)
+    return bad
 
 
 def _batch_dates(entity: Entity, frame: pd.DataFrame, zone: str) -> np.ndarray:
@@ -68,35 +83,56 @@ def _batch_dates(entity: Entity, frame: pd.DataFrame, zone: str) -> np.ndarray:
     return days.fillna(pd.Timestamp("2000-01-01")).dt.date.to_numpy()
 
 
+def _known(entity: Entity, events: list[tuple[int, str, dict]]) -> tuple[list, list[Rejected]]:
+    """The events whose fields are all the entity's, and the others rejected naming the unknown ones."""
+    allowed, kept, rejected = entity.columns, [], []
+    fields = frozenset(allowed)
+    for event in events:
+        if event[2].keys() <= fields:
+            kept.append(event)
+            continue
+        unknown = sorted(set(event[2]) - fields)
+        reason = "; ".join(f"{name}: unknown field of {entity.name}" for name in unknown)
+        rejected.append(Rejected(event[0], event[1], reason))
+    return kept, rejected
+
+
+def _text_frame(entity: Entity, events: list[tuple[int, str, dict]]) -> tuple[pd.DataFrame, list[Rejected]]:
+    """The events as a frame of text cells, built column by column (what a raw file's text path
+    reads), less the events with a cell no text column can hold."""
+    datas = [data for _, _, data in events]
+    columns = {c: _cells(data.get(c) for data in datas) for c in entity.columns}
+    bad: dict[int, list[str]] = {}
+    for name, cells in columns.items():
+        for pos in _unencodable(cells):
+            bad.setdefault(pos, []).append(f"{name}: not valid Unicode text")
+    row_no = np.fromiter((index for index, _, _ in events), dtype="int64", count=len(events))
+    frame = pd.DataFrame({"row_no": row_no, **columns}, copy=False)
+    rejected = [Rejected(events[pos][0], events[pos][1], "; ".join(sorted(why))) for pos, why in bad.items()]
+    if bad:
+        frame = frame.drop(index=list(bad)).reset_index(drop=True)
+    return frame, rejected
+
+
 def _check_entity(
     entity: Entity, events: list[tuple[int, str, dict]], zone: str
 ) -> tuple[pd.DataFrame, list[Rejected]]:
-    rejected, rows, ids = [], [], {}
-    for index, event_id, data in events:
-        unknown = sorted(set(data) - set(entity.columns))
-        if unknown:
-            reason = "; ".join(f"{name}: unknown field of {entity.name}" for name in unknown)
-            rejected.append(Rejected(index, event_id, reason))
-            continue
-        if unencodable := [k for k, v in data.items() if isinstance(v, str) and not _is_utf8(v)]:
-            # JSON may escape a lone surrogate; no text column (nor UTF-8) can hold it
-            reason = "; ".join(f"{name}: not valid Unicode text" for name in sorted(unencodable))
-            rejected.append(Rejected(index, event_id, reason))
-            continue
-        rows.append({"row_no": index, **{c: cell(data.get(c)) for c in entity.columns}})
-        ids[index] = event_id
-    if not rows:
+    events, rejected = _known(entity, events)
+    if not events:
         return pd.DataFrame(), rejected
-    frame = pd.DataFrame(rows, columns=["row_no", *entity.columns], dtype=object)
-    frame["row_no"] = frame["row_no"].astype("int64")
-    good = []
+    frame, unencodable = _text_frame(entity, events)
+    rejected += unencodable
+    if frame.empty:
+        return pd.DataFrame(), rejected
+    ids = {index: event_id for index, event_id, _ in events}
     days = _batch_dates(entity, frame, zone)
-    for day in sorted(set(days)):
-        part = frame[days == day].reset_index(drop=True)
+    good = []
+    for day in np.unique(days):  # usually one: a batch of one day's events is validated in one call
+        part = frame if len(good) == 0 and (days == day).all() else frame[days == day].reset_index(drop=True)
         typed, bad = validate(RawFile(entity, part, zone=zone), date.fromisoformat(str(day)))
         good.append(typed)
         rejected += [Rejected(b.row_no, ids[b.row_no], b.reason) for b in bad]
-    typed = pd.concat(good, ignore_index=True)
+    typed = good[0] if len(good) == 1 else pd.concat(good, ignore_index=True)
     typed.insert(0, ID_COLUMN, typed["row_no"].map(ids))
     return typed.drop(columns="row_no"), rejected
 

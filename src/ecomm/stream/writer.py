@@ -1,8 +1,9 @@
 """The one writer of the `stream` tables: micro-batches of posted events, COPY, idempotent insert.
 
 Requests put their valid rows on a queue and wait; one task drains what has queued (several requests,
-up to `max_batch` events) and writes it in one transaction: COPY into a temporary table, then
-`INSERT ... ON CONFLICT (stream_event_id) DO NOTHING RETURNING` tells which events are new. Only after
+up to `max_batch` events) and writes it in one transaction: the ids already stored are looked up, the
+new rows COPYed into a temporary table and inserted (should a concurrent writer store one of them
+first: `INSERT ... ON CONFLICT (stream_event_id) DO NOTHING RETURNING` says which were new). Only after
 that transaction commits is each request answered, so nothing acknowledged can be lost when the
 process dies (an unacknowledged batch is the client's to retry; retrying is idempotent).
 
@@ -19,6 +20,9 @@ from dataclasses import dataclass, field
 
 import anyio
 import pandas as pd
+import psycopg2.errors
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from ecomm import db
 from ecomm.settings import Settings
@@ -42,11 +46,49 @@ class _Submission:
     done: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
-def _csv(frame: pd.DataFrame, columns: list[str]) -> io.StringIO:
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, header=False, columns=columns, date_format="%Y-%m-%d %H:%M:%S")
+def _csv(frame: pd.DataFrame, columns: list[str]) -> io.BytesIO:
+    """The rows as COPY's CSV, written by pyarrow (in C++; pandas' writer is per cell in Python)."""
+    buffer = io.BytesIO()
+    table = pa.Table.from_pandas(frame[columns], preserve_index=False)
+    pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
     buffer.seek(0)
     return buffer
+
+
+def _write_entity(cur, name: str, frame: pd.DataFrame) -> list[str]:
+    """Store the rows whose stream_event_id is new; those ids.
+
+    The rows are COPYed into a temporary table (that COPY never waits on another transaction's lock)
+    and those whose id is not stored yet inserted with a plain INSERT, which spares the speculative
+    insertion `INSERT ... ON CONFLICT DO NOTHING` makes for each row. Should
+    another API worker store one of them meanwhile, the plain INSERT fails on the key and the
+    savepoint sends the batch down the ON CONFLICT path instead."""
+    columns = [ID_COLUMN, *STREAM_ENTITIES[name].columns]
+    names = ", ".join(columns)
+    cur.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS incoming_{name} "
+        f"ON COMMIT DELETE ROWS AS SELECT {names} FROM stream.{name} WITH NO DATA"
+    )
+    # two queued requests may carry the same id (a retry racing its original): one of them
+    rows = _csv(frame.drop_duplicates(ID_COLUMN), columns)
+    cur.copy_expert(f"COPY incoming_{name} ({names}) FROM STDIN (FORMAT csv)", rows)
+    cur.execute("SAVEPOINT plain")
+    try:
+        cur.execute(
+            f"INSERT INTO stream.{name} ({names}) SELECT {names} FROM incoming_{name} AS i "
+            f"WHERE NOT EXISTS (SELECT FROM stream.{name} AS s WHERE s.{ID_COLUMN} = i.{ID_COLUMN}) "
+            f"RETURNING {ID_COLUMN}"
+        )
+    except psycopg2.errors.UniqueViolation:
+        cur.execute("ROLLBACK TO SAVEPOINT plain")
+        cur.execute(
+            f"INSERT INTO stream.{name} ({names}) SELECT {names} FROM incoming_{name} "
+            f"ON CONFLICT ({ID_COLUMN}) DO NOTHING RETURNING {ID_COLUMN}"
+        )
+        return [r[0] for r in cur.fetchall()]
+    stored = [r[0] for r in cur.fetchall()]
+    cur.execute("RELEASE SAVEPOINT plain")
+    return stored
 
 
 def write_rows(conn, rows: dict[str, pd.DataFrame]) -> set[str]:
@@ -55,20 +97,7 @@ def write_rows(conn, rows: dict[str, pd.DataFrame]) -> set[str]:
     stored: set[str] = set()
     with conn.cursor() as cur:
         for name, frame in rows.items():
-            columns = [ID_COLUMN, *STREAM_ENTITIES[name].columns]
-            names = ", ".join(columns)
-            cur.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS incoming_{name} "
-                f"ON COMMIT DELETE ROWS AS SELECT {names} FROM stream.{name} WITH NO DATA"
-            )
-            cur.copy_expert(f"COPY incoming_{name} ({names}) FROM STDIN (FORMAT csv)", _csv(frame, columns))
-            # DISTINCT ON: two queued requests may carry the same id (a retry racing its original)
-            cur.execute(
-                f"INSERT INTO stream.{name} ({names}) "
-                f"SELECT DISTINCT ON ({ID_COLUMN}) {names} FROM incoming_{name} ORDER BY {ID_COLUMN} "
-                f"ON CONFLICT ({ID_COLUMN}) DO NOTHING RETURNING {ID_COLUMN}"
-            )
-            stored.update(r[0] for r in cur.fetchall())
+            stored.update(_write_entity(cur, name, frame))
     conn.commit()
     return stored
 

@@ -1,0 +1,375 @@
+"""The real-time path under load, each beside its ceiling in the same run; clients in their own
+processes (`benchmarks.stream_clients`), server and clients on the same 2 cores, loopback.
+
+Ingestion: batches of 1,000 events (web events and order lines in the simulated day's proportion,
+about 5 to 1) POSTed by 4 keep-alive clients to `ecomm serve api` (one uvicorn worker): events per
+second until the last 202, then 0 lost and 0 duplicated checked by `stream_event_id`. Ceilings: the
+same bodies POSTed to a bare FastAPI endpoint that reads the body and answers 202 (what HTTP alone
+costs), and a bare COPY of the same rows from files into tables of the stream tables' shape (what
+PostgreSQL alone costs). Targets (issue 18): >= 20,000 events/s and >= 0.25x the COPY ceiling.
+
+Fan-out: `clients` WebSocket clients of `WS /ws/live` (split over 2 client processes) receiving the
+live KPIs at 1 and at 4 messages per second; beside them the same clients of a bare `websockets`
+server that sends the same payload with `websockets.broadcast()` at the same rate (the ceiling).
+Per run: frames delivered per second, p50/p99 delay (producer tick -> client receive), frames skipped
+(seq gaps) and clients dropped. Targets: p99 <= 1 s with no client dropped; p99 <= 1.5x the ceiling's.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ecomm import db
+from ecomm.orchestration.config import child_env
+from ecomm.platform.supervisor import free_port
+from ecomm.settings import Settings
+from ecomm.stream.tables import ID_COLUMN, STREAM_ENTITIES
+from ecomm.warehouse.migrate import migrate
+
+from benchmarks.bench_api import _serve, _wait
+from benchmarks.common import WORK
+
+DAY = "2026-03-02"
+ORDER_LINE_EVERY = 6  # one order line per 5 web events (the simulated day's 8.7M events, 1.9M lines)
+TARGETS = {
+    "events_per_second_min": 20_000,
+    "copy_ratio_min": 0.25,
+    "p99_ms_max": 1000,
+    "p99_ceiling_ratio_max": 1.5,
+}
+
+BARE_INGEST = """
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+app = FastAPI()
+
+
+@app.post("/events")
+async def events(request: Request):
+    await request.body()
+    return JSONResponse({"accepted": 0}, status_code=202)
+"""
+
+BARE_BROADCAST = """
+import asyncio, json, sys, time
+from datetime import UTC, datetime
+
+from websockets.asyncio.server import broadcast, serve
+
+port, payload, interval = int(sys.argv[1]), json.loads(open(sys.argv[2]).read()), float(sys.argv[3])
+clients = set()
+
+
+async def handler(ws):
+    await ws.send(json.dumps({**payload, "type": "snapshot"}))
+    clients.add(ws)
+    try:
+        await ws.wait_closed()
+    finally:
+        clients.discard(ws)
+
+
+async def main():
+    async with serve(handler, "127.0.0.1", port, ping_interval=None, backlog=4096):
+        seq = 0
+        while True:
+            started = time.monotonic()
+            seq += 1
+            at = datetime.now(UTC).isoformat(timespec="milliseconds")
+            broadcast(clients, json.dumps({**payload, "seq": seq, "at": at, "type": "tick"}))
+            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+asyncio.run(main())
+"""
+
+
+# ------------------------------------------------------------------------------------ the events
+def _event(n: int) -> dict:
+    second = f"{n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}"
+    if n % ORDER_LINE_EVERY == 0:
+        quantity, price = 1 + n % 3, 10.5
+        data = {
+            "order_id": n, "line_no": 1, "order_ts": f"{DAY} {second}", "customer_id": 1 + n % 5000,
+            "product_id": 1 + n % 300, "campaign_id": None, "quantity": quantity, "unit_price": price,
+            "discount": 1.0, "revenue": quantity * price - 1.0, "unit_cost": 4.25, "status": "completed",
+            "delivery_days": 2,
+        }  # fmt: skip
+        return {"event_id": f"o-{n}", "entity": "order_items", "data": data}
+    data = {
+        "event_id": n, "session_id": n // 4, "customer_id": 1 + n % 5000, "product_id": 1 + n % 300,
+        "event_type": ("view", "view", "add_to_cart", "purchase")[n % 4], "event_ts": f"{DAY} {second}",
+    }  # fmt: skip
+    return {"event_id": f"w-{n}", "entity": "web_events", "data": data}
+
+
+def write_batches(path: Path, events: int, batch: int) -> list[list[dict]]:
+    """`events` distinct events in batches of `batch`, one JSON body a line of `path`."""
+    batches = [
+        [_event(n) for n in range(start, min(start + batch, events + 1))]
+        for start in range(1, events + 1, batch)
+    ]
+    with open(path, "w") as out:
+        for events_of in batches:
+            out.write(json.dumps({"events": events_of}) + "\n")
+    return batches
+
+
+def _post(url: str, path: Path, clients: int) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.stream_clients", "post", url, "--batches", str(path)]
+        + ["--clients", str(clients)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+# --------------------------------------------------------------------------------- the warehouse
+def fresh_warehouse(settings: Settings) -> Settings:
+    db.ensure_databases(settings)
+    db.drop_database(settings, settings.warehouse_db)
+    db.create_database(settings, settings.warehouse_db)
+    migrate(settings)
+    return settings
+
+
+def _stored(settings: Settings) -> dict[str, int]:
+    with db.connection(settings) as conn, conn.cursor() as cur:
+        counts = {}
+        for name in STREAM_ENTITIES:
+            cur.execute(f"SELECT count(*), count(DISTINCT {ID_COLUMN}) FROM stream.{name}")
+            counts[name], counts[f"{name}_distinct"] = cur.fetchone()
+    return counts
+
+
+def _copy_ceiling(settings: Settings, batches: list[list[dict]], work: Path) -> dict:
+    """The same rows COPYed from CSV files into tables like the stream tables (same keys, indexes)."""
+    import csv
+
+    files = {}
+    for name, entity in STREAM_ENTITIES.items():
+        path = work / f"{name}.csv"
+        with open(path, "w", newline="") as out:
+            writer = csv.writer(out)
+            for events in batches:
+                for e in events:
+                    if e["entity"] == name:
+                        writer.writerow([e["event_id"], *(e["data"][c] for c in entity.columns)])
+        files[name] = path
+    seconds = 0.0
+    with db.connection(settings) as conn, conn.cursor() as cur:
+        for name, entity in STREAM_ENTITIES.items():
+            cur.execute(f"DROP TABLE IF EXISTS public.copy_{name}")
+            cur.execute(f"CREATE TABLE public.copy_{name} (LIKE stream.{name} INCLUDING ALL)")
+            conn.commit()
+            columns = ", ".join([ID_COLUMN, *entity.columns])
+            started = time.perf_counter()
+            with open(files[name]) as data:
+                cur.copy_expert(f"COPY public.copy_{name} ({columns}) FROM STDIN (FORMAT csv)", data)
+            conn.commit()
+            seconds += time.perf_counter() - started
+            cur.execute(f"DROP TABLE public.copy_{name}")
+            conn.commit()
+    return {"seconds": round(seconds, 3)}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children."""
+    import psutil
+
+    process = psutil.Process(pid)
+    total = 0.0
+    for p in (process, *process.children(recursive=True)):
+        times = p.cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def run_ingest(settings: Settings, *, events: int = 200_000, batch: int = 1000, clients: int = 4) -> dict:
+    work = WORK / "stream"
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "bare_ingest.py").write_text(BARE_INGEST)
+    fresh_warehouse(settings)
+    bodies = work / "batches.jsonl"
+    batches = write_batches(bodies, events, batch)
+    env = child_env(settings, ECOMM_API_KEYS="[]")
+    runs = {}
+    for name, command in (
+        ("bare_fastapi", [sys.executable, "-m", "uvicorn", "bare_ingest:app", "--no-access-log", "--app-dir", str(work)]),
+        ("ours", [sys.executable, "-m", "ecomm.cli", "serve", "api"]),
+    ):  # fmt: skip
+        port = free_port()
+        server = _serve([*command, "--port", str(port)], env, work / f"{name}.log")
+        try:
+            _wait(f"http://127.0.0.1:{port}/openapi.json")
+            before = _cpu_seconds(server.pid)
+            runs[name] = _post(f"http://127.0.0.1:{port}/events", bodies, clients)
+            # CPU per event: what the machine's other load does not change (its wall time it does)
+            runs[name]["server_cpu_ms_per_1000"] = round(
+                (_cpu_seconds(server.pid) - before) / events * 1e6, 1
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    stored = _stored(settings)
+    expected = {name: sum(e["entity"] == name for b in batches for e in b) for name in STREAM_ENTITIES}
+    copy = _copy_ceiling(settings, batches, work)
+    bodies.unlink()
+    for kind in ("bare_fastapi", "ours"):
+        runs[kind]["events_per_second"] = round(events / runs[kind]["seconds"])
+        runs[kind]["seconds"] = round(runs[kind]["seconds"], 3)
+    copy["events_per_second"] = round(events / copy["seconds"])
+    ours = runs["ours"]["events_per_second"]
+    lost = sum(max(0, expected[n] - stored[f"{n}_distinct"]) for n in STREAM_ENTITIES)
+    duplicated = sum(stored[n] - stored[f"{n}_distinct"] for n in STREAM_ENTITIES)
+    ratios = {
+        "vs_bare_fastapi": round(ours / runs["bare_fastapi"]["events_per_second"], 3),
+        "vs_copy": round(ours / copy["events_per_second"], 3),
+    }
+    return {
+        "events": events,
+        "batch": batch,
+        "clients": clients,
+        "by_entity": expected,
+        "ours": runs["ours"],
+        "bare_fastapi": runs["bare_fastapi"],
+        "copy": copy,
+        "ratios": ratios,
+        "lost": lost,
+        "duplicated": duplicated,
+        "targets": {k: v for k, v in TARGETS.items() if k in ("events_per_second_min", "copy_ratio_min")},
+        "met": {
+            "events_per_second": ours >= TARGETS["events_per_second_min"] and lost == duplicated == 0,
+            "copy_ratio": ratios["vs_copy"] >= TARGETS["copy_ratio_min"],
+        },
+    }
+
+
+# ----------------------------------------------------------------------------------------- fan-out
+def _port_open(port: int, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"nothing listens on {port}")
+
+
+def _listen(url: str, clients: int, seconds: float, processes: int) -> dict:
+    """`clients` WebSocket clients over `processes` client processes, merged."""
+    share = [clients // processes + (i < clients % processes) for i in range(processes)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.stream_clients", "listen", url, "--clients", str(n)]
+            + ["--seconds", str(seconds)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).resolve().parents[1],
+        )
+        for n in share
+    ]
+    parts = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=seconds + 300)
+        if proc.returncode != 0:
+            raise RuntimeError(f"a WebSocket client process failed ({proc.returncode})")
+        parts.append(json.loads(out.splitlines()[-1]))
+    delays = np.array([d for p in parts for d in p["delays_ms"]])
+    frames = sum(p["frames"] for p in parts)
+    return {
+        "clients": clients,
+        "connected": sum(p["connected"] for p in parts),
+        "dropped": sum(p["dropped"] for p in parts),
+        "frames": frames,
+        "frames_per_second": round(frames / max(p["seconds"] for p in parts), 1),
+        "skipped": sum(p["skipped"] for p in parts),
+        "p50_ms": round(float(np.percentile(delays, 50)), 1) if frames else None,
+        "p99_ms": round(float(np.percentile(delays, 99)), 1) if frames else None,
+        "max_ms": round(float(delays.max()), 1) if frames else None,
+    }
+
+
+def _payload(port: int, path: Path) -> int:
+    """A live KPI message of our server, saved as the ceiling's payload; its size in bytes."""
+    import asyncio
+
+    import websockets
+
+    async def first() -> str:
+        async with websockets.connect(f"ws://127.0.0.1:{port}/ws/live", max_size=None) as ws:
+            return await ws.recv()
+
+    text = asyncio.run(first())
+    path.write_text(text)
+    return len(text.encode())
+
+
+def run_fanout(
+    settings: Settings, *, clients: int = 2000, seconds: float = 10, rates=(1, 4), processes: int = 2
+) -> dict:
+    """Our /ws/live vs a bare `websockets.broadcast()` of the same payload, at each rate (messages/s).
+    Uses the warehouse as the ingestion benchmark left it (its KPIs are the payload)."""
+    work = WORK / "stream"
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "bare_broadcast.py").write_text(BARE_BROADCAST)
+    db.ensure_databases(settings)  # run alone: an empty warehouse (its KPIs are zero)
+    migrate(settings)
+    payload = work / "payload.json"
+    runs: dict[str, dict] = {}
+    size = 0
+    for rate in rates:
+        port = free_port()
+        env = child_env(settings, ECOMM_API_KEYS="[]", ECOMM_STREAM_TICK_SECONDS=str(1 / rate))
+        server = _serve(
+            [sys.executable, "-m", "ecomm.cli", "serve", "api", "--port", str(port)],
+            env,
+            work / "ws_ours.log",
+        )
+        try:
+            _wait(f"http://127.0.0.1:{port}/health")
+            size = _payload(port, payload)
+            ours = _listen(f"ws://127.0.0.1:{port}/ws/live", clients, seconds, processes)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        port = free_port()
+        command = [sys.executable, str(work / "bare_broadcast.py"), str(port), str(payload), str(1 / rate)]
+        server = _serve(command, env, work / "ws_bare.log")
+        try:
+            _port_open(port)
+            bare = _listen(f"ws://127.0.0.1:{port}", clients, seconds, processes)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        ratio = round(ours["p99_ms"] / bare["p99_ms"], 2) if ours["p99_ms"] and bare["p99_ms"] else None
+        runs[f"{rate}_per_second"] = {
+            "ours": ours,
+            "bare_broadcast": bare,
+            "p99_vs_ceiling": ratio,
+            "met": {
+                "p99": ours["p99_ms"] is not None
+                and ours["p99_ms"] <= TARGETS["p99_ms_max"]
+                and ours["dropped"] == 0,
+                "p99_vs_ceiling": ratio is not None and ratio <= TARGETS["p99_ceiling_ratio_max"],
+            },
+        }
+    return {
+        "clients": clients,
+        "client_processes": processes,
+        "seconds_per_run": seconds,
+        "payload_bytes": size,
+        "runs": runs,
+        "targets": {k: v for k, v in TARGETS.items() if k.startswith("p99")},
+    }
