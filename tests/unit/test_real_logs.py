@@ -136,17 +136,24 @@ def test_popularity_recommends_the_most_rated_unseen_items(tail):
     assert not set(got) - set(unseen.index)
 
 
+BASELINES = ("popularity_all", "popularity_recent", "item_knn")
+
+
 def test_the_benchmark_runs_on_a_slice_and_never_recommends_a_seen_item(tail):
-    result = bench.evaluate_log(tail, windows=1, share=0.1)
+    """The baselines with their tuning (the library's models are fitted once each below: their
+    tuning fits 3 re-rankers, too slow for a unit test)."""
+    result = bench.evaluate_log(tail, windows=1, share=0.1, methods=BASELINES)
     window = result["windows"][0]
     fold = bench.fold(tail, 18_000, 20_000)
     assert window["users"] == len(fold.relevant) > 0
-    assert [row["method"] for row in result["table"]] == list(bench.METHODS)
+    assert [row["method"] for row in result["table"]] == list(BASELINES)
     assert all(row["user_windows"] == window["users"] for row in result["table"])
+    assert all(row["windows_without_enough_labels"] == 0 for row in result["table"])
+    assert result["targets"] is None  # no re-ranked model in this run
     assert set(window["methods"]["item_knn"]["params"]) == {"kind", "K"}
     seen = bench.seen_by_user(fold.train)
     users = sorted(fold.relevant)
-    for method in bench.METHODS:
+    for method in BASELINES:
         params = window["methods"][method]["params"]
         recommender = dict((tuple(sorted(p.items())), r) for p, r in bench.settings(method))[
             tuple(sorted(params.items()))
@@ -155,6 +162,38 @@ def test_the_benchmark_runs_on_a_slice_and_never_recommends_a_seen_item(tail):
         assert all(len(recs[u]) == 10 and not set(recs[u]) & seen[u] for u in users)
         ndcg = np.mean([n for n, _ in bench.per_user(recs, fold.relevant)])
         assert round(float(ndcg), 4) == window["methods"][method]["ndcg_at_10"]
+
+
+def test_the_library_models_on_a_slice_give_ten_unseen_items_per_user(tail):
+    fold = bench.fold(tail, 18_000, 20_000)
+    assert fold.window_rows == 2_000
+    # the label span: the time the last 2,000 training rows took
+    assert bench.label_span_days(fold) == (
+        (fold.train["timestamp"].iloc[-1] - fold.train["timestamp"].iloc[-2_000]) / pd.Timedelta(days=1)
+    )
+    seen = bench.seen_by_user(fold.train)
+    users = sorted(fold.relevant)
+    for recommender in (bench.library("als"), bench.library(None, label_windows=1)):
+        recs = recommender(fold, users)
+        assert sorted(recs) == users
+        assert all(len(recs[u]) == len(set(recs[u])) == 10 and not set(recs[u]) & seen[u] for u in users)
+    assert [p for p, _ in bench.settings("reranked")] == [{"label_windows": 1}, {"label_windows": 2}]
+
+
+def test_a_reranker_without_enough_labels_is_recorded_not_replaced(tail):
+    """A setting raising NotEnoughLabels is skipped in tuning; when none fits, the window's lists are
+    empty (every user scores 0) and the record names the error."""
+    test = bench.fold(tail, 19_000, 20_000)
+    validation = bench.fold(tail, 18_000, 19_000)
+    starved = [({"min_label_positives": 10**9}, bench.library(None, min_label_positives=10**9))]
+    recs, record = bench.evaluate_method("reranked", test, validation, sorted(test.relevant), starved)
+    assert recs == {}
+    assert record == {
+        "params": None,
+        "not_enough_labels": "reranked: every setting's label windows have too few positives: "
+        "[{'min_label_positives': 1000000000}]",
+    }
+    assert {n for n, _ in bench.per_user(recs, test.relevant)} == {0.0}
 
 
 def test_the_stored_result_is_of_every_log():
@@ -169,3 +208,10 @@ def test_the_stored_result_is_of_every_log():
             expected["items"],
         )
         assert [row["method"] for row in log["table"]] == list(bench.METHODS)
+        assert set(log["targets"]) == {
+            "reranked_ndcg_at_10",
+            "bar_item_knn",
+            "bar_popularity_all",
+            "meets_item_knn",
+            "meets_popularity_all",
+        }
