@@ -136,7 +136,7 @@ def run(seeds: list[int], customers: int, products: int, alpha: float, min_psi: 
         results = [run_seed(s, customers, products, Path(tmp), alpha, min_psi) for s in seeds]
     return {
         "benchmark": "drift",
-        "measured": dt.date.today().isoformat(),
+        "measured_on": dt.date.today().isoformat(),
         "world": {"customers": customers, "products": products, "days": DAYS, "as_of": AS_OF.isoformat()},
         "reference_cutoff": REFERENCE_CUTOFF.isoformat(),
         "drift_start": DRIFT_START.isoformat(),
@@ -148,6 +148,12 @@ def run(seeds: list[int], customers: int, products: int, alpha: float, min_psi: 
         "summary": summarise(results),
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def run_with_settings(seeds: list[int], customers: int = 900, products: int = 100) -> dict:
+    """`run` with the flag rule's settings (ECOMM_DRIFT_ALPHA, ECOMM_DRIFT_MIN_PSI)."""
+    settings = Settings(_env_file=None)
+    return run(seeds, customers, products, settings.drift_alpha, settings.drift_min_psi)
 
 
 def main() -> None:
