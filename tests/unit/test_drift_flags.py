@@ -13,6 +13,7 @@ from scipy import stats
 
 from ecomm.monitoring.drift import chi2_pvalue, flag_features, ks_pvalue, small_sample_chi2_pvalue
 from ecomm.monitoring.inputs import input_values, inputs_drift, inputs_reference
+from ecomm.monitoring.reference import PREDICTION, drift_against, training_reference
 
 
 def test_a_feature_is_flagged_below_alpha_over_the_tested_features_and_above_the_minimum_psi():
@@ -153,3 +154,23 @@ def test_a_price_rise_is_flagged_and_an_unchanged_window_is_not():
 
     assert flagged(dt.date(2024, 4, 20)) == []
     assert flagged(dt.date(2024, 4, 30)) == ["price_index[Toys]"]
+
+
+def test_the_model_view_with_alpha_needs_a_significant_test_besides_the_psi():
+    reference = training_reference(
+        pd.DataFrame({"recency": np.arange(1.0, 101.0)}), [], np.linspace(0, 1, 100)
+    )
+    # three recent customers, all in the reference's top two deciles of recency (1..100)
+    current = pd.DataFrame({"recency": [82.0, 88.0, 95.0]})
+    predictions = [0.2, 0.5, 0.8]
+    by_psi = {r.feature: r for r in drift_against(reference, current, predictions, threshold=0.2)}
+    assert by_psi["recency"].psi > 2.0 and by_psi["recency"].drifted is True
+    assert by_psi["recency"].ks_statistic == pytest.approx(0.81, abs=0.006)
+    # KS p at 100 x 3 / 103 = 3 rows: P(D >= 0.81) = 0.0137 (exact), above 0.005 / 2 features
+    assert ks_pvalue(by_psi["recency"].ks_statistic, 100, 3) == pytest.approx(0.013718, abs=1e-6)
+    rows = drift_against(reference, current, predictions, threshold=0.2, alpha=0.005)
+    assert [(r.feature, r.drifted) for r in rows] == [("recency", False), (PREDICTION, False)]
+    # the same shift in 100 customers is flagged
+    many = pd.DataFrame({"recency": np.tile([82.0, 88.0, 95.0], 34)[:100]})
+    rows = drift_against(reference, many, np.linspace(0.0, 1.0, 100), threshold=0.2, alpha=0.005)
+    assert [(r.feature, r.drifted) for r in rows] == [("recency", True), (PREDICTION, False)]
