@@ -113,7 +113,6 @@ def test_the_recent_inputs_of_a_day():
         # placed in the 3 days up to 10 - 5 = 5 January (3..5), not cancelled, one per order
         "late_delivery": ("categorical", ["late", "on_time"]),
         # the lines placed 4..10 January: orders 3, 4 (cancelled lines keep their price), 5, 6
-        "line_category": ("categorical", ["Toys", "Books", "Toys", "Books"]),
         "price_index[Books]": ("numeric", [0.9, 1.2]),
         "price_index[Toys]": ("numeric", [1.1, 1.0]),
     }
