@@ -105,7 +105,7 @@ LINES = pd.DataFrame(
 
 
 def test_the_recent_inputs_of_a_day():
-    values = input_values(CUSTOMERS, LINES, PRODUCTS, dt.date(2024, 1, 4), dt.date(2024, 1, 10))
+    values = input_values(CUSTOMERS, LINES, PRODUCTS, dt.date(2024, 1, 4), dt.date(2024, 1, 10), late_days=3)
     assert {k: (kind, list(v)) for k, (kind, v) in values.items()} == {
         # signed up 4..10 January
         "new_customer_age": ("numeric", [40, 50, 60]),
@@ -137,6 +137,9 @@ def test_a_price_rise_is_flagged_and_an_unchanged_window_is_not():
     lines.loc[rise & (lines.product_id == 2), "unit_price"] *= 1.25
     customers = CUSTOMERS.iloc[:0]
     reference = inputs_reference(customers, lines, PRODUCTS, dt.date(2024, 4, 10), days=90)
+    # the reference's lateness pools every order placed in its 90 days (shifted back 5), not 3 days
+    placed = lines.order_ts.between(pd.Timestamp(dt.date(2024, 1, 7)), pd.Timestamp(dt.date(2024, 4, 5)))
+    assert reference["late_delivery"]["rows"] == int(placed.sum())
     assert reference["price_index[Toys]"]["rows"] == int(
         (
             (lines.product_id == 2)

@@ -62,13 +62,14 @@ def _between(moments, first: dt.date, last: dt.date) -> pd.Series:
 
 
 def input_values(
-    customers, lines, products, first: dt.date, last: dt.date
+    customers, lines, products, first: dt.date, last: dt.date, late_days: int | None = None
 ) -> dict[str, tuple[str, pd.Series]]:
-    """Each input feature's (kind, values) over the business dates first..last."""
+    """Each input feature's (kind, values) over the business dates first..last; the lateness over
+    the last `late_days` of them (None: all; the reference pools the whole period)."""
     new = customers[_between(customers["signup_date"], first, last)]
     placed = lines["order_ts"]
     shift = dt.timedelta(days=LATE_AFTER_DAYS)
-    late_first = max(first, last - dt.timedelta(days=LATE_WINDOW_DAYS - 1)) - shift
+    late_first = (first if late_days is None else max(first, last - dt.timedelta(days=late_days - 1))) - shift
     orders = lines[_between(placed, late_first, last - shift) & (lines["status"] != "cancelled")]
     orders = orders.drop_duplicates("order_id")
     late = np.where(orders["delivery_days"] > LATE_AFTER_DAYS, "late", "on_time")
@@ -135,7 +136,7 @@ def inputs_drift(
 ) -> list[FeatureDrift]:
     """The last WINDOW_DAYS up to `day` against the reference, flagged by drift.flag_features."""
     first, last = window_of(day, WINDOW_DAYS)
-    current = input_values(customers, lines, products, first, last)
+    current = input_values(customers, lines, products, first, last, LATE_WINDOW_DAYS)
     rows = [
         (_categorical_test if summary["kind"] == CATEGORICAL else _numeric_test)(
             name, summary, current[name][1]
