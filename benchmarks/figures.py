@@ -391,7 +391,7 @@ def render_drift(results: Path) -> str:
         )
     cells = " | ".join(
         f"{run['stable']['flagged_days'] * 180 / run['stable']['days_monitored']:.0f} "
-        f"({run['stable']['episodes']} episodes) "
+        f"({run['stable']['episodes']} episode{'' if run['stable']['episodes'] == 1 else 's'}) "
         f"{_mark(run['stable']['flagged_days'] * 180 / run['stable']['days_monitored'] <= targets['false_alarms_per_180'])}"
         for run in runs
     )
