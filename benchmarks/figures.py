@@ -13,6 +13,7 @@ from stored files:
   forecast_seeds        benchmarks/results/forecast_seeds.json (python -m benchmarks.bench_forecast_seeds)
   recommend_real        benchmarks/results/recommend_real.json (python -m benchmarks.bench_recommend_real)
   stream                benchmarks/results/stream_{ingest,fanout}.json (--only stream_ingest --only stream_fanout)
+  drift                 benchmarks/results/drift.json (python -m benchmarks.bench_drift --seeds 1 2 3)
   contract              the raw contract's declarations (src/ecomm/entities.py), not a measurement
 
 python -m benchmarks.figures           # rewrite the blocks from the stored files
@@ -360,6 +361,45 @@ def render_recommend_general(results: Path) -> str:
     return "\n".join(lines)
 
 
+def _days_to_flag(days: int | None, target: int) -> str:
+    return f"not within 28 days {_mark(False)}" if days is None else f"{days} {_mark(days <= target)}"
+
+
+def render_drift(results: Path) -> str:
+    """The recent-inputs drift monitor: per seed, days from each planted drift's start to its first
+    flag, and the stable world's flagged days per 180."""
+    path = results / "drift.json"
+    found = _load_json(path)
+    runs, targets, w = found["seeds"], found["targets"], found["world"]
+    lines = [
+        f"Measured {found['measured_on']} by `python -m benchmarks.bench_drift` ({_link(path)}): per seed "
+        f"a stable world and one per drift kind of {w['customers']:,} customers, {w['products']:,} products "
+        f"and {w['days']} days to {w['as_of']}, reference = the 90 days to {found['reference_cutoff']}, "
+        f"drift from {found['drift_start']}, ECOMM_DRIFT_ALPHA {found['alpha']}, ECOMM_DRIFT_MIN_PSI "
+        f"{found['min_psi']} ({found['seconds']:.0f} s in all):",
+        "",
+        "| | target | " + " | ".join(f"seed {run['seed']}" for run in runs) + " |",
+        "|---|---|" + "---|" * len(runs),
+    ]
+    for kind, magnitude in found["magnitudes"].items():
+        cells = " | ".join(
+            _days_to_flag(run["drift"][kind]["days_to_flag"], targets["detect_days"]) for run in runs
+        )
+        flagged_by = sorted({f for run in runs for f in run["drift"][kind]["features"]})
+        lines.append(
+            f"| `{kind}` ({magnitude}): days to the first flag ({', '.join(flagged_by) or 'none'}) "
+            f"| ≤ {targets['detect_days']} | {cells} |"
+        )
+    cells = " | ".join(
+        f"{run['stable']['flagged_days'] * 180 / run['stable']['days_monitored']:.0f} "
+        f"({run['stable']['episodes']} episode{'' if run['stable']['episodes'] == 1 else 's'}) "
+        f"{_mark(run['stable']['flagged_days'] * 180 / run['stable']['days_monitored'] <= targets['false_alarms_per_180'])}"
+        for run in runs
+    )
+    lines.append(f"| stable world: flagged days per 180 | ≤ {targets['false_alarms_per_180']} | {cells} |")
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------------- causal report
 def render_causal(docs: Path) -> str:
     path = docs / "causal_estimates.csv"
@@ -663,6 +703,7 @@ def renderers(benchmark_results: Path, docs_results: Path) -> dict[str, Callable
         "forecast_seeds": lambda: render_forecast_seeds(benchmark_results),
         "recommend_real": lambda: render_recommend_real(benchmark_results),
         "stream": lambda: render_stream(benchmark_results),
+        "drift": lambda: render_drift(benchmark_results),
         "contract": render_contract,
     }
 

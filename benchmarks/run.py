@@ -18,7 +18,9 @@ demand forecasts' targets on --forecast-seeds worlds of --forecast-world custome
 and every product of a world of --customers/--products/--days forecast 30 days ahead, AutoETS beside
 seasonal naive; needs no server), recommend_real (popularity over the whole training window and
 over a tuned recent window, and a tuned item-kNN, on the MovieLens logs of `make realdata`, rolling
-temporal windows; needs no server, about 3 minutes), import (`ecomm import transactions` of a
+temporal windows; needs no server, about 3 minutes), drift (the recent-inputs drift monitor on
+--drift-seeds worlds of 900 customers: days to flag each planted drift, false alarms per 180 stable
+days; needs no server, about 100 s per seed), import (`ecomm import transactions` of a
 synthetic --import-rows-line log, text keys, over --days days, into an empty warehouse vs a bare COPY
 of the same CSV; about 2 minutes), stream_ingest (events/s through POST /events beside a bare FastAPI
 endpoint and a bare COPY of the same rows; --stream-events), stream_fanout (--stream-clients WebSocket
@@ -49,6 +51,7 @@ from benchmarks import (
     bench_api,
     bench_bulk,
     bench_dashboard,
+    bench_drift,
     bench_forecast_seeds,
     bench_generate,
     bench_import,
@@ -65,6 +68,7 @@ BENCHMARKS = (
     "platform",
     "forecast_seeds",
     "recommend_real",
+    "drift",
     "import",
     "stream_ingest",
     "stream_fanout",
@@ -157,6 +161,9 @@ def _run() -> None:
     parser.add_argument(
         "--stream-seconds", type=float, default=10, help="seconds measured per stream_fanout run"
     )
+    parser.add_argument(
+        "--drift-seeds", type=int, nargs="+", default=[1, 2, 3], help="world seeds of the drift benchmark"
+    )
     args = parser.parse_args()
     only = set(args.only or BENCHMARKS)
     if args.load_only:
@@ -174,6 +181,8 @@ def _run() -> None:
         _report("forecast_seeds", meta | bench_forecast_seeds.run(_forecast_options(args)), args.results)
     if "recommend_real" in only:
         _report("recommend_real", meta | bench_recommend_real.run(), args.results)
+    if "drift" in only:
+        _report("drift", meta | bench_drift.run_with_settings(args.drift_seeds), args.results)
     if "import" in only:
         _report("import", meta | bench_import.run(args.import_rows, args.days), args.results)
     _stream(args, only, meta)

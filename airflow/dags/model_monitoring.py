@@ -34,7 +34,8 @@ point-in-time features, scored by that version) and compares every input feature
 prediction with the **training reference** stored with the version at registration
 (`monitoring/reference.json` in its run): PSI over the reference's quantile bins (categories for
 categorical inputs), the KS statistic (numeric, prediction) or the chi-squared p-value
-(categorical), flagged as drifted when PSI > `ECOMM_DRIFT_PSI_THRESHOLD` (default 0.2). The rows
+(categorical), flagged as drifted when PSI > `ECOMM_DRIFT_PSI_THRESHOLD` (default 0.2) and the
+KS/chi-squared p-value < `ECOMM_DRIFT_ALPHA` (0.005) / the model's features. The rows
 replace D's rows of that model version in `marts.model_monitoring` (one row per model, version,
 date and feature; `__prediction__` for the prediction), which `/metrics` and the dashboard read.
 A model without a champion, or registered before references existed, is reported and skipped.

@@ -248,6 +248,20 @@ class Settings(BaseSettings):
         description="A model's feature (or prediction) is flagged as drifted in marts.model_monitoring "
         "when its PSI against the version's training reference exceeds this.",
     )
+    drift_min_psi: float = Field(
+        default=0.1,
+        ge=0.0,
+        description="The recent-inputs monitor's minimum effect: a feature is flagged only when its PSI "
+        "also exceeds this (besides ECOMM_DRIFT_ALPHA's test).",
+    )
+    drift_alpha: float = Field(
+        default=0.005,
+        gt=0.0,
+        lt=1.0,
+        description="Family-wise significance of one day's drift tests (Bonferroni over the features): a "
+        "recent input is flagged when its KS/chi-squared p-value < alpha / features and its PSI exceeds "
+        "ECOMM_DRIFT_MIN_PSI (0.005: at most about 1 false alarm per 180 days).",
+    )
 
     @field_validator("shop_timezone")
     @classmethod

@@ -38,7 +38,7 @@ def expected_rows(settings, client, name: str, day: dt.date) -> tuple[dict, list
         features, predictions = monitored_populations()[name](
             conn, loaded, day + dt.timedelta(days=1), span.first_day
         )
-    rows = drift_against(reference, features, predictions, settings.drift_psi_threshold)
+    rows = drift_against(reference, features, predictions, settings.drift_psi_threshold, settings.drift_alpha)
     as_tuples = [
         (
             r.feature,

@@ -101,6 +101,41 @@ def chi2_pvalue(current_counts, reference_shares, floor: float = 1e-4) -> float:
     return float(stats.chisquare(counts, expected).pvalue)
 
 
+def chi2_statistic(counts: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """Pearson's statistic along the last axis (rows of counts against the same expected counts)."""
+    return ((counts - expected) ** 2 / expected).sum(axis=-1)
+
+
+def small_sample_chi2_pvalue(
+    current_counts, reference_shares, floor: float = 1e-4, draws: int = 20_000, min_expected: float = 5.0
+) -> float:
+    """chi2_pvalue, but when an expected count is below `min_expected` (where the chi-squared
+    approximation runs small and would flag a handful of new customers every few days) the p-value
+    is the share of `draws` multinomial samples from the reference shares whose statistic reaches
+    the observed one (seeded: the same counts give the same p-value)."""
+    counts = np.asarray(current_counts, dtype=float)
+    shares = np.clip(np.asarray(reference_shares, dtype=float), floor, None)
+    seen = (np.asarray(reference_shares, dtype=float) > 0) | (counts > 0)
+    counts, shares = counts[seen], shares[seen] / shares[seen].sum()
+    n = int(counts.sum())
+    if n == 0:
+        raise ValueError("the current sample is empty")
+    expected = shares * n
+    if len(shares) < 2 or expected.min() >= min_expected:
+        return chi2_pvalue(current_counts, reference_shares, floor)
+    observed = chi2_statistic(counts, expected)
+    simulated = chi2_statistic(np.random.default_rng(0).multinomial(n, shares, size=draws), expected)
+    return float((1 + np.sum(simulated >= observed - 1e-9)) / (1 + draws))
+
+
+def ks_pvalue(statistic: float, n_reference: int, n_current: int) -> float:
+    """Two-sample KS p-value of `statistic` for samples of these sizes, from the one-sample exact
+    distribution at the effective size n*m/(n+m) - so a reference kept as a 1,000-point sketch is
+    tested at its real row count, not as 1,000 rows."""
+    effective = max(1, round(n_reference * n_current / (n_reference + n_current)))
+    return float(stats.kstwo.sf(statistic, effective))
+
+
 def ks(reference, current) -> tuple[float, float]:
     """Two-sample Kolmogorov-Smirnov statistic (max ECDF gap) and its p-value."""
     result = stats.ks_2samp(_sample(reference, "reference"), _sample(current, "current"))
@@ -120,3 +155,17 @@ def psi_level(value: float) -> str:
     if value > PSI_MODERATE:
         return "moderate"
     return "stable"
+
+
+def flag_features(pvalues, psis, alpha: float, min_psi: float) -> list[bool]:
+    """Which features of one day's comparison are drifted: p-value below alpha / m (Bonferroni over
+    the m features that have a p-value, so the day's chance of any false flag stays <= alpha) and
+    PSI above `min_psi` (a minimum effect, so a large sample's negligible shift is not flagged).
+    A feature without a p-value (nothing to test) is never flagged."""
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    if len(pvalues) != len(psis):
+        raise ValueError(f"{len(pvalues)} p-values for {len(psis)} PSIs")
+    tested = sum(p is not None for p in pvalues)
+    cutoff = alpha / max(tested, 1)
+    return [p is not None and p < cutoff and s > min_psi for p, s in zip(pvalues, psis, strict=True)]

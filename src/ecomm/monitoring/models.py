@@ -154,7 +154,7 @@ def monitor_model(settings, client, conn, name: str, day: dt.date) -> ModelDrift
     features, predictions = monitored_populations()[name](
         conn, loaded, day + dt.timedelta(days=1), span.first_day
     )
-    rows = drift_against(reference, features, predictions, settings.drift_psi_threshold)
+    rows = drift_against(reference, features, predictions, settings.drift_psi_threshold, settings.drift_alpha)
     write_drift(conn, name, version, day, rows)
     return ModelDrift(name, version, day, "monitored", tuple(rows), time.perf_counter() - started)
 

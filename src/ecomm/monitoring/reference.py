@@ -14,13 +14,21 @@ Numeric nulls are left out of the numeric summaries (the models impute them).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ecomm.monitoring.drift import bin_edges, bin_shares, category_counts, chi2_pvalue, psi_of_shares
+from ecomm.monitoring.drift import (
+    bin_edges,
+    bin_shares,
+    category_counts,
+    chi2_pvalue,
+    flag_features,
+    ks_pvalue,
+    psi_of_shares,
+)
 
 PREDICTION = "__prediction__"
 OTHER = "__other__"
@@ -123,10 +131,27 @@ def categorical_drift(feature: str, reference: dict, values, threshold: float) -
 
 
 def drift_against(
-    reference: dict, features: pd.DataFrame, predictions, threshold: float
+    reference: dict, features: pd.DataFrame, predictions, threshold: float, alpha: float | None = None
 ) -> list[FeatureDrift]:
     """Every referenced feature of `features` and the predictions, compared with the reference
-    (a feature the day's frame lacks is skipped: nothing to compare)."""
+    (a feature the day's frame lacks is skipped: nothing to compare). Drifted: PSI > `threshold`,
+    and with `alpha` also a p-value below alpha / the features tested (drift.flag_features)."""
+    rows = _compared(reference, features, predictions, threshold)
+    if alpha is None:
+        return rows
+    pvalues = [_pvalue(r, reference) for r in rows]
+    flags = flag_features(pvalues, [r.psi for r in rows], alpha, threshold)
+    return [replace(r, drifted=f) for r, f in zip(rows, flags, strict=True)]
+
+
+def _pvalue(row: FeatureDrift, reference: dict) -> float | None:
+    """The row's chi-squared p-value, or its KS p-value at the reference's row count (numeric)."""
+    if row.ks_statistic is None:
+        return row.chi2_p_value
+    return ks_pvalue(row.ks_statistic, row.reference_rows, row.current_rows)
+
+
+def _compared(reference: dict, features: pd.DataFrame, predictions, threshold: float) -> list[FeatureDrift]:
     rows = []
     for column, summary in reference["features"].items():
         if column not in features.columns:

@@ -73,7 +73,8 @@ def render(ctx: L.PageContext) -> None:
     threshold = ctx.settings.drift_psi_threshold
     st.caption(
         f"PSI of each input feature and of the prediction (`{PREDICTION}`) against the version's training "
-        f"reference; drifted = PSI > {threshold:g} (ECOMM_DRIFT_PSI_THRESHOLD)."
+        f"reference; drifted = PSI > {threshold:g} (ECOMM_DRIFT_PSI_THRESHOLD) and a KS/chi² p-value below "
+        f"{ctx.settings.drift_alpha:g} (ECOMM_DRIFT_ALPHA) / the model's features."
     )
     st.subheader("Latest run per model")
     st.dataframe(summary(rows).groupby(["model_name"]).head(1), hide_index=True)

@@ -1,0 +1,182 @@
+"""Detection of the planted drift (issue 19) by the recent-inputs monitor (ecomm.monitoring.inputs).
+
+For each seed: a stable world and one world per drift kind (same seed, same size; identical before
+the drift's start), generated here. The reference pools the REFERENCE_DAYS up to the reference
+cutoff; then every business date is monitored (last 7 days against it, Bonferroni alpha +
+minimum PSI, drift.flag_features). Measured:
+* stable world: the days with any flagged feature over the FALSE_ALARM_DAYS after the cutoff, and
+  the alarm episodes (runs of consecutive flagged days);
+* drift worlds: days from the start to the first date on or after it with a flag the stable world
+  of the same seed does not raise that day (None: not within DETECT_DAYS), and which features
+  flagged it. The worlds are identical before the start, so a false alarm running into the start
+  date is not counted as a detection.
+No database, no models: the raw batches the warehouse loads.
+
+python -m benchmarks.bench_drift --seeds 1 2 3   # about 1 minute per seed on 2 cores
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from ecomm.datagen import GeneratorConfig, generate_history
+from ecomm.datagen.config import REGIME_MAGNITUDE, RegimeChange
+from ecomm.monitoring.inputs import inputs_drift, inputs_reference
+from ecomm.settings import Settings
+
+from benchmarks.common import RESULTS, write_result
+
+AS_OF = dt.date(2024, 12, 31)
+DAYS = 400
+REFERENCE_CUTOFF = dt.date(2024, 5, 31)
+FALSE_ALARM_DAYS = 180
+DRIFT_START = dt.date(2024, 9, 1)
+DETECT_DAYS = 28
+TARGET_DETECT_DAYS = 7
+TARGET_FALSE_ALARMS = 1
+KINDS = {
+    "young_deal_channel": RegimeChange(
+        "young_deal_channel", DRIFT_START, REGIME_MAGNITUDE["young_deal_channel"][1]
+    ),
+    "category_price_rise": RegimeChange(
+        "category_price_rise", DRIFT_START, REGIME_MAGNITUDE["category_price_rise"][1], category="Electronics"
+    ),
+    "delivery_delay": RegimeChange("delivery_delay", DRIFT_START, REGIME_MAGNITUDE["delivery_delay"][1]),
+}
+
+
+def read_entity(world: Path, entity: str) -> pd.DataFrame:
+    frames = [
+        pd.read_csv(p / f"{entity}.csv") for p in sorted(world.glob("20*")) if (p / f"{entity}.csv").exists()
+    ]
+    return pd.concat([f for f in frames if len(f)], ignore_index=True)
+
+
+def frames(world: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The world's customers, order lines and products, dates parsed once (the daily loop filters them)."""
+    customers = read_entity(world, "customers")
+    customers["signup_date"] = pd.to_datetime(customers["signup_date"])
+    lines = read_entity(world, "order_items")
+    lines["order_ts"] = pd.to_datetime(lines["order_ts"])
+    return customers, lines, read_entity(world, "products")
+
+
+def flagged_days(world: Path, first: dt.date, last: dt.date, alpha: float, min_psi: float) -> dict:
+    """Business date -> the flagged features (only dates with any)."""
+    customers, lines, products = frames(world)
+    known = products[pd.to_datetime(products["launch_date"]).dt.date <= REFERENCE_CUTOFF]
+    reference = inputs_reference(customers, lines, known, REFERENCE_CUTOFF)
+    out = {}
+    day = first
+    while day <= last:
+        rows = inputs_drift(reference, customers, lines, products, day, alpha, min_psi)
+        flagged = [r.feature for r in rows if r.drifted]
+        if flagged:
+            out[day] = flagged
+        day += dt.timedelta(days=1)
+    return out
+
+
+def episodes(days: list[dt.date]) -> int:
+    return sum(1 for i, d in enumerate(days) if i == 0 or (d - days[i - 1]).days > 1)
+
+
+def run_seed(seed: int, customers: int, products: int, root: Path, alpha: float, min_psi: float) -> dict:
+    base = dict(seed=seed, customers=customers, products=products, days=DAYS, as_of=AS_OF)
+    stable = root / f"stable-{seed}"
+    generate_history(GeneratorConfig(**base), stable)
+    first = REFERENCE_CUTOFF + dt.timedelta(days=1)
+    last = max(
+        REFERENCE_CUTOFF + dt.timedelta(days=FALSE_ALARM_DAYS), DRIFT_START + dt.timedelta(days=DETECT_DAYS)
+    )
+    everyday = flagged_days(stable, first, last, alpha, min_psi)
+    alarms = {d: f for d, f in everyday.items() if (d - REFERENCE_CUTOFF).days <= FALSE_ALARM_DAYS}
+    result = {
+        "seed": seed,
+        "stable": {
+            "days_monitored": FALSE_ALARM_DAYS,
+            "flagged_days": len(alarms),
+            "episodes": episodes(sorted(alarms)),
+            "flags": {d.isoformat(): f for d, f in sorted(alarms.items())},
+        },
+        "drift": {},
+    }
+    for kind, regime in KINDS.items():
+        world = root / f"{kind}-{seed}"
+        generate_history(GeneratorConfig(**base, regimes=(regime,)), world)
+        flags = flagged_days(
+            world, DRIFT_START, DRIFT_START + dt.timedelta(days=DETECT_DAYS - 1), alpha, min_psi
+        )
+        new = {d: f for d, f in flags.items() if not set(f) <= set(everyday.get(d, []))}
+        first_flag = min(new, default=None)
+        result["drift"][kind] = {
+            "days_to_flag": None if first_flag is None else (first_flag - DRIFT_START).days,
+            "features": new.get(first_flag, []),
+        }
+    return result
+
+
+def summarise(seeds: list[dict]) -> dict:
+    delays = {k: [s["drift"][k]["days_to_flag"] for s in seeds] for k in KINDS}
+    per_180 = [s["stable"]["flagged_days"] * 180 / s["stable"]["days_monitored"] for s in seeds]
+    return {
+        "days_to_flag": delays,
+        "detected_within_target": {
+            k: all(d is not None and d <= TARGET_DETECT_DAYS for d in v) for k, v in delays.items()
+        },
+        "false_alarm_days_per_180": per_180,
+        "false_alarms_within_target": all(v <= TARGET_FALSE_ALARMS for v in per_180),
+    }
+
+
+def run(seeds: list[int], customers: int, products: int, alpha: float, min_psi: float) -> dict:
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-drift-") as tmp:
+        results = [run_seed(s, customers, products, Path(tmp), alpha, min_psi) for s in seeds]
+    return {
+        "benchmark": "drift",
+        "measured_on": dt.date.today().isoformat(),
+        "world": {"customers": customers, "products": products, "days": DAYS, "as_of": AS_OF.isoformat()},
+        "reference_cutoff": REFERENCE_CUTOFF.isoformat(),
+        "drift_start": DRIFT_START.isoformat(),
+        "magnitudes": {k: r.magnitude for k, r in KINDS.items()},
+        "alpha": alpha,
+        "min_psi": min_psi,
+        "targets": {"detect_days": TARGET_DETECT_DAYS, "false_alarms_per_180": TARGET_FALSE_ALARMS},
+        "seeds": results,
+        "summary": summarise(results),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def run_with_settings(seeds: list[int], customers: int = 900, products: int = 100) -> dict:
+    """`run` with the flag rule's settings (ECOMM_DRIFT_ALPHA, ECOMM_DRIFT_MIN_PSI)."""
+    settings = Settings(_env_file=None)
+    return run(seeds, customers, products, settings.drift_alpha, settings.drift_min_psi)
+
+
+def main() -> None:
+    settings = Settings(_env_file=None)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--customers", type=int, default=900)
+    parser.add_argument("--products", type=int, default=100)
+    parser.add_argument("--alpha", type=float, default=settings.drift_alpha)
+    parser.add_argument("--min-psi", type=float, default=settings.drift_min_psi)
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    payload = run(args.seeds, args.customers, args.products, args.alpha, args.min_psi)
+    print(write_result("drift", payload, args.results))
+    print(payload["summary"])
+
+
+if __name__ == "__main__":
+    main()
