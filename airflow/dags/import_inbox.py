@@ -18,7 +18,8 @@ DOC = """
 With `ECOMM_SOURCE=imported` the daily simulation is paused (`ecommerce_data_pipeline` skips its
 `generate`) and this DAG takes its place. Every hour it looks in the inbox (`ECOMM_IMPORT_INBOX`,
 default `ECOMM_HOME/inbox/`) for CSV or Parquet files with the imported log's columns (the same
-`ECOMM_IMPORT_MAP`) that **continue** it: each file's first day must come after the log so far.
+`ECOMM_IMPORT_MAP`) that **continue** it: every row of a file that is not an exact duplicate of a row
+of the log so far must be dated after the log's last day.
 
 | task | does |
 |---|---|

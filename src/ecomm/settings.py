@@ -246,12 +246,14 @@ class Settings(BaseSettings):
         default=0.2,
         gt=0.0,
         description="A model's feature (or prediction) is flagged as drifted in marts.model_monitoring "
-        "when its PSI against the version's training reference exceeds this.",
+        "when its PSI against the version's training reference exceeds this and its p-value is below "
+        "ECOMM_DRIFT_ALPHA / the features tested that day.",
     )
     drift_min_psi: float = Field(
         default=0.1,
         ge=0.0,
-        description="The recent-inputs monitor's minimum effect: a feature is flagged only when its PSI "
+        description="The recent-inputs drift view's minimum effect (benchmarks/bench_drift.py; not yet "
+        "run daily): a feature is flagged only when its PSI "
         "also exceeds this (besides ECOMM_DRIFT_ALPHA's test).",
     )
     drift_alpha: float = Field(

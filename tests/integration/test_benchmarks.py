@@ -187,7 +187,6 @@ def test_stream_ingest_posts_every_event_once_beside_both_ceilings(tmp_path):
     assert (found["lost"], found["duplicated"]) == (0, 0)
     for path in ("ours", "bare_fastapi"):
         assert found[path]["statuses"] == {"202": 3}
-        assert found[path]["server_cpu_ms_per_1000"] >= 0
     assert found["ours"]["server_cpu_ms_per_1000"] > 0  # validation and the write: never free
     ours, bare, copy = (found[k]["events_per_second"] for k in ("ours", "bare_fastapi", "copy"))
     assert found["ratios"] == {"vs_bare_fastapi": round(ours / bare, 3), "vs_copy": round(ours / copy, 3)}

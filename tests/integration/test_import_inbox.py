@@ -89,6 +89,14 @@ def test_a_file_that_does_not_continue_the_log_is_refused_and_nothing_is_written
     assert import_inbox(imported, today=TODAY).accepted == []  # refused files are not retried
 
 
-def test_an_empty_or_missing_inbox_does_nothing(imported):
+def test_an_empty_or_missing_inbox_does_nothing_and_other_files_are_refused(imported):
     run = import_inbox(imported, today=TODAY)
     assert (run.accepted, run.refused, run.reports) == ([], {}, [])
+    inbox = imported.inbox_dir
+    cdnow_part(inbox / "feb.xlsx", "19970201", "19970205")
+    cdnow_part(inbox / ".feb.csv.partial", "19970201", "19970205")  # a copy tool's temporary file
+    run = import_inbox(imported, today=TODAY)
+    why = "feb.xlsx: not a CSV or Parquet file (.csv, .parquet, .pq)"
+    assert (run.accepted, run.refused) == ([], {"feb.xlsx": why})
+    assert (inbox / "refused" / "feb.xlsx.why.txt").read_text() == why + "\n"
+    assert [p.name for p in inbox.iterdir() if p.is_file()] == [".feb.csv.partial"]

@@ -75,7 +75,7 @@ def test_an_id_another_writer_stores_meanwhile_takes_the_idempotent_path(warehou
         deadline = time.monotonic() + 30
         with db.connection(warehouse) as watcher, watcher.cursor() as cur:
             watcher.autocommit = True  # pg_stat_activity is read once per transaction
-            while True:  # our COPY waits for the other transaction's key
+            while True:  # our INSERT (from the COPYed temporary table) waits for the other transaction's key
                 cur.execute(
                     "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                     "AND query LIKE 'INSERT INTO stream.web_events%'"

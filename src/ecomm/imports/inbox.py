@@ -7,7 +7,8 @@ so the loaded days' batches come out identical and load nothing; only the new da
 
 - accepted: moved to inbox/accepted/ with a sequence number (the log's order);
 - refused (`ImportRefused`: nothing was written): moved to inbox/refused/ beside `<name>.why.txt`;
-- a file still being written is left for the next run (modified less than `settle_seconds` ago).
+- a file still being written is left for the next run (modified less than `settle_seconds` ago);
+- a file that is not CSV or Parquet is refused; hidden files (a copy tool's temporary ones) are left.
 Files are taken in name order: name them so that order is time order (e.g. 2026-12-06.csv).
 """
 
@@ -54,15 +55,22 @@ def accepted_files(inbox: Path) -> list[Path]:
 
 
 def new_files(inbox: Path, settle_seconds: float = SETTLE_SECONDS, now: float | None = None) -> list[Path]:
-    """Importable files directly in the inbox that nobody has written to for `settle_seconds`."""
+    """Files directly in the inbox (not hidden: a copy tool's temporary file) that nobody has written
+    to for `settle_seconds`."""
     if not inbox.is_dir():
         return []
     now = time.time() if now is None else now
     return sorted(
         p
         for p in inbox.iterdir()
-        if p.is_file() and p.suffix.lower() in SUFFIXES and now - p.stat().st_mtime >= settle_seconds
+        if p.is_file() and not p.name.startswith(".") and now - p.stat().st_mtime >= settle_seconds
     )
+
+
+def _refuse(run: InboxRun, inbox: Path, path: Path, why: str) -> None:
+    run.refused[path.name] = why
+    _move(path, inbox / "refused", path.name)
+    (inbox / "refused" / f"{path.name}.why.txt").write_text(f"{why}\n")
 
 
 def _move(path: Path, folder: Path, name: str) -> Path:
@@ -77,13 +85,14 @@ def import_inbox(settings: Settings, settle_seconds: float = SETTLE_SECONDS, **o
     inbox = settings.inbox_dir
     run = InboxRun()
     for path in new_files(inbox, settle_seconds):
+        if path.suffix.lower() not in SUFFIXES:
+            _refuse(run, inbox, path, f"{path.name}: not a CSV or Parquet file ({', '.join(SUFFIXES)})")
+            continue
         so_far = accepted_files(inbox)
         try:
             report = import_configured(settings, more=[*so_far, path], **options)
         except ImportRefused as exc:
-            run.refused[path.name] = str(exc)
-            _move(path, inbox / "refused", path.name)
-            (inbox / "refused" / f"{path.name}.why.txt").write_text(f"{exc}\n")
+            _refuse(run, inbox, path, str(exc))
             continue
         run.accepted.append(_move(path, inbox / "accepted", f"{len(so_far) + 1:04d}-{path.name}"))
         run.reports.append(report)
