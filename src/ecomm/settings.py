@@ -7,7 +7,6 @@ in another folder reaches the project's server instead of starting a new one the
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -221,10 +220,12 @@ class Settings(BaseSettings):
         "origin (0 = every product).",
     )
     forecast_jobs: int = Field(
-        default_factory=lambda: os.cpu_count() or 1,
+        default=1,
         ge=1,
         description="Processes statsforecast fits demand_forecast_model's series in (backtests and the "
-        "stored forecasts; the results are the same for any number): default every core.",
+        "stored forecasts; the results are the same for any number). Default 1: statsforecast forks "
+        "its workers from the calling process, and a fork inside an Airflow task hung the forecast DAG "
+        "in our test run; set it to the cores for `ecomm train forecast` on a machine of its own.",
     )
     churn_trials: int = Field(
         default=20,

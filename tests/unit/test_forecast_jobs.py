@@ -47,10 +47,9 @@ def test_two_processes_forecast_exactly_what_one_does():
     )
 
 
-def test_training_uses_the_configured_processes_every_core_by_default(monkeypatch):
+def test_training_uses_the_configured_processes_one_by_default(monkeypatch):
     monkeypatch.delenv("ECOMM_FORECAST_JOBS", raising=False)
-    monkeypatch.setattr("os.cpu_count", lambda: 6)
-    assert Settings(_env_file=None).forecast_jobs == 6
+    assert Settings(_env_file=None).forecast_jobs == 1  # a fork inside an Airflow task hung
     monkeypatch.setenv("ECOMM_FORECAST_JOBS", "3")
     settings = Settings(_env_file=None)
     assert ForecastConfig.from_settings(settings).backtest.models.n_jobs == 3
