@@ -2,9 +2,10 @@
 
 Training protocol (no leakage): the log is cut at label_start. Generators and features are fitted on
 the rows strictly before label_start; the labels are the (user, item) pairs of the label window
-[label_start, label_end) with one of Params.target_events (default: any event) that the user had not
-seen before it. A candidate is positive when it is
-such a pair. Too few positives among the candidates raises NotEnoughLabels: the caller decides what
+[label_start, label_end) with one of Params.target_events (default: any event). The generators leave
+out the items the user had a Params.exclude_events event with before label_start, so those are never
+candidates; an item only viewed before (with exclude_events=("purchase",)) can be a positive. A
+candidate is positive when it is such a pair. Too few positives among the candidates raises NotEnoughLabels: the caller decides what
 to do (lengthen the window, lower min_label_positives, or rank without a re-ranker), never silently.
 """
 
