@@ -100,3 +100,30 @@ def test_an_empty_or_missing_inbox_does_nothing_and_other_files_are_refused(impo
     assert (run.accepted, run.refused) == ([], {"feb.xlsx": why})
     assert (inbox / "refused" / "feb.xlsx.why.txt").read_text() == why + "\n"
     assert [p.name for p in inbox.iterdir() if p.is_file()] == [".feb.csv.partial"]
+
+
+def test_a_file_that_would_renumber_the_logs_integer_ids_is_refused(warehouse, tmp_path, sql):
+    """CDNOW's own customer ids are integers: a file with a text key would renumber every one."""
+    jan = tmp_path / "jan.csv"
+    rows = [line for line in CDNOW.read_text().splitlines()[1:] if line.split(",")[1] < "19970108"]
+    jan.write_text("customer,date,quantity,amount\n" + "\n".join(rows) + "\n")  # integer ids
+    settings = warehouse.model_copy(
+        update={
+            "import_inbox": tmp_path / "inbox",
+            "source": "imported",
+            "import_file": jan,
+            "import_map": MAP,
+        }
+    )
+    assert import_configured(settings, today=TODAY).load.ok
+    before = sql("SELECT count(*), max(customer_id) FROM warehouse.dim_customer")
+    feb = cdnow_part(settings.inbox_dir / "feb.csv", "19970201", "19970203")  # keys "c4", ...
+    first_key = feb.read_text().splitlines()[1].split(",")[0]
+
+    run = import_inbox(settings, today=TODAY)
+
+    assert run.refused == {
+        "feb.csv": f"feb.csv: customer {first_key!r} is not a positive integer, and the log so far uses its own "
+        "integer customer ids: numbering them now would change every loaded id"
+    }
+    assert sql("SELECT count(*), max(customer_id) FROM warehouse.dim_customer") == before

@@ -131,6 +131,30 @@ def require_continuation(paths: list[Path], row_ends: np.ndarray, rows: pd.DataF
             )
 
 
+ID_FIELDS = ("customer_id", "product_id", "user_id", "item_id")  # used as they are when positive integers
+
+
+def _positive_integers(keys: pd.Series) -> pd.Series:
+    numbers = pd.to_numeric(keys, errors="coerce")
+    return numbers.notna() & (numbers > 0) & (numbers % 1 == 0)
+
+
+def require_same_id_kind(paths: list[Path], parts: list[pa.Table], mapping: dict[str, str]) -> None:
+    """A file continuing a log whose ids are the source's positive integers must keep to them: one
+    other key would switch the whole log to numbered ids and change every loaded id."""
+    for id_field in (f for f in ID_FIELDS if f in mapping):
+        column = mapping[id_field]
+        earlier = pd.concat([t[column].to_pandas() for t in parts[:-1]])
+        new = parts[-1][column].to_pandas()
+        if _positive_integers(earlier).all() and not (ok := _positive_integers(new)).all():
+            bad = new[~ok].iloc[0]
+            raise ImportRefused(
+                f"{paths[-1].name}: {column} {bad!r} is not a positive integer, and the log so far uses "
+                f"its own integer {id_field.removesuffix('_id')} ids: numbering them now would change every "
+                "loaded id"
+            )
+
+
 def _import(
     settings: Settings,
     path: Paths,
@@ -147,6 +171,8 @@ def _import(
     Several files are one log in time order (the imported file, then what the inbox added)."""
     paths = path if isinstance(path, list) else [path]
     parts = [read_source(p, mapping, delimiter, encoding) for p in paths]
+    if len(parts) > 1:
+        require_same_id_kind(paths, parts, mapping)
     lines, derived = kind.frame(pa.concat_tables(parts), mapping, date_format, today or date.today())
     require_continuation(paths, np.cumsum([t.num_rows for t in parts]), lines)
     frames = kind.tables(lines, derived)
