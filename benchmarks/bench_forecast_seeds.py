@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import RESULTS, WORK, write_result
+from benchmarks.common import RESULTS, WORK, by_target, write_result
 
 AS_OF = date(2025, 12, 31)
 LEVELS = ("category", "product")
@@ -242,21 +242,6 @@ def one_seed(seed: int, opts: Options, settings, config) -> dict:
             "backtest_and_stock": round(time.perf_counter() - prepared, 1),
         },
     }
-
-
-def by_target(seeds: list[dict]) -> list[dict]:
-    """Each target with its value and verdict on every seed, and the seeds it is met in."""
-    out: dict[str, dict] = {}
-    for run in seeds:
-        for t in run["targets"]:
-            row = out.setdefault(
-                t["name"], {"name": t["name"], "required": t["required"], "observed": {}, "met": {}}
-            )
-            row["observed"][str(run["seed"])] = t["observed"]
-            row["met"][str(run["seed"])] = t["met"]
-    for row in out.values():
-        row["met_in"] = sum(1 for met in row["met"].values() if met)
-    return list(out.values())
 
 
 # ---------------------------------------------------------------------------------------- speed

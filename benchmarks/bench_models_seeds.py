@@ -20,7 +20,7 @@ from datetime import date
 from ecomm import db
 from ecomm.settings import Settings
 
-from benchmarks.common import WORK, stops_what_it_starts, world_of, write_result
+from benchmarks.common import WORK, by_target, stops_what_it_starts, world_of, write_result
 
 AS_OF = date(2025, 11, 30)
 
@@ -82,22 +82,6 @@ def one_seed(base: Settings, seed: int, args: argparse.Namespace) -> dict:
             "evaluate": round(evaluated - trained, 1),
         },
     }
-
-
-def by_target(seeds: list[dict]) -> list[dict]:
-    """Each target (in the report's order) with its value and verdict on every seed."""
-    out: dict[str, dict] = {}
-    for run in seeds:
-        for t in run["targets"]:
-            row = out.setdefault(
-                t["name"], {"name": t["name"], "required": t["required"], "observed": {}, "met": {}}
-            )
-            row["observed"][str(run["seed"])] = t["observed"]
-            row["met"][str(run["seed"])] = t["met"]
-    for row in out.values():
-        row["met_in"] = sum(1 for met in row["met"].values() if met)
-        row["measured_in"] = sum(1 for met in row["met"].values() if met is not None)
-    return list(out.values())
 
 
 def main() -> None:

@@ -78,3 +78,20 @@ def world_of(as_of, args) -> dict:
         "customers": args.customers,
         "products": args.products,
     }
+
+
+def by_target(seeds: list[dict]) -> list[dict]:
+    """Each target (in the first seed's order) with its value and verdict on every seed, the seeds it
+    is met in and those it was measured in (a verdict of None: not measurable there)."""
+    out: dict[str, dict] = {}
+    for run in seeds:
+        for t in run["targets"]:
+            row = out.setdefault(
+                t["name"], {"name": t["name"], "required": t["required"], "observed": {}, "met": {}}
+            )
+            row["observed"][str(run["seed"])] = t["observed"]
+            row["met"][str(run["seed"])] = t["met"]
+    for row in out.values():
+        row["met_in"] = sum(1 for met in row["met"].values() if met)
+        row["measured_in"] = sum(1 for met in row["met"].values() if met is not None)
+    return list(out.values())

@@ -302,6 +302,20 @@ def _seed_cell(target: dict, seed: str) -> str:
     return value if met is None else f"{value} {_mark(met)}"
 
 
+def _seed_target_rows(targets: list[dict], seeds: list[str]) -> list[str]:
+    """The table "target | required | seed ... | met in" of a seeds benchmark."""
+    rows = [
+        "| target | required | " + " | ".join(f"seed {s}" for s in seeds) + " | met in |",
+        "|---|---|" + "---|" * len(seeds) + "---|",
+    ]
+    for target in targets:
+        cells = " | ".join(_seed_cell(target, s) for s in seeds)
+        rows.append(
+            f"| {target['name']} | {target['required']} | {cells} | {target['met_in']} of {len(seeds)} |"
+        )
+    return rows
+
+
 def render_models_seeds(results: Path) -> str:
     """The evaluate targets on each seed's world (a table: target | required | seed ... | met in)."""
     path = results / "models_seeds.json"
@@ -315,14 +329,8 @@ def render_models_seeds(results: Path) -> str:
         f"{found['recommender_trials']} recommender tuning trials, then `ecomm evaluate`'s targets "
         f"({found['seconds']:.0f} s in all):",
         "",
-        "| target | required | " + " | ".join(f"seed {s}" for s in seeds) + " | met in |",
-        "|---|---|" + "---|" * len(seeds) + "---|",
+        *_seed_target_rows(found["targets"], seeds),
     ]
-    for target in found["targets"]:
-        cells = " | ".join(_seed_cell(target, s) for s in seeds)
-        lines.append(
-            f"| {target['name']} | {target['required']} | {cells} | {target['met_in']} of {len(seeds)} |"
-        )
     for model in found["seeds"][0]["train_seconds"]:
         cells = " | ".join(f"{run['train_seconds'][model]:.0f} s" for run in found["seeds"])
         lines.append(f"| `{model}` training time | | {cells} | |")
@@ -542,14 +550,8 @@ def render_forecast_seeds(results: Path) -> str:
         "",
         *_forecast_stock_rows(found),
         "",
-        "| target | required | " + " | ".join(f"seed {s}" for s in seeds) + " | met in |",
-        "|---|---|" + "---|" * len(seeds) + "---|",
+        *_seed_target_rows(found["targets"], seeds),
     ]
-    for target in found["targets"]:
-        cells = " | ".join(_seed_cell(target, s) for s in seeds)
-        lines.append(
-            f"| {target['name']} | {target['required']} | {cells} | {target['met_in']} of {len(seeds)} |"
-        )
     return "\n".join(lines + _forecast_speed_lines(found, seeds))
 
 

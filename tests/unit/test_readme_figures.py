@@ -131,12 +131,11 @@ def test_the_contract_table_lists_every_declared_column():
             assert f"`{rule}` ({rule.message})" in block
 
 
-def test_the_seeds_table_counts_each_target_met_over_the_stored_seeds():
-    stored = json.loads((REPO / "benchmarks" / "results" / "models_seeds.json").read_text())
+def _check_seeds_table(name: str) -> tuple[dict, str]:
+    """The README block `name` counts each stored target's seeds met; the stored result and block."""
+    stored = json.loads((REPO / "benchmarks" / "results" / f"{name}.json").read_text())
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    block = readme[
-        readme.index("<!-- figures:models_seeds -->") : readme.index("<!-- /figures:models_seeds -->")
-    ]
+    block = readme[readme.index(f"<!-- figures:{name} -->") : readme.index(f"<!-- /figures:{name} -->")]
     seeds = len(stored["seeds"])
     for target in stored["targets"]:
         assert target["met_in"] == sum(1 for met in target["met"].values() if met)
@@ -144,21 +143,15 @@ def test_the_seeds_table_counts_each_target_met_over_the_stored_seeds():
         assert row.startswith(f"| {target['name']} | {target['required']} | ")
         assert row.endswith(f"| {target['met_in']} of {seeds} |")
         assert row.count("✅") == target["met_in"]
+    return stored, block
+
+
+def test_the_seeds_table_counts_each_target_met_over_the_stored_seeds():
+    _check_seeds_table("models_seeds")
 
 
 def test_the_forecast_seeds_table_counts_each_target_met_and_judges_the_speed():
-    stored = json.loads((REPO / "benchmarks" / "results" / "forecast_seeds.json").read_text())
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    block = readme[
-        readme.index("<!-- figures:forecast_seeds -->") : readme.index("<!-- /figures:forecast_seeds -->")
-    ]
-    seeds = len(stored["seeds"])
-    for target in stored["targets"]:
-        assert target["met_in"] == sum(1 for met in target["met"].values() if met)
-        row = next(line for line in block.splitlines() if line.startswith(f"| {target['name']} |"))
-        assert row.startswith(f"| {target['name']} | {target['required']} | ")
-        assert row.endswith(f"| {target['met_in']} of {seeds} |")
-        assert row.count("✅") == target["met_in"]
+    stored, block = _check_seeds_table("forecast_seeds")
     for run in stored["seeds"]:
         for level, row in run["levels"].items():
             assert (
