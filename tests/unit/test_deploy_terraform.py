@@ -3,8 +3,13 @@ skip, and every compose service meant for AWS has an ECS counterpart."""
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+import re
+import shutil
 import subprocess
+from pathlib import Path
 
 import hcl2
 import pytest
@@ -12,14 +17,13 @@ import pytest
 from support.deploy import REPO, TOOLS, compose_raw
 
 TERRAFORM = REPO / "terraform"
-MODULES = {"network", "kms", "rds", "s3", "ecr", "ecs"}
+MODULES = {"network", "kms", "rds", "redis", "s3", "ecr", "ecs"}
 # compose services with no ECS service or job, and why
 NOT_ON_AWS = {
     "postgres": "RDS PostgreSQL (modules/rds) replaces it",
     "jupyter": "a developer's notebook server, run locally",
     "dbt-docs": "the dbt docs site for developers, served locally; dbt itself runs inside the Airflow tasks",
-    "redis": "the scale profile's Celery broker; ECS runs the LocalExecutor in the scheduler",
-    "airflow-worker": "the scale profile's Celery worker (same)",
+    "redis": "ElastiCache Redis (modules/redis) is the Celery broker on AWS",
     "prometheus": "scrapes the API locally and in Compose; no Prometheus runs on AWS yet (ECS logs go to CloudWatch)",
 }
 CHECKOV = TOOLS / "checkov-venv" / "bin" / "checkov"
@@ -40,6 +44,7 @@ SKIPPED = {
     ("CKV2_AWS_57", "module.ecs.aws_secretsmanager_secret.airflow_admin"),
     ("CKV2_AWS_57", "module.ecs.aws_secretsmanager_secret.api_keys"),
     ("CKV2_AWS_57", "module.rds.aws_secretsmanager_secret.url"),
+    ("CKV2_AWS_57", "module.redis.aws_secretsmanager_secret.broker_url"),
     ("CKV_AWS_378", "module.ecs.aws_lb_target_group.this"),
 }
 
@@ -131,3 +136,62 @@ def test_ecs_runs_the_compose_commands():
         if command is not None:
             assert [unquote(a) for a in command] == compose[name]["command"], name
     assert [unquote(a) for a in ecs["jobs"]["bootstrap"]["command"]] == compose["bootstrap"]["command"]
+
+
+def test_airflow_on_ecs_uses_the_scale_profiles_celery_executor():
+    ecs = ecs_locals()
+    environment = {k: unquote(v) for k, v in ecs["environment"]["airflow"].items()}
+    assert environment["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert ecs["secrets"]["airflow"]["AIRFLOW__CELERY__BROKER_URL"] == "${var.celery_broker_secret_arn}"
+    worker = ecs["services"]["airflow-worker"]
+    assert worker["desired"] == "${var.airflow_worker_count}"
+    assert worker["health_command"] == "${local.celery_ping}"
+    prod = parse(TERRAFORM / "environments" / "prod" / "main.tf")["module"]
+    modules = {unquote(name): body for block in prod for name, body in block.items()}
+    assert modules["ecs"]["celery_broker_secret_arn"] == "${module.redis.broker_url_secret_arn}"
+    compose_ping = compose_raw()["services"]["airflow-worker"]["healthcheck"]["test"][1]
+    assert compose_ping.split(" -d ")[0] in ecs["celery_ping"]
+
+
+# Where this machine has Terraform and a local copy of the AWS provider (no registry is reachable),
+# `terraform validate` runs on a copy whose generated passwords are literals, since the `random`
+# provider is not on disk; GitHub Actions validates the real files with both providers.
+PLUGINS = Path("/opt/tf-plugins")
+
+
+@pytest.mark.skipif(
+    shutil.which("terraform") is None
+    or not (PLUGINS / "registry.terraform.io" / "hashicorp" / "aws").is_dir(),
+    reason="terraform or its local AWS provider (/opt/tf-plugins) is not on this machine",
+)
+def test_terraform_is_formatted_and_validates(tmp_path):
+    unformatted = subprocess.run(
+        ["terraform", "fmt", "-check", "-recursive", "-no-color", str(TERRAFORM)],
+        capture_output=True,
+        text=True,
+    )
+    assert unformatted.returncode == 0, f"terraform fmt would change: {unformatted.stdout}"
+    copy = tmp_path / "terraform"
+    shutil.copytree(TERRAFORM, copy)
+    for path in copy.rglob("*.tf"):
+        text = re.sub(r'resource "random_password" "\w+" \{.*?\n\}\n', "", path.read_text(), flags=re.S)
+        text = re.sub(r"random_password\.\w+\.result", '"' + "x" * 40 + '"', text)
+        text = re.sub(r'\s*random = \{\s*source\s*=\s*"hashicorp/random"[^}]*\}', "", text)
+        path.write_text(text)
+    prod = copy / "environments" / "prod"
+    env = {
+        **os.environ,
+        "TF_IN_AUTOMATION": "1",
+        "CHECKPOINT_DISABLE": "1",
+        "TF_CLI_CONFIG_FILE": "/dev/null",
+        # the plugin directory as the cache: init links the 600 MB provider instead of copying it
+        "TF_PLUGIN_CACHE_DIR": str(PLUGINS),
+        "TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE": "1",
+    }
+    run = functools.partial(subprocess.run, cwd=prod, env=env, capture_output=True, text=True, timeout=300)
+    init = run(["terraform", "init", "-backend=false", "-input=false", "-no-color", f"-plugin-dir={PLUGINS}"])
+    assert init.returncode == 0, init.stderr
+    done = run(["terraform", "validate", "-json"])
+    report = json.loads(done.stdout)
+    assert report["valid"], [d["summary"] + ": " + d.get("detail", "") for d in report["diagnostics"]]
+    assert report["error_count"] == 0

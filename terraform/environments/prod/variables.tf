@@ -41,3 +41,9 @@ variable "api_desired_count" {
   type        = number
   default     = 2
 }
+
+variable "airflow_worker_count" {
+  description = "Airflow Celery workers (ECS tasks) running the DAGs' tasks."
+  type        = number
+  default     = 2
+}

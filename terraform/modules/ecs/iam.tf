@@ -31,7 +31,7 @@ resource "aws_iam_role_policy" "execution_secrets" {
       {
         Effect   = "Allow"
         Action   = ["secretsmanager:GetSecretValue"]
-        Resource = concat(values(var.database_secret_arns), [aws_secretsmanager_secret.airflow_admin.arn, aws_secretsmanager_secret.api_keys.arn])
+        Resource = concat(values(var.database_secret_arns), [var.celery_broker_secret_arn, aws_secretsmanager_secret.airflow_admin.arn, aws_secretsmanager_secret.api_keys.arn])
       },
       {
         Effect   = "Allow"

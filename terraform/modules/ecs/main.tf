@@ -4,8 +4,9 @@
 # logs and shared keys), mounted by the Airflow components and the bootstrap job.
 #
 # Counterparts of docker-compose.yml (tests/unit/test_deploy_terraform.py checks the mapping):
-# every compose service runs here except postgres (RDS instead), jupyter (a developer's tool), and
-# the `scale` profile's redis and airflow-worker (LocalExecutor inside the scheduler here).
+# every compose service runs here except postgres (RDS instead), redis (ElastiCache, modules/redis),
+# jupyter (a developer's tool), dbt-docs and prometheus. Airflow runs the CeleryExecutor of the
+# `scale` profile: var.airflow_worker_count airflow-worker services take the DAGs' tasks.
 data "aws_region" "current" {}
 
 locals {
@@ -110,9 +111,9 @@ resource "aws_vpc_security_group_egress_rule" "tasks_https" {
 }
 
 resource "aws_vpc_security_group_egress_rule" "tasks_in_vpc" {
-  for_each          = toset(["2049", "5050", "5432", "8080", "8793", "8794"])
+  for_each          = toset(["2049", "5050", "5432", "6379", "8080", "8793", "8794"])
   security_group_id = aws_security_group.tasks.id
-  description       = "Inside the VPC on ${each.value} (EFS, MLflow, PostgreSQL, Airflow)"
+  description       = "Inside the VPC on ${each.value} (EFS, MLflow, PostgreSQL, Redis, Airflow)"
   cidr_ipv4         = var.vpc_cidr_block
   ip_protocol       = "tcp"
   from_port         = tonumber(each.value)

@@ -1,47 +1,60 @@
 # The containers: the same images and commands as docker-compose.yml, configured for AWS.
 locals {
   healthcheck = "ecomm-healthcheck"
+  # as docker-compose.yml's airflow-worker healthcheck, with the host name from Python (a shell on
+  # Fargate need not set HOSTNAME)
+  celery_ping = join(" ", [
+    "celery --app airflow.providers.celery.executors.celery_executor.app inspect ping",
+    "-d celery@$(python -c 'import socket; print(socket.gethostname())')",
+  ])
 
   # name => what runs; `host` = the ALB host name (null: not behind the ALB); `role` picks the
   # task role and the secrets; `discovery` registers <name>.<namespace> for the other tasks.
   services = {
     fastapi = {
-      image = "fastapi", command = null, port = 8000, host = "api", health_path = "/ready",
+      image      = "fastapi", command = null, port = 8000, host = "api", health_path = "/ready",
       health_url = "http://localhost:8000/ready", health_expect = null,
-      cpu = 1024, memory = 4096, role = "app", discovery = false, desired = var.api_desired_count
+      cpu        = 1024, memory = 4096, role = "app", discovery = false, desired = var.api_desired_count
     }
     streamlit = {
-      image = "streamlit", command = null, port = 8501, host = "dashboard", health_path = "/_stcore/health",
+      image      = "streamlit", command = null, port = 8501, host = "dashboard", health_path = "/_stcore/health",
       health_url = "http://localhost:8501/_stcore/health", health_expect = null,
-      cpu = 512, memory = 2048, role = "app", discovery = false, desired = 1
+      cpu        = 512, memory = 2048, role = "app", discovery = false, desired = 1
     }
     mlflow = {
-      image = "mlflow", command = null, port = 5050, host = "mlflow", health_path = "/health",
+      image      = "mlflow", command = null, port = 5050, host = "mlflow", health_path = "/health",
       health_url = "http://localhost:5050/health", health_expect = null,
-      cpu = 512, memory = 2048, role = "mlflow", discovery = true, desired = 1
+      cpu        = 512, memory = 2048, role = "mlflow", discovery = true, desired = 1
     }
     airflow-api-server = {
-      image = "airflow", command = ["airflow", "api-server"], port = 8080, host = "airflow",
-      health_path = "/api/v2/monitor/health", health_url = "http://localhost:8080/api/v2/monitor/health",
+      image         = "airflow", command = ["airflow", "api-server"], port = 8080, host = "airflow",
+      health_path   = "/api/v2/monitor/health", health_url = "http://localhost:8080/api/v2/monitor/health",
       health_expect = "metadatabase.status=healthy",
-      cpu = 1024, memory = 2048, role = "airflow", discovery = true, desired = 1
+      cpu           = 1024, memory = 2048, role = "airflow", discovery = true, desired = 1
     }
     airflow-scheduler = {
-      image = "airflow", command = ["airflow", "scheduler"], port = null, host = null, health_path = null,
+      image      = "airflow", command = ["airflow", "scheduler"], port = null, host = null, health_path = null,
       health_url = "http://localhost:8974/health", health_expect = null,
-      cpu = 2048, memory = 8192, role = "airflow", discovery = false, desired = 1
+      cpu        = 1024, memory = 2048, role = "airflow", discovery = false, desired = 1
+    }
+    # CeleryExecutor: the DAGs' tasks (loads, dbt, training) run here, queued through Redis
+    # (modules/redis); the worker's log server (8793) answers the api-server's log requests.
+    airflow-worker = {
+      image      = "airflow", command = ["airflow", "celery", "worker"], port = null, host = null, health_path = null,
+      health_url = null, health_expect = null, health_command = local.celery_ping,
+      cpu        = 2048, memory = 8192, role = "airflow", discovery = false, desired = var.airflow_worker_count
     }
     airflow-dag-processor = {
-      image = "airflow", command = ["airflow", "dag-processor"], port = null, host = null, health_path = null,
-      health_url = "http://airflow-api-server.${local.namespace}:8080/api/v2/monitor/health",
+      image         = "airflow", command = ["airflow", "dag-processor"], port = null, host = null, health_path = null,
+      health_url    = "http://airflow-api-server.${local.namespace}:8080/api/v2/monitor/health",
       health_expect = "dag_processor.status=healthy",
-      cpu = 512, memory = 2048, role = "airflow", discovery = false, desired = 1
+      cpu           = 512, memory = 2048, role = "airflow", discovery = false, desired = 1
     }
     airflow-triggerer = {
-      image = "airflow", command = ["airflow", "triggerer"], port = null, host = null, health_path = null,
-      health_url = "http://airflow-api-server.${local.namespace}:8080/api/v2/monitor/health",
+      image         = "airflow", command = ["airflow", "triggerer"], port = null, host = null, health_path = null,
+      health_url    = "http://airflow-api-server.${local.namespace}:8080/api/v2/monitor/health",
       health_expect = "triggerer.status=healthy",
-      cpu = 512, memory = 1024, role = "airflow", discovery = false, desired = 1
+      cpu           = 512, memory = 1024, role = "airflow", discovery = false, desired = 1
     }
   }
 
@@ -50,7 +63,7 @@ locals {
   jobs = {
     db-migrate = {
       image = "ecomm", command = ["sh", "-c", "ecomm db up && ecomm db migrate"],
-      cpu = 512, memory = 1024, role = "app"
+      cpu   = 512, memory = 1024, role = "app"
     }
     airflow-init = {
       image = "airflow",
@@ -63,7 +76,7 @@ locals {
     }
     bootstrap = {
       image = "ecomm", command = ["ecomm", "pipeline", "bootstrap"],
-      cpu = 2048, memory = 8192, role = "airflow"
+      cpu   = 2048, memory = 8192, role = "airflow"
     }
   }
 
@@ -85,7 +98,8 @@ locals {
       AIRFLOW_HOME                                      = "/var/lib/ecomm/airflow"
       AIRFLOW__CORE__DAGS_FOLDER                        = "/opt/ecomm/airflow/dags"
       AIRFLOW__CORE__LOAD_EXAMPLES                      = "False"
-      AIRFLOW__CORE__EXECUTOR                           = "LocalExecutor"
+      AIRFLOW__CORE__EXECUTOR                           = "CeleryExecutor"
+      AIRFLOW__CELERY__WORKER_CONCURRENCY               = "2"
       AIRFLOW__CORE__PARALLELISM                        = "4"
       AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION        = "False"
       AIRFLOW__CORE__EXECUTION_API_SERVER_URL           = "http://airflow-api-server.${local.namespace}:8080/execution/"
@@ -111,14 +125,16 @@ locals {
     airflow = {
       DATABASE_URL                        = var.database_secret_arns["database-url"]
       AIRFLOW__DATABASE__SQL_ALCHEMY_CONN = var.database_secret_arns["airflow-sql-alchemy-conn"]
-      ECOMM_AIRFLOW_ADMIN_PASSWORD        = aws_secretsmanager_secret.airflow_admin.arn
+      # Celery's result backend is left unset, so Airflow keeps the results in its metadata database
+      AIRFLOW__CELERY__BROKER_URL  = var.celery_broker_secret_arn
+      ECOMM_AIRFLOW_ADMIN_PASSWORD = aws_secretsmanager_secret.airflow_admin.arn
     }
   }
 
   # Writable paths under a read-only root file system: ECOMM_HOME (EFS for the Airflow role,
   # where the raw batches, Airflow's logs and keys must outlive a task), /tmp and the user's home.
   job_defaults = {
-    port = null, host = null, health_path = null, health_url = null, health_expect = null,
+    port      = null, host = null, health_path = null, health_url = null, health_expect = null,
     discovery = false, desired = 0
   }
   tasks = merge(
@@ -189,11 +205,13 @@ resource "aws_ecs_task_definition" "this" {
         }
       }
     },
-    each.value.command == null ? {} : { command = each.value.command },
-    each.value.job ? {} : {
+    # The optional parts go through JSON so that both branches of each condition have one type
+    # (an empty object and an object with attributes do not; `terraform validate` refuses them).
+    jsondecode(each.value.command == null ? "{}" : jsonencode({ command = each.value.command })),
+    jsondecode(each.value.job ? "{}" : jsonencode({
       portMappings = each.value.port == null ? [] : [{ containerPort = each.value.port, protocol = "tcp" }]
       healthCheck = {
-        command = concat(
+        command = try(each.value.health_command, null) != null ? ["CMD-SHELL", each.value.health_command] : concat(
           ["CMD", local.healthcheck, each.value.health_url],
           each.value.health_expect == null ? [] : [each.value.health_expect],
         )
@@ -202,7 +220,7 @@ resource "aws_ecs_task_definition" "this" {
         retries     = 5
         startPeriod = 120
       }
-    },
+    })),
   )])
   tags = var.tags
 }

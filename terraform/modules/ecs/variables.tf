@@ -78,6 +78,17 @@ variable "kms_key_arn" {
   type        = string
 }
 
+variable "celery_broker_secret_arn" {
+  description = "Secrets Manager ARN of the Celery broker URL (modules/redis) the Airflow tasks read."
+  type        = string
+}
+
+variable "airflow_worker_count" {
+  description = "Celery workers (ECS tasks) running the DAGs' tasks, two at a time each."
+  type        = number
+  default     = 2
+}
+
 variable "api_desired_count" {
   description = "Tasks of the prediction API."
   type        = number
