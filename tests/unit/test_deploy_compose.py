@@ -30,7 +30,7 @@ ONE_SHOT = {"db-migrate", "bootstrap", "airflow-init"}
 SERVICES = {
     "postgres", "redis", "mlflow", "db-migrate", "bootstrap", "airflow-init", "airflow-api-server",
     "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker", "fastapi",
-    "streamlit", "jupyter", "dbt-docs", "prometheus",
+    "streamlit", "jupyter", "dbt-docs", "prometheus", "stream",
 }  # fmt: skip
 # service -> (the .env setting that moves the host port, the contract's port = the container's port)
 PORTS = {
@@ -137,7 +137,15 @@ def test_the_package_gets_a_server_url_and_the_tracking_server():
         f"postgresql://ecomm:{compose_env()['ECOMM_DB_PASSWORD']}@postgres:5432/data_warehouse"
     )
     assert env["ECOMM_MLFLOW_TRACKING_URI"] == "http://mlflow:5050"
-    for name in ("db-migrate", "bootstrap", "airflow-scheduler", "streamlit", "jupyter", "dbt-docs"):
+    for name in (
+        "db-migrate",
+        "bootstrap",
+        "airflow-scheduler",
+        "streamlit",
+        "jupyter",
+        "dbt-docs",
+        "stream",
+    ):
         assert services()[name]["environment"]["DATABASE_URL"] == env["DATABASE_URL"], name
 
 
@@ -192,7 +200,7 @@ def assert_airflow_command(argv: list[str]) -> None:
     cli_parser.get_parser().parse_args(argv[1:])  # SystemExit on an unknown command
 
 
-@pytest.mark.parametrize("name", ["db-migrate", "bootstrap", "fastapi", "dbt-docs"])
+@pytest.mark.parametrize("name", ["db-migrate", "bootstrap", "fastapi", "dbt-docs", "stream"])
 def test_ecomm_commands_exist(name):
     assert_ecomm_command(command_of(name))
 

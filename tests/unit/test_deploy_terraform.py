@@ -24,6 +24,7 @@ NOT_ON_AWS = {
     "jupyter": "a developer's notebook server, run locally",
     "dbt-docs": "the dbt docs site for developers, served locally; dbt itself runs inside the Airflow tasks",
     "redis": "ElastiCache Redis (modules/redis) is the Celery broker on AWS",
+    "stream": "the simulated shop's live replay, a demonstration: on AWS the shop's own systems post to /events",
     "prometheus": "scrapes the API locally and in Compose; no Prometheus runs on AWS yet (ECS logs go to CloudWatch)",
 }
 CHECKOV = TOOLS / "checkov-venv" / "bin" / "checkov"
