@@ -441,6 +441,7 @@ def test_customer_id_does_not_change_churn_probability(champion, holdout):
 
 # ------------------------------------------------------------------------------------ recommender
 def test_recommender_registered_and_better_than_popularity(rec_run, client):
+    print("REC", {n: {m: round(v, 4) for m, v in r.items()} for n, r in rec_run.metrics.items()}, rec_run.seconds, rec_run.tuning)
     assert rec_run.version == "1"
     assert rec_run.gate.promoted and rec_run.gate.reason == "first version of the model"
     assert registry.aliases(client, registry.RECOMMENDER_MODEL) == {"champion": "1", "challenger": "1"}
@@ -456,8 +457,6 @@ def test_recommender_registered_and_better_than_popularity(rec_run, client):
     assert 0.55 * oracle["ndcg_at_10"] < model["ndcg_at_10"] < 0.67 * oracle["ndcg_at_10"]  # 0.58-0.65x
     assert pop["coverage_at_10"] == pytest.approx(0.1275, abs=0.001)
     assert model["coverage_at_10"] == pytest.approx(0.906, abs=0.07)
-    assert rec_run.ratings["svd_rmse"] == pytest.approx(0.976, abs=0.01)
-    assert rec_run.ratings["mean_rating_rmse"] == pytest.approx(1.1543, abs=0.001)
     assert rec_run.gate.challenger_score == pytest.approx(model["ndcg_at_10"])
     assert (
         rec_run.split["holdout_start"] == "2025-03-05" and rec_run.split["holdout_last_day"] == "2025-04-01"
