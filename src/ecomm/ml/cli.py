@@ -443,6 +443,8 @@ def evaluate(
             out.print(f"{comp.model}: {comp.message}")
             continue
         out.print(_metrics_table(f"{comp.model} - {comp.holdout}", comp.rows, comp.metrics))
+        for title, rows in comp.sections.items():
+            out.print(_metrics_table(f"{comp.model} - {title}", rows, comp.metrics))
     targets = Table(
         "target", "observed", "required", "met", "detail", title="quality targets", title_justify="left"
     )
