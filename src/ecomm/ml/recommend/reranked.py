@@ -9,17 +9,18 @@ small grids with the library's own `tune`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from ecomm.features import columns as C
+from ecomm.features.churn import FeatureError
 from ecomm.ml.recommend import model as M
 from ecomm.ml.recommend.dataset import RecData
 from ecomm.ml.recommend.general.candidates import GENERATORS, RANK, SCORE
 from ecomm.ml.recommend.general.evaluate import top_lists
-from ecomm.ml.recommend.general.interactions import ITEM, USER, Params
+from ecomm.ml.recommend.general.interactions import ITEM, TIMESTAMP, USER, Params
 from ecomm.ml.recommend.general.log import build_log
 from ecomm.ml.recommend.general.recommender import GeneralRecommender
 from ecomm.ml.recommend.general.tune import tune
@@ -42,12 +43,28 @@ class Tuned:
 def tune_reranker(
     frame: pd.DataFrame, items: pd.DataFrame, params: Params, validation_start, n_trials: int
 ) -> Tuned:
-    """The best label_windows among the first n_trials of LABEL_WINDOWS (fewer than two: the defaults)."""
-    grid = LABEL_WINDOWS[: max(n_trials, 0)]
-    if len(grid) < 2:
-        return Tuned(params, float("nan"), [])
-    best, table = tune(frame, params, {"label_windows": list(grid)}, validation_start, items=items)
+    """The best label_windows among the first n_trials of LABEL_WINDOWS that the history before the
+    validation split holds (fewer than two: the first that fits, untuned)."""
+    fitting = [
+        w for w in LABEL_WINDOWS[: max(n_trials, 1)] if w <= windows_that_fit(frame, params, validation_start)
+    ]
+    if not fitting:
+        first = frame[TIMESTAMP].min().date()
+        raise FeatureError(
+            f"the events start {first}: too short for a {params.label_days:g}-day re-ranker label window "
+            f"after as many days of history, before the validation split at {validation_start.date()}"
+        )
+    if len(fitting) < 2:
+        return Tuned(replace(params, label_windows=fitting[0]), float("nan"), [])
+    best, table = tune(frame, params, {"label_windows": fitting}, validation_start, items=items)
     return Tuned(best, float(table["ndcg_at_10"].max()), table.to_dict("records"))
+
+
+def windows_that_fit(frame: pd.DataFrame, params: Params, validation_start) -> int:
+    """How many label windows fit before validation_start with at least one window's length of
+    feature rows before the oldest (the same then holds for the longer training window)."""
+    days = (pd.Timestamp(validation_start) - frame[TIMESTAMP].min()) / pd.Timedelta(days=1)
+    return int(days // params.label_days) - 1
 
 
 def tune_item_knn(

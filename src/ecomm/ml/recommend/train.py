@@ -19,13 +19,16 @@ import numpy as np
 import pandas as pd
 
 from ecomm import db
+from ecomm.features.churn import FeatureError
 from ecomm.ml import registry, tracking
 from ecomm.ml.metrics import ranking_metrics
 from ecomm.ml.recommend import evaluate as ev
 from ecomm.ml.recommend import model as M
 from ecomm.ml.recommend import reranked as R
 from ecomm.ml.recommend.dataset import HOLDOUT_DAYS, load_rec_data, require_recommendable
+from ecomm.ml.recommend.general.interactions import InteractionsError
 from ecomm.ml.recommend.general.recommender import GeneralRecommender
+from ecomm.ml.recommend.general.rerank import NotEnoughLabels
 from ecomm.ml.recommend.general.shop import from_rec_data, shop_params
 from ecomm.ml.serving import RerankedRecommenderPyfunc
 from ecomm.settings import Settings
@@ -87,7 +90,16 @@ class Fitted:
 
 
 def fit_and_evaluate(conn, config: RecConfig) -> Fitted:
-    """Tune on validation, fit before the holdout, precompute the served lists, score every row."""
+    """Tune on validation, fit before the holdout, precompute the served lists, score every row.
+    The library's own refusals (too little to learn from) are a FeatureError: the model is skipped
+    with the library's reason."""
+    try:
+        return _fit_and_evaluate(conn, config)
+    except (InteractionsError, NotEnoughLabels) as error:
+        raise FeatureError(f"the re-ranked recommender cannot be trained here: {error}") from error
+
+
+def _fit_and_evaluate(conn, config: RecConfig) -> Fitted:
     data = load_rec_data(conn, holdout_days=config.holdout_days)
     require_recommendable(data)
     frame, items = from_rec_data(conn, data)
