@@ -234,7 +234,7 @@ class Settings(BaseSettings):
         "regression a third (at most 6).",
     )
     recommender_trials: int = Field(
-        default=3,
+        default=2,
         ge=0,
         description="Re-ranker settings the recommender tries on validation: the first n of 1, 2, 3 "
         "label windows (below 2: the default, one window).",

@@ -492,6 +492,8 @@ def test_the_training_run_logs_the_ratios_the_readme_reads(rec_run, client):
         rec_run.metrics["item_knn_tuned"]["ndcg_at_10"]
     )
     assert metrics["train_seconds"] == pytest.approx(rec_run.seconds)
+    stages = [metrics[f"stage_{stage}_seconds"] for stage in ("read", "tune", "fit", "lists", "evaluate")]
+    assert sum(stages) <= metrics["fit_seconds"] <= metrics["train_seconds"]
 
 
 def test_served_lists_are_reranked_and_leave_out_what_the_customer_bought(world, rec_run):

@@ -90,7 +90,7 @@ def train_churn(
 def train_recommender(
     trials: Annotated[
         int | None,
-        typer.Option(help="Re-ranker label-window settings tried (default ECOMM_RECOMMENDER_TRIALS, 3)."),
+        typer.Option(help="Re-ranker label-window settings tried (default ECOMM_RECOMMENDER_TRIALS, 2)."),
     ] = None,
     holdout_days: Annotated[
         int | None, typer.Option(help="Days of the temporal holdout (default 28).")

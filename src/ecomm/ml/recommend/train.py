@@ -40,7 +40,7 @@ ITEM_KNN_TUNED = "item_knn_tuned"
 @dataclass(frozen=True)
 class RecConfig:
     holdout_days: int = HOLDOUT_DAYS
-    n_trials: int = 3  # re-ranker label-window settings tried on validation (< 2: the defaults)
+    n_trials: int = 2  # re-ranker label-window settings tried on validation (< 2: the defaults)
     seed: int = 42
     n_jobs: int = 2
     k: int = 10
@@ -87,6 +87,20 @@ class Fitted:
     warm: set[int]
     split: dict
     train_end: str
+    stage_seconds: dict[str, float]
+
+
+class StageClock:
+    """Seconds per training stage (read, tune, fit, lists, evaluate): where the time goes."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = now - self._last
+        self._last = now
 
 
 def fit_and_evaluate(conn, config: RecConfig) -> Fitted:
@@ -100,15 +114,20 @@ def fit_and_evaluate(conn, config: RecConfig) -> Fitted:
 
 
 def _fit_and_evaluate(conn, config: RecConfig) -> Fitted:
+    clock = StageClock()
     data = load_rec_data(conn, holdout_days=config.holdout_days)
     require_recommendable(data)
     frame, items = from_rec_data(conn, data)
+    clock.lap("read")
     params = shop_params(seed=config.seed, num_threads=config.n_jobs)
     validation_start = pd.Timestamp(data.train_end - timedelta(days=config.holdout_days))
     reranker = R.tune_reranker(frame, items, params, validation_start, config.n_trials)
     knn_name, knn = R.tune_item_knn(frame, items, params, validation_start)
+    clock.lap("tune")
     model = GeneralRecommender(reranker.params).fit(frame, items)
+    clock.lap("fit")
     served = RerankedRecommenderPyfunc(R.build_state(model, data, R.served_lists(model)))
+    clock.lap("lists")
     users, relevant, countries = ev.holdout_users(data)
     k = config.k
     lists = {
@@ -123,6 +142,7 @@ def _fit_and_evaluate(conn, config: RecConfig) -> Fitted:
     table = ev.evaluate_lists(
         lists, relevant, warm, len(data.catalog), k, item_users=item_users, n_users=len(model.log.users)
     )
+    clock.lap("evaluate")
     split = data.describe() | {"validation_start": validation_start.date().isoformat()}
     tuning = {
         "reranked": {"validation_ndcg_at_10": reranker.validation_ndcg, "grid": reranker.table},
@@ -144,6 +164,7 @@ def _fit_and_evaluate(conn, config: RecConfig) -> Fitted:
         warm,
         split,
         data.train_end.isoformat(),
+        clock.seconds,
     )
 
 
@@ -192,6 +213,7 @@ def train_recommender(settings: Settings, config: RecConfig | None = None) -> Re
         flat["validation_ndcg_at_10"] = val if np.isfinite(val) else 0.0
         flat |= ratio_metrics(table, k)
         flat["fit_seconds"] = fit_seconds
+        flat |= {f"stage_{stage}_seconds": v for stage, v in fitted.stage_seconds.items()}
         mlflow.log_metrics(flat)
         mlflow.log_dict(
             {"ranking": table, "split": fitted.split, "tuning": fitted.tuning}, "evaluation/metrics.json"
