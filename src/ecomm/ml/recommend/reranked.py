@@ -121,8 +121,9 @@ def build_state(model: GeneralRecommender, data: RecData, lists: pd.DataFrame) -
         "user_ids": index.users,
         "item_ids": index.items,
         "list_indptr": indptr.astype(np.int64),
-        "list_items": lists["_pos"].to_numpy(np.int64),
-        "list_scores": lists[SCORE].to_numpy(np.float64),
+        # 4-byte entries: 100 per known customer is most of the model's size
+        "list_items": lists["_pos"].to_numpy(np.int32),
+        "list_scores": lists[SCORE].to_numpy(np.float32),
         "item_new": item_new,
         "item_category": categories,
         "bought_indptr": bought.indptr.astype(np.int64),
