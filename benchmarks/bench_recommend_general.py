@@ -1,15 +1,15 @@
 """NDCG@10 of the general recommender library (ecomm.ml.recommend.general) on small simulated shops
-(one per seed): each candidate generator alone, the re-ranked model, the served recommender's
-algorithm as `ecomm train recommender` fits it (12 Optuna trials on the 28 days before the
-holdout) and with its default parameters, the served popularity baseline and the planted-preference
-oracle, all on the served recommender's holdout (the last 28 loaded days; relevant = products a
+(one per seed): each candidate generator alone, the re-ranked model (what `ecomm train recommender`
+now serves), the previously served ALS + SVD blend (ecomm.ml.recommend.model; the `served_algorithm_*`
+rows) with 12 Optuna trials on the 28 days before the holdout and with its default parameters, the
+served popularity baseline and the planted-preference oracle, all on the served recommender's holdout (the last 28 loaded days; relevant = products a
 customer bought there and had not bought before; bought items excluded).
 
 Nothing is tuned on the holdout: the library runs with its defaults plus the shop adapter's event
 weights (orders are the re-ranker's target and the only events that exclude an item); on each seed's
 validation split (the 28 days before the holdout, fitted on the rows before them) the item-kNN
 baseline (cosine or BM25, 10..200 neighbours) and the re-ranker's number of label windows are tuned
-(see shop_params for what was chosen by hand on seed 1's validation split).
+(see general.shop.shop_params for what was chosen by hand on seed 1's validation split).
 
 python -m benchmarks.bench_recommend_general [--seeds 1 2 3] [--customers 1000] [--products 150]
     [--days 240] [--keep]   -> benchmarks/results/recommend_general.json
