@@ -1,15 +1,15 @@
 """NDCG@10 of the general recommender library (ecomm.ml.recommend.general) on small simulated shops
-(one per seed): each candidate generator alone, the re-ranked model, the served recommender's
-algorithm as `ecomm train recommender` fits it (12 Optuna trials on the 28 days before the
-holdout) and with its default parameters, the served popularity baseline and the planted-preference
-oracle, all on the served recommender's holdout (the last 28 loaded days; relevant = products a
+(one per seed): each candidate generator alone, the re-ranked model (what `ecomm train recommender`
+now serves), the previously served ALS + SVD blend (ecomm.ml.recommend.model; the `served_algorithm_*`
+rows) with 12 Optuna trials on the 28 days before the holdout and with its default parameters, the
+served popularity baseline and the planted-preference oracle, all on the served recommender's holdout (the last 28 loaded days; relevant = products a
 customer bought there and had not bought before; bought items excluded).
 
 Nothing is tuned on the holdout: the library runs with its defaults plus the shop adapter's event
 weights (orders are the re-ranker's target and the only events that exclude an item); on each seed's
 validation split (the 28 days before the holdout, fitted on the rows before them) the item-kNN
 baseline (cosine or BM25, 10..200 neighbours) and the re-ranker's number of label windows are tuned
-(see shop_params for what was chosen by hand on seed 1's validation split).
+(see general.shop.shop_params for what was chosen by hand on seed 1's validation split).
 
 python -m benchmarks.bench_recommend_general [--seeds 1 2 3] [--customers 1000] [--products 150]
     [--days 240] [--keep]   -> benchmarks/results/recommend_general.json
@@ -57,20 +57,9 @@ def build_world(settings: Settings, seed: int, args: argparse.Namespace) -> floa
 
 
 def shop_params():
-    from ecomm.ml.recommend.general.interactions import Params
-    from ecomm.ml.recommend.general.shop import ORDER, SHOP_EVENT_WEIGHTS
+    from ecomm.ml.recommend.general.shop import shop_params as params
 
-    return Params(
-        event_weights=SHOP_EVENT_WEIGHTS,
-        exclude_events=(ORDER,),
-        target_events=(ORDER,),
-        # label_days and trees chosen by hand on seed 1's validation split (the 28 days before the
-        # holdout) among label_days 14/28/56/84 and 25-200 trees; label_windows is tuned per seed
-        label_days=28,
-        ranker_trees=50,
-        popularity_window_days=28,
-        num_threads=2,
-    )
+    return params(seed=0, num_threads=2)
 
 
 class Tuned(NamedTuple):
@@ -109,8 +98,6 @@ def measure_lists(settings: Settings) -> tuple[dict, dict]:
     from ecomm.ml.recommend.general.recommender import GeneralRecommender
     from ecomm.ml.recommend.general.shop import from_rec_data
     from ecomm.ml.recommend.general.tune import tune
-    from ecomm.ml.recommend.train import RecConfig
-    from ecomm.ml.recommend.train import tune as served_tune
     from ecomm.ml.serving import RecommenderPyfunc
 
     seconds, lists = {}, {}
@@ -122,7 +109,9 @@ def measure_lists(settings: Settings) -> tuple[dict, dict]:
         lists["oracle"] = ev.oracle_lists(conn, data, users, K)
         start = time.perf_counter()
         # what `ecomm train recommender` serves: Optuna-tuned on the 28 days before the holdout
-        tuned, _ = served_tune(conn, data, RecConfig(n_trials=SERVED_TRIALS, seed=0, n_jobs=2))
+        tuned, _ = M.tune(
+            conn, data, M.RecParams(), n_trials=SERVED_TRIALS, seed=0, n_jobs=2, holdout_days=VALIDATION_DAYS
+        )
         fitted = M.fit_recommender(data, tuned, seed=0, n_jobs=2)
         lists["served_algorithm_tuned"] = ev.model_lists(RecommenderPyfunc(fitted.state), users, countries, K)
         seconds["served_algorithm_tuned"] = time.perf_counter() - start

@@ -234,7 +234,10 @@ class Settings(BaseSettings):
         "regression a third (at most 6).",
     )
     recommender_trials: int = Field(
-        default=12, ge=0, description="Optuna trials of the recommender (0 = its default parameters)."
+        default=2,
+        ge=0,
+        description="Re-ranker settings the recommender tries on validation: the first n of 1, 2, 3 "
+        "label windows (below 2: the default, one window).",
     )
 
     # --- monitoring -------------------------------------------------------------------------------

@@ -149,6 +149,31 @@ def test_recommendations_for_a_known_customer(api, customers, trained_world):
         assert (item["name"], item["category"], item["price"]) == catalog[item["product_id"]]
     scores = [i["score"] for i in body["items"]]
     assert scores == sorted(scores, reverse=True)
+    assert body["items"][0]["source"] == "reranked" and body["items"][0]["cold_start"] is False
+    assert {i["source"] for i in body["items"]} <= {"reranked", "reranked_new_item"}
+
+
+def test_recommendations_leave_out_what_the_customer_bought_before_training_ended(
+    api, customers, trained_world
+):
+    import mlflow
+
+    from ecomm.ml import tracking
+
+    tracking.configure(trained_world)
+    info = mlflow.models.get_model_info("models:/recommender_model@champion")
+    train_end = info.metadata["train_end"]
+    with db.connection(trained_world) as conn, conn.cursor() as cur:
+        cur.execute(
+            """SELECT DISTINCT product_id FROM warehouse.fact_order_items
+               WHERE customer_id = %s AND order_date < %s AND warehouse.is_completed_line(status, return_date)""",
+            (customers["buyer"], train_end),
+        )
+        bought = {pid for (pid,) in cur.fetchall()}
+    assert bought  # the buyer had bought something before the model's training ended
+    body = api.get(f"/recommendations/{customers['buyer']}", params={"k": 100}).json()
+    assert len(body["items"]) == 100
+    assert not bought & {i["product_id"] for i in body["items"]}
 
 
 def test_an_unknown_customer_gets_the_labelled_fallback(api, customers):

@@ -909,7 +909,11 @@ def test_recommendations_are_the_champions_for_the_picked_customer(trained_world
     served = model.predict(pd.DataFrame({"customer_id": [top_customer], "k": [10], "country": [country]}))
     recommended = app.dataframe[1].value
     assert recommended["product_id"].tolist() == served["product_id"].tolist()
-    assert set(recommended["source"]) <= {"personal (model)", "personal, new product (no interactions yet)"}
+    assert recommended["source"].iloc[0] == "personal (re-ranked)"
+    assert set(recommended["source"]) <= {
+        "personal (re-ranked)",
+        "personal (re-ranked), new product (no interactions yet)",
+    }
 
 
 def test_a_customer_unknown_to_the_model_gets_the_labelled_cold_start(trained_world, open_app):

@@ -11,7 +11,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from ecomm.ml import serving
-from ecomm.ml.serving import ChurnPyfunc, RecommenderPyfunc
+from ecomm.ml.serving import ChurnPyfunc, RecommenderPyfunc, RerankedRecommenderPyfunc
 
 
 def test_serving_imports_nothing_from_ecomm():
@@ -135,6 +135,77 @@ def test_k_is_bounded_and_defaults_to_ten():
     assert len(recs(model, customer_id=[20], k=[0])) == 1
     assert len(recs(model, customer_id=[20])) == 4  # only four items
     assert recs(model, customer_id=[]).empty
+
+
+def reranked_state() -> dict:
+    """Users 10 and 20 over items 1..5: user 10's ranked list is 3, 5 (item 5 had no interactions)
+    and user 10 bought item 1; user 20's list is 2, 4, 1, 3, 5."""
+    base = recommender_state()
+    return {
+        "user_ids": np.array([10, 20]),
+        "item_ids": np.array([1, 2, 3, 4, 5]),
+        "list_indptr": np.array([0, 2, 7]),
+        "list_items": np.array([2, 4, 1, 3, 0, 2, 4]),
+        "list_scores": np.array([0.9, 0.4, 2.0, 1.5, 1.0, 0.5, 0.1]),
+        "item_new": np.array([False, False, False, False, True]),
+        "item_category": np.array(["Books", "Books", "Toys", "Toys", "Toys"]),
+        "bought_indptr": np.array([0, 1, 1]),
+        "bought_indices": np.array([0]),
+        "global_popularity": np.array([5.0, 1.0, 3.0, 2.0, 0.0]),
+        "country_popularity": {"Germany": np.array([0.1, 1.0, 0.2, 0.3, 0.0])},
+        "customer_country": {10: "Germany", 30: "Germany"},
+        "info": base["info"],
+    }
+
+
+def test_known_customers_get_their_reranked_list_labelled():
+    out = recs(RerankedRecommenderPyfunc(reranked_state()), customer_id=[20, 10], k=[3, 2])
+    assert out["customer_id"].tolist() == [20, 20, 20, 10, 10]  # input order
+    assert out["product_id"].tolist() == [2, 4, 1, 3, 5]
+    assert out["rank"].tolist() == [1, 2, 3, 1, 2]
+    assert out["score"].tolist() == [2.0, 1.5, 1.0, 0.9, 0.4]
+    assert out["source"].tolist() == [serving.RERANKED] * 4 + [serving.RERANKED_NEW_ITEM]
+
+
+def test_a_short_list_is_filled_with_best_sellers_the_customer_did_not_buy():
+    out = recs(RerankedRecommenderPyfunc(reranked_state()), customer_id=[10], k=[4])
+    # listed 3, 5; then Germany's best sellers 2 > 4 (item 1 was bought, item 3 is listed)
+    assert out["product_id"].tolist() == [3, 5, 2, 4]
+    assert out["source"].tolist() == [
+        serving.RERANKED,
+        serving.RERANKED_NEW_ITEM,
+        serving.POPULAR_FILL,
+        serving.POPULAR_FILL,
+    ]
+    assert out["score"].tolist() == [0.9, 0.4, -0.6, -1.6]  # below the list, still descending
+
+
+def test_unknown_customers_get_the_same_labelled_cold_start_as_before():
+    out = recs(
+        RerankedRecommenderPyfunc(reranked_state()),
+        customer_id=[99, 97, 30],
+        k=[2, 2, 1],
+        country=["Germany", None, None],
+        categories=["Books", None, None],
+    )
+    assert out["product_id"].tolist() == [2, 1, 1, 3, 2]
+    assert out["source"].tolist() == [serving.COLD_COUNTRY_CATEGORY] * 2 + [serving.COLD_GLOBAL] * 2 + [
+        serving.COLD_COUNTRY
+    ]
+
+
+def test_reranked_k_is_bounded_and_an_empty_request_has_the_columns():
+    model = RerankedRecommenderPyfunc(reranked_state())
+    assert len(recs(model, customer_id=[20], k=[0])) == 1
+    assert len(recs(model, customer_id=[20], k=[500])) == 5  # every product: five
+    assert len(recs(model, customer_id=[10])) == 4  # ten asked; four products it did not buy
+    assert list(recs(model, customer_id=[]).columns) == [
+        "customer_id",
+        "rank",
+        "product_id",
+        "score",
+        "source",
+    ]
 
 
 # -------------------------------------------------------------------------------------- forecast

@@ -89,13 +89,15 @@ def train_churn(
 @user_errors
 def train_recommender(
     trials: Annotated[
-        int | None, typer.Option(help="Optuna trials (default ECOMM_RECOMMENDER_TRIALS, 12).")
+        int | None,
+        typer.Option(help="Re-ranker label-window settings tried (default ECOMM_RECOMMENDER_TRIALS, 2)."),
     ] = None,
     holdout_days: Annotated[
         int | None, typer.Option(help="Days of the temporal holdout (default 28).")
     ] = None,
 ) -> None:
-    """Recommender: implicit ALS blended with Surprise SVD, vs popularity and the oracle."""
+    """Recommender: candidate generators re-ranked by LightGBM, vs each generator, item-kNN,
+    popularity and the oracle."""
     from ecomm.ml.recommend.train import RecConfig
     from ecomm.ml.recommend.train import train_recommender as run
 
@@ -115,11 +117,9 @@ def train_recommender(
         _metrics_table(
             "recommender, temporal holdout",
             result.metrics,
-            ("precision_at_10", "recall_at_10", "ndcg_at_10", "map_at_10", "coverage_at_10"),
+            ("precision_at_10", "recall_at_10", "ndcg_at_10", "map_at_10", "coverage_at_10", "novelty"),
         )
     )
-    if result.ratings:
-        out.print("review stars: " + ", ".join(f"{k} {v:.4f}" for k, v in result.ratings.items()))
     out.print(_gate_line(result.gate))
     out.print(f"run {result.run_id} in {result.seconds:.1f}s")
 
@@ -443,6 +443,8 @@ def evaluate(
             out.print(f"{comp.model}: {comp.message}")
             continue
         out.print(_metrics_table(f"{comp.model} - {comp.holdout}", comp.rows, comp.metrics))
+        for title, rows in comp.sections.items():
+            out.print(_metrics_table(f"{comp.model} - {title}", rows, comp.metrics))
     targets = Table(
         "target", "observed", "required", "met", "detail", title="quality targets", title_justify="left"
     )

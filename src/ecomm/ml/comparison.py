@@ -17,6 +17,9 @@ class Comparison:
     rows: dict[str, dict[str, float]] = field(default_factory=dict)  # entry -> metric -> value
     versions: dict[str, str] = field(default_factory=dict)  # alias -> version
     message: str = ""
+    # further tables on their own split: title -> entry -> metric -> value (e.g. the parts of the
+    # champion as its training run scored them)
+    sections: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -25,6 +28,7 @@ class Comparison:
             "versions": self.versions,
             "rows": self.rows,
             "message": self.message,
+            "sections": self.sections,
         }
 
 

@@ -5,7 +5,9 @@ Churn holdout: the latest monthly cutoff whose label window the warehouse holds 
 Recommender holdout: the last 28 loaded days. Quality targets (issue 4):
   churn        ROC-AUC >= 0.95 x oracle, < 0.99 (leakage sentinel); the family served (logistic or
                XGBoost, chosen on validation) within 0.01 of the best family on the run's cutoff
-  recommender  NDCG@10 >= 1.5 x popularity and >= 0.6 x oracle; coverage@10 >= 3 x popularity's
+  recommender  NDCG@10 >= 1.5 x popularity and >= 0.6 x oracle; coverage@10 >= 3 x popularity's.
+               Beside the fresh table, the champion's training run's own table on its holdout: each
+               candidate generator alone, the re-ranked model, a tuned item-kNN, popularity, oracle
   time         both trainings <= 300 s
   segments     see ecomm.ml.segment.report
   purchase     see ecomm.ml.purchase.report
@@ -23,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ecomm import db
 from ecomm.features import columns as C
@@ -38,8 +41,9 @@ from ecomm.ml.serving import CHURN_PROBABILITY
 from ecomm.settings import Settings
 
 CHURN_METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "top_decile_lift")
-REC_METRICS = ("precision_at_10", "recall_at_10", "ndcg_at_10", "map_at_10", "coverage_at_10")
+REC_METRICS = ("precision_at_10", "recall_at_10", "ndcg_at_10", "map_at_10", "coverage_at_10", "novelty")
 TRAIN_SECONDS_LIMIT = 300.0
+TRAINED_MODEL = "registered model"  # the training run's row of the model it registered
 
 
 def compare_churn(settings: Settings, client) -> Comparison:
@@ -98,7 +102,16 @@ def compare_recommender(settings: Settings, client, holdout_days: int = HOLDOUT_
         lists[rec_ev.POPULARITY] = rec_ev.popularity_lists(data, users)
         lists[rec_ev.ORACLE] = rec_ev.oracle_lists(conn, data, users)
     known = set(data.bought[C.CUSTOMER_ID].astype(int)) | set(data.interactions[C.CUSTOMER_ID].astype(int))
-    table = rec_ev.evaluate_lists(lists, relevant, {u for u in users if u in known}, len(data.catalog))
+    pairs = pd.concat([data.interactions, data.bought])[[C.CUSTOMER_ID, C.PRODUCT_ID]].drop_duplicates()
+    item_users = pairs.groupby(C.PRODUCT_ID)[C.CUSTOMER_ID].size().to_dict()
+    table = rec_ev.evaluate_lists(
+        lists,
+        relevant,
+        {u for u in users if u in known},
+        len(data.catalog),
+        item_users=item_users,
+        n_users=pairs[C.CUSTOMER_ID].nunique(),
+    )
     split = data.describe()
     return Comparison(
         registry.RECOMMENDER_MODEL,
@@ -106,7 +119,31 @@ def compare_recommender(settings: Settings, client, holdout_days: int = HOLDOUT_
         REC_METRICS,
         table,
         registry.aliases(client, registry.RECOMMENDER_MODEL),
+        sections=champion_training_table(client),
     )
+
+
+def champion_training_table(client) -> dict[str, dict[str, dict[str, float]]]:
+    """{title: rows} of the table the champion's training run logged on its holdout (every row it
+    scored: the model, each candidate generator alone, a tuned item-kNN, popularity, the oracle);
+    {} for a champion whose run logged none."""
+    import mlflow
+
+    version = registry.alias_version(client, registry.RECOMMENDER_MODEL, registry.CHAMPION)
+    if version is None:
+        return {}
+    run_id = client.get_model_version(registry.RECOMMENDER_MODEL, version).run_id
+    try:
+        logged = mlflow.artifacts.load_dict(f"runs:/{run_id}/evaluation/metrics.json")
+    except Exception:  # a run that logged no evaluation table
+        return {}
+    split = logged.get("split", {})
+    title = (
+        f"champion v{version}'s training run: trained before {split.get('train_end')}, holdout "
+        f"{split.get('holdout_start')} .. {split.get('holdout_last_day')}"
+    )
+    rows = {TRAINED_MODEL if name == rec_ev.MODEL else name: row for name, row in logged["ranking"].items()}
+    return {title: rows}
 
 
 def quality_targets(churn: Comparison, rec: Comparison, churn_run: dict, rec_run: dict) -> list[Target]:
@@ -275,11 +312,9 @@ def markdown(result: Evaluation) -> str:
             + ".",
             "",
         ]
-        lines.append("| | " + " | ".join(comp.metrics) + " |")
-        lines.append("|---|" + "---|" * len(comp.metrics))
-        for entry, row in comp.rows.items():
-            lines.append(f"| {entry} | " + " | ".join(_fmt(row.get(m)) for m in comp.metrics) + " |")
-        lines.append("")
+        lines += _table_lines(comp.rows, comp.metrics)
+        for title, rows in comp.sections.items():
+            lines += [f"{title[:1].upper()}{title[1:]}:", "", *_table_lines(rows, comp.metrics)]
     lines += [
         "## Quality targets",
         "",
@@ -291,6 +326,14 @@ def markdown(result: Evaluation) -> str:
         lines.append(f"| {t.name} | {_fmt(t.observed)} | {t.required} | {met} | {t.detail} |")
     lines.append("")
     return "\n".join(lines)
+
+
+def _table_lines(rows: dict[str, dict[str, float]], metrics) -> list[str]:
+    lines = ["| | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
+    lines += [
+        f"| {entry} | " + " | ".join(_fmt(row.get(m)) for m in metrics) + " |" for entry, row in rows.items()
+    ]
+    return [*lines, ""]
 
 
 def write_report(result: Evaluation, out_dir: Path) -> tuple[Path, Path]:

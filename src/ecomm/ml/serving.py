@@ -42,7 +42,16 @@ purchased products excluded; products without interactions get their category's 
 (source "model_cold_item"). Unknown customers: the products most bought lately in their country
 (shrunk toward the whole shop), those in the given categories first (source
 "cold_start_country_category", "cold_start_country"; without a known country "cold_start_category"
-or "cold_start_global").
+or "cold_start_global"). Registered by versions before the re-ranked model; benchmarks fit it as the
+baseline (ecomm.ml.recommend.model).
+
+RerankedRecommenderPyfunc (served by `ecomm train recommender`) - the same input and output. Known
+customers: their list ranked at training time by the LightGBM re-ranker over the candidate generators
+(ecomm.ml.recommend.reranked), looked up, products they bought excluded (source "reranked";
+"reranked_new_item" for a product without interactions before training ended); a list shorter than
+k is filled with their country's best sellers they did not buy (source "popular_fill"). Unknown
+customers: RecommenderPyfunc's cold start, with the same labels.
+
 ForecastPyfunc - input a long frame of daily histories: series_level (product, category, total),
 series_id, date, y (every series on a complete daily grid up to its last date); params `horizon`
 (days, default and most the model's `horizon`) and `n_jobs` (processes the series are fitted in,
@@ -73,6 +82,7 @@ COLD_COUNTRY_CATEGORY, COLD_COUNTRY, COLD_CATEGORY, COLD_GLOBAL = (
     "cold_start_category",
     "cold_start_global",
 )
+RERANKED, RERANKED_NEW_ITEM, POPULAR_FILL = "reranked", "reranked_new_item", "popular_fill"
 SEGMENT_ID, SEGMENT_NAME = "segment_id", "segment_name"
 PURCHASE_PROBABILITY = "purchase_probability"
 CLV_INPUTS = ("frequency", "recency_days", "t_days", "monetary")
@@ -279,6 +289,17 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
         top, vals = self._top(score, None, k)
         return top, vals, source
 
+    def personal(self, rows: np.ndarray, ks: np.ndarray) -> list[tuple]:
+        """(items, scores, sources) of known users (rows into user_ids), bought products excluded."""
+        s, out = self.state, []
+        for lo in range(0, len(rows), 512):
+            chunk = rows[lo : lo + 512]
+            block = self.scores(chunk)
+            for j, row in enumerate(chunk):
+                top, vals = self._top(block[j], self._bought(row), int(ks[lo + j]))
+                out.append((top, vals, np.where(s["item_cold"][top], MODEL_COLD_ITEM, MODEL).astype(object)))
+        return out
+
     # ----------------------------------------------------------------------------- predict
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
@@ -295,12 +316,8 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
         rows = self._user_rows(ids)
         parts: list[tuple] = [()] * len(frame)  # (items, scores, sources) per input row, in input order
         known = np.flatnonzero(rows >= 0)
-        for lo in range(0, len(known), 512):
-            chunk = known[lo : lo + 512]
-            block = self.scores(rows[chunk])
-            for j, i in enumerate(chunk):
-                top, vals = self._top(block[j], self._bought(rows[i]), int(ks[i]))
-                parts[i] = (top, vals, np.where(s["item_cold"][top], MODEL_COLD_ITEM, MODEL).astype(object))
+        for i, part in zip(known, self.personal(rows[known], ks[known]), strict=True):
+            parts[i] = part
         for i in np.flatnonzero(rows < 0):
             country = countries[i]
             if not isinstance(country, str) or not country:
@@ -333,6 +350,41 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
                 SOURCE: np.concatenate(out_source).astype(object),
             }
         )
+
+
+class RerankedRecommenderPyfunc(RecommenderPyfunc):
+    """The re-ranked recommender: each known customer's list was ranked at training time and is looked
+    up here; unknown customers get RecommenderPyfunc's labelled cold start.
+
+    state: user_ids (sorted), item_ids (sorted), list_indptr / list_items / list_scores (per user row,
+    positions into item_ids, best first, at most MAX_K), item_new (no interactions before training
+    ended), item_category, bought_indptr / bought_indices, global_popularity, country_popularity,
+    customer_country, info.
+    """
+
+    def personal(self, rows: np.ndarray, ks: np.ndarray) -> list[tuple]:
+        s, out = self.state, []
+        for row, k in zip(rows, ks, strict=True):
+            lo, hi = s["list_indptr"][row], s["list_indptr"][row + 1]
+            top, vals = s["list_items"][lo : min(hi, lo + k)], s["list_scores"][lo : min(hi, lo + k)]
+            sources = np.where(s["item_new"][top], RERANKED_NEW_ITEM, RERANKED).astype(object)
+            if len(top) < k:  # a short list: the customer's country's best sellers fill it
+                fill, fill_scores = self._fill(row, top, int(k) - len(top))
+                top, vals = np.concatenate([top, fill]), np.concatenate([vals, fill_scores])
+                sources = np.concatenate([sources, np.full(len(fill), POPULAR_FILL, dtype=object)])
+            out.append((top, vals, sources))
+        return out
+
+    def _fill(self, row: int, listed: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """n popular products neither listed nor bought; scored below the list's lowest score."""
+        s = self.state
+        country = s["customer_country"].get(int(s["user_ids"][row]))
+        pop = s["country_popularity"].get(country, s["global_popularity"])
+        top, vals = self._top(
+            pop / max(float(pop.max()), 1e-12), np.concatenate([listed, self._bought(row)]), n
+        )
+        floor = float(s["list_scores"][s["list_indptr"][row + 1] - 1]) if len(listed) else 0.0
+        return top, floor - 1.0 - np.arange(len(top), dtype=float)
 
 
 class ForecastPyfunc(mlflow.pyfunc.PythonModel):

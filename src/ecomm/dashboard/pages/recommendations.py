@@ -15,6 +15,9 @@ from ecomm.ml.serving import (
     COLD_GLOBAL,
     MODEL,
     MODEL_COLD_ITEM,
+    POPULAR_FILL,
+    RERANKED,
+    RERANKED_NEW_ITEM,
 )
 
 TITLE = "Recommendations"
@@ -23,6 +26,9 @@ APPLIES = (
 )
 
 SOURCES = {
+    RERANKED: "personal (re-ranked)",
+    RERANKED_NEW_ITEM: "personal (re-ranked), new product (no interactions yet)",
+    POPULAR_FILL: "popular in their country (their list was shorter)",
     MODEL: "personal (model)",
     MODEL_COLD_ITEM: "personal, new product (no interactions yet)",
     COLD_COUNTRY_CATEGORY: "cold start: popular in their country and the chosen categories",
@@ -30,6 +36,7 @@ SOURCES = {
     COLD_CATEGORY: "cold start: popular in the chosen categories",
     COLD_GLOBAL: "cold start: popular in the whole shop",
 }
+PERSONAL = {RERANKED, RERANKED_NEW_ITEM, POPULAR_FILL, MODEL, MODEL_COLD_ITEM}  # a known customer's
 WHO = {False: "Most net revenue in the filters", True: "Newest sign-ups in the date range"}
 MAX_K = 100  # the served model's cap; asked for when recommendations are narrowed to categories
 
@@ -84,7 +91,7 @@ def show_recommendations(ctx: L.PageContext, customer_id: int, country: str, k: 
         served = served[served["category"].isin(categories)]
     served = served.head(k).assign(rank=lambda f: range(1, len(f) + 1))
     sources = set(served["source"])
-    cold = sources - {MODEL, MODEL_COLD_ITEM}
+    cold = sources - PERSONAL
     if cold:
         st.info(
             f"Cold start: customer #{customer_id} is unknown to `{registry.RECOMMENDER_MODEL}` "

@@ -1,5 +1,5 @@
 """Recommender evaluation stage: top-k lists of a model, the popularity baseline and the oracle on the
-same holdout users, ranking metrics, and the review-star RMSE.
+same holdout users, and their ranking metrics (with novelty when the training item counts are given).
 
 Evaluated users: every customer with a relevant holdout item (`dataset.relevant_items`); customers
 without training interactions are served by the model's cold-start fallback and also reported on
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ecomm.features import columns as C
-from ecomm.ml.metrics import ranking_metrics, rmse
+from ecomm.ml.metrics import novelty, ranking_metrics
 from ecomm.ml.recommend.dataset import RecData, relevant_items, true_preferences
 from ecomm.ml.serving import RecommenderPyfunc
 
@@ -72,11 +72,17 @@ def evaluate_lists(
     warm: set[int],
     catalog_size: int,
     k: int = K,
+    *,
+    item_users: dict | None = None,
+    n_users: int = 0,
 ) -> dict[str, dict[str, float]]:
-    """Ranking metrics per recommender: all users, then warm-only and cold-only (prefixed)."""
+    """Ranking metrics per recommender: all users, then warm-only and cold-only (prefixed); novelty
+    when item_users (training users per product) and n_users (training users) are given."""
     out = {}
     for name, recs in lists.items():
         metrics = ranking_metrics(recs, relevant, k, catalog_size)
+        if item_users is not None and n_users:
+            metrics["novelty"] = novelty(recs, item_users, n_users, k)
         for part, users in (("warm", warm), ("cold", set(relevant) - warm)):
             sub = {u: r for u, r in relevant.items() if u in users}
             if sub:
@@ -94,32 +100,3 @@ def holdout_users(data: RecData) -> tuple[list[int], dict[int, set[int]], dict[i
         zip(data.customers[C.CUSTOMER_ID].astype(int), data.customers[C.COUNTRY].astype(str), strict=True)
     )
     return users, relevant, countries
-
-
-def rating_metrics(svd_fit, data: RecData, predict) -> dict[str, float]:
-    """Holdout review stars: SVD RMSE, and the global-mean baseline's RMSE."""
-    hold = data.holdout_reviews
-    if hold.empty or data.reviews.empty:
-        return {}
-    y = hold[C.RATING].to_numpy(dtype=float)
-    return {
-        "svd_rmse": rmse(y, predict(svd_fit, hold)),
-        "mean_rating_rmse": rmse(y, np.full(len(y), data.reviews[C.RATING].mean())),
-        "holdout_reviews": float(len(y)),
-    }
-
-
-def svd_truth_correlation(conn, fitted, users: list[int]) -> float:
-    """Spearman correlation of the SVD's centred predicted stars with the true preference score over
-    the true consideration sets of `users` known to the model (an "against truth" check)."""
-    from scipy.stats import spearmanr
-
-    truth = true_preferences(conn, users)
-    u = fitted.index.user_pos(truth[C.CUSTOMER_ID])
-    i = fitted.index.item_pos(truth[C.PRODUCT_ID])
-    keep = (u >= 0) & (i >= 0)
-    if keep.sum() < 3:
-        return float("nan")
-    s = fitted.svd
-    pred = s.bu[u[keep]] + s.bi[i[keep]] + (s.pu[u[keep]] * s.qi[i[keep]]).sum(axis=1)
-    return float(spearmanr(pred, truth["true_score"].to_numpy()[keep]).statistic)

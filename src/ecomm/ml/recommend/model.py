@@ -1,4 +1,7 @@
-"""Recommender algorithms: implicit-feedback ALS (the `implicit` package, user x item CSR), Surprise
+"""The previous served recommender (an ALS + SVD blend), kept as the baseline benchmarks fit beside
+the re-ranked model (ecomm.ml.recommend.reranked) and the model earlier registered versions hold.
+
+Its algorithms: implicit-feedback ALS (the `implicit` package, user x item CSR), Surprise
 SVD on review stars, purchase popularity; and the numpy state the served pyfunc carries.
 
 Implicit feedback per (customer, product): views + cart_weight x add-to-carts + purchase_weight x
@@ -8,7 +11,8 @@ mean item factor, shrunk by COLD_ITEM_SHRINK (labelled "model_cold_item" when re
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -17,7 +21,8 @@ from mlflow.types.schema import ColSpec, Schema
 from scipy.sparse import csr_matrix
 
 from ecomm.features import columns as C
-from ecomm.ml.recommend.dataset import RecData
+from ecomm.ml.metrics import ranking_metrics
+from ecomm.ml.recommend.dataset import RecData, load_rec_data, require_recommendable
 from ecomm.ml.serving import RANK, SCORE, SOURCE, RecommenderPyfunc
 
 COLD_ITEM_SHRINK = 0.5
@@ -259,3 +264,67 @@ def input_example(customer_id: int) -> pd.DataFrame:
 
 def pyfunc(fitted: FittedRecommender) -> RecommenderPyfunc:
     return RecommenderPyfunc(fitted.state)
+
+
+def tune(
+    conn,
+    data: RecData,
+    params: RecParams,
+    *,
+    n_trials: int,
+    seed: int,
+    n_jobs: int,
+    holdout_days: int,
+    k: int = 10,
+) -> tuple[RecParams, float]:
+    """Best parameters by NDCG@k on the last `holdout_days` of the training window (Optuna TPE)."""
+    import optuna
+
+    from ecomm.ml.recommend import evaluate as ev
+
+    if n_trials <= 0:
+        return params, float("nan")
+    val = load_rec_data(
+        conn,
+        holdout_days=holdout_days,
+        train_end=data.train_end - timedelta(days=holdout_days),
+        holdout_end=data.train_end,
+    )
+    require_recommendable(val)
+    users, relevant, countries = ev.holdout_users(val)
+    svd = fit_svd(val.reviews, build_index(val), params, seed=seed)
+
+    def objective(trial) -> float:
+        trial_params = replace(
+            params,
+            factors=trial.suggest_categorical("factors", [16, 32, 64, 96]),
+            regularization=trial.suggest_float("regularization", 0.005, 1.0, log=True),
+            alpha=trial.suggest_float("alpha", 1.0, 50.0, log=True),
+            iterations=trial.suggest_int("iterations", 8, 25),
+            cart_weight=trial.suggest_float("cart_weight", 1.0, 6.0),
+            purchase_weight=trial.suggest_float("purchase_weight", 2.0, 20.0, log=True),
+            blend_weight=trial.suggest_float("blend_weight", 0.0, 1.0),
+        )
+        fitted = fit_recommender(val, trial_params, seed=seed, n_jobs=n_jobs, svd=svd)
+        lists = ev.model_lists(RecommenderPyfunc(fitted.state), users, countries, k)
+        return ranking_metrics(lists, relevant, k)[f"ndcg_at_{k}"]
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(1, min(6, n_trials // 2)))
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.enqueue_trial(
+        {
+            name: getattr(params, name)
+            for name in (
+                "factors",
+                "regularization",
+                "alpha",
+                "iterations",
+                "cart_weight",
+                "purchase_weight",
+                "blend_weight",
+            )
+        }
+    )
+    study.optimize(objective, n_trials=n_trials)
+    return replace(params, **study.best_params), float(study.best_value)

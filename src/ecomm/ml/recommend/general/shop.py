@@ -10,11 +10,28 @@ import pandas as pd
 from ecomm.features import columns as C
 from ecomm.features import interactions as I
 from ecomm.ml.recommend.dataset import RecData
-from ecomm.ml.recommend.general.interactions import CATEGORY, EVENT, ITEM, PRICE, TIMESTAMP, USER
+from ecomm.ml.recommend.general.interactions import CATEGORY, EVENT, ITEM, PRICE, TIMESTAMP, USER, Params
 
 ORDER = "order"  # a completed or returned order line (web "purchase" events are the checkout clicks)
 # the served ALS's weights (views 1, carts 3, purchases 8), with an order line weighing as a purchase
 SHOP_EVENT_WEIGHTS = {"view": 1.0, "add_to_cart": 3.0, "purchase": 8.0, ORDER: 8.0}
+
+
+def shop_params(seed: int = 0, num_threads: int = 2) -> Params:
+    """The library's defaults with the shop's event weights: order lines are the re-ranker's target
+    and the only events that exclude an item (a viewed product stays recommendable)."""
+    return Params(
+        event_weights=SHOP_EVENT_WEIGHTS,
+        exclude_events=(ORDER,),
+        target_events=(ORDER,),
+        # label_days and trees chosen by hand on seed 1's validation split (the 28 days before the
+        # holdout) among label_days 14/28/56/84 and 25-200 trees; label_windows is tuned per run
+        label_days=28,
+        ranker_trees=50,
+        popularity_window_days=28,
+        seed=seed,
+        num_threads=num_threads,
+    )
 
 
 def shop_interactions(conn, end: date, start: date | None = None) -> pd.DataFrame:

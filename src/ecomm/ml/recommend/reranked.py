@@ -1,0 +1,145 @@
+"""The served recommender: the general library's re-ranked model (ecomm.ml.recommend.general) fitted
+on the shop's events before the holdout, its top-N lists precomputed for every known customer, and
+the state RerankedRecommenderPyfunc serves them from (a lookup per request; cold start as before).
+
+Tuning stays bounded: on the validation split (the `holdout_days` before the holdout, fitted on the
+rows before it) the re-ranker's number of label windows and item-kNN's neighbours are chosen from
+small grids with the library's own `tune`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from ecomm.features import columns as C
+from ecomm.features.churn import FeatureError
+from ecomm.ml.recommend import model as M
+from ecomm.ml.recommend.dataset import RecData
+from ecomm.ml.recommend.general.candidates import GENERATORS, RANK, SCORE
+from ecomm.ml.recommend.general.evaluate import top_lists
+from ecomm.ml.recommend.general.interactions import ITEM, TIMESTAMP, USER, Params
+from ecomm.ml.recommend.general.log import build_log
+from ecomm.ml.recommend.general.recommender import GeneralRecommender
+from ecomm.ml.recommend.general.tune import tune
+from ecomm.ml.serving import MAX_K
+
+TOP_N = MAX_K  # a request asks for at most MAX_K products: longer lists would never be read
+LIST_BATCH = 2_000  # customers whose candidates and features are built at once (bounds memory)
+LABEL_WINDOWS = (1, 2, 3)  # the re-ranker's grid, in order: n_trials > 1 tunes its first n_trials
+KNN_NEIGHBOURS = (20, 50, 100)
+KNN_GENERATORS = ("item_knn", "item_knn_bm25")
+
+
+@dataclass
+class Tuned:
+    params: Params
+    validation_ndcg: float  # nan when nothing was tuned
+    table: list[dict]  # one row per combination tried
+
+
+def tune_reranker(
+    frame: pd.DataFrame, items: pd.DataFrame, params: Params, validation_start, n_trials: int
+) -> Tuned:
+    """The best label_windows among the first n_trials of LABEL_WINDOWS that the history before the
+    validation split holds (fewer than two: the first that fits, untuned)."""
+    fitting = [
+        w for w in LABEL_WINDOWS[: max(n_trials, 1)] if w <= windows_that_fit(frame, params, validation_start)
+    ]
+    if not fitting:
+        first = frame[TIMESTAMP].min().date()
+        raise FeatureError(
+            f"the events start {first}: too short for a {params.label_days:g}-day re-ranker label window "
+            f"after as many days of history, before the validation split at {validation_start.date()}"
+        )
+    if len(fitting) < 2:
+        return Tuned(replace(params, label_windows=fitting[0]), float("nan"), [])
+    best, table = tune(frame, params, {"label_windows": fitting}, validation_start, items=items)
+    return Tuned(best, float(table["ndcg_at_10"].max()), table.to_dict("records"))
+
+
+def windows_that_fit(frame: pd.DataFrame, params: Params, validation_start) -> int:
+    """How many label windows fit before validation_start with at least one window's length of
+    feature rows before the oldest (the same then holds for the longer training window)."""
+    days = (pd.Timestamp(validation_start) - frame[TIMESTAMP].min()) / pd.Timedelta(days=1)
+    return int(days // params.label_days) - 1
+
+
+def tune_item_knn(
+    frame: pd.DataFrame, items: pd.DataFrame, params: Params, validation_start
+) -> tuple[str, Tuned]:
+    """(generator name, its tuning): the better of cosine and BM25 item-kNN, each at its best
+    number of neighbours on the validation split."""
+    found = []
+    for name in KNN_GENERATORS:
+        best, table = tune(
+            frame, params, {"neighbours": list(KNN_NEIGHBOURS)}, validation_start, items=items, generator=name
+        )
+        found.append((name, Tuned(best, float(table["ndcg_at_10"].max()), table.to_dict("records"))))
+    return max(found, key=lambda pair: pair[1].validation_ndcg)
+
+
+def item_knn_lists(frame, items, name: str, params: Params, users: list[int], k: int) -> dict[int, list[int]]:
+    recs = GENERATORS[name]().fit(build_log(frame, params, items)).recommend(users, k)
+    return int_lists(top_lists(recs, users))
+
+
+def generator_lists(model: GeneralRecommender, users: list[int], k: int) -> dict[str, dict[int, list[int]]]:
+    """Each of the fitted model's candidate generators alone (personal ones list nothing for
+    customers without history)."""
+    return {g.name: int_lists(top_lists(g.recommend(users, k), users)) for g in model.generators}
+
+
+def int_lists(lists: dict) -> dict[int, list[int]]:
+    return {int(u): [int(i) for i in items] for u, items in lists.items()}
+
+
+def served_lists(model: GeneralRecommender, n: int = TOP_N) -> pd.DataFrame:
+    """user_id, item_id, score, rank: the re-ranked top n of every customer in the training log."""
+    users = list(model.log.users)
+    parts = [model.recommend(users[lo : lo + LIST_BATCH], n) for lo in range(0, len(users), LIST_BATCH)]
+    return pd.concat(parts, ignore_index=True)[[USER, ITEM, SCORE, RANK]]
+
+
+def build_state(model: GeneralRecommender, data: RecData, lists: pd.DataFrame) -> dict:
+    """RerankedRecommenderPyfunc's state: the lists as CSR-like arrays over sorted customer ids and
+    positions in the sorted catalog, with the previous model's cold-start popularity."""
+    index = M.Index(
+        np.sort(model.log.users.to_numpy(np.int64)), np.sort(data.catalog[C.PRODUCT_ID].to_numpy(np.int64))
+    )
+    lists = lists.assign(_row=index.user_pos(lists[USER]), _pos=index.item_pos(lists[ITEM]))
+    lists = lists[(lists["_row"] >= 0) & (lists["_pos"] >= 0)].sort_values(["_row", RANK], kind="stable")
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(lists["_row"], minlength=len(index.users)))])
+    users_per_item = pd.Series(model.log.item_users(), index=model.log.item_ids)
+    item_new = users_per_item.reindex(index.items, fill_value=0).to_numpy() == 0
+    global_pop, by_country = M.popularity(data, index)
+    bought = M.bought_matrix(data, index)
+    categories = data.catalog.set_index(C.PRODUCT_ID).loc[index.items, C.CATEGORY].to_numpy().astype(str)
+    return {
+        "user_ids": index.users,
+        "item_ids": index.items,
+        "list_indptr": indptr.astype(np.int64),
+        # 4-byte entries: 100 per known customer is most of the model's size
+        "list_items": lists["_pos"].to_numpy(np.int32),
+        "list_scores": lists[SCORE].to_numpy(np.float32),
+        "item_new": item_new,
+        "item_category": categories,
+        "bought_indptr": bought.indptr.astype(np.int64),
+        "bought_indices": bought.indices.astype(np.int64),
+        "global_popularity": global_pop,
+        "country_popularity": by_country,
+        "customer_country": {
+            int(k): str(v)
+            for k, v in zip(data.train_customers[C.CUSTOMER_ID], data.train_customers[C.COUNTRY], strict=True)
+        },
+        "info": {"train_end": data.train_end.isoformat(), "params": params_dict(model.params)},
+    }
+
+
+def params_dict(params: Params) -> dict:
+    """Params as MLflow-loggable plain values (tuples and mappings as text)."""
+    return {
+        k: v if isinstance(v, int | float | str) or v is None else str(v) for k, v in asdict(params).items()
+    }
