@@ -39,15 +39,19 @@ KS/chi-squared p-value < `ECOMM_DRIFT_ALPHA` (0.005) / the model's features. The
 replace D's rows of that model version in `marts.model_monitoring` (one row per model, version,
 date and feature; `__prediction__` for the prediction), which `/metrics` and the dashboard read.
 A model without a champion, or registered before references existed, is reported and skipped.
+The same task runs the **recent-inputs** view (`ecomm.monitoring.recent_inputs`): the last 7 days'
+new customers (age, channel), late deliveries and each category's price index against the 90 days
+before them, flagged when a p-value < `ECOMM_DRIFT_ALPHA` / the features and PSI >
+`ECOMM_DRIFT_MIN_PSI` (0.1); its rows go to `marts.model_monitoring` as model `inputs`, version 0.
 
-**Not yet here**: model performance over time, and retraining decided by model drift.
+**Not yet here**: retraining decided by model drift.
 """
 
 
 @dag(
     dag_id="model_monitoring",
-    description="Daily drift of orders (retrains past a PSI threshold) and of each served model "
-    "against its training reference (marts.model_monitoring)",
+    description="Daily drift of orders (retrains past a PSI threshold), of each served model "
+    "against its training reference and of the recent inputs (marts.model_monitoring)",
     schedule=CronDataIntervalTimetable("0 6 * * *", timezone="UTC"),
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     **dag_args(),

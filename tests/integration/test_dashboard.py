@@ -1088,8 +1088,9 @@ def test_monitoring_page_shows_each_models_drift_over_time(trained_world, open_a
     expected = rows(
         trained_world,
         """SELECT model_name, model_version, business_date, count(*), count(*) FILTER (WHERE drifted)
-           FROM marts.model_monitoring m WHERE business_date = (SELECT max(business_date)
-           FROM marts.model_monitoring n WHERE n.model_name = m.model_name) GROUP BY 1, 2, 3 ORDER BY 1""",
+           FROM marts.model_monitoring m WHERE model_name <> 'inputs' AND business_date = (SELECT
+           max(business_date) FROM marts.model_monitoring n WHERE n.model_name = m.model_name)
+           GROUP BY 1, 2, 3 ORDER BY 1""",
     )
     got = latest_runs[["model_name", "model_version", "business_date", "features", "drifted"]]
     assert [tuple(r) for r in got.itertuples(index=False)] == expected
@@ -1099,9 +1100,17 @@ def test_monitoring_page_shows_each_models_drift_over_time(trained_world, open_a
         """SELECT feature, business_date, psi FROM marts.model_monitoring
            WHERE model_name = 'churn_model' AND model_version = 1 ORDER BY feature, business_date""",
     )
-    (chart,) = charts(app)
+    chart, inputs_chart = charts(app)  # the served model's drift, then the recent inputs'
     traced = [(t["name"], d, y) for t in chart["data"] for d, y in zip(t["x"], array(t["y"]), strict=True)]
     assert [(name, str(day), psi) for name, day, psi in stored] == [(n, d[:10], y) for n, d, y in traced]
+    # the recent-inputs view ran beside the models on both dates (its own rows, model version 0)
+    assert sorted({t["name"] for t in inputs_chart["data"]}) == [
+        r[0]
+        for r in rows(
+            trained_world,
+            "SELECT DISTINCT feature FROM marts.model_monitoring WHERE model_name = 'inputs' ORDER BY 1",
+        )
+    ]
     last = rows(
         trained_world,
         """SELECT feature, psi, drifted FROM marts.model_monitoring WHERE model_name = 'churn_model'

@@ -5,7 +5,8 @@ reference (monitoring.reference) as the JSON artifact `monitoring/reference.json
 registered it, and tags the version with its path. Daily, `monitor_served_models` takes each
 monitored model's champion, builds the population it would score the day after the business date
 (the features of the batch scoring, scored by that version), compares features and predictions with
-the reference and replaces the (model, version, date) rows of marts.model_monitoring.
+the reference and replaces the (model, version, date) rows of marts.model_monitoring. Beside them
+it runs the recent-inputs view (monitoring.recent_inputs), stored as the pseudo-model `inputs`.
 
 Models registered before references existed, or without a champion, are reported and skipped.
 """
@@ -159,11 +160,23 @@ def monitor_model(settings, client, conn, name: str, day: dt.date) -> ModelDrift
     return ModelDrift(name, version, day, "monitored", tuple(rows), time.perf_counter() - started)
 
 
+def monitor_inputs(settings, conn, day: dt.date) -> ModelDrift:
+    """The recent-inputs view on `day` (monitoring.recent_inputs), written as the pseudo-model INPUTS."""
+    from ecomm.monitoring.recent_inputs import INPUTS, INPUTS_VERSION, recent_inputs_drift
+
+    started = time.perf_counter()
+    rows = recent_inputs_drift(conn, day, settings.drift_alpha, settings.drift_min_psi)
+    write_drift(conn, INPUTS, INPUTS_VERSION, day, rows)
+    return ModelDrift(INPUTS, INPUTS_VERSION, day, "monitored", tuple(rows), time.perf_counter() - started)
+
+
 def monitor_served_models(settings, day: dt.date) -> list[ModelDrift]:
-    """Drift of every monitored model's champion on business date `day`, written to the warehouse."""
+    """Drift of every monitored model's champion on business date `day`, and of the recent inputs,
+    written to the warehouse."""
     from ecomm import db
     from ecomm.ml import tracking
 
     client = tracking.configure(settings)
     with db.connection(settings) as conn:
-        return [monitor_model(settings, client, conn, name, day) for name in monitored_populations()]
+        models = [monitor_model(settings, client, conn, name, day) for name in monitored_populations()]
+        return [*models, monitor_inputs(settings, conn, day)]

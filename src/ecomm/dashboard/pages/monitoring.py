@@ -1,6 +1,7 @@
 """Monitoring: each served model's drift against the training reference stored with its version, per
-feature and over the business dates monitored (marts.model_monitoring, written daily by the
-model_monitoring DAG's `model_drift` task; see README "Model drift")."""
+feature and over the business dates monitored, and the recent-inputs view (the pseudo-model
+`inputs`) - both in marts.model_monitoring, written daily by the model_monitoring DAG's
+`model_drift` task; see README "Model drift"."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import streamlit as st
 from ecomm.dashboard import charts
 from ecomm.dashboard import layout as L
 from ecomm.dashboard.source import Warehouse, cached, read
+from ecomm.monitoring.recent_inputs import INPUTS
 from ecomm.monitoring.reference import PREDICTION
 
 TITLE = "Monitoring"
@@ -20,7 +22,13 @@ NO_MONITORING = (
     "served model (churn_model, purchase_model) with its training reference every day and writes "
     "marts.model_monitoring."
 )
+NO_SERVED_MODEL = (
+    "No served model has been monitored yet (no champion with a training reference): only the recent "
+    "inputs below."
+)
 TABLE_COLUMNS = ["feature", "kind", "psi", "ks_statistic", "chi2_p_value", "drifted", "current_rows"]
+# the inputs view keeps its test's p-value (KS for numeric inputs) in chi2_p_value
+INPUT_COLUMNS = ["feature", "kind", "psi", "p_value", "drifted", "reference_rows", "current_rows"]
 
 
 @cached
@@ -34,7 +42,9 @@ def monitored(wh: Warehouse) -> pd.DataFrame:
     )
 
 
-def drift_over_time(rows: pd.DataFrame, threshold: float) -> go.Figure:
+def drift_over_time(
+    rows: pd.DataFrame, threshold: float, axis: str = "PSI vs the training reference"
+) -> go.Figure:
     """PSI per feature over the business dates (the prediction bold), with the drift threshold."""
     fig = go.Figure()
     for feature, part in rows.groupby("feature", sort=True):
@@ -48,7 +58,7 @@ def drift_over_time(rows: pd.DataFrame, threshold: float) -> go.Figure:
             )
         )
     fig.add_hline(y=threshold, line_dash="dash", annotation_text=f"threshold {threshold:g}")
-    fig.update_layout(yaxis_title="PSI vs the training reference", xaxis_title=None)
+    fig.update_layout(yaxis_title=axis, xaxis_title=None)
     return fig
 
 
@@ -70,6 +80,17 @@ def render(ctx: L.PageContext) -> None:
     if rows.empty:
         st.info(NO_MONITORING)
         return
+    served = rows[rows["model_name"] != INPUTS]
+    if served.empty:
+        st.info(NO_SERVED_MODEL)
+    else:
+        render_models(ctx, served)
+    inputs = rows[rows["model_name"] == INPUTS]
+    if not inputs.empty:
+        render_inputs(ctx, inputs)
+
+
+def render_models(ctx: L.PageContext, rows: pd.DataFrame) -> None:
     threshold = ctx.settings.drift_psi_threshold
     st.caption(
         f"PSI of each input feature and of the prediction (`{PREDICTION}`) against the version's training "
@@ -92,3 +113,22 @@ def render(ctx: L.PageContext) -> None:
     st.subheader(f"Features on {latest:%d %b %Y}")
     day = chosen[chosen["business_date"] == latest].sort_values("psi", ascending=False)
     st.dataframe(day[TABLE_COLUMNS], hide_index=True)
+
+
+def render_inputs(ctx: L.PageContext, rows: pd.DataFrame) -> None:
+    """The recent-inputs view: its latest date's features (flagged first) and PSI over time."""
+    min_psi = ctx.settings.drift_min_psi
+    latest = rows["business_date"].max()
+    day = rows[rows["business_date"] == latest].rename(columns={"chi2_p_value": "p_value"})
+    flagged = day.loc[day["drifted"], "feature"].tolist()
+    st.subheader(f"Recent inputs on {latest:%d %b %Y}: {', '.join(flagged) if flagged else 'no drift'}")
+    st.caption(
+        "The last 7 days' new customers (age, channel), late deliveries and each category's price index "
+        "against the 90 days before them; drifted = a KS/chi² p-value below "
+        f"{ctx.settings.drift_alpha:g} (ECOMM_DRIFT_ALPHA) / the features and PSI > {min_psi:g} "
+        "(ECOMM_DRIFT_MIN_PSI)."
+    )
+    st.dataframe(
+        day.sort_values(["drifted", "psi"], ascending=[False, False])[INPUT_COLUMNS], hide_index=True
+    )
+    charts.show(drift_over_time(rows, min_psi, "PSI vs the 90 days before"), key="inputs_drift")
