@@ -44,6 +44,12 @@ new customers (age, channel), late deliveries and each category's price index ag
 before them, flagged when a p-value < `ECOMM_DRIFT_ALPHA` / the features and PSI >
 `ECOMM_DRIFT_MIN_PSI` (0.1); its rows go to `marts.model_monitoring` as model `inputs`, version 0.
 
+It then measures each champion's **realised quality** (`ecomm.monitoring.quality`): its
+predictions as of the cutoff whose label window closed on D (D + 1 - the version's horizon),
+recomputed point-in-time, against the labels now loaded, as ROC-AUC beside the planted truth's on
+the same customers where the truth has that cutoff; one row per model, version and date in
+`marts.model_quality`.
+
 **Not yet here**: retraining decided by model drift.
 """
 
@@ -92,16 +98,25 @@ def model_monitoring():
     drift_past_threshold(order_drift()) >> retrain
 
     @task(multiple_outputs=False)
-    def model_drift() -> list[dict]:
+    def model_drift() -> dict:
         from ecomm.monitoring.models import monitor_served_models
+        from ecomm.monitoring.quality import measure_served_models
 
-        results = monitor_served_models(task_settings(), business_date(get_current_context()))
+        settings, day = task_settings(), business_date(get_current_context())
+        results = monitor_served_models(settings, day)
         for r in results:
             line = f"{r.model} v{r.version}: {r.status}"
             if r.status == "monitored":
                 line += f", {len(r.rows)} rows, drifted: {', '.join(r.drifted) or 'none'} ({r.seconds:.1f}s)"
             print(line)
-        return [r.to_dict() for r in results]
+        quality = measure_served_models(settings, day)
+        for q in quality:
+            line = f"{q.model} v{q.version}: realised quality {q.status}"
+            if q.status == "measured":
+                truth = "no truth" if q.truth_value is None else f"truth {q.truth_value:.4f}"
+                line += f", ROC-AUC {q.value:.4f} ({truth}) on the {q.rows} customers of {q.cutoff}"
+            print(line)
+        return {"drift": [r.to_dict() for r in results], "quality": [q.to_dict() for q in quality]}
 
     model_drift()
 

@@ -1,7 +1,8 @@
 """Monitoring: each served model's drift against the training reference stored with its version, per
 feature and over the business dates monitored, and the recent-inputs view (the pseudo-model
 `inputs`) - both in marts.model_monitoring, written daily by the model_monitoring DAG's
-`model_drift` task; see README "Model drift"."""
+`model_drift` task, which also writes each champion's realised quality once its labels matured
+(marts.model_quality); see README "Model drift"."""
 
 from __future__ import annotations
 
@@ -40,6 +41,42 @@ def monitored(wh: Warehouse) -> pd.DataFrame:
                   chi2_p_value, drifted, reference_rows, current_rows
            FROM marts.model_monitoring ORDER BY model_name, model_version, business_date, feature""",
     )
+
+
+@cached
+def realised(wh: Warehouse) -> pd.DataFrame:
+    """Every row of marts.model_quality (one per model, version, date and metric)."""
+    return read(
+        wh.url,
+        """SELECT model_name, model_version, business_date, metric, cutoff_date, horizon_days, value,
+                  truth_value, rows, positives, held_out
+           FROM marts.model_quality ORDER BY model_name, model_version, business_date, metric""",
+    )
+
+
+def quality_over_time(rows: pd.DataFrame) -> go.Figure:
+    """Each model version's realised ROC-AUC by the date its labels matured, and the truth's (where
+    the truth has the cutoff) as markers."""
+    fig = go.Figure()
+    for (model, version), part in rows.groupby(["model_name", "model_version"], sort=True):
+        fig.add_trace(
+            go.Scatter(
+                x=part["business_date"], y=part["value"], name=f"{model} v{version}", mode="lines+markers"
+            )
+        )
+        truth = part.dropna(subset=["truth_value"])
+        if not truth.empty:
+            fig.add_trace(
+                go.Scatter(
+                    x=truth["business_date"],
+                    y=truth["truth_value"],
+                    name=f"{model} v{version}: planted truth",
+                    mode="markers",
+                    marker={"symbol": "star", "size": 11},
+                )
+            )
+    fig.update_layout(yaxis_title="realised ROC-AUC", xaxis_title="labels matured on")
+    return fig
 
 
 def drift_over_time(
@@ -88,6 +125,9 @@ def render(ctx: L.PageContext) -> None:
     inputs = rows[rows["model_name"] == INPUTS]
     if not inputs.empty:
         render_inputs(ctx, inputs)
+    quality = realised(ctx.warehouse)
+    if not quality.empty:
+        render_quality(quality)
 
 
 def render_models(ctx: L.PageContext, rows: pd.DataFrame) -> None:
@@ -132,3 +172,16 @@ def render_inputs(ctx: L.PageContext, rows: pd.DataFrame) -> None:
         day.sort_values(["drifted", "psi"], ascending=[False, False])[INPUT_COLUMNS], hide_index=True
     )
     charts.show(drift_over_time(rows, min_psi, "PSI vs the 90 days before"), key="inputs_drift")
+
+
+def render_quality(rows: pd.DataFrame) -> None:
+    st.subheader("Realised quality")
+    st.caption(
+        "ROC-AUC of each champion's predictions as of the cutoff whose label window closed on the date "
+        "(recomputed point-in-time), against the labels loaded since; stars: the planted truth's "
+        "probabilities on the same customers (the truth has month starts only). held_out = after the "
+        "version's evaluation cutoff (before it the version learnt from those labels)."
+    )
+    charts.show(quality_over_time(rows), key="realised_quality")
+    latest = rows.sort_values("business_date").groupby(["model_name"]).tail(1)
+    st.dataframe(latest.drop(columns=["metric"]), hide_index=True)

@@ -38,6 +38,7 @@ CREATE TABLE marts.model_quality (
     truth_value double precision,
     rows integer NOT NULL CHECK (rows > 0),
     positives integer NOT NULL CHECK (positives BETWEEN 0 AND rows),
+    held_out boolean,
     computed_at timestamptz NOT NULL DEFAULT now(),
     CHECK (cutoff_date + horizon_days = business_date + 1),
     PRIMARY KEY (model_name, model_version, business_date, metric));
@@ -46,8 +47,10 @@ COMMENT ON TABLE marts.model_quality IS
     '(metric, e.g. roc_auc) of the version''s predictions as of cutoff_date, whose horizon_days label '
     'window closed on business_date (the labels observed in the warehouse), over `rows` customers of '
     'whom `positives` had the label; truth_value = the planted truth''s probabilities scored the same '
-    'way on the same customers (NULL without truth: imported data). Written daily by the model_drift '
-    'task (ecomm.monitoring.quality); a re-run of a (model, version, date) replaces its rows.';
+    'way on the same customers (NULL where the truth has no such cutoff: month starts only; imported '
+    'data none); held_out = cutoff_date is after the version''s evaluation cutoff (before it the '
+    'version learnt from or was chosen on those labels; NULL: unknown). Written daily by the '
+    'model_drift task (ecomm.monitoring.quality); a re-run of a (model, version, date) replaces its rows.';
 """
 
 DOWNGRADE = """
