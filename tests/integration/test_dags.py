@@ -667,7 +667,7 @@ def test_monitoring_compares_the_days_orders_with_the_28_days_before(two_days, a
     # model_drift: the served models (champions or not, as earlier tests left them), then the recent
     # inputs, always monitored; realised quality per served model
     drift = run.results["model_drift"]
-    assert [d["model"] for d in drift["drift"]] == ["churn_model", "purchase_model", "inputs"]
+    assert [d["model"] for d in drift["drift"]] == ["churn_model", "purchase_model", "clv_model", "inputs"]
     assert (drift["drift"][-1]["version"], drift["drift"][-1]["status"]) == ("0", "monitored")
     assert drift["drift"][-1]["features"] == scalar(
         airflow_world,

@@ -1,6 +1,6 @@
 """Drift of each served model against the training reference stored with its version.
 
-At registration (ml.churn.train, ml.purchase.train) `store_reference` logs the version's training
+At registration (ml.churn.train, ml.purchase.train, ml.clv.train) `store_reference` logs the version's training
 reference (monitoring.reference) as the JSON artifact `monitoring/reference.json` of the run that
 registered it, and tags the version with its path. Daily, `monitor_served_models` takes each
 monitored model's champion, builds the population it would score the day after the business date
@@ -85,10 +85,23 @@ def purchase_population(conn, loaded, cutoff: dt.date, first_day: dt.date) -> tu
     return active, model.predict(None, model.inputs(active))[PURCHASE_PROBABILITY]
 
 
+def clv_population(conn, loaded, cutoff: dt.date, first_day: dt.date) -> tuple[pd.DataFrame, pd.Series]:
+    """The buyers marts.customer_value would value on `cutoff`: their BTYD inputs, expected values."""
+    from ecomm.features.clv import BTYD_INPUTS, clv_features
+    from ecomm.ml.serving import EXPECTED_VALUE
+
+    inputs = clv_features(conn, cutoff, first_day)[list(BTYD_INPUTS)]
+    return inputs, loaded.unwrap_python_model().predict(None, inputs)[EXPECTED_VALUE]
+
+
 def monitored_populations() -> dict[str, Callable]:
     from ecomm.ml import registry
 
-    return {registry.CHURN_MODEL: churn_population, registry.PURCHASE_MODEL: purchase_population}
+    return {
+        registry.CHURN_MODEL: churn_population,
+        registry.PURCHASE_MODEL: purchase_population,
+        registry.CLV_MODEL: clv_population,
+    }
 
 
 # ------------------------------------------------------------------------------------- storage
