@@ -29,7 +29,7 @@ nothing twice; conf names the business date), which retrains and lets the promot
 decide.
 
 `model_drift` (beside them) takes the champion of each monitored model (`churn_model`,
-`purchase_model`, `clv_model`), builds the population its batch scoring would score the day after D (the same
+`purchase_model`, `clv_model`, `segment_model`), builds the population its batch scoring would score the day after D (the same
 point-in-time features, scored by that version) and compares every input feature and the
 prediction with the **training reference** stored with the version at registration
 (`monitoring/reference.json` in its run): PSI over the reference's quantile bins (categories for

@@ -1,6 +1,6 @@
 """Daily drift of the served models against the training reference stored with their versions, on the
-session's trained world (churn_model, purchase_model and clv_model v1 are champions, each registered
-with its reference): marts.model_monitoring holds exactly the measures of the day's population against that
+session's trained world (churn_model, purchase_model, clv_model and segment_model v1 are champions,
+each registered with its reference): marts.model_monitoring holds exactly the measures of the day's population against that
 reference, one row per feature and one for the prediction, and a re-run replaces its date's rows."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ecomm.monitoring.reference import PREDICTION, drift_against
 from support.query import Query
 from support.trained_world import WORLD_AS_OF
 
-SERVED = (registry.CHURN_MODEL, registry.PURCHASE_MODEL, registry.CLV_MODEL)
+SERVED = (registry.CHURN_MODEL, registry.PURCHASE_MODEL, registry.CLV_MODEL, registry.SEGMENT_MODEL)
 ROW = "feature, kind, psi, ks_statistic, chi2_p_value, drifted, reference_rows, current_rows"
 
 
@@ -62,7 +62,7 @@ def served_inputs(name: str, metadata: dict) -> list[str]:
     """The input columns of a version's served head, from its MLflow metadata."""
     if name == registry.CHURN_MODEL:
         return metadata["heads"]["full"]
-    if name == registry.PURCHASE_MODEL:
+    if name in (registry.PURCHASE_MODEL, registry.SEGMENT_MODEL):
         return metadata["features"]
     return list(BTYD_INPUTS)  # clv_model: the BTYD fit reads these four
 
@@ -76,6 +76,7 @@ def test_each_served_model_is_compared_with_its_training_reference(trained_world
         (registry.CHURN_MODEL, "1", "monitored"),
         (registry.PURCHASE_MODEL, "1", "monitored"),
         (registry.CLV_MODEL, "1", "monitored"),
+        (registry.SEGMENT_MODEL, "1", "monitored"),
         (INPUTS, "0", "monitored"),
     ] * 2
 

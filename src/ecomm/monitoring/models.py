@@ -1,12 +1,13 @@
 """Drift of each served model against the training reference stored with its version.
 
-At registration (ml.churn.train, ml.purchase.train, ml.clv.train) `store_reference` logs the version's training
-reference (monitoring.reference) as the JSON artifact `monitoring/reference.json` of the run that
-registered it, and tags the version with its path. Daily, `monitor_served_models` takes each
-monitored model's champion, builds the population it would score the day after the business date
-(the features of the batch scoring, scored by that version), compares features and predictions with
-the reference and replaces the (model, version, date) rows of marts.model_monitoring. Beside them
-it runs the recent-inputs view (monitoring.recent_inputs), stored as the pseudo-model `inputs`.
+At registration (ml.churn.train, ml.purchase.train, ml.clv.train, ml.segment.train)
+`store_reference` logs the version's training reference (monitoring.reference) as the JSON artifact
+`monitoring/reference.json` of the run that registered it, and tags the version with its path.
+Daily, `monitor_served_models` takes each monitored model's champion, builds the population it would
+score the day after the business date (the features of the batch scoring, scored by that version),
+compares features and predictions with the reference and replaces the (model, version, date) rows of
+marts.model_monitoring. Beside them it runs the recent-inputs view (monitoring.recent_inputs),
+stored as the pseudo-model `inputs`.
 
 Models registered before references existed, or without a champion, are reported and skipped.
 """
@@ -94,6 +95,16 @@ def clv_population(conn, loaded, cutoff: dt.date, first_day: dt.date) -> tuple[p
     return inputs, loaded.unwrap_python_model().predict(None, inputs)[EXPECTED_VALUE]
 
 
+def segment_population(conn, loaded, cutoff: dt.date, first_day: dt.date) -> tuple[pd.DataFrame, pd.Series]:
+    """The customers active before `cutoff` (those segmented): their features and segment ids."""
+    from ecomm.features.segments import segment_features
+    from ecomm.ml.serving import SEGMENT_ID
+
+    model = loaded.unwrap_python_model()
+    inputs = model.inputs(segment_features(conn, cutoff))
+    return inputs, model.predict(None, inputs)[SEGMENT_ID]
+
+
 def monitored_populations() -> dict[str, Callable]:
     from ecomm.ml import registry
 
@@ -101,6 +112,7 @@ def monitored_populations() -> dict[str, Callable]:
         registry.CHURN_MODEL: churn_population,
         registry.PURCHASE_MODEL: purchase_population,
         registry.CLV_MODEL: clv_population,
+        registry.SEGMENT_MODEL: segment_population,
     }
 
 
