@@ -29,7 +29,7 @@ nothing twice; conf names the business date), which retrains and lets the promot
 decide.
 
 `model_drift` (beside them) takes the champion of each monitored model (`churn_model`,
-`purchase_model`), builds the population its batch scoring would score the day after D (the same
+`purchase_model`, `clv_model`, `segment_model`), builds the population its batch scoring would score the day after D (the same
 point-in-time features, scored by that version) and compares every input feature and the
 prediction with the **training reference** stored with the version at registration
 (`monitoring/reference.json` in its run): PSI over the reference's quantile bins (categories for
@@ -39,15 +39,25 @@ KS/chi-squared p-value < `ECOMM_DRIFT_ALPHA` (0.005) / the model's features. The
 replace D's rows of that model version in `marts.model_monitoring` (one row per model, version,
 date and feature; `__prediction__` for the prediction), which `/metrics` and the dashboard read.
 A model without a champion, or registered before references existed, is reported and skipped.
+The same task runs the **recent-inputs** view (`ecomm.monitoring.recent_inputs`): the last 7 days'
+new customers (age, channel), late deliveries and each category's price index against the 90 days
+before them, flagged when a p-value < `ECOMM_DRIFT_ALPHA` / the features and PSI >
+`ECOMM_DRIFT_MIN_PSI` (0.1); its rows go to `marts.model_monitoring` as model `inputs`, version 0.
 
-**Not yet here**: model performance over time, and retraining decided by model drift.
+It then measures each champion's **realised quality** (`ecomm.monitoring.quality`): its
+predictions as of the cutoff whose label window closed on D (D + 1 - the version's horizon),
+recomputed point-in-time, against the labels now loaded, as ROC-AUC beside the planted truth's on
+the same customers where the truth has that cutoff; one row per model, version and date in
+`marts.model_quality`.
+
+**Not yet here**: retraining decided by model drift.
 """
 
 
 @dag(
     dag_id="model_monitoring",
-    description="Daily drift of orders (retrains past a PSI threshold) and of each served model "
-    "against its training reference (marts.model_monitoring)",
+    description="Daily drift of orders (retrains past a PSI threshold), of each served model "
+    "against its training reference and of the recent inputs (marts.model_monitoring)",
     schedule=CronDataIntervalTimetable("0 6 * * *", timezone="UTC"),
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     **dag_args(),
@@ -88,16 +98,25 @@ def model_monitoring():
     drift_past_threshold(order_drift()) >> retrain
 
     @task(multiple_outputs=False)
-    def model_drift() -> list[dict]:
+    def model_drift() -> dict:
         from ecomm.monitoring.models import monitor_served_models
+        from ecomm.monitoring.quality import measure_served_models
 
-        results = monitor_served_models(task_settings(), business_date(get_current_context()))
+        settings, day = task_settings(), business_date(get_current_context())
+        results = monitor_served_models(settings, day)
         for r in results:
             line = f"{r.model} v{r.version}: {r.status}"
             if r.status == "monitored":
                 line += f", {len(r.rows)} rows, drifted: {', '.join(r.drifted) or 'none'} ({r.seconds:.1f}s)"
             print(line)
-        return [r.to_dict() for r in results]
+        quality = measure_served_models(settings, day)
+        for q in quality:
+            line = f"{q.model} v{q.version}: realised quality {q.status}"
+            if q.status == "measured":
+                truth = "no truth" if q.truth_value is None else f"truth {q.truth_value:.4f}"
+                line += f", ROC-AUC {q.value:.4f} ({truth}) on the {q.rows} customers of {q.cutoff}"
+            print(line)
+        return {"drift": [r.to_dict() for r in results], "quality": [q.to_dict() for q in quality]}
 
     model_drift()
 

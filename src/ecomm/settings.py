@@ -256,9 +256,9 @@ class Settings(BaseSettings):
     drift_min_psi: float = Field(
         default=0.1,
         ge=0.0,
-        description="The recent-inputs drift view's minimum effect (benchmarks/bench_drift.py; not yet "
-        "run daily): a feature is flagged only when its PSI "
-        "also exceeds this (besides ECOMM_DRIFT_ALPHA's test).",
+        description="The recent-inputs drift view's minimum effect (run daily by model_drift as the "
+        "pseudo-model `inputs` of marts.model_monitoring; benchmarks/bench_drift.py): a feature is "
+        "flagged only when its PSI also exceeds this (besides ECOMM_DRIFT_ALPHA's test).",
     )
     drift_alpha: float = Field(
         default=0.005,

@@ -20,6 +20,8 @@ from ecomm import db
 from ecomm.datagen import GeneratorConfig, generate_history
 from ecomm.entities import MANIFEST_FILE
 from ecomm.monitoring.drift import compare
+from ecomm.monitoring.models import monitored_populations
+from ecomm.monitoring.quality import monitored_outcomes
 from ecomm.orchestration import config
 from ecomm.pipeline import ensure_batch
 from ecomm.warehouse.run import load_path
@@ -664,6 +666,17 @@ def test_monitoring_compares_the_days_orders_with_the_28_days_before(two_days, a
         "model_drift": "success",
     }
     assert training_runs_triggered_by_monitoring() == []
+    # model_drift: the served models (champions or not, as earlier tests left them), then the recent
+    # inputs, always monitored; realised quality per served model
+    drift = run.results["model_drift"]
+    assert [d["model"] for d in drift["drift"]] == [*monitored_populations(), "inputs"]
+    assert (drift["drift"][-1]["version"], drift["drift"][-1]["status"]) == ("0", "monitored")
+    assert drift["drift"][-1]["features"] == scalar(
+        airflow_world,
+        "SELECT count(*) FROM marts.model_monitoring WHERE model_name = 'inputs' AND business_date = %s",
+        (D2,),
+    )
+    assert [q["model"] for q in drift["quality"]] == list(monitored_outcomes())
     report = run.results["order_drift"]
     assert report["reference_window"] == [(D2 - timedelta(days=28)).isoformat(), D1.isoformat()]
 

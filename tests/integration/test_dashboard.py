@@ -1081,19 +1081,22 @@ def test_monitoring_page_shows_each_models_drift_over_time(trained_world, open_a
     import streamlit as st
 
     from ecomm.monitoring.models import monitor_served_models
+    from ecomm.monitoring.quality import measure_served_models
 
     from support.trained_world import WORLD_AS_OF
 
     for day in (WORLD_AS_OF - dt.timedelta(days=7), WORLD_AS_OF):
         monitor_served_models(trained_world, day)
+        measure_served_models(trained_world, day)
     st.cache_data.clear()
     app = open_app(trained_world, "monitoring")
     latest_runs, features = app.dataframe[0].value, app.dataframe[1].value
     expected = rows(
         trained_world,
         """SELECT model_name, model_version, business_date, count(*), count(*) FILTER (WHERE drifted)
-           FROM marts.model_monitoring m WHERE business_date = (SELECT max(business_date)
-           FROM marts.model_monitoring n WHERE n.model_name = m.model_name) GROUP BY 1, 2, 3 ORDER BY 1""",
+           FROM marts.model_monitoring m WHERE model_name <> 'inputs' AND business_date = (SELECT
+           max(business_date) FROM marts.model_monitoring n WHERE n.model_name = m.model_name)
+           GROUP BY 1, 2, 3 ORDER BY 1""",
     )
     got = latest_runs[["model_name", "model_version", "business_date", "features", "drifted"]]
     assert [tuple(r) for r in got.itertuples(index=False)] == expected
@@ -1103,9 +1106,17 @@ def test_monitoring_page_shows_each_models_drift_over_time(trained_world, open_a
         """SELECT feature, business_date, psi FROM marts.model_monitoring
            WHERE model_name = 'churn_model' AND model_version = 1 ORDER BY feature, business_date""",
     )
-    (chart,) = charts(app)
+    chart, inputs_chart, quality_chart = charts(app)  # model drift, recent inputs, realised quality
     traced = [(t["name"], d, y) for t in chart["data"] for d, y in zip(t["x"], array(t["y"]), strict=True)]
     assert [(name, str(day), psi) for name, day, psi in stored] == [(n, d[:10], y) for n, d, y in traced]
+    # the recent-inputs view ran beside the models on both dates (its own rows, model version 0)
+    assert sorted({t["name"] for t in inputs_chart["data"]}) == [
+        r[0]
+        for r in rows(
+            trained_world,
+            "SELECT DISTINCT feature FROM marts.model_monitoring WHERE model_name = 'inputs' ORDER BY 1",
+        )
+    ]
     last = rows(
         trained_world,
         """SELECT feature, psi, drifted FROM marts.model_monitoring WHERE model_name = 'churn_model'
@@ -1113,6 +1124,29 @@ def test_monitoring_page_shows_each_models_drift_over_time(trained_world, open_a
         {"d": WORLD_AS_OF},
     )
     assert [tuple(r) for r in features[["feature", "psi", "drifted"]].itertuples(index=False)] == last
+
+    # realised quality: each champion's ROC-AUC by the date its labels matured, the truth's as stars
+    quality = rows(
+        trained_world,
+        """SELECT model_name, model_version, business_date, value, truth_value, cutoff_date
+           FROM marts.model_quality ORDER BY model_name, model_version, business_date""",
+    )
+    expected_traces = []
+    for model in sorted({r[0] for r in quality}):
+        mine = [r for r in quality if r[0] == model]
+        expected_traces.append((f"{model} v1", [(str(r[2]), r[3]) for r in mine]))
+        if any(r[4] is not None for r in mine):
+            expected_traces.append(
+                (f"{model} v1: planted truth", [(str(r[2]), r[4]) for r in mine if r[4] is not None])
+            )
+    assert [
+        (t["name"], [(d[:10], y) for d, y in zip(t["x"], array(t["y"]), strict=True)])
+        for t in quality_chart["data"]
+    ] == expected_traces
+    latest_quality = app.dataframe[3].value
+    assert [
+        tuple(r) for r in latest_quality[["model_name", "business_date", "value"]].itertuples(index=False)
+    ] == [(r[0], r[2], r[3]) for r in quality if r[2] == WORLD_AS_OF]
     assert not app.exception and not app.error and not app.warning
 
 
@@ -1121,8 +1155,8 @@ def test_monitoring_page_without_rows_names_the_task(trained_world, open_app):
         app = open_app(trained_world, "monitoring")
     assert [i.value for i in app.info] == [
         "No model has been monitored yet: the model_monitoring DAG's `model_drift` task compares each "
-        "served model (churn_model, purchase_model) with its training reference every day and writes "
-        "marts.model_monitoring."
+        "served model (churn_model, purchase_model, clv_model, segment_model) with its training reference "
+        "every day and writes marts.model_monitoring."
     ]
     assert not app.dataframe and not app.error and not app.exception
 

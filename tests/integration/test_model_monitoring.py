@@ -1,6 +1,6 @@
 """Daily drift of the served models against the training reference stored with their versions, on the
-session's trained world (churn_model and purchase_model v1 are champions, each registered with its
-reference): marts.model_monitoring holds exactly the measures of the day's population against that
+session's trained world (churn_model, purchase_model, clv_model and segment_model v1 are champions,
+each registered with its reference): marts.model_monitoring holds exactly the measures of the day's population against that
 reference, one row per feature and one for the prediction, and a re-run replaces its date's rows."""
 
 from __future__ import annotations
@@ -11,13 +11,16 @@ import mlflow
 
 from ecomm import db
 from ecomm.features.churn import warehouse_span
+from ecomm.features.clv import BTYD_INPUTS
 from ecomm.ml import registry, tracking
 from ecomm.monitoring.models import load_reference, monitor_served_models, monitored_populations
+from ecomm.monitoring.recent_inputs import INPUTS
 from ecomm.monitoring.reference import PREDICTION, drift_against
 
 from support.query import Query
 from support.trained_world import WORLD_AS_OF
 
+SERVED = (registry.CHURN_MODEL, registry.PURCHASE_MODEL, registry.CLV_MODEL, registry.SEGMENT_MODEL)
 ROW = "feature, kind, psi, ks_statistic, chi2_p_value, drifted, reference_rows, current_rows"
 
 
@@ -55,6 +58,15 @@ def expected_rows(settings, client, name: str, day: dt.date) -> tuple[dict, list
     return reference, sorted(as_tuples)
 
 
+def served_inputs(name: str, metadata: dict) -> list[str]:
+    """The input columns of a version's served head, from its MLflow metadata."""
+    if name == registry.CHURN_MODEL:
+        return metadata["heads"]["full"]
+    if name in (registry.PURCHASE_MODEL, registry.SEGMENT_MODEL):
+        return metadata["features"]
+    return list(BTYD_INPUTS)  # clv_model: the BTYD fit reads these four
+
+
 def test_each_served_model_is_compared_with_its_training_reference(trained_world):
     client = tracking.configure(trained_world)
     week_before = WORLD_AS_OF - dt.timedelta(days=7)
@@ -63,16 +75,19 @@ def test_each_served_model_is_compared_with_its_training_reference(trained_world
     assert [(r.model, r.version, r.status) for r in earlier + results] == [
         (registry.CHURN_MODEL, "1", "monitored"),
         (registry.PURCHASE_MODEL, "1", "monitored"),
+        (registry.CLV_MODEL, "1", "monitored"),
+        (registry.SEGMENT_MODEL, "1", "monitored"),
+        (INPUTS, "0", "monitored"),
     ] * 2
 
     q = Query(trained_world)
     try:
-        for name, result in zip((registry.CHURN_MODEL, registry.PURCHASE_MODEL), results, strict=True):
+        for name, result in zip(SERVED, results[: len(SERVED)], strict=True):
             reference, expected = expected_rows(trained_world, client, name, WORLD_AS_OF)
             metadata = mlflow.pyfunc.load_model(
                 client.get_model_version_download_uri(name, "1")
             ).metadata.metadata
-            inputs = metadata["heads"]["full"] if name == registry.CHURN_MODEL else metadata["features"]
+            inputs = served_inputs(name, metadata)
             assert list(reference["features"]) == inputs  # every input of the served head
             assert stored(q, name, WORLD_AS_OF) == expected
             assert len(expected) == len(inputs) + 1
@@ -93,7 +108,7 @@ def test_each_served_model_is_compared_with_its_training_reference(trained_world
             )
             > before
         )
-        for name in (registry.CHURN_MODEL, registry.PURCHASE_MODEL):
+        for name in SERVED:
             assert stored(q, name, WORLD_AS_OF) == expected_rows(trained_world, client, name, WORLD_AS_OF)[1]
     finally:
         q.close()

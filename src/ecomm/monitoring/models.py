@@ -1,11 +1,13 @@
 """Drift of each served model against the training reference stored with its version.
 
-At registration (ml.churn.train, ml.purchase.train) `store_reference` logs the version's training
-reference (monitoring.reference) as the JSON artifact `monitoring/reference.json` of the run that
-registered it, and tags the version with its path. Daily, `monitor_served_models` takes each
-monitored model's champion, builds the population it would score the day after the business date
-(the features of the batch scoring, scored by that version), compares features and predictions with
-the reference and replaces the (model, version, date) rows of marts.model_monitoring.
+At registration (ml.churn.train, ml.purchase.train, ml.clv.train, ml.segment.train)
+`store_reference` logs the version's training reference (monitoring.reference) as the JSON artifact
+`monitoring/reference.json` of the run that registered it, and tags the version with its path.
+Daily, `monitor_served_models` takes each monitored model's champion, builds the population it would
+score the day after the business date (the features of the batch scoring, scored by that version),
+compares features and predictions with the reference and replaces the (model, version, date) rows of
+marts.model_monitoring. Beside them it runs the recent-inputs view (monitoring.recent_inputs),
+stored as the pseudo-model `inputs`.
 
 Models registered before references existed, or without a champion, are reported and skipped.
 """
@@ -84,10 +86,34 @@ def purchase_population(conn, loaded, cutoff: dt.date, first_day: dt.date) -> tu
     return active, model.predict(None, model.inputs(active))[PURCHASE_PROBABILITY]
 
 
+def clv_population(conn, loaded, cutoff: dt.date, first_day: dt.date) -> tuple[pd.DataFrame, pd.Series]:
+    """The buyers marts.customer_value would value on `cutoff`: their BTYD inputs, expected values."""
+    from ecomm.features.clv import BTYD_INPUTS, clv_features
+    from ecomm.ml.serving import EXPECTED_VALUE
+
+    inputs = clv_features(conn, cutoff, first_day)[list(BTYD_INPUTS)]
+    return inputs, loaded.unwrap_python_model().predict(None, inputs)[EXPECTED_VALUE]
+
+
+def segment_population(conn, loaded, cutoff: dt.date, first_day: dt.date) -> tuple[pd.DataFrame, pd.Series]:
+    """The customers active before `cutoff` (those segmented): their features and segment ids."""
+    from ecomm.features.segments import segment_features
+    from ecomm.ml.serving import SEGMENT_ID
+
+    model = loaded.unwrap_python_model()
+    inputs = model.inputs(segment_features(conn, cutoff))
+    return inputs, model.predict(None, inputs)[SEGMENT_ID]
+
+
 def monitored_populations() -> dict[str, Callable]:
     from ecomm.ml import registry
 
-    return {registry.CHURN_MODEL: churn_population, registry.PURCHASE_MODEL: purchase_population}
+    return {
+        registry.CHURN_MODEL: churn_population,
+        registry.PURCHASE_MODEL: purchase_population,
+        registry.CLV_MODEL: clv_population,
+        registry.SEGMENT_MODEL: segment_population,
+    }
 
 
 # ------------------------------------------------------------------------------------- storage
@@ -159,11 +185,23 @@ def monitor_model(settings, client, conn, name: str, day: dt.date) -> ModelDrift
     return ModelDrift(name, version, day, "monitored", tuple(rows), time.perf_counter() - started)
 
 
+def monitor_inputs(settings, conn, day: dt.date) -> ModelDrift:
+    """The recent-inputs view on `day` (monitoring.recent_inputs), written as the pseudo-model INPUTS."""
+    from ecomm.monitoring.recent_inputs import INPUTS, INPUTS_VERSION, recent_inputs_drift
+
+    started = time.perf_counter()
+    rows = recent_inputs_drift(conn, day, settings.drift_alpha, settings.drift_min_psi)
+    write_drift(conn, INPUTS, INPUTS_VERSION, day, rows)
+    return ModelDrift(INPUTS, INPUTS_VERSION, day, "monitored", tuple(rows), time.perf_counter() - started)
+
+
 def monitor_served_models(settings, day: dt.date) -> list[ModelDrift]:
-    """Drift of every monitored model's champion on business date `day`, written to the warehouse."""
+    """Drift of every monitored model's champion on business date `day`, and of the recent inputs,
+    written to the warehouse."""
     from ecomm import db
     from ecomm.ml import tracking
 
     client = tracking.configure(settings)
     with db.connection(settings) as conn:
-        return [monitor_model(settings, client, conn, name, day) for name in monitored_populations()]
+        models = [monitor_model(settings, client, conn, name, day) for name in monitored_populations()]
+        return [*models, monitor_inputs(settings, conn, day)]

@@ -21,6 +21,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from pydantic import AliasChoices
@@ -104,6 +105,8 @@ def settings_env(settings: Settings) -> dict[str, str | None]:
             text = "true" if value else "false"
         elif isinstance(value, str | int | float):
             text = str(value)
+        elif isinstance(value, date):  # ISO, as Settings parses it (JSON would quote it)
+            text = value.isoformat()
         else:
             text = json.dumps(value, default=str)
         env[names[0]] = text

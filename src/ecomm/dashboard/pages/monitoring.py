@@ -1,6 +1,8 @@
 """Monitoring: each served model's drift against the training reference stored with its version, per
-feature and over the business dates monitored (marts.model_monitoring, written daily by the
-model_monitoring DAG's `model_drift` task; see README "Model drift")."""
+feature and over the business dates monitored, and the recent-inputs view (the pseudo-model
+`inputs`) - both in marts.model_monitoring, written daily by the model_monitoring DAG's
+`model_drift` task, which also writes each champion's realised quality once its labels matured
+(marts.model_quality); see README "Model drift"."""
 
 from __future__ import annotations
 
@@ -11,16 +13,23 @@ import streamlit as st
 from ecomm.dashboard import charts
 from ecomm.dashboard import layout as L
 from ecomm.dashboard.source import Warehouse, cached, read
+from ecomm.monitoring.recent_inputs import INPUTS
 from ecomm.monitoring.reference import PREDICTION
 
 TITLE = "Monitoring"
 APPLIES = "drift of every monitored business date and model version (the filters do not apply)"
 NO_MONITORING = (
     "No model has been monitored yet: the model_monitoring DAG's `model_drift` task compares each "
-    "served model (churn_model, purchase_model) with its training reference every day and writes "
-    "marts.model_monitoring."
+    "served model (churn_model, purchase_model, clv_model, segment_model) with its training reference "
+    "every day and writes marts.model_monitoring."
+)
+NO_SERVED_MODEL = (
+    "No served model has been monitored yet (no champion with a training reference): only the recent "
+    "inputs below."
 )
 TABLE_COLUMNS = ["feature", "kind", "psi", "ks_statistic", "chi2_p_value", "drifted", "current_rows"]
+# the inputs view keeps its test's p-value (KS for numeric inputs) in chi2_p_value
+INPUT_COLUMNS = ["feature", "kind", "psi", "p_value", "drifted", "reference_rows", "current_rows"]
 
 
 @cached
@@ -34,7 +43,45 @@ def monitored(wh: Warehouse) -> pd.DataFrame:
     )
 
 
-def drift_over_time(rows: pd.DataFrame, threshold: float) -> go.Figure:
+@cached
+def realised(wh: Warehouse) -> pd.DataFrame:
+    """Every row of marts.model_quality (one per model, version, date and metric)."""
+    return read(
+        wh.url,
+        """SELECT model_name, model_version, business_date, metric, cutoff_date, horizon_days, value,
+                  truth_value, rows, positives, held_out
+           FROM marts.model_quality ORDER BY model_name, model_version, business_date, metric""",
+    )
+
+
+def quality_over_time(rows: pd.DataFrame) -> go.Figure:
+    """Each model version's realised ROC-AUC by the date its labels matured, and the truth's (where
+    the truth has the cutoff) as markers."""
+    fig = go.Figure()
+    for (model, version), part in rows.groupby(["model_name", "model_version"], sort=True):
+        fig.add_trace(
+            go.Scatter(
+                x=part["business_date"], y=part["value"], name=f"{model} v{version}", mode="lines+markers"
+            )
+        )
+        truth = part.dropna(subset=["truth_value"])
+        if not truth.empty:
+            fig.add_trace(
+                go.Scatter(
+                    x=truth["business_date"],
+                    y=truth["truth_value"],
+                    name=f"{model} v{version}: planted truth",
+                    mode="markers",
+                    marker={"symbol": "star", "size": 11},
+                )
+            )
+    fig.update_layout(yaxis_title="realised ROC-AUC", xaxis_title="labels matured on")
+    return fig
+
+
+def drift_over_time(
+    rows: pd.DataFrame, threshold: float, axis: str = "PSI vs the training reference"
+) -> go.Figure:
     """PSI per feature over the business dates (the prediction bold), with the drift threshold."""
     fig = go.Figure()
     for feature, part in rows.groupby("feature", sort=True):
@@ -48,7 +95,7 @@ def drift_over_time(rows: pd.DataFrame, threshold: float) -> go.Figure:
             )
         )
     fig.add_hline(y=threshold, line_dash="dash", annotation_text=f"threshold {threshold:g}")
-    fig.update_layout(yaxis_title="PSI vs the training reference", xaxis_title=None)
+    fig.update_layout(yaxis_title=axis, xaxis_title=None)
     return fig
 
 
@@ -70,6 +117,20 @@ def render(ctx: L.PageContext) -> None:
     if rows.empty:
         st.info(NO_MONITORING)
         return
+    served = rows[rows["model_name"] != INPUTS]
+    if served.empty:
+        st.info(NO_SERVED_MODEL)
+    else:
+        render_models(ctx, served)
+    inputs = rows[rows["model_name"] == INPUTS]
+    if not inputs.empty:
+        render_inputs(ctx, inputs)
+    quality = realised(ctx.warehouse)
+    if not quality.empty:
+        render_quality(quality)
+
+
+def render_models(ctx: L.PageContext, rows: pd.DataFrame) -> None:
     threshold = ctx.settings.drift_psi_threshold
     st.caption(
         f"PSI of each input feature and of the prediction (`{PREDICTION}`) against the version's training "
@@ -92,3 +153,35 @@ def render(ctx: L.PageContext) -> None:
     st.subheader(f"Features on {latest:%d %b %Y}")
     day = chosen[chosen["business_date"] == latest].sort_values("psi", ascending=False)
     st.dataframe(day[TABLE_COLUMNS], hide_index=True)
+
+
+def render_inputs(ctx: L.PageContext, rows: pd.DataFrame) -> None:
+    """The recent-inputs view: its latest date's features (flagged first) and PSI over time."""
+    min_psi = ctx.settings.drift_min_psi
+    latest = rows["business_date"].max()
+    day = rows[rows["business_date"] == latest].rename(columns={"chi2_p_value": "p_value"})
+    flagged = day.loc[day["drifted"], "feature"].tolist()
+    st.subheader(f"Recent inputs on {latest:%d %b %Y}: {', '.join(flagged) if flagged else 'no drift'}")
+    st.caption(
+        "The last 7 days' new customers (age, channel), late deliveries and each category's price index "
+        "against the 90 days before them; drifted = a KS/chi² p-value below "
+        f"{ctx.settings.drift_alpha:g} (ECOMM_DRIFT_ALPHA) / the features and PSI > {min_psi:g} "
+        "(ECOMM_DRIFT_MIN_PSI)."
+    )
+    st.dataframe(
+        day.sort_values(["drifted", "psi"], ascending=[False, False])[INPUT_COLUMNS], hide_index=True
+    )
+    charts.show(drift_over_time(rows, min_psi, "PSI vs the 90 days before"), key="inputs_drift")
+
+
+def render_quality(rows: pd.DataFrame) -> None:
+    st.subheader("Realised quality")
+    st.caption(
+        "ROC-AUC of each champion's predictions as of the cutoff whose label window closed on the date "
+        "(recomputed point-in-time), against the labels loaded since; stars: the planted truth's "
+        "probabilities on the same customers (the truth has month starts only). held_out = after the "
+        "version's evaluation cutoff (before it the version learnt from those labels)."
+    )
+    charts.show(quality_over_time(rows), key="realised_quality")
+    latest = rows.sort_values("business_date").groupby(["model_name"]).tail(1)
+    st.dataframe(latest.drop(columns=["metric"]), hide_index=True)

@@ -36,6 +36,8 @@ from ecomm.ml import registry, tracking
 from ecomm.ml.clv import btyd
 from ecomm.ml.clv import evaluate as ev
 from ecomm.ml.serving import EXPECTED_VALUE, HORIZON_DAYS, ClvPyfunc
+from ecomm.monitoring.models import store_reference
+from ecomm.monitoring.reference import training_reference
 from ecomm.settings import Settings
 
 VALUE_TABLE = "marts.customer_value"
@@ -231,6 +233,11 @@ def train_clv(settings: Settings, config: ClvConfig) -> ClvResult:
             metadata={**info, "params": served.params, "evaluation_cutoff": cutoff.isoformat()},
         )
         version = str(logged.registered_model_version)
+        # the drift reference: the served fit's own population (the buyers at as_of) and its values,
+        # the population the daily monitoring compares with (monitoring.models.clv_population)
+        inputs = current[list(BTYD_INPUTS)]
+        reference = training_reference(inputs, [], served.predict(None, inputs)[EXPECTED_VALUE])
+        store_reference(client, registry.CLV_MODEL, version, reference)
 
         def score(uri: str) -> float:
             pyfunc = mlflow.pyfunc.load_model(uri).unwrap_python_model()

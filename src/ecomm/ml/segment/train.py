@@ -32,7 +32,9 @@ from ecomm.ml import registry, tracking
 from ecomm.ml.segment import evaluate as ev
 from ecomm.ml.segment import kselect, naming, scaling
 from ecomm.ml.segment.gate import SegmentGate, segment_gate
-from ecomm.ml.serving import SegmentPyfunc
+from ecomm.ml.serving import SEGMENT_ID, SegmentPyfunc
+from ecomm.monitoring.models import store_reference
+from ecomm.monitoring.reference import training_reference
 from ecomm.settings import Settings
 
 K_METRICS = ("silhouette", "calinski_harabasz", "davies_bouldin", "stability")
@@ -218,6 +220,13 @@ def train_segments(
             },
         )
         version = str(logged.registered_model_version)
+        # the drift reference: the clustered customers' features and their segment ids (the id's
+        # numeric summary bins each frequent id alone: the segments' shares)
+        inputs = pyfunc.inputs(frame)
+        store_reference(
+            client, registry.SEGMENT_MODEL, version,
+            training_reference(inputs, [], pyfunc.predict(None, inputs)[SEGMENT_ID]),
+        )  # fmt: skip
         gate = segment_gate(
             client,
             version,
