@@ -148,3 +148,22 @@ def test_the_last_minute_is_received_after_now_minus_60_seconds_and_moves_on():
         "conversion": 0.5,
         "events": 6,
     }
+
+
+def test_rows_of_one_micro_batch_share_a_received_at_and_leave_the_minute_together():
+    batch = [web(1, ago=30), web(1, "purchase", ago=30), web(2, ago=30), line(5, "4.00", ago=30)]
+    totals = totals_at(NOW, batch, [web(1, ago=10), line(5, "1.00", ago=10)])  # a later batch, same ids
+    assert len(totals.minute.arrivals) == 2
+    minute = totals.figures()["last_minute"]
+    assert (minute["sessions"], minute["orders"], minute["revenue"], minute["events"]) == (2, 1, 5.0, 6)
+    totals.at(NOW + timedelta(seconds=30))  # the first batch leaves: session 1 and order 5 stay
+    minute = totals.figures()["last_minute"]
+    assert minute == {
+        "orders": 1,
+        "revenue": 1.0,
+        "sessions": 1,
+        "conversion": 0.0,
+        "events": 2,
+        "events_per_second": 0.03,
+    }
+    assert list(totals.minute.arrivals) == [NOW - timedelta(seconds=10)]

@@ -6,8 +6,9 @@ arrived since the last one, not the whole day. Two kinds of totals:
 - the day so far, per event day from the newest day streamed on (older days cannot become "the day"
   again while rows only arrive; a late row of an older day changes nothing shown). Distinct orders
   and sessions are sets: rows are never taken away here (a deletion makes the producer start over).
-- the last minute by `received_at`: every row of the window is kept (a heap by `received_at`) with
-  counts per order and per session, so a row leaving the window takes exactly its share away.
+- the last minute by `received_at`: counts per order and per session for each arrival (the rows of
+  one `received_at`, one writer's micro-batch) in a heap by `received_at`, so rows leaving the window
+  take exactly their share away.
 
 Revenue is summed as `Decimal` (the column is numeric), so the figures equal the database's sums.
 """
@@ -86,9 +87,9 @@ class DayTotals:
         )
 
 
-def _count(counts: Counter, key: int, sign: int) -> None:
-    """One more (sign 1) or one fewer (-1) of `key`; a key at 0 leaves (len() counts distinct keys)."""
-    left = counts[key] + sign
+def _count(counts: Counter, key: int, n: int) -> None:
+    """`n` more (or fewer, n < 0) of `key`; a key at 0 leaves (so len() counts the distinct keys)."""
+    left = counts[key] + n
     if left:
         counts[key] = left
     else:
@@ -96,38 +97,69 @@ def _count(counts: Counter, key: int, sign: int) -> None:
 
 
 @dataclass
-class MinuteTotals:
-    rows: list = field(default_factory=list)  # heap of (received_at, n, row)
-    orders: Counter = field(default_factory=Counter)  # order_id -> completed lines in the window
-    revenue: Decimal = Decimal(0)
-    sessions: Counter = field(default_factory=Counter)  # session_id -> web events in the window
-    converted: Counter = field(default_factory=Counter)  # session_id -> purchase events in the window
-    added: int = 0  # a tie-breaker for the heap (rows themselves do not compare)
+class Arrival:
+    """The window's rows of one `received_at`: one writer transaction's micro-batch (its rows share
+    its now()), so the minute keeps one entry per batch, not per row."""
 
-    def add(self, row: Row, sign: int = 1) -> None:
+    orders: Counter = field(default_factory=Counter)  # order_id -> completed lines
+    revenue: Decimal = Decimal(0)  # of completed lines
+    sessions: Counter = field(default_factory=Counter)  # session_id -> web events
+    converted: Counter = field(default_factory=Counter)  # session_id -> purchase events
+    events: int = 0
+
+    def add(self, row: Row, n: int = 1) -> None:
+        self.events += n
         if isinstance(row, WebEvent):
-            _count(self.sessions, row.session_id, sign)
+            _count(self.sessions, row.session_id, n)
             if row.event_type == "purchase":
-                _count(self.converted, row.session_id, sign)
+                _count(self.converted, row.session_id, n)
         elif _completed(row):
-            _count(self.orders, row.order_id, sign)
-            self.revenue += sign * row.revenue
-        if sign > 0:
-            self.added += 1
-            heapq.heappush(self.rows, (row.received_at, self.added, row))
+            _count(self.orders, row.order_id, n)
+            self.revenue += n * row.revenue
+
+    def take_away(self, gone: Arrival) -> None:
+        for mine, theirs in (
+            (self.orders, gone.orders),
+            (self.sessions, gone.sessions),
+            (self.converted, gone.converted),
+        ):
+            for key, n in theirs.items():
+                _count(mine, key, -n)
+        self.revenue -= gone.revenue
+        self.events -= gone.events
+
+
+@dataclass
+class MinuteTotals:
+    window: Arrival = field(default_factory=Arrival)  # the sum of the arrivals below
+    arrivals: dict[datetime, Arrival] = field(default_factory=dict)
+    times: list[datetime] = field(default_factory=list)  # heap of the arrivals' received_at
+
+    @property
+    def sessions(self) -> Counter:
+        return self.window.sessions
+
+    @property
+    def converted(self) -> Counter:
+        return self.window.converted
+
+    def add(self, row: Row) -> None:
+        arrival = self.arrivals.get(row.received_at)
+        if arrival is None:
+            arrival = self.arrivals[row.received_at] = Arrival()
+            heapq.heappush(self.times, row.received_at)
+        arrival.add(row)
+        self.window.add(row)
 
     def expire(self, cutoff: datetime) -> None:
         """Take away the rows received at or before `cutoff` (the window is received_at > cutoff)."""
-        while self.rows and self.rows[0][0] <= cutoff:
-            _, _, row = heapq.heappop(self.rows)
-            self.add(row, sign=-1)
+        while self.times and self.times[0] <= cutoff:
+            self.window.take_away(self.arrivals.pop(heapq.heappop(self.times)))
 
     def figures(self) -> dict:
-        events = len(self.rows)
-        figures = _window_figures(
-            len(self.orders), self.revenue, len(self.sessions), len(self.converted), events
-        )
-        return {**figures, "events_per_second": round(events / 60, 2)}
+        w = self.window
+        figures = _window_figures(len(w.orders), w.revenue, len(w.sessions), len(w.converted), w.events)
+        return {**figures, "events_per_second": round(w.events / 60, 2)}
 
 
 class LiveTotals:
