@@ -1,66 +1,12 @@
 """The live KPIs on the real `stream` tables: counted incrementally tick after tick, they equal the
-same figures aggregated from scratch by SQL, through writers committing out of order, a day rolling
-over and a prune."""
+same figures aggregated from scratch by SQL (`ecomm.stream.recount`), through writers committing out
+of order, a day rolling over and a prune."""
 
 from __future__ import annotations
 
 from ecomm import db
 from ecomm.stream import kpis
-
-# The KPIs' definitions as plain SQL over every row (what the producer recomputed each tick before
-# it folded in increments): the oracle the incremental figures must equal.
-RECOUNT_DAY = """SELECT max(t)::date FROM (SELECT max(order_ts) AS t FROM stream.order_items
-                                          UNION ALL SELECT max(event_ts) FROM stream.web_events) AS latest"""
-RECOUNT_ORDERS = """SELECT count(DISTINCT order_id) FILTER (WHERE status = 'completed'),
-                           coalesce(sum(revenue) FILTER (WHERE status = 'completed'), 0)::float8, count(*)
-                    FROM stream.order_items WHERE {where}"""
-RECOUNT_WEB = """SELECT count(DISTINCT session_id),
-                        count(DISTINCT session_id) FILTER (WHERE event_type = 'purchase'), count(*)
-                 FROM stream.web_events WHERE {where}"""
-RECOUNT_PRODUCTS = """SELECT o.product_id, coalesce(p.product_name, 'product ' || o.product_id),
-                             sum(o.revenue)::float8, sum(o.quantity)
-                      FROM stream.order_items o LEFT JOIN warehouse.dim_product p USING (product_id)
-                      WHERE o.order_ts::date = %(day)s AND o.status = 'completed'
-                      GROUP BY 1, 2 ORDER BY 3 DESC, 1 LIMIT 5"""
-RECOUNT_CATEGORIES = """SELECT coalesce(p.category, 'unknown'), sum(o.revenue)::float8, sum(o.quantity)
-                        FROM stream.order_items o LEFT JOIN warehouse.dim_product p USING (product_id)
-                        WHERE o.order_ts::date = %(day)s AND o.status = 'completed'
-                        GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5"""
-
-
-def _window(cur, orders_where: str, web_where: str, params: dict) -> dict:
-    cur.execute(RECOUNT_ORDERS.format(where=orders_where), params)
-    orders, revenue, lines = cur.fetchone()
-    cur.execute(RECOUNT_WEB.format(where=web_where), params)
-    sessions, converted, web_events = cur.fetchone()
-    conversion = round(converted / sessions, 4) if sessions else 0.0
-    figures = {"orders": orders, "revenue": round(revenue, 2), "sessions": sessions, "conversion": conversion}
-    return {**figures, "events": lines + web_events}
-
-
-def recount(conn) -> dict:
-    """The KPIs from scratch by SQL, at the database's now() (one REPEATABLE READ snapshot)."""
-    conn.rollback()
-    with conn.cursor() as cur:
-        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        cur.execute(RECOUNT_DAY)
-        day = cur.fetchone()[0]
-        params = {"day": day}
-        today = _window(cur, "order_ts::date = %(day)s", "event_ts::date = %(day)s", params)
-        minute_where = "received_at > now() - interval '60 seconds'"
-        minute = _window(cur, minute_where, minute_where, {})
-        cur.execute(RECOUNT_PRODUCTS, params)
-        products = [{"product_id": p, "name": n, "revenue": round(r, 2), "units": u} for p, n, r, u in cur]
-        cur.execute(RECOUNT_CATEGORIES, params)
-        categories = [{"category": c, "revenue": round(r, 2), "units": u} for c, r, u in cur]
-    conn.commit()
-    return {
-        "day": day.isoformat() if day else None,
-        "today": today,
-        "last_minute": {**minute, "events_per_second": round(minute["events"] / 60, 2)},
-        "top_products": products,
-        "top_categories": categories,
-    }
+from ecomm.stream.recount import recount
 
 
 def shown(figures: dict) -> dict:
@@ -91,6 +37,7 @@ def add_web(cur, events: list[tuple], received: str = "now()") -> None:
 def test_an_empty_stream_has_no_day_and_zero_figures(warehouse):
     with db.connection(warehouse) as conn:
         figures = kpis.compute(conn)
+        assert shown(figures) == recount(conn)
 
     zero = {"orders": 0, "revenue": 0.0, "sessions": 0, "conversion": 0.0, "events": 0}
     assert figures == {
