@@ -15,6 +15,11 @@ Per run: frames delivered per second, p50/p99 delay (producer tick -> client rec
 (seq gaps) and clients dropped, and the producer's compute time per tick (`compute_ms` of the frames).
 Targets: p99 <= 1 s with no client dropped; p99 <= 1.5x the ceiling's.
 
+Tick cost, first, on the day the ingestion left (its 200,000 events): the producer's incremental tick
+with nothing new and folding one 1,000-event batch, its first tick (everything counted: a start, or
+after a prune), beside a recount of the same KPIs by SQL over every row (`ecomm.stream.recount`,
+what the producer did each tick before), checking they are equal.
+
 Visibility: after each rate's fan-out run, on the same server (the clients gone), one client posts
 `visible_posts` small batches (one order line, five web events of the day shown), one at a time at a
 random phase of the tick, and times each from its 202 to the first /ws/live frame that counts it.
@@ -37,7 +42,11 @@ from ecomm import db
 from ecomm.orchestration.config import child_env
 from ecomm.platform.supervisor import free_port
 from ecomm.settings import Settings
+from ecomm.stream import kpis
+from ecomm.stream.ingest import check_events
+from ecomm.stream.recount import recount
 from ecomm.stream.tables import ID_COLUMN, STREAM_ENTITIES
+from ecomm.stream.writer import write_rows
 from ecomm.warehouse.migrate import migrate
 
 from benchmarks.bench_api import _serve, _wait
@@ -351,6 +360,51 @@ def _visible(port: int, work: Path, posts: int, period: float) -> dict:
     }
 
 
+def _median_ms(work, times: int) -> float:
+    spent = []
+    for _ in range(times):
+        started = time.perf_counter()
+        work()
+        spent.append((time.perf_counter() - started) * 1000)
+    return round(float(np.median(spent)), 1)
+
+
+def run_tick_cost(settings: Settings, *, batches: int = 5, batch: int = 1000) -> dict:
+    """The producer's tick on the warehouse as it is, beside an SQL recount of the same KPIs."""
+    live, token = kpis.LiveKpis(), uuid.uuid4().hex[:8]
+    with db.connection(settings) as conn, db.connection(settings) as writer:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT (SELECT count(*) FROM stream.order_items) + (SELECT count(*) FROM stream.web_events)"
+            )
+            rows = cur.fetchone()[0]
+        conn.commit()
+        first = _median_ms(lambda: live.compute(conn), 1)
+        idle = _median_ms(lambda: live.compute(conn), 20)
+        folding = []
+        for k in range(batches):  # one POST's worth of new rows, then the tick that folds them in
+            events = [_event(70_000_000 + k * batch + i) for i in range(batch)]
+            write_rows(
+                writer,
+                check_events([(f"t{token}-{e['event_id']}", e["entity"], e["data"]) for e in events]).rows,
+            )
+            folding.append(_median_ms(lambda: live.compute(conn), 1))
+        baseline = _median_ms(lambda: recount(conn), 5)
+        equal = False
+        for _ in range(3):  # a row may leave the last minute between the two reads: read both again
+            shown = {k: v for k, v in live.compute(conn).items() if k != "recent_events"}
+            equal = equal or shown == recount(conn)
+    return {
+        "rows": rows,
+        "recount_ms": baseline,
+        "first_tick_ms": first,
+        "tick_nothing_new_ms": idle,
+        "tick_batch_events": batch,
+        "tick_one_batch_ms": round(float(np.median(folding)), 1),
+        "equal_to_recount": equal,
+    }
+
+
 def _payload(port: int, path: Path) -> int:
     """A live KPI message of our server, saved as the ceiling's payload; its size in bytes."""
     import asyncio
@@ -382,6 +436,7 @@ def run_fanout(
     (work / "bare_broadcast.py").write_text(BARE_BROADCAST)
     db.ensure_databases(settings)  # run alone: an empty warehouse (its KPIs are zero)
     migrate(settings)
+    tick = run_tick_cost(settings)
     payload = work / "payload.json"
     runs: dict[str, dict] = {}
     size = 0
@@ -430,6 +485,7 @@ def run_fanout(
         "client_processes": processes,
         "seconds_per_run": seconds,
         "payload_bytes": size,
+        "tick": tick,
         "runs": runs,
         "targets": {k: v for k, v in TARGETS.items() if k.startswith(("p99", "visible"))},
     }

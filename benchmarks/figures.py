@@ -682,7 +682,23 @@ def _fanout_lines(found: dict, path: Path) -> list[str]:
                 f"| {_ms(r['p99_ms'])} | {r['skipped']:,} | {r['dropped']:,} of {r['clients']:,} | {compute} "
                 f"| {ratio} | {target} |"
             )
-    return lines + ["", *_visible_lines(found)]
+    return [*_tick_lines(found), *lines, "", *_visible_lines(found)]
+
+
+def _tick_lines(found: dict) -> list[str]:
+    tick = found.get("tick")
+    if tick is None:
+        return []
+    same = "equal to" if tick["equal_to_recount"] else "**different from**"
+    return [
+        f"The producer's tick on the day the ingestion left ({tick['rows']:,} stream rows), same run: "
+        f"**{tick['tick_nothing_new_ms']:.1f} ms** with nothing new, **{tick['tick_one_batch_ms']:.1f} ms** "
+        f"folding in one {tick['tick_batch_events']:,}-event batch, {tick['first_tick_ms']:,.0f} ms for its "
+        f"first tick (everything counted: at start, after a prune), against {tick['recount_ms']:.1f} ms to "
+        f"recount the same KPIs by SQL over every row (what each tick did before); its figures {same} "
+        "the recount's.",
+        "",
+    ]
 
 
 def _visible_lines(found: dict) -> list[str]:

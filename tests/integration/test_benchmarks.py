@@ -211,6 +211,12 @@ def test_stream_fanout_measures_ours_and_the_bare_broadcast_at_both_rates(tmp_pa
     )
     assert (found["clients"], found["client_processes"], found["seconds_per_run"]) == (20, 2, 2.0)
     assert list(found["runs"]) == ["1_per_second", "4_per_second"]
+    tick = found["tick"]  # run alone: on an empty stream, then five 1,000-event batches folded in
+    assert (tick["rows"], tick["tick_batch_events"], tick["equal_to_recount"]) == (0, 1000, True)
+    assert (
+        min(tick["recount_ms"], tick["first_tick_ms"], tick["tick_nothing_new_ms"], tick["tick_one_batch_ms"])
+        > 0
+    )
     for rate, run in found["runs"].items():
         per_second = int(rate.split("_")[0])
         for name in ("ours", "bare_broadcast"):
