@@ -114,7 +114,7 @@ def test_ticks_fold_in_what_is_new_and_equal_a_recount_through_out_of_order_comm
             cur.execute("DELETE FROM stream.web_events WHERE event_ts >= '2026-03-03'")
         late.commit()
         pruned = live.compute(reader)
-        assert live.folded == 8
+        assert live.folded is None  # started over from the SQL counts
         assert shown(pruned) == recount(reader)
         assert pruned["day"] == "2026-03-02"
         assert pruned["today"] == {

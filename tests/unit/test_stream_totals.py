@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from ecomm.stream.totals import LiveTotals, OrderLine, WebEvent
+from ecomm.stream.totals import DayTotals, LiveTotals, OrderLine, WebEvent
 
 NOW = datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)
 DAY, NEXT = date(2026, 3, 2), date(2026, 3, 3)
@@ -167,3 +167,32 @@ def test_rows_of_one_micro_batch_share_a_received_at_and_leave_the_minute_togeth
         "events_per_second": 0.03,
     }
     assert list(totals.minute.arrivals) == [NOW - timedelta(seconds=10)]
+
+
+def test_a_start_from_counted_totals_then_folds_in_like_rows_would():
+    rows = [line(1, "3.00", ago=120), web(1, "purchase", ago=90), line(2, "4.00", ago=20), web(2, ago=5)]
+    by_rows = totals_at(NOW, rows)
+    started = LiveTotals()
+    started.at(NOW)
+    counted = DayTotals(
+        orders={1, 2},
+        revenue=Decimal("7.00"),
+        sessions={1, 2},
+        converted={1},
+        events=4,
+        products={1: [Decimal("7.00"), 2]},
+    )
+    # the minute's rows are already in the day's counts: they go into the minute only
+    started.start(DAY, counted, [r for r in rows if r.received_at > NOW - timedelta(seconds=60)])
+    assert started.figures() == by_rows.figures()
+    later = [line(3, "1.00", day=NEXT), web(3, day=NEXT)]
+    for totals in (started, by_rows):
+        totals.add(later)
+    assert started.figures() == by_rows.figures()
+    assert started.figures()["today"] == {
+        "orders": 1,
+        "revenue": 1.0,
+        "sessions": 1,
+        "conversion": 0.0,
+        "events": 2,
+    }

@@ -8,13 +8,17 @@ daily sales do); conversion is the share of sessions with a purchase event.
 Each tick reads, in one snapshot (REPEATABLE READ), only the rows stored by transactions its last
 snapshot did not see (`txid`, revision 0022), folds them into running totals (`ecomm.stream.totals`)
 and names the top products and categories from the day's per-product totals: a tick costs what
-arrived since the last one, not the day. When stream rows were deleted or updated since
-(`stream.live_resets` moved: the nightly prune) it counts everything again.
+arrived since the last one, not the day. The first tick, and the first after stream rows were deleted
+or updated (`stream.live_resets` moved: the nightly prune), starts from the day's totals aggregated
+by SQL (distinct orders and sessions, per-product sums) and the last minute's rows.
 """
 
 from __future__ import annotations
 
-from ecomm.stream.totals import LiveTotals, OrderLine, WebEvent
+from decimal import Decimal
+
+from ecomm.stream import recount
+from ecomm.stream.totals import DayTotals, LiveTotals, OrderLine, WebEvent
 
 TOP = 5
 RECENT = 10
@@ -26,6 +30,17 @@ SINCE = "WHERE txid >= %(xmin)s::xid8 AND NOT pg_visible_in_snapshot(txid, %(see
 ORDER_LINES = """SELECT received_at, order_ts::date, order_id, status, product_id, quantity, revenue
                  FROM stream.order_items {since}"""
 WEB_EVENTS = "SELECT received_at, event_ts::date, session_id, event_type FROM stream.web_events {since}"
+# a start from scratch: the day's totals aggregated by SQL (distinct ids, not every row), and the
+# rows of the last minute
+DAY_ORDERS = f"""SELECT order_id FROM stream.order_items WHERE {recount.TODAY_ORDERS} AND status = 'completed'
+                 GROUP BY 1"""
+DAY_SESSIONS = f"""SELECT session_id, bool_or(event_type = 'purchase') FROM stream.web_events
+                   WHERE {recount.TODAY_WEB} GROUP BY 1"""
+DAY_PRODUCTS = f"""SELECT product_id, sum(revenue), sum(quantity) FROM stream.order_items
+                   WHERE {recount.TODAY_ORDERS} AND status = 'completed' GROUP BY 1"""
+DAY_EVENTS = f"""SELECT (SELECT count(*) FROM stream.order_items WHERE {recount.TODAY_ORDERS})
+                      + (SELECT count(*) FROM stream.web_events WHERE {recount.TODAY_WEB})"""
+LAST_MINUTE = f"WHERE {recount.LAST_MINUTE}"
 # the day's completed sales per product (arrays from the running totals), named from the catalog
 SOLD = (
     "unnest(%(ids)s::bigint[], %(revenue)s::numeric[], %(units)s::bigint[]) AS o(product_id, revenue, units)"
@@ -45,14 +60,31 @@ RECENT_EVENTS = f"""(SELECT received_at, stream_event_id, event_type, event_ts, 
                     ORDER BY 1 DESC, 2 DESC LIMIT {RECENT}"""
 
 
-def _new_rows(cur, seen: tuple[str, str] | None) -> list:
-    """The stream rows stored since snapshot `seen` ((snapshot, its xmin)), or all when None."""
-    since, params = ("", {}) if seen is None else (SINCE, {"seen": seen[0], "xmin": seen[1]})
-    cur.execute(ORDER_LINES.format(since=since), params)
+def _rows(cur, where: str, params: dict) -> list:
+    cur.execute(ORDER_LINES.format(since=where), params)
     rows: list = [OrderLine._make(r) for r in cur]
-    cur.execute(WEB_EVENTS.format(since=since), params)
-    rows += [WebEvent._make(r) for r in cur]
-    return rows
+    cur.execute(WEB_EVENTS.format(since=where), params)
+    return rows + [WebEvent._make(r) for r in cur]
+
+
+def _day_totals(cur, day) -> DayTotals:
+    """The day's totals counted by SQL: a start costs about what one recount does."""
+    params, totals = {"day": day}, DayTotals()
+    if day is None:
+        return totals
+    cur.execute(DAY_ORDERS, params)
+    totals.orders = {order_id for (order_id,) in cur}
+    cur.execute(DAY_SESSIONS, params)
+    for session_id, purchased in cur:
+        totals.sessions.add(session_id)
+        if purchased:
+            totals.converted.add(session_id)
+    cur.execute(DAY_PRODUCTS, params)
+    totals.products = {product_id: [revenue, units] for product_id, revenue, units in cur}
+    totals.revenue = sum((revenue for revenue, _ in totals.products.values()), Decimal(0))
+    cur.execute(DAY_EVENTS, params)
+    totals.events = cur.fetchone()[0]
+    return totals
 
 
 def _top(cur, totals: LiveTotals) -> tuple[list, list]:
@@ -72,7 +104,7 @@ class LiveKpis:
         self.totals = LiveTotals()
         self.seen: tuple[str, str] | None = None  # the last tick's snapshot and its xmin
         self.resets: int | None = None
-        self.folded = 0  # rows folded in by the last tick (what it cost)
+        self.folded: int | None = None  # rows folded in by the last tick (None: it started over)
 
     def compute(self, conn) -> dict:
         """The KPIs now, read in one snapshot of the database (`conn` with no transaction open)."""
@@ -84,9 +116,17 @@ class LiveKpis:
             if resets != self.resets:  # rows were taken away: start over from everything
                 self.totals, self.seen, self.resets = LiveTotals(), None, resets
             self.totals.at(now)
-            rows = _new_rows(cur, self.seen)
-            self.totals.add(rows)
-            self.seen, self.folded = (snapshot, xmin), len(rows)
+            if self.seen is None:
+                cur.execute(recount.DAY)
+                day = cur.fetchone()[0]
+                minute = _rows(cur, LAST_MINUTE, {})
+                self.totals.start(day, _day_totals(cur, day), minute)
+                self.folded = None
+            else:
+                rows = _rows(cur, SINCE, {"seen": self.seen[0], "xmin": self.seen[1]})
+                self.totals.add(rows)
+                self.folded = len(rows)
+            self.seen = (snapshot, xmin)
             products, categories = _top(cur, self.totals)
             cur.execute(RECENT_EVENTS)
             recent = [

@@ -176,6 +176,14 @@ class LiveTotals:
         self.cutoff = now - WINDOW
         self.minute.expire(self.cutoff)
 
+    def start(self, day: date | None, totals: DayTotals, minute_rows) -> None:
+        """Start from counts taken all at once (a recount by SQL): the day's totals, and the rows of
+        the last minute (of any day: already in the day's totals, so they go into the minute only)."""
+        self.day, self.days = day, ({day: totals} if day else {})
+        for row in minute_rows:
+            if self.cutoff is None or row.received_at > self.cutoff:
+                self.minute.add(row)
+
     def add(self, rows) -> None:
         for row in rows:
             if self.day is None or row.day > self.day:
