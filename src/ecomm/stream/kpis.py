@@ -108,13 +108,17 @@ class LiveKpis:
 
     def compute(self, conn) -> dict:
         """The KPIs now, read in one snapshot of the database (`conn` with no transaction open)."""
+        if conn.autocommit:  # each statement would see its own snapshot: rows counted twice or never
+            raise ValueError("the live KPIs need a connection outside autocommit")
         with conn.cursor() as cur:
             # one snapshot for every statement, whatever the connection's default
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             cur.execute(SNAPSHOT)
             snapshot, xmin, now, resets = cur.fetchone()
             if resets != self.resets:  # rows were taken away: start over from everything
-                self.totals, self.seen, self.resets = LiveTotals(), None, resets
+                self.seen, self.resets = None, resets
+            if self.seen is None:
+                self.totals = LiveTotals()
             self.totals.at(now)
             if self.seen is None:
                 cur.execute(recount.DAY)
