@@ -25,7 +25,7 @@ RECENT = 10
 
 SNAPSHOT = """SELECT pg_current_snapshot()::text, pg_snapshot_xmin(pg_current_snapshot())::text, now(),
                      (SELECT resets FROM stream.live_resets)"""
-# rows whose transaction the last tick's snapshot did not see (all of them before any tick)
+# the rows whose transaction the last tick's snapshot did not see (committed since, in any order)
 SINCE = "WHERE txid >= %(xmin)s::xid8 AND NOT pg_visible_in_snapshot(txid, %(seen)s::pg_snapshot)"
 ORDER_LINES = """SELECT received_at, order_ts::date, order_id, status, product_id, quantity, revenue
                  FROM stream.order_items {since}"""
@@ -61,6 +61,7 @@ RECENT_EVENTS = f"""(SELECT received_at, stream_event_id, event_type, event_ts, 
 
 
 def _rows(cur, where: str, params: dict) -> list:
+    """The order lines and web events `where` selects, as the running totals take them."""
     cur.execute(ORDER_LINES.format(since=where), params)
     rows: list = [OrderLine._make(r) for r in cur]
     cur.execute(WEB_EVENTS.format(since=where), params)
