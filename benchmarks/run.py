@@ -24,7 +24,8 @@ days; needs no server, about 100 s per seed), import (`ecomm import transactions
 synthetic --import-rows-line log, text keys, over --days days, into an empty warehouse vs a bare COPY
 of the same CSV; about 2 minutes), stream_ingest (events/s through POST /events beside a bare FastAPI
 endpoint and a bare COPY of the same rows; --stream-events), stream_fanout (--stream-clients WebSocket
-clients of /ws/live at 1 and 4 messages/s beside a bare `websockets.broadcast()`; --stream-seconds).
+clients of /ws/live at 1 and 4 messages/s beside a bare `websockets.broadcast()`; --stream-seconds; then
+--stream-visible-posts posts timed from their 202 to the first /ws/live frame counting them).
 
 python -m benchmarks.run --only stream_ingest --only stream_fanout   # about 3 minutes
 
@@ -162,6 +163,12 @@ def _run() -> None:
         "--stream-seconds", type=float, default=10, help="seconds measured per stream_fanout run"
     )
     parser.add_argument(
+        "--stream-visible-posts",
+        type=int,
+        default=40,
+        help="posts timed from their 202 to /ws/live per stream_fanout rate",
+    )
+    parser.add_argument(
         "--drift-seeds", type=int, nargs="+", default=[1, 2, 3], help="world seeds of the drift benchmark"
     )
     args = parser.parse_args()
@@ -231,7 +238,12 @@ def _stream(args, only: set[str], meta: dict) -> None:
         result = bench_stream.run_ingest(settings, events=args.stream_events)
         _report("stream_ingest", meta | result, args.results)
     if "stream_fanout" in only:
-        result = bench_stream.run_fanout(settings, clients=args.stream_clients, seconds=args.stream_seconds)
+        result = bench_stream.run_fanout(
+            settings,
+            clients=args.stream_clients,
+            seconds=args.stream_seconds,
+            visible_posts=args.stream_visible_posts,
+        )
         _report("stream_fanout", meta | result, args.results)
 
 

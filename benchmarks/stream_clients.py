@@ -6,13 +6,19 @@ python -m benchmarks.stream_clients post URL --batches FILE --clients 4
 python -m benchmarks.stream_clients listen URL --clients 2000 --seconds 10
     opens `clients` WebSocket connections, waits until every one is open, then for `seconds` records
     each frame's delay (receive time minus the frame's `at`, the producer's tick) and `seq` gaps;
-    prints {"delays_ms", "frames", "skipped", "dropped", "connected"}.
+    prints {"delays_ms", "frames", "skipped", "dropped", "connected", "compute_ms"} (compute_ms: the
+    producer's time per tick, as one client of the process saw it in the frames).
+python -m benchmarks.stream_clients visible URL --post URL --batches FILE --period SECONDS
+    one WebSocket client: for each body of FILE (one JSON batch a line, events of the day shown), waits
+    a random part of `period`, POSTs it and times from its 202 to the first frame whose day counts its
+    events; prints {"visible_ms", "post_ms", "compute_ms"}. One post at a time, so each is timed alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import sys
 import threading
@@ -24,6 +30,7 @@ import httpx
 
 AT = re.compile(r'"at": ?"([^"]+)"')
 SEQ = re.compile(r'"seq": ?(\d+)')
+COMPUTE = re.compile(r'"compute_ms": ?([0-9.]+)')
 
 
 def post(url: str, bodies: list[bytes], clients: int, headers: dict[str, str]) -> dict:
@@ -66,11 +73,12 @@ async def _listen(url: str, clients: int, seconds: float) -> dict:
     import websockets
 
     delays: list[float] = []
+    compute: list[float] = []
     frames = skipped = dropped = 0
     window = asyncio.Event()
     connected = 0
 
-    async def one() -> None:
+    async def one(index: int) -> None:
         nonlocal frames, skipped, dropped, connected
         try:
             async with websockets.connect(url, max_size=None, open_timeout=60, ping_interval=None) as ws:
@@ -86,6 +94,8 @@ async def _listen(url: str, clients: int, seconds: float) -> dict:
                         if last is not None and n > last + 1:
                             skipped += n - last - 1
                         last = n
+                    if index == 0 and (cost := COMPUTE.search(text)) is not None:
+                        compute.append(float(cost.group(1)))
                     delay = _delay_ms(text, received)
                     if delay is not None:
                         delays.append(delay)
@@ -97,7 +107,7 @@ async def _listen(url: str, clients: int, seconds: float) -> dict:
             return
         dropped += 1  # the server closed it
 
-    tasks = [asyncio.create_task(one()) for _ in range(clients)]
+    tasks = [asyncio.create_task(one(i)) for i in range(clients)]
     deadline = time.monotonic() + 120
     while connected + dropped < clients and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
@@ -117,7 +127,54 @@ async def _listen(url: str, clients: int, seconds: float) -> dict:
         "frames": frames,
         "skipped": skipped,
         "delays_ms": delays,
+        "compute_ms": compute,
     }
+
+
+async def _visible(url: str, post_url: str, bodies: list[bytes], period: float) -> dict:
+    """202 -> first frame that counts the posted events, per body (bodies of the day the KPIs show)."""
+    import websockets
+
+    frames: list[tuple[float, dict]] = []  # (receive time, message), in order
+    arrived = asyncio.Event()
+    visible, posted, compute = [], [], []
+
+    async def read(ws) -> None:
+        async for text in ws:
+            message = json.loads(text)
+            frames.append((time.perf_counter(), message))
+            if message["type"] == "tick":
+                compute.append(message["compute_ms"])
+            arrived.set()
+
+    async def counted(events: int, after: int) -> float:
+        """The receive time of the first frame from index `after` on whose day has `events` events."""
+        while True:
+            for at, message in frames[after:]:
+                if message["today"]["events"] >= events:
+                    return at
+            after = len(frames)
+            arrived.clear()
+            await asyncio.wait_for(arrived.wait(), timeout=30)
+
+    async with websockets.connect(url, max_size=None, ping_interval=None) as ws:
+        reader = asyncio.create_task(read(ws))
+        async with httpx.AsyncClient(timeout=60, headers={"Content-Type": "application/json"}) as client:
+            while not frames:
+                await asyncio.sleep(0.05)
+            for body in bodies:
+                await asyncio.sleep(random.uniform(0, period))  # any phase of the tick
+                expected = frames[-1][1]["today"]["events"] + len(json.loads(body)["events"])
+                after, started = len(frames), time.perf_counter()
+                answer = await client.post(post_url, content=body)
+                accepted = time.perf_counter()
+                if answer.status_code != 202:
+                    raise RuntimeError(f"POST answered {answer.status_code}: {answer.text[:200]}")
+                seen = await counted(expected, after)  # a frame received before the 202 counts too
+                posted.append((accepted - started) * 1000)
+                visible.append(max(0.0, seen - accepted) * 1000)
+        reader.cancel()
+    return {"visible_ms": visible, "post_ms": posted, "compute_ms": compute}
 
 
 def main(argv: list[str]) -> None:
@@ -128,6 +185,10 @@ def main(argv: list[str]) -> None:
             bodies = [line.rstrip(b"\n") for line in lines]
         headers = json.loads(options.get("--headers", "{}"))
         result = post(url, bodies, int(options["--clients"]), headers)
+    elif mode == "visible":
+        with open(options["--batches"], "rb") as lines:
+            bodies = [line.rstrip(b"\n") for line in lines]
+        result = asyncio.run(_visible(url, options["--post"], bodies, float(options["--period"])))
     else:
         result = asyncio.run(_listen(url, int(options["--clients"]), float(options["--seconds"])))
     print(json.dumps(result))

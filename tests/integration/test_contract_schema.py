@@ -154,13 +154,15 @@ def test_stream_tables_are_the_contract_with_the_clients_event_id(sql):
     from ecomm.stream.tables import STREAM_ENTITIES
 
     found_tables = sql("SELECT table_name FROM information_schema.tables WHERE table_schema = 'stream'")
-    assert sorted(r[0] for r in found_tables) == ["order_items", "web_events"] == sorted(STREAM_ENTITIES)
+    assert sorted(r[0] for r in found_tables) == ["live_resets", "order_items", "web_events"]
+    assert sorted(STREAM_ENTITIES) == ["order_items", "web_events"]
     for entity in STREAM_ENTITIES.values():
         expected = {
             "stream_event_id": ("character varying", None, None, False),
             "received_at": ("timestamp with time zone", None, None, False),
         }
         expected |= {c.name: (*_described(c.type), c.nullable) for c in entity.fields}
+        expected["txid"] = ("xid8", None, None, False)  # the storing transaction (the live KPIs' increments)
         found = _columns(sql, "stream", entity.name)
         assert list(found) == list(expected), entity.name
         assert found == expected, entity.name
@@ -169,6 +171,7 @@ def test_stream_tables_are_the_contract_with_the_clients_event_id(sql):
         "WHERE connamespace = 'stream'::regnamespace AND contype = 'p' ORDER BY 1"
     )
     assert keys == [
+        ("stream.live_resets", "PRIMARY KEY (only_row)"),
         ("stream.order_items", "PRIMARY KEY (stream_event_id)"),
         ("stream.web_events", "PRIMARY KEY (stream_event_id)"),
     ]

@@ -1,6 +1,7 @@
-"""The one producer of live KPIs in an API process: every tick it computes the KPIs once
-(`kpis.compute`), encodes them once and hands the text to the fan-out. A client joining gets the
-latest KPIs at once (a snapshot), then every tick's message; `seq` orders them."""
+"""The one producer of live KPIs in an API process: every tick it brings the KPIs up to date once
+(`kpis.LiveKpis`: folds in the rows new since the last tick), encodes them once and hands the text to
+the fan-out. A client joining gets the latest KPIs at once (a snapshot), then every tick's message;
+`seq` orders them."""
 
 from __future__ import annotations
 
@@ -27,13 +28,13 @@ class LiveProducer:
         self.ready = asyncio.Event()  # set once the first KPIs exist
         self.seq = 0
         self._conn = None
+        self._kpis = kpis.LiveKpis()  # its totals outlive a lost connection (they follow snapshots)
 
     def _compute(self) -> dict:
         try:
             if self._conn is None or self._conn.closed:
                 self._conn = db.connect(self.settings)
-                self._conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
-            return kpis.compute(self._conn)
+            return self._kpis.compute(self._conn)
         except Exception:
             if self._conn is not None:
                 self._conn.close()
