@@ -6,10 +6,14 @@ one table of text columns. Target: <= 60 s on 2 cores.
 The log is synthetic (numpy, seeded) in a real export's shape: text keys for customers, products and
 invoices (so every id is derived), timestamps, quantities, unit prices, line totals, countries and
 categories over a year; no returns (random ones would match no purchase and be quarantined).
+Memory: the import reads the log in blocks (ECOMM_IMPORT_BLOCK_BYTES); `memory_by_rows` measures the
+peak of reading, deriving and writing the batches at several log sizes.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -97,7 +101,48 @@ result = {{"seconds": time.perf_counter() - start, "rows": rows}}
 """
 
 
-def run(rows: int = 1_000_000, days: int = 365) -> dict:
+WRITE_ONLY = """
+import time
+from datetime import date
+from pathlib import Path
+from ecomm.imports import transactions
+from ecomm.imports.run import write_log
+from ecomm.imports.values import parse_mapping
+start = time.perf_counter()
+_, first, last, derived = write_log([Path({log!r})], parse_mapping({map!r}), transactions, lambda: Path({out!r}),
+    date_format=None, delimiter=",", encoding="utf-8", today=date.today(), block_bytes={block})
+result = {{"seconds": time.perf_counter() - start, "order_lines": derived.purchase_lines}}
+"""
+MEMORY_ROWS = (250_000, 1_000_000, 4_000_000)
+
+
+def memory_by_rows(sizes: tuple[int, ...] = MEMORY_ROWS, days: int = 365) -> list[dict]:
+    """Peak memory of reading, deriving and writing the batches (the part that reads the whole log;
+    loading goes batch by batch) in a fresh process per log size, at the default block size."""
+    found = []
+    for rows in sizes:
+        log = make_log(WORK / "import" / f"log_{rows}_{days}.csv", rows, days)
+        out = WORK / "import" / f"write_only_{rows}_{days}"
+        step = measure(
+            WRITE_ONLY.format(
+                log=str(log), map=MAP, out=str(out), block=Settings(_env_file=None).import_block_bytes
+            )
+        )
+        shutil.rmtree(out, ignore_errors=True)
+        found.append(
+            {
+                "rows": rows,
+                "log_mib": round(log.stat().st_size / 2**20, 1),
+                "seconds": round(step["seconds"], 1),
+                "peak_rss_mib": round(step["peak_rss_mib"]),
+            }
+        )
+        log.unlink()
+    return found
+
+
+def run(rows: int = 1_000_000, days: int = 365, memory_rows: tuple[int, ...] = MEMORY_ROWS) -> dict:
+    load_before = os.getloadavg()[0]  # the machine is shared: a busy one slows every step
     home = WORK / "home"
     home.mkdir(parents=True, exist_ok=True)
     settings = Settings(_env_file=None, home=home, warehouse_db="bench_import")
@@ -121,4 +166,7 @@ def run(rows: int = 1_000_000, days: int = 365) -> dict:
         "ratio_ours_over_copy": round(ours["seconds"] / copy["seconds"], 1),
         "target_seconds": SECONDS_MAX,
         "target_met": ours["seconds"] <= SECONDS_MAX,
+        "memory_by_rows": memory_by_rows(memory_rows, days) if memory_rows else [],
+        "block_bytes": Settings(_env_file=None).import_block_bytes,
+        "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],  # 1 minute: start, end
     }

@@ -149,14 +149,29 @@ def _import_row(results: Path) -> str:
     )
     return (
         f"| `ecomm import transactions` of a {found['rows']:,}-line log ({found['log_mib']} MiB CSV, "
-        f"synthetic, text keys, {ours['batches']} days) into an empty warehouse: "
+        f"synthetic, text keys, {ours['batches']} days{_load(found)}) into an empty warehouse: "
         f"{ours['imported']['order_items']:,} order lines (exact duplicates dropped), "
         f"{ours['imported']['customers']:,} customers, {ours['imported']['products']:,} products "
-        f"| **{ours['seconds']:.0f} s**, peak {_gib(ours['peak_rss_mib'])} ({steps}) "
+        f"| **{ours['seconds']:.0f} s**, peak {_gib(ours['peak_rss_mib'])} ({steps}){_import_memory(found)} "
         f"| bare `COPY` of the same CSV into one table of text columns: {copy['seconds']:.1f} s "
         f"| **{found['ratio_ours_over_copy']:.0f}×** COPY's time "
         f"| ≤ {IMPORT_SECONDS_MAX} s {_mark(ours['seconds'] <= IMPORT_SECONDS_MAX)} |"
     )
+
+
+def _load(found: dict) -> str:
+    """The 1-minute load average at the start and end of the run, when recorded (a shared machine)."""
+    load = found.get("load_average")
+    return f"; load average {load[0]} → {load[1]} on {found['cpus']} cores" if load else ""
+
+
+def _import_memory(found: dict) -> str:
+    """The peak of reading, deriving and writing the batches at each measured log size."""
+    sizes = found.get("memory_by_rows") or []
+    if not sizes:
+        return ""
+    peaks = ", ".join(f"{_gib(m['peak_rss_mib'])} at {m['rows']:,} lines ({m['log_mib']} MiB)" for m in sizes)
+    return f"; read, derive, write alone (blocks of {found['block_bytes'] >> 20} MiB): peak {peaks}"
 
 
 def _link(path: Path) -> str:

@@ -113,6 +113,13 @@ def _run() -> None:
         help="lines of the synthetic transaction log of the import benchmark",
     )
     parser.add_argument(
+        "--import-memory-rows",
+        type=int,
+        nargs="*",
+        default=list(bench_import.MEMORY_ROWS),
+        help="log sizes at which the import's read-derive-write peak memory is measured (none: skip)",
+    )
+    parser.add_argument(
         "--load-only",
         action="store_true",
         help="reuse the world of the last generation benchmark (results/generate.json)",
@@ -191,7 +198,11 @@ def _run() -> None:
     if "drift" in only:
         _report("drift", meta | bench_drift.run_with_settings(args.drift_seeds), args.results)
     if "import" in only:
-        _report("import", meta | bench_import.run(args.import_rows, args.days), args.results)
+        _report(
+            "import",
+            meta | bench_import.run(args.import_rows, args.days, tuple(args.import_memory_rows)),
+            args.results,
+        )
     _stream(args, only, meta)
     if not only & {"generate", "load", "daily", "daily_history", "big_day"}:
         _dashboard(args, only, meta)

@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     import_date_format: str | None = Field(default=None, description="The import's --date-format.")
     import_delimiter: str = Field(default=",", description="The import's --delimiter.")
     import_encoding: str = Field(default="utf-8", description="The import's --encoding.")
+    import_block_bytes: int = Field(
+        default=16 << 20,
+        gt=0,
+        description="How much of the log the import reads at a time (bytes of CSV; Parquet: the "
+        "same share of its rows). Memory follows this and the log's distinct keys, not the file's size.",
+    )
     import_inbox: Path | None = Field(
         default=None,
         description="Where to drop files that continue the imported log (the `import_inbox` DAG "

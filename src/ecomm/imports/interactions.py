@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ecomm.imports.source import ImportRefused
+from ecomm.imports.source import ImportRefused, Log, as_log
 from ecomm.imports.transactions import Derived, first_appearance_ids, numbered_ids
 from ecomm.imports.values import parse_dates, parse_numbers
 
@@ -34,10 +34,12 @@ EVENT_SPELLINGS = {
 }
 
 
-def frame(source: pa.Table, mapping: dict, date_format: str | None, today) -> tuple[pd.DataFrame, Derived]:
+def frame(
+    source: Log | pa.Table, mapping: dict, date_format: str | None, today
+) -> tuple[pd.DataFrame, Derived]:
     if ("event" in mapping) == ("rating" in mapping):
         raise ImportRefused("--map: map exactly one of event or rating")
-    raw = source.to_pandas()
+    raw = pd.concat(block for _, block in as_log(source, mapping).blocks())
     derived = Derived(rows_read=len(raw))
     raw = raw.drop_duplicates()
     derived.duplicates = derived.rows_read - len(raw)

@@ -9,6 +9,7 @@ same file writes the same bytes to the same folder, so importing it again loads 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ from ecomm import db
 from ecomm.datagen.writer import SCHEMAS, money, write_batch
 from ecomm.entities import BY_NAME
 from ecomm.imports import interactions, transactions
-from ecomm.imports.source import ImportRefused, read_source
+from ecomm.imports.source import ImportRefused, Log, open_log
 from ecomm.settings import Settings
 from ecomm.warehouse.run import LoadReport, load_path
 
@@ -57,6 +58,8 @@ def _arrow(name: str, frame: pd.DataFrame) -> pa.Table:
             arrays.append(pa.nulls(len(frame), type_))
         elif name == "order_items" and column in _MONEY_COLUMNS:
             arrays.append(money(frame[column].to_numpy(), type_))
+        elif (array := _from_numpy(frame[column], type_)) is not None:
+            arrays.append(array)
         else:
             values = frame[column]
             if type_ == pa.date32() and pd.api.types.is_datetime64_any_dtype(values):
@@ -66,15 +69,35 @@ def _arrow(name: str, frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+def _from_numpy(values: pd.Series, type_: pa.DataType) -> pa.Array | None:
+    """A column of numbers or times without gaps straight from its array: the same values as
+    through Python objects, without a million of them (None: take the general path)."""
+    kind = values.dtype.kind
+    if kind not in "iubM" or values.isna().any():
+        return None
+    if kind == "M" and type_ == pa.date32():
+        return pa.array(values.to_numpy().astype("datetime64[D]"), type_)
+    if (kind == "M") == pa.types.is_timestamp(type_) and (
+        pa.types.is_integer(type_) or pa.types.is_boolean(type_) or pa.types.is_timestamp(type_)
+    ):
+        return pa.array(values.to_numpy(), type_)
+    return None
+
+
 def _order_items(buys: pd.DataFrame) -> pd.DataFrame:
-    return buys.assign(revenue=buys["amount"], order_ts=buys["order_ts"].dt.floor("s"))
+    """The purchase lines as order lines (in place: the frame is the import's own)."""
+    buys["revenue"], buys["order_ts"] = buys["amount"], buys["order_ts"].dt.floor("s")
+    return buys
 
 
 def write_batches(frames: dict[str, pd.DataFrame], out: Path, first: date, last: date) -> int:
-    """One batch folder per day from `first` to `last`; returns how many."""
-    if "order_items" in frames:
-        frames = dict(frames, order_items=_order_items(frames["order_items"]))
-    by_day = {name: _day_slices(name, f) for name, f in frames.items()}
+    """One batch folder per day from `first` to `last`; returns how many. Takes the frames out of
+    `frames` as it converts them, so each is held once (a log's order lines are most of its memory)."""
+    by_day = {}
+    for name in list(frames):
+        frame = frames.pop(name)
+        by_day[name] = _day_slices(name, _order_items(frame) if name == "order_items" else frame)
+        del frame
     days = (last - first).days + 1
     for n in range(days):
         day = first + timedelta(days=n)
@@ -88,7 +111,8 @@ def _day_slices(name: str, frame: pd.DataFrame) -> dict[date, pa.Table]:
     costs a fraction of converting each day's part (a year of days: 10x less at 20,000 rows)."""
     if frame.empty:
         return {}
-    frame = frame.sort_values("day", kind="stable")  # a day's rows keep the source's order
+    if not frame["day"].is_monotonic_increasing:  # (already in order: no copy)
+        frame = frame.sort_values("day", kind="stable")  # a day's rows keep the source's order
     table = _arrow(name, frame)
     days, starts = np.unique(frame["day"].to_numpy(), return_index=True)
     ends = np.append(starts[1:], len(frame))
@@ -139,20 +163,59 @@ def _positive_integers(keys: pd.Series) -> pd.Series:
     return numbers.notna() & (numbers > 0) & (numbers % 1 == 0)
 
 
-def require_same_id_kind(paths: list[Path], parts: list[pa.Table], mapping: dict[str, str]) -> None:
+def require_same_id_kind(log: Log) -> None:
     """A file continuing a log whose ids are the source's positive integers must keep to them: one
     other key would switch the whole log to numbered ids and change every loaded id."""
-    for id_field in (f for f in ID_FIELDS if f in mapping):
-        column = mapping[id_field]
-        earlier = pd.concat([t[column].to_pandas() for t in parts[:-1]])
-        new = parts[-1][column].to_pandas()
-        if _positive_integers(earlier).all() and not (ok := _positive_integers(new)).all():
-            bad = new[~ok].iloc[0]
+    fields = [f for f in ID_FIELDS if f in log.mapped]
+    if not fields:
+        return
+    last = len(log.paths) - 1
+    earlier_positive = dict.fromkeys(fields, True)
+    first_other: dict[str, str] = {}
+    for file_no, raw in log.blocks(fields):
+        for id_field in fields:
+            keys = raw[log.mapped[id_field]]
+            ok = _positive_integers(keys)
+            if file_no < last:
+                earlier_positive[id_field] &= bool(ok.all())
+            elif id_field not in first_other and not ok.all():
+                first_other[id_field] = keys[~ok].iloc[0]
+    for id_field in fields:
+        if earlier_positive[id_field] and id_field in first_other:
             raise ImportRefused(
-                f"{paths[-1].name}: {column} {bad!r} is not a positive integer, and the log so far uses "
-                f"its own integer {id_field.removesuffix('_id')} ids: numbering them now would change every "
-                "loaded id"
+                f"{log.paths[-1].name}: {log.mapped[id_field]} {first_other[id_field]!r} is not a positive "
+                f"integer, and the log so far uses its own integer {id_field.removesuffix('_id')} ids: "
+                "numbering them now would change every loaded id"
             )
+
+
+def write_log(
+    paths: list[Path],
+    mapping: dict[str, str],
+    kind,
+    out: Callable[[], Path],
+    *,
+    date_format: str | None,
+    delimiter: str,
+    encoding: str,
+    today: date,
+    block_bytes: int,
+) -> tuple[Path, date, date, transactions.Derived]:
+    """The log's daily batches written to `out()` (asked once the files are known to be there), after
+    every check passed: a refusal raises before anything is written. Returns the folder, the first and
+    last day, and what was derived."""
+    log = open_log(paths, mapping, delimiter, encoding, block_bytes)
+    if len(paths) > 1:
+        require_same_id_kind(log)
+    lines, derived = kind.frame(log, mapping, date_format, today)
+    require_continuation(paths, log.row_ends(), lines)
+    frames = kind.tables(lines, derived)
+    del lines  # the frames hold what is written; the lines would double the memory
+    first = min(f["day"].min() for f in frames.values() if len(f))
+    last = max(f["day"].max() for f in frames.values() if len(f))
+    folder = out()
+    write_batches(frames, folder, first, last)
+    return folder, first, last, derived
 
 
 def _import(
@@ -166,20 +229,22 @@ def _import(
     encoding: str = "utf-8",
     today: date | None = None,
     out: Path | None = None,
+    block_bytes: int | None = None,
 ) -> ImportReport:
     """Read and check the whole source first (a refusal writes nothing), then write and load it.
     Several files are one log in time order (the imported file, then what the inbox added)."""
     paths = path if isinstance(path, list) else [path]
-    parts = [read_source(p, mapping, delimiter, encoding) for p in paths]
-    if len(parts) > 1:
-        require_same_id_kind(paths, parts, mapping)
-    lines, derived = kind.frame(pa.concat_tables(parts), mapping, date_format, today or date.today())
-    require_continuation(paths, np.cumsum([t.num_rows for t in parts]), lines)
-    frames = kind.tables(lines, derived)
-    first = min(f["day"].min() for f in frames.values() if len(f))
-    last = max(f["day"].max() for f in frames.values() if len(f))
-    out = out or batches_dir(settings, paths)
-    write_batches(frames, out, first, last)
+    out, first, last, derived = write_log(
+        paths,
+        mapping,
+        kind,
+        lambda: out or batches_dir(settings, paths),
+        date_format=date_format,
+        delimiter=delimiter,
+        encoding=encoding,
+        today=today or date.today(),
+        block_bytes=block_bytes or settings.import_block_bytes,
+    )
     from ecomm.warehouse.migrate import migrate
 
     migrate(settings)

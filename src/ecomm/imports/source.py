@@ -1,13 +1,17 @@
-"""Reading a user's log (CSV or Parquet) as text columns, refusing a file the importer cannot read
-right with one line that says why: not UTF-8, another delimiter, no header row, no rows, a mapped
-column that is not there. Nothing is written before these checks pass."""
+"""Reading a user's log (CSV or Parquet) as text columns, block by block, refusing a file the importer
+cannot read right with one line that says why: not UTF-8, another delimiter, no header row, no rows,
+a mapped column that is not there. Nothing is written before these checks pass."""
 
 from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -65,46 +69,136 @@ def _check_header(path: Path, header: str, delimiter: str) -> list[str]:
     return [c.strip().strip('"') for c in cells]
 
 
-def read_csv(path: Path, delimiter: str = ",", encoding: str = "utf-8") -> pa.Table:
-    if encoding.lower().replace("-", "") in ("utf8", "utf8sig") and (bad := _first_bad_byte(path)):
-        offset, line = bad
-        raise ImportRefused(
-            f"{path.name}: not UTF-8 text (byte {offset}, line {line}): pass its encoding, e.g. "
-            "--encoding latin-1"
-        )
-    names = _check_header(path, _header(path, encoding), delimiter)
-    return pacsv.read_csv(
+DEFAULT_BLOCK_BYTES = 16 << 20  # a block of CSV text is about 6x that as pandas text columns
+
+
+def _csv_reader(
+    path: Path, names: list[str], delimiter: str, encoding: str, block_bytes: int, columns: list[str] | None
+) -> pacsv.CSVStreamingReader:
+    return pacsv.open_csv(
         path,
-        read_options=pacsv.ReadOptions(encoding=encoding),
+        read_options=pacsv.ReadOptions(encoding=encoding, block_size=block_bytes),
         parse_options=pacsv.ParseOptions(delimiter=delimiter),
         convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True
+            column_types=dict.fromkeys(names, pa.string()),
+            strings_can_be_null=True,
+            include_columns=columns or [],
         ),
     )
 
 
-def read_parquet(path: Path) -> pa.Table:
+def _parquet_batches(path: Path, block_bytes: int, columns: list[str] | None) -> Iterator[pa.RecordBatch]:
+    file = pq.ParquetFile(path)
+    meta = file.metadata
+    text_bytes = sum(meta.row_group(g).total_byte_size for g in range(meta.num_row_groups)) or 1
+    rows = max(1, block_bytes * max(meta.num_rows, 1) // text_bytes)
+    yield from file.iter_batches(batch_size=rows, columns=columns)
+
+
+def _as_text(batch: pa.RecordBatch | pa.Table) -> pa.Table:
     """Every column as text: one parsing path for both formats (a timestamp reads 'YYYY-MM-DD HH:MM:SS')."""
-    table = pq.read_table(path)
-    return pa.table({name: pc.cast(table[name], pa.string()) for name in table.column_names})
+    return pa.table({name: pc.cast(batch.column(name), pa.string()) for name in batch.schema.names})
 
 
-def read_source(
-    path: Path, mapped: dict[str, str], delimiter: str = ",", encoding: str = "utf-8"
-) -> pa.Table:
-    """The mapped columns of the file as text (null = empty cell), after the file-level checks."""
+@dataclass(frozen=True)
+class Log:
+    """A log in one or more files (in time order) that passed the file-level checks, read block by
+    block: what a pass over it holds is one block, whatever the size of the files."""
+
+    paths: list[Path]
+    mapped: dict[str, str]
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    block_bytes: int = DEFAULT_BLOCK_BYTES
+    _headers: dict[Path, list[str]] = field(default_factory=dict)
+    _rows: dict[int, int] = field(default_factory=dict)  # rows of each file, once a pass has read it
+
+    def blocks(self, fields: list[str] | None = None) -> Iterator[tuple[int, pd.DataFrame]]:
+        """(file number, text columns of the fields' columns, default all mapped) block by block;
+        the index counts rows from 0 over all files, as if they were one (row N = index N - 1)."""
+        columns = list(dict.fromkeys(self.mapped[f] for f in (fields or self.mapped)))
+        offset = 0
+        for number, path in enumerate(self.paths):
+            start = offset
+            for table in self._file_blocks(path, columns):
+                frame = table.to_pandas()
+                frame.index = pd.RangeIndex(offset, offset + len(frame))
+                offset += len(frame)
+                if len(frame):
+                    yield number, frame
+            self._rows[number] = offset - start
+
+    def row_ends(self) -> np.ndarray:
+        """Where each file's rows end (after a pass over the log)."""
+        return np.cumsum([self._rows[n] for n in range(len(self.paths))])
+
+    def _file_blocks(self, path: Path, columns: list[str]) -> Iterator[pa.Table]:
+        if _is_parquet(path):
+            for batch in _parquet_batches(path, self.block_bytes, columns):
+                yield _as_text(batch)
+            return
+        names = self._headers[path]
+        for batch in _csv_reader(path, names, self.delimiter, self.encoding, self.block_bytes, columns):
+            yield pa.Table.from_batches([batch])
+
+
+def _is_parquet(path: Path) -> bool:
+    return path.suffix.lower() in (".parquet", ".pq")
+
+
+class _TableLog(Log):
+    """A table already in memory as a one-block log (tests, small frames)."""
+
+    def __init__(self, table: pa.Table, mapped: dict[str, str]):
+        super().__init__([], mapped)
+        object.__setattr__(self, "table", table)
+
+    def blocks(self, fields: list[str] | None = None) -> Iterator[tuple[int, pd.DataFrame]]:
+        columns = list(dict.fromkeys(self.mapped[f] for f in (fields or self.mapped)))
+        yield 0, self.table.select(columns).to_pandas()
+
+
+def as_log(source: Log | pa.Table, mapped: dict[str, str]) -> Log:
+    return source if isinstance(source, Log) else _TableLog(source, mapped)
+
+
+def _check_file(path: Path, mapped: dict[str, str], delimiter: str, encoding: str) -> list[str]:
+    """The file-level checks, in order; returns the CSV header's names (none for Parquet)."""
     if not path.is_file():
         raise ImportRefused(f"{path}: no such file")
-    is_parquet = path.suffix.lower() in (".parquet", ".pq")
-    table = read_parquet(path) if is_parquet else read_csv(path, delimiter, encoding)
-    missing = [
-        f"{column!r} ({field})" for field, column in mapped.items() if column not in table.column_names
-    ]
+    names: list[str] = []
+    if _is_parquet(path):
+        file = pq.ParquetFile(path)
+        columns, rows = file.schema_arrow.names, file.metadata.num_rows
+    else:
+        if encoding.lower().replace("-", "") in ("utf8", "utf8sig") and (bad := _first_bad_byte(path)):
+            offset, line = bad
+            raise ImportRefused(
+                f"{path.name}: not UTF-8 text (byte {offset}, line {line}): pass its encoding, e.g. "
+                "--encoding latin-1"
+            )
+        names = _check_header(path, _header(path, encoding), delimiter)
+        reader = _csv_reader(path, names, delimiter, encoding, 1 << 20, None)
+        columns = reader.schema.names
+        rows = next((len(b) for b in reader if len(b)), 0)  # reads up to the first block with a row
+    missing = [f"{column!r} ({field_})" for field_, column in mapped.items() if column not in columns]
     if missing:
         raise ImportRefused(
             f"{path.name}: mapped column {', '.join(missing)} not in the file (its columns: "
-            f"{', '.join(table.column_names)})"
+            f"{', '.join(columns)})"
         )
-    if table.num_rows == 0:
+    if rows == 0:
         raise ImportRefused(f"{path.name}: only a header, no rows: nothing to import")
-    return table.select(list(dict.fromkeys(mapped.values())))
+    return names
+
+
+def open_log(
+    paths: list[Path],
+    mapped: dict[str, str],
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+) -> Log:
+    """The files as one log, after the file-level checks of each (nothing is read whole)."""
+    headers = {p: _check_file(p, mapped, delimiter, encoding) for p in paths}
+    return Log(list(paths), mapped, delimiter, encoding, block_bytes, headers)

@@ -16,7 +16,18 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ecomm.imports.source import ImportRefused
+from ecomm.imports.blocks import (
+    Codes,
+    FirstRefusal,
+    FirstSeen,
+    Outranked,
+    categorical,
+    first_appearance_codes,
+    numbered_codes,
+    settle_date_format,
+    with_empty_as,
+)
+from ecomm.imports.source import ImportRefused, Log, as_log
 from ecomm.imports.values import parse_dates, parse_numbers, to_cents
 
 _RETURN_WORDS = r"(?i)refund|return|^(?:true|t|1|yes|y)$"
@@ -62,80 +73,189 @@ def first_appearance_ids(keys: pd.Series, ts: pd.Series) -> pd.Series:
     return pd.Series(numbers.reindex(keys.to_numpy()).to_numpy(), index=keys.index, dtype="int64")
 
 
+# the checks of a line, in the order a refusal reports them
+CUSTOMER, DATE, FUTURE, AMOUNT, QUANTITY, WHOLE, PRICE, CURRENCY = range(8)
+_TEXT = ("customer_id", "product_id", "product_name", "order_id", "country", "category")
+
+
+@dataclass
+class _Reading:
+    """What the blocks leave behind: each kept line's typed values and its text as codes."""
+
+    mapping: dict[str, str]
+    date_format: str | ImportRefused
+    today: date
+    seen: FirstSeen = field(default_factory=FirstSeen)
+    refusal: FirstRefusal = field(default_factory=FirstRefusal)
+    codes: dict[str, Codes] = field(default_factory=dict)
+    parts: list[pd.DataFrame] = field(default_factory=list)
+    future_rows: int = 0
+    future_first: date | None = None
+    currencies: set[str] = field(default_factory=set)
+
+
 def frame(
-    source: pa.Table, mapping: dict[str, str], date_format: str | None, today: date
+    source: Log | pa.Table, mapping: dict[str, str], date_format: str | None, today: date
 ) -> tuple[pd.DataFrame, Derived]:
-    """The mapped source as one typed row per line (duplicates dropped), or ImportRefused."""
-    raw = source.to_pandas()
-    derived = Derived(rows_read=len(raw))
-    raw = raw.drop_duplicates()
-    derived.duplicates = derived.rows_read - len(raw)
+    """The mapped source as one typed row per line (duplicates dropped), or ImportRefused. Read
+    block by block: what stays in memory is a few numbers per line and each distinct text once."""
+    log = as_log(source, mapping)
+    reading = _Reading(mapping, settle_date_format(log, "date", date_format), today)
+    reading.codes = {f: Codes() for f in _TEXT if f in mapping}
+    derived = Derived()
+    for _, raw in log.blocks():
+        derived.rows_read += len(raw)
+        raw = raw[reading.seen.mask(raw)]
+        if len(raw) and (part := _block(raw, reading)) is not None:
+            reading.parts.append(part)
+    _refuse_if_any(reading)
+    lines = pd.concat(reading.parts)
+    reading.parts.clear()
+    derived.duplicates = derived.rows_read - len(lines)
+    if reading.currencies:
+        derived.notes.append(f"amounts in {min(reading.currencies)}")
+    return _lines(lines, reading, derived), derived
+
+
+def _block(raw: pd.DataFrame, reading: _Reading) -> pd.DataFrame | None:
+    """The block's lines typed, or None when a check failed (kept in reading.refusal)."""
+    mapping, refusal = reading.mapping, reading.refusal
     col = {f: raw[c] for f, c in mapping.items()}
-    lines = pd.DataFrame(index=raw.index)
-    if col["customer_id"].isna().any():
-        row = int(np.flatnonzero(col["customer_id"].isna().to_numpy())[0])
-        raise ImportRefused(
-            f"{mapping['customer_id']}: row {col['customer_id'].index[row] + 1}: customer is empty"
+    try:
+        refusal.at(CUSTOMER)
+        if col["customer_id"].isna().any():
+            row = int(np.flatnonzero(col["customer_id"].isna().to_numpy())[0])
+            raise ImportRefused(
+                f"{mapping['customer_id']}: row {col['customer_id'].index[row] + 1}: customer is empty"
+            )
+        refusal.at(DATE)
+        if isinstance(reading.date_format, ImportRefused):
+            raise reading.date_format
+        ts = parse_dates(col["date"], mapping["date"], reading.date_format)
+        future = (ts.dt.date > reading.today).to_numpy()
+        if future.any():  # counted over every block; reported once they are all read
+            first = ts[future].min().date()
+            reading.future_rows += int(future.sum())
+            reading.future_first = min(first, reading.future_first or first)
+            refusal.fail(None, FUTURE)
+            return None
+        refusal.at(AMOUNT)
+        amount = to_cents(parse_numbers(col["amount"], mapping["amount"], required=True))
+        refusal.at(QUANTITY)
+        quantity = (
+            parse_numbers(col["quantity"], mapping["quantity"], required=True)
+            if "quantity" in col
+            else pd.Series(1.0, index=raw.index)
         )
-    lines["ts"] = parse_dates(col["date"], mapping["date"], date_format)
-    future = lines["ts"].dt.date > today
-    if future.any():
-        first = lines.loc[future, "ts"].min().date()
-        raise ImportRefused(
-            f"{mapping['date']}: {int(future.sum())} row(s) dated after today {today} (first {first})"
-        )
-    amount = to_cents(parse_numbers(col["amount"], mapping["amount"], required=True))
-    quantity = (
-        parse_numbers(col["quantity"], mapping["quantity"], required=True)
-        if "quantity" in col
-        else pd.Series(1.0, index=raw.index)
-    )
-    if (quantity % 1 != 0).any():
-        row = int(np.flatnonzero((quantity % 1 != 0).to_numpy())[0])
-        raise ImportRefused(
-            f"{mapping['quantity']}: row {quantity.index[row] + 1}: {quantity.iloc[row]} is not a whole number"
-        )
+        refusal.at(WHOLE)
+        if (quantity % 1 != 0).any():
+            row = int(np.flatnonzero((quantity % 1 != 0).to_numpy())[0])
+            raise ImportRefused(
+                f"{mapping['quantity']}: row {quantity.index[row] + 1}: {quantity.iloc[row]} is not a whole number"
+            )
+        refusal.at(PRICE)
+        lines = pd.DataFrame({"ts": ts}, index=raw.index)
+        if "unit_price" in col:
+            prices = parse_numbers(col["unit_price"], mapping["unit_price"], required=False).abs()
+            lines["unit_price"] = np.where(prices.isna(), -1, to_cents(prices.fillna(0)))  # -1: not given
+    except Outranked:
+        return None
+    except ImportRefused as exc:
+        refusal.fail(exc)
+        return None
+    if "currency" in col:
+        reading.currencies.update(col["currency"].dropna().unique())
     status = col.get("status", pd.Series(None, index=raw.index, dtype=object)).fillna("")
     lines["is_return"] = (
         (amount < 0) | (quantity.to_numpy() < 0) | status.str.contains(_RETURN_WORDS).to_numpy()
     )
-    lines["status"] = np.where(status.str.contains(_CANCEL_WORDS), "cancelled", "completed")
+    lines["cancelled"] = status.str.contains(_CANCEL_WORDS).to_numpy()
     lines["amount"] = np.abs(amount)
     lines["quantity"] = np.abs(quantity.to_numpy()).astype("int64")
-    if "unit_price" in col:
-        prices = parse_numbers(col["unit_price"], mapping["unit_price"], required=False).abs()
-        lines["unit_price"] = np.where(prices.isna(), -1, to_cents(prices.fillna(0)))  # -1: not given
-    currencies = sorted(col["currency"].dropna().unique()) if "currency" in col else []
-    if len(currencies) > 1:
-        raise ImportRefused(
-            f"{mapping['currency']}: mixed currencies ({', '.join(currencies[:5])}): import one currency at a time"
+    for f, codes in reading.codes.items():
+        lines[f] = codes.of(col[f])
+    return lines
+
+
+def _refuse_if_any(reading: _Reading) -> None:
+    mapping, refusal = reading.mapping, reading.refusal
+    if len(reading.currencies) > 1:
+        refusal.fail(
+            ImportRefused(
+                f"{mapping['currency']}: mixed currencies ({', '.join(sorted(reading.currencies)[:5])}): "
+                "import one currency at a time"
+            ),
+            CURRENCY,
         )
-    if currencies:
-        derived.notes.append(f"amounts in {currencies[0]}")
-    lines["customer_id"] = numbered_ids(col["customer_id"], "customer", derived, lines["ts"])
-    for f in ("country", "category", "product_name"):
-        lines[f] = col.get(f)
-    _products(lines, col, derived)
-    _orders(lines, col, derived)
-    return lines, derived
+    if refusal.rank == FUTURE:
+        raise ImportRefused(
+            f"{mapping['date']}: {reading.future_rows} row(s) dated after today {reading.today} "
+            f"(first {reading.future_first})"
+        )
+    if refusal.error is not None:
+        raise refusal.error
 
 
-def _products(lines: pd.DataFrame, col: dict[str, pd.Series], derived: Derived) -> None:
-    if "product_id" in col:
-        lines["product_id"] = numbered_ids(col["product_id"].fillna(""), "product", derived, lines["ts"])
-        lines["product_name"] = lines["product_name"].fillna(col["product_id"])
-    elif "product_name" in col:
-        lines["product_id"] = first_appearance_ids(col["product_name"].fillna(""), lines["ts"])
+def _lines(lines: pd.DataFrame, reading: _Reading, derived: Derived) -> pd.DataFrame:
+    """The coded lines with ids, order ids, line numbers and the text attributes as Categoricals."""
+    codes = reading.codes
+    lines["status"] = pd.Categorical.from_codes(
+        lines.pop("cancelled").to_numpy().astype(np.int8), ["completed", "cancelled"]
+    )
+    ids, given = numbered_codes(codes["customer_id"].values(), lines["customer_id"].to_numpy(), lines["ts"])
+    lines["customer_id"] = ids
+    if not given:
+        derived.notes.append(f"customer ids numbered 1..{ids.max()} from the source's distinct customer keys")
+    for f in ("country", "category"):
+        lines[f] = categorical(lines[f].to_numpy(), codes[f].values()) if f in codes else None
+    _products(lines, codes, derived)
+    _orders(lines, codes, derived)
+    return lines
+
+
+def _product_names(
+    names: np.ndarray, name_codes: Codes, keys: np.ndarray, key_codes: Codes
+) -> pd.Categorical:
+    """The product name of each line, else its product key (the source's name for it)."""
+    texts = Codes()
+    from_names = texts.of(pd.Series(name_codes.values(), dtype=object))
+    from_keys = texts.of(pd.Series(key_codes.values(), dtype=object))
+    both = np.where(names >= 0, np.append(from_names, -1)[names], np.append(from_keys, -1)[keys])
+    return categorical(both.astype(np.int32), texts.values())
+
+
+def _products(lines: pd.DataFrame, codes: dict[str, Codes], derived: Derived) -> None:
+    if "product_id" in codes:
+        keys = lines["product_id"].to_numpy()
+        names = lines["product_name"].to_numpy() if "product_name" in codes else np.full(len(lines), -1)
+        lines["product_name"] = _product_names(
+            names, codes.get("product_name", Codes()), keys, codes["product_id"]
+        )
+        table = codes["product_id"]
+        keys = with_empty_as(keys, table)  # (before table.values(): it may add the empty key)
+        ids, given = numbered_codes(table.values(), keys, lines["ts"])
+        lines["product_id"] = ids
+        if not given:
+            derived.notes.append(
+                f"product ids numbered 1..{ids.max()} from the source's distinct product keys"
+            )
+    elif "product_name" in codes:
+        table, names = codes["product_name"], lines["product_name"].to_numpy()
+        lines["product_name"] = categorical(names, table.values())
+        keys = with_empty_as(names, table)
+        lines["product_id"] = first_appearance_codes(table.values(), keys, lines["ts"])
         derived.notes.append(f"one product per distinct name: {lines['product_id'].max()}")
     else:
         lines["product_id"], lines["product_name"] = 1, "unknown"
         derived.notes.append("no product column: every line is of one product named 'unknown'")
 
 
-def _orders(lines: pd.DataFrame, col: dict[str, pd.Series], derived: Derived) -> None:
+def _orders(lines: pd.DataFrame, codes: dict[str, Codes], derived: Derived) -> None:
     """Order ids and line numbers of the purchase lines (returns refer to purchases)."""
-    if "order_id" in col:
-        lines["order_id"] = first_appearance_ids(col["order_id"].fillna(""), lines["ts"])
+    if "order_id" in codes:
+        table = codes["order_id"]
+        keys = with_empty_as(lines["order_id"].to_numpy(), table)
+        lines["order_id"] = first_appearance_codes(table.values(), keys, lines["ts"])
     else:  # order ids follow time
         grouped = pd.DataFrame({"ts": lines["ts"], "customer": lines["customer_id"]}).groupby(
             ["ts", "customer"], sort=True
@@ -146,11 +266,17 @@ def _orders(lines: pd.DataFrame, col: dict[str, pd.Series], derived: Derived) ->
     lines["line_no"] = lines.groupby("order_id").cumcount() + 1
 
 
+_RETURN_COLUMNS = ["order_id", "line_no", "return_date", "reason"]
+
+
 def _match_returns(lines: pd.DataFrame) -> pd.DataFrame:
     """Returns rows: each return marks the latest earlier unreturned line of its customer and product."""
-    returns = lines[lines["is_return"]].sort_values("ts", kind="stable")
+    is_return = lines["is_return"].to_numpy()
+    if not is_return.any():
+        return pd.DataFrame([], columns=_RETURN_COLUMNS)
+    returns = lines.loc[is_return, ["ts", "customer_id", "product_id"]].sort_values("ts", kind="stable")
     returned = pd.MultiIndex.from_frame(returns[["customer_id", "product_id"]])
-    buys = lines[~lines["is_return"]]
+    buys = lines.loc[~is_return, ["customer_id", "product_id", "order_ts", "order_id", "line_no"]]
     # only the purchases of a (customer, product) that has a return can be returned: a Python loop
     # over those, not over every line of a million-line log
     buys = buys[pd.MultiIndex.from_frame(buys[["customer_id", "product_id"]]).isin(returned)]
@@ -170,7 +296,19 @@ def _match_returns(lines: pd.DataFrame) -> pd.DataFrame:
             continue
         _, order_id, line_no = candidates.pop(at)
         rows.append((order_id, line_no, day, "negative amount or refund in the source"))
-    return pd.DataFrame(rows, columns=["order_id", "line_no", "return_date", "reason"])
+    return pd.DataFrame(rows, columns=_RETURN_COLUMNS)
+
+
+_PURCHASE_COLUMNS = (
+    "order_id", "line_no", "order_ts", "customer_id", "product_id", "quantity", "amount", "status", "unit_price"
+)  # fmt: skip
+
+
+def _purchases(lines: pd.DataFrame) -> pd.DataFrame:
+    """The purchase lines with what an order line is written from: one copy of a part of the lines."""
+    keep = ~lines["is_return"].to_numpy()
+    columns = [c for c in _PURCHASE_COLUMNS if c in lines]
+    return pd.DataFrame({c: lines[c].array[keep] for c in columns}, index=lines.index[keep])
 
 
 def _prices(buys: pd.DataFrame, derived: Derived) -> pd.DataFrame:
@@ -184,7 +322,7 @@ def _prices(buys: pd.DataFrame, derived: Derived) -> pd.DataFrame:
     if "unit_price" in buys:
         given = buys["unit_price"].to_numpy()
         price = np.where((given >= 0) & (given * q >= amount), given, rounded_up)
-    buys = buys.assign(unit_price=price, discount=price * buys["quantity"].to_numpy() - amount)
+    buys["unit_price"], buys["discount"] = price, price * buys["quantity"].to_numpy() - amount
     derived.rounding_discounts = int(
         ((buys["discount"] > 0) & (price == rounded_up) & (amount % q != 0)).sum()
     )
@@ -192,16 +330,21 @@ def _prices(buys: pd.DataFrame, derived: Derived) -> pd.DataFrame:
 
 
 def most_frequent(lines: pd.DataFrame, key: str, column: str) -> pd.Series:
-    """Per key, the most frequent non-null value of `column` (ties: the smallest, as Series.mode)."""
-    counts = lines.groupby([key, column]).size().rename("n").reset_index()
-    counts = counts.sort_values([key, "n", column], ascending=[True, False, True], kind="stable")
-    return counts.drop_duplicates(key).set_index(key)[column]
+    """Per key, the most frequent non-null value of `column` (ties: the smallest, as Series.mode).
+    Counted over the codes of sorted categories: a smaller code is a smaller value."""
+    values = lines[column]
+    values = values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("category")
+    coded = pd.DataFrame({key: lines[key].to_numpy(), "code": values.cat.codes.to_numpy()})
+    counts = coded[coded["code"] >= 0].groupby([key, "code"]).size().rename("n").reset_index()
+    counts = counts.sort_values([key, "n", "code"], ascending=[True, False, True], kind="stable")
+    first = counts.drop_duplicates(key)
+    return pd.Series(values.cat.categories[first["code"].to_numpy()], index=first[key].to_numpy())
 
 
 def tables(lines: pd.DataFrame, derived: Derived) -> dict[str, pd.DataFrame]:
     """Frames of the contract's entities, each with the business date (`day`) of its batch."""
     returns = _match_returns(lines)
-    buys = _prices(lines[~lines["is_return"]], derived)
+    buys = _prices(_purchases(lines), derived)
     first_seen = lines.groupby("customer_id")["ts"].min().dt.normalize()
     customers = pd.DataFrame({"customer_id": first_seen.index, "signup_date": first_seen.to_numpy()})
     customers["country"] = customers["customer_id"].map(most_frequent(lines, "customer_id", "country"))
@@ -219,9 +362,10 @@ def tables(lines: pd.DataFrame, derived: Derived) -> dict[str, pd.DataFrame]:
         buys["order_id"].nunique(),
     )
     derived.first_day, derived.last_day = lines["ts"].min().date(), lines["ts"].max().date()
+    buys["day"] = buys["order_ts"].dt.date
     return {
         "customers": customers.assign(day=customers["signup_date"].dt.date),
         "products": products.assign(day=products["launch_date"].dt.date),
-        "order_items": buys.assign(day=buys["order_ts"].dt.date),
+        "order_items": buys,
         "returns": returns.assign(day=returns["return_date"]),
     }
