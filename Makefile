@@ -175,8 +175,10 @@ compose-up: compose-build  ## the whole stack in Docker Compose, waiting for eve
 compose-down:  ## stop the Compose stack (volumes are kept; `docker-compose down -v` drops them)
 	$(COMPOSE) down
 
-compose-smoke: setup  ## build, start, check (health, Airflow DAG run, predictions) and tear down
-	$(BIN)/python docker/compose_smoke.py
+# SCALE=1: the `scale` profile (CeleryExecutor, Redis, two workers; two API workers), checking that
+# the data DAG's tasks ran on both workers and that both API workers answered.
+compose-smoke: setup  ## build, start, check (health, Airflow DAG run, predictions) and tear down; SCALE=1: the scale profile
+	$(BIN)/python docker/compose_smoke.py $(if $(SCALE),--scale)
 
 clean:  ## remove the virtualenv and the tools (not the data in .ecomm/)
 	rm -rf $(VENV) $(TOOLS)

@@ -3,7 +3,9 @@
 #   local/debian:bookworm  (debootstrap from Debian's mirror, `docker import`)
 #   local/python:3.11      (Debian's python3.11 + venv + headers; the host's extra CA certificates)
 #   local/postgres:16      (Debian's PostgreSQL, an entrypoint like the official image's)
-# Then: PYTHON_IMAGE=local/python:3.11 POSTGRES_IMAGE=local/postgres:16 (see docker-compose.yml).
+#   local/redis:7          (Debian's redis-server: the broker of docker-compose.yml's `scale` profile)
+# Then: PYTHON_IMAGE=local/python:3.11 POSTGRES_IMAGE=local/postgres:16 REDIS_IMAGE=local/redis:7
+# (see docker-compose.yml).
 # Debian bookworm ships PostgreSQL 15: the stand-in is 15 (the committed default stays postgres:16).
 # Needs root, debootstrap and a running Docker engine (see README, Deployment). Idempotent.
 set -euo pipefail
@@ -30,7 +32,9 @@ context="$(mktemp -d)"
 trap 'rm -rf "$context"' EXIT
 mkdir -p "$context/certs"
 cp /usr/local/share/ca-certificates/*.crt "$context/certs/" 2>/dev/null || true
-cp "$here/python.Dockerfile" "$here/postgres.Dockerfile" "$here/postgres-entrypoint.sh" "$context/"
+cp "$here/python.Dockerfile" "$here/postgres.Dockerfile" "$here/postgres-entrypoint.sh" \
+    "$here/redis.Dockerfile" "$context/"
 
 docker build --quiet -t local/python:3.11 -f "$context/python.Dockerfile" "$context"
 docker build --quiet -t local/postgres:16 -f "$context/postgres.Dockerfile" "$context"
+docker build --quiet -t local/redis:7 -f "$context/redis.Dockerfile" "$context"

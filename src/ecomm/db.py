@@ -151,6 +151,10 @@ def create_database(
         statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
     with connection(settings, "postgres") as conn:
         conn.autocommit = True  # CREATE DATABASE cannot run inside a transaction
+        if if_missing and _database_exists(conn, name):
+            # looked up first: PostgreSQL refuses the statement to a role without CREATEDB before it
+            # checks the name, and Compose's roles own their databases without that privilege
+            return False
         try:
             conn.cursor().execute(statement)
         except psycopg2.errors.DuplicateDatabase:
@@ -158,6 +162,12 @@ def create_database(
                 raise
             return False
     return True
+
+
+def _database_exists(conn, name: str) -> bool:
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        return cur.fetchone() is not None
 
 
 def drop_database(settings: Settings, name: str, *, start: bool = True) -> None:

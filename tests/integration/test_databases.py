@@ -21,6 +21,12 @@ def _exists(settings, name: str) -> bool:
         return cur.fetchone() is not None
 
 
+def _as_superuser(settings, statement: str) -> None:
+    with db.connection(settings, "postgres") as conn:
+        conn.autocommit = True
+        conn.cursor().execute(statement)
+
+
 @pytest.fixture
 def name(template_warehouse):
     """A database name that needs quoting (a quote, a space, capitals); dropped after the test."""
@@ -35,6 +41,22 @@ def test_create_quotes_the_name_and_if_missing_keeps_an_existing_one(template_wa
     assert db.create_database(template_warehouse, name, if_missing=True) is False
     with pytest.raises(psycopg2.errors.DuplicateDatabase):
         db.create_database(template_warehouse, name)
+
+
+def test_if_missing_needs_no_createdb_privilege_for_an_existing_database(template_warehouse, name):
+    # Compose's db-migrate runs ensure_databases as the warehouse's owner, a role without CREATEDB
+    role = f"no_createdb_{uuid.uuid4().hex[:8]}"
+    db.create_database(template_warehouse, name)
+    _as_superuser(template_warehouse, f'CREATE ROLE "{role}" LOGIN NOCREATEDB')
+    owner = template_warehouse.model_copy(
+        update={"database_url": db.server_url(template_warehouse).set(username=role).render_as_string(False)}
+    )
+    try:
+        assert db.create_database(owner, name, if_missing=True) is False
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            db.create_database(owner, f"{name} new", if_missing=True)
+    finally:
+        _as_superuser(template_warehouse, f'DROP ROLE "{role}"')
 
 
 def test_create_from_a_template_copies_it(template_warehouse, name):

@@ -15,7 +15,7 @@ from support.deploy import REPO, dockerfile_instructions, final_stage
 
 SERVICE_DOCKERFILES = ["airflow/Dockerfile", "ml/Dockerfile", "fastapi/Dockerfile", "streamlit/Dockerfile", "jupyter/Dockerfile"]  # fmt: skip
 PROMETHEUS_DOCKERFILE = "monitoring/Dockerfile"  # Debian's package on the Python base, not FROM ecomm
-LOCAL_BASES = ["docker/local-base/python.Dockerfile", "docker/local-base/postgres.Dockerfile"]
+LOCAL_BASES = ["docker/local-base/python.Dockerfile", "docker/local-base/postgres.Dockerfile", "docker/local-base/redis.Dockerfile"]  # fmt: skip
 DOCKERFILES = ["Dockerfile", *SERVICE_DOCKERFILES, PROMETHEUS_DOCKERFILE, *LOCAL_BASES]
 HADOLINT = Path(sys.executable).with_name("hadolint")
 
@@ -42,9 +42,10 @@ def test_services_run_as_the_non_root_ecomm_user(dockerfile):
 
 def test_local_bases_run_as_their_official_counterparts_do():
     # python.Dockerfile stands in for python:3.11-slim, which runs as root so that the build stage
-    # of every image can apt-get; the ecomm images then switch to 10001. postgres runs as 999.
+    # of every image can apt-get; the ecomm images then switch to 10001. postgres and redis run as 999.
     assert [op for op, _ in final_stage(REPO / LOCAL_BASES[0])].count("USER") == 0
     assert [a for op, a in final_stage(REPO / LOCAL_BASES[1]) if op == "USER"] == ["999:999"]
+    assert [a for op, a in final_stage(REPO / LOCAL_BASES[2]) if op == "USER"] == ["999:999"]
 
 
 def test_base_images_are_build_arguments():
