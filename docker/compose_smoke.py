@@ -45,6 +45,7 @@ PROJECT = "ecomm-smoke"
 ONE_SHOT = ("db-migrate", "bootstrap", "airflow-init")
 PORT_SETTINGS = ("ECOMM_POSTGRES_PORT", "ECOMM_AIRFLOW_PORT", "ECOMM_MLFLOW_PORT", "ECOMM_API_PORT",
                  "ECOMM_STREAMLIT_PORT", "ECOMM_JUPYTER_PORT")  # fmt: skip
+WORLD_SETTINGS = ("ECOMM_CUSTOMERS", "ECOMM_PRODUCTS", "ECOMM_HISTORY_DAYS", "ECOMM_SEED")
 CHURN_BODY = {"users": [CHURN_EXAMPLE]}  # docs/architecture.md#rest-api's request body, verbatim
 DATA_DAG = "ecommerce_data_pipeline"
 SCALE_WORKERS = 2  # airflow-worker replicas
@@ -116,6 +117,8 @@ def write_env(path: Path, images: dict[str, str], scale: bool = False) -> dict[s
         **images,
         **scale_settings(scale),
         "ECOMM_IMAGE_TAG": os.environ.get("ECOMM_IMAGE_TAG", "local"),
+        # a smaller world than the default (bootstrap simulates and trains on it) when asked for
+        **{name: os.environ[name] for name in WORLD_SETTINGS if name in os.environ},
         **{
             name: secrets.token_urlsafe(18)
             for name in (

@@ -151,3 +151,14 @@ def test_redis_stand_in_runs_debians_server_reachable_from_the_network():
     assert [args for op, args in stage if op == "USER"] == ["999:999"]
     healthcheck = yaml.safe_load(COMPOSE_FILE.read_text())["services"]["redis"]["healthcheck"]["test"]
     assert healthcheck == ["CMD", "redis-cli", "ping"]
+
+
+def test_a_smaller_world_asked_for_reaches_the_containers(tmp_path, monkeypatch):
+    for name in smoke.WORLD_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    default = smoke_config(tmp_path, scale=False)["services"]["bootstrap"]["environment"]
+    assert (default["ECOMM_CUSTOMERS"], default["ECOMM_HISTORY_DAYS"]) == (5000, 365)
+    monkeypatch.setenv("ECOMM_CUSTOMERS", "800")
+    monkeypatch.setenv("ECOMM_HISTORY_DAYS", "200")
+    smaller = smoke_config(tmp_path, scale=False)["services"]["bootstrap"]["environment"]
+    assert (smaller["ECOMM_CUSTOMERS"], smaller["ECOMM_HISTORY_DAYS"]) == (800, 200)
