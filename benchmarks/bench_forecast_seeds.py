@@ -226,6 +226,7 @@ def one_seed(seed: int, opts: Options, settings, config) -> dict:
         settings.forecast_lead_time_days,
         settings.forecast_service_level,
         config.backtest.step,
+        product.errors,
     )
     levels = {level: level_row(b, methods[level]) for level, b in backtests.items()}
     return {

@@ -64,5 +64,6 @@ def test_on_the_real_series_autoets_beats_seasonal_naive_at_every_horizon():
     assert list(ets.index) == [1, 7, 14, 30]
     assert (ets["mase"] < naive["mase"]).all()
     assert (ets["mase_vs_naive"] < 0.9).all()
-    # the seasonal naive's Gaussian intervals from a decaying series are too wide: it over-covers
-    assert (naive["coverage_80"] > 0.9).all()
+    # conformal intervals (from the series' own earlier errors): the seasonal naive's Gaussian ones
+    # over-covered this decaying series (97-100% at 80%); the conformal ones do not
+    assert (naive["coverage_80"] < 0.9).all() and (naive["coverage_95"] < 0.95).all()

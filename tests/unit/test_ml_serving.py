@@ -249,3 +249,45 @@ def test_the_forecast_pyfunc_fits_each_levels_model_on_the_history_it_is_given()
         model.predict(None, history.assign(series_level="product"))
     with pytest.raises(ValueError, match="^horizon: must be 1..30 days, got 0"):
         model.predict(None, history, params={"horizon": 0})
+
+
+def test_a_calibrated_forecast_pyfunc_bounds_each_day_by_the_error_quantiles_times_the_series_spread():
+    """q(p) = 2p - 1 at every step: the 80% interval is point -/+ 0.8 x spread, the 95% -/+ 0.95 x;
+    spread: the mean |y_t - y_(t-7)| of the last 28 days (2 here: week 2 is week 1 + 2 each day)."""
+    from statsforecast.models import SeasonalNaive
+
+    from ecomm.ml.forecast.conformal import PROBABILITIES
+    from ecomm.ml.serving import ForecastPyfunc, series_spreads
+
+    calibration = {
+        "probabilities": PROBABILITIES.tolist(),
+        "daily": [(2 * PROBABILITIES - 1).tolist()] * 30,
+        "shortfall": [PROBABILITIES.tolist()] * 30,
+        "spread_days": 28,
+    }
+    model = ForecastPyfunc(
+        {"total": SeasonalNaive(season_length=7, alias="seasonal_naive")},
+        {"total": "seasonal_naive"},
+        {"season_length": 7, "horizon": 30},
+        {"total": calibration},
+    )
+    week = [5.0, 6, 7, 8, 9, 10, 11]
+    history = pd.DataFrame(
+        {
+            "series_level": "total",
+            "series_id": "total",
+            "date": pd.date_range("2025-01-01", periods=14),
+            "y": week + [v + 2 for v in week],
+        }
+    )
+    assert series_spreads(history, 7, 28).to_dict() == {"total": 2.0}
+    out = model.predict(None, history, params={"horizon": 3})
+    assert out.point.tolist() == [7.0, 8.0, 9.0]
+    assert out.lo_80.tolist() == pytest.approx([5.4, 6.4, 7.4]) and out.hi_80.tolist() == pytest.approx(
+        [8.6, 9.6, 10.6]
+    )
+    assert out.lo_95.tolist() == pytest.approx([5.1, 6.1, 7.1]) and out.hi_95.tolist() == pytest.approx(
+        [8.9, 9.9, 10.9]
+    )
+    flat = history.assign(y=3.0)  # no seasonal change: spread 0, no width
+    assert (model.predict(None, flat, params={"horizon": 3})[["lo_95", "hi_95"]] == 3.0).all().all()

@@ -387,11 +387,43 @@ class RerankedRecommenderPyfunc(RecommenderPyfunc):
         return top, floor - 1.0 - np.arange(len(top), dtype=float)
 
 
+def series_spreads(history: pd.DataFrame, season: int, days: int) -> pd.Series:
+    """series_id -> mean |y_t - y_(t-season)| over each series' last `days` days (its whole history's
+    where that is 0): the conformal intervals' scale at the forecast date (as
+    ecomm.ml.forecast.backtest.seasonal_scales computes it at each backtest origin)."""
+    g = history.sort_values([SERIES_ID, "date"])
+    change = (g["y"] - g.groupby(SERIES_ID, sort=False)["y"].shift(season)).abs()
+    frame = g[[SERIES_ID]].assign(change=change)
+    recent = frame.groupby(SERIES_ID, sort=False)["change"].apply(lambda c: c.tail(days).mean())
+    whole = frame.groupby(SERIES_ID, sort=False)["change"].mean()
+    return recent.where(recent > 0, whole).fillna(0.0)
+
+
+def conformal_bounds(out: pd.DataFrame, spreads: pd.Series, calibration: dict) -> pd.DataFrame:
+    """The forecasts (series_id, date, point, ...) with conformal 80%/95% bounds: point + q x spread,
+    q the calibration's quantile of the scaled daily error that many days ahead (its `daily` rows,
+    steps 1.., at `probabilities`); the lower bound cut at 0. A step the calibration has no
+    quantile for keeps the model's own bounds."""
+    out = out.sort_values([SERIES_ID, "date"]).copy()
+    steps = out.groupby(SERIES_ID, sort=False).cumcount().to_numpy()
+    daily, probabilities = np.asarray(calibration["daily"], float), np.asarray(calibration["probabilities"])
+    spread = out[SERIES_ID].map(spreads).to_numpy()
+    for level in (80, 95):
+        tail = (1.0 - level / 100.0) / 2.0
+        for side, probability in (("lo", tail), ("hi", 1.0 - tail)):
+            q = np.array([np.interp(probability, probabilities, row) for row in daily])[steps]
+            bound = np.clip(out["point"].to_numpy() + q * spread, 0.0, None)
+            out[f"{side}_{level}"] = np.where(np.isnan(bound), out[f"{side}_{level}"], bound)
+    return out
+
+
 class ForecastPyfunc(mlflow.pyfunc.PythonModel):
-    def __init__(self, models: dict, methods: dict[str, str], info: dict) -> None:
+    def __init__(self, models: dict, methods: dict[str, str], info: dict, calibrations: dict | None = None):
         self.models = dict(models)  # level -> unfitted statsforecast model, aliased with its method
         self.methods = dict(methods)  # level -> method name (the forecast column statsforecast writes)
         self.info = dict(info)  # season_length, horizon, ...
+        # level -> conformal calibration (ecomm.ml.forecast.conformal.Calibration.to_dict: plain lists)
+        self.calibrations = dict(calibrations or {})
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         import copy
@@ -427,6 +459,12 @@ class ForecastPyfunc(mlflow.pyfunc.PythonModel):
                 }
             )
             out[list(FORECAST_COLUMNS)] = out[list(FORECAST_COLUMNS)].clip(lower=0.0)
+            calibration = getattr(self, "calibrations", {}).get(level)  # none in versions before them
+            if calibration is not None:
+                spreads = series_spreads(
+                    part, int(self.info["season_length"]), int(calibration["spread_days"])
+                )
+                out = conformal_bounds(out, spreads, calibration)
             parts.append(out.assign(**{SERIES_LEVEL: level, "method": method}))
         columns = [SERIES_LEVEL, SERIES_ID, "date", *FORECAST_COLUMNS, "method"]
         if not parts:

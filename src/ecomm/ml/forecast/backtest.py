@@ -6,6 +6,11 @@ horizon after them; a model fitted at a cutoff sees the series up to and includi
 is over the first H days after each cutoff (a forecast for the next H days), every series and
 origin pooled; each series-and-origin's MASE is scaled by the seasonal-naive error of its own history
 up to the cutoff.
+
+Intervals of the statistical models: conformal (ecomm.ml.forecast.conformal), from the scaled errors
+of the earlier origins' forecasts that had been observed by each cutoff; so the first windows have
+errors to go on, `calibration_windows` more origins, `step` days apart before the first, are
+forecast for their errors alone (series with too little history before them are left out of those).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from ecomm.ml.forecast.conformal import calibrate_backtest, scaled_errors
 from ecomm.ml.forecast.frame import daily_grid, from_nixtla, to_nixtla
 from ecomm.ml.forecast.models import (
     BASELINE,
@@ -29,6 +35,7 @@ from ecomm.ml.metrics import forecast_metrics
 HORIZONS = (1, 7, 14, 30)
 LEVELS = (80, 95)
 KEYS = ["series_id", "date", "cutoff"]
+SPREAD_DAYS = 28  # the conformal scale's window: four weeks
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class BacktestSettings:
     step: int = 7  # days between origins
     levels: tuple[int, ...] = LEVELS
     nonnegative: bool = True  # sales: forecasts and interval bounds below 0 are cut to 0
+    calibration_windows: int = 8  # earlier origins forecast for their errors (0: the models' own intervals)
     models: ModelSettings = field(default_factory=ModelSettings)
 
     @property
@@ -50,8 +58,33 @@ def rolling_forecasts(
 ) -> pd.DataFrame:
     """One row per series x cutoff x target date: y, step (days ahead), scale, and per model its
     forecast and `<model>-lo-<level>` / `<model>-hi-<level>` columns."""
+    return rolling_backtest(frame, names, settings)[0]
+
+
+def rolling_backtest(
+    frame: pd.DataFrame, names: tuple[str, ...], settings: BacktestSettings
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rolling_forecasts' rows with conformal intervals for the statistical models, the scaled errors
+    of every origin, calibration origins included: conformal.scaled_errors plus a model column)."""
     check_models(names)
     grid = daily_grid(frame)
+    out = _forecasts_at_origins(grid, names, settings, settings.windows)
+    statistical = tuple(n for n in names if n in STATISTICAL)
+    if not settings.calibration_windows or not statistical:
+        return out, pd.DataFrame()
+    earlier = _calibration_forecasts(grid, statistical, settings, out["cutoff"].min())
+    both = pd.concat([earlier, out], ignore_index=True)
+    errors = pd.concat([scaled_errors(both, m).assign(model=m) for m in statistical], ignore_index=True)
+    for model in statistical:
+        own = errors[errors["model"] == model]
+        out = calibrate_backtest(out, own, model, settings.levels, settings.horizon)
+    return out, errors
+
+
+def _forecasts_at_origins(
+    grid: pd.DataFrame, names: tuple[str, ...], settings: BacktestSettings, windows: int
+) -> pd.DataFrame:
+    """The models' forecasts at the last `windows` origins of the grid (the module docstring)."""
     model_settings = replace(settings.models, horizon=settings.horizon)
     parts = []
     sf = statistical_engine(names, model_settings)
@@ -59,7 +92,7 @@ def rolling_forecasts(
         cv = sf.cross_validation(
             df=to_nixtla(grid)[["unique_id", "ds", "y"]],
             h=settings.horizon,
-            n_windows=settings.windows,
+            n_windows=windows,
             step_size=settings.step,
             level=list(settings.levels),
         )
@@ -78,6 +111,25 @@ def rolling_forecasts(
     return out.merge(
         scales, left_on=["series_id", "cutoff"], right_on=["series_id", "date"], suffixes=("", "_s")
     ).drop(columns="date_s")
+
+
+def _calibration_forecasts(
+    grid: pd.DataFrame, names: tuple[str, ...], settings: BacktestSettings, first_cutoff
+) -> pd.DataFrame:
+    """Forecasts at up to `calibration_windows` origins `step` days apart before the first cutoff, of
+    the series with two seasons of history before the earliest of them (as many origins as the longest
+    series allows; none: an empty frame). The grid ends `horizon` days after the last of them, so no
+    model sees past its origin (cross-validation refits at each)."""
+    history = 2 * settings.models.season_length
+    firsts = grid.groupby("series_id")["date"].min()
+    room = ((first_cutoff - firsts).dt.days - history) // settings.step  # origins each series allows
+    windows = int(min(settings.calibration_windows, room.max())) if len(room) else 0
+    if windows < 1:
+        return pd.DataFrame()
+    last_origin = first_cutoff - pd.Timedelta(days=settings.step)
+    end = last_origin + pd.Timedelta(days=settings.horizon)
+    keep = grid["series_id"].isin(room.index[room >= windows]) & (grid["date"] <= end)
+    return _forecasts_at_origins(grid[keep], names, settings, windows)
 
 
 def _lightgbm_forecasts(grid: pd.DataFrame, model_settings: ModelSettings, settings: BacktestSettings):
@@ -100,28 +152,36 @@ def _lightgbm_forecasts(grid: pd.DataFrame, model_settings: ModelSettings, setti
 
 
 def seasonal_scales(grid: pd.DataFrame, season: int) -> pd.DataFrame:
-    """(series_id, date, scale, scale_sq): mean |y_t - y_(t-season)| and mean (y_t - y_(t-season))^2
-    of the series up to and including date (the MASE and RMSSE denominators)."""
+    """(series_id, date, scale, scale_sq, spread): mean |y_t - y_(t-season)| and mean
+    (y_t - y_(t-season))^2 of the series up to and including date (the MASE and RMSSE denominators),
+    and the mean |y_t - y_(t-season)| of the last SPREAD_DAYS days alone (scale where that is 0): the
+    conformal intervals' scale, which follows a season's changing volatility."""
     g = grid.sort_values(["series_id", "date"])
     diff = g["y"] - g.groupby("series_id", sort=False)["y"].shift(season)
     by_series = g["series_id"]
 
-    def running_mean(values: pd.Series) -> pd.Series:
-        return values.groupby(by_series, sort=False).transform(lambda d: d.expanding().mean()).fillna(0.0)
+    def running(values: pd.Series, window: int | None = None) -> pd.Series:
+        def mean(d: pd.Series) -> pd.Series:
+            return (d.expanding() if window is None else d.rolling(window, min_periods=1)).mean()
 
+        return values.groupby(by_series, sort=False).transform(mean).fillna(0.0)
+
+    scale = running(diff.abs())
+    recent = running(diff.abs(), SPREAD_DAYS)
     return pd.DataFrame(
         {
             "series_id": by_series,
             "date": g["date"],
-            "scale": running_mean(diff.abs()),
-            "scale_sq": running_mean(diff**2),
+            "scale": scale,
+            "scale_sq": running(diff**2),
+            "spread": recent.where(recent > 0, scale),
         }
     )
 
 
 def forecast_columns(forecasts: pd.DataFrame) -> list[str]:
-    """The point-forecast columns (everything but keys, y, step, scale and interval bounds)."""
-    fixed = {*KEYS, "y", "step", "scale", "scale_sq"}
+    """The point-forecast columns (everything but keys, y, step, scales and interval bounds)."""
+    fixed = {*KEYS, "y", "step", "scale", "scale_sq", "spread"}
     return [c for c in forecasts.columns if c not in fixed and "-lo-" not in c and "-hi-" not in c]
 
 
@@ -153,5 +213,5 @@ def backtest(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(forecasts, error table) of a rolling-origin backtest of the named models on a long frame."""
     settings = settings or BacktestSettings()
-    forecasts = rolling_forecasts(frame, names, settings)
+    forecasts, _ = rolling_backtest(frame, names, settings)
     return forecasts, error_table(forecasts, settings.horizons, settings.levels)

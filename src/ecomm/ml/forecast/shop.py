@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ecomm import db
-from ecomm.ml.forecast.backtest import BacktestSettings, error_table, rolling_forecasts
+from ecomm.ml.forecast.backtest import BacktestSettings, error_table, rolling_backtest
 
 LEVELS = ("product", "category", "total")
 ORACLE = "oracle"
@@ -89,6 +89,7 @@ class ShopBacktest:
     seconds: float
     forecasts: pd.DataFrame | None = None  # rolling_forecasts' rows (for the stock replay)
     frame: pd.DataFrame | None = None  # the level's daily series (series_id, date, y)
+    errors: pd.DataFrame | None = None  # rolling_backtest's scaled errors (conformal intervals, stock)
 
 
 def shop_data(settings) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -155,7 +156,7 @@ def shop_backtest(
     sales, truth = data or shop_data(settings)
     last = sales["date"].max()
     sales, frame = level_series(sales, level, backtest, products)
-    forecasts = rolling_forecasts(frame, models, backtest)
+    forecasts, errors = rolling_backtest(frame, models, backtest)
     if truth is not None:
         truth = truth.merge(sales[["product_id", "category"]].drop_duplicates(), on="product_id")
         oracle = at_level(truth, level, ORACLE)
@@ -176,4 +177,5 @@ def shop_backtest(
         seconds=time.perf_counter() - started,
         forecasts=forecasts,
         frame=frame,
+        errors=errors,
     )

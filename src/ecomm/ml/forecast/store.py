@@ -17,15 +17,17 @@ import time
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from ecomm import db
 from ecomm.ml import registry
+from ecomm.ml.forecast.conformal import Calibration
 from ecomm.ml.forecast.frame import daily_grid
 from ecomm.ml.forecast.reconcile import reconcile, shop_aggregates
 from ecomm.ml.forecast.shop import at_level, shop_data
-from ecomm.ml.forecast.stock import reorder_point
-from ecomm.ml.serving import FORECAST_COLUMNS, SERIES_ID, SERIES_LEVEL, ForecastPyfunc
+from ecomm.ml.forecast.stock import conformal_reorder_point, reorder_point
+from ecomm.ml.serving import FORECAST_COLUMNS, SERIES_ID, SERIES_LEVEL, ForecastPyfunc, series_spreads
 
 FORECAST_TABLE = "marts.demand_forecast"
 STOCK_TABLE = "marts.product_stock"
@@ -59,12 +61,27 @@ def reconciled(forecasts: pd.DataFrame, sales: pd.DataFrame) -> pd.DataFrame:
     return reconcile(forecasts, shop_aggregates(products, levels))
 
 
-def stock_rows(forecasts: pd.DataFrame, lead_time: int, service_level: float) -> pd.DataFrame:
-    """One row per product of the forecasts: reorder_point's fields."""
+def stock_rows(
+    forecasts: pd.DataFrame,
+    lead_time: int,
+    service_level: float,
+    calibration: dict | None = None,
+    spreads: pd.Series | None = None,
+) -> pd.DataFrame:
+    """One row per product of the forecasts: reorder_point's fields; conformal
+    (stock.conformal_reorder_point) with the product level's calibration (Calibration.to_dict) and
+    each product's spread (serving.series_spreads of its history), when the model has one."""
     products = forecasts[forecasts[SERIES_LEVEL] == "product"].sort_values([SERIES_ID, "date"])
+    quantile = float("nan")
+    if calibration is not None:
+        quantile = Calibration.from_dict(calibration).lead_time_quantile(lead_time, service_level)
     rows = []
     for product_id, part in products.groupby(SERIES_ID, sort=True):
-        stock = reorder_point(part["point"], part["hi_95"], lead_time, service_level)
+        if np.isnan(quantile):
+            stock = reorder_point(part["point"], part["hi_95"], lead_time, service_level)
+        else:
+            spread = float(spreads.get(product_id, 0.0))
+            stock = conformal_reorder_point(part["point"], spread, quantile, lead_time, service_level)
         rows.append({"product_id": int(product_id)} | vars(stock))
     return pd.DataFrame(rows)
 
@@ -98,7 +115,12 @@ def forecast_and_store(settings, pyfunc: ForecastPyfunc, model, horizon: int | N
     history = model_input(sales, sorted(pyfunc.models))
     forecasts = pyfunc.predict(None, history, params={"horizon": horizon, "n_jobs": settings.forecast_jobs})
     forecasts = reconciled(forecasts, sales)
-    stock = stock_rows(forecasts, lead_time, settings.forecast_service_level)
+    calibration = getattr(pyfunc, "calibrations", {}).get("product")
+    spreads = None
+    if calibration is not None:
+        products = history[history[SERIES_LEVEL] == "product"]
+        spreads = series_spreads(products, int(pyfunc.info["season_length"]), int(calibration["spread_days"]))
+    stock = stock_rows(forecasts, lead_time, settings.forecast_service_level, calibration, spreads)
     refs = {"model_name": model.name, "model_version": model.version}
     rows = forecasts.rename(columns={"date": "target_date"}).assign(forecast_date=forecast_date, **refs)
     rows = rows[[SERIES_LEVEL, SERIES_ID, "forecast_date", "target_date", *FORECAST_COLUMNS, "method", *refs]]

@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from ecomm.ml import registry, tracking
-from ecomm.ml.forecast.backtest import BacktestSettings, seasonal_scales
+from ecomm.ml.forecast.backtest import SPREAD_DAYS, BacktestSettings, seasonal_scales
+from ecomm.ml.forecast.conformal import Calibration
 from ecomm.ml.forecast.frame import daily_grid
 from ecomm.ml.forecast.models import GLOBAL, ModelSettings, check_models, statistical_models
 from ecomm.ml.forecast.shop import (
@@ -114,11 +115,22 @@ def choose_method(table: pd.DataFrame, horizon: int) -> str:
     return str(rows.loc[rows["mase"].idxmin(), "model"])
 
 
-def build_pyfunc(methods: dict[str, str], config: ForecastConfig) -> ForecastPyfunc:
+def build_pyfunc(
+    methods: dict[str, str], config: ForecastConfig, backtests: dict[str, ShopBacktest] | None = None
+) -> ForecastPyfunc:
+    """The pyfunc of the chosen models; with the backtests, each level's conformal calibration from
+    every error of its chosen model (the intervals and reorder points of the stored forecasts)."""
     settings = ModelSettings(horizon=config.backtest.horizon)
     models = {level: statistical_models((method,), settings)[0] for level, method in methods.items()}
     info = {"season_length": settings.season_length, "horizon": settings.horizon}
-    return ForecastPyfunc(models, methods, info)
+    calibrations = {}
+    for level, b in (backtests or {}).items():
+        errors = b.errors if b.errors is not None else pd.DataFrame()
+        own = errors[errors["model"] == methods[level]] if len(errors) else errors
+        if len(own):
+            calibration = Calibration.from_errors(own, settings.horizon)
+            calibrations[level] = calibration.to_dict(SPREAD_DAYS)
+    return ForecastPyfunc(models, methods, info, calibrations)
 
 
 def window_mase(
@@ -159,13 +171,13 @@ def train_forecast(settings, config: ForecastConfig) -> ForecastResult:
         for level in levels
     }
     methods = {level: choose_method(b.table, config.choose_horizon) for level, b in backtests.items()}
-    pyfunc = build_pyfunc(methods, config)
+    pyfunc = build_pyfunc(methods, config, backtests)
     stock = None
     if "product" in backtests:  # the reorder-point policy replayed on the backtest's origins
         b = backtests["product"]
         lead, service = settings.forecast_lead_time_days, settings.forecast_service_level
         stock = compare_policies(
-            b.forecasts, methods["product"], b.frame, lead, service, config.backtest.step
+            b.forecasts, methods["product"], b.frame, lead, service, config.backtest.step, b.errors
         )
     last = sales["date"].max()
     cutoff = last - pd.Timedelta(days=config.backtest.horizon)  # the backtest's latest origin

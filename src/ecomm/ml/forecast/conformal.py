@@ -1,0 +1,210 @@
+"""Conformal prediction intervals from a rolling-origin backtest's out-of-sample errors.
+
+Why: the models' own intervals are too narrow on the shop's series (they ignore the uncertainty of
+choosing and fitting the model, and category sales are overdispersed): 80% intervals covered 69-70%
+of category days. Split conformal replaces them with the empirical quantiles of the errors the same
+model made earlier, out of sample, at the same step ahead.
+
+Errors: per series, origin and step ahead, e = (y - point) / spread, spread the series' seasonal-naive
+mean absolute error over the 4 weeks up to the origin (backtest.seasonal_scales: series of every size
+are pooled, and a season whose sales and swings grow, the shop's November, widens the intervals as
+it comes; the whole history's mean lags it and left the category intervals at 72%/90%);
+and the error of the cumulative demand from day 1 to that step (what a stock policy over a lead time
+needs: the days' errors of one origin are correlated, so their sum is not the sum of independent
+days). A row with spread 0 (a series with no seasonal change yet) gives no error.
+
+Quantiles of step s: the errors of steps s - POOLED_STEPS .. s + POOLED_STEPS, pooled over every
+series of a level; then each quantile's sequence over the steps is replaced by its least-squares
+monotone fit (isotonic regression: the upper quantiles non-decreasing, the lower non-increasing, so
+an interval never narrows further ahead, without the upward drift a running maximum of noisy
+quantiles has). A step with fewer than MIN_ERRORS errors (the far steps of the first origins) takes
+the nearest earlier step's; no step with enough: the model's own interval stays. Bounds: point + q x spread, the lower one cut at 0 (sales).
+
+No look-ahead: the interval of a forecast made at cutoff c uses only errors whose target date is on
+or before c (what had been observed at c), from earlier origins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+POOLED_STEPS = 2
+MIN_ERRORS = 30
+PROBABILITIES = np.round(np.linspace(0.0, 1.0, 201), 4)  # the stored quantile grid (0.5% apart)
+
+
+def scaled_errors(forecasts: pd.DataFrame, model: str) -> pd.DataFrame:
+    """(series_id, cutoff, date, step, error, cumulative, demand) of a model's backtest rows
+    (rolling_forecasts' columns: y, step, spread and the model's point column; demand: y > 0 that
+    day); rows with spread 0 left out."""
+    rows = forecasts.sort_values(["series_id", "cutoff", "step"])
+    miss = rows["y"] - rows[model]
+    cumulative = miss.groupby([rows["series_id"], rows["cutoff"]], sort=False).cumsum()
+    out = pd.DataFrame(
+        {
+            "series_id": rows["series_id"],
+            "cutoff": rows["cutoff"],
+            "date": rows["date"],
+            "step": rows["step"],
+            "error": miss / rows["spread"],
+            "cumulative": cumulative / rows["spread"],
+            "demand": rows["y"] > 0,
+        }
+    )
+    return out[rows["spread"] > 0].reset_index(drop=True)
+
+
+def step_quantiles(
+    errors: pd.DataFrame, column: str, probabilities, horizon: int, pooled: int = POOLED_STEPS
+) -> np.ndarray:
+    """(horizon x probabilities) quantiles of the errors' `column` per step (module docstring), the
+    errors of `pooled` steps either side pooled (0 for cumulative errors: their spread grows with
+    every step)."""
+    probabilities = np.atleast_1d(np.asarray(probabilities, float))
+    by_step = errors.groupby("step")[column].apply(lambda v: v.to_numpy())
+    out = np.full((horizon, len(probabilities)), np.nan)
+    for step in range(1, horizon + 1):
+        near = [by_step[s] for s in range(step - pooled, step + pooled + 1) if s in by_step.index]
+        values = np.concatenate(near) if near else np.empty(0)
+        if len(values) >= MIN_ERRORS:
+            out[step - 1] = np.quantile(values, probabilities)
+    return monotone_in_step(out, probabilities >= 0.5)
+
+
+def monotone_in_step(quantiles: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Each column's isotonic fit over the steps with values (non-decreasing where `upper`, else
+    non-increasing), the steps after the last value filled with it."""
+    from sklearn.isotonic import isotonic_regression
+
+    out = quantiles.copy()
+    have = ~np.isnan(out[:, 0])
+    if not have.any():
+        return out
+    for j, increasing in enumerate(upper):
+        out[have, j] = isotonic_regression(out[have, j], increasing=bool(increasing))
+    return pd.DataFrame(out).ffill().to_numpy()  # the steps before the first value stay nan
+
+
+def interval_probabilities(level: int) -> tuple[float, float]:
+    """The (lower, upper) probabilities of a central `level`% interval."""
+    tail = (1.0 - level / 100.0) / 2.0
+    return tail, 1.0 - tail
+
+
+def with_intervals(
+    rows: pd.DataFrame, model: str, errors: pd.DataFrame, levels, horizon: int
+) -> pd.DataFrame:
+    """One origin's rows with the model's interval columns replaced by conformal ones from `errors`
+    (already cut to what the origin may see); a step without enough errors keeps its own."""
+    out = rows.copy()
+    steps = out["step"].to_numpy() - 1
+    for level in levels:
+        quantiles = step_quantiles(errors, "error", interval_probabilities(level), horizon)[steps]
+        for side, q in (("lo", quantiles[:, 0]), ("hi", quantiles[:, 1])):
+            column = f"{model}-{side}-{level}"
+            bound = (out[model] + q * out["spread"]).clip(lower=0.0)
+            out[column] = bound.where(~np.isnan(q), out[column])
+    return out
+
+
+def calibrate_backtest(forecasts: pd.DataFrame, errors: pd.DataFrame, model: str, levels, horizon: int):
+    """The backtest's rows with the model's intervals made conformal, each origin's from the errors
+    dated on or before its cutoff (`errors`: scaled_errors of every origin, earlier calibration
+    origins included)."""
+    parts = [
+        with_intervals(rows, model, errors[errors["date"] <= cutoff], levels, horizon)
+        for cutoff, rows in forecasts.groupby("cutoff", sort=True)
+    ]
+    return pd.concat(parts).loc[forecasts.index] if parts else forecasts
+
+
+def lead_time_quantile(errors: pd.DataFrame, lead_time: int, service_level: float, shift: int = 0) -> float:
+    """The scaled lead-time error q such that a level of sum(point) + q x spread leaves a share
+    1 - service_level of days short (errors: scaled_errors already cut to what an origin may see).
+
+    The service level counts the days with all demand met (stock.replay_base_stock), and a day
+    without demand is always met: a day L days after the level was set is short when the demand of
+    days 1..L exceeds the level and day L has demand. So q is the service-level quantile, over every
+    window, of its cumulative error where its last day has demand and -inf where it has none (never
+    short); -inf: no safety stock needed; nan with fewer than MIN_ERRORS windows. `shift`: of the
+    windows of days shift+1..shift+lead_time after the origin instead (a level held `shift` days
+    after its forecast was made faces those)."""
+    at = shifted_windows(errors, lead_time, shift)
+    if len(at) < MIN_ERRORS:
+        return float("nan")
+    return float(np.quantile(shortfall_errors(at), service_level, method="inverted_cdf"))
+
+
+def shifted_windows(errors: pd.DataFrame, lead_time: int, shift: int) -> pd.DataFrame:
+    """The rows of step shift + lead_time with `cumulative` the error of days shift+1..shift+lead_time
+    alone (its cumulative error less that of step shift of the same series and origin)."""
+    end = errors[errors["step"] == shift + lead_time]
+    if shift == 0:
+        return end
+    start = errors[errors["step"] == shift].set_index(["series_id", "cutoff"])["cumulative"]
+    before = pd.MultiIndex.from_frame(end[["series_id", "cutoff"]]).map(start.to_dict().get)
+    return end.assign(cumulative=end["cumulative"].to_numpy() - np.asarray(before, float)).dropna(
+        subset=["cumulative"]
+    )
+
+
+def shortfall_errors(errors: pd.DataFrame) -> np.ndarray:
+    """The cumulative errors, -inf where the window's last day had no demand (it cannot be short)."""
+    return np.where(errors["demand"].to_numpy(bool), errors["cumulative"].to_numpy(float), -np.inf)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A level's conformal error distribution for forecasts made after its errors (what a registered
+    model keeps): per step (rows: steps 1..horizon) the quantiles at PROBABILITIES of the daily
+    errors and of the shortfall errors (shortfall_errors: -inf for a window without demand on that
+    step; inverted-CDF quantiles, no interpolation)."""
+
+    daily: np.ndarray
+    shortfall: np.ndarray
+
+    @classmethod
+    def from_errors(cls, errors: pd.DataFrame, horizon: int) -> Calibration:
+        shortfall = np.full((horizon, len(PROBABILITIES)), np.nan)
+        for step, at in errors.groupby("step"):
+            if 1 <= step <= horizon and len(at) >= MIN_ERRORS:
+                shortfall[step - 1] = np.quantile(shortfall_errors(at), PROBABILITIES, method="inverted_cdf")
+        return cls(step_quantiles(errors, "error", PROBABILITIES, horizon), shortfall)
+
+    @property
+    def horizon(self) -> int:
+        return len(self.daily)
+
+    def to_dict(self, spread_days: int) -> dict:
+        """Plain lists (what ecomm.ml.serving.ForecastPyfunc keeps: it must not import ecomm)."""
+        return {
+            "probabilities": PROBABILITIES.tolist(),
+            "daily": self.daily.tolist(),
+            "shortfall": self.shortfall.tolist(),
+            "spread_days": spread_days,
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Calibration:
+        return cls(np.asarray(values["daily"], float), np.asarray(values["shortfall"], float))
+
+    def quantile(self, step: int, probability: float) -> float:
+        """The `probability` quantile of the daily error `step` days ahead (linear between the stored
+        grid's points; nan without enough errors)."""
+        return float(np.interp(probability, PROBABILITIES, self.daily[step - 1]))
+
+    def lead_time_quantile(self, lead_time: int, service_level: float) -> float:
+        """conformal.lead_time_quantile from the stored grid (its first probability >= the level)."""
+        column = int(np.searchsorted(PROBABILITIES, service_level - 1e-9))
+        return float(self.shortfall[lead_time - 1, column])
+
+    def bounds(self, point: np.ndarray, spread: float, level: int) -> tuple[np.ndarray, np.ndarray]:
+        """(lo, hi) of one series' daily forecasts (days 1..len(point)) at `level`%."""
+        low, high = interval_probabilities(level)
+        steps = range(1, len(point) + 1)
+        q_lo = np.array([self.quantile(s, low) for s in steps])
+        q_hi = np.array([self.quantile(s, high) for s in steps])
+        return np.clip(point + q_lo * spread, 0.0, None), np.clip(point + q_hi * spread, 0.0, None)

@@ -1,0 +1,131 @@
+"""Conformal intervals from backtest errors: hand-made errors with known quantiles, no look-ahead."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecomm.ml.forecast.conformal import (
+    MIN_ERRORS,
+    Calibration,
+    calibrate_backtest,
+    lead_time_quantile,
+    monotone_in_step,
+    scaled_errors,
+    step_quantiles,
+)
+
+CUTOFF = pd.Timestamp("2024-03-01")
+
+
+def errors_of(values, steps=(1, 2, 3), dated=CUTOFF, demand=True) -> pd.DataFrame:
+    """The same errors at every step, dated `dated`, cumulative = error x step."""
+    return pd.DataFrame(
+        [
+            {
+                "series_id": "a",
+                "cutoff": dated,
+                "date": dated,
+                "step": s,
+                "error": v,
+                "cumulative": v * s,
+                "demand": demand,
+            }
+            for s in steps
+            for v in values
+        ]
+    )
+
+
+def rows_at(cutoff, point=10.0, spread=2.0, steps=(1, 2, 3)) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "series_id": "a",
+            "cutoff": cutoff,
+            "date": [cutoff + pd.Timedelta(days=s) for s in steps],
+            "step": list(steps),
+            "m": point,
+            "spread": spread,
+            "m-lo-80": 9.0,
+            "m-hi-80": 11.0,
+        }
+    )
+
+
+def test_bounds_are_the_pooled_error_quantiles_times_the_spread():
+    values = np.linspace(-1.0, 3.0, 101)  # the 10% and 90% quantiles: -0.6 and 2.6
+    got = calibrate_backtest(rows_at(CUTOFF), errors_of(values), "m", (80,), horizon=3)
+    assert got["m-lo-80"].tolist() == pytest.approx([10.0 - 0.6 * 2.0] * 3)
+    assert got["m-hi-80"].tolist() == pytest.approx([10.0 + 2.6 * 2.0] * 3)
+    # a lower bound below 0 is cut at 0 (sales)
+    low = calibrate_backtest(rows_at(CUTOFF, point=0.5), errors_of(values), "m", (80,), horizon=3)
+    assert low["m-lo-80"].tolist() == [0.0] * 3
+
+
+def test_an_origin_uses_only_the_errors_observed_by_its_cutoff():
+    later = CUTOFF + pd.Timedelta(days=7)
+    seen = errors_of(np.linspace(-1.0, 1.0, 101))
+    after = errors_of(np.linspace(-50.0, 50.0, 101), dated=CUTOFF + pd.Timedelta(days=1))
+    rows = pd.concat([rows_at(CUTOFF), rows_at(later)], ignore_index=True)
+    got = calibrate_backtest(rows, pd.concat([seen, after]), "m", (80,), horizon=3)
+    first, second = got[got.cutoff == CUTOFF], got[got.cutoff == later]
+    assert first["m-hi-80"].tolist() == pytest.approx([10.0 + 0.8 * 2.0] * 3)  # the later errors unseen
+    pooled = np.tile(np.r_[np.linspace(-1, 1, 101), np.linspace(-50, 50, 101)], 3)  # steps 1-3 pooled
+    hi = np.quantile(pooled, 0.9)
+    assert second["m-hi-80"].tolist() == pytest.approx([10.0 + hi * 2.0] * 3)
+
+
+def test_too_few_errors_keep_the_models_own_interval():
+    got = calibrate_backtest(rows_at(CUTOFF), errors_of(np.zeros(MIN_ERRORS // 5)), "m", (80,), 3)
+    assert got["m-lo-80"].tolist() == [9.0] * 3 and got["m-hi-80"].tolist() == [11.0] * 3
+
+
+def test_quantiles_never_narrow_with_the_step_and_far_steps_take_the_last_one():
+    quantiles = np.array([[-1.0, 1.0], [-1.2, 0.8], [-0.9, 1.4], [np.nan, np.nan]])
+    got = monotone_in_step(quantiles, np.array([False, True]))
+    assert got[:, 0].tolist() == pytest.approx([-1.0, -1.05, -1.05, -1.05])  # non-increasing fit
+    assert got[:, 1].tolist() == pytest.approx([0.9, 0.9, 1.4, 1.4])  # non-decreasing fit
+
+
+def test_errors_are_scaled_by_the_spread_and_summed_for_the_lead_time():
+    forecasts = pd.DataFrame(
+        {
+            "series_id": "a",
+            "cutoff": CUTOFF,
+            "date": [CUTOFF + pd.Timedelta(days=s) for s in (1, 2, 3)],
+            "step": [1, 2, 3],
+            "y": [4.0, 0.0, 6.0],
+            "m": [2.0, 2.0, 2.0],
+            "spread": 2.0,
+        }
+    )
+    got = scaled_errors(forecasts, "m")
+    assert got["error"].tolist() == [1.0, -1.0, 2.0]
+    assert got["cumulative"].tolist() == [1.0, 0.0, 2.0]
+    assert got["demand"].tolist() == [True, False, True]
+    flat = forecasts.assign(spread=0.0)
+    assert scaled_errors(flat, "m").empty  # no spread, no scaled error
+
+
+def test_the_lead_time_quantile_is_of_the_summed_errors_at_that_step_alone():
+    errors = errors_of(np.linspace(0.0, 1.0, 101), steps=(1, 2, 3, 4))  # cumulative = value x step
+    assert lead_time_quantile(errors, 3, 0.95) == pytest.approx(0.95 * 3)
+    calibration = Calibration.from_errors(errors, horizon=4)
+    assert calibration.lead_time_quantile(3, 0.95) == pytest.approx(0.95 * 3)
+    assert calibration.quantile(2, 0.5) == pytest.approx(0.5)
+    lo, hi = calibration.bounds(np.array([10.0, 10.0]), spread=2.0, level=80)
+    assert lo.tolist() == pytest.approx([10.2, 10.2]) and hi.tolist() == pytest.approx([11.8, 11.8])
+    assert np.isnan(step_quantiles(errors.head(5), "error", [0.5], 4)).all()
+    assert np.isnan(lead_time_quantile(errors.head(5), 1, 0.95))
+
+
+def test_a_day_without_demand_is_never_short_so_the_quantile_is_taken_among_days_with_demand():
+    """Half the windows end on a day without demand: 5% of days short is 10% of those with demand."""
+    values = np.linspace(0.0, 1.0, 101)
+    errors = pd.concat([errors_of(values, steps=(7,)), errors_of(values, steps=(7,), demand=False)])
+    assert lead_time_quantile(errors, 7, 0.95) == pytest.approx(0.90 * 7)
+    assert Calibration.from_errors(errors, 7).lead_time_quantile(7, 0.95) == pytest.approx(0.90 * 7)
+    # demand on fewer than 5% of the days: no level is short more often, no safety stock needed
+    rare = pd.concat([errors_of(values[:3], steps=(7,)), errors_of(values, steps=(7,), demand=False)])
+    assert lead_time_quantile(rare, 7, 0.95) == float("-inf")
