@@ -42,6 +42,7 @@ from ecomm.ml.serving import (
 from ecomm.settings import Settings
 
 GATE_METRIC = "ndcg_at_10"
+TOP_SHOWN = 10  # the ranks a default request shows: their calibration is checked on its own
 ITEM_KNN_TUNED = "item_knn_tuned"
 
 
@@ -183,7 +184,8 @@ def _fit_and_evaluate(conn, config: RecConfig) -> Fitted:
 
 def calibration_check(served, users: list[int], relevant: dict, countries: dict, curves: dict) -> dict:
     """Reliability of the served confidence on the holdout: every holdout customer's top MAX_K,
-    hit = bought in the holdout; overall and per curve (personal: reranked rows, popular: the rest)."""
+    hit = bought in the holdout; overall, over ranks 1..10 (what a default request shows) and per curve
+    (personal: reranked rows, popular: the rest)."""
     frame = pd.DataFrame(
         {
             "customer_id": np.asarray(users, dtype=np.int64),
@@ -199,9 +201,11 @@ def calibration_check(served, users: list[int], relevant: dict, countries: dict,
         ]
     )
     personal = out[SOURCE].isin([RERANKED, RERANKED_NEW_ITEM]).to_numpy()
+    top = out["rank"].to_numpy() <= TOP_SHOWN
     conf = out[CONFIDENCE].to_numpy()
     return {
         "all": CAL.reliability(conf, hit),
+        "top10": CAL.reliability(conf[top], hit[top]),
         "personal": CAL.reliability(conf[personal], hit[personal]),
         "popular": CAL.reliability(conf[~personal], hit[~personal]),
         "learned_on": {k: v for k, v in curves.items() if k not in ("personal", "popular")},
@@ -257,7 +261,7 @@ def train_recommender(settings: Settings, config: RecConfig | None = None) -> Re
         flat |= {f"stage_{stage}_seconds": v for stage, v in fitted.stage_seconds.items()}
         flat |= {
             f"calibration_{part}_{m}": fitted.calibration[part][m]
-            for part in ("all", "personal", "popular")
+            for part in ("all", "top10", "personal", "popular")
             for m in ("ece", "brier")
             if np.isfinite(fitted.calibration[part][m])
         }
