@@ -186,6 +186,102 @@ def test_an_unknown_customer_gets_the_labelled_fallback(api, customers):
     assert [i["product_id"] for i in post["items"]] == [i["product_id"] for i in body["items"][:3]]
 
 
+# --------------------------------------------------------------------------- POST /recommendations
+def _served_calibration() -> dict:
+    import mlflow
+
+    model = mlflow.pyfunc.load_model("models:/recommender_model@champion").unwrap_python_model()
+    return model.state["calibration"]
+
+
+def _catalog(world) -> dict[int, tuple]:
+    with db.connection(world) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT product_id, product_name, category, list_price::float8 FROM warehouse.dim_product"
+        )
+        return {pid: (name, cat, price) for pid, name, cat, price in cur.fetchall()}
+
+
+def test_post_recommendations_lists_calibrated_explained_items(api, customers, trained_world):
+    from ecomm.ml import tracking
+
+    tracking.configure(trained_world)
+    curves = _served_calibration()
+    body = api.post("/recommendations", json={"user_id": customers["buyer"], "n_items": 7}).json()
+    get = api.get(f"/recommendations/{customers['buyer']}", params={"k": 7}).json()
+    assert body["model"] == {"name": "recommender_model", "version": "1"}
+    assert body["user_id"] == customers["buyer"] and body["cold_start"] is False
+    assert [i["product_id"] for i in body["items"]] == [i["product_id"] for i in get["items"]]
+    assert [i["rank"] for i in body["items"]] == list(range(1, 8))
+    assert {i["source"] for i in body["items"]} <= {"reranked", "reranked_new_item"}
+    assert [i["confidence"] for i in body["items"]] == [float(curves["personal"][r]) for r in range(7)]
+    assert all(0 <= i["confidence"] <= 1 for i in body["items"])
+    names = {name for name, _, _ in _catalog(trained_world).values()}
+    for item in body["items"]:
+        assert set(item) == {"product_id", "rank", "score", "confidence", "source", "explanation"}
+        match = re.fullmatch(r"because you (bought|viewed) (.+)", item["explanation"])
+        assert item["explanation"] == "" or (match and match.group(2) in names), item
+    assert any(i["explanation"] for i in body["items"])  # a buyer's history explains some items
+
+
+def test_post_recommendations_include_metadata_adds_the_catalogs_fields(api, customers, trained_world):
+    catalog = _catalog(trained_world)
+    body = api.post(
+        "/recommendations", json={"user_id": customers["buyer"], "n_items": 3, "include_metadata": True}
+    ).json()
+    assert len(body["items"]) == 3
+    for item in body["items"]:
+        assert (item["name"], item["category"], item["price"]) == catalog[item["product_id"]]
+
+
+def test_post_recommendations_min_confidence_filters_items(api, customers):
+    full = api.post("/recommendations", json={"user_id": customers["buyer"], "n_items": 100}).json()["items"]
+    threshold = sorted({i["confidence"] for i in full})[len({i["confidence"] for i in full}) // 2]
+    kept = api.post(
+        "/recommendations", json={"user_id": customers["buyer"], "n_items": 100, "min_confidence": threshold}
+    ).json()["items"]
+    assert kept == [i for i in full if i["confidence"] >= threshold]
+    assert 0 < len(kept) < len(full)
+    none = api.post(
+        "/recommendations", json={"user_id": customers["buyer"], "n_items": 100, "min_confidence": 1}
+    ).json()
+    assert none["items"] == [] and none["cold_start"] is False
+
+
+def test_post_recommendations_for_an_unknown_user_is_a_labelled_cold_start(api, customers, trained_world):
+    from ecomm.ml import tracking
+
+    tracking.configure(trained_world)
+    curves = _served_calibration()
+    body = api.post("/recommendations", json={"user_id": customers["unknown"], "n_items": 4}).json()
+    assert body["cold_start"] is True and body["user_id"] == customers["unknown"]
+    assert [i["source"] for i in body["items"]] == ["cold_start_global"] * 4
+    assert [i["explanation"] for i in body["items"]] == ["popular in the shop"] * 4
+    assert [i["confidence"] for i in body["items"]] == [float(curves["popular"][r]) for r in range(4)]
+
+
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("n_items", 0, "greater than or equal to 1"),
+        ("n_items", 101, "less than or equal to 100"),
+        ("min_confidence", -0.1, "greater than or equal to 0"),
+        ("min_confidence", 1.1, "less than or equal to 1"),
+        ("include_metadata", "yes", "boolean"),
+        ("user_id", 0, "greater than or equal to 1"),
+    ],
+)
+def test_post_recommendations_bad_bodies_name_the_field(api, field, value, message):
+    response = api.post("/recommendations", json={"user_id": 1, field: value})
+    body = assert_error(response, 422, "validation_error", field)
+    assert message in body["message"]
+
+
+def test_post_recommendations_refuses_unknown_fields_and_a_missing_user(api):
+    assert_error(api.post("/recommendations", json={"user_id": 1, "k": 5}), 422, "validation_error", "k")
+    assert_error(api.post("/recommendations", json={"n_items": 5}), 422, "validation_error", "user_id")
+
+
 def test_operations_routes(api):
     assert api.get("/health").json() == {"status": "ok"}
     ready = api.get("/ready").json()
@@ -348,6 +444,7 @@ def test_ids_are_positive_in_a_body_as_in_a_path(api, user_id):
     [
         ("/predict/churn", {"users": [SEED_USER]}),
         ("/recommend/products", {"user_id": 1}),
+        ("/recommendations", {"user_id": 1}),
         ("/forecast/batch", {"series": [{"product_id": 1}]}),
     ],
 )

@@ -205,7 +205,60 @@ def test_reranked_k_is_bounded_and_an_empty_request_has_the_columns():
         "product_id",
         "score",
         "source",
+        "confidence",
+        "because_product_id",
+        "because_action",
+        "popular_in",
     ]
+
+
+def calibrated_state() -> dict:
+    """reranked_state with rank calibration curves and each list entry's explaining history item:
+    user 20's item 4 is explained by item 1 (position 0), item 1 by nothing."""
+    curve = np.linspace(0.5, 0.0, serving.MAX_K)
+    return reranked_state() | {
+        "calibration": {"personal": curve, "popular": curve / 5},
+        "list_because": np.array([0, -1, -1, 0, -1, 1, 1], dtype=np.int32),
+        # user 20 (row 1) bought item 1 (position 0); user 10 (row 0) bought nothing here
+        "bought_indptr": np.array([0, 0, 1]),
+        "bought_indices": np.array([0]),
+    }
+
+
+def test_confidence_is_the_calibrated_rate_at_the_rank_of_the_rows_kind():
+    out = recs(RerankedRecommenderPyfunc(calibrated_state()), customer_id=[20, 99], k=[2, 2])
+    curve = np.linspace(0.5, 0.0, serving.MAX_K)
+    assert out["confidence"].tolist() == [curve[0], curve[1], curve[0] / 5, curve[1] / 5]
+
+
+def test_reranked_rows_are_explained_by_a_history_item_and_popular_rows_by_a_place():
+    out = recs(
+        RerankedRecommenderPyfunc(calibrated_state()),
+        customer_id=[20, 10, 99, 97],
+        k=[3, 4, 1, 1],
+        country=[None, None, "Germany", None],
+        categories=[None, None, "Books", None],
+    )
+    assert out["product_id"].tolist() == [2, 4, 1, 3, 5, 2, 4, 2, 1]
+    assert out["because_product_id"].tolist() == [-1, 1, -1, 1, -1, -1, -1, -1, -1]
+    assert out["because_action"].tolist() == ["", "bought", "", "viewed", "", "", "", "", ""]
+    assert out["popular_in"].tolist() == [
+        "",
+        "",
+        "",
+        "",
+        "",
+        "Germany",
+        "Germany",
+        "Books in Germany",
+        "the shop",
+    ]
+
+
+def test_a_version_without_calibration_has_no_confidence():
+    out = recs(RerankedRecommenderPyfunc(reranked_state()), customer_id=[20], k=[2])
+    assert out["confidence"].isna().all()
+    assert out["because_product_id"].tolist() == [-1, -1]
 
 
 # -------------------------------------------------------------------------------------- forecast

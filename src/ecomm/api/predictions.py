@@ -21,7 +21,14 @@ from ecomm.features import columns as C
 from ecomm.ml.builders import FeatureSpec
 from ecomm.ml.churn.scoring import with_model_categories
 from ecomm.ml.registry import CHURN_MODEL, RECOMMENDER_MODEL
-from ecomm.ml.serving import CHURN_PROBABILITY, SOURCE
+from ecomm.ml.serving import (
+    BECAUSE_ACTION,
+    BECAUSE_PRODUCT_ID,
+    CHURN_PROBABILITY,
+    CONFIDENCE,
+    POPULAR_IN,
+    SOURCE,
+)
 
 DEFAULT_THRESHOLD = 0.5  # for churn models registered before the threshold was recorded in metadata
 ERRORS = {
@@ -158,7 +165,9 @@ def predict_customer_churn(
     )
 
 
-def _recommend(request: Request, customer_id: int, k: int) -> S.RecommendationsResponse:
+def _customer_recs(request: Request, customer_id: int, k: int):
+    """(served model, the warehouse reader, the model's rows for the customer's top k): the country
+    and categories on file steer an unknown customer's cold start."""
     served = request.app.state.models.get(RECOMMENDER_MODEL)
     reader = request.app.state.warehouse
     customer = reader.customer(customer_id)
@@ -171,8 +180,13 @@ def _recommend(request: Request, customer_id: int, k: int) -> S.RecommendationsR
         }
     )
     recs = served.python_model.predict(None, frame)
-    products = reader.products(recs[C.PRODUCT_ID].tolist())
     PREDICTIONS.labels(RECOMMENDER_MODEL, served.version).inc()
+    return served, reader, recs
+
+
+def _recommend(request: Request, customer_id: int, k: int) -> S.RecommendationsResponse:
+    served, reader, recs = _customer_recs(request, customer_id, k)
+    products = reader.products(recs[C.PRODUCT_ID].tolist())
     items = []
     for rank, pid, score, source in recs[["rank", C.PRODUCT_ID, "score", SOURCE]].itertuples(index=False):
         product = products.get(int(pid))
@@ -217,6 +231,64 @@ def recommendations(
 def recommend_products(body: S.RecommendRequest, request: Request) -> S.RecommendationsResponse:
     """The seed body `{user_id, max_recommendations}`: the same answer as GET /recommendations/{id}."""
     return _recommend(request, body.user_id, body.max_recommendations)
+
+
+def _confident_enough(confidence: float | None, minimum: float) -> bool:
+    """A version without calibration (confidence None) passes only the default minimum of 0."""
+    return minimum == 0 if confidence is None else confidence >= minimum
+
+
+def explanation(row: dict, products: dict) -> str:
+    """ "because you bought <name>" for a re-ranked item with a co-occurring history item, "popular in
+    <place>" for a popularity one, "" when the model version carries neither."""
+    because = int(row.get(BECAUSE_PRODUCT_ID, -1))
+    if because > 0:
+        product = products.get(because)
+        return f"because you {row[BECAUSE_ACTION]} {product.name if product else f'product {because}'}"
+    place = row.get(POPULAR_IN) or ""
+    return f"popular in {place}" if place else ""
+
+
+@router.post(
+    "/recommendations",
+    response_model=S.RecommendationsPostResponse,
+    response_model_exclude_unset=True,
+    tags=["recommendations"],
+    dependencies=[Depends(json_body)],
+)
+def recommendations_post(body: S.RecommendationsRequest, request: Request) -> S.RecommendationsPostResponse:
+    """The original system's body `{user_id, n_items, include_metadata, min_confidence}`: the top
+    n_items with a calibrated confidence, a source label and an explanation, those below
+    min_confidence left out. An unknown user gets the labelled cold start (cold_start true)."""
+    served, reader, recs = _customer_recs(request, body.user_id, body.n_items)
+    products = reader.products(
+        recs[C.PRODUCT_ID].tolist() + [p for p in recs.get(BECAUSE_PRODUCT_ID, []) if p > 0]
+    )
+    items = []
+    for row in recs.to_dict("records"):
+        confidence = plain_value(row.get(CONFIDENCE))
+        if not _confident_enough(confidence, body.min_confidence):
+            continue
+        item = S.RecommendedItem(
+            product_id=int(row[C.PRODUCT_ID]),
+            rank=int(row["rank"]),
+            score=float(row["score"]),
+            confidence=confidence,
+            source=row[SOURCE],
+            explanation=explanation(row, products),
+        )
+        product = products.get(item.product_id)
+        if body.include_metadata:
+            item.name = product.name if product else None
+            item.category = product.category if product else None
+            item.price = product.price if product else None
+        items.append(item)
+    return S.RecommendationsPostResponse(
+        model=S.ModelRef(name=RECOMMENDER_MODEL, version=served.version),
+        user_id=body.user_id,
+        cold_start=bool(len(recs)) and bool(recs[SOURCE].str.startswith("cold_start").all()),
+        items=items,
+    )
 
 
 @router.get("/segments/{customer_id}", response_model=S.SegmentResponse, tags=["segments"])

@@ -186,6 +186,50 @@ class RecommendationsResponse(BaseModel):
     items: list[Recommendation]
 
 
+class RecommendationsRequest(BaseModel):
+    """POST /recommendations: the original system's body."""
+
+    model_config = STRICT | ConfigDict(
+        json_schema_extra={
+            "examples": [{"user_id": 1, "n_items": 5, "include_metadata": True, "min_confidence": 0.0}]
+        }
+    )
+
+    user_id: int = Field(ge=ID_MIN, le=ID_MAX)
+    n_items: int = Field(default=10, ge=1, le=MAX_K, description="How many products to list (1..100).")
+    include_metadata: bool = Field(default=False, description="Add each product's name, category and price.")
+    min_confidence: float = Field(
+        default=0.0, ge=0, le=1, description="Leave out items whose confidence is below this (0..1)."
+    )
+
+
+class RecommendedItem(BaseModel):
+    product_id: int
+    rank: int = Field(description="The item's place in the customer's list (before min_confidence filters).")
+    score: float = Field(description="The ranker's score: orders one customer's list, not a probability.")
+    confidence: float | None = Field(
+        ge=0,
+        le=1,
+        description="P(the customer buys the product in the next weeks) at this rank and kind of list, "
+        "calibrated on the training's validation window; null for a model version trained before it.",
+    )
+    source: str = Field(
+        description="reranked, reranked_new_item, popular_fill or "
+        "cold_start_{country_category,country,category,global}."
+    )
+    explanation: str = Field(description='"because you bought/viewed X" or "popular in Y".')
+    name: str | None = Field(default=None, description="With include_metadata.")
+    category: str | None = Field(default=None, description="With include_metadata.")
+    price: float | None = Field(default=None, description="With include_metadata.")
+
+
+class RecommendationsPostResponse(BaseModel):
+    model: ModelRef
+    user_id: int
+    cold_start: bool = Field(description="The customer is unknown to the model: a labelled fallback.")
+    items: list[RecommendedItem]
+
+
 class LoadedModelInfo(BaseModel):
     name: str
     loaded: bool

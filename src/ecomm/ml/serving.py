@@ -50,7 +50,12 @@ customers: their list ranked at training time by the LightGBM re-ranker over the
 (ecomm.ml.recommend.reranked), looked up, products they bought excluded (source "reranked";
 "reranked_new_item" for a product without interactions before training ended); a list shorter than
 k is filled with their country's best sellers they did not buy (source "popular_fill"). Unknown
-customers: RecommenderPyfunc's cold start, with the same labels.
+customers: RecommenderPyfunc's cold start, with the same labels. Four more output columns:
+confidence (P(bought in the next weeks | rank), from the rank calibration learned on the validation
+window, ecomm.ml.recommend.calibration: the "personal" curve for reranked rows, the "popular" one for
+fills and cold start; NaN for versions trained before it), because_product_id and because_action
+("bought"/"viewed": the customer's history item most co-occurring with a reranked item; -1 and ""
+otherwise), popular_in (the country and/or category a popularity row is popular in; "" otherwise).
 
 ForecastPyfunc - input a long frame of daily histories: series_level (product, category, total),
 series_id, date, y (every series on a complete daily grid up to its last date); params `horizon`
@@ -83,6 +88,12 @@ COLD_COUNTRY_CATEGORY, COLD_COUNTRY, COLD_CATEGORY, COLD_GLOBAL = (
     "cold_start_global",
 )
 RERANKED, RERANKED_NEW_ITEM, POPULAR_FILL = "reranked", "reranked_new_item", "popular_fill"
+CONFIDENCE, BECAUSE_PRODUCT_ID, BECAUSE_ACTION, POPULAR_IN = (
+    "confidence",
+    "because_product_id",
+    "because_action",
+    "popular_in",
+)
 SEGMENT_ID, SEGMENT_NAME = "segment_id", "segment_name"
 PURCHASE_PROBABILITY = "purchase_probability"
 CLV_INPUTS = ("frequency", "recency_days", "t_days", "monetary")
@@ -92,6 +103,7 @@ HORIZON_DAYS = "horizon_days"
 SERIES_LEVEL, SERIES_ID = "series_level", "series_id"
 FORECAST_COLUMNS = ("point", "lo_80", "hi_80", "lo_95", "hi_95")
 DEFAULT_K = 10
+C_COUNTRY = "country"
 MAX_K = 100
 
 
@@ -375,6 +387,64 @@ class RerankedRecommenderPyfunc(RecommenderPyfunc):
             out.append((top, vals, sources))
         return out
 
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        out = super().predict(context, frame, params)
+        return self.annotate(out, frame)
+
+    def annotate(self, out: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+        """out with confidence, because_product_id, because_action and popular_in (see the module)."""
+        s = self.state
+        ranks, sources = out[RANK].to_numpy(np.int64), out[SOURCE].to_numpy(dtype=object)
+        personal = np.isin(sources, [RERANKED, RERANKED_NEW_ITEM])
+        curves = s.get("calibration")
+        confidence = np.full(len(out), np.nan)
+        if curves is not None and len(out):
+            at = np.minimum(ranks, MAX_K) - 1
+            confidence = np.where(personal, curves["personal"][at], curves["popular"][at])
+        rows = self._user_rows(out["customer_id"].to_numpy(np.int64))
+        because = np.full(len(out), -1, dtype=np.int64)
+        action = np.full(len(out), "", dtype=object)
+        if "list_because" in s:
+            for i in np.flatnonzero(personal):  # a reranked row's rank is its place in the stored list
+                pos = int(s["list_because"][s["list_indptr"][rows[i]] + ranks[i] - 1])
+                if pos >= 0:
+                    because[i] = int(s["item_ids"][pos])
+                    action[i] = "bought" if pos in self._bought(rows[i]) else "viewed"
+        return out.assign(
+            **{
+                CONFIDENCE: confidence.astype("float64"),
+                BECAUSE_PRODUCT_ID: because,
+                BECAUSE_ACTION: action,
+                POPULAR_IN: self._popular_in(out, frame, rows),
+            }
+        )
+
+    def _popular_in(self, out: pd.DataFrame, frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+        """Where a popularity row's product is popular: the customer's country (the request's, else
+        the one on file), its category, both, or the whole shop."""
+        s = self.state
+        given = dict(
+            zip(frame["customer_id"].astype("int64"), frame.get(C_COUNTRY, [None] * len(frame)), strict=True)
+        )
+        item_pos = np.searchsorted(s["item_ids"], out["product_id"].to_numpy(np.int64))
+        labels = []
+        for customer, source, pos in zip(out["customer_id"], out[SOURCE], item_pos, strict=True):
+            country = given.get(int(customer))
+            if not isinstance(country, str) or not country:
+                country = s["customer_country"].get(int(customer))
+            category = str(s["item_category"][pos])
+            labels.append(
+                {
+                    COLD_COUNTRY_CATEGORY: f"{category} in {country}",
+                    COLD_COUNTRY: country,
+                    COLD_CATEGORY: category,
+                    COLD_GLOBAL: "the shop",
+                    POPULAR_FILL: _fill_place(s, int(customer)),
+                }.get(source, "")
+            )
+        return np.asarray(labels, dtype=object)
+
     def _fill(self, row: int, listed: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """n popular products neither listed nor bought; scored below the list's lowest score."""
         s = self.state
@@ -385,6 +455,12 @@ class RerankedRecommenderPyfunc(RecommenderPyfunc):
         )
         floor = float(s["list_scores"][s["list_indptr"][row + 1] - 1]) if len(listed) else 0.0
         return top, floor - 1.0 - np.arange(len(top), dtype=float)
+
+
+def _fill_place(state: dict, customer: int) -> str:
+    """The country whose best sellers filled a known customer's list (as _fill chooses it)."""
+    country = state["customer_country"].get(customer)
+    return country if country in state["country_popularity"] else "the shop"
 
 
 def series_spreads(history: pd.DataFrame, season: int, days: int) -> pd.Series:

@@ -253,6 +253,11 @@ def signature() -> ModelSignature:
             ColSpec("long", C.PRODUCT_ID),
             ColSpec("double", SCORE),
             ColSpec("string", SOURCE),
+            # the re-ranked model's (RerankedRecommenderPyfunc.annotate)
+            ColSpec("double", "confidence", required=False),
+            ColSpec("long", "because_product_id", required=False),
+            ColSpec("string", "because_action", required=False),
+            ColSpec("string", "popular_in", required=False),
         ]
     )
     return ModelSignature(inputs=inputs, outputs=outputs)

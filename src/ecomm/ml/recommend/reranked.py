@@ -16,13 +16,15 @@ import pandas as pd
 
 from ecomm.features import columns as C
 from ecomm.features.churn import FeatureError
+from ecomm.ml.recommend import calibration as K
 from ecomm.ml.recommend import model as M
 from ecomm.ml.recommend.dataset import RecData
 from ecomm.ml.recommend.general.candidates import GENERATORS, RANK, SCORE
 from ecomm.ml.recommend.general.evaluate import top_lists
-from ecomm.ml.recommend.general.interactions import ITEM, TIMESTAMP, USER, Params
+from ecomm.ml.recommend.general.interactions import EVENT, ITEM, TIMESTAMP, USER, Params
 from ecomm.ml.recommend.general.log import build_log
 from ecomm.ml.recommend.general.recommender import GeneralRecommender
+from ecomm.ml.recommend.general.shop import ORDER
 from ecomm.ml.recommend.general.tune import tune
 from ecomm.ml.serving import MAX_K
 
@@ -103,9 +105,12 @@ def served_lists(model: GeneralRecommender, n: int = TOP_N) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)[[USER, ITEM, SCORE, RANK]]
 
 
-def build_state(model: GeneralRecommender, data: RecData, lists: pd.DataFrame) -> dict:
+def build_state(
+    model: GeneralRecommender, data: RecData, lists: pd.DataFrame, calibration: dict | None = None
+) -> dict:
     """RerankedRecommenderPyfunc's state: the lists as CSR-like arrays over sorted customer ids and
-    positions in the sorted catalog, with the previous model's cold-start popularity."""
+    positions in the sorted catalog, each entry's explaining history item, the previous model's
+    cold-start popularity and the rank calibration (calibrated_curves)."""
     index = M.Index(
         np.sort(model.log.users.to_numpy(np.int64)), np.sort(data.catalog[C.PRODUCT_ID].to_numpy(np.int64))
     )
@@ -124,6 +129,7 @@ def build_state(model: GeneralRecommender, data: RecData, lists: pd.DataFrame) -
         # 4-byte entries: 100 per known customer is most of the model's size
         "list_items": lists["_pos"].to_numpy(np.int32),
         "list_scores": lists[SCORE].to_numpy(np.float32),
+        "list_because": because_items(model, lists, index),
         "item_new": item_new,
         "item_category": categories,
         "bought_indptr": bought.indptr.astype(np.int64),
@@ -135,6 +141,73 @@ def build_state(model: GeneralRecommender, data: RecData, lists: pd.DataFrame) -
             for k, v in zip(data.train_customers[C.CUSTOMER_ID], data.train_customers[C.COUNTRY], strict=True)
         },
         "info": {"train_end": data.train_end.isoformat(), "params": params_dict(model.params)},
+        **({"calibration": calibration} if calibration is not None else {}),
+    }
+
+
+def because_items(model: GeneralRecommender, lists: pd.DataFrame, index: M.Index) -> np.ndarray:
+    """Per list entry (lists in served order), the catalog position of the customer's history item
+    most often seen by the same customers as the recommended item (item-item co-occurrence in the
+    training log, the item itself left out); -1 when no history item co-occurs. int32: it sits
+    beside list_items."""
+    seen = model.log.seen.tocsr().astype(np.float32)
+    seen.data[:] = 1.0
+    cooc = (seen.T @ seen).tocsr()
+    cooc.setdiag(0)
+    cooc.eliminate_zeros()
+    codes_to_pos = index.item_pos(model.log.item_ids.to_numpy())
+    out = np.full(len(lists), -1, dtype=np.int32)
+    user_codes = model.log.user_codes(lists[USER].to_numpy())
+    item_codes = model.log.item_ids.get_indexer(lists[ITEM].to_numpy())
+    bounds = np.flatnonzero(np.diff(user_codes, prepend=-2, append=-2))  # lists are grouped by user
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        if user_codes[lo] < 0:
+            continue
+        history = seen.indices[seen.indptr[user_codes[lo]] : seen.indptr[user_codes[lo] + 1]]
+        wanted = item_codes[lo:hi]
+        if len(history) == 0 or (wanted < 0).all():
+            continue
+        block = cooc[np.maximum(wanted, 0)][:, history].toarray()
+        best = block.argmax(axis=1)
+        found = (block[np.arange(len(wanted)), best] > 0) & (wanted >= 0)
+        out[lo:hi] = np.where(found, codes_to_pos[history[best]], -1)
+    return out
+
+
+def calibrated_curves(
+    frame: pd.DataFrame, items: pd.DataFrame, params: Params, validation_start, depth: int = TOP_N
+) -> dict:
+    """The rank calibration learned on the validation window (ecomm.ml.recommend.calibration): a model
+    fitted before validation_start lists its customers' top `depth`; hits are the window's orders of
+    products the customer had not ordered before."""
+    start = pd.Timestamp(validation_start)
+    before, window = frame[frame[TIMESTAMP] < start], frame[frame[TIMESTAMP] >= start]
+    orders_before = before[before[EVENT] == ORDER]
+    bought = {u: set(g) for u, g in orders_before.groupby(USER)[ITEM]}
+    relevant: dict = {}
+    for user, products in window[window[EVENT] == ORDER].groupby(USER)[ITEM]:
+        fresh = set(products) - bought.get(user, set())
+        if fresh:
+            relevant[user] = fresh
+    model = GeneralRecommender(params).fit(before, items)
+    known = set(model.log.users)
+    warm = [u for u in relevant if u in known]
+    recs = pd.concat(
+        [model.recommend(warm[lo : lo + LIST_BATCH], depth) for lo in range(0, len(warm), LIST_BATCH)]
+        or [pd.DataFrame(columns=[USER, ITEM, RANK])],
+        ignore_index=True,
+    )
+    personal = {u: g.sort_values(RANK)[ITEM].tolist() for u, g in recs.groupby(USER)}
+    new = [u for u in relevant if u not in known]
+    cold_users = new if len(new) >= K.MIN_NEW_CUSTOMERS else list(relevant)
+    ranked = orders_before[ITEM].value_counts().index.tolist()
+    popular = K.popular_lists(ranked, cold_users, bought, depth)
+    return {
+        "personal": K.rank_curve({u: personal.get(u, []) for u in warm}, relevant, depth),
+        "popular": K.rank_curve(popular, relevant, depth),
+        "popular_customers": "new in the window" if cold_users is new else "every window customer",
+        "validation_customers": len(relevant),
+        "validation_warm_customers": len(warm),
     }
 
 

@@ -22,6 +22,7 @@ from ecomm import db
 from ecomm.features.churn import FeatureError
 from ecomm.ml import registry, tracking
 from ecomm.ml.metrics import ranking_metrics
+from ecomm.ml.recommend import calibration as CAL
 from ecomm.ml.recommend import evaluate as ev
 from ecomm.ml.recommend import model as M
 from ecomm.ml.recommend import reranked as R
@@ -30,10 +31,18 @@ from ecomm.ml.recommend.general.interactions import InteractionsError
 from ecomm.ml.recommend.general.recommender import GeneralRecommender
 from ecomm.ml.recommend.general.rerank import NotEnoughLabels
 from ecomm.ml.recommend.general.shop import from_rec_data, shop_params
-from ecomm.ml.serving import RerankedRecommenderPyfunc
+from ecomm.ml.serving import (
+    CONFIDENCE,
+    MAX_K,
+    RERANKED,
+    RERANKED_NEW_ITEM,
+    SOURCE,
+    RerankedRecommenderPyfunc,
+)
 from ecomm.settings import Settings
 
 GATE_METRIC = "ndcg_at_10"
+TOP_SHOWN = 10  # the ranks a default request shows: their calibration is checked on its own
 ITEM_KNN_TUNED = "item_knn_tuned"
 
 
@@ -88,6 +97,7 @@ class Fitted:
     split: dict
     train_end: str
     stage_seconds: dict[str, float]
+    calibration: dict  # the holdout's reliability of the served confidence (calibration_check)
 
 
 class StageClock:
@@ -124,9 +134,11 @@ def _fit_and_evaluate(conn, config: RecConfig) -> Fitted:
     reranker = R.tune_reranker(frame, items, params, validation_start, config.n_trials)
     knn_name, knn = R.tune_item_knn(frame, items, params, validation_start)
     clock.lap("tune")
+    curves = R.calibrated_curves(frame, items, reranker.params, validation_start)
+    clock.lap("calibrate")
     model = GeneralRecommender(reranker.params).fit(frame, items)
     clock.lap("fit")
-    served = RerankedRecommenderPyfunc(R.build_state(model, data, R.served_lists(model)))
+    served = RerankedRecommenderPyfunc(R.build_state(model, data, R.served_lists(model), curves))
     clock.lap("lists")
     users, relevant, countries = ev.holdout_users(data)
     k = config.k
@@ -142,6 +154,7 @@ def _fit_and_evaluate(conn, config: RecConfig) -> Fitted:
     table = ev.evaluate_lists(
         lists, relevant, warm, len(data.catalog), k, item_users=item_users, n_users=len(model.log.users)
     )
+    calibration = calibration_check(served, users, relevant, countries, curves)
     clock.lap("evaluate")
     split = data.describe() | {"validation_start": validation_start.date().isoformat()}
     tuning = {
@@ -165,7 +178,39 @@ def _fit_and_evaluate(conn, config: RecConfig) -> Fitted:
         split,
         data.train_end.isoformat(),
         clock.seconds,
+        calibration,
     )
+
+
+def calibration_check(served, users: list[int], relevant: dict, countries: dict, curves: dict) -> dict:
+    """Reliability of the served confidence on the holdout: every holdout customer's top MAX_K,
+    hit = bought in the holdout; overall, over ranks 1..10 (what a default request shows) and per curve
+    (personal: reranked rows, popular: the rest)."""
+    frame = pd.DataFrame(
+        {
+            "customer_id": np.asarray(users, dtype=np.int64),
+            "k": np.full(len(users), MAX_K, dtype=np.int64),
+            "country": [countries.get(u, "") for u in users],
+        }
+    )
+    out = served.predict(None, frame)
+    hit = np.array(
+        [
+            int(p) in relevant.get(int(u), ())
+            for u, p in zip(out["customer_id"], out["product_id"], strict=True)
+        ]
+    )
+    personal = out[SOURCE].isin([RERANKED, RERANKED_NEW_ITEM]).to_numpy()
+    top = out["rank"].to_numpy() <= TOP_SHOWN
+    conf = out[CONFIDENCE].to_numpy()
+    return {
+        "all": CAL.reliability(conf, hit),
+        "top10": CAL.reliability(conf[top], hit[top]),
+        "personal": CAL.reliability(conf[personal], hit[personal]),
+        "popular": CAL.reliability(conf[~personal], hit[~personal]),
+        "learned_on": {k: v for k, v in curves.items() if k not in ("personal", "popular")},
+        "curve_top10": {k: [round(float(x), 4) for x in curves[k][:10]] for k in ("personal", "popular")},
+    }
 
 
 def ratio_metrics(table: dict, k: int) -> dict[str, float]:
@@ -214,7 +259,14 @@ def train_recommender(settings: Settings, config: RecConfig | None = None) -> Re
         flat |= ratio_metrics(table, k)
         flat["fit_seconds"] = fit_seconds
         flat |= {f"stage_{stage}_seconds": v for stage, v in fitted.stage_seconds.items()}
+        flat |= {
+            f"calibration_{part}_{m}": fitted.calibration[part][m]
+            for part in ("all", "top10", "personal", "popular")
+            for m in ("ece", "brier")
+            if np.isfinite(fitted.calibration[part][m])
+        }
         mlflow.log_metrics(flat)
+        mlflow.log_dict(fitted.calibration, "evaluation/calibration.json")
         mlflow.log_dict(
             {"ranking": table, "split": fitted.split, "tuning": fitted.tuning}, "evaluation/metrics.json"
         )
