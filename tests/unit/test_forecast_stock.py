@@ -112,6 +112,10 @@ def test_the_conformal_reorder_point_is_the_lead_time_mean_plus_the_error_quanti
     assert got.lead_time_sd == pytest.approx(4.5 / norm.ppf(0.95))
     # a forecast that ran high has a negative quantile: no safety stock, never below the mean
     assert conformal_reorder_point(np.full(14, 2.0), 3.0, -1.0, 7, 0.95).reorder_point == 14.0
+    # a product without spread (new or flat) and a level whose windows mostly end without demand
+    # (quantile -inf): no safety stock, not NaN
+    flat = conformal_reorder_point(np.full(14, 2.0), 0.0, float("-inf"), 7, 0.95)
+    assert (flat.safety_stock, flat.reorder_point) == (0.0, 14.0)
 
 
 def drifting_demand(days: int, seed: int) -> np.ndarray:

@@ -229,6 +229,9 @@ def test_confidence_is_the_calibrated_rate_at_the_rank_of_the_rows_kind():
     out = recs(RerankedRecommenderPyfunc(calibrated_state()), customer_id=[20, 99], k=[2, 2])
     curve = np.linspace(0.5, 0.0, serving.MAX_K)
     assert out["confidence"].tolist() == [curve[0], curve[1], curve[0] / 5, curve[1] / 5]
+    # user 10's list holds 2 items; its fills are its 1st and 2nd popular items, at ranks 3 and 4
+    filled = recs(RerankedRecommenderPyfunc(calibrated_state()), customer_id=[10], k=[4])
+    assert filled["confidence"].tolist() == [curve[0], curve[1], curve[0] / 5, curve[1] / 5]
 
 
 def test_reranked_rows_are_explained_by_a_history_item_and_popular_rows_by_a_place():

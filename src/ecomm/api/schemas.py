@@ -210,8 +210,9 @@ class RecommendedItem(BaseModel):
     confidence: float | None = Field(
         ge=0,
         le=1,
-        description="P(the customer buys the product in the next weeks) at this rank and kind of list, "
-        "calibrated on the training's validation window; null for a model version trained before it.",
+        description="P(the customer buys this product | they buy something new in the next 28 days) "
+        "at this rank and kind of list, calibrated on the training's validation window; null for a "
+        "model version trained before it.",
     )
     source: str = Field(
         description="reranked, reranked_new_item, popular_fill or "

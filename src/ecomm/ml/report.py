@@ -133,10 +133,9 @@ def champion_training_table(client) -> dict[str, dict[str, dict[str, float]]]:
     if version is None:
         return {}
     run_id = client.get_model_version(registry.RECOMMENDER_MODEL, version).run_id
-    try:
-        logged = mlflow.artifacts.load_dict(f"runs:/{run_id}/evaluation/metrics.json")
-    except Exception:  # a run that logged no evaluation table
-        return {}
+    if not any(a.path == "evaluation/metrics.json" for a in client.list_artifacts(run_id, "evaluation")):
+        return {}  # a run that logged no evaluation table; any other failure is raised
+    logged = mlflow.artifacts.load_dict(f"runs:/{run_id}/evaluation/metrics.json")
     split = logged.get("split", {})
     title = (
         f"champion v{version}'s training run: trained before {split.get('train_end')}, holdout "

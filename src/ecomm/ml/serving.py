@@ -401,7 +401,10 @@ class RerankedRecommenderPyfunc(RecommenderPyfunc):
         confidence = np.full(len(out), np.nan)
         if curves is not None and len(out):
             at = np.minimum(ranks, MAX_K) - 1
-            confidence = np.where(personal, curves["personal"][at], curves["popular"][at])
+            # a fill is its list's n-th popular item, after the customer's personal items
+            n_personal = pd.Series(personal).groupby(out["customer_id"].to_numpy()).transform("sum")
+            popular_at = np.clip(ranks - n_personal.to_numpy(np.int64), 1, MAX_K) - 1
+            confidence = np.where(personal, curves["personal"][at], curves["popular"][popular_at])
         rows = self._user_rows(out["customer_id"].to_numpy(np.int64))
         because = np.full(len(out), -1, dtype=np.int64)
         action = np.full(len(out), "", dtype=object)

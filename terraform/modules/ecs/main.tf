@@ -5,7 +5,7 @@
 #
 # Counterparts of docker-compose.yml (tests/unit/test_deploy_terraform.py checks the mapping):
 # every compose service runs here except postgres (RDS instead), redis (ElastiCache, modules/redis),
-# jupyter (a developer's tool), dbt-docs and prometheus. Airflow runs the CeleryExecutor of the
+# jupyter (a developer's tool), dbt-docs, prometheus and stream (the simulated shop's replay). Airflow runs the CeleryExecutor of the
 # `scale` profile: var.airflow_worker_count airflow-worker services take the DAGs' tasks.
 data "aws_region" "current" {}
 

@@ -28,7 +28,7 @@ APPLIES = (
 SOURCES = {
     RERANKED: "personal (re-ranked)",
     RERANKED_NEW_ITEM: "personal (re-ranked), new product (no interactions yet)",
-    POPULAR_FILL: "popular in their country (their list was shorter)",
+    POPULAR_FILL: "popular in their country, or the shop (their list was shorter)",
     MODEL: "personal (model)",
     MODEL_COLD_ITEM: "personal, new product (no interactions yet)",
     COLD_COUNTRY_CATEGORY: "cold start: popular in their country and the chosen categories",

@@ -65,7 +65,8 @@ def conformal_reorder_point(
     Gaussian reading of that safety stock gives (safety / z), for display."""
     point = _lead_time_days(point, lead_time, service_level)
     mean = float(point.sum())
-    safety = max(float(error_quantile) * float(spread), 0.0)
+    # a product without spread (flat or new) holds no safety stock; -inf x 0 would be NaN
+    safety = max(float(error_quantile) * float(spread), 0.0) if float(spread) > 0 else 0.0
     sd = safety / float(norm.ppf(service_level)) if service_level > 0.5 else 0.0
     return StockPoint(lead_time, service_level, mean, sd, safety, mean + safety)
 

@@ -1,5 +1,6 @@
 """Calibrated confidence of a recommendation: P(the customer buys the product in the next
-`holdout_days`) as a function of its rank in the list, learned on the validation window.
+`holdout_days` | they buy something new in them) as a function of its rank in the list, learned on
+the validation window's buyers (customers who buy nothing new there are not counted).
 
 Why rank and not the re-ranker's score: lambdarank scores order one customer's candidates and are
 not comparable across customers; the rank is, and the hit rate falls with it. Two curves, one per
@@ -35,20 +36,16 @@ def hits_by_rank(lists: dict[int, list[int]], relevant: dict[int, set[int]], dep
 
 
 def decreasing_isotonic(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """The weighted least-squares non-increasing fit of values (pool adjacent violators); a value
-    with weight 0 (a rank no list reached) takes the fit before it (0 at the start)."""
+    """The weighted least-squares non-increasing fit of values (scikit-learn's pool adjacent
+    violators); a value with weight 0 (a rank no list reached) takes the fit before it (0 at the start)."""
+    from sklearn.isotonic import isotonic_regression
+
     values, weights = np.asarray(values, dtype=float), np.asarray(weights, dtype=float)
-    blocks: list[list[float]] = []  # [weighted mean, weight, length] over the weighted values
-    for value, weight in zip(values[weights > 0], weights[weights > 0], strict=True):
-        blocks.append([value, weight, 1])
-        while len(blocks) > 1 and blocks[-1][0] > blocks[-2][0]:
-            right = blocks.pop()
-            left = blocks[-1]
-            left[0] = (left[0] * left[1] + right[0] * right[1]) / (left[1] + right[1])
-            left[1], left[2] = left[1] + right[1], left[2] + right[2]
-    fitted = np.concatenate([np.full(int(n), mean) for mean, _, n in blocks]) if blocks else np.zeros(0)
     out = np.zeros(len(values))
-    out[weights > 0] = fitted
+    if (weights > 0).any():
+        out[weights > 0] = isotonic_regression(
+            values[weights > 0], sample_weight=weights[weights > 0], increasing=False
+        )
     for i in np.flatnonzero(weights <= 0):
         out[i] = out[i - 1] if i > 0 else 0.0
     return out

@@ -211,7 +211,6 @@ def fit_recommender(
     cold = cold_item_factors(item_f, matrix, categories)
     svd = svd or fit_svd(data.reviews, index, params, seed=seed)
     bought = bought_matrix(data, index)
-    global_pop, by_country = popularity(data, index)
     state = {
         "user_ids": index.users,
         "item_ids": index.items,
@@ -224,6 +223,17 @@ def fit_recommender(
         "svd_bi": svd.bi,
         "svd_pu": svd.pu,
         "svd_qi": svd.qi,
+        **shared_state(data, index, bought),
+        "info": {"train_end": data.train_end.isoformat(), "params": params.to_dict()},
+    }
+    return FittedRecommender(index, params, state, svd, bought)
+
+
+def shared_state(data: RecData, index: Index, bought: csr_matrix) -> dict:
+    """What both served recommenders keep for cold start, fills and leaving out what was bought:
+    each customer's bought items, popularity overall and per country, each customer's country."""
+    global_pop, by_country = popularity(data, index)
+    return {
         "bought_indptr": bought.indptr.astype(np.int64),
         "bought_indices": bought.indices.astype(np.int64),
         "global_popularity": global_pop,
@@ -232,9 +242,7 @@ def fit_recommender(
             int(k): str(v)
             for k, v in zip(data.train_customers[C.CUSTOMER_ID], data.train_customers[C.COUNTRY], strict=True)
         },
-        "info": {"train_end": data.train_end.isoformat(), "params": params.to_dict()},
     }
-    return FittedRecommender(index, params, state, svd, bought)
 
 
 def signature() -> ModelSignature:

@@ -119,8 +119,6 @@ def build_state(
     indptr = np.concatenate([[0], np.cumsum(np.bincount(lists["_row"], minlength=len(index.users)))])
     users_per_item = pd.Series(model.log.item_users(), index=model.log.item_ids)
     item_new = users_per_item.reindex(index.items, fill_value=0).to_numpy() == 0
-    global_pop, by_country = M.popularity(data, index)
-    bought = M.bought_matrix(data, index)
     categories = data.catalog.set_index(C.PRODUCT_ID).loc[index.items, C.CATEGORY].to_numpy().astype(str)
     return {
         "user_ids": index.users,
@@ -132,14 +130,7 @@ def build_state(
         "list_because": because_items(model, lists, index),
         "item_new": item_new,
         "item_category": categories,
-        "bought_indptr": bought.indptr.astype(np.int64),
-        "bought_indices": bought.indices.astype(np.int64),
-        "global_popularity": global_pop,
-        "country_popularity": by_country,
-        "customer_country": {
-            int(k): str(v)
-            for k, v in zip(data.train_customers[C.CUSTOMER_ID], data.train_customers[C.COUNTRY], strict=True)
-        },
+        **M.shared_state(data, index, M.bought_matrix(data, index)),
         "info": {"train_end": data.train_end.isoformat(), "params": params_dict(model.params)},
         **({"calibration": calibration} if calibration is not None else {}),
     }

@@ -149,7 +149,8 @@ def _fit_and_evaluate(conn, config: RecConfig) -> Fitted:
         ev.POPULARITY: ev.popularity_lists(data, users, k),
         ev.ORACLE: ev.oracle_lists(conn, data, users, k),
     }
-    warm = {u for u in users if u in set(served.state["user_ids"].tolist())}
+    known = set(served.state["user_ids"].tolist())
+    warm = {u for u in users if u in known}
     item_users = dict(zip(model.log.item_ids, model.log.item_users(), strict=True))
     table = ev.evaluate_lists(
         lists, relevant, warm, len(data.catalog), k, item_users=item_users, n_users=len(model.log.users)
