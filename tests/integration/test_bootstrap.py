@@ -185,8 +185,9 @@ def test_history_too_short_to_train_loads_and_says_why(empty, tmp_path):
         "clv_model not trained",
     ]
     assert warnings[0].endswith("too short for a 60-day churn label after 60 days of history")
-    assert warnings[1].endswith(
-        "too short for a 28-day recommender holdout after as many days of training history"
+    assert (
+        "too short for a 28-day re-ranker label window after as many days of history, before the "
+        "validation split at" in warnings[1]
     )
     assert warnings[2].endswith("too short for a 30-day purchase label after 60 days of history")
     assert warnings[3].endswith("or a 90-day holdout after 90 days of history")

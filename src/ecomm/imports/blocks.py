@@ -8,7 +8,14 @@ import numpy as np
 import pandas as pd
 
 from ecomm.imports.source import ImportRefused, Log
-from ecomm.imports.values import _SAMPLE, _UNIX, DATE_FORMATS, UNIX, _parses_all, choose_date_format
+from ecomm.imports.values import (
+    DATE_FORMATS,
+    FORMAT_SAMPLE,
+    UNIX,
+    UNIX_SECONDS,
+    choose_date_format,
+    parses_all,
+)
 
 
 class FirstSeen:
@@ -118,10 +125,12 @@ def settle_date_format(log: Log, field: str, date_format: str | None) -> str | I
     for _, raw in log.blocks([field]):
         distinct = pd.Series(raw[column].dropna().unique())
         any_value |= len(distinct) > 0
-        all_unix &= bool(distinct.str.match(_UNIX).all())
-        sample = distinct.iloc[np.linspace(0, len(distinct) - 1, min(_SAMPLE, len(distinct))).astype(int)]
-        fitting = [f for f in fitting if _parses_all(sample, f)]
-        fitting = [f for f in fitting if _parses_all(distinct, f)]
+        all_unix &= bool(distinct.str.match(UNIX_SECONDS).all())
+        sample = distinct.iloc[
+            np.linspace(0, len(distinct) - 1, min(FORMAT_SAMPLE, len(distinct))).astype(int)
+        ]
+        fitting = [f for f in fitting if parses_all(sample, f)]
+        fitting = [f for f in fitting if parses_all(distinct, f)]
     if all_unix and any_value:
         return UNIX
     if len(fitting) == 1:

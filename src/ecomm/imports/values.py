@@ -36,8 +36,8 @@ _DAYS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "
 _TIMES = ("", " %H:%M", " %H:%M:%S", "T%H:%M:%S", "T%H:%M", " %H:%M:%S.%f", "T%H:%M:%S.%f")
 DATE_FORMATS = tuple(d + t for d in _DAYS for t in _TIMES)
 UNIX = "unix"  # --date-format unix: whole seconds since 1970-01-01 UTC
-_UNIX = re.compile(r"^\d{9,10}$")
-_SAMPLE = 2000  # distinct values tried against every format before the survivors see them all
+UNIX_SECONDS = re.compile(r"^\d{9,10}$")
+FORMAT_SAMPLE = 2000  # distinct values tried against every format before the survivors see them all
 _CURRENCY = re.compile(r"[$€£¥₹]|^[A-Z]{3}\s|\s[A-Z]{3}$")
 _THOUSANDS = re.compile(r"^[-+]?\d{1,3}([,.' ]\d{3})+([.,]\d+)?$")
 
@@ -76,23 +76,23 @@ def parse_mapping(
 
 # ------------------------------------------------------------------------------------------ dates
 def _is_unix(values: pd.Series) -> bool:
-    return bool(values.dropna().str.match(_UNIX).all()) and values.notna().any()
+    return bool(values.dropna().str.match(UNIX_SECONDS).all()) and values.notna().any()
 
 
-def _parses_all(values: pd.Series, fmt: str) -> bool:
+def parses_all(values: pd.Series, fmt: str) -> bool:
     return bool(pd.to_datetime(values, format=fmt, errors="coerce").notna().all())
 
 
 def _format_of(value: str) -> str | None:
-    return next((f for f in DATE_FORMATS if _parses_all(pd.Series([value]), f)), None)
+    return next((f for f in DATE_FORMATS if parses_all(pd.Series([value]), f)), None)
 
 
 def choose_date_format(values: pd.Series, column: str) -> str:
     """The one format that parses every distinct value, or ImportRefused naming why there is not one."""
     distinct = pd.Series(values.dropna().unique())
-    sample = distinct.iloc[np.linspace(0, len(distinct) - 1, min(_SAMPLE, len(distinct))).astype(int)]
-    fitting = [f for f in DATE_FORMATS if _parses_all(sample, f)]
-    fitting = [f for f in fitting if _parses_all(distinct, f)]
+    sample = distinct.iloc[np.linspace(0, len(distinct) - 1, min(FORMAT_SAMPLE, len(distinct))).astype(int)]
+    fitting = [f for f in DATE_FORMATS if parses_all(sample, f)]
+    fitting = [f for f in fitting if parses_all(distinct, f)]
     if len(fitting) == 1:
         return fitting[0]
     if len(fitting) > 1:
