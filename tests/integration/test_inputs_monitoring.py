@@ -26,7 +26,7 @@ from ecomm.monitoring.recent_inputs import INPUTS, reference_cutoff
 from ecomm.settings import Settings
 from ecomm.warehouse.run import load_path
 
-from support.query import Query
+from support.query import Query, drift_rows
 
 AS_OF = dt.date(2025, 3, 31)
 START = dt.date(2025, 3, 15)
@@ -163,19 +163,7 @@ def from_raw_files(settings, raw: Path, day: dt.date) -> list[tuple]:
     rows = inputs_drift(
         reference, customers, lines, products, day, settings.drift_alpha, settings.drift_min_psi
     )
-    return sorted(
-        (
-            r.feature,
-            r.kind,
-            r.psi,
-            r.ks_statistic,
-            r.chi2_p_value,
-            r.drifted,
-            r.reference_rows,
-            r.current_rows,
-        )
-        for r in rows
-    )
+    return drift_rows(rows)
 
 
 def test_the_monitoring_page_shows_the_recent_inputs(drift_world, monkeypatch):

@@ -17,7 +17,7 @@ from ecomm.monitoring.models import load_reference, monitor_served_models, monit
 from ecomm.monitoring.recent_inputs import INPUTS
 from ecomm.monitoring.reference import PREDICTION, drift_against
 
-from support.query import Query
+from support.query import Query, drift_rows
 from support.trained_world import WORLD_AS_OF
 
 SERVED = (registry.CHURN_MODEL, registry.PURCHASE_MODEL, registry.CLV_MODEL, registry.SEGMENT_MODEL)
@@ -42,20 +42,7 @@ def expected_rows(settings, client, name: str, day: dt.date) -> tuple[dict, list
             conn, loaded, day + dt.timedelta(days=1), span.first_day
         )
     rows = drift_against(reference, features, predictions, settings.drift_psi_threshold, settings.drift_alpha)
-    as_tuples = [
-        (
-            r.feature,
-            r.kind,
-            r.psi,
-            r.ks_statistic,
-            r.chi2_p_value,
-            r.drifted,
-            r.reference_rows,
-            r.current_rows,
-        )
-        for r in rows
-    ]
-    return reference, sorted(as_tuples)
+    return reference, drift_rows(rows)
 
 
 def served_inputs(name: str, metadata: dict) -> list[str]:

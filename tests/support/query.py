@@ -25,3 +25,20 @@ class Query:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def drift_rows(rows) -> list[tuple]:
+    """FeatureDrift rows as sorted tuples of the columns marts.model_monitoring stores."""
+    return sorted(
+        (
+            r.feature,
+            r.kind,
+            r.psi,
+            r.ks_statistic,
+            r.chi2_p_value,
+            r.drifted,
+            r.reference_rows,
+            r.current_rows,
+        )
+        for r in rows
+    )
