@@ -194,9 +194,7 @@ def _recommend(request: Request, customer_id: int, k: int) -> S.RecommendationsR
             S.Recommendation(
                 rank=int(rank),
                 product_id=int(pid),
-                name=product.name if product else None,
-                category=product.category if product else None,
-                price=product.price if product else None,
+                **catalog_fields(product),
                 score=float(score),
                 cold_start=source.startswith("cold_start"),
                 source=source,
@@ -231,6 +229,15 @@ def recommendations(
 def recommend_products(body: S.RecommendRequest, request: Request) -> S.RecommendationsResponse:
     """The seed body `{user_id, max_recommendations}`: the same answer as GET /recommendations/{id}."""
     return _recommend(request, body.user_id, body.max_recommendations)
+
+
+def catalog_fields(product) -> dict:
+    """A recommended product's name, category and price from the catalog (None when it lacks it)."""
+    return {
+        "name": product.name if product else None,
+        "category": product.category if product else None,
+        "price": product.price if product else None,
+    }
 
 
 def _confident_enough(confidence: float | None, minimum: float) -> bool:
@@ -277,11 +284,9 @@ def recommendations_post(body: S.RecommendationsRequest, request: Request) -> S.
             source=row[SOURCE],
             explanation=explanation(row, products),
         )
-        product = products.get(item.product_id)
         if body.include_metadata:
-            item.name = product.name if product else None
-            item.category = product.category if product else None
-            item.price = product.price if product else None
+            for field, value in catalog_fields(products.get(item.product_id)).items():
+                setattr(item, field, value)  # set: shown although None (response_model_exclude_unset)
         items.append(item)
     return S.RecommendationsPostResponse(
         model=S.ModelRef(name=RECOMMENDER_MODEL, version=served.version),
