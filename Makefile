@@ -24,7 +24,7 @@ REALDATA := $(TOOLS)/realdata
 REALDATA_STAMP := $(REALDATA)/.done-$(shell echo $(RECBOLE_SHA256) $(DSLABS_SHA256) \
 	| cat - requirements-realdata.lock benchmarks/install_real_logs.py | sha1sum | cut -c1-12)
 
-.PHONY: setup dbt tools realdata browser wrk promtool up down status test test-unit test-integration bench figures lint lock lock-tools \
+.PHONY: setup dbt tools realdata browser wrk promtool redis up down status test test-unit test-integration bench figures lint lock lock-tools \
 	lock-dbt lock-realdata clean \
 	compose-build compose-up compose-down compose-smoke
 
@@ -116,6 +116,14 @@ wrk:  ## install Debian's wrk if it is missing (needs root)
 	    echo "error: the API benchmark needs wrk; install it as root: apt-get install -y wrk" >&2; exit 1; fi; \
 	  apt-get update -qq && apt-get install -y --no-install-recommends wrk; }
 
+# The live KPIs' bus between API workers is tested against a real Redis (tests/e2e/test_live_bus.py).
+redis:  ## install Debian's redis-server if it is missing (needs root)
+	@command -v redis-server >/dev/null || { \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "error: the live bus tests need redis-server; install it as root:" \
+	      "apt-get install -y --no-install-recommends redis-server" >&2; exit 1; fi; \
+	  apt-get update -qq && apt-get install -y --no-install-recommends redis-server; }
+
 # Prometheus's rules are checked and unit-tested with promtool (tests/unit/test_prometheus_rules.py);
 # Debian's prometheus package ships it (and the server `make up` then starts).
 promtool:  ## install Debian's prometheus (promtool) if promtool is missing (needs root)
@@ -125,7 +133,7 @@ promtool:  ## install Debian's prometheus (promtool) if promtool is missing (nee
 	      "apt-get install -y --no-install-recommends prometheus" >&2; exit 1; fi; \
 	  apt-get update -qq && apt-get install -y --no-install-recommends prometheus; }
 
-test: setup tools realdata browser promtool  ## unit, integration and end-to-end tests against real components (two xdist workers)
+test: setup tools realdata browser promtool redis  ## unit, integration and end-to-end tests against real components (two xdist workers)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 test-unit: setup tools realdata

@@ -50,6 +50,7 @@ CHURN_BODY = {"users": [CHURN_EXAMPLE]}  # docs/architecture.md#rest-api's reque
 DATA_DAG = "ecommerce_data_pipeline"
 SCALE_WORKERS = 2  # airflow-worker replicas
 SCALE_API_WORKERS = 2  # uvicorn worker processes of fastapi
+LIVE_BUS_URL = "redis://redis:6379/1"  # the scale profile's bus of the live KPIs between those workers
 SCALE_API_REQUESTS = 40  # sent 8 at a time, so that a busy worker leaves connections to the other
 # where `ecomm serve api` keeps the workers' metric files (ecomm.api.serve: ECOMM_HOME/run/prometheus-<port>)
 API_METRICS_DIR = "/var/lib/ecomm/run/prometheus-8000"
@@ -101,10 +102,15 @@ def base_images() -> dict[str, str]:
 
 
 def scale_settings(scale: bool) -> dict[str, str]:
-    """What the scale variant adds to the env file: Celery instead of the LocalExecutor, two API workers."""
+    """What the scale variant adds to the env file: Celery instead of the LocalExecutor, two API workers
+    that share the live KPIs through Redis (database 1: Celery's broker uses 0)."""
     if not scale:
         return {}
-    return {"AIRFLOW_EXECUTOR": "CeleryExecutor", "ECOMM_API_WORKERS": str(SCALE_API_WORKERS)}
+    return {
+        "AIRFLOW_EXECUTOR": "CeleryExecutor",
+        "ECOMM_API_WORKERS": str(SCALE_API_WORKERS),
+        "ECOMM_LIVE_BUS_URL": LIVE_BUS_URL,
+    }
 
 
 def up_args(scale: bool) -> list[str]:

@@ -179,6 +179,13 @@ class Settings(BaseSettings):
     stream_tick_seconds: float = Field(
         default=1.0, gt=0, description="How often the live KPIs are computed and sent to WS /ws/live."
     )
+    live_bus_url: str = Field(
+        default="",
+        pattern=r"^(|rediss?://.+|unix://.+)$",
+        description="Redis that carries the live KPIs between API workers (redis://host:6379/1): one "
+        "worker computes them, every worker sends them to its WS /ws/live clients; empty = each API "
+        "process computes its own (right for one worker).",
+    )
     stream_speed: float = Field(
         default=60.0,
         gt=0,

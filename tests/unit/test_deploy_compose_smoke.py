@@ -39,7 +39,11 @@ def smoke_config(tmp_path: Path, scale: bool) -> dict:
 
 def test_scale_variant_sets_celery_and_two_api_workers(tmp_path):
     assert smoke.scale_settings(False) == {}
-    assert smoke.scale_settings(True) == {"AIRFLOW_EXECUTOR": "CeleryExecutor", "ECOMM_API_WORKERS": "2"}
+    assert smoke.scale_settings(True) == {
+        "AIRFLOW_EXECUTOR": "CeleryExecutor",
+        "ECOMM_API_WORKERS": "2",
+        "ECOMM_LIVE_BUS_URL": "redis://redis:6379/1",
+    }
     config = smoke_config(tmp_path, scale=True)["services"]
     executors = {
         name: s["environment"]["AIRFLOW__CORE__EXECUTOR"]
@@ -48,6 +52,7 @@ def test_scale_variant_sets_celery_and_two_api_workers(tmp_path):
     }
     assert set(executors.values()) == {"CeleryExecutor"} and len(executors) == 6
     assert config["fastapi"]["environment"]["ECOMM_API_WORKERS"] == 2
+    assert config["fastapi"]["environment"]["ECOMM_LIVE_BUS_URL"] == "redis://redis:6379/1"
     assert config["redis"]["image"] == "local/redis:7"
 
 
@@ -55,6 +60,7 @@ def test_default_smoke_keeps_the_local_executor_and_one_api_worker(tmp_path):
     config = smoke_config(tmp_path, scale=False)["services"]
     assert config["airflow-scheduler"]["environment"]["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
     assert config["fastapi"]["environment"]["ECOMM_API_WORKERS"] == 1
+    assert config["fastapi"]["environment"]["ECOMM_LIVE_BUS_URL"] is None  # in-process
     assert smoke.up_args(False) == ["up", "-d"]
     assert "--profile" not in smoke.compose_base(tmp_path / "smoke.env", False)
 

@@ -42,6 +42,15 @@ def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def live_kpis(settings: Settings, producer: LiveProducer):
+    """This process's producer on its own, or its part of the bus shared by several workers."""
+    if not settings.live_bus_url:
+        return producer.run()
+    from ecomm.stream.bus import RedisBus  # redis is imported only where the bus is used
+
+    return RedisBus(settings.live_bus_url, producer).run()
+
+
 def create_app(settings: Settings | None = None, *, store: ModelStore | None = None) -> FastAPI:
     settings = settings or get_settings()
     store = store or ModelStore(
@@ -60,7 +69,7 @@ def create_app(settings: Settings | None = None, *, store: ModelStore | None = N
         app.state.live = LiveProducer(settings, Fanout(), settings.stream_tick_seconds)
         tasks = [
             asyncio.create_task(app.state.stream_writer.run(), name="stream-writer"),
-            asyncio.create_task(app.state.live.run(), name="live-kpis"),
+            asyncio.create_task(live_kpis(settings, app.state.live), name="live-kpis"),
         ]
         yield
         for task in tasks:

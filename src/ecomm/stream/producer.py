@@ -1,7 +1,10 @@
 """The one producer of live KPIs in an API process: every tick it brings the KPIs up to date once
 (`kpis.LiveKpis`: folds in the rows new since the last tick), encodes them once and hands the text to
 the fan-out. A client joining gets the latest KPIs at once (a snapshot), then every tick's message;
-`seq` orders them."""
+`seq` orders them.
+
+With several API workers and `ECOMM_LIVE_BUS_URL` set, `ecomm.stream.bus` runs instead of `run()`:
+one worker's `compute()` makes each tick's KPIs and every worker `deliver()`s them to its clients."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import time
 from datetime import UTC, datetime
 
 import anyio
+from prometheus_client import Counter
 
 from ecomm import db
 from ecomm.settings import Settings
@@ -19,6 +23,8 @@ from ecomm.stream import kpis
 from ecomm.stream.fanout import Fanout
 
 log = logging.getLogger("ecomm.stream")
+# summed over the workers' files in multiprocess mode; with the bus, one worker's file grows
+COMPUTED = Counter("ecomm_live_ticks_computed_total", "Live KPI ticks computed by this process")
 
 
 class LiveProducer:
@@ -45,18 +51,36 @@ class LiveProducer:
         """The latest KPIs as a joining client's first message (`clients` counts it too)."""
         return json.dumps({**self.latest, "type": "snapshot", "clients": len(self.fanout.clients) + 1})
 
-    async def tick(self) -> None:
+    async def compute(self) -> dict:
+        """The next tick's KPIs (numbered by `seq`), not yet sent to anyone."""
         started = time.perf_counter()
         values = await anyio.to_thread.run_sync(self._compute)
         self.seq += 1
-        self.latest = {
+        COMPUTED.inc()
+        return {
             "seq": self.seq,
             "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "compute_ms": round((time.perf_counter() - started) * 1000, 1),
             **values,
         }
+
+    def remember(self, latest: dict) -> None:
+        """`latest` becomes what a joining client gets first."""
+        self.latest = latest
         self.ready.set()
-        self.fanout.publish(json.dumps({**self.latest, "type": "tick", "clients": len(self.fanout.clients)}))
+
+    def deliver(self, latest: dict) -> None:
+        """Remember `latest` and send it to this process's clients as one tick."""
+        self.remember(latest)
+        self.fanout.publish(json.dumps({**latest, "type": "tick", "clients": len(self.fanout.clients)}))
+
+    async def tick(self) -> None:
+        self.deliver(await self.compute())
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     async def run(self) -> None:
         try:
@@ -68,5 +92,4 @@ class LiveProducer:
                     log.exception("live KPIs failed; trying again next tick")
                 await asyncio.sleep(max(0.0, self.tick_seconds - (time.monotonic() - started)))
         finally:
-            if self._conn is not None:
-                self._conn.close()
+            self.close()
