@@ -135,10 +135,10 @@ def test_the_recommenders_reference_is_its_population_at_its_training_end(traine
     model = loaded.unwrap_python_model()
     train_end = dt.date.fromisoformat(model.state["info"]["train_end"])
     with db.connection(trained_world) as conn:
-        features, confidence = recommender.recommendation_population(model, conn, train_end)
+        features, score = recommender.recommendation_population(model, conn, train_end)
         buyers = recommender.recent_buyers(conn, train_end)
     reference = load_reference(client, name, "1")
-    assert reference == training_reference(features, recommender.CATEGORICAL, confidence)
+    assert reference == training_reference(features, recommender.CATEGORICAL, score)
     assert reference["rows"] == len(buyers) > 0
     assert reference["features"]["known_customer"]["shares"] == {"True": 1.0, "__other__": 0.0}
 

@@ -8,7 +8,10 @@ likely to ask for recommendations), with
   share grows as new customers arrive after the version was trained),
 * `top_category`: the category of their first recommendation,
 * `list_popularity_rank`: the median popularity rank (1 = the version's best seller) of their top K,
-and as the prediction the first recommendation's confidence (its score for a version without one).
+and as the prediction the first recommendation's score (the re-ranker's for a customer with a list,
+the cold start's popularity score otherwise). Not its confidence: the served confidence is a
+function of the rank and of whether the item is personal, so at rank 1 it takes two values and
+its PSI stays 0 whatever happens.
 Per customer rather than per recommended item: the KS and chi-squared tests assume independent rows,
 and the K items of one list are not. The reference is this population at the version's training end
 (ml.recommend.train); daily, at the day after the business date (monitoring.models).
@@ -51,8 +54,8 @@ def popularity_ranks(state: dict) -> np.ndarray:
 
 
 def list_summary(model, buyers: pd.DataFrame) -> pd.DataFrame:
-    """Per customer of `buyers`: top_category, list_popularity_rank and the first item's confidence."""
-    from ecomm.ml.serving import CONFIDENCE, RANK, SCORE
+    """Per customer of `buyers`: top_category, list_popularity_rank and the first item's score."""
+    from ecomm.ml.serving import RANK, SCORE
 
     request = pd.DataFrame(
         {"customer_id": buyers["customer_id"].astype(np.int64), "k": K, "country": buyers["country"]}
@@ -63,24 +66,23 @@ def list_summary(model, buyers: pd.DataFrame) -> pd.DataFrame:
     out = out.assign(
         category=np.asarray(state["item_category"])[pos],
         popularity_rank=popularity_ranks(state)[pos],
-        first_score=out[CONFIDENCE] if CONFIDENCE in out else out[SCORE],
     )
     per_customer = out.groupby("customer_id", sort=True)
     return pd.DataFrame(
         {
             "top_category": per_customer["category"].first(),
             "list_popularity_rank": per_customer["popularity_rank"].median(),
-            "confidence": per_customer["first_score"].first(),
+            "score": per_customer[SCORE].first(),
         }
     )
 
 
 def recommendation_population(model, conn, cutoff: dt.date) -> tuple[pd.DataFrame, pd.Series]:
     """The recent buyers at `cutoff` as the recommender `model` (a RecommenderPyfunc) serves them:
-    their COLUMNS and the first recommendation's confidence."""
+    their COLUMNS and the first recommendation's score."""
     buyers = recent_buyers(conn, cutoff)
     if buyers.empty:
-        return pd.DataFrame({c: [] for c in COLUMNS}), pd.Series([], dtype=float, name="confidence")
+        return pd.DataFrame({c: [] for c in COLUMNS}), pd.Series([], dtype=float, name="score")
     lists = list_summary(model, buyers).reindex(buyers["customer_id"].to_numpy())
     known = np.isin(buyers["customer_id"].to_numpy(np.int64), model.state["user_ids"])
     features = pd.DataFrame(
@@ -91,4 +93,4 @@ def recommendation_population(model, conn, cutoff: dt.date) -> tuple[pd.DataFram
             "list_popularity_rank": lists["list_popularity_rank"].to_numpy(),
         }
     )
-    return features, pd.Series(lists["confidence"].to_numpy(), name="confidence")
+    return features, pd.Series(lists["score"].to_numpy(), name="score")

@@ -311,10 +311,8 @@ def store_recommender_reference(settings: Settings, client, fitted: Fitted, vers
     """The version's drift reference: the customers who bought in the 4 weeks before its training end
     and what it recommends them (monitoring.recommender), the population model_drift compares daily."""
     with db.connection(settings) as conn:
-        features, confidence = recommendation_population(
-            fitted.model, conn, date.fromisoformat(fitted.train_end)
-        )
-    reference = training_reference(features, RECOMMENDER_CATEGORICAL, confidence)
+        features, score = recommendation_population(fitted.model, conn, date.fromisoformat(fitted.train_end))
+    reference = training_reference(features, RECOMMENDER_CATEGORICAL, score)
     store_reference(client, registry.RECOMMENDER_MODEL, version, reference)
 
 
