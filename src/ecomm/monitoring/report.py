@@ -48,7 +48,7 @@ def bin_labels(edges: list[float]) -> list[str]:
     """Labels of the bins (-inf, e1], (e1, e2], ..., (ek, inf) that drift.bin_shares counts."""
     if not edges:
         return ["all"]
-    e = [f"{x:.4g}" for x in edges]
+    e = [f"{x:.3g}" for x in edges]
     return [f"≤ {e[0]}", *(f"{a} – {b}" for a, b in zip(e, e[1:], strict=False)), f"> {e[-1]}"]
 
 
@@ -71,7 +71,7 @@ def distribution(summary: dict, values) -> Distribution:
 def svg_bars(d: Distribution, height: int = 170) -> str:
     """Reference and current shares side by side per bin; each bar's exact share in its tooltip."""
     top, bottom = 10, 40  # room for the bin labels below the bars
-    width = max(560, 56 * len(d.labels))  # 30 categories keep readable labels
+    width = max(560, 80 * len(d.labels))  # each bin label gets room to be read
     peak = max([*d.reference, *d.current, 1e-9])
     slot = width / len(d.labels)
     bar = slot * 0.38
@@ -133,7 +133,7 @@ def _panel(row: FeatureDrift, d: Distribution) -> str:
 
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#1f2933}
-table{border-collapse:collapse}td,th{border:1px solid #cbd2d9;padding:2px 8px;text-align:right}
+table{border-collapse:collapse}td,th{border:1px solid #cbd2d9;padding:2px 8px;text-align:right;white-space:nowrap}
 td:first-child,th:first-child{text-align:left}tr.drifted td{background:#fde8e8}
 .flag{color:#c81e1e}.legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px}"""
 
