@@ -43,8 +43,8 @@ RUN apt-get update \
 RUN groupadd --system --gid 10001 ecomm \
     && useradd --system --uid 10001 --gid ecomm --create-home --home-dir /home/ecomm \
         --shell /usr/sbin/nologin ecomm \
-    && mkdir -p /var/lib/ecomm /var/lib/mlflow \
-    && chown ecomm:ecomm /var/lib/ecomm /var/lib/mlflow
+    && mkdir -p /var/lib/ecomm /var/lib/mlflow /var/lib/ecomm-reports \
+    && chown ecomm:ecomm /var/lib/ecomm /var/lib/mlflow /var/lib/ecomm-reports
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/dbt-venv /opt/dbt-venv
 COPY --from=build /opt/ecomm /opt/ecomm

@@ -29,15 +29,21 @@ nothing twice; conf names the business date), which retrains and lets the promot
 decide.
 
 `model_drift` (beside them) takes the champion of each monitored model (`churn_model`,
-`purchase_model`, `clv_model`, `segment_model`), builds the population its batch scoring would score the day after D (the same
-point-in-time features, scored by that version) and compares every input feature and the
+`purchase_model`, `clv_model`, `segment_model`, `recommender_model`), builds the population its batch
+scoring would score the day after D (the same point-in-time features, scored by that version; for
+the recommender, the customers who bought in the 28 days up to D and what it recommends them) and
+compares every input feature and the
 prediction with the **training reference** stored with the version at registration
 (`monitoring/reference.json` in its run): PSI over the reference's quantile bins (categories for
 categorical inputs), the KS statistic (numeric, prediction) or the chi-squared p-value
 (categorical), flagged as drifted when PSI > `ECOMM_DRIFT_PSI_THRESHOLD` (default 0.2) and the
 KS/chi-squared p-value < `ECOMM_DRIFT_ALPHA` (0.005) / the model's features. The rows
 replace D's rows of that model version in `marts.model_monitoring` (one row per model, version,
-date and feature; `__prediction__` for the prediction), which `/metrics` and the dashboard read.
+date and feature; `__prediction__` for the prediction), which `/metrics` and the dashboard read,
+and it writes the day's self-contained **HTML report** per model (each feature's reference and
+current distributions with its PSI, test and flag) to
+`ECOMM_DRIFT_REPORTS/<model>/<model>-v<version>-<date>.html` (default `ECOMM_HOME/drift-reports`),
+which the dashboard's Monitoring page offers for download.
 A model without a champion, or registered before references existed, is reported and skipped.
 The same task runs the **recent-inputs** view (`ecomm.monitoring.recent_inputs`): the last 7 days'
 new customers (age, channel), late deliveries and each category's price index against the 90 days
@@ -108,6 +114,7 @@ def model_monitoring():
             line = f"{r.model} v{r.version}: {r.status}"
             if r.status == "monitored":
                 line += f", {len(r.rows)} rows, drifted: {', '.join(r.drifted) or 'none'} ({r.seconds:.1f}s)"
+                line += f", report {r.report}" if r.report else ""
             print(line)
         quality = measure_served_models(settings, day)
         for q in quality:

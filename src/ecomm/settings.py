@@ -273,6 +273,12 @@ class Settings(BaseSettings):
         "pseudo-model `inputs` of marts.model_monitoring; benchmarks/bench_drift.py): a feature is "
         "flagged only when its PSI also exceeds this (besides ECOMM_DRIFT_ALPHA's test).",
     )
+    drift_reports: Path | None = Field(
+        default=None,
+        description="Where model_drift writes each monitored model's daily HTML drift report "
+        "(<model>/<model>-v<version>-<date>.html), which the dashboard's Monitoring page offers; "
+        "default ECOMM_HOME/drift-reports; relative = to the project.",
+    )
     drift_alpha: float = Field(
         default=0.005,
         gt=0.0,
@@ -294,7 +300,13 @@ class Settings(BaseSettings):
         return zone
 
     @field_validator(
-        "home", "dbt_executable", "dbt_project_dir", "real_logs_dir", "import_file", "import_inbox"
+        "home",
+        "dbt_executable",
+        "dbt_project_dir",
+        "real_logs_dir",
+        "import_file",
+        "import_inbox",
+        "drift_reports",
     )
     @classmethod
     def _home_in_the_project(cls, home: Path | None, info: ValidationInfo) -> Path | None:
@@ -318,6 +330,10 @@ class Settings(BaseSettings):
     @property
     def inbox_dir(self) -> Path:
         return self.import_inbox or self.home / "inbox"
+
+    @property
+    def drift_reports_dir(self) -> Path:
+        return self.drift_reports or self.home / "drift-reports"
 
     @property
     def raw_dir(self) -> Path:

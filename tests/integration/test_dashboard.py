@@ -1079,9 +1079,11 @@ def test_demand_page_without_forecasts_names_the_command(trained_world, open_app
 # -------------------------------------------------------------------------------- monitoring
 def test_monitoring_page_shows_each_models_drift_over_time(trained_world, open_app):
     import streamlit as st
+    from streamlit.runtime.memory_media_file_storage import _calculate_file_id  # the button's file id
 
     from ecomm.monitoring.models import monitor_served_models
     from ecomm.monitoring.quality import measure_served_models
+    from ecomm.monitoring.report import latest_reports
 
     from support.trained_world import WORLD_AS_OF
 
@@ -1101,6 +1103,17 @@ def test_monitoring_page_shows_each_models_drift_over_time(trained_world, open_a
     got = latest_runs[["model_name", "model_version", "business_date", "features", "drifted"]]
     assert [tuple(r) for r in got.itertuples(index=False)] == expected
     assert app.selectbox(key="monitoring_model").value == registry.CHURN_MODEL
+    # each monitored model's latest HTML report, offered as a download of the file's own bytes
+    reports = latest_reports(trained_world.drift_reports_dir)
+    assert [r.model for r in reports] == sorted(r[0] for r in expected)
+    assert [(b.key, b.label, b.proto.url) for b in app.get("download_button")] == [
+        (
+            f"drift_report_{r.model}",
+            f"{r.model} v1, {WORLD_AS_OF:%d %b %Y}",
+            f"/mock/media/{_calculate_file_id(r.path.read_bytes(), 'text/html', r.path.name)}.html",
+        )
+        for r in reports
+    ]
     stored = rows(
         trained_world,
         """SELECT feature, business_date, psi FROM marts.model_monitoring
@@ -1155,8 +1168,8 @@ def test_monitoring_page_without_rows_names_the_task(trained_world, open_app):
         app = open_app(trained_world, "monitoring")
     assert [i.value for i in app.info] == [
         "No model has been monitored yet: the model_monitoring DAG's `model_drift` task compares each "
-        "served model (churn_model, purchase_model, clv_model, segment_model) with its training reference "
-        "every day and writes marts.model_monitoring."
+        "served model (churn_model, purchase_model, clv_model, segment_model, recommender_model) with its "
+        "training reference every day and writes marts.model_monitoring."
     ]
     assert not app.dataframe and not app.error and not app.exception
 

@@ -1,7 +1,8 @@
 """Daily drift of the served models against the training reference stored with their versions, on the
 session's trained world (churn_model, purchase_model, clv_model and segment_model v1 are champions,
 each registered with its reference): marts.model_monitoring holds exactly the measures of the day's population against that
-reference, one row per feature and one for the prediction, and a re-run replaces its date's rows."""
+reference, one row per feature and one for the prediction, the day's HTML report shows them, and a
+re-run replaces its date's rows."""
 
 from __future__ import annotations
 
@@ -13,14 +14,28 @@ from ecomm import db
 from ecomm.features.churn import warehouse_span
 from ecomm.features.clv import BTYD_INPUTS
 from ecomm.ml import registry, tracking
-from ecomm.monitoring.models import load_reference, monitor_served_models, monitored_populations
+from ecomm.monitoring import recommender
+from ecomm.monitoring.models import (
+    load_reference,
+    monitor_model,
+    monitor_served_models,
+    monitored_populations,
+)
 from ecomm.monitoring.recent_inputs import INPUTS
-from ecomm.monitoring.reference import PREDICTION, drift_against
+from ecomm.monitoring.reference import PREDICTION, drift_against, training_reference
+from ecomm.monitoring.report import report_path
 
+from support.drift_report import feature_of, summary_rows
 from support.query import Query, drift_rows
 from support.trained_world import WORLD_AS_OF
 
-SERVED = (registry.CHURN_MODEL, registry.PURCHASE_MODEL, registry.CLV_MODEL, registry.SEGMENT_MODEL)
+SERVED = (
+    registry.CHURN_MODEL,
+    registry.PURCHASE_MODEL,
+    registry.CLV_MODEL,
+    registry.SEGMENT_MODEL,
+    registry.RECOMMENDER_MODEL,
+)
 ROW = "feature, kind, psi, ks_statistic, chi2_p_value, drifted, reference_rows, current_rows"
 
 
@@ -51,6 +66,8 @@ def served_inputs(name: str, metadata: dict) -> list[str]:
         return metadata["heads"]["full"]
     if name in (registry.PURCHASE_MODEL, registry.SEGMENT_MODEL):
         return metadata["features"]
+    if name == registry.RECOMMENDER_MODEL:  # no feature table: its population's columns
+        return recommender.COLUMNS
     return list(BTYD_INPUTS)  # clv_model: the BTYD fit reads these four
 
 
@@ -64,6 +81,7 @@ def test_each_served_model_is_compared_with_its_training_reference(trained_world
         (registry.PURCHASE_MODEL, "1", "monitored"),
         (registry.CLV_MODEL, "1", "monitored"),
         (registry.SEGMENT_MODEL, "1", "monitored"),
+        (registry.RECOMMENDER_MODEL, "1", "monitored"),
         (INPUTS, "0", "monitored"),
     ] * 2
 
@@ -81,6 +99,13 @@ def test_each_served_model_is_compared_with_its_training_reference(trained_world
             assert [r for r in expected if r[0] == PREDICTION][0][1] == "prediction"
             assert sorted(result.drifted) == sorted(r[0] for r in expected if r[5])
             assert len(stored(q, name, week_before)) == len(inputs) + 1
+            # the day's HTML report shows the stored rows: every feature's PSI and flag
+            assert result.report == report_path(trained_world.drift_reports_dir, name, "1", WORLD_AS_OF)
+            shown = summary_rows(result.report.read_text(encoding="utf-8"))
+            assert sorted((feature_of(c[0]), c[1], c[2], c[5]) for c in shown) == sorted(
+                (r[0], r[1], f"{r[2]:.4f}", "yes" if r[5] else "no") for r in expected
+            )
+            assert report_path(trained_world.drift_reports_dir, name, "1", week_before).is_file()
 
         # a re-run replaces the date's rows (same measures, a later computed_at); other dates stay
         before = q.one(
@@ -99,3 +124,27 @@ def test_each_served_model_is_compared_with_its_training_reference(trained_world
             assert stored(q, name, WORLD_AS_OF) == expected_rows(trained_world, client, name, WORLD_AS_OF)[1]
     finally:
         q.close()
+
+
+def test_the_recommenders_reference_is_its_population_at_its_training_end(trained_world):
+    """Registered with the customers who bought in the 4 weeks before its training end and what it
+    recommends them; monitored on the day before that end, the same population, nothing moved."""
+    client = tracking.configure(trained_world)
+    name = registry.RECOMMENDER_MODEL
+    loaded = mlflow.pyfunc.load_model(client.get_model_version_download_uri(name, "1"))
+    model = loaded.unwrap_python_model()
+    train_end = dt.date.fromisoformat(model.state["info"]["train_end"])
+    with db.connection(trained_world) as conn:
+        features, score = recommender.recommendation_population(model, conn, train_end)
+        buyers = recommender.recent_buyers(conn, train_end)
+    reference = load_reference(client, name, "1")
+    assert reference == training_reference(features, recommender.CATEGORICAL, score)
+    assert reference["rows"] == len(buyers) > 0
+    assert reference["features"]["known_customer"]["shares"] == {"True": 1.0, "__other__": 0.0}
+
+    day_before = train_end - dt.timedelta(days=1)
+    with db.connection(trained_world) as conn:
+        result = monitor_model(trained_world, client, conn, name, day_before)
+    assert [(r.feature, r.psi, r.drifted, r.current_rows) for r in result.rows] == [
+        (feature, 0.0, False, len(buyers)) for feature in [*recommender.COLUMNS, PREDICTION]
+    ]

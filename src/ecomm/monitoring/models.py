@@ -1,12 +1,14 @@
 """Drift of each served model against the training reference stored with its version.
 
-At registration (ml.churn.train, ml.purchase.train, ml.clv.train, ml.segment.train)
+At registration (ml.churn.train, ml.purchase.train, ml.clv.train, ml.segment.train,
+ml.recommend.train)
 `store_reference` logs the version's training reference (monitoring.reference) as the JSON artifact
 `monitoring/reference.json` of the run that registered it, and tags the version with its path.
 Daily, `monitor_served_models` takes each monitored model's champion, builds the population it would
 score the day after the business date (the features of the batch scoring, scored by that version),
-compares features and predictions with the reference and replaces the (model, version, date) rows of
-marts.model_monitoring. Beside them it runs the recent-inputs view (monitoring.recent_inputs),
+compares features and predictions with the reference, replaces the (model, version, date) rows of
+marts.model_monitoring and writes that day's HTML report (monitoring.report) under
+ECOMM_DRIFT_REPORTS (default ECOMM_HOME/drift-reports), which the dashboard's Monitoring page offers. Beside them it runs the recent-inputs view (monitoring.recent_inputs),
 stored as the pseudo-model `inputs`.
 
 Models registered before references existed, or without a champion, are reported and skipped.
@@ -25,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from ecomm.monitoring.reference import FeatureDrift, drift_against
+from ecomm.monitoring.report import render, write_report
 
 REFERENCE_ARTIFACT = "monitoring/reference.json"
 REFERENCE_TAG = "monitoring_reference"  # on the model version: the artifact path in its run
@@ -105,6 +108,16 @@ def segment_population(conn, loaded, cutoff: dt.date, first_day: dt.date) -> tup
     return inputs, model.predict(None, inputs)[SEGMENT_ID]
 
 
+def recommender_population(
+    conn, loaded, cutoff: dt.date, first_day: dt.date
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The customers who bought in the 4 weeks before `cutoff` and what the version recommends them
+    (monitoring.recommender)."""
+    from ecomm.monitoring.recommender import recommendation_population
+
+    return recommendation_population(loaded.unwrap_python_model(), conn, cutoff)
+
+
 def monitored_populations() -> dict[str, Callable]:
     from ecomm.ml import registry
 
@@ -113,6 +126,7 @@ def monitored_populations() -> dict[str, Callable]:
         registry.PURCHASE_MODEL: purchase_population,
         registry.CLV_MODEL: clv_population,
         registry.SEGMENT_MODEL: segment_population,
+        registry.RECOMMENDER_MODEL: recommender_population,
     }
 
 
@@ -144,6 +158,7 @@ class ModelDrift:
     status: str  # monitored, no_champion, no_reference
     rows: tuple[FeatureDrift, ...] = ()
     seconds: float = 0.0
+    report: Path | None = None  # the day's HTML report (monitoring.report); none for `inputs`
 
     @property
     def drifted(self) -> list[str]:
@@ -159,6 +174,7 @@ class ModelDrift:
             "drifted": self.drifted,
             "max_psi": max((r.psi for r in self.rows), default=None),
             "seconds": round(self.seconds, 2),
+            "report": None if self.report is None else str(self.report),
         }
 
 
@@ -182,7 +198,17 @@ def monitor_model(settings, client, conn, name: str, day: dt.date) -> ModelDrift
     )
     rows = drift_against(reference, features, predictions, settings.drift_psi_threshold, settings.drift_alpha)
     write_drift(conn, name, version, day, rows)
-    return ModelDrift(name, version, day, "monitored", tuple(rows), time.perf_counter() - started)
+    html = render(name, version, day, reference, features, predictions, rows, flag_rule(settings))
+    path = write_report(settings.drift_reports_dir, name, version, day, html)
+    return ModelDrift(name, version, day, "monitored", tuple(rows), time.perf_counter() - started, path)
+
+
+def flag_rule(settings) -> str:
+    return (
+        f"Drifted: PSI > {settings.drift_psi_threshold:g} (ECOMM_DRIFT_PSI_THRESHOLD) and a p-value "
+        f"below {settings.drift_alpha:g} (ECOMM_DRIFT_ALPHA) / the features tested (KS at the "
+        "reference's row count for numeric features and the prediction, chi-squared for categories)."
+    )
 
 
 def monitor_inputs(settings, conn, day: dt.date) -> ModelDrift:

@@ -41,7 +41,7 @@ REFERENCE_FORMAT = 1
 
 
 def numeric_summary(values) -> dict:
-    x = _finite(values)
+    x = finite(values)
     if x.size == 0:
         return {"kind": NUMERIC, "rows": 0, "edges": [], "shares": [1.0], "sketch": []}
     edges = bin_edges(x, BINS)
@@ -106,7 +106,7 @@ class FeatureDrift:
 def numeric_drift(
     feature: str, reference: dict, values, threshold: float, kind: str = NUMERIC
 ) -> FeatureDrift:
-    x = _finite(values)
+    x = finite(values)
     if x.size == 0 or reference["rows"] == 0:
         return FeatureDrift(feature, kind, 0.0, None, None, False, reference["rows"], int(x.size))
     value = psi_of_shares(reference["shares"], bin_shares(x, np.asarray(reference["edges"], dtype=float)))
@@ -139,12 +139,12 @@ def drift_against(
     rows = _compared(reference, features, predictions, threshold)
     if alpha is None:
         return rows
-    pvalues = [_pvalue(r, reference) for r in rows]
+    pvalues = [row_pvalue(r) for r in rows]
     flags = flag_features(pvalues, [r.psi for r in rows], alpha, threshold)
     return [replace(r, drifted=f) for r, f in zip(rows, flags, strict=True)]
 
 
-def _pvalue(row: FeatureDrift, reference: dict) -> float | None:
+def row_pvalue(row: FeatureDrift) -> float | None:
     """The row's chi-squared p-value, or its KS p-value at the reference's row count (numeric)."""
     if row.ks_statistic is None:
         return row.chi2_p_value
@@ -170,6 +170,6 @@ def category_labels(values) -> pd.Series:
     return series.astype(object).where(series.notna(), MISSING).astype(str).reset_index(drop=True)
 
 
-def _finite(values) -> np.ndarray:
+def finite(values) -> np.ndarray:
     x = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
     return x[np.isfinite(x)]

@@ -15,12 +15,14 @@ from ecomm.dashboard import layout as L
 from ecomm.dashboard.source import Warehouse, cached, read
 from ecomm.monitoring.recent_inputs import INPUTS
 from ecomm.monitoring.reference import PREDICTION
+from ecomm.monitoring.report import latest_reports
 
 TITLE = "Monitoring"
 APPLIES = "drift of every monitored business date and model version (the filters do not apply)"
 NO_MONITORING = (
     "No model has been monitored yet: the model_monitoring DAG's `model_drift` task compares each "
-    "served model (churn_model, purchase_model, clv_model, segment_model) with its training reference "
+    "served model (churn_model, purchase_model, clv_model, segment_model, recommender_model) with its "
+    "training reference "
     "every day and writes marts.model_monitoring."
 )
 NO_SERVED_MODEL = (
@@ -139,6 +141,7 @@ def render_models(ctx: L.PageContext, rows: pd.DataFrame) -> None:
     )
     st.subheader("Latest run per model")
     st.dataframe(summary(rows).groupby(["model_name"]).head(1), hide_index=True)
+    render_reports(ctx)
 
     models = sorted(rows["model_name"].unique())
     model = st.selectbox("Model", models, key="monitoring_model")
@@ -153,6 +156,31 @@ def render_models(ctx: L.PageContext, rows: pd.DataFrame) -> None:
     st.subheader(f"Features on {latest:%d %b %Y}")
     day = chosen[chosen["business_date"] == latest].sort_values("psi", ascending=False)
     st.dataframe(day[TABLE_COLUMNS], hide_index=True)
+
+
+def render_reports(ctx: L.PageContext) -> None:
+    """A download of each model's latest HTML drift report. A download rather than a link: Streamlit
+    serves no file by URL except its static folder, and that one as text/plain."""
+    directory = ctx.settings.drift_reports_dir
+    reports = latest_reports(directory)
+    st.subheader("Drift reports")
+    if not reports:
+        st.caption(
+            f"No HTML drift report in {directory} yet: the `model_drift` task writes one per model and day."
+        )
+        return
+    st.caption(
+        "Each model's latest daily report: every feature's reference and current distributions with "
+        "its PSI, test and flag (self-contained HTML, opens offline)."
+    )
+    for r in reports:
+        st.download_button(
+            f"{r.model} v{r.version}, {r.day:%d %b %Y}",
+            data=r.path.read_bytes(),
+            file_name=r.path.name,
+            mime="text/html",
+            key=f"drift_report_{r.model}",
+        )
 
 
 def render_inputs(ctx: L.PageContext, rows: pd.DataFrame) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,10 @@ from ecomm.ml.serving import (
     SOURCE,
     RerankedRecommenderPyfunc,
 )
+from ecomm.monitoring.models import store_reference
+from ecomm.monitoring.recommender import CATEGORICAL as RECOMMENDER_CATEGORICAL
+from ecomm.monitoring.recommender import recommendation_population
+from ecomm.monitoring.reference import training_reference
 from ecomm.settings import Settings
 
 GATE_METRIC = "ndcg_at_10"
@@ -283,6 +287,7 @@ def train_recommender(settings: Settings, config: RecConfig | None = None) -> Re
             metadata={"train_end": fitted.train_end, "k": k, "params": fitted.params},
         )
         version = str(info.registered_model_version)
+        store_recommender_reference(settings, client, fitted, version)
         gate = registry.promotion_gate(
             client,
             registry.RECOMMENDER_MODEL,
@@ -300,6 +305,15 @@ def train_recommender(settings: Settings, config: RecConfig | None = None) -> Re
     return RecResult(
         run.info.run_id, version, table, gate, fitted.params, fitted.split, seconds, fitted.tuning
     )
+
+
+def store_recommender_reference(settings: Settings, client, fitted: Fitted, version: str) -> None:
+    """The version's drift reference: the customers who bought in the 4 weeks before its training end
+    and what it recommends them (monitoring.recommender), the population model_drift compares daily."""
+    with db.connection(settings) as conn:
+        features, score = recommendation_population(fitted.model, conn, date.fromisoformat(fitted.train_end))
+    reference = training_reference(features, RECOMMENDER_CATEGORICAL, score)
+    store_reference(client, registry.RECOMMENDER_MODEL, version, reference)
 
 
 def _ranking_plot(table: dict, k: int):
