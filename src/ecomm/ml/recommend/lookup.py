@@ -108,21 +108,29 @@ class Lookup:
             sources = [source] * len(top)
         ranks = range(1, len(top) + 1)
         confidences = self._confidences(ranks, sources)
+        explain = self._explainer(row)
         rows = []
-        for rank, pos, score, source, confidence in zip(
-            ranks, top, scores, sources, confidences, strict=True
+        for rank, product_id, score, pos, source, confidence in zip(
+            ranks,
+            s["item_ids"][top].tolist(),
+            np.asarray(scores).tolist(),
+            top,
+            sources,
+            confidences,
+            strict=True,
         ):
-            because, action = self._because(row, rank) if source in PERSONAL_SOURCES else (-1, "")
+            personal = source in PERSONAL_SOURCES
+            because, action = explain(rank) if personal else (-1, "")
             rows.append(
                 Recommended(
                     rank=rank,
-                    product_id=int(s["item_ids"][pos]),
+                    product_id=product_id,
                     score=float(score),
                     source=source,
                     confidence=confidence,
                     because_product_id=because,
                     because_action=action,
-                    popular_in=self._popular_in(customer_id, country, source, int(pos)),
+                    popular_in="" if personal else self._popular_in(customer_id, country, source, int(pos)),
                 )
             )
         return rows
@@ -145,18 +153,26 @@ class Lookup:
             for rank, source in zip(ranks, sources, strict=True)
         ]
 
-    def _because(self, row: int, rank: int) -> tuple[int, str]:
-        """The history item most co-occurring with the list's item at `rank`, and how it was met."""
+    def _explainer(self, row: int):
+        """rank -> (the history item most co-occurring with the list's item at that rank, how the
+        customer met it: "bought" or "viewed"); (-1, "") without one. The customer's list and
+        purchases are read once per request."""
         s = self.state
-        if "list_because" not in s:
-            return -1, ""
-        pos = int(s["list_because"][s["list_indptr"][row] + rank - 1])
-        if pos < 0:
-            return -1, ""
-        bought = s["bought_indices"][s["bought_indptr"][row] : s["bought_indptr"][row + 1]]
-        return int(s["item_ids"][pos]), "bought" if pos in bought else "viewed"
+        if row < 0 or "list_because" not in s:
+            return lambda rank: (-1, "")
+        start = int(s["list_indptr"][row])
+        bought = set(s["bought_indices"][s["bought_indptr"][row] : s["bought_indptr"][row + 1]].tolist())
+
+        def explain(rank: int) -> tuple[int, str]:
+            pos = int(s["list_because"][start + rank - 1])
+            if pos < 0:
+                return -1, ""
+            return int(s["item_ids"][pos]), "bought" if pos in bought else "viewed"
+
+        return explain
 
     def _popular_in(self, customer_id: int, given, source: str, pos: int) -> str:
+        """Where a popularity row's product is popular (as RerankedRecommenderPyfunc._popular_in)."""
         s = self.state
         country = self._country(customer_id, given)
         category = str(s["item_category"][pos])
