@@ -14,6 +14,7 @@ from stored files:
   recommend_real        benchmarks/results/recommend_real.json (python -m benchmarks.bench_recommend_real)
   stream                benchmarks/results/stream_{ingest,fanout}.json (--only stream_ingest --only stream_fanout)
   drift                 benchmarks/results/drift.json (python -m benchmarks.bench_drift --seeds 1 2 3)
+  api                   benchmarks/results/api.json (python -m benchmarks.run --only api ...)
   contract              the raw contract's declarations (src/ecomm/entities.py), not a measurement
 
 python -m benchmarks.figures           # rewrite the blocks from the stored files
@@ -747,6 +748,86 @@ def render_stream(results: Path) -> str:
     )
 
 
+# ------------------------------------------------------------------------------------ the API
+def _rate(run: dict) -> str:
+    return f"{run['rps']:,.0f}"
+
+
+def _milliseconds(value: float) -> str:
+    """Two significant digits, as wrk's own precision makes sense of (0.17, 3.0, 20, 113)."""
+    return f"{value:.2f}" if value < 1 else f"{value:.1f}" if value < 10 else f"{value:.0f}"
+
+
+def _latency(run: dict) -> str:
+    return f"{_milliseconds(run['p50_ms'])} / {_milliseconds(run['p99_ms'])} ms"
+
+
+def _api_rows(found: dict) -> list[str]:
+    r, ratios, met, t = found["results"], found["ratios"], found["met"], found["targets"]
+    churn, hundred = r["churn_1_user"], r["churn_100_users"]
+    rows = [
+        ("ceiling: bare `GET /hello`", r["ceiling_hello"], "", "", ""),
+        ("our `GET /health`", r["health"], "", "", ""),
+        (
+            "`POST /predict/churn`, 1 user",
+            churn,
+            f" {_mark(met['p99_c1_one_user'])} (≤ {t['p99_c1_one_user_ms']:.0f})",
+            f" (**{ratios['churn_1_throughput_vs_ceiling_c32']:.2f}×** the ceiling "
+            f"{_mark(met['throughput'])}, target ≥ {t['throughput_ratio_min']})",
+            f" (**{ratios['churn_1_p99_vs_ceiling_p99_c32']:.1f}×** the ceiling's p99 "
+            f"{_mark(met['p99_c32'])}, target ≤ {t['p99_ratio_max']})",
+        ),
+        (
+            "`POST /predict/churn`, 100 users",
+            hundred,
+            f" {_mark(met['p99_c1_100_users'])} (≤ {t['p99_c1_100_users_ms']:.0f})",
+            "",
+            "",
+        ),
+    ]
+    for name, label in (
+        ("recommendations_k10", "`GET /recommendations/{id}?k=10`"),
+        ("recommendations_post_n10", "`POST /recommendations`, `n_items` 10"),
+    ):
+        rows.append(
+            (
+                label,
+                r[name],
+                f" {_mark(met[f'{name}_p99_c1'])} (≤ {t['recommendations_p99_c1_ms']:.0f})",
+                f" {_mark(met[f'{name}_rps_c32'])} (≥ {t['recommendations_rps_c32']:,.0f}; "
+                f"{ratios[f'{name}_throughput_vs_ceiling_c32']:.2f}× the ceiling)",
+                "",
+            )
+        )
+    return [
+        f"| {label} | {_rate(run['c1'])} | {_latency(run['c1'])}{p99_c1} | {_rate(run['c32'])}{rps_c32} "
+        f"| {_latency(run['c32'])}{p99_c32} |"
+        for label, run, p99_c1, rps_c32, p99_c32 in rows
+    ]
+
+
+def render_api(results: Path) -> str:
+    """wrk against `ecomm serve api` beside a bare FastAPI hello-world in the same run."""
+    path = results / "api.json"
+    found = _load_json(path)
+    setup, load = found["setup"], found["load_average_1min"]
+    return "\n".join(
+        [
+            f"**Speed** (`make bench` → {_link(path)}; wrk, 1 thread, keep-alive, {found['seconds_per_run']} s "
+            "per run, loopback, one uvicorn worker, server and load generator on the same "
+            f"{found['cpus']} cores; measured {_day(found['when'])} on a world of "
+            f"{setup['customers']:,} customers and {setup['orders']:,} orders, customer "
+            f"{found['customer_id']} (one the recommender knows); 1-minute load average "
+            f"{load['before']:.1f} before the run and {load['after']:.1f} after it, other work "
+            "included). The ceiling is a bare FastAPI hello-world served the same way in the same run:",
+            "",
+            "| route | c=1 req/s | c=1 p50 / p99 | c=32 req/s | c=32 p50 / p99 |",
+            "|---|---|---|---|---|",
+            *_api_rows(found),
+        ]
+    )
+
+
 # --------------------------------------------------------------------------------- raw contract
 def render_contract() -> str:
     from ecomm.warehouse.contract import contract_markdown
@@ -768,6 +849,7 @@ def renderers(benchmark_results: Path, docs_results: Path) -> dict[str, Callable
         "recommend_real": lambda: render_recommend_real(benchmark_results),
         "stream": lambda: render_stream(benchmark_results),
         "drift": lambda: render_drift(benchmark_results),
+        "api": lambda: render_api(benchmark_results),
         "contract": render_contract,
     }
 

@@ -21,6 +21,7 @@ BLOCKS = (
     "forecast_seeds",
     "recommend_real",
     "drift",
+    "api",
     "contract",
 )
 

@@ -38,7 +38,9 @@ class ServedModel:
     metadata: dict
     metrics: dict[str, float]
     loaded_at: datetime
-    fast: object | None = None  # churn: the API head compiled (ecomm.ml.churn.compiled), if it verified
+    # churn: the API head compiled (ecomm.ml.churn.compiled); recommender: its state read directly
+    # (ecomm.ml.recommend.lookup); each only if it verified against the pyfunc when loaded
+    fast: object | None = None
     country_names: CountryNames | None = None  # churn: the countries its API head was trained on
     api_spec: FeatureSpec | None = None  # churn: its API head's fields and their roles
 
@@ -157,6 +159,12 @@ class ModelStore:
                         "%s v%s: its API head's countries are unknown; none is flagged", name, version
                     )
                 country_names = CountryNames(countries)
+        if name == registry.RECOMMENDER_MODEL:
+            from ecomm.ml.recommend.lookup import compile_lookup
+
+            fast = compile_lookup(python_model)
+            if fast is None:
+                log.warning("%s v%s: no verified lookup; recommending through its pyfunc", name, version)
         metrics: dict[str, float] = {}
         if model_version.run_id:
             metrics = dict(client.get_run(model_version.run_id).data.metrics)

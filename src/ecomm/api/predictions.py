@@ -20,15 +20,9 @@ from ecomm.api.security import require_api_key
 from ecomm.features import columns as C
 from ecomm.ml.builders import FeatureSpec
 from ecomm.ml.churn.scoring import with_model_categories
+from ecomm.ml.recommend.lookup import Recommended, rows_of_frame
 from ecomm.ml.registry import CHURN_MODEL, RECOMMENDER_MODEL
-from ecomm.ml.serving import (
-    BECAUSE_ACTION,
-    BECAUSE_PRODUCT_ID,
-    CHURN_PROBABILITY,
-    CONFIDENCE,
-    POPULAR_IN,
-    SOURCE,
-)
+from ecomm.ml.serving import CHURN_PROBABILITY
 
 DEFAULT_THRESHOLD = 0.5  # for churn models registered before the threshold was recorded in metadata
 ERRORS = {
@@ -165,41 +159,54 @@ def predict_customer_churn(
     )
 
 
+def _asked(reader, lookup, customer_id: int) -> tuple[str | None, str | None]:
+    """The country and comma-joined categories on file, which steer an unknown customer's cold
+    start; a customer the model knows needs neither, so no warehouse read."""
+    if lookup is not None and lookup.knows(customer_id):
+        return None, None
+    customer = reader.customer(customer_id)
+    if customer is None:
+        return None, None
+    return customer.country, ",".join(customer.categories) if customer.categories else None
+
+
 def _customer_recs(request: Request, customer_id: int, k: int):
-    """(served model, the warehouse reader, the model's rows for the customer's top k): the country
-    and categories on file steer an unknown customer's cold start."""
+    """(served model, the warehouse reader, the model's rows for the customer's top k): read from the
+    model's state directly when its lookup verified at load (ecomm.ml.recommend.lookup), else
+    through its pyfunc predict() - the same rows."""
     served = request.app.state.models.get(RECOMMENDER_MODEL)
     reader = request.app.state.warehouse
-    customer = reader.customer(customer_id)
-    frame = pd.DataFrame(
-        {
-            C.CUSTOMER_ID: np.asarray([customer_id], dtype=np.int64),
-            "k": np.asarray([k], dtype=np.int64),
-            C.COUNTRY: [customer.country if customer else None],
-            "categories": [",".join(customer.categories) if customer and customer.categories else None],
-        }
-    )
-    recs = served.python_model.predict(None, frame)
+    country, categories = _asked(reader, served.fast, customer_id)
+    if served.fast is not None:
+        recs = served.fast.recommend(customer_id, k, country, categories)
+    else:
+        frame = pd.DataFrame(
+            {
+                C.CUSTOMER_ID: np.asarray([customer_id], dtype=np.int64),
+                "k": np.asarray([k], dtype=np.int64),
+                C.COUNTRY: [country],
+                "categories": [categories],
+            }
+        )
+        recs = rows_of_frame(served.python_model.predict(None, frame))
     PREDICTIONS.labels(RECOMMENDER_MODEL, served.version).inc()
     return served, reader, recs
 
 
 def _recommend(request: Request, customer_id: int, k: int) -> S.RecommendationsResponse:
     served, reader, recs = _customer_recs(request, customer_id, k)
-    products = reader.products(recs[C.PRODUCT_ID].tolist())
-    items = []
-    for rank, pid, score, source in recs[["rank", C.PRODUCT_ID, "score", SOURCE]].itertuples(index=False):
-        product = products.get(int(pid))
-        items.append(
-            S.Recommendation(
-                rank=int(rank),
-                product_id=int(pid),
-                **catalog_fields(product),
-                score=float(score),
-                cold_start=source.startswith("cold_start"),
-                source=source,
-            )
+    products = reader.products([r.product_id for r in recs])
+    items = [
+        S.Recommendation(
+            rank=r.rank,
+            product_id=r.product_id,
+            **catalog_fields(products.get(r.product_id)),
+            score=r.score,
+            cold_start=r.source.startswith("cold_start"),
+            source=r.source,
         )
+        for r in recs
+    ]
     return S.RecommendationsResponse(
         model=S.ModelRef(name=RECOMMENDER_MODEL, version=served.version),
         customer_id=customer_id,
@@ -245,15 +252,14 @@ def _confident_enough(confidence: float | None, minimum: float) -> bool:
     return minimum == 0 if confidence is None else confidence >= minimum
 
 
-def explanation(row: dict, products: dict) -> str:
+def explanation(rec: Recommended, products: dict) -> str:
     """ "because you bought <name>" for a re-ranked item with a co-occurring history item, "popular in
     <place>" for a popularity one, "" when the model version carries neither."""
-    because = int(row.get(BECAUSE_PRODUCT_ID, -1))
+    because = rec.because_product_id
     if because > 0:
         product = products.get(because)
-        return f"because you {row[BECAUSE_ACTION]} {product.name if product else f'product {because}'}"
-    place = row.get(POPULAR_IN) or ""
-    return f"popular in {place}" if place else ""
+        return f"because you {rec.because_action} {product.name if product else f'product {because}'}"
+    return f"popular in {rec.popular_in}" if rec.popular_in else ""
 
 
 @router.post(
@@ -269,20 +275,19 @@ def recommendations_post(body: S.RecommendationsRequest, request: Request) -> S.
     min_confidence left out. An unknown user gets the labelled cold start (cold_start true)."""
     served, reader, recs = _customer_recs(request, body.user_id, body.n_items)
     products = reader.products(
-        recs[C.PRODUCT_ID].tolist() + [p for p in recs.get(BECAUSE_PRODUCT_ID, []) if p > 0]
+        [r.product_id for r in recs] + [r.because_product_id for r in recs if r.because_product_id > 0]
     )
     items = []
-    for row in recs.to_dict("records"):
-        confidence = plain_value(row.get(CONFIDENCE))
-        if not _confident_enough(confidence, body.min_confidence):
+    for rec in recs:
+        if not _confident_enough(rec.confidence, body.min_confidence):
             continue
         item = S.RecommendedItem(
-            product_id=int(row[C.PRODUCT_ID]),
-            rank=int(row["rank"]),
-            score=float(row["score"]),
-            confidence=confidence,
-            source=row[SOURCE],
-            explanation=explanation(row, products),
+            product_id=rec.product_id,
+            rank=rec.rank,
+            score=rec.score,
+            confidence=rec.confidence,
+            source=rec.source,
+            explanation=explanation(rec, products),
         )
         if body.include_metadata:
             for field, value in catalog_fields(products.get(item.product_id)).items():
@@ -291,7 +296,7 @@ def recommendations_post(body: S.RecommendationsRequest, request: Request) -> S.
     return S.RecommendationsPostResponse(
         model=S.ModelRef(name=RECOMMENDER_MODEL, version=served.version),
         user_id=body.user_id,
-        cold_start=bool(len(recs)) and bool(recs[SOURCE].str.startswith("cold_start").all()),
+        cold_start=bool(recs) and all(r.source.startswith("cold_start") for r in recs),
         items=items,
     )
 
