@@ -115,6 +115,8 @@ def model_monitoring():
             if r.status == "monitored":
                 line += f", {len(r.rows)} rows, drifted: {', '.join(r.drifted) or 'none'} ({r.seconds:.1f}s)"
                 line += f", report {r.report}" if r.report else ""
+            if r.reason:
+                line += f" ({r.reason})"
             print(line)
         quality = measure_served_models(settings, day)
         for q in quality:
