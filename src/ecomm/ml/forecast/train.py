@@ -13,7 +13,8 @@ latest backtest window (from the last origin, `choose_horizon` days) of every le
 has, from the history up to that origin; score = the mean over levels of MASE. A champion that
 cannot forecast one of the levels scores infinity (the challenger covers more).
 A version the gate does not promote gets no reference: its forecasts are never stored, and computing
-them only for a reference would be a second fit of every series.
+them only for a reference would be a second fit of every series. Nor does one without the product
+level (the monitored rows are products): model_drift reports it as no_reference.
 """
 
 from __future__ import annotations
@@ -261,7 +262,7 @@ def train_forecast(settings, config: ForecastConfig) -> ForecastResult:
             mlflow.log_metrics({f"stock_{k}": v for k, v in stock.items()})
         mlflow.set_tags({"registered_version": version, "promoted": str(gate.promoted).lower()})
     stored = store_champion_forecasts(settings, client, gate.champion_after)
-    if gate.champion_after == version:  # what it just stored are this version's forecasts
+    if gate.champion_after == version and "product" in methods:  # it just stored its product forecasts
         with mlflow.start_run(run_id=run.info.run_id):
             store_forecast_reference(settings, client, version, stored)
     seconds = time.perf_counter() - started
