@@ -29,9 +29,11 @@ nothing twice; conf names the business date), which retrains and lets the promot
 decide.
 
 `model_drift` (beside them) takes the champion of each monitored model (`churn_model`,
-`purchase_model`, `clv_model`, `segment_model`, `recommender_model`), builds the population its batch
-scoring would score the day after D (the same point-in-time features, scored by that version; for
-the recommender, the customers who bought in the 28 days up to D and what it recommends them) and
+`purchase_model`, `clv_model`, `segment_model`, `recommender_model`, `demand_forecast_model`), builds
+the population its batch scoring would score the day after D (the same point-in-time features, scored
+by that version; for the recommender, the customers who bought in the 28 days up to D and what it
+recommends them; for the forecaster, the products whose forecasts of D `demand_forecast` stored and
+their recent sales - a date without them is skipped with the reason) and
 compares every input feature and the
 prediction with the **training reference** stored with the version at registration
 (`monitoring/reference.json` in its run): PSI over the reference's quantile bins (categories for
@@ -115,6 +117,8 @@ def model_monitoring():
             if r.status == "monitored":
                 line += f", {len(r.rows)} rows, drifted: {', '.join(r.drifted) or 'none'} ({r.seconds:.1f}s)"
                 line += f", report {r.report}" if r.report else ""
+            if r.reason:
+                line += f" ({r.reason})"
             print(line)
         quality = measure_served_models(settings, day)
         for q in quality:

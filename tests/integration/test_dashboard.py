@@ -1168,8 +1168,8 @@ def test_monitoring_page_without_rows_names_the_task(trained_world, open_app):
         app = open_app(trained_world, "monitoring")
     assert [i.value for i in app.info] == [
         "No model has been monitored yet: the model_monitoring DAG's `model_drift` task compares each "
-        "served model (churn_model, purchase_model, clv_model, segment_model, recommender_model) with its "
-        "training reference every day and writes marts.model_monitoring."
+        "served model (churn_model, purchase_model, clv_model, segment_model, recommender_model, "
+        "demand_forecast_model) with its training reference every day and writes marts.model_monitoring."
     ]
     assert not app.dataframe and not app.error and not app.exception
 

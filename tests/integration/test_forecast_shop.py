@@ -16,11 +16,14 @@ import pytest
 
 from ecomm import db
 from ecomm.datagen import GeneratorConfig, generate_history
-from ecomm.ml import registry
+from ecomm.ml import registry, tracking
 from ecomm.ml.forecast.backtest import BacktestSettings
 from ecomm.ml.forecast.shop import at_level, planted_demand, product_sales, shop_backtest
 from ecomm.ml.forecast.store import store_champion_forecasts
 from ecomm.ml.forecast.train import ForecastConfig, train_forecast
+from ecomm.monitoring.forecast import CATEGORICAL, forecast_population
+from ecomm.monitoring.models import load_reference
+from ecomm.monitoring.reference import training_reference
 from ecomm.warehouse.run import load_path
 
 from support.api import assert_error
@@ -210,6 +213,19 @@ def test_training_registers_a_model_per_level_gated_on_the_latest_window(trained
     assert total.stock is None
     assert (every.stock["series"], every.stock["days"]) == (20, 2 * 7 - 8)
     assert 0 <= every.stock["service_level"] <= 1 and 0 <= every.stock["naive_service_level"] <= 1
+
+
+def test_only_a_promoted_version_with_products_gets_a_drift_reference(trained):
+    """v2 (promoted, every level): its reference is the products it stored forecasts of on the
+    warehouse's last order date; v1 (total only) and v3 (not promoted) have none."""
+    settings, (_, every, _) = trained
+    client = tracking.configure(settings)
+    name = registry.DEMAND_FORECAST_MODEL
+    assert [load_reference(client, name, v) is None for v in ("1", "2", "3")] == [True, False, True]
+    with db.connection(settings) as conn:
+        features, forecast_mean = forecast_population(conn, date.fromisoformat(every.stored.forecast_date))
+    assert load_reference(client, name, "2") == training_reference(features, CATEGORICAL, forecast_mean)
+    assert len(features) == every.stored.products > 20  # every product forecast, not the backtest's 20
 
 
 def test_the_champion_stores_every_series_forecasts_and_each_products_reorder_point(trained, world):

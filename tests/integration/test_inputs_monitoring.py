@@ -96,6 +96,8 @@ def test_the_daily_task_flags_the_planted_price_rise_from_its_start_and_not_befo
                 (registry.PURCHASE_MODEL, None, "no_champion"),
                 (registry.CLV_MODEL, None, "no_champion"),
                 (registry.SEGMENT_MODEL, None, "no_champion"),
+                (registry.RECOMMENDER_MODEL, None, "no_champion"),
+                (registry.DEMAND_FORECAST_MODEL, None, "no_champion"),
                 (INPUTS, "0", "monitored"),
             ], day
         # nothing before the start nor in its first days (too few risen lines in a week yet), then

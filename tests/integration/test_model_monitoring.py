@@ -1,20 +1,23 @@
 """Daily drift of the served models against the training reference stored with their versions, on the
-session's trained world (churn_model, purchase_model, clv_model and segment_model v1 are champions,
-each registered with its reference): marts.model_monitoring holds exactly the measures of the day's population against that
-reference, one row per feature and one for the prediction, the day's HTML report shows them, and a
-re-run replaces its date's rows."""
+session's trained world (churn_model, purchase_model, clv_model, segment_model, recommender_model and
+demand_forecast_model v1 are champions, each registered with its reference): marts.model_monitoring
+holds exactly the measures of the day's population against that reference, one row per feature and
+one for the prediction, the day's HTML report shows them, and a re-run replaces its date's rows."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import mlflow
+import pandas as pd
+import pytest
 
 from ecomm import db
 from ecomm.features.churn import warehouse_span
 from ecomm.features.clv import BTYD_INPUTS
 from ecomm.ml import registry, tracking
-from ecomm.monitoring import recommender
+from ecomm.ml.forecast.shop import product_sales
+from ecomm.monitoring import forecast, recommender
 from ecomm.monitoring.models import (
     load_reference,
     monitor_model,
@@ -76,14 +79,15 @@ def test_each_served_model_is_compared_with_its_training_reference(trained_world
     week_before = WORLD_AS_OF - dt.timedelta(days=7)
     earlier = monitor_served_models(trained_world, week_before)
     results = monitor_served_models(trained_world, WORLD_AS_OF)
+    # the forecaster is monitored on the date its forecasts were stored (training's, WORLD_AS_OF) only
     assert [(r.model, r.version, r.status) for r in earlier + results] == [
-        (registry.CHURN_MODEL, "1", "monitored"),
-        (registry.PURCHASE_MODEL, "1", "monitored"),
-        (registry.CLV_MODEL, "1", "monitored"),
-        (registry.SEGMENT_MODEL, "1", "monitored"),
-        (registry.RECOMMENDER_MODEL, "1", "monitored"),
+        *[(name, "1", "monitored") for name in SERVED],
+        (registry.DEMAND_FORECAST_MODEL, "1", "no_population"),
         (INPUTS, "0", "monitored"),
-    ] * 2
+        *[(name, "1", "monitored") for name in SERVED],
+        (registry.DEMAND_FORECAST_MODEL, "1", "monitored"),
+        (INPUTS, "0", "monitored"),
+    ]
 
     q = Query(trained_world)
     try:
@@ -148,3 +152,60 @@ def test_the_recommenders_reference_is_its_population_at_its_training_end(traine
     assert [(r.feature, r.psi, r.drifted, r.current_rows) for r in result.rows] == [
         (feature, 0.0, False, len(buyers)) for feature in [*recommender.COLUMNS, PREDICTION]
     ]
+
+
+def test_the_forecasters_reference_is_its_stored_forecasts_population(trained_world):
+    """Registered with the products it forecast on its training end (the forecasts training stored)
+    and their recent sales; monitored on that day, the same population, nothing moved; a day whose
+    forecasts were not stored is skipped with the reason."""
+    client = tracking.configure(trained_world)
+    name = registry.DEMAND_FORECAST_MODEL
+    run = client.get_run(client.get_model_version(name, "1").run_id)
+    train_end = dt.date.fromisoformat(run.data.params["last_day"])
+    reference = load_reference(client, name, "1")
+    with db.connection(trained_world) as conn:
+        features, forecast_mean = forecast.forecast_population(conn, train_end)
+        sales = product_sales(conn)
+    assert reference == training_reference(features, forecast.CATEGORICAL, forecast_mean)
+    q = Query(trained_world)
+    try:
+        stored_forecasts = q(
+            "SELECT series_id::bigint, avg(point) FROM marts.demand_forecast WHERE model_name = %s "
+            "AND series_level = 'product' AND forecast_date = %s GROUP BY 1 ORDER BY 1",
+            (name, train_end),
+        )
+    finally:
+        q.close()
+    assert reference["rows"] == len(stored_forecasts) > 0
+    assert list(reference["features"]) == forecast.COLUMNS
+    # each product's features recomputed from the forecasters' own sales frame (days without a sale 0)
+    end = pd.Timestamp(train_end)
+    products = [p for p, _ in stored_forecasts]
+    sales = sales[sales["product_id"].isin(products) & (sales["date"] <= end)]
+    recent = sales[sales["date"] > end - pd.Timedelta(days=forecast.WINDOW_DAYS)].groupby("product_id")
+    sold = sales[sales["y"] > 0].groupby("product_id")["date"].max()
+    expected = pd.DataFrame(
+        {
+            "mean_daily_units": recent["y"].mean(),
+            "zero_day_share": recent["y"].agg(lambda y: float((y == 0).mean())),
+            "days_since_last_sale": (end - sold.reindex(products)).dt.days.astype(float),
+            "category": sales.groupby("product_id")["category"].first(),
+        }
+    ).reindex(products)
+    pd.testing.assert_frame_equal(features, expected.reset_index(drop=True), check_exact=False, rtol=1e-12)
+    assert forecast_mean.tolist() == pytest.approx([m for _, m in stored_forecasts], rel=1e-12)
+
+    with db.connection(trained_world) as conn:
+        result = monitor_model(trained_world, client, conn, name, train_end)
+        skipped = train_end - dt.timedelta(days=1)
+        missing = monitor_model(trained_world, client, conn, name, skipped)
+    assert [(r.feature, r.psi, r.drifted) for r in result.rows] == [
+        (feature, 0.0, False) for feature in [*forecast.COLUMNS, PREDICTION]
+    ]
+    assert (missing.status, missing.rows, missing.report) == ("no_population", (), None)
+    assert missing.reason == f"no product forecasts stored for {skipped.isoformat()} in marts.demand_forecast"
+    q = Query(trained_world)
+    try:
+        assert stored(q, name, skipped) == []
+    finally:
+        q.close()

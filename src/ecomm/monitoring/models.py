@@ -1,7 +1,7 @@
 """Drift of each served model against the training reference stored with its version.
 
 At registration (ml.churn.train, ml.purchase.train, ml.clv.train, ml.segment.train,
-ml.recommend.train)
+ml.recommend.train, ml.forecast.train)
 `store_reference` logs the version's training reference (monitoring.reference) as the JSON artifact
 `monitoring/reference.json` of the run that registered it, and tags the version with its path.
 Daily, `monitor_served_models` takes each monitored model's champion, builds the population it would
@@ -11,7 +11,9 @@ marts.model_monitoring and writes that day's HTML report (monitoring.report) und
 ECOMM_DRIFT_REPORTS (default ECOMM_HOME/drift-reports), which the dashboard's Monitoring page offers. Beside them it runs the recent-inputs view (monitoring.recent_inputs),
 stored as the pseudo-model `inputs`.
 
-Models registered before references existed, or without a champion, are reported and skipped.
+Models registered before references existed, or without a champion, are reported and skipped, and
+so is a day without a population (no_population, with the reason: demand_forecast_model on a date
+whose forecasts were not stored).
 """
 
 from __future__ import annotations
@@ -118,6 +120,16 @@ def recommender_population(
     return recommendation_population(loaded.unwrap_python_model(), conn, cutoff)
 
 
+def demand_forecast_population(
+    conn, loaded, cutoff: dt.date, first_day: dt.date
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The products forecast on the business date (the day before `cutoff`), read from the stored
+    forecasts rather than forecast again (monitoring.forecast); NoPopulation when none is stored."""
+    from ecomm.monitoring.forecast import forecast_population
+
+    return forecast_population(conn, cutoff - dt.timedelta(days=1))
+
+
 def monitored_populations() -> dict[str, Callable]:
     from ecomm.ml import registry
 
@@ -127,6 +139,7 @@ def monitored_populations() -> dict[str, Callable]:
         registry.CLV_MODEL: clv_population,
         registry.SEGMENT_MODEL: segment_population,
         registry.RECOMMENDER_MODEL: recommender_population,
+        registry.DEMAND_FORECAST_MODEL: demand_forecast_population,
     }
 
 
@@ -155,10 +168,11 @@ class ModelDrift:
     model: str
     version: str | None
     business_date: dt.date
-    status: str  # monitored, no_champion, no_reference
+    status: str  # monitored, no_champion, no_reference, no_population (see `reason`)
     rows: tuple[FeatureDrift, ...] = ()
     seconds: float = 0.0
     report: Path | None = None  # the day's HTML report (monitoring.report); none for `inputs`
+    reason: str | None = None  # why a no_population model was skipped (monitoring.forecast)
 
     @property
     def drifted(self) -> list[str]:
@@ -175,6 +189,7 @@ class ModelDrift:
             "max_psi": max((r.psi for r in self.rows), default=None),
             "seconds": round(self.seconds, 2),
             "report": None if self.report is None else str(self.report),
+            "reason": self.reason,
         }
 
 
@@ -183,6 +198,7 @@ def monitor_model(settings, client, conn, name: str, day: dt.date) -> ModelDrift
 
     from ecomm.features.churn import warehouse_span
     from ecomm.ml import registry
+    from ecomm.monitoring.forecast import NoPopulation
 
     started = time.perf_counter()
     version = registry.alias_version(client, name, registry.CHAMPION)
@@ -193,9 +209,13 @@ def monitor_model(settings, client, conn, name: str, day: dt.date) -> ModelDrift
         return ModelDrift(name, version, day, "no_reference")
     loaded = mlflow.pyfunc.load_model(client.get_model_version_download_uri(name, version))
     span = warehouse_span(conn)
-    features, predictions = monitored_populations()[name](
-        conn, loaded, day + dt.timedelta(days=1), span.first_day
-    )
+    try:
+        features, predictions = monitored_populations()[name](
+            conn, loaded, day + dt.timedelta(days=1), span.first_day
+        )
+    except NoPopulation as skipped:
+        conn.rollback()
+        return ModelDrift(name, version, day, "no_population", reason=str(skipped))
     rows = drift_against(reference, features, predictions, settings.drift_psi_threshold, settings.drift_alpha)
     write_drift(conn, name, version, day, rows)
     html = render(name, version, day, reference, features, predictions, rows, flag_rule(settings))

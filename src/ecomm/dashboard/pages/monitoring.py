@@ -21,9 +21,8 @@ TITLE = "Monitoring"
 APPLIES = "drift of every monitored business date and model version (the filters do not apply)"
 NO_MONITORING = (
     "No model has been monitored yet: the model_monitoring DAG's `model_drift` task compares each "
-    "served model (churn_model, purchase_model, clv_model, segment_model, recommender_model) with its "
-    "training reference "
-    "every day and writes marts.model_monitoring."
+    "served model (churn_model, purchase_model, clv_model, segment_model, recommender_model, "
+    "demand_forecast_model) with its training reference every day and writes marts.model_monitoring."
 )
 NO_SERVED_MODEL = (
     "No served model has been monitored yet (no champion with a training reference): only the recent "

@@ -1,5 +1,6 @@
 """`ecomm train forecast`: backtest each level, choose its model, register `demand_forecast_model`,
-gate it, and store the champion's forecasts (ecomm.ml.forecast.store).
+gate it, and store the champion's forecasts (ecomm.ml.forecast.store); a promoted version's drift
+reference is the population of those forecasts (monitoring.forecast).
 
 Per level (product, category, total; a warehouse without product categories, an imported log
 without a category column, is forecast at the product and total levels only): the rolling-origin backtest of the candidate models
@@ -11,6 +12,9 @@ history it is given. Gate (registry.promotion_gate, lower is better): each versi
 latest backtest window (from the last origin, `choose_horizon` days) of every level the challenger
 has, from the history up to that origin; score = the mean over levels of MASE. A champion that
 cannot forecast one of the levels scores infinity (the challenger covers more).
+A version the gate does not promote gets no reference: its forecasts are never stored, and computing
+them only for a reference would be a second fit of every series. Nor does one without the product
+level (the monitored rows are products): model_drift reports it as no_reference.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -158,6 +163,21 @@ def gate_score(
     return float(np.mean(scores))
 
 
+def store_forecast_reference(settings, client, version: str, stored: Stored) -> None:
+    """The version's drift reference (in the active run): the products it forecast on its training
+    end, the forecast date of `stored`, and their recent sales (monitoring.forecast), the population
+    model_drift compares daily. From the stored forecasts: no second fit."""
+    from ecomm import db
+    from ecomm.monitoring.forecast import CATEGORICAL, forecast_population
+    from ecomm.monitoring.models import store_reference
+    from ecomm.monitoring.reference import training_reference
+
+    with db.connection(settings) as conn:
+        features, forecast = forecast_population(conn, date.fromisoformat(stored.forecast_date))
+    reference = training_reference(features, CATEGORICAL, forecast)
+    store_reference(client, registry.DEMAND_FORECAST_MODEL, version, reference)
+
+
 def train_forecast(settings, config: ForecastConfig) -> ForecastResult:
     import mlflow
 
@@ -242,5 +262,8 @@ def train_forecast(settings, config: ForecastConfig) -> ForecastResult:
             mlflow.log_metrics({f"stock_{k}": v for k, v in stock.items()})
         mlflow.set_tags({"registered_version": version, "promoted": str(gate.promoted).lower()})
     stored = store_champion_forecasts(settings, client, gate.champion_after)
+    if gate.champion_after == version and "product" in methods:  # it just stored its product forecasts
+        with mlflow.start_run(run_id=run.info.run_id):
+            store_forecast_reference(settings, client, version, stored)
     seconds = time.perf_counter() - started
     return ForecastResult(run.info.run_id, version, backtests, methods, gate, stored, seconds, stock)
