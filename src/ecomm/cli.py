@@ -315,16 +315,26 @@ def stream(
             r.check_api(client)  # a clear error before generating anything
         streamed = None
         while True:
-            with db.connection(settings) as conn:
-                day = r.next_stream_date(conn, world)
+            day = _next_stream_date(settings, world)
             if day != streamed:
                 events = r.batch_events(ensure_batch(world, day), day)
                 label = f"streaming {day} at {rate:g}x"
                 say(f"{label}: {len(events):,} events")  # the service's log says what it does
                 with _progress(label, total=len(events)) as tick:
                     result = r.replay(
-                        client, events, day, rate, lambda n, label=label: tick(label, n, 0), say
+                        client,
+                        events,
+                        day,
+                        rate,
+                        lambda n, label=label: tick(label, n, 0),
+                        say,
+                        still_wanted=lambda day=day: _next_stream_date(settings, world) == day,
                     )
+                if result.overtaken:
+                    say(f"the batch of {day} loaded before its replay finished: moving on")
+                else:
+                    with db.connection(settings) as conn:
+                        r.record_finished(conn, day, len(events))
                 out.print(
                     f"streamed {day}: {result.sent:,} events sent, {result.stored:,} stored, "
                     f"{result.duplicates:,} already stored, {result.rejected:,} rejected",
@@ -334,6 +344,14 @@ def stream(
             if not follow:
                 return
             clock.sleep(60)  # the next date exists once the nightly run has loaded this one
+
+
+def _next_stream_date(settings, world: Path):
+    from ecomm import db
+    from ecomm.stream.replay import next_stream_date
+
+    with db.connection(settings) as conn:
+        return next_stream_date(conn, world)
 
 
 @app.command()

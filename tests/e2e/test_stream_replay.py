@@ -76,6 +76,7 @@ def test_the_stream_holds_exactly_the_batch_of_the_next_date(world):
     assert f"streamed {NEXT}: {total:,} events sent, {total:,} stored, 0 already stored, 0 rejected" in (
         result.stdout
     )
+    assert sql("SELECT business_date, events FROM stream.replays") == [(NEXT, total)]  # compared exactly
     revenue = sum(Decimal(row["revenue"]) for row in lines)
     assert sql(
         "SELECT count(*), count(DISTINCT order_id), sum(revenue), min(order_ts)::date, max(order_ts)::date "
@@ -212,3 +213,42 @@ def test_a_429_is_waited_out_and_the_date_still_streams_whole(world):
         )
         == total
     )
+
+
+def test_a_batch_loaded_while_its_date_streams_is_not_called_a_loss(world, monkeypatch):
+    """A run triggered by hand during the day loads the date the stream is replaying: the stream's
+    part is not compared (the checks say so, with both sides), the landing area is pruned, and a
+    replay that sees its date loaded stops instead of sending the rest."""
+    from ecomm.pipeline import ensure_batch
+    from ecomm.stream import replay as r
+
+    client, sql, raw, _ = world
+    day = date(2026, 3, 4)
+    events = r.batch_events(ensure_batch(raw, day), day)
+    first = [e.body for e in events[:5]]
+    assert client.post("/events", json={"events": first}).json()["stored"] == 5
+    streamed_lines = sum(e["entity"] == "order_items" for e in first)
+    lines = batch_file_of(raw, day, "order_items")
+    # the 429 test's date is loaded on the way (streamed whole, not checked here)
+    assert load_date(sql.settings, raw / day.isoformat(), day).loaded_dates == [date(2026, 3, 3), day]
+    checks = {c.name: c for c in check_date(sql.settings, day)}
+    orders = len({row["order_id"] for row in lines})
+    revenue = sum(Decimal(row["revenue"]) for row in lines)
+    assert checks["stream_order_items"].passed
+    assert checks["stream_order_items"].details.startswith(
+        f"not compared: the replay of {day} had not finished when its batch loaded (streamed {streamed_lines} "
+    )
+    assert checks["stream_order_items"].details.endswith(
+        f"batch {len(lines)} order lines of {orders} orders, revenue {revenue:.2f})"
+    )
+    assert sql.one("SELECT count(*) FROM stream.web_events WHERE event_ts::date = %s", (day,)) == 0  # pruned
+    assert sql.one("SELECT count(*) FROM stream.replays WHERE business_date = %s", (day,)) == 0
+
+    monkeypatch.setattr(r, "STILL_WANTED_EVERY_SECONDS", 0.0)
+    result = r.replay(client, events, day, 1_000_000, say=lambda _: None, still_wanted=lambda: False)
+    assert (result.overtaken, result.sent) == (True, 0)
+
+
+def batch_file_of(raw, day: date, entity: str) -> list[dict]:
+    with open(raw / day.isoformat() / f"{entity}.csv", newline="") as f:
+        return list(csv.DictReader(f))

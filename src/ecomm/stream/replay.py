@@ -30,6 +30,7 @@ from ecomm.warehouse.load import batch_directories
 MAX_BATCH = 1000  # POST /events takes at most this many events
 SEND_EVERY_SECONDS = 0.5  # what is due is sent in one batch per half second (at most MAX_BATCH)
 RETRY_SECONDS = 5.0  # a server error or a lost connection: wait, then send the same batch again
+STILL_WANTED_EVERY_SECONDS = 10.0  # how often a replay asks whether its date's batch has loaded
 
 
 class ApiUnreachable(Exception):
@@ -133,6 +134,18 @@ class ReplayResult:
     stored: int = 0
     duplicates: int = 0
     rejected: int = 0
+    overtaken: bool = False  # stopped: the date's batch loaded before every event was sent
+
+
+def record_finished(conn, day: date, events: int) -> None:
+    """The replay of `day` sent every event: the nightly reconciliation may compare it exactly."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO stream.replays (business_date, events) VALUES (%s, %s) "
+            "ON CONFLICT (business_date) DO UPDATE SET events = EXCLUDED.events, finished_at = now()",
+            (day, events),
+        )
+    conn.commit()
 
 
 def replay(
@@ -142,9 +155,18 @@ def replay(
     speed: float,
     progress: Callable[[int], None] | None = None,
     say: Callable[[str], None] = print,
+    still_wanted: Callable[[], bool] | None = None,
 ) -> ReplayResult:
+    """Sends the events as they fall due. `still_wanted` (asked every STILL_WANTED_EVERY_SECONDS):
+    False once the date's batch has loaded, so the rest of the date is left to the batch."""
     result = ReplayResult(day)
+    asked = time.monotonic()
     for batch in due_batches(events, speed):
+        if still_wanted and time.monotonic() - asked >= STILL_WANTED_EVERY_SECONDS:
+            asked = time.monotonic()
+            if not still_wanted():
+                result.overtaken = True
+                return result
         body = post_batch(client, batch, say, first=result.sent == 0)
         result.sent += len(batch)
         result.stored += body["stored"]
