@@ -117,8 +117,8 @@ MEMORY_ROWS = (250_000, 1_000_000, 4_000_000)
 
 
 def memory_by_rows(sizes: tuple[int, ...] = MEMORY_ROWS, days: int = 365) -> list[dict]:
-    """Peak memory of reading, deriving and writing the batches (the part that reads the whole log;
-    loading goes batch by batch) in a fresh process per log size, at the default block size."""
+    """Peak memory of reading, deriving and writing the batches (loading goes batch by batch) in a
+    fresh process per log size, at the default block size."""
     found = []
     for rows in sizes:
         log = make_log(WORK / "import" / f"log_{rows}_{days}.csv", rows, days)

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ecomm.imports import interactions, transactions
-from ecomm.imports.run import write_log
+from ecomm.imports.run import write_batches, write_log
 from ecomm.imports.source import DEFAULT_BLOCK_BYTES, ImportRefused, open_log
 
 TODAY = date(2026, 1, 1)
@@ -95,6 +95,35 @@ def test_the_batches_are_the_same_bytes_whatever_the_block_size(tmp_path, block_
         ["6", '"thing 4"', '"k0"'],  # the lines without a product key
     ]
     assert _batches(log, tmp_path / "blocks", block_bytes) == whole
+
+
+def _files(folder: Path) -> dict:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.mark.parametrize(
+    "unmapped",
+    [
+        (),
+        ("order_id",),
+        ("product_id",),
+        ("product_id", "product_name"),
+        ("country", "category", "unit_price"),
+    ],
+    ids=["all", "keyless-orders", "names-only", "no-product", "no-attributes"],
+)
+def test_the_bounded_writer_gives_the_bytes_of_the_whole_read(tmp_path, unmapped):
+    """write_log (a month of lines at a time, ecomm.imports.bounded) vs the lines read whole."""
+    mapping = {k: v for k, v in MAPPING.items() if k not in unmapped}
+    log = [_log(tmp_path / "log.csv")]
+    lines, derived = transactions.frame(open_log(log, mapping), mapping, None, TODAY)
+    frames = transactions.tables(lines, derived)
+    first = min(f["day"].min() for f in frames.values() if len(f))
+    last = max(f["day"].max() for f in frames.values() if len(f))
+    write_batches(frames, tmp_path / "whole", first, last)
+    assert _batches(log, tmp_path / "bounded", 400, mapping=mapping) == _files(tmp_path / "whole")
 
 
 def test_a_parquet_log_in_small_batches_gives_the_same_bytes(tmp_path):

@@ -16,18 +16,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from ecomm import db
-from ecomm.datagen.writer import SCHEMAS, money, write_batch
-from ecomm.entities import BY_NAME
-from ecomm.imports import interactions, transactions
+from ecomm.datagen.writer import write_batch
+from ecomm.imports import bounded, interactions, transactions
+from ecomm.imports.days import day_slices, order_items
 from ecomm.imports.source import ImportRefused, Log, open_log
 from ecomm.settings import Settings
 from ecomm.warehouse.run import LoadReport, load_path
 
 _IMPORTED = ("customers", "products", "order_items", "returns", "web_events", "reviews")
-_MONEY_COLUMNS = ("unit_price", "discount", "revenue")
 
 
 @dataclass
@@ -48,55 +46,13 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()[:12]
 
 
-def _arrow(name: str, frame: pd.DataFrame) -> pa.Table:
-    """The frame as the entity's file columns, in contract order (missing columns: NULL = unknown)."""
-    schema = SCHEMAS[name]
-    arrays = []
-    for column in BY_NAME[name].columns:
-        type_ = schema.field(column).type
-        if column not in frame:
-            arrays.append(pa.nulls(len(frame), type_))
-        elif name == "order_items" and column in _MONEY_COLUMNS:
-            arrays.append(money(frame[column].to_numpy(), type_))
-        elif (array := _from_numpy(frame[column], type_)) is not None:
-            arrays.append(array)
-        else:
-            values = frame[column]
-            if type_ == pa.date32() and pd.api.types.is_datetime64_any_dtype(values):
-                values = values.dt.date
-            values = values.astype(object).where(values.notna(), None)
-            arrays.append(pa.array(values.tolist(), type_))
-    return pa.Table.from_arrays(arrays, schema=schema)
-
-
-def _from_numpy(values: pd.Series, type_: pa.DataType) -> pa.Array | None:
-    """A column of numbers or times without gaps straight from its array: the same values as
-    through Python objects, without a million of them (None: take the general path)."""
-    kind = values.dtype.kind
-    if kind not in "iubM" or values.isna().any():
-        return None
-    if kind == "M" and type_ == pa.date32():
-        return pa.array(values.to_numpy().astype("datetime64[D]"), type_)
-    if (kind == "M") == pa.types.is_timestamp(type_) and (
-        pa.types.is_integer(type_) or pa.types.is_boolean(type_) or pa.types.is_timestamp(type_)
-    ):
-        return pa.array(values.to_numpy(), type_)
-    return None
-
-
-def _order_items(buys: pd.DataFrame) -> pd.DataFrame:
-    """The purchase lines as order lines (in place: the frame is the import's own)."""
-    buys["revenue"], buys["order_ts"] = buys["amount"], buys["order_ts"].dt.floor("s")
-    return buys
-
-
 def write_batches(frames: dict[str, pd.DataFrame], out: Path, first: date, last: date) -> int:
     """One batch folder per day from `first` to `last`; returns how many. Takes the frames out of
     `frames` as it converts them, so each is held once (a log's order lines are most of its memory)."""
     by_day = {}
     for name in list(frames):
         frame = frames.pop(name)
-        by_day[name] = _day_slices(name, _order_items(frame) if name == "order_items" else frame)
+        by_day[name] = day_slices(name, order_items(frame) if name == "order_items" else frame)
         del frame
     days = (last - first).days + 1
     for n in range(days):
@@ -104,19 +60,6 @@ def write_batches(frames: dict[str, pd.DataFrame], out: Path, first: date, last:
         tables = {name: parts[day] for name, parts in by_day.items() if day in parts}
         write_batch(out, day.isoformat(), tables)
     return days
-
-
-def _day_slices(name: str, frame: pd.DataFrame) -> dict[date, pa.Table]:
-    """The entity's rows of each day as Arrow slices of one table: converting the whole frame once
-    costs a fraction of converting each day's part (a year of days: 10x less at 20,000 rows)."""
-    if frame.empty:
-        return {}
-    if not frame["day"].is_monotonic_increasing:  # (already in order: no copy)
-        frame = frame.sort_values("day", kind="stable")  # a day's rows keep the source's order
-    table = _arrow(name, frame)
-    days, starts = np.unique(frame["day"].to_numpy(), return_index=True)
-    ends = np.append(starts[1:], len(frame))
-    return {day: table.slice(start, end - start) for day, start, end in zip(days, starts, ends, strict=True)}
 
 
 Paths = Path | list[Path]
@@ -141,18 +84,15 @@ def batches_dir(settings: Settings, paths: list[Path]) -> Path:
 
 
 def require_continuation(paths: list[Path], row_ends: np.ndarray, rows: pd.DataFrame) -> None:
-    """Each file after the first starts on a later day than every earlier file ends: ids are
-    numbered in order of first appearance, so rows that only continue the log leave every loaded
-    row as it was (its batches are identical and load nothing)."""
+    """Each file after the first starts on a later day than every earlier file ends (see
+    `bounded.require_continuation`), for rows read whole (an interaction log)."""
     day = rows["ts"].dt.date
     file_no = np.searchsorted(row_ends, rows.index.to_numpy(), side="right")
-    for n in range(1, len(paths)):
-        earlier, this = day[file_no < n], day[file_no == n]
-        if len(this) and len(earlier) and this.min() <= earlier.max():
-            raise ImportRefused(
-                f"{paths[n].name}: starts on {this.min()}, not after the log so far (which ends "
-                f"{earlier.max()}): a file added to a log must continue it"
-            )
+    spans = [
+        (day[file_no == n].min(), day[file_no == n].max()) if (file_no == n).any() else None
+        for n in range(len(paths))
+    ]
+    bounded.require_continuation(paths, spans)
 
 
 ID_FIELDS = ("customer_id", "product_id", "user_id", "item_id")  # used as they are when positive integers
@@ -207,6 +147,8 @@ def write_log(
     log = open_log(paths, mapping, delimiter, encoding, block_bytes)
     if len(paths) > 1:
         require_same_id_kind(log)
+    if kind is transactions:  # read in blocks, held per key and month: a 2 GB log fits in memory
+        return bounded.write_log(log, mapping, out, date_format, today)
     lines, derived = kind.frame(log, mapping, date_format, today)
     require_continuation(paths, log.row_ends(), lines)
     frames = kind.tables(lines, derived)

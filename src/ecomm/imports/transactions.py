@@ -75,11 +75,11 @@ def first_appearance_ids(keys: pd.Series, ts: pd.Series) -> pd.Series:
 
 # the checks of a line, in the order a refusal reports them
 CUSTOMER, DATE, FUTURE, AMOUNT, QUANTITY, WHOLE, PRICE, CURRENCY = range(8)
-_TEXT = ("customer_id", "product_id", "product_name", "order_id", "country", "category")
+TEXT_FIELDS = ("customer_id", "product_id", "product_name", "order_id", "country", "category")
 
 
 @dataclass
-class _Reading:
+class Reading:
     """What the blocks leave behind: each kept line's typed values and its text as codes."""
 
     mapping: dict[str, str]
@@ -100,15 +100,15 @@ def frame(
     """The mapped source as one typed row per line (duplicates dropped), or ImportRefused. Read
     block by block: what stays in memory is a few numbers per line and each distinct text once."""
     log = as_log(source, mapping)
-    reading = _Reading(mapping, settle_date_format(log, "date", date_format), today)
-    reading.codes = {f: Codes() for f in _TEXT if f in mapping}
+    reading = Reading(mapping, settle_date_format(log, "date", date_format), today)
+    reading.codes = {f: Codes() for f in TEXT_FIELDS if f in mapping}
     derived = Derived()
     for _, raw in log.blocks():
         derived.rows_read += len(raw)
         raw = raw[reading.seen.mask(raw)]
-        if len(raw) and (part := _block(raw, reading)) is not None:
+        if len(raw) and (part := typed_block(raw, reading)) is not None:
             reading.parts.append(part)
-    _refuse_if_any(reading)
+    refuse_if_any(reading)
     lines = pd.concat(reading.parts)
     reading.parts.clear()
     derived.duplicates = derived.rows_read - len(lines)
@@ -117,7 +117,7 @@ def frame(
     return _lines(lines, reading, derived), derived
 
 
-def _block(raw: pd.DataFrame, reading: _Reading) -> pd.DataFrame | None:
+def typed_block(raw: pd.DataFrame, reading: Reading) -> pd.DataFrame | None:
     """The block's lines typed, or None when a check failed (kept in reading.refusal)."""
     mapping, refusal = reading.mapping, reading.refusal
     col = {f: raw[c] for f, c in mapping.items()}
@@ -177,7 +177,7 @@ def _block(raw: pd.DataFrame, reading: _Reading) -> pd.DataFrame | None:
     return lines
 
 
-def _refuse_if_any(reading: _Reading) -> None:
+def refuse_if_any(reading: Reading) -> None:
     mapping, refusal = reading.mapping, reading.refusal
     if len(reading.currencies) > 1:
         refusal.fail(
@@ -196,7 +196,7 @@ def _refuse_if_any(reading: _Reading) -> None:
         raise refusal.error
 
 
-def _lines(lines: pd.DataFrame, reading: _Reading, derived: Derived) -> pd.DataFrame:
+def _lines(lines: pd.DataFrame, reading: Reading, derived: Derived) -> pd.DataFrame:
     """The coded lines with ids, order ids, line numbers and the text attributes as Categoricals."""
     codes = reading.codes
     lines["status"] = pd.Categorical.from_codes(
@@ -266,37 +266,56 @@ def _orders(lines: pd.DataFrame, codes: dict[str, Codes], derived: Derived) -> N
     lines["line_no"] = lines.groupby("order_id").cumcount() + 1
 
 
-_RETURN_COLUMNS = ["order_id", "line_no", "return_date", "reason"]
+RETURN_COLUMNS = ["order_id", "line_no", "return_date", "reason"]
 
 
 def _match_returns(lines: pd.DataFrame) -> pd.DataFrame:
     """Returns rows: each return marks the latest earlier unreturned line of its customer and product."""
     is_return = lines["is_return"].to_numpy()
     if not is_return.any():
-        return pd.DataFrame([], columns=_RETURN_COLUMNS)
+        return pd.DataFrame([], columns=RETURN_COLUMNS)
     returns = lines.loc[is_return, ["ts", "customer_id", "product_id"]].sort_values("ts", kind="stable")
-    returned = pd.MultiIndex.from_frame(returns[["customer_id", "product_id"]])
-    buys = lines.loc[~is_return, ["customer_id", "product_id", "order_ts", "order_id", "line_no"]]
-    # only the purchases of a (customer, product) that has a return can be returned: a Python loop
-    # over those, not over every line of a million-line log
-    buys = buys[pd.MultiIndex.from_frame(buys[["customer_id", "product_id"]]).isin(returned)]
-    buys = buys.sort_values("order_ts", kind="stable")
-    open_lines: dict[tuple, list[tuple]] = {}
-    for r in buys.itertuples():
-        open_lines.setdefault((r.customer_id, r.product_id), []).append(
-            (r.order_ts.date(), r.order_id, r.line_no)
-        )
-    rows = []
-    for n, r in enumerate(returns.itertuples(), start=1):
-        day = r.ts.date()
-        candidates = open_lines.get((r.customer_id, r.product_id), [])
-        at = next((i for i in range(len(candidates) - 1, -1, -1) if candidates[i][0] < day), None)
-        if at is None:  # nothing to return: a reference to no line, which the loader quarantines
-            rows.append((-n, 1, day, "return with no earlier purchase of the customer and product"))
-            continue
-        _, order_id, line_no = candidates.pop(at)
-        rows.append((order_id, line_no, day, "negative amount or refund in the source"))
-    return pd.DataFrame(rows, columns=_RETURN_COLUMNS)
+    matcher = ReturnMatcher(pd.MultiIndex.from_frame(returns[["customer_id", "product_id"]]))
+    matcher.add_purchases(
+        lines.loc[~is_return, ["customer_id", "product_id", "order_ts", "order_id", "line_no"]]
+    )
+    return matcher.match(returns)
+
+
+class ReturnMatcher:
+    """Returns matched in time order, fed window by window (the whole log, or month by month): a
+    window's purchases, then its returns sorted by time. Only the purchases of a (customer, product)
+    that has a return are kept: a Python loop over those, not over every line of a long log."""
+
+    def __init__(self, returned: pd.MultiIndex) -> None:
+        self.returned = returned  # the (customer_id, product_id) pairs with a return
+        self.open_lines: dict[tuple, list[tuple]] = {}
+        self.seen = 0  # returns so far: a return of nothing refers to order -n (n: its place in time)
+
+    def add_purchases(self, buys: pd.DataFrame) -> None:
+        """Purchases (customer_id, product_id, order_ts, order_id, line_no) later than any added."""
+        buys = buys[pd.MultiIndex.from_frame(buys[["customer_id", "product_id"]]).isin(self.returned)]
+        for r in buys.sort_values("order_ts", kind="stable").itertuples():
+            self.open_lines.setdefault((r.customer_id, r.product_id), []).append(
+                (r.order_ts.date(), r.order_id, r.line_no)
+            )
+
+    def match(self, returns: pd.DataFrame) -> pd.DataFrame:
+        """The returns rows of returns (ts, customer_id, product_id) in time order."""
+        rows = []
+        for r in returns.itertuples():
+            self.seen += 1
+            day = r.ts.date()
+            candidates = self.open_lines.get((r.customer_id, r.product_id), [])
+            at = next((i for i in range(len(candidates) - 1, -1, -1) if candidates[i][0] < day), None)
+            if at is None:  # nothing to return: a reference to no line, which the loader quarantines
+                rows.append(
+                    (-self.seen, 1, day, "return with no earlier purchase of the customer and product")
+                )
+                continue
+            _, order_id, line_no = candidates.pop(at)
+            rows.append((order_id, line_no, day, "negative amount or refund in the source"))
+        return pd.DataFrame(rows, columns=RETURN_COLUMNS)
 
 
 _PURCHASE_COLUMNS = (
@@ -311,7 +330,7 @@ def _purchases(lines: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({c: lines[c].array[keep] for c in columns}, index=lines.index[keep])
 
 
-def _prices(buys: pd.DataFrame, derived: Derived) -> pd.DataFrame:
+def prices(buys: pd.DataFrame, derived: Derived) -> pd.DataFrame:
     """unit_price and discount with revenue = the source's amount to the cent: the source's unit price
     when it covers the amount (the rest is a discount), else the amount over the quantity rounded up
     to a cent, the rounding kept as a discount of less than a cent per unit."""
@@ -344,7 +363,7 @@ def most_frequent(lines: pd.DataFrame, key: str, column: str) -> pd.Series:
 def tables(lines: pd.DataFrame, derived: Derived) -> dict[str, pd.DataFrame]:
     """Frames of the contract's entities, each with the business date (`day`) of its batch."""
     returns = _match_returns(lines)
-    buys = _prices(_purchases(lines), derived)
+    buys = prices(_purchases(lines), derived)
     first_seen = lines.groupby("customer_id")["ts"].min().dt.normalize()
     customers = pd.DataFrame({"customer_id": first_seen.index, "signup_date": first_seen.to_numpy()})
     customers["country"] = customers["customer_id"].map(most_frequent(lines, "customer_id", "country"))
