@@ -154,7 +154,7 @@ def test_stream_tables_are_the_contract_with_the_clients_event_id(sql):
     from ecomm.stream.tables import STREAM_ENTITIES
 
     found_tables = sql("SELECT table_name FROM information_schema.tables WHERE table_schema = 'stream'")
-    assert sorted(r[0] for r in found_tables) == ["live_resets", "order_items", "web_events"]
+    assert sorted(r[0] for r in found_tables) == ["live_resets", "order_items", "replays", "web_events"]
     assert sorted(STREAM_ENTITIES) == ["order_items", "web_events"]
     for entity in STREAM_ENTITIES.values():
         expected = {
@@ -173,5 +173,6 @@ def test_stream_tables_are_the_contract_with_the_clients_event_id(sql):
     assert keys == [
         ("stream.live_resets", "PRIMARY KEY (only_row)"),
         ("stream.order_items", "PRIMARY KEY (stream_event_id)"),
+        ("stream.replays", "PRIMARY KEY (business_date)"),
         ("stream.web_events", "PRIMARY KEY (stream_event_id)"),
     ]

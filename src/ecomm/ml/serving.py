@@ -70,6 +70,8 @@ it on a series it cannot fit.
 
 from __future__ import annotations
 
+import functools
+
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
@@ -507,7 +509,6 @@ class ForecastPyfunc(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         import copy
 
-        from statsforecast import StatsForecast
         from statsforecast.models import SeasonalNaive
 
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
@@ -521,7 +522,7 @@ class ForecastPyfunc(mlflow.pyfunc.PythonModel):
         parts = []
         for level, part in frame.groupby(SERIES_LEVEL, sort=True):
             method = self.methods[level]
-            engine = StatsForecast(
+            engine = spawning_statsforecast(
                 models=[copy.deepcopy(self.models[level])],  # a fresh fit per call
                 freq="D",
                 n_jobs=n_jobs,
@@ -549,3 +550,38 @@ class ForecastPyfunc(mlflow.pyfunc.PythonModel):
         if not parts:
             return pd.DataFrame(columns=columns)
         return pd.concat(parts, ignore_index=True)[columns]
+
+
+@functools.cache
+def _spawning_statsforecast_class():
+    """StatsForecast with spawned worker processes (n_jobs > 1). It forks them by default, and a
+    forked child inherits locks that other threads of the parent held (OpenMP, BLAS, Airflow's task
+    runner): such children hung in an Airflow task and in the test suite. A spawned child starts
+    clean, at the cost of a fresh interpreter per process."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import statsforecast.core as core
+    from statsforecast import StatsForecast
+
+    spawn = multiprocessing.get_context("spawn")
+
+    class SpawningStatsForecast(StatsForecast):
+        def _get_pool(self):
+            return spawn.Pool, {}
+
+        def _forecast_parallel(self, *args, **kwargs):
+            # the one parallel path that builds its own ProcessPoolExecutor (default context)
+            forked = core.ProcessPoolExecutor
+            core.ProcessPoolExecutor = functools.partial(ProcessPoolExecutor, mp_context=spawn)
+            try:
+                return super()._forecast_parallel(*args, **kwargs)
+            finally:
+                core.ProcessPoolExecutor = forked
+
+    return SpawningStatsForecast
+
+
+def spawning_statsforecast(**kwargs):
+    """A StatsForecast(**kwargs) whose worker processes are spawned, not forked."""
+    return _spawning_statsforecast_class()(**kwargs)

@@ -91,8 +91,9 @@ def statistical_engine(names: tuple[str, ...], settings: ModelSettings):
     models = statistical_models(names, settings)
     if not models:
         return None
-    from statsforecast import StatsForecast
     from statsforecast.models import SeasonalNaive
 
+    from ecomm.ml.serving import spawning_statsforecast
+
     fallback = SeasonalNaive(season_length=settings.season_length)
-    return StatsForecast(models=models, freq="D", n_jobs=settings.n_jobs, fallback_model=fallback)
+    return spawning_statsforecast(models=models, freq="D", n_jobs=settings.n_jobs, fallback_model=fallback)
