@@ -318,6 +318,8 @@ def stream(
             day = _next_stream_date(settings, world)
             if day != streamed:
                 events = r.batch_events(ensure_batch(world, day), day)
+                with db.connection(settings) as conn:
+                    r.record_started(conn, day, len(events))
                 label = f"streaming {day} at {rate:g}x"
                 say(f"{label}: {len(events):,} events")  # the service's log says what it does
                 with _progress(label, total=len(events)) as tick:
@@ -328,13 +330,13 @@ def stream(
                         rate,
                         lambda n, label=label: tick(label, n, 0),
                         say,
-                        still_wanted=lambda day=day: _next_stream_date(settings, world) == day,
+                        still_wanted=lambda day=day: _still_streaming(settings, world, day, say),
                     )
                 if result.overtaken:
                     say(f"the batch of {day} loaded before its replay finished: moving on")
                 else:
                     with db.connection(settings) as conn:
-                        r.record_finished(conn, day, len(events))
+                        r.record_finished(conn, day)
                 out.print(
                     f"streamed {day}: {result.sent:,} events sent, {result.stored:,} stored, "
                     f"{result.duplicates:,} already stored, {result.rejected:,} rejected",
@@ -344,6 +346,19 @@ def stream(
             if not follow:
                 return
             clock.sleep(60)  # the next date exists once the nightly run has loaded this one
+
+
+def _still_streaming(settings, world: Path, day, say) -> bool:
+    """False once `day`'s batch has loaded; a database that does not answer keeps the replay going."""
+    import psycopg2
+
+    from ecomm import db
+
+    try:
+        return _next_stream_date(settings, world) == day
+    except (db.DatabaseError, psycopg2.Error) as exc:
+        say(f"cannot ask the warehouse whether {day} has loaded ({exc}); streaming on")
+        return True
 
 
 def _next_stream_date(settings, world: Path):

@@ -76,7 +76,10 @@ def test_the_stream_holds_exactly_the_batch_of_the_next_date(world):
     assert f"streamed {NEXT}: {total:,} events sent, {total:,} stored, 0 already stored, 0 rejected" in (
         result.stdout
     )
-    assert sql("SELECT business_date, events FROM stream.replays") == [(NEXT, total)]  # compared exactly
+    # finished: compared exactly
+    assert sql("SELECT business_date, events, finished_at IS NOT NULL FROM stream.replays") == [
+        (NEXT, total, True)
+    ]
     revenue = sum(Decimal(row["revenue"]) for row in lines)
     assert sql(
         "SELECT count(*), count(DISTINCT order_id), sum(revenue), min(order_ts)::date, max(order_ts)::date "
@@ -225,6 +228,8 @@ def test_a_batch_loaded_while_its_date_streams_is_not_called_a_loss(world, monke
     client, sql, raw, _ = world
     day = date(2026, 3, 4)
     events = r.batch_events(ensure_batch(raw, day), day)
+    with db.connection(sql.settings) as conn:
+        r.record_started(conn, day, len(events))  # what `ecomm stream` records before its first event
     first = [e.body for e in events[:5]]
     assert client.post("/events", json={"events": first}).json()["stored"] == 5
     streamed_lines = sum(e["entity"] == "order_items" for e in first)
@@ -242,7 +247,9 @@ def test_a_batch_loaded_while_its_date_streams_is_not_called_a_loss(world, monke
         f"batch {len(lines)} order lines of {orders} orders, revenue {revenue:.2f})"
     )
     assert sql.one("SELECT count(*) FROM stream.web_events WHERE event_ts::date = %s", (day,)) == 0  # pruned
-    assert sql.one("SELECT count(*) FROM stream.replays WHERE business_date = %s", (day,)) == 0
+    assert sql("SELECT events, finished_at FROM stream.replays WHERE business_date = %s", (day,)) == [
+        (len(events), None)
+    ]
 
     monkeypatch.setattr(r, "STILL_WANTED_EVERY_SECONDS", 0.0)
     result = r.replay(client, events, day, 1_000_000, say=lambda _: None, still_wanted=lambda: False)
@@ -252,3 +259,22 @@ def test_a_batch_loaded_while_its_date_streams_is_not_called_a_loss(world, monke
 def batch_file_of(raw, day: date, entity: str) -> list[dict]:
     with open(raw / day.isoformat() / f"{entity}.csv", newline="") as f:
         return list(csv.DictReader(f))
+
+
+def test_events_of_a_date_no_replay_started_are_compared_exactly(world):
+    """Events another client posted (no replay of the date began) are held to the batch: one left
+    out fails the check with both sides' numbers."""
+    from ecomm.pipeline import ensure_batch
+    from ecomm.stream import replay as r
+
+    client, sql, raw, _ = world
+    day = date(2026, 3, 5)
+    events = r.batch_events(ensure_batch(raw, day), day)
+    web = [e.body for e in events if e.body["entity"] == "web_events"]
+    assert client.post("/events", json={"events": web[:-1]}).json()["stored"] == len(web) - 1
+    assert load_date(sql.settings, raw / day.isoformat(), day).loaded_dates == [day]
+    with pytest.raises(QualityCheckFailed) as failed:
+        check_date(sql.settings, day)
+    sessions = len({e["data"]["session_id"] for e in web})
+    assert f"batch {len(web)} web events of {sessions} sessions" in str(failed.value)
+    assert str(failed.value).startswith("stream_order_items: streamed 0 order lines of 0 orders")

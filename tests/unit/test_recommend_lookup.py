@@ -90,3 +90,17 @@ def test_no_lookup_for_the_als_model_nor_for_one_whose_rows_differ():
     assert compile_lookup(RecommenderPyfunc(recommender_state())) is None
     assert compile_lookup(RelabelledPyfunc(calibrated_state())) is None
     assert compile_lookup(RerankedRecommenderPyfunc(calibrated_state() | {"user_ids": np.array([])})) is None
+
+
+class FailingPyfunc(RerankedRecommenderPyfunc):
+    """A version whose predict() raises on a probe (as a model pickled with code the lookup misreads)."""
+
+    def predict(self, context, model_input, params=None):
+        raise KeyError("customer_country")
+
+
+def test_no_lookup_when_a_probe_raises_or_the_state_lacks_what_the_lookup_reads(caplog):
+    assert compile_lookup(FailingPyfunc(calibrated_state())) is None
+    assert "the recommendation lookup failed on a probe customer" in caplog.text
+    without_fill = {k: v for k, v in calibrated_state().items() if k != "country_popularity"}
+    assert compile_lookup(RerankedRecommenderPyfunc(without_fill)) is None

@@ -6,10 +6,11 @@ lines, orders and revenue (exact decimals) against `fact_order_items` of the bat
 sessions against `fact_web_events`. A difference fails `stream_order_items` / `stream_web_events`
 naming both sides' numbers. A date nobody streamed gets no such check.
 
-Only a date whose replay finished (`ecomm stream` records it in `stream.replays`) is compared exactly.
-A batch loaded while its date was still streaming (a run triggered by hand during the day) holds
-events the stream has not sent yet: its checks pass and say so, with both sides' numbers, and
-`ecomm stream` moves on to the next date once it sees that batch loaded.
+A batch loaded while its date's replay had started and not finished (`stream.replays`; a run
+triggered by hand during the day) holds events the stream has not sent yet: its checks pass and say
+so, with both sides' numbers, and `ecomm stream` moves on to the next date once it sees that batch
+loaded. Every other streamed date (replay finished, or events from another client) is compared
+exactly.
 
 Once a batch's checks all pass, the landing area's rows of its date are deleted: the warehouse holds
 them now. A failed batch keeps them (to look into) until a later check passes.
@@ -54,8 +55,12 @@ def describe(name: str, figures: tuple) -> str:
     return f"{rows} {lines} of {distinct} {groups}{money}"
 
 
-def _finished(cur, dates: list[date]) -> set[date]:
-    cur.execute("SELECT business_date FROM stream.replays WHERE business_date = ANY(%s)", (dates,))
+def _replaying(cur, dates: list[date]) -> set[date]:
+    """Dates whose replay started and has not finished."""
+    cur.execute(
+        "SELECT business_date FROM stream.replays WHERE business_date = ANY(%s) AND finished_at IS NULL",
+        (dates,),
+    )
     return {day for (day,) in cur.fetchall()}
 
 
@@ -63,7 +68,7 @@ def stream_checks(cur, dates: list[date]) -> list[CheckResult]:
     """One check per entity for each of `dates` that has streamed events (of any entity)."""
     if not dates:
         return []
-    finished = _finished(cur, dates)
+    replaying = _replaying(cur, dates)
     figures = {
         name: (_figures(cur, streamed, dates), _figures(cur, batch, dates))
         for name, (streamed, batch) in _FIGURES.items()
@@ -75,7 +80,7 @@ def stream_checks(cur, dates: list[date]) -> list[CheckResult]:
             ours = streamed.get(day, (0, 0, None if name == "web_events" else 0))
             theirs = batch.get(day, (0, 0, None if name == "web_events" else 0))
             both = f"streamed {describe(name, ours)}; batch {describe(name, theirs)}"
-            if day in finished:
+            if day not in replaying:
                 checks.append(CheckResult(f"stream_{name}", ours == theirs, ours[0], both, day))
             else:
                 unfinished = (

@@ -137,14 +137,22 @@ class ReplayResult:
     overtaken: bool = False  # stopped: the date's batch loaded before every event was sent
 
 
-def record_finished(conn, day: date, events: int) -> None:
-    """The replay of `day` sent every event: the nightly reconciliation may compare it exactly."""
+def record_started(conn, day: date, events: int) -> None:
+    """A replay of `day` begins: until it finishes, a batch of the date loaded meanwhile is not
+    compared with the stream (it holds events not sent yet)."""
     with conn.cursor() as cur:
         cur.execute(
-            "INSERT INTO stream.replays (business_date, events) VALUES (%s, %s) "
-            "ON CONFLICT (business_date) DO UPDATE SET events = EXCLUDED.events, finished_at = now()",
+            "INSERT INTO stream.replays (business_date, events) VALUES (%s, %s) ON CONFLICT (business_date) "
+            "DO UPDATE SET events = EXCLUDED.events, started_at = now(), finished_at = NULL",
             (day, events),
         )
+    conn.commit()
+
+
+def record_finished(conn, day: date) -> None:
+    """The replay of `day` sent every event: the nightly reconciliation compares the date exactly."""
+    with conn.cursor() as cur:
+        cur.execute("UPDATE stream.replays SET finished_at = now() WHERE business_date = %s", (day,))
     conn.commit()
 
 

@@ -12,6 +12,7 @@ disagree (a version pickled with other labelling code); the caller then uses pre
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
@@ -37,6 +38,8 @@ from ecomm.ml.serving import (
 )
 
 PERSONAL_SOURCES = (RERANKED, RERANKED_NEW_ITEM)
+
+log = logging.getLogger("ecomm.api")
 
 
 @dataclass(frozen=True)
@@ -217,7 +220,10 @@ def probes(state: dict) -> list[tuple[int, int, str | None, str | None]]:
 def compile_lookup(model) -> Lookup | None:
     """A Lookup for a re-ranked recommender whose rows equal its predict()'s on the probes, else None."""
     state = getattr(model, "state", {})
-    needed = ("user_ids", "list_indptr", "list_items", "item_ids", "customer_country")
+    needed = (
+        "user_ids", "list_indptr", "list_items", "item_ids", "customer_country", "country_popularity",
+        "item_category",
+    )  # fmt: skip
     if (
         not hasattr(model, "annotate")
         or any(key not in state for key in needed)
@@ -234,8 +240,12 @@ def compile_lookup(model) -> Lookup | None:
         }
     )
     # one predict() per probe row: a customer id appears at several k
-    for i, (customer_id, k, country, categories) in enumerate(rows):
-        expected = rows_of_frame(model.predict(None, frame.iloc[[i]].reset_index(drop=True)))
-        if lookup.recommend(customer_id, k, country, categories) != expected:
-            return None
+    try:
+        for i, (customer_id, k, country, categories) in enumerate(rows):
+            expected = rows_of_frame(model.predict(None, frame.iloc[[i]].reset_index(drop=True)))
+            if lookup.recommend(customer_id, k, country, categories) != expected:
+                return None
+    except Exception:  # a version whose state the lookup misreads is served by its pyfunc instead
+        log.warning("the recommendation lookup failed on a probe customer", exc_info=True)
+        return None
     return lookup

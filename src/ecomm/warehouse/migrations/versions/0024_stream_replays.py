@@ -1,8 +1,9 @@
-"""`stream.replays`: the dates `ecomm stream` finished replaying (issue 18).
+"""`stream.replays`: the dates `ecomm stream` started and finished replaying (issue 18).
 
-The nightly reconciliation compares a streamed date with its batch exactly only when the replay of
-that date finished; a batch loaded while its date was still streaming (a run triggered by hand in
-the middle of the day) holds events the stream has not sent yet, and is not a loss.
+A batch loaded while its date's replay had started and not finished (a run triggered by hand in the
+middle of the day) holds events the stream has not sent yet: the nightly reconciliation does not
+call that a loss. Every other streamed date (replay finished, or events from another client) is
+compared exactly.
 
 Revision ID: 0024
 """
@@ -19,10 +20,11 @@ def upgrade() -> None:
 CREATE TABLE stream.replays (
     business_date date PRIMARY KEY,
     events integer NOT NULL CHECK (events >= 0),
-    finished_at timestamptz NOT NULL DEFAULT now()
+    started_at timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz
 );
-COMMENT ON TABLE stream.replays IS 'Grain: one row per business date whose replay by `ecomm stream` '
-    'sent every event of the date (events: how many).';
+COMMENT ON TABLE stream.replays IS 'Grain: one row per business date `ecomm stream` replayed: events '
+    'is the date''s number of events, finished_at NULL while (or if) the replay has not sent them all.';
 """
     )
 
