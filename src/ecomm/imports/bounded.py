@@ -325,11 +325,9 @@ class Ids:
         customers = pd.DataFrame(
             {"customer_id": first_seen.index.to_numpy(), "signup_date": first_seen.dt.normalize().to_numpy()}
         )
-        if "country" in codes:
-            country = keys.countries.most_frequent(self.customer, codes["country"].values())
-            customers["country"] = customers["customer_id"].map(country)
-        else:
-            customers["country"] = None
+        customers["country"] = _most_frequent(
+            customers["customer_id"], keys.countries, self.customer, codes, "country"
+        )
         return customers.assign(day=customers["signup_date"].dt.date)
 
     def _products_frame(
@@ -346,12 +344,17 @@ class Ids:
             {"product_id": launch.index.to_numpy(), "launch_date": launch.dt.normalize().to_numpy()}
         )
         products["product_name"] = products["product_id"].map(named.set_index("product_id")["name"])
-        if "category" in codes:
-            category = keys.categories.most_frequent(self.product, codes["category"].values())
-            products["category"] = products["product_id"].map(category)
-        else:
-            products["category"] = None
+        products["category"] = _most_frequent(
+            products["product_id"], keys.categories, self.product, codes, "category"
+        )
         return products.assign(day=products["launch_date"].dt.date)
+
+
+def _most_frequent(ids: pd.Series, counts, owners: np.ndarray, codes: dict, field: str) -> pd.Series | None:
+    """Each id's most frequent `field` value over its lines; None when the source maps no such column."""
+    if field not in codes:
+        return None
+    return ids.map(counts.most_frequent(owners, codes[field].values()))
 
 
 class Orders:

@@ -87,7 +87,9 @@ class RedisBus:
             await self.redis.aclose()
 
     async def _hold_lock(self) -> bool:
-        if self.leading and await self.redis.eval(RENEW, 1, LOCK, self.me, self.ttl_ms):
+        # renew first whatever `leading` says: a tick that took the lock and then failed must not
+        # lock this worker out until its own lock expires
+        if await self.redis.eval(RENEW, 1, LOCK, self.me, self.ttl_ms):
             return True
         return bool(await self.redis.set(LOCK, self.me, nx=True, px=self.ttl_ms))
 
@@ -149,6 +151,11 @@ class RedisBus:
     def _deliver(self, text: bytes) -> None:
         """A tick newer than this worker's latest goes to its clients; an older one (the stored tick
         also published while we subscribed, a producer that lost its lock) is dropped: `seq` only grows."""
-        latest = json.loads(text)
-        if latest["seq"] > (self.producer.latest or {}).get("seq", 0):
+        try:
+            latest = json.loads(text)
+            newer = latest["seq"] > (self.producer.latest or {}).get("seq", 0)
+        except (ValueError, KeyError, TypeError) as exc:  # not a tick: dropped, the connection is fine
+            log.warning("live bus: dropped a message that is not a tick (%s)", exc)
+            return
+        if newer:
             self.producer.deliver(latest)
