@@ -196,3 +196,31 @@ def test_terraform_is_formatted_and_validates(tmp_path):
     report = json.loads(done.stdout)
     assert report["valid"], [d["summary"] + ": " + d.get("detail", "") for d in report["diagnostics"]]
     assert report["error_count"] == 0
+
+
+def test_the_dashboard_on_ecs_reads_the_drift_reports_airflow_writes():
+    """As in docker-compose.yml: both roles point ECOMM_DRIFT_REPORTS at the same path, which the
+    Airflow tasks mount writable and the dashboard read-only (an EFS access point of its own)."""
+    ecs = ecs_locals()
+    compose_path = compose_raw()["x-ecomm-env"]["ECOMM_DRIFT_REPORTS"]
+    assert unquote(ecs["reports_path"]) == compose_path
+    for role in ("app", "airflow"):
+        assert ecs["environment"][role]["ECOMM_DRIFT_REPORTS"] == "${local.reports_path}"
+    mode = ecs["reports_mode"]
+    assert 't.role == "airflow" ? "write"' in mode and 'k == "streamlit" ? "read" : null' in mode
+    main = (TERRAFORM / "modules" / "ecs" / "main.tf").read_text()
+    assert 'path = "/ecomm-reports"' in main  # not under /ecomm-home, where Airflow's keys are
+    services = (TERRAFORM / "modules" / "ecs" / "services.tf").read_text()
+    assert "drift-reports = aws_efs_access_point.reports.id" in services
+    assert 'readOnly = local.reports_mode[each.key] == "read"' in services
+    iam = parse(TERRAFORM / "modules" / "ecs" / "iam.tf")
+    policies = {
+        unquote(k): v
+        for block in iam["resource"]
+        for kind, body in block.items()
+        if unquote(kind) == "aws_iam_role_policy"
+        for k, v in body.items()
+    }
+    assert '${aws_iam_role.task["app"].id}' in str(policies["app_reports"]["role"])
+    app_actions = str(policies["app_reports"]["policy"])
+    assert "ClientMount" in app_actions and "ClientWrite" not in app_actions

@@ -95,13 +95,34 @@ resource "aws_iam_role_policy" "airflow" {
         Action   = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
         Resource = [aws_efs_file_system.home.arn]
         Condition = {
-          StringEquals = { "elasticfilesystem:AccessPointArn" = aws_efs_access_point.home.arn }
+          StringEquals = {
+            "elasticfilesystem:AccessPointArn" = [aws_efs_access_point.home.arn, aws_efs_access_point.reports.arn]
+          }
         }
       },
       {
         Effect   = "Allow"
         Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
         Resource = [var.kms_key_arn]
+      },
+    ]
+  })
+}
+
+# The dashboard reads the drift reports Airflow writes: mount (no write) of their access point only.
+resource "aws_iam_role_policy" "app_reports" {
+  name = "drift-reports-read"
+  role = aws_iam_role.task["app"].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Effect   = "Allow"
+        Action   = ["elasticfilesystem:ClientMount"]
+        Resource = [aws_efs_file_system.home.arn]
+        Condition = {
+          StringEquals = { "elasticfilesystem:AccessPointArn" = aws_efs_access_point.reports.arn }
+        }
       },
     ]
   })

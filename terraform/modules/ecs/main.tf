@@ -1,7 +1,8 @@
 # ECS Fargate: the platform's long-running services behind one ALB (host-based routing), its
 # one-shot jobs as task definitions run with `aws ecs run-task`, CloudWatch logs, Cloud Map names
 # for service-to-service calls, and EFS for ECOMM_HOME (the simulated shop's raw batches, Airflow's
-# logs and shared keys), mounted by the Airflow components and the bootstrap job.
+# logs and shared keys), mounted by the Airflow components and the bootstrap job; its drift-reports
+# directory is also mounted, read-only, by the dashboard.
 #
 # Counterparts of docker-compose.yml (tests/unit/test_deploy_terraform.py checks the mapping):
 # every compose service runs here except postgres (RDS instead), redis (ElastiCache, modules/redis),
@@ -170,6 +171,26 @@ resource "aws_efs_access_point" "home" {
   }
   root_directory {
     path = "/ecomm-home"
+    creation_info {
+      owner_uid   = 10001
+      owner_gid   = 10001
+      permissions = "0750"
+    }
+  }
+  tags = var.tags
+}
+
+# The daily HTML drift reports (ECOMM_DRIFT_REPORTS): written by Airflow's model_drift task and read
+# by the dashboard, in a directory of their own, so the dashboard mounts them without the rest of
+# ECOMM_HOME (Airflow's keys), as docker-compose.yml's drift-reports volume does.
+resource "aws_efs_access_point" "reports" {
+  file_system_id = aws_efs_file_system.home.id
+  posix_user {
+    uid = 10001
+    gid = 10001
+  }
+  root_directory {
+    path = "/ecomm-reports"
     creation_info {
       owner_uid   = 10001
       owner_gid   = 10001

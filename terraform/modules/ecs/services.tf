@@ -80,11 +80,16 @@ locals {
     }
   }
 
+  # the drift reports' EFS directory (aws_efs_access_point.reports): Airflow writes, the dashboard reads
+  reports_path = "/var/lib/ecomm-reports"
+  reports_mode = { for k, t in local.tasks : k => t.role == "airflow" ? "write" : k == "streamlit" ? "read" : null }
+
   secret_key_cmd = "python -c \"import json,sys; sys.stdout.write(json.load(open(sys.argv[1]))[sys.argv[2]])\" /var/lib/ecomm/airflow/ecomm_secrets.json"
 
   environment = {
     app = {
       ECOMM_HOME                = "/var/lib/ecomm"
+      ECOMM_DRIFT_REPORTS       = local.reports_path
       ECOMM_MLFLOW_TRACKING_URI = "http://mlflow.${local.namespace}:5050"
     }
     mlflow = {
@@ -93,6 +98,7 @@ locals {
     }
     airflow = {
       ECOMM_HOME                                        = "/var/lib/ecomm"
+      ECOMM_DRIFT_REPORTS                               = local.reports_path
       ECOMM_MLFLOW_TRACKING_URI                         = "http://mlflow.${local.namespace}:5050"
       ECOMM_AIRFLOW_ADMIN_USER                          = "admin"
       AIRFLOW_HOME                                      = "/var/lib/ecomm/airflow"
@@ -168,15 +174,20 @@ resource "aws_ecs_task_definition" "this" {
       name = volume.value
     }
   }
+  # EFS volumes, by name => access point: ECOMM_HOME for the Airflow role, the drift reports for
+  # the tasks that write or read them
   dynamic "volume" {
-    for_each = each.value.role == "airflow" ? ["ecomm-home"] : []
+    for_each = merge(
+      each.value.role == "airflow" ? { ecomm-home = aws_efs_access_point.home.id } : {},
+      local.reports_mode[each.key] == null ? {} : { drift-reports = aws_efs_access_point.reports.id },
+    )
     content {
-      name = volume.value
+      name = volume.key
       efs_volume_configuration {
         file_system_id     = aws_efs_file_system.home.id
         transit_encryption = "ENABLED"
         authorization_config {
-          access_point_id = aws_efs_access_point.home.id
+          access_point_id = volume.value
           iam             = "ENABLED"
         }
       }
@@ -191,11 +202,13 @@ resource "aws_ecs_task_definition" "this" {
       user                   = "10001:10001"
       environment            = [for k, v in local.environment[each.value.role] : { name = k, value = v }]
       secrets                = [for k, v in local.secrets[each.value.role] : { name = k, valueFrom = v }]
-      mountPoints = [
+      mountPoints = concat([
         { sourceVolume = "tmp", containerPath = "/tmp", readOnly = false },
         { sourceVolume = "user-home", containerPath = "/home/ecomm", readOnly = false },
         { sourceVolume = "ecomm-home", containerPath = each.value.role == "mlflow" ? "/var/lib/mlflow" : "/var/lib/ecomm", readOnly = false },
-      ]
+        ], local.reports_mode[each.key] == null ? [] : [
+        { sourceVolume = "drift-reports", containerPath = local.reports_path, readOnly = local.reports_mode[each.key] == "read" },
+      ])
       logConfiguration = {
         logDriver = "awslogs"
         options = {
