@@ -278,3 +278,35 @@ def test_events_of_a_date_no_replay_started_are_compared_exactly(world):
     sessions = len({e["data"]["session_id"] for e in web})
     assert f"batch {len(web)} web events of {sessions} sessions" in str(failed.value)
     assert str(failed.value).startswith("stream_order_items: streamed 0 order lines of 0 orders")
+
+
+def test_events_of_a_checked_date_posted_after_its_prune_go_with_the_next_passing_batch(world):
+    """Late events of 03-04 (loaded and passed, its replay overtaken) land after its prune; the next
+    batch that passes its checks deletes them. 03-05 failed its checks: its rows stay to look into."""
+    from ecomm.pipeline import ensure_batch
+    from ecomm.stream import replay as r
+
+    client, sql, raw, _ = world
+    late_day, failed_day, day = date(2026, 3, 4), date(2026, 3, 5), date(2026, 3, 6)
+    late = [e.body for e in r.batch_events(ensure_batch(raw, late_day), late_day)[5:9]]
+    assert client.post("/events", json={"events": late}).json()["stored"] == 4
+    rows_of = (
+        "SELECT (SELECT count(*) FROM stream.web_events WHERE event_ts::date = %(d)s) "
+        "+ (SELECT count(*) FROM stream.order_items WHERE order_ts::date = %(d)s)"
+    )
+    assert sql.one(rows_of, {"d": late_day}) == 4
+    kept = sql.one(rows_of, {"d": failed_day})
+    assert kept > 0
+    assert load_date(sql.settings, ensure_batch(raw, day), day).loaded_dates == [day]
+    with pytest.raises(QualityCheckFailed) as failed:  # 03-05's failure stands until a check passes
+        check_date(sql.settings, day)
+    assert "stream_web_events: streamed" in str(failed.value)
+    assert sql(
+        "SELECT batch_date, checks_passed FROM audit.load_runs WHERE batch_date >= %s ORDER BY 1",
+        (failed_day,),
+    ) == [
+        (failed_day, False),
+        (day, True),
+    ]
+    assert sql.one(rows_of, {"d": late_day}) == 0
+    assert sql.one(rows_of, {"d": failed_day}) == kept

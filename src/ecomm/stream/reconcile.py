@@ -13,7 +13,10 @@ loaded. Every other streamed date (replay finished, or events from another clien
 exactly.
 
 Once a batch's checks all pass, the landing area's rows of its date are deleted: the warehouse holds
-them now. A failed batch keeps them (to look into) until a later check passes.
+them now. A failed batch keeps them (to look into) until a later check passes. Events of an earlier
+date whose batch had already passed its checks (posted after that date's prune, e.g. in the seconds a
+replay takes to notice its date loaded) are deleted with the next passing batch: nothing compares
+them any more, and the warehouse holds that date.
 """
 
 from __future__ import annotations
@@ -101,3 +104,19 @@ def prune(cur, dates: list[date]) -> int:
             )
             deleted += cur.rowcount
     return deleted
+
+
+def lingering_dates(cur, before: date) -> list[date]:
+    """Dates before `before` that still hold streamed rows although their latest load passed its checks."""
+    found: set[date] = set()
+    for name, column in _TIME_COLUMN.items():  # the indexed time column: the rows of earlier days only
+        cur.execute(f"SELECT DISTINCT {column}::date FROM stream.{name} WHERE {column} < %s", (before,))
+        found |= {day for (day,) in cur.fetchall()}
+    if not found:
+        return []
+    cur.execute(
+        "SELECT DISTINCT ON (batch_date) batch_date, checks_passed FROM audit.load_runs "
+        "WHERE status = 'loaded' AND batch_date = ANY(%s) ORDER BY batch_date, finished_at DESC",
+        (sorted(found),),
+    )
+    return sorted(day for day, passed in cur.fetchall() if passed)

@@ -315,7 +315,7 @@ def _freshness(cur, day: date, latest: bool) -> CheckResult:
 def run_checks(conn, batches: list[Batch]) -> list[CheckResult]:
     """Check the given batches (see `batches_to_check`), record every result and each batch's
     verdict in its load run; returns the results."""
-    from ecomm.stream.reconcile import prune, stream_checks  # it builds on this module's CheckResult
+    from ecomm.stream.reconcile import lingering_dates, prune, stream_checks  # it builds on CheckResult
 
     if not batches:
         return []
@@ -343,6 +343,8 @@ def run_checks(conn, batches: list[Batch]) -> list[CheckResult]:
             "UPDATE audit.load_runs SET checks_passed = %s, checked_at = now() WHERE run_id = %s",
             [(b.batch_date not in failed, b.run_id) for b in batches],
         )
-        prune(cur, [d for d in dates if d not in failed])  # the warehouse holds those events now
+        passed = [d for d in dates if d not in failed]
+        if passed:  # the warehouse holds those events now, and those of earlier dates that passed
+            prune(cur, passed + lingering_dates(cur, min(dates)))
     conn.commit()
     return checks
