@@ -15,7 +15,8 @@ API_KEY_HEADER = APIKeyHeader(
 )
 
 
-def require_api_key(request: Request, key: str | None = Security(API_KEY_HEADER)) -> None:
+async def require_api_key(request: Request, key: str | None = Security(API_KEY_HEADER)) -> None:
+    # async: no I/O, so FastAPI runs it on the event loop instead of handing it to a thread
     keys = request.app.state.settings.api_keys
     if not keys:
         return

@@ -45,6 +45,10 @@ class _Cached:
         self.value, self.at = None, -float("inf")
         self.lock = threading.Lock()
 
+    def fresh(self) -> bool:
+        """get() would answer without recomputing."""
+        return time.monotonic() - self.at <= self.ttl
+
     def get(self, *, force: bool = False):
         if force or time.monotonic() - self.at > self.ttl:
             with self.lock:
@@ -98,6 +102,10 @@ class WarehouseReader:
         if any(int(i) not in catalog for i in ids):  # launched since the last read
             catalog = self._catalog.get(force=True)
         return catalog
+
+    def catalog_fresh(self) -> bool:
+        """products() answers from memory (unless a product launched since the last read)."""
+        return self._catalog.fresh()
 
     # ------------------------------------------------------------------------------ customers
     def customer(self, customer_id: int) -> Customer | None:
