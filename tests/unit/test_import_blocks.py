@@ -56,7 +56,14 @@ def _log(path: Path) -> Path:
 
 
 def _batches(log: list[Path], out: Path, block_bytes: int, kind=transactions, mapping=MAPPING) -> dict:
-    folder, *_ = write_log(
+    return _written(log, out, block_bytes, kind, mapping)[0]
+
+
+def _written(
+    log: list[Path], out: Path, block_bytes: int, kind=transactions, mapping=MAPPING
+) -> tuple[dict, transactions.Derived]:
+    """(each written file's bytes by its path in the batches folder, what the import derived)."""
+    folder, _, _, derived = write_log(
         log,
         mapping,
         kind,
@@ -67,9 +74,7 @@ def _batches(log: list[Path], out: Path, block_bytes: int, kind=transactions, ma
         today=TODAY,
         block_bytes=block_bytes,
     )
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
-    }
+    return _files(folder), derived
 
 
 def test_a_tiny_block_reads_a_line_or_two_at_a_time(tmp_path):
@@ -123,7 +128,9 @@ def test_the_bounded_writer_gives_the_bytes_of_the_whole_read(tmp_path, unmapped
     first = min(f["day"].min() for f in frames.values() if len(f))
     last = max(f["day"].max() for f in frames.values() if len(f))
     write_batches(frames, tmp_path / "whole", first, last)
-    assert _batches(log, tmp_path / "bounded", 400, mapping=mapping) == _files(tmp_path / "whole")
+    files, bounded_derived = _written(log, tmp_path / "bounded", 400, mapping=mapping)
+    assert files == _files(tmp_path / "whole")
+    assert bounded_derived == derived  # the import report's counts, span and notes too
 
 
 def test_a_parquet_log_in_small_batches_gives_the_same_bytes(tmp_path):

@@ -108,19 +108,64 @@ class PairCounts:
         return pd.Series(np.sort(values)[first["code"].to_numpy()], index=first["id"].to_numpy())
 
 
+class DistinctRows:
+    """The distinct rows of the blocks added (a frame's, or a 1-D array's values), in amortised time:
+    each block is deduplicated alone and kept pending, and the pending rows are merged into the
+    distinct ones (concatenated and deduplicated) only once they are as many as those, so a row is
+    merged O(log n) times, not once per later block. Memory: at most twice the distinct rows."""
+
+    def __init__(self, empty: pd.DataFrame | np.ndarray, merge_at: int = 1 << 16) -> None:
+        self.distinct, self.pending, self.pending_rows = empty, [], 0
+        self.merge_at = merge_at  # (fewer pending rows are never merged: small blocks, few concats)
+        self.merges = 0
+
+    def add(self, rows: pd.DataFrame | np.ndarray) -> None:
+        rows = _unique(rows)
+        self.pending.append(rows)
+        self.pending_rows += len(rows)
+        if self.pending_rows >= max(len(self.distinct), self.merge_at):
+            self.rows()
+
+    def rows(self) -> pd.DataFrame | np.ndarray:
+        """Every distinct row added (an array's: sorted)."""
+        if self.pending:
+            if isinstance(self.distinct, pd.DataFrame):
+                self.distinct = _unique(pd.concat([self.distinct, *self.pending], ignore_index=True))
+            else:
+                self.distinct = _unique(np.concatenate([self.distinct, *self.pending]))
+            self.pending, self.pending_rows = [], 0
+            self.merges += 1
+        return self.distinct
+
+
+def _unique(rows: pd.DataFrame | np.ndarray) -> pd.DataFrame | np.ndarray:
+    if isinstance(rows, pd.DataFrame):
+        return rows.drop_duplicates(ignore_index=True)
+    return np.unique(rows)
+
+
 class Spill:
-    """Arrow files in a folder, one per part (a month, or "lines"), written batch by batch."""
+    """Arrow files in a folder, one per part (a month, or "lines"), written batch by batch; a context
+    manager that closes its writers however the block ends (a refusal included)."""
 
     def __init__(self, folder: Path, name: str) -> None:
         self.folder, self.name = folder, name
         self.writers: dict[str, pa.ipc.RecordBatchFileWriter] = {}
+        self.parts: set[str] = set()  # the parts written, open or closed
+
+    def __enter__(self) -> Spill:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def write(self, part: str, frame: pd.DataFrame) -> None:
         if not len(frame):
             return
         batch = pa.RecordBatch.from_pandas(frame, preserve_index=False)
-        if part not in self.writers:
+        if part not in self.parts:
             self.writers[part] = pa.ipc.new_file(self.folder / f"{self.name}-{part}.arrow", batch.schema)
+            self.parts.add(part)
         self.writers[part].write_batch(batch)
 
     def write_by_month(self, frame: pd.DataFrame, ts: pd.Series) -> None:
@@ -129,12 +174,13 @@ class Spill:
             self.write(str(month), frame[months == month])
 
     def close(self) -> None:
-        for writer in self.writers.values():
-            writer.close()
+        """Closes every open writer (again: nothing)."""
+        while self.writers:
+            self.writers.popitem()[1].close()
 
     def batches(self, part: str) -> Iterator[pd.DataFrame]:
         path = self.folder / f"{self.name}-{part}.arrow"
-        if part not in self.writers:
+        if part not in self.parts:
             return
         with pa.OSFile(str(path)) as f:
             reader = pa.ipc.open_file(f)
@@ -155,8 +201,11 @@ class Keys:
         self.customers, self.products, self.orders = FirstOfKey(), FirstOfKey(), FirstOfKey()
         self.product_names = FirstOfKey()  # per product, its first line with a name (value: the name code)
         self.countries, self.categories = PairCounts(), PairCounts()
-        self.order_pairs = pd.DataFrame({"ts": np.empty(0, np.int64), "customer": np.empty(0, np.int32)})
-        self.returned = np.empty(0, dtype=np.int64)  # (customer slot << 32) | product slot
+        # the keyless orders' distinct (time, customer code) pairs
+        self.order_pairs = DistinctRows(
+            pd.DataFrame({"ts": np.empty(0, np.int64), "customer": np.empty(0, np.int32)})
+        )
+        self.returned = DistinctRows(np.empty(0, dtype=np.int64))  # (customer slot << 32) | product slot
         self.spans: list[tuple[date, date] | None] = [None] * files  # first and last day of each file
         self.lines = 0
 
@@ -184,13 +233,12 @@ class Keys:
         if "order_id" in part:
             self.orders.add(part["order_id"].to_numpy(), ts, rows)
         else:
-            pairs = pd.DataFrame({"ts": ts, "customer": customers}).drop_duplicates()
-            self.order_pairs = pd.concat([self.order_pairs, pairs], ignore_index=True).drop_duplicates()
+            self.order_pairs.add(pd.DataFrame({"ts": ts, "customer": customers}))
         is_return = part["is_return"].to_numpy()
         pairs = ((customers[is_return].astype(np.int64) + 1) << 32) | (
             products[is_return].astype(np.int64) + 1
         )
-        self.returned = np.union1d(self.returned, pairs)
+        self.returned.add(pairs)
         first, last = part["ts"].min().date(), part["ts"].max().date()
         span = self.spans[file_no]
         self.spans[file_no] = (first, last) if span is None else (min(span[0], first), max(span[1], last))
@@ -273,7 +321,7 @@ class Ids:
         self.products = self._products_frame(product_ts, texts, keys, codes)
         self.keyless = "order_id" not in codes
         if self.keyless:
-            pairs = keys.order_pairs
+            pairs = keys.order_pairs.rows()
             orders = pd.DataFrame(
                 {"ts": pairs["ts"].to_numpy(), "customer": self.customer[pairs["customer"].to_numpy() + 1]}
             )
@@ -282,7 +330,7 @@ class Ids:
             notes.append("orders grouped from lines by customer and timestamp")
         else:
             self.order, self.order_ts, _ = _numbered(codes["order_id"], keys.orders, _in_appearance_order)
-        returned = keys.returned
+        returned = keys.returned.rows()
         self.returned = pd.MultiIndex.from_arrays(
             [self.customer[returned >> 32], self.product[returned & 0xFFFFFFFF]],
             names=["customer_id", "product_id"],
@@ -472,16 +520,15 @@ def write_log(
     made = not folder.parent.exists()  # (removed again if a refusal leaves it empty)
     folder.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
-        lines = Spill(work, "read")
-        reading, keys, derived = read(log, mapping, date_format, today, lines)
-        require_continuation(log.paths, keys.spans)
-        ids = Ids(reading, keys, derived)
-        derived.customers, derived.products = len(ids.customers), len(ids.products)
-        del reading, keys
-        buys, returns = Spill(work, "buys"), Spill(work, "returns")
-        first, last = place(lines, buys, returns, ids, derived)
-        write(buys, returns, ids, derived, folder, first, last)
+    try:  # (the spills' writers are closed before their folder is removed, a refusal included)
+        with Spill(work, "read") as lines, Spill(work, "buys") as buys, Spill(work, "returns") as returns:
+            reading, keys, derived = read(log, mapping, date_format, today, lines)
+            require_continuation(log.paths, keys.spans)
+            ids = Ids(reading, keys, derived)
+            derived.customers, derived.products = len(ids.customers), len(ids.products)
+            del reading, keys
+            first, last = place(lines, buys, returns, ids, derived)
+            write(buys, returns, ids, derived, folder, first, last)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if made and not any(folder.parent.iterdir()):

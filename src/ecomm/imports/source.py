@@ -70,6 +70,10 @@ def _check_header(path: Path, header: str, delimiter: str) -> list[str]:
 
 
 DEFAULT_BLOCK_BYTES = 16 << 20  # a block of CSV text is about 6x that as pandas text columns
+# The CSV reader's own block: Arrow reads up to 32 of them ahead of a slower consumer (its background
+# readahead queue), so a block of 16 MiB buffered up to 512 MiB of the file (a 4M-line log: the whole
+# 340 MiB); a block is made of several of these.
+READ_BYTES = 1 << 20
 
 
 def _csv_reader(
@@ -138,8 +142,15 @@ class Log:
                 yield _as_text(batch)
             return
         names = self._headers[path]
-        for batch in _csv_reader(path, names, self.delimiter, self.encoding, self.block_bytes, columns):
-            yield pa.Table.from_batches([batch])
+        read_bytes = min(self.block_bytes, READ_BYTES)
+        batches, per_block = [], max(1, self.block_bytes // read_bytes)
+        for batch in _csv_reader(path, names, self.delimiter, self.encoding, read_bytes, columns):
+            batches.append(batch)
+            if len(batches) == per_block:
+                yield pa.Table.from_batches(batches)
+                batches = []
+        if batches:
+            yield pa.Table.from_batches(batches)
 
 
 def _is_parquet(path: Path) -> bool:
