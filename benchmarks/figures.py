@@ -503,15 +503,26 @@ def _forecast_level_rows(found: dict) -> list[str]:
 def _forecast_stock_rows(found: dict) -> list[str]:
     lines = [
         "| seed | replay | ours: service level | ours: average stock | naive: service level "
-        "| naive: average stock |",
-        "|---|---|---|---|---|---|",
+        "| naive: average stock | naive + z·sd·√L: service | its stock "
+        "| naive at ours' service: k | its stock |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in found["seeds"]:
         s = run["stock"]
+        matched = (
+            f"{s['matched_naive_k']:.2f} | {s['matched_naive_average_stock']:,.1f} units"
+            if "matched_naive_k" in s
+            else "– | –"
+        )
+        safety = (
+            f"{s['naive_safety_service_level']:.1%} | {s['naive_safety_average_stock']:,.1f} units"
+            if "naive_safety_service_level" in s
+            else "– | –"
+        )
         lines.append(
             f"| {run['seed']} | {s['series']} products × {s['days']} days | {s['service_level']:.1%} "
             f"| {s['average_stock']:,.1f} units | {s['naive_service_level']:.1%} "
-            f"| {s['naive_average_stock']:,.1f} units |"
+            f"| {s['naive_average_stock']:,.1f} units | {safety} | {matched} |"
         )
     return lines
 
