@@ -189,9 +189,10 @@ def matched_naive(
     """(k, replays) of the naive policy with the smallest safety factor k (naive_safety_levels) whose
     mean service level over the series (histories: each one's demand and replayed days) reaches
     `service_level`: what the naive forecast needs to serve as well, found in hindsight on the very
-    days replayed (so generous to it). Bisection: a higher level never lowers the stock on hand of a
-    lost-sales base-stock policy, so the service level does not fall as k grows. k_max and its
-    replays when even that falls short."""
+    days replayed (so generous to it). Bisection, taking the service level to rise with k (higher
+    levels keep more on hand; with lost sales and levels that change from day to day this is not
+    guaranteed day by day, but it holds for the mean over many days). k_max and its replays when
+    even that falls short."""
     parts = []  # per series: its demand, mean x L and sd x sqrt(L) on the replayed days
     for demand, days in histories:
         base = pd.Series(naive_safety_levels(demand.to_numpy(), lead_time, 0.0), index=demand.index)
