@@ -21,17 +21,20 @@ warm-up on two series (imports, numba compilation).
 
 python -m benchmarks.bench_forecast_seeds [--seeds 1 2 3] [--customers 2000] [--products 300]
     [--days 365] [--speed-customers 208000] [--speed-products 2000] [--speed-days 365]
-    [--speed-workers 1 2] [--results DIR]   -> benchmarks/results/forecast_seeds.json
+    [--speed-workers 1 2] [--results DIR] [--speed-only]   -> benchmarks/results/forecast_seeds.json
+(--speed-only: the speed part alone, replacing the stored results' `speed`, e.g. when the machine
+was busy during the full run)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -45,6 +48,9 @@ LEVELS = ("category", "product")
 SPEED_HORIZON = 30
 SPEED_SECONDS_MAX = 60  # the issue's target: 2,000 products 30 days ahead on 2 cores
 SPEED_METHODS = ("seasonal_naive", "auto_ets")
+# AutoETS's full search space (ModelSettings.ets_model before it was narrowed), timed on the most
+# processes only, for comparison
+FULL_ETS = "ZZZ"
 _DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -198,6 +204,20 @@ def seed_targets(levels: dict[str, dict], stock: dict, service_level: float) -> 
             f"(naive service {stock['naive_service_level']:.3f})",
         )
     )
+    # the like-for-like reading (stock.matched_naive): the naive policy above has no safety stock and
+    # serves far fewer days, so it holds less whatever the forecast; at equal service it is fair
+    matched = stock["matched_naive_average_stock"]
+    out.append(
+        _target(
+            "forecast stock policy: stock / naive's at equal service",
+            stock["average_stock"] / matched if matched else None,
+            "< 1 (naive + the safety stock serving as many days)",
+            stock["average_stock"] < matched,
+            f"{stock['average_stock']:,.1f} units held vs {matched:,.1f} "
+            f"(naive safety factor k = {stock['matched_naive_k']:.2f}, found in hindsight; "
+            f"its service {stock['matched_naive_service_level']:.3f})",
+        )
+    )
     return out
 
 
@@ -270,25 +290,41 @@ def speed(opts: Options) -> dict:
     history = model_input(sales, ["product"])
     prepared = time.perf_counter() - started
     series = history.groupby("series_id")["y"]
+    config = ForecastConfig()
+    ets_model = config.backtest.models.ets_model
+    judged = max(opts.speed_workers)
+    plans = [(method, config, opts.speed_workers) for method in SPEED_METHODS]
+    if ets_model != FULL_ETS:
+        full = replace(
+            config,
+            backtest=replace(config.backtest, models=replace(config.backtest.models, ets_model=FULL_ETS)),
+        )
+        plans.append(("auto_ets", full, (judged,)))
     runs = []
-    for method in SPEED_METHODS:
-        pyfunc = build_pyfunc({"product": method}, ForecastConfig())
+    for method, plan, workers_tried in plans:
+        pyfunc = build_pyfunc({"product": method}, plan)
         warm = history[history["series_id"].isin(history["series_id"].unique()[:2])]
         _predict(pyfunc, warm)
-        for workers in opts.speed_workers:
+        for workers in workers_tried:
+            load_before = round(os.getloadavg()[0], 1)
             seconds, rows = timed_forecast(pyfunc, history, workers)
             load = round(os.getloadavg()[0], 1)  # the machine is shared: how busy it was meanwhile
             runs.append(
                 {
                     "method": method,
+                    "ets_model": plan.backtest.models.ets_model if method == "auto_ets" else None,
                     "workers": workers,
                     "seconds": round(seconds, 2),
                     "rows": rows,
+                    "load_average_1min_before": load_before,
                     "load_average_1min": load,
                 }
             )
-    judged = max(opts.speed_workers)
-    ours = next(r for r in runs if r["method"] == "auto_ets" and r["workers"] == judged)
+    ours = next(
+        r
+        for r in runs
+        if r["method"] == "auto_ets" and r["ets_model"] == ets_model and r["workers"] == judged
+    )
     return {
         "world": {
             "seed": opts.seeds[0],
@@ -306,6 +342,7 @@ def speed(opts: Options) -> dict:
         "runs": runs,
         "target": {
             "name": f"forecast every product {SPEED_HORIZON} days ahead (AutoETS, {judged} processes)",
+            "ets_model": ets_model,
             "observed": ours["seconds"],
             "required": f"<= {SPEED_SECONDS_MAX} s",
             "met": ours["seconds"] <= SPEED_SECONDS_MAX,
@@ -361,9 +398,19 @@ def main() -> None:
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
     parser.add_argument("--speed-workers", type=int, nargs="+", default=list(defaults.speed_workers))
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write forecast_seeds.json")
+    parser.add_argument(
+        "--speed-only",
+        action="store_true",
+        help="re-measure the speed part alone (a quieter moment) into the stored results' `speed`",
+    )
     args = vars(parser.parse_args())
-    results = args.pop("results")
+    results, speed_only = args.pop("results"), args.pop("speed_only")
     opts = Options(**{k: tuple(v) if isinstance(v, list) else v for k, v in args.items()})
+    if speed_only:
+        stored = json.loads((results / "forecast_seeds.json").read_text())
+        stored["speed"] = speed(opts) | {"measured_on": date.today().isoformat(), "separately": True}
+        print(f"wrote {write_result('forecast_seeds', stored, results)}")
+        return
     print(f"wrote {write_result('forecast_seeds', run(opts), results)}")
 
 

@@ -503,15 +503,26 @@ def _forecast_level_rows(found: dict) -> list[str]:
 def _forecast_stock_rows(found: dict) -> list[str]:
     lines = [
         "| seed | replay | ours: service level | ours: average stock | naive: service level "
-        "| naive: average stock |",
-        "|---|---|---|---|---|---|",
+        "| naive: average stock | naive + z·sd·√L: service | its stock "
+        "| naive at ours' service: k | its stock |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in found["seeds"]:
         s = run["stock"]
+        matched = (
+            f"{s['matched_naive_k']:.2f} | {s['matched_naive_average_stock']:,.1f} units"
+            if "matched_naive_k" in s
+            else "– | –"
+        )
+        safety = (
+            f"{s['naive_safety_service_level']:.1%} | {s['naive_safety_average_stock']:,.1f} units"
+            if "naive_safety_service_level" in s
+            else "– | –"
+        )
         lines.append(
             f"| {run['seed']} | {s['series']} products × {s['days']} days | {s['service_level']:.1%} "
             f"| {s['average_stock']:,.1f} units | {s['naive_service_level']:.1%} "
-            f"| {s['naive_average_stock']:,.1f} units |"
+            f"| {s['naive_average_stock']:,.1f} units | {safety} | {matched} |"
         )
     return lines
 
@@ -520,8 +531,18 @@ def _forecast_speed_lines(found: dict, seeds: list[str]) -> list[str]:
     speed = found["speed"]
     w, target = speed["world"], speed["target"]
     workers = sorted({r["workers"] for r in speed["runs"]})
-    seconds = {(r["method"], r["workers"]): r["seconds"] for r in speed["runs"]}
-    loads = ", ".join(f"{r['load_average_1min']:.1f}" for r in speed["runs"])
+
+    def label(run: dict) -> str:
+        ets = run.get("ets_model")
+        return f"{run['method']} ({ets})" if ets else run["method"]
+
+    seconds = {(label(r), r["workers"]): r["seconds"] for r in speed["runs"]}
+    loads = ", ".join(
+        f"{r['load_average_1min_before']:.1f} → {r['load_average_1min']:.1f}"
+        if "load_average_1min_before" in r
+        else f"{r['load_average_1min']:.1f}"
+        for r in speed["runs"]
+    )
     header = " | ".join(f"{n} process{'es' if n > 1 else ''}" for n in workers)
     lines = [
         f"| {target['name']} | {target['required']} | "
@@ -529,18 +550,21 @@ def _forecast_speed_lines(found: dict, seeds: list[str]) -> list[str]:
         + " |" * (len(seeds) - 1)
         + f" {int(target['met'])} of 1 |",
         "",
-        f"Speed, in the same run: every product of a world of {w['customers']:,} customers, "
+        f"Speed, {'measured separately on ' + speed['measured_on'] if speed.get('separately') else 'in the same run'}: "
+        f"every product of a world of {w['customers']:,} customers, "
         f"{w['products']:,} products and {w['days']} days (seed {w['seed']}: {w['orders']:,} orders, "
         f"{w['order_lines']:,} order lines; {speed['series']:,} product series of "
         f"{speed['history_days_mean']:.0f} days on average, {speed['units_per_series_day']:.2f} units a day) "
         f"forecast {speed['horizon']} days ahead by the registered pyfunc holding each model, on "
-        f"{found['cpus']} cores (1-minute load average after each run: {loads}):",
+        f"{found['cpus']} cores (1-minute load average before → after each run, in order: {loads}):",
         "",
         f"| model | {header} |",
         "|---|" + "---|" * len(workers),
     ]
-    for method in dict.fromkeys(r["method"] for r in speed["runs"]):
-        cells = " | ".join(f"{seconds[(method, n)]:.1f} s" for n in workers)
+    for method in dict.fromkeys(label(r) for r in speed["runs"]):
+        cells = " | ".join(
+            f"{seconds[(method, n)]:.1f} s" if (method, n) in seconds else "–" for n in workers
+        )
         lines.append(f"| {method} | {cells} |")
     return lines
 

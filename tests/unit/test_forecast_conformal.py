@@ -10,6 +10,7 @@ from ecomm.ml.forecast.conformal import (
     MIN_ERRORS,
     Calibration,
     calibrate_backtest,
+    conformal_quantile,
     lead_time_quantile,
     monotone_in_step,
     scaled_errors,
@@ -54,10 +55,12 @@ def rows_at(cutoff, point=10.0, spread=2.0, steps=(1, 2, 3)) -> pd.DataFrame:
 
 
 def test_bounds_are_the_pooled_error_quantiles_times_the_spread():
-    values = np.linspace(-1.0, 3.0, 101)  # the 10% and 90% quantiles: -0.6 and 2.6
+    values = np.linspace(-1.0, 3.0, 101)  # -1, -0.96, ..., 3
     got = calibrate_backtest(rows_at(CUTOFF), errors_of(values), "m", (80,), horizon=3)
-    assert got["m-lo-80"].tolist() == pytest.approx([10.0 - 0.6 * 2.0] * 3)
-    assert got["m-hi-80"].tolist() == pytest.approx([10.0 + 2.6 * 2.0] * 3)
+    # steps 1-3 pooled, n = 303: the floor(304 x 0.1) = 30th and ceil(304 x 0.9) = 274th smallest,
+    # the 10th and 92nd of the values
+    assert got["m-lo-80"].tolist() == pytest.approx([10.0 - 0.64 * 2.0] * 3)
+    assert got["m-hi-80"].tolist() == pytest.approx([10.0 + 2.64 * 2.0] * 3)
     # a lower bound below 0 is cut at 0 (sales)
     low = calibrate_backtest(rows_at(CUTOFF, point=0.5), errors_of(values), "m", (80,), horizon=3)
     assert low["m-lo-80"].tolist() == [0.0] * 3
@@ -70,9 +73,9 @@ def test_an_origin_uses_only_the_errors_observed_by_its_cutoff():
     rows = pd.concat([rows_at(CUTOFF), rows_at(later)], ignore_index=True)
     got = calibrate_backtest(rows, pd.concat([seen, after]), "m", (80,), horizon=3)
     first, second = got[got.cutoff == CUTOFF], got[got.cutoff == later]
-    assert first["m-hi-80"].tolist() == pytest.approx([10.0 + 0.8 * 2.0] * 3)  # the later errors unseen
+    assert first["m-hi-80"].tolist() == pytest.approx([10.0 + 0.82 * 2.0] * 3)  # the later errors unseen
     pooled = np.tile(np.r_[np.linspace(-1, 1, 101), np.linspace(-50, 50, 101)], 3)  # steps 1-3 pooled
-    hi = np.quantile(pooled, 0.9)
+    hi = conformal_quantile(pooled, 0.9)[0]
     assert second["m-hi-80"].tolist() == pytest.approx([10.0 + hi * 2.0] * 3)
 
 
@@ -110,12 +113,15 @@ def test_errors_are_scaled_by_the_spread_and_summed_for_the_lead_time():
 
 def test_the_lead_time_quantile_is_of_the_summed_errors_at_that_step_alone():
     errors = errors_of(np.linspace(0.0, 1.0, 101), steps=(1, 2, 3, 4))  # cumulative = value x step
-    assert lead_time_quantile(errors, 3, 0.95) == pytest.approx(0.95 * 3)
+    # the ceil(102 x 0.95) = 97th of the 101 values at step 3: 0.96
+    assert lead_time_quantile(errors, 3, 0.95) == pytest.approx(0.96 * 3)
     calibration = Calibration.from_errors(errors, horizon=4)
-    assert calibration.lead_time_quantile(3, 0.95) == pytest.approx(0.95 * 3)
+    assert calibration.lead_time_quantile(3, 0.95) == pytest.approx(0.96 * 3)
     assert calibration.quantile(2, 0.5) == pytest.approx(0.5)
     lo, hi = calibration.bounds(np.array([10.0, 10.0]), spread=2.0, level=80)
-    assert lo.tolist() == pytest.approx([10.2, 10.2]) and hi.tolist() == pytest.approx([11.8, 11.8])
+    # step 1 pools steps 1-3 (n = 303: the 30th and 274th smallest), step 2 steps 1-4 (n = 404: the
+    # 40th and 365th): the 10th and 92nd value either way
+    assert lo.tolist() == pytest.approx([10.18, 10.18]) and hi.tolist() == pytest.approx([11.82, 11.82])
     assert np.isnan(step_quantiles(errors.head(5), "error", [0.5], 4)).all()
     assert np.isnan(lead_time_quantile(errors.head(5), 1, 0.95))
 
@@ -124,8 +130,36 @@ def test_a_day_without_demand_is_never_short_so_the_quantile_is_taken_among_days
     """Half the windows end on a day without demand: 5% of days short is 10% of those with demand."""
     values = np.linspace(0.0, 1.0, 101)
     errors = pd.concat([errors_of(values, steps=(7,)), errors_of(values, steps=(7,), demand=False)])
-    assert lead_time_quantile(errors, 7, 0.95) == pytest.approx(0.90 * 7)
-    assert Calibration.from_errors(errors, 7).lead_time_quantile(7, 0.95) == pytest.approx(0.90 * 7)
+    # the ceil(203 x 0.95) = 193rd of 202 windows, the 101 without demand first: the 92nd value
+    assert lead_time_quantile(errors, 7, 0.95) == pytest.approx(0.91 * 7)
+    assert Calibration.from_errors(errors, 7).lead_time_quantile(7, 0.95) == pytest.approx(0.91 * 7)
     # demand on fewer than 5% of the days: no level is short more often, no safety stock needed
     rare = pd.concat([errors_of(values[:3], steps=(7,)), errors_of(values, steps=(7,), demand=False)])
     assert lead_time_quantile(rare, 7, 0.95) == float("-inf")
+
+
+def test_conformal_quantiles_are_the_order_statistics_of_split_conformal():
+    values = np.arange(99.0, 0.0, -1.0)  # 1..99, unsorted
+    got = conformal_quantile(values, [0.025, 0.1, 0.5, 0.9, 0.975, 0.999])
+    # floor(100 p) below the median, ceil(100 p) from it, capped at n
+    assert got.tolist() == [2.0, 10.0, 50.0, 90.0, 98.0, 99.0]
+    assert conformal_quantile([np.inf * -1, 1.0, 2.0], 0.2).tolist() == [float("-inf")]
+
+
+@pytest.mark.parametrize("n", [39, 99])
+def test_conformal_intervals_cover_a_new_exchangeable_error_as_often_as_asked(n):
+    """Known answer: with n = 39 or 99 calibration errors and a 40th or 100th from the same
+    distribution, the [floor((n+1) 0.1)-th, ceil((n+1) 0.9)-th] interval covers it with probability
+    exactly 0.8 (and 0.95 at 95%); the interpolated sample quantiles cover it less often."""
+    rng = np.random.default_rng(n)
+    trials = 20_000
+    draws = rng.standard_t(df=3, size=(trials, n + 1))  # heavy tails, as the shop's errors have
+    for level, (low, high) in ((80, (0.1, 0.9)), (95, (0.025, 0.975))):
+        ours = np.array([conformal_quantile(d[:n], [low, high]) for d in draws])
+        plain = np.quantile(draws[:, :n], [low, high], axis=1).T
+        new = draws[:, n]
+        covered = ((new >= ours[:, 0]) & (new <= ours[:, 1])).mean()
+        interpolated = ((new >= plain[:, 0]) & (new <= plain[:, 1])).mean()
+        exact = (np.ceil((n + 1) * high) - np.floor((n + 1) * low)) / (n + 1)
+        assert abs(covered - exact) < 0.01 and exact >= level / 100
+        assert interpolated < covered

@@ -189,3 +189,27 @@ def test_a_series_too_short_for_conformal_intervals_gets_the_seasonal_naive_inst
         assert np.allclose(new[f"{model}-hi-95"], new["seasonal_naive-hi-95"]), model
     old = ahead[ahead.series_id == "old"]
     assert np.ptp(old.croston) == pytest.approx(0.0) and not np.allclose(old.croston, old.seasonal_naive)
+
+
+def test_auto_ets_searches_the_configured_models_in_backtests_and_in_the_registered_pyfunc():
+    """ModelSettings.ets_model (default: no trend) reaches statsforecast's AutoETS, and the registered
+    pyfunc holds the backtests' search space, not a default one."""
+    from ecomm.ml.forecast.models import ModelSettings, statistical_models
+    from ecomm.ml.forecast.train import ForecastConfig, build_pyfunc
+
+    (default,) = statistical_models(("auto_ets",), ModelSettings())
+    assert default.model == "ZNZ" and default.season_length == 7
+    config = ForecastConfig(backtest=BacktestSettings(models=ModelSettings(ets_model="AAA")))
+    assert build_pyfunc({"product": "auto_ets"}, config).models["product"].model == "AAA"
+
+
+def test_the_no_trend_search_still_follows_a_level_shift_and_the_weekly_pattern():
+    """Known answer: a weekly pattern around a level that steps from 20 to 40 halfway; 30 days
+    ahead the forecast is the new level's week (within the noise), not an extrapolated trend."""
+    rng = np.random.default_rng(3)
+    level = np.where(np.arange(len(DAYS)) < 70, 20.0, 40.0)
+    pattern = np.tile(WEEK - WEEK.mean(), 30)[: len(DAYS)]
+    frame = frame_of({"a": level + pattern + rng.normal(0.0, 1.0, len(DAYS))})
+    ahead = forecast_ahead(frame, ("auto_ets",), horizon=30)
+    expected = 40.0 + np.tile(WEEK - WEEK.mean(), 30)[len(DAYS) : len(DAYS) + 30]
+    assert np.abs(ahead["auto_ets"].to_numpy() - expected).max() < 2.0

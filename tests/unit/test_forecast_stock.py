@@ -14,7 +14,10 @@ from ecomm.ml.forecast.stock import (
     Z_95,
     compare_policies,
     conformal_reorder_point,
+    matched_naive,
     naive_levels,
+    naive_replay,
+    naive_safety_levels,
     reorder_point,
     replay_base_stock,
 )
@@ -86,7 +89,7 @@ def test_replay_checks_the_levels_match_the_days():
         replay_base_stock(np.ones(4), np.ones(3), 1)
 
 
-def test_compare_policies_replays_each_origins_level_until_the_next():
+def test_compare_policies_replays_each_origins_level_until_the_next_and_the_naive_at_equal_service():
     rng = np.random.default_rng(1)
     days = pd.date_range("2020-01-01", periods=2_000)
     grid = pd.DataFrame({"series_id": "a", "date": days, "y": rng.poisson(5.0, len(days)).astype(float)})
@@ -101,7 +104,12 @@ def test_compare_policies_replays_each_origins_level_until_the_next():
     got = compare_policies(forecasts, "perfect", grid, lead_time=7, service_level=0.95, step=7)
     assert got["series"] == 1 and got["days"] == len(cutoffs) * 7 - 8
     assert abs(got["service_level"] - 0.95) <= 0.02 and got["naive_service_level"] < 0.8
+    # the naive policy holds less only because it serves fewer days ...
     assert got["average_stock"] > got["naive_average_stock"]
+    # ... serving as many, it holds more: its 28-day mean is a noisy estimate of the 5 a day
+    assert got["matched_naive_service_level"] >= got["service_level"]
+    assert got["matched_naive_average_stock"] > got["average_stock"]
+    assert got["naive_safety_service_level"] > got["naive_service_level"]
 
 
 def test_the_conformal_reorder_point_is_the_lead_time_mean_plus_the_error_quantile_times_the_spread():
@@ -159,3 +167,26 @@ def test_conformal_lead_time_quantiles_reach_the_service_level_where_independent
     # exceeds it, and lost sales of the days before absorb part of the excess: at least 95%
     assert 0.95 <= ours["service_level"] <= 0.98
     assert ours["average_stock"] > gaussian["average_stock"]
+
+
+def test_the_naive_safety_level_is_the_trailing_mean_times_lead_plus_k_sd_times_root_lead():
+    demand = np.array([2.0, 4.0, 2.0, 4.0, 10.0])
+    levels = naive_safety_levels(demand, lead_time=4, k=2.0, window=4)
+    assert levels[0] == 8.0  # one day: sd 0
+    assert levels[3] == pytest.approx(3.0 * 4 + 2.0 * 1.0 * 2.0)  # mean 3, sd 1 over days 1..4
+    window = demand[1:]  # the last 4 days only
+    assert levels[4] == pytest.approx(window.mean() * 4 + 2.0 * window.std() * 2.0)
+    assert np.array_equal(naive_levels(demand, 4, 4), naive_safety_levels(demand, 4, 0.0, 4))
+
+
+def test_the_matched_naive_serves_as_many_days_as_asked_with_the_smallest_safety_factor():
+    rng = np.random.default_rng(4)
+    days = pd.date_range("2020-01-01", periods=3_000)
+    histories = [(pd.Series(rng.poisson(5.0, len(days)).astype(float), index=days), days[28:])]
+    k, replays = matched_naive(histories, lead_time=7, service_level=0.95)
+    assert replays[0].service_level >= 0.95
+    assert naive_replay(*histories[0], 7, k - 0.01).service_level < 0.95
+    # Poisson(5) over 7 days is near normal: near the textbook z(0.95), lost sales give some back
+    assert 1.0 < k < norm.ppf(0.95) + 0.2
+    never, _ = matched_naive(histories, 7, 1.0, k_max=3.0)
+    assert never == 3.0  # out of reach: the largest factor tried

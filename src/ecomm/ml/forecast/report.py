@@ -136,5 +136,10 @@ def stock_target(run: dict[str, float], settings) -> Target:
         f"{run['stock_average_stock']:,.1f} units held vs naive {run['stock_naive_average_stock']:,.1f} "
         f"(naive service {run['stock_naive_service_level']:.3f})"
     )
+    if "stock_matched_naive_average_stock" in run:  # runs since the like-for-like comparison
+        detail += (
+            f"; at equal service (stock.matched_naive) the naive forecast holds "
+            f"{run['stock_matched_naive_average_stock']:,.1f}"
+        )
     met = abs(achieved - target) <= SERVICE_TOLERANCE and less_stock
     return Target(name, achieved, required, met, detail)

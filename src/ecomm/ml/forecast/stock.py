@@ -20,6 +20,14 @@ sales on the days before absorb part of an excess, so somewhat more). In a backt
 origins are a week apart, and each origin's forecasts set the levels of the days until the next
 (day k after it: the forecast of days k+1..k+L, the errors of such windows), as a daily forecast
 would. The naive policy's level is the last 28 days' mean x the lead time (no safety stock).
+
+Comparing stock: a policy without safety stock serves far fewer days (about 80% on the shop, the
+expected P(lead-time demand <= its mean) plus what lost sales give back), and the stock a policy
+holds grows with the days it serves, so "less stock than the naive policy" at different service
+levels says nothing about the forecast. compare_policies therefore also replays the naive forecast
+with a safety stock (naive_safety_levels: mean x L + k x sd x sqrt(L) from the same 28 days): with
+the textbook k = z(service level), and with the k that, found in hindsight on the replayed days,
+serves as many days as ours (matched_naive): the like-for-like comparison, at equal service.
 """
 
 from __future__ import annotations
@@ -85,12 +93,25 @@ def _lead_time_days(point, lead_time: int, service_level: float) -> np.ndarray:
 def naive_levels(demand, lead_time: int, window: int = NAIVE_WINDOW) -> np.ndarray:
     """The naive policy's level at the end of each day: mean demand of the last `window` days
     (fewer at the start) x lead time."""
+    return naive_safety_levels(demand, lead_time, 0.0, window)
+
+
+def naive_safety_levels(demand, lead_time: int, k: float, window: int = NAIVE_WINDOW) -> np.ndarray:
+    """The naive policy with the textbook safety stock: (mean + k x sd / sqrt(lead_time)) x lead
+    time, i.e. mean x L + k x sd x sqrt(L), mean and sd (population) of the last `window` days'
+    demand (fewer at the start), the days of a lead time taken as independent."""
     demand = np.asarray(demand, float)
-    sums = np.cumsum(demand)
     days = np.arange(1, len(demand) + 1)
     start = np.maximum(days - window, 0)
-    window_sums = sums - np.concatenate([[0.0], sums])[start]
-    return window_sums / (days - start) * lead_time
+
+    def window_sum(values: np.ndarray) -> np.ndarray:
+        sums = np.cumsum(values)
+        return sums - np.concatenate([[0.0], sums])[start]
+
+    n = days - start
+    mean = window_sum(demand) / n
+    sd = np.sqrt(np.clip(window_sum(demand**2) / n - mean**2, 0.0, None))
+    return mean * lead_time + k * sd * np.sqrt(lead_time)
 
 
 @dataclass(frozen=True)
@@ -138,20 +159,64 @@ def replay_base_stock(demand, levels, lead_time: int, start: int | None = None) 
 
 
 def policy_replay(
-    demand: pd.Series, origin_levels: pd.Series, lead_time: int, until=None
+    demand: pd.Series, origin_levels: pd.Series, lead_time: int, until=None, naive_k: float = 0.0
 ) -> tuple[Replay, Replay]:
     """(ours, naive) replays of one product's daily demand (indexed by date, complete) from its first
     level's day to `until` (default: its last day). Ours: `origin_levels` (date -> the level set at
-    the end of that day), each held until the next; naive: naive_levels of the whole history up to
-    each day."""
-    naive = pd.Series(naive_levels(demand.to_numpy(), lead_time), index=demand.index)
-    first = origin_levels.index.min()
-    days = demand.loc[first:until].index
+    the end of that day), each held until the next; naive: naive_safety_levels (k = `naive_k`; 0:
+    naive_levels, no safety stock) of the whole history up to each day."""
+    days = replay_days(demand, origin_levels, until)
     ours = origin_levels.reindex(days).ffill()
     return (
         replay_base_stock(demand.loc[days], ours, lead_time),
-        replay_base_stock(demand.loc[days], naive.loc[days], lead_time),
+        naive_replay(demand, days, lead_time, naive_k),
     )
+
+
+def replay_days(demand: pd.Series, origin_levels: pd.Series, until=None) -> pd.Index:
+    return demand.loc[origin_levels.index.min() : until].index
+
+
+def naive_replay(demand: pd.Series, days: pd.Index, lead_time: int, k: float) -> Replay:
+    """The naive policy (safety factor k) replayed on `days`, its levels from the whole history."""
+    levels = pd.Series(naive_safety_levels(demand.to_numpy(), lead_time, k), index=demand.index)
+    return replay_base_stock(demand.loc[days], levels.loc[days], lead_time)
+
+
+def matched_naive(
+    histories: list[tuple[pd.Series, pd.Index]], lead_time: int, service_level: float, k_max: float = 8.0
+) -> tuple[float, list[Replay]]:
+    """(k, replays) of the naive policy with the smallest safety factor k (naive_safety_levels) whose
+    mean service level over the series (histories: each one's demand and replayed days) reaches
+    `service_level`: what the naive forecast needs to serve as well, found in hindsight on the very
+    days replayed (so generous to it). Bisection, taking the service level to rise with k (higher
+    levels keep more on hand; with lost sales and levels that change from day to day this is not
+    guaranteed day by day, but it holds for the mean over many days). k_max and its replays when
+    even that falls short."""
+    parts = []  # per series: its demand, mean x L and sd x sqrt(L) on the replayed days
+    for demand, days in histories:
+        base = pd.Series(naive_safety_levels(demand.to_numpy(), lead_time, 0.0), index=demand.index)
+        unit = pd.Series(naive_safety_levels(demand.to_numpy(), lead_time, 1.0), index=demand.index) - base
+        parts.append((demand.loc[days].to_numpy(), base.loc[days].to_numpy(), unit.loc[days].to_numpy()))
+
+    def replays(k: float) -> list[Replay]:
+        return [replay_base_stock(d, base + k * unit, lead_time) for d, base, unit in parts]
+
+    def service(rs: list[Replay]) -> float:
+        return float(np.mean([r.service_level for r in rs]))
+
+    high = replays(k_max)
+    if service(high) < service_level:
+        return k_max, high
+    low_k, high_k = 0.0, k_max
+    for _ in range(20):  # k to within k_max / 2^20
+        middle = (low_k + high_k) / 2
+        tried = replays(middle)
+        if service(tried) >= service_level:
+            high_k, high = middle, tried
+        else:
+            low_k = middle
+    return high_k, high
 
 
 def cutoff_quantiles(errors: pd.DataFrame, cutoffs, lead_time: int, service_level: float, hold: int) -> dict:
@@ -211,22 +276,36 @@ def compare_policies(
     """Replay both policies on every series of a rolling backtest (`forecasts`: rolling_forecasts'
     rows; `grid`: the series' daily sales, series_id, date, y; `errors`: the backtest's scaled errors,
     rolling_backtest's, for conformal reorder points), each origin's forecasts used for `step` days
-    (until the next origin; origin_levels). Service level: the mean over series; average stock: the sum over series."""
+    (until the next origin; origin_levels). Service level: the mean over series; average stock: the
+    sum over series. Beside the naive policy (no safety stock), the naive forecast with the textbook
+    safety stock (naive_safety_*) and with the one that serves as many days as ours (matched_naive_*:
+    the module docstring)."""
     quantiles = None
     if errors is not None and len(errors):
         own = errors[errors["model"] == method] if "model" in errors.columns else errors
         quantiles = cutoff_quantiles(own, forecasts["cutoff"].unique(), lead_time, service_level, step)
-    replays = []
+    replays, histories = [], []
     for series_id, part in forecasts.groupby("series_id"):
         levels = origin_levels(part, method, lead_time, service_level, quantiles, step)
         demand = grid[grid["series_id"] == series_id].set_index("date")["y"].sort_index()
         replays.append(policy_replay(demand, levels, lead_time, until=levels.index.max()))
+        histories.append((demand, replay_days(demand, levels, levels.index.max())))
     ours, naive = zip(*replays, strict=True) if replays else ((), ())
+    textbook = [naive_replay(d, days, lead_time, float(norm.ppf(service_level))) for d, days in histories]
+    achieved = float(np.mean([r.service_level for r in ours]))
+    k, matched = matched_naive(histories, lead_time, achieved) if histories else (np.nan, [])
     return {
-        "service_level": float(np.mean([r.service_level for r in ours])),
+        "service_level": achieved,
         "average_stock": float(np.sum([r.average_stock for r in ours])),
         "naive_service_level": float(np.mean([r.service_level for r in naive])),
         "naive_average_stock": float(np.sum([r.average_stock for r in naive])),
+        # the naive forecast with a safety stock: z(service level) x its 28 days' sd x sqrt(L) ...
+        "naive_safety_service_level": float(np.mean([r.service_level for r in textbook])),
+        "naive_safety_average_stock": float(np.sum([r.average_stock for r in textbook])),
+        # ... and with the safety factor that, in hindsight, serves as many days as ours (matched_naive)
+        "matched_naive_k": float(k),
+        "matched_naive_service_level": float(np.mean([r.service_level for r in matched])),
+        "matched_naive_average_stock": float(np.sum([r.average_stock for r in matched])),
         "series": len(replays),
         "days": int(ours[0].days) if ours else 0,
     }

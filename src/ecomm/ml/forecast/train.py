@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -125,7 +125,7 @@ def build_pyfunc(
 ) -> ForecastPyfunc:
     """The pyfunc of the chosen models; with the backtests, each level's conformal calibration from
     every error of its chosen model (the intervals and reorder points of the stored forecasts)."""
-    settings = ModelSettings(horizon=config.backtest.horizon)
+    settings = replace(config.backtest.models, horizon=config.backtest.horizon)
     models = {level: statistical_models((method,), settings)[0] for level, method in methods.items()}
     info = {"season_length": settings.season_length, "horizon": settings.horizon}
     calibrations = {}
