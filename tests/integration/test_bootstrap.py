@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -18,19 +17,14 @@ from ecomm.ml import registry, tracking
 
 from support.cli import ecomm
 
-ECOMM = [sys.executable, "-m", "ecomm.cli"]
 DASHBOARD = Path(__file__).resolve().parents[2] / "streamlit"
 DAYS = 210  # enough for a 60-day churn label with a training cutoff before the evaluation one
 
 
 def bootstrap(env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*ECOMM, "pipeline", "bootstrap"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("ECOMM_")}, **env},
-    )
+    """`ecomm pipeline bootstrap` in this process (support/cli.py) with `env` as its only ECOMM_*."""
+    stray = {k: None for k in os.environ if k.startswith("ECOMM_") and k not in env}
+    return ecomm("pipeline", "bootstrap", env={**stray, **env})
 
 
 def settings_env(settings, home, **sizes) -> dict:

@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
-import sys
 import uuid
 
 import mlflow
@@ -20,6 +18,7 @@ from ecomm.ml import registry, tracking
 from ecomm.ml.churn.scoring import score_with_champion
 from ecomm.orchestration.config import settings_env
 
+from support import cli
 from support.trained_world import WORLD_AS_OF
 
 
@@ -29,15 +28,8 @@ def stored(settings) -> pd.DataFrame:
 
 
 def ecomm(settings, *args) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    for name, value in settings_env(settings).items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
-    return subprocess.run(
-        [sys.executable, "-m", "ecomm.cli", *args], capture_output=True, text=True, timeout=300, env=env
-    )
+    """`ecomm *args` in this process (support/cli.py) with `settings` as its environment (None unsets)."""
+    return cli.ecomm(*args, env=settings_env(settings))
 
 
 def test_scores_every_buyer_with_the_champion_once_per_load_and_version(trained_world):

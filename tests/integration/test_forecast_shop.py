@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
@@ -27,6 +24,7 @@ from ecomm.monitoring.reference import training_reference
 from ecomm.warehouse.run import load_path
 
 from support.api import assert_error
+from support.cli import ecomm
 
 AS_OF = date(2025, 3, 31)
 DAYS = 150
@@ -124,20 +122,13 @@ def test_the_category_backtest_sets_each_model_beside_seasonal_naive_and_the_ora
 def test_train_forecast_command_prints_the_backtest_table(world):
     settings, _ = world
     env = {
-        **os.environ,
         "DATABASE_URL": db.libpq_dsn(db.server_url(settings)),
         "ECOMM_HOME": str(settings.home),
         "ECOMM_WAREHOUSE_DB": settings.warehouse_db,
         "ECOMM_MLFLOW_DB": settings.mlflow_db,
         "COLUMNS": "200",
     }
-    run = subprocess.run(
-        [sys.executable, "-m", "ecomm.ml.cli", "train", "forecast", "--level", "total", "--windows", "2"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
+    run = ecomm("train", "forecast", "--level", "total", "--windows", "2", env=env)
     assert run.returncode == 0, run.stderr
     assert "1 total series, " in run.stdout and "origins 2025-02-22, 2025-03-01" in run.stdout
     assert "total x day backtest" in run.stdout
@@ -154,22 +145,10 @@ def test_train_forecast_command_prints_the_backtest_table(world):
         "30 forecasts and 0 products' reorder points of v1 as of 2025-03-31 in marts.demand_forecast"
         in run.stdout
     )
-    bad = subprocess.run(
-        [sys.executable, "-m", "ecomm.ml.cli", "train", "forecast", "--models", "prophet"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
+    bad = ecomm("train", "forecast", "--models", "prophet", env=env)
     assert bad.returncode == 1
     assert bad.stderr.strip().startswith("error: models: unknown ['prophet']")
-    level = subprocess.run(
-        [sys.executable, "-m", "ecomm.ml.cli", "train", "forecast", "--level", "store"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
+    level = ecomm("train", "forecast", "--level", "store", env=env)
     assert level.returncode == 1
     assert level.stderr.strip().startswith(
         "error: level: 'store' is not one of product, category, total or all"

@@ -3,9 +3,7 @@ quarantined order line (issue 21, items 9 and 13), through `ecomm load` as a use
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
@@ -14,15 +12,14 @@ from ecomm import db
 from ecomm.warehouse.load import first_gap, load_directory
 
 from support.batches import DAY, customer, order_line, product, write_batch
+from support.cli import ecomm
 
-ECOMM = [sys.executable, "-m", "ecomm.cli"]
 D1, D2, D3, D4 = (DAY + timedelta(days=n) for n in range(4))
 
 
 @pytest.fixture
 def env(warehouse, tmp_path) -> dict:
     return {
-        **os.environ,
         "DATABASE_URL": db.libpq_dsn(db.server_url(warehouse)),
         "ECOMM_WAREHOUSE_DB": warehouse.warehouse_db,
         "ECOMM_HOME": str(tmp_path),
@@ -30,7 +27,8 @@ def env(warehouse, tmp_path) -> dict:
 
 
 def ecomm_load(path, env) -> subprocess.CompletedProcess:
-    return subprocess.run([*ECOMM, "load", str(path)], capture_output=True, text=True, timeout=300, env=env)
+    """`ecomm load PATH` in this process (support/cli.py)."""
+    return ecomm("load", str(path), env=env)
 
 
 def one_line(text: str) -> str:

@@ -5,9 +5,7 @@ Before: such a cell was quarantined as "not a timestamp" (an older loader reject
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from ecomm import db
 from ecomm.warehouse.load import load_directory
 
 from support.batches import DAY, customer, order_line, product, write_batch
+from support.cli import ecomm
 
 GOOD_ORDERS = [order_line(100 + i, 1, 1, 1) for i in range(30)]
 
@@ -24,23 +23,17 @@ GOOD_ORDERS = [order_line(100 + i, 1, 1, 1) for i in range(30)]
 @pytest.fixture
 def ecomm_load(warehouse, tmp_path):
     """`ecomm load --no-marts DIR` as a user runs it against the test warehouse, in the given shop zone
-    (these tests look at the warehouse, not the marts: the dbt build would be most of their time)."""
+    (these tests look at the warehouse, not the marts: the dbt build would be most of their time); in
+    this process (support/cli.py), no interpreter start per load."""
 
     def run(batch: Path, zone: str = "UTC") -> subprocess.CompletedProcess:
         env = {
-            **os.environ,
             "DATABASE_URL": db.libpq_dsn(db.server_url(warehouse)),
             "ECOMM_WAREHOUSE_DB": warehouse.warehouse_db,
             "ECOMM_HOME": str(tmp_path / "home"),
             "ECOMM_SHOP_TIMEZONE": zone,
         }
-        return subprocess.run(
-            [sys.executable, "-m", "ecomm.cli", "load", "--no-marts", str(batch)],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env=env,
-        )
+        return ecomm("load", "--no-marts", str(batch), env=env)
 
     return run
 

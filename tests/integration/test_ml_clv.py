@@ -9,9 +9,6 @@ the run is measured against it) and stores the values as of 2025-03-01.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from datetime import date
 
@@ -28,6 +25,8 @@ from ecomm.ml.clv import evaluate as ev
 from ecomm.ml.clv.train import ClvConfig, fit_clv, holdout_frame, holdout_prediction, train_clv
 from ecomm.ml.serving import CLV_INPUTS, EXPECTED_VALUE, ClvPyfunc
 from ecomm.warehouse.run import load_path
+
+from support.cli import ecomm
 
 AS_OF = date(2025, 3, 1)
 CUTOFF = date(2024, 12, 1)
@@ -114,7 +113,6 @@ def test_realised_value_is_the_holdout_purchases(world):
 # ------------------------------------------------------------------------------------- training
 def cli_env(world) -> dict:
     return {
-        **os.environ,
         "DATABASE_URL": db.libpq_dsn(db.server_url(world)),
         "ECOMM_HOME": str(world.home),
         "ECOMM_WAREHOUSE_DB": world.warehouse_db,
@@ -126,14 +124,8 @@ def cli_env(world) -> dict:
 
 @pytest.fixture(scope="module")
 def cli_run(world):
-    """`ecomm train clv` in a new process: version 1."""
-    return subprocess.run(
-        [sys.executable, "-m", "ecomm.ml.cli", "train", "clv", *CLI_ARGS],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=cli_env(world),
-    )
+    """`ecomm train clv` (in this process: support/cli.py): version 1."""
+    return ecomm("train", "clv", *CLI_ARGS, env=cli_env(world))
 
 
 def run_of(world, version: str):

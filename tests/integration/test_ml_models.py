@@ -36,6 +36,7 @@ from ecomm.ml.serving import CHURN_PROBABILITY, MODEL_VARIANT
 from ecomm.warehouse.run import load_path
 
 from support.api import SEED_USER
+from support.cli import ecomm
 
 AS_OF = date(2025, 4, 1)
 HORIZON = 60
@@ -566,7 +567,6 @@ def test_cold_start_prefers_the_asked_categories(world, rec_run):
 # ---------------------------------------------------------------------------------------- the CLI
 def test_evaluate_prints_the_comparison_and_writes_the_report(world, churn_runs, rec_run, tmp_path):
     env = {
-        **os.environ,
         "DATABASE_URL": db.libpq_dsn(db.server_url(world)),
         "ECOMM_HOME": str(world.home),
         "ECOMM_WAREHOUSE_DB": world.warehouse_db,
@@ -574,13 +574,7 @@ def test_evaluate_prints_the_comparison_and_writes_the_report(world, churn_runs,
         "ECOMM_CHURN_HORIZON_DAYS": str(HORIZON),
         "COLUMNS": "200",
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "ecomm.ml.cli", "evaluate", "--report", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
+    result = ecomm("evaluate", "--report", "--out", str(tmp_path), env=env)
     assert result.returncode == 0, result.stderr
     assert "churn_model - cutoff 2025-02-01" in result.stdout
     assert "champion v2" in result.stdout and "challenger v3" in result.stdout
@@ -648,19 +642,12 @@ def test_evaluate_prints_the_comparison_and_writes_the_report(world, churn_runs,
 
 def test_training_on_an_empty_warehouse_is_a_one_line_error(warehouse, tmp_path):
     env = {
-        **os.environ,
         "DATABASE_URL": db.libpq_dsn(db.server_url(warehouse)),
         "ECOMM_HOME": str(tmp_path),
         "ECOMM_WAREHOUSE_DB": warehouse.warehouse_db,
         "ECOMM_MLFLOW_DB": f"mlflow_{uuid.uuid4().hex[:8]}",
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "ecomm.ml.cli", "train", "churn"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    result = ecomm("train", "churn", env=env)
     assert result.returncode == 1
     assert result.stderr.strip() == (
         "error: the warehouse holds no orders or web events: load some batches first"

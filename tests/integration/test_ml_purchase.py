@@ -9,9 +9,6 @@ of history and the 30-day horizon: training 2024-11-01 (fit) and 2024-12-01 (val
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from datetime import date, timedelta
 
@@ -26,6 +23,7 @@ from ecomm.ml import registry, tracking
 from ecomm.ml.serving import PURCHASE_PROBABILITY
 from ecomm.warehouse.run import load_path
 
+from support.cli import ecomm
 from support.past import keep_only_the_past
 
 AS_OF = date(2025, 3, 1)
@@ -117,7 +115,6 @@ def test_features_read_nothing_on_or_after_the_cutoff(world, template_warehouse)
 # ------------------------------------------------------------------------------------- training
 def cli_env(world) -> dict:
     return {
-        **os.environ,
         "DATABASE_URL": db.libpq_dsn(db.server_url(world)),
         "ECOMM_HOME": str(world.home),
         "ECOMM_WAREHOUSE_DB": world.warehouse_db,
@@ -129,14 +126,8 @@ def cli_env(world) -> dict:
 
 @pytest.fixture(scope="module")
 def cli_run(world):
-    """`ecomm train purchase` in a new process: version 1."""
-    return subprocess.run(
-        [sys.executable, "-m", "ecomm.ml.cli", "train", "purchase", "--mlp-epochs", "40"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=cli_env(world),
-    )
+    """`ecomm train purchase` (in this process: support/cli.py): version 1."""
+    return ecomm("train", "purchase", "--mlp-epochs", "40", env=cli_env(world))
 
 
 def test_train_purchase_logs_registers_and_promotes(world, cli_run):

@@ -9,9 +9,6 @@ the day after the last load, 2025-02-28).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from datetime import date
 
@@ -28,6 +25,7 @@ from ecomm.ml.segment.train import SegmentConfig, train_segments
 from ecomm.ml.serving import SEGMENT_ID, SEGMENT_NAME
 from ecomm.warehouse.run import load_path
 
+from support.cli import ecomm
 from support.past import keep_only_the_past
 
 AS_OF = date(2025, 3, 1)
@@ -97,7 +95,6 @@ def test_rfm_features_match_the_facts(world):
 # ------------------------------------------------------------------------------------- training
 def cli_env(world) -> dict:
     return {
-        **os.environ,
         "DATABASE_URL": db.libpq_dsn(db.server_url(world)),
         "ECOMM_HOME": str(world.home),
         "ECOMM_WAREHOUSE_DB": world.warehouse_db,
@@ -109,14 +106,8 @@ def cli_env(world) -> dict:
 
 @pytest.fixture(scope="module")
 def cli_run(world):
-    """`ecomm train segments` in a new process: version 1."""
-    return subprocess.run(
-        [sys.executable, "-m", "ecomm.ml.cli", "train", "segments", "--boot", "3"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=cli_env(world),
-    )
+    """`ecomm train segments` (in this process: support/cli.py): version 1."""
+    return ecomm("train", "segments", "--boot", "3", env=cli_env(world))
 
 
 def test_train_segments_command_logs_registers_and_promotes(world, cli_run):
