@@ -1,14 +1,18 @@
 """The one writer of the `stream` tables: micro-batches of posted events, COPY, idempotent insert.
 
-Requests put their valid rows on a queue and wait; one task drains what has queued (several requests,
-up to `max_batch` events) and writes it in one transaction: the ids already stored are looked up, the
-new rows COPYed into a temporary table and inserted (should a concurrent writer store one of them
-first: `INSERT ... ON CONFLICT (stream_event_id) DO NOTHING RETURNING` says which were new). Only after
-that transaction commits is each request answered, so nothing acknowledged can be lost when the
-process dies (an unacknowledged batch is the client's to retry; retrying is idempotent).
+Requests put their posted events on a queue and wait. One task, the checker, validates what has
+queued (several requests, up to `max_batch` events) in one `check_batches` call: the contract's
+checks cost mostly per call, so a batch of 1,000 checked alone spent most of its time there. Another
+task writes the micro-batch checked before it in one transaction, meanwhile: the ids already stored
+are looked up, the new rows COPYed into a temporary table and inserted (should a concurrent writer
+store one of them first: `INSERT ... ON CONFLICT (stream_event_id) DO NOTHING RETURNING` says which
+were new). Only after that transaction commits is each request answered, so nothing acknowledged can
+be lost when the process dies (an unacknowledged batch is the client's to retry; retrying is
+idempotent). A request with no valid event is answered once checked.
 
-The queue is bounded in events (`capacity`): a request that would overflow it is refused at once
-(`Busy`, the API's 429), so a writer that falls behind costs callers a retry, never memory.
+The queue is bounded in events (`capacity`, posted events until answered): a request that would
+overflow it is refused at once (`Busy`, the API's 429), so a writer that falls behind costs callers
+a retry, never memory.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import pyarrow.csv as pacsv
 
 from ecomm import db
 from ecomm.settings import Settings
+from ecomm.stream.ingest import Checked, check_batches
 from ecomm.stream.tables import ID_COLUMN, STREAM_ENTITIES
 
 log = logging.getLogger("ecomm.stream")
@@ -41,7 +46,7 @@ class Busy(Exception):
 
 @dataclass
 class _Submission:
-    rows: dict[str, pd.DataFrame]
+    events: list[tuple[str, str, dict]]  # (event_id, entity, data) as posted
     size: int
     done: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
@@ -102,37 +107,76 @@ def write_rows(conn, rows: dict[str, pd.DataFrame]) -> set[str]:
     return stored
 
 
+class StoreFailed(Exception):
+    """The micro-batch holding the request's events was not committed (nothing of it was acknowledged)."""
+
+
 class StreamWriter:
+    """Two stages, each one task: the checker validates what has queued (several requests, up to
+    `max_batch` events, in one `check_batches` call) while the writer commits the micro-batch checked
+    before it. A request waits for its own outcome: its rejected events, and the ids that were new."""
+
     def __init__(self, settings: Settings, *, capacity: int, max_batch: int) -> None:
         self.settings, self.capacity, self.max_batch = settings, capacity, max_batch
-        self.queued = 0  # events waiting or being written (the bound applies to this)
+        self.queued = 0  # posted events not answered yet, in either stage (the bound applies to this)
+        self.waiting = 0  # of those, the events not taken by the checker yet
+        self.writing = False
         self.queue: asyncio.Queue[_Submission] = asyncio.Queue()
+        # one checked micro-batch may wait for the writer: the checker then waits, and requests queue
+        self.checked: asyncio.Queue[list[tuple[_Submission, Checked]]] = asyncio.Queue(maxsize=1)
         self._conn = None
 
-    async def submit(self, rows: dict[str, pd.DataFrame]) -> set[str]:
-        """Wait until the rows are committed; the stream_event_ids that were new. `Busy` at once
-        when the queue is full."""
-        size = sum(len(f) for f in rows.values())
-        if self.queued + size > self.capacity:
+    async def submit(self, events: list[tuple[str, str, dict]]) -> tuple[Checked, set[str]]:
+        """Validate the events and wait until the valid ones are committed: their check, and the
+        stream_event_ids that were new. `Busy` at once when the queue is full; `StoreFailed` when the
+        write failed."""
+        if self.queued + len(events) > self.capacity:
             raise Busy(retry_after=1)
-        self.queued += size
-        submission = _Submission(rows, size)
+        self.queued += len(events)
+        self.waiting += len(events)
+        submission = _Submission(events, len(events))
         self.queue.put_nowait(submission)
         return await asyncio.shield(submission.done)  # a client gone mid-write does not cancel it
 
     def _take(self, first: _Submission) -> list[_Submission]:
+        """What has queued, up to `max_batch` events; while the writer has nothing to write, about half
+        of it, so that the writer starts on that half while the other is checked (taking all, the
+        requests answered together would come back together, and the two stages take turns)."""
+        self.waiting -= first.size
+        limit = self.max_batch
+        if not self.writing and self.checked.empty():
+            limit = min(limit, (first.size + self.waiting) // 2)
         batch, size = [first], first.size
-        while size < self.max_batch and not self.queue.empty():
+        while size < limit and not self.queue.empty():
             batch.append(self.queue.get_nowait())
             size += batch[-1].size
+            self.waiting -= batch[-1].size
         return batch
 
-    def _write(self, batch: list[_Submission]) -> set[str]:
-        rows: dict[str, list[pd.DataFrame]] = {}
+    def _check(self, batch: list[_Submission]) -> list[Checked | Exception]:
+        zone = self.settings.shop_timezone
+        try:
+            return check_batches([s.events for s in batch], zone)
+        except Exception:
+            if len(batch) == 1:
+                raise
+        outcomes: list[Checked | Exception] = []  # one request's fault fails that request alone
         for submission in batch:
-            for name, frame in submission.rows.items():
+            try:
+                outcomes += check_batches([submission.events], zone)
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    def _write(self, batch: list[tuple[_Submission, Checked]]) -> set[str]:
+        rows: dict[str, list[pd.DataFrame]] = {}
+        for _, checked in batch:
+            for name, frame in checked.rows.items():
                 rows.setdefault(name, []).append(frame)
-        merged = {name: pd.concat(frames, ignore_index=True) for name, frames in rows.items()}
+        merged = {
+            name: frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+            for name, frames in rows.items()
+        }
         try:
             if self._conn is None or self._conn.closed:
                 self._conn = db.connect(self.settings)
@@ -143,22 +187,50 @@ class StreamWriter:
             self._conn = None
             raise
 
+    def _answer(self, submission: _Submission, outcome) -> None:
+        self.queued -= submission.size
+        if isinstance(outcome, Exception):
+            submission.done.set_exception(outcome)
+        else:
+            submission.done.set_result(outcome)
+
+    async def _checker(self) -> None:
+        while True:
+            batch = self._take(await self.queue.get())
+            try:
+                outcomes = await anyio.to_thread.run_sync(self._check, batch)
+            except Exception as exc:
+                log.exception("checking %d queued requests failed", len(batch))
+                outcomes = [exc] * len(batch)
+            to_write = []
+            for submission, outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, Checked) and outcome.accepted:
+                    to_write.append((submission, outcome))
+                else:  # nothing to store: answered now
+                    self._answer(submission, (outcome, set()) if isinstance(outcome, Checked) else outcome)
+            if to_write:
+                await self.checked.put(to_write)
+
     async def run(self) -> None:
-        """The writer task (one per process)."""
+        """The writer task (one per process), with its checker."""
+        checker = asyncio.create_task(self._checker(), name="stream-checker")
         try:
             while True:
-                batch = self._take(await self.queue.get())
+                batch = await self.checked.get()
+                self.writing = True
                 try:
                     stored = await anyio.to_thread.run_sync(self._write, batch)
                 except Exception as exc:
                     log.exception("writing %d queued requests failed", len(batch))
-                    for submission in batch:
-                        submission.done.set_exception(exc)
+                    failed = StoreFailed(str(exc))
+                    for submission, _ in batch:
+                        self._answer(submission, failed)
                 else:
-                    for submission in batch:
-                        submission.done.set_result(stored)
+                    for submission, checked in batch:
+                        self._answer(submission, (checked, stored))
                 finally:
-                    self.queued -= sum(s.size for s in batch)
+                    self.writing = False
         finally:
+            checker.cancel()
             if self._conn is not None:
                 self._conn.close()
