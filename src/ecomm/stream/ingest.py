@@ -157,12 +157,13 @@ def check_batches(batches: list[list[tuple[str, str, dict]]], zone: str = "UTC")
     rejected: list[list[Rejected]] = [[] for _ in batches]
     for k, events in enumerate(batches):
         seen: set[str] = set()
+        first = int(offsets[k])
         for index, (event_id, name, data) in enumerate(events):
             if event_id in seen:
                 rejected[k].append(Rejected(index, event_id, "event_id: repeated within the batch"))
                 continue
             seen.add(event_id)
-            by_entity.setdefault(name, []).append((int(offsets[k]) + index, event_id, data))
+            by_entity.setdefault(name, []).append((first + index, event_id, data))
     rows: list[dict[str, pd.DataFrame]] = [{} for _ in batches]
     alone = set()  # batches to validate again on their own
     for name, part in by_entity.items():
