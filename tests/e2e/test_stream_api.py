@@ -146,7 +146,10 @@ def test_a_body_over_the_limit_is_413_and_a_missing_key_401(api, stream_world):
 
 def wait_for_writer_on_lock(sql) -> None:
     deadline = time.monotonic() + 30
-    waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO stream.%'"
+    # the writer COPYs the new rows straight into the stream table
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'COPY stream.%'"
+    )
     while sql.one(waiting) != 1:
         assert time.monotonic() < deadline
         time.sleep(0.05)
@@ -264,7 +267,10 @@ def test_an_api_killed_before_the_commit_acknowledged_nothing_and_a_retry_stores
     assert "response" not in answers and isinstance(answers["error"], httpx.TransportError)
     # the killed server's transaction is rolled back once its connection is gone
     deadline = time.monotonic() + 30
-    busy = "SELECT count(*) FROM pg_stat_activity WHERE state <> 'idle' AND query LIKE 'INSERT INTO stream.%'"
+    busy = (
+        "SELECT count(*) FROM pg_stat_activity WHERE state <> 'idle' AND query LIKE 'COPY stream.%' "
+        "AND pid <> pg_backend_pid()"
+    )
     while sql.one(busy) > 0:
         assert time.monotonic() < deadline
         time.sleep(0.1)
