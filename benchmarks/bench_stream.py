@@ -217,7 +217,10 @@ def _cpu_seconds(pid: int) -> float:
     process = psutil.Process(pid)
     total = 0.0
     for p in (process, *process.children(recursive=True)):
-        times = p.cpu_times()
+        try:
+            times = p.cpu_times()
+        except psutil.NoSuchProcess:  # ended since it was listed (a backend: its parent counts it now)
+            continue
         total += times.user + times.system
     return total
 
