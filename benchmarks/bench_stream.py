@@ -3,7 +3,9 @@ processes (`benchmarks.stream_clients`), server and clients on the same 2 cores,
 
 Ingestion: batches of 1,000 events (web events and order lines in the simulated day's proportion,
 about 5 to 1) POSTed by 4 keep-alive clients to `ecomm serve api` (one uvicorn worker): events per
-second until the last 202, then 0 lost and 0 duplicated checked by `stream_event_id`. Ceilings: the
+second until the last 202, then 0 lost and 0 duplicated checked by `stream_event_id`; beside it the
+CPU per 1,000 events of the server, of the client process and of PostgreSQL (whether the 2 cores were
+the limit, and whose), and the 1-minute load average at start and end. Ceilings: the
 same bodies POSTed to a bare FastAPI endpoint that reads the body and answers 202 (what HTTP alone
 costs), and a bare COPY of the same rows from files into tables of the stream tables' shape (what
 PostgreSQL alone costs). Targets (issue 18): >= 20,000 events/s and >= 0.25x the COPY ceiling.
@@ -29,6 +31,7 @@ Target: p99 <= 1 s.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -185,7 +188,7 @@ def _copy_ceiling(settings: Settings, batches: list[list[dict]], work: Path) -> 
                     if e["entity"] == name:
                         writer.writerow([e["event_id"], *(e["data"][c] for c in entity.columns)])
         files[name] = path
-    seconds = 0.0
+    seconds, load, postgres = 0.0, _load(), _postgres_cpu_seconds(settings)
     with db.connection(settings) as conn, conn.cursor() as cur:
         for name, entity in STREAM_ENTITIES.items():
             cur.execute(f"DROP TABLE IF EXISTS public.copy_{name}")
@@ -199,7 +202,14 @@ def _copy_ceiling(settings: Settings, batches: list[list[dict]], work: Path) -> 
             seconds += time.perf_counter() - started
             cur.execute(f"DROP TABLE public.copy_{name}")
             conn.commit()
-    return {"seconds": round(seconds, 3)}
+        # while the backend lives: once closed, its time counts only after the postmaster reaps it
+        postgres = _postgres_cpu_seconds(settings) - postgres
+    rows = sum(len(events) for events in batches)
+    return {
+        "seconds": round(seconds, 3),
+        "postgres_cpu_ms_per_1000": _per_1000(postgres, rows),
+        "load_average": [load, _load()],
+    }
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -209,9 +219,30 @@ def _cpu_seconds(pid: int) -> float:
     process = psutil.Process(pid)
     total = 0.0
     for p in (process, *process.children(recursive=True)):
-        times = p.cpu_times()
+        try:
+            times = p.cpu_times()
+        except psutil.NoSuchProcess:  # ended since it was listed (a backend: its parent counts it now)
+            continue
         total += times.user + times.system
     return total
+
+
+def _postgres_cpu_seconds(settings: Settings) -> float:
+    """CPU seconds of the embedded PostgreSQL so far: the postmaster, its processes alive now, and
+    the backends it has reaped (the kernel adds theirs to its children's times)."""
+    import psutil
+
+    postmaster = psutil.Process(int((settings.pgdata / "postmaster.pid").read_text().split()[0]))
+    times = postmaster.cpu_times()
+    return times.children_user + times.children_system + _cpu_seconds(postmaster.pid)
+
+
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)  # the machine is shared: how busy it was (1 minute)
+
+
+def _per_1000(seconds: float, events: int) -> float:
+    return round(seconds / events * 1e6, 1)
 
 
 def run_ingest(settings: Settings, *, events: int = 200_000, batch: int = 1000, clients: int = 4) -> dict:
@@ -231,12 +262,16 @@ def run_ingest(settings: Settings, *, events: int = 200_000, batch: int = 1000, 
         server = _serve([*command, "--port", str(port)], env, work / f"{name}.log")
         try:
             _wait(f"http://127.0.0.1:{port}/openapi.json")
-            before = _cpu_seconds(server.pid)
+            load, before, postgres = _load(), _cpu_seconds(server.pid), _postgres_cpu_seconds(settings)
             runs[name] = _post(f"http://127.0.0.1:{port}/events", bodies, clients)
-            # CPU per event: what the machine's other load does not change (its wall time it does)
-            runs[name]["server_cpu_ms_per_1000"] = round(
-                (_cpu_seconds(server.pid) - before) / events * 1e6, 1
-            )
+            # CPU per event: what the machine's other load changes least (its wall time it does); the
+            # three processes' together say whether the 2 cores were the limit
+            runs[name] |= {
+                "server_cpu_ms_per_1000": _per_1000(_cpu_seconds(server.pid) - before, events),
+                "client_cpu_ms_per_1000": _per_1000(runs[name].pop("cpu_seconds"), events),
+                "postgres_cpu_ms_per_1000": _per_1000(_postgres_cpu_seconds(settings) - postgres, events),
+                "load_average": [load, _load()],  # 1 minute, at start and end
+            }
         finally:
             server.terminate()
             server.wait(timeout=30)

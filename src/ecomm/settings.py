@@ -171,10 +171,13 @@ class Settings(BaseSettings):
     stream_queue_events: int = Field(
         default=50_000,
         ge=1000,
-        description="Events POST /events may have waiting for the writer; a batch beyond it gets 429.",
+        description="Posted events POST /events may have waiting to be validated or written; a batch "
+        "beyond it gets 429.",
     )
     stream_batch_events: int = Field(
-        default=20_000, ge=1000, description="At most this many events per micro-batch (one COPY each)."
+        default=20_000,
+        ge=1000,
+        description="At most this many events per micro-batch (validated in one call, one COPY).",
     )
     stream_tick_seconds: float = Field(
         default=1.0, gt=0, description="How often the live KPIs are computed and sent to WS /ws/live."

@@ -146,7 +146,10 @@ def test_a_body_over_the_limit_is_413_and_a_missing_key_401(api, stream_world):
 
 def wait_for_writer_on_lock(sql) -> None:
     deadline = time.monotonic() + 30
-    waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO stream.%'"
+    # the writer COPYs the new rows straight into the stream table
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'COPY stream.%'"
+    )
     while sql.one(waiting) != 1:
         assert time.monotonic() < deadline
         time.sleep(0.05)
@@ -176,6 +179,60 @@ def test_a_full_queue_is_429_with_retry_after_and_the_queued_batch_still_commits
     assert answers["first"].status_code == 202 and answers["first"].json()["stored"] == 1000
     sql = stream_world[1]
     assert sql.one("SELECT count(*) FROM stream.web_events WHERE event_id BETWEEN 20001 AND 31000") == 1000
+
+
+def test_requests_queued_together_each_get_their_own_outcome(api, stream_world):
+    """Posted while the writer is held, requests queue and are validated together (several per
+    micro-batch): each answer names its own rejected events by their index in its own batch; an event
+    another request also carries (a retry racing its original) is valid in both and stored once; two
+    lines of one order key in one request are both rejected, as in one file."""
+    sql = stream_world[1]
+    own = {
+        "b": [order_line(60_002), order_line(60_003, status="shipped")],
+        "c": [web_event(60_010, event_type="buy"), order_line(60_002)],
+        "d": [order_line(60_004), {**order_line(60_004), "event_id": "o-60004-again"}],
+    }
+    answers: dict = {}
+
+    def post(name: str, events: list[dict]) -> threading.Thread:
+        thread = threading.Thread(
+            target=lambda: answers.update({name: api.post("/events", json={"events": events})})
+        )
+        thread.start()
+        return thread
+
+    locker = db.connect(sql.settings)
+    try:
+        with locker.cursor() as cur:
+            cur.execute("LOCK TABLE stream.order_items IN EXCLUSIVE MODE")  # the writer now waits
+            threads = [post("a", [order_line(60_001)])]
+            wait_for_writer_on_lock(sql)
+            threads += [post(name, events) for name, events in own.items()]
+            time.sleep(1)  # they queue behind the held write
+        locker.commit()
+    finally:
+        locker.close()
+    for thread in threads:
+        thread.join(timeout=60)
+    shipped = "status: must be one of completed, cancelled (got 'shipped')"
+    buy = "event_type: must be one of view, add_to_cart, purchase (got 'buy')"
+    shared = "duplicate key (order_id, line_no) within the file"
+    b, c, d = (answers[name].json() for name in ("b", "c", "d"))
+    assert answers["a"].json()["stored"] == 1
+    # o-60002-1 is in b and c: whichever was written first stored it (both, when in one micro-batch)
+    assert (b["accepted"], b["stored"] + b["duplicates"]) == (1, 1)
+    assert b["rejected_events"] == [{"index": 1, "event_id": "o-60003-1", "reason": shipped}]
+    assert (c["accepted"], c["stored"] + c["duplicates"]) == (1, 1)
+    assert c["rejected_events"] == [{"index": 0, "event_id": "w-60010", "reason": buy}]
+    assert (answers["d"].status_code, d["accepted"], d["rejected"]) == (202, 0, 2)
+    assert d["rejected_events"] == [
+        {"index": 0, "event_id": "o-60004-1", "reason": shared},
+        {"index": 1, "event_id": "o-60004-again", "reason": shared},
+    ]
+    assert sql(
+        "SELECT stream_event_id, count(*) FROM stream.order_items WHERE order_id BETWEEN 60001 AND 60004 "
+        "GROUP BY 1 ORDER BY 1"
+    ) == [("o-60001-1", 1), ("o-60002-1", 1)]
 
 
 def test_an_api_killed_before_the_commit_acknowledged_nothing_and_a_retry_stores_once(
@@ -210,7 +267,10 @@ def test_an_api_killed_before_the_commit_acknowledged_nothing_and_a_retry_stores
     assert "response" not in answers and isinstance(answers["error"], httpx.TransportError)
     # the killed server's transaction is rolled back once its connection is gone
     deadline = time.monotonic() + 30
-    busy = "SELECT count(*) FROM pg_stat_activity WHERE state <> 'idle' AND query LIKE 'INSERT INTO stream.%'"
+    busy = (
+        "SELECT count(*) FROM pg_stat_activity WHERE state <> 'idle' AND query LIKE 'COPY stream.%' "
+        "AND pid <> pg_backend_pid()"
+    )
     while sql.one(busy) > 0:
         assert time.monotonic() < deadline
         time.sleep(0.1)

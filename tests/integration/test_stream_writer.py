@@ -60,7 +60,7 @@ def test_new_ids_are_stored_once_and_known_ones_left_alone(warehouse):
 
 
 def test_an_id_another_writer_stores_meanwhile_takes_the_idempotent_path(warehouse):
-    """The other writer's uncommitted row is invisible to the look-up; the INSERT waits on its key, fails
+    """The other writer's uncommitted row is invisible to the look-up; the COPY waits on its key, fails
     when it commits, and the batch is inserted ON CONFLICT DO NOTHING: the other ids only."""
     other, ours = db.connect(warehouse), db.connect(warehouse)
     result: dict = {}
@@ -75,10 +75,10 @@ def test_an_id_another_writer_stores_meanwhile_takes_the_idempotent_path(warehou
         deadline = time.monotonic() + 30
         with db.connection(warehouse) as watcher, watcher.cursor() as cur:
             watcher.autocommit = True  # pg_stat_activity is read once per transaction
-            while True:  # our INSERT (from the COPYed temporary table) waits for the other transaction's key
+            while True:  # our COPY into the stream table waits for the other transaction's key
                 cur.execute(
                     "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND query LIKE 'INSERT INTO stream.web_events%'"
+                    "AND query LIKE 'COPY stream.web_events%'"
                 )
                 if cur.fetchone()[0] == 1:
                     break

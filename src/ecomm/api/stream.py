@@ -13,19 +13,28 @@ import logging
 from importlib.resources import files
 from typing import Annotated, Literal
 
-import anyio
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import Counter
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+)
+from typing_extensions import TypedDict
 
 from ecomm.api.errors import error_response
 from ecomm.api.observability import SERVER_SEND
 from ecomm.api.security import require_api_key
-from ecomm.stream.ingest import check_events
 from ecomm.stream.tables import MAX_EVENT_ID_LENGTH, STREAM_ENTITIES
-from ecomm.stream.writer import Busy
+from ecomm.stream.writer import Busy, StoreFailed
 
 log = logging.getLogger("ecomm.api")
 MAX_EVENTS = 1000
@@ -46,23 +55,36 @@ EXAMPLE = {
 }
 
 
-class Event(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
-
-    event_id: str = Field(
-        pattern=EVENT_ID_PATTERN,
-        description="Your id (1-64 printable ASCII characters, no space): a retried event is stored once.",
-    )
-    entity: EntityName = Field(description="Which raw entity `data` is a row of.")
-    data: dict[str, str | int | float | bool | None] = Field(
-        description="One row of the entity, as its raw file would hold it (cells as JSON scalars)."
-    )
+# A cell keeps the JSON type it was sent as (the lax union chooses the same); strict members are
+# checked without trying a conversion each, half the parsing time of a batch.
+Cell = StrictStr | StrictInt | StrictFloat | StrictBool | None
 
 
-class EventBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"events": [EXAMPLE]}]})
+# The envelope as TypedDicts: each event a dict (a model instance per event cost more than validating it).
+class Event(TypedDict):
+    __pydantic_config__ = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})  # type: ignore[misc]
 
-    events: list[Event] = Field(min_length=1, max_length=MAX_EVENTS)
+    event_id: Annotated[
+        str,
+        Field(
+            pattern=EVENT_ID_PATTERN,
+            description="Your id (1-64 printable ASCII characters, no space): a retried event is stored once.",
+        ),
+    ]
+    entity: Annotated[EntityName, Field(description="Which raw entity `data` is a row of.")]
+    data: Annotated[
+        dict[str, Cell],
+        Field(description="One row of the entity, as its raw file would hold it (cells as JSON scalars)."),
+    ]
+
+
+class EventBatch(TypedDict):
+    __pydantic_config__ = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"events": [EXAMPLE]}]})  # type: ignore[misc]
+
+    events: Annotated[list[Event], Field(min_length=1, max_length=MAX_EVENTS)]
+
+
+EVENT_BATCH = TypeAdapter(EventBatch)
 
 
 class RejectedEvent(BaseModel):
@@ -101,7 +123,7 @@ def _inlined(schema: dict) -> dict:
 BODY_SCHEMA = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": _inlined(EventBatch.model_json_schema())}},
+        "content": {"application/json": {"schema": _inlined(EVENT_BATCH.json_schema())}},
     }
 }
 
@@ -114,7 +136,7 @@ async def event_batch(request: Request) -> EventBatch:
     event is rejected by name (no text column can hold it)."""
     body = await request.body()
     try:
-        return EventBatch.model_validate_json(body)
+        return EVENT_BATCH.validate_json(body)
     except ValidationError as exc:
         errors = exc.errors()
     if any(e["type"] == "json_invalid" for e in errors):
@@ -124,7 +146,7 @@ async def event_batch(request: Request) -> EventBatch:
             error = {"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error", "input": {}}
             raise RequestValidationError([{**error, "ctx": {"error": str(exc)}}]) from None
         try:
-            return EventBatch.model_validate(parsed)
+            return EVENT_BATCH.validate_python(parsed)
         except ValidationError as exc:
             errors = exc.errors()
     raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors])
@@ -140,28 +162,24 @@ async def event_batch(request: Request) -> EventBatch:
 )
 async def post_events(request: Request, batch: Annotated[EventBatch, Depends(event_batch)]):
     """Validate each event with the raw files' contract; store the valid ones once (by event_id)."""
-    settings = request.app.state.settings
-    events = [(e.event_id, e.entity, e.data) for e in batch.events]
-    checked = await anyio.to_thread.run_sync(check_events, events, settings.shop_timezone)
-    new = 0
-    if checked.accepted:
-        try:
-            stored = await request.app.state.stream_writer.submit(checked.rows)
-        except Busy as busy:
-            EVENTS.labels("refused").inc(len(events))
-            return error_response(
-                request, 429, "too_many_requests", str(busy), headers={"Retry-After": str(busy.retry_after)}
-            )
-        except Exception:  # the write failed (database down?): nothing of this batch was acknowledged
-            log.exception("storing %d events failed", checked.accepted)
-            return error_response(
-                request,
-                503,
-                "stream_unavailable",
-                "the events could not be stored now; nothing of this batch was acknowledged: retry it",
-                headers={"Retry-After": "5"},
-            )
-        new = sum(int(i in stored) for frame in checked.rows.values() for i in frame["stream_event_id"])
+    events = [(e["event_id"], e["entity"], e["data"]) for e in batch["events"]]
+    try:
+        checked, stored = await request.app.state.stream_writer.submit(events)
+    except Busy as busy:
+        EVENTS.labels("refused").inc(len(events))
+        return error_response(
+            request, 429, "too_many_requests", str(busy), headers={"Retry-After": str(busy.retry_after)}
+        )
+    except StoreFailed:  # the write failed (database down?): nothing of this batch was acknowledged
+        log.exception("storing %d events failed", len(events))
+        return error_response(
+            request,
+            503,
+            "stream_unavailable",
+            "the events could not be stored now; nothing of this batch was acknowledged: retry it",
+            headers={"Retry-After": "5"},
+        )
+    new = sum(int(i in stored) for frame in checked.rows.values() for i in frame["stream_event_id"])
     body = EventsAccepted(
         accepted=checked.accepted,
         stored=new,

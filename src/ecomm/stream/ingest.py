@@ -21,7 +21,7 @@ from ecomm.entities import Entity
 from ecomm.stream.tables import ID_COLUMN, STREAM_ENTITIES, event_time_column
 from ecomm.warehouse.contract import parse
 from ecomm.warehouse.raw import RawFile
-from ecomm.warehouse.validate import validate
+from ecomm.warehouse.validate import duplicate_key_reason, validate
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,18 @@ def cell(value) -> str | None:
     return value if isinstance(value, str) else repr(value)
 
 
-def _cells(values) -> np.ndarray:
-    """A column of JSON scalars as text cells (an object array, as the raw files' text path has)."""
-    return np.array([v if v is None or v.__class__ is str else cell(v) for v in values], dtype=object)
+# `cell` of the types JSON numbers arrive as, called straight (as many calls as numeric cells)
+_NUMBER_TEXT = {int: int.__repr__, float: float.__repr__}
+
+
+def _cells(datas: list[dict], name: str) -> np.ndarray:
+    """The column `name` of the rows, JSON scalars as text cells (an object array, as the raw files'
+    text path has)."""
+    values = [data.get(name) for data in datas]
+    return np.array(
+        [v if v is None or v.__class__ is str else _NUMBER_TEXT.get(v.__class__, cell)(v) for v in values],
+        dtype=object,
+    )
 
 
 def _unencodable(cells: list) -> list[int]:
@@ -101,7 +110,7 @@ def _text_frame(entity: Entity, events: list[tuple[int, str, dict]]) -> tuple[pd
     """The events as a frame of text cells, built column by column (what a raw file's text path
     reads), less the events with a cell no text column can hold."""
     datas = [data for _, _, data in events]
-    columns = {c: _cells(data.get(c) for data in datas) for c in entity.columns}
+    columns = {c: _cells(datas, c) for c in entity.columns}
     bad: dict[int, list[str]] = {}
     for name, cells in columns.items():
         for pos in _unencodable(cells):
@@ -117,6 +126,7 @@ def _text_frame(entity: Entity, events: list[tuple[int, str, dict]]) -> tuple[pd
 def _check_entity(
     entity: Entity, events: list[tuple[int, str, dict]], zone: str
 ) -> tuple[pd.DataFrame, list[Rejected]]:
+    """The valid rows (with stream_event_id, and row_no: the event's number) and the rejected events."""
     events, rejected = _known(entity, events)
     if not events:
         return pd.DataFrame(), rejected
@@ -134,24 +144,51 @@ def _check_entity(
         rejected += [Rejected(b.row_no, ids[b.row_no], b.reason) for b in bad]
     typed = good[0] if len(good) == 1 else pd.concat(good, ignore_index=True)
     typed.insert(0, ID_COLUMN, typed["row_no"].map(ids))
-    return typed.drop(columns="row_no"), rejected
+    return typed, rejected
+
+
+def check_batches(batches: list[list[tuple[str, str, dict]]], zone: str = "UTC") -> list[Checked]:
+    """Several posted batches validated in one call per entity (the contract's checks cost mostly per
+    call, little per row), each batch's outcome exactly what it alone would get: every check looks at
+    one row but the key's uniqueness within the file, so a batch with a row found to share its key
+    (with a row of its own or of another batch) is validated again alone."""
+    offsets = np.cumsum([0, *map(len, batches)])
+    by_entity: dict[str, list[tuple[int, str, dict]]] = {}
+    rejected: list[list[Rejected]] = [[] for _ in batches]
+    for k, events in enumerate(batches):
+        seen: set[str] = set()
+        first = int(offsets[k])
+        for index, (event_id, name, data) in enumerate(events):
+            if event_id in seen:
+                rejected[k].append(Rejected(index, event_id, "event_id: repeated within the batch"))
+                continue
+            seen.add(event_id)
+            by_entity.setdefault(name, []).append((first + index, event_id, data))
+    rows: list[dict[str, pd.DataFrame]] = [{} for _ in batches]
+    alone = set()  # batches to validate again on their own
+    for name, part in by_entity.items():
+        entity = STREAM_ENTITIES[name]
+        frame, bad = _check_entity(entity, part, zone)
+        shared_key = duplicate_key_reason(entity)
+        for r in bad:
+            k = int(np.searchsorted(offsets, r.index, side="right")) - 1
+            rejected[k].append(Rejected(r.index - int(offsets[k]), r.event_id, r.reason))
+            if len(batches) > 1 and shared_key in r.reason:
+                alone.add(k)
+        if not len(frame):
+            continue
+        owner = np.searchsorted(offsets, frame["row_no"].to_numpy(), side="right") - 1
+        frame = frame.drop(columns="row_no")
+        for k in np.unique(owner):
+            rows[k][name] = frame if len(batches) == 1 else frame[owner == k].reset_index(drop=True)
+    checked = [Checked(rows[k], sorted(rejected[k], key=lambda r: r.index)) for k in range(len(batches))]
+    for k in alone:
+        [checked[k]] = check_batches([batches[k]], zone)
+    return checked
 
 
 def check_events(events: list[tuple[str, str, dict]], zone: str = "UTC") -> Checked:
     """`events`: (event_id, entity name, data) in posted order. The valid rows by entity, and every
     rejected event with its reason (an event_id repeated within the batch: the later ones)."""
-    by_entity: dict[str, list[tuple[int, str, dict]]] = {}
-    rejected, seen = [], set()
-    for index, (event_id, name, data) in enumerate(events):
-        if event_id in seen:
-            rejected.append(Rejected(index, event_id, "event_id: repeated within the batch"))
-            continue
-        seen.add(event_id)
-        by_entity.setdefault(name, []).append((index, event_id, data))
-    rows = {}
-    for name, part in by_entity.items():
-        frame, bad = _check_entity(STREAM_ENTITIES[name], part, zone)
-        rejected += bad
-        if len(frame):
-            rows[name] = frame
-    return Checked(rows, sorted(rejected, key=lambda r: r.index))
+    [checked] = check_batches([events], zone)
+    return checked

@@ -146,12 +146,18 @@ def schema(entity: E.Entity, nul: bool = True) -> pa.DataFrameSchema:
     )
 
 
+def duplicate_key_reason(entity: E.Entity) -> str:
+    """The reason of a row whose key another row of the same file holds too (the one rule that looks
+    beyond the row)."""
+    return f"duplicate key ({', '.join(entity.key)}) within the file"
+
+
 def _reason(row, entity: E.Entity, batch: date) -> str:
     check = str(row.check).replace("{batch}", str(batch))
     if check == "not_nullable":
         return f"{row.column}: required value missing"
     if check in ("multiple_fields_uniqueness", "field_uniqueness"):
-        return f"duplicate key ({', '.join(entity.key)}) within the file"
+        return duplicate_key_reason(entity)
     if row.schema_context == "DataFrameSchema":
         return check
     value = row.failure_case
