@@ -32,7 +32,7 @@ def test_only_failed_models_fail_the_caller_each_named():
     with pytest.raises(MonitoringFailed) as raised:
         raise_for_failures(results)
     assert str(raised.value) == (
-        "2 of 4 not monitored: churn_model v2: report not written: OSError: disk full; "
+        "2 of 4 failed: churn_model v2: report not written: OSError: disk full; "
         "inputs v0: OperationalError: connection lost"
     )
     raise_for_failures(results[1:3])  # skipped is not failed

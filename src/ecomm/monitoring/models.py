@@ -311,9 +311,10 @@ class MonitoringFailed(Exception):
     """Some models could not be monitored; the message names each with its reason."""
 
 
-def raise_for_failures(results: list[ModelDrift]) -> None:
-    """Fail the caller (after it has reported every result) when any model failed."""
+def raise_for_failures(results: list) -> None:
+    """Fail the caller (after it has reported every result) when any model failed; `results`:
+    ModelDrift and quality.RealisedQuality (both have model, version, status and reason)."""
     failures = [r for r in results if r.status == "failed"]
     if failures:
         named = "; ".join(f"{r.model} v{r.version}: {r.reason}" for r in failures)
-        raise MonitoringFailed(f"{len(failures)} of {len(results)} not monitored: {named}")
+        raise MonitoringFailed(f"{len(failures)} of {len(results)} failed: {named}")
