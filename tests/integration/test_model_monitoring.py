@@ -221,7 +221,7 @@ def test_a_model_whose_report_cannot_be_written_fails_alone(trained_world, tmp_p
     reports = tmp_path / "reports"
     reports.mkdir()
     (reports / registry.CHURN_MODEL).write_text("not a directory")
-    settings = trained_world.model_copy(update={"drift_reports_dir": reports})
+    settings = trained_world.model_copy(update={"drift_reports": reports})
     results = monitor_served_models(settings, WORLD_AS_OF)
     by_model = {r.model: r for r in results}
     churn = by_model.pop(registry.CHURN_MODEL)
