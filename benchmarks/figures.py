@@ -14,6 +14,7 @@ from stored files:
   recommend_real        benchmarks/results/recommend_real.json (python -m benchmarks.bench_recommend_real)
   stream                benchmarks/results/stream_{ingest,fanout}.json (--only stream_ingest --only stream_fanout)
   drift                 benchmarks/results/drift.json (python -m benchmarks.bench_drift --seeds 1 2 3)
+  drift_retrain         benchmarks/results/drift_retrain.json (python -m benchmarks.bench_drift_retrain)
   api                   benchmarks/results/api.json (python -m benchmarks.run --only api ...)
   contract              the raw contract's declarations (src/ecomm/entities.py), not a measurement
 
@@ -385,6 +386,14 @@ def render_recommend_general(results: Path) -> str:
     return "\n".join(lines)
 
 
+def _seed_table_head(runs: list[dict]) -> list[str]:
+    """A table's header with a column per seed, after the row's name and its target."""
+    return [
+        "| | target | " + " | ".join(f"seed {run['seed']}" for run in runs) + " |",
+        "|---|---|" + "---|" * len(runs),
+    ]
+
+
 def _days_to_flag(days: int | None, target: int) -> str:
     return f"not within 28 days {_mark(False)}" if days is None else f"{days} {_mark(days <= target)}"
 
@@ -402,8 +411,7 @@ def render_drift(results: Path) -> str:
         f"drift from {found['drift_start']}, ECOMM_DRIFT_ALPHA {found['alpha']}, ECOMM_DRIFT_MIN_PSI "
         f"{found['min_psi']} ({found['seconds']:.0f} s in all):",
         "",
-        "| | target | " + " | ".join(f"seed {run['seed']}" for run in runs) + " |",
-        "|---|---|" + "---|" * len(runs),
+        *_seed_table_head(runs),
     ]
     for kind, magnitude in found["magnitudes"].items():
         cells = " | ".join(
@@ -422,6 +430,96 @@ def render_drift(results: Path) -> str:
     )
     lines.append(f"| stable world: flagged days per 180 | ≤ {targets['false_alarms_per_180']} | {cells} |")
     return "\n".join(lines)
+
+
+def _auc_cell(group: dict, entry: str, target: float | None) -> str:
+    """`AUC (ratio to the oracle)`, marked against the target when given; a dash when not scored."""
+    auc, ratio = (group.get("roc_auc") or {}).get(entry), (group.get("auc_to_oracle") or {}).get(entry)
+    if auc is None:
+        return "-"
+    if ratio is None:
+        return f"{auc:.3f}"
+    return f"{auc:.3f} ({ratio:.3f}{'' if target is None else ' ' + _mark(ratio >= target)})"
+
+
+def _retrain_cell(run: dict) -> str:
+    retrained = run["retrained"]
+    gate = "promoted" if retrained["promoted"] else f"not promoted, v{run['champion_after_retraining']} kept"
+    if not retrained["triggered"]:
+        return f"not flagged {_mark(False)}; v{retrained['version']} trained on {run['retrain_day']} all the same, {gate}"
+    return f"day {run['days_to_retrain']} ({', '.join(run['retrain_flagged_by'])}); v{retrained['version']} {gate}"
+
+
+def render_drift_retrain(results: Path) -> str:
+    """The churn champion after a drift-triggered retraining, scored on the regime's labels against
+    the oracle, per seed (benchmarks/bench_drift_retrain.py)."""
+    path = results / "drift_retrain.json"
+    found = _load_json(path)
+    runs, target, w = found["seeds"], found["target_ratio"], found["world"]
+    first = runs[0]
+    lines = [
+        f"Measured {found['measured_on']} by `python -m benchmarks.bench_drift_retrain` ({_link(path)}): per seed "
+        f"a world of {w['customers']:,} customers, {w['products']:,} products and {w['days']} days to {w['as_of']} "
+        f"with `{found['kind']}` ({found['magnitude']}) from {found['drift_start']}, churn trained on the days "
+        f"before it ({found['churn_trials']} trials, {found['churn_horizon_days']}-day label), the daily "
+        f"monitoring run from {first['monitoring'][0]['day']} until the first flag on or after the start, churn "
+        f"retrained then, the rest loaded and every version scored on the cutoff "
+        f"{first['new_regime']['cutoff']} (ROC-AUC, and its ratio to the oracle's on the same customers; "
+        f"{found['seconds']:.0f} s in all):",
+        "",
+        *_seed_table_head(runs),
+        "| days before the start that would have retrained (of "
+        + str(sum(1 for d in first["monitoring"] if d["day"] < found["drift_start"]))
+        + "; the order trigger or the recent inputs) | | "
+        + " | ".join(
+            str(sum(1 for d in run["monitoring"] if d["day"] < found["drift_start"] and _any_flag(d)))
+            for run in runs
+        )
+        + " |",
+        "| retraining after the start (flagged by); the gate | ≤ 7 days | "
+        + " | ".join(_retrain_cell(run) for run in runs)
+        + " |",
+        "| labelled cutoffs v1 / the retrained version learnt from | | "
+        + " | ".join(_cutoffs_cell(run) for run in runs)
+        + " |",
+    ]
+    rows = (
+        ("champion after the retraining", "champion"),
+        ("v1, the champion before the start", "before"),
+        ("the retrained version", "retrained"),
+        ("retrained at the world's end (contrast)", "late"),
+    )
+    for group, title in (
+        ("all", "every customer"),
+        ("signed_up_since_start", "customers signed up since the start"),
+    ):
+        counts = " / ".join(f"{run['new_regime'][group]['customers']:,}" for run in runs)
+        lines.append(f"| **{title}** ({counts}) | | " + " | ".join("" for _ in runs) + " |")
+        oracle = " | ".join(
+            f"{(run['new_regime'][group].get('roc_auc') or {}).get('oracle', float('nan')):.3f}"
+            for run in runs
+        )
+        lines.append(f"| oracle ROC-AUC | | {oracle} |")
+        for label, entry in rows:
+            mark = f"≥ {target} × oracle" if entry == "champion" else ""
+            judged = target if entry == "champion" else None
+            cells = " | ".join(_auc_cell(run["new_regime"][group], entry, judged) for run in runs)
+            lines.append(f"| {label} | {mark} | {cells} |")
+    return "\n".join(lines)
+
+
+def _any_flag(day: dict) -> bool:
+    """A flag that retrains (the order trigger, the recent inputs), as bench_drift_retrain.flagged_by."""
+    return bool(day["order_trigger"] or day["inputs_drifted"])
+
+
+def _cutoffs_cell(run: dict) -> str:
+    def span(version: dict) -> str:
+        cutoffs = version["train_cutoffs"]
+        return f"{cutoffs[0]}..{cutoffs[-1]} (evaluated {version['evaluation_cutoff']})"
+
+    same = run["retrained"]["train_cutoffs"] == run["before"]["train_cutoffs"]
+    return f"{span(run['before'])} / {'the same' if same else span(run['retrained'])}"
 
 
 # --------------------------------------------------------------------------------- causal report
@@ -887,6 +985,7 @@ def renderers(benchmark_results: Path, docs_results: Path) -> dict[str, Callable
         "recommend_real": lambda: render_recommend_real(benchmark_results),
         "stream": lambda: render_stream(benchmark_results),
         "drift": lambda: render_drift(benchmark_results),
+        "drift_retrain": lambda: render_drift_retrain(benchmark_results),
         "api": lambda: render_api(benchmark_results),
         "contract": render_contract,
     }

@@ -20,9 +20,11 @@ seasonal naive; needs no server), recommend_real (popularity over the whole trai
 over a tuned recent window, and a tuned item-kNN, on the MovieLens logs of `make realdata`, rolling
 temporal windows; needs no server, about 3 minutes), drift (the recent-inputs drift monitor on
 --drift-seeds worlds of 900 customers: days to flag each planted drift, false alarms per 180 stable
-days; needs no server, about 100 s per seed), import (`ecomm import transactions` of a
-synthetic --import-rows-line log, text keys, over --days days, into an empty warehouse vs a bare COPY
-of the same CSV; about 2 minutes), stream_ingest (events/s through POST /events beside a bare FastAPI
+days; needs no server, about 100 s per seed), drift_retrain (the churn champion after the
+retraining a planted young_deal_channel regime triggers, against the oracle AUC on the regime's
+labels, on --drift-retrain-seeds worlds of 2,000 customers; about 5 minutes per seed), import
+(`ecomm import transactions` of a synthetic --import-rows-line log, text keys, over --days days,
+into an empty warehouse vs a bare COPY of the same CSV; about 2 minutes), stream_ingest (events/s through POST /events beside a bare FastAPI
 endpoint and a bare COPY of the same rows; --stream-events), stream_fanout (--stream-clients WebSocket
 clients of /ws/live at 1 and 4 messages/s beside a bare `websockets.broadcast()`; --stream-seconds; then
 --stream-visible-posts posts timed from their 202 to the first /ws/live frame counting them).
@@ -53,6 +55,7 @@ from benchmarks import (
     bench_bulk,
     bench_dashboard,
     bench_drift,
+    bench_drift_retrain,
     bench_forecast_seeds,
     bench_generate,
     bench_import,
@@ -70,6 +73,7 @@ BENCHMARKS = (
     "forecast_seeds",
     "recommend_real",
     "drift",
+    "drift_retrain",
     "import",
     "stream_ingest",
     "stream_fanout",
@@ -178,6 +182,9 @@ def _run() -> None:
     parser.add_argument(
         "--drift-seeds", type=int, nargs="+", default=[1, 2, 3], help="world seeds of the drift benchmark"
     )
+    parser.add_argument(
+        "--drift-retrain-seeds", type=int, nargs="+", default=[1, 2, 3], help="world seeds of drift_retrain"
+    )
     args = parser.parse_args()
     only = set(args.only or BENCHMARKS)
     if args.load_only:
@@ -197,6 +204,8 @@ def _run() -> None:
         _report("recommend_real", meta | bench_recommend_real.run(), args.results)
     if "drift" in only:
         _report("drift", meta | bench_drift.run_with_settings(args.drift_seeds), args.results)
+    if "drift_retrain" in only:
+        _report("drift_retrain", meta | bench_drift_retrain.run(args.drift_retrain_seeds), args.results)
     if "import" in only:
         _report(
             "import",

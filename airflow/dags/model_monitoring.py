@@ -47,6 +47,9 @@ current distributions with its PSI, test and flag) to
 `ECOMM_DRIFT_REPORTS/<model>/<model>-v<version>-<date>.html` (default `ECOMM_HOME/drift-reports`),
 which the dashboard's Monitoring page offers for download.
 A model without a champion, or registered before references existed, is reported and skipped.
+Each model fails alone: an error while one is monitored or measured (its population, its rows, its
+HTML report under an unwritable `ECOMM_DRIFT_REPORTS`) is printed as `failed` with a one-line reason,
+the others are still monitored, and the task fails at the end naming every failed model.
 The same task runs the **recent-inputs** view (`ecomm.monitoring.recent_inputs`): the last 7 days'
 new customers (age, channel), late deliveries and each category's price index against the 90 days
 before them, flagged when a p-value < `ECOMM_DRIFT_ALPHA` / the features and PSI >
@@ -107,7 +110,7 @@ def model_monitoring():
 
     @task(multiple_outputs=False)
     def model_drift() -> dict:
-        from ecomm.monitoring.models import monitor_served_models
+        from ecomm.monitoring.models import monitor_served_models, raise_for_failures
         from ecomm.monitoring.quality import measure_served_models
 
         settings, day = task_settings(), business_date(get_current_context())
@@ -126,7 +129,10 @@ def model_monitoring():
             if q.status == "measured":
                 truth = "no truth" if q.truth_value is None else f"truth {q.truth_value:.4f}"
                 line += f", ROC-AUC {q.value:.4f} ({truth}) on the {q.rows} customers of {q.cutoff}"
+            if q.reason:
+                line += f" ({q.reason})"
             print(line)
+        raise_for_failures([*results, *quality])  # every model was tried; the task fails naming the failed
         return {"drift": [r.to_dict() for r in results], "quality": [q.to_dict() for q in quality]}
 
     model_drift()

@@ -202,7 +202,9 @@ def test_only_a_promoted_version_with_products_gets_a_drift_reference(trained):
     name = registry.DEMAND_FORECAST_MODEL
     assert [load_reference(client, name, v) is None for v in ("1", "2", "3")] == [True, False, True]
     with db.connection(settings) as conn:
-        features, forecast_mean = forecast_population(conn, date.fromisoformat(every.stored.forecast_date))
+        features, forecast_mean = forecast_population(
+            conn, date.fromisoformat(every.stored.forecast_date), every.stored.model_version
+        )
     assert load_reference(client, name, "2") == training_reference(features, CATEGORICAL, forecast_mean)
     assert len(features) == every.stored.products > 20  # every product forecast, not the backtest's 20
 

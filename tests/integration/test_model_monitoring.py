@@ -18,11 +18,14 @@ from ecomm.features.clv import BTYD_INPUTS
 from ecomm.ml import registry, tracking
 from ecomm.ml.forecast.shop import product_sales
 from ecomm.monitoring import forecast, recommender
+from ecomm.monitoring.forecast import NoPopulation
 from ecomm.monitoring.models import (
+    MonitoringFailed,
     load_reference,
     monitor_model,
     monitor_served_models,
     monitored_populations,
+    raise_for_failures,
 )
 from ecomm.monitoring.recent_inputs import INPUTS
 from ecomm.monitoring.reference import PREDICTION, drift_against, training_reference
@@ -57,7 +60,7 @@ def expected_rows(settings, client, name: str, day: dt.date) -> tuple[dict, list
     with db.connection(settings) as conn:
         span = warehouse_span(conn)
         features, predictions = monitored_populations()[name](
-            conn, loaded, day + dt.timedelta(days=1), span.first_day
+            conn, loaded, day + dt.timedelta(days=1), span.first_day, "1"
         )
     rows = drift_against(reference, features, predictions, settings.drift_psi_threshold, settings.drift_alpha)
     return reference, drift_rows(rows)
@@ -164,7 +167,7 @@ def test_the_forecasters_reference_is_its_stored_forecasts_population(trained_wo
     train_end = dt.date.fromisoformat(run.data.params["last_day"])
     reference = load_reference(client, name, "1")
     with db.connection(trained_world) as conn:
-        features, forecast_mean = forecast.forecast_population(conn, train_end)
+        features, forecast_mean = forecast.forecast_population(conn, train_end, "1")
         sales = product_sales(conn)
     assert reference == training_reference(features, forecast.CATEGORICAL, forecast_mean)
     q = Query(trained_world)
@@ -209,3 +212,71 @@ def test_the_forecasters_reference_is_its_stored_forecasts_population(trained_wo
         assert stored(q, name, skipped) == []
     finally:
         q.close()
+
+
+def test_a_model_whose_report_cannot_be_written_fails_alone(trained_world, tmp_path):
+    """churn_model (monitored first) cannot write its report - a file stands where its directory
+    goes: it is `failed` with the reason, its rows are still stored, every model after it is
+    monitored with its report, and raise_for_failures names it."""
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / registry.CHURN_MODEL).write_text("not a directory")
+    settings = trained_world.model_copy(update={"drift_reports": reports})
+    results = monitor_served_models(settings, WORLD_AS_OF)
+    by_model = {r.model: r for r in results}
+    churn = by_model.pop(registry.CHURN_MODEL)
+    assert (churn.status, churn.version) == ("failed", "1")
+    assert (
+        churn.reason.startswith("report not written: ")
+        and str(reports / registry.CHURN_MODEL) in churn.reason
+    )
+    assert "\n" not in churn.reason
+    assert churn.report is None and len(churn.rows) > 0  # the measures were stored before the report
+    q = Query(trained_world)
+    try:
+        assert stored(q, registry.CHURN_MODEL, WORLD_AS_OF) == drift_rows(list(churn.rows))
+    finally:
+        q.close()
+    assert {m: r.status for m, r in by_model.items()} == {
+        **dict.fromkeys(SERVED[1:], "monitored"),
+        registry.DEMAND_FORECAST_MODEL: "monitored",
+        INPUTS: "monitored",
+    }
+    for name in [*SERVED[1:], registry.DEMAND_FORECAST_MODEL]:
+        assert by_model[name].report == report_path(reports, name, "1", WORLD_AS_OF)
+        assert by_model[name].report.is_file()
+    with pytest.raises(MonitoringFailed, match=f"1 of {len(results)} failed: churn_model v1: report not"):
+        raise_for_failures(results)
+    raise_for_failures([r for r in results if r.model != registry.CHURN_MODEL])  # nothing failed: no error
+
+
+def test_the_forecaster_is_monitored_on_the_served_versions_forecasts_only(trained_world):
+    """The day's stored forecasts are the served version's population only: with the training end's
+    rows relabelled as another version's (a later champion's run replaces a date's rows), v1 has no
+    population that day, and the reason says whose forecasts are there."""
+    client = tracking.configure(trained_world)
+    name = registry.DEMAND_FORECAST_MODEL
+    run = client.get_run(client.get_model_version(name, "1").run_id)
+    train_end = dt.date.fromisoformat(run.data.params["last_day"])
+    relabel = (
+        "UPDATE marts.demand_forecast SET model_version = %s WHERE model_name = %s AND forecast_date = %s"
+    )
+    with db.connection(trained_world) as conn:
+        with pytest.raises(NoPopulation, match=rf"no product forecasts of v2 stored for {train_end}.*v1's"):
+            forecast.forecast_population(conn, train_end, "2")
+        conn.rollback()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(relabel, ("7", name, train_end))  # not committed
+            result = monitor_model(trained_world, client, conn, name, train_end)
+        finally:
+            conn.rollback()
+            with conn.cursor() as cur:  # should the monitoring have committed it, undo it
+                cur.execute(relabel, ("1", name, train_end))
+            conn.commit()
+        monitored = monitor_model(trained_world, client, conn, name, train_end)
+    assert (result.status, result.version, result.rows) == ("no_population", "1", ())
+    assert result.reason == (
+        f"no product forecasts of v1 stored for {train_end.isoformat()} in marts.demand_forecast (they are v7's)"
+    )
+    assert (monitored.status, monitored.version) == ("monitored", "1")

@@ -47,7 +47,7 @@ def expected(settings, q: Query, name: str, cutoff: dt.date) -> tuple:
     loaded = mlflow.pyfunc.load_model(client.get_model_version_download_uri(name, "1"))
     with db.connection(settings) as conn:
         features, predictions = monitored_populations()[name](
-            conn, loaded, cutoff, warehouse_span(conn).first_day
+            conn, loaded, cutoff, warehouse_span(conn).first_day, "1"
         )
     params = {"c": cutoff, "h": HORIZON[name]}
     labels = dict(q(LABELS[name], params))

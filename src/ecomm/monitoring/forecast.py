@@ -2,7 +2,9 @@
 
 The served pyfunc refits on the history it is given, so forecasting again for monitoring would cost
 a second daily fit. The forecasts the demand_forecast DAG stored in marts.demand_forecast are read
-instead: one row per product forecast on date D (forecast_date, the warehouse's last order date),
+instead: one row per product the monitored version forecast on date D (forecast_date, the
+warehouse's last order date; rows of the version only - a run replaces the date's rows, so after a
+new champion the date may hold another version's forecasts, which are not this version's population),
 with as of D (its sales up to and including D, cancelled lines left out, as the forecast's history)
 * `mean_daily_units`: its mean units a day over the WINDOW_DAYS up to D (fewer days for a product
   launched within them: from its launch or the first order day),
@@ -12,8 +14,8 @@ with as of D (its sales up to and including D, cancelled lines left out, as the 
 and as the prediction its mean forecast units a day over the stored horizon. Per product only: the
 category and total series are sums of the products' (reconciled) and their rows are not independent.
 The reference is this population on the version's training end, the forecasts training stored
-(ml.forecast.train); daily, on the business date. A date without stored product forecasts has no
-population: NoPopulation, with the reason.
+(ml.forecast.train); daily, on the business date. A date without the version's stored product
+forecasts has no population: NoPopulation, with the reason.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ POPULATION_SQL = """
 WITH stored AS (
     SELECT series_id::bigint AS product_id, avg(point)::float8 AS forecast_mean_daily
     FROM marts.demand_forecast
-    WHERE model_name = %(model)s AND series_level = 'product' AND forecast_date = %(day)s
+    WHERE model_name = %(model)s AND model_version = %(version)s AND series_level = 'product'
+      AND forecast_date = %(day)s
     GROUP BY 1
 ), first_order AS (
     SELECT min(order_date) AS first_day FROM warehouse.fact_order_items
@@ -64,12 +67,30 @@ ORDER BY w.product_id
 """
 
 
-def forecast_population(conn, day: dt.date) -> tuple[pd.DataFrame, pd.Series]:
-    """The products forecast on `day` (marts.demand_forecast): their COLUMNS and mean daily forecast."""
+def forecast_population(conn, day: dt.date, version: str) -> tuple[pd.DataFrame, pd.Series]:
+    """The products `version` forecast on `day` (marts.demand_forecast): their COLUMNS and mean daily
+    forecast."""
     from ecomm.ml.registry import DEMAND_FORECAST_MODEL
 
-    params = {"model": DEMAND_FORECAST_MODEL, "day": day, "window": WINDOW_DAYS}
+    params = {"model": DEMAND_FORECAST_MODEL, "version": str(version), "day": day, "window": WINDOW_DAYS}
     frame = query_frame(conn, POPULATION_SQL, params)
     if frame.empty:
-        raise NoPopulation(f"no product forecasts stored for {day.isoformat()} in marts.demand_forecast")
+        raise NoPopulation(missing_reason(conn, day, str(version)))
     return frame[COLUMNS].reset_index(drop=True), frame["forecast_mean_daily"].rename("forecast")
+
+
+def missing_reason(conn, day: dt.date, version: str) -> str:
+    """Why `version` has no population on `day`: nothing stored, or another version's forecasts."""
+    from ecomm.ml.registry import DEMAND_FORECAST_MODEL
+
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT DISTINCT model_version FROM marts.demand_forecast WHERE model_name = %s "
+            "AND series_level = 'product' AND forecast_date = %s ORDER BY 1",
+            (DEMAND_FORECAST_MODEL, day),
+        )
+        others = [row[0] for row in cur.fetchall()]
+    where = f"for {day.isoformat()} in marts.demand_forecast"
+    if not others:
+        return f"no product forecasts stored {where}"
+    return f"no product forecasts of v{version} stored {where} (they are v{', v'.join(others)}'s)"

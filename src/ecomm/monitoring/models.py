@@ -13,11 +13,16 @@ stored as the pseudo-model `inputs`.
 
 Models registered before references existed, or without a champion, are reported and skipped, and
 so is a day without a population (no_population, with the reason: demand_forecast_model on a date
-whose forecasts were not stored).
+whose forecasts were not stored by the served version).
+
+Each model fails alone: an error while one is monitored (its population, its rows, its report under
+an unwritable ECOMM_DRIFT_REPORTS) leaves it `failed` with a one-line reason, and the others are
+still monitored; `raise_for_failures` then fails the caller (the DAG's model_drift task) naming them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import tempfile
@@ -70,7 +75,9 @@ def load_reference(client, name: str, version: str) -> dict | None:
 
 
 # ---------------------------------------------------------------------------- day's population
-def churn_population(conn, loaded, cutoff: dt.date, first_day: dt.date) -> tuple[pd.DataFrame, pd.Series]:
+def churn_population(
+    conn, loaded, cutoff: dt.date, first_day: dt.date, version: str
+) -> tuple[pd.DataFrame, pd.Series]:
     """The customers marts.churn_scores would hold on `cutoff`: their features and probabilities."""
     from ecomm.features.churn import churn_features
     from ecomm.ml.churn.scoring import score_features
@@ -80,7 +87,9 @@ def churn_population(conn, loaded, cutoff: dt.date, first_day: dt.date) -> tuple
     return scored, scored[CHURN_PROBABILITY]
 
 
-def purchase_population(conn, loaded, cutoff: dt.date, first_day: dt.date) -> tuple[pd.DataFrame, pd.Series]:
+def purchase_population(
+    conn, loaded, cutoff: dt.date, first_day: dt.date, version: str
+) -> tuple[pd.DataFrame, pd.Series]:
     """The active customers marts.purchase_scores would hold on `cutoff`: features, probabilities."""
     from ecomm.features.purchase import never_active, purchase_features
     from ecomm.ml.serving import PURCHASE_PROBABILITY
@@ -91,7 +100,9 @@ def purchase_population(conn, loaded, cutoff: dt.date, first_day: dt.date) -> tu
     return active, model.predict(None, model.inputs(active))[PURCHASE_PROBABILITY]
 
 
-def clv_population(conn, loaded, cutoff: dt.date, first_day: dt.date) -> tuple[pd.DataFrame, pd.Series]:
+def clv_population(
+    conn, loaded, cutoff: dt.date, first_day: dt.date, version: str
+) -> tuple[pd.DataFrame, pd.Series]:
     """The buyers marts.customer_value would value on `cutoff`: their BTYD inputs, expected values."""
     from ecomm.features.clv import BTYD_INPUTS, clv_features
     from ecomm.ml.serving import EXPECTED_VALUE
@@ -100,7 +111,9 @@ def clv_population(conn, loaded, cutoff: dt.date, first_day: dt.date) -> tuple[p
     return inputs, loaded.unwrap_python_model().predict(None, inputs)[EXPECTED_VALUE]
 
 
-def segment_population(conn, loaded, cutoff: dt.date, first_day: dt.date) -> tuple[pd.DataFrame, pd.Series]:
+def segment_population(
+    conn, loaded, cutoff: dt.date, first_day: dt.date, version: str
+) -> tuple[pd.DataFrame, pd.Series]:
     """The customers active before `cutoff` (those segmented): their features and segment ids."""
     from ecomm.features.segments import segment_features
     from ecomm.ml.serving import SEGMENT_ID
@@ -111,7 +124,7 @@ def segment_population(conn, loaded, cutoff: dt.date, first_day: dt.date) -> tup
 
 
 def recommender_population(
-    conn, loaded, cutoff: dt.date, first_day: dt.date
+    conn, loaded, cutoff: dt.date, first_day: dt.date, version: str
 ) -> tuple[pd.DataFrame, pd.Series]:
     """The customers who bought in the 4 weeks before `cutoff` and what the version recommends them
     (monitoring.recommender)."""
@@ -121,16 +134,19 @@ def recommender_population(
 
 
 def demand_forecast_population(
-    conn, loaded, cutoff: dt.date, first_day: dt.date
+    conn, loaded, cutoff: dt.date, first_day: dt.date, version: str
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """The products forecast on the business date (the day before `cutoff`), read from the stored
-    forecasts rather than forecast again (monitoring.forecast); NoPopulation when none is stored."""
+    """The products `version` forecast on the business date (the day before `cutoff`), read from the
+    stored forecasts rather than forecast again (monitoring.forecast); NoPopulation when that version
+    stored none that day."""
     from ecomm.monitoring.forecast import forecast_population
 
-    return forecast_population(conn, cutoff - dt.timedelta(days=1))
+    return forecast_population(conn, cutoff - dt.timedelta(days=1), version)
 
 
 def monitored_populations() -> dict[str, Callable]:
+    """Model name -> its population (conn, loaded version, cutoff, warehouse's first day, version):
+    the features the version scores on the cutoff and its predictions."""
     from ecomm.ml import registry
 
     return {
@@ -168,11 +184,11 @@ class ModelDrift:
     model: str
     version: str | None
     business_date: dt.date
-    status: str  # monitored, no_champion, no_reference, no_population (see `reason`)
+    status: str  # monitored, no_champion, no_reference, no_population or failed (see `reason`)
     rows: tuple[FeatureDrift, ...] = ()
     seconds: float = 0.0
     report: Path | None = None  # the day's HTML report (monitoring.report); none for `inputs`
-    reason: str | None = None  # why a no_population model was skipped (monitoring.forecast)
+    reason: str | None = None  # why it was skipped (no_population) or failed, one line
 
     @property
     def drifted(self) -> list[str]:
@@ -193,17 +209,46 @@ class ModelDrift:
         }
 
 
+def failure_reason(error: BaseException) -> str:
+    """One line: the error's type and the first line of its message."""
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
+
+
 def monitor_model(settings, client, conn, name: str, day: dt.date) -> ModelDrift:
+    """The model's champion monitored on `day`; never raises: an error leaves it `failed` with the
+    reason (and its transaction rolled back), so the models after it are still monitored."""
+    from ecomm.ml import registry
+
+    started = time.perf_counter()
+    version = None
+    try:
+        version = registry.alias_version(client, name, registry.CHAMPION)
+        if version is None:
+            return ModelDrift(name, None, day, "no_champion")
+        return monitor_version(settings, client, conn, name, version, day, started)
+    except Exception as error:  # any error fails this model only, named in the result
+        return failed(conn, name, version, day, started, error)
+
+
+def failed(
+    conn, name: str, version: str | None, day: dt.date, started: float, error: Exception
+) -> ModelDrift:
+    with contextlib.suppress(Exception):  # after a lost connection the rollback fails too
+        conn.rollback()
+    return ModelDrift(
+        name, version, day, "failed", seconds=time.perf_counter() - started, reason=failure_reason(error)
+    )
+
+
+def monitor_version(
+    settings, client, conn, name: str, version: str, day: dt.date, started: float
+) -> ModelDrift:
     import mlflow
 
     from ecomm.features.churn import warehouse_span
-    from ecomm.ml import registry
     from ecomm.monitoring.forecast import NoPopulation
 
-    started = time.perf_counter()
-    version = registry.alias_version(client, name, registry.CHAMPION)
-    if version is None:
-        return ModelDrift(name, None, day, "no_champion")
     reference = load_reference(client, name, version)
     if reference is None:
         return ModelDrift(name, version, day, "no_reference")
@@ -211,16 +256,22 @@ def monitor_model(settings, client, conn, name: str, day: dt.date) -> ModelDrift
     span = warehouse_span(conn)
     try:
         features, predictions = monitored_populations()[name](
-            conn, loaded, day + dt.timedelta(days=1), span.first_day
+            conn, loaded, day + dt.timedelta(days=1), span.first_day, version
         )
     except NoPopulation as skipped:
         conn.rollback()
         return ModelDrift(name, version, day, "no_population", reason=str(skipped))
-    rows = drift_against(reference, features, predictions, settings.drift_psi_threshold, settings.drift_alpha)
-    write_drift(conn, name, version, day, rows)
-    html = render(name, version, day, reference, features, predictions, rows, flag_rule(settings))
-    path = write_report(settings.drift_reports_dir, name, version, day, html)
-    return ModelDrift(name, version, day, "monitored", tuple(rows), time.perf_counter() - started, path)
+    rows = tuple(
+        drift_against(reference, features, predictions, settings.drift_psi_threshold, settings.drift_alpha)
+    )
+    write_drift(conn, name, version, day, list(rows))
+    html = render(name, version, day, reference, features, predictions, list(rows), flag_rule(settings))
+    try:
+        path = write_report(settings.drift_reports_dir, name, version, day, html)
+    except OSError as error:  # the rows are stored: the result keeps them, the report is what failed
+        reason = f"report not written: {failure_reason(error)}"
+        return ModelDrift(name, version, day, "failed", rows, time.perf_counter() - started, reason=reason)
+    return ModelDrift(name, version, day, "monitored", rows, time.perf_counter() - started, path)
 
 
 def flag_rule(settings) -> str:
@@ -236,14 +287,17 @@ def monitor_inputs(settings, conn, day: dt.date) -> ModelDrift:
     from ecomm.monitoring.recent_inputs import INPUTS, INPUTS_VERSION, recent_inputs_drift
 
     started = time.perf_counter()
-    rows = recent_inputs_drift(conn, day, settings.drift_alpha, settings.drift_min_psi)
-    write_drift(conn, INPUTS, INPUTS_VERSION, day, rows)
+    try:
+        rows = recent_inputs_drift(conn, day, settings.drift_alpha, settings.drift_min_psi)
+        write_drift(conn, INPUTS, INPUTS_VERSION, day, rows)
+    except Exception as error:  # as a model's: failed alone, named in the result
+        return failed(conn, INPUTS, INPUTS_VERSION, day, started, error)
     return ModelDrift(INPUTS, INPUTS_VERSION, day, "monitored", tuple(rows), time.perf_counter() - started)
 
 
 def monitor_served_models(settings, day: dt.date) -> list[ModelDrift]:
     """Drift of every monitored model's champion on business date `day`, and of the recent inputs,
-    written to the warehouse."""
+    written to the warehouse; each one's failure is its own (status `failed`, see raise_for_failures)."""
     from ecomm import db
     from ecomm.ml import tracking
 
@@ -251,3 +305,16 @@ def monitor_served_models(settings, day: dt.date) -> list[ModelDrift]:
     with db.connection(settings) as conn:
         models = [monitor_model(settings, client, conn, name, day) for name in monitored_populations()]
         return [*models, monitor_inputs(settings, conn, day)]
+
+
+class MonitoringFailed(Exception):
+    """Some models could not be monitored; the message names each with its reason."""
+
+
+def raise_for_failures(results: list) -> None:
+    """Fail the caller (after it has reported every result) when any model failed; `results`:
+    ModelDrift and quality.RealisedQuality (both have model, version, status and reason)."""
+    failures = [r for r in results if r.status == "failed"]
+    if failures:
+        named = "; ".join(f"{r.model} v{r.version}: {r.reason}" for r in failures)
+        raise MonitoringFailed(f"{len(failures)} of {len(results)} failed: {named}")

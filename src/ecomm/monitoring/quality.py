@@ -13,6 +13,7 @@ from (or was chosen on) those labels, so its quality there is in-sample.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass, replace
 
@@ -43,7 +44,7 @@ class RealisedQuality:
     model: str
     version: str | None
     business_date: dt.date
-    status: str  # measured, no_champion, not_loaded, too_early (no population at C), one_class
+    status: str  # measured, no_champion, not_loaded, too_early (no population at C), one_class, failed
     cutoff: dt.date | None = None
     horizon_days: int | None = None
     value: float | None = None
@@ -51,6 +52,7 @@ class RealisedQuality:
     rows: int = 0
     positives: int = 0
     held_out: bool | None = None
+    reason: str | None = None  # why it failed, one line (monitoring.models.failure_reason)
 
     def to_dict(self) -> dict:
         return {
@@ -64,6 +66,7 @@ class RealisedQuality:
             "rows": self.rows,
             "positives": self.positives,
             "held_out": self.held_out,
+            "reason": self.reason,
         }
 
 
@@ -149,6 +152,19 @@ def write_quality(conn, q: RealisedQuality) -> None:
 
 
 def measure_model(settings, client, conn, name: str, day: dt.date) -> RealisedQuality:
+    """The champion's realised quality on `day`; never raises: an error leaves the model `failed`
+    with the reason, so the models after it are still measured (as in monitoring.models)."""
+    from ecomm.monitoring.models import failure_reason
+
+    try:
+        return measure_champion(settings, client, conn, name, day)
+    except Exception as error:
+        with contextlib.suppress(Exception):  # after a lost connection the rollback fails too
+            conn.rollback()
+        return RealisedQuality(name, None, day, "failed", reason=failure_reason(error))
+
+
+def measure_champion(settings, client, conn, name: str, day: dt.date) -> RealisedQuality:
     import mlflow
 
     from ecomm.features.churn import warehouse_span
@@ -169,7 +185,7 @@ def measure_model(settings, client, conn, name: str, day: dt.date) -> RealisedQu
     if cutoff <= span.first_day:
         return base
     loaded = mlflow.pyfunc.load_model(client.get_model_version_download_uri(name, version))
-    features, predictions = monitored_populations()[name](conn, loaded, cutoff, span.first_day)
+    features, predictions = monitored_populations()[name](conn, loaded, cutoff, span.first_day, version)
     if features.empty:
         return base
     labels, truth = monitored_outcomes()[name](conn, cutoff, horizon, features[C.CUSTOMER_ID])

@@ -173,7 +173,7 @@ def store_forecast_reference(settings, client, version: str, stored: Stored) -> 
     from ecomm.monitoring.reference import training_reference
 
     with db.connection(settings) as conn:
-        features, forecast = forecast_population(conn, date.fromisoformat(stored.forecast_date))
+        features, forecast = forecast_population(conn, date.fromisoformat(stored.forecast_date), version)
     reference = training_reference(features, CATEGORICAL, forecast)
     store_reference(client, registry.DEMAND_FORECAST_MODEL, version, reference)
 
