@@ -19,6 +19,7 @@ from ecomm.api.errors import ApiError
 from ecomm.api.model_store import ModelUnavailable
 from ecomm.api.observability import PREDICTIONS
 from ecomm.api.security import require_api_key
+from ecomm.api.warehouse import CatalogStale
 from ecomm.features import columns as C
 from ecomm.ml.builders import FeatureSpec
 from ecomm.ml.churn.scoring import with_model_categories
@@ -191,7 +192,6 @@ def _customer_recs(request: Request, customer_id: int, k: int):
             }
         )
         recs = rows_of_frame(served.python_model.predict(None, frame))
-    PREDICTIONS.labels(RECOMMENDER_MODEL, served.version).inc()
     return served, reader, recs
 
 
@@ -214,13 +214,17 @@ async def _answer(request: Request, customer_id: int, handler, *args):
     which saves a hand-off to a worker thread and back per request; on the thread pool when it may
     read the warehouse (an unknown customer's country, the catalog's refresh)."""
     if _from_memory(request, customer_id):
-        return handler(*args)
+        try:
+            return handler(*args)
+        except CatalogStale:  # a recommended product is new to the cached catalog: re-read it there
+            pass
     return await anyio.to_thread.run_sync(handler, *args)
 
 
 def _recommend(request: Request, customer_id: int, k: int) -> S.RecommendationsResponse:
     served, reader, recs = _customer_recs(request, customer_id, k)
     products = reader.products([r.product_id for r in recs])
+    PREDICTIONS.labels(RECOMMENDER_MODEL, served.version).inc()
     items = [
         S.Recommendation(
             rank=r.rank,
@@ -308,6 +312,7 @@ def _recommend_post(body: S.RecommendationsRequest, request: Request) -> S.Recom
     products = reader.products(
         [r.product_id for r in recs] + [r.because_product_id for r in recs if r.because_product_id > 0]
     )
+    PREDICTIONS.labels(RECOMMENDER_MODEL, served.version).inc()
     items = []
     for rec in recs:
         if not _confident_enough(rec.confidence, body.min_confidence):

@@ -6,6 +6,7 @@ features of a request equal the training features of a cutoff on that day (point
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from dataclasses import dataclass
@@ -35,6 +36,18 @@ class Customer:
     customer_id: int
     country: str
     categories: tuple[str, ...]  # most bought first
+
+
+class CatalogStale(Exception):
+    """products() on the event loop needs the warehouse: the caller retries on a worker thread."""
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # a worker thread: no loop runs here
+        return False
+    return True
 
 
 class _Cached:
@@ -98,8 +111,12 @@ class WarehouseReader:
         return {int(pid): Product(name, cat, float(price)) for pid, name, cat, price in rows}
 
     def products(self, ids) -> dict[int, Product]:
+        """The catalog, re-read when it lacks one of `ids` (launched since the last read); raises
+        CatalogStale instead of reading on the event loop, where a query would stall every request."""
         catalog = self._catalog.get()
-        if any(int(i) not in catalog for i in ids):  # launched since the last read
+        if any(int(i) not in catalog for i in ids):
+            if _on_event_loop():
+                raise CatalogStale(f"{len(ids)} product(s) asked, some not in the cached catalog")
             catalog = self._catalog.get(force=True)
         return catalog
 
