@@ -3,6 +3,7 @@ before left alone, and a concurrent writer's ids handled by the idempotent path.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -94,3 +95,53 @@ def test_an_id_another_writer_stores_meanwhile_takes_the_idempotent_path(warehou
         ours.commit()
         other.close()
         ours.close()
+
+
+def test_requests_still_arriving_join_the_micro_batch_the_checker_takes(warehouse):
+    """The checker waits for bodies being read and parsed (up to `gather_seconds`), then takes every
+    queued request in one micro-batch; with nothing arriving it takes what is queued at once."""
+    from ecomm.stream.writer import StreamWriter, _Submission
+
+    async def scenario() -> tuple[list[int], list[int], float]:
+        writer = StreamWriter(warehouse, capacity=10_000, max_batch=5_000, gather_seconds=5)
+
+        def queue(size: int) -> None:
+            writer.waiting += size
+            writer.queue.put_nowait(_Submission([], size))
+
+        async def arrive(size: int, after: float) -> None:
+            with writer.arrival():
+                await asyncio.sleep(after)  # its body still being read
+                queue(size)
+
+        queue(1000)
+        arriving = [asyncio.create_task(arrive(n, 0.05 * k)) for k, n in enumerate((10, 20), 1)]
+        await asyncio.sleep(0)  # both are being read now
+        started = asyncio.get_running_loop().time()
+        first = await writer.queue.get()
+        await writer._gather()
+        together = [s.size for s in writer._take(first)]
+        await asyncio.gather(*arriving)
+        queue(7)
+        alone_started = asyncio.get_running_loop().time()
+        first = await writer.queue.get()
+        await writer._gather()
+        alone = [s.size for s in writer._take(first)]
+        return together, alone, (alone_started - started, asyncio.get_running_loop().time() - alone_started)
+
+    together, alone, (waited, not_waited) = asyncio.run(scenario())
+    assert together == [1000, 10, 20]
+    assert 0.09 < waited < 1  # until the later one was queued, far from the 5 s limit
+    assert alone == [7] and not_waited < 0.05
+
+
+def test_the_warm_up_events_are_valid_by_the_contract():
+    """What the API validates at start (so pandera's first-call imports are not the first request's):
+    one event of each stream entity, each accepted (a contract change that rejected one would leave
+    the warm-up half done, silently)."""
+    from ecomm.stream.ingest import warm_up
+    from ecomm.stream.tables import STREAM_ENTITIES
+
+    checked = warm_up()
+    assert checked.rejected == []
+    assert {name: len(frame) for name, frame in checked.rows.items()} == dict.fromkeys(STREAM_ENTITIES, 1)

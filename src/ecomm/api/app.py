@@ -25,6 +25,7 @@ from ecomm.api.security import require_api_key
 from ecomm.api.warehouse import WarehouseReader
 from ecomm.settings import Settings, get_settings
 from ecomm.stream.fanout import Fanout
+from ecomm.stream.ingest import warm_up
 from ecomm.stream.producer import LiveProducer
 from ecomm.stream.writer import StreamWriter
 
@@ -60,6 +61,8 @@ def create_app(settings: Settings | None = None, *, store: ModelStore | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await anyio.to_thread.run_sync(store.start, settings.api_model_poll_seconds)
+        # what the first validation of events imports, imported now (not during the first request)
+        await anyio.to_thread.run_sync(warm_up, settings.shop_timezone)
         # the libraries and models are millions of long-lived objects: keep them out of the
         # collector's full scans, which otherwise stall a request now and then by ~100 ms
         gc.freeze()

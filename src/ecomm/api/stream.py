@@ -134,11 +134,12 @@ async def event_batch(request: Request) -> EventBatch:
     the same 400 (not JSON) and 422 (naming the field) as any other body's. pydantic's parser refuses
     a lone surrogate escape (`\\ud800`) that JSON allows: such a body takes Python's parser, and the
     event is rejected by name (no text column can hold it)."""
-    body = await request.body()
-    try:
-        return EVENT_BATCH.validate_json(body)
-    except ValidationError as exc:
-        errors = exc.errors()
+    with request.app.state.stream_writer.arrival():
+        body = await request.body()
+        try:
+            return EVENT_BATCH.validate_json(body)
+        except ValidationError as exc:
+            errors = exc.errors()
     if any(e["type"] == "json_invalid" for e in errors):
         try:
             parsed = json.loads(body)

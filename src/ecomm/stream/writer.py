@@ -2,13 +2,16 @@
 
 Requests put their posted events on a queue and wait. One task, the checker, validates what has
 queued (several requests, up to `max_batch` events) in one `check_batches` call: the contract's
-checks cost mostly per call, so a batch of 1,000 checked alone spent most of its time there. Another
-task writes the micro-batch checked before it in one transaction, meanwhile (the checker takes its
-next micro-batch once the writer has started on the last, so what queued meanwhile is checked and
-written together): the ids already stored are looked up and the new rows COPYed into their tables
-(should a concurrent writer store one of them first: a temporary table and `INSERT ... ON CONFLICT
-(stream_event_id) DO NOTHING RETURNING`, which says which were new). Only after that transaction commits is each request answered, so nothing acknowledged can
-be lost when the process dies (an unacknowledged batch is the client's to retry; retrying is
+checks cost mostly per call, so a batch of 1,000 checked alone spent most of its time there. Before
+it takes them, the checker waits (20 ms at most) for the requests whose bodies are being read and
+parsed meanwhile (`arrival()`), so that requests answered together and sent again together are
+checked together, not one by one. Another task writes the micro-batch checked before it in one
+transaction, meanwhile (the checker takes its next micro-batch once the writer has started on the
+last, so what queued meanwhile is checked and written together): the ids already stored are looked
+up and the new rows COPYed into their tables (should a concurrent writer store one of them first: a
+temporary table and `INSERT ... ON CONFLICT (stream_event_id) DO NOTHING RETURNING`, which says
+which were new). Only after that transaction commits is each request answered, so nothing
+acknowledged can be lost when the process dies (an unacknowledged batch is the client's to retry; retrying is
 idempotent). A request with no valid event is answered once checked.
 
 The queue is bounded in events (`capacity`, posted events until answered): a request that would
@@ -21,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import anyio
@@ -144,15 +149,45 @@ class StreamWriter:
     `max_batch` events, in one `check_batches` call) while the writer commits the micro-batch checked
     before it. A request waits for its own outcome: its rejected events, and the ids that were new."""
 
-    def __init__(self, settings: Settings, *, capacity: int, max_batch: int) -> None:
+    def __init__(
+        self, settings: Settings, *, capacity: int, max_batch: int, gather_seconds: float = 0.02
+    ) -> None:
         self.settings, self.capacity, self.max_batch = settings, capacity, max_batch
+        self.gather_seconds = gather_seconds
         self.queued = 0  # posted events not answered yet, in either stage (the bound applies to this)
         self.waiting = 0  # of those, the events not taken by the checker yet
         self.writing = False
+        self.arriving = 0  # requests whose body is being read or parsed (`arrival()`)
+        self._arrived = asyncio.Event()  # set when one of them was queued or gave up
         self.queue: asyncio.Queue[_Submission] = asyncio.Queue()
         # the checked micro-batch on its way to the writer (the checker waits until it is taken)
         self.checked: asyncio.Queue[list[tuple[_Submission, Checked]]] = asyncio.Queue(maxsize=1)
         self._conn = None
+
+    @contextmanager
+    def arrival(self) -> Iterator[None]:
+        """A request's body being read and parsed: the checker waits (`gather_seconds` at most) for
+        such requests to join the micro-batch it takes next (checked one at a time, each paid the
+        contract's per-call cost again)."""
+        self.arriving += 1
+        try:
+            yield
+        finally:
+            self.arriving -= 1
+            self._arrived.set()
+
+    async def _gather(self) -> None:
+        """Until no request is arriving, the queue holds `max_batch` events, or `gather_seconds`."""
+        deadline = asyncio.get_running_loop().time() + self.gather_seconds
+        while self.arriving and self.waiting < self.max_batch:
+            self._arrived.clear()
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            try:
+                await asyncio.wait_for(self._arrived.wait(), left)
+            except TimeoutError:
+                return
 
     async def submit(self, events: list[tuple[str, str, dict]]) -> tuple[Checked, set[str]]:
         """Validate the events and wait until the valid ones are committed: their check, and the
@@ -167,15 +202,11 @@ class StreamWriter:
         return await asyncio.shield(submission.done)  # a client gone mid-write does not cancel it
 
     def _take(self, first: _Submission) -> list[_Submission]:
-        """What has queued, up to `max_batch` events; while the writer has nothing to write, about half
-        of it, so that the writer starts on that half while the other is checked (taking all, the
-        requests answered together would come back together, and the two stages take turns)."""
+        """What has queued, up to `max_batch` events (the contract's checks cost mostly per call: the
+        more requests one call checks, the less each pays)."""
         self.waiting -= first.size
-        limit = self.max_batch
-        if not self.writing and self.checked.empty():
-            limit = min(limit, (first.size + self.waiting) // 2)
         batch, size = [first], first.size
-        while size < limit and not self.queue.empty():
+        while size < self.max_batch and not self.queue.empty():
             batch.append(self.queue.get_nowait())
             size += batch[-1].size
             self.waiting -= batch[-1].size
@@ -224,7 +255,9 @@ class StreamWriter:
 
     async def _checker(self) -> None:
         while True:
-            batch = self._take(await self.queue.get())
+            first = await self.queue.get()
+            await self._gather()
+            batch = self._take(first)
             try:
                 outcomes = await anyio.to_thread.run_sync(self._check, batch)
             except Exception as exc:
