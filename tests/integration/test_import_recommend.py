@@ -25,6 +25,8 @@ from ecomm.ml.recommend import evaluate as rec_ev
 from ecomm.ml.recommend.real_logs import load_real_log
 from ecomm.ml.recommend.train import RecConfig, train_recommender
 
+from support.cli import ecomm
+
 USERS = 300  # MovieLens users 1..300: 31,468 ratings, 1997-09-20 .. 1998-04-22
 MAPPING = "user_id=user_id,item_id=item_id,rating=rating,timestamp=timestamp"
 GENERATORS = ("als", "item_knn", "item_knn_bm25", "recent_popular", "popular", "category")
@@ -203,3 +205,31 @@ def test_the_monitored_population_is_the_customers_who_rated_lately(rec_run, wor
     history = before[before["user_id"].isin(lately)].groupby("user_id")["item_id"].nunique()
     assert buyers.set_index("customer_id")["history_items"].astype(int).to_dict() == history.to_dict()
     assert len(features) == len(score) == len(lately) and features["known_customer"].all()
+
+
+def test_the_commands_train_the_recommender_and_skip_churn_in_one_line(rec_run, world, log):
+    """`ecomm train recommender` (last here: it registers v2) trains on the ratings and goes through
+    the promotion gate against v1; `ecomm train churn` is one line and exit 1."""
+    env = {
+        "DATABASE_URL": db.libpq_dsn(db.server_url(world)),
+        "ECOMM_HOME": str(world.home),
+        "ECOMM_WAREHOUSE_DB": world.warehouse_db,
+        "ECOMM_MLFLOW_DB": world.mlflow_db,
+        "ECOMM_SEED": "7",
+        "COLUMNS": "200",
+    }
+    churn = ecomm("train", "churn", env=env)
+    assert (churn.returncode, churn.stderr.strip()) == (
+        1,
+        f"error: the warehouse holds {len(log):,} ratings but no orders or web events (a rating log): this "
+        "model learns from orders and web events",
+    )
+    result = ecomm("train", "recommender", "--trials", "1", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "trained before 1998-03-26; holdout 1998-03-26 .. 1998-04-22" in result.stdout
+    assert "popularity_all" in result.stdout and "oracle" not in result.stdout
+    gate = next(
+        line for line in result.stdout.splitlines() if line.startswith("recommender_model v2: challenger")
+    )
+    champion = registry.aliases(tracking.configure(world), registry.RECOMMENDER_MODEL)["champion"]
+    assert ("promoted to champion" in gate) == (champion == "2")
