@@ -26,6 +26,7 @@ from ecomm.ml.recommend.real_logs import load_real_log
 from ecomm.ml.recommend.train import RecConfig, train_recommender
 
 from support.cli import ecomm
+from support.servers import settings_env
 
 USERS = 300  # MovieLens users 1..300: 31,468 ratings, 1997-09-20 .. 1998-04-22
 MAPPING = "user_id=user_id,item_id=item_id,rating=rating,timestamp=timestamp"
@@ -210,14 +211,7 @@ def test_the_monitored_population_is_the_customers_who_rated_lately(rec_run, wor
 def test_the_commands_train_the_recommender_and_skip_churn_in_one_line(rec_run, world, log):
     """`ecomm train recommender` (last here: it registers v2) trains on the ratings and goes through
     the promotion gate against v1; `ecomm train churn` is one line and exit 1."""
-    env = {
-        "DATABASE_URL": db.libpq_dsn(db.server_url(world)),
-        "ECOMM_HOME": str(world.home),
-        "ECOMM_WAREHOUSE_DB": world.warehouse_db,
-        "ECOMM_MLFLOW_DB": world.mlflow_db,
-        "ECOMM_SEED": "7",
-        "COLUMNS": "200",
-    }
+    env = settings_env(world, COLUMNS="200")  # the world's settings, seed 7 included
     churn = ecomm("train", "churn", env=env)
     assert (churn.returncode, churn.stderr.strip()) == (
         1,
