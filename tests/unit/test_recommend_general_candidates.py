@@ -43,6 +43,14 @@ def test_category_affinity_without_categories_recommends_nothing():
     assert top_items("category", "a0", categories=False) == []
 
 
+def test_category_affinity_with_every_category_unknown_recommends_nothing():
+    # an imported log's products have a category column of nulls only: as if it had none
+    items = two_groups_items().assign(category=None)
+    log = build_log(two_groups_log(), PARAMS, items)
+    assert log.item_categories() is None
+    assert GENERATORS["category"]().fit(log).recommend(["a0"], 10).empty
+
+
 def test_popularity_over_a_window_and_all_time():
     log = build_log(popularity_log(), Params(popularity_window_days=30))
     recent = GENERATORS["recent_popular"]().fit(log)

@@ -27,8 +27,8 @@ TOP_CATEGORIES = 3
 @dataclass(frozen=True)
 class Product:
     name: str
-    category: str
-    price: float
+    category: str | None  # None: unknown (an imported log's products)
+    price: float | None
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,10 @@ class WarehouseReader:
     # ------------------------------------------------------------------------------ catalog
     def _read_catalog(self) -> dict[int, Product]:
         rows = self._rows("SELECT product_id, product_name, category, list_price FROM warehouse.dim_product")
-        return {int(pid): Product(name, cat, float(price)) for pid, name, cat, price in rows}
+        return {
+            int(pid): Product(name, cat, None if price is None else float(price))
+            for pid, name, cat, price in rows
+        }
 
     def products(self, ids) -> dict[int, Product]:
         """The catalog, re-read when it lacks one of `ids` (launched since the last read); raises

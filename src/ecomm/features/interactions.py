@@ -109,3 +109,32 @@ def product_prices(conn, end: date) -> pd.DataFrame:
             FROM warehouse.dim_product WHERE launch_date < %(end)s ORDER BY product_id""",
         {"end": end},
     )
+
+
+# An imported rating log (`ecomm import interactions` with a rating column) is reviews of no known
+# order: a rating says the customer chose the product (watched, read, bought it), so to the
+# recommender it is what an order line is to the shop.
+def rated(conn, start: date | None, end: date) -> pd.DataFrame:
+    """customer_id, product_id, lines: the ratings of no known order per pair, rated in [start, end)."""
+    return query_frame(
+        conn,
+        f"""SELECT customer_id, product_id, count(*)::float8 AS lines
+           FROM warehouse.fact_reviews
+           WHERE order_id IS NULL AND {in_window("review_date")}
+           GROUP BY customer_id, product_id
+           ORDER BY customer_id, product_id""",
+        {"start": start, "end": end},
+    )
+
+
+def ratings(conn, start: date | None, end: date) -> pd.DataFrame:
+    """customer_id, product_id, rating, review_date: one row per rating of no known order in
+    [start, end), in the log's order (the import numbers them by time)."""
+    return query_frame(
+        conn,
+        f"""SELECT customer_id, product_id, rating::float8 AS rating, review_date
+           FROM warehouse.fact_reviews
+           WHERE order_id IS NULL AND {in_window("review_date")}
+           ORDER BY review_date, review_id""",
+        {"start": start, "end": end},
+    )

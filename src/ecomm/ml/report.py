@@ -36,7 +36,7 @@ from ecomm.ml.churn.model import signature_columns
 from ecomm.ml.comparison import Comparison, Target, champion_row, run_metrics, run_params
 from ecomm.ml.comparison import entries as registered_entries
 from ecomm.ml.recommend import evaluate as rec_ev
-from ecomm.ml.recommend.dataset import HOLDOUT_DAYS, load_rec_data
+from ecomm.ml.recommend.dataset import HOLDOUT_DAYS, RATINGS, has_truth, load_rec_data
 from ecomm.ml.serving import CHURN_PROBABILITY
 from ecomm.settings import Settings
 
@@ -100,7 +100,10 @@ def compare_recommender(settings: Settings, client, holdout_days: int = HOLDOUT_
             model = mlflow.pyfunc.load_model(registry.model_uri(registry.RECOMMENDER_MODEL, version))
             lists[label] = rec_ev.model_lists(model, users, countries)
         lists[rec_ev.POPULARITY] = rec_ev.popularity_lists(data, users)
-        lists[rec_ev.ORACLE] = rec_ev.oracle_lists(conn, data, users)
+        if data.source == RATINGS:
+            lists[rec_ev.POPULARITY_ALL] = rec_ev.whole_window_popularity_lists(data, users)
+        if has_truth(conn):  # imported data has none: no oracle row
+            lists[rec_ev.ORACLE] = rec_ev.oracle_lists(conn, data, users)
     known = set(data.bought[C.CUSTOMER_ID].astype(int)) | set(data.interactions[C.CUSTOMER_ID].astype(int))
     pairs = pd.concat([data.interactions, data.bought])[[C.CUSTOMER_ID, C.PRODUCT_ID]].drop_duplicates()
     item_users = pairs.groupby(C.PRODUCT_ID)[C.CUSTOMER_ID].size().to_dict()
@@ -115,7 +118,8 @@ def compare_recommender(settings: Settings, client, holdout_days: int = HOLDOUT_
     split = data.describe()
     return Comparison(
         registry.RECOMMENDER_MODEL,
-        f"{split['holdout_start']} .. {split['holdout_last_day']}, {len(users)} customers with new purchases",
+        f"{split['holdout_start']} .. {split['holdout_last_day']}, {len(users)} customers with new "
+        + ("ratings" if data.source == RATINGS else "purchases"),
         REC_METRICS,
         table,
         registry.aliases(client, registry.RECOMMENDER_MODEL),

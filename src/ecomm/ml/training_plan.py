@@ -12,7 +12,7 @@ from datetime import timedelta
 from ecomm import db
 from ecomm.features.churn import FeatureError, plan_cutoffs, warehouse_span
 from ecomm.ml.churn.train import ChurnConfig
-from ecomm.ml.recommend.dataset import split_dates
+from ecomm.ml.recommend.dataset import rating_log_span, split_dates
 from ecomm.ml.recommend.train import RecConfig
 from ecomm.ml.training_input import record, training_input, version_trained_on
 from ecomm.settings import Settings
@@ -27,13 +27,21 @@ def training_plan(settings: Settings) -> dict:
         raise FeatureError("the warehouse holds no loaded batch: nothing to train on")
     churn, rec = ChurnConfig.from_settings(settings), RecConfig.from_settings(settings)
     with db.connection(settings) as conn:
-        span = warehouse_span(conn)
-    cutoffs = plan_cutoffs(
-        span,
-        churn.horizon_days,
-        max_train_cutoffs=churn.max_train_cutoffs,
-        min_history_days=churn.min_history_days,
-    )
+        ratings = rating_log_span(conn)  # a rating log: the recommender learns from its ratings
+        try:
+            span, churn_plan = warehouse_span(conn), None
+        except FeatureError as exc:
+            if ratings is None:
+                raise
+            span, churn_plan = ratings, {"skipped": str(exc)}
+    if churn_plan is None:
+        cutoffs = plan_cutoffs(
+            span,
+            churn.horizon_days,
+            max_train_cutoffs=churn.max_train_cutoffs,
+            min_history_days=churn.min_history_days,
+        )
+        churn_plan = cutoffs.to_dict() | {"n_trials": churn.n_trials}
     train_end, holdout_end = split_dates(span, rec.holdout_days)
     return {
         "schema_revision": info["warehouse"][0]["schema revision"],
@@ -41,7 +49,7 @@ def training_plan(settings: Settings) -> dict:
         "first_batch": batches["first"].isoformat(),
         "last_batch": batches["last"].isoformat(),
         "rows": {t["table"]: int(t["rows"].replace(",", "")) for t in info["tables"]},
-        "churn": cutoffs.to_dict() | {"n_trials": churn.n_trials},
+        "churn": churn_plan,
         "recommender": {
             "train_end": train_end.isoformat(),
             "holdout_last_day": (holdout_end - timedelta(days=1)).isoformat(),

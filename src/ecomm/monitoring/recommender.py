@@ -32,16 +32,28 @@ CATEGORICAL = ["known_customer", "top_category"]
 COLUMNS = ["history_items", "known_customer", "top_category", "list_popularity_rank"]
 
 
+# the customers' purchases: the shop's completed lines, or an imported rating log's ratings (a rating
+# is the customer's choice of the product, as in ecomm.ml.recommend.dataset)
+CHOICES = {
+    "shop": ("warehouse.fact_order_items", "order_date", "f.status <> 'cancelled'"),
+    "ratings": ("warehouse.fact_reviews", "review_date", "f.order_id IS NULL"),
+}
+
+
 def recent_buyers(conn, cutoff: dt.date) -> pd.DataFrame:
-    """customer_id, country, history_items of the customers with a completed line in the WINDOW_DAYS
-    before `cutoff` (history: their distinct products bought before `cutoff`)."""
+    """customer_id, country, history_items of the customers with a completed line (a rating, in a
+    rating log) in the WINDOW_DAYS before `cutoff` (history: their distinct products bought before
+    `cutoff`)."""
+    from ecomm.ml.recommend.dataset import rating_log_span
+
+    table, day, kept = CHOICES["shop" if rating_log_span(conn) is None else "ratings"]
     return query_frame(
         conn,
-        """SELECT f.customer_id, c.country, count(DISTINCT f.product_id)::float8 AS history_items
-           FROM warehouse.fact_order_items f JOIN warehouse.dim_customer c USING (customer_id)
-           WHERE f.status <> 'cancelled' AND f.order_date < %(cutoff)s
+        f"""SELECT f.customer_id, c.country, count(DISTINCT f.product_id)::float8 AS history_items
+           FROM {table} f JOIN warehouse.dim_customer c USING (customer_id)
+           WHERE {kept} AND f.{day} < %(cutoff)s
            GROUP BY f.customer_id, c.country
-           HAVING max(f.order_date) >= %(start)s
+           HAVING max(f.{day}) >= %(start)s
            ORDER BY f.customer_id""",
         {"cutoff": cutoff, "start": cutoff - dt.timedelta(days=WINDOW_DAYS)},
     )

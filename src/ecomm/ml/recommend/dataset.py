@@ -1,5 +1,10 @@
 """Recommender data stage: a temporal split (train before `train_end`, holdout [train_end, holdout_end)),
-the relevant items of the holdout, and (for evaluation only) the generator's true preferences."""
+the relevant items of the holdout, and (for evaluation only) the generator's true preferences.
+
+Two sources: the shop (order lines and web events) and, when the warehouse holds nothing but an
+imported rating log (reviews of no known order, not one order line or web event), the ratings: a
+rating is the customer's choice of the product, so it takes the order line's place everywhere (what
+was "bought", the holdout's relevant items, popularity), over the same split."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from ecomm.features.churn import FeatureError, WarehouseSpan, warehouse_span
 
 HOLDOUT_DAYS = 28
 POPULARITY_DAYS = 56
+SHOP, RATINGS = "shop", "ratings"  # RecData.source
 
 
 @dataclass
@@ -30,6 +36,8 @@ class RecData:
     catalog: pd.DataFrame  # product_id, category, launch_date: launched before train_end
     train_customers: pd.DataFrame  # customer_id, country: signed up before train_end (the model's)
     customers: pd.DataFrame  # customer_id, country: signed up before holdout_end (evaluation inputs)
+    # SHOP, or RATINGS: bought / recent / holdout_bought are ratings
+    source: str = SHOP
 
     def describe(self) -> dict:
         return {
@@ -38,7 +46,13 @@ class RecData:
             "holdout_last_day": (self.holdout_end - timedelta(days=1)).isoformat(),
             "train_interaction_pairs": len(self.interactions),
             "catalog_size": len(self.catalog),
+            **({"interactions": "imported ratings"} if self.source == RATINGS else {}),
         }
+
+    @property
+    def chose(self) -> str:
+        """What a relevant holdout item is to its customer, in messages."""
+        return "rated" if self.source == RATINGS else "bought"
 
 
 def split_dates(
@@ -59,23 +73,49 @@ def split_dates(
     return train_end, holdout_end
 
 
+def rating_log_span(conn) -> WarehouseSpan | None:
+    """The days of the imported ratings when the warehouse is a rating log (ratings of no known order,
+    and not one order line or web event); None otherwise (the shop's span is warehouse_span's)."""
+    shop = query_frame(
+        conn,
+        """SELECT EXISTS (SELECT 1 FROM warehouse.fact_order_items)
+                  OR EXISTS (SELECT 1 FROM warehouse.fact_web_events) AS shop""",
+    ).iloc[0, 0]
+    if shop:  # the shop's reviews are not read at all
+        return None
+    frame = query_frame(
+        conn,
+        """SELECT min(batch_date) AS first_day, max(batch_date) AS last_day
+           FROM warehouse.fact_reviews WHERE order_id IS NULL""",
+    )
+    first, last = frame.iloc[0]
+    if first is None or pd.isna(first):
+        return None
+    return WarehouseSpan(first, last)
+
+
 def load_rec_data(
     conn, *, holdout_days: int = HOLDOUT_DAYS, train_end: date | None = None, holdout_end: date | None = None
 ) -> RecData:
-    """The split of the warehouse: by default the last `holdout_days` loaded days are the holdout."""
-    train_end, holdout_end = split_dates(warehouse_span(conn), holdout_days, train_end, holdout_end)
+    """The split of the warehouse: by default the last `holdout_days` loaded days are the holdout.
+    A rating log's ratings take the order lines' place (bought, recent, holdout_bought)."""
+    ratings_span = rating_log_span(conn)
+    span = ratings_span or warehouse_span(conn)
+    train_end, holdout_end = split_dates(span, holdout_days, train_end, holdout_end)
+    chosen = I.purchases if ratings_span is None else I.rated
     return RecData(
         train_end=train_end,
         holdout_end=holdout_end,
         interactions=I.web_interactions(conn, None, train_end),
-        bought=I.purchases(conn, None, train_end),
-        recent=I.purchases(conn, train_end - timedelta(days=POPULARITY_DAYS), train_end),
+        bought=chosen(conn, None, train_end),
+        recent=chosen(conn, train_end - timedelta(days=POPULARITY_DAYS), train_end),
         reviews=I.reviews(conn, None, train_end),
         holdout_reviews=I.reviews(conn, train_end, holdout_end),
-        holdout_bought=I.purchases(conn, train_end, holdout_end),
+        holdout_bought=chosen(conn, train_end, holdout_end),
         catalog=I.catalog(conn, train_end),
         train_customers=I.customers(conn, train_end),
         customers=I.customers(conn, holdout_end),
+        source=SHOP if ratings_span is None else RATINGS,
     )
 
 
@@ -91,19 +131,25 @@ def require_recommendable(data: RecData) -> None:
     if not relevant_items(data):
         last = data.holdout_end - timedelta(days=1)
         raise FeatureError(
-            f"no customer bought a product new to them in {data.train_end} .. {last}: no holdout to "
+            f"no customer {data.chose} a product new to them in {data.train_end} .. {last}: no holdout to "
             "judge a recommender on"
         )
 
 
 def relevant_items(data: RecData) -> dict[int, set[int]]:
-    """Per customer: products bought in the holdout that are in the training catalog and that the
-    customer had not bought before (recommendations exclude those, so they cannot be hits)."""
+    """Per customer: products bought (rated, in a rating log) in the holdout that are in the training
+    catalog and that the customer had not bought before (recommendations exclude those, so they
+    cannot be hits)."""
     hold = data.holdout_bought[data.holdout_bought[C.PRODUCT_ID].isin(data.catalog[C.PRODUCT_ID])]
     before = data.bought[[C.CUSTOMER_ID, C.PRODUCT_ID]].assign(_seen=True)
     hold = hold.merge(before, on=[C.CUSTOMER_ID, C.PRODUCT_ID], how="left")
     hold = hold[hold["_seen"].isna()]
     return {int(u): set(g[C.PRODUCT_ID].astype(int)) for u, g in hold.groupby(C.CUSTOMER_ID)}
+
+
+def has_truth(conn) -> bool:
+    """Whether the warehouse holds the generator's true preferences (an imported log has none)."""
+    return bool(query_frame(conn, "SELECT EXISTS (SELECT 1 FROM truth.customer_preference) AS t").iloc[0, 0])
 
 
 def true_preferences(conn, customer_ids: list[int]) -> pd.DataFrame:

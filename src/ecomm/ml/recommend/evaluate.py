@@ -4,11 +4,14 @@ same holdout users, and their ranking metrics (with novelty when the training it
 Evaluated users: every customer with a relevant holdout item (`dataset.relevant_items`); customers
 without training interactions are served by the model's cold-start fallback and also reported on
 their own (cold_*). Popularity: the most bought products of the last weeks of training, the
-customer's purchases excluded. Oracle: the customer's true consideration set (truth schema) ranked
+customer's purchases excluded (on a rating log: the most rated, and over the whole training window
+as POPULARITY_ALL). Oracle: the customer's true consideration set (truth schema) ranked
 by true score, restricted to the training catalog, purchases excluded - the ceiling of this split.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -19,6 +22,7 @@ from ecomm.ml.recommend.dataset import RecData, relevant_items, true_preferences
 from ecomm.ml.serving import RecommenderPyfunc
 
 MODEL, POPULARITY, ORACLE = "model", "popularity", "oracle"
+POPULARITY_ALL = "popularity_all"  # a rating log's second popularity baseline: the whole training window
 K = 10
 
 
@@ -53,6 +57,12 @@ def popularity_lists(data: RecData, users: list[int], k: int = K) -> dict[int, l
         seen = bought.get(u, set())
         out[u] = [i for i in ranked[: k + len(seen)] if i not in seen][:k]
     return out
+
+
+def whole_window_popularity_lists(data: RecData, users: list[int], k: int = K) -> dict[int, list[int]]:
+    """Popularity over the whole training window (a rating log's second baseline), the customer's
+    ratings excluded."""
+    return popularity_lists(replace(data, recent=data.bought), users, k)
 
 
 def oracle_lists(conn, data: RecData, users: list[int], k: int = K) -> dict[int, list[int]]:

@@ -3,6 +3,10 @@ fitted on the shop's events before the holdout, evaluated on the temporal holdou
 candidate generators alone, popularity, a tuned item-kNN and the oracle, logged to MLflow, registered
 as `recommender_model` and put through the promotion gate (NDCG@10 on the holdout).
 
+On an imported rating log (dataset.RATINGS: ratings in the order lines' place) the same stages run;
+popularity over the whole training window is a row of its own beside the last 56 days' (the shop's),
+and there is no oracle (no planted truth).
+
 Splits (default holdout 28 days): training = everything before the holdout; tuning (small grids, the
 library's `tune`) fits on training minus its last 28 days and scores those 28 days. The registered
 model is the one trained before the holdout, so the gate and `ecomm evaluate` score it on data it
@@ -26,7 +30,13 @@ from ecomm.ml.recommend import calibration as CAL
 from ecomm.ml.recommend import evaluate as ev
 from ecomm.ml.recommend import model as M
 from ecomm.ml.recommend import reranked as R
-from ecomm.ml.recommend.dataset import HOLDOUT_DAYS, load_rec_data, require_recommendable
+from ecomm.ml.recommend.dataset import (
+    HOLDOUT_DAYS,
+    RATINGS,
+    has_truth,
+    load_rec_data,
+    require_recommendable,
+)
 from ecomm.ml.recommend.general.interactions import InteractionsError
 from ecomm.ml.recommend.general.recommender import GeneralRecommender
 from ecomm.ml.recommend.general.rerank import NotEnoughLabels
@@ -151,8 +161,11 @@ def _fit_and_evaluate(conn, config: RecConfig) -> Fitted:
         **R.generator_lists(model, users, k),
         ITEM_KNN_TUNED: R.item_knn_lists(frame, items, knn_name, knn.params, users, k),
         ev.POPULARITY: ev.popularity_lists(data, users, k),
-        ev.ORACLE: ev.oracle_lists(conn, data, users, k),
     }
+    if data.source == RATINGS:
+        lists[ev.POPULARITY_ALL] = ev.whole_window_popularity_lists(data, users, k)
+    if has_truth(conn):
+        lists[ev.ORACLE] = ev.oracle_lists(conn, data, users, k)
     known = set(served.state["user_ids"].tolist())
     warm = {u for u in users if u in known}
     item_users = dict(zip(model.log.item_ids, model.log.item_users(), strict=True))
@@ -219,12 +232,13 @@ def calibration_check(served, users: list[int], relevant: dict, countries: dict,
 
 
 def ratio_metrics(table: dict, k: int) -> dict[str, float]:
-    """The served model's NDCG@k over popularity's and the oracle's, coverage over popularity's."""
-    mod, pop, orc = table[ev.MODEL], table[ev.POPULARITY], table[ev.ORACLE]
+    """The served model's NDCG@k over popularity's and the oracle's (when there is one: imported
+    data has no truth), coverage over popularity's."""
+    mod, pop, orc = table[ev.MODEL], table[ev.POPULARITY], table.get(ev.ORACLE)
     out = {}
     if pop[f"ndcg_at_{k}"] > 0:
         out["ndcg_to_popularity"] = mod[f"ndcg_at_{k}"] / pop[f"ndcg_at_{k}"]
-    if orc[f"ndcg_at_{k}"] > 0:
+    if orc is not None and orc[f"ndcg_at_{k}"] > 0:
         out["ndcg_to_oracle"] = mod[f"ndcg_at_{k}"] / orc[f"ndcg_at_{k}"]
     if pop[f"coverage_at_{k}"] > 0:
         out["coverage_to_popularity"] = mod[f"coverage_at_{k}"] / pop[f"coverage_at_{k}"]

@@ -62,9 +62,10 @@ class TrainingLog:
         return self.items.set_index(ITEM)[column].reindex(self.item_ids)
 
     def item_categories(self) -> tuple[np.ndarray, int] | None:
-        """(category code per item, -1 where unknown; number of categories), or None without categories."""
+        """(category code per item, -1 where unknown; number of categories), or None without categories
+        (no category column, or no item with a known category: an imported log's unknown ones)."""
         categories = self.item_attribute(CATEGORY)
-        if categories is None:
+        if categories is None or categories.isna().all():
             return None
         codes, uniques = pd.factorize(categories)
         return codes, len(uniques)

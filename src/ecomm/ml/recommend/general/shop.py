@@ -1,5 +1,10 @@
 """The shop adapter: the warehouse's web events and order lines as the library's interactions frame,
-and its catalog as item attributes. The shop's event weights live here, not in the library."""
+and its catalog as item attributes. The shop's event weights live here, not in the library.
+
+An imported rating log (RecData.source RATINGS) is read as order lines with their rating: each rating
+is an ORDER row (so it is the re-ranker's target and excludes the item, as a purchase does) weighted
+by its stars (the library's 0.5 at the log's lowest rating to 1 at its highest), dated at midnight of
+its day (the warehouse keeps a review's date, not its time)."""
 
 from __future__ import annotations
 
@@ -9,8 +14,17 @@ import pandas as pd
 
 from ecomm.features import columns as C
 from ecomm.features import interactions as I
-from ecomm.ml.recommend.dataset import RecData
-from ecomm.ml.recommend.general.interactions import CATEGORY, EVENT, ITEM, PRICE, TIMESTAMP, USER, Params
+from ecomm.ml.recommend.dataset import RATINGS, RecData
+from ecomm.ml.recommend.general.interactions import (
+    CATEGORY,
+    EVENT,
+    ITEM,
+    PRICE,
+    RATING,
+    TIMESTAMP,
+    USER,
+    Params,
+)
 
 ORDER = "order"  # a completed or returned order line (web "purchase" events are the checkout clicks)
 # the served ALS's weights (views 1, carts 3, purchases 8), with an order line weighing as a purchase
@@ -47,6 +61,15 @@ def shop_interactions(conn, end: date, start: date | None = None) -> pd.DataFram
     return frame[[USER, ITEM, EVENT, TIMESTAMP]].sort_values(TIMESTAMP, kind="stable").reset_index(drop=True)
 
 
+def rating_interactions(conn, end: date, start: date | None = None) -> pd.DataFrame:
+    """user_id, item_id, event (ORDER), rating, timestamp of the imported ratings dated in [start, end)."""
+    frame = I.ratings(conn, start, end).rename(
+        columns={C.CUSTOMER_ID: USER, C.PRODUCT_ID: ITEM, "review_date": TIMESTAMP}
+    )
+    frame[TIMESTAMP] = pd.to_datetime(frame[TIMESTAMP])
+    return frame.assign(**{EVENT: ORDER})[[USER, ITEM, EVENT, RATING, TIMESTAMP]]
+
+
 def shop_items(conn, end: date) -> pd.DataFrame:
     """item_id, category, price of the products launched before `end`."""
     products = I.product_prices(conn, end)
@@ -57,6 +80,7 @@ def from_rec_data(conn, data: RecData) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(interactions, items) over the served recommender's training window (before data.train_end).
 
     RecData holds counts per (customer, product) without timestamps; recency needs the event rows,
-    so they are read again from the warehouse for the same window.
+    so they are read again from the warehouse for the same window (the ratings of a rating log).
     """
-    return shop_interactions(conn, data.train_end), shop_items(conn, data.train_end)
+    read = rating_interactions if data.source == RATINGS else shop_interactions
+    return read(conn, data.train_end), shop_items(conn, data.train_end)
