@@ -71,9 +71,11 @@ def category_affinity(log: TrainingLog, u: np.ndarray, i: np.ndarray) -> np.ndar
 def cooccurrence(log: TrainingLog, u: np.ndarray, i: np.ndarray) -> np.ndarray:
     """Per (user, item) pair: sum over the user's items j != item of the users who had both j and item.
 
-    (history x users) @ (users x items) counts, for each item, the co-users summed over the history
-    without forming the item x item matrix; the j = item term (the item's own users) is taken off.
+    history @ (item x item co-users), the matrix computed once per log; for a catalog too big for it,
+    (history x users) @ (users x items), the same counts without forming it. The j = item term (the
+    item's own users) is taken off.
     """
+    co_users = log.item_cooccurrence()
     out = np.zeros(len(u))
     order = np.argsort(u, kind="stable")
     users = np.unique(u)
@@ -82,7 +84,7 @@ def cooccurrence(log: TrainingLog, u: np.ndarray, i: np.ndarray) -> np.ndarray:
         rows = order[np.isin(u[order], batch)]
         row_of_user = np.searchsorted(batch, u[rows])
         history = log.seen[batch]
-        counts = (history @ log.seen.T) @ log.seen
+        counts = history @ co_users if co_users is not None else (history @ log.seen.T) @ log.seen
         pair_counts = np.asarray(counts[row_of_user, i[rows]]).ravel()
         own = np.asarray(history[row_of_user, i[rows]]).ravel() * log.item_users()[i[rows]]
         out[rows] = pair_counts - own

@@ -3,7 +3,7 @@ codes (ids may be strings or ints), the weighted user x item matrix, and per-ite
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,8 @@ from ecomm.ml.recommend.general.interactions import (
     validate_items,
 )
 
+MAX_COOCCURRENCE_PAIRS = 25_000_000  # about 200 MB as a float32 CSR matrix
+
 
 @dataclass
 class TrainingLog:
@@ -35,6 +37,7 @@ class TrainingLog:
     weights: csr_matrix  # user x item sum of row weights
     seen: csr_matrix  # user x item 1 where the user interacted
     excluded: csr_matrix  # user x item 1 where the user had one of Params.exclude_events
+    _cooccurrence: csr_matrix | None = field(default=None, init=False, repr=False)
 
     def user_codes(self, ids) -> np.ndarray:
         """Codes of the given user ids, -1 for users without history."""
@@ -43,6 +46,17 @@ class TrainingLog:
     def item_users(self) -> np.ndarray:
         """Per item, the number of distinct users who interacted with it (all-time popularity)."""
         return np.asarray(self.seen.sum(axis=0)).ravel()
+
+    def item_cooccurrence(self) -> csr_matrix | None:
+        """item x item: the users who had both items (the diagonal: the item's users), computed once;
+        None when it could hold more than MAX_COOCCURRENCE_PAIRS entries (a huge catalog)."""
+        if self._cooccurrence is None:
+            per_user = np.diff(self.seen.indptr).astype(np.int64)
+            bound = min(int((per_user**2).sum()), self.seen.shape[1] ** 2)
+            if bound > MAX_COOCCURRENCE_PAIRS:
+                return None
+            self._cooccurrence = (self.seen.T @ self.seen).tocsr()
+        return self._cooccurrence
 
     def recent_item_users(self, window_days: float) -> np.ndarray:
         recent = self.frame[self.frame[TIMESTAMP] > self.as_of - window_days * DAY]
