@@ -123,10 +123,14 @@ def choose_method(table: pd.DataFrame, horizon: int) -> str:
 def build_pyfunc(
     methods: dict[str, str], config: ForecastConfig, backtests: dict[str, ShopBacktest] | None = None
 ) -> ForecastPyfunc:
-    """The pyfunc of the chosen models; with the backtests, each level's conformal calibration from
-    every error of its chosen model (the intervals and reorder points of the stored forecasts)."""
+    """The pyfunc of the chosen models (AutoETS with its level's search space, ModelSettings.for_level);
+    with the backtests, each level's conformal calibration from every error of its chosen model (the
+    intervals and reorder points of the stored forecasts)."""
     settings = replace(config.backtest.models, horizon=config.backtest.horizon)
-    models = {level: statistical_models((method,), settings)[0] for level, method in methods.items()}
+    models = {
+        level: statistical_models((method,), settings.for_level(level))[0]
+        for level, method in methods.items()
+    }
     info = {"season_length": settings.season_length, "horizon": settings.horizon}
     calibrations = {}
     for level, b in (backtests or {}).items():
