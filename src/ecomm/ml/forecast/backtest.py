@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from ecomm.ml.forecast.conformal import calibrate_backtest, scaled_errors
+from ecomm.ml.forecast.conformal import HALF_LIFE_DAYS, calibrate_backtest, scaled_errors
 from ecomm.ml.forecast.frame import daily_grid, from_nixtla, to_nixtla
 from ecomm.ml.forecast.models import (
     BASELINE,
@@ -46,6 +46,8 @@ class BacktestSettings:
     levels: tuple[int, ...] = LEVELS
     nonnegative: bool = True  # sales: forecasts and interval bounds below 0 are cut to 0
     calibration_windows: int = 8  # earlier origins forecast for their errors (0: the models' own intervals)
+    # conformal errors' weight halves every this many days their origin lies back (None: equal weights)
+    half_life: float | None = HALF_LIFE_DAYS
     models: ModelSettings = field(default_factory=ModelSettings)
 
     @property
@@ -77,7 +79,7 @@ def rolling_backtest(
     errors = pd.concat([scaled_errors(both, m).assign(model=m) for m in statistical], ignore_index=True)
     for model in statistical:
         own = errors[errors["model"] == model]
-        out = calibrate_backtest(out, own, model, settings.levels, settings.horizon)
+        out = calibrate_backtest(out, own, model, settings.levels, settings.horizon, settings.half_life)
     return out, errors
 
 

@@ -137,7 +137,7 @@ def build_pyfunc(
         errors = b.errors if b.errors is not None else pd.DataFrame()
         own = errors[errors["model"] == methods[level]] if len(errors) else errors
         if len(own):
-            calibration = Calibration.from_errors(own, settings.horizon)
+            calibration = Calibration.from_errors(own, settings.horizon, config.backtest.half_life)
             calibrations[level] = calibration.to_dict(SPREAD_DAYS)
     return ForecastPyfunc(models, methods, info, calibrations)
 
