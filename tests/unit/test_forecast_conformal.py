@@ -208,3 +208,16 @@ def test_recent_errors_weigh_more_with_a_half_life():
     # the registered calibration weighs from the last error's date the same way
     calibration = Calibration.from_errors(errors, horizon=3, half_life=14.0)
     assert calibration.quantile(2, 0.9) == pytest.approx(hi, abs=0.02)
+
+
+def test_the_shops_forecasts_weigh_by_recency_and_the_library_by_default_does_not(tmp_path):
+    """ecomm train forecast (ForecastConfig, from the settings too) calibrates with HALF_LIFE_DAYS;
+    a backtest of any other frame with equal weights unless asked."""
+    from ecomm.ml.forecast.backtest import BacktestSettings
+    from ecomm.ml.forecast.conformal import HALF_LIFE_DAYS
+    from ecomm.ml.forecast.train import ForecastConfig
+    from ecomm.settings import Settings
+
+    assert BacktestSettings().half_life is None
+    shop = ForecastConfig.from_settings(Settings(_env_file=None, home=tmp_path))
+    assert ForecastConfig().backtest.half_life == shop.backtest.half_life == HALF_LIFE_DAYS == 14.0

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from ecomm.ml.forecast.conformal import HALF_LIFE_DAYS, calibrate_backtest, scaled_errors
+from ecomm.ml.forecast.conformal import calibrate_backtest, scaled_errors
 from ecomm.ml.forecast.frame import daily_grid, from_nixtla, to_nixtla
 from ecomm.ml.forecast.models import (
     BASELINE,
@@ -46,8 +46,9 @@ class BacktestSettings:
     levels: tuple[int, ...] = LEVELS
     nonnegative: bool = True  # sales: forecasts and interval bounds below 0 are cut to 0
     calibration_windows: int = 8  # earlier origins forecast for their errors (0: the models' own intervals)
-    # conformal errors' weight halves every this many days their origin lies back (None: equal weights)
-    half_life: float | None = HALF_LIFE_DAYS
+    # conformal errors' weight halves every this many days their origin lies back (None: equal weights;
+    # the shop's ForecastConfig: conformal.HALF_LIFE_DAYS)
+    half_life: float | None = None
     models: ModelSettings = field(default_factory=ModelSettings)
 
     @property

@@ -29,7 +29,7 @@ import pandas as pd
 
 from ecomm.ml import registry, tracking
 from ecomm.ml.forecast.backtest import SPREAD_DAYS, BacktestSettings, seasonal_scales
-from ecomm.ml.forecast.conformal import Calibration
+from ecomm.ml.forecast.conformal import HALF_LIFE_DAYS, Calibration
 from ecomm.ml.forecast.frame import daily_grid
 from ecomm.ml.forecast.models import GLOBAL, ModelSettings, check_models, statistical_models
 from ecomm.ml.forecast.shop import (
@@ -54,7 +54,8 @@ GATE_METRIC = "latest_window_mase"
 class ForecastConfig:
     levels: tuple[str, ...] = LEVELS
     models: tuple[str, ...] = ("seasonal_naive", "auto_ets")
-    backtest: BacktestSettings = field(default_factory=BacktestSettings)
+    # recency-weighted conformal intervals (conformal.HALF_LIFE_DAYS: the shop's levels pool many series)
+    backtest: BacktestSettings = field(default_factory=lambda: BacktestSettings(half_life=HALF_LIFE_DAYS))
     products: int | None = 100  # product level backtest: the best sellers before the first origin
     choose_horizon: int = 14
     margin: float = 0.005
@@ -69,6 +70,7 @@ class ForecastConfig:
             "backtest": BacktestSettings(
                 windows=settings.forecast_backtest_windows,
                 models=ModelSettings(n_jobs=settings.forecast_jobs),
+                half_life=HALF_LIFE_DAYS,
             ),
             "products": settings.forecast_products or None,
             "margin": settings.promotion_margin,
