@@ -211,13 +211,18 @@ def test_recent_errors_weigh_more_with_a_half_life():
 
 
 def test_the_shops_forecasts_weigh_by_recency_and_the_library_by_default_does_not(tmp_path):
-    """ecomm train forecast (ForecastConfig, from the settings too) calibrates with HALF_LIFE_DAYS;
-    a backtest of any other frame with equal weights unless asked."""
+    """ecomm train forecast (ForecastConfig, from the settings too) calibrates the product and
+    category levels with HALF_LIFE_DAYS, the one total series with equal weights; a backtest of any
+    other frame with equal weights unless asked."""
     from ecomm.ml.forecast.backtest import BacktestSettings
     from ecomm.ml.forecast.conformal import HALF_LIFE_DAYS
+    from ecomm.ml.forecast.shop import LEVELS
     from ecomm.ml.forecast.train import ForecastConfig
     from ecomm.settings import Settings
 
-    assert BacktestSettings().half_life is None
+    assert BacktestSettings().half_life is None and BacktestSettings().for_level("product").half_life is None
     shop = ForecastConfig.from_settings(Settings(_env_file=None, home=tmp_path))
-    assert ForecastConfig().backtest.half_life == shop.backtest.half_life == HALF_LIFE_DAYS == 14.0
+    for config in (shop, ForecastConfig()):
+        half_lives = {level: config.backtest.for_level(level).half_life for level in LEVELS}
+        assert half_lives == {"product": HALF_LIFE_DAYS, "category": HALF_LIFE_DAYS, "total": None}
+    assert HALF_LIFE_DAYS == 14.0

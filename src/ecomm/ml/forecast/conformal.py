@@ -23,8 +23,9 @@ interpolated sample quantile, which covers a new error a little less often than 
 coverage). A step with fewer than MIN_ERRORS errors (the far steps of the first origins) takes
 the nearest earlier step's; no step with enough: the model's own interval stays. Bounds: point + q x spread, the lower one cut at 0 (sales).
 
-Recency weights (BacktestSettings.half_life; the shop's ForecastConfig: HALF_LIFE_DAYS; the
-library's default: none, equal weights): an error weighs
+Recency weights (BacktestSettings.half_life and, per level, half_lives; the shop's ForecastConfig:
+HALF_LIVES, HALF_LIFE_DAYS at product and category level; the total, one series, and the library's
+default: none, equal weights): an error weighs
 0.5 ** (age / half_life), age the days its origin lies before the forecast's cutoff (for the
 registered model's calibration, before the last error's date), and the quantiles are weighted
 conformal ones (conformal_quantile's `weights`; Barber, Candes, Ramdas & Tibshirani 2023,
@@ -41,7 +42,9 @@ stay a little low where the rise's bias is largest (their misses are above the i
 product level it moved coverage by under 1 point (seeds 4-6). Not the library's default: on one
 series (CDNOW, benchmarks/bench_forecast_real.py) the weighted quantiles rest on few effective
 errors, beside which the new error's own weight of 1 pushes them out (80% intervals covered 91-97%
-against 79-90% with equal weights); the shop's levels pool 8 to 100 series. The cost: fewer effective errors, so noisier quantiles. The
+against 79-90% with equal weights); the shop's total, one series, is left with equal weights for the same reason (in a test world
+its weighted 80% and 95% bounds were the same, both the largest error). The product and category
+levels pool 8 to 100s of series. The cost: fewer effective errors, so noisier quantiles. The
 stock's shortfall quantiles (lead_time_quantile, Calibration.shortfall) stay unweighted.
 
 No look-ahead: the interval of a forecast made at cutoff c uses only errors whose target date is on
@@ -58,6 +61,7 @@ import pandas as pd
 POOLED_STEPS = 2
 MIN_ERRORS = 30
 HALF_LIFE_DAYS = 14.0  # recency weights (module docstring): an error two weekly origins back weighs half
+HALF_LIVES = (("product", HALF_LIFE_DAYS), ("category", HALF_LIFE_DAYS))  # the shop's; the total: none
 PROBABILITIES = np.round(np.linspace(0.0, 1.0, 201), 4)  # the stored quantile grid (0.5% apart)
 
 

@@ -14,7 +14,7 @@ ecomm.ml.metrics).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -150,10 +150,10 @@ def shop_backtest(
 ) -> ShopBacktest:
     """Rolling-origin backtest of the shop's series at one level; product level: the `products` best
     sellers before the first cutoff (None: all). `data`: shop_data's answer, read once by a caller
-    backtesting several levels. AutoETS searches the level's space (ModelSettings.for_level)."""
+    backtesting several levels. AutoETS searches the level's space and the conformal errors are
+    weighted with the level's half-life (BacktestSettings.for_level)."""
     started = time.perf_counter()
-    backtest = backtest or BacktestSettings()
-    backtest = replace(backtest, models=backtest.models.for_level(level))
+    backtest = (backtest or BacktestSettings()).for_level(level)
     sales, truth = data or shop_data(settings)
     last = sales["date"].max()
     sales, frame = level_series(sales, level, backtest, products)

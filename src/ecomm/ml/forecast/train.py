@@ -29,7 +29,7 @@ import pandas as pd
 
 from ecomm.ml import registry, tracking
 from ecomm.ml.forecast.backtest import SPREAD_DAYS, BacktestSettings, seasonal_scales
-from ecomm.ml.forecast.conformal import HALF_LIFE_DAYS, Calibration
+from ecomm.ml.forecast.conformal import HALF_LIVES, Calibration
 from ecomm.ml.forecast.frame import daily_grid
 from ecomm.ml.forecast.models import GLOBAL, ModelSettings, check_models, statistical_models
 from ecomm.ml.forecast.shop import (
@@ -54,8 +54,8 @@ GATE_METRIC = "latest_window_mase"
 class ForecastConfig:
     levels: tuple[str, ...] = LEVELS
     models: tuple[str, ...] = ("seasonal_naive", "auto_ets")
-    # recency-weighted conformal intervals (conformal.HALF_LIFE_DAYS: the shop's levels pool many series)
-    backtest: BacktestSettings = field(default_factory=lambda: BacktestSettings(half_life=HALF_LIFE_DAYS))
+    # recency-weighted conformal intervals at the levels of many series (conformal.HALF_LIVES)
+    backtest: BacktestSettings = field(default_factory=lambda: BacktestSettings(half_lives=HALF_LIVES))
     products: int | None = 100  # product level backtest: the best sellers before the first origin
     choose_horizon: int = 14
     margin: float = 0.005
@@ -70,7 +70,7 @@ class ForecastConfig:
             "backtest": BacktestSettings(
                 windows=settings.forecast_backtest_windows,
                 models=ModelSettings(n_jobs=settings.forecast_jobs),
-                half_life=HALF_LIFE_DAYS,
+                half_lives=HALF_LIVES,
             ),
             "products": settings.forecast_products or None,
             "margin": settings.promotion_margin,
@@ -139,7 +139,8 @@ def build_pyfunc(
         errors = b.errors if b.errors is not None else pd.DataFrame()
         own = errors[errors["model"] == methods[level]] if len(errors) else errors
         if len(own):
-            calibration = Calibration.from_errors(own, settings.horizon, config.backtest.half_life)
+            half_life = config.backtest.for_level(level).half_life
+            calibration = Calibration.from_errors(own, settings.horizon, half_life)
             calibrations[level] = calibration.to_dict(SPREAD_DAYS)
     return ForecastPyfunc(models, methods, info, calibrations)
 
