@@ -21,9 +21,11 @@ warm-up on two series (imports, numba compilation).
 
 python -m benchmarks.bench_forecast_seeds [--seeds 1 2 3] [--customers 2000] [--products 300]
     [--days 365] [--speed-customers 208000] [--speed-products 2000] [--speed-days 365]
-    [--speed-workers 1 2] [--results DIR] [--speed-only]   -> benchmarks/results/forecast_seeds.json
+    [--speed-workers 1 2] [--results DIR] [--speed-only | --keep-speed]
+    -> benchmarks/results/forecast_seeds.json
 (--speed-only: the speed part alone, replacing the stored results' `speed`, e.g. when the machine
-was busy during the full run)
+was busy during the full run; --keep-speed: the seeds alone, the stored results' `speed` kept as
+measured separately, e.g. after a change that does not touch the product forecasts' path)
 """
 
 from __future__ import annotations
@@ -351,7 +353,7 @@ def speed(opts: Options) -> dict:
 
 
 # ----------------------------------------------------------------------------------------- run
-def run(opts: Options) -> dict:
+def run(opts: Options, kept_speed: dict | None = None) -> dict:
     from ecomm.ml.forecast.train import ForecastConfig
     from ecomm.settings import Settings
 
@@ -362,7 +364,7 @@ def run(opts: Options) -> dict:
     for seed in opts.seeds:
         seeds.append(one_seed(seed, opts, settings, config))
         print(f"seed {seed}: done at {time.perf_counter() - started:.0f} s", flush=True)
-    speed_result = speed(opts)
+    speed_result = kept_speed or speed(opts)
     print(f"speed: done at {time.perf_counter() - started:.0f} s", flush=True)
     return {
         "measured_on": date.today().isoformat(),
@@ -398,20 +400,33 @@ def main() -> None:
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
     parser.add_argument("--speed-workers", type=int, nargs="+", default=list(defaults.speed_workers))
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write forecast_seeds.json")
-    parser.add_argument(
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
         "--speed-only",
         action="store_true",
         help="re-measure the speed part alone (a quieter moment) into the stored results' `speed`",
     )
+    which.add_argument(
+        "--keep-speed",
+        action="store_true",
+        help="run the seeds alone, keeping the stored results' `speed` (marked as measured separately)",
+    )
     args = vars(parser.parse_args())
-    results, speed_only = args.pop("results"), args.pop("speed_only")
+    results, speed_only, keep_speed = args.pop("results"), args.pop("speed_only"), args.pop("keep_speed")
     opts = Options(**{k: tuple(v) if isinstance(v, list) else v for k, v in args.items()})
     if speed_only:
         stored = json.loads((results / "forecast_seeds.json").read_text())
         stored["speed"] = speed(opts) | {"measured_on": date.today().isoformat(), "separately": True}
         print(f"wrote {write_result('forecast_seeds', stored, results)}")
         return
-    print(f"wrote {write_result('forecast_seeds', run(opts), results)}")
+    kept = None
+    if keep_speed:
+        if not (results / "forecast_seeds.json").exists():
+            parser.error(f"--keep-speed: no stored results in {results} to keep the speed part of")
+        stored = json.loads((results / "forecast_seeds.json").read_text())
+        kept = stored["speed"] | {"measured_on": stored["speed"].get("measured_on", stored["measured_on"])}
+        kept |= {"separately": True}
+    print(f"wrote {write_result('forecast_seeds', run(opts, kept), results)}")
 
 
 if __name__ == "__main__":

@@ -240,9 +240,10 @@ def test_the_champion_stores_every_series_forecasts_and_each_products_reorder_po
     assert ((rows.lo_95 <= rows.lo_80) & (rows.lo_80 <= rows.point) & (rows.point <= rows.hi_80)).all()
     assert (rows.hi_80 <= rows.hi_95).all()
     total = rows[rows.series_level == "total"].sort_values("target_date")
-    width = (total.hi_95 - total.lo_95).to_numpy()
-    # conformal: the quantiles of the scaled errors never narrow with the step, and the same weekday
-    # a week later is no narrower
+    width = (total.hi_95 - total.point).to_numpy()
+    # conformal: the quantiles of the scaled errors never narrow with the step, and the upper bound's
+    # distance from the point on the same weekday a week later is no smaller (the lower bound is cut
+    # at 0, and AutoETS may fit the total a trend, so the point itself moves)
     assert width[28] >= width[21] >= width[14] >= width[7] >= width[0] and width[28] > width[0], (
         total.to_string()
     )

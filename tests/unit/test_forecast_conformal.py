@@ -13,6 +13,7 @@ from ecomm.ml.forecast.conformal import (
     conformal_quantile,
     lead_time_quantile,
     monotone_in_step,
+    recency_weights,
     scaled_errors,
     step_quantiles,
 )
@@ -163,3 +164,65 @@ def test_conformal_intervals_cover_a_new_exchangeable_error_as_often_as_asked(n)
         exact = (np.ceil((n + 1) * high) - np.floor((n + 1) * low)) / (n + 1)
         assert abs(covered - exact) < 0.01 and exact >= level / 100
         assert interpolated < covered
+
+
+def test_weighted_quantiles_with_equal_weights_are_the_order_statistics():
+    rng = np.random.default_rng(5)
+    values = rng.standard_t(df=3, size=77)
+    probabilities = [0.025, 0.1, 0.5, 0.9, 0.975, 0.999]
+    assert conformal_quantile(values, probabilities, np.ones(77)).tolist() == (
+        conformal_quantile(values, probabilities).tolist()
+    )
+
+
+def test_weighted_quantiles_weigh_each_error_and_the_new_one():
+    """Known answer: errors 1, 2, 3, 4 weighing 1, 1, 1, 4 and the new error 1 (total 8). Upper
+    quantiles: the errors at or below 3 weigh 3/8, at or below 4 weigh 7/8, so from 0.5 to 7/8 it is
+    4, and beyond (the new error's own weight) the largest, 4. Lower: the mirror image, the errors at
+    or above 4 weigh 4/8, at or above 3 5/8, at or above 2 6/8, at or above 1 7/8."""
+    values, weights = np.array([4.0, 1.0, 3.0, 2.0]), np.array([4.0, 1.0, 1.0, 1.0])
+    assert conformal_quantile(values, [0.5, 0.8, 0.9], weights).tolist() == [4.0, 4.0, 4.0]
+    # p = 0.45: 1 - p = 0.55 of the weight from the top reached at 3; 0.375: 0.625 at 3; 0.25: 0.75
+    # at 2; 0.1: 0.9 never (the smallest, 1)
+    assert conformal_quantile(values, [0.45, 0.375, 0.25, 0.1], weights).tolist() == [3.0, 3.0, 2.0, 1.0]
+
+
+def test_recent_errors_weigh_more_with_a_half_life():
+    """Errors of an origin 28 days back weigh a quarter of those of an origin at the cutoff with a
+    half-life of 14 days: the interval moves towards the recent errors, without weights it does not."""
+    old = errors_of(np.linspace(-1.0, 1.0, 101), dated=CUTOFF - pd.Timedelta(days=28))
+    recent = errors_of(np.linspace(1.0, 3.0, 101), dated=CUTOFF)
+    errors = pd.concat([old, recent], ignore_index=True)
+    weights = recency_weights(errors["cutoff"], CUTOFF, 14.0)
+    assert set(np.round(weights, 6)) == {0.25, 1.0}
+    assert recency_weights(errors["cutoff"], CUTOFF, None) is None
+    plain = calibrate_backtest(rows_at(CUTOFF), errors, "m", (80,), horizon=3)
+    weighted = calibrate_backtest(rows_at(CUTOFF), errors, "m", (80,), horizon=3, half_life=14.0)
+    pooled = np.tile(np.r_[np.linspace(-1, 1, 101), np.linspace(1, 3, 101)], 3)
+    assert plain["m-hi-80"].tolist() == pytest.approx([10.0 + conformal_quantile(pooled, 0.9)[0] * 2.0] * 3)
+    w = np.tile(np.r_[np.full(101, 0.25), np.ones(101)], 3)
+    lo, hi = conformal_quantile(pooled, [0.1, 0.9], w)
+    assert weighted["m-lo-80"].tolist() == pytest.approx([10.0 + lo * 2.0] * 3)
+    assert weighted["m-hi-80"].tolist() == pytest.approx([10.0 + hi * 2.0] * 3)
+    assert lo > conformal_quantile(pooled, 0.1)[0]  # the old, lower errors count less
+    # the registered calibration weighs from the last error's date the same way
+    calibration = Calibration.from_errors(errors, horizon=3, half_life=14.0)
+    assert calibration.quantile(2, 0.9) == pytest.approx(hi, abs=0.02)
+
+
+def test_the_shops_forecasts_weigh_by_recency_and_the_library_by_default_does_not(tmp_path):
+    """ecomm train forecast (ForecastConfig, from the settings too) calibrates the product and
+    category levels with HALF_LIFE_DAYS, the one total series with equal weights; a backtest of any
+    other frame with equal weights unless asked."""
+    from ecomm.ml.forecast.backtest import BacktestSettings
+    from ecomm.ml.forecast.conformal import HALF_LIFE_DAYS
+    from ecomm.ml.forecast.shop import LEVELS
+    from ecomm.ml.forecast.train import ForecastConfig
+    from ecomm.settings import Settings
+
+    assert BacktestSettings().half_life is None and BacktestSettings().for_level("product").half_life is None
+    shop = ForecastConfig.from_settings(Settings(_env_file=None, home=tmp_path))
+    for config in (shop, ForecastConfig()):
+        half_lives = {level: config.backtest.for_level(level).half_life for level in LEVELS}
+        assert half_lives == {"product": HALF_LIFE_DAYS, "category": HALF_LIFE_DAYS, "total": None}
+    assert HALF_LIFE_DAYS == 14.0

@@ -45,3 +45,38 @@ def test_the_category_level_alone_without_categories_is_refused_with_the_reason(
     with pytest.raises(FeatureError) as refused:  # a direct backtest of the level: the same reason
         level_series(sales, "category", BacktestSettings(), None)
     assert str(refused.value) == NO_CATEGORIES
+
+
+class Captured(Exception):
+    pass
+
+
+@pytest.mark.parametrize(("level", "searched"), [("product", "ZNZ"), ("category", "ZZZ"), ("total", "ZZZ")])
+def test_each_level_backtests_and_registers_autoets_with_its_own_search_space(monkeypatch, level, searched):
+    """ModelSettings.ets_models: the few category and total series search every ETS model, the many
+    products the ones without a trend; the backtest and the registered pyfunc use the same space."""
+    from ecomm.ml.forecast import shop
+    from ecomm.ml.forecast.train import ForecastConfig, build_pyfunc
+
+    def capture(frame, names, settings):
+        raise Captured(settings.models.ets_model)
+
+    monkeypatch.setattr(shop, "rolling_backtest", capture)
+    with pytest.raises(Captured) as used:
+        shop.shop_backtest(
+            None, level, ("auto_ets",), BacktestSettings(), None, (sales_of({1: "jazz"}), None)
+        )
+    assert str(used.value) == searched
+    assert build_pyfunc({level: "auto_ets"}, ForecastConfig()).models[level].model == searched
+
+
+def test_a_level_can_be_given_another_search_space_and_a_bad_one_is_refused_naming_it():
+    from ecomm.ml.forecast.models import ModelSettings
+
+    settings = ModelSettings(ets_model="ANN", ets_models=(("category", "AAA"),))
+    assert settings.for_level("category").ets_model == "AAA"
+    assert settings.for_level("product").ets_model == settings.for_level("total").ets_model == "ANN"
+    with pytest.raises(ValueError, match="category: AutoETS search space 'ZXZ' is not 3 letters"):
+        ModelSettings(ets_models=(("category", "ZXZ"),))
+    with pytest.raises(ValueError, match="ets_model: AutoETS search space 'ZZ' is not"):
+        ModelSettings(ets_model="ZZ")

@@ -37,7 +37,9 @@ class NoPopulation(Exception):
 
 POPULATION_SQL = """
 WITH stored AS (
-    SELECT series_id::bigint AS product_id, avg(point)::float8 AS forecast_mean_daily
+    -- summed in target-date order: re-stored forecasts (the same values in other places on disk)
+    -- give the same mean to the last bit, as a version's stored drift reference expects
+    SELECT series_id::bigint AS product_id, avg(point ORDER BY target_date)::float8 AS forecast_mean_daily
     FROM marts.demand_forecast
     WHERE model_name = %(model)s AND model_version = %(version)s AND series_level = 'product'
       AND forecast_date = %(day)s

@@ -46,11 +46,21 @@ class BacktestSettings:
     levels: tuple[int, ...] = LEVELS
     nonnegative: bool = True  # sales: forecasts and interval bounds below 0 are cut to 0
     calibration_windows: int = 8  # earlier origins forecast for their errors (0: the models' own intervals)
+    # conformal errors' weight halves every this many days their origin lies back (None: equal weights)
+    half_life: float | None = None
+    # (level, half-life): overrides half_life for the shop's levels (ForecastConfig: conformal.HALF_LIVES)
+    half_lives: tuple[tuple[str, float | None], ...] = ()
     models: ModelSettings = field(default_factory=ModelSettings)
 
     @property
     def horizon(self) -> int:
         return max(self.horizons)
+
+    def for_level(self, level: str) -> BacktestSettings:
+        """These settings with the level's AutoETS search space (ModelSettings.for_level) and
+        half-life (half_lives, else half_life)."""
+        half_life = dict(self.half_lives).get(level, self.half_life)
+        return replace(self, models=self.models.for_level(level), half_life=half_life)
 
 
 def rolling_forecasts(
@@ -77,7 +87,7 @@ def rolling_backtest(
     errors = pd.concat([scaled_errors(both, m).assign(model=m) for m in statistical], ignore_index=True)
     for model in statistical:
         own = errors[errors["model"] == model]
-        out = calibrate_backtest(out, own, model, settings.levels, settings.horizon)
+        out = calibrate_backtest(out, own, model, settings.levels, settings.horizon, settings.half_life)
     return out, errors
 
 

@@ -150,9 +150,10 @@ def shop_backtest(
 ) -> ShopBacktest:
     """Rolling-origin backtest of the shop's series at one level; product level: the `products` best
     sellers before the first cutoff (None: all). `data`: shop_data's answer, read once by a caller
-    backtesting several levels."""
+    backtesting several levels. AutoETS searches the level's space and the conformal errors are
+    weighted with the level's half-life (BacktestSettings.for_level)."""
     started = time.perf_counter()
-    backtest = backtest or BacktestSettings()
+    backtest = (backtest or BacktestSettings()).for_level(level)
     sales, truth = data or shop_data(settings)
     last = sales["date"].max()
     sales, frame = level_series(sales, level, backtest, products)

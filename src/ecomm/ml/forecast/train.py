@@ -29,7 +29,7 @@ import pandas as pd
 
 from ecomm.ml import registry, tracking
 from ecomm.ml.forecast.backtest import SPREAD_DAYS, BacktestSettings, seasonal_scales
-from ecomm.ml.forecast.conformal import Calibration
+from ecomm.ml.forecast.conformal import HALF_LIVES, Calibration
 from ecomm.ml.forecast.frame import daily_grid
 from ecomm.ml.forecast.models import GLOBAL, ModelSettings, check_models, statistical_models
 from ecomm.ml.forecast.shop import (
@@ -54,7 +54,8 @@ GATE_METRIC = "latest_window_mase"
 class ForecastConfig:
     levels: tuple[str, ...] = LEVELS
     models: tuple[str, ...] = ("seasonal_naive", "auto_ets")
-    backtest: BacktestSettings = field(default_factory=BacktestSettings)
+    # recency-weighted conformal intervals at the levels of many series (conformal.HALF_LIVES)
+    backtest: BacktestSettings = field(default_factory=lambda: BacktestSettings(half_lives=HALF_LIVES))
     products: int | None = 100  # product level backtest: the best sellers before the first origin
     choose_horizon: int = 14
     margin: float = 0.005
@@ -69,6 +70,7 @@ class ForecastConfig:
             "backtest": BacktestSettings(
                 windows=settings.forecast_backtest_windows,
                 models=ModelSettings(n_jobs=settings.forecast_jobs),
+                half_lives=HALF_LIVES,
             ),
             "products": settings.forecast_products or None,
             "margin": settings.promotion_margin,
@@ -123,17 +125,22 @@ def choose_method(table: pd.DataFrame, horizon: int) -> str:
 def build_pyfunc(
     methods: dict[str, str], config: ForecastConfig, backtests: dict[str, ShopBacktest] | None = None
 ) -> ForecastPyfunc:
-    """The pyfunc of the chosen models; with the backtests, each level's conformal calibration from
-    every error of its chosen model (the intervals and reorder points of the stored forecasts)."""
+    """The pyfunc of the chosen models (AutoETS with its level's search space, ModelSettings.for_level);
+    with the backtests, each level's conformal calibration from every error of its chosen model (the
+    intervals and reorder points of the stored forecasts)."""
     settings = replace(config.backtest.models, horizon=config.backtest.horizon)
-    models = {level: statistical_models((method,), settings)[0] for level, method in methods.items()}
+    models = {
+        level: statistical_models((method,), settings.for_level(level))[0]
+        for level, method in methods.items()
+    }
     info = {"season_length": settings.season_length, "horizon": settings.horizon}
     calibrations = {}
     for level, b in (backtests or {}).items():
         errors = b.errors if b.errors is not None else pd.DataFrame()
         own = errors[errors["model"] == methods[level]] if len(errors) else errors
         if len(own):
-            calibration = Calibration.from_errors(own, settings.horizon)
+            half_life = config.backtest.for_level(level).half_life
+            calibration = Calibration.from_errors(own, settings.horizon, half_life)
             calibrations[level] = calibration.to_dict(SPREAD_DAYS)
     return ForecastPyfunc(models, methods, info, calibrations)
 
