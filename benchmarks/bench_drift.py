@@ -10,9 +10,13 @@ minimum PSI, drift.flag_features). Measured:
   of the same seed does not raise that day (None: not within DETECT_DAYS), and which features
   flagged it. The worlds are identical before the start, so a false alarm running into the start
   date is not counted as a detection.
+Also model_monitoring's retraining decision (monitoring.retrain) as the DAG runs it, with rolling
+references: on the stable world every date from the first whose previous day has full windows to
+AS_OF (about 300), the days it would retrain; on each drift world the days from the start to the
+first retraining the stable world does not make that day.
 No database, no models: the raw batches the warehouse loads.
 
-python -m benchmarks.bench_drift --seeds 1 2 3   # about 1 minute per seed on 2 cores
+python -m benchmarks.bench_drift --seeds 1 2 3   # about 10 minutes per seed on 2 cores at load 10
 """
 
 from __future__ import annotations

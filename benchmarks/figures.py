@@ -413,7 +413,9 @@ def render_drift(results: Path) -> str:
         "",
         *_seed_table_head(runs),
     ]
-    lines += _kind_rows(found, ("drift", "days_to_flag", "features"), "({magnitude}): days to the first flag")
+    lines += _kind_rows(
+        found, ("drift", "days_to_flag", "features"), " ({magnitude}): days to the first flag"
+    )
     cells = " | ".join(
         f"{run['stable']['flagged_days'] * 180 / run['stable']['days_monitored']:.0f} "
         f"({run['stable']['episodes']} episode{'' if run['stable']['episodes'] == 1 else 's'}) "
@@ -439,7 +441,7 @@ def _kind_rows(found: dict, keys: tuple[str, str, str], title: str) -> list[str]
         cells = " | ".join(_days_to_flag(run[section][kind][days], target) for run in runs)
         flagged_by = sorted({f for run in runs for f in run[section][kind][features]})
         lines.append(
-            f"| `{kind}` {title.format(magnitude=magnitude)} ({', '.join(flagged_by) or 'none'}) "
+            f"| `{kind}`{title.format(magnitude=magnitude)} ({', '.join(flagged_by) or 'none'}) "
             f"| ≤ {target} | {cells} |"
         )
     return lines
