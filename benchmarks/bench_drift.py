@@ -163,6 +163,7 @@ def run_seed(
             "order_drifted_days": sum(bool(v[0]) for v in stable_days.values()),
             "inputs_drifted_days": sum(bool(v[1]) for v in stable_days.values()),
             "retrainings": {d.isoformat(): v[0] + v[1] for d, v in stable_days.items() if v[2]},
+            "drifted": {d.isoformat(): [v[0], v[1]] for d, v in stable_days.items() if v[0] or v[1]},
         },
         "retrain_drift": {},
     }
@@ -182,6 +183,7 @@ def run_seed(
             "days_to_retrain": None if not fired else (fired[0] - DRIFT_START).days,
             "flagged_by": [] if not fired else days[fired[0]][0] + days[fired[0]][1],
             "days_to_order_drift": None if not orders_new else (orders_new[0] - DRIFT_START).days,
+            "drifted": {d.isoformat(): [v[0], v[1]] for d, v in days.items() if v[0] or v[1]},
         }
         result["drift"][kind] = {
             "days_to_flag": None if first_flag is None else (first_flag - DRIFT_START).days,
