@@ -10,9 +10,13 @@ minimum PSI, drift.flag_features). Measured:
   of the same seed does not raise that day (None: not within DETECT_DAYS), and which features
   flagged it. The worlds are identical before the start, so a false alarm running into the start
   date is not counted as a detection.
+Also model_monitoring's retraining decision (monitoring.retrain) as the DAG runs it, with rolling
+references: on the stable world every date from the first whose previous day has full windows to
+AS_OF (about 300), the days it would retrain; on each drift world the days from the start to the
+first retraining the stable world does not make that day.
 No database, no models: the raw batches the warehouse loads.
 
-python -m benchmarks.bench_drift --seeds 1 2 3   # about 1 minute per seed on 2 cores
+python -m benchmarks.bench_drift --seeds 1 2 3   # about 10 minutes per seed on 2 cores at load 10
 """
 
 from __future__ import annotations
@@ -27,7 +31,11 @@ import pandas as pd
 
 from ecomm.datagen import GeneratorConfig, generate_history
 from ecomm.datagen.config import REGIME_MAGNITUDE, RegimeChange
+from ecomm.monitoring import inputs as recent
 from ecomm.monitoring.inputs import inputs_drift, inputs_reference
+from ecomm.monitoring.orders import REFERENCE_DAYS, WINDOW_DAYS, TriggerRule, trigger, window_drift
+from ecomm.monitoring.recent_inputs import reference_cutoff
+from ecomm.monitoring.retrain import decide
 from ecomm.settings import Settings
 
 from benchmarks.common import RESULTS, write_result
@@ -83,14 +91,53 @@ def flagged_days(world: Path, first: dt.date, last: dt.date, alpha: float, min_p
     return out
 
 
+def orders_of(world: Path) -> pd.DataFrame:
+    """One row per order as the warehouse's order_drift query reads it (date of its timestamp)."""
+    lines = read_entity(world, "order_items")
+    lines["order_date"] = pd.to_datetime(lines["order_ts"]).dt.date
+    grouped = lines.groupby(["order_id", "order_date"], as_index=False)
+    return grouped.agg(order_value=("revenue", "sum"), basket_size=("quantity", "sum"))
+
+
+def retrain_days(world: Path, first: dt.date, last: dt.date, rule: TriggerRule, alpha, min_psi) -> dict:
+    """Business date -> (order drift, recent-inputs drift, retrain) of model_monitoring's retraining
+    decision (monitoring.retrain.decide: the first day of a drift episode of the recent orders, or of
+    the recent inputs with their rolling reference as the DAG runs them), every date first..last."""
+    orders = orders_of(world)
+    customers, lines, products = frames(world)
+
+    def on(day: dt.date) -> tuple[dict, list[str]]:
+        reference = inputs_reference(customers, lines, products, reference_cutoff(day))
+        rows = inputs_drift(reference, customers, lines, products, day, alpha, min_psi)
+        return window_drift(orders, day, rule), [r.feature for r in rows if r.drifted]
+
+    out, day = {}, first - dt.timedelta(days=1)
+    previous = on(day)
+    while day < last:
+        day += dt.timedelta(days=1)
+        today = on(day)
+        fires, reason = trigger(today[0], previous[0], rule)
+        retrain = decide(today[0] | {"retrain": fires, "reason": reason}, today[1], previous[1])[0]
+        out[day] = (today[0]["drifted"], today[1], retrain, today[0]["n_current"])
+        previous = today
+    return out
+
+
 def episodes(days: list[dt.date]) -> int:
     return sum(1 for i, d in enumerate(days) if i == 0 or (d - days[i - 1]).days > 1)
 
 
-def run_seed(seed: int, customers: int, products: int, root: Path, alpha: float, min_psi: float) -> dict:
+def run_seed(
+    seed: int, customers: int, products: int, root: Path, alpha: float, min_psi: float, rule: TriggerRule
+) -> dict:
     base = dict(seed=seed, customers=customers, products=products, days=DAYS, as_of=AS_OF)
     stable = root / f"stable-{seed}"
     generate_history(GeneratorConfig(**base), stable)
+    history_start = AS_OF - dt.timedelta(days=DAYS - 1)
+    # the first date whose D - 1 has both detectors' full windows (the inputs' reference is longer)
+    trigger_first = history_start + dt.timedelta(days=recent.WINDOW_DAYS + recent.REFERENCE_DAYS + 1)
+    assert recent.REFERENCE_DAYS >= REFERENCE_DAYS and recent.WINDOW_DAYS == WINDOW_DAYS
+    stable_days = retrain_days(stable, trigger_first, AS_OF, rule, alpha, min_psi)
     first = REFERENCE_CUTOFF + dt.timedelta(days=1)
     last = max(
         REFERENCE_CUTOFF + dt.timedelta(days=FALSE_ALARM_DAYS), DRIFT_START + dt.timedelta(days=DETECT_DAYS)
@@ -106,6 +153,19 @@ def run_seed(seed: int, customers: int, products: int, root: Path, alpha: float,
             "flags": {d.isoformat(): f for d, f in sorted(alarms.items())},
         },
         "drift": {},
+        "retrain_stable": {
+            "first_day": trigger_first.isoformat(),
+            "days_monitored": len(stable_days),
+            "orders_in_window": [
+                min(v[3] for v in stable_days.values()),
+                max(v[3] for v in stable_days.values()),
+            ],
+            "order_drifted_days": sum(bool(v[0]) for v in stable_days.values()),
+            "inputs_drifted_days": sum(bool(v[1]) for v in stable_days.values()),
+            "retrainings": {d.isoformat(): v[0] + v[1] for d, v in stable_days.items() if v[2]},
+            "drifted": {d.isoformat(): [v[0], v[1]] for d, v in stable_days.items() if v[0] or v[1]},
+        },
+        "retrain_drift": {},
     }
     for kind, regime in KINDS.items():
         world = root / f"{kind}-{seed}"
@@ -115,6 +175,16 @@ def run_seed(seed: int, customers: int, products: int, root: Path, alpha: float,
         )
         new = {d: f for d, f in flags.items() if not set(f) <= set(everyday.get(d, []))}
         first_flag = min(new, default=None)
+        last = DRIFT_START + dt.timedelta(days=DETECT_DAYS - 1)
+        days = retrain_days(world, DRIFT_START, last, rule, alpha, min_psi)
+        fired = [d for d, v in days.items() if v[2] and not stable_days[d][2]]
+        orders_new = [d for d, v in days.items() if not set(v[0]) <= set(stable_days[d][0])]
+        result["retrain_drift"][kind] = {
+            "days_to_retrain": None if not fired else (fired[0] - DRIFT_START).days,
+            "flagged_by": [] if not fired else days[fired[0]][0] + days[fired[0]][1],
+            "days_to_order_drift": None if not orders_new else (orders_new[0] - DRIFT_START).days,
+            "drifted": {d.isoformat(): [v[0], v[1]] for d, v in days.items() if v[0] or v[1]},
+        }
         result["drift"][kind] = {
             "days_to_flag": None if first_flag is None else (first_flag - DRIFT_START).days,
             "features": new.get(first_flag, []),
@@ -125,6 +195,9 @@ def run_seed(seed: int, customers: int, products: int, root: Path, alpha: float,
 def summarise(seeds: list[dict]) -> dict:
     delays = {k: [s["drift"][k]["days_to_flag"] for s in seeds] for k in KINDS}
     per_180 = [s["stable"]["flagged_days"] * 180 / s["stable"]["days_monitored"] for s in seeds]
+    retrain_delays = {k: [s["retrain_drift"][k]["days_to_retrain"] for s in seeds] for k in KINDS}
+    retrain_days = sum(s["retrain_stable"]["days_monitored"] for s in seeds)
+    retrainings = sum(len(s["retrain_stable"]["retrainings"]) for s in seeds)
     return {
         "days_to_flag": delays,
         "detected_within_target": {
@@ -132,13 +205,19 @@ def summarise(seeds: list[dict]) -> dict:
         },
         "false_alarm_days_per_180": per_180,
         "false_alarms_within_target": all(v <= TARGET_FALSE_ALARMS for v in per_180),
+        "retrain_days_to_trigger": retrain_delays,
+        "stable_retrainings": retrainings,
+        "stable_retrain_days": retrain_days,
+        "stable_retrainings_per_180": round(retrainings * 180 / retrain_days, 2),
     }
 
 
-def run(seeds: list[int], customers: int, products: int, alpha: float, min_psi: float) -> dict:
+def run(
+    seeds: list[int], customers: int, products: int, alpha: float, min_psi: float, rule: TriggerRule
+) -> dict:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-drift-") as tmp:
-        results = [run_seed(s, customers, products, Path(tmp), alpha, min_psi) for s in seeds]
+        results = [run_seed(s, customers, products, Path(tmp), alpha, min_psi, rule) for s in seeds]
     return {
         "benchmark": "drift",
         "measured_on": dt.date.today().isoformat(),
@@ -148,6 +227,7 @@ def run(seeds: list[int], customers: int, products: int, alpha: float, min_psi: 
         "magnitudes": {k: r.magnitude for k, r in KINDS.items()},
         "alpha": alpha,
         "min_psi": min_psi,
+        "order_trigger_rule": {"alpha": rule.alpha, "min_psi": rule.min_psi, "min_orders": rule.min_orders},
         "targets": {"detect_days": TARGET_DETECT_DAYS, "false_alarms_per_180": TARGET_FALSE_ALARMS},
         "seeds": results,
         "summary": summarise(results),
@@ -158,7 +238,9 @@ def run(seeds: list[int], customers: int, products: int, alpha: float, min_psi: 
 def run_with_settings(seeds: list[int], customers: int = 900, products: int = 100) -> dict:
     """`run` with the flag rule's settings (ECOMM_DRIFT_ALPHA, ECOMM_DRIFT_MIN_PSI)."""
     settings = Settings(_env_file=None)
-    return run(seeds, customers, products, settings.drift_alpha, settings.drift_min_psi)
+    return run(
+        seeds, customers, products, settings.drift_alpha, settings.drift_min_psi, TriggerRule.of(settings)
+    )
 
 
 def main() -> None:
@@ -173,7 +255,9 @@ def main() -> None:
     parser.add_argument("--min-psi", type=float, default=settings.drift_min_psi)
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
-    payload = run(args.seeds, args.customers, args.products, args.alpha, args.min_psi)
+    payload = run(
+        args.seeds, args.customers, args.products, args.alpha, args.min_psi, TriggerRule.of(settings)
+    )
     print(write_result("drift", payload, args.results))
     print(payload["summary"])
 

@@ -9,10 +9,10 @@ and loaded day by day as the daily pipeline would:
    champion);
 2. the daily monitoring of the model_monitoring DAG runs on every date from PRE_DAYS before the start
    (those dates show what it flags on the unchanged world) and then, loading each date first, from
-   the start on: `order_drift` (the DAG's retraining trigger: order value or basket size PSI >=
-   ECOMM_DRIFT_RETRAIN_PSI) and `model_drift` (churn_model against its training reference, and the
-   recent inputs). The first date on or after the start on which the trigger fires or the recent
-   inputs are flagged is the retraining date; without one within MAX_WAIT_DAYS (the issue's 7-day
+   the start on: `model_drift` (churn_model against its training reference, and the recent inputs)
+   and the DAG's retraining decision (monitoring.retrain: the first drifted day of the recent
+   orders' trigger or of the recent inputs). The first date on or after the start on which it
+   retrains is the retraining date; without one within MAX_WAIT_DAYS (the issue's 7-day
    detection target) the last date of the wait is, recorded as not triggered;
 3. on it churn is retrained as `trigger_retraining` -> `train_churn` does (train_model: v2, the
    promotion gate decides the champion);
@@ -94,33 +94,38 @@ def load_until(settings: Settings, raw: Path, day: dt.date | None) -> int:
 
 
 def monitor_day(settings: Settings, day: dt.date) -> dict:
-    """The model_monitoring DAG's run for `day`: its retraining trigger and the churn model's and
-    recent inputs' drift flags."""
+    """The model_monitoring DAG's run for `day`: its retraining decision (monitoring.retrain: the
+    recent orders' trigger, the recent inputs' first drifted day) and the churn model's drift flags."""
     from ecomm.ml import registry
     from ecomm.monitoring.models import monitor_served_models
-    from ecomm.monitoring.orders import FEATURES, order_drift
     from ecomm.monitoring.recent_inputs import INPUTS
 
-    orders = order_drift(settings, day)
-    psi = max(orders[f]["psi"] for f in FEATURES)
     drift = {r.model: r for r in monitor_served_models(settings, day)}
     assert drift[registry.CHURN_MODEL].status == "monitored", drift[registry.CHURN_MODEL]
+    return decided(settings, day, drift[registry.CHURN_MODEL].drifted, drift[INPUTS].drifted)
+
+
+def decided(settings: Settings, day: dt.date, churn_drifted: list[str], inputs_drifted: list[str]) -> dict:
+    from ecomm.monitoring.orders import order_drift
+    from ecomm.monitoring.retrain import decide, inputs_flags
+
+    orders = order_drift(settings, day)
+    retrain, reason, _ = decide(orders, inputs_drifted, inputs_flags(settings, day - dt.timedelta(days=1)))
     return {
         "day": day.isoformat(),
-        "order_psi": round(psi, 4),
-        "order_trigger": psi >= settings.drift_retrain_psi,
-        "churn_drifted": drift[registry.CHURN_MODEL].drifted,
-        "inputs_drifted": drift[INPUTS].drifted,
+        "order_drifted": orders["drifted"],
+        "churn_drifted": churn_drifted,
+        "inputs_drifted": inputs_drifted,
+        "retrain": retrain,
+        "reason": reason,
     }
 
 
 def flagged_by(day: dict) -> list[str]:
-    """What retrains on `day`: the DAG's trigger, or the recent-inputs view (the monitor that watches
-    new customers' age and channel). churn_model's own drift is recorded, not a trigger: its
-    population ages between the reference and the day, so it flags features on unchanged worlds too
-    (README "Model drift")."""
-    out = ["order_drift trigger"] if day["order_trigger"] else []
-    return out + ([f"recent inputs: {', '.join(day['inputs_drifted'])}"] if day["inputs_drifted"] else [])
+    """What retrains on `day`: the DAG's decision (monitoring.retrain), its reason. churn_model's own
+    drift is recorded, not a trigger: its population ages between the reference and the day, so it
+    flags features on unchanged worlds too (README "Model drift")."""
+    return [day["reason"]] if day["retrain"] else []
 
 
 def trained(settings: Settings) -> dict:
@@ -178,9 +183,8 @@ def registered_on(settings: Settings, last_batch: str) -> dict | None:
 
 def stored_day(settings: Settings, day: dt.date) -> dict | None:
     """A date a killed run monitored already (--resume): its stored flags (marts.model_monitoring)
-    and its order drift recomputed; None when it was not monitored."""
+    and its decision recomputed; None when it was not monitored."""
     from ecomm.ml import registry
-    from ecomm.monitoring.orders import FEATURES, order_drift
     from ecomm.monitoring.recent_inputs import INPUTS
 
     with db.connection(settings) as conn, conn.cursor() as cur:
@@ -192,15 +196,8 @@ def stored_day(settings: Settings, day: dt.date) -> dict | None:
         rows = cur.fetchall()
     if {r[0] for r in rows} != {registry.CHURN_MODEL, INPUTS}:
         return None
-    orders = order_drift(settings, day)
-    psi = max(orders[f]["psi"] for f in FEATURES)
-    return {
-        "day": day.isoformat(),
-        "order_psi": round(psi, 4),
-        "order_trigger": psi >= settings.drift_retrain_psi,
-        "churn_drifted": [f for m, f, d in rows if m == registry.CHURN_MODEL and d],
-        "inputs_drifted": [f for m, f, d in rows if m == INPUTS and d],
-    }
+    churn = [f for m, f, d in rows if m == registry.CHURN_MODEL and d]
+    return decided(settings, day, churn, [f for m, f, d in rows if m == INPUTS and d])
 
 
 def scored_on_new_regime(settings: Settings, versions: dict[str, str]) -> dict:
@@ -391,7 +388,11 @@ def run(
         "drift_start": DRIFT_START.isoformat(),
         "churn_horizon_days": base.churn_horizon_days,
         "churn_trials": churn_trials,
-        "retrain_psi": base.drift_retrain_psi,
+        "retrain_rule": {
+            "alpha": base.drift_retrain_alpha,
+            "min_psi": base.drift_retrain_psi,
+            "min_orders": base.drift_retrain_min_orders,
+        },
         "target_ratio": TARGET_RATIO,
         "seeds": results,
         "seconds": round(time.perf_counter() - start, 1),

@@ -1,12 +1,12 @@
-"""Daily monitoring: drift of the day's orders against the 28 days before (past the configured PSI
-threshold it triggers `ml_training_pipeline`), and of each served model against the training reference
+"""Daily monitoring: drift of the last 7 days' orders against the 28 days before (a drift episode's
+first day triggers `ml_training_pipeline`), and of each served model against the training reference
 stored with its version (see doc_md)."""
 
 from __future__ import annotations
 
 import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, TriggerRule, dag, get_current_context, task
 
 from ecomm.orchestration.dag_support import business_date, dag_args, task_settings
 
@@ -16,17 +16,28 @@ DOC = """
 One run per business date D (its logical date), at 06:00 UTC the day after, when
 `ecommerce_data_pipeline` has loaded D.
 
-**Today** it holds one task, `order_drift`: the distribution of D's **order value** and **basket size**
-against the orders of the 28 days before D, as PSI (quantile bins of the reference; < 0.1 stable,
-0.1–0.25 moderate, > 0.25 major) and the two-sample KS statistic and p-value
-(`ecomm.monitoring.drift`). The result is the task's XCom and is printed in its log; it fails when
-the warehouse has no orders for D.
+**The retraining trigger**, `order_drift` (`ecomm.monitoring.orders`): the **order value** and
+**basket size** of the orders of the 7 days ending on D (every weekday once) against the orders of
+the 28 days before them, as PSI (quantile bins of the reference) and the two-sample KS test. A
+feature is drifted when its KS p-value < `ECOMM_DRIFT_RETRAIN_ALPHA` (0.005) / 2 and its PSI >=
+`ECOMM_DRIFT_RETRAIN_PSI` (0.1, a minimum effect); nothing is tested unless each sample holds
+`ECOMM_DRIFT_RETRAIN_MIN_ORDERS` (100). A one-day PSI alone is not a trigger: at a few dozen orders a
+day it reaches 0.8-1.7 on unchanged days. The task also compares D - 1 and retrains only on the
+**first** drifted day of an episode (the 7-day windows of consecutive days overlap, so one shift
+stays drifted for days). The result (both windows, each feature's PSI, KS and flag, `retrain` and a
+one-line `reason`) is the task's XCom and is printed in its log; it fails when the warehouse has no
+orders for D.
 
-`drift_past_threshold` compares the larger PSI with `ECOMM_DRIFT_RETRAIN_PSI` (default 0.25, a
-major shift). Below it, the run ends there (`trigger_retraining` is skipped); at or above it,
-`trigger_retraining` starts `ml_training_pipeline` (run id `drift__D`, so re-running D triggers
-nothing twice; conf names the business date), which retrains and lets the promotion gate
-decide.
+`drift_past_threshold` (after `model_drift`, whatever its outcome) retrains on the first day of an
+episode of either calibrated detector (`ecomm.monitoring.retrain`): the order trigger's `retrain`,
+or the **recent inputs** drifted on D and not on D - 1 (their flags as `model_drift` stored them in
+`marts.model_monitoring`, computed when a date was not monitored). It prints the decision with its
+reason. No, the run ends there (`trigger_retraining` is skipped); yes, `trigger_retraining` starts
+`ml_training_pipeline` (run id `drift__D`, so re-running D triggers nothing twice; conf names the
+business date, the reason `drift` and the drifted features), which retrains and lets the promotion
+gate decide.
+Measured in README "Model drift" (benchmarks/bench_drift.py): retrainings on a stable world, and
+days from a planted shift's start to the trigger.
 
 `model_drift` (beside them) takes the champion of each monitored model (`churn_model`,
 `purchase_model`, `clv_model`, `segment_model`, `recommender_model`, `demand_forecast_model`), builds
@@ -61,13 +72,14 @@ recomputed point-in-time, against the labels now loaded, as ROC-AUC beside the p
 the same customers where the truth has that cutoff; one row per model, version and date in
 `marts.model_quality`.
 
-**Not yet here**: retraining decided by model drift.
+**Not yet here**: retraining decided by a served model's own drift (its population ages between the
+reference and the day, so it flags features on unchanged worlds too) or by its realised quality.
 """
 
 
 @dag(
     dag_id="model_monitoring",
-    description="Daily drift of orders (retrains past a PSI threshold), of each served model "
+    description="Daily drift of orders (a drift episode's first day retrains), of each served model "
     "against its training reference and of the recent inputs (marts.model_monitoring)",
     schedule=CronDataIntervalTimetable("0 6 * * *", timezone="UTC"),
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
@@ -81,32 +93,46 @@ def model_monitoring():
         from ecomm.monitoring import orders
 
         report = orders.order_drift(task_settings(), business_date(get_current_context()))
-        for feature in ("order_value", "basket_size"):
+        window, reference = report["window"], report["reference_window"]
+        print(
+            f"{report['n_current']} orders in {window[0]} .. {window[1]} vs {report['n_reference']} in "
+            f"{reference[0]} .. {reference[1]}"
+        )
+        for feature in orders.FEATURES if report["tested"] else ():
             d = report[feature]
             print(
                 f"{feature}: PSI {d['psi']:.4f} ({d['level']}), KS {d['ks_statistic']:.4f} "
-                f"(p={d['ks_pvalue']:.3g}); {d['n_current']} orders vs {d['n_reference']} in the reference"
+                f"(p={d['ks_pvalue']:.3g}){', drifted' if d['drifted'] else ''}"
             )
         return report
 
-    @task.short_circuit
+    @task.short_circuit(trigger_rule=TriggerRule.ALL_DONE)  # also when a model's monitoring failed
     def drift_past_threshold(report: dict) -> bool:
-        from ecomm.monitoring.orders import FEATURES
+        from datetime import timedelta
 
-        threshold = task_settings().drift_retrain_psi
-        worst = max(report[feature]["psi"] for feature in FEATURES)
-        verdict = "retrain" if worst >= threshold else "no retraining"
-        print(f"largest PSI {worst:.4f} vs ECOMM_DRIFT_RETRAIN_PSI {threshold}: {verdict}")
-        return worst >= threshold
+        from ecomm.monitoring.retrain import decide, inputs_flags
+
+        settings, day = task_settings(), business_date(get_current_context())
+        today, yesterday = inputs_flags(settings, day), inputs_flags(settings, day - timedelta(days=1))
+        retrain, reason, drifted = decide(report, today, yesterday)
+        print(f"{'retrain' if retrain else 'no retraining'}: {reason}")
+        get_current_context()["ti"].xcom_push(key="drifted", value=",".join(drifted))
+        return retrain
 
     retrain = TriggerDagRunOperator(
         task_id="trigger_retraining",
         trigger_dag_id="ml_training_pipeline",
         trigger_run_id="drift__{{ ds }}",
-        conf={"triggered_by": "model_monitoring", "reason": "drift", "business_date": "{{ ds }}"},
+        conf={
+            "triggered_by": "model_monitoring",
+            "reason": "drift",
+            "business_date": "{{ ds }}",
+            "drifted": "{{ ti.xcom_pull(task_ids='drift_past_threshold', key='drifted') }}",
+        },
         skip_when_already_exists=True,
     )
-    drift_past_threshold(order_drift()) >> retrain
+    decision = drift_past_threshold(order_drift())
+    decision >> retrain
 
     @task(multiple_outputs=False)
     def model_drift() -> dict:
@@ -135,7 +161,7 @@ def model_monitoring():
         raise_for_failures([*results, *quality])  # every model was tried; the task fails naming the failed
         return {"drift": [r.to_dict() for r in results], "quality": [q.to_dict() for q in quality]}
 
-    model_drift()
+    model_drift() >> decision  # the recent inputs' flags it stores are a trigger too
 
 
 model_monitoring()

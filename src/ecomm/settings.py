@@ -258,9 +258,23 @@ class Settings(BaseSettings):
 
     # --- monitoring -------------------------------------------------------------------------------
     drift_retrain_psi: float = Field(
-        default=0.25,
+        default=0.1,
         ge=0.0,
-        description="model_monitoring triggers ml_training_pipeline when a monitored PSI reaches this.",
+        description="model_monitoring's retraining trigger (monitoring/orders.py): the minimum PSI of "
+        "the last 7 days' order value or basket size against the 28 days before, besides a KS p-value "
+        "< ECOMM_DRIFT_RETRAIN_ALPHA / 2; it retrains on the first drifted day of an episode.",
+    )
+    drift_retrain_alpha: float = Field(
+        default=0.005,
+        gt=0.0,
+        le=1.0,
+        description="Family-wise significance of the retraining trigger's two KS tests (Bonferroni).",
+    )
+    drift_retrain_min_orders: int = Field(
+        default=100,
+        ge=1,
+        description="The retraining trigger tests nothing (and retrains nothing) unless the last 7 days "
+        "and the 28 days before each hold at least this many orders.",
     )
     drift_psi_threshold: float = Field(
         default=0.2,

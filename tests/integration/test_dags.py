@@ -303,7 +303,7 @@ def test_pipeline_shape_and_asset(dags):
         "order_drift": {"drift_past_threshold"},
         "drift_past_threshold": {"trigger_retraining"},
         "trigger_retraining": set(),
-        "model_drift": set(),
+        "model_drift": {"drift_past_threshold"},  # the recent inputs' flags are a trigger too
     }
     assert monitoring.get_task("trigger_retraining").trigger_dag_id == "ml_training_pipeline"
     forecast = dags.dags["demand_forecast"]
@@ -655,8 +655,9 @@ def test_training_dag_keeps_the_champion_when_the_challenger_does_not_win(traini
         assert [e for e in entries if e.startswith(("champion", "challenger"))] == expected, comp["model"]
 
 
-def test_monitoring_compares_the_days_orders_with_the_28_days_before(two_days, airflow_world, dags):
-    with task_settings_of(airflow_world.model_copy(update={"drift_retrain_psi": 1e6})):
+def test_monitoring_compares_the_last_7_days_orders_with_the_28_days_before(two_days, airflow_world, dags):
+    quiet = {"drift_retrain_psi": 1e6, "drift_min_psi": 1e6, "drift_retrain_min_orders": 1}  # nothing drifts
+    with task_settings_of(airflow_world.model_copy(update=quiet)):
         run = run_dag(dags, "model_monitoring", D2)
     assert run.state == "success"
     assert run.tasks == {
@@ -678,23 +679,28 @@ def test_monitoring_compares_the_days_orders_with_the_28_days_before(two_days, a
     )
     assert [q["model"] for q in drift["quality"]] == list(monitored_outcomes())
     report = run.results["order_drift"]
-    assert report["reference_window"] == [(D2 - timedelta(days=28)).isoformat(), D1.isoformat()]
+    first, last = D2 - timedelta(days=6), D2 - timedelta(days=7)
+    assert report["window"] == [first.isoformat(), D2.isoformat()]
+    assert report["reference_window"] == [(last - timedelta(days=27)).isoformat(), last.isoformat()]
+    assert (report["tested"], report["drifted"], report["retrain"]) == (True, [], False)
+    assert report["reason"].startswith("no drift: order_value PSI ")
 
     # the same drift computed from the raw files (a different path than the warehouse SQL)
-    days = [D2 - timedelta(days=n) for n in range(29)]
+    days = [D2 - timedelta(days=n) for n in range(35)]
     lines = pd.concat(pd.read_csv(airflow_world.raw_dir / d.isoformat() / "order_items.csv") for d in days)
     lines["day"] = pd.to_datetime(lines.order_ts).dt.date
     orders = lines.groupby(["order_id", "day"]).agg(value=("revenue", "sum"), size=("quantity", "sum"))
     orders = orders.reset_index().assign(value=lambda o: o.value.round(2))  # numeric(14,2) in the warehouse
-    current, reference = orders[orders.day == D2], orders[orders.day != D2]
+    current, reference = orders[orders.day >= first], orders[orders.day <= last]
     for feature, column in (("order_value", "value"), ("basket_size", "size")):
         expected = compare(reference[column], current[column]).to_json()
         assert report[feature].pop("level") == expected.pop("level"), feature
+        assert report[feature].pop("drifted") is False, feature
         assert report[feature] == pytest.approx(expected, rel=1e-9), feature
-    assert report["order_value"]["n_current"] == scalar(
+    assert report["n_current"] == scalar(
         airflow_world,
-        "SELECT count(DISTINCT order_id) FROM warehouse.fact_order_items WHERE order_date = %s",
-        (D2,),
+        "SELECT count(DISTINCT order_id) FROM warehouse.fact_order_items WHERE order_date BETWEEN %s AND %s",
+        (first, D2),
     )
 
 
@@ -713,8 +719,19 @@ def training_runs_triggered_by_monitoring() -> list[tuple[str, str, dict]]:
         return [(r.run_id, str(r.run_type), dict(r.conf or {})) for r in runs]
 
 
-def test_drift_past_the_threshold_triggers_training_once_per_date(two_days, airflow_world, dags):
-    with task_settings_of(airflow_world.model_copy(update={"drift_retrain_psi": 0.0})):
+def test_a_drift_episodes_first_day_triggers_training_once_per_date(
+    two_days, airflow_world, dags, monkeypatch
+):
+    """The wiring: the detectors themselves are tested on known distributions (test_order_trigger,
+    test_retrain_decision) and measured by benchmarks/bench_drift.py; here the recent inputs are
+    made to drift on D1 (and not the day before) so the decision is known."""
+    from ecomm.monitoring import retrain
+
+    monkeypatch.setattr(
+        retrain, "inputs_flags", lambda settings, day: ["new_customer_channel"] if day == D1 else []
+    )
+    quiet = {"drift_retrain_psi": 1e6}  # the recent orders do not drift
+    with task_settings_of(airflow_world.model_copy(update=quiet)):
         run = run_dag(dags, "model_monitoring", D1)
         rerun = run_dag(dags, "model_monitoring", D1)
     assert run.state == "success"
@@ -727,7 +744,12 @@ def test_drift_past_the_threshold_triggers_training_once_per_date(two_days, airf
         (
             f"drift__{D1.isoformat()}",
             "operator_triggered",
-            {"triggered_by": "model_monitoring", "reason": "drift", "business_date": D1.isoformat()},
+            {
+                "triggered_by": "model_monitoring",
+                "reason": "drift",
+                "business_date": D1.isoformat(),
+                "drifted": "new_customer_channel",
+            },
         )
     ]
 

@@ -1,52 +1,146 @@
-"""Drift of the orders of one business date against the days before it, from the warehouse.
+"""The retraining trigger of model_monitoring: drift of the recent orders against the weeks before.
 
 Per order (all lines, whatever their later status): order value = sum of line revenue, basket
-size = sum of line quantities. The current sample is the orders dated D; the reference sample
-is the orders dated in the `window_days` days before D (fewer at the start of the history).
+size = sum of line quantities. On business date D the current sample pools the orders of the
+WINDOW_DAYS days ending on D (every weekday once), the reference the REFERENCE_DAYS days before
+that window. Each feature is compared by PSI (quantile bins of the reference) and the two-sample
+KS test, and is **drifted** when both say so (`TriggerRule`):
+* KS p-value < alpha / 2 (Bonferroni over the two features), so a day's chance of a false flag
+  stays <= alpha at any volume - PSI alone does not: its noise grows as the samples shrink (about
+  (bins - 1) x (1/n + 1/m) on unchanged data, 0.8-1.7 on one day of a few dozen orders);
+* PSI >= a minimum effect, so a large sample's negligible shift does not retrain;
+* at least `min_orders` orders in each sample, or nothing is tested (the report says so).
+Retraining fires on the **first** day of a drifted episode (D drifted, D - 1 not): the pooled
+windows of consecutive days overlap, so one lasting shift (or one noisy week) stays drifted for
+days and would otherwise retrain every day of it.
+`order_drift` reads the orders from the warehouse; `window_drift` and `trigger` are pure, so
+benchmarks/bench_drift.py measures the same rule on raw files.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
+
+import pandas as pd
 
 from ecomm import db
 from ecomm.monitoring.drift import compare
 from ecomm.settings import Settings
 
-WINDOW_DAYS = 28
+WINDOW_DAYS = 7
+REFERENCE_DAYS = 28
+FEATURES = ("order_value", "basket_size")
 
 _ORDERS = """
-    SELECT order_date = %(day)s AS is_current, sum(revenue)::float8 AS order_value,
-           sum(quantity)::float8 AS basket_size
+    SELECT order_date, sum(revenue)::float8 AS order_value, sum(quantity)::float8 AS basket_size
     FROM warehouse.fact_order_items
     WHERE order_date BETWEEN %(first)s AND %(day)s
     GROUP BY order_id, order_date
 """
 
-FEATURES = ("order_value", "basket_size")
-
 
 class NoOrders(RuntimeError):
-    """The warehouse has no orders for the date (or none before it) to compare."""
+    """The warehouse has no orders for the date to compare."""
 
 
-def order_drift(settings: Settings, day: date, window_days: int = WINDOW_DAYS, bins: int = 10) -> dict:
-    """PSI and KS of D's order value and basket size against the preceding window (JSON-able)."""
-    first = day - timedelta(days=window_days)
+@dataclass(frozen=True)
+class TriggerRule:
+    alpha: float  # family-wise significance of one day's two tests
+    min_psi: float  # minimum effect
+    min_orders: int  # in each of the current and reference samples
+
+    def __post_init__(self):
+        if not 0.0 < self.alpha <= 1.0:
+            raise ValueError(f"alpha must be in (0, 1], got {self.alpha}")
+        if self.min_psi < 0:
+            raise ValueError(f"min_psi must be >= 0, got {self.min_psi}")
+        if self.min_orders < 1:
+            raise ValueError(f"min_orders must be >= 1, got {self.min_orders}")
+
+    @classmethod
+    def of(cls, settings: Settings) -> TriggerRule:
+        return cls(
+            settings.drift_retrain_alpha, settings.drift_retrain_psi, settings.drift_retrain_min_orders
+        )
+
+
+def windows(day: date) -> tuple[tuple[date, date], tuple[date, date]]:
+    """(reference first, last), (current first, last) of business date `day`."""
+    current_first = day - timedelta(days=WINDOW_DAYS - 1)
+    reference_last = current_first - timedelta(days=1)
+    return (reference_last - timedelta(days=REFERENCE_DAYS - 1), reference_last), (current_first, day)
+
+
+def window_drift(orders: pd.DataFrame, day: date, rule: TriggerRule) -> dict:
+    """The comparison of `day` (JSON-able): `orders` has one row per order with order_date (a date),
+    order_value and basket_size, at least for the days the windows cover."""
+    (ref_first, ref_last), (cur_first, _) = windows(day)
+    dates = orders["order_date"]
+    current = orders[(dates >= cur_first) & (dates <= day)]
+    reference = orders[(dates >= ref_first) & (dates <= ref_last)]
+    report = {
+        "business_date": day.isoformat(),
+        "window": [cur_first.isoformat(), day.isoformat()],
+        "reference_window": [ref_first.isoformat(), ref_last.isoformat()],
+        "n_current": len(current),
+        "n_reference": len(reference),
+        "tested": min(len(current), len(reference)) >= rule.min_orders,
+        "drifted": [],
+    }
+    if not report["tested"]:
+        return report
+    cutoff = rule.alpha / len(FEATURES)
+    for feature in FEATURES:
+        drift = compare(reference[feature].to_numpy(), current[feature].to_numpy())
+        flagged = drift.ks_pvalue < cutoff and drift.psi >= rule.min_psi
+        report[feature] = drift.to_json() | {"drifted": flagged}
+        if flagged:
+            report["drifted"].append(feature)
+    return report
+
+
+def trigger(today: dict, yesterday: dict, rule: TriggerRule) -> tuple[bool, str]:
+    """Whether to retrain on `today` (the first drifted day of an episode) and why, in one line."""
+    if not today["tested"]:
+        return False, (
+            f"not tested: {today['n_current']} orders in {today['window'][0]} .. {today['window'][1]}, "
+            f"{today['n_reference']} in the reference; at least {rule.min_orders} each are needed"
+        )
+    tests = ", ".join(f"{f} PSI {today[f]['psi']:.3f} KS p={today[f]['ks_pvalue']:.2g}" for f in FEATURES)
+    rule_text = f"(drifted: p < {rule.alpha:g}/{len(FEATURES)} and PSI >= {rule.min_psi:g})"
+    if not today["drifted"]:
+        return False, f"no drift: {tests} {rule_text}"
+    if yesterday["drifted"]:
+        return False, (
+            f"drift continues ({', '.join(today['drifted'])}; also drifted on {yesterday['business_date']}, "
+            f"when the episode's retraining was due): {tests}"
+        )
+    return True, f"drift: {', '.join(today['drifted'])} - {tests} {rule_text}"
+
+
+def read_orders(settings: Settings, first: date, day: date) -> pd.DataFrame:
     with db.connection(settings) as conn, conn.cursor() as cur:
         cur.execute(_ORDERS, {"day": day, "first": first})
         rows = cur.fetchall()
-    current = [r for r in rows if r[0]]
-    reference = [r for r in rows if not r[0]]
-    if not current:
+    return pd.DataFrame(rows, columns=["order_date", *FEATURES])
+
+
+def order_drift(settings: Settings, day: date) -> dict:
+    """D's comparison, D - 1's (to tell a new episode from a continuing one) and the verdict:
+    `retrain` and its one-line `reason` (JSON-able)."""
+    rule = TriggerRule.of(settings)
+    yesterday = day - timedelta(days=1)
+    orders = read_orders(settings, windows(yesterday)[0][0], day)
+    if not (orders["order_date"] == day).any():
         raise NoOrders(f"no orders dated {day} in the warehouse (has the data pipeline loaded {day}?)")
-    if not reference:
-        raise NoOrders(f"no orders dated {first} .. {day - timedelta(days=1)} to compare {day} with")
-    report = {
-        "business_date": day.isoformat(),
-        "reference_window": [first.isoformat(), (day - timedelta(days=1)).isoformat()],
+    report = window_drift(orders, day, rule)
+    before = window_drift(orders, yesterday, rule)
+    retrain, reason = trigger(report, before, rule)
+    rule_json = {"alpha": rule.alpha, "min_psi": rule.min_psi, "min_orders": rule.min_orders}
+    return report | {
+        "previous_day_drifted": before["drifted"],
+        "retrain": retrain,
+        "reason": reason,
+        "rule": rule_json,
     }
-    for i, feature in enumerate(FEATURES, start=1):
-        drift = compare([r[i] for r in reference], [r[i] for r in current], bins=bins)
-        report[feature] = drift.to_json()
-    return report
