@@ -14,6 +14,7 @@ import pytest
 from ecomm import db
 from ecomm.settings import Settings
 
+from support import pg_watchdog
 from support.query import Query
 
 TEMPLATE_DB = "warehouse_template"
@@ -28,14 +29,18 @@ def pg_home(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def server_settings(pg_home) -> Settings:
-    """Settings pointing at a real server; the embedded one is stopped at the end of the session."""
+    """Settings pointing at a real server; the embedded one is stopped at the end of the session (or
+    by its watchdog when this process dies first)."""
     url = os.environ.get("TEST_DATABASE_URL")
     settings = Settings(_env_file=None, home=pg_home, database_url=url, warehouse_db=TEMPLATE_DB)
-    if not url:
-        db.start_embedded(settings)
+    if url:
+        yield settings
+        return
+    db.start_embedded(settings)
+    watchdog = pg_watchdog.start(pg_home)  # stops the server if this process dies before the teardown
     yield settings
-    if not url:
-        db.stop_embedded(settings)
+    db.stop_embedded(settings)
+    pg_watchdog.stop(watchdog)
 
 
 @pytest.fixture(scope="session")
