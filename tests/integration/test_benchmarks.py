@@ -143,8 +143,12 @@ def test_forecast_seeds_judges_each_target_on_a_tiny_world(tmp_path):
 
 
 def test_import_benchmark_imports_the_synthetic_log_and_copies_it(tmp_path):
-    """`--only import` at 3,000 lines over 10 days: every line read, the batches loaded, a COPY beside."""
-    found = _bench_result(tmp_path, "import", "--import-rows", "3000", "--days", "10")
+    """`--only import` at 3,000 lines over 10 days: every line read, the batches loaded, a COPY beside;
+    the read-derive-write peak memory at 2,000 and 3,000 lines (not its default 250,000 to 4,000,000:
+    more than a minute of the test's time, for sizes the test reads nothing of)."""
+    found = _bench_result(
+        tmp_path, "import", "--import-rows", "3000", "--days", "10", "--import-memory-rows", "2000", "3000"
+    )
     ours, copy = found["ours"], found["bare_copy"]
     assert (found["rows"], found["days"], ours["rows_read"], ours["batches"], copy["rows"]) == (
         3000,
@@ -157,6 +161,8 @@ def test_import_benchmark_imports_the_synthetic_log_and_copies_it(tmp_path):
     assert set(ours["phase_seconds"]) == {"batches", "truth", "checks", "marts"}
     assert found["ratio_ours_over_copy"] == round(ours["seconds"] / copy["seconds"], 1)
     assert found["target_met"] == (ours["seconds"] <= 60)
+    assert [m["rows"] for m in found["memory_by_rows"]] == [2000, 3000]
+    assert all(m["peak_rss_mib"] > 0 and m["log_mib"] > 0 for m in found["memory_by_rows"])
 
 
 def _bench_result(tmp_path, only: str, *options: str) -> dict:
