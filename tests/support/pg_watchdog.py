@@ -36,7 +36,9 @@ def stop(watchdog: subprocess.Popen) -> None:
 
 if __name__ == "__main__":
     sys.stdin.buffer.read()  # returns at the pipe's end
-    from ecomm import db
-    from ecomm.settings import Settings
+    home = Path(sys.argv[1])
+    if (home / "pgdata" / "postmaster.pid").exists():  # a stopped server has none: no imports then
+        from ecomm import db
+        from ecomm.settings import Settings
 
-    db.stop_embedded(Settings(_env_file=None, home=Path(sys.argv[1]), database_url=None))
+        db.stop_embedded(Settings(_env_file=None, home=home, database_url=None))
