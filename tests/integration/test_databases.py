@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -98,3 +101,42 @@ def test_no_other_code_writes_create_or_drop_database():
         and statement.search(path.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+WATCHED_SESSION = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from ecomm import db
+from ecomm.settings import Settings
+from support import pg_watchdog
+home = Path(sys.argv[1])
+db.start_embedded(Settings(_env_file=None, home=home, database_url=None))
+pg_watchdog.start(home)
+print("up", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_killed_session_leaves_no_embedded_server_running(tmp_path):
+    """The session fixture's watchdog (tests/support/pg_watchdog.py): a process killed before its
+    teardown (a crashed worker, a CI timeout) does not leave its embedded PostgreSQL behind."""
+    session = subprocess.Popen(
+        [sys.executable, "-c", WATCHED_SESSION, str(tmp_path), str(REPO / "tests")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    settings = Settings(_env_file=None, home=tmp_path, database_url=None)
+    try:
+        assert session.stdout.readline() == "up\n"
+        assert db._embedded_running_uri(settings) is not None
+    finally:
+        session.kill()
+        session.wait()
+    try:
+        deadline = time.monotonic() + 120
+        while db._embedded_running_uri(settings) is not None:
+            assert time.monotonic() < deadline, "the killed session's server still runs"
+            time.sleep(0.5)
+    finally:
+        db.stop_embedded(settings)  # only if the watchdog failed: this test leaves nothing either
