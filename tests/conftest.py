@@ -107,6 +107,7 @@ LONGEST_FIRST = [
     "tests/integration/test_benchmarks.py",
     "tests/e2e/test_platform.py",
     "tests/integration/test_forecast_shop.py",
+    "tests/integration/test_import_recommend.py",  # its module fixture trains on MovieLens (~100 s)
     "tests/integration/test_dbt_marts.py",
     "tests/unit/test_forecast_jobs.py",
 ]
