@@ -16,7 +16,10 @@ from ecomm.settings import Settings
 
 def _reader(catalogs: list[dict]) -> tuple[WarehouseReader, list[str]]:
     """A reader whose catalog reads return `catalogs` in turn, recording the thread of each read."""
-    reader = WarehouseReader(Settings())  # the engine connects lazily; nothing here queries it
+    # a server URL of its own (the engine connects lazily and nothing here queries it): without one,
+    # building the engine would start the embedded PostgreSQL of the default home
+    unused = "postgresql://nobody@127.0.0.1:9/unused"
+    reader = WarehouseReader(Settings(_env_file=None, database_url=unused))
     reads: list[str] = []
 
     def read():
