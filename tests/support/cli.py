@@ -15,8 +15,26 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from ecomm import console
 from ecomm.cli import app
 from ecomm.settings import get_settings
+
+
+@contextlib.contextmanager
+def _console_size(columns: str | None):
+    """The CLI's consoles as wide as `columns` for the call, as a new process would build them from its
+    environment. In-process they were built once, at import: in the full suite's workers a table printed
+    here came out squeezed to 80 columns although the call's environment said 200 (cause not found)."""
+    consoles = (console.out, console.err)
+    before = [(c._width, c._height) for c in consoles]  # noqa: SLF001 (restored exactly)
+    if columns is not None and columns.isdigit():
+        for c in consoles:
+            c.size = (int(columns), 25)
+    try:
+        yield
+    finally:
+        for c, (width, height) in zip(consoles, before, strict=True):
+            c._width, c._height = width, height  # noqa: SLF001
 
 
 def ecomm(
@@ -27,7 +45,7 @@ def ecomm(
     exits 1 with its traceback on stderr, as Python does."""
     get_settings.cache_clear()  # settings are read from `env`, as a new process reads them
     try:
-        with contextlib.chdir(cwd or Path.cwd()):
+        with contextlib.chdir(cwd or Path.cwd()), _console_size((env or {}).get("COLUMNS")):
             result = CliRunner().invoke(app, list(args), env=env)
     finally:
         get_settings.cache_clear()
