@@ -1,13 +1,20 @@
-"""The served recommender's bounded tuning: only the label windows the history holds are tried, and a
-history too short for one is a FeatureError (the model is skipped with its reason)."""
+"""The served recommender's bounded tuning (only the label windows the history holds are tried, and a
+history too short for one is a FeatureError: the model is skipped with its reason), and the history
+item that explains each served recommendation."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
 import pytest
 
 from ecomm.features.churn import FeatureError
+from ecomm.ml.recommend import model as M
 from ecomm.ml.recommend.general.interactions import Params
-from ecomm.ml.recommend.reranked import tune_reranker, windows_that_fit
+from ecomm.ml.recommend.general.log import build_log
+from ecomm.ml.recommend.reranked import because_items, tune_reranker, windows_that_fit
 
 from support.recommend_logs import at, taste_items, taste_world
 
@@ -35,3 +42,50 @@ def test_a_history_too_short_for_one_label_window_is_a_feature_error():
     frame = taste_world(days=60)
     with pytest.raises(FeatureError, match=r"too short for a 10-day re-ranker label window"):
         tune_reranker(frame, taste_items(frame), PARAMS, at(15), n_trials=3)
+
+
+def _log_of(pairs: list[tuple[int, int]]):
+    frame = pd.DataFrame(pairs, columns=["user_id", "item_id"]).assign(
+        timestamp=[at(d) for d in range(len(pairs))]
+    )
+    return SimpleNamespace(log=build_log(frame, Params(factors=8)))
+
+
+def test_because_items_names_the_history_item_most_co_seen_with_the_recommendation():
+    # users 1: items 10, 20; 2: 10, 20, 30; 3: 30, 40. Co-seen: (10, 20) by 2 users, (10, 30), (20, 30)
+    # and (30, 40) by 1, (10, 40) and (20, 40) by none.
+    model = _log_of([(1, 10), (1, 20), (2, 10), (2, 20), (2, 30), (3, 30), (3, 40)])
+    index = M.Index(np.array([1, 2, 3]), np.array([10, 20, 30, 40, 50]))
+    lists = pd.DataFrame(
+        {
+            "user_id": [1, 1, 2, 3, 9, 3],
+            "item_id": [30, 40, 30, 10, 10, 50],
+        }
+    )
+    # 30 for user 1: 10 and 20 tie at 1, the first in the history wins; 40: nothing co-seen; 30 for
+    # user 2, who had it: 10 (30 itself, seen by 2 users, is left out); 10 for user 3: 30; user 9 and
+    # item 50 are unknown.
+    expected = index.item_pos([10, -1, 10, 30, -1, -1])  # -1: no such product
+    np.testing.assert_array_equal(because_items(model, lists, index), expected)
+
+
+def test_because_items_agrees_with_a_count_by_hand_on_a_bigger_log():
+    frame = taste_world(seed=3, users_per_group=12)
+    frame = frame.assign(
+        user_id=pd.factorize(frame["user_id"])[0] + 1, item_id=pd.factorize(frame["item_id"])[0] + 100
+    )
+    model = SimpleNamespace(log=build_log(frame, Params(factors=8)))
+    index = M.Index(np.sort(frame["user_id"].unique()), np.sort(frame["item_id"].unique()))
+    rng = np.random.default_rng(0)
+    lists = pd.DataFrame(
+        {"user_id": np.repeat(index.users, 5), "item_id": rng.choice(index.items, 5 * len(index.users))}
+    )
+    seen = pd.crosstab(frame["user_id"], frame["item_id"]).reindex(index=index.users, columns=index.items) > 0
+    co = (seen.T.astype(int) @ seen.astype(int)).to_numpy()
+    np.fill_diagonal(co, 0)
+    by_hand = []
+    for user, item in zip(lists["user_id"], lists["item_id"], strict=True):
+        history = np.flatnonzero(seen.loc[user].to_numpy())
+        counts = co[index.item_pos([item])[0], history]
+        by_hand.append(history[counts.argmax()] if counts.max() > 0 else -1)
+    np.testing.assert_array_equal(because_items(model, lists, index), by_hand)

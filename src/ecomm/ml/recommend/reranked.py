@@ -30,6 +30,7 @@ from ecomm.ml.serving import MAX_K
 
 TOP_N = MAX_K  # a request asks for at most MAX_K products: longer lists would never be read
 LIST_BATCH = 2_000  # customers whose candidates and features are built at once (bounds memory)
+BECAUSE_BATCH = 100_000  # list entries explained at once (bounds the entry x history pairs)
 LABEL_WINDOWS = (1, 2, 3)  # the re-ranker's grid, in order: n_trials > 1 tunes its first n_trials
 KNN_NEIGHBOURS = (20, 50, 100)
 KNN_GENERATORS = ("item_knn", "item_knn_bm25")
@@ -139,29 +140,38 @@ def build_state(
 def because_items(model: GeneralRecommender, lists: pd.DataFrame, index: M.Index) -> np.ndarray:
     """Per list entry (lists in served order), the catalog position of the customer's history item
     most often seen by the same customers as the recommended item (item-item co-occurrence in the
-    training log, the item itself left out); -1 when no history item co-occurs. int32: it sits
-    beside list_items."""
-    seen = model.log.seen.tocsr().astype(np.float32)
-    seen.data[:] = 1.0
-    cooc = (seen.T @ seen).tocsr()
-    cooc.setdiag(0)
-    cooc.eliminate_zeros()
+    training log, the item itself left out; ties: the first in the history's order); -1 when no
+    history item co-occurs. int32: it sits beside list_items.
+
+    Vectorised over (entry, history item) pairs in blocks of BECAUSE_BATCH entries: a loop per
+    customer took about 0.7 ms each (2 minutes for the 1M-order world's customers)."""
+    seen = model.log.seen.tocsr()
+    cooc = model.log.item_cooccurrence()
+    if cooc is None:  # a catalog too big to keep the matrix for features: built here, once
+        cooc = (seen.T @ seen).tocsr()
     codes_to_pos = index.item_pos(model.log.item_ids.to_numpy())
-    out = np.full(len(lists), -1, dtype=np.int32)
     user_codes = model.log.user_codes(lists[USER].to_numpy())
     item_codes = model.log.item_ids.get_indexer(lists[ITEM].to_numpy())
-    bounds = np.flatnonzero(np.diff(user_codes, prepend=-2, append=-2))  # lists are grouped by user
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        if user_codes[lo] < 0:
+    history_sizes = np.zeros(len(lists), dtype=np.int64)
+    valid = (user_codes >= 0) & (item_codes >= 0)
+    history_sizes[valid] = np.diff(seen.indptr)[user_codes[valid]]
+    out = np.full(len(lists), -1, dtype=np.int32)
+    for lo in range(0, len(lists), BECAUSE_BATCH):
+        entries = lo + np.flatnonzero(history_sizes[lo : lo + BECAUSE_BATCH])
+        if len(entries) == 0:
             continue
-        history = seen.indices[seen.indptr[user_codes[lo]] : seen.indptr[user_codes[lo] + 1]]
-        wanted = item_codes[lo:hi]
-        if len(history) == 0 or (wanted < 0).all():
-            continue
-        block = cooc[np.maximum(wanted, 0)][:, history].toarray()
-        best = block.argmax(axis=1)
-        found = (block[np.arange(len(wanted)), best] > 0) & (wanted >= 0)
-        out[lo:hi] = np.where(found, codes_to_pos[history[best]], -1)
+        sizes = history_sizes[entries]
+        firsts = np.cumsum(sizes) - sizes  # each entry's first pair
+        offsets = np.arange(int(sizes.sum())) - np.repeat(firsts, sizes)
+        history = seen.indices[np.repeat(seen.indptr[user_codes[entries]], sizes) + offsets]
+        wanted = np.repeat(item_codes[entries], sizes)
+        counts = np.asarray(cooc[wanted, history]).ravel()
+        counts[wanted == history] = 0
+        best = np.maximum.reduceat(counts, firsts)
+        at_best = np.flatnonzero(counts == np.repeat(best, sizes))
+        first_best = at_best[np.searchsorted(at_best, firsts)]
+        found = best > 0
+        out[entries[found]] = codes_to_pos[history[first_best[found]]]
     return out
 
 

@@ -26,21 +26,41 @@ from ecomm.ml.recommend.general.log import TrainingLog
 
 MISSING_RANK = 1_000  # above any candidates_per_generator used
 COOCCURRENCE_BATCH = 512
+DENSE_CELLS = 4_000_000  # a batch's users x items counts held dense (32 MB of float64)
 
 
 def candidate_union(
     generators: Sequence[Generator], user_ids, n: int, exclude_seen: bool = True
 ) -> pd.DataFrame:
-    """(user_id, item_id, <g>_score, <g>_rank...) over the union of the generators' top n."""
-    merged = None
-    for generator in generators:
-        top = generator.recommend(user_ids, n, exclude_seen).rename(
-            columns={SCORE: f"{generator.name}_score", RANK: f"{generator.name}_rank"}
-        )
-        merged = top if merged is None else merged.merge(top, on=[USER, ITEM], how="outer")
-    for generator in generators:
-        merged[f"{generator.name}_rank"] = merged[f"{generator.name}_rank"].fillna(MISSING_RANK)
-    return merged.sort_values([USER, ITEM], kind="stable").reset_index(drop=True)
+    """(user_id, item_id, <g>_score, <g>_rank...) over the union of the generators' top n, sorted by
+    user then item.
+
+    The union is found on integer keys (each pair's sorted user and item codes): pandas outer
+    merges took about a third of the listing's time outside the generators."""
+    tops = [generator.recommend(user_ids, n, exclude_seen) for generator in generators]
+    users, user_codes = _sorted_codes(tops, USER)
+    items, item_codes = _sorted_codes(tops, ITEM)
+    keys = [u * max(len(items), 1) + i for u, i in zip(user_codes, item_codes, strict=True)]
+    union, positions = np.unique(np.concatenate(keys), return_inverse=True)
+    out = {USER: users[union // max(len(items), 1)], ITEM: items[union % max(len(items), 1)]}
+    bounds = np.cumsum([0, *(len(k) for k in keys)])
+    for generator, top, lo, hi in zip(generators, tops, bounds[:-1], bounds[1:], strict=True):
+        score = np.full(len(union), np.nan)
+        rank = np.full(len(union), float(MISSING_RANK))
+        score[positions[lo:hi]] = top[SCORE].to_numpy(float)
+        rank[positions[lo:hi]] = top[RANK].to_numpy(float)
+        out[f"{generator.name}_score"], out[f"{generator.name}_rank"] = score, rank
+    return pd.DataFrame(out)
+
+
+def _sorted_codes(tops: Sequence[pd.DataFrame], column: str) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The column's distinct values in sorted order, and each frame's codes into them."""
+    values = pd.concat([top[column] for top in tops], ignore_index=True)
+    codes, uniques = pd.factorize(values, sort=True)
+    bounds = np.cumsum([0, *(len(top) for top in tops)])
+    return np.asarray(uniques), [
+        codes[lo:hi].astype(np.int64) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
 
 
 def add_features(log: TrainingLog, candidates: pd.DataFrame) -> pd.DataFrame:
@@ -85,6 +105,8 @@ def cooccurrence(log: TrainingLog, u: np.ndarray, i: np.ndarray) -> np.ndarray:
         row_of_user = np.searchsorted(batch, u[rows])
         history = log.seen[batch]
         counts = history @ co_users if co_users is not None else (history @ log.seen.T) @ log.seen
+        if counts.shape[0] * counts.shape[1] <= DENSE_CELLS:  # dense lookups: faster than sparse ones
+            counts, history = counts.toarray(), history.toarray()
         pair_counts = np.asarray(counts[row_of_user, i[rows]]).ravel()
         own = np.asarray(history[row_of_user, i[rows]]).ravel() * log.item_users()[i[rows]]
         out[rows] = pair_counts - own
