@@ -4,6 +4,7 @@ item that explains each served recommendation."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,7 +15,8 @@ from ecomm.features.churn import FeatureError
 from ecomm.ml.recommend import model as M
 from ecomm.ml.recommend.general.interactions import Params
 from ecomm.ml.recommend.general.log import build_log
-from ecomm.ml.recommend.reranked import because_items, tune_reranker, windows_that_fit
+from ecomm.ml.recommend.general.shop import ORDER
+from ecomm.ml.recommend.reranked import because_items, calibrated_curves, tune_reranker, windows_that_fit
 
 from support.recommend_logs import at, taste_items, taste_world
 
@@ -36,6 +38,19 @@ def test_tuning_tries_the_fitting_settings_of_the_first_n_trials():
     # a shorter history before validation: only one window fits, so nothing is tuned
     short = tune_reranker(frame, taste_items(frame), PARAMS, at(25), n_trials=3)
     assert short.params.label_windows == 1 and short.table == []
+
+
+def test_tuning_keeps_its_best_model_and_calibration_reuses_it_unchanged():
+    frame = taste_world(days=60).assign(event=ORDER)
+    params = replace(PARAMS, exclude_events=(ORDER,), target_events=(ORDER,))
+    items = taste_items(frame)
+    tuned = tune_reranker(frame, items, params, at(45), n_trials=3)
+    assert tuned.model.params == tuned.params
+    assert tuned.model.log.as_of < at(45)  # fitted before the validation split only
+    refitted = calibrated_curves(frame, items, tuned.params, at(45), depth=10)
+    np.testing.assert_equal(
+        calibrated_curves(frame, items, tuned.params, at(45), depth=10, fitted=tuned.model), refitted
+    )
 
 
 def test_a_history_too_short_for_one_label_window_is_a_feature_error():

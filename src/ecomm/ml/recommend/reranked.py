@@ -41,6 +41,7 @@ class Tuned:
     params: Params
     validation_ndcg: float  # nan when nothing was tuned
     table: list[dict]  # one row per combination tried
+    model: GeneralRecommender | None = None  # the best, fitted before the validation split (when tuned)
 
 
 def tune_reranker(
@@ -59,8 +60,11 @@ def tune_reranker(
         )
     if len(fitting) < 2:
         return Tuned(replace(params, label_windows=fitting[0]), float("nan"), [])
-    best, table = tune(frame, params, {"label_windows": fitting}, validation_start, items=items)
-    return Tuned(best, float(table["ndcg_at_10"].max()), table.to_dict("records"))
+    kept: list = []
+    best, table = tune(
+        frame, params, {"label_windows": fitting}, validation_start, items=items, keep_best=kept
+    )
+    return Tuned(best, float(table["ndcg_at_10"].max()), table.to_dict("records"), kept[0])
 
 
 def windows_that_fit(frame: pd.DataFrame, params: Params, validation_start) -> int:
@@ -176,11 +180,17 @@ def because_items(model: GeneralRecommender, lists: pd.DataFrame, index: M.Index
 
 
 def calibrated_curves(
-    frame: pd.DataFrame, items: pd.DataFrame, params: Params, validation_start, depth: int = TOP_N
+    frame: pd.DataFrame,
+    items: pd.DataFrame,
+    params: Params,
+    validation_start,
+    depth: int = TOP_N,
+    fitted: GeneralRecommender | None = None,
 ) -> dict:
     """The rank calibration learned on the validation window (ecomm.ml.recommend.calibration): a model
     fitted before validation_start lists its customers' top `depth`; hits are the window's orders of
-    products the customer had not ordered before."""
+    products the customer had not ordered before. fitted: that model when tuning already fitted it
+    (the same params on the same rows)."""
     start = pd.Timestamp(validation_start)
     before, window = frame[frame[TIMESTAMP] < start], frame[frame[TIMESTAMP] >= start]
     orders_before = before[before[EVENT] == ORDER]
@@ -190,7 +200,7 @@ def calibrated_curves(
         fresh = set(products) - bought.get(user, set())
         if fresh:
             relevant[user] = fresh
-    model = GeneralRecommender(params).fit(before, items)
+    model = fitted if fitted is not None else GeneralRecommender(params).fit(before, items)
     known = set(model.log.users)
     warm = [u for u in relevant if u in known]
     recs = pd.concat(

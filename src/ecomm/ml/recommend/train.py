@@ -148,7 +148,7 @@ def _fit_and_evaluate(conn, config: RecConfig) -> Fitted:
     reranker = R.tune_reranker(frame, items, params, validation_start, config.n_trials)
     knn_name, knn = R.tune_item_knn(frame, items, params, validation_start)
     clock.lap("tune")
-    curves = R.calibrated_curves(frame, items, reranker.params, validation_start)
+    curves = R.calibrated_curves(frame, items, reranker.params, validation_start, fitted=reranker.model)
     clock.lap("calibrate")
     model = GeneralRecommender(reranker.params).fit(frame, items)
     clock.lap("fit")

@@ -30,6 +30,7 @@ def tune(
     items: pd.DataFrame | None = None,
     generator: str | None = None,
     k: int = 10,
+    keep_best: list | None = None,
 ) -> tuple[Params, pd.DataFrame]:
     """(the best Params, one row per combination with its ndcg_at_k), the first best on ties.
 
@@ -50,12 +51,19 @@ def tune(
     rows = []
     for combination in combinations:
         candidate = replace(params, **combination)
-        log = build_log(train, candidate, items)
         if generator is None:
-            recs = GeneralRecommender(candidate).fit(train, items).recommend(users, k)
+            model = GeneralRecommender(candidate).fit(train, items)
+            log, recs = model.log, model.recommend(users, k)
         else:
+            log = build_log(train, candidate, items)
             recs = GENERATORS[generator]().fit(log).recommend(users, k)
         metrics = evaluate_lists(top_lists(recs, users), relevant, log, k)
+        if (
+            keep_best is not None
+            and generator is None
+            and all(metrics[f"ndcg_at_{k}"] > r[f"ndcg_at_{k}"] for r in rows)
+        ):
+            keep_best[:] = [model]  # the first best, as below
         rows.append({**combination, f"ndcg_at_{k}": metrics[f"ndcg_at_{k}"]})
     table = pd.DataFrame(rows)
     best = combinations[int(table[f"ndcg_at_{k}"].to_numpy().argmax())]  # the grid's own values
