@@ -12,7 +12,7 @@ from ecomm.ml.recommend.general.interactions import InteractionsError, Params
 from ecomm.ml.recommend.general.log import build_log
 from ecomm.ml.recommend.general.tune import tune
 
-from support.recommend_logs import at
+from support.recommend_logs import at, taste_items, taste_world
 
 
 def log(rows) -> pd.DataFrame:
@@ -66,3 +66,17 @@ def test_tuning_keeps_the_grids_own_values():
 def test_tuning_needs_rows_on_both_sides_of_the_validation_start():
     with pytest.raises(InteractionsError, match="0 training row"):
         tune(shifting_log(), Params(), {"neighbours": [5]}, at(0), generator="item_knn")
+
+
+def test_label_windows_tuned_on_shared_candidates_score_as_models_fitted_alone():
+    frame = taste_world(seed=1, days=60)
+    params = Params(
+        factors=8, label_days=10, ranker_trees=20, ranker_min_child_samples=5, min_label_positives=5
+    )
+    # the widest first: the later setting must leave the other window out
+    _, shared = tune(frame, params, {"label_windows": [2, 1]}, at(45), items=taste_items(frame))
+    for row in shared.to_dict("records"):
+        # a second grid key: each combination is fitted from scratch
+        grid = {"label_windows": [row["label_windows"]], "ranker_trees": [params.ranker_trees]}
+        _, alone = tune(frame, params, grid, at(45), items=taste_items(frame))
+        assert alone["ndcg_at_10"].item() == row["ndcg_at_10"]

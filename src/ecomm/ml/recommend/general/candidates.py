@@ -101,13 +101,18 @@ def top_n_order(scores: np.ndarray, n: int) -> np.ndarray:
     The n-th best score t is found by partition; every column above t is kept, and of the columns equal
     to t the lowest-numbered ones fill the rest.
     """
-    if n >= scores.shape[1]:
+    m = scores.shape[1]
+    if n >= m:
         return np.argsort(-scores, axis=1, kind="stable")
-    threshold = -np.partition(-scores, n - 1, axis=1)[:, n - 1 : n]
+    threshold = np.partition(scores, m - n, axis=1)[:, m - n : m - n + 1]
     above = scores > threshold
     tied = scores == threshold
-    room = n - above.sum(axis=1, keepdims=True)
-    chosen = above | (tied & (np.cumsum(tied, axis=1) <= room))
+    room = n - above.sum(axis=1)
+    chosen = above | tied
+    overflow = np.flatnonzero(tied.sum(axis=1) > room)  # the rows with more ties at t than room
+    if len(overflow):
+        ties = tied[overflow]
+        chosen[overflow] = above[overflow] | (ties & (np.cumsum(ties, axis=1) <= room[overflow, None]))
     columns = np.nonzero(chosen)[1].reshape(len(scores), n)  # row-major: ascending columns per row
     values = np.take_along_axis(scores, columns, axis=1)
     return np.take_along_axis(columns, np.lexsort((columns, -values), axis=1), axis=1)

@@ -14,7 +14,9 @@ popularity).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pandas as pd
 
@@ -23,6 +25,7 @@ from ecomm.ml.recommend.general.interactions import ITEM, USER, Params
 from ecomm.ml.recommend.general.log import build_log
 from ecomm.ml.recommend.general.rerank import (
     DEFAULT_GENERATORS,
+    WINDOW,
     Reranker,
     candidate_frame,
     fit_generators,
@@ -47,17 +50,31 @@ class GeneralRecommender:
         self.generator_names = tuple(generators)
         self.rerank = rerank
 
-    def fit(self, frame: pd.DataFrame, items: pd.DataFrame | None = None) -> GeneralRecommender:
+    def fit(
+        self, frame: pd.DataFrame, items: pd.DataFrame | None = None, stacked: pd.DataFrame | None = None
+    ) -> GeneralRecommender:
         """Raises InteractionsError on a bad frame, NotEnoughLabels when the re-ranker has too little
-        to learn from (fit with rerank=False, a longer label_days or a lower min_label_positives)."""
+        to learn from (fit with rerank=False, a longer label_days or a lower min_label_positives).
+
+        stacked: the labelled candidates of this frame for at least params.label_windows windows
+        (stacked_candidates with this model's generators), when the caller built them already."""
         self.log = build_log(frame, self.params, items)
         self.ranker = None
         if self.rerank:
-            rows = stacked_candidates(self.log.frame, self.params, items, self.generator_names)
-            self.ranker = Reranker.train(rows, self.params)
+            if stacked is None:
+                stacked = stacked_candidates(self.log.frame, self.params, items, self.generator_names)
+            self.ranker = Reranker.train(stacked[stacked[WINDOW] < self.params.label_windows], self.params)
         self.generators = fit_generators(self.log, self.generator_names)
         self.popular = RecentPopular().fit(self.log)
         return self
+
+    def with_label_windows(self, windows: int, stacked: pd.DataFrame) -> GeneralRecommender:
+        """This fitted model with a ranker trained on `windows` label windows of `stacked` (the fitted
+        frame's labelled candidates); the generators, fitted on the same log, are shared."""
+        other = copy.copy(self)
+        other.params = replace(self.params, label_windows=windows)
+        other.ranker = Reranker.train(stacked[stacked[WINDOW] < windows], other.params)
+        return other
 
     def recommend(self, user_ids, k: int = 10, exclude_seen: bool = True) -> pd.DataFrame:
         user_ids = list(user_ids)

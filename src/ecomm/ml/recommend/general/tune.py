@@ -19,6 +19,7 @@ from ecomm.ml.recommend.general.interactions import (
 )
 from ecomm.ml.recommend.general.log import build_log
 from ecomm.ml.recommend.general.recommender import GeneralRecommender
+from ecomm.ml.recommend.general.rerank import DEFAULT_GENERATORS, stacked_candidates
 
 
 def tune(
@@ -48,11 +49,21 @@ def tune(
         )
     users = list(relevant)
     combinations = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
+    # label_windows alone only chooses which label windows the ranker learns from: the candidates of
+    # the most windows are built once, the generators fitted once, and each setting trains its ranker
+    windows_only = generator is None and set(grid) == {"label_windows"}
+    stacked = first = None
+    if windows_only:
+        widest = replace(params, label_windows=max(grid["label_windows"]))
+        stacked = stacked_candidates(train, widest, items, DEFAULT_GENERATORS)
     rows = []
     for combination in combinations:
         candidate = replace(params, **combination)
         if generator is None:
-            model = GeneralRecommender(candidate).fit(train, items)
+            if first is None or not windows_only:
+                model = first = GeneralRecommender(candidate).fit(train, items, stacked=stacked)
+            else:
+                model = first.with_label_windows(candidate.label_windows, stacked)
             log, recs = model.log, model.recommend(users, k)
         else:
             log = build_log(train, candidate, items)
