@@ -111,6 +111,33 @@ def wrk(url: str, concurrency: int, seconds: int, script: Path | None = None) ->
     return result
 
 
+def server_clock(pid: int) -> tuple[float, float] | None:
+    """(CPU seconds the process has used, seconds its main thread has spent runnable but waiting for
+    a CPU) from Linux's /proc; None where there is none. Beside a run's latencies they tell the
+    server's own work from time the machine did not give it (other processes on the same cores)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat, open(f"/proc/{pid}/task/{pid}/schedstat") as sched:
+            fields = stat.read().rsplit(")", 1)[1].split()
+            waited_ns = int(sched.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks, waited_ns / 1e9
+
+
+def measured(pid: int, url: str, concurrency: int, seconds: int, script: Path | None = None) -> dict:
+    """One wrk run, with the server's CPU per request and the share of the run its main thread
+    waited for a CPU (when /proc has them)."""
+    before, started = server_clock(pid), time.perf_counter()
+    result = wrk(url, concurrency, seconds, script)
+    after, elapsed = server_clock(pid), time.perf_counter() - started
+    if before is not None and after is not None:
+        requests = result["rps"] * seconds
+        result["server_cpu_ms_per_request"] = round((after[0] - before[0]) * 1e3 / max(requests, 1), 3)
+        result["server_waiting_for_cpu_share"] = round((after[1] - before[1]) / elapsed, 3)
+    return result
+
+
 def _serve(command: list[str], env: dict, log: Path) -> subprocess.Popen:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
@@ -159,8 +186,9 @@ def run(settings_env: dict, customer_id: int, port: int, ceiling_port: int, *, s
         }
         results: dict[str, dict] = {}
         for name, (url, script) in scenarios.items():
+            pid = ceiling.pid if name == "ceiling_hello" else api.pid  # one worker: uvicorn runs in it
             wrk(url, 4, 2, script)  # warm-up
-            results[name] = {f"c{c}": wrk(url, c, seconds, script) for c in CONCURRENCY}
+            results[name] = {f"c{c}": measured(pid, url, c, seconds, script) for c in CONCURRENCY}
     finally:
         for process in (api, ceiling):
             process.terminate()

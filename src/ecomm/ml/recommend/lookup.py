@@ -89,7 +89,7 @@ class Lookup:
     def row_of(self, customer_id: int) -> int:
         """The customer's row in the model (-1: unknown to it, so cold start)."""
         users = self.state["user_ids"]
-        pos = int(np.searchsorted(users, customer_id))
+        pos = int(users.searchsorted(customer_id))  # the method: half np.searchsorted's overhead
         return pos if pos < len(users) and int(users[pos]) == customer_id else -1
 
     def knows(self, customer_id: int) -> bool:
