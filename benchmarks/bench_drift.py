@@ -33,7 +33,7 @@ from ecomm.datagen import GeneratorConfig, generate_history
 from ecomm.datagen.config import REGIME_MAGNITUDE, RegimeChange
 from ecomm.monitoring import inputs as recent
 from ecomm.monitoring.inputs import inputs_drift, inputs_reference
-from ecomm.monitoring.orders import REFERENCE_DAYS, WINDOW_DAYS, TriggerRule, trigger, window_drift
+from ecomm.monitoring.orders import REFERENCE_DAYS, WINDOW_DAYS, RetrainRule, trigger, window_drift
 from ecomm.monitoring.recent_inputs import reference_cutoff
 from ecomm.monitoring.retrain import decide
 from ecomm.settings import Settings
@@ -99,7 +99,7 @@ def orders_of(world: Path) -> pd.DataFrame:
     return grouped.agg(order_value=("revenue", "sum"), basket_size=("quantity", "sum"))
 
 
-def retrain_days(world: Path, first: dt.date, last: dt.date, rule: TriggerRule, alpha, min_psi) -> dict:
+def retrain_days(world: Path, first: dt.date, last: dt.date, rule: RetrainRule, alpha, min_psi) -> dict:
     """Business date -> (order drift, recent-inputs drift, retrain) of model_monitoring's retraining
     decision (monitoring.retrain.decide: the first day of a drift episode of the recent orders, or of
     the recent inputs with their rolling reference as the DAG runs them), every date first..last."""
@@ -128,7 +128,7 @@ def episodes(days: list[dt.date]) -> int:
 
 
 def run_seed(
-    seed: int, customers: int, products: int, root: Path, alpha: float, min_psi: float, rule: TriggerRule
+    seed: int, customers: int, products: int, root: Path, alpha: float, min_psi: float, rule: RetrainRule
 ) -> dict:
     base = dict(seed=seed, customers=customers, products=products, days=DAYS, as_of=AS_OF)
     stable = root / f"stable-{seed}"
@@ -213,7 +213,7 @@ def summarise(seeds: list[dict]) -> dict:
 
 
 def run(
-    seeds: list[int], customers: int, products: int, alpha: float, min_psi: float, rule: TriggerRule
+    seeds: list[int], customers: int, products: int, alpha: float, min_psi: float, rule: RetrainRule
 ) -> dict:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-drift-") as tmp:
@@ -239,7 +239,7 @@ def run_with_settings(seeds: list[int], customers: int = 900, products: int = 10
     """`run` with the flag rule's settings (ECOMM_DRIFT_ALPHA, ECOMM_DRIFT_MIN_PSI)."""
     settings = Settings(_env_file=None)
     return run(
-        seeds, customers, products, settings.drift_alpha, settings.drift_min_psi, TriggerRule.of(settings)
+        seeds, customers, products, settings.drift_alpha, settings.drift_min_psi, RetrainRule.of(settings)
     )
 
 
@@ -256,7 +256,7 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     payload = run(
-        args.seeds, args.customers, args.products, args.alpha, args.min_psi, TriggerRule.of(settings)
+        args.seeds, args.customers, args.products, args.alpha, args.min_psi, RetrainRule.of(settings)
     )
     print(write_result("drift", payload, args.results))
     print(payload["summary"])

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from ecomm.monitoring.drift import psi
-from ecomm.monitoring.orders import REFERENCE_DAYS, WINDOW_DAYS, TriggerRule, trigger, window_drift, windows
+from ecomm.monitoring.orders import REFERENCE_DAYS, WINDOW_DAYS, RetrainRule, trigger, window_drift, windows
 
-RULE = TriggerRule(alpha=0.005, min_psi=0.1, min_orders=100)
+RULE = RetrainRule(alpha=0.005, min_psi=0.1, min_orders=100)
 DAY = date(2024, 9, 10)
 
 
@@ -104,4 +104,4 @@ def test_too_few_orders_are_not_tested_and_say_so():
 )
 def test_bad_rules_are_refused(alpha, min_psi, min_orders, message):
     with pytest.raises(ValueError, match=message):
-        TriggerRule(alpha, min_psi, min_orders)
+        RetrainRule(alpha, min_psi, min_orders)

@@ -4,7 +4,7 @@ Per order (all lines, whatever their later status): order value = sum of line re
 size = sum of line quantities. On business date D the current sample pools the orders of the
 WINDOW_DAYS days ending on D (every weekday once), the reference the REFERENCE_DAYS days before
 that window. Each feature is compared by PSI (quantile bins of the reference) and the two-sample
-KS test, and is **drifted** when both say so (`TriggerRule`):
+KS test, and is **drifted** when both say so (`RetrainRule`):
 * KS p-value < alpha / 2 (Bonferroni over the two features), so a day's chance of a false flag
   stays <= alpha at any volume - PSI alone does not: its noise grows as the samples shrink (about
   (bins - 1) x (1/n + 1/m) on unchanged data, 0.8-1.7 on one day of a few dozen orders);
@@ -45,7 +45,7 @@ class NoOrders(RuntimeError):
 
 
 @dataclass(frozen=True)
-class TriggerRule:
+class RetrainRule:
     alpha: float  # family-wise significance of one day's two tests
     min_psi: float  # minimum effect
     min_orders: int  # in each of the current and reference samples
@@ -59,7 +59,7 @@ class TriggerRule:
             raise ValueError(f"min_orders must be >= 1, got {self.min_orders}")
 
     @classmethod
-    def of(cls, settings: Settings) -> TriggerRule:
+    def of(cls, settings: Settings) -> RetrainRule:
         return cls(
             settings.drift_retrain_alpha, settings.drift_retrain_psi, settings.drift_retrain_min_orders
         )
@@ -72,7 +72,7 @@ def windows(day: date) -> tuple[tuple[date, date], tuple[date, date]]:
     return (reference_last - timedelta(days=REFERENCE_DAYS - 1), reference_last), (current_first, day)
 
 
-def window_drift(orders: pd.DataFrame, day: date, rule: TriggerRule) -> dict:
+def window_drift(orders: pd.DataFrame, day: date, rule: RetrainRule) -> dict:
     """The comparison of `day` (JSON-able): `orders` has one row per order with order_date (a date),
     order_value and basket_size, at least for the days the windows cover."""
     (ref_first, ref_last), (cur_first, _) = windows(day)
@@ -100,7 +100,7 @@ def window_drift(orders: pd.DataFrame, day: date, rule: TriggerRule) -> dict:
     return report
 
 
-def trigger(today: dict, yesterday: dict, rule: TriggerRule) -> tuple[bool, str]:
+def trigger(today: dict, yesterday: dict, rule: RetrainRule) -> tuple[bool, str]:
     """Whether to retrain on `today` (the first drifted day of an episode) and why, in one line."""
     if not today["tested"]:
         return False, (
@@ -129,7 +129,7 @@ def read_orders(settings: Settings, first: date, day: date) -> pd.DataFrame:
 def order_drift(settings: Settings, day: date) -> dict:
     """D's comparison, D - 1's (to tell a new episode from a continuing one) and the verdict:
     `retrain` and its one-line `reason` (JSON-able)."""
-    rule = TriggerRule.of(settings)
+    rule = RetrainRule.of(settings)
     yesterday = day - timedelta(days=1)
     orders = read_orders(settings, windows(yesterday)[0][0], day)
     if not (orders["order_date"] == day).any():
