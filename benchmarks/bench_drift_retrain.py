@@ -94,8 +94,9 @@ def load_until(settings: Settings, raw: Path, day: dt.date | None) -> int:
 
 
 def monitor_day(settings: Settings, day: dt.date) -> dict:
-    """The model_monitoring DAG's run for `day`: its retraining decision (monitoring.retrain: the
-    recent orders' trigger, the recent inputs' first drifted day) and the churn model's drift flags."""
+    """The model_monitoring DAG's run for `day`: its retraining decision (monitoring.retrain.decision:
+    a drift episode of the recent orders or of the recent inputs that reached ECOMM_DRIFT_RETRAIN_DAYS)
+    and the churn model's drift flags."""
     from ecomm.ml import registry
     from ecomm.monitoring.models import monitor_served_models
     from ecomm.monitoring.recent_inputs import INPUTS
@@ -107,10 +108,10 @@ def monitor_day(settings: Settings, day: dt.date) -> dict:
 
 def decided(settings: Settings, day: dt.date, churn_drifted: list[str], inputs_drifted: list[str]) -> dict:
     from ecomm.monitoring.orders import order_drift
-    from ecomm.monitoring.retrain import decide, inputs_flags
+    from ecomm.monitoring.retrain import decision
 
     orders = order_drift(settings, day)
-    retrain, reason, _ = decide(orders, inputs_drifted, inputs_flags(settings, day - dt.timedelta(days=1)))
+    retrain, reason, _ = decision(settings, day, orders)
     return {
         "day": day.isoformat(),
         "order_drifted": orders["drifted"],

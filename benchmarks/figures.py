@@ -448,13 +448,19 @@ def _kind_rows(found: dict, keys: tuple[str, str, str], title: str) -> list[str]
     return lines
 
 
+def _nth_day(days: int) -> str:
+    return {1: "first day", 2: "second consecutive day", 3: "third consecutive day"}.get(
+        days, f"{days}th consecutive day"
+    )
+
+
 def _retrain_rows(found: dict) -> list[str]:
     """The retraining decision (monitoring.retrain, rolling references as the DAG runs it)."""
     runs, targets, rule = found["seeds"], found["targets"], found["order_trigger_rule"]
     lines = [
-        f"| **retraining decision** (the first drifted day of the recent orders - KS p < {rule['alpha']}/2, "
-        f"PSI ≥ {rule['min_psi']}, ≥ {rule['min_orders']} orders - or of the recent inputs, rolling "
-        "references) | | " + " | ".join("" for _ in runs) + " |"
+        f"| **retraining decision** (the {_nth_day(rule.get('persist_days', 1))} of a drift episode of the "
+        f"recent orders - KS p < {rule['alpha']}/2, PSI ≥ {rule['min_psi']}, ≥ {rule['min_orders']} orders - "
+        "or of the recent inputs, rolling references) | | " + " | ".join("" for _ in runs) + " |"
     ]
     lines += _kind_rows(found, ("retrain_drift", "days_to_retrain", "flagged_by"), ": days to the retraining")
     limit = targets["false_alarms_per_180"]
