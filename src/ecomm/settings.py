@@ -262,7 +262,7 @@ class Settings(BaseSettings):
         ge=0.0,
         description="model_monitoring's retraining trigger (monitoring/orders.py): the minimum PSI of "
         "the last 7 days' order value or basket size against the 28 days before, besides a KS p-value "
-        "< ECOMM_DRIFT_RETRAIN_ALPHA / 2; it retrains on the first drifted day of an episode.",
+        "< ECOMM_DRIFT_RETRAIN_ALPHA / 2; an episode retrains once, after ECOMM_DRIFT_RETRAIN_DAYS days.",
     )
     drift_retrain_alpha: float = Field(
         default=0.005,
