@@ -11,8 +11,8 @@ minimum PSI, drift.flag_features). Measured:
   flagged it. The worlds are identical before the start, so a false alarm running into the start
   date is not counted as a detection.
 Also model_monitoring's retraining decision (monitoring.retrain) as the DAG runs it, with rolling
-references: on the stable world every date from the first whose previous day has full windows to
-AS_OF (about 300), the days it would retrain; on each drift world the days from the start to the
+references and ECOMM_DRIFT_RETRAIN_DAYS: on the stable world every date from the first whose
+D - persist_days has full windows to AS_OF (about 300), the days it would retrain; on each drift world the days from the start to the
 first retraining the stable world does not make that day.
 No database, no models: the raw batches the warehouse loads.
 
@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -33,7 +35,7 @@ from ecomm.datagen import GeneratorConfig, generate_history
 from ecomm.datagen.config import REGIME_MAGNITUDE, RegimeChange
 from ecomm.monitoring import inputs as recent
 from ecomm.monitoring.inputs import inputs_drift, inputs_reference
-from ecomm.monitoring.orders import REFERENCE_DAYS, WINDOW_DAYS, TriggerRule, trigger, window_drift
+from ecomm.monitoring.orders import REFERENCE_DAYS, WINDOW_DAYS, RetrainRule, trigger, window_drift
 from ecomm.monitoring.recent_inputs import reference_cutoff
 from ecomm.monitoring.retrain import decide
 from ecomm.settings import Settings
@@ -99,10 +101,11 @@ def orders_of(world: Path) -> pd.DataFrame:
     return grouped.agg(order_value=("revenue", "sum"), basket_size=("quantity", "sum"))
 
 
-def retrain_days(world: Path, first: dt.date, last: dt.date, rule: TriggerRule, alpha, min_psi) -> dict:
-    """Business date -> (order drift, recent-inputs drift, retrain) of model_monitoring's retraining
-    decision (monitoring.retrain.decide: the first day of a drift episode of the recent orders, or of
-    the recent inputs with their rolling reference as the DAG runs them), every date first..last."""
+def retrain_days(world: Path, first: dt.date, last: dt.date, rule: RetrainRule, alpha, min_psi) -> dict:
+    """Business date -> (order drift, recent-inputs drift, retrain, orders in the window) of
+    model_monitoring's retraining decision (monitoring.retrain.decide: the day a drift episode of the
+    recent orders, or of the recent inputs with their rolling reference as the DAG runs them,
+    reaches rule.persist_days consecutive days), every date first..last."""
     orders = orders_of(world)
     customers, lines, products = frames(world)
 
@@ -111,15 +114,16 @@ def retrain_days(world: Path, first: dt.date, last: dt.date, rule: TriggerRule, 
         rows = inputs_drift(reference, customers, lines, products, day, alpha, min_psi)
         return window_drift(orders, day, rule), [r.feature for r in rows if r.drifted]
 
-    out, day = {}, first - dt.timedelta(days=1)
-    previous = on(day)
-    while day < last:
-        day += dt.timedelta(days=1)
-        today = on(day)
-        fires, reason = trigger(today[0], previous[0], rule)
-        retrain = decide(today[0] | {"retrain": fires, "reason": reason}, today[1], previous[1])[0]
+    k = rule.persist_days
+    history = [on(first - dt.timedelta(days=n)) for n in range(k, 0, -1)]  # D - k .. D - 1
+    out, day = {}, first
+    while day <= last:
+        history = [*history[-k:], on(day)]
+        fires, reason = trigger([h[0] for h in history], rule)
+        today = history[-1]
+        retrain = decide(today[0] | {"retrain": fires, "reason": reason}, [h[1] for h in history], k)[0]
         out[day] = (today[0]["drifted"], today[1], retrain, today[0]["n_current"])
-        previous = today
+        day += dt.timedelta(days=1)
     return out
 
 
@@ -128,16 +132,27 @@ def episodes(days: list[dt.date]) -> int:
 
 
 def run_seed(
-    seed: int, customers: int, products: int, root: Path, alpha: float, min_psi: float, rule: TriggerRule
+    seed: int,
+    customers: int,
+    products: int,
+    root: Path,
+    alpha: float,
+    min_psi: float,
+    rule: RetrainRule,
+    inputs_alpha: float,
 ) -> dict:
+    """One seed's worlds: the fixed-reference flags at `alpha`; the retraining decision with `rule`
+    and the recent inputs tested at `inputs_alpha` (ECOMM_DRIFT_RETRAIN_INPUTS_ALPHA)."""
     base = dict(seed=seed, customers=customers, products=products, days=DAYS, as_of=AS_OF)
     stable = root / f"stable-{seed}"
     generate_history(GeneratorConfig(**base), stable)
     history_start = AS_OF - dt.timedelta(days=DAYS - 1)
-    # the first date whose D - 1 has both detectors' full windows (the inputs' reference is longer)
-    trigger_first = history_start + dt.timedelta(days=recent.WINDOW_DAYS + recent.REFERENCE_DAYS + 1)
+    # the first date whose D - persist_days has both detectors' full windows (the inputs' reference
+    # is longer)
+    full = recent.WINDOW_DAYS + recent.REFERENCE_DAYS + rule.persist_days
+    trigger_first = history_start + dt.timedelta(days=full)
     assert recent.REFERENCE_DAYS >= REFERENCE_DAYS and recent.WINDOW_DAYS == WINDOW_DAYS
-    stable_days = retrain_days(stable, trigger_first, AS_OF, rule, alpha, min_psi)
+    stable_days = retrain_days(stable, trigger_first, AS_OF, rule, inputs_alpha, min_psi)
     first = REFERENCE_CUTOFF + dt.timedelta(days=1)
     last = max(
         REFERENCE_CUTOFF + dt.timedelta(days=FALSE_ALARM_DAYS), DRIFT_START + dt.timedelta(days=DETECT_DAYS)
@@ -176,7 +191,7 @@ def run_seed(
         new = {d: f for d, f in flags.items() if not set(f) <= set(everyday.get(d, []))}
         first_flag = min(new, default=None)
         last = DRIFT_START + dt.timedelta(days=DETECT_DAYS - 1)
-        days = retrain_days(world, DRIFT_START, last, rule, alpha, min_psi)
+        days = retrain_days(world, DRIFT_START, last, rule, inputs_alpha, min_psi)
         fired = [d for d, v in days.items() if v[2] and not stable_days[d][2]]
         orders_new = [d for d, v in days.items() if not set(v[0]) <= set(stable_days[d][0])]
         result["retrain_drift"][kind] = {
@@ -213,11 +228,20 @@ def summarise(seeds: list[dict]) -> dict:
 
 
 def run(
-    seeds: list[int], customers: int, products: int, alpha: float, min_psi: float, rule: TriggerRule
+    seeds: list[int],
+    customers: int,
+    products: int,
+    alpha: float,
+    min_psi: float,
+    rule: RetrainRule,
+    inputs_alpha: float,
+    processes: int = 1,
 ) -> dict:
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="bench-drift-") as tmp:
-        results = [run_seed(s, customers, products, Path(tmp), alpha, min_psi, rule) for s in seeds]
+    """Every seed's worlds measured, `processes` seeds at a time (separate processes)."""
+    started, load_before = time.perf_counter(), os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="bench-drift-") as tmp, ProcessPoolExecutor(processes) as pool:
+        args = (customers, products, Path(tmp), alpha, min_psi, rule, inputs_alpha)
+        results = list(pool.map(run_seed, seeds, *([a] * len(seeds) for a in args)))
     return {
         "benchmark": "drift",
         "measured_on": dt.date.today().isoformat(),
@@ -227,11 +251,19 @@ def run(
         "magnitudes": {k: r.magnitude for k, r in KINDS.items()},
         "alpha": alpha,
         "min_psi": min_psi,
-        "order_trigger_rule": {"alpha": rule.alpha, "min_psi": rule.min_psi, "min_orders": rule.min_orders},
+        "order_trigger_rule": {
+            "alpha": rule.alpha,
+            "min_psi": rule.min_psi,
+            "min_orders": rule.min_orders,
+            "persist_days": rule.persist_days,
+            "inputs_alpha": inputs_alpha,
+        },
         "targets": {"detect_days": TARGET_DETECT_DAYS, "false_alarms_per_180": TARGET_FALSE_ALARMS},
         "seeds": results,
         "summary": summarise(results),
         "seconds": round(time.perf_counter() - started, 1),
+        "processes": processes,
+        "load_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],  # at the start and the end
     }
 
 
@@ -239,7 +271,13 @@ def run_with_settings(seeds: list[int], customers: int = 900, products: int = 10
     """`run` with the flag rule's settings (ECOMM_DRIFT_ALPHA, ECOMM_DRIFT_MIN_PSI)."""
     settings = Settings(_env_file=None)
     return run(
-        seeds, customers, products, settings.drift_alpha, settings.drift_min_psi, TriggerRule.of(settings)
+        seeds,
+        customers,
+        products,
+        settings.drift_alpha,
+        settings.drift_min_psi,
+        RetrainRule.of(settings),
+        settings.drift_retrain_inputs_alpha,
     )
 
 
@@ -253,10 +291,28 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=100)
     parser.add_argument("--alpha", type=float, default=settings.drift_alpha)
     parser.add_argument("--min-psi", type=float, default=settings.drift_min_psi)
+    parser.add_argument(
+        "--persist-days", type=int, default=settings.drift_retrain_days, help="ECOMM_DRIFT_RETRAIN_DAYS"
+    )
+    parser.add_argument(
+        "--retrain-inputs-alpha",
+        type=float,
+        default=settings.drift_retrain_inputs_alpha,
+        help="ECOMM_DRIFT_RETRAIN_INPUTS_ALPHA",
+    )
+    parser.add_argument("--processes", type=int, default=1, help="seeds measured at a time")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
+    rule = RetrainRule.of(settings.model_copy(update={"drift_retrain_days": args.persist_days}))
     payload = run(
-        args.seeds, args.customers, args.products, args.alpha, args.min_psi, TriggerRule.of(settings)
+        args.seeds,
+        args.customers,
+        args.products,
+        args.alpha,
+        args.min_psi,
+        rule,
+        args.retrain_inputs_alpha,
+        args.processes,
     )
     print(write_result("drift", payload, args.results))
     print(payload["summary"])

@@ -10,8 +10,9 @@ and loaded day by day as the daily pipeline would:
 2. the daily monitoring of the model_monitoring DAG runs on every date from PRE_DAYS before the start
    (those dates show what it flags on the unchanged world) and then, loading each date first, from
    the start on: `model_drift` (churn_model against its training reference, and the recent inputs)
-   and the DAG's retraining decision (monitoring.retrain: the first drifted day of the recent
-   orders' trigger or of the recent inputs). The first date on or after the start on which it
+   and the DAG's retraining decision (monitoring.retrain.decision: a drift episode of the recent
+   orders' trigger or of the recent inputs reaching ECOMM_DRIFT_RETRAIN_DAYS; the stored results
+   were measured with the first drifted day). The first date on or after the start on which it
    retrains is the retraining date; without one within MAX_WAIT_DAYS (the issue's 7-day
    detection target) the last date of the wait is, recorded as not triggered;
 3. on it churn is retrained as `trigger_retraining` -> `train_churn` does (train_model: v2, the
@@ -94,8 +95,9 @@ def load_until(settings: Settings, raw: Path, day: dt.date | None) -> int:
 
 
 def monitor_day(settings: Settings, day: dt.date) -> dict:
-    """The model_monitoring DAG's run for `day`: its retraining decision (monitoring.retrain: the
-    recent orders' trigger, the recent inputs' first drifted day) and the churn model's drift flags."""
+    """The model_monitoring DAG's run for `day`: its retraining decision (monitoring.retrain.decision:
+    a drift episode of the recent orders or of the recent inputs that reached ECOMM_DRIFT_RETRAIN_DAYS)
+    and the churn model's drift flags."""
     from ecomm.ml import registry
     from ecomm.monitoring.models import monitor_served_models
     from ecomm.monitoring.recent_inputs import INPUTS
@@ -107,10 +109,10 @@ def monitor_day(settings: Settings, day: dt.date) -> dict:
 
 def decided(settings: Settings, day: dt.date, churn_drifted: list[str], inputs_drifted: list[str]) -> dict:
     from ecomm.monitoring.orders import order_drift
-    from ecomm.monitoring.retrain import decide, inputs_flags
+    from ecomm.monitoring.retrain import decision
 
     orders = order_drift(settings, day)
-    retrain, reason, _ = decide(orders, inputs_drifted, inputs_flags(settings, day - dt.timedelta(days=1)))
+    retrain, reason, _ = decision(settings, day, orders)
     return {
         "day": day.isoformat(),
         "order_drifted": orders["drifted"],

@@ -410,7 +410,7 @@ def render_drift(results: Path) -> str:
         f"a stable world and one per drift kind of {w['customers']:,} customers, {w['products']:,} products "
         f"and {w['days']} days to {w['as_of']}, reference = the 90 days to {found['reference_cutoff']}, "
         f"drift from {found['drift_start']}, ECOMM_DRIFT_ALPHA {found['alpha']}, ECOMM_DRIFT_MIN_PSI "
-        f"{found['min_psi']} ({found['seconds']:.0f} s in all):",
+        f"{found['min_psi']} ({found['seconds']:.0f} s in all{_drift_load(found)}):",
         "",
         *_seed_table_head(runs),
     ]
@@ -427,6 +427,13 @@ def render_drift(results: Path) -> str:
     if "retrain_stable" in runs[0]:
         lines += _retrain_rows(found)
     return "\n".join(lines)
+
+
+def _drift_load(found: dict) -> str:
+    if "load_1min" not in found:
+        return ""
+    start, end = found["load_1min"]
+    return f", {found['processes']} seeds at a time, 1-minute load average {start} at the start and {end} at the end"
 
 
 def _stable_retrainings(stable: dict, limit: float) -> str:
@@ -448,13 +455,25 @@ def _kind_rows(found: dict, keys: tuple[str, str, str], title: str) -> list[str]
     return lines
 
 
+def _nth_day(days: int) -> str:
+    return {1: "first day", 2: "second consecutive day", 3: "third consecutive day"}.get(
+        days, f"{days}th consecutive day"
+    )
+
+
+def _inputs_level(rule: dict) -> str:
+    return f" - p < {rule['inputs_alpha']}/features" if "inputs_alpha" in rule else ""
+
+
 def _retrain_rows(found: dict) -> list[str]:
     """The retraining decision (monitoring.retrain, rolling references as the DAG runs it)."""
     runs, targets, rule = found["seeds"], found["targets"], found["order_trigger_rule"]
     lines = [
-        f"| **retraining decision** (the first drifted day of the recent orders - KS p < {rule['alpha']}/2, "
-        f"PSI ≥ {rule['min_psi']}, ≥ {rule['min_orders']} orders - or of the recent inputs, rolling "
-        "references) | | " + " | ".join("" for _ in runs) + " |"
+        f"| **retraining decision** (the {_nth_day(rule.get('persist_days', 1))} of a drift episode of the "
+        f"recent orders - KS p < {rule['alpha']}/2, PSI ≥ {rule['min_psi']}, ≥ {rule['min_orders']} orders - "
+        f"or of the recent inputs{_inputs_level(rule)}, rolling references) | | "
+        + " | ".join("" for _ in runs)
+        + " |"
     ]
     lines += _kind_rows(found, ("retrain_drift", "days_to_retrain", "flagged_by"), ": days to the retraining")
     limit = targets["false_alarms_per_180"]

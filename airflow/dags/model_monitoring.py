@@ -1,6 +1,6 @@
-"""Daily monitoring: drift of the last 7 days' orders against the 28 days before (a drift episode's
-first day triggers `ml_training_pipeline`), and of each served model against the training reference
-stored with its version (see doc_md)."""
+"""Daily monitoring: drift of the last 7 days' orders against the 28 days before (a drift episode
+that lasts ECOMM_DRIFT_RETRAIN_DAYS triggers `ml_training_pipeline`), and of each served model
+against the training reference stored with its version (see doc_md)."""
 
 from __future__ import annotations
 
@@ -22,16 +22,18 @@ the 28 days before them, as PSI (quantile bins of the reference) and the two-sam
 feature is drifted when its KS p-value < `ECOMM_DRIFT_RETRAIN_ALPHA` (0.005) / 2 and its PSI >=
 `ECOMM_DRIFT_RETRAIN_PSI` (0.1, a minimum effect); nothing is tested unless each sample holds
 `ECOMM_DRIFT_RETRAIN_MIN_ORDERS` (100). A one-day PSI alone is not a trigger: at a few dozen orders a
-day it reaches 0.8-1.7 on unchanged days. The task also compares D - 1 and retrains only on the
-**first** drifted day of an episode (the 7-day windows of consecutive days overlap, so one shift
-stays drifted for days). The result (both windows, each feature's PSI, KS and flag, `retrain` and a
-one-line `reason`) is the task's XCom and is printed in its log; it fails when the warehouse has no
+day it reaches 0.8-1.7 on unchanged days. The task also compares the `ECOMM_DRIFT_RETRAIN_DAYS`
+(2) days before D and retrains once per episode, on the day it has been drifted that many
+consecutive days (the 7-day windows of consecutive days overlap, so one shift stays drifted for
+days; a one-day blip retrains nothing). The result (D's windows, each feature's PSI, KS and flag,
+the earlier days' drifted features, `retrain` and a one-line `reason`) is the task's XCom and is printed in its log; it fails when the warehouse has no
 orders for D.
 
-`drift_past_threshold` (after `model_drift`, whatever its outcome) retrains on the first day of an
-episode of either calibrated detector (`ecomm.monitoring.retrain`): the order trigger's `retrain`,
-or the **recent inputs** drifted on D and not on D - 1 (their flags as `model_drift` stored them in
-`marts.model_monitoring`, computed when a date was not monitored). It prints the decision with its
+`drift_past_threshold` (after `model_drift`, whatever its outcome) retrains on the day an episode
+of either calibrated detector (`ecomm.monitoring.retrain`) reaches `ECOMM_DRIFT_RETRAIN_DAYS`
+consecutive drifted days: the order trigger's `retrain`, or the **recent inputs** drifted on each of
+D and the days before it and not on the day before those (their flags as `model_drift` stored them
+in `marts.model_monitoring`, computed when a date was not monitored). It prints the decision with its
 reason. No, the run ends there (`trigger_retraining` is skipped); yes, `trigger_retraining` starts
 `ml_training_pipeline` (run id `drift__D`, so re-running D triggers nothing twice; conf names the
 business date, the reason `drift` and the drifted features), which retrains and lets the promotion
@@ -79,7 +81,7 @@ reference and the day, so it flags features on unchanged worlds too) or by its r
 
 @dag(
     dag_id="model_monitoring",
-    description="Daily drift of orders (a drift episode's first day retrains), of each served model "
+    description="Daily drift of orders (a drift episode that lasts retrains), of each served model "
     "against its training reference and of the recent inputs (marts.model_monitoring)",
     schedule=CronDataIntervalTimetable("0 6 * * *", timezone="UTC"),
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
@@ -108,13 +110,9 @@ def model_monitoring():
 
     @task.short_circuit(trigger_rule=TriggerRule.ALL_DONE)  # also when a model's monitoring failed
     def drift_past_threshold(report: dict) -> bool:
-        from datetime import timedelta
+        from ecomm.monitoring.retrain import decision
 
-        from ecomm.monitoring.retrain import decide, inputs_flags
-
-        settings, day = task_settings(), business_date(get_current_context())
-        today, yesterday = inputs_flags(settings, day), inputs_flags(settings, day - timedelta(days=1))
-        retrain, reason, drifted = decide(report, today, yesterday)
+        retrain, reason, drifted = decision(task_settings(), business_date(get_current_context()), report)
         print(f"{'retrain' if retrain else 'no retraining'}: {reason}")
         get_current_context()["ti"].xcom_push(key="drifted", value=",".join(drifted))
         return retrain

@@ -719,16 +719,19 @@ def training_runs_triggered_by_monitoring() -> list[tuple[str, str, dict]]:
         return [(r.run_id, str(r.run_type), dict(r.conf or {})) for r in runs]
 
 
-def test_a_drift_episodes_first_day_triggers_training_once_per_date(
+def test_a_drift_episode_triggers_training_once_per_date_on_its_second_day(
     two_days, airflow_world, dags, monkeypatch
 ):
     """The wiring: the detectors themselves are tested on known distributions (test_order_trigger,
     test_retrain_decision) and measured by benchmarks/bench_drift.py; here the recent inputs are
-    made to drift on D1 (and not the day before) so the decision is known."""
+    made to drift on D1 and the day before (not two days before) so the decision is known with
+    ECOMM_DRIFT_RETRAIN_DAYS 2, the default."""
     from ecomm.monitoring import retrain
 
+    assert airflow_world.drift_retrain_days == 2
+    episode = {D1, D1 - timedelta(days=1)}
     monkeypatch.setattr(
-        retrain, "inputs_flags", lambda settings, day: ["new_customer_channel"] if day == D1 else []
+        retrain, "inputs_flags", lambda settings, day: ["new_customer_channel"] if day in episode else []
     )
     quiet = {"drift_retrain_psi": 1e6}  # the recent orders do not drift
     with task_settings_of(airflow_world.model_copy(update=quiet)):

@@ -20,9 +20,10 @@ from ecomm import db
 from ecomm.datagen import GeneratorConfig, generate_history
 from ecomm.datagen.config import planted_regimes
 from ecomm.ml import registry
+from ecomm.monitoring import retrain
 from ecomm.monitoring.inputs import inputs_drift, inputs_reference
 from ecomm.monitoring.models import monitor_served_models
-from ecomm.monitoring.recent_inputs import INPUTS, reference_cutoff
+from ecomm.monitoring.recent_inputs import INPUTS, recent_inputs_drift, reference_cutoff
 from ecomm.settings import Settings
 from ecomm.warehouse.run import load_path
 
@@ -130,6 +131,35 @@ def test_a_rerun_replaces_the_days_inputs_rows(drift_world):
         assert sorted(r[:2] for r in again) == sorted(r[:2] for r in first)
         assert len(again) == 3 + q.one("SELECT count(DISTINCT category) FROM warehouse.dim_product")
         assert min(r[2] for r in again) > max(r[2] for r in first)
+    finally:
+        q.close()
+
+
+def test_the_retraining_decision_reflags_the_stored_rows_at_its_own_level(drift_world):
+    """retrain.inputs_flags: a monitored day's stored p-values and PSIs flagged at
+    ECOMM_DRIFT_RETRAIN_INPUTS_ALPHA equal the view computed now at that level (a day not monitored
+    is computed); at the view's own level (ECOMM_DRIFT_ALPHA) they are the stored flags."""
+    day, unmonitored = START + dt.timedelta(days=5), START + dt.timedelta(days=12)
+    monitor_served_models(drift_world, day)
+    q = Query(drift_world)
+    try:
+        assert (
+            q.one(
+                "SELECT count(*) FROM marts.model_monitoring WHERE model_name = %s AND business_date = %s",
+                (INPUTS, unmonitored),
+            )
+            == 0
+        )
+        own_level = drift_world.model_copy(update={"drift_retrain_inputs_alpha": drift_world.drift_alpha})
+        loose = drift_world.model_copy(update={"drift_retrain_inputs_alpha": 0.5})
+        for settings in (drift_world, own_level, loose):
+            alpha, min_psi = settings.drift_retrain_inputs_alpha, settings.drift_min_psi
+            with db.connection(settings) as conn:
+                now = {d: recent_inputs_drift(conn, d, alpha, min_psi) for d in (day, unmonitored)}
+            for d, rows in now.items():
+                expected = sorted(r.feature for r in rows if r.drifted)
+                assert retrain.inputs_flags(settings, d) == expected, (alpha, d)
+        assert retrain.inputs_flags(own_level, day) == sorted(flagged(q, day))
     finally:
         q.close()
 

@@ -1,5 +1,6 @@
 """The retraining trigger (monitoring.orders) on hand-made order histories with known answers: small
-unchanged samples whose one-day PSI is large do not retrain, a real shift does, once per episode."""
+unchanged samples whose one-day PSI is large do not retrain, a real shift does, once per episode
+(on its first drifted day, or on the day it has lasted persist_days)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,17 @@ import pandas as pd
 import pytest
 
 from ecomm.monitoring.drift import psi
-from ecomm.monitoring.orders import REFERENCE_DAYS, WINDOW_DAYS, TriggerRule, trigger, window_drift, windows
+from ecomm.monitoring.orders import (
+    REFERENCE_DAYS,
+    WINDOW_DAYS,
+    RetrainRule,
+    episode_reached,
+    trigger,
+    window_drift,
+    windows,
+)
 
-RULE = TriggerRule(alpha=0.005, min_psi=0.1, min_orders=100)
+RULE = RetrainRule(alpha=0.005, min_psi=0.1, min_orders=100)
 DAY = date(2024, 9, 10)
 
 
@@ -66,11 +75,39 @@ def test_a_real_shift_drifts_and_retrains_on_its_first_drifted_day_only():
     first = drifted[0]
     assert "order_value" in reports[first]["drifted"]
     assert "basket_size" not in reports[first]["drifted"]  # the shift left basket sizes alone
-    fires, reason = trigger(reports[first], reports[first - timedelta(days=1)], RULE)
+    fires, reason = trigger([reports[first - timedelta(days=1)], reports[first]], RULE)
     assert fires and reason.startswith("drift: order_value")
     later = first + timedelta(days=1)
-    fires, reason = trigger(reports[later], reports[first], RULE)
+    fires, reason = trigger([reports[first], reports[later]], RULE)
     assert not fires and reason.startswith("drift continues")
+
+    # two days needed: the first drifted day waits, the second retrains, the third continues
+    rule = RetrainRule(RULE.alpha, RULE.min_psi, RULE.min_orders, persist_days=2)
+    day = [first + timedelta(days=n) for n in range(-2, 3)]
+    assert all(reports[d]["drifted"] for d in day[2:])
+    fires, reason = trigger([reports[d] for d in day[:3]], rule)
+    assert not fires and reason.startswith("drift on 1 consecutive day(s) (order_value), 2 needed")
+    fires, reason = trigger([reports[d] for d in day[1:4]], rule)
+    assert fires and reason.startswith("drift: order_value")
+    fires, reason = trigger([reports[d] for d in day[2:5]], rule)
+    assert not fires and reason.startswith("drift continues (order_value; drifted on each of the 3 days")
+
+
+@pytest.mark.parametrize(
+    ("drifted", "days", "reached"),
+    [
+        ([False, True], 1, True),
+        ([True, True], 1, False),
+        ([True], 1, True),  # no earlier day known: counts as not drifted
+        ([False, False, True], 2, False),
+        ([False, True, True], 2, True),
+        ([True, True, True], 2, False),
+        ([True, False, True, True, True], 3, True),
+        ([False, True, False, True], 2, False),  # a gap ends the episode
+    ],
+)
+def test_an_episode_retrains_on_the_day_it_reaches_persist_days(drifted, days, reached):
+    assert episode_reached(drifted, days) is reached
 
 
 def test_a_large_sample_s_negligible_shift_is_not_a_trigger():
@@ -86,7 +123,7 @@ def test_too_few_orders_are_not_tested_and_say_so():
     report = window_drift(orders, DAY, RULE)
     assert (report["tested"], report["n_current"], report["drifted"]) == (False, 70, [])
     assert "order_value" not in report
-    fires, reason = trigger(report, report, RULE)
+    fires, reason = trigger([report, report], RULE)
     assert not fires
     assert reason == (
         "not tested: 70 orders in 2024-09-04 .. 2024-09-10, 280 in the reference; at least 100 each are needed"
@@ -94,14 +131,15 @@ def test_too_few_orders_are_not_tested_and_say_so():
 
 
 @pytest.mark.parametrize(
-    ("alpha", "min_psi", "min_orders", "message"),
+    ("alpha", "min_psi", "min_orders", "days", "message"),
     [
-        (0.0, 0.1, 100, "alpha must be in"),
-        (1.5, 0.1, 100, "alpha must be in"),
-        (0.005, -0.1, 100, "min_psi must be >= 0"),
-        (0.005, 0.1, 0, "min_orders must be >= 1"),
+        (0.0, 0.1, 100, 1, "alpha must be in"),
+        (1.5, 0.1, 100, 1, "alpha must be in"),
+        (0.005, -0.1, 100, 1, "min_psi must be >= 0"),
+        (0.005, 0.1, 0, 1, "min_orders must be >= 1"),
+        (0.005, 0.1, 100, 0, "persist_days must be >= 1"),
     ],
 )
-def test_bad_rules_are_refused(alpha, min_psi, min_orders, message):
+def test_bad_rules_are_refused(alpha, min_psi, min_orders, days, message):
     with pytest.raises(ValueError, match=message):
-        TriggerRule(alpha, min_psi, min_orders)
+        RetrainRule(alpha, min_psi, min_orders, days)

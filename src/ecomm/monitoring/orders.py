@@ -4,15 +4,17 @@ Per order (all lines, whatever their later status): order value = sum of line re
 size = sum of line quantities. On business date D the current sample pools the orders of the
 WINDOW_DAYS days ending on D (every weekday once), the reference the REFERENCE_DAYS days before
 that window. Each feature is compared by PSI (quantile bins of the reference) and the two-sample
-KS test, and is **drifted** when both say so (`TriggerRule`):
+KS test, and is **drifted** when both say so (`RetrainRule`):
 * KS p-value < alpha / 2 (Bonferroni over the two features), so a day's chance of a false flag
   stays <= alpha at any volume - PSI alone does not: its noise grows as the samples shrink (about
   (bins - 1) x (1/n + 1/m) on unchanged data, 0.8-1.7 on one day of a few dozen orders);
 * PSI >= a minimum effect, so a large sample's negligible shift does not retrain;
 * at least `min_orders` orders in each sample, or nothing is tested (the report says so).
-Retraining fires on the **first** day of a drifted episode (D drifted, D - 1 not): the pooled
+Retraining fires once per drifted episode, on the day it has lasted `persist_days` consecutive
+days (D and the days before it drifted, the day before them not; `episode_reached`): the pooled
 windows of consecutive days overlap, so one lasting shift (or one noisy week) stays drifted for
-days and would otherwise retrain every day of it.
+days and would otherwise retrain every day of it, and a one-day blip does not retrain at all when
+`persist_days` > 1.
 `order_drift` reads the orders from the warehouse; `window_drift` and `trigger` are pure, so
 benchmarks/bench_drift.py measures the same rule on raw files.
 """
@@ -45,10 +47,11 @@ class NoOrders(RuntimeError):
 
 
 @dataclass(frozen=True)
-class TriggerRule:
+class RetrainRule:
     alpha: float  # family-wise significance of one day's two tests
     min_psi: float  # minimum effect
     min_orders: int  # in each of the current and reference samples
+    persist_days: int = 1  # consecutive drifted days before an episode retrains
 
     def __post_init__(self):
         if not 0.0 < self.alpha <= 1.0:
@@ -57,12 +60,28 @@ class TriggerRule:
             raise ValueError(f"min_psi must be >= 0, got {self.min_psi}")
         if self.min_orders < 1:
             raise ValueError(f"min_orders must be >= 1, got {self.min_orders}")
+        if self.persist_days < 1:
+            raise ValueError(f"persist_days must be >= 1, got {self.persist_days}")
 
     @classmethod
-    def of(cls, settings: Settings) -> TriggerRule:
+    def of(cls, settings: Settings) -> RetrainRule:
         return cls(
-            settings.drift_retrain_alpha, settings.drift_retrain_psi, settings.drift_retrain_min_orders
+            settings.drift_retrain_alpha,
+            settings.drift_retrain_psi,
+            settings.drift_retrain_min_orders,
+            settings.drift_retrain_days,
         )
+
+
+def episode_reached(drifted: list[bool], persist_days: int) -> bool:
+    """Whether the last day of `drifted` (one flag per day, oldest first) is the day a drifted
+    episode reaches `persist_days` consecutive days: the last `persist_days` drifted and the day
+    before them not (days before the list count as not drifted)."""
+    if persist_days < 1:
+        raise ValueError(f"persist_days must be >= 1, got {persist_days}")
+    run = drifted[-persist_days:]
+    before = drifted[-persist_days - 1] if len(drifted) > persist_days else False
+    return len(run) == persist_days and all(run) and not before
 
 
 def windows(day: date) -> tuple[tuple[date, date], tuple[date, date]]:
@@ -72,7 +91,7 @@ def windows(day: date) -> tuple[tuple[date, date], tuple[date, date]]:
     return (reference_last - timedelta(days=REFERENCE_DAYS - 1), reference_last), (current_first, day)
 
 
-def window_drift(orders: pd.DataFrame, day: date, rule: TriggerRule) -> dict:
+def window_drift(orders: pd.DataFrame, day: date, rule: RetrainRule) -> dict:
     """The comparison of `day` (JSON-able): `orders` has one row per order with order_date (a date),
     order_value and basket_size, at least for the days the windows cover."""
     (ref_first, ref_last), (cur_first, _) = windows(day)
@@ -100,8 +119,10 @@ def window_drift(orders: pd.DataFrame, day: date, rule: TriggerRule) -> dict:
     return report
 
 
-def trigger(today: dict, yesterday: dict, rule: TriggerRule) -> tuple[bool, str]:
-    """Whether to retrain on `today` (the first drifted day of an episode) and why, in one line."""
+def trigger(reports: list[dict], rule: RetrainRule) -> tuple[bool, str]:
+    """Whether to retrain on the last day of `reports` (window_drift of D - rule.persist_days .. D,
+    oldest first): the day its drifted episode reaches rule.persist_days days; and why, in one line."""
+    today = reports[-1]
     if not today["tested"]:
         return False, (
             f"not tested: {today['n_current']} orders in {today['window'][0]} .. {today['window'][1]}, "
@@ -111,12 +132,19 @@ def trigger(today: dict, yesterday: dict, rule: TriggerRule) -> tuple[bool, str]
     rule_text = f"(drifted: p < {rule.alpha:g}/{len(FEATURES)} and PSI >= {rule.min_psi:g})"
     if not today["drifted"]:
         return False, f"no drift: {tests} {rule_text}"
-    if yesterday["drifted"]:
+    drifted = [bool(r["drifted"]) for r in reports]
+    if episode_reached(drifted, rule.persist_days):
+        return True, f"drift: {', '.join(today['drifted'])} - {tests} {rule_text}"
+    run = next((n for n, d in enumerate(reversed(drifted)) if not d), len(drifted))  # drifted days to D
+    if run < rule.persist_days:
         return False, (
-            f"drift continues ({', '.join(today['drifted'])}; also drifted on {yesterday['business_date']}, "
-            f"when the episode's retraining was due): {tests}"
+            f"drift on {run} consecutive day(s) ({', '.join(today['drifted'])}), {rule.persist_days} "
+            f"needed to retrain: {tests}"
         )
-    return True, f"drift: {', '.join(today['drifted'])} - {tests} {rule_text}"
+    return False, (
+        f"drift continues ({', '.join(today['drifted'])}; drifted on each of the {run} days to "
+        f"{today['business_date']}: the episode's retraining was due before): {tests}"
+    )
 
 
 def read_orders(settings: Settings, first: date, day: date) -> pd.DataFrame:
@@ -127,19 +155,24 @@ def read_orders(settings: Settings, first: date, day: date) -> pd.DataFrame:
 
 
 def order_drift(settings: Settings, day: date) -> dict:
-    """D's comparison, D - 1's (to tell a new episode from a continuing one) and the verdict:
-    `retrain` and its one-line `reason` (JSON-able)."""
-    rule = TriggerRule.of(settings)
-    yesterday = day - timedelta(days=1)
-    orders = read_orders(settings, windows(yesterday)[0][0], day)
+    """D's comparison, the drifted features of the rule's persist_days days before it (to tell an
+    episode's retraining day from a continuing one) and the verdict: `retrain` and its one-line
+    `reason` (JSON-able)."""
+    rule = RetrainRule.of(settings)
+    days = [day - timedelta(days=n) for n in range(rule.persist_days, -1, -1)]
+    orders = read_orders(settings, windows(days[0])[0][0], day)
     if not (orders["order_date"] == day).any():
         raise NoOrders(f"no orders dated {day} in the warehouse (has the data pipeline loaded {day}?)")
-    report = window_drift(orders, day, rule)
-    before = window_drift(orders, yesterday, rule)
-    retrain, reason = trigger(report, before, rule)
-    rule_json = {"alpha": rule.alpha, "min_psi": rule.min_psi, "min_orders": rule.min_orders}
-    return report | {
-        "previous_day_drifted": before["drifted"],
+    reports = [window_drift(orders, d, rule) for d in days]
+    retrain, reason = trigger(reports, rule)
+    rule_json = {
+        "alpha": rule.alpha,
+        "min_psi": rule.min_psi,
+        "min_orders": rule.min_orders,
+        "persist_days": rule.persist_days,
+    }
+    return reports[-1] | {
+        "previous_days_drifted": [r["drifted"] for r in reports[:-1]],
         "retrain": retrain,
         "reason": reason,
         "rule": rule_json,
