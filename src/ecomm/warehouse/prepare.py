@@ -30,7 +30,7 @@ import pyarrow.csv as pacsv
 
 from ecomm.entities import ENTITIES, Entity
 from ecomm.warehouse.raw import BadRow, BatchError, read_raw_file
-from ecomm.warehouse.validate import validate
+from ecomm.warehouse.validate import validate, warm_up
 
 # Below this many bytes of raw files a load is read in-process (a worker pool's start costs more).
 PROCESS_POOL_MIN_BYTES = 32 * 2**20
@@ -256,6 +256,7 @@ def worker_pool(batches: list[tuple[date, Path]], workers: int | None) -> Execut
         workers = (os.cpu_count() or 1) if size >= PROCESS_POOL_MIN_BYTES else 0
     if workers <= 0:
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare")
+    warm_up()  # imported once here, not once per forked worker
     # fork: the workers start in milliseconds with everything imported, and never re-run the
     # caller's __main__ (spawn and forkserver do: a script without a main guard would run again).
     # They only read files and return bytes; the parent's connection is never used by them.

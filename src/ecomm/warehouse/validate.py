@@ -146,6 +146,12 @@ def schema(entity: E.Entity, nul: bool = True) -> pa.DataFrameSchema:
     )
 
 
+def warm_up() -> None:
+    """Import pandera's pandas backends (it does on the first validation): a parent about to fork
+    worker processes does it once for all of them."""
+    pa.DataFrameSchema({"x": pa.Column(int)}).validate(pd.DataFrame({"x": [1]}))
+
+
 def duplicate_key_reason(entity: E.Entity) -> str:
     """The reason of a row whose key another row of the same file holds too (the one rule that looks
     beyond the row)."""
