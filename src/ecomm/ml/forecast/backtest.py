@@ -24,6 +24,7 @@ from ecomm.ml.forecast.conformal import calibrate_backtest, interval_scale, scal
 from ecomm.ml.forecast.frame import daily_grid, from_nixtla, to_nixtla
 from ecomm.ml.forecast.models import (
     BASELINE,
+    DEFAULT_STATISTICAL,
     STATISTICAL,
     ModelSettings,
     check_models,
@@ -232,7 +233,9 @@ def error_table(forecasts: pd.DataFrame, horizons: tuple[int, ...] = HORIZONS, l
 
 
 def backtest(
-    frame: pd.DataFrame, names: tuple[str, ...] = STATISTICAL, settings: BacktestSettings | None = None
+    frame: pd.DataFrame,
+    names: tuple[str, ...] = DEFAULT_STATISTICAL,
+    settings: BacktestSettings | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(forecasts, error table) of a rolling-origin backtest of the named models on a long frame."""
     settings = settings or BacktestSettings()
