@@ -106,6 +106,9 @@ def test_errors_are_scaled_by_the_spread_and_summed_for_the_lead_time():
     )
     got = scaled_errors(forecasts, "m")
     assert got["error"].tolist() == [1.0, -1.0, 2.0]
+    # over the forecast where it is above the spread (interval_scale "point"): here both are 2
+    assert got["relative"].tolist() == [1.0, -1.0, 2.0]
+    assert scaled_errors(forecasts.assign(m=4.0), "m")["relative"].tolist() == [0.0, -1.0, 0.5]
     assert got["cumulative"].tolist() == [1.0, 0.0, 2.0]
     assert got["demand"].tolist() == [True, False, True]
     flat = forecasts.assign(spread=0.0)
@@ -212,10 +215,11 @@ def test_recent_errors_weigh_more_with_a_half_life():
 
 def test_the_shops_forecasts_weigh_by_recency_and_the_library_by_default_does_not(tmp_path):
     """ecomm train forecast (ForecastConfig, from the settings too) calibrates the product and
-    category levels with HALF_LIFE_DAYS, the one total series with equal weights; a backtest of any
-    other frame with equal weights unless asked."""
+    category levels with HALF_LIFE_DAYS and CATEGORY_HALF_LIFE_DAYS (the category's errors over the
+    forecast, the others' over the spread), the one total series with equal weights; a backtest of
+    any other frame with equal weights and the spread unless asked."""
     from ecomm.ml.forecast.backtest import BacktestSettings
-    from ecomm.ml.forecast.conformal import HALF_LIFE_DAYS
+    from ecomm.ml.forecast.conformal import CATEGORY_HALF_LIFE_DAYS, HALF_LIFE_DAYS
     from ecomm.ml.forecast.shop import LEVELS
     from ecomm.ml.forecast.train import ForecastConfig
     from ecomm.settings import Settings
@@ -224,5 +228,66 @@ def test_the_shops_forecasts_weigh_by_recency_and_the_library_by_default_does_no
     shop = ForecastConfig.from_settings(Settings(_env_file=None, home=tmp_path))
     for config in (shop, ForecastConfig()):
         half_lives = {level: config.backtest.for_level(level).half_life for level in LEVELS}
-        assert half_lives == {"product": HALF_LIFE_DAYS, "category": HALF_LIFE_DAYS, "total": None}
-    assert HALF_LIFE_DAYS == 14.0
+        assert half_lives == {"product": HALF_LIFE_DAYS, "category": CATEGORY_HALF_LIFE_DAYS, "total": None}
+        scales = {level: config.backtest.for_level(level).interval_scale for level in LEVELS}
+        assert scales == {"product": "spread", "category": "point", "total": "spread"}
+    assert (HALF_LIFE_DAYS, CATEGORY_HALF_LIFE_DAYS) == (14.0, 28.0)
+    assert BacktestSettings().for_level("category").interval_scale == "spread"
+
+
+def relative_errors_of(values, steps=(1, 2, 3)) -> pd.DataFrame:
+    return errors_of(values, steps).assign(relative=lambda e: e["error"], error=np.nan)
+
+
+def test_the_point_scale_multiplies_the_relative_error_quantiles_by_the_forecast():
+    """scale "point": errors over max(point, spread), so the bounds grow with the forecast."""
+    values = np.linspace(-1.0, 3.0, 101)  # the 10th and 92nd values: -0.64 and 2.64 (first test)
+    got = calibrate_backtest(rows_at(CUTOFF), relative_errors_of(values), "m", (80,), 3, scale="point")
+    assert got["m-lo-80"].tolist() == pytest.approx([10.0 - 0.64 * 10.0] * 3)
+    assert got["m-hi-80"].tolist() == pytest.approx([10.0 + 2.64 * 10.0] * 3)
+    # a forecast below its spread: the spread
+    small = calibrate_backtest(
+        rows_at(CUTOFF, point=1.0), relative_errors_of(values), "m", (80,), 3, scale="point"
+    )
+    assert small["m-hi-80"].tolist() == pytest.approx([1.0 + 2.64 * 2.0] * 3)
+    calibration = Calibration.from_errors(relative_errors_of(values), horizon=3, scale="point")
+    restored = Calibration.from_dict(calibration.to_dict(spread_days=28))
+    lo, hi = restored.bounds(np.array([10.0, 1.0]), spread=2.0, level=80)
+    assert restored.scale == "point"
+    assert lo.tolist() == pytest.approx([10.0 - 0.64 * 10.0, 0.0])
+    assert hi.tolist() == pytest.approx([10.0 + 2.64 * 10.0, 1.0 + 2.64 * 2.0])
+
+
+def test_an_unknown_interval_scale_is_refused_by_name():
+    with pytest.raises(ValueError, match="interval scale: 'level'"):
+        Calibration.from_errors(relative_errors_of([0.0] * 40), horizon=3, scale="level")
+    from ecomm.ml.forecast.backtest import BacktestSettings
+
+    with pytest.raises(ValueError, match="interval scale: 'units'"):
+        BacktestSettings(interval_scales=(("category", "units"),))
+
+
+def test_the_served_bounds_follow_the_calibrations_scale():
+    """ecomm.ml.serving.conformal_bounds (the registered pyfunc's) agrees with Calibration.bounds,
+    over the forecast for a "point" calibration and over the spread for one stored without a scale."""
+    from ecomm.ml.serving import conformal_bounds
+
+    values = np.linspace(-1.0, 3.0, 101)
+    stored = Calibration.from_errors(relative_errors_of(values), horizon=3, scale="point").to_dict(28)
+    out = pd.DataFrame(
+        {
+            "series_id": "a",
+            "date": pd.date_range(CUTOFF, periods=2),
+            "point": [10.0, 1.0],
+            **{f"{side}_{level}": np.nan for side in ("lo", "hi") for level in (80, 95)},
+        }
+    )
+    spreads = pd.Series({"a": 2.0})
+    got = conformal_bounds(out, spreads, stored)
+    lo, hi = Calibration.from_dict(stored).bounds(np.array([10.0, 1.0]), spread=2.0, level=80)
+    assert got["lo_80"].tolist() == pytest.approx(lo.tolist())
+    assert got["hi_80"].tolist() == pytest.approx(hi.tolist())
+    older = {k: v for k, v in stored.items() if k != "scale"}  # stored before the scale: the spread
+    assert conformal_bounds(out, spreads, older)["hi_80"].tolist() == pytest.approx(
+        [10.0 + 2.64 * 2.0, 1.0 + 2.64 * 2.0]
+    )

@@ -283,7 +283,8 @@ def train_forecast(
     models: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated: seasonal_naive, auto_ets, croston, adida, imapa, lightgbm "
+            help="Comma-separated: seasonal_naive, auto_ets, auto_theta, croston, adida, imapa, "
+            "lightgbm "
             "[default: ECOMM_FORECAST_MODELS]."
         ),
     ] = None,

@@ -483,12 +483,15 @@ def series_spreads(history: pd.DataFrame, season: int, days: int) -> pd.Series:
 def conformal_bounds(out: pd.DataFrame, spreads: pd.Series, calibration: dict) -> pd.DataFrame:
     """The forecasts (series_id, date, point, ...) with conformal 80%/95% bounds: point + q x spread,
     q the calibration's quantile of the scaled daily error that many days ahead (its `daily` rows,
-    steps 1.., at `probabilities`); the lower bound cut at 0. A step the calibration has no
-    quantile for keeps the model's own bounds."""
+    steps 1.., at `probabilities`); with the calibration's `scale` "point" (its errors over the
+    forecast, ecomm.ml.forecast.conformal.interval_scale), point + q x max(point, spread). The lower
+    bound cut at 0. A step the calibration has no quantile for keeps the model's own bounds."""
     out = out.sort_values([SERIES_ID, "date"]).copy()
     steps = out.groupby(SERIES_ID, sort=False).cumcount().to_numpy()
     daily, probabilities = np.asarray(calibration["daily"], float), np.asarray(calibration["probabilities"])
     spread = out[SERIES_ID].map(spreads).to_numpy()
+    if calibration.get("scale", "spread") == "point":  # a calibration stored before the scale: spread
+        spread = np.maximum(out["point"].to_numpy(), spread)
     for level in (80, 95):
         tail = (1.0 - level / 100.0) / 2.0
         for side, probability in (("lo", tail), ("hi", 1.0 - tail)):

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from ecomm.ml.forecast.conformal import calibrate_backtest, scaled_errors
+from ecomm.ml.forecast.conformal import calibrate_backtest, interval_scale, scaled_errors
 from ecomm.ml.forecast.frame import daily_grid, from_nixtla, to_nixtla
 from ecomm.ml.forecast.models import (
     BASELINE,
+    DEFAULT_STATISTICAL,
     STATISTICAL,
     ModelSettings,
     check_models,
@@ -50,17 +51,28 @@ class BacktestSettings:
     half_life: float | None = None
     # (level, half-life): overrides half_life for the shop's levels (ForecastConfig: conformal.HALF_LIVES)
     half_lives: tuple[tuple[str, float | None], ...] = ()
+    # what the conformal errors are divided by (conformal.interval_scale: "spread" or "point")
+    interval_scale: str = "spread"
+    # (level, scale): overrides interval_scale for the shop's levels (ForecastConfig: conformal.INTERVAL_SCALES)
+    interval_scales: tuple[tuple[str, str], ...] = ()
     models: ModelSettings = field(default_factory=ModelSettings)
+
+    def __post_init__(self) -> None:
+        for scale in (self.interval_scale, *dict(self.interval_scales).values()):
+            interval_scale(0.0, 0.0, scale)  # a ValueError naming an unknown scale
 
     @property
     def horizon(self) -> int:
         return max(self.horizons)
 
     def for_level(self, level: str) -> BacktestSettings:
-        """These settings with the level's AutoETS search space (ModelSettings.for_level) and
-        half-life (half_lives, else half_life)."""
+        """These settings with the level's AutoETS search space (ModelSettings.for_level),
+        half-life (half_lives, else half_life) and interval scale (interval_scales, else
+        interval_scale)."""
         half_life = dict(self.half_lives).get(level, self.half_life)
-        return replace(self, models=self.models.for_level(level), half_life=half_life)
+        scale = dict(self.interval_scales).get(level, self.interval_scale)
+        models = self.models.for_level(level)
+        return replace(self, models=models, half_life=half_life, interval_scale=scale)
 
 
 def rolling_forecasts(
@@ -87,7 +99,9 @@ def rolling_backtest(
     errors = pd.concat([scaled_errors(both, m).assign(model=m) for m in statistical], ignore_index=True)
     for model in statistical:
         own = errors[errors["model"] == model]
-        out = calibrate_backtest(out, own, model, settings.levels, settings.horizon, settings.half_life)
+        out = calibrate_backtest(
+            out, own, model, settings.levels, settings.horizon, settings.half_life, settings.interval_scale
+        )
     return out, errors
 
 
@@ -219,7 +233,9 @@ def error_table(forecasts: pd.DataFrame, horizons: tuple[int, ...] = HORIZONS, l
 
 
 def backtest(
-    frame: pd.DataFrame, names: tuple[str, ...] = STATISTICAL, settings: BacktestSettings | None = None
+    frame: pd.DataFrame,
+    names: tuple[str, ...] = DEFAULT_STATISTICAL,
+    settings: BacktestSettings | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(forecasts, error table) of a rolling-origin backtest of the named models on a long frame."""
     settings = settings or BacktestSettings()

@@ -31,7 +31,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-STATISTICAL = ("seasonal_naive", "auto_ets", "croston", "adida", "imapa")
+STATISTICAL = ("seasonal_naive", "auto_ets", "auto_theta", "croston", "adida", "imapa")
+# the library backtest's default (backtest.backtest): AutoTheta only when asked
+DEFAULT_STATISTICAL = ("seasonal_naive", "auto_ets", "croston", "adida", "imapa")
 GLOBAL = ("lightgbm",)
 MODELS = STATISTICAL + GLOBAL
 BASELINE = "seasonal_naive"
@@ -82,7 +84,7 @@ def check_models(names: tuple[str, ...]) -> tuple[str, ...]:
 
 def statistical_models(names: tuple[str, ...], settings: ModelSettings) -> list:
     """statsforecast model objects, aliased with our names (the forecast columns are named so)."""
-    from statsforecast.models import ADIDA, IMAPA, AutoETS, CrostonOptimized, SeasonalNaive
+    from statsforecast.models import ADIDA, IMAPA, AutoETS, AutoTheta, CrostonOptimized, SeasonalNaive
     from statsforecast.utils import ConformalIntervals
 
     def conformal() -> ConformalIntervals:
@@ -92,6 +94,7 @@ def statistical_models(names: tuple[str, ...], settings: ModelSettings) -> list:
     build = {
         "seasonal_naive": lambda: SeasonalNaive(season_length=m, alias="seasonal_naive"),
         "auto_ets": lambda: AutoETS(season_length=m, model=settings.ets_model, alias="auto_ets"),
+        "auto_theta": lambda: AutoTheta(season_length=m, alias="auto_theta"),
         "croston": lambda: CrostonOptimized(alias="croston", prediction_intervals=conformal()),
         "adida": lambda: ADIDA(alias="adida", prediction_intervals=conformal()),
         "imapa": lambda: IMAPA(alias="imapa", prediction_intervals=conformal()),

@@ -29,7 +29,7 @@ import pandas as pd
 
 from ecomm.ml import registry, tracking
 from ecomm.ml.forecast.backtest import SPREAD_DAYS, BacktestSettings, seasonal_scales
-from ecomm.ml.forecast.conformal import HALF_LIVES, Calibration
+from ecomm.ml.forecast.conformal import HALF_LIVES, INTERVAL_SCALES, Calibration
 from ecomm.ml.forecast.frame import daily_grid
 from ecomm.ml.forecast.models import GLOBAL, ModelSettings, check_models, statistical_models
 from ecomm.ml.forecast.shop import (
@@ -55,7 +55,9 @@ class ForecastConfig:
     levels: tuple[str, ...] = LEVELS
     models: tuple[str, ...] = ("seasonal_naive", "auto_ets")
     # recency-weighted conformal intervals at the levels of many series (conformal.HALF_LIVES)
-    backtest: BacktestSettings = field(default_factory=lambda: BacktestSettings(half_lives=HALF_LIVES))
+    backtest: BacktestSettings = field(
+        default_factory=lambda: BacktestSettings(half_lives=HALF_LIVES, interval_scales=INTERVAL_SCALES)
+    )
     products: int | None = 100  # product level backtest: the best sellers before the first origin
     choose_horizon: int = 14
     margin: float = 0.005
@@ -71,6 +73,7 @@ class ForecastConfig:
                 windows=settings.forecast_backtest_windows,
                 models=ModelSettings(n_jobs=settings.forecast_jobs),
                 half_lives=HALF_LIVES,
+                interval_scales=INTERVAL_SCALES,
             ),
             "products": settings.forecast_products or None,
             "margin": settings.promotion_margin,
@@ -139,8 +142,10 @@ def build_pyfunc(
         errors = b.errors if b.errors is not None else pd.DataFrame()
         own = errors[errors["model"] == methods[level]] if len(errors) else errors
         if len(own):
-            half_life = config.backtest.for_level(level).half_life
-            calibration = Calibration.from_errors(own, settings.horizon, half_life)
+            at_level = config.backtest.for_level(level)
+            calibration = Calibration.from_errors(
+                own, settings.horizon, at_level.half_life, at_level.interval_scale
+            )
             calibrations[level] = calibration.to_dict(SPREAD_DAYS)
     return ForecastPyfunc(models, methods, info, calibrations)
 
