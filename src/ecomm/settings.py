@@ -257,6 +257,25 @@ class Settings(BaseSettings):
         "label windows (below 2: the default, one window).",
     )
 
+    segment_max_k: int = Field(
+        default=10,
+        ge=3,
+        description="segment_model tries k = 3..this (K-Means clusters), each scored by silhouette, "
+        "Calinski-Harabasz, Davies-Bouldin and bootstrap stability.",
+    )
+    segment_refits: int = Field(
+        default=5,
+        ge=1,
+        description="segment_model's bootstrap refits per k (its stability) and restarts of the chosen "
+        "k (its restart stability). Fewer = faster training.",
+    )
+    purchase_trees: int = Field(
+        default=300, ge=1, description="Boosting rounds of purchase_model's XGBoost candidate."
+    )
+    purchase_epochs: int = Field(
+        default=200, ge=1, description="Maximum epochs of purchase_model's MLP candidate (early stopping)."
+    )
+
     # --- monitoring -------------------------------------------------------------------------------
     drift_retrain_psi: float = Field(
         default=0.1,

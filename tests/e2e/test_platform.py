@@ -39,10 +39,15 @@ def platform_env(tmp_path_factory) -> dict:
         "ECOMM_CUSTOMERS": "300",
         "ECOMM_PRODUCTS": "60",
         # long enough for a first training (a 60-day churn label after a training cutoff), tiny tuning
+        # and sizes
         "ECOMM_HISTORY_DAYS": "210",
         "ECOMM_CHURN_HORIZON_DAYS": "60",
         "ECOMM_CHURN_TRIALS": "2",
         "ECOMM_RECOMMENDER_TRIALS": "1",
+        "ECOMM_SEGMENT_MAX_K": "5",
+        "ECOMM_SEGMENT_REFITS": "2",
+        "ECOMM_PURCHASE_TREES": "50",
+        "ECOMM_PURCHASE_EPOCHS": "30",
         # demand forecasts: seasonal naive only (AutoETS doubles the training), one backtest origin, 20
         # products in the backtest (every one is forecast)
         "ECOMM_FORECAST_MODELS": "seasonal_naive",

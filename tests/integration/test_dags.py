@@ -452,8 +452,8 @@ def registered_versions(client) -> dict[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def trainings(airflow_world, dags, loaded_world) -> Trainings:
-    """ml_training_pipeline three times on the loaded 900-customer world with tiny tuning and an
-    MLflow store of its own: trained, then nothing changed, then forced; a margin of 1.0 makes the
+    """ml_training_pipeline three times on the loaded 900-customer world with tiny tuning and sizes
+    and an MLflow store of its own: trained, then nothing changed, then forced; a margin of 1.0 makes the
     forced second version lose the gate whatever its score."""
     from ecomm.ml import registry, tracking
 
@@ -465,6 +465,11 @@ def trainings(airflow_world, dags, loaded_world) -> Trainings:
             "mlflow_db": f"mlflow_dags_{uuid.uuid4().hex[:8]}",
             "churn_trials": 2,
             "recommender_trials": 1,
+            # the shared world's sizes (support.trained_world): k 3..5, two refits, few trees and epochs
+            "segment_max_k": 5,
+            "segment_refits": 2,
+            "purchase_trees": 50,
+            "purchase_epochs": 30,
             "promotion_margin": 1.0,
         }
     )
@@ -533,7 +538,8 @@ def test_training_dag_trains_registers_and_promotes_the_first_versions(trainings
     assert churn["plan"]["evaluation_cutoff"] == plan["churn"]["evaluation_cutoff"]  # the trainer's plan
     assert rec["split"]["train_end"] == plan["recommender"]["train_end"]
     segments, purchase, clv = (run.results[f"train_{m}"] for m in ("segments", "purchase", "clv"))
-    assert segments["as_of"] == "2025-03-01" and 3 <= segments["k"] <= 10  # the month of the last load
+    assert segments["as_of"] == "2025-03-01"  # the month of the last load
+    assert 3 <= segments["k"] <= 5  # its segment_max_k
     assert purchase["plan"]["evaluation_cutoff"] < plan["last_batch"]  # its 30-day label window is loaded
     assert clv["as_of"] == "2025-03-01" and clv["cutoff"] < plan["last_batch"]
     for result, name in zip((churn, rec, segments, purchase, clv), MODELS, strict=True):

@@ -14,7 +14,7 @@ from ecomm.warehouse.marts import MARTS, MartsError, MartsTestFailed, build_mart
 
 AS_OF = date(2025, 3, 31)
 DAYS = 60
-DAILY = 6  # the last DAILY dates are loaded and built one by one
+DAILY = 3  # the last DAILY dates are loaded and built one by one
 FIRST = AS_OF - timedelta(days=DAYS - 1)
 INTERMEDIATE = ("int_product_days", "int_product_engagement", "int_customer_orders", "int_customer_reviews",
                 "int_customer_months")  # fmt: skip

@@ -27,7 +27,7 @@ def test_serving_imports_nothing_from_ecomm():
         "pandas",
         "scipy.special",
         "statsforecast",
-        "statsforecast.core",  # its process pools, spawned instead of forked
+        "statsforecast.core",  # its process pools, from the fork server instead of forked
         "statsforecast.models",
     }
     standard = {"__future__", "copy", "functools", "multiprocessing", "concurrent.futures"}

@@ -128,10 +128,11 @@ def train_recommender(
 @user_errors
 def train_segments(
     boot: Annotated[
-        int | None, typer.Option(help="Bootstrap refits per k for the stability (default 5).")
+        int | None,
+        typer.Option(help="Bootstrap refits per k for the stability (default ECOMM_SEGMENT_REFITS, 5)."),
     ] = None,
 ) -> None:
-    """Segments: K-Means on point-in-time behavioural features, k over 3..10 by silhouette,
+    """Segments: K-Means on point-in-time behavioural features, k over 3..ECOMM_SEGMENT_MAX_K (10) by silhouette,
     Calinski-Harabasz, Davies-Bouldin and bootstrap stability; names derived from the centroids."""
     from ecomm.ml.segment.train import SegmentConfig
     from ecomm.ml.segment.train import train_segments as run
@@ -175,7 +176,10 @@ def train_segments(
 @user_errors
 def train_purchase(
     mlp_epochs: Annotated[
-        int | None, typer.Option(help="Most epochs of the MLP candidate (default 200; early stopping).")
+        int | None,
+        typer.Option(
+            help="Most epochs of the MLP candidate (default ECOMM_PURCHASE_EPOCHS, 200; early stopping)."
+        ),
     ] = None,
 ) -> None:
     """Purchase propensity: P(a completed order in the next 30 days) for every customer; logistic

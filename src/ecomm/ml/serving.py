@@ -525,7 +525,7 @@ class ForecastPyfunc(mlflow.pyfunc.PythonModel):
         parts = []
         for level, part in frame.groupby(SERIES_LEVEL, sort=True):
             method = self.methods[level]
-            engine = spawning_statsforecast(
+            engine = clean_statsforecast(
                 models=[copy.deepcopy(self.models[level])],  # a fresh fit per call
                 freq="D",
                 n_jobs=n_jobs,
@@ -555,36 +555,45 @@ class ForecastPyfunc(mlflow.pyfunc.PythonModel):
         return pd.concat(parts, ignore_index=True)[columns]
 
 
+# What statsforecast's workers unpickle: imported once, by the fork server, not by every worker
+WORKER_PRELOAD = ["statsforecast.core", "statsforecast.models"]
+
+
 @functools.cache
-def _spawning_statsforecast_class():
-    """StatsForecast with spawned worker processes (n_jobs > 1). It forks them by default, and a
-    forked child inherits locks that other threads of the parent held (OpenMP, BLAS, Airflow's task
-    runner): such children hung in an Airflow task and in the test suite. A spawned child starts
-    clean, at the cost of a fresh interpreter per process."""
+def _clean_statsforecast_class():
+    """StatsForecast whose worker processes (n_jobs > 1) start clean. It forks them from the calling
+    process by default, and a forked child inherits locks that other threads of the parent held
+    (OpenMP, BLAS, Airflow's task runner): such children hung in an Airflow task and in the test
+    suite. Ours come from multiprocessing's fork server instead: a fresh single-threaded interpreter,
+    started on the first pool, that has imported statsforecast (WORKER_PRELOAD) and forks each
+    worker, so a worker neither inherits the caller's threads nor imports statsforecast again (a
+    spawned worker did, about 5 s of CPU each)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     import statsforecast.core as core
     from statsforecast import StatsForecast
 
-    spawn = multiprocessing.get_context("spawn")
+    clean = multiprocessing.get_context("forkserver")
+    clean.set_forkserver_preload(WORKER_PRELOAD)  # no effect once a fork server runs
 
-    class SpawningStatsForecast(StatsForecast):
+    class CleanStatsForecast(StatsForecast):
         def _get_pool(self):
-            return spawn.Pool, {}
+            return clean.Pool, {}
 
         def _forecast_parallel(self, *args, **kwargs):
             # the one parallel path that builds its own ProcessPoolExecutor (default context)
             forked = core.ProcessPoolExecutor
-            core.ProcessPoolExecutor = functools.partial(ProcessPoolExecutor, mp_context=spawn)
+            core.ProcessPoolExecutor = functools.partial(ProcessPoolExecutor, mp_context=clean)
             try:
                 return super()._forecast_parallel(*args, **kwargs)
             finally:
                 core.ProcessPoolExecutor = forked
 
-    return SpawningStatsForecast
+    return CleanStatsForecast
 
 
-def spawning_statsforecast(**kwargs):
-    """A StatsForecast(**kwargs) whose worker processes are spawned, not forked."""
-    return _spawning_statsforecast_class()(**kwargs)
+def clean_statsforecast(**kwargs):
+    """A StatsForecast(**kwargs) whose worker processes come from the fork server, not forked from
+    the caller."""
+    return _clean_statsforecast_class()(**kwargs)

@@ -139,7 +139,7 @@ def statistical_engine(names: tuple[str, ...], settings: ModelSettings):
         return None
     from statsforecast.models import SeasonalNaive
 
-    from ecomm.ml.serving import spawning_statsforecast
+    from ecomm.ml.serving import clean_statsforecast
 
     fallback = SeasonalNaive(season_length=settings.season_length)
-    return spawning_statsforecast(models=models, freq="D", n_jobs=settings.n_jobs, fallback_model=fallback)
+    return clean_statsforecast(models=models, freq="D", n_jobs=settings.n_jobs, fallback_model=fallback)

@@ -73,7 +73,8 @@ class PurchaseConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides) -> PurchaseConfig:
-        return cls(**{"seed": settings.seed, "margin": settings.promotion_margin, **overrides})
+        sized = {"xgb_estimators": settings.purchase_trees, "mlp_max_iter": settings.purchase_epochs}
+        return cls(**{"seed": settings.seed, "margin": settings.promotion_margin, **sized, **overrides})
 
 
 @dataclass

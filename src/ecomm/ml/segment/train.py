@@ -51,7 +51,11 @@ class SegmentConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides) -> SegmentConfig:
-        return cls(**{"seed": settings.seed, **overrides})
+        sized = {
+            "ks": tuple(range(kselect.K_RANGE.start, settings.segment_max_k + 1)),
+            "n_boot": settings.segment_refits,
+        }
+        return cls(**{"seed": settings.seed, **sized, **overrides})
 
 
 @dataclass
