@@ -172,3 +172,17 @@ def test_a_log_without_purchases_takes_every_event_as_the_choice(warehouse, tmp_
     )
     assert (data.bought["lines"].sum(), data.holdout_bought["lines"].sum()) == (3, 2)
     assert data.chose == "had an event on" and data.train_end.isoformat() == "2024-01-04"
+
+
+def test_evaluate_scores_the_champion_against_both_popularities(rec_run, world, log):
+    from ecomm.ml.comparison import champion_row
+    from ecomm.ml.report import compare_recommender
+
+    train_end, relevant, _ = split_of_the_log(log)
+    comparison = compare_recommender(world, tracking.configure(world))
+    last = (train_end + timedelta(days=27)).date().isoformat()
+    assert comparison.holdout == f"{train_end.date()} .. {last}, {len(relevant)} customers with new purchases"
+    assert set(comparison.rows) == {"champion v1 = challenger", rec_ev.POPULARITY, rec_ev.POPULARITY_ALL}
+    assert champion_row(comparison)["ndcg_at_10"] == pytest.approx(
+        rec_run.metrics[rec_ev.MODEL]["ndcg_at_10"]
+    )
