@@ -186,3 +186,19 @@ def test_evaluate_scores_the_champion_against_both_popularities(rec_run, world, 
     assert champion_row(comparison)["ndcg_at_10"] == pytest.approx(
         rec_run.metrics[rec_ev.MODEL]["ndcg_at_10"]
     )
+
+
+def test_the_monitored_population_is_the_customers_who_bought_lately(world, log):
+    """Model drift's population of an event log: the customers with a purchase event in the 4 weeks
+    before the cutoff, with the number of distinct products they bought before it (from the CSV)."""
+    from ecomm.monitoring import recommender
+
+    cutoff, _, _ = split_of_the_log(log)
+    ts = pd.to_datetime(log["ts"]).dt.normalize()
+    bought = log[(log["kind"] == "transaction") & (ts < cutoff)]
+    lately = set(bought.loc[ts[bought.index] >= cutoff - timedelta(days=28), "visitor"])
+    with db.connection(world) as conn:
+        buyers = recommender.recent_buyers(conn, cutoff.date())
+    assert set(buyers["customer_id"]) == lately and len(lately) > 0
+    history = bought[bought["visitor"].isin(lately)].groupby("visitor")["item"].nunique()
+    assert buyers.set_index("customer_id")["history_items"].astype(int).to_dict() == history.to_dict()
