@@ -138,3 +138,19 @@ def ratings(conn, start: date | None, end: date) -> pd.DataFrame:
            ORDER BY review_date, review_id""",
         {"start": start, "end": end},
     )
+
+
+# An imported event log (`ecomm import interactions` with an event column: web events and not one
+# order line): its purchase events (every event, in a log without purchases) are what order lines
+# are to the shop (ecomm.ml.recommend.dataset.event_log_choices).
+def chosen_events(conn, start: date | None, end: date, events: tuple[str, ...]) -> pd.DataFrame:
+    """customer_id, product_id, lines: the web events of kinds `events` on products per pair in [start, end)."""
+    return query_frame(
+        conn,
+        f"""SELECT customer_id, product_id, count(*)::float8 AS lines
+           FROM warehouse.fact_web_events
+           WHERE product_id IS NOT NULL AND event_type = ANY(%(events)s) AND {in_window("event_date")}
+           GROUP BY customer_id, product_id
+           ORDER BY customer_id, product_id""",
+        {"start": start, "end": end, "events": list(events)},
+    )

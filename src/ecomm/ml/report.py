@@ -36,7 +36,7 @@ from ecomm.ml.churn.model import signature_columns
 from ecomm.ml.comparison import Comparison, Target, champion_row, run_metrics, run_params
 from ecomm.ml.comparison import entries as registered_entries
 from ecomm.ml.recommend import evaluate as rec_ev
-from ecomm.ml.recommend.dataset import HOLDOUT_DAYS, RATINGS, has_truth, load_rec_data
+from ecomm.ml.recommend.dataset import EVENTS, HOLDOUT_DAYS, RATINGS, SHOP, has_truth, load_rec_data
 from ecomm.ml.serving import CHURN_PROBABILITY
 from ecomm.settings import Settings
 
@@ -100,7 +100,7 @@ def compare_recommender(settings: Settings, client, holdout_days: int = HOLDOUT_
             model = mlflow.pyfunc.load_model(registry.model_uri(registry.RECOMMENDER_MODEL, version))
             lists[label] = rec_ev.model_lists(model, users, countries)
         lists[rec_ev.POPULARITY] = rec_ev.popularity_lists(data, users)
-        if data.source == RATINGS:
+        if data.source != SHOP:
             lists[rec_ev.POPULARITY_ALL] = rec_ev.whole_window_popularity_lists(data, users)
         if has_truth(conn):  # imported data has none: no oracle row
             lists[rec_ev.ORACLE] = rec_ev.oracle_lists(conn, data, users)
@@ -119,7 +119,9 @@ def compare_recommender(settings: Settings, client, holdout_days: int = HOLDOUT_
     return Comparison(
         registry.RECOMMENDER_MODEL,
         f"{split['holdout_start']} .. {split['holdout_last_day']}, {len(users)} customers with new "
-        + ("ratings" if data.source == RATINGS else "purchases"),
+        + {RATINGS: "ratings", EVENTS: "purchases" if data.chose == "bought" else "events"}.get(
+            data.source, "purchases"
+        ),
         REC_METRICS,
         table,
         registry.aliases(client, registry.RECOMMENDER_MODEL),

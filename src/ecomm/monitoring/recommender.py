@@ -32,21 +32,33 @@ CATEGORICAL = ["known_customer", "top_category"]
 COLUMNS = ["history_items", "known_customer", "top_category", "list_popularity_rank"]
 
 
-# the customers' purchases: the shop's completed lines, or an imported rating log's ratings (a rating
-# is the customer's choice of the product, as in ecomm.ml.recommend.dataset)
+# the customers' purchases: the shop's completed lines, an imported rating log's ratings or an imported
+# event log's chosen events (a rating or a chosen event is the customer's choice of the product, as in
+# ecomm.ml.recommend.dataset)
 CHOICES = {
     "shop": ("warehouse.fact_order_items", "order_date", "f.status <> 'cancelled'"),
     "ratings": ("warehouse.fact_reviews", "review_date", "f.order_id IS NULL"),
+    "events": (
+        "warehouse.fact_web_events",
+        "event_date",
+        "f.event_type = ANY(%(events)s) AND f.product_id IS NOT NULL",
+    ),
 }
 
 
 def recent_buyers(conn, cutoff: dt.date) -> pd.DataFrame:
     """customer_id, country, history_items of the customers with a completed line (a rating, in a
-    rating log) in the WINDOW_DAYS before `cutoff` (history: their distinct products bought before
-    `cutoff`)."""
-    from ecomm.ml.recommend.dataset import rating_log_span
+    rating log; a chosen event, in an event log) in the WINDOW_DAYS before `cutoff` (history: their
+    distinct products bought before `cutoff`)."""
+    from ecomm.ml.recommend.dataset import event_log_choices, rating_log_span
 
-    table, day, kept = CHOICES["shop" if rating_log_span(conn) is None else "ratings"]
+    events = None
+    if rating_log_span(conn) is not None:
+        kind = "ratings"
+    else:
+        events = event_log_choices(conn)
+        kind = "shop" if events is None else "events"
+    table, day, kept = CHOICES[kind]
     return query_frame(
         conn,
         f"""SELECT f.customer_id, c.country, count(DISTINCT f.product_id)::float8 AS history_items
@@ -55,7 +67,7 @@ def recent_buyers(conn, cutoff: dt.date) -> pd.DataFrame:
            GROUP BY f.customer_id, c.country
            HAVING max(f.{day}) >= %(start)s
            ORDER BY f.customer_id""",
-        {"cutoff": cutoff, "start": cutoff - dt.timedelta(days=WINDOW_DAYS)},
+        {"cutoff": cutoff, "start": cutoff - dt.timedelta(days=WINDOW_DAYS), "events": list(events or ())},
     )
 
 

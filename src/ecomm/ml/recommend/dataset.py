@@ -4,12 +4,16 @@ the relevant items of the holdout, and (for evaluation only) the generator's tru
 Two sources: the shop (order lines and web events) and, when the warehouse holds nothing but an
 imported rating log (reviews of no known order, not one order line or web event), the ratings: a
 rating is the customer's choice of the product, so it takes the order line's place everywhere (what
-was "bought", the holdout's relevant items, popularity), over the same split."""
+was "bought", the holdout's relevant items, popularity), over the same split. And when it holds an
+imported event log (web events, not one order line), its purchase events take that place, or, in a
+log without a single purchase, every event (a view is then the strongest sign of choice the log
+has); views and carts keep the shop's weights in training."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 
 import pandas as pd
 
@@ -20,7 +24,8 @@ from ecomm.features.churn import FeatureError, WarehouseSpan, warehouse_span
 
 HOLDOUT_DAYS = 28
 POPULARITY_DAYS = 56
-SHOP, RATINGS = "shop", "ratings"  # RecData.source
+SHOP, RATINGS, EVENTS = "shop", "ratings", "events"  # RecData.source
+EVENT_TYPES = ("view", "add_to_cart", "purchase")  # the contract's web events
 
 
 @dataclass
@@ -36,8 +41,10 @@ class RecData:
     catalog: pd.DataFrame  # product_id, category, launch_date: launched before train_end
     train_customers: pd.DataFrame  # customer_id, country: signed up before train_end (the model's)
     customers: pd.DataFrame  # customer_id, country: signed up before holdout_end (evaluation inputs)
-    # SHOP, or RATINGS: bought / recent / holdout_bought are ratings
+    # SHOP, or RATINGS: bought / recent / holdout_bought are ratings, or EVENTS: they are the
+    # web events of kinds `chosen_events`
     source: str = SHOP
+    chosen_events: tuple[str, ...] = ()
 
     def describe(self) -> dict:
         return {
@@ -47,11 +54,21 @@ class RecData:
             "train_interaction_pairs": len(self.interactions),
             "catalog_size": len(self.catalog),
             **({"interactions": "imported ratings"} if self.source == RATINGS else {}),
+            **({"interactions": f"imported events, {self.events_chosen}"} if self.source == EVENTS else {}),
         }
+
+    @property
+    def events_chosen(self) -> str:
+        """Which events of an event log play the order line's role, in messages."""
+        if self.chosen_events == ("purchase",):
+            return "purchases as orders"
+        return "every event as an order (the log holds no purchase)"
 
     @property
     def chose(self) -> str:
         """What a relevant holdout item is to its customer, in messages."""
+        if self.source == EVENTS and self.chosen_events != ("purchase",):
+            return "had an event on"
         return "rated" if self.source == RATINGS else "bought"
 
 
@@ -94,15 +111,40 @@ def rating_log_span(conn) -> WarehouseSpan | None:
     return WarehouseSpan(first, last)
 
 
+def event_log_choices(conn) -> tuple[str, ...] | None:
+    """The web events that take the order line's place when the warehouse is an imported event log
+    (web events on products and not one order line): ("purchase",) when the log holds a purchase
+    event, else every event kind (a log of views and carts: its events are all it says of choice);
+    None otherwise (the shop, a transaction log, a rating log). Decided on the whole log, as its
+    kind is: whether the log records purchases at all."""
+    frame = query_frame(
+        conn,
+        """SELECT EXISTS (SELECT 1 FROM warehouse.fact_order_items) AS orders,
+                  EXISTS (SELECT 1 FROM warehouse.fact_web_events WHERE product_id IS NOT NULL) AS events,
+                  EXISTS (SELECT 1 FROM warehouse.fact_web_events
+                          WHERE product_id IS NOT NULL AND event_type = 'purchase') AS purchases""",
+    ).iloc[0]
+    if frame["orders"] or not frame["events"]:
+        return None
+    return ("purchase",) if frame["purchases"] else EVENT_TYPES
+
+
 def load_rec_data(
     conn, *, holdout_days: int = HOLDOUT_DAYS, train_end: date | None = None, holdout_end: date | None = None
 ) -> RecData:
     """The split of the warehouse: by default the last `holdout_days` loaded days are the holdout.
-    A rating log's ratings take the order lines' place (bought, recent, holdout_bought)."""
+    A rating log's ratings, or an event log's chosen events (event_log_choices), take the order
+    lines' place (bought, recent, holdout_bought)."""
     ratings_span = rating_log_span(conn)
+    events = None if ratings_span is not None else event_log_choices(conn)
     span = ratings_span or warehouse_span(conn)
     train_end, holdout_end = split_dates(span, holdout_days, train_end, holdout_end)
-    chosen = I.purchases if ratings_span is None else I.rated
+    if ratings_span is not None:
+        source, chosen = RATINGS, I.rated
+    elif events is not None:
+        source, chosen = EVENTS, partial(I.chosen_events, events=events)
+    else:
+        source, chosen = SHOP, I.purchases
     return RecData(
         train_end=train_end,
         holdout_end=holdout_end,
@@ -115,7 +157,8 @@ def load_rec_data(
         catalog=I.catalog(conn, train_end),
         train_customers=I.customers(conn, train_end),
         customers=I.customers(conn, holdout_end),
-        source=SHOP if ratings_span is None else RATINGS,
+        source=source,
+        chosen_events=events or (),
     )
 
 

@@ -5,7 +5,8 @@ as `recommender_model` and put through the promotion gate (NDCG@10 on the holdou
 
 On an imported rating log (dataset.RATINGS: ratings in the order lines' place) the same stages run;
 popularity over the whole training window is a row of its own beside the last 56 days' (the shop's),
-and there is no oracle (no planted truth).
+and there is no oracle (no planted truth). On an imported event log (dataset.EVENTS) likewise, with its
+purchase events (every event, in a log without purchases) in the order lines' place.
 
 Splits (default holdout 28 days): training = everything before the holdout; tuning (small grids, the
 library's `tune`) fits on training minus its last 28 days and scores those 28 days. The registered
@@ -32,7 +33,7 @@ from ecomm.ml.recommend import model as M
 from ecomm.ml.recommend import reranked as R
 from ecomm.ml.recommend.dataset import (
     HOLDOUT_DAYS,
-    RATINGS,
+    SHOP,
     has_truth,
     load_rec_data,
     require_recommendable,
@@ -40,7 +41,7 @@ from ecomm.ml.recommend.dataset import (
 from ecomm.ml.recommend.general.interactions import InteractionsError
 from ecomm.ml.recommend.general.recommender import GeneralRecommender
 from ecomm.ml.recommend.general.rerank import NotEnoughLabels
-from ecomm.ml.recommend.general.shop import from_rec_data, shop_params
+from ecomm.ml.recommend.general.shop import from_rec_data, rec_params
 from ecomm.ml.serving import (
     CONFIDENCE,
     MAX_K,
@@ -143,7 +144,7 @@ def _fit_and_evaluate(conn, config: RecConfig) -> Fitted:
     require_recommendable(data)
     frame, items = from_rec_data(conn, data)
     clock.lap("read")
-    params = shop_params(seed=config.seed, num_threads=config.n_jobs)
+    params = rec_params(data, seed=config.seed, num_threads=config.n_jobs)
     validation_start = pd.Timestamp(data.train_end - timedelta(days=config.holdout_days))
     reranker = R.tune_reranker(frame, items, params, validation_start, config.n_trials)
     knn_name, knn = R.tune_item_knn(frame, items, params, validation_start)
@@ -162,7 +163,7 @@ def _fit_and_evaluate(conn, config: RecConfig) -> Fitted:
         ITEM_KNN_TUNED: R.item_knn_lists(frame, items, knn_name, knn.params, users, k),
         ev.POPULARITY: ev.popularity_lists(data, users, k),
     }
-    if data.source == RATINGS:
+    if data.source != SHOP:  # an imported log: whole-window popularity beside the shop's 56 days
         lists[ev.POPULARITY_ALL] = ev.whole_window_popularity_lists(data, users, k)
     if has_truth(conn):
         lists[ev.ORACLE] = ev.oracle_lists(conn, data, users, k)
