@@ -79,3 +79,22 @@ def test_without_a_validation_origin_the_choice_is_refused_saying_why():
     no_rows = pd.DataFrame(columns=["model", "horizon", "mase", "origins"])
     with pytest.raises(ValueError, match="no validation origin before the backtest's first with 14 days"):
         choose_method(no_rows, 14)
+
+
+def test_a_history_without_room_for_a_validation_origin_is_too_short_to_train():
+    """check_history: 4 origins 7 days apart, 30 days after the last, and before the first 14 days
+    for the validation origin and two weeks of history before it (80 days in all)."""
+    from ecomm.features.churn import FeatureError
+    from ecomm.ml.forecast.train import check_history
+
+    def sales(days: int) -> pd.DataFrame:
+        return pd.DataFrame({"date": pd.date_range("2024-01-01", periods=days), "y": 1.0})
+
+    check_history(sales(80), SETTINGS)
+    with pytest.raises(FeatureError, match="79 days are too short for 4 backtest origin.* \\(80 days\\)"):
+        check_history(sales(79), SETTINGS)
+    # the shortest history passing the check has its validation origin: the choice is made
+    frame = sales(80).assign(series_id="a", y=lambda f: 2 * WEEK[f["date"].dt.dayofweek] + f.index % 3)
+    forecasts, _, validation = rolling_backtest(frame[["series_id", "date", "y"]], MODELS, SETTINGS)
+    assert validation[validation.horizon == 14]["origins"].tolist() == [1, 1]
+    assert choose_method(validation, 14) in MODELS

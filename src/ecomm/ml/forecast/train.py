@@ -105,18 +105,26 @@ class ForecastResult:
         return out
 
 
-def check_history(sales: pd.DataFrame, backtest: BacktestSettings) -> None:
+def check_history(sales: pd.DataFrame, backtest: BacktestSettings, choose_horizon: int = 14) -> None:
     """FeatureError (a warehouse too short to train on, as the other trainers say it) unless the
-    first backtest origin has MIN_HISTORY_DAYS of history before it."""
+    first backtest origin has MIN_HISTORY_DAYS of history before it and, with calibration origins,
+    room before it for the validation origin(s) the model is chosen on (choose_method: `choose_horizon`
+    days ending by the first origin, `step` days apart, each with two seasons of history before it,
+    as backtest._calibration_forecasts needs)."""
     from ecomm.features.churn import FeatureError
 
     days = (sales["date"].max() - sales["date"].min()).days + 1
-    needed = backtest.horizon + (backtest.windows - 1) * backtest.step + MIN_HISTORY_DAYS
+    before = MIN_HISTORY_DAYS
+    if backtest.calibration_windows:
+        validation = backtest.step * math.ceil(choose_horizon / backtest.step)
+        before = max(before, validation + 2 * backtest.models.season_length + 1)
+    needed = backtest.horizon + (backtest.windows - 1) * backtest.step + before
     if days < needed:
         raise FeatureError(
             f"the warehouse's {days} days are too short for {backtest.windows} backtest origin(s) "
-            f"{backtest.step} days apart with {MIN_HISTORY_DAYS} days of history before the first and "
-            f"{backtest.horizon} after the last ({needed} days)"
+            f"{backtest.step} days apart with {before} days of history before the first (its own and "
+            f"the validation origins' the model is chosen on) and {backtest.horizon} after the last "
+            f"({needed} days)"
         )
 
 
@@ -210,7 +218,7 @@ def train_forecast(settings, config: ForecastConfig) -> ForecastResult:
     if set(check_models(config.models)) <= set(GLOBAL):
         raise ValueError("models: no statistical model to register (LightGBM alone is not registered)")
     sales, truth = shop_data(settings)
-    check_history(sales, config.backtest)
+    check_history(sales, config.backtest, config.choose_horizon)
     levels = supported_levels(sales, config.levels)
     backtests = {
         level: shop_backtest(settings, level, config.models, config.backtest, config.products, (sales, truth))
