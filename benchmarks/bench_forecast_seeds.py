@@ -5,7 +5,8 @@ reads from the warehouse (`raw_shop_data`: the same rows as ecomm.ml.forecast.sh
 the loaded world, which tests/integration/test_forecast_shop.py checks; no load needed), then do
 what `ecomm train forecast` does with its defaults (the Settings' candidates, backtest origins and
 best sellers): the rolling-origin backtest of each level (ecomm.ml.forecast.shop.shop_backtest),
-the model the gate registers per level (the lowest MASE at 14 days, train.choose_method), the stock
+the model the gate registers per level (the lowest MASE at 14 days on the validation origins before
+the reported ones, train.choose_method; the reported origins never choose), the stock
 replay of its product forecasts against the naive policy (stock.compare_policies, the Settings'
 lead time and service level). Reported per level at 14 days: MASE of ours, of seasonal naive and
 of the planted expected demand (the oracle), the ratios, the 80%/95% coverage; and each target of
@@ -138,7 +139,9 @@ def _h14(table: pd.DataFrame, model: str) -> dict:
 def level_row(backtest, method: str) -> dict:
     """The level's figures at 14 days: ours (the chosen method), seasonal naive's, the oracle's."""
     from ecomm.ml.forecast.models import BASELINE
+    from ecomm.ml.forecast.report import HORIZON
     from ecomm.ml.forecast.shop import ORACLE
+    from ecomm.ml.forecast.train import chosen_on
 
     ours, naive, oracle = (_h14(backtest.table, m) for m in (method, BASELINE, ORACLE))
     return {
@@ -156,6 +159,12 @@ def level_row(backtest, method: str) -> dict:
         "smape": ours["smape"],
         "bias": ours["bias"],
         "seconds": round(backtest.seconds, 1),
+        "chosen_on_origins": chosen_on(backtest, HORIZON),
+        # each candidate's MASE at 14 days on the validation origins, what the choice compared
+        "validation_mase": {
+            str(r.model): float(r.mase)
+            for r in backtest.validation[backtest.validation["horizon"] == HORIZON].itertuples()
+        },
     }
 
 
@@ -239,7 +248,7 @@ def one_seed(seed: int, opts: Options, settings, config) -> dict:
         level: shop_backtest(None, level, config.models, config.backtest, config.products, data)
         for level in LEVELS
     }
-    methods = {level: choose_method(b.table, config.choose_horizon) for level, b in backtests.items()}
+    methods = {level: choose_method(b.validation, config.choose_horizon) for level, b in backtests.items()}
     product = backtests["product"]
     stock = compare_policies(
         product.forecasts,

@@ -736,7 +736,8 @@ def render_forecast_seeds(results: Path) -> str:
         f"to {w['as_of']} ({orders} orders), backtested as `ecomm train forecast` does by default "
         f"(candidates {', '.join(f['candidates'])}; {f['windows']} origins {f['step_days']} days apart; "
         f"product level: the {f['best_sellers']} best sellers before the first origin; ours = the "
-        f"candidate with the lowest MASE at 14 days), horizon 14 days; stock replay of ours' reorder "
+        f"candidate with the lowest MASE at 14 days on the validation origins before the reported ones), "
+        f"horizon 14 days; stock replay of ours' reorder "
         f"points against the naive policy, lead time {f['lead_time_days']} days, target service level "
         f"{f['service_level']:.2f} ({found['seconds']:.0f} s in all):",
         "",

@@ -224,7 +224,7 @@ class Settings(BaseSettings):
         default="seasonal_naive,auto_ets",
         pattern=r"^[a-z_]+(,[a-z_]+)*$",
         description="Comma-separated candidates of demand_forecast_model, backtested per level (the "
-        "lowest MASE at 14 days is registered): seasonal_naive, auto_ets, auto_theta, croston, adida, imapa, "
+        "lowest MASE at 14 days on the validation origins before the reported ones is registered): seasonal_naive, auto_ets, auto_theta, croston, adida, imapa, "
         "lightgbm.",
     )
     forecast_backtest_windows: int = Field(

@@ -101,6 +101,8 @@ def test_the_forecast_comparison_is_the_champions_training_backtest(evaluation, 
     comp = comparison(evaluation, registry.DEMAND_FORECAST_MODEL)
     client = tracking.configure(trained_world)
     run_id = client.get_model_version(registry.DEMAND_FORECAST_MODEL, "1").run_id
+    # each level's model was chosen on validation origins before the reported one (train.choose_method)
+    assert comp.holdout.endswith("; models chosen on 7/7/7 earlier validation origins, not these")
     assert list(comp.rows) == [
         f"{level}: {entry}"
         for level in ("category", "product")

@@ -315,7 +315,7 @@ def train_forecast(
     from ecomm.ml.forecast.backtest import BacktestSettings
     from ecomm.ml.forecast.models import check_models
     from ecomm.ml.forecast.shop import LEVELS
-    from ecomm.ml.forecast.train import ForecastConfig
+    from ecomm.ml.forecast.train import ForecastConfig, chosen_on
     from ecomm.ml.forecast.train import train_forecast as run
 
     if level != "all" and level not in LEVELS:
@@ -335,7 +335,11 @@ def train_forecast(
         result = run(settings, config)
     for backtest in result.backtests.values():
         _print_backtest(backtest)
-        out.print(f"{backtest.level}: {result.methods[backtest.level]} chosen (lowest MASE at 14 days)")
+        origins = chosen_on(backtest, config.choose_horizon)
+        out.print(
+            f"{backtest.level}: {result.methods[backtest.level]} chosen (lowest MASE at 14 days "
+            f"on the {origins} validation origins before the backtest's)"
+        )
     if result.stock is not None:
         st = result.stock
         out.print(

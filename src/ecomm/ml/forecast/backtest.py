@@ -11,6 +11,11 @@ Intervals of the statistical models: conformal (ecomm.ml.forecast.conformal), fr
 of the earlier origins' forecasts that had been observed by each cutoff; so the first windows have
 errors to go on, `calibration_windows` more origins, `step` days apart before the first, are
 forecast for their errors alone (series with too little history before them are left out of those).
+
+Choosing a model (validation_table): the calibration origins are also the validation origins. The
+reported origins' errors are not used to choose among the models (a choice on them would make the
+chosen model's reported error optimistic): at horizon H, the origins before the first reported one
+whose H days end by it are scored, so no actual they score is one the reported origins score.
 """
 
 from __future__ import annotations
@@ -85,16 +90,18 @@ def rolling_forecasts(
 
 def rolling_backtest(
     frame: pd.DataFrame, names: tuple[str, ...], settings: BacktestSettings
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(rolling_forecasts' rows with conformal intervals for the statistical models, the scaled errors
-    of every origin, calibration origins included: conformal.scaled_errors plus a model column)."""
+    of every origin, calibration origins included: conformal.scaled_errors plus a model column, and
+    the statistical models' validation_table on the calibration origins: what a model is chosen on)."""
     check_models(names)
     grid = daily_grid(frame)
     out = _forecasts_at_origins(grid, names, settings, settings.windows)
     statistical = tuple(n for n in names if n in STATISTICAL)
     if not settings.calibration_windows or not statistical:
-        return out, pd.DataFrame()
+        return out, pd.DataFrame(), validation_table(pd.DataFrame(), None, settings)
     earlier = _calibration_forecasts(grid, statistical, settings, out["cutoff"].min())
+    validation = validation_table(earlier, out["cutoff"].min(), settings)
     both = pd.concat([earlier, out], ignore_index=True)
     errors = pd.concat([scaled_errors(both, m).assign(model=m) for m in statistical], ignore_index=True)
     for model in statistical:
@@ -102,7 +109,25 @@ def rolling_backtest(
         out = calibrate_backtest(
             out, own, model, settings.levels, settings.horizon, settings.half_life, settings.interval_scale
         )
-    return out, errors
+    return out, errors, validation
+
+
+def validation_table(earlier: pd.DataFrame, first_cutoff, settings: BacktestSettings) -> pd.DataFrame:
+    """error_table of the forecasts at origins before `first_cutoff` (the first reported origin),
+    per horizon H of only the origins whose H days end by it (the module docstring: a model chosen on
+    it never saw a reported origin's actuals), with `origins`, how many origins each row pools. No
+    such origin (too short a history, no calibration origins): no row at that horizon."""
+    parts = []
+    for horizon in settings.horizons:
+        if earlier.empty:
+            break
+        scored = earlier[earlier["cutoff"] + pd.Timedelta(days=horizon) <= first_cutoff]
+        if len(scored):
+            table = error_table(scored, (horizon,), settings.levels)
+            parts.append(table.assign(origins=scored["cutoff"].nunique()))
+    if not parts:
+        return pd.DataFrame(columns=["model", "horizon", "mase", "origins"])
+    return pd.concat(parts, ignore_index=True)
 
 
 def _forecasts_at_origins(
@@ -239,5 +264,5 @@ def backtest(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(forecasts, error table) of a rolling-origin backtest of the named models on a long frame."""
     settings = settings or BacktestSettings()
-    forecasts, _ = rolling_backtest(frame, names, settings)
+    forecasts = rolling_backtest(frame, names, settings)[0]
     return forecasts, error_table(forecasts, settings.horizons, settings.levels)

@@ -1,7 +1,8 @@
 """The demand forecasts' part of `ecomm evaluate --report`: the champion's backtest at 14 days beside
 seasonal naive and the planted demand (the oracle), per level, and the issue's targets.
 
-The rows are those of the champion's training run (its logged `evaluation/backtest_<level>.json`):
+The rows are those of the champion's training run (its logged `evaluation/backtest_<level>.json`;
+each level's model was chosen on earlier validation origins, `evaluation/validation_<level>.json`):
 a rolling-origin backtest refits at every origin, so re-running it here would only repeat the
 training's minutes on the same days. A warehouse without planted demand (imported data) has no
 oracle row and its oracle target is unmeasured.
@@ -61,6 +62,9 @@ def compare_forecast(client) -> Comparison:
         f"champion v{champion}'s rolling-origin backtest ({params.get('windows', '?')} origins "
         f"{params.get('step', '?')} days apart up to {params.get('last_day', '?')}), horizon {HORIZON} days"
     )
+    chosen_on = [params[k] for k in sorted(params) if k.startswith("chosen_on_origins_")]
+    if chosen_on:  # versions since the choice moved off the reported origins (train.choose_method)
+        comp.holdout += f"; models chosen on {'/'.join(chosen_on)} earlier validation origins, not these"
     for level in LEVELS:
         table = backtest_table(client, run_id, level)
         if table is None:

@@ -90,6 +90,8 @@ class ShopBacktest:
     forecasts: pd.DataFrame | None = None  # rolling_forecasts' rows (for the stock replay)
     frame: pd.DataFrame | None = None  # the level's daily series (series_id, date, y)
     errors: pd.DataFrame | None = None  # rolling_backtest's scaled errors (conformal intervals, stock)
+    # backtest.validation_table: the origins before `cutoffs` the model is chosen on (train.choose_method)
+    validation: pd.DataFrame | None = None
 
 
 def shop_data(settings) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -157,7 +159,7 @@ def shop_backtest(
     sales, truth = data or shop_data(settings)
     last = sales["date"].max()
     sales, frame = level_series(sales, level, backtest, products)
-    forecasts, errors = rolling_backtest(frame, models, backtest)
+    forecasts, errors, validation = rolling_backtest(frame, models, backtest)
     if truth is not None:
         truth = truth.merge(sales[["product_id", "category"]].drop_duplicates(), on="product_id")
         oracle = at_level(truth, level, ORACLE)
@@ -179,4 +181,5 @@ def shop_backtest(
         forecasts=forecasts,
         frame=frame,
         errors=errors,
+        validation=validation,
     )

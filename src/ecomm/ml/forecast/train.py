@@ -5,8 +5,11 @@ reference is the population of those forecasts (monitoring.forecast).
 Per level (product, category, total; a warehouse without product categories, an imported log
 without a category column, is forecast at the product and total levels only): the rolling-origin backtest of the candidate models
 (ecomm.ml.forecast.shop); the level's model is the statistical one with the lowest MASE at
-`choose_horizon` (14 days), pooled over the backtest's origins (LightGBM is backtested when asked
-but not registered: the pyfunc holds statsforecast models only). The registered pyfunc
+`choose_horizon` (14 days) on the validation origins (backtest.validation_table: the calibration
+origins before the reported ones whose 14 days end by the first reported origin), not on the
+reported origins, whose figures (the logged backtest table, `ecomm evaluate --report`, the
+benchmark) would otherwise flatter the chosen model (LightGBM is backtested when asked but not
+registered: the pyfunc holds statsforecast models only). The registered pyfunc
 (ecomm.ml.serving.ForecastPyfunc) holds the chosen model of each level, unfitted: it fits on the
 history it is given. Gate (registry.promotion_gate, lower is better): each version forecasts the
 latest backtest window (from the last origin, `choose_horizon` days) of every level the challenger
@@ -102,27 +105,45 @@ class ForecastResult:
         return out
 
 
-def check_history(sales: pd.DataFrame, backtest: BacktestSettings) -> None:
+def check_history(sales: pd.DataFrame, backtest: BacktestSettings, choose_horizon: int = 14) -> None:
     """FeatureError (a warehouse too short to train on, as the other trainers say it) unless the
-    first backtest origin has MIN_HISTORY_DAYS of history before it."""
+    first backtest origin has MIN_HISTORY_DAYS of history before it and, with calibration origins,
+    room before it for the validation origin(s) the model is chosen on (choose_method: `choose_horizon`
+    days ending by the first origin, `step` days apart, each with two seasons of history before it,
+    as backtest._calibration_forecasts needs)."""
     from ecomm.features.churn import FeatureError
 
     days = (sales["date"].max() - sales["date"].min()).days + 1
-    needed = backtest.horizon + (backtest.windows - 1) * backtest.step + MIN_HISTORY_DAYS
+    before = MIN_HISTORY_DAYS
+    if backtest.calibration_windows:
+        validation = backtest.step * math.ceil(choose_horizon / backtest.step)
+        before = max(before, validation + 2 * backtest.models.season_length + 1)
+    needed = backtest.horizon + (backtest.windows - 1) * backtest.step + before
     if days < needed:
         raise FeatureError(
             f"the warehouse's {days} days are too short for {backtest.windows} backtest origin(s) "
-            f"{backtest.step} days apart with {MIN_HISTORY_DAYS} days of history before the first and "
-            f"{backtest.horizon} after the last ({needed} days)"
+            f"{backtest.step} days apart with {before} days of history before the first (its own and "
+            f"the validation origins' the model is chosen on) and {backtest.horizon} after the last "
+            f"({needed} days)"
         )
 
 
-def choose_method(table: pd.DataFrame, horizon: int) -> str:
-    """The registrable model with the lowest MASE at `horizon` (ties: the first in the table)."""
-    rows = table[(table["horizon"] == horizon) & ~table["model"].isin((ORACLE, *GLOBAL))]
+def choose_method(validation: pd.DataFrame, horizon: int) -> str:
+    """The registrable model with the lowest MASE at `horizon` on the validation origins
+    (ShopBacktest.validation: before the reported ones; ties: the first in the table)."""
+    rows = validation[(validation["horizon"] == horizon) & ~validation["model"].isin((ORACLE, *GLOBAL))]
     if rows.empty:
-        raise ValueError("models: no statistical model to register (LightGBM alone is not registered)")
-    return str(rows.loc[rows["mase"].idxmin(), "model"])
+        raise ValueError(
+            f"no validation origin before the backtest's first with {horizon} days ending by it: "
+            "the model is chosen there (a longer history, or calibration_windows > 0)"
+        )
+    return str(rows.loc[rows["mase"].astype(float).idxmin(), "model"])
+
+
+def chosen_on(backtest: ShopBacktest, horizon: int) -> int:
+    """How many validation origins the level's model was chosen on."""
+    rows = backtest.validation[backtest.validation["horizon"] == horizon]
+    return int(rows["origins"].iloc[0]) if len(rows) else 0
 
 
 def build_pyfunc(
@@ -194,15 +215,16 @@ def train_forecast(settings, config: ForecastConfig) -> ForecastResult:
     import mlflow
 
     started = time.perf_counter()
-    check_models(config.models)
+    if set(check_models(config.models)) <= set(GLOBAL):
+        raise ValueError("models: no statistical model to register (LightGBM alone is not registered)")
     sales, truth = shop_data(settings)
-    check_history(sales, config.backtest)
+    check_history(sales, config.backtest, config.choose_horizon)
     levels = supported_levels(sales, config.levels)
     backtests = {
         level: shop_backtest(settings, level, config.models, config.backtest, config.products, (sales, truth))
         for level in levels
     }
-    methods = {level: choose_method(b.table, config.choose_horizon) for level, b in backtests.items()}
+    methods = {level: choose_method(b.validation, config.choose_horizon) for level, b in backtests.items()}
     pyfunc = build_pyfunc(methods, config, backtests)
     stock = None
     if "product" in backtests:  # the reorder-point policy replayed on the backtest's origins
@@ -229,6 +251,7 @@ def train_forecast(settings, config: ForecastConfig) -> ForecastResult:
                 "last_day": last.date().isoformat(),
             }
             | {f"method_{level}": method for level, method in methods.items()}
+            | {f"chosen_on_origins_{lv}": chosen_on(b, config.choose_horizon) for lv, b in backtests.items()}
         )
         for level, b in backtests.items():
             chosen = b.table[(b.table["model"] == methods[level])].set_index("horizon")
@@ -241,6 +264,7 @@ def train_forecast(settings, config: ForecastConfig) -> ForecastResult:
                     }
                 )
             mlflow.log_dict(b.table.to_dict(orient="records"), f"evaluation/backtest_{level}.json")
+            mlflow.log_dict(b.validation.to_dict(orient="records"), f"evaluation/validation_{level}.json")
         example = model_input(sales, list(methods)[-1:])  # one series' last weeks: the signature's example
         example = example[example[SERIES_ID] == example[SERIES_ID].iloc[0]].tail(4 * MIN_HISTORY_DAYS)
         info = {"methods": methods, "last_day": last.date().isoformat(), **pyfunc.info}
