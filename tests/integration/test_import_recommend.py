@@ -135,7 +135,7 @@ def test_served_lists_leave_out_what_the_customer_rated(rec_run, world, log):
 def test_the_api_serves_the_ratings_model(rec_run, world, log):
     from fastapi.testclient import TestClient
 
-    from ecomm.api.app import create_app
+    from ecomm.api.app import NOT_TRAINED_ON_IMPORTED, create_app
     from ecomm.api.model_store import ModelStore
 
     store = ModelStore(world)
@@ -154,6 +154,16 @@ def test_the_api_serves_the_ratings_model(rec_run, world, log):
     )
     new = client.get(f"/recommendations/{USERS + 1}").json()  # not in the imported slice
     assert new["cold_start"] and len(new["items"]) == 10
+    # churn cannot train on a rating log: on imported data that does not hold readiness back (make
+    # up waits for /ready), on the simulated shop a missing champion does
+    imported = TestClient(create_app(world.model_copy(update={"source": "imported"}), store=store))
+    ready = imported.get("/ready")
+    assert ready.status_code == 200
+    assert ready.json()["checks"][registry.CHURN_MODEL] == NOT_TRAINED_ON_IMPORTED
+    assert ready.json()["checks"][registry.RECOMMENDER_MODEL] == "v1"
+    shop = client.get("/ready")
+    assert shop.status_code == 503
+    assert shop.json()["checks"][registry.CHURN_MODEL].startswith("not loaded: churn_model has no champion")
 
 
 def test_evaluate_scores_the_champion_without_truth(rec_run, world, log):

@@ -45,3 +45,10 @@ def test_a_url_too_long_for_the_table_is_printed_whole_on_its_line(tmp_path):
     for service in services:
         assert f"{service.name}  starting  {service.url or '(background)'}" in text
     assert "…" not in text
+
+
+def test_imported_data_starts_no_live_shop(tmp_path):
+    _, shop = _printed(200, tmp_path)
+    _, imported = _printed(200, tmp_path, source="imported")
+    assert "stream" in [s.name for s in shop]
+    assert [s.name for s in imported] == [s.name for s in shop if s.name != "stream"]

@@ -52,6 +52,9 @@ def live_kpis(settings: Settings, producer: LiveProducer):
     return RedisBus(settings.live_bus_url, producer).run()
 
 
+NOT_TRAINED_ON_IMPORTED = "no champion: not trained on the imported data (the bootstrap says why)"
+
+
 def create_app(settings: Settings | None = None, *, store: ModelStore | None = None) -> FastAPI:
     settings = settings or get_settings()
     store = store or ModelStore(
@@ -120,13 +123,19 @@ def create_app(settings: Settings | None = None, *, store: ModelStore | None = N
 
     @app.get("/ready", response_model=S.Ready, responses={503: {"model": S.Ready}}, tags=["operations"])
     def ready():
-        """Ready = every model loaded and the warehouse reachable; 503 with the reasons otherwise."""
+        """Ready = every model loaded and the warehouse reachable; 503 with the reasons otherwise. On
+        imported data (ECOMM_SOURCE=imported) a model the data could not train (no champion: the
+        bootstrap skipped it with its reason) does not hold readiness back, as long as one is served."""
         checks: dict[str, str] = {}
+        skipped = {n for n in store.names if settings.imported and store.state[n].no_champion}
         for name in store.names:
             state = store.state[name]
-            checks[name] = (
-                f"v{state.served.version}" if state.served else f"not loaded: {state.last_error or 'pending'}"
-            )
+            if state.served:
+                checks[name] = f"v{state.served.version}"
+            elif name in skipped:
+                checks[name] = NOT_TRAINED_ON_IMPORTED
+            else:
+                checks[name] = f"not loaded: {state.last_error or 'pending'}"
         try:
             app.state.warehouse.ping()
             checks["warehouse"] = "ok"
@@ -135,7 +144,8 @@ def create_app(settings: Settings | None = None, *, store: ModelStore | None = N
             checks["warehouse"] = "unreachable"
         # the registry is reported, not required: loaded models keep serving while it is down
         checks["registry"] = "ok" if store.registry_error is None else f"unreachable: {store.registry_error}"
-        ok = checks["warehouse"] == "ok" and all(store.state[n].served for n in store.names)
+        served = [n for n in store.names if store.state[n].served]
+        ok = checks["warehouse"] == "ok" and bool(served) and len(served) + len(skipped) == len(store.names)
         body = S.Ready(status="ready" if ok else "not ready", checks=checks)
         return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 

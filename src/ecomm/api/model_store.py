@@ -50,6 +50,7 @@ class ModelState:
     served: ServedModel | None = None
     aliases: dict[str, str] = field(default_factory=dict)
     last_error: str | None = None
+    no_champion: bool = False  # the registry's last answer: nothing served and no champion to load
 
 
 def single_threaded(python_model) -> object:
@@ -199,6 +200,7 @@ class ModelStore:
                 state = self.state[name]
                 state.aliases = found[name]
                 champion = found[name].get(registry.CHAMPION)
+                state.no_champion = champion is None and state.served is None
                 if champion is None:
                     state.last_error = None if state.served else f"{name} has no champion in the registry"
                     outcome[name] = "no champion"

@@ -12,11 +12,13 @@ from ecomm.orchestration.config import OrchestrationError, migrate_metadata
 from ecomm.platform import supervisor
 from ecomm.platform.services import (
     PROMETHEUS_MISSING,
+    STREAM_OFF_IMPORTED,
     Service,
     check_health,
     planned_services,
     print_services,
     prometheus_service,
+    streams,
 )
 from ecomm.settings import get_settings
 
@@ -90,6 +92,8 @@ def up() -> None:
     print_services(out, "services", _service_rows())
     if prometheus_service(settings) is None:
         out.print(PROMETHEUS_MISSING)
+    if settings.stream_service and not streams(settings):
+        out.print(STREAM_OFF_IMPORTED)
     out.print(
         f"platform up in {time.perf_counter() - started:.0f}s "
         f"({', '.join(f'{name} {seconds:.0f}s' for name, seconds in phases.items())}); "

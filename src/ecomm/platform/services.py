@@ -106,7 +106,7 @@ def planned_services(settings: Settings) -> list[Service]:
         _jupyter(settings),
         *_airflow(settings),
         _api(settings),
-        *([stream_service(settings)] if settings.stream_service else []),
+        *([stream_service(settings)] if streams(settings) else []),
         streamlit_service(settings),
         dbt_docs_service(settings),
         *([prometheus] if (prometheus := prometheus_service(settings)) else []),
@@ -152,6 +152,16 @@ def _api(settings: Settings) -> Service:
         port_setting="ECOMM_API_PORT",
         credentials="X-API-Key if ECOMM_API_KEYS is set",
     )
+
+
+STREAM_OFF_IMPORTED = (
+    "stream not started: imported data has no simulated shop to replay (ECOMM_SOURCE=imported)"
+)
+
+
+def streams(settings: Settings) -> bool:
+    """The live shop runs when it is on and there is a simulated shop to replay."""
+    return settings.stream_service and not settings.imported
 
 
 def stream_service(settings: Settings) -> Service:
