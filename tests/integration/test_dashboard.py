@@ -28,9 +28,9 @@ from ecomm.entities import RETURN_WINDOW_DAYS
 from ecomm.features import columns as C
 from ecomm.ml import registry
 from ecomm.ml.purchase.scoring import score_with_champion as score_purchase
-from ecomm.orchestration.config import settings_env
 
 from support.causal_world import clone_database, drop_database
+from support.env import use_settings_env
 
 APP = Path(__file__).resolve().parents[2] / "streamlit" / "app.py"
 PAGES = (
@@ -69,11 +69,7 @@ def open_app(monkeypatch):
     """An AppTest of the dashboard whose Settings (read from the environment) equal `settings`."""
 
     def open_(settings, page: str = "overview", *, whole_history: bool = False) -> AppTest:
-        for name, value in settings_env(settings).items():
-            if value is None:
-                monkeypatch.delenv(name, raising=False)
-            else:
-                monkeypatch.setenv(name, value)
+        use_settings_env(monkeypatch, settings)
         app = AppTest.from_file(str(APP), default_timeout=300).run()
         if whole_history:  # the date filter from the first to the last loaded day
             apply_filters(app, dates=span(settings))

@@ -33,7 +33,8 @@ class Warehouse:
     url: str  # identifies the database in cache keys and opens its pool
     batches: int  # business dates loaded
     loaded_at: dt.datetime | None  # end of the last successful load
-    first_day: dt.date | None  # first and last business date with orders
+    # first and last business date with orders (an imported rating or event log: with ratings or events)
+    first_day: dt.date | None
     last_day: dt.date | None
 
     @property
@@ -72,8 +73,14 @@ def read(url: str, sql: str, params: dict | None = None) -> pd.DataFrame:
 LAST_LOAD_SQL = """
 SELECT (SELECT count(DISTINCT batch_date) FROM audit.load_runs WHERE status = 'loaded') AS batches,
        (SELECT max(finished_at) FROM audit.load_runs WHERE status = 'loaded') AS loaded_at,
-       (SELECT min(order_date) FROM warehouse.fact_order_items) AS first_day,
-       (SELECT max(order_date) FROM warehouse.fact_order_items) AS last_day
+       COALESCE((SELECT min(order_date) FROM warehouse.fact_order_items),
+                (SELECT least(min(r.review_date), min(w.event_date))
+                   FROM (SELECT min(review_date) AS review_date FROM warehouse.fact_reviews) r,
+                        (SELECT min(event_date) AS event_date FROM warehouse.fact_web_events) w)) AS first_day,
+       COALESCE((SELECT max(order_date) FROM warehouse.fact_order_items),
+                (SELECT greatest(max(r.review_date), max(w.event_date))
+                   FROM (SELECT max(review_date) AS review_date FROM warehouse.fact_reviews) r,
+                        (SELECT max(event_date) AS event_date FROM warehouse.fact_web_events) w)) AS last_day
 """
 
 

@@ -104,18 +104,21 @@ def render(ctx: L.PageContext) -> None:
     with left:
         st.subheader("Customer value (12-month run rate)")
         bins = Q.clv_histogram(wh, flt)
-        fig = go.Figure(
-            go.Bar(
-                x=(bins["bin_low"] + bins["bin_high"]) / 2,
-                y=bins["customers"],
-                width=(bins["bin_high"] - bins["bin_low"]) * 0.95,
+        if bins.empty:  # e.g. an imported rating or event log: customers without orders
+            st.info("No customer with an order matches the filters: no value to show.")
+        else:
+            fig = go.Figure(
+                go.Bar(
+                    x=(bins["bin_low"] + bins["bin_high"]) / 2,
+                    y=bins["customers"],
+                    width=(bins["bin_high"] - bins["bin_low"]) * 0.95,
+                )
             )
-        )
-        fig.update_layout(xaxis_title="net revenue per year of tenure ($)", yaxis_title="customers")
-        charts.show(fig)
-        st.caption(
-            "The top 1% are in the last bar. A naive run-rate value (marts.customer_360), not a model."
-        )
+            fig.update_layout(xaxis_title="net revenue per year of tenure ($)", yaxis_title="customers")
+            charts.show(fig)
+            st.caption(
+                "The top 1% are in the last bar. A naive run-rate value (marts.customer_360), not a model."
+            )
     with right:
         st.subheader("RFM segments")
         segments = Q.segments(wh, flt)
