@@ -177,6 +177,7 @@ def test_history_too_short_to_train_loads_and_says_why(empty, tmp_path):
         "recommender_model not trained",
         "purchase_model not trained",
         "clv_model not trained",
+        "demand_forecast_model not trained",
     ]
     assert warnings[0].endswith("too short for a 60-day churn label after 60 days of history")
     assert (
@@ -185,21 +186,19 @@ def test_history_too_short_to_train_loads_and_says_why(empty, tmp_path):
     )
     assert warnings[2].endswith("too short for a 30-day purchase label after 60 days of history")
     assert warnings[3].endswith("or a 90-day holdout after 90 days of history")
-    # segments need one month start, not a label window, and demand forecasts one 30-day backtest
-    # window after two weeks of history: they are trained
+    # the demand forecast is chosen on validation origins before its backtest's (80 days in all)
+    assert "days are too short for" in warnings[4] and "the validation origins'" in warnings[4]
+    # segments need one month start, not a label window: they are trained
     first = (["1"], {"champion": "1", "challenger": "1"})
     assert registry_state(empty) == {name: ([], {}) for name in registry.MODEL_NAMES} | {
         "segment_model": first,
-        "demand_forecast_model": first,
     }
     # 100 customers over 60 days support no causal estimate yet: said, nothing stored, exit 0
     causal = [ln for ln in result.stderr.splitlines() if ln.startswith("causal estimates not computed: ")]
     assert len(causal) == 1, result.stderr
     assert causal_estimates(empty) == (0, None)
     assert "MLflow experiments churn: tagged to open in the classic ML view" in result.stdout.splitlines()
-    assert experiment_kinds(empty) == dict.fromkeys(
-        ("churn", "segments", "demand_forecast"), "custom_model_development"
-    )
+    assert experiment_kinds(empty) == dict.fromkeys(("churn", "segments"), "custom_model_development")
 
 
 CDNOW = Path(__file__).parents[1] / "data" / "imports" / "cdnow_sample.csv"
