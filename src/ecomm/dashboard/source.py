@@ -74,13 +74,11 @@ LAST_LOAD_SQL = """
 SELECT (SELECT count(DISTINCT batch_date) FROM audit.load_runs WHERE status = 'loaded') AS batches,
        (SELECT max(finished_at) FROM audit.load_runs WHERE status = 'loaded') AS loaded_at,
        COALESCE((SELECT min(order_date) FROM warehouse.fact_order_items),
-                (SELECT least(min(r.review_date), min(w.event_date))
-                   FROM (SELECT min(review_date) AS review_date FROM warehouse.fact_reviews) r,
-                        (SELECT min(event_date) AS event_date FROM warehouse.fact_web_events) w)) AS first_day,
+                least((SELECT min(review_date) FROM warehouse.fact_reviews),
+                      (SELECT min(event_date) FROM warehouse.fact_web_events))) AS first_day,
        COALESCE((SELECT max(order_date) FROM warehouse.fact_order_items),
-                (SELECT greatest(max(r.review_date), max(w.event_date))
-                   FROM (SELECT max(review_date) AS review_date FROM warehouse.fact_reviews) r,
-                        (SELECT max(event_date) AS event_date FROM warehouse.fact_web_events) w)) AS last_day
+                greatest((SELECT max(review_date) FROM warehouse.fact_reviews),
+                         (SELECT max(event_date) FROM warehouse.fact_web_events))) AS last_day
 """
 
 

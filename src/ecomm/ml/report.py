@@ -36,7 +36,7 @@ from ecomm.ml.churn.model import signature_columns
 from ecomm.ml.comparison import Comparison, Target, champion_row, run_metrics, run_params
 from ecomm.ml.comparison import entries as registered_entries
 from ecomm.ml.recommend import evaluate as rec_ev
-from ecomm.ml.recommend.dataset import EVENTS, HOLDOUT_DAYS, RATINGS, SHOP, has_truth, load_rec_data
+from ecomm.ml.recommend.dataset import HOLDOUT_DAYS, SHOP, has_truth, load_rec_data
 from ecomm.ml.serving import CHURN_PROBABILITY
 from ecomm.settings import Settings
 
@@ -119,9 +119,7 @@ def compare_recommender(settings: Settings, client, holdout_days: int = HOLDOUT_
     return Comparison(
         registry.RECOMMENDER_MODEL,
         f"{split['holdout_start']} .. {split['holdout_last_day']}, {len(users)} customers with new "
-        + {RATINGS: "ratings", EVENTS: "purchases" if data.chose == "bought" else "events"}.get(
-            data.source, "purchases"
-        ),
+        + data.choices,
         REC_METRICS,
         table,
         registry.aliases(client, registry.RECOMMENDER_MODEL),

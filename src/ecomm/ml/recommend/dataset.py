@@ -65,6 +65,11 @@ class RecData:
         return "every event as an order (the log holds no purchase)"
 
     @property
+    def choices(self) -> str:
+        """What the holdout customers have new of, in messages."""
+        return {"rated": "ratings", "had an event on": "events"}.get(self.chose, "purchases")
+
+    @property
     def chose(self) -> str:
         """What a relevant holdout item is to its customer, in messages."""
         if self.source == EVENTS and self.chosen_events != ("purchase",):

@@ -56,7 +56,7 @@ def tune(
     if windows_only:
         widest = replace(params, label_windows=max(grid["label_windows"]))
         stacked = stacked_candidates(train, widest, items, DEFAULT_GENERATORS)
-    rows = []
+    rows, best_ndcg = [], float("nan")
     for combination in combinations:
         candidate = replace(params, **combination)
         if generator is None:
@@ -68,14 +68,10 @@ def tune(
         else:
             log = build_log(train, candidate, items)
             recs = GENERATORS[generator]().fit(log).recommend(users, k)
-        metrics = evaluate_lists(top_lists(recs, users), relevant, log, k)
-        if (
-            keep_best is not None
-            and generator is None
-            and all(metrics[f"ndcg_at_{k}"] > r[f"ndcg_at_{k}"] for r in rows)
-        ):
-            keep_best[:] = [model]  # the first best, as below
-        rows.append({**combination, f"ndcg_at_{k}": metrics[f"ndcg_at_{k}"]})
+        ndcg = evaluate_lists(top_lists(recs, users), relevant, log, k)[f"ndcg_at_{k}"]
+        if keep_best is not None and generator is None and (not rows or ndcg > best_ndcg):
+            keep_best[:], best_ndcg = [model], ndcg  # the first best, as below
+        rows.append({**combination, f"ndcg_at_{k}": ndcg})
     table = pd.DataFrame(rows)
     best = combinations[int(table[f"ndcg_at_{k}"].to_numpy().argmax())]  # the grid's own values
     return replace(params, **best), table
