@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from ecomm.ml.recommend.real_logs import load_real_log
 from ecomm.ml.recommend.train import RecConfig, train_recommender
 
 from support.cli import ecomm
+from support.empty_world import empty_world
 from support.servers import settings_env
 
 USERS = 300  # MovieLens users 1..300: 31,468 ratings, 1997-09-20 .. 1998-04-22
@@ -57,18 +57,12 @@ def log(tmp_path_factory) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def world(template_warehouse, log, tmp_path_factory):
     """A warehouse holding only the imported ratings, and an empty MLflow database."""
-    suffix = uuid.uuid4().hex[:8]
-    names = (f"rlw_{suffix}", f"rlmlflow_{suffix}")
-    db.create_database(template_warehouse, names[0], template=template_warehouse.warehouse_db)
-    settings = template_warehouse.model_copy(
-        update={"warehouse_db": names[0], "mlflow_db": names[1], "promotion_margin": 0.005, "seed": 7}
-    )
-    mapping = parse_mapping(MAPPING, interactions.REQUIRED, interactions.OPTIONAL)
-    report = import_interactions(settings, log.attrs["csv"], mapping, out=tmp_path_factory.mktemp("batches"))
-    assert report.load.ok and report.imported["reviews"] == len(log)
-    yield settings
-    for name in names:
-        db.drop_database(template_warehouse, name)
+    with empty_world(template_warehouse, "rl") as settings:
+        mapping = parse_mapping(MAPPING, interactions.REQUIRED, interactions.OPTIONAL)
+        out = tmp_path_factory.mktemp("batches")
+        report = import_interactions(settings, log.attrs["csv"], mapping, out=out)
+        assert report.load.ok and report.imported["reviews"] == len(log)
+        yield settings
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ and carts weigh as in the shop. And a log without a purchase: every event takes 
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import numpy as np
@@ -20,6 +19,7 @@ from ecomm.ml.recommend.dataset import EVENT_TYPES, EVENTS, event_log_choices, l
 from ecomm.ml.recommend.train import RecConfig, train_recommender
 
 from support.cli import ecomm
+from support.empty_world import empty_world
 from support.servers import settings_env
 
 MAPPING = "user_id=visitor,item_id=item,event=kind,timestamp=ts"
@@ -66,22 +66,15 @@ def log(tmp_path_factory) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def world(template_warehouse, log, tmp_path_factory):
     """A warehouse holding only the imported events (through the command), and an empty MLflow database."""
-    suffix = uuid.uuid4().hex[:8]
-    names = (f"evw_{suffix}", f"evmlflow_{suffix}")
-    db.create_database(template_warehouse, names[0], template=template_warehouse.warehouse_db)
-    settings = template_warehouse.model_copy(
-        update={"warehouse_db": names[0], "mlflow_db": names[1], "promotion_margin": 0.005, "seed": 7}
-    )
-    result = ecomm(
-        "import", "interactions", str(log.attrs["csv"]), "--map", MAPPING, env=settings_env(settings)
-    )
-    assert result.returncode == 0, result.stderr
-    with db.connection(settings) as conn:
-        loaded = db.query_frame(conn, "SELECT count(*) AS n FROM warehouse.fact_web_events").iloc[0, 0]
-    assert loaded == len(log), result.stdout
-    yield settings
-    for name in names:
-        db.drop_database(template_warehouse, name)
+    with empty_world(template_warehouse, "ev") as settings:
+        result = ecomm(
+            "import", "interactions", str(log.attrs["csv"]), "--map", MAPPING, env=settings_env(settings)
+        )
+        assert result.returncode == 0, result.stderr
+        with db.connection(settings) as conn:
+            loaded = db.query_frame(conn, "SELECT count(*) AS n FROM warehouse.fact_web_events").iloc[0, 0]
+        assert loaded == len(log), result.stdout
+        yield settings
 
 
 @pytest.fixture(scope="module")
