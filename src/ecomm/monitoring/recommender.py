@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ecomm.db import query_frame
+from ecomm.ml.recommend.dataset import EVENTS, RATINGS, SHOP, choice_source
 
 WINDOW_DAYS = 28
 K = 10
@@ -36,9 +37,9 @@ COLUMNS = ["history_items", "known_customer", "top_category", "list_popularity_r
 # event log's chosen events (a rating or a chosen event is the customer's choice of the product, as in
 # ecomm.ml.recommend.dataset)
 CHOICES = {
-    "shop": ("warehouse.fact_order_items", "order_date", "f.status <> 'cancelled'"),
-    "ratings": ("warehouse.fact_reviews", "review_date", "f.order_id IS NULL"),
-    "events": (
+    SHOP: ("warehouse.fact_order_items", "order_date", "f.status <> 'cancelled'"),
+    RATINGS: ("warehouse.fact_reviews", "review_date", "f.order_id IS NULL"),
+    EVENTS: (
         "warehouse.fact_web_events",
         "event_date",
         "f.event_type = ANY(%(events)s) AND f.product_id IS NOT NULL",
@@ -50,15 +51,8 @@ def recent_buyers(conn, cutoff: dt.date) -> pd.DataFrame:
     """customer_id, country, history_items of the customers with a completed line (a rating, in a
     rating log; a chosen event, in an event log) in the WINDOW_DAYS before `cutoff` (history: their
     distinct products bought before `cutoff`)."""
-    from ecomm.ml.recommend.dataset import event_log_choices, rating_log_span
-
-    events = None
-    if rating_log_span(conn) is not None:
-        kind = "ratings"
-    else:
-        events = event_log_choices(conn)
-        kind = "shop" if events is None else "events"
-    table, day, kept = CHOICES[kind]
+    choices = choice_source(conn)
+    table, day, kept = CHOICES[choices.source]
     return query_frame(
         conn,
         f"""SELECT f.customer_id, c.country, count(DISTINCT f.product_id)::float8 AS history_items
@@ -67,7 +61,7 @@ def recent_buyers(conn, cutoff: dt.date) -> pd.DataFrame:
            GROUP BY f.customer_id, c.country
            HAVING max(f.{day}) >= %(start)s
            ORDER BY f.customer_id""",
-        {"cutoff": cutoff, "start": cutoff - dt.timedelta(days=WINDOW_DAYS), "events": list(events or ())},
+        {"cutoff": cutoff, "start": cutoff - dt.timedelta(days=WINDOW_DAYS), "events": list(choices.events)},
     )
 
 

@@ -134,22 +134,38 @@ def event_log_choices(conn) -> tuple[str, ...] | None:
     return ("purchase",) if frame["purchases"] else EVENT_TYPES
 
 
+@dataclass(frozen=True)
+class ChoiceSource:
+    """What stands for a customer's choice of a product in this warehouse."""
+
+    source: str  # SHOP, RATINGS or EVENTS (RecData.source)
+    events: tuple[str, ...] = ()  # EVENTS: the web events that count as a choice (event_log_choices)
+    ratings_span: WarehouseSpan | None = None  # RATINGS: the ratings' days (rating_log_span)
+
+
+def choice_source(conn) -> ChoiceSource:
+    """The shop's order lines, an imported rating log's ratings or an imported event log's chosen events."""
+    ratings_span = rating_log_span(conn)
+    if ratings_span is not None:
+        return ChoiceSource(RATINGS, ratings_span=ratings_span)
+    events = event_log_choices(conn)
+    return ChoiceSource(SHOP) if events is None else ChoiceSource(EVENTS, events=events)
+
+
 def load_rec_data(
     conn, *, holdout_days: int = HOLDOUT_DAYS, train_end: date | None = None, holdout_end: date | None = None
 ) -> RecData:
     """The split of the warehouse: by default the last `holdout_days` loaded days are the holdout.
     A rating log's ratings, or an event log's chosen events (event_log_choices), take the order
     lines' place (bought, recent, holdout_bought)."""
-    ratings_span = rating_log_span(conn)
-    events = None if ratings_span is not None else event_log_choices(conn)
-    span = ratings_span or warehouse_span(conn)
+    choices = choice_source(conn)
+    span = choices.ratings_span or warehouse_span(conn)
     train_end, holdout_end = split_dates(span, holdout_days, train_end, holdout_end)
-    if ratings_span is not None:
-        source, chosen = RATINGS, I.rated
-    elif events is not None:
-        source, chosen = EVENTS, partial(I.chosen_events, events=events)
-    else:
-        source, chosen = SHOP, I.purchases
+    chosen = {
+        RATINGS: I.rated,
+        EVENTS: partial(I.chosen_events, events=choices.events),
+        SHOP: I.purchases,
+    }[choices.source]
     return RecData(
         train_end=train_end,
         holdout_end=holdout_end,
@@ -162,8 +178,8 @@ def load_rec_data(
         catalog=I.catalog(conn, train_end),
         train_customers=I.customers(conn, train_end),
         customers=I.customers(conn, holdout_end),
-        source=source,
-        chosen_events=events or (),
+        source=choices.source,
+        chosen_events=choices.events,
     )
 
 
