@@ -13,7 +13,8 @@ from stored files:
   forecast_seeds        benchmarks/results/forecast_seeds.json (python -m benchmarks.bench_forecast_seeds)
   recommend_real        benchmarks/results/recommend_real.json (python -m benchmarks.bench_recommend_real)
   import_recommend      benchmarks/results/import_recommend.json (python -m benchmarks.bench_import_recommend)
-  stream                benchmarks/results/stream_{ingest,fanout}.json (--only stream_ingest --only stream_fanout)
+  stream                benchmarks/results/stream_{ingest,fanout,day}.json (--only stream_ingest --only stream_fanout
+                        --only stream_day)
   drift                 benchmarks/results/drift.json (python -m benchmarks.bench_drift --seeds 1 2 3)
   drift_retrain         benchmarks/results/drift_retrain.json (python -m benchmarks.bench_drift_retrain)
   api                   benchmarks/results/api.json (python -m benchmarks.run --only api ...)
@@ -996,11 +997,40 @@ def _visible_lines(found: dict) -> list[str]:
     return lines
 
 
+def _stream_day_lines(path: Path) -> list[str]:
+    found = _optional(path)
+    if found is None:
+        return ["A whole day of the 1M-order world streamed and reconciled: not measured yet (`stream_day`)."]
+    w, r, c = found["world"], found["replay"], found["reconciliation"]
+    verdict = "**reconciled exactly**" if found["reconciled"] else "**not reconciled**"
+    left = found["stream_rows_after_prune"]
+    return [
+        f"A whole day streamed, measured {_day(found['when'])} ({_link(path)}): the next business date "
+        f"({found['business_date']}) of the 1M-order world ({w['customers']:,} customers, {w['products']:,} "
+        f"products, {w['days']} days, seed {w['seed']}) replayed by `ecomm stream --speed {found['speed']:g}` into "
+        f"`ecomm serve api`: {r['sent']:,} events sent, {r['stored']:,} stored, {r['rejected']:,} rejected, in "
+        f"{r['seconds']:.1f} s (generating the date's batch first, as the `stream` service does; the day's "
+        f"span at this speed is {r['paced_seconds']:.0f} s; load "
+        f"{found['load_average'][0]:.1f} → {found['load_average'][1]:.1f}). The nightly load of that date "
+        f"then took {found['nightly_load_seconds']:.1f} s and its checks {verdict}: "
+        f"`stream_order_items` {c['stream_order_items']['details']}; "
+        f"`stream_web_events` {c['stream_web_events']['details']}. Stream rows left after the prune: "
+        f"{left['order_items']:,} order lines, {left['web_events']:,} web events.",
+    ]
+
+
 def render_stream(results: Path) -> str:
-    """POST /events beside a bare endpoint and a bare COPY; /ws/live beside websockets.broadcast()."""
+    """POST /events beside a bare endpoint and a bare COPY; /ws/live beside websockets.broadcast();
+    a whole day of the 1M-order world streamed and reconciled."""
     ingest, fanout = results / "stream_ingest.json", results / "stream_fanout.json"
     return "\n".join(
-        [*_ingest_lines(_load_json(ingest), ingest), "", *_fanout_lines(_load_json(fanout), fanout)]
+        [
+            *_ingest_lines(_load_json(ingest), ingest),
+            "",
+            *_fanout_lines(_load_json(fanout), fanout),
+            "",
+            *_stream_day_lines(results / "stream_day.json"),
+        ]
     )
 
 

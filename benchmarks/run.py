@@ -27,9 +27,12 @@ labels, on --drift-retrain-seeds worlds of 2,000 customers; about 5 minutes per 
 into an empty warehouse vs a bare COPY of the same CSV; about 2 minutes), stream_ingest (events/s through POST /events beside a bare FastAPI
 endpoint and a bare COPY of the same rows; --stream-events), stream_fanout (--stream-clients WebSocket
 clients of /ws/live at 1 and 4 messages/s beside a bare `websockets.broadcast()`; --stream-seconds; then
---stream-visible-posts posts timed from their 202 to the first /ws/live frame counting them).
+--stream-visible-posts posts timed from their 202 to the first /ws/live frame counting them), stream_day
+(the next business date of a 1M-order world of its own, built once, streamed through `ecomm stream` at
+--stream-day-speed, then loaded and reconciled by the nightly checks).
 
 python -m benchmarks.run --only stream_ingest --only stream_fanout   # about 3 minutes
+python -m benchmarks.run --only stream_day   # the world's first build takes minutes; later runs about 2
 
 python -m benchmarks.run --only api --dashboard-warehouse bench_api_5k --customers 5000 --products 500
 python -m benchmarks.run --only forecast_seeds   # about 8 minutes on 2 cores
@@ -63,6 +66,7 @@ from benchmarks import (
     bench_platform,
     bench_recommend_real,
     bench_stream,
+    bench_stream_day,
 )
 from benchmarks.common import RESULTS, WORK, stops_what_it_starts, write_result
 
@@ -77,6 +81,7 @@ BENCHMARKS = (
     "import",
     "stream_ingest",
     "stream_fanout",
+    "stream_day",
     "daily",
     "daily_history",
     "big_day",
@@ -180,6 +185,12 @@ def _run() -> None:
         help="posts timed from their 202 to /ws/live per stream_fanout rate",
     )
     parser.add_argument(
+        "--stream-day-speed",
+        type=float,
+        default=1440,
+        help="replay speed of stream_day (1440: the 1M-order world's next day in a minute)",
+    )
+    parser.add_argument(
         "--drift-seeds", type=int, nargs="+", default=[1, 2, 3], help="world seeds of the drift benchmark"
     )
     parser.add_argument(
@@ -265,6 +276,15 @@ def _stream(args, only: set[str], meta: dict) -> None:
             visible_posts=args.stream_visible_posts,
         )
         _report("stream_fanout", meta | result, args.results)
+    if "stream_day" in only:
+        _report(
+            "stream_day",
+            meta
+            | bench_stream_day.run(
+                speed=args.stream_day_speed, customers=args.customers, products=args.products, days=args.days
+            ),
+            args.results,
+        )
 
 
 def _forecast_options(args) -> bench_forecast_seeds.Options:

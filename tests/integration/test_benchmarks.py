@@ -286,3 +286,24 @@ def test_stream_fanout_measures_ours_and_the_bare_broadcast_at_both_rates(tmp_pa
             "p99_vs_ceiling": run["p99_vs_ceiling"] <= 1.5,
             "visible_p99": visible["p99_ms"] <= 1000,
         }
+
+
+def test_stream_day_streams_the_next_date_and_the_nightly_checks_reconcile_it(tmp_path):
+    """A tiny world's next date through `ecomm stream` and the API, then loaded and checked."""
+    found = _bench_result(tmp_path, "stream_day", *TINY[:6], "--stream-day-speed", "1e6")
+    assert found["world"] == {"customers": 150, "products": 30, "days": 60, "seed": 7}
+    assert found["business_date"] == found["replay"]["date"] == "2025-07-01"  # the day after the world's last
+    assert found["loaded_dates"] == ["2025-07-01"]
+    replay, streamed = found["replay"], found["streamed_rows"]
+    assert replay["sent"] == replay["stored"] == sum(streamed.values()) > 0
+    assert (replay["again"], replay["rejected"]) == (0, 0)
+    checks = found["reconciliation"]
+    assert set(checks) == {"stream_order_items", "stream_web_events"}
+    for check in checks.values():  # each side of the check's own words says the same
+        streamed_side, batch_side = check["details"].removeprefix("streamed ").split("; batch ")
+        assert check["passed"] and streamed_side == batch_side
+    assert checks["stream_order_items"]["details"].startswith(
+        f"streamed {streamed['order_items']} order lines"
+    )
+    assert found["stream_rows_after_prune"] == {"order_items": 0, "web_events": 0}
+    assert found["reconciled"] is True
