@@ -128,6 +128,24 @@ def small_sample_chi2_pvalue(
     return float((1 + np.sum(simulated >= observed - 1e-9)) / (1 + draws))
 
 
+def poisson_binomial_pvalue(observed: int, probabilities) -> float:
+    """Two-sided p-value of `observed` successes among independent trials with these success
+    probabilities (a Poisson-binomial count): 2 x the smaller tail, at most 1. Exact: the pmf is the
+    convolution of one binomial per distinct probability."""
+    p = np.asarray(probabilities, dtype=float).ravel()
+    if p.size == 0:
+        raise ValueError("no trials")
+    if ((p < 0) | (p > 1)).any():
+        raise ValueError("probabilities must be in [0, 1]")
+    if not 0 <= observed <= p.size:
+        raise ValueError(f"{observed} successes in {p.size} trials")
+    pmf = np.ones(1)
+    for value, count in zip(*np.unique(p, return_counts=True), strict=True):
+        pmf = np.convolve(pmf, stats.binom.pmf(np.arange(count + 1), count, value))
+    lower, upper = pmf[: observed + 1].sum(), pmf[observed:].sum()
+    return float(min(1.0, 2 * min(lower, upper)))
+
+
 def ks_pvalue(statistic: float, n_reference: int, n_current: int) -> float:
     """Two-sample KS p-value of `statistic` for samples of these sizes, from the one-sample exact
     distribution at the effective size n*m/(n+m) - so a reference kept as a 1,000-point sketch is
