@@ -1,5 +1,6 @@
-"""Distribution drift between a reference sample and a current one: PSI, the two-sample KS test and,
-for categories, the chi-squared goodness-of-fit test.
+"""Distribution drift between a reference sample and a current one: PSI, the two-sample KS test,
+for categories the chi-squared goodness-of-fit test, and for a count of independent events with
+known probabilities (deliveries by a date) the exact Poisson-binomial test.
 
 Pure functions over 1-D samples or shares (no database, no models). Own numpy/scipy rather than
 Evidently: Evidently 0.7 is not in the lock (it caps plotly below 6, which the lock is past), and
