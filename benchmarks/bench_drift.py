@@ -97,8 +97,9 @@ def orders_of(world: Path) -> pd.DataFrame:
     """One row per order as the warehouse's order_drift query reads it (date of its timestamp)."""
     lines = read_entity(world, "order_items")
     lines["order_date"] = pd.to_datetime(lines["order_ts"]).dt.date
+    lines["list_value"] = lines["quantity"] * lines["unit_price"]  # before discounts
     grouped = lines.groupby(["order_id", "order_date"], as_index=False)
-    return grouped.agg(order_value=("revenue", "sum"), basket_size=("quantity", "sum"))
+    return grouped.agg(order_value=("list_value", "sum"), basket_size=("quantity", "sum"))
 
 
 def retrain_days(world: Path, first: dt.date, last: dt.date, rule: RetrainRule, alpha, min_psi) -> dict:

@@ -11,8 +11,8 @@ and loaded day by day as the daily pipeline would:
    (those dates show what it flags on the unchanged world) and then, loading each date first, from
    the start on: `model_drift` (churn_model against its training reference, and the recent inputs)
    and the DAG's retraining decision (monitoring.retrain.decision: a drift episode of the recent
-   orders' trigger or of the recent inputs reaching ECOMM_DRIFT_RETRAIN_DAYS; the stored results
-   were measured with the first drifted day). The first date on or after the start on which it
+   orders' trigger or of the recent inputs reaching ECOMM_DRIFT_RETRAIN_DAYS; the stored seed 2
+   was measured with the first drifted day, seed 1 with the second). The first date on or after the start on which it
    retrains is the retraining date; without one within MAX_WAIT_DAYS (the issue's 7-day
    detection target) the last date of the wait is, recorded as not triggered;
 3. on it churn is retrained as `trigger_retraining` -> `train_churn` does (train_model: v2, the

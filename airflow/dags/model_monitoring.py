@@ -16,8 +16,8 @@ DOC = """
 One run per business date D (its logical date), at 06:00 UTC the day after, when
 `ecommerce_data_pipeline` has loaded D.
 
-**The retraining trigger**, `order_drift` (`ecomm.monitoring.orders`): the **order value** and
-**basket size** of the orders of the 7 days ending on D (every weekday once) against the orders of
+**The retraining trigger**, `order_drift` (`ecomm.monitoring.orders`): the **order value** (before
+discounts) and **basket size** of the orders of the 7 days ending on D (every weekday once) against the orders of
 the 28 days before them, as PSI (quantile bins of the reference) and the two-sample KS test. A
 feature is drifted when its KS p-value < `ECOMM_DRIFT_RETRAIN_ALPHA` (0.005) / 2 and its PSI >=
 `ECOMM_DRIFT_RETRAIN_PSI` (0.1, a minimum effect); nothing is tested unless each sample holds

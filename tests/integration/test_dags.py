@@ -695,7 +695,8 @@ def test_monitoring_compares_the_last_7_days_orders_with_the_28_days_before(two_
     days = [D2 - timedelta(days=n) for n in range(35)]
     lines = pd.concat(pd.read_csv(airflow_world.raw_dir / d.isoformat() / "order_items.csv") for d in days)
     lines["day"] = pd.to_datetime(lines.order_ts).dt.date
-    orders = lines.groupby(["order_id", "day"]).agg(value=("revenue", "sum"), size=("quantity", "sum"))
+    lines["list_value"] = lines.quantity * lines.unit_price  # the order value before discounts
+    orders = lines.groupby(["order_id", "day"]).agg(value=("list_value", "sum"), size=("quantity", "sum"))
     orders = orders.reset_index().assign(value=lambda o: o.value.round(2))  # numeric(14,2) in the warehouse
     current, reference = orders[orders.day >= first], orders[orders.day <= last]
     for feature, column in (("order_value", "value"), ("basket_size", "size")):

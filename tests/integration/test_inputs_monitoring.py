@@ -109,7 +109,7 @@ def test_the_daily_task_flags_the_planted_price_rise_from_its_start_and_not_befo
         assert q(
             "SELECT count(DISTINCT feature), count(*) FROM marts.model_monitoring WHERE model_name = %s",
             (INPUTS,),
-        ) == [(3 + categories, (3 + categories) * len(MONITORED))]
+        ) == [(5 + categories, (5 + categories) * len(MONITORED))]
         for day in (START - dt.timedelta(days=1), START + dt.timedelta(days=7)):
             assert_rows_equal(stored(q, day), from_raw_files(drift_world, drift_raw, day))
     finally:
@@ -129,7 +129,7 @@ def test_a_rerun_replaces_the_days_inputs_rows(drift_world):
             "SELECT feature, psi, computed_at FROM marts.model_monitoring WHERE business_date = %s", (day,)
         )
         assert sorted(r[:2] for r in again) == sorted(r[:2] for r in first)
-        assert len(again) == 3 + q.one("SELECT count(DISTINCT category) FROM warehouse.dim_product")
+        assert len(again) == 5 + q.one("SELECT count(DISTINCT category) FROM warehouse.dim_product")
         assert min(r[2] for r in again) > max(r[2] for r in first)
     finally:
         q.close()

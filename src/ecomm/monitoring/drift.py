@@ -1,5 +1,6 @@
-"""Distribution drift between a reference sample and a current one: PSI, the two-sample KS test and,
-for categories, the chi-squared goodness-of-fit test.
+"""Distribution drift between a reference sample and a current one: PSI, the two-sample KS test,
+for categories the chi-squared goodness-of-fit test, and for a count of independent events with
+known probabilities (deliveries by a date) the exact Poisson-binomial test.
 
 Pure functions over 1-D samples or shares (no database, no models). Own numpy/scipy rather than
 Evidently: Evidently 0.7 is not in the lock (it caps plotly below 6, which the lock is past), and
@@ -126,6 +127,24 @@ def small_sample_chi2_pvalue(
     observed = chi2_statistic(counts, expected)
     simulated = chi2_statistic(np.random.default_rng(0).multinomial(n, shares, size=draws), expected)
     return float((1 + np.sum(simulated >= observed - 1e-9)) / (1 + draws))
+
+
+def poisson_binomial_pvalue(observed: int, probabilities) -> float:
+    """Two-sided p-value of `observed` successes among independent trials with these success
+    probabilities (a Poisson-binomial count): 2 x the smaller tail, at most 1. Exact: the pmf is the
+    convolution of one binomial per distinct probability."""
+    p = np.asarray(probabilities, dtype=float).ravel()
+    if p.size == 0:
+        raise ValueError("no trials")
+    if ((p < 0) | (p > 1)).any():
+        raise ValueError("probabilities must be in [0, 1]")
+    if not 0 <= observed <= p.size:
+        raise ValueError(f"{observed} successes in {p.size} trials")
+    pmf = np.ones(1)
+    for value, count in zip(*np.unique(p, return_counts=True), strict=True):
+        pmf = np.convolve(pmf, stats.binom.pmf(np.arange(count + 1), count, value))
+    lower, upper = pmf[: observed + 1].sum(), pmf[observed:].sum()
+    return float(min(1.0, 2 * min(lower, upper)))
 
 
 def ks_pvalue(statistic: float, n_reference: int, n_current: int) -> float:

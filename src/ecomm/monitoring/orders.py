@@ -1,7 +1,9 @@
 """The retraining trigger of model_monitoring: drift of the recent orders against the weeks before.
 
-Per order (all lines, whatever their later status): order value = sum of line revenue, basket
-size = sum of line quantities. On business date D the current sample pools the orders of the
+Per order (all lines, whatever their later status): order value = sum of quantity x unit price
+(before discounts: a campaign's discount is a planned price action, and the week after Black
+Friday's sale drifted the discounted value on stable worlds - README "Model drift"), basket size =
+sum of line quantities. On business date D the current sample pools the orders of the
 WINDOW_DAYS days ending on D (every weekday once), the reference the REFERENCE_DAYS days before
 that window. Each feature is compared by PSI (quantile bins of the reference) and the two-sample
 KS test, and is **drifted** when both say so (`RetrainRule`):
@@ -35,7 +37,8 @@ REFERENCE_DAYS = 28
 FEATURES = ("order_value", "basket_size")
 
 _ORDERS = """
-    SELECT order_date, sum(revenue)::float8 AS order_value, sum(quantity)::float8 AS basket_size
+    SELECT order_date, sum(quantity * unit_price)::float8 AS order_value,
+           sum(quantity)::float8 AS basket_size
     FROM warehouse.fact_order_items
     WHERE order_date BETWEEN %(first)s AND %(day)s
     GROUP BY order_id, order_date

@@ -4,8 +4,9 @@ Two calibrated detectors, each retraining once per drifted episode, on the day i
 ECOMM_DRIFT_RETRAIN_DAYS consecutive days (orders.episode_reached: both compare a 7-day window, so
 one shift stays drifted for days; a blip shorter than that retrains nothing):
 * the recent orders (monitoring.orders: order value and basket size, KS + minimum PSI);
-* the recent inputs (monitoring.recent_inputs: new customers' age and channel, late deliveries,
-  each category's price index; Bonferroni + minimum PSI), the view that sees the planted regimes
+* the recent inputs (monitoring.recent_inputs: new customers' age and channel, signups per
+  channel, late deliveries, deliveries known by D, each category's price index; Bonferroni +
+  minimum PSI), the view that sees the planted regimes
   within days (README "Model drift"). Its flags are read from marts.model_monitoring, where
   model_drift stores them, or computed when the date was not monitored.
 benchmarks/bench_drift.py measures both on stable and drifted worlds.
