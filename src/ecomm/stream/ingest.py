@@ -19,9 +19,9 @@ import pyarrow as pa
 
 from ecomm.entities import Entity
 from ecomm.stream.tables import ID_COLUMN, STREAM_ENTITIES, event_time_column
-from ecomm.warehouse.contract import parse
+from ecomm.warehouse.contract import to_pandas
 from ecomm.warehouse.raw import RawFile
-from ecomm.warehouse.validate import duplicate_key_reason, validate
+from ecomm.warehouse.validate import duplicate_key_reason, parse_columns, validate
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,12 @@ class Rejected:
 
 @dataclass
 class Checked:
-    rows: dict[str, pd.DataFrame]  # entity name -> typed valid rows, with stream_event_id
+    rows: dict[str, pa.Table]  # entity name -> typed valid rows: stream_event_id, then the entity's columns
     rejected: list[Rejected]
 
     @property
     def accepted(self) -> int:
-        return sum(len(f) for f in self.rows.values())
+        return sum(t.num_rows for t in self.rows.values())
 
 
 def cell(value) -> str | None:
@@ -54,24 +54,15 @@ def cell(value) -> str | None:
 _NUMBER_TEXT = {int: int.__repr__, float: float.__repr__}
 
 
-def _cells(datas: list[dict], name: str) -> np.ndarray:
-    """The column `name` of the rows, JSON scalars as text cells (an object array, as the raw files'
-    text path has)."""
+def _cells(datas: list[dict], name: str) -> list[str | None]:
+    """The column `name` of the rows, JSON scalars as text cells."""
     values = [data.get(name) for data in datas]
-    return np.array(
-        [v if v is None or v.__class__ is str else _NUMBER_TEXT.get(v.__class__, cell)(v) for v in values],
-        dtype=object,
-    )
+    return [v if v is None or v.__class__ is str else _NUMBER_TEXT.get(v.__class__, cell)(v) for v in values]
 
 
 def _unencodable(cells: list) -> list[int]:
     """Positions of the text cells UTF-8 cannot hold (JSON may escape a lone surrogate; no text
-    column can store it). One encode of the whole column when it is clean, the usual case."""
-    try:
-        "".join(c for c in cells if c is not None).encode()
-        return []
-    except UnicodeEncodeError:
-        pass
+    column can store it)."""
     bad = []
     for pos, text in enumerate(cells):
         try:
@@ -80,16 +71,6 @@ def _unencodable(cells: list) -> list[int]:
         except UnicodeEncodeError:
             bad.append(pos)
     return bad
-
-
-def _batch_dates(entity: Entity, frame: pd.DataFrame, zone: str) -> np.ndarray:
-    """Each row's day by its event time (rows whose time does not parse get any day: the parser
-    rejects them there with the same reason)."""
-    column = event_time_column(entity)
-    cells = pa.array(frame[column.name], type=pa.string(), from_pandas=True)
-    times, _ = parse(cells, column, zone)
-    days = pd.Series(times.to_pandas()).dt.normalize()
-    return days.fillna(pd.Timestamp("2000-01-01")).dt.date.to_numpy()
 
 
 def _known(entity: Entity, events: list[tuple[int, str, dict]]) -> tuple[list, list[Rejected]]:
@@ -106,45 +87,65 @@ def _known(entity: Entity, events: list[tuple[int, str, dict]]) -> tuple[list, l
     return kept, rejected
 
 
-def _text_frame(entity: Entity, events: list[tuple[int, str, dict]]) -> tuple[pd.DataFrame, list[Rejected]]:
-    """The events as a frame of text cells, built column by column (what a raw file's text path
-    reads), less the events with a cell no text column can hold."""
+def _text_columns(
+    entity: Entity, events: list[tuple[int, str, dict]]
+) -> tuple[list, dict[str, pa.Array], list[Rejected]]:
+    """The events as columns of text cells (what a raw file's text path reads), less the events with
+    a cell no text column can hold (pyarrow refuses such a column whole: then each cell is looked at)."""
     datas = [data for _, _, data in events]
     columns = {c: _cells(datas, c) for c in entity.columns}
+    try:
+        return events, {c: pa.array(cells, type=pa.string()) for c, cells in columns.items()}, []
+    except UnicodeEncodeError:
+        pass
     bad: dict[int, list[str]] = {}
     for name, cells in columns.items():
         for pos in _unencodable(cells):
             bad.setdefault(pos, []).append(f"{name}: not valid Unicode text")
-    row_no = np.fromiter((index for index, _, _ in events), dtype="int64", count=len(events))
-    frame = pd.DataFrame({"row_no": row_no, **columns}, copy=False)
     rejected = [Rejected(events[pos][0], events[pos][1], "; ".join(sorted(why))) for pos, why in bad.items()]
-    if bad:
-        frame = frame.drop(index=list(bad)).reset_index(drop=True)
-    return frame, rejected
+    keep = [pos for pos in range(len(events)) if pos not in bad]
+    columns = {c: pa.array([cells[pos] for pos in keep], type=pa.string()) for c, cells in columns.items()}
+    return [events[pos] for pos in keep], columns, rejected
+
+
+def _days(entity: Entity, frame: pd.DataFrame) -> np.ndarray:
+    """Each row's day by its event time (rows without one get any day: the contract rejects them
+    there with the same reason)."""
+    days = frame[event_time_column(entity).name].to_numpy(dtype="datetime64[D]")
+    return np.where(np.isnat(days), np.datetime64("2000-01-01"), days)
 
 
 def _check_entity(
     entity: Entity, events: list[tuple[int, str, dict]], zone: str
-) -> tuple[pd.DataFrame, list[Rejected]]:
-    """The valid rows (with stream_event_id, and row_no: the event's number) and the rejected events."""
+) -> tuple[pa.Table | None, list[Rejected]]:
+    """The valid rows (stream_event_id, the entity's columns, and row_no: the event's number) and the
+    rejected events. The cells are parsed once; the parsed rows are validated by the day of their
+    event time, as that day's raw file would be (usually one day: one call)."""
     events, rejected = _known(entity, events)
-    if not events:
-        return pd.DataFrame(), rejected
-    frame, unencodable = _text_frame(entity, events)
+    events, cells, unencodable = _text_columns(entity, events)
     rejected += unencodable
-    if frame.empty:
-        return pd.DataFrame(), rejected
-    ids = {index: event_id for index, event_id, _ in events}
-    days = _batch_dates(entity, frame, zone)
-    good = []
-    for day in np.unique(days):  # usually one: a batch of one day's events is validated in one call
-        part = frame if len(good) == 0 and (days == day).all() else frame[days == day].reset_index(drop=True)
-        typed, bad = validate(RawFile(entity, part, zone=zone), date.fromisoformat(str(day)))
-        good.append(typed)
-        rejected += [Rejected(b.row_no, ids[b.row_no], b.reason) for b in bad]
-    typed = good[0] if len(good) == 1 else pd.concat(good, ignore_index=True)
-    typed.insert(0, ID_COLUMN, typed["row_no"].map(ids))
-    return typed, rejected
+    if not events:
+        return None, rejected
+    table, unparsed = parse_columns(entity, cells, zone)
+    row_no = np.fromiter((index for index, _, _ in events), dtype="int64", count=len(events))
+    rejected += [Rejected(int(row_no[pos]), events[pos][1], "; ".join(why)) for pos, why in unparsed.items()]
+    frame = to_pandas(table)
+    frame.insert(0, "row_no", row_no)
+    if unparsed:
+        frame = frame.drop(index=list(unparsed))
+    days = _days(entity, frame)
+    good = [np.empty(0, dtype="int64")]
+    for day in np.unique(days):
+        part = frame if days[0] == days[-1] and (days == day).all() else frame[days == day]
+        typed, bad = validate(RawFile(entity, part, typed=True, zone=zone), date.fromisoformat(str(day)))
+        good.append(typed["row_no"].to_numpy())
+        if bad:
+            ids = {index: event_id for index, event_id, _ in events}
+            rejected += [Rejected(b.row_no, ids[b.row_no], b.reason) for b in bad]
+    kept = np.searchsorted(row_no, np.sort(np.concatenate(good)))  # row_no rises with the position
+    ids = pa.array([event_id for _, event_id, _ in events], type=pa.string())
+    valid = table.take(kept).add_column(0, ID_COLUMN, ids.take(kept))
+    return valid.append_column("row_no", pa.array(row_no[kept])), rejected
 
 
 def check_batches(batches: list[list[tuple[str, str, dict]]], zone: str = "UTC") -> list[Checked]:
@@ -164,23 +165,23 @@ def check_batches(batches: list[list[tuple[str, str, dict]]], zone: str = "UTC")
                 continue
             seen.add(event_id)
             by_entity.setdefault(name, []).append((first + index, event_id, data))
-    rows: list[dict[str, pd.DataFrame]] = [{} for _ in batches]
+    rows: list[dict[str, pa.Table]] = [{} for _ in batches]
     alone = set()  # batches to validate again on their own
     for name, part in by_entity.items():
         entity = STREAM_ENTITIES[name]
-        frame, bad = _check_entity(entity, part, zone)
+        table, bad = _check_entity(entity, part, zone)
         shared_key = duplicate_key_reason(entity)
         for r in bad:
             k = int(np.searchsorted(offsets, r.index, side="right")) - 1
             rejected[k].append(Rejected(r.index - int(offsets[k]), r.event_id, r.reason))
             if len(batches) > 1 and shared_key in r.reason:
                 alone.add(k)
-        if not len(frame):
+        if table is None or not table.num_rows:
             continue
-        owner = np.searchsorted(offsets, frame["row_no"].to_numpy(), side="right") - 1
-        frame = frame.drop(columns="row_no")
+        owner = np.searchsorted(offsets, table.column("row_no").to_numpy(), side="right") - 1
+        table = table.drop_columns(["row_no"])
         for k in np.unique(owner):
-            rows[k][name] = frame if len(batches) == 1 else frame[owner == k].reset_index(drop=True)
+            rows[k][name] = table if len(batches) == 1 else table.filter(pa.array(owner == k))
     checked = [Checked(rows[k], sorted(rejected[k], key=lambda r: r.index)) for k in range(len(batches))]
     for k in alone:
         [checked[k]] = check_batches([batches[k]], zone)
