@@ -6,6 +6,12 @@ cells as JSON scalars. Its day (the date of the entity's event-time column) is t
 contract's date rule checks against, so an event is valid exactly when the same row would be valid in
 that day's raw file. References to the warehouse (does the customer exist?) are the nightly load's
 SQL check, not ingestion's: today's new customers are not in the warehouse until tonight.
+
+The cells are parsed once per micro-batch (a column of JSON numbers in an integer or numeric column
+is taken as numbers: the values their text would parse to), then checked by day; a clean frame
+passes `validate.holds` (the schema's checks, without pandera's failure report) and only a frame
+with a failure goes through pandera, which names each bad row. The valid rows stay a pyarrow table:
+what the writer sends to COPY.
 """
 
 from __future__ import annotations
@@ -17,9 +23,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ecomm.entities import Entity
+from ecomm.entities import Column, Entity
 from ecomm.stream.tables import ID_COLUMN, STREAM_ENTITIES, event_time_column
-from ecomm.warehouse.contract import to_pandas
+from ecomm.warehouse.contract import arrow_type, kind, to_pandas
 from ecomm.warehouse.raw import RawFile
 from ecomm.warehouse.validate import duplicate_key_reason, parse_columns, validate
 
@@ -54,19 +60,36 @@ def cell(value) -> str | None:
 _NUMBER_TEXT = {int: int.__repr__, float: float.__repr__}
 
 
-def _cells(datas: list[dict], name: str) -> list[str | None]:
-    """The column `name` of the rows, JSON scalars as text cells."""
-    values = [data.get(name) for data in datas]
+def _text(values: list) -> list[str | None]:
+    """JSON scalars as text cells."""
     return [v if v is None or v.__class__ is str else _NUMBER_TEXT.get(v.__class__, cell)(v) for v in values]
 
 
-def _unencodable(cells: list) -> list[int]:
+# the JSON numbers an integer or numeric column may take as they are (a bool is not one)
+_NUMBERS = {"integer": (int,), "numeric": (int, float)}
+
+
+def _column(column: Column, values: list) -> pa.Array:
+    """A column's cells: JSON numbers as the integer or numeric column's type when every cell is one
+    (the values their text parses to: pyarrow refuses an integer beyond int64, or one a float64
+    cannot hold exactly, and that column goes the text way), else the cells as text (what a raw
+    file's text path reads, for the contract's parser)."""
+    numbers = _NUMBERS.get(kind(column))
+    if numbers and all(v is None or v.__class__ in numbers for v in values):
+        try:
+            return pa.array(values, type=arrow_type(column))
+        except (pa.ArrowInvalid, OverflowError):
+            pass
+    return pa.array(_text(values), type=pa.string())
+
+
+def _unencodable(values: list) -> list[int]:
     """Positions of the text cells UTF-8 cannot hold (JSON may escape a lone surrogate; no text
     column can store it)."""
     bad = []
-    for pos, text in enumerate(cells):
+    for pos, text in enumerate(values):
         try:
-            if text is not None:
+            if isinstance(text, str):
                 text.encode()
         except UnicodeEncodeError:
             bad.append(pos)
@@ -87,24 +110,24 @@ def _known(entity: Entity, events: list[tuple[int, str, dict]]) -> tuple[list, l
     return kept, rejected
 
 
-def _text_columns(
+def _columns(
     entity: Entity, events: list[tuple[int, str, dict]]
 ) -> tuple[list, dict[str, pa.Array], list[Rejected]]:
-    """The events as columns of text cells (what a raw file's text path reads), less the events with
-    a cell no text column can hold (pyarrow refuses such a column whole: then each cell is looked at)."""
+    """The events as columns (`_column`), less the events with a cell no text column can hold
+    (pyarrow refuses such a column whole: then each cell is looked at)."""
     datas = [data for _, _, data in events]
-    columns = {c: _cells(datas, c) for c in entity.columns}
+    values = {c.name: [data.get(c.name) for data in datas] for c in entity.fields}
     try:
-        return events, {c: pa.array(cells, type=pa.string()) for c, cells in columns.items()}, []
+        return events, {c.name: _column(c, values[c.name]) for c in entity.fields}, []
     except UnicodeEncodeError:
         pass
     bad: dict[int, list[str]] = {}
-    for name, cells in columns.items():
+    for name, cells in values.items():
         for pos in _unencodable(cells):
             bad.setdefault(pos, []).append(f"{name}: not valid Unicode text")
     rejected = [Rejected(events[pos][0], events[pos][1], "; ".join(sorted(why))) for pos, why in bad.items()]
     keep = [pos for pos in range(len(events)) if pos not in bad]
-    columns = {c: pa.array([cells[pos] for pos in keep], type=pa.string()) for c, cells in columns.items()}
+    columns = {c.name: _column(c, [values[c.name][pos] for pos in keep]) for c in entity.fields}
     return [events[pos] for pos in keep], columns, rejected
 
 
@@ -122,7 +145,7 @@ def _check_entity(
     rejected events. The cells are parsed once; the parsed rows are validated by the day of their
     event time, as that day's raw file would be (usually one day: one call)."""
     events, rejected = _known(entity, events)
-    events, cells, unencodable = _text_columns(entity, events)
+    events, cells, unencodable = _columns(entity, events)
     rejected += unencodable
     if not events:
         return None, rejected

@@ -22,7 +22,7 @@ import pyarrow
 from pandera.errors import SchemaErrors
 
 from ecomm import entities as E
-from ecomm.warehouse.contract import kind, parse, parse_failure, rule_holds, sql_type, to_pandas
+from ecomm.warehouse.contract import arrow_type, kind, parse, parse_failure, rule_holds, sql_type, to_pandas
 from ecomm.warehouse.raw import BadRow, BatchError, RawFile
 
 EARLIEST_DATE = pd.Timestamp(E.EARLIEST_DATE)  # start of the warehouse calendar
@@ -226,9 +226,13 @@ def parse_columns(
     entity: E.Entity, cells: dict[str, pyarrow.Array], zone: str = "UTC"
 ) -> tuple[pyarrow.Table, dict[int, list[str]]]:
     """Columns of text cells (null = empty) as a typed table, and the reasons of the cells that do not
-    parse, by position (those cells are NULL in the table). `zone`: the shop's time zone."""
+    parse, by position (those cells are NULL in the table). `zone`: the shop's time zone. A column
+    already of its type (numbers posted as JSON numbers) is taken as it is."""
     arrays, reasons = {}, {}
     for c in entity.fields:
+        if kind(c) != "text" and cells[c.name].type == arrow_type(c):
+            arrays[c.name] = cells[c.name]
+            continue
         arrays[c.name], bad = parse(cells[c.name], c, zone)
         for pos in np.flatnonzero(bad):
             reasons.setdefault(int(pos), []).append(parse_failure(c, cells[c.name][pos].as_py()))
