@@ -163,8 +163,8 @@ def _check_entity(
         typed, bad = validate(RawFile(entity, part, typed=True, zone=zone), date.fromisoformat(str(day)))
         good.append(typed["row_no"].to_numpy())
         if bad:
-            ids = {index: event_id for index, event_id, _ in events}
-            rejected += [Rejected(b.row_no, ids[b.row_no], b.reason) for b in bad]
+            event_ids = {index: event_id for index, event_id, _ in events}
+            rejected += [Rejected(b.row_no, event_ids[b.row_no], b.reason) for b in bad]
     kept = np.searchsorted(row_no, np.sort(np.concatenate(good)))  # row_no rises with the position
     ids = pa.array([event_id for _, event_id, _ in events], type=pa.string())
     valid = table.take(kept).add_column(0, ID_COLUMN, ids.take(kept))
