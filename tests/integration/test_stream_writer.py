@@ -1,5 +1,5 @@
 """The stream writer's transaction on the real `stream` tables: new ids COPYed straight in, ids stored
-before left alone, and a concurrent writer's ids handled by the idempotent path."""
+before (a retry) or by a concurrent writer left alone by the idempotent path."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import threading
 import time
 
-import pandas as pd
+import pyarrow as pa
 
 from ecomm import db
 from ecomm.stream.ingest import check_events
@@ -53,7 +53,7 @@ def test_new_ids_are_stored_once_and_known_ones_left_alone(warehouse):
         assert write_rows(conn, _rows(range(2, 6))) == {"wr-4", "wr-5"}
         # two queued requests with the same id in one micro-batch: stored once
         twice = _rows([6])["web_events"]
-        assert write_rows(conn, {"web_events": pd.concat([twice, twice], ignore_index=True)}) == {"wr-6"}
+        assert write_rows(conn, {"web_events": pa.concat_tables([twice, twice])}) == {"wr-6"}
         assert _stored(conn) == [(f"wr-{n}", n) for n in range(1, 7)]
         with conn.cursor() as cur:
             cur.execute("DELETE FROM stream.web_events WHERE stream_event_id LIKE 'wr-%'")
@@ -61,8 +61,8 @@ def test_new_ids_are_stored_once_and_known_ones_left_alone(warehouse):
 
 
 def test_an_id_another_writer_stores_meanwhile_takes_the_idempotent_path(warehouse):
-    """The other writer's uncommitted row is invisible to the look-up; the COPY waits on its key, fails
-    when it commits, and the batch is inserted ON CONFLICT DO NOTHING: the other ids only."""
+    """The COPY waits on the other writer's uncommitted key, fails when it commits, and the batch is
+    inserted ON CONFLICT DO NOTHING: the other ids only."""
     other, ours = db.connect(warehouse), db.connect(warehouse)
     result: dict = {}
     try:

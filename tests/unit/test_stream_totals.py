@@ -17,7 +17,7 @@ def line(order_id: int, revenue: str, *, day=DAY, status="completed", product=1,
 
 
 def web(session: int, kind: str = "view", *, day=DAY, ago=1.0) -> WebEvent:
-    return WebEvent(NOW - timedelta(seconds=ago), day, session, kind)
+    return WebEvent(NOW - timedelta(seconds=ago), day, session, 1, int(kind == "purchase"))
 
 
 def totals_at(now: datetime, *batches) -> LiveTotals:

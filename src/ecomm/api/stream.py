@@ -33,7 +33,7 @@ from typing_extensions import TypedDict
 from ecomm.api.errors import error_response
 from ecomm.api.observability import SERVER_SEND
 from ecomm.api.security import require_api_key
-from ecomm.stream.tables import MAX_EVENT_ID_LENGTH, STREAM_ENTITIES
+from ecomm.stream.tables import ID_COLUMN, MAX_EVENT_ID_LENGTH, STREAM_ENTITIES
 from ecomm.stream.writer import Busy, StoreFailed
 
 log = logging.getLogger("ecomm.api")
@@ -180,7 +180,7 @@ async def post_events(request: Request, batch: Annotated[EventBatch, Depends(eve
             "the events could not be stored now; nothing of this batch was acknowledged: retry it",
             headers={"Retry-After": "5"},
         )
-    new = sum(int(i in stored) for frame in checked.rows.values() for i in frame["stream_event_id"])
+    new = sum(int(i in stored) for rows in checked.rows.values() for i in rows.column(ID_COLUMN).to_pylist())
     body = EventsAccepted(
         accepted=checked.accepted,
         stored=new,

@@ -6,6 +6,12 @@ cells as JSON scalars. Its day (the date of the entity's event-time column) is t
 contract's date rule checks against, so an event is valid exactly when the same row would be valid in
 that day's raw file. References to the warehouse (does the customer exist?) are the nightly load's
 SQL check, not ingestion's: today's new customers are not in the warehouse until tonight.
+
+The cells are parsed once per micro-batch (a column of JSON numbers in an integer or numeric column
+is taken as numbers: the values their text would parse to), then checked by day; a clean frame
+passes `validate.holds` (the schema's checks, without pandera's failure report) and only a frame
+with a failure goes through pandera, which names each bad row. The valid rows stay a pyarrow table:
+what the writer sends to COPY.
 """
 
 from __future__ import annotations
@@ -17,11 +23,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ecomm.entities import Entity
+from ecomm.entities import Column, Entity
 from ecomm.stream.tables import ID_COLUMN, STREAM_ENTITIES, event_time_column
-from ecomm.warehouse.contract import parse
+from ecomm.warehouse.contract import arrow_type, kind, to_pandas
 from ecomm.warehouse.raw import RawFile
-from ecomm.warehouse.validate import duplicate_key_reason, validate
+from ecomm.warehouse.validate import duplicate_key_reason, parse_columns, validate
 
 
 @dataclass(frozen=True)
@@ -33,12 +39,12 @@ class Rejected:
 
 @dataclass
 class Checked:
-    rows: dict[str, pd.DataFrame]  # entity name -> typed valid rows, with stream_event_id
+    rows: dict[str, pa.Table]  # entity name -> typed valid rows: stream_event_id, then the entity's columns
     rejected: list[Rejected]
 
     @property
     def accepted(self) -> int:
-        return sum(len(f) for f in self.rows.values())
+        return sum(t.num_rows for t in self.rows.values())
 
 
 def cell(value) -> str | None:
@@ -54,42 +60,40 @@ def cell(value) -> str | None:
 _NUMBER_TEXT = {int: int.__repr__, float: float.__repr__}
 
 
-def _cells(datas: list[dict], name: str) -> np.ndarray:
-    """The column `name` of the rows, JSON scalars as text cells (an object array, as the raw files'
-    text path has)."""
-    values = [data.get(name) for data in datas]
-    return np.array(
-        [v if v is None or v.__class__ is str else _NUMBER_TEXT.get(v.__class__, cell)(v) for v in values],
-        dtype=object,
-    )
+def _text(values: list) -> list[str | None]:
+    """JSON scalars as text cells."""
+    return [v if v is None or v.__class__ is str else _NUMBER_TEXT.get(v.__class__, cell)(v) for v in values]
 
 
-def _unencodable(cells: list) -> list[int]:
-    """Positions of the text cells UTF-8 cannot hold (JSON may escape a lone surrogate; no text
-    column can store it). One encode of the whole column when it is clean, the usual case."""
-    try:
-        "".join(c for c in cells if c is not None).encode()
-        return []
-    except UnicodeEncodeError:
-        pass
-    bad = []
-    for pos, text in enumerate(cells):
+# the JSON numbers an integer or numeric column may take as they are (a bool is not one)
+_NUMBERS = {"integer": (int,), "numeric": (int, float)}
+
+
+def _column(column: Column, values: list) -> pa.Array:
+    """A column's cells: JSON numbers as the integer or numeric column's type when every cell is one
+    (the values their text parses to: pyarrow refuses an integer beyond int64, or one a float64
+    cannot hold exactly, and that column goes the text way), else the cells as text (what a raw
+    file's text path reads, for the contract's parser)."""
+    numbers = _NUMBERS.get(kind(column))
+    if numbers and all(v is None or v.__class__ in numbers for v in values):
         try:
-            if text is not None:
+            return pa.array(values, type=arrow_type(column))
+        except (pa.ArrowInvalid, OverflowError):
+            pass
+    return pa.array(_text(values), type=pa.string())
+
+
+def _unencodable(values: list) -> list[int]:
+    """Positions of the text cells UTF-8 cannot hold (JSON may escape a lone surrogate; no text
+    column can store it)."""
+    bad = []
+    for pos, text in enumerate(values):
+        try:
+            if isinstance(text, str):
                 text.encode()
         except UnicodeEncodeError:
             bad.append(pos)
     return bad
-
-
-def _batch_dates(entity: Entity, frame: pd.DataFrame, zone: str) -> np.ndarray:
-    """Each row's day by its event time (rows whose time does not parse get any day: the parser
-    rejects them there with the same reason)."""
-    column = event_time_column(entity)
-    cells = pa.array(frame[column.name], type=pa.string(), from_pandas=True)
-    times, _ = parse(cells, column, zone)
-    days = pd.Series(times.to_pandas()).dt.normalize()
-    return days.fillna(pd.Timestamp("2000-01-01")).dt.date.to_numpy()
 
 
 def _known(entity: Entity, events: list[tuple[int, str, dict]]) -> tuple[list, list[Rejected]]:
@@ -106,45 +110,65 @@ def _known(entity: Entity, events: list[tuple[int, str, dict]]) -> tuple[list, l
     return kept, rejected
 
 
-def _text_frame(entity: Entity, events: list[tuple[int, str, dict]]) -> tuple[pd.DataFrame, list[Rejected]]:
-    """The events as a frame of text cells, built column by column (what a raw file's text path
-    reads), less the events with a cell no text column can hold."""
+def _columns(
+    entity: Entity, events: list[tuple[int, str, dict]]
+) -> tuple[list, dict[str, pa.Array], list[Rejected]]:
+    """The events as columns (`_column`), less the events with a cell no text column can hold
+    (pyarrow refuses such a column whole: then each cell is looked at)."""
     datas = [data for _, _, data in events]
-    columns = {c: _cells(datas, c) for c in entity.columns}
+    values = {c.name: [data.get(c.name) for data in datas] for c in entity.fields}
+    try:
+        return events, {c.name: _column(c, values[c.name]) for c in entity.fields}, []
+    except UnicodeEncodeError:
+        pass
     bad: dict[int, list[str]] = {}
-    for name, cells in columns.items():
+    for name, cells in values.items():
         for pos in _unencodable(cells):
             bad.setdefault(pos, []).append(f"{name}: not valid Unicode text")
-    row_no = np.fromiter((index for index, _, _ in events), dtype="int64", count=len(events))
-    frame = pd.DataFrame({"row_no": row_no, **columns}, copy=False)
     rejected = [Rejected(events[pos][0], events[pos][1], "; ".join(sorted(why))) for pos, why in bad.items()]
-    if bad:
-        frame = frame.drop(index=list(bad)).reset_index(drop=True)
-    return frame, rejected
+    keep = [pos for pos in range(len(events)) if pos not in bad]
+    columns = {c.name: _column(c, [values[c.name][pos] for pos in keep]) for c in entity.fields}
+    return [events[pos] for pos in keep], columns, rejected
+
+
+def _days(entity: Entity, frame: pd.DataFrame) -> np.ndarray:
+    """Each row's day by its event time (rows without one get any day: the contract rejects them
+    there with the same reason)."""
+    days = frame[event_time_column(entity).name].to_numpy(dtype="datetime64[D]")
+    return np.where(np.isnat(days), np.datetime64("2000-01-01"), days)
 
 
 def _check_entity(
     entity: Entity, events: list[tuple[int, str, dict]], zone: str
-) -> tuple[pd.DataFrame, list[Rejected]]:
-    """The valid rows (with stream_event_id, and row_no: the event's number) and the rejected events."""
+) -> tuple[pa.Table | None, list[Rejected]]:
+    """The valid rows (stream_event_id, the entity's columns, and row_no: the event's number) and the
+    rejected events. The cells are parsed once; the parsed rows are validated by the day of their
+    event time, as that day's raw file would be (usually one day: one call)."""
     events, rejected = _known(entity, events)
-    if not events:
-        return pd.DataFrame(), rejected
-    frame, unencodable = _text_frame(entity, events)
+    events, cells, unencodable = _columns(entity, events)
     rejected += unencodable
-    if frame.empty:
-        return pd.DataFrame(), rejected
-    ids = {index: event_id for index, event_id, _ in events}
-    days = _batch_dates(entity, frame, zone)
-    good = []
-    for day in np.unique(days):  # usually one: a batch of one day's events is validated in one call
-        part = frame if len(good) == 0 and (days == day).all() else frame[days == day].reset_index(drop=True)
-        typed, bad = validate(RawFile(entity, part, zone=zone), date.fromisoformat(str(day)))
-        good.append(typed)
-        rejected += [Rejected(b.row_no, ids[b.row_no], b.reason) for b in bad]
-    typed = good[0] if len(good) == 1 else pd.concat(good, ignore_index=True)
-    typed.insert(0, ID_COLUMN, typed["row_no"].map(ids))
-    return typed, rejected
+    if not events:
+        return None, rejected
+    table, unparsed = parse_columns(entity, cells, zone)
+    row_no = np.fromiter((index for index, _, _ in events), dtype="int64", count=len(events))
+    rejected += [Rejected(int(row_no[pos]), events[pos][1], "; ".join(why)) for pos, why in unparsed.items()]
+    frame = to_pandas(table)
+    frame.insert(0, "row_no", row_no)
+    if unparsed:
+        frame = frame.drop(index=list(unparsed))
+    days = _days(entity, frame)
+    good = [np.empty(0, dtype="int64")]
+    for day in np.unique(days):
+        part = frame if days[0] == days[-1] and (days == day).all() else frame[days == day]
+        typed, bad = validate(RawFile(entity, part, typed=True, zone=zone), date.fromisoformat(str(day)))
+        good.append(typed["row_no"].to_numpy())
+        if bad:
+            event_ids = {index: event_id for index, event_id, _ in events}
+            rejected += [Rejected(b.row_no, event_ids[b.row_no], b.reason) for b in bad]
+    kept = np.searchsorted(row_no, np.sort(np.concatenate(good)))  # row_no rises with the position
+    ids = pa.array([event_id for _, event_id, _ in events], type=pa.string())
+    valid = table.take(kept).add_column(0, ID_COLUMN, ids.take(kept))
+    return valid.append_column("row_no", pa.array(row_no[kept])), rejected
 
 
 def check_batches(batches: list[list[tuple[str, str, dict]]], zone: str = "UTC") -> list[Checked]:
@@ -164,23 +188,23 @@ def check_batches(batches: list[list[tuple[str, str, dict]]], zone: str = "UTC")
                 continue
             seen.add(event_id)
             by_entity.setdefault(name, []).append((first + index, event_id, data))
-    rows: list[dict[str, pd.DataFrame]] = [{} for _ in batches]
+    rows: list[dict[str, pa.Table]] = [{} for _ in batches]
     alone = set()  # batches to validate again on their own
     for name, part in by_entity.items():
         entity = STREAM_ENTITIES[name]
-        frame, bad = _check_entity(entity, part, zone)
+        table, bad = _check_entity(entity, part, zone)
         shared_key = duplicate_key_reason(entity)
         for r in bad:
             k = int(np.searchsorted(offsets, r.index, side="right")) - 1
             rejected[k].append(Rejected(r.index - int(offsets[k]), r.event_id, r.reason))
             if len(batches) > 1 and shared_key in r.reason:
                 alone.add(k)
-        if not len(frame):
+        if table is None or not table.num_rows:
             continue
-        owner = np.searchsorted(offsets, frame["row_no"].to_numpy(), side="right") - 1
-        frame = frame.drop(columns="row_no")
+        owner = np.searchsorted(offsets, table.column("row_no").to_numpy(), side="right") - 1
+        table = table.drop_columns(["row_no"])
         for k in np.unique(owner):
-            rows[k][name] = frame if len(batches) == 1 else frame[owner == k].reset_index(drop=True)
+            rows[k][name] = table if len(batches) == 1 else table.filter(pa.array(owner == k))
     checked = [Checked(rows[k], sorted(rejected[k], key=lambda r: r.index)) for k in range(len(batches))]
     for k in alone:
         [checked[k]] = check_batches([batches[k]], zone)

@@ -29,7 +29,9 @@ SNAPSHOT = """SELECT pg_current_snapshot()::text, pg_snapshot_xmin(pg_current_sn
 SINCE = "WHERE txid >= %(xmin)s::xid8 AND NOT pg_visible_in_snapshot(txid, %(seen)s::pg_snapshot)"
 ORDER_LINES = """SELECT received_at, order_ts::date, order_id, status, product_id, quantity, revenue
                  FROM stream.order_items {since}"""
-WEB_EVENTS = "SELECT received_at, event_ts::date, session_id, event_type FROM stream.web_events {since}"
+# web events per session, arrival and day (what the totals count of them): a row per session, not per event
+WEB_EVENTS = """SELECT received_at, event_ts::date, session_id, count(*), count(*) FILTER (WHERE event_type = 'purchase')
+                FROM stream.web_events {since} GROUP BY 1, 2, 3"""
 # a start from scratch: the day's totals aggregated by SQL (distinct ids, not every row), and the
 # rows of the last minute
 DAY_ORDERS = f"""SELECT order_id FROM stream.order_items WHERE {recount.TODAY_ORDERS} AND status = 'completed'

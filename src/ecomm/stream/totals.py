@@ -1,7 +1,9 @@
 """Running totals of the live KPIs, folded in row by row (pure Python, no database).
 
 The producer folds in each stream row once (the rows new since its last tick), so a tick costs what
-arrived since the last one, not the whole day. Two kinds of totals:
+arrived since the last one, not the whole day; web events come counted per session (a `WebEvent` is a
+session's events of one arrival and day, with how many were purchases), so a session's events cost
+one fold, not one each. Two kinds of totals:
 
 - the day so far, per event day from the newest day streamed on (older days cannot become "the day"
   again while rows only arrive; a late row of an older day changes nothing shown). Distinct orders
@@ -35,11 +37,12 @@ class OrderLine(NamedTuple):  # tuples: thousands are built per tick, straight f
     revenue: Decimal
 
 
-class WebEvent(NamedTuple):
+class WebEvent(NamedTuple):  # a session's web events of one arrival and day, counted by SQL
     received_at: datetime
     day: date  # of event_ts
     session_id: int
-    event_type: str
+    events: int
+    purchases: int  # of those, purchase events
 
 
 Row = OrderLine | WebEvent
@@ -69,12 +72,14 @@ class DayTotals:
     products: dict[int, list] = field(default_factory=dict)  # product_id -> [revenue, units], completed
 
     def add(self, row: Row) -> None:
-        self.events += 1
         if isinstance(row, WebEvent):
+            self.events += row.events
             self.sessions.add(row.session_id)
-            if row.event_type == "purchase":
+            if row.purchases:
                 self.converted.add(row.session_id)
-        elif _completed(row):
+            return
+        self.events += 1
+        if _completed(row):
             self.orders.add(row.order_id)
             self.revenue += row.revenue
             sold = self.products.setdefault(row.product_id, [Decimal(0), 0])
@@ -107,15 +112,17 @@ class Arrival:
     converted: Counter = field(default_factory=Counter)  # session_id -> purchase events
     events: int = 0
 
-    def add(self, row: Row, n: int = 1) -> None:
-        self.events += n
+    def add(self, row: Row) -> None:
         if isinstance(row, WebEvent):
-            _count(self.sessions, row.session_id, n)
-            if row.event_type == "purchase":
-                _count(self.converted, row.session_id, n)
-        elif _completed(row):
-            _count(self.orders, row.order_id, n)
-            self.revenue += n * row.revenue
+            self.events += row.events
+            _count(self.sessions, row.session_id, row.events)
+            if row.purchases:
+                _count(self.converted, row.session_id, row.purchases)
+            return
+        self.events += 1
+        if _completed(row):
+            _count(self.orders, row.order_id, 1)
+            self.revenue += row.revenue
 
     def take_away(self, gone: Arrival) -> None:
         for mine, theirs in (

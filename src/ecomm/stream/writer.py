@@ -7,8 +7,8 @@ it takes them, the checker waits (20 ms at most) for the requests whose bodies a
 parsed meanwhile (`arrival()`), so that requests answered together and sent again together are
 checked together, not one by one. Another task writes the micro-batch checked before it in one
 transaction, meanwhile (the checker takes its next micro-batch once the writer has started on the
-last, so what queued meanwhile is checked and written together): the ids already stored are looked
-up and the new rows COPYed into their tables (should a concurrent writer store one of them first: a
+last, so what queued meanwhile is checked and written together): the rows are COPYed into their
+tables (should one of their ids be stored already, a retry, or a concurrent writer store one first: a
 temporary table and `INSERT ... ON CONFLICT (stream_event_id) DO NOTHING RETURNING`, which says
 which were new). Only after that transaction commits is each request answered, so nothing
 acknowledged can be lost when the process dies (an unacknowledged batch is the client's to retry; retrying is
@@ -29,7 +29,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import anyio
-import pandas as pd
 import psycopg2.errors
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -57,11 +56,11 @@ class _Submission:
     done: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
-def _csv(frame: pd.DataFrame, columns: list[str]) -> io.BytesIO:
-    """The rows as COPY's CSV, written by pyarrow (in C++; pandas' writer is per cell in Python)."""
+def _csv(name: str, table: pa.Table) -> io.BytesIO:
+    """The rows as COPY's CSV, written by pyarrow from the typed table the check made."""
     buffer = io.BytesIO()
-    table = pa.Table.from_pandas(frame[columns], preserve_index=False)
-    pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
+    columns = table.select([ID_COLUMN, *STREAM_ENTITIES[name].columns])
+    pacsv.write_csv(columns, buffer, pacsv.WriteOptions(include_header=False))
     buffer.seek(0)
     return buffer
 
@@ -70,44 +69,38 @@ def _columns(name: str) -> str:
     return ", ".join([ID_COLUMN, *STREAM_ENTITIES[name].columns])
 
 
-def _csv_of(name: str, frame: pd.DataFrame) -> io.BytesIO:
-    return _csv(frame, [ID_COLUMN, *STREAM_ENTITIES[name].columns])
+def _ids(table: pa.Table) -> list[str]:
+    return table.column(ID_COLUMN).to_pylist()
 
 
-def _write_new(cur, rows: dict[str, pd.DataFrame]) -> set[str]:
-    """The rows whose id is not stored yet COPYed straight into their tables; those ids. A concurrent
-    writer that stores one of them meanwhile makes the COPY fail on the key (UniqueViolation)."""
-    names = list(rows)
-    cur.execute(
-        "SAVEPOINT plain; "
-        + " UNION ALL ".join(
-            f"SELECT {ID_COLUMN} FROM stream.{n} WHERE {ID_COLUMN} = ANY(%s)" for n in names
-        ),
-        [rows[n][ID_COLUMN].tolist() for n in names],
-    )
-    known = {r[0] for r in cur.fetchall()}
+def _once(table: pa.Table) -> pa.Table:
+    """The rows less those whose id an earlier row has (two queued requests may carry the same id:
+    a retry racing its original)."""
+    first = {event_id: pos for pos, event_id in reversed(list(enumerate(_ids(table))))}
+    return table if len(first) == table.num_rows else table.take(sorted(first.values()))
+
+
+def _write_new(cur, rows: dict[str, pa.Table]) -> set[str]:
+    """The rows COPYed straight into their tables; their ids. Should one of them be stored already
+    (a retry), or a concurrent writer store one meanwhile, the COPY fails on the key
+    (UniqueViolation)."""
+    cur.execute("SAVEPOINT plain")
     new: set[str] = set()
-    for name, frame in rows.items():
-        fresh = frame[~frame[ID_COLUMN].isin(known)] if known else frame
-        if len(fresh):
-            cur.copy_expert(
-                f"COPY stream.{name} ({_columns(name)}) FROM STDIN (FORMAT csv)", _csv_of(name, fresh)
-            )
-            new.update(fresh[ID_COLUMN])
+    for name, table in rows.items():
+        cur.copy_expert(f"COPY stream.{name} ({_columns(name)}) FROM STDIN (FORMAT csv)", _csv(name, table))
+        new.update(_ids(table))
     return new
 
 
-def _write_idempotent(cur, rows: dict[str, pd.DataFrame]) -> set[str]:
+def _write_idempotent(cur, rows: dict[str, pa.Table]) -> set[str]:
     """The rows COPYed into temporary tables (that COPY never waits on another transaction's lock),
     then inserted ON CONFLICT DO NOTHING; the ids this inserted."""
-    for name, frame in rows.items():
+    for name, table in rows.items():
         cur.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS incoming_{name} ON COMMIT DELETE ROWS "
             f"AS SELECT {_columns(name)} FROM stream.{name} WITH NO DATA"
         )
-        cur.copy_expert(
-            f"COPY incoming_{name} ({_columns(name)}) FROM STDIN (FORMAT csv)", _csv_of(name, frame)
-        )
+        cur.copy_expert(f"COPY incoming_{name} ({_columns(name)}) FROM STDIN (FORMAT csv)", _csv(name, table))
     inserts = ", ".join(
         f"{n} AS (INSERT INTO stream.{n} ({_columns(n)}) SELECT {_columns(n)} FROM incoming_{n} "
         f"ON CONFLICT ({ID_COLUMN}) DO NOTHING RETURNING {ID_COLUMN})"
@@ -117,17 +110,17 @@ def _write_idempotent(cur, rows: dict[str, pd.DataFrame]) -> set[str]:
     return {r[0] for r in cur.fetchall()}
 
 
-def write_rows(conn, rows: dict[str, pd.DataFrame]) -> set[str]:
+def write_rows(conn, rows: dict[str, pa.Table]) -> set[str]:
     """Insert the rows of each entity once (by stream_event_id) in one transaction; the ids that
     were new.
 
-    The ids already stored are looked up and the other rows COPYed straight into their tables: COPY
-    inserts rows in bulk, about half the server's work (and time) of an `INSERT ... SELECT` from a
-    temporary table, and four round trips for two entities. Should another API worker store one of
-    those ids meanwhile, the COPY fails on the key, the savepoint takes back this attempt, and the
-    rows go the idempotent way instead (a temporary table, `INSERT ... ON CONFLICT DO NOTHING`)."""
-    # two queued requests may carry the same id (a retry racing its original): one of them
-    rows = {name: frame.drop_duplicates(ID_COLUMN) for name, frame in rows.items() if len(frame)}
+    The rows are COPYed straight into their tables: COPY inserts rows in bulk, about half the
+    server's work (and time) of an `INSERT ... SELECT` from a temporary table, and one round trip per
+    entity. Should one of those ids be stored already (a retried request) or another API worker store
+    one meanwhile, the COPY fails on the key, the savepoint takes back this attempt, and the rows go
+    the idempotent way instead (a temporary table, `INSERT ... ON CONFLICT DO NOTHING`): a retry
+    costs a second COPY, a new batch no look-up."""
+    rows = {name: _once(table) for name, table in rows.items() if table.num_rows}
     if not rows:
         return set()
     with conn.cursor() as cur:
@@ -228,14 +221,11 @@ class StreamWriter:
         return outcomes
 
     def _write(self, batch: list[tuple[_Submission, Checked]]) -> set[str]:
-        rows: dict[str, list[pd.DataFrame]] = {}
+        rows: dict[str, list[pa.Table]] = {}
         for _, checked in batch:
-            for name, frame in checked.rows.items():
-                rows.setdefault(name, []).append(frame)
-        merged = {
-            name: frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-            for name, frames in rows.items()
-        }
+            for name, table in checked.rows.items():
+                rows.setdefault(name, []).append(table)
+        merged = {name: pa.concat_tables(tables) for name, tables in rows.items()}
         try:
             if self._conn is None or self._conn.closed:
                 self._conn = db.connect(self.settings)

@@ -22,7 +22,7 @@ import pyarrow
 from pandera.errors import SchemaErrors
 
 from ecomm import entities as E
-from ecomm.warehouse.contract import kind, parse, parse_failure, rule_holds, sql_type, to_pandas
+from ecomm.warehouse.contract import arrow_type, kind, parse, parse_failure, rule_holds, sql_type, to_pandas
 from ecomm.warehouse.raw import BadRow, BatchError, RawFile
 
 EARLIEST_DATE = pd.Timestamp(E.EARLIEST_DATE)  # start of the warehouse calendar
@@ -146,6 +146,56 @@ def schema(entity: E.Entity, nul: bool = True) -> pa.DataFrameSchema:
     )
 
 
+def _plain(schema: pa.DataFrameSchema) -> bool:
+    """The schema uses nothing but what `holds` evaluates: columns with checks and nullability,
+    vectorized checks, frame-level checks, and the key's uniqueness (as `schema()` builds them)."""
+    columns = schema.columns.values()
+    checks = [check for column in columns for check in column.checks] + list(schema.checks)
+    return (
+        schema.dtype is None
+        and not (schema.coerce or schema.strict or schema.ordered or schema.parsers or schema.index)
+        and not (schema.unique_column_names or schema.add_missing_columns or schema.drop_invalid_rows)
+        and all(
+            c.dtype is None and c.required and c.default is None and c.name is not None
+            and not (c.coerce or c.regex or c.unique or c.parsers or c.drop_invalid_rows)
+            for c in columns
+        )
+        and all(check.groupby is None and not check.element_wise for check in checks)
+    )  # fmt: skip
+
+
+def _check_holds(check: pa.Check, frame: pd.DataFrame, column: str | None) -> bool:
+    """pandera's own evaluation of one check (its backend's preprocess and apply: the values, less
+    the missing ones when the check ignores them), without the failure report."""
+    backend = check.get_backend(frame)(check)
+    output = backend.apply(backend.preprocess(frame, column))
+    if isinstance(output, bool | np.bool_):
+        return bool(output)
+    return isinstance(output, pd.Series) and bool(output.all())  # what pandera's postprocess passes
+
+
+def holds(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> bool:
+    """True when pandera would find no failure in `frame`: every column present, no missing value
+    where none is allowed, every check true on every row, no key twice. The same checks evaluated
+    by pandera's backend, without the failure reports that cost most of validating a small frame
+    (about 7 ms for a micro-batch of 1,000 events, whatever its size); False at the first failure,
+    or for anything it does not evaluate: the caller then validates with pandera, which names each
+    failing row and check."""
+    if not _plain(schema):
+        return False
+    try:
+        for name, column in schema.columns.items():
+            if name not in frame.columns or (not column.nullable and frame[name].hasnans):
+                return False
+            if not all(_check_holds(check, frame, name) for check in column.checks):
+                return False
+        if not all(_check_holds(check, frame, None) for check in schema.checks):
+            return False
+        return not (schema.unique and frame.duplicated(subset=list(schema.unique)).any())
+    except Exception:  # a check that raises is a failure pandera reports
+        return False
+
+
 def warm_up() -> None:
     """Import pandera's pandas backends (it does on the first validation): a parent about to fork
     worker processes does it once for all of them."""
@@ -172,22 +222,36 @@ def _reason(row, entity: E.Entity, batch: date) -> str:
     return f"{row.column}: {check} (got {value!r})"
 
 
+def parse_columns(
+    entity: E.Entity, cells: dict[str, pyarrow.Array], zone: str = "UTC"
+) -> tuple[pyarrow.Table, dict[int, list[str]]]:
+    """Columns of text cells (null = empty) as a typed table, and the reasons of the cells that do not
+    parse, by position (those cells are NULL in the table). `zone`: the shop's time zone. A column
+    already of its type (numbers posted as JSON numbers) is taken as it is."""
+    arrays, reasons = {}, {}
+    for c in entity.fields:
+        if kind(c) != "text" and cells[c.name].type == arrow_type(c):
+            arrays[c.name] = cells[c.name]
+            continue
+        arrays[c.name], bad = parse(cells[c.name], c, zone)
+        for pos in np.flatnonzero(bad):
+            reasons.setdefault(int(pos), []).append(parse_failure(c, cells[c.name][pos].as_py()))
+    return pyarrow.table(arrays), reasons
+
+
 def parse_frame(
     entity: E.Entity, frame: pd.DataFrame, zone: str = "UTC"
 ) -> tuple[pd.DataFrame, dict[int, list[str]]]:
     """A frame of text cells (None = empty) as typed columns, and the reasons of the cells that do
     not parse, by row index (those cells are NULL in the result). `zone`: the shop's time zone."""
-    arrays, reasons = {}, {}
-    for c in entity.fields:
-        cells = pyarrow.array(frame[c.name], type=pyarrow.string(), from_pandas=True)
-        arrays[c.name], bad = parse(cells, c, zone)
-        for pos in np.flatnonzero(bad):
-            idx = frame.index[pos]
-            reasons.setdefault(idx, []).append(parse_failure(c, frame.at[idx, c.name]))
-    typed = to_pandas(pyarrow.table(arrays))
+    cells = {
+        c.name: pyarrow.array(frame[c.name], type=pyarrow.string(), from_pandas=True) for c in entity.fields
+    }
+    table, reasons = parse_columns(entity, cells, zone)
+    typed = to_pandas(table)
     typed.index = frame.index
     typed.insert(0, "row_no", frame["row_no"])
-    return typed, reasons
+    return typed, {frame.index[pos]: why for pos, why in reasons.items()}
 
 
 def validate(raw: RawFile, batch: date) -> tuple[pd.DataFrame, list[BadRow]]:
@@ -205,7 +269,9 @@ def validate(raw: RawFile, batch: date) -> tuple[pd.DataFrame, list[BadRow]]:
         return candidates.reset_index(drop=True), _bad_rows(frame, entity, reasons)
     token = _BATCH.set(batch)
     try:
-        schema(entity, raw.has_nul).validate(candidates, lazy=True, inplace=True)
+        rules = schema(entity, raw.has_nul)
+        if not holds(rules, candidates):  # a clean file: nothing to name
+            rules.validate(candidates, lazy=True, inplace=True)
     except SchemaErrors as exc:
         cases = exc.failure_cases
         row_cases = cases[cases["index"].notna()]
