@@ -11,6 +11,11 @@ replay of its product forecasts against the naive policy (stock.compare_policies
 lead time and service level). Reported per level at 14 days: MASE of ours, of seasonal naive and
 of the planted expected demand (the oracle), the ratios, the 80%/95% coverage; and each target of
 the issue met or missed (thresholds: ecomm.ml.forecast.report, the ones `ecomm evaluate` judges).
+Beside the ratio to the oracle, for reading it and judging nothing: the same ratio with the days of
+the shop's sitewide sales (its campaigns of type "sitewide" in the raw files: Black Friday to Cyber
+Monday) left out of both MASEs. The sale's uplift is in the oracle (it knows each day's state), but
+a forecast cannot learn it from a one-year history: the reported origins are the only ones whose
+days hold a sale, and the shop announces it 7 days before it starts, after the second origin.
 
 Speed: every product of a world of the 1M-order size (default 208,000 customers, 2,000 products,
 365 days: the `make bench` world; generated here from the first seed) forecast 30 days ahead by the
@@ -18,7 +23,11 @@ pyfunc `ecomm train forecast` registers (ForecastPyfunc.predict, the path of mar
 without reconciliation and the database write) holding AutoETS, beside the same pyfunc holding
 seasonal naive; each in one process and in two (the pyfunc's `n_jobs`, statsforecast's process
 pool: what the stored forecasts use, ECOMM_FORECAST_JOBS; the issue's "2 cores"). Timed after a
-warm-up on two series (imports, numba compilation).
+warm-up on two series with each number of processes (imports, and the fork server's start, once per
+process: ecomm.ml.serving.clean_statsforecast). Beside each wall time its CPU seconds, the process's
+and its workers' (timed_forecast): the machine is shared, and on Linux with autogroup scheduling each
+session gets an equal share of the cores, so under other sessions' load the wall time of two
+processes is not half of one's.
 
 python -m benchmarks.bench_forecast_seeds [--seeds 1 2 3] [--customers 2000] [--products 300]
     [--days 365] [--speed-customers 208000] [--speed-products 2000] [--speed-days 365]
@@ -120,6 +129,20 @@ def raw_shop_data(raw: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return sales.reset_index(drop=True), truth.assign(date=pd.to_datetime(truth["date"]))
 
 
+def sale_days(raw: Path) -> list[str]:
+    """The dates of the shop's sitewide sales (campaign_type "sitewide", start to end date) in a
+    generated world's raw files."""
+    frames = [
+        pd.read_csv(b / "campaigns.csv", dtype=str) for b in _batches(raw) if (b / "campaigns.csv").exists()
+    ]
+    campaigns = (
+        pd.concat(frames) if frames else pd.DataFrame(columns=["campaign_type", "start_date", "end_date"])
+    )
+    sales = campaigns[campaigns["campaign_type"] == "sitewide"].drop_duplicates()
+    days = (pd.date_range(r.start_date, r.end_date) for r in sales.itertuples())
+    return sorted({d.date().isoformat() for span in days for d in span})
+
+
 def generate(raw: Path, seed: int, customers: int, products: int, days: int):
     from ecomm.datagen import GeneratorConfig, generate_history
 
@@ -136,14 +159,34 @@ def _h14(table: pd.DataFrame, model: str) -> dict:
     return {k: float(v) for k, v in row.items() if k not in ("model", "horizon") and v == v}
 
 
-def level_row(backtest, method: str) -> dict:
-    """The level's figures at 14 days: ours (the chosen method), seasonal naive's, the oracle's."""
+def outside_sales(backtest, method: str, sales: list[str]) -> dict:
+    """MASE at 14 days of `method` over the oracle's with the sale days left out of both (the module
+    docstring), and how many of the scored target days (series x origin x day) were sale days."""
+    from ecomm.ml.forecast.report import HORIZON
+    from ecomm.ml.forecast.shop import ORACLE
+    from ecomm.ml.metrics import forecast_metrics
+
+    rows = backtest.forecasts[backtest.forecasts["step"] <= HORIZON]
+    on_sale = rows["date"].isin(pd.to_datetime(sales))
+    kept = rows[~on_sale].assign(origin=lambda r: r["series_id"].astype(str) + "@" + r["cutoff"].astype(str))
+    mase = {m: forecast_metrics(kept, m, (), group="origin")["mase"] for m in (method, ORACLE)}
+    return {
+        "vs_oracle_outside_sales": mase[method] / mase[ORACLE],
+        "sale_days_left_out": int(on_sale.sum()),
+        "days_scored": len(rows),
+    }
+
+
+def level_row(backtest, method: str, sales: list[str] | None = None) -> dict:
+    """The level's figures at 14 days: ours (the chosen method), seasonal naive's, the oracle's; with
+    the sale days (sale_days), ours over the oracle outside them (outside_sales)."""
     from ecomm.ml.forecast.models import BASELINE
     from ecomm.ml.forecast.report import HORIZON
     from ecomm.ml.forecast.shop import ORACLE
     from ecomm.ml.forecast.train import chosen_on
 
     ours, naive, oracle = (_h14(backtest.table, m) for m in (method, BASELINE, ORACLE))
+    beside = outside_sales(backtest, method, sales) if sales is not None else {}
     return {
         "series": backtest.series,
         "method": method,
@@ -152,6 +195,7 @@ def level_row(backtest, method: str) -> dict:
         "oracle_mase": oracle["mase"],
         "vs_naive": ours["mase_vs_naive"],
         "vs_oracle": ours["mase_vs_oracle"],
+        **beside,
         "coverage_80": ours.get("coverage_80"),
         "coverage_95": ours.get("coverage_95"),
         "naive_coverage_80": naive.get("coverage_80"),
@@ -241,7 +285,7 @@ def one_seed(seed: int, opts: Options, settings, config) -> dict:
     started = time.perf_counter()
     raw = WORK / f"forecast-seed-{seed}"
     summary = generate(raw, seed, opts.customers, opts.products, opts.days)
-    data = raw_shop_data(raw)
+    data, sales = raw_shop_data(raw), sale_days(raw)
     shutil.rmtree(raw, ignore_errors=True)
     prepared = time.perf_counter()
     backtests = {
@@ -259,10 +303,11 @@ def one_seed(seed: int, opts: Options, settings, config) -> dict:
         config.backtest.step,
         product.errors,
     )
-    levels = {level: level_row(b, methods[level]) for level, b in backtests.items()}
+    levels = {level: level_row(b, methods[level], sales) for level, b in backtests.items()}
     return {
         "seed": seed,
         "orders": summary.orders,
+        "sale_days": sales,
         "first_day": product.first_day,
         "last_day": product.last_day,
         "cutoffs": product.cutoffs,
@@ -281,12 +326,49 @@ def _predict(pyfunc, history: pd.DataFrame, workers: int = 1) -> pd.DataFrame:
     return pyfunc.predict(None, history, params={"horizon": SPEED_HORIZON, "n_jobs": workers})
 
 
-def timed_forecast(pyfunc, history: pd.DataFrame, workers: int) -> tuple[float, int]:
-    """(seconds, forecast rows) of the pyfunc over every series of `history` with `workers`
-    processes: its `n_jobs`, what marts.demand_forecast is forecast with (ECOMM_FORECAST_JOBS)."""
+def worker_cpu_seconds() -> float | None:
+    """CPU seconds of the fork server's children that have ended (statsforecast's workers:
+    ecomm.ml.serving.clean_statsforecast; /proc's cutime + cstime of the fork server, which reaps
+    them); 0.0 before a fork server runs, None where /proc cannot tell."""
+    from multiprocessing import forkserver
+
+    pid = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")  # fields 16, 17 of stat
+
+
+def _settled_worker_cpu() -> float | None:
+    """worker_cpu_seconds once it stops changing (the fork server reaps ended workers on SIGCHLD)."""
+    last = worker_cpu_seconds()
+    for _ in range(20):
+        time.sleep(0.1)
+        now = worker_cpu_seconds()
+        if now == last:
+            break
+        last = now
+    return last
+
+
+def timed_forecast(pyfunc, history: pd.DataFrame, workers: int) -> tuple[float, int, float | None]:
+    """(seconds, forecast rows, CPU seconds) of the pyfunc over every series of `history` with
+    `workers` processes: its `n_jobs`, what marts.demand_forecast is forecast with
+    (ECOMM_FORECAST_JOBS). CPU: this process's and its workers' (worker_cpu_seconds; None where it
+    cannot be read): the work done, which the wall time shows only as far as the shared machine's
+    scheduler gives it the cores (on Linux with autogroup every session gets an equal share, so
+    under other sessions' load two processes of one session get no more CPU than one)."""
+    cpu_before, workers_before = time.process_time(), _settled_worker_cpu()
     started = time.perf_counter()
     rows = len(_predict(pyfunc, history, workers))
-    return time.perf_counter() - started, rows
+    seconds = time.perf_counter() - started
+    own, workers_after = time.process_time() - cpu_before, _settled_worker_cpu()
+    if workers_before is None or workers_after is None:
+        return seconds, rows, None
+    return seconds, rows, own + workers_after - workers_before
 
 
 def speed(opts: Options) -> dict:
@@ -315,10 +397,11 @@ def speed(opts: Options) -> dict:
     for method, plan, workers_tried in plans:
         pyfunc = build_pyfunc({"product": method}, plan)
         warm = history[history["series_id"].isin(history["series_id"].unique()[:2])]
-        _predict(pyfunc, warm)
+        for workers in workers_tried:  # with 2 or more: the fork server's start, once per process
+            _predict(pyfunc, warm, workers)
         for workers in workers_tried:
             load_before = round(os.getloadavg()[0], 1)
-            seconds, rows = timed_forecast(pyfunc, history, workers)
+            seconds, rows, cpu = timed_forecast(pyfunc, history, workers)
             load = round(os.getloadavg()[0], 1)  # the machine is shared: how busy it was meanwhile
             runs.append(
                 {
@@ -326,6 +409,7 @@ def speed(opts: Options) -> dict:
                     "ets_model": plan.backtest.models.ets_model if method == "auto_ets" else None,
                     "workers": workers,
                     "seconds": round(seconds, 2),
+                    "cpu_seconds": None if cpu is None else round(cpu, 2),
                     "rows": rows,
                     "load_average_1min_before": load_before,
                     "load_average_1min": load,
@@ -362,6 +446,23 @@ def speed(opts: Options) -> dict:
 
 
 # ----------------------------------------------------------------------------------------- run
+def level_settings(config) -> dict[str, dict]:
+    """Per shop level, what its backtest and registered model run with (BacktestSettings.for_level):
+    AutoETS's search space, the conformal errors' half-life in days (None: equal weights) and what
+    they are scaled by."""
+    from ecomm.ml.forecast.shop import LEVELS as SHOP_LEVELS
+
+    out = {}
+    for level in SHOP_LEVELS:
+        at = config.backtest.for_level(level)
+        out[level] = {
+            "ets_model": at.models.ets_model,
+            "half_life_days": at.half_life,
+            "interval_scale": at.interval_scale,
+        }
+    return out
+
+
 def run(opts: Options, kept_speed: dict | None = None) -> dict:
     from ecomm.ml.forecast.train import ForecastConfig
     from ecomm.settings import Settings
@@ -389,6 +490,7 @@ def run(opts: Options, kept_speed: dict | None = None) -> dict:
             "windows": config.backtest.windows,
             "step_days": config.backtest.step,
             "best_sellers": config.products or "all",
+            "levels": level_settings(config),
             "lead_time_days": settings.forecast_lead_time_days,
             "service_level": settings.forecast_service_level,
         },

@@ -642,17 +642,38 @@ def render_forecast_real(results: Path) -> str:
 def _forecast_level_rows(found: dict) -> list[str]:
     lines = [
         "| seed | level | series | ours | MASE ours | seasonal naive | oracle | ours / naive | ours / oracle "
-        "| 80% coverage | 95% coverage |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| ours / oracle outside sale days | 80% coverage | 95% coverage |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in found["seeds"]:
         for level, row in run["levels"].items():
+            outside = row.get("vs_oracle_outside_sales")
             lines.append(
                 f"| {run['seed']} | {level} | {row['series']} | {row['method']} | {row['mase']:.3f} "
                 f"| {row['naive_mase']:.3f} | {row['oracle_mase']:.3f} | {row['vs_naive']:.2f}× "
-                f"| {row['vs_oracle']:.2f}× | {_coverage(row, 80)} | {_coverage(row, 95)} |"
+                f"| {row['vs_oracle']:.2f}× | {'–' if outside is None else f'{outside:.2f}×'} "
+                f"| {_coverage(row, 80)} | {_coverage(row, 95)} |"
             )
     return lines
+
+
+def _forecast_settings(found: dict) -> str:
+    """Per level: AutoETS's search space, the conformal errors' half-life and scale (results before
+    they were recorded: nothing)."""
+    levels = found["forecast"].get("levels")
+    if not levels:
+        return ""
+
+    def weights(days: float | None) -> str:
+        return "equal weights" if days is None else f"half-life {days:.0f} days"
+
+    over = {"spread": "the spread", "point": "the forecast"}  # conformal.interval_scale's scales
+    parts = [
+        f"{level}: AutoETS {s['ets_model']}, conformal errors over "
+        f"{over.get(s['interval_scale'], s['interval_scale'])} with {weights(s['half_life_days'])}"
+        for level, s in levels.items()
+    ]
+    return "; " + "; ".join(parts)
 
 
 def _forecast_stock_rows(found: dict) -> list[str]:
@@ -691,7 +712,11 @@ def _forecast_speed_lines(found: dict, seeds: list[str]) -> list[str]:
         ets = run.get("ets_model")
         return f"{run['method']} ({ets})" if ets else run["method"]
 
-    seconds = {(label(r), r["workers"]): r["seconds"] for r in speed["runs"]}
+    def timing(run: dict) -> str:
+        cpu = run.get("cpu_seconds")  # recorded since 2026-12-07
+        return f"{run['seconds']:.1f} s" + ("" if cpu is None else f" (CPU {cpu:.1f} s)")
+
+    seconds = {(label(r), r["workers"]): timing(r) for r in speed["runs"]}
     loads = ", ".join(
         f"{r['load_average_1min_before']:.1f} → {r['load_average_1min']:.1f}"
         if "load_average_1min_before" in r
@@ -699,6 +724,11 @@ def _forecast_speed_lines(found: dict, seeds: list[str]) -> list[str]:
         for r in speed["runs"]
     )
     header = " | ".join(f"{n} process{'es' if n > 1 else ''}" for n in workers)
+    cpu_note = (
+        ", in brackets the CPU seconds of the process and its workers"
+        if any(r.get("cpu_seconds") is not None for r in speed["runs"])
+        else ""
+    )
     lines = [
         f"| {target['name']} | {target['required']} | "
         f"{target['observed']:.1f} s {_mark(target['met'])} (one run) |"
@@ -711,15 +741,14 @@ def _forecast_speed_lines(found: dict, seeds: list[str]) -> list[str]:
         f"{w['order_lines']:,} order lines; {speed['series']:,} product series of "
         f"{speed['history_days_mean']:.0f} days on average, {speed['units_per_series_day']:.2f} units a day) "
         f"forecast {speed['horizon']} days ahead by the registered pyfunc holding each model, on "
-        f"{found['cpus']} cores (1-minute load average before → after each run, in order: {loads}):",
+        f"{found['cpus']} cores; wall time{cpu_note} (1-minute load average before → after each run, in "
+        f"order: {loads}):",
         "",
         f"| model | {header} |",
         "|---|" + "---|" * len(workers),
     ]
     for method in dict.fromkeys(label(r) for r in speed["runs"]):
-        cells = " | ".join(
-            f"{seconds[(method, n)]:.1f} s" if (method, n) in seconds else "–" for n in workers
-        )
+        cells = " | ".join(seconds.get((method, n), "–") for n in workers)
         lines.append(f"| {method} | {cells} |")
     return lines
 
@@ -737,7 +766,8 @@ def render_forecast_seeds(results: Path) -> str:
         f"to {w['as_of']} ({orders} orders), backtested as `ecomm train forecast` does by default "
         f"(candidates {', '.join(f['candidates'])}; {f['windows']} origins {f['step_days']} days apart; "
         f"product level: the {f['best_sellers']} best sellers before the first origin; ours = the "
-        f"candidate with the lowest MASE at 14 days on the validation origins before the reported ones), "
+        f"candidate with the lowest MASE at 14 days on the validation origins before the reported ones"
+        f"{_forecast_settings(found)}), "
         f"horizon 14 days; stock replay of ours' reorder "
         f"points against the naive policy, lead time {f['lead_time_days']} days, target service level "
         f"{f['service_level']:.2f} ({found['seconds']:.0f} s in all):",

@@ -117,10 +117,19 @@ def test_forecast_seeds_judges_each_target_on_a_tiny_world(tmp_path):
     assert list(run["levels"]) == ["category", "product"]
     product = run["levels"]["product"]
     assert run["stock"]["series"] == product["series"] and run["stock"]["days"] == 20
+    # Black Friday 2025 to Cyber Monday, the shop's sitewide sale, in the reported origins' days
+    assert run["sale_days"] == ["2025-11-28", "2025-11-29", "2025-11-30", "2025-12-01"]
+    assert found["forecast"]["levels"]["product"]["ets_model"] == ModelSettings().ets_model
+    assert set(found["forecast"]["levels"]) == {"product", "category", "total"}
     for row in run["levels"].values():
         assert row["method"] in ("seasonal_naive", "auto_ets")
         assert row["vs_naive"] == pytest.approx(row["mase"] / row["naive_mase"])
         assert row["vs_oracle"] == pytest.approx(row["mase"] / row["oracle_mase"])
+        # 4 origins x 14 days per series; the days after Nov 17 and after Nov 24 hold the sale's 4
+        # (Nov 11-24 and Dec 2-15 none)
+        assert row["days_scored"] == row["series"] * 4 * 14
+        assert row["sale_days_left_out"] == row["series"] * 2 * 4
+        assert row["vs_oracle_outside_sales"] > 0
     assert [t["name"] for t in run["targets"]] == FORECAST_TARGETS
     for target in run["targets"]:
         assert target["met"] == _forecast_target_met(target["name"], target["observed"], run["stock"])
@@ -140,6 +149,7 @@ def test_forecast_seeds_judges_each_target_on_a_tiny_world(tmp_path):
     )
     assert speed["target"]["observed"] == auto_ets_on_two["seconds"]
     assert speed["target"]["met"] == (auto_ets_on_two["seconds"] <= 60)
+    assert all(r["cpu_seconds"] > 0 for r in speed["runs"])  # the process's and its workers'
     assert not (tmp_path / "work" / "forecast-seed-1").exists()  # the raw worlds are removed
 
 
