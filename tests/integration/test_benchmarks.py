@@ -235,8 +235,9 @@ def test_stream_ingest_posts_every_event_once_beside_both_ceilings(import_and_in
     for path in ("ours", "bare_fastapi"):  # each process's share of the 2 cores, and how busy they were
         assert found[path]["client_cpu_ms_per_1000"] > 0
         assert len(found[path]["load_average"]) == 2
-    assert found["ours"]["postgres_cpu_ms_per_1000"] > 0
-    # a COPY of 3,000 rows may take less than the kernel's 10 ms CPU tick: counted, maybe as 0
+    # 3,000 rows stored or COPYed may take PostgreSQL less than the kernel's 10 ms CPU tick (about
+    # 7 ms per 1,000 events stored at full size): counted, maybe as 0
+    assert found["ours"]["postgres_cpu_ms_per_1000"] >= 0
     assert found["copy"]["postgres_cpu_ms_per_1000"] >= 0 and len(found["copy"]["load_average"]) == 2
     ours, bare, copy = (found[k]["events_per_second"] for k in ("ours", "bare_fastapi", "copy"))
     assert found["ratios"] == {"vs_bare_fastapi": round(ours / bare, 3), "vs_copy": round(ours / copy, 3)}
