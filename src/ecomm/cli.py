@@ -297,7 +297,8 @@ def stream(
     ] = False,
 ) -> None:
     """The live shop: replay the business date the next daily run will load, as events POSTed to the
-    API's /events, in (accelerated) wall-clock time."""
+    API's /events, in (accelerated) wall-clock time. Imported data (ECOMM_SOURCE=imported) has no shop
+    to replay: one line, exit 0 with --follow (the service has nothing to do), exit 1 without."""
     import time as clock
 
     from ecomm import db
@@ -305,6 +306,13 @@ def stream(
     from ecomm.stream import replay as r
 
     settings = _settings()
+    if settings.imported:  # nothing to replay: `make up` leaves the service out, Compose's exits here
+        from ecomm.platform.services import STREAM_OFF_IMPORTED
+
+        if not follow:
+            raise UserError(STREAM_OFF_IMPORTED)
+        err.print(STREAM_OFF_IMPORTED, highlight=False)
+        return
     world = raw_dir or settings.raw_dir
     rate = speed or settings.stream_speed
     say = lambda message: err.print(message, highlight=False)  # noqa: E731

@@ -107,7 +107,7 @@ def test_the_stream_holds_exactly_the_batch_of_the_next_date(world):
         "1h 02m 03s",
         round(total / 60, 2),
     )
-    assert stream_caption(health) == (
+    assert stream_caption(health, sql.settings) == (
         f"Live stream: lag 1h 02m 03s (newest event {newest}), {total / 60:.2f} events/s over the last minute."
     )
 

@@ -16,6 +16,7 @@ from ecomm import db
 from ecomm.ml import registry, tracking
 
 from support.cli import ecomm
+from support.event_logs import event_log
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "streamlit"
 DAYS = 210  # enough for a 60-day churn label with a training cutoff before the evaluation one
@@ -292,3 +293,67 @@ def test_imported_source_is_imported_and_each_model_trains_or_says_what_it_lacks
         assert (app.exception, app.error, app.warning) == ([], [], []), page
         if page == "recommendations":  # the customer picked first, known by id only
             assert re.match(r"customer \d+, unknown, signed up ", app.caption[1].value), app.caption[1].value
+
+
+def test_a_views_only_event_log_trains_the_recommender_and_segments_and_skips_the_rest(
+    empty, tmp_path, monkeypatch
+):
+    """ECOMM_SOURCE=imported with an event log of views only (no purchase, no order, no rating), 378
+    days: every model trains or is skipped with its one line. Found here: churn failed with an
+    IndexError traceback, and on a log long enough for two cutoffs the purchase model stopped the
+    bootstrap with the optimiser's 'needs samples of at least 2 classes'; the models whose label or
+    value is an order now say so."""
+    views = event_log()
+    views = views[views["kind"] == "view"]
+    start = views["ts"].min().normalize()
+    path = tmp_path / "views.csv"
+    views = views.assign(ts=start + (views["ts"] - start) * 3)  # 126 days -> 378
+    views.to_csv(path, index=False)
+    env = settings_env(
+        empty,
+        tmp_path / "home",
+        source="imported",
+        import_kind="interactions",
+        import_file=path,
+        import_map="user_id=visitor,item_id=item,event=kind,timestamp=ts",
+        churn_horizon_days=30,
+        churn_trials=1,
+    )
+
+    result = bootstrap(env)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr and "error:" not in result.stderr
+    assert "377 batch(es): 377 loaded, 0 skipped, 0 rejected" in result.stdout
+    trained = [ln.split(":")[0] for ln in result.stdout.splitlines() if ": trained v1 in " in ln]
+    assert trained == ["recommender_model", "segment_model"]
+    no_orders = (
+        f"the warehouse holds {len(views):,} web events but no orders (an event log): this model learns "
+        "from orders"
+    )
+    skipped = dict(ln.split(" not trained: ") for ln in result.stderr.splitlines() if " not trained: " in ln)
+    assert skipped == {
+        "churn_model": no_orders,
+        "purchase_model": no_orders,
+        "clv_model": no_orders,
+        "demand_forecast_model": "the warehouse holds no order lines: the demand forecast is of units sold",
+    }
+    from ecomm.ml.training_plan import training_plan
+
+    assert training_plan(empty)["churn"] == {"skipped": no_orders}
+
+    # the dashboard: the order pages say what the log holds, the Recommendations page lists a user
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    app = AppTest.from_file(str(DASHBOARD / "app.py"), default_timeout=300).run()
+    assert [i.value for i in app.info] == [
+        f"The imported data has no orders: it holds {len(views):,} events ({len(views):,} views) by 300 "
+        f"users of {views['item'].nunique()} items, {views['ts'].min():%d %b %Y} – "
+        f"{views['ts'].max():%d %b %Y}. This page shows orders, so it has nothing to show; the "
+        "Recommendations page shows what the recommender learnt from the events, and the Models page the "
+        "models registered."
+    ]
+    app.switch_page("views/recommendations.py").run()
+    assert (app.exception, app.error, app.warning) == ([], [], [])
+    assert app.selectbox(key="rec_customer").options[0].endswith(" events")
+    assert len(app.dataframe[1].value) == 10

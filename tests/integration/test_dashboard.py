@@ -279,7 +279,10 @@ def test_kpis_equal_the_same_figures_in_sql_with_deltas(trained_world, open_app)
         newest = cur.fetchone()[0]
     line = app.caption[-1].value
     if newest is None:
-        assert line == "Live stream: no events streamed (`ecomm stream`, or `make up` runs it)."
+        assert line == (
+            "Live stream: no events streamed (`make up` runs `ecomm stream --follow` as its stream "
+            "service; or run `ecomm stream`)."
+        )
     else:
         assert (
             line.startswith("Live stream: lag ") and f"(newest event {newest:%Y-%m-%d %H:%M:%S})" in line

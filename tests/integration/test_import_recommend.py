@@ -247,9 +247,20 @@ def test_the_commands_train_the_recommender_and_skip_churn_in_one_line(rec_run, 
     assert ("promoted to champion" in gate) == (champion == "2")
 
 
-def test_every_dashboard_page_shows_the_imported_log(rec_run, world, monkeypatch):
+def no_orders_message(log: pd.DataFrame) -> str:
+    """What the order-based pages say, worked out from the source rows."""
+    return (
+        f"The imported data has no orders: it holds {len(log):,} ratings by {log['user_id'].nunique():,} "
+        f"users of {log['item_id'].nunique():,} items, 20 Sep 1997 – 22 Apr 1998. This page shows orders, "
+        "so it has nothing to show; the Recommendations page shows what the recommender learnt from the "
+        "ratings, and the Models page the models registered."
+    )
+
+
+def test_every_dashboard_page_shows_the_imported_log(rec_run, world, log, monkeypatch):
     """A rating log has no orders: the dashboard shows its dates (from the ratings), never 'the
-    warehouse is empty', and no page fails on the missing orders."""
+    warehouse is empty', no page fails on the missing orders, and each page that shows orders says
+    what the log holds instead of zero tiles and empty charts."""
     from streamlit.testing.v1 import AppTest
 
     from ecomm.dashboard.pages import PAGES
@@ -258,6 +269,7 @@ def test_every_dashboard_page_shows_the_imported_log(rec_run, world, monkeypatch
 
     use_settings_env(monkeypatch, world)
     app = AppTest.from_file(str(DASHBOARD), default_timeout=300).run()
+    needs_orders = set()
     for page, title, _ in PAGES:
         if page != PAGES[0][0]:
             app.switch_page(f"views/{page}.py").run()
@@ -265,3 +277,88 @@ def test_every_dashboard_page_shows_the_imported_log(rec_run, world, monkeypatch
         assert app.title[0].value == title
         header = app.caption[0].value
         assert "Data last loaded" in header and "20 Sep 1997 – 22 Apr 1998" in header, (page, header)
+        if app.info and app.info[0].value.startswith("The imported data has no orders"):
+            needs_orders.add(page)
+            assert [i.value for i in app.info] == [no_orders_message(log)], page
+            assert not app.metric and not app.get("plotly_chart") and not app.dataframe, page
+    assert needs_orders == {"overview", "sales", "customers", "churn_risk", "demand", "campaigns"}
+
+
+def test_the_recommendations_page_picks_users_by_their_ratings(rec_run, world, log, monkeypatch):
+    """No orders: the users to pick are those with the most ratings in the date range (the last 90
+    days by default), and a picked user's history is their ratings and their list the champion's,
+    none of it a product they rated before training ended."""
+    from streamlit.testing.v1 import AppTest
+
+    from support.env import use_settings_env
+
+    use_settings_env(monkeypatch, world)
+    app = AppTest.from_file(str(DASHBOARD), default_timeout=300).run()
+    app.switch_page("views/recommendations.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    day = log["timestamp"].dt.normalize()
+    in_range = log[day >= pd.Timestamp("1998-04-22") - timedelta(days=89)]
+    counts = in_range.groupby("user_id").size().reset_index(name="n")
+    counts = counts.sort_values(["n", "user_id"], ascending=[False, True])
+    picker = app.selectbox(key="rec_customer")
+    top = int(counts["user_id"].iloc[0])
+    known = set(log.loc[log["timestamp"] < pd.Timestamp("1998-03-26"), "user_id"])  # before training ended
+    # the top user and the first of the other kind: one the model knows, one new to it (cold start)
+    second = int(next(u for u in counts["user_id"] if (u in known) != (top in known)))
+    assert picker.value == top
+    assert picker.options[0] == f"#{top} customer {top} (unknown) · {counts['n'].iloc[0]:,} ratings"
+    assert len(picker.options) == min(len(counts), 300)
+    _, _, seen = holdout_from_the_log(log)
+    for user in (top, second):
+        if user != top:
+            app.selectbox(key="rec_customer").set_value(user).run()
+            assert not app.exception, [e.value for e in app.exception]
+        rated = log[log["user_id"] == user]
+        history, recommended = app.dataframe[0].value, app.dataframe[1].value
+        assert len(history) == len(rated) and set(history["product_id"]) == set(rated["item_id"])
+        first = rated["timestamp"].min()
+        captions = [c.value for c in app.caption]
+        assert (
+            f"customer {user}, unknown, first seen {first:%d %b %Y} · {len(rated):,} ratings "
+            f"(average {rated['rating'].mean():.2f})"
+        ) in captions, captions
+        items = [int(i) for i in recommended["product_id"]]
+        assert recommended["rank"].tolist() == list(range(1, 11)) and len(set(items)) == 10
+        assert not {(user, i) for i in items} & seen
+        if user in known:
+            assert set(recommended["source"]) == {"personal (re-ranked)"}
+            assert any(c.endswith("; products the customer rated are left out.") for c in captions), captions
+        else:
+            assert set(recommended["source"]) == {"cold start: popular in the whole shop"}
+            assert app.info[-1].value.startswith(
+                f"Cold start: customer #{user} is unknown to `recommender_model`"
+            )
+
+
+def test_in_chromium_the_pages_say_no_orders_and_recommendations_list_a_user(rec_run, world, log, tmp_path):
+    """The platform's dashboard service on the imported slice, in headless chromium: the Overview says
+    what the log holds, the Recommendations page draws the picked user's history and list (two tables),
+    and no page shows a Streamlit error."""
+    from ecomm.platform.supervisor import free_port
+
+    from support import browser
+
+    settings = world.model_copy(update={"streamlit_port": free_port()})
+    with browser.serving(settings, tmp_path / "streamlit.log") as url, browser.open_browser() as page:
+        browser.render(page, url + "/", "Overview")
+        assert browser.errors(page) == []
+        assert page.get_by_text(no_orders_message(log)).count() == 1
+        browser.render(page, url + "/recommendations", "Recommendations")
+        assert browser.errors(page) == []
+        assert (
+            page.get_by_text("The imported data has no orders: the users with the most ratings").count() == 1
+        )
+        page.get_by_test_id("stDataFrame").nth(1).wait_for(timeout=120_000)
+        assert page.get_by_test_id("stDataFrame").count() == 2
+        rated = "products the customer rated are left out"
+        assert page.get_by_text(rated).count() + page.get_by_text("Cold start: customer #").count() == 1
+        browser.screenshot(page, browser_artifacts() / "imported_recommendations.png")
+
+
+def browser_artifacts() -> Path:
+    return Path(__file__).resolve().parents[1] / "artifacts" / "dashboard"

@@ -1,6 +1,7 @@
 """The dashboard's pure parts: the previous period of a filter, churn reasons in words, the map from a
-fitted pipeline's columns back to its input features, the Segments page's transition grid, and the
-Demand & stock page's days of cover and backtest rows."""
+fitted pipeline's columns back to its input features, the Segments page's transition grid, the
+Demand & stock page's days of cover and backtest rows, the Overview's live-stream line for each
+source, and what an imported log holds."""
 
 from __future__ import annotations
 
@@ -144,3 +145,43 @@ def test_days_of_cover_count_the_days_until_the_forecast_uses_up_the_reorder_poi
     shown = error_rows(table, "auto_ets")
     assert shown["model"].astype(str).tolist() == ["auto_ets", "seasonal_naive", "oracle"] * 2
     assert shown["horizon"].tolist() == [1, 1, 1, 7, 7, 7]
+
+
+def test_the_live_stream_line_says_who_streams_for_each_source():
+    from ecomm.dashboard.pages.overview import stream_caption
+    from ecomm.settings import Settings
+    from ecomm.stream.health import StreamHealth
+
+    none = StreamHealth(newest_event=None, lag=None, events_per_second=0.0)
+    shop, quiet = Settings(source="simulated"), Settings(source="simulated", stream_service=False)
+    imported = Settings(source="imported", stream_service=True)
+    assert stream_caption(none, shop) == (
+        "Live stream: no events streamed (`make up` runs `ecomm stream --follow` as its stream service; "
+        "or run `ecomm stream`)."
+    )
+    assert stream_caption(none, quiet) == (
+        "Live stream: no events streamed (ECOMM_STREAM_SERVICE=false: `make up` does not run it; "
+        "`ecomm stream` replays the next date)."
+    )
+    assert stream_caption(none, imported) == (
+        "Live stream: no events streamed (the live shop replays the simulated shop: on imported data "
+        "(ECOMM_SOURCE=imported) neither `make up` nor Compose runs it)."
+    )
+
+
+def test_a_log_says_what_it_holds_and_a_missing_day_is_unknown():
+    from ecomm.dashboard.interactions import LogSummary
+    from ecomm.dashboard.pages.recommendations import dated
+
+    events = LogSummary(
+        0, {"view": 1200, "add_to_cart": 30, "purchase": 2}, 3, 4, dt.date(2024, 1, 1), dt.date(2024, 1, 4)
+    )
+    assert (events.noun, events.total_events) == ("events", 1232)
+    assert events.describe() == (
+        "1,232 events (1,200 views, 30 add-to-carts, 2 purchases) by 3 users of 4 items, 01 Jan 2024 – 04 Jan 2024"
+    )
+    ratings = LogSummary(31468, {}, 300, 1507, dt.date(1997, 9, 20), dt.date(1998, 4, 22))
+    assert ratings.describe() == "31,468 ratings by 300 users of 1,507 items, 20 Sep 1997 – 22 Apr 1998"
+    assert ratings.noun == "ratings"
+    assert dated("signed up", dt.date(2026, 3, 3)) == "signed up 03 Mar 2026"
+    assert dated("signed up", pd.NaT) == dated("signed up", None) == "signed up: unknown"

@@ -71,7 +71,8 @@ def test_every_long_running_service_has_a_healthcheck_and_one_shot_jobs_say_why_
         assert service["restart"] == "no", name
         assert len(service["x-one-shot"]) > 40, name  # the reason, in words
     for name in SERVICES - ONE_SHOT:
-        assert services()[name]["restart"] == "unless-stopped", name
+        # the stream exits 0 on imported data (nothing to replay): restarted only after a failure
+        assert services()[name]["restart"] == ("on-failure" if name == "stream" else "unless-stopped"), name
         assert services()[name]["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL"), name
 
 
@@ -220,6 +221,27 @@ def test_airflow_commands_exist(name):
     dockerfile = (REPO / "airflow" / "Dockerfile").read_text()
     assert "COPY airflow/dags /opt/ecomm/airflow/dags" in dockerfile
     assert services()[name]["environment"]["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/ecomm/airflow/dags"
+
+
+def test_the_stream_service_exits_0_on_imported_data_and_stays_down():
+    """ECOMM_SOURCE reaches the containers; on imported data the stream service's own command says
+    why in one line and exits 0 (run here, as the container runs it: no API is needed to decide), so
+    its restart policy leaves it down. Without --follow the command is an error."""
+    from ecomm.platform.services import STREAM_OFF_IMPORTED
+
+    from support.cli import ecomm
+
+    assert {
+        s["environment"]["ECOMM_SOURCE"]
+        for s in services().values()
+        if "ECOMM_SEED" in s.get("environment", {})
+    } == {"simulated"}
+    argv = command_of("stream")
+    imported = ecomm(*argv[1:], env={"ECOMM_SOURCE": "imported"})
+    assert (imported.returncode, imported.stdout, imported.stderr.strip()) == (0, "", STREAM_OFF_IMPORTED)
+    by_hand = ecomm("stream", env={"ECOMM_SOURCE": "imported"})
+    assert (by_hand.returncode, by_hand.stderr.strip()) == (1, f"error: {STREAM_OFF_IMPORTED}")
+    assert services()["stream"]["restart"] == "on-failure"
 
 
 def test_airflow_init_prepares_the_home_then_migrates():

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from ecomm.dashboard import filters as F
-from ecomm.dashboard import models
+from ecomm.dashboard import interactions, models
 from ecomm.dashboard.source import FILL_COMMANDS, Warehouse, WarehouseUnavailable, open_warehouse
 from ecomm.settings import Settings
 
@@ -39,7 +39,8 @@ def prepare(settings: Settings) -> Warehouse | None:
 def show(page) -> None:
     """Run a page module: its TITLE, the last load and the filters (its APPLIES says which it honours
     and how), then its `render(context)`; instead a friendly message when the warehouse is unreachable
-    or empty."""
+    or empty, or when the page shows orders (its NEEDS_ORDERS) and the warehouse holds an imported
+    rating or event log."""
     st.title(page.TITLE)
     warehouse = st.session_state.get(WAREHOUSE_KEY)
     if not isinstance(warehouse, Warehouse):
@@ -52,6 +53,9 @@ def show(page) -> None:
         return
     flt = F.current(warehouse.first_day, warehouse.last_day)
     st.caption(f"{last_loaded(warehouse)}  \nFilters: {flt.describe()} — {page.APPLIES}.")
+    if getattr(page, "NEEDS_ORDERS", False) and not warehouse.has_orders:
+        st.info(interactions.no_orders(warehouse))
+        return
     page.render(PageContext(st.session_state[SETTINGS_KEY], warehouse, flt))
 
 

@@ -36,6 +36,7 @@ class Warehouse:
     # first and last business date with orders (an imported rating or event log: with ratings or events)
     first_day: dt.date | None
     last_day: dt.date | None
+    has_orders: bool = True  # False: an imported rating or event log (ecomm.dashboard.interactions)
 
     @property
     def empty(self) -> bool:
@@ -78,7 +79,8 @@ SELECT (SELECT count(DISTINCT batch_date) FROM audit.load_runs WHERE status = 'l
                       (SELECT min(event_date) FROM warehouse.fact_web_events))) AS first_day,
        COALESCE((SELECT max(order_date) FROM warehouse.fact_order_items),
                 greatest((SELECT max(review_date) FROM warehouse.fact_reviews),
-                         (SELECT max(event_date) FROM warehouse.fact_web_events))) AS last_day
+                         (SELECT max(event_date) FROM warehouse.fact_web_events))) AS last_day,
+       EXISTS (SELECT 1 FROM warehouse.fact_order_items) AS has_orders
 """
 
 
@@ -103,6 +105,7 @@ def open_warehouse(settings: Settings) -> Warehouse:
         loaded_at=None if pd.isna(row["loaded_at"]) else row["loaded_at"].to_pydatetime(),
         first_day=None if pd.isna(row["first_day"]) else row["first_day"],
         last_day=None if pd.isna(row["last_day"]) else row["last_day"],
+        has_orders=bool(row["has_orders"]),
     )
 
 

@@ -64,6 +64,21 @@ def warehouse_span(conn) -> WarehouseSpan:
     return WarehouseSpan(first, last)
 
 
+def require_orders(conn) -> None:
+    """Churn's customers and labels are of orders: FeatureError, naming the log, when the warehouse
+    holds web events but not one order line (an imported event log, purchase events or not)."""
+    found = query_frame(
+        conn,
+        """SELECT EXISTS (SELECT 1 FROM warehouse.fact_order_items) AS orders,
+                  (SELECT count(*) FROM warehouse.fact_web_events) AS events""",
+    ).iloc[0]
+    if not found["orders"] and found["events"]:
+        raise FeatureError(
+            f"the warehouse holds {int(found['events']):,} web events but no orders (an event log): this "
+            "model learns from orders"
+        )
+
+
 # ---------------------------------------------------------------------------------- the cutoffs
 @dataclass(frozen=True)
 class CutoffPlan:

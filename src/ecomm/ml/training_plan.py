@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from ecomm import db
-from ecomm.features.churn import FeatureError, plan_cutoffs, warehouse_span
+from ecomm.features.churn import FeatureError, plan_cutoffs, require_orders, warehouse_span
 from ecomm.ml.churn.train import ChurnConfig
 from ecomm.ml.recommend.dataset import rating_log_span, split_dates
 from ecomm.ml.recommend.train import RecConfig
@@ -34,6 +34,11 @@ def training_plan(settings: Settings) -> dict:
             if ratings is None:
                 raise
             span, churn_plan = ratings, {"skipped": str(exc)}
+        if churn_plan is None:
+            try:
+                require_orders(conn)  # an event log: the recommender learns from its events
+            except FeatureError as exc:
+                churn_plan = {"skipped": str(exc)}
     if churn_plan is None:
         cutoffs = plan_cutoffs(
             span,

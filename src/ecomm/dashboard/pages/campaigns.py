@@ -12,6 +12,7 @@ from ecomm.dashboard import layout as L
 from ecomm.dashboard import queries as Q
 
 TITLE = "Campaigns"
+NEEDS_ORDERS = True  # an imported rating or event log: layout.show says what it holds instead
 APPLIES = (
     "exposures of the campaigns live during the range, of customers in the chosen countries; campaign orders "
     "honour every filter; the causal estimates cover each campaign's whole population"

@@ -23,6 +23,7 @@ from ecomm.ml import registry
 from ecomm.ml.serving import CHURN_PROBABILITY, PURCHASE_PROBABILITY
 
 TITLE = "Churn risk"
+NEEDS_ORDERS = True  # an imported rating or event log: layout.show says what it holds instead
 APPLIES = (
     "customers of the chosen countries with an order in the date range and categories, scored as of today"
 )

@@ -19,6 +19,7 @@ from ecomm.dashboard.filters import Filters
 MIN_COHORT_MONTHS = 6
 
 TITLE = "Customers"
+NEEDS_ORDERS = True  # an imported rating or event log: layout.show says what it holds instead
 APPLIES = (
     "customers of the chosen countries who ordered in the chosen categories; cohorts start "
     f"in the date range (or in the {MIN_COHORT_MONTHS} months up to its end, when it is shorter) and are "

@@ -21,6 +21,7 @@ from ecomm.dashboard.source import Warehouse, cached, read
 from ecomm.ml import registry
 
 TITLE = "Demand & stock"
+NEEDS_ORDERS = True  # an imported rating or event log: layout.show says what it holds instead
 APPLIES = (
     "forecasts are of the latest forecast date stored, over the whole shop (countries do not apply); "
     "the chosen categories narrow the category and product choices; actuals: the weeks before it"

@@ -13,8 +13,10 @@ from ecomm.dashboard import layout as L
 from ecomm.dashboard import queries as Q
 from ecomm.dashboard.filters import Filters
 from ecomm.entities import RETURN_WINDOW_DAYS
+from ecomm.settings import Settings
 
 TITLE = "Overview"
+NEEDS_ORDERS = True  # an imported rating or event log: layout.show says what it holds instead
 APPLIES = (
     "every figure honours the dates, countries and categories; deltas compare with the "
     "same number of days just before"
@@ -101,18 +103,30 @@ def render(ctx: L.PageContext) -> None:
         st.subheader("By category")
         by_category = Q.revenue_by(ctx.warehouse, ctx.filters, "category")
         charts.show(charts.hbar(by_category, "net_revenue", "category", title="net revenue ($)"))
-    st.caption(stream_caption(Q.stream_health(ctx.warehouse, ctx.settings.shop_timezone)))
+    st.caption(stream_caption(Q.stream_health(ctx.warehouse, ctx.settings.shop_timezone), ctx.settings))
 
 
-def stream_caption(health) -> str:
+def stream_caption(health, settings: Settings) -> str:
     """One line on the real-time path (`ecomm stream` into POST /events): how far behind the clock
-    its newest event is, and how fast events arrive."""
+    its newest event is, and how fast events arrive; none yet: who would stream, for this source."""
     if health.newest_event is None:
-        return "Live stream: no events streamed (`ecomm stream`, or `make up` runs it)."
+        return f"Live stream: no events streamed ({who_streams(settings)})."
     return (
         f"Live stream: lag {health.lag_text()} (newest event {health.newest_event:%Y-%m-%d %H:%M:%S}), "
         f"{health.events_per_second:.2f} events/s over the last minute."
     )
+
+
+def who_streams(settings: Settings) -> str:
+    """Who runs the live shop with these settings (ecomm.platform.services.streams decides for make up)."""
+    if settings.imported:
+        return (
+            "the live shop replays the simulated shop: on imported data (ECOMM_SOURCE=imported) neither "
+            "`make up` nor Compose runs it"
+        )
+    if not settings.stream_service:
+        return "ECOMM_STREAM_SERVICE=false: `make up` does not run it; `ecomm stream` replays the next date"
+    return "`make up` runs `ecomm stream --follow` as its stream service; or run `ecomm stream`"
 
 
 def maturity_note(flt: Filters, matured_end: dt.date) -> str:

@@ -10,6 +10,7 @@ from ecomm.dashboard import layout as L
 from ecomm.dashboard import queries as Q
 
 TITLE = "Sales"
+NEEDS_ORDERS = True  # an imported rating or event log: layout.show says what it holds instead
 APPLIES = "every chart honours the dates, countries and categories"
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

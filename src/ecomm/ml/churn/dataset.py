@@ -16,6 +16,7 @@ from ecomm.features.churn import (
     feature_columns,
     labelled_frame,
     plan_cutoffs,
+    require_orders,
     stack_cutoffs,
     warehouse_span,
 )
@@ -51,6 +52,7 @@ def load_churn_data(
     evaluation: date | None = None,
 ) -> ChurnData:
     span = warehouse_span(conn)
+    require_orders(conn)
     plan = plan_cutoffs(
         span,
         horizon_days,
@@ -67,6 +69,7 @@ def load_churn_data(
 def load_holdout(conn, horizon_days: int, *, min_history_days: int = 60) -> tuple[date, pd.DataFrame]:
     """The freshest evaluation cutoff of the warehouse and its labelled frame."""
     span = warehouse_span(conn)
+    require_orders(conn)
     cutoff = evaluation_cutoff(span, horizon_days, min_history_days=min_history_days)
     return cutoff, labelled_frame(conn, cutoff, horizon_days, span=span)
 

@@ -30,7 +30,7 @@ import pandas as pd
 
 from ecomm import db
 from ecomm.features import columns as C
-from ecomm.features.churn import FeatureError, month_starts, warehouse_span
+from ecomm.features.churn import FeatureError, month_starts, require_orders, warehouse_span
 from ecomm.features.clv import AS_OF, BTYD_INPUTS, REALISED_VALUE, clv_features, realised
 from ecomm.ml import registry, tracking
 from ecomm.ml.clv import btyd
@@ -188,6 +188,7 @@ def train_clv(settings: Settings, config: ClvConfig) -> ClvResult:
     started = time.perf_counter()
     with db.connection(settings) as conn:
         span = warehouse_span(conn)
+        require_orders(conn)  # a customer's value is of their orders
         as_of = config.as_of or default_as_of(span.last_day)
         cutoff, holdout_days, history_days = evaluation_plan(span.first_day, span.last_day, config)
         holdout = holdout_frame(

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ecomm.db import query_frame
 from ecomm.features import columns as C
-from ecomm.features.churn import CutoffPlan, FeatureError, plan_cutoffs, warehouse_span
+from ecomm.features.churn import CutoffPlan, FeatureError, plan_cutoffs, require_orders, warehouse_span
 from ecomm.features.purchase import LABEL, labelled_purchase_frame, purchase_feature_columns
 
 
@@ -57,6 +57,7 @@ def load_purchase_data(
     conn, horizon_days: int, *, max_train_cutoffs: int = 6, min_history_days: int = 60
 ) -> PurchaseData:
     span = warehouse_span(conn)
+    require_orders(conn)  # the label is an order
     plan = plan_cutoffs(
         span,
         horizon_days,
