@@ -247,13 +247,20 @@ def test_the_commands_train_the_recommender_and_skip_churn_in_one_line(rec_run, 
     assert ("promoted to champion" in gate) == (champion == "2")
 
 
-def no_orders_message(log: pd.DataFrame) -> str:
-    """What the order-based pages say, worked out from the source rows."""
+def holds(log: pd.DataFrame) -> str:
+    """What the log holds in the dashboard's words, worked out from the source rows."""
     return (
-        f"The imported data has no orders: it holds {len(log):,} ratings by {log['user_id'].nunique():,} "
-        f"users of {log['item_id'].nunique():,} items, 20 Sep 1997 – 22 Apr 1998. This page shows orders, "
-        "so it has nothing to show; the Recommendations page shows what the recommender learnt from the "
-        "ratings, and the Models page the models registered."
+        f"{len(log):,} ratings by {log['user_id'].nunique():,} users of {log['item_id'].nunique():,} items, "
+        "20 Sep 1997 – 22 Apr 1998"
+    )
+
+
+def no_orders_message(log: pd.DataFrame) -> str:
+    """What the order-based pages say."""
+    return (
+        f"The imported data has no orders: it holds {holds(log)}. This page shows orders, so it has nothing "
+        "to show; the Recommendations page shows what the recommender learnt from the ratings, and the "
+        "Models page the models registered."
     )
 
 
@@ -281,6 +288,11 @@ def test_every_dashboard_page_shows_the_imported_log(rec_run, world, log, monkey
             needs_orders.add(page)
             assert [i.value for i in app.info] == [no_orders_message(log)], page
             assert not app.metric and not app.get("plotly_chart") and not app.dataframe, page
+        if page == "segments":  # nothing a segment is made of: it says so, not "run ecomm train segments"
+            assert [i.value for i in app.info] == [
+                "No segments: a segment is of a customer's orders and web sessions, and the imported data "
+                f"holds neither (it holds {holds(log)}), so `ecomm train segments` skips it."
+            ]
     assert needs_orders == {"overview", "sales", "customers", "churn_risk", "demand", "campaigns"}
 
 

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import psycopg2
 import streamlit as st
 
-from ecomm.dashboard import charts
+from ecomm.dashboard import charts, interactions
 from ecomm.dashboard import layout as L
 from ecomm.dashboard import segments as S
 from ecomm.ml.segment.naming import readable
@@ -43,6 +43,19 @@ VALUE_COLUMNS = {
 }
 
 
+def no_segments(wh) -> str:
+    """Why there is no segment: not trained yet, or an imported rating log (no order, no web session:
+    nothing a segment is made of, so the training skips it)."""
+    if not wh.has_orders:
+        log = interactions.summary(wh)
+        if not log.total_events:
+            return (
+                f"No segments: a segment is of a customer's orders and web sessions, and the imported data "
+                f"holds neither (it holds {log.describe()}), so `ecomm train segments` skips it."
+            )
+    return NO_SEGMENTS
+
+
 def label(segment_id: int, name: str) -> str:
     return f"{int(segment_id)} · {name}"
 
@@ -63,7 +76,7 @@ def render(ctx: L.PageContext) -> None:
         st.info("The warehouse has no `marts.customer_segments`: run `ecomm db migrate`, then " + NO_SEGMENTS)
         return
     if not months:
-        st.info(NO_SEGMENTS)
+        st.info(no_segments(wh))
         return
     latest = months[-1]
     sizes = S.cached_sizes(wh, latest, countries)
