@@ -49,6 +49,17 @@ TRAIN_COMMANDS = {
 }
 
 
+def no_version(settings, name: str) -> str:
+    """Why a model has no version: not trained yet, or (imported data) the data could not train it."""
+    command = TRAIN_COMMANDS[name]
+    if settings.imported:
+        return (
+            f"No version registered: not trained on the imported data (the bootstrap skipped it; "
+            f"`{command}` says why in one line)."
+        )
+    return f"No version registered yet: train one with `{command}`."
+
+
 def render(ctx: L.PageContext) -> None:
     for name in registry.MODEL_NAMES:
         st.subheader(f"`{name}`")
@@ -58,7 +69,7 @@ def render(ctx: L.PageContext) -> None:
             L.registry_down(exc)
             return
         if table.empty:
-            st.info(f"No version registered yet: train one with `{TRAIN_COMMANDS[name]}`.")
+            st.info(no_version(ctx.settings, name))
             continue
         show_model(name, table)
 
