@@ -135,6 +135,23 @@ def test_a_rerun_replaces_the_days_inputs_rows(drift_world):
         q.close()
 
 
+def test_a_date_past_the_data_is_not_monitored_and_says_why(drift_world):
+    """No order and no signup in the window (a date past the data, or an imported log without orders):
+    nothing is compared, and no row claims 'no drift'."""
+    day = AS_OF + dt.timedelta(days=30)
+    inputs = monitor_served_models(drift_world, day)[-1]
+    assert (inputs.model, inputs.status, inputs.reason) == (
+        INPUTS,
+        "no_population",
+        f"no order, delivery or new customer in the 7 days to {day}: nothing to compare",
+    )
+    q = Query(drift_world)
+    try:
+        assert q.one("SELECT count(*) FROM marts.model_monitoring WHERE business_date = %s", (day,)) == 0
+    finally:
+        q.close()
+
+
 def test_the_retraining_decision_reflags_the_stored_rows_at_its_own_level(drift_world):
     """retrain.inputs_flags: a monitored day's stored p-values and PSIs flagged at
     ECOMM_DRIFT_RETRAIN_INPUTS_ALPHA equal the view computed now at that level (a day not monitored

@@ -284,11 +284,17 @@ def flag_rule(settings) -> str:
 
 def monitor_inputs(settings, conn, day: dt.date) -> ModelDrift:
     """The recent-inputs view on `day` (monitoring.recent_inputs), written as the pseudo-model INPUTS."""
+    from ecomm.monitoring.inputs import WINDOW_DAYS
     from ecomm.monitoring.recent_inputs import INPUTS, INPUTS_VERSION, recent_inputs_drift
 
     started = time.perf_counter()
     try:
         rows = recent_inputs_drift(conn, day, settings.drift_alpha, settings.drift_min_psi)
+        if not any(r.current_rows for r in rows):  # a date past the data, or a log without orders
+            reason = (
+                f"no order, delivery or new customer in the {WINDOW_DAYS} days to {day}: nothing to compare"
+            )
+            return ModelDrift(INPUTS, INPUTS_VERSION, day, "no_population", reason=reason)
         write_drift(conn, INPUTS, INPUTS_VERSION, day, rows)
     except Exception as error:  # as a model's: failed alone, named in the result
         return failed(conn, INPUTS, INPUTS_VERSION, day, started, error)
