@@ -158,7 +158,9 @@ def _fit_and_evaluate(conn, config: RecConfig) -> Fitted:
     clock.lap("tune")
     knn_name, knn = R.tune_item_knn(frame, items, params, validation_start)
     clock.lap("tune_item_knn")  # the baseline row's tuning, not the served model's
-    curves = R.calibrated_curves(frame, items, reranker.params, validation_start, fitted=reranker.model)
+    curves = R.calibrated_curves(
+        frame, items, reranker.params, validation_start, fitted=reranker.model, fitted_lists=reranker.lists
+    )
     clock.lap("calibrate")
     model = GeneralRecommender(reranker.params).fit(frame, items)
     clock.lap("fit")
@@ -169,7 +171,7 @@ def _fit_and_evaluate(conn, config: RecConfig) -> Fitted:
     lists = {
         ev.MODEL: ev.model_lists(served, users, countries, k),
         **R.generator_lists(model, users, k),
-        ITEM_KNN_TUNED: R.item_knn_lists(frame, items, knn_name, knn.params, users, k),
+        ITEM_KNN_TUNED: R.item_knn_lists(frame, items, knn_name, knn.params, users, k, log=model.log),
         ev.POPULARITY: ev.popularity_lists(data, users, k),
     }
     if data.source != SHOP:  # an imported log: whole-window popularity beside the shop's 56 days
