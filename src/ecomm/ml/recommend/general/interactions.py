@@ -63,8 +63,12 @@ class Params:
     ranker_trees: int = 50  # on the simulated shop's validation split 50 ranked better than 100 or 200
     ranker_min_child_samples: int = 20
     ranker_max_users: int = 5_000  # label-window users per window the ranker learns from (a sample above)
+    # LightGBM's threads for the re-ranker: on a 675k-row stack (2 label windows of a 12k-customer
+    # shop) its lambdarank took 15-20 s CPU on 2 threads and 4.2-4.7 s on 1 (load 12-15 on 2 cores),
+    # with the same predictions; its OpenMP threads wait on each other at every split
+    ranker_threads: int = 1
     seed: int = 0
-    num_threads: int = 2  # the machines this runs on have 2 cores
+    num_threads: int = 2  # the generators' (ALS, item-kNN); the machines this runs on have 2 cores
 
 
 def validate_interactions(frame: pd.DataFrame, params: Params | None = None) -> pd.DataFrame:
