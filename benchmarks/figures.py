@@ -954,7 +954,10 @@ def render_recommend_train(results: Path) -> str:
     if before:
         lines += [
             "",
-            f"Before: the code before the speed-ups ({_run_context(before, results / 'recommend_train_before.json')}).",
+            f"Before: the code before the speed-ups ({_run_context(before, results / 'recommend_train_before.json')}); "
+            f"the model's validation NDCG@10 {before['train']['validation_ndcg_at_10']:.4f} before and "
+            f"{train['validation_ndcg_at_10']:.4f} after, holdout {before['train']['holdout_ndcg_at_10']:.4f} "
+            f"and {train['holdout_ndcg_at_10']:.4f}.",
         ]
     small, small_before = (_optional(results / f"recommend_train_small{s}.json") for s in ("", "_before"))
     if small and small_before:
