@@ -12,7 +12,9 @@ runs after `load`, or alone with the database of an earlier load run), daily_his
 of daily run on the load benchmark's warehouse vs on a warehouse of one month; after `load`),
 big_day (one business date of --big-day-orders orders built from the world, validated and loaded vs a
 bare COPY of the same files), dashboard (every page's
-render time in headless chromium, cold and warm, on the load benchmark's warehouse), api (wrk against
+render time in headless chromium, cold and warm, on the load benchmark's warehouse), recommend_train
+(`ecomm train recommender` on the load benchmark's warehouse, wall and CPU seconds per phase, beside
+the tuned item-kNN alone; bench_recommend_train), api (wrk against
 the prediction API and a bare FastAPI ceiling, on the same warehouse; runs last), forecast_seeds (the
 demand forecasts' targets on --forecast-seeds worlds of --forecast-world customers, products, days,
 and every product of a world of --customers/--products/--days forecast 30 days ahead, AutoETS beside
@@ -39,6 +41,7 @@ python -m benchmarks.run --only forecast_seeds   # about 8 minutes on 2 cores
 python -m benchmarks.run --only recommend_real   # the baselines on real rating logs
 python -m benchmarks.run --only import   # a 1,000,000-line transaction log imported vs a bare COPY
 python -m benchmarks.run --only dashboard   # reuse the 1M-order warehouse of an earlier load run
+python -m benchmarks.run --only recommend_train   # `ecomm train recommender` on that warehouse
 python -m benchmarks.run --only dashboard --dashboard-warehouse bench_dash_2k --customers 2000 \
     --products 200 --results /tmp/bench   # a small warehouse of its own (built once, then reused)
 """
@@ -65,6 +68,7 @@ from benchmarks import (
     bench_load,
     bench_platform,
     bench_recommend_real,
+    bench_recommend_train,
     bench_stream,
     bench_stream_day,
 )
@@ -85,6 +89,7 @@ BENCHMARKS = (
     "daily",
     "daily_history",
     "big_day",
+    "recommend_train",
     "dashboard",
     "api",
 )
@@ -156,6 +161,12 @@ def _run() -> None:
         default="bench_ours",
         help="warehouse database of the dashboard benchmark (default: the load benchmark's, reused); "
         "a name that holds no data gets a world of --customers/--products/--days",
+    )
+    parser.add_argument(
+        "--train-warehouse",
+        default="bench_ours",
+        help="warehouse of recommend_train (default: the load benchmark's, reused); a name that holds "
+        "no data gets a world of --customers/--products/--days",
     )
     parser.add_argument(
         "--dashboard-trials", type=int, default=2, help="tuning trials when champions must be trained"
@@ -249,7 +260,11 @@ def _run() -> None:
 
 
 def _dashboard(args, only: set[str], meta: dict) -> None:
-    """The serving benchmarks (dashboard, then API) on the same warehouse with champions."""
+    """The recommender's training on the load benchmark's warehouse, then the serving benchmarks
+    (dashboard, then API) on the same warehouse with champions."""
+    if "recommend_train" in only:
+        result = bench_recommend_train.run(args.train_warehouse, args.customers, args.products, args.days)
+        _report("recommend_train", meta | result, args.results)
     if "dashboard" in only:
         result = bench_dashboard.run(
             args.dashboard_warehouse, args.customers, args.products, args.days, trials=args.dashboard_trials

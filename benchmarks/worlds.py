@@ -84,7 +84,7 @@ def _ensure_champions(settings: Settings, trials: int) -> dict:
     return trained
 
 
-def _size(settings: Settings) -> dict:
+def size(settings: Settings) -> dict:
     with db.connection(settings) as conn, conn.cursor() as cur:
         cur.execute(
             """SELECT (SELECT count(DISTINCT order_id) FROM warehouse.fact_order_items),
@@ -101,15 +101,21 @@ def serving_settings(warehouse_db: str) -> Settings:
     )
 
 
-def ensure_serving_world(
-    warehouse_db: str, customers: int, products: int, days: int, *, trials: int
-) -> tuple[Settings, dict]:
-    """Settings of the world `warehouse_db` (embedded server started): its warehouse built when not
-    reusable, its missing champions trained; and what was done, for the report."""
+def ensure_world(warehouse_db: str, customers: int, products: int, days: int) -> tuple[Settings, dict]:
+    """Settings of the world `warehouse_db` (embedded server started), its warehouse built when not
+    reusable; and what was done, for the report."""
     settings = serving_settings(warehouse_db)
     db.start_embedded(settings)
     setup: dict = {"warehouse_db": warehouse_db, "reused": _reusable(settings)}
     if not setup["reused"]:
         setup |= _build_world(settings, customers, products, days)
+    return settings, setup
+
+
+def ensure_serving_world(
+    warehouse_db: str, customers: int, products: int, days: int, *, trials: int
+) -> tuple[Settings, dict]:
+    """ensure_world, with its missing champions trained."""
+    settings, setup = ensure_world(warehouse_db, customers, products, days)
     setup["trained_seconds"] = _ensure_champions(settings, trials)
-    return settings, setup | _size(settings)
+    return settings, setup | size(settings)

@@ -493,8 +493,10 @@ def test_the_training_run_logs_the_ratios_the_readme_reads(rec_run, client):
         rec_run.metrics["item_knn_tuned"]["ndcg_at_10"]
     )
     assert metrics["train_seconds"] == pytest.approx(rec_run.seconds)
-    stages = ("read", "tune", "calibrate", "fit", "lists", "evaluate")
+    stages = ("read", "tune", "tune_item_knn", "calibrate", "fit", "lists", "evaluate")
     assert sum(metrics[f"stage_{stage}_seconds"] for stage in stages) <= metrics["fit_seconds"]
+    assert sum(metrics[f"stage_{stage}_cpu_seconds"] for stage in stages) <= metrics["fit_cpu_seconds"]
+    assert metrics["fit_cpu_seconds"] <= metrics["train_cpu_seconds"]
     assert metrics["fit_seconds"] <= metrics["train_seconds"]
 
 

@@ -20,6 +20,7 @@ BLOCKS = (
     "forecast_real",
     "forecast_seeds",
     "recommend_real",
+    "recommend_train",
     "drift",
     "api",
     "contract",

@@ -121,3 +121,34 @@ def test_top_n_order_equals_a_stable_sort_with_ties_and_missing_scores():
     for n in (1, 5, 29, 30, 40):
         expected = np.argsort(-scores, axis=1, kind="stable")[:, : min(n, 30)]
         np.testing.assert_array_equal(top_n_order(scores, min(n, 30)), expected)
+
+
+@pytest.mark.parametrize("name", ["popular", "recent_popular"])
+def test_popularity_lists_from_one_order_equal_the_score_matrix_ones(name):
+    """Popularity's top n comes from one order of the items, the user's seen ones skipped: the same
+    rows as the generic path (a score matrix per batch, seen items at -inf, top_n_order), with ties,
+    unscored and new items, unknown users and users who saw more than n items."""
+    from ecomm.ml.recommend.general.candidates import Generator
+
+    rng = np.random.default_rng(3)
+    for trial in range(12):
+        rows = int(rng.integers(1, 300))
+        frame = pd.DataFrame(
+            {
+                "user_id": rng.integers(0, 30, rows),
+                "item_id": rng.integers(0, 25, rows),
+                "timestamp": pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 90, rows), "D"),
+                "event": rng.choice(["view", "order"], rows),
+            }
+        )
+        params = Params(
+            event_weights={"view": 1.0, "order": 8.0}, exclude_events=("order",), popularity_window_days=20.0
+        )
+        items = pd.DataFrame({"item_id": np.arange(28)}) if trial % 2 else None
+        log = build_log(frame, params, items)
+        generator = GENERATORS[name]().fit(log)
+        users = list(range(-2, 32))
+        for n in (1, 3, 10, 40):
+            for exclude_seen in (True, False):
+                generic = Generator._top(generator, pd.Index(users), log.user_codes(users), n, exclude_seen)
+                pd.testing.assert_frame_equal(generator.recommend(users, n, exclude_seen), generic)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -80,3 +81,26 @@ def test_label_windows_tuned_on_shared_candidates_score_as_models_fitted_alone()
         grid = {"label_windows": [row["label_windows"]], "ranker_trees": [params.ranker_trees]}
         _, alone = tune(frame, params, grid, at(45), items=taste_items(frame))
         assert alone["ndcg_at_10"].item() == row["ndcg_at_10"]
+
+
+def test_recommend_each_lists_as_each_model_alone():
+    """One candidate pass scored by every label-window setting's ranker, in batches: each model's
+    rows as its own recommend() gives them (warm users, an unknown one)."""
+    from ecomm.ml.recommend.general.recommender import GeneralRecommender, recommend_each
+    from ecomm.ml.recommend.general.rerank import stacked_candidates
+
+    frame = taste_world(seed=1, days=60)
+    params = Params(
+        factors=8, label_days=10, ranker_trees=20, ranker_min_child_samples=5, min_label_positives=5
+    )
+    items = taste_items(frame)
+    stacked = stacked_candidates(frame, replace(params, label_windows=2), items)
+    first = GeneralRecommender(params).fit(frame, items, stacked=stacked)
+    models = [first, first.with_label_windows(2, stacked)]
+    users = [*sorted(frame["user_id"].unique())[:25], "nobody"]
+    for model, recs in zip(models, recommend_each(models, users, 7, batch=4), strict=True):
+        key = ["user_id", "rank"]
+        pd.testing.assert_frame_equal(
+            recs.sort_values(key).reset_index(drop=True),
+            model.recommend(users, 7).sort_values(key).reset_index(drop=True),
+        )

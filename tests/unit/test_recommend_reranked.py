@@ -51,6 +51,14 @@ def test_tuning_keeps_its_best_model_and_calibration_reuses_it_unchanged():
     np.testing.assert_equal(
         calibrated_curves(frame, items, tuned.params, at(45), depth=10, fitted=tuned.model), refitted
     )
+    # and the lists tuning made for its validation customers (to TOP_N) stand in for new ones
+    assert tuned.lists["rank"].max() > 10
+    np.testing.assert_equal(
+        calibrated_curves(
+            frame, items, tuned.params, at(45), depth=10, fitted=tuned.model, fitted_lists=tuned.lists
+        ),
+        refitted,
+    )
 
 
 def test_a_history_too_short_for_one_label_window_is_a_feature_error():

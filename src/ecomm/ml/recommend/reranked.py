@@ -22,7 +22,7 @@ from ecomm.ml.recommend.dataset import RecData
 from ecomm.ml.recommend.general.candidates import GENERATORS, RANK, SCORE
 from ecomm.ml.recommend.general.evaluate import top_lists
 from ecomm.ml.recommend.general.interactions import EVENT, ITEM, TIMESTAMP, USER, Params
-from ecomm.ml.recommend.general.log import build_log
+from ecomm.ml.recommend.general.log import TrainingLog, build_log, relog
 from ecomm.ml.recommend.general.recommender import GeneralRecommender
 from ecomm.ml.recommend.general.shop import ORDER
 from ecomm.ml.recommend.general.tune import tune
@@ -42,6 +42,7 @@ class Tuned:
     validation_ndcg: float  # nan when nothing was tuned
     table: list[dict]  # one row per combination tried
     model: GeneralRecommender | None = None  # the best, fitted before the validation split (when tuned)
+    lists: pd.DataFrame | None = None  # its top TOP_N of the validation users (when tuned)
 
 
 def tune_reranker(
@@ -62,9 +63,9 @@ def tune_reranker(
         return Tuned(replace(params, label_windows=fitting[0]), float("nan"), [])
     kept: list = []
     best, table = tune(
-        frame, params, {"label_windows": fitting}, validation_start, items=items, keep_best=kept
+        frame, params, {"label_windows": fitting}, validation_start, items=items, keep_best=kept, depth=TOP_N
     )
-    return Tuned(best, float(table["ndcg_at_10"].max()), table.to_dict("records"), kept[0])
+    return Tuned(best, float(table["ndcg_at_10"].max()), table.to_dict("records"), *kept)
 
 
 def windows_that_fit(frame: pd.DataFrame, params: Params, validation_start) -> int:
@@ -88,8 +89,13 @@ def tune_item_knn(
     return max(found, key=lambda pair: pair[1].validation_ndcg)
 
 
-def item_knn_lists(frame, items, name: str, params: Params, users: list[int], k: int) -> dict[int, list[int]]:
-    recs = GENERATORS[name]().fit(build_log(frame, params, items)).recommend(users, k)
+def item_knn_lists(
+    frame, items, name: str, params: Params, users: list[int], k: int, log: TrainingLog | None = None
+) -> dict[int, list[int]]:
+    """The item-kNN generator `name` alone, fitted on frame; log: one built from the same frame and
+    items (the final model's), reused when params build it the same way."""
+    log = relog(log, params) or build_log(frame, params, items)
+    recs = GENERATORS[name]().fit(log).recommend(users, k)
     return int_lists(top_lists(recs, users))
 
 
@@ -186,11 +192,13 @@ def calibrated_curves(
     validation_start,
     depth: int = TOP_N,
     fitted: GeneralRecommender | None = None,
+    fitted_lists: pd.DataFrame | None = None,
 ) -> dict:
     """The rank calibration learned on the validation window (ecomm.ml.recommend.calibration): a model
     fitted before validation_start lists its customers' top `depth`; hits are the window's orders of
     products the customer had not ordered before. fitted: that model when tuning already fitted it
-    (the same params on the same rows)."""
+    (the same params on the same rows); fitted_lists: its lists (user_id, item_id, rank) to at least
+    `depth` when tuning made them, used for the customers they cover."""
     start = pd.Timestamp(validation_start)
     before, window = frame[frame[TIMESTAMP] < start], frame[frame[TIMESTAMP] >= start]
     orders_before = before[before[EVENT] == ORDER]
@@ -203,9 +211,16 @@ def calibrated_curves(
     model = fitted if fitted is not None else GeneralRecommender(params).fit(before, items)
     known = set(model.log.users)
     warm = [u for u in relevant if u in known]
+    listed = pd.DataFrame(columns=[USER, ITEM, RANK])
+    if fitted is not None and fitted_lists is not None:
+        listed = fitted_lists[fitted_lists[USER].isin(warm) & (fitted_lists[RANK] <= depth)]
+    covered = set(listed[USER])
+    missing = [u for u in warm if u not in covered]
     recs = pd.concat(
-        [model.recommend(warm[lo : lo + LIST_BATCH], depth) for lo in range(0, len(warm), LIST_BATCH)]
-        or [pd.DataFrame(columns=[USER, ITEM, RANK])],
+        [listed[[USER, ITEM, RANK]]]
+        + [
+            model.recommend(missing[lo : lo + LIST_BATCH], depth) for lo in range(0, len(missing), LIST_BATCH)
+        ],
         ignore_index=True,
     )
     personal = {u: g.sort_values(RANK)[ITEM].tolist() for u, g in recs.groupby(USER)}

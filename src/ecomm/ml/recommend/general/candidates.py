@@ -192,9 +192,41 @@ class _Popularity(Generator):
         # the all-time count breaks ties of the windowed one (a tiny fraction of a unit)
         tiebreak = log.item_users() / (log.item_users().max() + 1.0) * 1e-3
         self.item_scores = np.where(counts > 0, counts + tiebreak, -np.inf)
+        ranked = np.argsort(-self.item_scores, kind="stable")  # best first, ties by item code
+        self.ranked = ranked[np.isfinite(self.item_scores[ranked])]
 
     def scores(self, codes: np.ndarray) -> np.ndarray:
         return np.tile(self.item_scores, (len(codes), 1))
+
+    def _top(self, user_ids: pd.Index, codes: np.ndarray, n: int, exclude_seen: bool) -> pd.DataFrame:
+        """Generator._top's rows without a (users x items) score matrix: every user has the same
+        scores, so each one's top n is the first n of one descending order (ties by item code, as
+        top_n_order breaks them) that the user has not seen. Only the first n + (most items a user
+        of the batch has seen) of that order can be in a top n."""
+        n = min(n, len(self.item_scores))
+        if n == 0 or len(codes) == 0:
+            return empty_candidates()
+        order = self.ranked
+        known = np.flatnonzero(codes >= 0) if exclude_seen else np.zeros(0, dtype=np.int64)
+        seen = self.log.excluded[codes[known]]
+        prefix = order[: n + int(np.diff(seen.indptr).max(initial=0))]
+        position = np.full(len(self.item_scores), -1)
+        position[prefix] = np.arange(len(prefix))
+        excluded = np.zeros((len(codes), len(prefix)), dtype=bool)
+        row = known[np.repeat(np.arange(len(known)), np.diff(seen.indptr))]
+        col = position[seen.indices]
+        excluded[row[col >= 0], col[col >= 0]] = True
+        rank = np.cumsum(~excluded, axis=1)
+        rows, cols = np.nonzero(~excluded & (rank <= n))
+        items = prefix[cols]
+        return pd.DataFrame(
+            {
+                USER: user_ids.to_numpy()[rows],
+                ITEM: self.log.item_ids.to_numpy()[items],
+                SCORE: self.item_scores[items],
+                RANK: rank[rows, cols],
+            }
+        )
 
 
 class RecentPopular(_Popularity):

@@ -76,12 +76,12 @@ def add_features(log: TrainingLog, candidates: pd.DataFrame) -> pd.DataFrame:
         out[PRICE] = prices[i]
     out["category_affinity"] = category_affinity(log, u, i)
     out["cooccurrence"] = cooccurrence(log, u, i)
-    out["user_items"] = np.asarray(log.seen.sum(axis=1)).ravel()[u]
+    out["user_items"] = log.user_items()[u]
     return out
 
 
 def category_affinity(log: TrainingLog, u: np.ndarray, i: np.ndarray) -> np.ndarray:
-    affinity = CategoryAffinity().fit(log)
+    affinity = log.cached("category_affinity", lambda: CategoryAffinity().fit(log))
     if not affinity.available:
         return np.zeros(len(u))
     users, inverse = np.unique(u, return_inverse=True)

@@ -3,7 +3,7 @@ codes (ids may be strings or ints), the weighted user x item matrix, and per-ite
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,18 @@ class TrainingLog:
     seen: csr_matrix  # user x item 1 where the user interacted
     excluded: csr_matrix  # user x item 1 where the user had one of Params.exclude_events
     _cooccurrence: csr_matrix | None = field(default=None, init=False, repr=False)
+    # per-item and per-user statistics, computed once: every batch of listed users reads them
+    _cache: dict = field(default_factory=dict, init=False, repr=False)
+
+    def cached(self, key, compute):
+        """compute() the first time per key, then the same value (an array is made read-only: the
+        log's statistics are shared by every caller)."""
+        if key not in self._cache:
+            value = compute()
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+            self._cache[key] = value
+        return self._cache[key]
 
     def user_codes(self, ids) -> np.ndarray:
         """Codes of the given user ids, -1 for users without history."""
@@ -45,7 +57,11 @@ class TrainingLog:
 
     def item_users(self) -> np.ndarray:
         """Per item, the number of distinct users who interacted with it (all-time popularity)."""
-        return np.asarray(self.seen.sum(axis=0)).ravel()
+        return self.cached("item_users", lambda: np.asarray(self.seen.sum(axis=0)).ravel())
+
+    def user_items(self) -> np.ndarray:
+        """Per user, the number of distinct items in their history."""
+        return self.cached("user_items", lambda: np.asarray(self.seen.sum(axis=1)).ravel())
 
     def item_cooccurrence(self) -> csr_matrix | None:
         """item x item: the users who had both items (the diagonal: the item's users), computed once;
@@ -59,15 +75,24 @@ class TrainingLog:
         return self._cooccurrence
 
     def recent_item_users(self, window_days: float) -> np.ndarray:
-        recent = self.frame[self.frame[TIMESTAMP] > self.as_of - window_days * DAY]
-        pairs = recent[[USER, ITEM]].drop_duplicates()
-        counts = pairs[ITEM].value_counts()
-        return counts.reindex(self.item_ids, fill_value=0).to_numpy(float)
+        """Per item, the distinct users who interacted with it in the last window_days."""
+
+        def compute() -> np.ndarray:
+            recent = self.frame[self.frame[TIMESTAMP] > self.as_of - window_days * DAY]
+            pairs = recent[[USER, ITEM]].drop_duplicates()
+            counts = pairs[ITEM].value_counts()
+            return counts.reindex(self.item_ids, fill_value=0).to_numpy(float)
+
+        return self.cached(("recent_item_users", window_days), compute)
 
     def days_since_last(self) -> np.ndarray:
         """Per item, days from its last interaction to as_of; nan for items never interacted with."""
-        last = self.frame.groupby(ITEM)[TIMESTAMP].max().reindex(self.item_ids)
-        return ((self.as_of - last) / DAY).to_numpy(float)
+
+        def compute() -> np.ndarray:
+            last = self.frame.groupby(ITEM)[TIMESTAMP].max().reindex(self.item_ids)
+            return ((self.as_of - last) / DAY).to_numpy(float)
+
+        return self.cached("days_since_last", compute)
 
     def item_attribute(self, column: str) -> pd.Series | None:
         """An item attribute aligned to item codes, or None when the attributes do not carry it."""
@@ -87,6 +112,19 @@ class TrainingLog:
     def prices(self) -> np.ndarray | None:
         price = self.item_attribute(PRICE)
         return None if price is None else price.to_numpy(float)
+
+
+# the Params fields build_log reads: logs of the same rows built with equal ones are equal
+LOG_FIELDS = ("event_weights", "rating_range", "half_life_days", "exclude_events")
+
+
+def relog(log: TrainingLog | None, params: Params) -> TrainingLog | None:
+    """`log` under other params when they build it the same way (equal LOG_FIELDS; the generators'
+    fields such as neighbours may differ), else None. The matrices are shared, the statistics'
+    cache starts empty."""
+    if log is None or any(getattr(log.params, f) != getattr(params, f) for f in LOG_FIELDS):
+        return None
+    return replace(log, params=params)
 
 
 def build_log(frame: pd.DataFrame, params: Params, items: pd.DataFrame | None = None) -> TrainingLog:

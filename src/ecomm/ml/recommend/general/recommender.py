@@ -103,6 +103,41 @@ class GeneralRecommender:
         return top_k_rows(rows, k).assign(**{SOURCE: RERANKED})
 
 
+def recommend_each(
+    models: Sequence[GeneralRecommender], user_ids, k: int, batch: int = 2_000
+) -> list[pd.DataFrame]:
+    """[model.recommend(user_ids, k) for model in models], for re-ranked models that share their log
+    and generators (with_label_windows copies of one fitted model): each batch of users' candidates
+    and features are built once and scored by every model's ranker (building them is most of a
+    recommend's time)."""
+    first = models[0]
+    if any(
+        m.log is not first.log or m.generators is not first.generators or m.ranker is None for m in models
+    ):
+        raise ValueError("recommend_each needs re-ranked models sharing one log and its generators")
+    user_ids = list(user_ids)
+    known = first.log.user_codes(user_ids) >= 0
+    warm = [user for user, ok in zip(user_ids, known, strict=True) if ok]
+    cold = [user for user, ok in zip(user_ids, known, strict=True) if not ok]
+    parts: list[list[pd.DataFrame]] = [[] for _ in models]
+    for lo in range(0, len(warm), batch):
+        rows = candidate_frame(first.log, first.generators, warm[lo : lo + batch])
+        pairs = rows[[USER, ITEM]]
+        for part, model in zip(parts, models, strict=True):
+            top = top_k_rows(pairs.assign(**{SCORE: model.ranker.score(rows)}), k)
+            part.append(top.assign(**{SOURCE: RERANKED}))
+    popular = first.popular.recommend(cold, k).assign(**{SOURCE: COLD_START}) if cold else None
+    out = []
+    for part in parts:
+        if popular is not None:
+            part.append(popular)
+        recs = pd.concat(part, ignore_index=True) if part else pd.DataFrame(columns=COLUMNS)
+        new = first.log.item_users()[first.log.item_ids.get_indexer(recs[ITEM])] == 0
+        recs.loc[new, SOURCE] = NEW_ITEM
+        out.append(recs[COLUMNS])
+    return out
+
+
 def top_k_rows(rows: pd.DataFrame, k: int) -> pd.DataFrame:
     """(user_id, item_id, score, rank) of the k best-scored rows per user."""
     ranked = rows.sort_values([USER, SCORE], ascending=[True, False], kind="stable")

@@ -141,7 +141,7 @@ class Reranker:
             num_leaves=15,
             min_child_samples=params.ranker_min_child_samples,
             random_state=params.seed,
-            n_jobs=params.num_threads,
+            n_jobs=params.ranker_threads,
             deterministic=True,
             verbose=-1,
         )

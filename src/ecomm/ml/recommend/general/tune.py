@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pandas as pd
 
-from ecomm.ml.recommend.general.candidates import GENERATORS
+from ecomm.ml.recommend.general.candidates import GENERATORS, RANK
 from ecomm.ml.recommend.general.evaluate import evaluate_lists, holdout_relevant, top_lists
 from ecomm.ml.recommend.general.interactions import (
     TIMESTAMP,
@@ -17,8 +17,8 @@ from ecomm.ml.recommend.general.interactions import (
     Params,
     validate_interactions,
 )
-from ecomm.ml.recommend.general.log import build_log
-from ecomm.ml.recommend.general.recommender import GeneralRecommender
+from ecomm.ml.recommend.general.log import build_log, relog
+from ecomm.ml.recommend.general.recommender import GeneralRecommender, recommend_each
 from ecomm.ml.recommend.general.rerank import DEFAULT_GENERATORS, stacked_candidates
 
 
@@ -32,12 +32,16 @@ def tune(
     generator: str | None = None,
     k: int = 10,
     keep_best: list | None = None,
+    depth: int | None = None,
 ) -> tuple[Params, pd.DataFrame]:
     """(the best Params, one row per combination with its ndcg_at_k), the first best on ties.
 
     generator: tune that generator alone; None: the re-ranked GeneralRecommender. Only rows before
     validation_start are fitted on; pass the training part of a temporal split, never the test part.
+    keep_best (re-ranked only): set to [the best fitted model, its lists of the validation users
+    (user_id, item_id, score, rank, source) to `depth` (default k)], for a caller that reuses them.
     """
+    depth = max(depth or k, k)
     frame = validate_interactions(frame, params)
     train = frame[frame[TIMESTAMP] < validation_start]
     validation = frame[frame[TIMESTAMP] >= validation_start]
@@ -52,26 +56,36 @@ def tune(
     # label_windows alone only chooses which label windows the ranker learns from: the candidates of
     # the most windows are built once, the generators fitted once, and each setting trains its ranker
     windows_only = generator is None and set(grid) == {"label_windows"}
-    stacked = first = None
-    if windows_only:
-        widest = replace(params, label_windows=max(grid["label_windows"]))
-        stacked = stacked_candidates(train, widest, items, DEFAULT_GENERATORS)
-    rows, best_ndcg = [], float("nan")
-    for combination in combinations:
+    fitted = _label_window_lists(train, params, combinations, items, users, depth) if windows_only else None
+    rows, best_ndcg, log = [], float("nan"), None
+    for j, combination in enumerate(combinations):
         candidate = replace(params, **combination)
-        if generator is None:
-            if first is None or not windows_only:
-                model = first = GeneralRecommender(candidate).fit(train, items, stacked=stacked)
-            else:
-                model = first.with_label_windows(candidate.label_windows, stacked)
-            log, recs = model.log, model.recommend(users, k)
-        else:
-            log = build_log(train, candidate, items)
+        if fitted is not None:
+            model, recs = fitted[j]
+        elif generator is None:
+            model = GeneralRecommender(candidate).fit(train, items)
+            recs = model.recommend(users, depth)
+        else:  # a generator's own fields (neighbours...) leave the log as it is: built once
+            log = relog(log, candidate) or build_log(train, candidate, items)
             recs = GENERATORS[generator]().fit(log).recommend(users, k)
-        ndcg = evaluate_lists(top_lists(recs, users), relevant, log, k)[f"ndcg_at_{k}"]
+        log = model.log if generator is None else log
+        ndcg = evaluate_lists(top_lists(recs[recs[RANK] <= k], users), relevant, log, k)[f"ndcg_at_{k}"]
         if keep_best is not None and generator is None and (not rows or ndcg > best_ndcg):
-            keep_best[:], best_ndcg = [model], ndcg  # the first best, as below
+            keep_best[:], best_ndcg = [model, recs], ndcg  # the first best, as below
         rows.append({**combination, f"ndcg_at_{k}": ndcg})
     table = pd.DataFrame(rows)
     best = combinations[int(table[f"ndcg_at_{k}"].to_numpy().argmax())]  # the grid's own values
     return replace(params, **best), table
+
+
+def _label_window_lists(
+    train: pd.DataFrame, params: Params, combinations: list[dict], items, users: list, depth: int
+) -> list[tuple[GeneralRecommender, pd.DataFrame]]:
+    """(model, its top-depth lists of users) per label_windows setting: one stack of labelled
+    candidates (the most windows), the generators fitted once, a ranker per setting, and the users'
+    candidates built once for every ranker (recommend_each)."""
+    widest = replace(params, label_windows=max(c["label_windows"] for c in combinations))
+    stacked = stacked_candidates(train, widest, items, DEFAULT_GENERATORS)
+    first = GeneralRecommender(replace(params, **combinations[0])).fit(train, items, stacked=stacked)
+    models = [first, *(first.with_label_windows(c["label_windows"], stacked) for c in combinations[1:])]
+    return list(zip(models, recommend_each(models, users, depth), strict=True))
