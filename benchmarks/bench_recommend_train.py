@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ecomm import db
+from ecomm.orchestration.config import child_env
 from ecomm.settings import Settings
 
 from benchmarks.common import RESULTS, WORK, stops_what_it_starts, write_result
@@ -89,15 +90,6 @@ stages.addHandler(logging.StreamHandler())
 from ecomm.cli import app
 app()
 """
-
-
-def child_env(settings: Settings) -> dict:
-    return {
-        **os.environ,
-        "ECOMM_HOME": str(settings.home),
-        "ECOMM_WAREHOUSE_DB": settings.warehouse_db,
-        "ECOMM_MLFLOW_DB": settings.mlflow_db,
-    }
 
 
 def timed_child(args: list[str], env: dict, stderr_log) -> tuple[dict, str]:

@@ -65,8 +65,7 @@ def _reconciliation(settings: Settings, day) -> dict:
         return {name: {"passed": passed, "details": details} for name, passed, details in cur.fetchall()}
 
 
-def _replay(settings: Settings, base: str, speed: float) -> dict:
-    raw = WORK / f"world-{settings.warehouse_db}"
+def _replay(settings: Settings, raw, base: str, speed: float) -> dict:
     started = time.perf_counter()
     result = subprocess.run(
         [
@@ -126,7 +125,7 @@ def run(*, speed: float = 1440.0, customers: int = 208_000, products: int = 2_00
     load_before = os.getloadavg()[0]
     try:
         _wait(f"http://127.0.0.1:{port}/health")
-        replay = _replay(settings, f"http://127.0.0.1:{port}", speed)
+        replay = _replay(settings, raw, f"http://127.0.0.1:{port}", speed)
     finally:
         api.terminate()
         api.wait(timeout=60)

@@ -22,9 +22,9 @@ DOC = """
 
 Runs when `ecommerce_data_pipeline` publishes the `warehouse_marts` Asset (a run that loaded a batch),
 every Sunday 04:00 UTC (the next Sunday after the DAG appears, never one already past: no start
-date, no catch-up), and when `model_monitoring`'s retraining trigger sees the first day of a drift
-in the recent orders (run id `drift__<date>`, conf `reason: drift` and the drifted features). One run
-at a time.
+date, no catch-up), and when `model_monitoring` decides to retrain: a drift episode of the recent
+orders or of the recent inputs reaching `ECOMM_DRIFT_RETRAIN_DAYS` consecutive drifted days (run id
+`drift__<date>`, conf `reason: drift` and the drifted features). One run at a time.
 
 **Nothing changed, nothing trained**: each version records what it learnt from (tags
 `trained_on.warehouse`, a fingerprint of the loaded batches' files; `trained_on.settings`, of the

@@ -58,11 +58,11 @@ class LogSummary:
 
 @cached
 def summary(wh: Warehouse) -> LogSummary:
-    """The whole log: rows by kind, distinct users and items, first and last day."""
+    """The whole log: rows by kind, distinct users and items, first and last day (the warehouse's)."""
     whole = read(
         wh.url,
         f"""SELECT count(rating) AS ratings, count(DISTINCT customer_id) AS users,
-                   count(DISTINCT product_id) AS items, min(day) AS first_day, max(day) AS last_day
+                   count(DISTINCT product_id) AS items
             FROM ({INTERACTIONS}) i""",
     ).iloc[0]
     events = read(
@@ -75,8 +75,8 @@ def summary(wh: Warehouse) -> LogSummary:
         events=dict(zip(events["event_type"], events["events"].astype(int), strict=True)),
         users=int(whole["users"]),
         items=int(whole["items"]),
-        first_day=whole["first_day"],
-        last_day=whole["last_day"],
+        first_day=wh.first_day,  # the warehouse's span: these same days when it holds no order
+        last_day=wh.last_day,
     )
 
 

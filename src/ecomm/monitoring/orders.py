@@ -76,15 +76,18 @@ class RetrainRule:
         )
 
 
+def drifted_run(drifted) -> int:
+    """How many days at the end of `drifted` (one flag per day, oldest first) are drifted in a row."""
+    return next((n for n, d in enumerate(reversed(drifted)) if not d), len(drifted))
+
+
 def episode_reached(drifted: list[bool], persist_days: int) -> bool:
     """Whether the last day of `drifted` (one flag per day, oldest first) is the day a drifted
     episode reaches `persist_days` consecutive days: the last `persist_days` drifted and the day
     before them not (days before the list count as not drifted)."""
     if persist_days < 1:
         raise ValueError(f"persist_days must be >= 1, got {persist_days}")
-    run = drifted[-persist_days:]
-    before = drifted[-persist_days - 1] if len(drifted) > persist_days else False
-    return len(run) == persist_days and all(run) and not before
+    return drifted_run(drifted) == persist_days
 
 
 def windows(day: date) -> tuple[tuple[date, date], tuple[date, date]]:
@@ -138,7 +141,7 @@ def trigger(reports: list[dict], rule: RetrainRule) -> tuple[bool, str]:
     drifted = [bool(r["drifted"]) for r in reports]
     if episode_reached(drifted, rule.persist_days):
         return True, f"drift: {', '.join(today['drifted'])} - {tests} {rule_text}"
-    run = next((n for n, d in enumerate(reversed(drifted)) if not d), len(drifted))  # drifted days to D
+    run = drifted_run(drifted)
     if run < rule.persist_days:
         return False, (
             f"drift on {run} consecutive day(s) ({', '.join(today['drifted'])}), {rule.persist_days} "

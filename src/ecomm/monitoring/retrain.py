@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ecomm.monitoring.orders import episode_reached
+from ecomm.monitoring.orders import drifted_run, episode_reached
 
 
 def decide(orders: dict, inputs_days: list[list[str]], persist_days: int) -> tuple[bool, str, list[str]]:
@@ -33,7 +33,7 @@ def decide(orders: dict, inputs_days: list[list[str]], persist_days: int) -> tup
         reasons.append(f"recent inputs drifted{days}: {', '.join(today)}")
     if reasons:
         return True, "; ".join(reasons), drifted
-    run = next((n for n, d in enumerate(reversed(inputs_days)) if not d), len(inputs_days))
+    run = drifted_run(inputs_days)
     if not today:
         inputs = "recent inputs: no drift"
     elif run < persist_days:

@@ -157,14 +157,14 @@ def _check_entity(
     if unparsed:
         frame = frame.drop(index=list(unparsed))
     days = _days(entity, frame)
-    good = [np.empty(0, dtype="int64")]
-    for day in np.unique(days):
-        part = frame if days[0] == days[-1] and (days == day).all() else frame[days == day]
+    good, unique = [np.empty(0, dtype="int64")], np.unique(days)
+    for day in unique:
+        part = frame if len(unique) == 1 else frame[days == day]
         typed, bad = validate(RawFile(entity, part, typed=True, zone=zone), date.fromisoformat(str(day)))
         good.append(typed["row_no"].to_numpy())
-        if bad:
-            event_ids = {index: event_id for index, event_id, _ in events}
-            rejected += [Rejected(b.row_no, event_ids[b.row_no], b.reason) for b in bad]
+        rejected += [
+            Rejected(b.row_no, events[int(np.searchsorted(row_no, b.row_no))][1], b.reason) for b in bad
+        ]
     kept = np.searchsorted(row_no, np.sort(np.concatenate(good)))  # row_no rises with the position
     ids = pa.array([event_id for _, event_id, _ in events], type=pa.string())
     valid = table.take(kept).add_column(0, ID_COLUMN, ids.take(kept))

@@ -230,7 +230,7 @@ def parse_columns(
     already of its type (numbers posted as JSON numbers) is taken as it is."""
     arrays, reasons = {}, {}
     for c in entity.fields:
-        if kind(c) != "text" and cells[c.name].type == arrow_type(c):
+        if cells[c.name].type == arrow_type(c):  # a text column is taken as it is either way
             arrays[c.name] = cells[c.name]
             continue
         arrays[c.name], bad = parse(cells[c.name], c, zone)

@@ -105,7 +105,7 @@ def render(ctx: L.PageContext) -> None:
     with left:
         st.subheader("Customer value (12-month run rate)")
         bins = Q.clv_histogram(wh, flt)
-        if bins.empty:  # e.g. an imported rating or event log: customers without orders
+        if bins.empty:  # no customer with an order in the filters
             st.info("No customer with an order matches the filters: no value to show.")
         else:
             fig = go.Figure(

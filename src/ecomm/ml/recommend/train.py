@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -156,12 +156,13 @@ def _fit_and_evaluate(conn, config: RecConfig) -> Fitted:
     validation_start = pd.Timestamp(data.train_end - timedelta(days=config.holdout_days))
     reranker = R.tune_reranker(frame, items, params, validation_start, config.n_trials)
     clock.lap("tune")
-    knn_name, knn = R.tune_item_knn(frame, items, params, validation_start)
-    clock.lap("tune_item_knn")  # the baseline row's tuning, not the served model's
     curves = R.calibrated_curves(
         frame, items, reranker.params, validation_start, fitted=reranker.model, fitted_lists=reranker.lists
     )
+    reranker = replace(reranker, model=None, lists=None)  # the tuned model's last use: let it go
     clock.lap("calibrate")
+    knn_name, knn = R.tune_item_knn(frame, items, params, validation_start)
+    clock.lap("tune_item_knn")  # the baseline row's tuning, not the served model's
     model = GeneralRecommender(reranker.params).fit(frame, items)
     clock.lap("fit")
     served = RerankedRecommenderPyfunc(R.build_state(model, data, R.served_lists(model), curves))
