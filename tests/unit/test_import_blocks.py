@@ -3,7 +3,6 @@ write_log and ecomm.imports.blocks), without a database: block sizes down to one
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
@@ -12,10 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from ecomm.imports import interactions, transactions
-from ecomm.imports.run import write_batches, write_log
 from ecomm.imports.source import DEFAULT_BLOCK_BYTES, ImportRefused, open_log
 
-TODAY = date(2026, 1, 1)
+from support.import_batches import TODAY, read_in_blocks, read_whole
+
 MAPPING = {
     "customer_id": "cust",
     "date": "day",
@@ -56,25 +55,7 @@ def _log(path: Path) -> Path:
 
 
 def _batches(log: list[Path], out: Path, block_bytes: int, kind=transactions, mapping=MAPPING) -> dict:
-    return _written(log, out, block_bytes, kind, mapping)[0]
-
-
-def _written(
-    log: list[Path], out: Path, block_bytes: int, kind=transactions, mapping=MAPPING
-) -> tuple[dict, transactions.Derived]:
-    """(each written file's bytes by its path in the batches folder, what the import derived)."""
-    folder, _, _, derived = write_log(
-        log,
-        mapping,
-        kind,
-        lambda: out,
-        date_format=None,
-        delimiter=",",
-        encoding="utf-8",
-        today=TODAY,
-        block_bytes=block_bytes,
-    )
-    return _files(folder), derived
+    return read_in_blocks(log, out, block_bytes, kind, mapping)[0]
 
 
 def test_a_tiny_block_reads_a_line_or_two_at_a_time(tmp_path):
@@ -102,12 +83,6 @@ def test_the_batches_are_the_same_bytes_whatever_the_block_size(tmp_path, block_
     assert _batches(log, tmp_path / "blocks", block_bytes) == whole
 
 
-def _files(folder: Path) -> dict:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
-    }
-
-
 @pytest.mark.parametrize(
     "unmapped",
     [
@@ -123,13 +98,9 @@ def test_the_bounded_writer_gives_the_bytes_of_the_whole_read(tmp_path, unmapped
     """write_log (a month of lines at a time, ecomm.imports.bounded) vs the lines read whole."""
     mapping = {k: v for k, v in MAPPING.items() if k not in unmapped}
     log = [_log(tmp_path / "log.csv")]
-    lines, derived = transactions.frame(open_log(log, mapping), mapping, None, TODAY)
-    frames = transactions.tables(lines, derived)
-    first = min(f["day"].min() for f in frames.values() if len(f))
-    last = max(f["day"].max() for f in frames.values() if len(f))
-    write_batches(frames, tmp_path / "whole", first, last)
-    files, bounded_derived = _written(log, tmp_path / "bounded", 400, mapping=mapping)
-    assert files == _files(tmp_path / "whole")
+    expected, derived = read_whole(log, tmp_path / "whole", transactions, mapping)
+    found, bounded_derived = read_in_blocks(log, tmp_path / "bounded", 400, transactions, mapping)
+    assert found == expected
     assert bounded_derived == derived  # the import report's counts, span and notes too
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -283,7 +284,7 @@ def require_continuation(paths: list[Path], spans: list[tuple[date, date] | None
             )
 
 
-def _numbered(table: Codes, first: FirstOfKey, number: Callable) -> tuple[np.ndarray, np.ndarray, bool]:
+def numbered_slots(table: Codes, first: FirstOfKey, number: Callable) -> tuple[np.ndarray, np.ndarray, bool]:
     """Per slot, the key's id and earliest time; and whether the ids are the source's. The empty cell
     is the key "" (as `blocks.with_empty_as`), numbered with the others."""
     n = len(table.number)
@@ -311,7 +312,9 @@ class Ids:
 
     def __init__(self, reading: Reading, keys: Keys, derived: Derived) -> None:
         codes, notes = reading.codes, derived.notes
-        self.customer, customer_ts, given = _numbered(codes["customer_id"], keys.customers, numbered_codes)
+        self.customer, customer_ts, given = numbered_slots(
+            codes["customer_id"], keys.customers, numbered_codes
+        )
         if not given:
             notes.append(
                 f"customer ids numbered 1..{self.customer[1:].max()} from the source's distinct customer keys"
@@ -329,7 +332,9 @@ class Ids:
             self.order_pairs = pd.MultiIndex.from_frame(orders)
             notes.append("orders grouped from lines by customer and timestamp")
         else:
-            self.order, self.order_ts, _ = _numbered(codes["order_id"], keys.orders, _in_appearance_order)
+            self.order, self.order_ts, _ = numbered_slots(
+                codes["order_id"], keys.orders, _in_appearance_order
+            )
         returned = keys.returned.rows()
         self.returned = pd.MultiIndex.from_arrays(
             [self.customer[returned >> 32], self.product[returned & 0xFFFFFFFF]],
@@ -342,7 +347,7 @@ class Ids:
         first_named = keys.product_names
         if "product_id" in codes:
             key_values = codes["product_id"].values()  # (before the empty key may be added)
-            ids, ts, given = _numbered(codes["product_id"], keys.products, numbered_codes)
+            ids, ts, given = numbered_slots(codes["product_id"], keys.products, numbered_codes)
             if not given:
                 notes.append(
                     f"product ids numbered 1..{ids[ts != _NONE].max()} from the source's distinct product keys"
@@ -354,7 +359,7 @@ class Ids:
                 np.append(None, key_values)[np.arange(len(ids))],
             )
         elif "product_name" in codes:
-            ids, ts, _ = _numbered(codes["product_name"], keys.products, _in_appearance_order)
+            ids, ts, _ = numbered_slots(codes["product_name"], keys.products, _in_appearance_order)
             notes.append(f"one product per distinct name: {ids[ts != _NONE].max()}")
             first_named = first_named.slots(len(ids))
             texts = np.append(names, None)[first_named.value]
@@ -517,20 +522,33 @@ def write_log(
     """The log's daily batches written to `out()` after every check passed (a refusal raises before
     anything is written); returns the folder, the first and last day, and what was derived."""
     folder = out()
-    made = not folder.parent.exists()  # (removed again if a refusal leaves it empty)
+    # (the spills' writers are closed before their folder is removed, a refusal included)
+    with (
+        spill_folder(folder) as work,
+        Spill(work, "read") as lines,
+        Spill(work, "buys") as buys,
+        Spill(work, "returns") as returns,
+    ):
+        reading, keys, derived = read(log, mapping, date_format, today, lines)
+        require_continuation(log.paths, keys.spans)
+        ids = Ids(reading, keys, derived)
+        derived.customers, derived.products = len(ids.customers), len(ids.products)
+        del reading, keys
+        first, last = place(lines, buys, returns, ids, derived)
+        write(buys, returns, ids, derived, folder, first, last)
+    return folder, first, last, derived
+
+
+@contextmanager
+def spill_folder(folder: Path) -> Iterator[Path]:
+    """A hidden temporary folder beside the batches folder, removed whatever happens (and the
+    batches folder's parent too when it was made for it and is left empty, as after a refusal)."""
+    made = not folder.parent.exists()
     folder.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:  # (the spills' writers are closed before their folder is removed, a refusal included)
-        with Spill(work, "read") as lines, Spill(work, "buys") as buys, Spill(work, "returns") as returns:
-            reading, keys, derived = read(log, mapping, date_format, today, lines)
-            require_continuation(log.paths, keys.spans)
-            ids = Ids(reading, keys, derived)
-            derived.customers, derived.products = len(ids.customers), len(ids.products)
-            del reading, keys
-            first, last = place(lines, buys, returns, ids, derived)
-            write(buys, returns, ids, derived, folder, first, last)
+    try:
+        yield work
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if made and not any(folder.parent.iterdir()):
             folder.parent.rmdir()
-    return folder, first, last, derived

@@ -1,15 +1,17 @@
 """An imported entity's frame as the Arrow slices of each batch day, in the contract's columns: what
-both the whole-log writer and the bounded one (ecomm.imports.bounded) hand to `write_batch`."""
+the bounded writers (ecomm.imports.bounded, bounded_interactions) hand to `write_batch`, and what
+writes a log read whole, the reference they are tested and benchmarked against."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ecomm.datagen.writer import SCHEMAS, money
+from ecomm.datagen.writer import SCHEMAS, money, write_batch
 from ecomm.entities import BY_NAME
 
 _MONEY_COLUMNS = ("unit_price", "discount", "revenue")
@@ -68,3 +70,20 @@ def day_slices(name: str, frame: pd.DataFrame) -> dict[date, pa.Table]:
     days, starts = np.unique(frame["day"].to_numpy(), return_index=True)
     ends = np.append(starts[1:], len(frame))
     return {day: table.slice(start, end - start) for day, start, end in zip(days, starts, ends, strict=True)}
+
+
+def write_whole(frames: dict[str, pd.DataFrame], out: Path) -> tuple[date, date]:
+    """The frames of a log read whole (`transactions` or `interactions` `.frame` + `.tables`) as one
+    batch folder per day of their span; returns the first and last day."""
+    first = min(f["day"].min() for f in frames.values() if len(f))
+    last = max(f["day"].max() for f in frames.values() if len(f))
+    by_day = {
+        name: day_slices(name, order_items(frame) if name == "order_items" else frame)
+        for name, frame in frames.items()
+    }
+    for n in range((last - first).days + 1):
+        day = first + timedelta(days=n)
+        write_batch(
+            out, day.isoformat(), {name: parts[day] for name, parts in by_day.items() if day in parts}
+        )
+    return first, last

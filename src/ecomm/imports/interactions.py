@@ -1,4 +1,6 @@
-"""An interaction log (user, item, event or rating, timestamp) as raw batches of the contract.
+"""An interaction log (user, item, event or rating, timestamp) as raw batches of the contract, read
+whole: the reference that `bounded_interactions` (what `ecomm import interactions` runs) gives the
+bytes of, a month of rows at a time.
 
 Events become web events (view, add_to_cart, purchase; common spellings such as click or
 transaction are read as those; any other value is written as it is and the loader quarantines it).
@@ -57,16 +59,26 @@ def frame(
     rows["product_name"] = col["item_id"]
     if "rating" in col:
         stars = parse_numbers(col["rating"], mapping["rating"], required=True)
-        if (stars % 1 != 0).any():
-            row = int(np.flatnonzero((stars % 1 != 0).to_numpy())[0])
-            raise ImportRefused(
-                f"{mapping['rating']}: row {stars.index[row] + 1}: {stars.iloc[row]} is not a whole number of stars"
-            )
+        half_stars(stars, mapping["rating"])
         rows["rating"] = stars.astype("int64")
     else:
-        spelled = col["event"].fillna("").str.strip().str.lower()
-        rows["event_type"] = spelled.map(EVENT_SPELLINGS).fillna(col["event"].fillna(""))
+        rows["event_type"] = event_types(col["event"])
     return rows, derived
+
+
+def half_stars(stars: pd.Series, column: str) -> None:
+    """Refuses the first rating that is not a whole number of stars."""
+    if (stars % 1 != 0).any():
+        row = int(np.flatnonzero((stars % 1 != 0).to_numpy())[0])
+        raise ImportRefused(
+            f"{column}: row {stars.index[row] + 1}: {stars.iloc[row]} is not a whole number of stars"
+        )
+
+
+def event_types(events: pd.Series) -> pd.Series:
+    """The contract's event type of each event (a known spelling), else the value as it is."""
+    spelled = events.fillna("").str.strip().str.lower()
+    return spelled.map(EVENT_SPELLINGS).fillna(events.fillna(""))
 
 
 def tables(rows: pd.DataFrame, derived: Derived) -> dict[str, pd.DataFrame]:

@@ -11,16 +11,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ecomm import db
-from ecomm.datagen.writer import write_batch
-from ecomm.imports import bounded, interactions, transactions
-from ecomm.imports.days import day_slices, order_items
+from ecomm.imports import bounded, bounded_interactions, interactions, transactions
 from ecomm.imports.source import ImportRefused, Log, open_log
 from ecomm.settings import Settings
 from ecomm.warehouse.run import LoadReport, load_path
@@ -46,22 +43,6 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()[:12]
 
 
-def write_batches(frames: dict[str, pd.DataFrame], out: Path, first: date, last: date) -> int:
-    """One batch folder per day from `first` to `last`; returns how many. Takes the frames out of
-    `frames` as it converts them, so each is held once (a log's order lines are most of its memory)."""
-    by_day = {}
-    for name in list(frames):
-        frame = frames.pop(name)
-        by_day[name] = day_slices(name, order_items(frame) if name == "order_items" else frame)
-        del frame
-    days = (last - first).days + 1
-    for n in range(days):
-        day = first + timedelta(days=n)
-        tables = {name: parts[day] for name, parts in by_day.items() if day in parts}
-        write_batch(out, day.isoformat(), tables)
-    return days
-
-
 Paths = Path | list[Path]
 
 
@@ -81,18 +62,6 @@ def batches_dir(settings: Settings, paths: list[Path]) -> Path:
         return settings.home / "imports" / f"{paths[0].name}-{file_digest(paths[0])}"
     combined = hashlib.sha256("".join(file_digest(p) for p in paths).encode()).hexdigest()[:12]
     return settings.home / "imports" / f"{paths[0].name}+{len(paths) - 1}-{combined}"
-
-
-def require_continuation(paths: list[Path], row_ends: np.ndarray, rows: pd.DataFrame) -> None:
-    """Each file after the first starts on a later day than every earlier file ends (see
-    `bounded.require_continuation`), for rows read whole (an interaction log)."""
-    day = rows["ts"].dt.date
-    file_no = np.searchsorted(row_ends, rows.index.to_numpy(), side="right")
-    spans = [
-        (day[file_no == n].min(), day[file_no == n].max()) if (file_no == n).any() else None
-        for n in range(len(paths))
-    ]
-    bounded.require_continuation(paths, spans)
 
 
 ID_FIELDS = ("customer_id", "product_id", "user_id", "item_id")  # used as they are when positive integers
@@ -147,17 +116,9 @@ def write_log(
     log = open_log(paths, mapping, delimiter, encoding, block_bytes)
     if len(paths) > 1:
         require_same_id_kind(log)
-    if kind is transactions:  # read in blocks, held per key and month: a 2 GB log fits in memory
-        return bounded.write_log(log, mapping, out, date_format, today)
-    lines, derived = kind.frame(log, mapping, date_format, today)
-    require_continuation(paths, log.row_ends(), lines)
-    frames = kind.tables(lines, derived)
-    del lines  # the frames hold what is written; the lines would double the memory
-    first = min(f["day"].min() for f in frames.values() if len(f))
-    last = max(f["day"].max() for f in frames.values() if len(f))
-    folder = out()
-    write_batches(frames, folder, first, last)
-    return folder, first, last, derived
+    # read in blocks, held per key and month: a 2 GB log fits in memory
+    bounded_kind = bounded if kind is transactions else bounded_interactions
+    return bounded_kind.write_log(log, mapping, out, date_format, today)
 
 
 def _import(

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -115,7 +114,6 @@ class Log:
     encoding: str = "utf-8"
     block_bytes: int = DEFAULT_BLOCK_BYTES
     _headers: dict[Path, list[str]] = field(default_factory=dict)
-    _rows: dict[int, int] = field(default_factory=dict)  # rows of each file, once a pass has read it
 
     def blocks(self, fields: list[str] | None = None) -> Iterator[tuple[int, pd.DataFrame]]:
         """(file number, text columns of the fields' columns, default all mapped) block by block;
@@ -123,18 +121,12 @@ class Log:
         columns = list(dict.fromkeys(self.mapped[f] for f in (fields or self.mapped)))
         offset = 0
         for number, path in enumerate(self.paths):
-            start = offset
             for table in self._file_blocks(path, columns):
                 frame = table.to_pandas()
                 frame.index = pd.RangeIndex(offset, offset + len(frame))
                 offset += len(frame)
                 if len(frame):
                     yield number, frame
-            self._rows[number] = offset - start
-
-    def row_ends(self) -> np.ndarray:
-        """Where each file's rows end (after a pass over the log)."""
-        return np.cumsum([self._rows[n] for n in range(len(self.paths))])
 
     def _file_blocks(self, path: Path, columns: list[str]) -> Iterator[pa.Table]:
         if _is_parquet(path):

@@ -128,16 +128,8 @@ def typed_block(raw: pd.DataFrame, reading: Reading) -> pd.DataFrame | None:
             raise ImportRefused(
                 f"{mapping['customer_id']}: row {col['customer_id'].index[row] + 1}: customer is empty"
             )
-        refusal.at(DATE)
-        if isinstance(reading.date_format, ImportRefused):
-            raise reading.date_format
-        ts = parse_dates(col["date"], mapping["date"], reading.date_format)
-        future = (ts.dt.date > reading.today).to_numpy()
-        if future.any():  # counted over every block; reported once they are all read
-            first = ts[future].min().date()
-            reading.future_rows += int(future.sum())
-            reading.future_first = min(first, reading.future_first or first)
-            refusal.fail(None, FUTURE)
+        ts = dated(col["date"], reading)
+        if ts is None:
             return None
         refusal.at(AMOUNT)
         amount = to_cents(parse_numbers(col["amount"], mapping["amount"], required=True))
@@ -175,6 +167,23 @@ def typed_block(raw: pd.DataFrame, reading: Reading) -> pd.DataFrame | None:
     for f, codes in reading.codes.items():
         lines[f] = codes.of(col[f])
     return lines
+
+
+def dated(dates: pd.Series, reading: Reading) -> pd.Series | None:
+    """A block's dates (the DATE check: ImportRefused or Outranked), or None when some are after
+    today: those are counted over every block and reported once they are all read."""
+    reading.refusal.at(DATE)
+    if isinstance(reading.date_format, ImportRefused):
+        raise reading.date_format
+    ts = parse_dates(dates, reading.mapping["date"], reading.date_format)
+    future = (ts.dt.date > reading.today).to_numpy()
+    if future.any():
+        first = ts[future].min().date()
+        reading.future_rows += int(future.sum())
+        reading.future_first = min(first, reading.future_first or first)
+        reading.refusal.fail(None, FUTURE)
+        return None
+    return ts
 
 
 def refuse_if_any(reading: Reading) -> None:

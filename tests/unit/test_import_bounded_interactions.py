@@ -1,0 +1,134 @@
+"""An interaction log imported a month of rows at a time (ecomm.imports.bounded_interactions, what
+`ecomm import interactions` runs) gives the batches, the report and the refusals that reading it
+whole (`interactions.frame` + `tables`) gives, whatever the block size; without a database."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from ecomm.imports import interactions
+from ecomm.imports.source import ImportRefused
+
+from support.import_batches import read_in_blocks, read_whole
+
+EVENTS = {"user_id": "user", "item_id": "item", "date": "ts", "event": "event"}
+RATINGS = {"user_id": "user", "item_id": "item", "date": "ts", "rating": "stars"}
+
+
+def _event_log(path: Path) -> Path:
+    """Events over three months with every case a month or block boundary could split: sessions
+    that run over midnight at a month's end, gaps of exactly 30 minutes and just over, ties in time,
+    empty users and items, spellings of the contract's events and one that is not, exact copies."""
+    rows = []
+    for n in range(150):
+        day = 1 + n % 28
+        month = 1 + n // 50
+        minute = (n * 7) % 60
+        user = "" if n % 23 == 4 else f"u{n % 9}"
+        item = "" if n % 31 == 7 else f"item {n % 11}"
+        kind = ("view", "Click", "addtocart", "BUY", "wishlist", "")[n % 6]
+        rows.append(f"{user},{item},2024-{month:02d}-{day:02d} {10 + n % 3}:{minute:02d}:00,{kind}")
+    rows += [  # a session over the month's end (u1: 23:50 -> 00:15), a gap of exactly 30 minutes (u2)
+        "u1,item 1,2024-01-31 23:50:00,view",
+        "u1,item 2,2024-02-01 00:15:00,view",
+        "u2,item 3,2024-02-29 23:40:00,view",
+        "u2,item 3,2024-03-01 00:10:00,addtocart",
+        "u2,item 4,2024-03-01 00:40:01,purchase",  # 30 min 1 s: a new session
+        "u3,item 5,2024-03-01 00:40:01,view",  # the same start: ties by customer id
+        "u0,late item,2024-03-31 23:59:59,view",
+    ]
+    rows += rows[3:6]  # exact duplicates, far from their copies
+    path.write_text("user,item,ts,event\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def _rating_log(path: Path) -> Path:
+    """Ratings with the source's integer ids (one written '01': the same product as '1'), over three
+    months, with ties in time."""
+    rows = [f"{1 + n % 13},{('1', '01', '2', '3', '40')[n % 5]},{1700000000 + 86_400 * (n // 2)},{1 + n % 5}"
+            for n in range(120)]  # fmt: skip
+    path.write_text("user,item,ts,stars\n" + "\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("block_bytes", [40, 600, 1 << 20])
+@pytest.mark.parametrize(
+    ("make", "mapping"), [(_event_log, EVENTS), (_rating_log, RATINGS)], ids=["events", "ratings"]
+)
+def test_the_bounded_import_gives_the_bytes_and_report_of_the_whole_read(
+    tmp_path, make, mapping, block_bytes
+):
+    log = [make(tmp_path / "log.csv")]
+    expected, derived = read_whole(log, tmp_path / "whole", interactions, mapping)
+    found, bounded_derived = read_in_blocks(log, tmp_path / "bounded", block_bytes, interactions, mapping)
+    assert found == expected
+    assert bounded_derived == derived
+    assert derived.duplicates == (3 if make is _event_log else 0)
+    days = (derived.last_day - derived.first_day).days + 1
+    assert len({name.split("/")[0] for name in expected}) == days > 55  # a batch per day over months
+
+
+def test_sessions_continue_over_a_month_end(tmp_path):
+    log = [_event_log(tmp_path / "log.csv")]
+    files, _ = read_in_blocks(log, tmp_path / "out", 200, interactions, EVENTS)
+
+    def events(day: str) -> list[dict]:
+        return list(csv.DictReader(io.StringIO(files[f"{day}/web_events.csv"].decode())))
+
+    at = {
+        e["event_ts"]: e["session_id"]
+        for day in ("2024-01-31", "2024-02-01", "2024-03-01")
+        for e in events(day)
+    }
+    assert at["2024-01-31 23:50:00"] == at["2024-02-01 00:15:00"]  # u1: 25 minutes apart
+    assert at["2024-03-01 00:10:00"] != at["2024-03-01 00:40:01"]  # u2: 30 minutes 1 second apart
+
+
+def _refusal(tmp_path: Path, body: str, mapping: dict, block_bytes: int) -> str:
+    path = tmp_path / "bad.csv"
+    path.write_text(body)
+    with pytest.raises(ImportRefused) as whole_read:
+        read_whole([path], tmp_path / "whole", interactions, mapping)
+    with pytest.raises(ImportRefused) as bounded:
+        read_in_blocks([path], tmp_path / "out", block_bytes, interactions, mapping)
+    assert not (tmp_path / "out").exists()  # nothing written
+    assert str(bounded.value) == str(whole_read.value)
+    return str(bounded.value)
+
+
+GOOD = "".join(f"u{n},i{n % 3},2024-01-{n % 28 + 1:02d},{n % 5 + 1}\n" for n in range(40))
+
+
+@pytest.mark.parametrize("block_bytes", [30, 1 << 20])
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("u1,i1,2024-01-01,x\n" + GOOD + "u2,i2,2024-01-02 10:00,1\n", "ts: mixed date formats"),
+        ("u1,i1,2024-01-01,4.5\n" + GOOD + "u2,i2,2099-02-01,1\n" + GOOD + "u3,i1,2099-01-05,1\n",
+         "ts: 2 row(s) dated after today 2026-01-01 (first 2099-01-05)"),
+        (GOOD + "u1,i1,2024-01-01,4.5\nu2,i2,2024-01-01,x\n", "stars: row 42: 'x' is not a number"),
+        (GOOD + "u1,i1,2024-01-01,4.5\n" + GOOD, "stars: row 41: 4.5 is not a whole number of stars"),
+    ],
+    ids=["dates-first", "future-counted-over-blocks", "a-number-before-stars", "half-star"],
+)  # fmt: skip
+def test_a_refusal_is_the_one_a_whole_read_gives(tmp_path, body, expected, block_bytes):
+    found = _refusal(tmp_path, "user,item,ts,stars\n" + body, RATINGS, block_bytes)
+    assert found.startswith(expected)
+
+
+def test_mapping_both_event_and_rating_is_refused_before_reading(tmp_path):
+    found = _refusal(tmp_path, "user,item,ts,stars\n" + GOOD, {**RATINGS, "event": "stars"}, 1 << 20)
+    assert found == "--map: map exactly one of event or rating"
+
+
+def test_a_file_that_does_not_continue_the_log_is_refused(tmp_path):
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text("user,item,ts,stars\n" + GOOD)
+    second.write_text("user,item,ts,stars\nu1,i1,2024-01-10,3\n")
+    with pytest.raises(ImportRefused, match="b.csv: starts on 2024-01-10, not after the log so far"):
+        read_in_blocks([first, second], tmp_path / "out", 1 << 20, interactions, RATINGS)
+    assert not (tmp_path / "out").exists()
