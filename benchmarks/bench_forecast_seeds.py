@@ -162,13 +162,14 @@ def _h14(table: pd.DataFrame, model: str) -> dict:
 def outside_sales(backtest, method: str, sales: list[str]) -> dict:
     """MASE at 14 days of `method` over the oracle's with the sale days left out of both (the module
     docstring), and how many of the scored target days (series x origin x day) were sale days."""
+    from ecomm.ml.forecast.backtest import with_origins
     from ecomm.ml.forecast.report import HORIZON
     from ecomm.ml.forecast.shop import ORACLE
     from ecomm.ml.metrics import forecast_metrics
 
     rows = backtest.forecasts[backtest.forecasts["step"] <= HORIZON]
     on_sale = rows["date"].isin(pd.to_datetime(sales))
-    kept = rows[~on_sale].assign(origin=lambda r: r["series_id"].astype(str) + "@" + r["cutoff"].astype(str))
+    kept = with_origins(rows[~on_sale])
     mase = {m: forecast_metrics(kept, m, (), group="origin")["mase"] for m in (method, ORACLE)}
     return {
         "vs_oracle_outside_sales": mase[method] / mase[ORACLE],

@@ -74,11 +74,11 @@ def tuned_item_knn(frame, items, params, validation_start) -> tuple[Tuned, dict]
 
     found, tables = [], {}
     for name in ("item_knn", "item_knn_bm25"):
-        best, table = tune(
+        tuning = tune(
             frame, params, {"neighbours": NEIGHBOURS}, validation_start, items=items, generator=name
         )
-        found.append(Tuned(name, best, float(table["ndcg_at_10"].max())))
-        tables[name] = table.to_dict("records")
+        found.append(Tuned(name, tuning.params, float(tuning.table["ndcg_at_10"].max())))
+        tables[name] = tuning.table.to_dict("records")
     return max(found, key=lambda tuned: tuned.ndcg), tables
 
 
@@ -130,8 +130,8 @@ def measure_lists(settings: Settings) -> tuple[dict, dict]:
         GENERATORS[knn.name]().fit(build_log(frame, knn.params, items)).recommend(users, K), users
     )
     seconds["item_knn_tuned"] = time.perf_counter() - start
-    params, windows = tune(frame, params, {"label_windows": [1, 2, 3]}, validation_start, items=items)
-    tuning["reranked"] = windows.to_dict("records")
+    windows = tune(frame, params, {"label_windows": [1, 2, 3]}, validation_start, items=items)
+    params, tuning["reranked"] = windows.params, windows.table.to_dict("records")
     log = build_log(frame, params, items)
     for name, generator in GENERATORS.items():
         start = time.perf_counter()

@@ -280,8 +280,8 @@ def test_kpis_equal_the_same_figures_in_sql_with_deltas(trained_world, open_app)
     line = app.caption[-1].value
     if newest is None:
         assert line == (
-            "Live stream: no events streamed (`make up` runs `ecomm stream --follow` as its stream "
-            "service; or run `ecomm stream`)."
+            "Live stream: no events streamed (`make up` and Compose run `ecomm stream --follow` as their "
+            "stream service; or run `ecomm stream`)."
         )
     else:
         assert (

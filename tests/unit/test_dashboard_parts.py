@@ -156,8 +156,8 @@ def test_the_live_stream_line_says_who_streams_for_each_source():
     shop, quiet = Settings(source="simulated"), Settings(source="simulated", stream_service=False)
     imported = Settings(source="imported", stream_service=True)
     assert stream_caption(none, shop) == (
-        "Live stream: no events streamed (`make up` runs `ecomm stream --follow` as its stream service; "
-        "or run `ecomm stream`)."
+        "Live stream: no events streamed (`make up` and Compose run `ecomm stream --follow` as their "
+        "stream service; or run `ecomm stream`)."
     )
     assert stream_caption(none, quiet) == (
         "Live stream: no events streamed (ECOMM_STREAM_SERVICE=false: `make up` does not run it; "
@@ -165,7 +165,7 @@ def test_the_live_stream_line_says_who_streams_for_each_source():
     )
     assert stream_caption(none, imported) == (
         "Live stream: no events streamed (the live shop replays the simulated shop: on imported data "
-        "(ECOMM_SOURCE=imported) neither `make up` nor Compose runs it)."
+        "(ECOMM_SOURCE=imported) neither `make up` nor Compose streams)."
     )
 
 

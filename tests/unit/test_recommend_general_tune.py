@@ -53,14 +53,15 @@ def shifting_log() -> pd.DataFrame:
 
 def test_tuning_picks_the_window_that_ranks_the_validation_best():
     grid = {"popularity_window_days": [1000.0, 15.0]}
-    best, table = tune(shifting_log(), Params(), grid, at(60), generator="recent_popular")
+    tuning = tune(shifting_log(), Params(), grid, at(60), generator="recent_popular")
+    best, table = tuning.params, tuning.table
     assert best.popularity_window_days == 15.0
     assert table["popularity_window_days"].tolist() == [1000.0, 15.0]
     assert table["ndcg_at_10"].round(4).tolist() == [round(1 / math.log2(3), 4), 1.0]
 
 
 def test_tuning_keeps_the_grids_own_values():
-    best, _ = tune(shifting_log(), Params(), {"label_windows": [1]}, at(60), generator="popular")
+    best = tune(shifting_log(), Params(), {"label_windows": [1]}, at(60), generator="popular").params
     assert type(best.label_windows) is int
 
 
@@ -75,11 +76,11 @@ def test_label_windows_tuned_on_shared_candidates_score_as_models_fitted_alone()
         factors=8, label_days=10, ranker_trees=20, ranker_min_child_samples=5, min_label_positives=5
     )
     # the widest first: the later setting must leave the other window out
-    _, shared = tune(frame, params, {"label_windows": [2, 1]}, at(45), items=taste_items(frame))
+    shared = tune(frame, params, {"label_windows": [2, 1]}, at(45), items=taste_items(frame)).table
     for row in shared.to_dict("records"):
         # a second grid key: each combination is fitted from scratch
         grid = {"label_windows": [row["label_windows"]], "ranker_trees": [params.ranker_trees]}
-        _, alone = tune(frame, params, grid, at(45), items=taste_items(frame))
+        alone = tune(frame, params, grid, at(45), items=taste_items(frame)).table
         assert alone["ndcg_at_10"].item() == row["ndcg_at_10"]
 
 

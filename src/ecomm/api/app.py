@@ -167,7 +167,7 @@ def create_app(settings: Settings | None = None, *, store: ModelStore | None = N
                     version=served.version if served else None,
                     run_id=served.run_id if served else None,
                     loaded_at=_iso(served.loaded_at) if served else None,
-                    registry_aliases=state.aliases,
+                    registry_aliases=state.aliases or {},
                     metrics=served.metrics if served else {},
                     metadata=served.metadata if served else {},
                     last_error=state.last_error,

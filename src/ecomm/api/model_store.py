@@ -13,7 +13,7 @@ import gc
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ecomm.api.countries import CountryNames, fitted_categories
@@ -48,9 +48,13 @@ class ServedModel:
 @dataclass
 class ModelState:
     served: ServedModel | None = None
-    aliases: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, str] | None = None  # the registry's last answer; None until it answered
     last_error: str | None = None
-    no_champion: bool = False  # the registry's last answer: nothing served and no champion to load
+
+    @property
+    def no_champion(self) -> bool:
+        """The registry's last answer had no champion, and nothing is served."""
+        return self.aliases is not None and registry.CHAMPION not in self.aliases and self.served is None
 
 
 def single_threaded(python_model) -> object:
@@ -200,7 +204,6 @@ class ModelStore:
                 state = self.state[name]
                 state.aliases = found[name]
                 champion = found[name].get(registry.CHAMPION)
-                state.no_champion = champion is None and state.served is None
                 if champion is None:
                     state.last_error = None if state.served else f"{name} has no champion in the registry"
                     outcome[name] = "no champion"

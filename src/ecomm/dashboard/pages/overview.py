@@ -118,15 +118,16 @@ def stream_caption(health, settings: Settings) -> str:
 
 
 def who_streams(settings: Settings) -> str:
-    """Who runs the live shop with these settings (ecomm.platform.services.streams decides for make up)."""
+    """Who runs the live shop with these settings (ecomm.platform.services.streams decides for make up;
+    Compose's `stream` service always runs, and on imported data exits at once saying why)."""
     if settings.imported:
         return (
             "the live shop replays the simulated shop: on imported data (ECOMM_SOURCE=imported) neither "
-            "`make up` nor Compose runs it"
+            "`make up` nor Compose streams"
         )
     if not settings.stream_service:
         return "ECOMM_STREAM_SERVICE=false: `make up` does not run it; `ecomm stream` replays the next date"
-    return "`make up` runs `ecomm stream --follow` as its stream service; or run `ecomm stream`"
+    return "`make up` and Compose run `ecomm stream --follow` as their stream service; or run `ecomm stream`"
 
 
 def maturity_note(flt: Filters, matured_end: dt.date) -> str:

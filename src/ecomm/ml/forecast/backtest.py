@@ -234,12 +234,17 @@ def forecast_columns(forecasts: pd.DataFrame) -> list[str]:
     return [c for c in forecasts.columns if c not in fixed and "-lo-" not in c and "-hi-" not in c]
 
 
+def with_origins(forecasts: pd.DataFrame) -> pd.DataFrame:
+    """forecasts with an `origin` column, "series_id@cutoff": forecast_metrics' group (each series'
+    forecasts from one origin are scored as one series)."""
+    return forecasts.assign(origin=forecasts["series_id"].astype(str) + "@" + forecasts["cutoff"].astype(str))
+
+
 def error_table(forecasts: pd.DataFrame, horizons: tuple[int, ...] = HORIZONS, levels=LEVELS) -> pd.DataFrame:
     """One row per model and horizon: mase, rmsse, smape, bias, coverage_<level> (nan without
     intervals), n,
     and mase_vs_naive (the model's MASE over the seasonal naive's, when that ran)."""
-    origin = forecasts["series_id"].astype(str) + "@" + forecasts["cutoff"].astype(str)
-    frame = forecasts.assign(origin=origin)
+    frame = with_origins(forecasts)
     rows = []
     for name in forecast_columns(forecasts):
         have = tuple(level for level in levels if f"{name}-lo-{level}" in frame.columns)

@@ -26,6 +26,14 @@ HOLDOUT_DAYS = 28
 POPULARITY_DAYS = 56
 SHOP, RATINGS, EVENTS = "shop", "ratings", "events"  # RecData.source
 EVENT_TYPES = ("view", "add_to_cart", "purchase")  # the contract's web events
+PURCHASES = "purchases"  # RecData.choice_kind: order lines, or an event log's purchase events
+# per RecData.choice_kind, in messages: (what a relevant holdout item is to its customer, what the
+# holdout customers have new of)
+CHOICE_WORDS = {
+    PURCHASES: ("bought", "purchases"),
+    RATINGS: ("rated", "ratings"),
+    EVENTS: ("had an event on", "events"),
+}
 
 
 @dataclass
@@ -65,16 +73,22 @@ class RecData:
         return "every event as an order (the log holds no purchase)"
 
     @property
+    def choice_kind(self) -> str:
+        """What plays the order line's role: PURCHASES (the shop's order lines or an event log's
+        purchase events), RATINGS, or EVENTS (every event of a log without a purchase)."""
+        if self.source == EVENTS and self.chosen_events != ("purchase",):
+            return EVENTS
+        return RATINGS if self.source == RATINGS else PURCHASES
+
+    @property
     def choices(self) -> str:
         """What the holdout customers have new of, in messages."""
-        return {"rated": "ratings", "had an event on": "events"}.get(self.chose, "purchases")
+        return CHOICE_WORDS[self.choice_kind][1]
 
     @property
     def chose(self) -> str:
         """What a relevant holdout item is to its customer, in messages."""
-        if self.source == EVENTS and self.chosen_events != ("purchase",):
-            return "had an event on"
-        return "rated" if self.source == RATINGS else "bought"
+        return CHOICE_WORDS[self.choice_kind][0]
 
 
 def split_dates(

@@ -61,11 +61,13 @@ def tune_reranker(
         )
     if len(fitting) < 2:
         return Tuned(replace(params, label_windows=fitting[0]), float("nan"), [])
-    kept: list = []
-    best, table = tune(
-        frame, params, {"label_windows": fitting}, validation_start, items=items, keep_best=kept, depth=TOP_N
+    tuning = tune(
+        frame, params, {"label_windows": fitting}, validation_start, items=items, keep_best=True, depth=TOP_N
     )
-    return Tuned(best, float(table["ndcg_at_10"].max()), table.to_dict("records"), *kept)
+    table = tuning.table
+    return Tuned(
+        tuning.params, float(table["ndcg_at_10"].max()), table.to_dict("records"), tuning.model, tuning.lists
+    )
 
 
 def windows_that_fit(frame: pd.DataFrame, params: Params, validation_start) -> int:
@@ -82,10 +84,11 @@ def tune_item_knn(
     number of neighbours on the validation split."""
     found = []
     for name in KNN_GENERATORS:
-        best, table = tune(
+        tuning = tune(
             frame, params, {"neighbours": list(KNN_NEIGHBOURS)}, validation_start, items=items, generator=name
         )
-        found.append((name, Tuned(best, float(table["ndcg_at_10"].max()), table.to_dict("records"))))
+        table = tuning.table
+        found.append((name, Tuned(tuning.params, float(table["ndcg_at_10"].max()), table.to_dict("records"))))
     return max(found, key=lambda pair: pair[1].validation_ndcg)
 
 

@@ -77,13 +77,26 @@ class GeneralRecommender:
         return other
 
     def recommend(self, user_ids, k: int = 10, exclude_seen: bool = True) -> pd.DataFrame:
+        warm, cold = self._split_users(user_ids)
+        parts = [self._personal(warm, k, exclude_seen)] if warm else []
+        return self._labelled(parts + self._cold_start(cold, k, exclude_seen))
+
+    def _split_users(self, user_ids) -> tuple[list, list]:
+        """(the users with history in the log, those without), each in the given order."""
         user_ids = list(user_ids)
         known = self.log.user_codes(user_ids) >= 0
         warm = [user for user, ok in zip(user_ids, known, strict=True) if ok]
         cold = [user for user, ok in zip(user_ids, known, strict=True) if not ok]
-        parts = [self._personal(warm, k, exclude_seen)] if warm else []
-        if cold:
-            parts.append(self.popular.recommend(cold, k, exclude_seen).assign(**{SOURCE: COLD_START}))
+        return warm, cold
+
+    def _cold_start(self, cold: list, k: int, exclude_seen: bool) -> list[pd.DataFrame]:
+        """[the cold users' recent-popularity lists], or [] without cold users."""
+        if not cold:
+            return []
+        return [self.popular.recommend(cold, k, exclude_seen).assign(**{SOURCE: COLD_START})]
+
+    def _labelled(self, parts: list[pd.DataFrame]) -> pd.DataFrame:
+        """The parts as one frame of COLUMNS, an item without interactions in the log labelled NEW_ITEM."""
         if not parts:
             return pd.DataFrame(columns=COLUMNS)
         out = pd.concat(parts, ignore_index=True)
@@ -115,10 +128,7 @@ def recommend_each(
         m.log is not first.log or m.generators is not first.generators or m.ranker is None for m in models
     ):
         raise ValueError("recommend_each needs re-ranked models sharing one log and its generators")
-    user_ids = list(user_ids)
-    known = first.log.user_codes(user_ids) >= 0
-    warm = [user for user, ok in zip(user_ids, known, strict=True) if ok]
-    cold = [user for user, ok in zip(user_ids, known, strict=True) if not ok]
+    warm, cold = first._split_users(user_ids)
     parts: list[list[pd.DataFrame]] = [[] for _ in models]
     for lo in range(0, len(warm), batch):
         rows = candidate_frame(first.log, first.generators, warm[lo : lo + batch])
@@ -126,16 +136,8 @@ def recommend_each(
         for part, model in zip(parts, models, strict=True):
             top = top_k_rows(pairs.assign(**{SCORE: model.ranker.score(rows)}), k)
             part.append(top.assign(**{SOURCE: RERANKED}))
-    popular = first.popular.recommend(cold, k).assign(**{SOURCE: COLD_START}) if cold else None
-    out = []
-    for part in parts:
-        if popular is not None:
-            part.append(popular)
-        recs = pd.concat(part, ignore_index=True) if part else pd.DataFrame(columns=COLUMNS)
-        new = first.log.item_users()[first.log.item_ids.get_indexer(recs[ITEM])] == 0
-        recs.loc[new, SOURCE] = NEW_ITEM
-        out.append(recs[COLUMNS])
-    return out
+    popular = first._cold_start(cold, k, exclude_seen=True)  # built once, shared by every model
+    return [first._labelled(part + popular) for part in parts]
 
 
 def top_k_rows(rows: pd.DataFrame, k: int) -> pd.DataFrame:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -22,6 +22,17 @@ from ecomm.ml.recommend.general.recommender import GeneralRecommender, recommend
 from ecomm.ml.recommend.general.rerank import DEFAULT_GENERATORS, stacked_candidates
 
 
+@dataclass
+class Tuning:
+    """tune's answer: the best Params, one row per combination with its ndcg_at_k, and (when asked
+    with keep_best) the best fitted re-ranked model and its lists of the validation users."""
+
+    params: Params
+    table: pd.DataFrame
+    model: GeneralRecommender | None = None
+    lists: pd.DataFrame | None = None  # user_id, item_id, score, rank, source to `depth`
+
+
 def tune(
     frame: pd.DataFrame,
     params: Params,
@@ -31,15 +42,15 @@ def tune(
     items: pd.DataFrame | None = None,
     generator: str | None = None,
     k: int = 10,
-    keep_best: list | None = None,
+    keep_best: bool = False,
     depth: int | None = None,
-) -> tuple[Params, pd.DataFrame]:
-    """(the best Params, one row per combination with its ndcg_at_k), the first best on ties.
+) -> Tuning:
+    """The best Params and one row per combination with its ndcg_at_k, the first best on ties.
 
     generator: tune that generator alone; None: the re-ranked GeneralRecommender. Only rows before
     validation_start are fitted on; pass the training part of a temporal split, never the test part.
-    keep_best (re-ranked only): set to [the best fitted model, its lists of the validation users
-    (user_id, item_id, score, rank, source) to `depth` (default k)], for a caller that reuses them.
+    keep_best (re-ranked only): also answer the best fitted model and its lists of the validation
+    users to `depth` (default k), for a caller that reuses them.
     """
     depth = max(depth or k, k)
     frame = validate_interactions(frame, params)
@@ -57,7 +68,7 @@ def tune(
     # the most windows are built once, the generators fitted once, and each setting trains its ranker
     windows_only = generator is None and set(grid) == {"label_windows"}
     fitted = _label_window_lists(train, params, combinations, items, users, depth) if windows_only else None
-    rows, best_ndcg, log = [], float("nan"), None
+    rows, best_ndcg, log, kept = [], float("nan"), None, (None, None)
     for j, combination in enumerate(combinations):
         candidate = replace(params, **combination)
         if fitted is not None:
@@ -70,12 +81,12 @@ def tune(
             recs = GENERATORS[generator]().fit(log).recommend(users, k)
         log = model.log if generator is None else log
         ndcg = evaluate_lists(top_lists(recs[recs[RANK] <= k], users), relevant, log, k)[f"ndcg_at_{k}"]
-        if keep_best is not None and generator is None and (not rows or ndcg > best_ndcg):
-            keep_best[:], best_ndcg = [model, recs], ndcg  # the first best, as below
+        if keep_best and generator is None and (not rows or ndcg > best_ndcg):
+            kept, best_ndcg = (model, recs), ndcg  # the first best, as below
         rows.append({**combination, f"ndcg_at_{k}": ndcg})
     table = pd.DataFrame(rows)
     best = combinations[int(table[f"ndcg_at_{k}"].to_numpy().argmax())]  # the grid's own values
-    return replace(params, **best), table
+    return Tuning(replace(params, **best), table, *kept)
 
 
 def _label_window_lists(
