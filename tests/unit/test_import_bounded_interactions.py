@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,43 @@ def test_a_file_that_does_not_continue_the_log_is_refused(tmp_path):
     with pytest.raises(ImportRefused, match="b.csv: starts on 2024-01-10, not after the log so far"):
         read_in_blocks([first, second], tmp_path / "out", 1 << 20, interactions, RATINGS)
     assert not (tmp_path / "out").exists()
+
+
+def _events(path: Path, rows: int) -> Path:
+    """`rows` events of 300 users over 200 items across half a year: the keys do not grow with the rows."""
+    lines = (
+        f"u{n * 7 % 300},i{n * 13 % 200},{1_700_000_000 + n * 15_552_000 // rows},{('view', 'cart', 'buy')[n % 3]}"
+        for n in range(rows)
+    )
+    path.write_text("user,item,ts,event\n" + "\n".join(lines) + "\n")
+    return path
+
+
+def _traced_peak(read, *args) -> int:
+    """The peak of the memory Python and numpy allocate (tracemalloc) while `read(*args)` runs."""
+    tracemalloc.start()
+    try:
+        read(*args)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _read_whole(log: Path, out: Path) -> None:
+    read_whole([log], out, interactions, EVENTS)
+
+
+def _read_in_blocks(log: Path, out: Path) -> None:
+    read_in_blocks([log], out, 64 << 10, interactions, EVENTS)
+
+
+def test_memory_grows_with_a_month_of_rows_not_with_the_log(tmp_path):
+    """Four times the rows: the whole read's peak grows with every row it holds; the import's grows by
+    its duplicate hashes (8 bytes a row) and by a month of rows, a sixth of the log."""
+    sizes = (10_000, 40_000)
+    logs = [_events(tmp_path / f"{rows}.csv", rows) for rows in sizes]
+    growth = {}
+    for read in (_read_whole, _read_in_blocks):
+        small, large = (_traced_peak(read, log, tmp_path / f"{read.__name__}-{log.stem}") for log in logs)
+        growth[read.__name__] = (large - small) / (sizes[1] - sizes[0])  # bytes per added row
+    assert growth["_read_in_blocks"] < growth["_read_whole"] / 3, growth
