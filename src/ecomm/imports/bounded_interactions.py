@@ -159,8 +159,10 @@ class Months:
         """The products whose first row is in the month, named by the item text of that row (its
         first in the whole read's order)."""
         unique, first = np.unique(product, return_index=True)
-        launched = self.products[self.products["product_id"].isin(unique)]
-        launched = launched[launched["day"].isin(np.unique(days))]
+        first_day = self.products["first"].to_numpy()  # (the rows are in time order: days too)
+        launched = self.products[
+            (first_day >= np.datetime64(days[0].replace(day=1))) & (first_day <= np.datetime64(days[-1]))
+        ]
         names = pd.Series(self.item_text[item[first].astype(np.int64) + 1], index=unique)
         return launched.assign(
             launch_date=launched["first"], product_name=launched["product_id"].map(names).to_numpy()
