@@ -13,6 +13,7 @@ from stored files:
   forecast_seeds        benchmarks/results/forecast_seeds.json (python -m benchmarks.bench_forecast_seeds)
   recommend_real        benchmarks/results/recommend_real.json (python -m benchmarks.bench_recommend_real)
   import_recommend      benchmarks/results/import_recommend.json (python -m benchmarks.bench_import_recommend)
+  import_interactions   benchmarks/results/import_interactions.json (--only import_interactions)
   recommend_train       benchmarks/results/recommend_train{,_before}.json (--only recommend_train)
   stream                benchmarks/results/stream_{ingest,fanout,day}.json (--only stream_ingest --only stream_fanout
                         --only stream_day)
@@ -863,6 +864,33 @@ IMPORT_RECOMMEND_ROWS = {  # the training run's rows, in the table's order, with
 }
 
 
+def render_import_interactions(results: Path) -> str:
+    """The peak memory of importing an event log, block by block and month by month vs read whole."""
+    path = results / "import_interactions.json"
+    found = _load_json(path)
+    load = found["load_average"]
+    lines = [
+        f"Measured {_day(found['when'])} by `python -m benchmarks.run --only import_interactions` "
+        f"({_link(path)}; load average {load[0]} → {load[1]} on {found['cpus']} cores): reading, deriving "
+        f"and writing the daily batches of a synthetic event log (unix seconds, text visitor and item keys, "
+        f"views, add-to-carts and transactions; blocks of {found['block_bytes'] >> 20} MiB), each in a "
+        "fresh process:",
+        "",
+        "| events | CSV | customers, products | `ecomm import interactions` (month by month) "
+        "| the log read whole | peak ratio |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in found["by_rows"]:
+        ours, whole = r["ours"], r["whole_read"]
+        lines.append(
+            f"| {r['rows']:,} | {r['log_mib']} MiB | {ours['customers']:,}, {ours['products']:,} "
+            f"| peak **{_gib(ours['peak_rss_mib'])}**, {ours['seconds']:.0f} s "
+            f"| peak {_gib(whole['peak_rss_mib'])}, {whole['seconds']:.0f} s "
+            f"| **{r['peak_ratio_ours_over_whole']:.2f}×** |"
+        )
+    return "\n".join(lines)
+
+
 def render_import_recommend(results: Path) -> str:
     """The served recommender trained on MovieLens 100K through `ecomm import interactions`."""
     path = results / "import_recommend.json"
@@ -1262,6 +1290,7 @@ def renderers(benchmark_results: Path, docs_results: Path) -> dict[str, Callable
         "forecast_seeds": lambda: render_forecast_seeds(benchmark_results),
         "recommend_real": lambda: render_recommend_real(benchmark_results),
         "import_recommend": lambda: render_import_recommend(benchmark_results),
+        "import_interactions": lambda: render_import_interactions(benchmark_results),
         "recommend_train": lambda: render_recommend_train(benchmark_results),
         "stream": lambda: render_stream(benchmark_results),
         "drift": lambda: render_drift(benchmark_results),

@@ -26,7 +26,9 @@ days; needs no server, about 100 s per seed), drift_retrain (the churn champion 
 retraining a planted young_deal_channel regime triggers, against the oracle AUC on the regime's
 labels, on --drift-retrain-seeds worlds of 2,000 customers; about 5 minutes per seed), import
 (`ecomm import transactions` of a synthetic --import-rows-line log, text keys, over --days days,
-into an empty warehouse vs a bare COPY of the same CSV; about 2 minutes), stream_ingest (events/s through POST /events beside a bare FastAPI
+into an empty warehouse vs a bare COPY of the same CSV; about 2 minutes), import_interactions (the peak
+memory of `ecomm import interactions`'s read, derive and write beside reading the log whole, on
+synthetic event logs of --import-interactions-rows events; about 4 minutes), stream_ingest (events/s through POST /events beside a bare FastAPI
 endpoint and a bare COPY of the same rows; --stream-events), stream_fanout (--stream-clients WebSocket
 clients of /ws/live at 1 and 4 messages/s beside a bare `websockets.broadcast()`; --stream-seconds; then
 --stream-visible-posts posts timed from their 202 to the first /ws/live frame counting them), stream_day
@@ -65,6 +67,7 @@ from benchmarks import (
     bench_forecast_seeds,
     bench_generate,
     bench_import,
+    bench_import_interactions,
     bench_load,
     bench_platform,
     bench_recommend_real,
@@ -83,6 +86,7 @@ BENCHMARKS = (
     "drift",
     "drift_retrain",
     "import",
+    "import_interactions",
     "stream_ingest",
     "stream_fanout",
     "stream_day",
@@ -132,6 +136,13 @@ def _run() -> None:
         nargs="*",
         default=list(bench_import.MEMORY_ROWS),
         help="log sizes at which the import's read-derive-write peak memory is measured (none: skip)",
+    )
+    parser.add_argument(
+        "--import-interactions-rows",
+        type=int,
+        nargs="+",
+        default=list(bench_import_interactions.ROWS),
+        help="event log sizes of import_interactions",
     )
     parser.add_argument(
         "--load-only",
@@ -234,6 +245,9 @@ def _run() -> None:
             meta | bench_import.run(args.import_rows, args.days, tuple(args.import_memory_rows)),
             args.results,
         )
+    if "import_interactions" in only:
+        found = bench_import_interactions.run(tuple(args.import_interactions_rows))
+        _report("import_interactions", meta | found, args.results)
     _stream(args, only, meta)
     if not only & {"generate", "load", "daily", "daily_history", "big_day"}:
         _dashboard(args, only, meta)

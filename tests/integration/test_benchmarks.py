@@ -214,14 +214,28 @@ def _bench_results(tmp_path, only: list[str], *options: str) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def import_and_ingest(tmp_path_factory) -> dict[str, dict]:
-    """import and stream_ingest in one run: one embedded server and one start-up for both (each on a
+    """import, import_interactions and stream_ingest in one run: one embedded server and one start-up for both (each on a
     warehouse database of its own). stream_fanout runs alone: it starts on an empty stream."""
     return _bench_results(
         tmp_path_factory.mktemp("import-and-ingest"),
-        ["import", "stream_ingest"],
+        ["import", "import_interactions", "stream_ingest"],
         *("--import-rows", "3000", "--days", "10", "--import-memory-rows", "2000", "3000"),
+        *("--import-interactions-rows", "2000", "8000"),
         *("--stream-events", "3000"),
     )
+
+
+def test_interaction_import_benchmark_measures_both_reads_of_each_log(import_and_ingest):
+    """`--only import_interactions` at 2,000 and 8,000 events: the import and the whole read each
+    derive the same customers and products in a process of their own, and the ratio is of their peaks."""
+    found = import_and_ingest["import_interactions"]
+    assert [r["rows"] for r in found["by_rows"]] == [2000, 8000]
+    for r in found["by_rows"]:
+        ours, whole = r["ours"], r["whole_read"]
+        assert ours["events"] == whole["events"] == r["rows"]
+        assert (ours["customers"], ours["products"]) == (whole["customers"], whole["products"])
+        assert 0 < ours["customers"] <= r["rows"] // 8 and 0 < ours["products"] <= r["rows"] // 50
+        assert r["peak_ratio_ours_over_whole"] == round(ours["peak_rss_mib"] / whole["peak_rss_mib"], 2)
 
 
 def test_stream_ingest_posts_every_event_once_beside_both_ceilings(import_and_ingest):
