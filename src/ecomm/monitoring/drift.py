@@ -20,6 +20,7 @@ from scipy import stats
 
 PSI_MODERATE = 0.1
 PSI_MAJOR = 0.25
+EXACT_KS_CELLS = 10_000  # sketch_ks: rows x current values up to which the p-value is exact
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,25 @@ def ks_pvalue(statistic: float, n_reference: int, n_current: int) -> float:
     tested at its real row count, not as 1,000 rows."""
     effective = max(1, round(n_reference * n_current / (n_reference + n_current)))
     return float(stats.kstwo.sf(statistic, effective))
+
+
+def sketch_ks(sketch, rows: int, current, exact_cells: int = EXACT_KS_CELLS) -> tuple[float, float]:
+    """Two-sample KS statistic and p-value of `current` against a reference of `rows` rows kept as
+    `sketch` (its quantiles at evenly spaced levels, monitoring.reference.numeric_summary). If
+    rows x len(current) is at most `exact_cells`, the reference is taken back out of the sketch as
+    `rows` values (its quantiles at (i + 0.5) / rows: the rows themselves when there are no more of
+    them than sketch points) and the p-value is scipy's exact two-sample one. Otherwise the sketch is
+    compared at the real row count (ks_pvalue), close for large samples but not for a handful: a
+    single value outside the reference's range has statistic 1 and a p-value of 0 there, where the
+    exact one is 2 / (rows + 1)."""
+    points = np.asarray(sketch, dtype=float)
+    x = _sample(current, "current")
+    if points.size and rows > 0 and rows * x.size <= exact_cells:
+        taken = points[np.floor((np.arange(rows) + 0.5) / rows * points.size).astype(int)]
+        result = stats.ks_2samp(taken, x, method="exact")
+        return float(result.statistic), float(result.pvalue)
+    statistic = float(stats.ks_2samp(points, x).statistic)
+    return statistic, ks_pvalue(statistic, rows, int(x.size))
 
 
 def ks(reference, current) -> tuple[float, float]:

@@ -20,8 +20,9 @@ lands first, over the last WINDOW_DAYS business dates up to day D:
 The category mix of the lines was tried and left out: it moves with the seasons (a spring reference
 against November), so it alarmed on stable worlds; the price index carries a price rise.
 The reference pools the same values over the REFERENCE_DAYS before a reference cutoff. Each
-feature gets a PSI and a p-value (KS against the reference sketch, chi-squared for categories);
-drift.flag_features decides which are drifted (Bonferroni over the day's features + minimum PSI).
+feature gets a PSI and a p-value (KS against the reference sketch, exact for small samples:
+drift.sketch_ks; chi-squared for categories); drift.flag_features decides which are drifted
+(Bonferroni over the day's features + minimum PSI).
 
 Frames (the raw contract's columns): customers (customer_id, age, acquisition_channel,
 signup_date), lines (order_id, order_ts, product_id, unit_price, status, delivery_days), products
@@ -40,9 +41,9 @@ from ecomm.monitoring.drift import (
     bin_shares,
     category_counts,
     flag_features,
-    ks_pvalue,
     poisson_binomial_pvalue,
     psi_of_shares,
+    sketch_ks,
     small_sample_chi2_pvalue,
 )
 from ecomm.monitoring.reference import (
@@ -192,8 +193,7 @@ def _numeric_test(name: str, summary: dict, values) -> FeatureDrift:
     if x.size == 0 or summary["rows"] == 0:
         return FeatureDrift(name, NUMERIC, 0.0, None, None, False, summary["rows"], int(x.size))
     psi = psi_of_shares(summary["shares"], bin_shares(x, np.asarray(summary["edges"], dtype=float)))
-    statistic = float(stats.ks_2samp(np.asarray(summary["sketch"]), x).statistic)
-    pvalue = ks_pvalue(statistic, summary["rows"], int(x.size))
+    statistic, pvalue = sketch_ks(summary["sketch"], summary["rows"], x)
     # the KS p-value rides in chi2_p_value's place: FeatureDrift has one p-value slot
     return FeatureDrift(name, NUMERIC, psi, statistic, pvalue, False, summary["rows"], int(x.size))
 
