@@ -119,7 +119,8 @@ class GeneralRecommender:
 def recommend_each(
     models: Sequence[GeneralRecommender], user_ids, k: int, batch: int = 2_000
 ) -> list[pd.DataFrame]:
-    """[model.recommend(user_ids, k) for model in models], for re-ranked models that share their log
+    """[model.recommend(user_ids, k) for model in models] (the same rows; the users' order may differ
+    when they come unsorted in more than one batch), for re-ranked models that share their log
     and generators (with_label_windows copies of one fitted model): each batch of users' candidates
     and features are built once and scored by every model's ranker (building them is most of a
     recommend's time)."""
