@@ -11,10 +11,10 @@ and loaded day by day as the daily pipeline would:
    (those dates show what it flags on the unchanged world) and then, loading each date first, from
    the start on: `model_drift` (churn_model against its training reference, and the recent inputs)
    and the DAG's retraining decision (monitoring.retrain.decision: a drift episode of the recent
-   orders' trigger or of the recent inputs reaching ECOMM_DRIFT_RETRAIN_DAYS; the stored seed 2
-   was measured with the first drifted day, seed 1 with the second). The first date on or after the start on which it
-   retrains is the retraining date; without one within MAX_WAIT_DAYS (the issue's 7-day
-   detection target) the last date of the wait is, recorded as not triggered;
+   orders' trigger or of the recent inputs reaching ECOMM_DRIFT_RETRAIN_DAYS, recorded in
+   `retrain_rule`). The first date on or after the start on which it retrains is the retraining
+   date; without one within MAX_WAIT_DAYS (the issue's 7-day detection target) the last date of the
+   wait is, recorded as not triggered;
 3. on it churn is retrained as `trigger_retraining` -> `train_churn` does (train_model: v2, the
    promotion gate decides the champion);
 4. the rest of the world is loaded and, on its freshest cutoff whose label window has closed
@@ -30,7 +30,7 @@ after it, so a retraining within days of the start trains on the same labelled c
 version's `train_cutoffs` and `evaluation_cutoff` are recorded): no label of the new regime exists
 yet, and the gate compares both on the same pre-regime holdout.
 
-python -m benchmarks.bench_drift_retrain --seeds 1 2 3   # about 10 minutes per seed on 2 idle cores
+python -m benchmarks.bench_drift_retrain --seeds 1 2 3   # 1-6 minutes per seed on 2 cores at load 2-6
 python -m benchmarks.bench_drift_retrain --seeds 1 --resume   # continue a killed run's seed 1 world
     -> benchmarks/results/drift_retrain.json
 """
@@ -394,6 +394,9 @@ def run(
             "alpha": base.drift_retrain_alpha,
             "min_psi": base.drift_retrain_psi,
             "min_orders": base.drift_retrain_min_orders,
+            "persist_days": base.drift_retrain_days,
+            "inputs_alpha": base.drift_retrain_inputs_alpha,
+            "inputs_min_psi": base.drift_min_psi,
         },
         "target_ratio": TARGET_RATIO,
         "seeds": results,

@@ -517,16 +517,15 @@ def render_drift_retrain(results: Path) -> str:
         f"a world of {w['customers']:,} customers, {w['products']:,} products and {w['days']} days to {w['as_of']} "
         f"with `{found['kind']}` ({found['magnitude']}) from {found['drift_start']}, churn trained on the days "
         f"before it ({found['churn_trials']} trials, {found['churn_horizon_days']}-day label), the daily "
-        f"monitoring run from {first['monitoring'][0]['day']} until the first flag on or after the start, churn "
-        f"retrained then, the rest loaded and every version scored on the cutoff "
+        f"monitoring run from {first['monitoring'][0]['day']} until it retrains on or after the start (the 7th day "
+        f"if it does not), churn retrained then, the rest loaded and every version scored on the cutoff "
         f"{first['new_regime']['cutoff']} (ROC-AUC, and its ratio to the oracle's on the same customers; "
         f"{found['seconds']:.0f} s in all):",
         "",
         *_seed_table_head(runs),
         "| days before the start that would have retrained (of "
-        + str(sum(1 for d in first["monitoring"] if d["day"] < found["drift_start"]))
-        + "; by the trigger of the seed's run: the one-day order PSI or any recent-inputs flag before "
-        "2026-12-07, the retraining decision since) | | "
+        + str(_days_before(first, found))
+        + f"; {_retrain_decision(runs, found['retrain_rule'])}) | | "
         + " | ".join(
             str(sum(1 for d in run["monitoring"] if d["day"] < found["drift_start"] and _any_flag(d)))
             for run in runs
@@ -562,6 +561,25 @@ def render_drift_retrain(results: Path) -> str:
             cells = " | ".join(_auc_cell(run["new_regime"][group], entry, judged) for run in runs)
             lines.append(f"| {label} | {mark} | {cells} |")
     return "\n".join(lines)
+
+
+def _days_before(run: dict, found: dict) -> int:
+    return sum(1 for d in run["monitoring"] if d["day"] < found["drift_start"])
+
+
+def _retrain_decision(runs: list[dict], rule: dict) -> str:
+    """The retraining decision the seeds ran: the recorded rule when every seed ran it (results of
+    monitoring.retrain carry `retrain` on every day), else the mix of the older triggers."""
+    if not all("retrain" in day for run in runs for day in run["monitoring"]) or "persist_days" not in rule:
+        return (
+            "by the trigger of the seed's run: the one-day order PSI or any recent-inputs flag before "
+            "2026-12-07, the retraining decision since"
+        )
+    return (
+        f"by the retraining decision: the {_nth_day(rule['persist_days'])} of a drift episode of the recent "
+        f"orders - KS p < {rule['alpha']}/2, PSI ≥ {rule['min_psi']}, ≥ {rule['min_orders']} orders - or of "
+        f"the recent inputs{_inputs_level(rule)}, PSI > {rule['inputs_min_psi']}"
+    )
 
 
 def _any_flag(day: dict) -> bool:

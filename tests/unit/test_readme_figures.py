@@ -22,6 +22,7 @@ BLOCKS = (
     "recommend_real",
     "recommend_train",
     "drift",
+    "drift_retrain",
     "api",
     "contract",
 )
@@ -164,3 +165,19 @@ def test_the_forecast_seeds_table_counts_each_target_met_and_judges_the_speed():
     assert speed["met"] == (speed["observed"] <= 60)
     row = next(line for line in block.splitlines() if line.startswith(f"| {speed['name']} |"))
     assert row.count("✅") == int(speed["met"]) and row.endswith(f"| {int(speed['met'])} of 1 |")
+
+
+def test_the_drift_retrain_block_names_the_retraining_rule_its_seeds_ran(tmp_path: Path):
+    """The stored run records its rule and says it; a result without the rule's persistence (the
+    older runs, a mix of triggers) says it was measured with the triggers of its date."""
+    sys.path.insert(0, str(REPO))
+    from benchmarks.figures import render_drift_retrain
+
+    stored = json.loads((REPO / "benchmarks/results/drift_retrain.json").read_text())
+    rule = stored["retrain_rule"]
+    block = render_drift_retrain(REPO / "benchmarks/results")
+    assert f"the recent inputs - p < {rule['inputs_alpha']}/features" in block
+    assert "one-day order PSI" not in block
+    del stored["retrain_rule"]["persist_days"]
+    (tmp_path / "drift_retrain.json").write_text(json.dumps(stored))
+    assert "by the trigger of the seed's run: the one-day order PSI" in render_drift_retrain(tmp_path)
