@@ -16,12 +16,11 @@ from ecomm.monitoring.drift import (
     compare,
     ks,
     ks_pvalue,
+    ks_small_window,
     psi,
     psi_level,
     psi_of_shares,
-    sketch_ks,
 )
-from ecomm.monitoring.reference import numeric_summary
 
 
 def test_identical_samples_do_not_drift():
@@ -134,40 +133,31 @@ def test_chi2_pvalue_of_known_counts():
 def test_a_single_value_outside_a_small_reference_has_the_exact_two_sample_pvalue():
     # one current value below all 67 reference rows: statistic 1; under no change each of the 68
     # positions of that value among all rows is equally likely, and only the two ends give 1
-    summary = numeric_summary(np.arange(22.0, 89.0))
-    statistic, pvalue = sketch_ks(summary["sketch"], summary["rows"], [21.0])
-    assert statistic == 1.0
-    assert pvalue == pytest.approx(2 / 68)
-    # the sketch at the real row count (the large-sample path) says 0 for the same statistic
-    assert sketch_ks(summary["sketch"], summary["rows"], [21.0], exact_cells=0) == (1.0, 0.0)
+    assert ks_small_window(np.arange(22.0, 89.0), [21.0]) == (1.0, pytest.approx(2 / 68))
+    # the one-sample distribution at the effective size (the large-window path) says 0
+    assert ks_pvalue(1.0, 67, 1) == 0.0
 
 
 def test_three_against_three_fully_separated():
     # 2 of the C(6, 3) = 20 equally likely splits of six rows separate them fully
-    summary = numeric_summary([1.0, 2.0, 3.0])
-    assert sketch_ks(summary["sketch"], 3, [4.0, 5.0, 6.0]) == (1.0, pytest.approx(0.1))
+    assert ks_small_window([1.0, 2.0, 3.0], [4.0, 5.0, 6.0]) == (1.0, pytest.approx(0.1))
 
 
-def test_the_rows_of_a_small_reference_are_taken_back_out_of_its_sketch():
-    rng = np.random.default_rng(3)
-    reference, current = rng.normal(size=137), rng.normal(0.8, 1.0, size=20)
-    summary = numeric_summary(reference)
-    exact = stats.ks_2samp(reference, current, method="exact")
-    assert sketch_ks(summary["sketch"], summary["rows"], current) == (
-        pytest.approx(exact.statistic),
-        pytest.approx(exact.pvalue),
-    )
+@pytest.mark.parametrize("rows", [5_000, 20_000])
+def test_a_value_outside_or_inside_a_large_reference(rows):
+    reference = np.arange(float(rows))
+    assert ks_small_window(reference, [-1.0]) == (1.0, pytest.approx(2 / (rows + 1)))
+    # 0.5 lies between the first two rows: one of the rows + 1 positions below it, the statistic
+    # 1 - 1/rows, reached or passed only at the two lowest and the two highest positions
+    statistic, pvalue = ks_small_window(reference, [0.5])
+    assert statistic == pytest.approx(1 - 1 / rows)
+    assert pvalue == pytest.approx(4 / (rows + 1))
 
 
-def test_a_value_outside_a_reference_larger_than_its_sketch():
-    summary = numeric_summary(np.arange(5_000.0))  # 1,000 sketch points for 5,000 rows
-    assert sketch_ks(summary["sketch"], 5_000, [-1.0]) == (1.0, pytest.approx(2 / 5_001))
-
-
-def test_large_samples_are_compared_at_the_reference_row_count():
+def test_a_large_window_takes_the_default_test():
     rng = np.random.default_rng(4)
-    summary = numeric_summary(rng.normal(size=5_000))
-    current = rng.normal(size=40)  # 200,000 cells: past the exact test's
-    statistic, pvalue = sketch_ks(summary["sketch"], summary["rows"], current)
-    assert statistic == pytest.approx(stats.ks_2samp(summary["sketch"], current).statistic)
-    assert pvalue == pytest.approx(ks_pvalue(statistic, 5_000, 40))
+    reference, current = rng.normal(size=5_000), rng.normal(size=400)
+    assert ks_small_window(reference, current) == ks(reference, current)
+    assert ks_small_window(reference, current[:100]) == pytest.approx(
+        tuple(stats.ks_2samp(reference, current[:100], method="exact"))
+    )

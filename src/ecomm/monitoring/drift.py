@@ -20,7 +20,7 @@ from scipy import stats
 
 PSI_MODERATE = 0.1
 PSI_MAJOR = 0.25
-EXACT_KS_CELLS = 10_000  # sketch_ks: rows x current values up to which the p-value is exact
+EXACT_KS_VALUES = 100  # ks_small_window: window values up to which the p-value is exact
 
 
 @dataclass(frozen=True)
@@ -156,23 +156,17 @@ def ks_pvalue(statistic: float, n_reference: int, n_current: int) -> float:
     return float(stats.kstwo.sf(statistic, effective))
 
 
-def sketch_ks(sketch, rows: int, current, exact_cells: int = EXACT_KS_CELLS) -> tuple[float, float]:
-    """Two-sample KS statistic and p-value of `current` against a reference of `rows` rows kept as
-    `sketch` (its quantiles at evenly spaced levels, monitoring.reference.numeric_summary). If
-    rows x len(current) is at most `exact_cells`, the reference is taken back out of the sketch as
-    `rows` values (its quantiles at (i + 0.5) / rows: the rows themselves when there are no more of
-    them than sketch points) and the p-value is scipy's exact two-sample one. Otherwise the sketch is
-    compared at the real row count (ks_pvalue), close for large samples but not for a handful: a
-    single value outside the reference's range has statistic 1 and a p-value of 0 there, where the
-    exact one is 2 / (rows + 1)."""
-    points = np.asarray(sketch, dtype=float)
+def ks_small_window(reference, current, exact_values: int = EXACT_KS_VALUES) -> tuple[float, float]:
+    """Two-sample KS statistic and p-value of a window against its reference's rows: scipy's exact
+    p-value when the window holds at most `exact_values` values, its default (`ks`) otherwise. Beside
+    a reference of many rows a handful of values is where the asymptotic p-value fails: one value
+    outside the reference's range has statistic 1 and p = 0 there, where the exact one is
+    2 / (rows + 1). (Exact at 1,000,000 reference rows and 100 values: 0.16 s.)"""
     x = _sample(current, "current")
-    if points.size and rows > 0 and rows * x.size <= exact_cells:
-        taken = points[np.floor((np.arange(rows) + 0.5) / rows * points.size).astype(int)]
-        result = stats.ks_2samp(taken, x, method="exact")
-        return float(result.statistic), float(result.pvalue)
-    statistic = float(stats.ks_2samp(points, x).statistic)
-    return statistic, ks_pvalue(statistic, rows, int(x.size))
+    if x.size > exact_values:
+        return ks(reference, x)
+    result = stats.ks_2samp(_sample(reference, "reference"), x, method="exact")
+    return float(result.statistic), float(result.pvalue)
 
 
 def ks(reference, current) -> tuple[float, float]:

@@ -20,8 +20,9 @@ lands first, over the last WINDOW_DAYS business dates up to day D:
 The category mix of the lines was tried and left out: it moves with the seasons (a spring reference
 against November), so it alarmed on stable worlds; the price index carries a price rise.
 The reference pools the same values over the REFERENCE_DAYS before a reference cutoff. Each
-feature gets a PSI and a p-value (KS against the reference sketch, exact for small samples:
-drift.sketch_ks; chi-squared for categories); drift.flag_features decides which are drifted
+feature gets a PSI and a p-value (KS against the reference's rows, which are kept beside its summary
+as the reference is rebuilt each day and never stored, exact for a small window:
+drift.ks_small_window; chi-squared for categories); drift.flag_features decides which are drifted
 (Bonferroni over the day's features + minimum PSI).
 
 Frames (the raw contract's columns): customers (customer_id, age, acquisition_channel,
@@ -41,9 +42,9 @@ from ecomm.monitoring.drift import (
     bin_shares,
     category_counts,
     flag_features,
+    ks_small_window,
     poisson_binomial_pvalue,
     psi_of_shares,
-    sketch_ks,
     small_sample_chi2_pvalue,
 )
 from ecomm.monitoring.reference import (
@@ -53,6 +54,7 @@ from ecomm.monitoring.reference import (
     FeatureDrift,
     categorical_summary,
     category_labels,
+    finite,
     numeric_summary,
 )
 
@@ -111,7 +113,7 @@ def inputs_reference(customers, lines, products, cutoff: dt.date, days: int = RE
     first, last = window_of(cutoff, days)
     shift = dt.timedelta(days=LATE_AFTER_DAYS)
     return {
-        name: categorical_summary(v) if kind == CATEGORICAL else numeric_summary(v)
+        name: categorical_summary(v) if kind == CATEGORICAL else numeric_summary(v) | {"values": finite(v)}
         for name, (kind, v) in input_values(customers, lines, products, first, last).items()
     } | {
         DELIVERED: delivery_reference(lines, first - shift, last - shift),
@@ -193,7 +195,7 @@ def _numeric_test(name: str, summary: dict, values) -> FeatureDrift:
     if x.size == 0 or summary["rows"] == 0:
         return FeatureDrift(name, NUMERIC, 0.0, None, None, False, summary["rows"], int(x.size))
     psi = psi_of_shares(summary["shares"], bin_shares(x, np.asarray(summary["edges"], dtype=float)))
-    statistic, pvalue = sketch_ks(summary["sketch"], summary["rows"], x)
+    statistic, pvalue = ks_small_window(summary["values"], x)
     # the KS p-value rides in chi2_p_value's place: FeatureDrift has one p-value slot
     return FeatureDrift(name, NUMERIC, psi, statistic, pvalue, False, summary["rows"], int(x.size))
 
