@@ -46,7 +46,8 @@ if {whole!r}:
 else:
     _, _, _, derived = write_log([log], mapping, interactions, lambda: out, date_format=None, delimiter=",",
                                  encoding="utf-8", today=date.today(), block_bytes={block})
-result = {{"seconds": time.perf_counter() - start, "events": derived.events, "customers": derived.customers,
+result = {{"seconds": time.perf_counter() - start, "events": derived.events, "duplicates": derived.duplicates,
+          "customers": derived.customers,
           "products": derived.products}}
 """
 

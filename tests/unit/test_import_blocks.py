@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
 from ecomm.imports import interactions, transactions
+from ecomm.imports.blocks import FirstSeen
 from ecomm.imports.source import DEFAULT_BLOCK_BYTES, ImportRefused, open_log
 
 from support.import_batches import TODAY, read_in_blocks, read_whole
@@ -176,3 +179,18 @@ def test_a_duplicate_in_a_later_block_is_dropped_once(tmp_path):
     text = pacsv.ConvertOptions(column_types=dict.fromkeys(("cust", "day", "amount"), pa.string()))
     whole = pacsv.read_csv(path, convert_options=text)
     assert transactions.frame(whole, mapping, None, TODAY)[0].equals(lines)
+
+
+def test_first_seen_keeps_the_first_copy_of_each_row_over_blocks():
+    rng = np.random.default_rng(5)
+    rows = pd.DataFrame(
+        {"a": rng.integers(0, 40, 3000).astype(str), "b": rng.integers(0, 5, 3000).astype(str)}
+    )
+    seen = FirstSeen()
+    masks = [
+        seen.mask(rows.iloc[start : start + size])
+        for start, size in ((0, 0), (0, 1000), (1000, 0), (1000, 2000))
+    ]
+    assert [len(m) for m in masks] == [0, 1000, 0, 2000]
+    assert np.concatenate(masks).tolist() == (~rows.duplicated()).tolist()  # within and across blocks
+    assert len(seen.hashes) == len(rows.drop_duplicates())

@@ -27,6 +27,8 @@ class FirstSeen:
 
     def mask(self, raw: pd.DataFrame) -> np.ndarray:
         hashes = pd.util.hash_pandas_object(raw, index=False).to_numpy()
+        if not len(hashes):
+            return np.zeros(0, dtype=bool)
         order = np.argsort(hashes, kind="stable")  # a copy's first row by position comes first
         ordered = hashes[order]
         new = np.r_[True, ordered[1:] != ordered[:-1]]

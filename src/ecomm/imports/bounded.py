@@ -286,7 +286,8 @@ def require_continuation(paths: list[Path], spans: list[tuple[date, date] | None
 
 def numbered_slots(table: Codes, first: FirstOfKey, number: Callable) -> tuple[np.ndarray, np.ndarray, bool]:
     """Per slot, the key's id and earliest time; and whether the ids are the source's. The empty cell
-    is the key "" (as `blocks.with_empty_as`), numbered with the others."""
+    is the key "" (as `blocks.with_empty_as`), numbered with the others: it is added to `table` when
+    an empty cell was seen and "" is not a key yet."""
     n = len(table.number)
     first = first.slots(n + 1)
     code_ts = first.ts[1:].copy()

@@ -106,9 +106,12 @@ class Months:
 
     def __init__(self, reading: Reading, keys: Keys, derived: Derived) -> None:
         codes = reading.codes
+        # the empty cell's product is named "" when a row's item is the text "" (a Parquet log's can
+        # be), as the whole read names a product by its first item that is not null
+        empty_name = "" if "" in codes["item_id"].number else None
         self.customer, self.customers = self._entity(codes["user_id"], keys.users, "customer", derived)
         self.product, self.products = self._entity(codes["item_id"], keys.items, "product", derived)
-        self.item_text = np.append(None, codes["item_id"].values())  # per item slot (0: the empty cell)
+        self.item_text = np.append(empty_name, codes["item_id"].values())  # per item slot (0: the empty cell)
         self.events = "event" in codes
         if self.events:
             self.event_type = event_types(pd.Series(codes["event"].values(), dtype=object)).to_numpy()
@@ -119,7 +122,8 @@ class Months:
 
     @staticmethod
     def _entity(table: Codes, first: FirstOfKey, what: str, derived: Derived) -> tuple:
-        """(id per key slot, the entity's frame of id and first day), as `numbered_ids` numbers them."""
+        """(id per key slot, the entity's frame of id and first day), numbered as the whole read's
+        `numbered_ids` numbers them."""
         ids, ts, given = numbered_slots(table, first, numbered_codes)
         seen = ts != _NONE
         if not given:
