@@ -240,9 +240,14 @@ class Keys:
             products[is_return].astype(np.int64) + 1
         )
         self.returned.add(pairs)
-        first, last = part["ts"].min().date(), part["ts"].max().date()
-        span = self.spans[file_no]
-        self.spans[file_no] = (first, last) if span is None else (min(span[0], first), max(span[1], last))
+        widen_span(self.spans, file_no, part["ts"])
+
+
+def widen_span(spans: list[tuple[date, date] | None], file_no: int, ts: pd.Series) -> None:
+    """The file's first and last day, widened to cover the times `ts` of its rows."""
+    first, last = ts.min().date(), ts.max().date()
+    span = spans[file_no]
+    spans[file_no] = (first, last) if span is None else (min(span[0], first), max(span[1], last))
 
 
 def _keep(part: pd.DataFrame, product_keys: np.ndarray) -> pd.DataFrame:

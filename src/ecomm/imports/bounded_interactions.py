@@ -22,7 +22,14 @@ import pandas as pd
 
 from ecomm.datagen.writer import write_batch
 from ecomm.imports.blocks import Codes, Outranked, numbered_codes, settle_date_format
-from ecomm.imports.bounded import FirstOfKey, Spill, numbered_slots, require_continuation, spill_folder
+from ecomm.imports.bounded import (
+    FirstOfKey,
+    Spill,
+    numbered_slots,
+    require_continuation,
+    spill_folder,
+    widen_span,
+)
 from ecomm.imports.days import day_slices
 from ecomm.imports.interactions import SESSION_GAP, event_types, half_stars
 from ecomm.imports.source import ImportRefused, Log
@@ -76,9 +83,7 @@ class Keys:
         self.users.add(part["user"].to_numpy(), ts, rows)
         self.items.add(part["item"].to_numpy(), ts, rows)
         self.rows += len(part)
-        first, last = part["ts"].min().date(), part["ts"].max().date()
-        span = self.spans[file_no]
-        self.spans[file_no] = (first, last) if span is None else (min(span[0], first), max(span[1], last))
+        widen_span(self.spans, file_no, part["ts"])
 
 
 def read(log: Log, mapping: dict[str, str], date_format: str | None, today: date, spill: Spill) -> tuple:
