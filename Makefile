@@ -147,7 +147,7 @@ test-unit: setup tools realdata
 test-integration: setup
 	$(BIN)/python -m pytest tests/integration
 
-bench: setup realdata browser wrk  ## speed and memory benchmarks; results in benchmarks/results/
+bench: setup realdata browser wrk redis  ## speed and memory benchmarks; results in benchmarks/results/
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.figures
 
