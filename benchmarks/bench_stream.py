@@ -285,6 +285,7 @@ def _redis(work: Path) -> Iterator[str | None]:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise RuntimeError(f"redis-server did not start: see {work / 'redis.log'}") from None
                 time.sleep(0.1)
+        client.close()
         yield url
     finally:
         server.terminate()
