@@ -436,7 +436,8 @@ def _drift_load(found: dict) -> str:
     if "load_1min" not in found:
         return ""
     start, end = found["load_1min"]
-    return f", {found['processes']} seeds at a time, 1-minute load average {start} at the start and {end} at the end"
+    at_a_time = "one seed" if found["processes"] == 1 else f"{found['processes']} seeds"
+    return f", {at_a_time} at a time, 1-minute load average {start} at the start and {end} at the end"
 
 
 def _stable_retrainings(stable: dict, limit: float) -> str:

@@ -20,11 +20,13 @@ demand forecasts' targets on --forecast-seeds worlds of --forecast-world custome
 and every product of a world of --customers/--products/--days forecast 30 days ahead, AutoETS beside
 seasonal naive; needs no server), recommend_real (popularity over the whole training window and
 over a tuned recent window, and a tuned item-kNN, on the MovieLens logs of `make realdata`, rolling
-temporal windows; needs no server, about 3 minutes), drift (the recent-inputs drift monitor on
---drift-seeds worlds of 900 customers: days to flag each planted drift, false alarms per 180 stable
-days; needs no server, about 100 s per seed), drift_retrain (the churn champion after the
-retraining a planted young_deal_channel regime triggers, against the oracle AUC on the regime's
-labels, on --drift-retrain-seeds worlds of 2,000 customers; about 5 minutes per seed), import
+temporal windows; needs no server, about 3 minutes), drift (the recent-inputs drift monitor and the
+retraining decision on --drift-seeds worlds of the shop `make up` builds, ECOMM_CUSTOMERS and
+ECOMM_PRODUCTS (5,000 and 500 unless set): days to flag and to retrain on each planted drift, false
+alarms and retrainings per 180 stable days; needs no server, about 3 minutes per seed),
+drift_retrain (the churn champion after the retraining a planted young_deal_channel regime
+triggers, against the oracle AUC on the regime's labels, on --drift-retrain-seeds worlds of 2,000
+customers; about 5 minutes per seed), import
 (`ecomm import transactions` of a synthetic --import-rows-line log, text keys, over --days days,
 into an empty warehouse vs a bare COPY of the same CSV; about 2 minutes), import_interactions (the peak
 memory of `ecomm import interactions`'s read, derive and write beside reading the log whole, on
