@@ -19,6 +19,7 @@ from stored files:
                         --only stream_day)
   drift                 benchmarks/results/drift.json (python -m benchmarks.bench_drift --seeds 1 2 3)
   drift_retrain         benchmarks/results/drift_retrain.json (python -m benchmarks.bench_drift_retrain)
+  monitoring            benchmarks/results/monitoring.json (python -m benchmarks.run --only monitoring)
   api                   benchmarks/results/api.json (python -m benchmarks.run --only api ...)
   contract              the raw contract's declarations (src/ecomm/entities.py), not a measurement
 
@@ -562,6 +563,76 @@ def render_drift_retrain(results: Path) -> str:
             cells = " | ".join(_auc_cell(run["new_regime"][group], entry, judged) for run in runs)
             lines.append(f"| {label} | {mark} | {cells} |")
     return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------- a daily monitoring run
+def _step(phases: dict, name: str, part: str | None = None) -> str:
+    found = phases.get(name if part is None else f"{name}.{part}")
+    return "—" if found is None else f"{found['seconds']:.1f}"
+
+
+def _monitoring_rows(ours: dict, floor: dict) -> list[str]:
+    p, f = ours["phases"], floor["phases"]
+    rows = [
+        "| step | wall s | CPU s | load s | population s | drift s | reference + write + report s | floor s |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| interpreter, imports, settings | {ours['startup_seconds']:.1f} | | | | | | {floor['startup_seconds']:.1f} |",
+        f"| order trigger | {_step(p, 'order_drift')} | {p['order_drift']['cpu_seconds']:.1f} | | | | "
+        f"| {_step(f, 'order_drift')} |",
+    ]
+    for m in ours["models"]:
+        name = m["model"]
+        if name == "inputs":
+            rows.append(
+                f"| recent inputs | {_step(p, 'inputs')} | {p['inputs']['cpu_seconds']:.1f} | | | | | {_step(f, 'inputs')} |"
+            )
+            continue
+        rest = sum(p.get(f"{name}.{k}", {"seconds": 0})["seconds"] for k in ("reference", "write", "report"))
+        rows.append(
+            f"| `{name}` drift ({m['status']}, {m['features']} rows) | {_step(p, name)} | {p[name]['cpu_seconds']:.1f} "
+            f"| {_step(p, name, 'load')} | {_step(p, name, 'population')} | {_step(p, name, 'drift')} "
+            f"| {rest:.1f} | {_step(f, name)} |"
+        )
+    for q in ours["quality"]:
+        key = f"quality.{q['model']}"
+        rows.append(
+            f"| `{q['model']}` realised quality ({q['status']}) | {_step(p, key)} | {p[key]['cpu_seconds']:.1f} "
+            f"| {_step(p, key, 'load')} | {_step(p, key, 'population')} | | | (in the model's) |"
+        )
+    rows.append(
+        f"| retraining decision | {_step(p, 'decision')} | {p['decision']['cpu_seconds']:.1f} | | | | | |"
+    )
+    return rows
+
+
+def render_monitoring(results: Path) -> str:
+    """One daily model_monitoring run on the 1M-order world, per step, beside its reads alone."""
+    path = results / "monitoring.json"
+    found = _optional(path)
+    if found is None:
+        return "A daily monitoring run on the 1M-order world: not measured yet (`--only monitoring`)."
+    ours, floor, w, setup, t = found["ours"], found["floor"], found["world"], found["setup"], found["target"]
+    return "\n".join(
+        [
+            f"Measured {_day(found['when'])} by `python -m benchmarks.run --only monitoring` ({_link(path)}) on "
+            f"the {setup['orders']:,}-order world ({w['customers']:,} customers, {w['products']:,} products, "
+            f"{w['days']} days, seed {w['seed']}), business date {found['business_date']}: one daily "
+            f"`model_monitoring` run (its three tasks one after the other, in a fresh interpreter) took "
+            f"**{ours['wall_seconds']:.1f} s** wall, {ours['cpu_seconds']:.1f} s CPU in its process tree and "
+            f"{ours['server_cpu_seconds']:.1f} s in PostgreSQL, at a 1-minute load average of "
+            f"{ours['load_1min'][0]} → {ours['load_1min'][1]} on {found['cpus']} shared cores: target "
+            f"{t['required']} {_mark(t['met'])}. Baseline in the same run, after it (a warmer cache), the "
+            f"floor - the same reads alone: the order windows, each champion loaded and its population "
+            f"built and scored, the matured populations and their labels, the recent inputs' frames; no "
+            f"reference, statistic, write or report: {floor['wall_seconds']:.1f} s wall, "
+            f"{floor['cpu_seconds']:.1f} s CPU, {floor['server_cpu_seconds']:.1f} s in PostgreSQL (load "
+            f"{floor['load_1min'][0]} → {floor['load_1min'][1]}); ours **{found['ours_to_floor']:.2f}×** it. "
+            f"The champions were trained by the benchmark with fewer trials and trees than `make up` "
+            f"(`trained_with` in the results; {', '.join(setup['trained_seconds']) or 'none'} trained in this run).",
+            "",
+            *_monitoring_rows(ours, floor),
+        ]
+    )
 
 
 def _days_before(run: dict, found: dict) -> int:
@@ -1332,6 +1403,7 @@ def renderers(benchmark_results: Path, docs_results: Path) -> dict[str, Callable
         "stream": lambda: render_stream(benchmark_results),
         "drift": lambda: render_drift(benchmark_results),
         "drift_retrain": lambda: render_drift_retrain(benchmark_results),
+        "monitoring": lambda: render_monitoring(benchmark_results),
         "api": lambda: render_api(benchmark_results),
         "contract": render_contract,
     }

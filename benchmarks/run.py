@@ -36,10 +36,14 @@ endpoint and a bare COPY of the same rows; --stream-events), stream_fanout (--st
 clients of /ws/live at 1 and 4 messages/s beside a bare `websockets.broadcast()`; --stream-seconds; then
 --stream-visible-posts posts timed from their 202 to the first /ws/live frame counting them), stream_day
 (the next business date of a 1M-order world of its own, built once, streamed through `ecomm stream` at
---stream-day-speed, then loaded and reconciled by the nightly checks).
+--stream-day-speed, then loaded and reconciled by the nightly checks), monitoring (one daily
+model_monitoring run - the order trigger, every champion's drift against its training reference,
+the recent inputs, the realised quality, the decision - on a world of --customers/--products/--days
+of its own with its champions, built and trained once, beside the same reads alone; bench_monitoring).
 
 python -m benchmarks.run --only stream_ingest --only stream_fanout   # about 3 minutes
 python -m benchmarks.run --only stream_day   # the world's first build takes minutes; later runs about 2
+python -m benchmarks.run --only monitoring   # the world's build and training take long; later runs minutes
 
 python -m benchmarks.run --only api --dashboard-warehouse bench_api_5k --customers 5000 --products 500
 python -m benchmarks.run --only forecast_seeds   # about 8 minutes on 2 cores
@@ -72,6 +76,7 @@ from benchmarks import (
     bench_import,
     bench_import_interactions,
     bench_load,
+    bench_monitoring,
     bench_platform,
     bench_recommend_real,
     bench_recommend_train,
@@ -88,6 +93,7 @@ BENCHMARKS = (
     "recommend_real",
     "drift",
     "drift_retrain",
+    "monitoring",
     "import",
     "import_interactions",
     "stream_ingest",
@@ -242,6 +248,9 @@ def _run() -> None:
         _report("drift", meta | bench_drift.run_with_settings(args.drift_seeds), args.results)
     if "drift_retrain" in only:
         _report("drift_retrain", meta | bench_drift_retrain.run(args.drift_retrain_seeds), args.results)
+    if "monitoring" in only:
+        found = bench_monitoring.run(args.customers, args.products, args.days)
+        _report("monitoring", meta | found, args.results)
     if "import" in only:
         _report(
             "import",

@@ -348,3 +348,31 @@ def test_stream_day_streams_the_next_date_and_the_nightly_checks_reconcile_it(tm
     )
     assert found["stream_rows_after_prune"] == {"order_items": 0, "web_events": 0}
     assert found["reconciled"] is True
+
+
+def test_monitoring_times_one_daily_run_of_every_served_model_beside_its_reads(tmp_path):
+    """A small world's champions trained, then one model_monitoring day timed whole, per step and per
+    model, beside the same reads alone (the tiny TINY world is too short to train every model)."""
+    found = _bench_result(tmp_path, "monitoring", "--customers", "900", "--products", "120", "--days", "210")
+    assert found["world"] == {"customers": 900, "products": 120, "days": 210, "seed": 7}
+    assert set(found["setup"]["trained_seconds"]) == set(found["trained_with"]) - {"churn_horizon_days"}
+    ours, floor = found["ours"], found["floor"]
+    monitored = {m["model"]: m for m in ours["models"]}
+    assert set(monitored) == {*found["setup"]["trained_seconds"], "inputs"}
+    assert {m["status"] for m in monitored.values()} == {"monitored"}, monitored
+    assert all(m["features"] > 0 for m in monitored.values())
+    assert {q["model"]: q["status"] for q in ours["quality"]} == {
+        "churn_model": "measured",
+        "purchase_model": "measured",
+    }
+    for name in found["setup"]["trained_seconds"]:  # each model's phases, within its own step
+        phases = [
+            ours["phases"][f"{name}.{p}"]["seconds"] for p in ("reference", "load", "population", "drift")
+        ]
+        assert sum(phases) <= ours["phases"][name]["seconds"] <= ours["phases"]["model_drift"]["seconds"]
+        assert floor["phases"][name]["seconds"] > 0
+    for run in (ours, floor):
+        assert 0 < run["startup_seconds"] < run["wall_seconds"]
+        assert run["cpu_seconds"] > 0 and run["server_cpu_seconds"] > 0 and len(run["load_1min"]) == 2
+    assert found["ours_to_floor"] == round(ours["wall_seconds"] / floor["wall_seconds"], 2)
+    assert found["target"]["met"] == (ours["wall_seconds"] <= 60)

@@ -23,6 +23,7 @@ BLOCKS = (
     "recommend_train",
     "drift",
     "drift_retrain",
+    "monitoring",
     "api",
     "contract",
 )
