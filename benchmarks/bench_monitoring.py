@@ -27,8 +27,9 @@ seconds of the PostgreSQL server over the run (the whole embedded server: anothe
 on it meanwhile would count), seconds and CPU seconds per step and per model phase, the 1-minute
 load average before and after.
 
-Baseline, in the same run, after ours (a warmer cache: it favours the baseline): the floor, what any
-daily monitor of these models must do before computing a statistic - the same reads alone: the
+Baseline, in the same run, after ours (a warmer cache: it favours the baseline): the same reads
+alone, by the same feature SQL (so with its costs: the churn features built for churn and again
+inside the purchase features), before any statistic is computed: the
 order windows, the recent-inputs frames, each champion loaded and its population built and scored,
 and the matured populations with their labels for the quality - with no reference, statistic,
 write or report. A textbook drift test (scipy's ks_2samp over full samples) has no baseline to run
@@ -342,7 +343,8 @@ def run(customers: int = 208_000, products: int = 2_000, days: int = 365) -> dic
     return {
         "world": {"customers": customers, "products": products, "days": days, "seed": 7},
         "setup": setup | size(settings),
-        "trained_with": FAST | (SMALL if small else {}),
+        "trained_with": {n: FAST[n] | (SMALL.get(n, {}) if small else {}) for n in FAST}
+        | ({"churn_horizon_days": SMALL["churn_horizon_days"]} if small else {}),
         "business_date": day.isoformat(),
         "prepared": prepared,
         "ours": ours,

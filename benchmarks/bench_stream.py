@@ -299,16 +299,28 @@ def _empty_stream(settings: Settings) -> None:
         conn.commit()
 
 
+def _started(log: Path, workers: int, seconds: float = 120) -> None:
+    """Until each of the server's `workers` uvicorn workers has logged its start-up (the first to
+    answer is not the last to start: its start-up's CPU would count in the run)."""
+    deadline = time.monotonic() + seconds
+    while log.read_text(errors="replace").count("Application startup complete") < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{workers} workers did not start in {seconds:.0f} s: see {log}")
+        time.sleep(0.2)
+
+
 def _timed_run(
-    settings: Settings, command: list[str], env: dict, log: Path, bodies: Path, clients: int
+    settings: Settings, command: list[str], env: dict, log: Path, bodies: Path, events: int, clients: int
 ) -> dict:
-    """The bodies POSTed by `clients` clients to a server of its own; seconds, statuses and the CPU
-    per 1,000 events of the server (its workers too), the client process and PostgreSQL."""
-    events = sum(len(json.loads(line)["events"]) for line in bodies.open())
+    """The bodies (`events` events) POSTed by `clients` clients to a server of its own; seconds,
+    statuses and the CPU per 1,000 events of the server (its workers too), the client process and
+    PostgreSQL."""
     port = free_port()
     server = _serve([*command, "--port", str(port)], env, log)
     try:
         _wait(f"http://127.0.0.1:{port}/openapi.json")
+        if "--workers" in command:
+            _started(log, int(command[command.index("--workers") + 1]))
         load, before, postgres = _load(), _cpu_seconds(server.pid), _postgres_cpu_seconds(settings)
         run = _post(f"http://127.0.0.1:{port}/events", bodies, clients)
         # CPU per event: what the machine's other load changes least (its wall time it does); the
@@ -346,9 +358,13 @@ def run_ingest(
     env = child_env(settings, ECOMM_API_KEYS="[]", ECOMM_LIVE_BUS_URL=None)
     ours = [sys.executable, "-m", "ecomm.cli", "serve", "api"]
     bare = [sys.executable, "-m", "uvicorn", "bare_ingest:app", "--no-access-log", "--app-dir", str(work)]
-    runs = {"bare_fastapi": _timed_run(settings, bare, env, work / "bare_fastapi.log", bodies, clients)}
+    runs = {
+        "bare_fastapi": _timed_run(settings, bare, env, work / "bare_fastapi.log", bodies, events, clients)
+    }
     _empty_stream(settings)
-    runs["ours"] = _timed_run(settings, [*ours, "--workers", "1"], env, work / "ours.log", bodies, clients)
+    runs["ours"] = _timed_run(
+        settings, [*ours, "--workers", "1"], env, work / "ours.log", bodies, events, clients
+    )
     runs["ours"] |= _stored_once(settings, expected)
     with _redis(work) as bus:
         if bus is None:
@@ -358,7 +374,7 @@ def run_ingest(
             scaled_env = env | {"ECOMM_LIVE_BUS_URL": bus}
             command = [*ours, "--workers", str(workers)]
             runs["ours_scaled"] = _timed_run(
-                settings, command, scaled_env, work / "ours_scaled.log", bodies, clients
+                settings, command, scaled_env, work / "ours_scaled.log", bodies, events, clients
             )
             runs["ours_scaled"] |= {"workers": workers} | _stored_once(settings, expected)
     copy = _copy_ceiling(settings, batches, work)

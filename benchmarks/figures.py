@@ -574,7 +574,7 @@ def _step(phases: dict, name: str, part: str | None = None) -> str:
 def _monitoring_rows(ours: dict, floor: dict) -> list[str]:
     p, f = ours["phases"], floor["phases"]
     rows = [
-        "| step | wall s | CPU s | load s | population s | drift s | reference + write + report s | floor s |",
+        "| step | wall s | CPU s | load s | population s | drift s | reference + write + report s | reads alone s (with its quality's) |",
         "|---|---|---|---|---|---|---|---|",
         f"| interpreter, imports, settings | {ours['startup_seconds']:.1f} | | | | | | {floor['startup_seconds']:.1f} |",
         f"| order trigger | {_step(p, 'order_drift')} | {p['order_drift']['cpu_seconds']:.1f} | | | | "
@@ -621,8 +621,8 @@ def render_monitoring(results: Path) -> str:
             f"**{ours['wall_seconds']:.1f} s** wall, {ours['cpu_seconds']:.1f} s CPU in its process tree and "
             f"{ours['server_cpu_seconds']:.1f} s in PostgreSQL, at a 1-minute load average of "
             f"{ours['load_1min'][0]} → {ours['load_1min'][1]} on {found['cpus']} shared cores: target "
-            f"{t['required']} {_mark(t['met'])}. Baseline in the same run, after it (a warmer cache), the "
-            f"floor - the same reads alone: the order windows, each champion loaded and its population "
+            f"{t['required']} {_mark(t['met'])}. Baseline in the same run, after it (a warmer cache): the "
+            f"same reads alone, by the same feature SQL (so the churn features are built twice there too): the order windows, each champion loaded and its population "
             f"built and scored, the matured populations and their labels, the recent inputs' frames; no "
             f"reference, statistic, write or report: {floor['wall_seconds']:.1f} s wall, "
             f"{floor['cpu_seconds']:.1f} s CPU, {floor['server_cpu_seconds']:.1f} s in PostgreSQL (load "
@@ -1145,7 +1145,7 @@ def _loads(run: dict) -> str:
 def _ours_row(found: dict, name: str, label: str) -> str:
     run, t = found[name], found["targets"]
     if "seconds" not in run:
-        return f"| {label} | not run: {run['skipped']} | | | | | | | |"
+        return f"| {label} | not run: {run['skipped']} | | | | | | | | |"
     ratios, met = found["ratios"][name], found["met"][name]
     return (
         f"| {label} | {run['seconds']:.2f} | **{run['events_per_second']:,}** | {_cpu(run, 'server')} "
@@ -1160,11 +1160,15 @@ def _ingest_lines(found: dict, path: Path) -> list[str]:
     bare, copy = found["bare_fastapi"], found["copy"]
     mix = ", ".join(f"{n:,} {name}" for name, n in found["by_entity"].items())
     workers = found["ours_scaled"].get("workers", 2)
+    scaled = (
+        f"once with {workers} sharing the live KPIs through a Redis bus (Compose's `scale` profile)"
+        if "seconds" in found["ours_scaled"]
+        else "the run with several workers skipped (no redis-server)"
+    )
     return [
         f"Ingestion, measured {_day(found['when'])} ({_link(path)}): {found['events']:,} events ({mix}) POSTed "
         f"as batches of {found['batch']:,} by {found['clients']} keep-alive clients in their own process "
-        f"to `ecomm serve api`, once with one uvicorn worker and once with {workers} sharing the live KPIs "
-        "through a Redis bus (Compose's `scale` profile), each into empty stream tables; lost and "
+        f"to `ecomm serve api`, once with one uvicorn worker and {scaled}, each into empty stream tables; lost and "
         "duplicated events checked by `stream_event_id` after each. CPU per 1,000 events of each process "
         "(the server with its workers, the client process, the embedded PostgreSQL), and the machine's "
         "1-minute load average at the start and end of each run (2 cores, shared):",
