@@ -144,7 +144,7 @@ test: setup tools realdata browser promtool redis  ## unit, integration and end-
 test-unit: setup tools realdata
 	$(BIN)/python -m pytest tests/unit
 
-test-integration: setup
+test-integration: setup redis
 	$(BIN)/python -m pytest tests/integration
 
 bench: setup realdata browser wrk redis  ## speed and memory benchmarks; results in benchmarks/results/

@@ -54,6 +54,7 @@ from pathlib import Path
 from ecomm import db
 from ecomm.orchestration.config import child_env
 
+from benchmarks.common import postgres_cpu_seconds
 from benchmarks.worlds import ensure_world, size
 
 TARGET_SECONDS = 60
@@ -103,14 +104,14 @@ def _config(settings, name: str, small: bool):
 def ensure_champions(settings, small: bool) -> dict[str, float]:
     """Train (FAST) every monitored model without a champion; seconds per model trained."""
     from ecomm.ml import registry, tracking
-    from ecomm.ml.training_plan import _trainers
+    from ecomm.ml.training_plan import train_model
 
     client = tracking.configure(settings)
     trained = {}
     for name in FAST:
         if registry.alias_version(client, name, registry.CHAMPION) is None:
             start = time.perf_counter()
-            result = _trainers()[name][1](settings, _config(settings, name, small))
+            result = train_model(settings, name, _config(settings, name, small))
             assert result.gate.promoted, f"{name} v{result.version} was not promoted on an empty registry"
             trained[name] = round(time.perf_counter() - start, 1)
     return trained
@@ -267,33 +268,13 @@ def floor_run(day_iso: str) -> dict:
 
 
 # ------------------------------------------------------------------------------- in the parent
-def _server_cpu(settings) -> float:
-    """CPU seconds of the embedded PostgreSQL so far: the postmaster, its live children and the
-    children it reaped (backends of closed connections)."""
-    import psutil
-
-    total = 0.0
-    for p in psutil.process_iter(["name", "cmdline", "ppid"]):
-        if (
-            p.info["name"] == "postgres"
-            and f"-D {settings.pgdata} " in " ".join(p.info["cmdline"] or []) + " "
-        ):
-            t = p.cpu_times()
-            total += t.user + t.system + t.children_user + t.children_system
-            for child in p.children():
-                with contextlib.suppress(psutil.Error):
-                    c = child.cpu_times()
-                    total += c.user + c.system
-    return total
-
-
 def _timed_child(settings, call: str) -> dict:
     """`call` (daily_run or floor_run with its date) in a fresh interpreter: its result, wall and
     CPU seconds of its process tree, the server's CPU seconds and the load before and after."""
     code = (
         f"import json\nfrom benchmarks.bench_monitoring import *\nprint('__RESULT__' + json.dumps({call}))\n"
     )
-    load, server = os.getloadavg()[0], _server_cpu(settings)
+    load, server = os.getloadavg()[0], postgres_cpu_seconds(settings)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(
@@ -310,7 +291,7 @@ def _timed_child(settings, call: str) -> dict:
     return {
         "wall_seconds": round(wall, 2),
         "cpu_seconds": round(cpu, 2),
-        "server_cpu_seconds": round(_server_cpu(settings) - server, 2),
+        "server_cpu_seconds": round(postgres_cpu_seconds(settings) - server, 2),
         "load_1min": [round(load, 2), round(os.getloadavg()[0], 2)],
         "startup_seconds": round(wall - steps, 2),  # the interpreter, its imports and settings
         **found,

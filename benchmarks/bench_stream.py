@@ -58,7 +58,7 @@ from ecomm.stream.writer import write_rows
 from ecomm.warehouse.migrate import migrate
 
 from benchmarks.bench_api import _serve, _wait
-from benchmarks.common import WORK
+from benchmarks.common import WORK, postgres_cpu_seconds, tree_cpu_seconds
 
 DAY = "2026-03-02"
 # keep-alive clients posting at once: with 4, the checker's micro-batches held 1-2 requests and each
@@ -197,7 +197,7 @@ def _copy_ceiling(settings: Settings, batches: list[list[dict]], work: Path) -> 
                     if e["entity"] == name:
                         writer.writerow([e["event_id"], *(e["data"][c] for c in entity.columns)])
         files[name] = path
-    seconds, load, postgres = 0.0, _load(), _postgres_cpu_seconds(settings)
+    seconds, load, postgres = 0.0, _load(), postgres_cpu_seconds(settings)
     with db.connection(settings) as conn, conn.cursor() as cur:
         for name, entity in STREAM_ENTITIES.items():
             cur.execute(f"DROP TABLE IF EXISTS public.copy_{name}")
@@ -212,38 +212,13 @@ def _copy_ceiling(settings: Settings, batches: list[list[dict]], work: Path) -> 
             cur.execute(f"DROP TABLE public.copy_{name}")
             conn.commit()
         # while the backend lives: once closed, its time counts only after the postmaster reaps it
-        postgres = _postgres_cpu_seconds(settings) - postgres
+        postgres = postgres_cpu_seconds(settings) - postgres
     rows = sum(len(events) for events in batches)
     return {
         "seconds": round(seconds, 3),
         **_postgres_cpu(postgres, rows),
         "load_average": [load, _load()],
     }
-
-
-def _cpu_seconds(pid: int) -> float:
-    """CPU seconds (user + system) of a process and its children."""
-    import psutil
-
-    process = psutil.Process(pid)
-    total = 0.0
-    for p in (process, *process.children(recursive=True)):
-        try:
-            times = p.cpu_times()
-        except psutil.NoSuchProcess:  # ended since it was listed (a backend: its parent counts it now)
-            continue
-        total += times.user + times.system
-    return total
-
-
-def _postgres_cpu_seconds(settings: Settings) -> float:
-    """CPU seconds of the embedded PostgreSQL so far: the postmaster, its processes alive now, and
-    the backends it has reaped (the kernel adds theirs to its children's times)."""
-    import psutil
-
-    postmaster = psutil.Process(int((settings.pgdata / "postmaster.pid").read_text().split()[0]))
-    times = postmaster.cpu_times()
-    return times.children_user + times.children_system + _cpu_seconds(postmaster.pid)
 
 
 def _load() -> float:
@@ -321,14 +296,14 @@ def _timed_run(
         _wait(f"http://127.0.0.1:{port}/openapi.json")
         if "--workers" in command:
             _started(log, int(command[command.index("--workers") + 1]))
-        load, before, postgres = _load(), _cpu_seconds(server.pid), _postgres_cpu_seconds(settings)
+        load, before, postgres = _load(), tree_cpu_seconds(server.pid), postgres_cpu_seconds(settings)
         run = _post(f"http://127.0.0.1:{port}/events", bodies, clients)
         # CPU per event: what the machine's other load changes least (its wall time it does); the
         # processes' together say whether the 2 cores were the limit
         return run | {
-            "server_cpu_ms_per_1000": _per_1000(_cpu_seconds(server.pid) - before, events),
+            "server_cpu_ms_per_1000": _per_1000(tree_cpu_seconds(server.pid) - before, events),
             "client_cpu_ms_per_1000": _per_1000(run.pop("cpu_seconds"), events),
-            **_postgres_cpu(_postgres_cpu_seconds(settings) - postgres, events),
+            **_postgres_cpu(postgres_cpu_seconds(settings) - postgres, events),
             "load_average": [load, _load()],  # 1 minute, at start and end
         }
     finally:

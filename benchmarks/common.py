@@ -1,5 +1,6 @@
 """Shared helpers: run a measured step in a child process (so its peak memory is its own), and stop
-at the end the embedded PostgreSQL a run started."""
+at the end the embedded PostgreSQL a run started, and the CPU seconds of a process tree and of the
+embedded PostgreSQL."""
 
 from __future__ import annotations
 
@@ -101,3 +102,28 @@ def by_target(seeds: list[dict]) -> list[dict]:
         row["met_in"] = sum(1 for met in row["met"].values() if met)
         row["measured_in"] = sum(1 for met in row["met"].values() if met is not None)
     return list(out.values())
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children."""
+    import psutil
+
+    process = psutil.Process(pid)
+    total = 0.0
+    for p in (process, *process.children(recursive=True)):
+        try:
+            times = p.cpu_times()
+        except psutil.NoSuchProcess:  # ended since it was listed (a backend: its parent counts it now)
+            continue
+        total += times.user + times.system
+    return total
+
+
+def postgres_cpu_seconds(settings: Settings) -> float:
+    """CPU seconds of the embedded PostgreSQL so far: the postmaster, its processes alive now, and
+    the backends it has reaped (the kernel adds theirs to its children's times)."""
+    import psutil
+
+    postmaster = psutil.Process(int((settings.pgdata / "postmaster.pid").read_text().split()[0]))
+    times = postmaster.cpu_times()
+    return times.children_user + times.children_system + tree_cpu_seconds(postmaster.pid)

@@ -102,13 +102,13 @@ def unchanged_since(settings: Settings, name: str) -> str | None:
     return version_trained_on(tracking.configure(settings), name, current)
 
 
-def train_model(settings: Settings, name: str):
-    """Train registered model `name` with the configured trials: it is logged, registered as
-    challenger and the promotion gate decides (the trainer's result: version, gate, metrics, seconds,
-    run_id); the version records what it was trained on."""
+def train_model(settings: Settings, name: str, config=None):
+    """Train registered model `name` with `config` (default: the configured one, `model_config`): it
+    is logged, registered as challenger and the promotion gate decides (the trainer's result: version,
+    gate, metrics, seconds, run_id); the version records what it was trained on."""
     from ecomm.ml import tracking
 
-    config = model_config(settings, name)
+    config = config if config is not None else model_config(settings, name)
     used = training_input(settings, config)  # before training: a load landing meanwhile is new data
     result = _trainers()[name][1](settings, config)
     record(tracking.configure(settings), name, result.version, used)
