@@ -10,6 +10,9 @@ minimum PSI, drift.flag_features). Measured:
   of the same seed does not raise that day (None: not within DETECT_DAYS), and which features
   flagged it. The worlds are identical before the start, so a false alarm running into the start
   date is not counted as a detection.
+* the alert (EcommModelDrift: flagged dates in a row reaching ECOMM_DRIFT_RETRAIN_DAYS, 2, as the
+  retraining decision waits): the stable world's alert episodes over the same days, and each drift
+  world's days from the start to its first alert the stable world does not raise that day.
 Also model_monitoring's retraining decision (monitoring.retrain) as the DAG runs it, with rolling
 references and ECOMM_DRIFT_RETRAIN_DAYS: on the stable world every date from the first whose
 D - persist_days has full windows to AS_OF (about 300), the days it would retrain; on each drift world the days from the start to the
@@ -134,6 +137,13 @@ def episodes(days: list[dt.date]) -> int:
     return sum(1 for i, d in enumerate(days) if i == 0 or (d - days[i - 1]).days > 1)
 
 
+def alarm_days(flagged, persist: int) -> list[dt.date]:
+    """The dates ending `persist` flagged dates in a row: when EcommModelDrift fires (its
+    ecomm_model_drift_days >= 2, ECOMM_DRIFT_RETRAIN_DAYS' default, as the retraining waits)."""
+    flagged = set(flagged)
+    return sorted(d for d in flagged if all(d - dt.timedelta(days=n) in flagged for n in range(persist)))
+
+
 def run_seed(
     seed: int,
     customers: int,
@@ -162,6 +172,9 @@ def run_seed(
     )
     everyday = flagged_days(stable, first, last, alpha, min_psi)
     alarms = {d: f for d, f in everyday.items() if (d - REFERENCE_CUTOFF).days <= FALSE_ALARM_DAYS}
+    k = rule.persist_days
+    stable_alerts = set(alarm_days(everyday, k))
+    alerts = sorted(d for d in stable_alerts if (d - REFERENCE_CUTOFF).days <= FALSE_ALARM_DAYS)
     result = {
         "seed": seed,
         "stable": {
@@ -169,6 +182,8 @@ def run_seed(
             "flagged_days": len(alarms),
             "episodes": episodes(sorted(alarms)),
             "flags": {d.isoformat(): f for d, f in sorted(alarms.items())},
+            "alert_days": len(alerts),
+            "alert_episodes": episodes(alerts),
         },
         "drift": {},
         "retrain_stable": {
@@ -188,9 +203,12 @@ def run_seed(
     for kind, regime in KINDS.items():
         world = root / f"{kind}-{seed}"
         generate_history(GeneratorConfig(**base, regimes=(regime,)), world)
-        flags = flagged_days(
-            world, DRIFT_START, DRIFT_START + dt.timedelta(days=DETECT_DAYS - 1), alpha, min_psi
-        )
+        flags = flagged_days(  # from k - 1 days before: the alert on the start counts them
+            world, DRIFT_START - dt.timedelta(days=k - 1), DRIFT_START + dt.timedelta(days=DETECT_DAYS - 1),
+            alpha, min_psi,
+        )  # fmt: skip
+        alerted = [d for d in alarm_days(flags, k) if d >= DRIFT_START and d not in stable_alerts]
+        flags = {d: f for d, f in flags.items() if d >= DRIFT_START}
         new = {d: f for d, f in flags.items() if not set(f) <= set(everyday.get(d, []))}
         first_flag = min(new, default=None)
         last = DRIFT_START + dt.timedelta(days=DETECT_DAYS - 1)
@@ -206,6 +224,8 @@ def run_seed(
         result["drift"][kind] = {
             "days_to_flag": None if first_flag is None else (first_flag - DRIFT_START).days,
             "features": new.get(first_flag, []),
+            "days_to_alert": None if not alerted else (alerted[0] - DRIFT_START).days,
+            "alerted_by": [] if not alerted else flags[alerted[0]],
         }
     return result
 
@@ -213,6 +233,8 @@ def run_seed(
 def summarise(seeds: list[dict]) -> dict:
     delays = {k: [s["drift"][k]["days_to_flag"] for s in seeds] for k in KINDS}
     per_180 = [s["stable"]["flagged_days"] * 180 / s["stable"]["days_monitored"] for s in seeds]
+    alerts = {k: [s["drift"][k]["days_to_alert"] for s in seeds] for k in KINDS}
+    alerts_180 = [s["stable"]["alert_episodes"] * 180 / s["stable"]["days_monitored"] for s in seeds]
     retrain_delays = {k: [s["retrain_drift"][k]["days_to_retrain"] for s in seeds] for k in KINDS}
     retrain_days = sum(s["retrain_stable"]["days_monitored"] for s in seeds)
     retrainings = sum(len(s["retrain_stable"]["retrainings"]) for s in seeds)
@@ -223,6 +245,12 @@ def summarise(seeds: list[dict]) -> dict:
         },
         "false_alarm_days_per_180": per_180,
         "false_alarms_within_target": all(v <= TARGET_FALSE_ALARMS for v in per_180),
+        "days_to_alert": alerts,
+        "alerts_within_target": {
+            k: all(d is not None and d <= TARGET_DETECT_DAYS for d in v) for k, v in alerts.items()
+        },
+        "false_alerts_per_180": alerts_180,
+        "false_alerts_within_target": all(v <= TARGET_FALSE_ALARMS for v in alerts_180),
         "retrain_days_to_trigger": retrain_delays,
         "stable_retrainings": retrainings,
         "stable_retrain_days": retrain_days,

@@ -428,9 +428,29 @@ def render_drift(results: Path) -> str:
         for run in runs
     )
     lines.append(f"| stable world: flagged days per 180 | ≤ {targets['false_alarms_per_180']} | {cells} |")
+    if "days_to_alert" in runs[0]["drift"][next(iter(found["magnitudes"]))]:
+        lines += _alert_rows(found)
     if "retrain_stable" in runs[0]:
         lines += _retrain_rows(found)
     return "\n".join(lines)
+
+
+def _alert_rows(found: dict) -> list[str]:
+    """The alert (EcommModelDrift: the view flagged on `persist_days` monitored dates in a row)."""
+    runs, limit = found["seeds"], found["targets"]["false_alarms_per_180"]
+    persist = found["order_trigger_rule"]["persist_days"]
+    lines = [
+        f"| **the alert** (`EcommModelDrift`: the view flagged on {persist} dates in a row) | | "
+        + " | ".join("" for _ in runs)
+        + " |"
+    ]
+    lines += _kind_rows(found, ("drift", "days_to_alert", "alerted_by"), ": days to the alert")
+    cells = []
+    for run in runs:
+        per_180 = run["stable"]["alert_episodes"] * 180 / run["stable"]["days_monitored"]
+        cells.append(f"{per_180:.0f} ({run['stable']['alert_days']} alerting days) {_mark(per_180 <= limit)}")
+    lines.append(f"| stable world: alerts per 180 | ≤ {limit} | {' | '.join(cells)} |")
+    return lines
 
 
 def _drift_load(found: dict) -> str:

@@ -106,6 +106,7 @@ def test_an_empty_warehouse_then_loads_failures_drift_and_stream_events(api, met
         (("status", status),): 0.0 for status in ("loaded", "rejected", "failed")
     }
     assert named(empty, "ecomm_model_drift_flag") == {}  # no monitoring run yet
+    assert named(empty, "ecomm_model_drift_days") == {}
     assert named(empty, "ecomm_stream_lag_seconds") == {}
     served = {(("model", name), ("version", "")): 0.0 for name in (*registry.REQUIRED_SERVED_MODELS,
                                                                      *registry.OPTIONAL_SERVED_MODELS)}  # fmt: skip
@@ -123,7 +124,9 @@ def test_an_empty_warehouse_then_loads_failures_drift_and_stream_events(api, met
         load_run(today - timedelta(days=2), "failed"),
         web_event("a", landed - timedelta(seconds=30)),
         web_event("b", landed),
-        # churn_model: the latest date flags one feature of three; an older date is ignored
+        # churn_model: the latest date flags one feature of three; the date before flagged too (no
+        # row the date before that: not a clean date), the one before that flagged none
+        monitoring_row("churn_model", 2, last - timedelta(days=3), "recency", False),
         monitoring_row("churn_model", 2, last - timedelta(days=1), "recency", True),
         monitoring_row("churn_model", 2, last - timedelta(days=1), "frequency", True),
         monitoring_row("churn_model", 2, last, "recency", False),
@@ -150,6 +153,10 @@ def test_an_empty_warehouse_then_loads_failures_drift_and_stream_events(api, met
     }
     assert named(found, "ecomm_model_drifted_features") == {
         (("model", "churn_model"), ("version", "2")): 1.0,
+        (("model", "recommender_model"), ("version", "1")): 0.0,
+    }
+    assert named(found, "ecomm_model_drift_days") == {
+        (("model", "churn_model"), ("version", "2")): 2.0,
         (("model", "recommender_model"), ("version", "1")): 0.0,
     }
     assert named(found, "ecomm_stream_newest_event_timestamp_seconds") == {

@@ -28,13 +28,28 @@ LOAD_STATUSES = ("loaded", "rejected", "failed")  # audit.load_runs.status's CHE
 LAST_LOADED_SQL = "SELECT max(batch_date) FROM audit.load_runs WHERE status = 'loaded'"
 LOAD_RUNS_SQL = "SELECT status, count(*) FROM audit.load_runs GROUP BY status"
 # marts.model_monitoring: one row per model version x monitored feature x business date with a
-# `drifted` verdict (issue 19 item 2). Only its latest date per model counts; absent table = no samples.
+# `drifted` verdict (issue 19 item 2). Per model its latest date's flags, and for how many monitored
+# dates in a row up to it the version has flagged any (the alert waits for two, as retraining does);
+# absent table = no samples.
 DRIFT_SQL = """
-    SELECT model_name, model_version::text, count(*) FILTER (WHERE drifted)
-    FROM marts.model_monitoring m
-    WHERE business_date = (SELECT max(business_date) FROM marts.model_monitoring n
-                           WHERE n.model_name = m.model_name)
-    GROUP BY model_name, model_version ORDER BY model_name, model_version"""
+    WITH days AS (
+        SELECT model_name, model_version, business_date, count(*) FILTER (WHERE drifted) AS drifted
+        FROM marts.model_monitoring GROUP BY model_name, model_version, business_date
+    ), latest AS (
+        SELECT d.* FROM days d
+        WHERE business_date = (SELECT max(business_date) FROM days n WHERE n.model_name = d.model_name)
+    ), last_clean AS (
+        SELECT l.model_name, l.model_version, max(d.business_date) AS business_date
+        FROM latest l JOIN days d USING (model_name, model_version)
+        WHERE d.drifted = 0 AND d.business_date <= l.business_date
+        GROUP BY l.model_name, l.model_version
+    )
+    SELECT l.model_name, l.model_version::text, l.drifted,
+           (SELECT count(*) FROM days d WHERE d.model_name = l.model_name
+              AND d.model_version = l.model_version AND d.business_date <= l.business_date
+              AND d.business_date > coalesce(c.business_date, '-infinity'::date)) AS drifted_days
+    FROM latest l LEFT JOIN last_clean c USING (model_name, model_version)
+    ORDER BY l.model_name, l.model_version"""
 HAS_MONITORING_SQL = "SELECT to_regclass('marts.model_monitoring') IS NOT NULL"
 STATEMENT_TIMEOUT_SQL = "SET LOCAL statement_timeout = '2s'"
 
@@ -155,10 +170,17 @@ class WarehouseMetrics(Collector):
             "Monitored features flagged as drifted in the model's latest monitoring run",
             labels=["model", "version"],
         )
-        for model, version, drifted in found["drift"]:
+        days = GaugeMetricFamily(
+            "ecomm_model_drift_days",
+            "Monitored business dates in a row, up to the model's latest, on which its monitoring run "
+            "flagged drift (0: the latest flagged none)",
+            labels=["model", "version"],
+        )
+        for model, version, drifted, drifted_days in found["drift"]:
             flag.add_metric([model, version], 1.0 if drifted else 0.0)
             features.add_metric([model, version], float(drifted))
-        families += [flag, features]
+            days.add_metric([model, version], float(drifted_days))
+        families += [flag, features, days]
 
         newest = GaugeMetricFamily(
             "ecomm_stream_newest_event_timestamp_seconds",
