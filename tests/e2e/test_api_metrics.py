@@ -124,15 +124,18 @@ def test_an_empty_warehouse_then_loads_failures_drift_and_stream_events(api, met
         load_run(today - timedelta(days=2), "failed"),
         web_event("a", landed - timedelta(seconds=30)),
         web_event("b", landed),
-        # churn_model: the latest date flags one feature of three; the date before flagged too (no
-        # row the date before that: not a clean date), the one before that flagged none
-        monitoring_row("churn_model", 2, last - timedelta(days=3), "recency", False),
+        # churn_model: the latest date flags one feature of three; the date before flagged too, the
+        # one before that flagged none
+        monitoring_row("churn_model", 2, last - timedelta(days=2), "recency", False),
         monitoring_row("churn_model", 2, last - timedelta(days=1), "recency", True),
         monitoring_row("churn_model", 2, last - timedelta(days=1), "frequency", True),
         monitoring_row("churn_model", 2, last, "recency", False),
         monitoring_row("churn_model", 2, last, "frequency", True),
         monitoring_row("churn_model", 2, last, "__prediction__", False),
         monitoring_row("recommender_model", 1, last, "__prediction__", False),
+        # segment_model: flagged on the latest date and two dates before it, not monitored between
+        monitoring_row("segment_model", 1, last - timedelta(days=2), "recency", True),
+        monitoring_row("segment_model", 1, last, "recency", True),
     )
     assert from_warehouse(samples(api)) == from_warehouse(empty)  # within the cache's seconds: not read again
     time.sleep(CACHE_SECONDS + 0.1)
@@ -150,14 +153,17 @@ def test_an_empty_warehouse_then_loads_failures_drift_and_stream_events(api, met
     assert named(found, "ecomm_model_drift_flag") == {
         (("model", "churn_model"), ("version", "2")): 1.0,
         (("model", "recommender_model"), ("version", "1")): 0.0,
+        (("model", "segment_model"), ("version", "1")): 1.0,
     }
     assert named(found, "ecomm_model_drifted_features") == {
         (("model", "churn_model"), ("version", "2")): 1.0,
         (("model", "recommender_model"), ("version", "1")): 0.0,
+        (("model", "segment_model"), ("version", "1")): 1.0,
     }
     assert named(found, "ecomm_model_drift_days") == {
         (("model", "churn_model"), ("version", "2")): 2.0,
         (("model", "recommender_model"), ("version", "1")): 0.0,
+        (("model", "segment_model"), ("version", "1")): 1.0,  # the date not monitored ends the run
     }
     assert named(found, "ecomm_stream_newest_event_timestamp_seconds") == {
         (("table", "web_events"),): landed.timestamp()

@@ -28,28 +28,27 @@ LOAD_STATUSES = ("loaded", "rejected", "failed")  # audit.load_runs.status's CHE
 LAST_LOADED_SQL = "SELECT max(batch_date) FROM audit.load_runs WHERE status = 'loaded'"
 LOAD_RUNS_SQL = "SELECT status, count(*) FROM audit.load_runs GROUP BY status"
 # marts.model_monitoring: one row per model version x monitored feature x business date with a
-# `drifted` verdict (issue 19 item 2). Per model its latest date's flags, and for how many monitored
-# dates in a row up to it the version has flagged any (the alert waits for two, as retraining does);
-# absent table = no samples.
+# `drifted` verdict (issue 19 item 2). Per model its latest date's flags, and for how many
+# consecutive dates up to it the version has flagged any (a date not monitored ends the run, as the
+# retraining decision counts calendar days; the alert waits for two); absent table = no samples.
 DRIFT_SQL = """
     WITH days AS (
         SELECT model_name, model_version, business_date, count(*) FILTER (WHERE drifted) AS drifted
         FROM marts.model_monitoring GROUP BY model_name, model_version, business_date
     ), latest AS (
-        SELECT d.* FROM days d
-        WHERE business_date = (SELECT max(business_date) FROM days n WHERE n.model_name = d.model_name)
-    ), last_clean AS (
-        SELECT l.model_name, l.model_version, max(d.business_date) AS business_date
-        FROM latest l JOIN days d USING (model_name, model_version)
-        WHERE d.drifted = 0 AND d.business_date <= l.business_date
-        GROUP BY l.model_name, l.model_version
+        SELECT model_name, max(business_date) AS business_date FROM days GROUP BY model_name
+    ), runs AS (  -- consecutive flagged dates share date - row number
+        SELECT model_name, model_version, max(business_date) AS last_day, count(*) AS dates
+        FROM (SELECT model_name, model_version, business_date, business_date - (row_number() OVER (
+                  PARTITION BY model_name, model_version ORDER BY business_date))::int AS run
+              FROM days WHERE drifted > 0) flagged
+        GROUP BY model_name, model_version, run
     )
-    SELECT l.model_name, l.model_version::text, l.drifted,
-           (SELECT count(*) FROM days d WHERE d.model_name = l.model_name
-              AND d.model_version = l.model_version AND d.business_date <= l.business_date
-              AND d.business_date > coalesce(c.business_date, '-infinity'::date)) AS drifted_days
-    FROM latest l LEFT JOIN last_clean c USING (model_name, model_version)
-    ORDER BY l.model_name, l.model_version"""
+    SELECT d.model_name, d.model_version::text, d.drifted, coalesce(r.dates, 0) AS drifted_days
+    FROM days d JOIN latest l USING (model_name, business_date)
+    LEFT JOIN runs r ON r.model_name = d.model_name AND r.model_version = d.model_version
+                    AND r.last_day = d.business_date
+    ORDER BY d.model_name, d.model_version"""
 HAS_MONITORING_SQL = "SELECT to_regclass('marts.model_monitoring') IS NOT NULL"
 STATEMENT_TIMEOUT_SQL = "SET LOCAL statement_timeout = '2s'"
 
@@ -172,8 +171,8 @@ class WarehouseMetrics(Collector):
         )
         days = GaugeMetricFamily(
             "ecomm_model_drift_days",
-            "Monitored business dates in a row, up to the model's latest, on which its monitoring run "
-            "flagged drift (0: the latest flagged none)",
+            "Consecutive business dates, up to the model's latest monitored one, on which its monitoring "
+            "run flagged drift (0: the latest flagged none)",
             labels=["model", "version"],
         )
         for model, version, drifted, drifted_days in found["drift"]:
