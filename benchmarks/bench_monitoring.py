@@ -8,15 +8,18 @@ FAST (fewer tuning trials and trees than `make up`; a world shorter than a year 
 suite's trained world does, SMALL). The business date D is the world's last loaded date: the date
 whose product forecasts the forecaster stored when it was trained.
 
-Before timing, the recent-inputs rows of the ECOMM_DRIFT_RETRAIN_DAYS dates before D are stored as
-the runs of those dates would have stored them (the retraining decision reads them; a first-ever
-run computes them). Then, in a fresh interpreter (`daily_run`), the DAG's three tasks one after the
+Before timing, what the daily runs of earlier dates would have left is stored as they would have
+stored it: the recent-inputs rows of the ECOMM_DRIFT_RETRAIN_DAYS dates before D (the retraining
+decision reads them; a first-ever run computes them), and the churn and purchase predictions the
+drift run of D - horizon logged for the cutoff whose labels mature on D (the realised quality reads
+them; without them it rebuilds that cutoff's features, as in a version's first `horizon` days). Then, in a fresh interpreter (`daily_run`), the DAG's three tasks one after the
 other (the DAG runs order_drift beside model_drift; on 2 cores their sum is what a day costs):
 
     order_drift   ecomm.monitoring.orders.order_drift: the order trigger (7 days vs 28 before them)
     model_drift   monitor_served_models: every champion's drift against its stored training
                   reference, per model: reference (download), load (the MLflow version), population
-                  (its features as its batch scoring builds them, scored), drift (PSI, KS/chi2),
+                  (its features as its batch scoring builds them, scored; churn's and purchase's
+                  share one build of the churn features), drift (PSI, KS/chi2),
                   write (marts.model_monitoring), report (the HTML report); then the recent inputs
                   (`inputs`); then measure_served_models: the realised quality of the models whose
                   labels matured (per model: quality.<model>)
@@ -28,11 +31,10 @@ on it meanwhile would count), seconds and CPU seconds per step and per model pha
 load average before and after.
 
 Baseline, in the same run, after ours (a warmer cache: it favours the baseline): the same reads
-alone, by the same feature SQL (so with its costs: the churn features built for churn and again
-inside the purchase features), before any statistic is computed: the
-order windows, the recent-inputs frames, each champion loaded and its population built and scored,
-and the matured populations with their labels for the quality - with no reference, statistic,
-write or report. A textbook drift test (scipy's ks_2samp over full samples) has no baseline to run
+alone, by the same feature SQL, before any statistic is computed: the order windows, the
+recent-inputs frames, each champion loaded and its population built and scored (the churn features
+built once for churn and purchase), and the matured cutoffs' logged predictions with their labels
+for the quality - with no reference, statistic, write or report. A textbook drift test (scipy's ks_2samp over full samples) has no baseline to run
 against here: the versions store a summary of their training data, not its rows.
 
 python -m benchmarks.run --only monitoring -> results/monitoring.json
@@ -47,6 +49,7 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -119,26 +122,30 @@ def ensure_champions(settings, small: bool) -> dict[str, float]:
 
 # ------------------------------------------------------------------------------- in the child
 class Clock:
-    """Wall and CPU seconds (this process, threads included) summed per phase name."""
+    """Wall and CPU seconds summed per phase name: a step's CPU is the process's (threads
+    included), a model's phase's its thread's (the models run in two lanes side by side)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
         self.cpu: dict[str, float] = defaultdict(float)
+        self.lock = threading.Lock()
 
     @contextlib.contextmanager
-    def __call__(self, name: str):
-        wall, cpu = time.perf_counter(), time.process_time()
+    def __call__(self, name: str, per_thread: bool = False):
+        cpu_time = time.thread_time if per_thread else time.process_time
+        wall, cpu = time.perf_counter(), cpu_time()
         try:
             yield
         finally:
-            self.seconds[name] += time.perf_counter() - wall
-            self.cpu[name] += time.process_time() - cpu
+            with self.lock:
+                self.seconds[name] += time.perf_counter() - wall
+                self.cpu[name] += cpu_time() - cpu
 
     def wrap(self, function, name):
-        """`function` timed under name() (a callable: the phase's name when called)."""
+        """`function` timed under name() (a callable: the phase's name when called), per thread."""
 
         def timed(*args, **kwargs):
-            with self(name()):
+            with self(name(), per_thread=True):
                 return function(*args, **kwargs)
 
         return timed
@@ -156,31 +163,39 @@ def instrumented(clock: Clock):
 
     from ecomm.monitoring import models, quality
 
-    current = {"model": "?"}
+    current = threading.local()  # the model each lane's thread is monitoring
 
     def entering(function, prefix=""):
-        def named(settings, client, conn, name, day):
-            current["model"] = prefix + name
-            with clock(prefix + name):  # the model's whole step; its phases within
-                return function(settings, client, conn, name, day)
+        def named(settings, client, conn, name, day, *rest):
+            current.model = prefix + name
+            with clock(prefix + name, per_thread=True):  # the model's whole step; its phases within
+                return function(settings, client, conn, name, day, *rest)
+
+        return named
+
+    def inputs_step(function):
+        def named(*args):
+            current.model = "inputs"  # its write is its own, not the lane's model before it
+            with clock("inputs", per_thread=True):
+                return function(*args)
 
         return named
 
     populations = models.monitored_populations
     patches = [
         (models, "monitor_model", entering(models.monitor_model)),
-        (models, "monitor_inputs", clock.wrap(models.monitor_inputs, lambda: "inputs")),
+        (models, "monitor_inputs", inputs_step(models.monitor_inputs)),
         (quality, "measure_model", entering(quality.measure_model, "quality.")),
         (
             mlflow.pyfunc,
             "load_model",
-            clock.wrap(mlflow.pyfunc.load_model, lambda: f"{current['model']}.load"),
+            clock.wrap(mlflow.pyfunc.load_model, lambda: f"{current.model}.load"),
         ),
         (
             models,
             "monitored_populations",
             lambda: {
-                n: clock.wrap(f, lambda: f"{current['model']}.population") for n, f in populations().items()
+                n: clock.wrap(f, lambda: f"{current.model}.population") for n, f in populations().items()
             },
         ),
     ]
@@ -189,7 +204,7 @@ def instrumented(clock: Clock):
             step, "report"
         )
         patches.append(
-            (models, step, clock.wrap(getattr(models, step), lambda p=phase: f"{current['model']}.{p}"))
+            (models, step, clock.wrap(getattr(models, step), lambda p=phase: f"{current.model}.{p}"))
         )
     saved = [(module, attr, getattr(module, attr)) for module, attr, _ in patches]
     for module, attr, value in patches:
@@ -240,31 +255,38 @@ def floor_run(day_iso: str) -> dict:
     from ecomm.ml.comparison import run_params
     from ecomm.monitoring import orders, quality, recent_inputs
     from ecomm.monitoring.forecast import NoPopulation
-    from ecomm.monitoring.models import monitored_populations
+    from ecomm.monitoring.models import SharedFeatures, monitored_populations
     from ecomm.settings import get_settings
 
     settings, day, clock = get_settings(), dt.date.fromisoformat(day_iso), Clock()
-    client = tracking.configure(settings)
+    client, sources = tracking.configure(settings), {}
     with clock("order_drift"):  # order_drift's read: from the reference of the earliest day it compares
         first = orders.windows(day - dt.timedelta(days=settings.drift_retrain_days))[0][0]
         orders.read_orders(settings, first, day)
     with db.connection(settings) as conn:
-        span = warehouse_span(conn)
+        span, shared = warehouse_span(conn), SharedFeatures()
         for name, population in monitored_populations().items():
             with clock(name):
                 version = registry.alias_version(client, name, registry.CHAMPION)
                 loaded = mlflow.pyfunc.load_model(client.get_model_version_download_uri(name, version))
                 with contextlib.suppress(NoPopulation):
-                    population(conn, loaded, day + dt.timedelta(days=1), span.first_day, version)
+                    population(conn, loaded, day + dt.timedelta(days=1), span.first_day, version, shared)
                 if name in quality.monitored_outcomes():
                     params = run_params(client, name, version)
                     horizon = int(params.get("horizon_days") or quality.default_horizon(settings, name))
                     cutoff = quality.matured_cutoff(day, horizon)
-                    features, _ = population(conn, loaded, cutoff, span.first_day, version)
-                    quality.monitored_outcomes()[name](conn, cutoff, horizon, features["customer_id"])
+                    customers, _, source = quality.logged_or_rebuilt(
+                        client, conn, name, version, cutoff, span.first_day
+                    )
+                    quality.monitored_outcomes()[name](conn, cutoff, horizon, customers)
+                    sources[name] = source
         with clock("inputs"):
             recent_inputs.read_frames(conn, day)
-    return {"steps": ["order_drift", *monitored_populations(), "inputs"], "phases": clock.to_dict()}
+    return {
+        "steps": ["order_drift", *monitored_populations(), "inputs"],
+        "phases": clock.to_dict(),
+        "quality_predictions": sources,
+    }
 
 
 # ------------------------------------------------------------------------------- in the parent
@@ -299,12 +321,34 @@ def _timed_child(settings, call: str) -> dict:
 
 
 def _prepare(settings, day: dt.date) -> list[str]:
-    """Store the recent-inputs rows of the dates before `day` that the decision reads."""
+    """Store what the daily runs before `day` would have left: the recent-inputs rows of the dates
+    the decision reads, and the logged predictions (_log_matured)."""
     from ecomm.monitoring.models import monitor_inputs
 
     days = [day - dt.timedelta(days=n) for n in range(settings.drift_retrain_days, 0, -1)]
     with db.connection(settings) as conn:
-        return [f"{d}: {monitor_inputs(settings, conn, d).status}" for d in days]
+        done = [f"{d}: {monitor_inputs(settings, conn, d).status}" for d in days]
+    return done + _log_matured(settings, day)
+
+
+def _log_matured(settings, day: dt.date) -> list[str]:
+    """The churn and purchase predictions the drift run of D - horizon logged for the cutoff whose
+    quality matures on `day` (monitoring.prediction_log; it also writes that date's drift rows and
+    report). The quality deletes them once measured, so each timed run gets them anew."""
+    from ecomm.ml import registry, tracking
+    from ecomm.ml.comparison import run_params
+    from ecomm.monitoring import quality
+    from ecomm.monitoring.models import monitor_model
+
+    client, done = tracking.configure(settings), []
+    with db.connection(settings) as conn:
+        for name in quality.monitored_outcomes():
+            version = registry.alias_version(client, name, registry.CHAMPION)
+            params = run_params(client, name, version)
+            horizon = int(params.get("horizon_days") or quality.default_horizon(settings, name))
+            before = quality.matured_cutoff(day, horizon) - dt.timedelta(days=1)
+            done.append(f"{before}: {name} {monitor_model(settings, client, conn, name, before).status}")
+    return done
 
 
 def run(customers: int = 208_000, products: int = 2_000, days: int = 365) -> dict:
@@ -320,6 +364,7 @@ def run(customers: int = 208_000, products: int = 2_000, days: int = 365) -> dic
         day = warehouse_span(conn).last_day
     prepared = _prepare(settings, day)
     ours = _timed_child(settings, f"daily_run({day.isoformat()!r})")
+    prepared += _log_matured(settings, day)  # ours measured them and deleted their log
     floor = _timed_child(settings, f"floor_run({day.isoformat()!r})")
     return {
         "world": {"customers": customers, "products": products, "days": days, "seed": 7},

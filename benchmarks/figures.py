@@ -615,14 +615,34 @@ def _monitoring_rows(ours: dict, floor: dict) -> list[str]:
         )
     for q in ours["quality"]:
         key = f"quality.{q['model']}"
+        source = f", {q['predictions']} predictions" if q.get("predictions") else ""
         rows.append(
-            f"| `{q['model']}` realised quality ({q['status']}) | {_step(p, key)} | {p[key]['cpu_seconds']:.1f} "
+            f"| `{q['model']}` realised quality ({q['status']}{source}) | {_step(p, key)} | {p[key]['cpu_seconds']:.1f} "
             f"| {_step(p, key, 'load')} | {_step(p, key, 'population')} | | | (in the model's) |"
         )
     rows.append(
         f"| retraining decision | {_step(p, 'decision')} | {p['decision']['cpu_seconds']:.1f} | | | | | |"
     )
+    if "quality_predictions" in floor:  # the models ran in two lanes: their rows overlap in time
+        rows.append(
+            f"| `model_drift` task whole (the models' two lanes side by side, then the quality) "
+            f"| {_step(p, 'model_drift')} | {p['model_drift']['cpu_seconds']:.1f} | | | | | |"
+        )
     return rows
+
+
+def _monitoring_floor(floor: dict) -> str:
+    if "quality_predictions" not in floor:  # before the churn features were shared and logged
+        return (
+            "by the same feature SQL (so the churn features are built twice there too): the order windows, "
+            "each champion loaded and its population built and scored, the matured populations and their "
+            "labels, the recent inputs' frames"
+        )
+    return (
+        "by the same feature SQL, one after the other: the order windows, each champion loaded and its "
+        "population built and scored (the churn features built once for churn and purchase), the "
+        "matured cutoffs' logged predictions and their labels, the recent inputs' frames"
+    )
 
 
 def render_monitoring(results: Path) -> str:
@@ -642,8 +662,7 @@ def render_monitoring(results: Path) -> str:
             f"{ours['server_cpu_seconds']:.1f} s in PostgreSQL, at a 1-minute load average of "
             f"{ours['load_1min'][0]} → {ours['load_1min'][1]} on {found['cpus']} shared cores: target "
             f"{t['required']} {_mark(t['met'])}. Baseline in the same run, after it (a warmer cache): the "
-            f"same reads alone, by the same feature SQL (so the churn features are built twice there too): the order windows, each champion loaded and its population "
-            f"built and scored, the matured populations and their labels, the recent inputs' frames; no "
+            f"same reads alone, {_monitoring_floor(floor)}; no "
             f"reference, statistic, write or report: {floor['wall_seconds']:.1f} s wall, "
             f"{floor['cpu_seconds']:.1f} s CPU, {floor['server_cpu_seconds']:.1f} s in PostgreSQL (load "
             f"{floor['load_1min'][0]} → {floor['load_1min'][1]}); ours **{found['ours_to_floor']:.2f}×** it. "

@@ -107,7 +107,11 @@ def ensure_world(warehouse_db: str, customers: int, products: int, days: int) ->
     settings = serving_settings(warehouse_db)
     db.start_embedded(settings)
     setup: dict = {"warehouse_db": warehouse_db, "reused": _reusable(settings)}
-    if not setup["reused"]:
+    if setup["reused"]:
+        from ecomm.warehouse.migrate import migrate
+
+        migrate(settings)  # a world built before the latest migration gets its tables (idempotent)
+    else:
         setup |= _build_world(settings, customers, products, days)
     return settings, setup
 

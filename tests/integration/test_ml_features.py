@@ -24,7 +24,7 @@ import pytest
 from ecomm import db
 from ecomm.features import columns as C
 from ecomm.features import interactions as I
-from ecomm.features.churn import FeatureError, churn_features, churn_labels, warehouse_span
+from ecomm.features.churn import FeatureError, buyers_among, churn_features, churn_labels, warehouse_span
 from ecomm.ml.recommend.general.interactions import Params, validate_interactions
 from ecomm.ml.recommend.general.shop import SHOP_EVENT_WEIGHTS, shop_interactions, shop_items
 from ecomm.warehouse.run import load_path
@@ -243,6 +243,17 @@ def test_a_customer_without_orders_is_scored_but_not_trained_on(shop):
     assert two[C.TOTAL_SPENT] == 0.0
     assert two[C.DAYS_SINCE_LAST_ORDER] is pd.NA
     assert two[C.SESSIONS_TOTAL] == 0.0
+
+
+@pytest.mark.parametrize("day", [2, 3, 9, 15, 17, 21])
+def test_the_buyers_taken_from_everyones_features_are_the_churn_population(shop, day):
+    """Monitoring builds every customer's features once and takes the churn population from them
+    (features.churn.buyers_among): the same rows, values and types as building it again."""
+    with db.connection(shop) as conn:
+        cutoff = D[day] if day in D else D[20] + timedelta(days=1)
+        taken = buyers_among(conn, churn_features(conn, cutoff, buyers_only=False), cutoff)
+        built = churn_features(conn, cutoff)
+    pd.testing.assert_frame_equal(taken, built)
 
 
 def test_recommender_inputs_respect_their_window(shop):

@@ -120,3 +120,62 @@ def test_realised_quality_of_each_champion_once_its_labels_matured(trained_world
         assert after[0] == before[0] and after[1][:2] == (WORLD_AS_OF, 2) and after[1][2] > before[1][2]
     finally:
         q.close()
+
+
+def test_quality_reads_the_predictions_the_drift_run_logged_then_forgets_them(trained_world):
+    """The drift run of C - 1 logs the population it scored for C; the quality of C + horizon - 1
+    reads that log (not a rebuild: reversed logged scores give 1 - AUC) and deletes it."""
+    from ecomm.monitoring.models import SharedFeatures, monitor_model
+
+    client = tracking.configure(trained_world)
+    cutoffs = {name: WORLD_AS_OF + dt.timedelta(days=1 - h) for name, h in HORIZON.items()}
+    q = Query(trained_world)
+    logged = "SELECT customer_id, prediction FROM marts.monitored_predictions " + (
+        "WHERE model_name = %s AND model_version = 1 AND cutoff_date = %s ORDER BY 1"
+    )
+
+    def drift_runs() -> None:
+        with db.connection(trained_world) as conn:
+            shared = SharedFeatures()
+            for name, cutoff in cutoffs.items():
+                result = monitor_model(
+                    trained_world, client, conn, name, cutoff - dt.timedelta(days=1), shared
+                )
+                assert result.status == "monitored", result
+
+    def measured() -> dict:
+        return {r.model: r for r in measure_served_models(trained_world, WORLD_AS_OF)}
+
+    try:
+        drift_runs()
+        stored_logs = {name: q(logged, (name, cutoff)) for name, cutoff in cutoffs.items()}
+        for name, cutoff in cutoffs.items():
+            model = mlflow.pyfunc.load_model(client.get_model_version_download_uri(name, "1"))
+            with db.connection(trained_world) as conn:
+                features, predictions = monitored_populations()[name](
+                    conn, model, cutoff, warehouse_span(conn).first_day, "1"
+                )
+            assert stored_logs[name] == list(
+                zip(features["customer_id"].tolist(), [float(p) for p in predictions], strict=True)
+            ), name
+        first = measured()
+        for name, cutoff in cutoffs.items():
+            value, _, rows, _ = expected(trained_world, q, name, cutoff)
+            assert (first[name].status, first[name].predictions, first[name].rows) == (
+                "measured",
+                "logged",
+                rows,
+            )
+            assert first[name].value == pytest.approx(value, rel=1e-12), name
+            assert q(logged, (name, cutoff)) == [], f"{name}: the measured cutoff's log is kept"
+
+        drift_runs()
+        with q.conn.cursor() as cur:
+            cur.execute("UPDATE marts.monitored_predictions SET prediction = -prediction")
+        reversed_ = measured()
+        for name in cutoffs:
+            assert reversed_[name].value == pytest.approx(1 - first[name].value, rel=1e-12), name
+    finally:
+        rebuilt = measure_served_models(trained_world, WORLD_AS_OF)  # the stored row is the true one
+        q.close()
+    assert [r.predictions for r in rebuilt] == ["rebuilt", "rebuilt"]

@@ -186,7 +186,14 @@ def churn_features(
         "customer_ids": None if customer_ids is None else [int(c) for c in customer_ids],
         "first_day": min(first_day, cutoff),  # no row before the cutoff: the history starts at it
     }
-    frame = query_frame(conn, read_sql("churn_features.sql"), params)
+    frame = typed(query_frame(conn, read_sql("churn_features.sql"), params))
+    frame = with_category_shares(conn, frame, params)
+    return frame.reset_index(drop=True)
+
+
+def typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The numeric features as churn_features returns them: integers as int64, or Int64 when some
+    are missing; the rest float64."""
     for name in C.NUMERIC_FEATURES:
         # an unknown age (an imported log has none) is NaN, which the models impute or route
         if name not in C.INTEGER_FEATURES or (name == C.AGE and frame[name].isna().any()):
@@ -195,8 +202,15 @@ def churn_features(
             frame[name] = frame[name].astype("Int64")
         else:
             frame[name] = frame[name].astype("int64")
-    frame = with_category_shares(conn, frame, params)
-    return frame.reset_index(drop=True)
+    return frame
+
+
+def buyers_among(conn, everyone: pd.DataFrame, cutoff: date) -> pd.DataFrame:
+    """`churn_features(conn, cutoff)` taken from `everyone` = `churn_features(conn, cutoff,
+    buyers_only=False)`: the rows of the customers with a completed order before the cutoff, typed
+    the same way, without building the features a second time."""
+    buyers = query_frame(conn, read_sql("churn_buyers.sql"), {"cutoff": cutoff})[C.CUSTOMER_ID]
+    return typed(everyone[everyone[C.CUSTOMER_ID].isin(buyers)].reset_index(drop=True))
 
 
 def category_shares(mix: pd.DataFrame, categories: list[str]) -> pd.DataFrame:

@@ -52,14 +52,23 @@ def as_floats(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def purchase_features(
-    conn, cutoff: date, *, customer_ids: list[int] | None = None, first_day: date | None = None
+    conn,
+    cutoff: date,
+    *,
+    customer_ids: list[int] | None = None,
+    first_day: date | None = None,
+    churn: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """customer_id, cutoff_date and the features of every customer signed up before `cutoff` (only
-    those in `customer_ids` when given)."""
-    features = churn_features(conn, cutoff, buyers_only=False, customer_ids=customer_ids, first_day=first_day)
+    those in `customer_ids` when given). `churn`: their churn features (`buyers_only=False`) if the
+    caller has built them already (monitoring builds them once for both models)."""
+    if churn is None:
+        churn = churn_features(
+            conn, cutoff, buyers_only=False, customer_ids=customer_ids, first_day=first_day
+        )
     ids = None if customer_ids is None else [int(c) for c in customer_ids]
     sessions = query_frame(conn, read_sql("purchase_sessions.sql"), {"cutoff": cutoff, "customer_ids": ids})
-    return as_floats(add_session_features(features, sessions))
+    return as_floats(add_session_features(churn, sessions))
 
 
 def purchase_feature_columns(frame: pd.DataFrame) -> list[str]:

@@ -7,7 +7,9 @@ ml.recommend.train, ml.forecast.train)
 Daily, `monitor_served_models` takes each monitored model's champion, builds the population it would
 score the day after the business date (the features of the batch scoring, scored by that version),
 compares features and predictions with the reference, replaces the (model, version, date) rows of
-marts.model_monitoring and writes that day's HTML report (monitoring.report) under
+marts.model_monitoring (churn's and purchase's predictions also go to marts.monitored_predictions,
+where their realised quality reads them once the labels mature: monitoring.prediction_log) and
+writes that day's HTML report (monitoring.report) under
 ECOMM_DRIFT_REPORTS (default ECOMM_HOME/drift-reports), which the dashboard's Monitoring page offers. Beside them it runs the recent-inputs view (monitoring.recent_inputs),
 stored as the pseudo-model `inputs`.
 
@@ -75,33 +77,55 @@ def load_reference(client, name: str, version: str) -> dict | None:
 
 
 # ---------------------------------------------------------------------------- day's population
+class SharedFeatures:
+    """Every customer's point-in-time churn features, built once per cutoff within one monitoring
+    run: the purchase population is built on them, the churn population is their buyers (the
+    feature query is most of a population's cost at 1M orders)."""
+
+    def __init__(self) -> None:
+        self._everyone: dict[tuple[dt.date, dt.date], pd.DataFrame] = {}
+
+    def everyone(self, conn, cutoff: dt.date, first_day: dt.date) -> pd.DataFrame:
+        from ecomm.features.churn import churn_features
+
+        key = (cutoff, first_day)
+        if key not in self._everyone:
+            self._everyone[key] = churn_features(conn, cutoff, buyers_only=False, first_day=first_day)
+        return self._everyone[key]
+
+
 def churn_population(
-    conn, loaded, cutoff: dt.date, first_day: dt.date, version: str
+    conn, loaded, cutoff: dt.date, first_day: dt.date, version: str, shared: SharedFeatures | None = None
 ) -> tuple[pd.DataFrame, pd.Series]:
     """The customers marts.churn_scores would hold on `cutoff`: their features and probabilities."""
-    from ecomm.features.churn import churn_features
+    from ecomm.features.churn import buyers_among, churn_features
     from ecomm.ml.churn.scoring import score_features
     from ecomm.ml.serving import CHURN_PROBABILITY
 
-    scored = score_features(loaded, churn_features(conn, cutoff, first_day=first_day))
+    if shared is None:
+        features = churn_features(conn, cutoff, first_day=first_day)
+    else:
+        features = buyers_among(conn, shared.everyone(conn, cutoff, first_day), cutoff)
+    scored = score_features(loaded, features)
     return scored, scored[CHURN_PROBABILITY]
 
 
 def purchase_population(
-    conn, loaded, cutoff: dt.date, first_day: dt.date, version: str
+    conn, loaded, cutoff: dt.date, first_day: dt.date, version: str, shared: SharedFeatures | None = None
 ) -> tuple[pd.DataFrame, pd.Series]:
     """The active customers marts.purchase_scores would hold on `cutoff`: features, probabilities."""
     from ecomm.features.purchase import never_active, purchase_features
     from ecomm.ml.serving import PURCHASE_PROBABILITY
 
     model = loaded.unwrap_python_model()
-    features = purchase_features(conn, cutoff, first_day=first_day)
+    churn = None if shared is None else shared.everyone(conn, cutoff, first_day)
+    features = purchase_features(conn, cutoff, first_day=first_day, churn=churn)
     active = features[~never_active(features)]
     return active, model.predict(None, model.inputs(active))[PURCHASE_PROBABILITY]
 
 
 def clv_population(
-    conn, loaded, cutoff: dt.date, first_day: dt.date, version: str
+    conn, loaded, cutoff: dt.date, first_day: dt.date, version: str, shared: SharedFeatures | None = None
 ) -> tuple[pd.DataFrame, pd.Series]:
     """The buyers marts.customer_value would value on `cutoff`: their BTYD inputs, expected values."""
     from ecomm.features.clv import BTYD_INPUTS, clv_features
@@ -112,7 +136,7 @@ def clv_population(
 
 
 def segment_population(
-    conn, loaded, cutoff: dt.date, first_day: dt.date, version: str
+    conn, loaded, cutoff: dt.date, first_day: dt.date, version: str, shared: SharedFeatures | None = None
 ) -> tuple[pd.DataFrame, pd.Series]:
     """The customers active before `cutoff` (those segmented): their features and segment ids."""
     from ecomm.features.segments import segment_features
@@ -124,7 +148,7 @@ def segment_population(
 
 
 def recommender_population(
-    conn, loaded, cutoff: dt.date, first_day: dt.date, version: str
+    conn, loaded, cutoff: dt.date, first_day: dt.date, version: str, shared: SharedFeatures | None = None
 ) -> tuple[pd.DataFrame, pd.Series]:
     """The customers who bought in the 4 weeks before `cutoff` and what the version recommends them
     (monitoring.recommender)."""
@@ -134,7 +158,7 @@ def recommender_population(
 
 
 def demand_forecast_population(
-    conn, loaded, cutoff: dt.date, first_day: dt.date, version: str
+    conn, loaded, cutoff: dt.date, first_day: dt.date, version: str, shared: SharedFeatures | None = None
 ) -> tuple[pd.DataFrame, pd.Series]:
     """The products `version` forecast on the business date (the day before `cutoff`), read from the
     stored forecasts rather than forecast again (monitoring.forecast); NoPopulation when that version
@@ -145,8 +169,9 @@ def demand_forecast_population(
 
 
 def monitored_populations() -> dict[str, Callable]:
-    """Model name -> its population (conn, loaded version, cutoff, warehouse's first day, version):
-    the features the version scores on the cutoff and its predictions."""
+    """Model name -> its population (conn, loaded version, cutoff, warehouse's first day, version,
+    optionally the run's SharedFeatures): the features the version scores on the cutoff and its
+    predictions."""
     from ecomm.ml import registry
 
     return {
@@ -215,7 +240,9 @@ def failure_reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
 
 
-def monitor_model(settings, client, conn, name: str, day: dt.date) -> ModelDrift:
+def monitor_model(
+    settings, client, conn, name: str, day: dt.date, shared: SharedFeatures | None = None
+) -> ModelDrift:
     """The model's champion monitored on `day`; never raises: an error leaves it `failed` with the
     reason (and its transaction rolled back), so the models after it are still monitored."""
     from ecomm.ml import registry
@@ -226,7 +253,7 @@ def monitor_model(settings, client, conn, name: str, day: dt.date) -> ModelDrift
         version = registry.alias_version(client, name, registry.CHAMPION)
         if version is None:
             return ModelDrift(name, None, day, "no_champion")
-        return monitor_version(settings, client, conn, name, version, day, started)
+        return monitor_version(settings, client, conn, name, version, day, started, shared)
     except Exception as error:  # any error fails this model only, named in the result
         return failed(conn, name, version, day, started, error)
 
@@ -242,12 +269,22 @@ def failed(
 
 
 def monitor_version(
-    settings, client, conn, name: str, version: str, day: dt.date, started: float
+    settings,
+    client,
+    conn,
+    name: str,
+    version: str,
+    day: dt.date,
+    started: float,
+    shared: SharedFeatures | None = None,
 ) -> ModelDrift:
     import mlflow
 
+    from ecomm.features import columns as C
     from ecomm.features.churn import warehouse_span
     from ecomm.monitoring.forecast import NoPopulation
+    from ecomm.monitoring.prediction_log import log_predictions
+    from ecomm.monitoring.quality import monitored_outcomes
 
     reference = load_reference(client, name, version)
     if reference is None:
@@ -256,7 +293,7 @@ def monitor_version(
     span = warehouse_span(conn)
     try:
         features, predictions = monitored_populations()[name](
-            conn, loaded, day + dt.timedelta(days=1), span.first_day, version
+            conn, loaded, day + dt.timedelta(days=1), span.first_day, version, shared
         )
     except NoPopulation as skipped:
         conn.rollback()
@@ -264,7 +301,9 @@ def monitor_version(
     rows = tuple(
         drift_against(reference, features, predictions, settings.drift_psi_threshold, settings.drift_alpha)
     )
-    write_drift(conn, name, version, day, list(rows))
+    if name in monitored_outcomes():  # its quality, once the labels mature, reads these predictions
+        log_predictions(conn, name, version, day + dt.timedelta(days=1), features[C.CUSTOMER_ID], predictions)
+    write_drift(conn, name, version, day, list(rows))  # commits the logged predictions with the rows
     html = render(name, version, day, reference, features, predictions, list(rows), flag_rule(settings))
     try:
         path = write_report(settings.drift_reports_dir, name, version, day, html)
@@ -301,16 +340,44 @@ def monitor_inputs(settings, conn, day: dt.date) -> ModelDrift:
     return ModelDrift(INPUTS, INPUTS_VERSION, day, "monitored", tuple(rows), time.perf_counter() - started)
 
 
+def lanes(names: list[str]) -> list[list[str]]:
+    """The models in two lanes of about equal cost at 1M orders: churn and purchase (one build of
+    the churn features between them) then the recent inputs, and the others."""
+    from ecomm.ml import registry
+    from ecomm.monitoring.recent_inputs import INPUTS
+
+    first = [n for n in names if n in (registry.CHURN_MODEL, registry.PURCHASE_MODEL)]
+    return [[*first, INPUTS], [n for n in names if n not in first]]
+
+
 def monitor_served_models(settings, day: dt.date) -> list[ModelDrift]:
     """Drift of every monitored model's champion on business date `day`, and of the recent inputs,
-    written to the warehouse; each one's failure is its own (status `failed`, see raise_for_failures)."""
+    written to the warehouse; each one's failure is its own (status `failed`, see raise_for_failures).
+    Two lanes run side by side, each on its own connection: most of a model's time is its feature
+    query, so one lane's Python runs while the other's query runs in PostgreSQL."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from ecomm import db
     from ecomm.ml import tracking
+    from ecomm.monitoring.recent_inputs import INPUTS
 
     client = tracking.configure(settings)
-    with db.connection(settings) as conn:
-        models = [monitor_model(settings, client, conn, name, day) for name in monitored_populations()]
-        return [*models, monitor_inputs(settings, conn, day)]
+    names = list(monitored_populations())
+
+    def lane(members: list[str]) -> dict[str, ModelDrift]:
+        done = {}
+        with db.connection(settings) as conn:
+            shared = SharedFeatures()  # churn and purchase share one build of the churn features
+            for name in members:
+                if name == INPUTS:
+                    done[name] = monitor_inputs(settings, conn, day)
+                else:
+                    done[name] = monitor_model(settings, client, conn, name, day, shared)
+        return done
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="monitoring") as pool:
+        results = {k: v for part in pool.map(lane, lanes(names)) for k, v in part.items()}
+    return [*(results[n] for n in names), results[INPUTS]]
 
 
 class MonitoringFailed(Exception):

@@ -2,10 +2,11 @@
 
 marts.churn_scores and marts.purchase_scores keep only the latest scoring, so on business date D the
 champion's predictions as of the cutoff C = D + 1 - horizon (the last cutoff whose label window
-[C, C + horizon) has closed on D) are recomputed point-in-time: the population its batch scoring
-scored on C (monitoring.models' populations), scored by that version. They are compared with the
-labels the warehouse now holds (features.churn.churn_labels, features.purchase.purchase_labels) as
-ROC-AUC, beside the planted truth's probabilities on the same customers where the truth has that
+[C, C + horizon) has closed on D) are the ones the drift run of C - 1 logged
+(monitoring.prediction_log), or, when none were logged for that version, recomputed point-in-time:
+the population its batch scoring scored on C (monitoring.models' populations), scored by that
+version. They are compared with the labels the warehouse now holds (features.churn.churn_labels,
+features.purchase.purchase_labels) as ROC-AUC, beside the planted truth's probabilities on the same customers where the truth has that
 cutoff (truth.customer_churn / truth.customer_purchase hold month starts only; imported data none).
 `held_out` says whether C is after the version's evaluation cutoff: before it, the version learnt
 from (or was chosen on) those labels, so its quality there is in-sample.
@@ -53,6 +54,7 @@ class RealisedQuality:
     positives: int = 0
     held_out: bool | None = None
     reason: str | None = None  # why it failed, one line (monitoring.models.failure_reason)
+    predictions: str | None = None  # "logged" by the drift run of C - 1, or "rebuilt" point-in-time
 
     def to_dict(self) -> dict:
         return {
@@ -67,6 +69,7 @@ class RealisedQuality:
             "positives": self.positives,
             "held_out": self.held_out,
             "reason": self.reason,
+            "predictions": self.predictions,
         }
 
 
@@ -164,13 +167,30 @@ def measure_model(settings, client, conn, name: str, day: dt.date) -> RealisedQu
         return RealisedQuality(name, None, day, "failed", reason=failure_reason(error))
 
 
-def measure_champion(settings, client, conn, name: str, day: dt.date) -> RealisedQuality:
+def logged_or_rebuilt(
+    client, conn, name: str, version: str, cutoff: dt.date, first_day: dt.date
+) -> tuple[pd.Series, np.ndarray, str]:
+    """The customers of the version's population on `cutoff`, its predictions and where they came
+    from: "logged" by the drift run of the day before (monitoring.prediction_log), else "rebuilt"
+    point-in-time and scored."""
     import mlflow
 
+    from ecomm.monitoring.models import monitored_populations
+    from ecomm.monitoring.prediction_log import PREDICTION, logged_predictions
+
+    logged = logged_predictions(conn, name, version, cutoff)
+    if logged is not None:
+        return logged[C.CUSTOMER_ID], logged[PREDICTION].to_numpy(), "logged"
+    loaded = mlflow.pyfunc.load_model(client.get_model_version_download_uri(name, version))
+    features, predictions = monitored_populations()[name](conn, loaded, cutoff, first_day, version)
+    return features[C.CUSTOMER_ID], np.asarray(predictions, dtype=float), "rebuilt"
+
+
+def measure_champion(settings, client, conn, name: str, day: dt.date) -> RealisedQuality:
     from ecomm.features.churn import warehouse_span
     from ecomm.ml import registry
     from ecomm.ml.comparison import run_params
-    from ecomm.monitoring.models import monitored_populations
+    from ecomm.monitoring.prediction_log import forget_through
 
     version = registry.alias_version(client, name, registry.CHAMPION)
     if version is None:
@@ -182,23 +202,36 @@ def measure_champion(settings, client, conn, name: str, day: dt.date) -> Realise
     base = RealisedQuality(name, version, day, "too_early", cutoff, horizon)
     if day > span.last_day:  # the labels' last day is not loaded yet
         return replace(base, status="not_loaded")
+    # the daily runs never read earlier cutoffs again (a re-run of an earlier date rebuilds its own)
+    forget_through(conn, name, cutoff - dt.timedelta(days=1))
+    conn.commit()
     if cutoff <= span.first_day:
         return base
-    loaded = mlflow.pyfunc.load_model(client.get_model_version_download_uri(name, version))
-    features, predictions = monitored_populations()[name](conn, loaded, cutoff, span.first_day, version)
-    if features.empty:
+    customers, predictions, source = logged_or_rebuilt(client, conn, name, version, cutoff, span.first_day)
+    if customers.empty:
         return base
-    labels, truth = monitored_outcomes()[name](conn, cutoff, horizon, features[C.CUSTOMER_ID])
+    labels, truth = monitored_outcomes()[name](conn, cutoff, horizon, customers)
     value, truth_value, rows, positives = realised_auc(labels.to_numpy(), predictions, truth.to_numpy())
+    forget_through(conn, name, cutoff)  # committed with the quality's row, rolled back with it
     evaluation = params.get("evaluation_cutoff")
     held_out = None if evaluation is None else cutoff > dt.date.fromisoformat(evaluation)
     if value is None:
+        conn.commit()
         return RealisedQuality(
-            name, version, day, "one_class", cutoff, horizon, rows=rows, positives=positives
+            name,
+            version,
+            day,
+            "one_class",
+            cutoff,
+            horizon,
+            rows=rows,
+            positives=positives,
+            predictions=source,
         )
     measured = RealisedQuality(
-        name, version, day, "measured", cutoff, horizon, value, truth_value, rows, positives, held_out
-    )
+        name, version, day, "measured", cutoff, horizon, value, truth_value, rows, positives, held_out,
+        predictions=source,
+    )  # fmt: skip
     write_quality(conn, measured)
     return measured
 
