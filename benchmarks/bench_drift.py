@@ -11,7 +11,8 @@ minimum PSI, drift.flag_features). Measured:
   flagged it. The worlds are identical before the start, so a false alarm running into the start
   date is not counted as a detection.
 * the alert (EcommModelDrift: flagged dates in a row reaching ECOMM_DRIFT_RETRAIN_DAYS, 2, as the
-  retraining decision waits): the stable world's alert episodes over the same days, and each drift
+  retraining decision waits), over the flags above (the fixed reference; the DAG's `inputs` rows,
+  which the alert reads, use the rolling one): the stable world's alert episodes over the same days, and each drift
   world's days from the start to its first alert the stable world does not raise that day.
 Also model_monitoring's retraining decision (monitoring.retrain) as the DAG runs it, with rolling
 references and ECOMM_DRIFT_RETRAIN_DAYS: on the stable world every date from the first whose
@@ -21,7 +22,7 @@ No database, no models: the raw batches the warehouse loads. The worlds are the 
 by default (Settings.customers and .products: 5,000 customers, 500 products) unless --customers and
 --products say otherwise.
 
-python -m benchmarks.bench_drift --seeds 1 2 3   # about 3 minutes per seed at 5,000 customers (load 0.2-2.3)
+python -m benchmarks.bench_drift --seeds 1 2 3   # 3-8 minutes per seed at 5,000 customers (load 0.2-3.5)
 """
 
 from __future__ import annotations

@@ -20,8 +20,9 @@ other (the DAG runs order_drift beside model_drift; on 2 cores their sum is what
                   reference, per model: reference (download), load (the MLflow version), population
                   (its features as its batch scoring builds them, scored; churn's and purchase's
                   share one build of the churn features), drift (PSI, KS/chi2),
-                  write (marts.model_monitoring), report (the HTML report); then the recent inputs
-                  (`inputs`); then measure_served_models: the realised quality of the models whose
+                  write (marts.model_monitoring), report (the HTML report), in two lanes side by
+                  side (churn, purchase, then the recent inputs, `inputs`; the others); then
+                  measure_served_models: the realised quality of the models whose
                   labels matured (per model: quality.<model>)
     decision      monitoring.retrain.decision: the retraining decision (reads the stored flags)
 

@@ -171,7 +171,11 @@ def test_quality_reads_the_predictions_the_drift_run_logged_then_forgets_them(tr
 
         drift_runs()
         with q.conn.cursor() as cur:
-            cur.execute("UPDATE marts.monitored_predictions SET prediction = -prediction")
+            cur.execute(
+                "UPDATE marts.monitored_predictions SET prediction = -prediction "
+                "WHERE (model_name, cutoff_date) IN %s",
+                (tuple(cutoffs.items()),),
+            )
         reversed_ = measured()
         for name in cutoffs:
             assert reversed_[name].value == pytest.approx(1 - first[name].value, rel=1e-12), name

@@ -2,7 +2,7 @@
 the warehouse says about the pipeline (freshness, failed loads), drift and the stream.
 
 The warehouse figures come from a few cheap queries (max over indexed columns, a count of load runs,
-the latest monitoring date), cached for `ttl` seconds so that several scrapers, or a scraper and a
+the latest monitoring date and each model's run of flagged dates), cached for `ttl` seconds so that several scrapers, or a scraper and a
 person refreshing, never load the database. An unreachable warehouse leaves the API's own metrics
 intact and says so in `ecomm_warehouse_scrape_up 0`.
 """

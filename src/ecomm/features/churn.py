@@ -193,7 +193,7 @@ def churn_features(
 
 def typed(frame: pd.DataFrame) -> pd.DataFrame:
     """The numeric features as churn_features returns them: integers as int64, or Int64 when some
-    are missing; the rest float64."""
+    are missing (age as float64 then); the rest float64."""
     for name in C.NUMERIC_FEATURES:
         # an unknown age (an imported log has none) is NaN, which the models impute or route
         if name not in C.INTEGER_FEATURES or (name == C.AGE and frame[name].isna().any()):
