@@ -172,6 +172,7 @@ def test_feature_sql_never_reads_the_truth_schema():
     texts = {p.name: p.read_text(encoding="utf-8") for p in sql_dir.iterdir() if p.name.endswith(".sql")}
     assert set(texts) == {
         "churn_features.sql",
+        "churn_buyers.sql",
         "churn_category_mix.sql",
         "churn_labels.sql",
         "segment_features.sql",

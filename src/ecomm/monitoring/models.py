@@ -283,8 +283,7 @@ def monitor_version(
     from ecomm.features import columns as C
     from ecomm.features.churn import warehouse_span
     from ecomm.monitoring.forecast import NoPopulation
-    from ecomm.monitoring.prediction_log import log_predictions
-    from ecomm.monitoring.quality import monitored_outcomes
+    from ecomm.monitoring.prediction_log import log_predictions, logged_models
 
     reference = load_reference(client, name, version)
     if reference is None:
@@ -301,7 +300,7 @@ def monitor_version(
     rows = tuple(
         drift_against(reference, features, predictions, settings.drift_psi_threshold, settings.drift_alpha)
     )
-    if name in monitored_outcomes():  # its quality, once the labels mature, reads these predictions
+    if name in logged_models():  # its quality, once the labels mature, reads these predictions
         log_predictions(conn, name, version, day + dt.timedelta(days=1), features[C.CUSTOMER_ID], predictions)
     write_drift(conn, name, version, day, list(rows))  # commits the logged predictions with the rows
     html = render(name, version, day, reference, features, predictions, list(rows), flag_rule(settings))

@@ -23,6 +23,14 @@ TABLE = "marts.monitored_predictions"
 PREDICTION = "prediction"
 
 
+def logged_models() -> tuple[str, ...]:
+    """The models whose drift run logs its predictions: those whose realised quality is measured
+    (monitoring.quality.monitored_outcomes)."""
+    from ecomm.ml import registry
+
+    return (registry.CHURN_MODEL, registry.PURCHASE_MODEL)
+
+
 def log_predictions(conn, name: str, version: str, cutoff: dt.date, customers, predictions) -> int:
     """Replace the (model, version, cutoff) rows with one per customer, in the caller's transaction."""
     rows = pd.DataFrame({

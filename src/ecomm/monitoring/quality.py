@@ -133,9 +133,11 @@ def default_horizon(settings, name: str) -> int:
 
 
 def monitored_outcomes() -> dict:
-    from ecomm.ml import registry
+    """Model name -> its outcomes: the models whose drift run logs their predictions."""
+    from ecomm.monitoring.prediction_log import logged_models
 
-    return {registry.CHURN_MODEL: churn_outcomes, registry.PURCHASE_MODEL: purchase_outcomes}
+    churn, purchase = logged_models()
+    return {churn: churn_outcomes, purchase: purchase_outcomes}
 
 
 # ------------------------------------------------------------------------------------- storage
