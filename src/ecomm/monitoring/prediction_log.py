@@ -54,16 +54,15 @@ def log_predictions(conn, name: str, version: str, cutoff: dt.date, customers, p
 
 def logged_predictions(conn, name: str, version: str, cutoff: dt.date) -> pd.DataFrame | None:
     """customer_id, prediction the version logged for `cutoff` (by customer); None if none logged."""
-    with conn.cursor() as cur:
-        cur.execute(
-            f"SELECT {C.CUSTOMER_ID}, {PREDICTION} FROM {TABLE} "
-            "WHERE model_name = %s AND model_version = %s AND cutoff_date = %s ORDER BY 1",
-            (name, int(version), cutoff),
-        )
-        rows = cur.fetchall()
-    if not rows:
-        return None
-    return pd.DataFrame(rows, columns=[C.CUSTOMER_ID, PREDICTION]).astype({C.CUSTOMER_ID: "int64"})
+    from ecomm.db import query_frame
+
+    frame = query_frame(
+        conn,
+        f"SELECT {C.CUSTOMER_ID}, {PREDICTION} FROM {TABLE} WHERE model_name = %(name)s "
+        "AND model_version = %(version)s AND cutoff_date = %(cutoff)s ORDER BY 1",
+        {"name": name, "version": int(version), "cutoff": cutoff},
+    )
+    return None if frame.empty else frame.astype({C.CUSTOMER_ID: "int64", PREDICTION: "float64"})
 
 
 def forget_through(conn, name: str, cutoff: dt.date) -> int:
